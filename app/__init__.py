@@ -1,0 +1,57 @@
+"""Billing: the back office of a Bulgarian internet provider or cable-TV operator."""
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.extensions import csrf, db, migrate  # first: turns on versioning
+from app import models  # noqa: F401  every module's models, before mappers are configured
+
+# Business modules in menu order; each has views.register(appbuilder).
+MODULES = ("dealers", "audit")
+
+
+def create_app(overrides=None):
+    """Build a complete, independent application (a fresh AppBuilder each call)."""
+    from flask_appbuilder import AppBuilder
+    from sqlalchemy.orm import configure_mappers
+
+    from config import load_config
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config())
+    if overrides:
+        app.config.update(overrides)
+
+    if app.config["TRUSTED_PROXIES"]:
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    csrf.init_app(app)
+    configure_mappers()
+
+    from app.core import formatting, queue
+    from app.core.cli import register_cli
+
+    formatting.init_app(app)
+    queue.init_app(app)
+
+    with app.app_context():
+        appbuilder = AppBuilder(update_perms=False)
+        appbuilder.init_app(app, db.session)
+        _register_modules(appbuilder)
+    register_cli(app)
+    return app
+
+
+def _register_modules(appbuilder):
+    from importlib import import_module
+
+    for name in MODULES:
+        import_module(f"app.{name}.views").register(appbuilder)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"

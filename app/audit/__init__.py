@@ -1,0 +1,1 @@
+"""The LOG: who changed what, when and from where."""

@@ -1,0 +1,62 @@
+"""The LOG's searchable index.
+
+SQLAlchemy-Continuum keeps a full copy of every version of every business
+record in its <table>_version tables, grouped by the `transaction` table
+(who, when, from which IP). Listing "what changed" across all record types
+from those tables would need a UNION over every version table and a
+comparison with each previous version, so every change is also written here,
+once, as a row with the changed fields old → new. Security events (logins,
+refusals) that change no record are rows here too.
+"""
+from datetime import datetime, timezone
+
+from flask_appbuilder import Model
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import relationship
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class LogEntry(Model):
+    __tablename__ = "log_entry"
+
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    REFUSED = "refused"
+    JOB = "job"
+
+    id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    transaction_id = Column(BigInteger, index=True)
+    issued_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
+    user = relationship("User", foreign_keys=[user_id])
+    # The name typed at a failed login, or the operator's name when the
+    # operator record is later deleted.
+    username = Column(String(256))
+    remote_addr = Column(String(50), index=True)
+    entity_type = Column(String(100), index=True)
+    entity_id = Column(String(100))
+    entity_label = Column(String(500))
+    operation = Column(String(20), nullable=False, index=True)
+    changes = Column(JSON, nullable=False, default=dict)
+    note = Column(String(500))
+
+    __table_args__ = (
+        Index("ix_log_entry_entity", "entity_type", "entity_id"),
+        {"extend_existing": True},
+    )
+
+    def __str__(self):
+        return f"{self.operation} {self.entity_type or ''} {self.entity_id or ''}".strip()
+
+    def changes_display(self):
+        """The changed fields, old → new, as the LOG page shows them."""
+        from app.audit.formatting import format_changes
+
+        return format_changes(self)

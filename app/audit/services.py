@@ -1,0 +1,46 @@
+"""Reading and writing the LOG."""
+from flask import has_request_context, request
+from sqlalchemy import select
+
+from app.audit.actor import current_remote_addr
+from app.audit.models import LogEntry
+from app.extensions import db
+
+
+def record_event(operation, user=None, username=None, note=None, entity=None):
+    """Record a security or job event that changes no business record.
+
+    Commits at once in its own transaction-less write: a refused or failed
+    login must be on record even though the request itself fails.
+    """
+    entry = LogEntry(
+        operation=operation,
+        user_id=getattr(user, "id", None),
+        username=(username or getattr(user, "username", None) or "")[:256] or None,
+        remote_addr=current_remote_addr(),
+        note=(note or "")[:500] or None,
+        changes={},
+    )
+    if entity is not None:
+        entry.entity_type = type(entity).__name__
+        entry.entity_id = str(entity.id)
+        entry.entity_label = str(entity)[:500]
+    if has_request_context() and request.path:
+        entry.note = entry.note or request.path[:500]
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def record_history(model_class, pk, limit=200):
+    """The LOG entries of one record, newest first."""
+    return (
+        db.session.execute(
+            select(LogEntry)
+            .where(LogEntry.entity_type == model_class.__name__, LogEntry.entity_id == str(pk))
+            .order_by(LogEntry.issued_at.desc(), LogEntry.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )

@@ -1,0 +1,74 @@
+"""The LOG at /log/: read-only for everyone; no route changes it."""
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from app.audit.formatting import entity_label, format_operation
+from app.audit.models import LogEntry
+from app.core.formatting import format_datetime
+from app.core.views import BillingModelView
+
+
+class LogView(BillingModelView):
+    datamodel = SQLAInterface(LogEntry)
+    route_base = "/log"
+    class_permission_name = "LogEntry"
+    base_permissions = ["can_list", "can_show"]
+    show_template = "appbuilder/general/model/show.html"
+    list_title = _l("LOG: history of changes")
+    show_title = _l("LOG entry")
+    page_size = 50
+    list_columns = [
+        "issued_at",
+        "user",
+        "remote_addr",
+        "entity_type",
+        "entity_label",
+        "operation",
+        "changes_display",
+    ]
+    show_columns = list_columns + ["entity_id", "username", "transaction_id", "note"]
+    search_columns = [
+        "user",
+        "username",
+        "issued_at",
+        "remote_addr",
+        "entity_type",
+        "entity_id",
+        "operation",
+    ]
+    order_columns = ["issued_at"]
+    base_order = ("issued_at", "desc")
+    label_columns = {
+        "issued_at": _l("Time"),
+        "user": _l("Operator"),
+        "username": _l("User name typed"),
+        "remote_addr": _l("IP address"),
+        "entity_type": _l("Record type"),
+        "entity_id": _l("Record ID"),
+        "entity_label": _l("Record"),
+        "operation": _l("Operation"),
+        "changes_display": _l("Changes"),
+        "transaction_id": _l("Transaction"),
+        "note": _l("Note"),
+    }
+    formatters_columns = {
+        "issued_at": format_datetime,
+        "entity_type": entity_label,
+        "operation": format_operation,
+    }
+
+
+def register(appbuilder):
+    from flask import current_app
+
+    from app.audit import formatting
+
+    formatting.init_app(current_app)
+    appbuilder.add_view(
+        LogView,
+        "Log",
+        label=_l("LOG"),
+        icon="fa-history",
+        category="Company",
+        category_label=_l("Company"),
+    )

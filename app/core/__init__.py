@@ -1,0 +1,1 @@
+"""Plumbing shared by every module. No business rules live here."""

@@ -1,0 +1,42 @@
+"""How dates and times read in the panel: dd.mm.yyyy, local time (Europe/Sofia)."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def local_time(moment):
+    """A naive UTC datetime (as stored) in the configured local timezone."""
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia"))
+    return moment.replace(tzinfo=timezone.utc).astimezone(zone)
+
+
+def format_date(value):
+    """dd.mm.yyyy"""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = local_time(value)
+    return value.strftime("%d.%m.%Y")
+
+
+def format_datetime(value):
+    """dd.mm.yyyy HH:MM:SS in local time, from a naive UTC datetime."""
+    if value is None:
+        return ""
+    return local_time(value).strftime("%d.%m.%Y %H:%M:%S")
+
+
+def init_app(app):
+    app.add_template_filter(format_date, "date_bg")
+    app.add_template_filter(format_datetime, "datetime_bg")
+
+
+
+def format_yes_no(value):
+    """Да/Не for a boolean column (FAB would print True/False)."""
+    from flask_babel import gettext
+
+    if value is None:
+        return ""
+    return gettext("Yes") if value else gettext("No")

@@ -1,0 +1,158 @@
+"""Bulgarian and banking identifiers: check, normalise, explain in Bulgarian.
+
+Each check takes the raw value and returns it normalised, or raises
+InvalidValue with a message for the user. `FieldCheck` (forms) and
+`schema_check` (REST API) apply the same checks, so the panel and the API
+refuse exactly the same values with the same words.
+"""
+import datetime
+import re
+
+from flask_babel import lazy_gettext as _l
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.bg import vat as stdnum_bg_vat
+from stdnum.exceptions import ValidationError as StdnumError
+from wtforms.validators import StopValidation
+
+
+class InvalidValue(ValueError):
+    """A value the user typed that is not valid; the message says why."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def _compact(value):
+    return re.sub(r"[\s\-.]", "", str(value or "")).upper()
+
+
+def _eik13_check_digit(digits):
+    """Check digit of a 13-digit ЕИК (BULSTAT of a branch) over digits 9–12."""
+    tail = [int(d) for d in digits[8:12]]
+    remainder = sum(w * d for w, d in zip((2, 7, 3, 5), tail)) % 11
+    if remainder == 10:
+        remainder = sum(w * d for w, d in zip((4, 9, 5, 7), tail)) % 11
+        if remainder == 10:
+            remainder = 0
+    return remainder
+
+
+def check_eik(value):
+    """ЕИК/Булстат: 9 digits (a legal entity) or 13 digits (its branch)."""
+    digits = _compact(value)
+    if not digits.isdigit() or len(digits) not in (9, 13):
+        raise InvalidValue(_l("EIK/BULSTAT must have 9 or 13 digits."))
+    if not stdnum_bg_vat.is_valid(digits[:9]):
+        raise InvalidValue(_l("Invalid EIK/BULSTAT: the check digit does not match."))
+    if len(digits) == 13 and int(digits[12]) != _eik13_check_digit(digits):
+        raise InvalidValue(_l("Invalid EIK/BULSTAT: the check digit does not match."))
+    return digits
+
+
+def check_vat_number(value):
+    """Bulgarian VAT number: BG and a valid 9-digit ЕИК or 10-digit personal number."""
+    compact = _compact(value)
+    digits = compact[2:] if compact.startswith("BG") else compact
+    if not digits.isdigit() or len(digits) not in (9, 10) or not stdnum_bg_vat.is_valid(digits):
+        raise InvalidValue(
+            _l("Invalid VAT number: BG followed by 9 or 10 digits with a valid check digit.")
+        )
+    return "BG" + digits
+
+
+def check_iban(value):
+    """IBAN of any country, with its check digits."""
+    try:
+        return stdnum_iban.validate(value)
+    except StdnumError:
+        raise InvalidValue(_l("Invalid IBAN: check the account number.")) from None
+
+
+def check_bic(value):
+    """BIC (SWIFT) code of a bank: 8 or 11 characters."""
+    try:
+        return stdnum_bic.validate(value)
+    except StdnumError:
+        raise InvalidValue(_l("Invalid BIC: 8 or 11 characters, e.g. UNCRBGSF.")) from None
+
+
+_EGN_WEIGHTS = (2, 4, 8, 5, 10, 9, 7, 3, 6)
+
+
+def egn_birth_date(egn):
+    """Birth date encoded in an ЕГН (month +20 for the 1800s, +40 for the 2000s)."""
+    year, month, day = int(egn[0:2]), int(egn[2:4]), int(egn[4:6])
+    if month > 40:
+        year, month = 2000 + year, month - 40
+    elif month > 20:
+        year, month = 1800 + year, month - 20
+    else:
+        year += 1900
+    return datetime.date(year, month, day)
+
+
+def check_egn(value):
+    """ЕГН: 10 digits, a real birth date, and the weighted check digit."""
+    digits = _compact(value)
+    if not digits.isdigit() or len(digits) != 10:
+        raise InvalidValue(_l("EGN must have 10 digits."))
+    try:
+        egn_birth_date(digits)
+    except ValueError:
+        raise InvalidValue(_l("Invalid EGN: it does not contain a valid birth date.")) from None
+    check = sum(w * int(d) for w, d in zip(_EGN_WEIGHTS, digits)) % 11 % 10
+    if check != int(digits[9]):
+        raise InvalidValue(_l("Invalid EGN: the check digit does not match."))
+    return digits
+
+
+class FieldCheck:
+    """WTForms validator running a check and storing the normalised value."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __call__(self, form, field):
+        if field.data in (None, ""):
+            return
+        try:
+            field.data = self.check(field.data)
+        except InvalidValue as error:
+            raise StopValidation(str(error.message)) from None
+
+
+def schema_check(check):
+    """Marshmallow validator running a check (REST API)."""
+    from marshmallow import ValidationError as SchemaError
+
+    def validate(value):
+        if value in (None, ""):
+            return
+        try:
+            check(value)
+        except InvalidValue as error:
+            raise SchemaError(str(error.message)) from None
+
+    return validate
+
+
+class ModelRules:
+    """WTForms validator applying a services rule `(record) -> {field: [message]}`.
+
+    The rule sees the form's values as attributes, so a module states a
+    cross-field rule once in services.py for its forms and its REST API.
+    """
+
+    def __init__(self, rules):
+        self.rules = rules
+
+    def __call__(self, form, field):
+        from types import SimpleNamespace
+
+        errors = self.rules(SimpleNamespace(**form.data))
+        if field.name in errors:
+            # StopValidation: the generated Optional() that follows would wipe a
+            # plain ValidationError on an empty field.
+            raise StopValidation(errors[field.name][0])

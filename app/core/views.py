@@ -1,0 +1,71 @@
+"""Defaults every module's panel views share."""
+from flask_appbuilder import IndexView, ModelView
+from flask_appbuilder.api import ModelRestApi
+
+from app.core.errors import FieldErrors
+
+
+class HomeView(IndexView):
+    index_template = "billing_index.html"
+
+
+class BillingModelView(ModelView):
+    """A ModelView whose record page also shows the record's LOG history."""
+
+    page_size = 25
+    # No file columns anywhere, so no can_download permission in the matrix.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+    show_template = "audit/show_with_history.html"
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            from app.audit.services import record_history
+
+            kwargs["history"] = record_history(self.datamodel.obj, kwargs["pk"])
+        return super().render_template(template, **kwargs)
+
+
+class BillingModelApi(ModelRestApi):
+    """A ModelRestApi whose `record_errors(item)` refusals answer 422, nothing stored.
+
+    `record_errors` is the module's services rule ({field: [message]}) — the
+    same one its panel forms apply through `ModelRules`.
+    """
+
+    record_errors = None
+    # The API answers to the same permissions as the panel view of the same
+    # class_permission_name, so one row of the rights matrix governs both.
+    method_permission_name = {
+        "get_list": "list",
+        "get": "show",
+        "post": "add",
+        "put": "edit",
+        "delete": "delete",
+        "info": "list",
+    }
+
+    def _refuse_invalid(self, item):
+        if self.record_errors is not None:
+            errors = self.record_errors(item)
+            if errors:
+                raise FieldErrors(errors)
+
+    def pre_add(self, item):
+        self._refuse_invalid(item)
+
+    def pre_update(self, item):
+        self._refuse_invalid(item)
+
+    def post_headless(self):
+        try:
+            return super().post_headless()
+        except FieldErrors as refusal:
+            self.datamodel.session.rollback()
+            return self.response_422(message=refusal.errors)
+
+    def put_headless(self, pk):
+        try:
+            return super().put_headless(pk)
+        except FieldErrors as refusal:
+            self.datamodel.session.rollback()
+            return self.response_422(message=refusal.errors)

@@ -1,0 +1,1 @@
+"""Dealers (resellers): companies that serve their own clients with their own operators."""

@@ -1,0 +1,50 @@
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.core.validators import (
+    check_bic,
+    check_eik,
+    check_iban,
+    check_vat_number,
+    schema_check,
+)
+from app.core.views import BillingModelApi
+from app.dealers.models import Dealer
+from app.dealers.services import dealer_errors
+
+COLUMNS = [
+    "name",
+    "address",
+    "phone",
+    "fax",
+    "email",
+    "comment",
+    "company_name",
+    "eik",
+    "tax_number",
+    "mol",
+    "company_address",
+    "vat_registered",
+    "vat_number",
+    "bank_name",
+    "bic",
+    "iban",
+]
+
+
+class DealerApi(BillingModelApi):
+    datamodel = SQLAInterface(Dealer)
+    resource_name = "dealers"
+    class_permission_name = "Dealer"
+    allow_browser_login = True
+    list_columns = ["id"] + COLUMNS
+    show_columns = ["id"] + COLUMNS
+    add_columns = edit_columns = COLUMNS
+    search_columns = ["name", "company_name", "eik", "email", "phone"]
+    order_columns = ["name", "eik"]
+    validators_columns = {
+        "eik": schema_check(check_eik),
+        "vat_number": schema_check(check_vat_number),
+        "iban": schema_check(check_iban),
+        "bic": schema_check(check_bic),
+    }
+    record_errors = staticmethod(dealer_errors)

@@ -1,0 +1,104 @@
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField
+
+from app.core.formatting import format_yes_no
+from app.core.validators import (
+    FieldCheck,
+    ModelRules,
+    check_bic,
+    check_eik,
+    check_iban,
+    check_vat_number,
+)
+from app.audit.formatting import register_entity
+from app.core.views import BillingModelView
+from app.dealers.api import DealerApi
+from app.dealers.models import Dealer
+from app.dealers.services import dealer_errors
+
+LABELS = {
+    "name": _l("Name"),
+    "address": _l("Address"),
+    "phone": _l("Phone"),
+    "fax": _l("Fax"),
+    "email": _l("E-mail"),
+    "comment": _l("Comment"),
+    "company_name": _l("Company"),
+    "eik": _l("EIK/BULSTAT"),
+    "tax_number": _l("Tax number"),
+    "mol": _l("Accountable person (MOL)"),
+    "company_address": _l("Company address"),
+    "vat_registered": _l("VAT-registered"),
+    "vat_number": _l("VAT number"),
+    "bank_name": _l("Bank"),
+    "bic": _l("Bank code (BIC)"),
+    "iban": _l("Account (IBAN)"),
+}
+
+FIELDSETS = [
+    (_l("Contact"), {"fields": ["name", "address", "phone", "fax", "email", "comment"]}),
+    (
+        _l("Company"),
+        {
+            "fields": [
+                "company_name",
+                "eik",
+                "tax_number",
+                "mol",
+                "company_address",
+                "vat_registered",
+                "vat_number",
+            ]
+        },
+    ),
+    (_l("Bank account for client payments"), {"fields": ["bank_name", "bic", "iban"]}),
+]
+
+FIELD_CHECKS = {
+    "eik": [FieldCheck(check_eik)],
+    "vat_number": [FieldCheck(check_vat_number), ModelRules(dealer_errors)],
+    "iban": [FieldCheck(check_iban)],
+    "bic": [FieldCheck(check_bic)],
+}
+
+
+class DealerView(BillingModelView):
+    datamodel = SQLAInterface(Dealer)
+    route_base = "/dealers"
+    class_permission_name = "Dealer"
+    list_title = _l("Dealers")
+    show_title = _l("Dealer")
+    add_title = _l("Add dealer")
+    edit_title = _l("Edit dealer")
+    label_columns = LABELS
+    list_columns = ["name", "company_name", "eik", "phone", "email", "vat_registered"]
+    search_columns = ["name", "company_name", "eik", "phone", "email", "vat_registered"]
+    order_columns = ["name", "company_name", "eik"]
+    base_order = ("name", "asc")
+    add_fieldsets = edit_fieldsets = show_fieldsets = FIELDSETS
+    validators_columns = FIELD_CHECKS
+    formatters_columns = {"vat_registered": format_yes_no}
+    # FAB makes a NOT NULL boolean "required", which refuses an unticked box.
+    add_form_extra_fields = edit_form_extra_fields = {
+        "vat_registered": BooleanField(LABELS["vat_registered"], default=False)
+    }
+    description_columns = {
+        "eik": _l("9 digits for a company, 13 for a branch."),
+        "vat_number": _l("BG followed by the EIK, e.g. BG175074752."),
+        "iban": _l("The account that receives the dealer's clients' payments."),
+    }
+
+
+def register(appbuilder):
+    register_entity(Dealer, _l("Dealer"), LABELS)
+    appbuilder.add_view(
+        DealerView,
+        "Dealers",
+        label=_l("Dealers"),
+        icon="fa-handshake-o",
+        category="Company",
+        category_label=_l("Company"),
+        category_icon="fa-building",
+    )
+    appbuilder.add_api(DealerApi)

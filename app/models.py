@@ -1,0 +1,5 @@
+"""Imports every model so that mappers and versioning see them all."""
+from flask_appbuilder.security.sqla import models as security_models  # noqa: F401
+
+from app.audit import models as audit_models  # noqa: F401
+from app.dealers import models as dealers_models  # noqa: F401

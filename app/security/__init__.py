@@ -1,0 +1,1 @@
+"""Operators, roles, permissions (and, later, dealer scoping)."""

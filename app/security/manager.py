@@ -1,0 +1,29 @@
+"""The application's security manager: FAB's, plus the LOG of logins."""
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_login import user_logged_out
+
+from app.audit.models import LogEntry
+from app.audit.services import record_event
+
+
+class BillingSecurityManager(SecurityManager):
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        from flask import current_app
+
+        user_logged_out.connect(_record_logout, current_app._get_current_object())
+
+    def auth_user_db(self, username, password):
+        user = super().auth_user_db(username, password)
+        if user is None and username:
+            known = self.find_user(username=username)
+            record_event(LogEntry.LOGIN_FAILED, user=known, username=username)
+        return user
+
+    def on_user_login(self, user):
+        record_event(LogEntry.LOGIN, user=user)
+
+
+def _record_logout(sender, user=None, **extra):
+    if user is not None and getattr(user, "is_authenticated", False):
+        record_event(LogEntry.LOGOUT, user=user)

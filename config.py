@@ -1,0 +1,112 @@
+"""Configuration from the environment, with embedded defaults.
+
+Every setting has a default that runs the product on one machine with no
+services (SQLite under instance/, jobs in-process). Production sets
+BILLING_ENV=production and at least SECRET_KEY and DATABASE_URL.
+"""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'billing.db'}"
+    # Heroku-style URLs name the driver "postgres", which SQLAlchemy 2 no longer accepts.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment cannot run the product safely."""
+
+
+def load_config():
+    """Build the configuration dictionary from the environment."""
+    production = os.environ.get("BILLING_ENV", "development") == "production"
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigurationError("SECRET_KEY must be set when BILLING_ENV=production")
+        secret_key = _development_secret_key()
+    redis_url = os.environ.get("REDIS_URL") or None
+
+    return {
+        "BILLING_ENV": "production" if production else "development",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": _database_url(),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "JOB_QUEUE_NAME": os.environ.get("JOB_QUEUE_NAME", "billing"),
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # Mail (used by the billing cycle's warnings). Without MAIL_SERVER
+        # messages are written to instance/outbox/ instead of being sent.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
+        # Flask-AppBuilder
+        "APP_NAME": os.environ.get("APP_NAME", "Billing"),
+        "AUTH_TYPE": AUTH_DB,
+        "AUTH_ROLE_ADMIN": "Администратор",
+        "AUTH_ROLE_PUBLIC": "Public",
+        "AUTH_USER_REGISTRATION": False,
+        "AUTH_RATE_LIMITED": True,
+        "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "FAB_CREATE_DB": False,
+        # Permissions are synchronised by `flask security init-roles` after
+        # migrations, never as a side effect of starting a web process.
+        "FAB_UPDATE_PERMS": False,
+        "FAB_ADD_SECURITY_API": False,
+        "FAB_API_SWAGGER_UI": not production,
+        "FAB_SECURITY_MANAGER_CLASS": "app.security.manager.BillingSecurityManager",
+        "FAB_BASE_TEMPLATE": "billing_base.html",
+        "FAB_INDEX_VIEW": "app.core.views.HomeView",
+        "BABEL_DEFAULT_LOCALE": "bg",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Sofia",
+        "BABEL_TRANSLATION_DIRECTORIES": str(BASE_DIR / "translations"),
+        "LANGUAGES": {
+            "bg": {"flag": "bg", "name": "Български"},
+            "en": {"flag": "gb", "name": "English"},
+        },
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": _int("SESSION_LIFETIME_SECONDS", 8 * 3600),
+    }
+
+
+def _development_secret_key():
+    """A per-installation key kept under instance/, so sessions survive restarts."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()

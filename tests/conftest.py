@@ -1,0 +1,169 @@
+"""Test fixtures: one migrated database per run, a browser that does CSRF.
+
+The database is SQLite in a temporary folder unless TEST_DATABASE_URL names
+a PostgreSQL database, whose public schema is then dropped and migrated
+from empty. Redis-backed tests use TEST_REDIS_URL. When CI is set, an
+unreachable PostgreSQL or Redis fails the run instead of skipping.
+"""
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin-test-pass-1"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Tables holding what tests create; emptied after every test. Roles,
+# permissions and the admin operator stay for the whole run.
+BUSINESS_TABLES = ["log_entry", "dealer_version", "dealer", "transaction"]
+
+
+def unavailable(what, error):
+    """Skip a test needing a real service, or fail when CI promises one."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI but unreachable: {error}")
+    pytest.skip(f"{what} unreachable: {error}")
+
+
+def reset_postgres(url):
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def migrate_and_prepare(app):
+    from flask_migrate import upgrade
+
+    from app.security.services import ensure_operator, init_roles
+
+    with app.app_context():
+        upgrade()
+        init_roles()
+        ensure_operator(ADMIN_USERNAME, ADMIN_PASSWORD, "Администратор", "Тестов")
+
+
+def app_config(database_url, **extra):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        "RATELIMIT_ENABLED": False,
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'billing-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app(app_config(database_url))
+    migrate_and_prepare(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request):
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.rollback()
+        for table in BUSINESS_TABLES:
+            db.session.execute(sa.text(f'DELETE FROM "{table}"'))
+        admin_id = db.session.execute(
+            sa.text("SELECT id FROM ab_user WHERE username = :u"), {"u": ADMIN_USERNAME}
+        ).scalar()
+        db.session.execute(sa.text("DELETE FROM ab_user_role WHERE user_id != :a"), {"a": admin_id})
+        db.session.execute(sa.text("DELETE FROM ab_user WHERE id != :a"), {"a": admin_id})
+        db.session.commit()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class Browser:
+    """A test client that logs in and posts forms the way a browser does (CSRF included)."""
+
+    def __init__(self, app, remote_addr="192.0.2.10"):
+        self.client = app.test_client()
+        self.client.environ_base["REMOTE_ADDR"] = remote_addr
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def csrf_token(self, url):
+        page = self.client.get(url)
+        match = CSRF_RE.search(page.text)
+        assert match, f"no CSRF token on {url} ({page.status_code})"
+        return match.group(1)
+
+    def submit(self, url, data, form_url=None, **kwargs):
+        """Open the form page, then post `data` with the page's CSRF token."""
+        payload = dict(data)
+        payload["csrf_token"] = self.csrf_token(form_url or url)
+        return self.client.post(url, data=payload, **kwargs)
+
+    def login(self, username=ADMIN_USERNAME, password=ADMIN_PASSWORD):
+        response = self.submit("/login/", {"username": username, "password": password})
+        assert response.status_code == 302, "login did not redirect"
+        return response
+
+    def logout(self):
+        return self.client.get("/logout/")
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app)
+
+
+@pytest.fixture
+def admin(app, browser):
+    browser.login()
+    return browser
+
+
+def api_token(client, username=ADMIN_USERNAME, password=ADMIN_PASSWORD):
+    response = client.post(
+        "/api/v1/security/login",
+        json={"username": username, "password": password, "provider": "db", "refresh": False},
+    )
+    assert response.status_code == 200, response.text
+    return response.json["access_token"]
+
+
+@pytest.fixture
+def api(app):
+    """A REST API client logged in with a JWT as the administrator."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    token = api_token(client)
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def visible_text(html):
+    """The text a user reads on a page (no scripts, styles or tags)."""
+    import html as html_module
+
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    text = re.sub(r"<[^>]+>", " ", html)
+    return re.sub(r"\s+", " ", html_module.unescape(text)).strip()
