@@ -5,14 +5,13 @@ from flask_babel import lazy_gettext as _l
 from app.audit.formatting import entity_label, format_operation
 from app.audit.models import LogEntry
 from app.core.formatting import format_datetime
-from app.core.views import BillingModelView
+from app.core.views import ReadOnlyModelView
 
 
-class LogView(BillingModelView):
+class LogView(ReadOnlyModelView):
     datamodel = SQLAInterface(LogEntry)
     route_base = "/log"
     class_permission_name = "LogEntry"
-    base_permissions = ["can_list", "can_show"]
     show_template = "appbuilder/general/model/show.html"
     list_title = _l("LOG: history of changes")
     show_title = _l("LOG entry")

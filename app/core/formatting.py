@@ -27,7 +27,14 @@ def format_datetime(value):
     return local_time(value).strftime("%d.%m.%Y %H:%M:%S")
 
 
+def blank_none(value):
+    """Jinja finalize: an empty value prints as nothing, not as "None"."""
+    return "" if value is None else value
+
+
 def init_app(app):
+    # Must precede the first use of app.jinja_env, which freezes the options.
+    app.jinja_options = {**app.jinja_options, "finalize": blank_none}
     app.add_template_filter(format_date, "date_bg")
     app.add_template_filter(format_datetime, "datetime_bg")
 

@@ -1,4 +1,5 @@
 """Defaults every module's panel views share."""
+from flask import abort
 from flask_appbuilder import IndexView, ModelView
 from flask_appbuilder.api import ModelRestApi
 
@@ -7,6 +8,18 @@ from app.core.errors import FieldErrors
 
 class HomeView(IndexView):
     index_template = "billing_index.html"
+
+
+def _not_routed(name):
+    """An override without @expose: FAB registers no URL for it at all."""
+
+    def not_routed(self, *args, **kwargs):
+        abort(404)
+
+    not_routed.__name__ = name
+    # Templates still ask which permission the method would need.
+    not_routed._permission_name = name
+    return not_routed
 
 
 class BillingModelView(ModelView):
@@ -23,6 +36,20 @@ class BillingModelView(ModelView):
 
             kwargs["history"] = record_history(self.datamodel.obj, kwargs["pk"])
         return super().render_template(template, **kwargs)
+
+    # No model has file columns; FAB's file download route is not registered.
+    download = _not_routed("download")
+
+
+class ReadOnlyModelView(BillingModelView):
+    """List and show only: the routes that could change a record do not exist."""
+
+    base_permissions = ["can_list", "can_show"]
+    add = _not_routed("add")
+    edit = _not_routed("edit")
+    delete = _not_routed("delete")
+    action = _not_routed("action")
+    action_post = _not_routed("action_post")
 
 
 class BillingModelApi(ModelRestApi):

@@ -1,0 +1,70 @@
+"""The LOG page: what it lists, how it filters, and that nothing can change it."""
+from sqlalchemy import select
+
+from app.audit.models import LogEntry
+from app.extensions import db
+from tests.conftest import ADMIN_USERNAME, Browser, visible_text
+from tests.dealers.test_dealers import VALID, create_dealer
+
+
+def entries(app, operation):
+    with app.app_context():
+        return db.session.scalars(
+            select(LogEntry).where(LogEntry.operation == operation).order_by(LogEntry.id)
+        ).all()
+
+
+def test_logins_failed_logins_and_logouts_are_logged(app):
+    browser = Browser(app, remote_addr="203.0.113.5")
+    wrong = browser.submit("/login/", {"username": ADMIN_USERNAME, "password": "wrong"})
+    assert wrong.status_code == 302  # FAB redirects back to the login form
+    browser.submit("/login/", {"username": "nobody", "password": "x"})
+    browser.login()
+    browser.logout()
+
+    failed = entries(app, "login_failed")
+    assert [(e.username, e.remote_addr) for e in failed] == [
+        (ADMIN_USERNAME, "203.0.113.5"),
+        ("nobody", "203.0.113.5"),
+    ]
+    assert failed[0].user_id is not None and failed[1].user_id is None
+    assert [e.username for e in entries(app, "login")] == [ADMIN_USERNAME]
+    assert [e.username for e in entries(app, "logout")] == [ADMIN_USERNAME]
+
+
+def test_log_page_lists_changes_in_bulgarian(app, admin):
+    dealer_id = create_dealer(app)
+    admin.submit(f"/dealers/edit/{dealer_id}", dict(VALID, name="Дилър Изток"))
+    page = visible_text(admin.get("/log/list/").text)
+    assert "LOG: история на промените" in page
+    assert "Наименование : Дилър Младост → Дилър Изток" in page
+    assert "Дилър" in page and "Промяна" in page and "Създаване" in page
+    assert "192.0.2.10" in page
+
+
+def test_log_filters_by_ip_and_record_type(app, admin):
+    dealer_id = create_dealer(app)
+    admin.submit(f"/dealers/edit/{dealer_id}", dict(VALID, name="Дилър Изток"))
+    other = Browser(app, remote_addr="10.9.9.9")
+    other.login()
+
+    by_ip = visible_text(admin.get("/log/list/?_flt_0_remote_addr=10.9.9.9").text)
+    assert "10.9.9.9" in by_ip and "Дилър Изток" not in by_ip
+    by_type = visible_text(admin.get("/log/list/?_flt_0_entity_type=Dealer").text)
+    assert "Дилър Изток" in by_type and "10.9.9.9" not in by_type
+
+
+def test_log_has_no_route_that_changes_it(app, admin):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/log/"):
+            assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
+            assert rule.endpoint in {"LogView.list", "LogView.show"}, rule
+    assert not any(r.rule.startswith("/api/v1/log") for r in app.url_map.iter_rules())
+    create_dealer(app)
+    entry_id = entries(app, "insert")[0].id
+    token = admin.csrf_token("/log/list/")
+    for url in (f"/log/edit/{entry_id}", f"/log/delete/{entry_id}", "/log/add"):
+        response = admin.client.post(url, data={"csrf_token": token, "note": "x"})
+        assert response.status_code in (404, 405), url
+    with app.app_context():
+        assert db.session.get(LogEntry, entry_id).note is None
