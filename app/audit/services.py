@@ -1,5 +1,4 @@
 """Reading and writing the LOG."""
-from flask import has_request_context, request
 from sqlalchemy import select
 
 from app.audit.actor import current_remote_addr
@@ -25,8 +24,6 @@ def record_event(operation, user=None, username=None, note=None, entity=None):
         entry.entity_type = type(entity).__name__
         entry.entity_id = str(entity.id)
         entry.entity_label = str(entity)[:500]
-    if has_request_context() and request.path:
-        entry.note = entry.note or request.path[:500]
     db.session.add(entry)
     db.session.commit()
     return entry
