@@ -1,0 +1,101 @@
+"""Login, CSRF, hashed passwords, rate limiting, production settings, proxies."""
+import pytest
+from sqlalchemy import func, select, text
+from werkzeug.security import check_password_hash
+
+import config
+from app import create_app
+from app.audit.models import LogEntry
+from app.dealers.models import Dealer
+from app.extensions import db
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Browser, app_config
+from tests.dealers.test_dealers import VALID, create_dealer
+
+
+def dealer_count(app):
+    with app.app_context():
+        return db.session.scalar(select(func.count(Dealer.id)))
+
+
+def test_post_without_csrf_token_is_refused(app, admin):
+    response = admin.client.post("/dealers/add", data=dict(VALID, vat_registered="y"))
+    assert response.status_code == 400
+    assert dealer_count(app) == 0
+
+
+def test_delete_by_plain_get_deletes_nothing(app, admin):
+    dealer_id = create_dealer(app)
+    admin.get(f"/dealers/delete/{dealer_id}")
+    assert dealer_count(app) == 1
+
+
+def test_pages_and_api_need_a_login(app):
+    client = app.test_client()
+    response = client.get("/dealers/list/")
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    assert client.get("/api/v1/dealers/").status_code == 401
+    assert client.get("/log/list/").status_code == 302
+
+
+def test_passwords_are_stored_hashed(app):
+    with app.app_context():
+        stored = db.session.execute(
+            text("SELECT password FROM ab_user WHERE username = :u"), {"u": ADMIN_USERNAME}
+        ).scalar()
+    assert stored != ADMIN_PASSWORD and ADMIN_PASSWORD not in stored
+    assert check_password_hash(stored, ADMIN_PASSWORD)
+
+
+def test_login_attempts_are_rate_limited(app, database_url):
+    limited = create_app(
+        app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute")
+    )
+    browser = Browser(limited, remote_addr="192.0.2.99")
+    codes = [
+        browser.submit("/login/", {"username": ADMIN_USERNAME, "password": "wrong"}).status_code
+        for _ in range(4)
+    ]
+    assert codes[:3] == [302, 302, 302]
+    assert codes[3] == 429
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch):
+    monkeypatch.setenv("BILLING_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(config.ConfigurationError):
+        config.load_config()
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    settings = config.load_config()
+    assert settings["SESSION_COOKIE_SECURE"] and settings["REMEMBER_COOKIE_SECURE"]
+    assert settings["SESSION_COOKIE_HTTPONLY"]
+
+
+def _last_login_ip(app):
+    with app.app_context():
+        return db.session.scalars(
+            select(LogEntry.remote_addr).where(LogEntry.operation == "login").order_by(LogEntry.id.desc())
+        ).first()
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(app):
+    browser = Browser(app, remote_addr="192.0.2.50")
+    browser.client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.77"
+    browser.login()
+    assert _last_login_ip(app) == "192.0.2.50"
+
+
+def test_forwarded_for_is_used_behind_a_trusted_proxy(app, database_url):
+    proxied = create_app(app_config(database_url, TRUSTED_PROXIES=1))
+    browser = Browser(proxied, remote_addr="127.0.0.1")
+    browser.client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.77"
+    browser.login()
+    assert _last_login_ip(proxied) == "203.0.113.77"
+
+
+def test_each_create_app_is_complete(app, database_url):
+    second = create_app(app_config(database_url))
+    assert second.appbuilder is not app.appbuilder
+    for application in (app, second):
+        browser = Browser(application)
+        browser.login()
+        assert browser.get("/dealers/list/").status_code == 200
