@@ -53,7 +53,7 @@ def migrate_and_prepare(app):
 def app_config(database_url, **extra):
     config = {
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "test-secret-key-for-the-test-suite-only",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": None,
         "RATELIMIT_ENABLED": False,

@@ -54,7 +54,7 @@ def test_job_runs_through_redis_in_worker_process(app, database_url):
         DATABASE_URL=database_url,
         REDIS_URL=REDIS_URL,
         JOB_QUEUE_NAME=queue_name,
-        SECRET_KEY="test-secret",
+        SECRET_KEY="test-secret-key-for-the-test-suite-only",
     )
     worker = subprocess.run(
         [sys.executable, "worker.py", "--burst"],
@@ -72,7 +72,7 @@ def test_job_runs_through_redis_in_worker_process(app, database_url):
 
 def test_worker_refuses_to_start_without_redis(database_url):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(DATABASE_URL=database_url, SECRET_KEY="test-secret")
+    env.update(DATABASE_URL=database_url, SECRET_KEY="test-secret-key-for-the-test-suite-only")
     worker = subprocess.run(
         [sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
