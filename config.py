@@ -66,7 +66,7 @@ def load_config():
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
         # Flask-AppBuilder
-        "APP_NAME": os.environ.get("APP_NAME", "Billing"),
+        "APP_NAME": os.environ.get("APP_NAME", "Билинг"),
         "AUTH_TYPE": AUTH_DB,
         "AUTH_ROLE_ADMIN": "Администратор",
         "AUTH_ROLE_PUBLIC": "Public",

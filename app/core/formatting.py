@@ -1,5 +1,5 @@
 """How dates and times read in the panel: dd.mm.yyyy, local time (Europe/Sofia)."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -27,14 +27,24 @@ def format_datetime(value):
     return local_time(value).strftime("%d.%m.%Y %H:%M:%S")
 
 
-def blank_none(value):
-    """Jinja finalize: an empty value prints as nothing, not as "None"."""
-    return "" if value is None else value
+def finalize(value):
+    """Jinja finalize: how any value prints in a template unless formatted.
+
+    Nothing for None (FAB would print "None"); dd.mm.yyyy for dates, so a
+    date column nobody formatted still reads the Bulgarian way.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%d.%m.%Y %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y")
+    return value
 
 
 def init_app(app):
     # Must precede the first use of app.jinja_env, which freezes the options.
-    app.jinja_options = {**app.jinja_options, "finalize": blank_none}
+    app.jinja_options = {**app.jinja_options, "finalize": finalize}
     app.add_template_filter(format_date, "date_bg")
     app.add_template_filter(format_datetime, "datetime_bg")
 

@@ -68,3 +68,22 @@ def test_log_has_no_route_that_changes_it(app, admin):
         assert response.status_code in (404, 405), url
     with app.app_context():
         assert db.session.get(LogEntry, entry_id).note is None
+
+
+def test_log_filters_by_operator_and_date_range(app, admin):
+    from app.security.services import ensure_operator
+
+    with app.app_context():
+        clerk, _ = ensure_operator("clerk", "clerk-pass-123", "Петя", "Колева")
+        clerk_id = clerk.id
+    Browser(app, remote_addr="10.7.7.7").login("clerk", "clerk-pass-123")
+
+    by_operator = visible_text(admin.get(f"/log/list/?_flt_0_user={clerk_id}").text)
+    assert "10.7.7.7" in by_operator and "192.0.2.10" not in by_operator
+
+    in_range = visible_text(
+        admin.get("/log/list/?_flt_1_issued_at=2020-01-01 00:00:00&_flt_2_issued_at=2100-01-01 00:00:00").text
+    )
+    assert "10.7.7.7" in in_range
+    after_range = visible_text(admin.get("/log/list/?_flt_1_issued_at=2100-01-01 00:00:00").text)
+    assert "10.7.7.7" not in after_range and "Няма намерени записи" in after_range

@@ -13,7 +13,7 @@ CATALOG = ROOT / "translations" / "bg" / "LC_MESSAGES" / "messages.po"
 
 # Latin words a Bulgarian user legitimately reads: the product's name, the
 # language switch, and identifiers spelt in Latin in Bulgarian too.
-ALLOWED_LATIN = {"Billing", "English", "LOG", "BIC", "IBAN", "BG", "IP"}
+ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP"}
 
 
 def _catalog():
@@ -83,3 +83,19 @@ def test_english_by_switch(app, admin):
     admin.get("/lang/en")
     page = visible_text(admin.get("/dealers/list/").text)
     assert "Dealers" in page and "Дилъри" not in page
+
+
+def test_dates_read_dd_mm_yyyy(app, admin):
+    import re
+
+    from app.extensions import db
+    from tests.conftest import ADMIN_USERNAME
+
+    with app.app_context():
+        admin_id = app.appbuilder.sm.find_user(username=ADMIN_USERNAME).id
+        db.session.remove()
+    # The administrator's last login and creation time, printed by FAB's own page.
+    page = visible_text(admin.get(f"/users/show/{admin_id}").text)
+
+    assert re.search(r"\b\d\d\.\d\d\.20\d\d \d\d:\d\d:\d\d\b", page)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", page)
