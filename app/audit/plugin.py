@@ -6,7 +6,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy_continuum.operation import Operation
 from sqlalchemy_continuum.plugins.base import Plugin
-from sqlalchemy_continuum.utils import versioned_column_properties
+from sqlalchemy_continuum.utils import is_modified, is_versioned, versioned_column_properties
 
 _OPERATIONS = {
     Operation.INSERT: "insert",
@@ -84,6 +84,34 @@ def changed_fields(uow, parent_obj, version_obj, operation):
     return changes
 
 
+def collection_changes(obj):
+    """{relationship: [old, new]} for changed many-to-many collections (e.g. roles).
+
+    Continuum versions association rows but makes no version of the parent
+    when only a collection changed; the LOG still has to say who changed it.
+    """
+    state = sa.inspect(obj)
+    changes = {}
+    for relationship in state.mapper.relationships:
+        if relationship.secondary is None:
+            continue
+        history = state.attrs[relationship.key].history
+        if not history.added and not history.deleted:
+            continue
+        unchanged = list(history.unchanged or ())
+        old = sorted(str(item) for item in unchanged + list(history.deleted or ()))
+        new = sorted(str(item) for item in unchanged + list(history.added or ()))
+        if old != new:
+            changes[relationship.key] = [", ".join(old), ", ".join(new)]
+    return changes
+
+
+def _only_collections_changed(session):
+    for obj in session.dirty:
+        if is_versioned(obj) and not is_modified(obj) and collection_changes(obj):
+            yield obj
+
+
 def record_key(parent_obj):
     """The primary key of a record as the LOG shows it."""
     identity = sa.inspect(parent_obj).identity
@@ -93,25 +121,39 @@ def record_key(parent_obj):
     return ",".join(str(part) for part in identity)
 
 
-class LogEntryPlugin(Plugin):
-    def after_create_version_object(self, uow, parent_obj, version_obj):
-        from app.audit.models import LogEntry
+def _log_entry(transaction, obj, operation, changes):
+    from app.audit.models import LogEntry
 
+    return LogEntry(
+        transaction_id=transaction.id,
+        issued_at=transaction.issued_at,
+        user_id=transaction.user_id,
+        remote_addr=transaction.remote_addr,
+        entity_type=type(obj).__name__,
+        entity_id=record_key(obj),
+        entity_label=str(obj)[:500],
+        operation=operation,
+        changes=changes,
+    )
+
+
+class LogEntryPlugin(Plugin):
+    def is_session_modified(self, session):
+        # Makes Continuum open a transaction (who, when, IP) for a flush that
+        # changes only collections.
+        return any(True for _ in _only_collections_changed(session))
+
+    def before_flush(self, uow, session):
+        for obj in list(_only_collections_changed(session)):
+            session.add(_log_entry(uow.current_transaction, obj, "update", collection_changes(obj)))
+
+    def after_create_version_object(self, uow, parent_obj, version_obj):
         operation = version_obj.operation_type
         changes = changed_fields(uow, parent_obj, version_obj, operation)
-        if operation == Operation.UPDATE and not changes:
-            return
-        transaction = uow.current_transaction
+        if operation == Operation.UPDATE:
+            changes.update(collection_changes(parent_obj))
+            if not changes:
+                return
         uow.version_session.add(
-            LogEntry(
-                transaction_id=transaction.id,
-                issued_at=transaction.issued_at,
-                user_id=transaction.user_id,
-                remote_addr=transaction.remote_addr,
-                entity_type=type(parent_obj).__name__,
-                entity_id=record_key(parent_obj),
-                entity_label=str(parent_obj)[:500],
-                operation=_OPERATIONS[operation],
-                changes=changes,
-            )
+            _log_entry(uow.current_transaction, parent_obj, _OPERATIONS[operation], changes)
         )

@@ -4,9 +4,12 @@ from flask_login import user_logged_out
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
+from app.security.models import Operator
 
 
 class BillingSecurityManager(SecurityManager):
+    user_model = Operator
+
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
         from flask import current_app

@@ -1,0 +1,44 @@
+"""Operators: Flask-AppBuilder's users, extended with their dealer."""
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy.orm import relationship
+from sqlalchemy_continuum import versioning_manager
+
+# FAB defines User before versioning could see it, so it is put under
+# versioning here, before mappers are configured. Login bookkeeping changes
+# on every login; it is not a change of the operator and stays out of the
+# versions and the LOG. The password hash is logged only as "changed".
+User.__versioned__ = {
+    "exclude": [
+        "last_login",
+        "login_count",
+        "fail_login_count",
+        "created_on",
+        "changed_on",
+        "created_by_fk",
+        "changed_by_fk",
+        # Continuum cannot version FAB's association tables (their surrogate
+        # ids have no default in a version table); the LOG records role
+        # changes itself (app.audit.plugin.collection_changes).
+        "roles",
+        "groups",
+    ]
+}
+User.__log_masked__ = ("password",)
+versioning_manager.builder.instrument_versioned_classes(User.__mapper__, User)
+
+
+class Operator(User):
+    """An operator of head office (no dealer) or of one dealer.
+
+    Single-table inheritance: the extra columns live in FAB's ab_user, so
+    FAB's login, JWT and role machinery work on operators unchanged.
+    """
+
+    dealer_id = Column(
+        Integer, ForeignKey("dealer.id", name="fk_ab_user_dealer_id", ondelete="RESTRICT"), index=True
+    )
+    dealer = relationship("Dealer", foreign_keys=[dealer_id])
+
+    def __str__(self):
+        return self.get_full_name()
