@@ -6,7 +6,7 @@ from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
 
 # Business modules in menu order; each has views.register(appbuilder).
-MODULES = ("dealers", "audit")
+MODULES = ("dealers", "security", "protection", "audit")
 
 
 def create_app(overrides=None):
@@ -35,10 +35,17 @@ def create_app(overrides=None):
     configure_mappers()
     queue.init_app(app)
 
+    from app.protection import guard
+    from app.security import access
+
+    # Before FAB's own request hooks: a refused address gets no further.
+    guard.init_app(app)
+
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
         _register_modules(appbuilder)
+    access.init_app(app)
     register_cli(app)
     return app
 

@@ -3,4 +3,5 @@ from flask_appbuilder.security.sqla import models as security_models  # noqa: F4
 
 from app.audit import models as audit_models  # noqa: F401
 from app.dealers import models as dealers_models  # noqa: F401
+from app.protection import models as protection_models  # noqa: F401
 from app.security import models as operator_models  # noqa: F401

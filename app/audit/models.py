@@ -11,7 +11,7 @@ refusals) that change no record are rows here too.
 from datetime import datetime, timezone
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
 
@@ -51,6 +51,13 @@ class LogEntry(Model):
         Index("ix_log_entry_entity", "entity_type", "entity_id"),
         {"extend_existing": True},
     )
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        """A dealer's operators see what they themselves did."""
+        from app.security.models import Operator
+
+        return cls.user_id.in_(select(Operator.id).where(Operator.dealer_id == dealer_id))
 
     def __str__(self):
         return f"{self.operation} {self.entity_type or ''} {self.entity_id or ''}".strip()

@@ -47,5 +47,9 @@ class Dealer(Model):
     def _normalise_bic(self, key, value):
         return check_bic(value) if value else None
 
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        return cls.id == dealer_id
+
     def __str__(self):
         return self.name or ""

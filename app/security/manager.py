@@ -16,6 +16,22 @@ class BillingSecurityManager(SecurityManager):
 
         user_logged_out.connect(_record_logout, current_app._get_current_object())
 
+    def register_views(self):
+        """Login, JWT login and the own-profile forms only.
+
+        Operators, roles and the rights matrix are this application's own
+        views (app.security.views); FAB's group, permission and view-menu
+        editors are not offered: the rights matrix replaces them.
+        """
+        self.appbuilder.add_api(self.security_api)
+        self.appbuilder.add_view_no_menu(self.userinfoeditview())
+        self.auth_view = self.authdbview()
+        self.appbuilder.add_view_no_menu(self.resetpasswordview())
+        self.appbuilder.add_view_no_menu(self.resetmypasswordview())
+        self.appbuilder.add_view_no_menu(self.auth_view)
+        if self.is_auth_limited:
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
+
     def auth_user_db(self, username, password):
         user = super().auth_user_db(username, password)
         if user is None and username:

@@ -1,6 +1,7 @@
 """Operators: Flask-AppBuilder's users, extended with their dealer."""
+from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 from sqlalchemy_continuum import versioning_manager
 
@@ -40,5 +41,30 @@ class Operator(User):
     )
     dealer = relationship("Dealer", foreign_keys=[dealer_id])
 
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        return cls.dealer_id == dealer_id
+
     def __str__(self):
         return self.get_full_name()
+
+
+class AppliedRoleGrant(Model):
+    """A default grant of a built-in role that init-roles has applied once.
+
+    Remembering it means a right an administrator removes in the panel is
+    not given back by the next deployment, while a new module's defaults
+    still reach the existing roles.
+    """
+
+    __tablename__ = "applied_role_grant"
+
+    id = Column(Integer, primary_key=True)
+    role_name = Column(String(64), nullable=False)
+    permission = Column(String(100), nullable=False)
+    view_menu = Column(String(250), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("role_name", "permission", "view_menu", name="uq_applied_role_grant"),
+        {"extend_existing": True},
+    )

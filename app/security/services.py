@@ -7,20 +7,63 @@ from flask import current_app
 def init_roles():
     """Create the built-in roles and synchronise every view's permissions.
 
-    Run after migrations; web processes never write permissions on start.
-    The administrator role receives every permission that exists.
+    Run after migrations (web processes never write permissions on start).
+    The administrator role receives every permission. The other built-in
+    roles receive their defaults from app.security.permissions, each grant
+    once: what an administrator removes later stays removed.
     """
+    from app.security import permissions as p
+    from app.security.models import AppliedRoleGrant
+
     appbuilder = current_app.appbuilder
     security = appbuilder.sm
-    security.add_role(security.auth_role_admin)
+    session = security.session
+    admin = security.add_role(security.auth_role_admin)
     security.add_role(security.auth_role_public)
+    for role_name in p.ROLE_DEFAULTS:
+        security.add_role(role_name)
     appbuilder.add_permissions(update_perms=True)
+    for right in p.BUSINESS_RIGHTS:
+        security.add_permission_view_menu(*p.RIGHTS[right])
+
     admin = security.find_role(security.auth_role_admin)
-    for permission_view in security.session.query(security.permissionview_model):
+    for permission_view in session.query(security.permissionview_model):
         if permission_view not in admin.permissions:
             admin.permissions.append(permission_view)
-    security.session.commit()
+
+    applied = {
+        (grant.role_name, grant.permission, grant.view_menu)
+        for grant in session.query(AppliedRoleGrant)
+    }
+    for role_name, defaults in p.ROLE_DEFAULTS.items():
+        role = security.find_role(role_name)
+        for permission, view_menu in sorted(_default_grants(appbuilder, defaults)):
+            if (role_name, permission, view_menu) in applied:
+                continue
+            permission_view = security.find_permission_view_menu(permission, view_menu)
+            if permission_view is not None and permission_view not in role.permissions:
+                role.permissions.append(permission_view)
+            session.add(AppliedRoleGrant(role_name=role_name, permission=permission, view_menu=view_menu))
+    session.commit()
     return admin
+
+
+def _default_grants(appbuilder, defaults):
+    """(permission, view menu) pairs of a role's defaults, menus included."""
+    from app.security import permissions as p
+
+    grants = {p.RIGHTS[right] for right in defaults["rights"]}
+    for views in (defaults["views"], p.SELF_SERVICE):
+        for view_name, permissions in views.items():
+            grants.update((permission, view_name) for permission in permissions)
+    listable = {view for permission, view in grants if permission == "can_list"}
+    for category in appbuilder.menu.get_list():
+        for item in category.childs or []:
+            baseview = getattr(item, "baseview", None)
+            if baseview is not None and baseview.class_permission_name in listable:
+                grants.add(("menu_access", item.name))
+                grants.add(("menu_access", category.name))
+    return grants
 
 
 def ensure_operator(username, password=None, first_name="", last_name="", email=None, role=None):
@@ -46,3 +89,39 @@ def ensure_operator(username, password=None, first_name="", last_name="", email=
     if not operator:
         raise RuntimeError(f"could not create operator {username}")
     return operator, password
+
+
+
+def grantable_roles(actor):
+    """Roles the actor may give: all for an administrator, else those whose
+    every permission the actor holds already (nobody hands out more than
+    they have, themselves included)."""
+    from app.security.rights import is_administrator, permission_set
+
+    security = current_app.appbuilder.sm
+    roles = security.session.query(security.role_model).order_by(security.role_model.name).all()
+    if is_administrator(actor):
+        return roles
+    held = permission_set(actor)
+    return [
+        role
+        for role in roles
+        if {(pv.permission.name, pv.view_menu.name) for pv in role.permissions} <= held
+    ]
+
+
+def operator_errors(actor, operator):
+    """Rules for creating or changing an operator, as {field: [message]}."""
+    from flask_babel import gettext
+
+    errors = {}
+    if actor is None:
+        return errors
+    allowed = {role.id for role in grantable_roles(actor)}
+    if any(role.id not in allowed for role in operator.roles or []):
+        errors["roles"] = [gettext("You can give only roles whose rights you hold yourself.")]
+    if actor.dealer_id is not None and operator.dealer_id not in (None, actor.dealer_id):
+        errors["dealer"] = [gettext("This record belongs to another dealer.")]
+    if not operator.roles:
+        errors["roles"] = [gettext("Choose at least one role.")]
+    return errors

@@ -95,7 +95,7 @@ def test_dates_read_dd_mm_yyyy(app, admin):
         admin_id = app.appbuilder.sm.find_user(username=ADMIN_USERNAME).id
         db.session.remove()
     # The administrator's last login and creation time, printed by FAB's own page.
-    page = visible_text(admin.get(f"/users/show/{admin_id}").text)
+    page = visible_text(admin.get(f"/operators/show/{admin_id}").text)
 
     assert re.search(r"\b\d\d\.\d\d\.20\d\d \d\d:\d\d:\d\d\b", page)
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", page)

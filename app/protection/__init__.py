@@ -1,0 +1,1 @@
+"""Protection: the panel answers only to allowed addresses and networks."""

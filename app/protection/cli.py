@@ -1,0 +1,13 @@
+import click
+from flask.cli import AppGroup
+
+from app.protection import services
+
+protection_cli = AppGroup("protection", help="The panel's list of allowed addresses.")
+
+
+@protection_cli.command("clear")
+def clear():
+    """Empty the list: the panel becomes reachable from every address."""
+    removed = services.clear()
+    click.echo(f"protection list cleared ({removed} entries removed)")

@@ -1,0 +1,57 @@
+from flask import request
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from app.audit.formatting import register_entity
+from app.core.validators import FieldCheck
+from app.core.views import BillingModelView
+from app.protection.models import AllowedAddress
+from app.protection.services import (
+    check_list_keeps_operator_in,
+    networks_after_change,
+    normalise_network,
+)
+
+LABELS = {"network": _l("Address or network"), "comment": _l("Comment")}
+
+
+class ProtectionView(BillingModelView):
+    datamodel = SQLAInterface(AllowedAddress)
+    route_base = "/protection"
+    class_permission_name = "AllowedAddress"
+    list_title = _l("Protection: allowed addresses")
+    show_title = _l("Allowed address")
+    add_title = _l("Add allowed address")
+    edit_title = _l("Edit allowed address")
+    label_columns = LABELS
+    list_columns = ["network", "comment"]
+    search_columns = ["network", "comment"]
+    add_columns = edit_columns = show_columns = ["network", "comment"]
+    validators_columns = {"network": [FieldCheck(normalise_network)]}
+    description_columns = {
+        "network": _l(
+            "A single address (192.168.1.10) or a network (192.168.1.0/24). With an empty list "
+            "the panel is reachable from everywhere."
+        )
+    }
+
+    def pre_add(self, item):
+        check_list_keeps_operator_in(networks_after_change(changed=item), request.remote_addr)
+
+    def pre_update(self, item):
+        check_list_keeps_operator_in(networks_after_change(changed=item), request.remote_addr)
+
+    def pre_delete(self, item):
+        check_list_keeps_operator_in(networks_after_change(removed=item), request.remote_addr)
+
+
+def register(appbuilder):
+    register_entity(AllowedAddress, _l("Allowed address"), LABELS)
+    appbuilder.add_view(
+        ProtectionView,
+        "Protection",
+        label=_l("Protection"),
+        icon="fa-shield",
+        category="Security",
+        category_label=_l("Security"),
+    )

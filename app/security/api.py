@@ -1,0 +1,32 @@
+"""REST API for operators at /api/v1/operators/ (same rules as the panel)."""
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from werkzeug.security import generate_password_hash
+
+from app.core.views import BillingModelApi
+from app.security.models import Operator
+from app.security.rights import current_operator
+from app.security.scoping import DealerScopedApi
+from app.security.services import operator_errors
+from app.security.views import OPERATOR_PERMISSIONS, GrantableRolesFilter
+
+
+class OperatorApi(DealerScopedApi, BillingModelApi):
+    datamodel = SQLAInterface(Operator)
+    resource_name = "operators"
+    class_permission_name = "Operator"
+    base_permissions = OPERATOR_PERMISSIONS
+    allow_browser_login = True
+    list_columns = ["id", "username", "first_name", "last_name", "email", "active", "dealer.id", "dealer.name", "roles.id", "roles.name"]
+    show_columns = list_columns
+    add_columns = ["username", "first_name", "last_name", "email", "active", "dealer", "roles", "password"]
+    edit_columns = ["first_name", "last_name", "email", "active", "dealer", "roles"]
+    search_columns = ["username", "first_name", "last_name", "email", "dealer"]
+    add_query_rel_fields = edit_query_rel_fields = {"roles": [["id", GrantableRolesFilter, None]]}
+    record_errors = staticmethod(lambda operator: operator_errors(current_operator(), operator))
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        if item.password:
+            item.password = generate_password_hash(item.password)
+
+

@@ -1,0 +1,132 @@
+"""Every right an operator can hold, and the built-in roles, declared as data.
+
+Two kinds of rights make up the role × permission matrix:
+- view permissions FAB creates for each view (can_list/can_show/can_add/
+  can_edit/can_delete on a view's class_permission_name; the REST API of the
+  same name answers to the same ones);
+- business rights, held as permissions on the OPERATIONS view menu and
+  checked on the server with app.security.rights.has_right().
+Rights that are naturally a view permission (manage operators, manage
+protection, read the log) are that view permission, so the matrix never has
+two rows for one right.
+"""
+from flask_babel import lazy_gettext as _l
+
+OPERATIONS = "Operations"
+
+RECORD_PAYMENT = "record_payment"
+REVERSE_PAYMENT = "reverse_payment"
+SEE_CASH_BALANCE = "see_cash_balance"
+CHANGE_TECHNICAL = "change_technical_parameters"
+ADD_SUBSCRIPTIONS = "add_subscriptions"
+PRINT_CONTRACTS = "print_contracts"
+EXPORT_REPORTS = "export_reports"
+SEE_PERSONAL_DATA = "see_personal_data"
+MANAGE_OPERATORS = "manage_operators"
+MANAGE_PROTECTION = "manage_protection"
+READ_LOG = "read_log"
+
+# right → (permission, view menu)
+RIGHTS = {
+    RECORD_PAYMENT: (RECORD_PAYMENT, OPERATIONS),
+    REVERSE_PAYMENT: (REVERSE_PAYMENT, OPERATIONS),
+    SEE_CASH_BALANCE: (SEE_CASH_BALANCE, OPERATIONS),
+    CHANGE_TECHNICAL: (CHANGE_TECHNICAL, OPERATIONS),
+    ADD_SUBSCRIPTIONS: (ADD_SUBSCRIPTIONS, OPERATIONS),
+    PRINT_CONTRACTS: (PRINT_CONTRACTS, OPERATIONS),
+    EXPORT_REPORTS: (EXPORT_REPORTS, OPERATIONS),
+    SEE_PERSONAL_DATA: (SEE_PERSONAL_DATA, OPERATIONS),
+    MANAGE_OPERATORS: ("can_edit", "Operator"),
+    MANAGE_PROTECTION: ("can_edit", "AllowedAddress"),
+    READ_LOG: ("can_list", "LogEntry"),
+}
+
+BUSINESS_RIGHTS = [right for right, (_perm, view) in RIGHTS.items() if view == OPERATIONS]
+
+PERMISSION_LABELS = {
+    "can_list": _l("list"),
+    "can_show": _l("view"),
+    "can_add": _l("add"),
+    "can_edit": _l("edit"),
+    "can_delete": _l("delete"),
+    "menu_access": _l("menu"),
+    "can_userinfo": _l("own profile"),
+    "userinfoedit": _l("edit own profile"),
+    "resetmypassword": _l("change own password"),
+    "resetpasswords": _l("set passwords"),
+    "can_this_form_get": _l("open the form"),
+    "can_this_form_post": _l("submit the form"),
+    "copyrole": _l("copy role"),
+    "can_matrix": _l("view"),
+    RECORD_PAYMENT: _l("record payment"),
+    REVERSE_PAYMENT: _l("reverse payment"),
+    SEE_CASH_BALANCE: _l("see cash balance"),
+    CHANGE_TECHNICAL: _l("change technical parameters"),
+    ADD_SUBSCRIPTIONS: _l("add subscriptions"),
+    PRINT_CONTRACTS: _l("print contracts"),
+    EXPORT_REPORTS: _l("export reports"),
+    SEE_PERSONAL_DATA: _l("see personal data"),
+}
+
+# View menus that are not a model (the model views register their labels
+# with app.audit.formatting.register_entity).
+VIEW_LABELS = {
+    OPERATIONS: _l("Operations"),
+    "Role": _l("Roles"),
+    "Company": _l("Company"),
+    "Security": _l("Security"),
+    "Dealers": _l("Dealers"),
+    "Operators": _l("Operators"),
+    "Roles": _l("Roles"),
+    "Log": _l("LOG"),
+    "Protection": _l("Protection"),
+    "Rights matrix": _l("Rights matrix"),
+    "RightsMatrix": _l("Rights matrix"),
+    "ResetMyPasswordView": _l("Change own password"),
+    "ResetPasswordView": _l("Set a password"),
+    "UserInfoEditView": _l("Edit own profile"),
+}
+
+ADMINISTRATOR = "Администратор"
+CASHIER = "Касиер"
+TECHNICAL_SUPPORT = "Техническа поддръжка"
+TECHNICIAN = "Техник"
+MANAGER = "Мениджър"
+DEALER_ADMINISTRATOR = "Администратор на дилър"
+
+READ = ["can_list", "can_show"]
+WRITE = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
+
+# What every operator may do with their own account.
+SELF_SERVICE = {
+    "Operator": ["can_userinfo", "userinfoedit", "resetmypassword"],
+    "ResetMyPasswordView": ["can_this_form_get", "can_this_form_post"],
+    "UserInfoEditView": ["can_this_form_get", "can_this_form_post"],
+}
+
+# Default grants of the built-in roles. Applied once per grant
+# (app.security.services.init_roles): what an administrator later removes
+# in the panel stays removed. Modules add their views' grants here.
+ROLE_DEFAULTS = {
+    CASHIER: {
+        "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
+        "views": {"Dealer": READ},
+    },
+    TECHNICAL_SUPPORT: {
+        "rights": [CHANGE_TECHNICAL],
+        "views": {"Dealer": READ},
+    },
+    TECHNICIAN: {
+        "rights": [],
+        "views": {},
+    },
+    MANAGER: {
+        "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE],
+        "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ},
+    },
+    DEALER_ADMINISTRATOR: {
+        "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
+                   SEE_PERSONAL_DATA, SEE_CASH_BALANCE, CHANGE_TECHNICAL],
+        "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ},
+    },
+}

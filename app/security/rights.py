@@ -1,0 +1,71 @@
+"""The one server-side check of an operator's rights."""
+from functools import wraps
+
+from flask import abort, g
+
+from app.security.permissions import RIGHTS
+
+
+def current_operator():
+    """The operator of this request (panel session or JWT), or None."""
+    user = getattr(g, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user
+    return None
+
+
+def has_right(right, operator=None):
+    """True when the operator (default: the current one) holds `right`.
+
+    `right` is one of app.security.permissions.RIGHTS.
+    """
+    from flask import current_app
+
+    permission, view = RIGHTS[right]
+    security = current_app.appbuilder.sm
+    operator = operator or current_operator()
+    if operator is None:
+        return False
+    if operator is current_operator():
+        return security.has_access(permission, view)
+    return any(
+        permission_view.permission.name == permission and permission_view.view_menu.name == view
+        for role in operator.roles
+        for permission_view in role.permissions
+    )
+
+
+def require_right(right):
+    """Abort with 403 unless the current operator holds `right`."""
+    if not has_right(right):
+        abort(403)
+
+
+def right_required(right):
+    """Decorator form of require_right for view methods."""
+
+    def decorate(func):
+        @wraps(func)
+        def checked(*args, **kwargs):
+            require_right(right)
+            return func(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+def permission_set(operator):
+    """All (permission, view menu) pairs the operator holds through their roles."""
+    return {
+        (permission_view.permission.name, permission_view.view_menu.name)
+        for role in operator.roles
+        for permission_view in role.permissions
+    }
+
+
+def is_administrator(operator):
+    from flask import current_app
+
+    admin_role = current_app.appbuilder.sm.auth_role_admin
+    return any(role.name == admin_role for role in operator.roles)

@@ -1,0 +1,188 @@
+"""Operators at /operators/, roles at /roles/, the rights matrix at /roles/matrix/."""
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.sqla.models import PermissionView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from wtforms.validators import DataRequired
+
+from app.audit.formatting import register_entity
+from app.core.errors import FieldErrors
+from app.core.formatting import format_yes_no
+from app.core.views import BillingModelView
+from app.extensions import db
+from app.security.labels import permission_label
+from app.security.models import Operator
+from app.security.rights import current_operator
+from app.security.scoping import DealerScopedView
+from app.security.services import grantable_roles, operator_errors
+
+OPERATOR_LABELS = {
+    "first_name": _l("First Name"),
+    "last_name": _l("Last Name"),
+    "username": _l("User Name"),
+    "email": _l("Email"),
+    "active": _l("Active"),
+    "dealer": _l("Dealer"),
+    "dealer_id": _l("Dealer"),
+    "roles": _l("Roles"),
+    "password": _l("Password"),
+    "conf_password": _l("Confirm Password"),
+    "last_login": _l("Last login"),
+    "login_count": _l("Login count"),
+    "fail_login_count": _l("Failed login count"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+    "created_by": _l("Created by"),
+    "changed_by": _l("Changed by"),
+}
+
+
+# FAB's user view adds own-profile and password permissions to the usual
+# five; the operators' REST API declares the same set, since views sharing a
+# permission name must agree on it or each permission sync deletes the rest.
+OPERATOR_PERMISSIONS = [
+    "can_list", "can_show", "can_add", "can_edit", "can_delete",
+    "can_userinfo", "userinfoedit", "resetmypassword", "resetpasswords",
+]
+
+
+class GrantableRolesFilter(BaseFilter):
+    """Role choices limited to those the current operator may give."""
+
+    name = "grantable roles"
+    arg_name = "grantable_roles"
+
+    def apply(self, query, value):
+        operator = current_operator()
+        if operator is None:
+            return query.filter(self.model.id.is_(None))
+        return query.filter(self.model.id.in_([role.id for role in grantable_roles(operator)]))
+
+
+ROLE_CHOICES = {"roles": [["id", GrantableRolesFilter, None]]}
+
+
+class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
+    datamodel = SQLAInterface(Operator)
+    route_base = "/operators"
+    class_permission_name = "Operator"
+    base_permissions = OPERATOR_PERMISSIONS
+    list_title = _l("Operators")
+    show_title = _l("Operator")
+    add_title = _l("Add operator")
+    edit_title = _l("Edit operator")
+    user_info_title = _l("Your profile")
+    label_columns = OPERATOR_LABELS
+    list_columns = ["first_name", "last_name", "username", "dealer", "roles", "active", "last_login"]
+    search_columns = ["first_name", "last_name", "username", "email", "dealer", "roles", "active"]
+    order_columns = ["first_name", "last_name", "username", "last_login"]
+    add_columns = ["first_name", "last_name", "username", "email", "active", "dealer", "roles",
+                   "password", "conf_password"]
+    edit_columns = ["first_name", "last_name", "username", "email", "active", "dealer", "roles"]
+    show_fieldsets = [
+        (_l("Operator"), {"fields": ["username", "first_name", "last_name", "email", "active", "dealer", "roles"]}),
+        (_l("Audit Info"), {"fields": ["last_login", "login_count", "fail_login_count", "created_on", "changed_on"], "expanded": False}),
+    ]
+    user_show_fieldsets = [
+        (_l("Operator"), {"fields": ["username", "first_name", "last_name", "email", "dealer", "roles"]}),
+    ]
+    description_columns = {
+        "dealer": _l("Empty for head office. An operator of a dealer works only with that dealer's data."),
+        "roles": _l("Only roles whose rights you hold yourself are offered."),
+    }
+    validators_columns = {"roles": [DataRequired()]}
+    formatters_columns = {"active": format_yes_no}
+    add_form_query_rel_fields = ROLE_CHOICES
+    edit_form_query_rel_fields = ROLE_CHOICES
+    show_template = "audit/show_with_history.html"
+
+    def _refuse_invalid(self, item):
+        errors = operator_errors(current_operator(), item)
+        if errors:
+            raise FieldErrors(errors)
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        self._refuse_invalid(item)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        self._refuse_invalid(item)
+
+
+def _permissions_cell(permissions):
+    labels = sorted(permission_label(pv) for pv in permissions)
+    return Markup("<br>").join(labels)
+
+
+class BillingRoleView(RoleModelView):
+    route_base = "/roles"
+    class_permission_name = "Role"
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "copyrole"]
+    list_title = _l("Roles")
+    show_title = _l("Role")
+    add_title = _l("Add Role")
+    edit_title = _l("Edit Role")
+    label_columns = {"name": _l("Name"), "permissions": _l("Permissions"), "user": _l("Operators")}
+    formatters_columns = {"permissions": _permissions_cell}
+    edit_form_extra_fields = add_form_extra_fields = {
+        "permissions": QuerySelectMultipleField(
+            _l("Permissions"),
+            query_func=lambda: db.session.query(PermissionView),
+            get_pk_func=lambda permission_view: permission_view.id,
+            get_label=permission_label,
+            widget=Select2ManyWidget(),
+        )
+    }
+
+
+class RightsMatrixView(BaseView):
+    """Roles × rights as a table: what each built-in and custom role may do."""
+
+    route_base = "/roles/matrix"
+    class_permission_name = "RightsMatrix"
+    default_view = "matrix"
+
+    @expose("/")
+    @has_access
+    def matrix(self):
+        from app.security.labels import rights_matrix
+
+        roles, rows = rights_matrix()
+        return self.render_template("security/matrix.html", roles=roles, rows=rows, title=_l("Rights matrix"))
+
+
+def register(appbuilder):
+    register_entity(Operator, _l("Operator"), OPERATOR_LABELS)
+    security = appbuilder.sm
+    security.user_view = appbuilder.add_view(
+        OperatorView,
+        "Operators",
+        label=_l("Operators"),
+        icon="fa-user",
+        category="Security",
+        category_label=_l("Security"),
+        category_icon="fa-lock",
+    )
+    appbuilder.add_view(
+        BillingRoleView,
+        "Roles",
+        label=_l("Roles"),
+        icon="fa-users",
+        category="Security",
+    )
+    appbuilder.add_view(
+        RightsMatrixView,
+        "Rights matrix",
+        label=_l("Rights matrix"),
+        icon="fa-table",
+        category="Security",
+    )
+    from app.security.api import OperatorApi
+
+    appbuilder.add_api(OperatorApi)
