@@ -21,7 +21,14 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # Tables holding what tests create; emptied after every test. Roles,
 # permissions and the admin operator stay for the whole run.
-BUSINESS_TABLES = ["log_entry", "dealer_version", "dealer", "transaction"]
+BUSINESS_TABLES = [
+    "log_entry",
+    "dealer_version",
+    "ab_user_version",
+    "allowed_address_version",
+    "allowed_address",
+    "transaction",
+]
 
 
 def unavailable(what, error):
@@ -93,6 +100,7 @@ def clean_database(request):
         ).scalar()
         db.session.execute(sa.text("DELETE FROM ab_user_role WHERE user_id != :a"), {"a": admin_id})
         db.session.execute(sa.text("DELETE FROM ab_user WHERE id != :a"), {"a": admin_id})
+        db.session.execute(sa.text("DELETE FROM dealer"))
         db.session.commit()
 
 

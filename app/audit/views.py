@@ -6,9 +6,10 @@ from app.audit.formatting import entity_label, format_operation
 from app.audit.models import LogEntry
 from app.core.formatting import format_datetime
 from app.core.views import ReadOnlyModelView
+from app.security.scoping import DealerScopedView
 
 
-class LogView(ReadOnlyModelView):
+class LogView(DealerScopedView, ReadOnlyModelView):
     datamodel = SQLAInterface(LogEntry)
     route_base = "/log"
     class_permission_name = "LogEntry"
@@ -35,6 +36,9 @@ class LogView(ReadOnlyModelView):
         "entity_id",
         "operation",
     ]
+    # DealerScopedView re-exposes FAB's action routes; the LOG has none.
+    action = ReadOnlyModelView.action
+    action_post = ReadOnlyModelView.action_post
     order_columns = ["issued_at"]
     base_order = ("issued_at", "desc")
     label_columns = {

@@ -156,3 +156,15 @@ class ModelRules:
             # StopValidation: the generated Optional() that follows would wipe a
             # plain ValidationError on an empty field.
             raise StopValidation(errors[field.name][0])
+
+
+class OfferedChoicesOnly:
+    """WTForms validator: refuse ids that were not among a multi-select's choices.
+
+    FAB's QuerySelectMultipleField drops such ids silently (its pre_validate
+    looks before the data is parsed); a forged choice must be refused aloud.
+    """
+
+    def __call__(self, form, field):
+        if getattr(field, "_invalid_formdata", False):
+            raise StopValidation(field.gettext("Not a valid choice"))

@@ -10,6 +10,7 @@ from app.core.validators import (
 from app.core.views import BillingModelApi
 from app.dealers.models import Dealer
 from app.dealers.services import dealer_errors
+from app.security.scoping import DealerScopedApi
 
 COLUMNS = [
     "name",
@@ -31,7 +32,7 @@ COLUMNS = [
 ]
 
 
-class DealerApi(BillingModelApi):
+class DealerApi(DealerScopedApi, BillingModelApi):
     datamodel = SQLAInterface(Dealer)
     resource_name = "dealers"
     class_permission_name = "Dealer"

@@ -16,6 +16,7 @@ from app.core.views import BillingModelView
 from app.dealers.api import DealerApi
 from app.dealers.models import Dealer
 from app.dealers.services import dealer_errors
+from app.security.scoping import DealerScopedView
 
 LABELS = {
     "name": _l("Name"),
@@ -63,7 +64,7 @@ FIELD_CHECKS = {
 }
 
 
-class DealerView(BillingModelView):
+class DealerView(DealerScopedView, BillingModelView):
     datamodel = SQLAInterface(Dealer)
     route_base = "/dealers"
     class_permission_name = "Dealer"

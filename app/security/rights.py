@@ -19,20 +19,10 @@ def has_right(right, operator=None):
 
     `right` is one of app.security.permissions.RIGHTS.
     """
-    from flask import current_app
-
-    permission, view = RIGHTS[right]
-    security = current_app.appbuilder.sm
     operator = operator or current_operator()
-    if operator is None:
+    if operator is None or not operator.is_active:
         return False
-    if operator is current_operator():
-        return security.has_access(permission, view)
-    return any(
-        permission_view.permission.name == permission and permission_view.view_menu.name == view
-        for role in operator.roles
-        for permission_view in role.permissions
-    )
+    return RIGHTS[right] in permission_set(operator)
 
 
 def require_right(right):
@@ -55,11 +45,33 @@ def right_required(right):
     return decorate
 
 
+def held_roles(operator):
+    """The operator's roles as stored in the database, ignoring unsaved changes.
+
+    When operators edit themselves, the object being changed is also the one
+    that says what they may do: pending role changes must not count, and the
+    query must not flush them.
+    """
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+
+    from app.extensions import db
+
+    if operator.id is None:
+        return []
+    with db.session.no_autoflush:
+        return (
+            db.session.query(Role)
+            .join(assoc_user_role, assoc_user_role.c.role_id == Role.id)
+            .filter(assoc_user_role.c.user_id == operator.id)
+            .all()
+        )
+
+
 def permission_set(operator):
     """All (permission, view menu) pairs the operator holds through their roles."""
     return {
         (permission_view.permission.name, permission_view.view_menu.name)
-        for role in operator.roles
+        for role in held_roles(operator)
         for permission_view in role.permissions
     }
 
@@ -68,4 +80,4 @@ def is_administrator(operator):
     from flask import current_app
 
     admin_role = current_app.appbuilder.sm.auth_role_admin
-    return any(role.name == admin_role for role in operator.roles)
+    return any(role.name == admin_role for role in held_roles(operator))

@@ -96,10 +96,21 @@ def grantable_roles(actor):
     """Roles the actor may give: all for an administrator, else those whose
     every permission the actor holds already (nobody hands out more than
     they have, themselves included)."""
+    security = current_app.appbuilder.sm
+    # No autoflush: the actor may be the operator being changed (see held_roles).
+    with security.session.no_autoflush:
+        return _grantable_roles(security, actor)
+
+
+def _grantable_roles(security, actor):
     from app.security.rights import is_administrator, permission_set
 
-    security = current_app.appbuilder.sm
-    roles = security.session.query(security.role_model).order_by(security.role_model.name).all()
+    roles = (
+        security.session.query(security.role_model)
+        .filter(security.role_model.name != security.auth_role_public)
+        .order_by(security.role_model.name)
+        .all()
+    )
     if is_administrator(actor):
         return roles
     held = permission_set(actor)

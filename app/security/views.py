@@ -2,6 +2,7 @@
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import PermissionView
@@ -13,6 +14,7 @@ from wtforms.validators import DataRequired
 from app.audit.formatting import register_entity
 from app.core.errors import FieldErrors
 from app.core.formatting import format_yes_no
+from app.core.validators import OfferedChoicesOnly
 from app.core.views import BillingModelView
 from app.extensions import db
 from app.security.labels import permission_label
@@ -95,7 +97,7 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
         "dealer": _l("Empty for head office. An operator of a dealer works only with that dealer's data."),
         "roles": _l("Only roles whose rights you hold yourself are offered."),
     }
-    validators_columns = {"roles": [DataRequired()]}
+    validators_columns = {"roles": [OfferedChoicesOnly(), DataRequired()]}
     formatters_columns = {"active": format_yes_no}
     add_form_query_rel_fields = ROLE_CHOICES
     edit_form_query_rel_fields = ROLE_CHOICES
@@ -130,6 +132,10 @@ class BillingRoleView(RoleModelView):
     edit_title = _l("Edit Role")
     label_columns = {"name": _l("Name"), "permissions": _l("Permissions"), "user": _l("Operators")}
     formatters_columns = {"permissions": _permissions_cell}
+    # FAB's role widgets print raw permission names; the plain ones apply
+    # the formatter above.
+    list_widget = ListWidget
+    show_widget = ShowWidget
     edit_form_extra_fields = add_form_extra_fields = {
         "permissions": QuerySelectMultipleField(
             _l("Permissions"),
