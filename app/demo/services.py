@@ -16,9 +16,13 @@ DEMO_DEALERS = [
      "Пощенска банка", "BPBIBGSF", "BPBI79401012345678"),
 ]
 
+# username, first name, last name, role, dealer (None = head office)
 DEMO_OPERATORS = [
-    ("m.ivanova", "Мария", "Иванова"),
-    ("g.petrov", "Георги", "Петров"),
+    ("m.ivanova", "Мария", "Иванова", "Касиер", None),
+    ("g.petrov", "Георги", "Петров", "Техническа поддръжка", None),
+    ("s.koleva", "Светла", "Колева", "Мениджър", None),
+    ("l.dimitrov", "Любомир", "Димитров", "Администратор на дилър", "Дилър Люлин"),
+    ("n.todorova", "Надя", "Тодорова", "Касиер", "Дилър Люлин"),
 ]
 
 
@@ -60,10 +64,13 @@ def seed_dealers():
 
 
 def seed_operators(password):
-    """Demo operators; returns the usernames created."""
+    """Demo operators of head office and of a dealer; returns the usernames created."""
     created = []
-    for username, first_name, last_name in DEMO_OPERATORS:
-        _operator, new_password = ensure_operator(username, password, first_name, last_name)
+    for username, first_name, last_name, role, dealer_name in DEMO_OPERATORS:
+        operator, new_password = ensure_operator(username, password, first_name, last_name, role=role)
         if new_password:
+            if dealer_name:
+                operator.dealer = db.session.query(Dealer).filter_by(name=dealer_name).one()
+                db.session.commit()
             created.append(username)
     return created
