@@ -1,7 +1,10 @@
 """Imports every model so that mappers and versioning see them all."""
 from flask_appbuilder.security.sqla import models as security_models  # noqa: F401
 
+from app.addresses import models as addresses_models  # noqa: F401
 from app.audit import models as audit_models  # noqa: F401
+from app.catalog import models as catalog_models  # noqa: F401
 from app.dealers import models as dealers_models  # noqa: F401
+from app.networks import models as networks_models  # noqa: F401
 from app.protection import models as protection_models  # noqa: F401
 from app.security import models as operator_models  # noqa: F401

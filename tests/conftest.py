@@ -10,6 +10,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask_appbuilder import Model
 
 from app import create_app
 from app.extensions import db
@@ -19,16 +20,13 @@ ADMIN_PASSWORD = "admin-test-pass-1"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-# Tables holding what tests create; emptied after every test. Roles,
-# permissions and the admin operator stay for the whole run.
-BUSINESS_TABLES = [
-    "log_entry",
-    "dealer_version",
-    "ab_user_version",
-    "allowed_address_version",
-    "allowed_address",
-    "transaction",
-]
+# Tables that keep their rows for the whole run: the permission matrix and
+# the built-in roles (made once by init-roles). Everything else is emptied
+# after every test; of the operators only the administrator stays.
+KEPT_TABLES = {
+    "alembic_version", "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
+    "ab_permission_view_role", "applied_role_grant", "ab_group", "ab_group_role",
+}
 
 
 def unavailable(what, error):
@@ -93,14 +91,17 @@ def clean_database(request):
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.rollback()
-        for table in BUSINESS_TABLES:
-            db.session.execute(sa.text(f'DELETE FROM "{table}"'))
         admin_id = db.session.execute(
             sa.text("SELECT id FROM ab_user WHERE username = :u"), {"u": ADMIN_USERNAME}
         ).scalar()
-        db.session.execute(sa.text("DELETE FROM ab_user_role WHERE user_id != :a"), {"a": admin_id})
-        db.session.execute(sa.text("DELETE FROM ab_user WHERE id != :a"), {"a": admin_id})
-        db.session.execute(sa.text("DELETE FROM dealer"))
+        for table in reversed(Model.metadata.sorted_tables):
+            if table.name in KEPT_TABLES:
+                continue
+            if table.name in ("ab_user", "ab_user_role", "ab_user_group", "ab_api_key"):
+                column = "id" if table.name == "ab_user" else "user_id"
+                db.session.execute(sa.text(f'DELETE FROM "{table.name}" WHERE {column} != :a'), {"a": admin_id})
+            else:
+                db.session.execute(sa.text(f'DELETE FROM "{table.name}"'))
         db.session.commit()
 
 

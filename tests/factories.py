@@ -7,6 +7,7 @@ that test fails and says which.
 from app.audit.models import LogEntry
 from app.dealers.models import Dealer
 from app.extensions import db
+from app.networks.models import Network
 from app.security.models import Operator
 
 EIKS = {"Алфа": "175074752", "Бета": "204123454"}
@@ -51,9 +52,24 @@ def _log_record(dealer, tag):
     return entry
 
 
+def make_network(cidr, name, dealer=None, gateway=None):
+    from app.networks.services import network_errors
+
+    network = Network(name=name, cidr=cidr, dealer_id=dealer.id if dealer else None, gateway=gateway)
+    assert network_errors(network) == {}
+    db.session.add(network)
+    db.session.commit()
+    return network
+
+
+def _network_record(dealer, tag):
+    return make_network({"Алфа": "10.1.0.0/24", "Бета": "10.2.0.0/24"}[tag], f"Мрежа-{tag}", dealer)
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
     Operator: (_operator_record, lambda record: record.first_name),
     LogEntry: (_log_record, lambda record: record.entity_label),
+    Network: (_network_record, lambda record: record.name),
 }

@@ -106,9 +106,20 @@ def collection_changes(obj):
     return changes
 
 
+def _continuum_will_version(obj):
+    """Mirrors Continuum's own test (manager.track_updates, Operations.add_update):
+    a version is made only when something besides collections is in the
+    committed state."""
+    state = sa.inspect(obj)
+    collections = {
+        key for key, rel in state.mapper.relationships.items() if rel.direction.name in ("ONETOMANY", "MANYTOMANY")
+    }
+    return is_modified(obj) and any(key not in collections for key in state.committed_state)
+
+
 def _only_collections_changed(session):
     for obj in session.dirty:
-        if is_versioned(obj) and not is_modified(obj) and collection_changes(obj):
+        if is_versioned(obj) and not _continuum_will_version(obj) and collection_changes(obj):
             yield obj
 
 

@@ -18,8 +18,9 @@ class OperatorApi(DealerScopedApi, BillingModelApi):
     allow_browser_login = True
     list_columns = ["id", "username", "first_name", "last_name", "email", "active", "dealer.id", "dealer.name", "roles.id", "roles.name"]
     show_columns = list_columns
-    add_columns = ["username", "first_name", "last_name", "email", "active", "dealer", "roles", "password"]
-    edit_columns = ["first_name", "last_name", "email", "active", "dealer", "roles"]
+    add_columns = ["username", "first_name", "last_name", "email", "active", "dealer", "roles",
+                   "allowed_services", "password"]
+    edit_columns = ["first_name", "last_name", "email", "active", "dealer", "roles", "allowed_services"]
     search_columns = ["username", "first_name", "last_name", "email", "dealer"]
     add_query_rel_fields = edit_query_rel_fields = {"roles": [["id", GrantableRolesFilter, None]]}
     record_errors = staticmethod(lambda operator: operator_errors(current_operator(), operator))

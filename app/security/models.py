@@ -23,6 +23,7 @@ User.__versioned__ = {
         # changes itself (app.audit.plugin.collection_changes).
         "roles",
         "groups",
+        "allowed_services",
     ]
 }
 User.__log_masked__ = ("password",)
@@ -40,6 +41,8 @@ class Operator(User):
         Integer, ForeignKey("dealer.id", name="fk_ab_user_dealer_id", ondelete="RESTRICT"), index=True
     )
     dealer = relationship("Dealer", foreign_keys=[dealer_id])
+    # Services this operator may sell; empty means every sellable service.
+    allowed_services = relationship("Service", secondary="operator_service", order_by="Service.name")
 
     @classmethod
     def dealer_scope(cls, dealer_id):

@@ -58,6 +58,7 @@ PERMISSION_LABELS = {
     "can_this_form_post": _l("submit the form"),
     "copyrole": _l("copy role"),
     "can_matrix": _l("view"),
+    "can_coverage": _l("view"),
     RECORD_PAYMENT: _l("record payment"),
     REVERSE_PAYMENT: _l("reverse payment"),
     SEE_CASH_BALANCE: _l("see cash balance"),
@@ -81,6 +82,16 @@ VIEW_LABELS = {
     "Log": _l("LOG"),
     "Protection": _l("Protection"),
     "Rights matrix": _l("Rights matrix"),
+    "Coverage": _l("Coverage"),
+    "Catalog": _l("Catalog"),
+    "Addresses": _l("Addresses"),
+    "Services": _l("Services"),
+    "Service groups": _l("Service groups"),
+    "Networks": _l("Networks"),
+    "Neighbourhoods": _l("Neighbourhoods"),
+    "Blocks": _l("Blocks"),
+    "Cities": _l("Cities"),
+    "Technologies": _l("Technologies"),
     "RightsMatrix": _l("Rights matrix"),
     "ResetMyPasswordView": _l("Change own password"),
     "ResetPasswordView": _l("Set a password"),
@@ -107,26 +118,33 @@ SELF_SERVICE = {
 # Default grants of the built-in roles. Applied once per grant
 # (app.security.services.init_roles): what an administrator later removes
 # in the panel stays removed. Modules add their views' grants here.
+COVERAGE = {"Coverage": ["can_coverage"]}
+CATALOG_READ = {
+    "Service": READ, "ServiceGroup": READ, "ServiceParameter": READ,
+    "Neighbourhood": READ, "Block": READ, "City": READ, "Technology": READ, **COVERAGE,
+}
+
 ROLE_DEFAULTS = {
     CASHIER: {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
-        "views": {"Dealer": READ},
+        "views": {"Dealer": READ, **CATALOG_READ},
     },
     TECHNICAL_SUPPORT: {
         "rights": [CHANGE_TECHNICAL],
-        "views": {"Dealer": READ},
+        "views": {"Dealer": READ, **CATALOG_READ, "Network": READ, "Block": WRITE},
     },
     TECHNICIAN: {
         "rights": [],
-        "views": {},
+        "views": {"Neighbourhood": READ, "Block": READ, **COVERAGE},
     },
     MANAGER: {
         "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE],
-        "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ},
+        "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ},
     },
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
                    SEE_PERSONAL_DATA, SEE_CASH_BALANCE, CHANGE_TECHNICAL],
-        "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ},
+        "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
+                  **CATALOG_READ, "Network": READ},
     },
 }

@@ -53,16 +53,18 @@ def _default_grants(appbuilder, defaults):
     from app.security import permissions as p
 
     grants = {p.RIGHTS[right] for right in defaults["rights"]}
-    for views in (defaults["views"], p.SELF_SERVICE):
-        for view_name, permissions in views.items():
-            grants.update((permission, view_name) for permission in permissions)
-    listable = {view for permission, view in grants if permission == "can_list"}
+    for view_name, permissions in defaults["views"].items():
+        grants.update((permission, view_name) for permission in permissions)
+    # Menus follow the views a role works with (own-profile rights add none).
+    granted_views = {view for _permission, view in grants}
     for category in appbuilder.menu.get_list():
         for item in category.childs or []:
             baseview = getattr(item, "baseview", None)
-            if baseview is not None and baseview.class_permission_name in listable:
+            if baseview is not None and baseview.class_permission_name in granted_views:
                 grants.add(("menu_access", item.name))
                 grants.add(("menu_access", category.name))
+    for view_name, permissions in p.SELF_SERVICE.items():
+        grants.update((permission, view_name) for permission in permissions)
     return grants
 
 

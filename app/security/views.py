@@ -32,6 +32,7 @@ OPERATOR_LABELS = {
     "dealer": _l("Dealer"),
     "dealer_id": _l("Dealer"),
     "roles": _l("Roles"),
+    "allowed_services": _l("Services they may sell"),
     "password": _l("Password"),
     "conf_password": _l("Confirm Password"),
     "last_login": _l("Last login"),
@@ -84,10 +85,12 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     search_columns = ["first_name", "last_name", "username", "email", "dealer", "roles", "active"]
     order_columns = ["first_name", "last_name", "username", "last_login"]
     add_columns = ["first_name", "last_name", "username", "email", "active", "dealer", "roles",
-                   "password", "conf_password"]
-    edit_columns = ["first_name", "last_name", "username", "email", "active", "dealer", "roles"]
+                   "allowed_services", "password", "conf_password"]
+    edit_columns = ["first_name", "last_name", "username", "email", "active", "dealer", "roles",
+                    "allowed_services"]
     show_fieldsets = [
-        (_l("Operator"), {"fields": ["username", "first_name", "last_name", "email", "active", "dealer", "roles"]}),
+        (_l("Operator"), {"fields": ["username", "first_name", "last_name", "email", "active", "dealer", "roles",
+                                     "allowed_services"]}),
         (_l("Audit Info"), {"fields": ["last_login", "login_count", "fail_login_count", "created_on", "changed_on"], "expanded": False}),
     ]
     user_show_fieldsets = [
@@ -96,9 +99,13 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     description_columns = {
         "dealer": _l("Empty for head office. An operator of a dealer works only with that dealer's data."),
         "roles": _l("Only roles whose rights you hold yourself are offered."),
+        "allowed_services": _l("Empty: every sellable service."),
     }
     validators_columns = {"roles": [OfferedChoicesOnly(), DataRequired()]}
-    formatters_columns = {"active": format_yes_no}
+    formatters_columns = {
+        "active": format_yes_no,
+        "allowed_services": lambda services: ", ".join(str(s) for s in services) or "—",
+    }
     add_form_query_rel_fields = ROLE_CHOICES
     edit_form_query_rel_fields = ROLE_CHOICES
     show_template = "audit/show_with_history.html"

@@ -1,0 +1,1 @@
+"""Neighbourhoods: the address directory and which technology reaches each block."""

@@ -1,0 +1,118 @@
+from flask import request
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+
+from app.addresses.models import NEIGHBOURHOOD_KINDS, Block, City, Neighbourhood, Technology
+from app.addresses.services import coverage, neighbourhoods
+from app.audit.formatting import register_entity
+from app.core.views import BillingModelView
+
+TECHNOLOGY_LABELS = {"name": _l("Name"), "description": _l("Description")}
+CITY_LABELS = {"name": _l("Name")}
+NEIGHBOURHOOD_LABELS = {"city": _l("City"), "kind": _l("Kind"), "name": _l("Name"), "blocks": _l("Blocks")}
+BLOCK_LABELS = {
+    "neighbourhood": _l("Neighbourhood"),
+    "name": _l("Block"),
+    "entrances": _l("Entrances"),
+    "street_address": _l("Street address"),
+    "comment": _l("Comment"),
+    "technologies": _l("Technologies"),
+}
+
+
+class TechnologyView(BillingModelView):
+    datamodel = SQLAInterface(Technology)
+    route_base = "/technologies"
+    class_permission_name = "Technology"
+    list_title = _l("Technologies")
+    show_title = _l("Technology")
+    add_title = _l("Add technology")
+    edit_title = _l("Edit technology")
+    label_columns = TECHNOLOGY_LABELS
+    list_columns = search_columns = add_columns = edit_columns = show_columns = ["name", "description"]
+
+
+class CityView(BillingModelView):
+    datamodel = SQLAInterface(City)
+    route_base = "/cities"
+    class_permission_name = "City"
+    list_title = _l("Cities")
+    show_title = _l("City")
+    add_title = _l("Add city")
+    edit_title = _l("Edit city")
+    label_columns = CITY_LABELS
+    list_columns = search_columns = add_columns = edit_columns = show_columns = ["name"]
+
+
+class BlockView(BillingModelView):
+    datamodel = SQLAInterface(Block)
+    route_base = "/blocks"
+    class_permission_name = "Block"
+    list_title = _l("Blocks")
+    show_title = _l("Block")
+    add_title = _l("Add block")
+    edit_title = _l("Edit block")
+    label_columns = BLOCK_LABELS
+    list_columns = ["neighbourhood", "name", "entrances", "street_address", "technologies"]
+    search_columns = ["neighbourhood", "name", "street_address", "technologies"]
+    add_columns = edit_columns = show_columns = [
+        "neighbourhood", "name", "entrances", "street_address", "comment", "technologies",
+    ]
+    formatters_columns = {"technologies": lambda items: ", ".join(str(t) for t in items)}
+    description_columns = {"entrances": _l("E.g. А, Б, В")}
+
+
+class NeighbourhoodView(BillingModelView):
+    datamodel = SQLAInterface(Neighbourhood)
+    route_base = "/neighbourhoods"
+    class_permission_name = "Neighbourhood"
+    list_title = _l("Neighbourhoods")
+    show_title = _l("Neighbourhood")
+    add_title = _l("Add neighbourhood")
+    edit_title = _l("Edit neighbourhood")
+    label_columns = NEIGHBOURHOOD_LABELS
+    related_views = [BlockView]
+    list_columns = ["city", "kind", "name"]
+    search_columns = ["city", "name"]
+    add_columns = edit_columns = show_columns = ["city", "kind", "name"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(NEIGHBOURHOOD_LABELS["kind"], choices=[(k, k) for k in NEIGHBOURHOOD_KINDS]),
+    }
+
+
+class CoverageView(BaseView):
+    """Blocks × technologies: where the company can deliver what."""
+
+    route_base = "/neighbourhoods/coverage"
+    class_permission_name = "Coverage"
+    default_view = "coverage"
+
+    @expose("/")
+    @has_access
+    def coverage(self):
+        selected = request.args.get("neighbourhood", type=int)
+        technologies, rows = coverage(selected)
+        return self.render_template(
+            "addresses/coverage.html",
+            title=_l("Coverage"),
+            technologies=technologies,
+            rows=rows,
+            neighbourhoods=neighbourhoods(),
+            selected=selected,
+        )
+
+
+def register(appbuilder):
+    register_entity(Technology, _l("Technology"), TECHNOLOGY_LABELS)
+    register_entity(City, _l("City"), CITY_LABELS)
+    register_entity(Neighbourhood, _l("Neighbourhood"), NEIGHBOURHOOD_LABELS)
+    register_entity(Block, _l("Block"), BLOCK_LABELS)
+    appbuilder.add_view(NeighbourhoodView, "Neighbourhoods", label=_l("Neighbourhoods"), icon="fa-map",
+                        category="Addresses", category_label=_l("Addresses"), category_icon="fa-map-marker")
+    appbuilder.add_view(BlockView, "Blocks", label=_l("Blocks"), icon="fa-building", category="Addresses")
+    appbuilder.add_view(CoverageView, "Coverage", label=_l("Coverage"), icon="fa-th", category="Addresses")
+    appbuilder.add_view(CityView, "Cities", label=_l("Cities"), icon="fa-globe", category="Addresses")
+    appbuilder.add_view(TechnologyView, "Technologies", label=_l("Technologies"), icon="fa-plug",
+                        category="Addresses")

@@ -1,0 +1,1 @@
+"""Service catalog: service groups and the services an operator sells."""

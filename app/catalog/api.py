@@ -1,0 +1,33 @@
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.catalog.models import Service
+from app.catalog.services import service_errors
+from app.core.money import check_amount, check_currency
+from app.core.validators import schema_check
+from app.core.views import BillingModelApi
+
+COLUMNS = [
+    "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
+    "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "ip_count", "username_type",
+    "download_kbps", "upload_kbps", "technology", "sellable",
+]
+
+
+class ServiceApi(BillingModelApi):
+    datamodel = SQLAInterface(Service)
+    resource_name = "services"
+    class_permission_name = "Service"
+    allow_browser_login = True
+    list_columns = show_columns = ["id", "group.id", "group.name", "technology.id"] + [
+        c for c in COLUMNS if c not in ("group", "technology")
+    ]
+    add_columns = edit_columns = COLUMNS
+    search_columns = ["name", "group", "currency", "sellable"]
+    order_columns = ["name", "monthly_fee"]
+    validators_columns = {
+        "installation_fee": schema_check(check_amount),
+        "monthly_fee": schema_check(check_amount),
+        "extra_traffic_fee": schema_check(check_amount),
+        "currency": schema_check(check_currency),
+    }
+    record_errors = staticmethod(service_errors)

@@ -1,0 +1,33 @@
+"""Rules of the service catalog."""
+from flask_babel import gettext
+
+
+def may_sell(operator, service):
+    """May this operator add this service to a client?
+
+    Only sellable services; and when the operator has an allowed-services
+    list, only the services on it. Checked on the server by the
+    subscriptions module, not only by the form.
+    """
+    if service is None or not service.sellable:
+        return False
+    allowed = operator.allowed_services
+    return not allowed or any(item.id == service.id for item in allowed)
+
+
+def service_errors(service):
+    """Rules that span fields, as {field: [message]}."""
+    from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
+
+    errors = {}
+    if service.month_type not in (MONTH_FIXED, MONTH_FLOATING):
+        errors["month_type"] = [gettext("Month type must be fixed or floating.")]
+    if service.username_type not in USERNAME_TYPES:
+        errors["username_type"] = [gettext("Unknown username type.")]
+    if service.ip_count and service.ip_count > 16:
+        errors["ip_count"] = [gettext("At most 16 IP addresses per subscription.")]
+    for field in ("download_kbps", "upload_kbps", "included_traffic_gb"):
+        value = getattr(service, field)
+        if value is not None and value < 0:
+            errors[field] = [gettext("Cannot be negative.")]
+    return errors

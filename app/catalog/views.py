@@ -1,0 +1,149 @@
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, SelectField, StringField
+
+from app.audit.formatting import register_entity
+from app.catalog.api import ServiceApi
+from app.catalog.models import Service, ServiceGroup, ServiceParameter
+from app.catalog.services import service_errors
+from app.core.formatting import format_yes_no
+from app.core.money import CURRENCY_CHOICES, check_amount, format_money
+from app.core.validators import FieldCheck, ModelRules
+from app.core.views import BillingModelView
+
+GROUP_LABELS = {"name": _l("Name"), "description": _l("Description")}
+PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value")}
+LABELS = {
+    "name": _l("Name"),
+    "group": _l("Group"),
+    "group_id": _l("Group"),
+    "description": _l("Description"),
+    "installation_fee": _l("Installation fee"),
+    "monthly_fee": _l("Monthly fee"),
+    "currency": _l("Currency"),
+    "extra_traffic_fee": _l("Extra traffic fee per GB"),
+    "included_traffic_gb": _l("Included traffic, GB"),
+    "month_type": _l("Month type"),
+    "warning_days": _l("Payment warning, days"),
+    "tolerance_days": _l("Tolerance, days"),
+    "ip_count": _l("IP addresses included"),
+    "username_type": _l("Username"),
+    "download_kbps": _l("Download, kbit/s"),
+    "upload_kbps": _l("Upload, kbit/s"),
+    "technology": _l("Required technology"),
+    "technology_id": _l("Required technology"),
+    "sellable": _l("Sellable"),
+    "parameters": _l("Extra parameters"),
+}
+MONTH_TYPES = [("fixed", _l("Fixed (calendar months)")), ("floating", _l("Floating (from the activation day)"))]
+USERNAME_TYPES = [("none", _l("None")), ("radius", "RADIUS"), ("email", _l("E-mail")), ("ftp", "FTP")]
+
+
+def _choice_label(choices):
+    labels = dict(choices)
+    return lambda value: labels.get(value, value)
+
+
+def _money_field(label):
+    return StringField(label, validators=[FieldCheck(check_amount)], default="0")
+
+
+class ServiceGroupView(BillingModelView):
+    datamodel = SQLAInterface(ServiceGroup)
+    route_base = "/service-groups"
+    class_permission_name = "ServiceGroup"
+    list_title = _l("Service groups")
+    show_title = _l("Service group")
+    add_title = _l("Add service group")
+    edit_title = _l("Edit service group")
+    label_columns = GROUP_LABELS
+    list_columns = search_columns = ["name", "description"]
+    add_columns = edit_columns = show_columns = ["name", "description"]
+
+
+class ServiceParameterView(BillingModelView):
+    datamodel = SQLAInterface(ServiceParameter)
+    route_base = "/service-parameters"
+    class_permission_name = "ServiceParameter"
+    list_title = _l("Extra parameters")
+    show_title = _l("Extra parameter")
+    add_title = _l("Add extra parameter")
+    edit_title = _l("Edit extra parameter")
+    label_columns = PARAMETER_LABELS
+    list_columns = ["service", "name", "value"]
+    search_columns = ["service", "name", "value"]
+    add_columns = edit_columns = show_columns = ["service", "name", "value"]
+    description_columns = {
+        "name": _l("E.g. a RADIUS reply attribute: Mikrotik-Rate-Limit"),
+    }
+
+
+class ServiceView(BillingModelView):
+    datamodel = SQLAInterface(Service)
+    route_base = "/services"
+    class_permission_name = "Service"
+    list_title = _l("Services")
+    show_title = _l("Service")
+    add_title = _l("Add service")
+    edit_title = _l("Edit service")
+    label_columns = LABELS
+    related_views = [ServiceParameterView]
+    list_columns = ["name", "group", "monthly_fee", "installation_fee", "month_type", "ip_count", "sellable"]
+    search_columns = ["name", "group", "currency", "month_type", "username_type", "technology", "sellable"]
+    order_columns = ["name", "monthly_fee"]
+    base_order = ("name", "asc")
+    fields = [
+        "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
+        "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "ip_count", "username_type",
+        "download_kbps", "upload_kbps", "technology", "sellable",
+    ]
+    add_columns = edit_columns = fields
+    show_fieldsets = [
+        (_l("Service"), {"fields": ["name", "group", "description", "sellable", "technology"]}),
+        (_l("Prices"), {"fields": ["installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
+                                   "included_traffic_gb"]}),
+        (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days"]}),
+        (_l("Technical parameters"), {"fields": ["ip_count", "username_type", "download_kbps", "upload_kbps",
+                                                 "parameters"]}),
+    ]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "installation_fee": _money_field(LABELS["installation_fee"]),
+        "monthly_fee": _money_field(LABELS["monthly_fee"]),
+        "extra_traffic_fee": _money_field(LABELS["extra_traffic_fee"]),
+        "currency": SelectField(LABELS["currency"], choices=CURRENCY_CHOICES, default="EUR"),
+        "month_type": SelectField(LABELS["month_type"], choices=MONTH_TYPES, default="fixed"),
+        "username_type": SelectField(LABELS["username_type"], choices=USERNAME_TYPES, default="none"),
+        "sellable": BooleanField(LABELS["sellable"], default=True),
+    }
+    validators_columns = {
+        "ip_count": [ModelRules(service_errors)],
+        "download_kbps": [ModelRules(service_errors)],
+        "upload_kbps": [ModelRules(service_errors)],
+        "included_traffic_gb": [ModelRules(service_errors)],
+    }
+    formatters_columns = {
+        "month_type": _choice_label(MONTH_TYPES),
+        "username_type": _choice_label(USERNAME_TYPES),
+        "sellable": format_yes_no,
+        "monthly_fee": format_money,
+        "installation_fee": format_money,
+        "extra_traffic_fee": format_money,
+        "parameters": lambda parameters: ", ".join(str(p) for p in parameters),
+    }
+    description_columns = {
+        "included_traffic_gb": _l("Empty: unlimited."),
+        "tolerance_days": _l("Days after the paid period ends before the service is suspended."),
+        "extra_traffic_fee": _l("Charged per GB over the included traffic at the end of the period."),
+    }
+
+
+def register(appbuilder):
+    register_entity(ServiceGroup, _l("Service group"), GROUP_LABELS)
+    register_entity(Service, _l("Service"), LABELS)
+    register_entity(ServiceParameter, _l("Extra parameter"), PARAMETER_LABELS)
+    appbuilder.add_view(ServiceView, "Services", label=_l("Services"), icon="fa-cubes",
+                        category="Catalog", category_label=_l("Catalog"), category_icon="fa-book")
+    appbuilder.add_view(ServiceGroupView, "Service groups", label=_l("Service groups"), icon="fa-folder",
+                        category="Catalog")
+    appbuilder.add_view_no_menu(ServiceParameterView)
+    appbuilder.add_api(ServiceApi)

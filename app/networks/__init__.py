@@ -1,0 +1,1 @@
+"""IP networks the system hands out, and the allocation of their addresses."""

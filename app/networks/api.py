@@ -1,0 +1,19 @@
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.core.views import BillingModelApi
+from app.networks.models import Network
+from app.networks.services import network_errors
+from app.security.scoping import DealerScopedApi
+
+
+class NetworkApi(DealerScopedApi, BillingModelApi):
+    datamodel = SQLAInterface(Network)
+    resource_name = "networks"
+    class_permission_name = "Network"
+    allow_browser_login = True
+    list_columns = show_columns = ["id", "name", "cidr", "group", "speed_mbps", "dealer.id", "dealer.name",
+                                   "gateway", "comment"]
+    add_columns = edit_columns = ["name", "cidr", "group", "speed_mbps", "dealer", "gateway", "services", "comment"]
+    search_columns = ["name", "cidr", "group", "dealer"]
+    order_columns = ["name", "cidr"]
+    record_errors = staticmethod(network_errors)

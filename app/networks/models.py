@@ -1,0 +1,113 @@
+from datetime import datetime, timezone
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import column_property, relationship
+
+network_service = Table(
+    "network_service",
+    Model.metadata,
+    Column("network_id", Integer, ForeignKey("network.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("service.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+def _utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class IpAllocation(Model):
+    """One address given out. The unique address makes a double allocation impossible,
+    whatever the number of processes allocating at once."""
+
+    __tablename__ = "ip_allocation"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    network_id = Column(Integer, ForeignKey("network.id", ondelete="RESTRICT"), nullable=False, index=True)
+    network = relationship("Network", back_populates="allocations")
+    address = Column(BigInteger, nullable=False, unique=True)  # IPv4 as an integer
+    holder = Column(String(200))
+    subscription_id = Column(Integer, index=True)
+    allocated_at = Column(DateTime, nullable=False, default=_utcnow)
+
+    @property
+    def ip(self):
+        from ipaddress import IPv4Address
+
+        return str(IPv4Address(self.address))
+
+    def __str__(self):
+        return self.ip
+
+
+class Network(Model):
+    """An IPv4 pool: CIDR, name, group, speed, owning dealer, gateway."""
+
+    __tablename__ = "network"
+    __versioned__ = {"exclude": ["services"]}
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, unique=True)
+    cidr = Column(String(18), nullable=False, unique=True)
+    # First and last address as integers: overlap checks and allocation are
+    # range queries on these.
+    first_address = Column(BigInteger, nullable=False, index=True)
+    last_address = Column(BigInteger, nullable=False, index=True)
+    group = Column(String(100), index=True)
+    speed_mbps = Column(Integer)
+    dealer_id = Column(Integer, ForeignKey("dealer.id", ondelete="RESTRICT"), index=True)
+    dealer = relationship("Dealer")
+    gateway = Column(String(15))
+    comment = Column(Text)
+    # Services that take their addresses from this network; none = any service.
+    services = relationship("Service", secondary=network_service, order_by="Service.name")
+    allocations = relationship("IpAllocation", back_populates="network", lazy="dynamic")
+    used_count = column_property(
+        select(func.count(IpAllocation.id))
+        .where(IpAllocation.network_id == id)
+        .correlate_except(IpAllocation)
+        .scalar_subquery(),
+        deferred=False,
+    )
+
+    __table_args__ = (
+        CheckConstraint("first_address <= last_address", name="ck_network_range"),
+        {"extend_existing": True},
+    )
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        """A dealer sees its own networks and the shared ones (no dealer)."""
+        return or_(cls.dealer_id == dealer_id, cls.dealer_id.is_(None))
+
+    @property
+    def usable_count(self):
+        from app.networks.services import usable_count
+
+        return usable_count(self)
+
+    @property
+    def free_count(self):
+        return max(self.usable_count - (self.used_count or 0), 0)
+
+    @property
+    def used_percent(self):
+        usable = self.usable_count
+        return round(100.0 * (self.used_count or 0) / usable, 1) if usable else 0.0
+
+    def __str__(self):
+        return f"{self.name} ({self.cidr})"

@@ -1,0 +1,223 @@
+"""Networks: validation, usage, and the one IP allocation service.
+
+Allocation never hands out the network, broadcast or gateway address, and
+never the same address twice: ip_allocation.address is unique in the
+database, so when two processes pick the same free address at once, one
+insert fails and that process retries with the next free one. N addresses
+are taken all or none (a savepoint).
+"""
+import ipaddress
+
+from flask_babel import gettext
+from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.networks.models import IpAllocation, Network, network_service
+
+ALLOCATION_ATTEMPTS = 20
+
+
+class NoFreeAddress(Exception):
+    """No matching network has enough free addresses."""
+
+    def __init__(self, wanted):
+        super().__init__(
+            gettext("No free IP address: the matching networks have fewer than %(count)s free addresses.",
+                    count=wanted)
+        )
+
+
+def parse_cidr(text):
+    """IPv4Network from "10.0.0.0/24"; InvalidValue-style errors as messages."""
+    text = (text or "").strip()
+    try:
+        return ipaddress.IPv4Network(text, strict=True), None
+    except ipaddress.AddressValueError:
+        return None, gettext("Not an IPv4 network in CIDR form, e.g. 10.20.0.0/22.")
+    except ipaddress.NetmaskValueError:
+        return None, gettext("Not an IPv4 network in CIDR form, e.g. 10.20.0.0/22.")
+    except ValueError:
+        loose = ipaddress.IPv4Network(text, strict=False)
+        return None, gettext("Host bits are set; did you mean %(network)s?", network=str(loose))
+
+
+def usable_range(network):
+    """(first, last) usable addresses as integers: without network and broadcast."""
+    first, last = network.first_address, network.last_address
+    if last - first >= 2:
+        return first + 1, last - 1
+    return first, last  # /31 and /32 have no network or broadcast address
+
+
+def _gateway_int(network):
+    return int(ipaddress.IPv4Address(network.gateway)) if network.gateway else None
+
+
+def usable_count(network):
+    first, last = usable_range(network)
+    gateway = _gateway_int(network)
+    return (last - first + 1) - (1 if gateway is not None and first <= gateway <= last else 0)
+
+
+def network_errors(network):
+    """What is wrong with a network as entered, as {field: [message]}."""
+    errors = {}
+    parsed, problem = parse_cidr(network.cidr)
+    if problem:
+        errors["cidr"] = [problem]
+        return errors
+    network.cidr = str(parsed)
+    network.first_address = int(parsed.network_address)
+    network.last_address = int(parsed.broadcast_address)
+    overlap = db.session.scalars(
+        select(Network).where(
+            Network.first_address <= network.last_address,
+            Network.last_address >= network.first_address,
+            Network.id != (network.id or 0),
+        )
+    ).first()
+    if overlap is not None:
+        errors["cidr"] = [gettext("Overlaps the network %(network)s.", network=str(overlap))]
+    if network.gateway:
+        try:
+            gateway = ipaddress.IPv4Address(network.gateway.strip())
+        except ipaddress.AddressValueError:
+            errors["gateway"] = [gettext("Not an IPv4 address.")]
+        else:
+            network.gateway = str(gateway)
+            first, last = usable_range(network)
+            if not first <= int(gateway) <= last:
+                errors["gateway"] = [gettext("The gateway must be a usable address inside the network.")]
+    return errors
+
+
+def matching_networks(service=None, dealer_id=None):
+    """Networks a subscription may take addresses from, best match first.
+
+    A network serves every service unless it lists some, and every dealer
+    unless it belongs to one. A dealer's own networks come before shared
+    ones, and networks listing the service before general ones.
+    """
+    lists_services = exists().where(network_service.c.network_id == Network.id)
+    query = select(Network).where(
+        or_(Network.dealer_id.is_(None), Network.dealer_id == dealer_id) if dealer_id else Network.dealer_id.is_(None)
+    )
+    if service is not None:
+        lists_this = exists().where(
+            and_(network_service.c.network_id == Network.id, network_service.c.service_id == service.id)
+        )
+        query = query.where(or_(~lists_services, lists_this)).order_by(
+            Network.dealer_id.is_(None), ~lists_this, Network.id
+        )
+    else:
+        query = query.where(~lists_services).order_by(Network.dealer_id.is_(None), Network.id)
+    return db.session.scalars(query).all()
+
+
+def first_free_address(network):
+    """The lowest free usable address of a network, or None when it is full."""
+    first, last = usable_range(network)
+    gateway = _gateway_int(network)
+    highest = db.session.scalar(
+        select(func.max(IpAllocation.address)).where(IpAllocation.network_id == network.id)
+    )
+    # Common case: addresses are given out in order, the next one is free.
+    candidate = first if highest is None else highest + 1
+    if candidate == gateway:
+        candidate += 1
+    if candidate <= last:
+        return candidate
+    # The top is used up: look for a gap (a released address).
+    taken = IpAllocation.__table__.alias("taken")
+    starts = (
+        select((IpAllocation.address + 1).label("address"))
+        .where(IpAllocation.network_id == network.id)
+        .union_all(select(literal(first, BigInteger).label("address")))
+    )
+    if gateway is not None:
+        starts = starts.union_all(select(literal(gateway + 1, BigInteger).label("address")))
+    starts = starts.subquery()
+    return db.session.scalar(
+        select(func.min(starts.c.address)).where(
+            starts.c.address.between(first, last),
+            starts.c.address != (gateway if gateway is not None else -1),
+            ~exists().where(taken.c.address == starts.c.address),
+        )
+    )
+
+
+def allocate(count, service=None, dealer_id=None, holder=None, subscription_id=None):
+    """Give out `count` addresses from the matching networks, all or none.
+
+    Flushes, never commits: the caller's transaction decides. Raises
+    NoFreeAddress when the matching networks cannot supply them.
+    """
+    if count <= 0:
+        return []
+    networks = matching_networks(service, dealer_id)
+    for _attempt in range(ALLOCATION_ATTEMPTS):
+        savepoint = db.session.begin_nested()
+        try:
+            allocations = _allocate_once(networks, count, holder, subscription_id)
+        except IntegrityError:
+            savepoint.rollback()  # another process took the address first; try the next
+            continue
+        except NoFreeAddress:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return allocations
+    raise NoFreeAddress(count)
+
+
+def _allocate_once(networks, count, holder, subscription_id):
+    allocations = []
+    for network in networks:
+        while len(allocations) < count:
+            address = first_free_address(network)
+            if address is None:
+                break
+            allocation = IpAllocation(
+                network_id=network.id, address=address, holder=holder, subscription_id=subscription_id
+            )
+            db.session.add(allocation)
+            db.session.flush()
+            allocations.append(allocation)
+        if len(allocations) == count:
+            return allocations
+    raise NoFreeAddress(count)
+
+
+def release(allocations):
+    """Give addresses back (e.g. when a subscription is terminated). Flushes."""
+    for allocation in allocations:
+        db.session.delete(allocation)
+    db.session.flush()
+
+
+def address_page(network, page, per_page=256):
+    """One page of the network's address map: (ip, allocation or None, is_gateway)."""
+    first, last = network.first_address, network.last_address
+    start = first + page * per_page
+    end = min(start + per_page - 1, last)
+    if start > last:
+        return []
+    taken = {
+        allocation.address: allocation
+        for allocation in db.session.scalars(
+            select(IpAllocation).where(IpAllocation.address.between(start, end))
+        )
+    }
+    gateway = _gateway_int(network)
+    usable_first, usable_last = usable_range(network)
+    rows = []
+    for address in range(start, end + 1):
+        if address == gateway:
+            role = "gateway"
+        elif not usable_first <= address <= usable_last:
+            role = "network" if address == first else "broadcast"
+        else:
+            role = "used" if address in taken else "free"
+        rows.append((str(ipaddress.IPv4Address(address)), taken.get(address), role))
+    return rows

@@ -1,0 +1,94 @@
+from flask import request
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from app.audit.formatting import register_entity
+from app.core.errors import FieldErrors
+from app.core.validators import ModelRules
+from app.core.views import BillingModelView
+from app.networks.api import NetworkApi
+from app.networks.models import IpAllocation, Network
+from app.networks.services import address_page, network_errors
+from app.security.scoping import DealerScopedView
+
+LABELS = {
+    "name": _l("Name"),
+    "cidr": _l("Network (CIDR)"),
+    "group": _l("Group"),
+    "speed_mbps": _l("Speed, Mbit/s"),
+    "dealer": _l("Dealer"),
+    "gateway": _l("Gateway"),
+    "comment": _l("Comment"),
+    "services": _l("Services"),
+    "used_count": _l("Used"),
+    "free_count": _l("Free"),
+    "used_percent": _l("Used, %"),
+    "first_address": _l("First address"),
+    "last_address": _l("Last address"),
+}
+ALLOCATION_LABELS = {
+    "network": _l("Network"),
+    "address": _l("IP address"),
+    "holder": _l("Holder"),
+    "subscription_id": _l("Subscription"),
+    "allocated_at": _l("Allocated on"),
+}
+ADDRESSES_PER_PAGE = 256
+
+
+class NetworkView(DealerScopedView, BillingModelView):
+    datamodel = SQLAInterface(Network)
+    route_base = "/networks"
+    class_permission_name = "Network"
+    list_title = _l("Networks")
+    show_title = _l("Network")
+    add_title = _l("Add network")
+    edit_title = _l("Edit network")
+    show_template = "networks/show.html"
+    label_columns = LABELS
+    list_columns = ["name", "cidr", "group", "speed_mbps", "dealer", "gateway", "used_count", "free_count",
+                    "used_percent"]
+    search_columns = ["name", "cidr", "group", "dealer", "gateway"]
+    order_columns = ["name", "cidr", "group"]
+    base_order = ("name", "asc")
+    add_columns = edit_columns = ["name", "cidr", "group", "speed_mbps", "dealer", "gateway", "services", "comment"]
+    show_columns = ["name", "cidr", "group", "speed_mbps", "dealer", "gateway", "services", "comment",
+                    "used_count", "free_count", "used_percent"]
+    validators_columns = {"cidr": [ModelRules(network_errors)], "gateway": [ModelRules(network_errors)]}
+    formatters_columns = {"services": lambda items: ", ".join(str(s) for s in items) or "—"}
+    description_columns = {
+        "cidr": _l("E.g. 10.20.0.0/22. It may not overlap another network."),
+        "services": _l("Services that take their addresses from this network; empty: any service."),
+        "dealer": _l("Empty: shared by head office and every dealer."),
+    }
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        self._refuse_invalid(item)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        self._refuse_invalid(item)
+
+    def _refuse_invalid(self, item):
+        errors = network_errors(item)
+        if errors:
+            raise FieldErrors(errors)
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            network = self.datamodel.get(kwargs["pk"], self._base_filters)
+            if network is not None:
+                page = max(request.args.get("page", 0, type=int), 0)
+                kwargs["address_rows"] = address_page(network, page, ADDRESSES_PER_PAGE)
+                kwargs["address_page"] = page
+                kwargs["address_pages"] = (network.last_address - network.first_address) // ADDRESSES_PER_PAGE + 1
+        return super().render_template(template, **kwargs)
+
+
+def register(appbuilder):
+    register_entity(Network, _l("Network"), LABELS)
+    register_entity(IpAllocation, _l("IP address"), ALLOCATION_LABELS)
+    appbuilder.add_view(NetworkView, "Networks", label=_l("Networks"), icon="fa-sitemap",
+                        category="Catalog", category_label=_l("Catalog"))
+    appbuilder.add_api(NetworkApi)
