@@ -3,7 +3,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from app.catalog.models import Service
 from app.catalog.services import service_errors
 from app.core.money import check_amount, check_currency
-from app.core.validators import schema_check
 from app.core.views import BillingModelApi
 
 COLUMNS = [
@@ -24,10 +23,10 @@ class ServiceApi(BillingModelApi):
     add_columns = edit_columns = COLUMNS
     search_columns = ["name", "group", "currency", "sellable"]
     order_columns = ["name", "monthly_fee"]
-    validators_columns = {
-        "installation_fee": schema_check(check_amount),
-        "monthly_fee": schema_check(check_amount),
-        "extra_traffic_fee": schema_check(check_amount),
-        "currency": schema_check(check_currency),
+    raw_checks = {
+        "installation_fee": check_amount,
+        "monthly_fee": check_amount,
+        "extra_traffic_fee": check_amount,
+        "currency": check_currency,
     }
     record_errors = staticmethod(service_errors)

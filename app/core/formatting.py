@@ -57,3 +57,10 @@ def format_yes_no(value):
     if value is None:
         return ""
     return gettext("Yes") if value else gettext("No")
+
+
+def format_percent(value):
+    """"23,1 %" — Bulgarian decimal comma."""
+    if value is None:
+        return ""
+    return f"{value:.1f}".replace(".", ",") + " %"

@@ -2,7 +2,7 @@
 
 Each check takes the raw value and returns it normalised, or raises
 InvalidValue with a message for the user. `FieldCheck` (forms) and
-`schema_check` (REST API) apply the same checks, so the panel and the API
+`BillingModelApi.raw_checks` (REST API) apply the same checks, so the panel and the API
 refuse exactly the same values with the same words.
 """
 import datetime
@@ -123,21 +123,6 @@ class FieldCheck:
             raise StopValidation(str(error.message)) from None
 
 
-def schema_check(check):
-    """Marshmallow validator running a check (REST API)."""
-    from marshmallow import ValidationError as SchemaError
-
-    def validate(value):
-        if value in (None, ""):
-            return
-        try:
-            check(value)
-        except InvalidValue as error:
-            raise SchemaError(str(error.message)) from None
-
-    return validate
-
-
 class ModelRules:
     """WTForms validator applying a services rule `(record) -> {field: [message]}`.
 
@@ -151,7 +136,14 @@ class ModelRules:
     def __call__(self, form, field):
         from types import SimpleNamespace
 
-        errors = self.rules(SimpleNamespace(**form.data))
+        from flask import request
+
+        # The record being edited is the one in the URL (/edit/<pk>); a rule
+        # such as "does not overlap another network" must not compare it
+        # with itself.
+        record_id = (request.view_args or {}).get("pk")
+        record = SimpleNamespace(**{"id": int(record_id) if record_id else None, **form.data})
+        errors = self.rules(record)
         if field.name in errors:
             # StopValidation: the generated Optional() that follows would wipe a
             # plain ValidationError on an empty field.

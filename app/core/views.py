@@ -4,6 +4,7 @@ from flask_appbuilder import IndexView, ModelView
 from flask_appbuilder.api import ModelRestApi
 
 from app.core.errors import FieldErrors
+from app.core.validators import InvalidValue
 
 
 class HomeView(IndexView):
@@ -60,6 +61,9 @@ class BillingModelApi(ModelRestApi):
     """
 
     record_errors = None
+    # field → check (app.core.validators style), applied to the request body
+    # as sent: the schema would already have rounded "1.234" to 1.23.
+    raw_checks = {}
     # The API answers to the same permissions as the panel view of the same
     # class_permission_name, so one row of the rights matrix governs both.
     method_permission_name = {
@@ -83,7 +87,25 @@ class BillingModelApi(ModelRestApi):
     def pre_update(self, item):
         self._refuse_invalid(item)
 
+    def _raw_errors(self):
+        from flask import request
+
+        body = request.get_json(silent=True)
+        errors = {}
+        if not isinstance(body, dict):
+            return errors
+        for field, check in self.raw_checks.items():
+            if body.get(field) not in (None, ""):
+                try:
+                    check(body[field])
+                except InvalidValue as error:
+                    errors[field] = [str(error.message)]
+        return errors
+
     def post_headless(self):
+        errors = self._raw_errors()
+        if errors:
+            return self.response_422(message=errors)
         try:
             return super().post_headless()
         except FieldErrors as refusal:
@@ -91,6 +113,9 @@ class BillingModelApi(ModelRestApi):
             return self.response_422(message=refusal.errors)
 
     def put_headless(self, pk):
+        errors = self._raw_errors()
+        if errors:
+            return self.response_422(message=errors)
         try:
             return super().put_headless(pk)
         except FieldErrors as refusal:

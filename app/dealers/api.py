@@ -5,7 +5,6 @@ from app.core.validators import (
     check_eik,
     check_iban,
     check_vat_number,
-    schema_check,
 )
 from app.core.views import BillingModelApi
 from app.dealers.models import Dealer
@@ -42,10 +41,10 @@ class DealerApi(DealerScopedApi, BillingModelApi):
     add_columns = edit_columns = COLUMNS
     search_columns = ["name", "company_name", "eik", "email", "phone"]
     order_columns = ["name", "eik"]
-    validators_columns = {
-        "eik": schema_check(check_eik),
-        "vat_number": schema_check(check_vat_number),
-        "iban": schema_check(check_iban),
-        "bic": schema_check(check_bic),
+    raw_checks = {
+        "eik": check_eik,
+        "vat_number": check_vat_number,
+        "iban": check_iban,
+        "bic": check_bic,
     }
     record_errors = staticmethod(dealer_errors)

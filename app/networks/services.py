@@ -1,22 +1,21 @@
 """Networks: validation, usage, and the one IP allocation service.
 
 Allocation never hands out the network, broadcast or gateway address, and
-never the same address twice: ip_allocation.address is unique in the
-database, so when two processes pick the same free address at once, one
-insert fails and that process retries with the next free one. N addresses
-are taken all or none (a savepoint).
+never the same address twice. Two things in the database make sure of it:
+ip_allocation.address is unique, and an allocation first locks the rows of
+the networks it draws from (SELECT … FOR UPDATE, in id order, so two
+allocators never deadlock). A second allocation from the same networks
+waits for the first to commit and then sees its addresses. No savepoint is
+needed, so the change log (Continuum) sees plain inserts. N addresses are
+taken all or none: the free count is checked under the lock first.
 """
 import ipaddress
 
 from flask_babel import gettext
-from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select, union_all
 
 from app.extensions import db
 from app.networks.models import IpAllocation, Network, network_service
-
-ALLOCATION_ATTEMPTS = 20
-
 
 class NoFreeAddress(Exception):
     """No matching network has enough free addresses."""
@@ -130,13 +129,13 @@ def first_free_address(network):
         return candidate
     # The top is used up: look for a gap (a released address).
     taken = IpAllocation.__table__.alias("taken")
-    starts = (
-        select((IpAllocation.address + 1).label("address"))
-        .where(IpAllocation.network_id == network.id)
-        .union_all(select(literal(first, BigInteger).label("address")))
-    )
+    candidates = [
+        select((IpAllocation.address + 1).label("address")).where(IpAllocation.network_id == network.id),
+        select(literal(first, BigInteger).label("address")),
+    ]
     if gateway is not None:
-        starts = starts.union_all(select(literal(gateway + 1, BigInteger).label("address")))
+        candidates.append(select(literal(gateway + 1, BigInteger).label("address")))
+    starts = union_all(*candidates)
     starts = starts.subquery()
     return db.session.scalar(
         select(func.min(starts.c.address)).where(
@@ -150,43 +149,42 @@ def first_free_address(network):
 def allocate(count, service=None, dealer_id=None, holder=None, subscription_id=None):
     """Give out `count` addresses from the matching networks, all or none.
 
-    Flushes, never commits: the caller's transaction decides. Raises
-    NoFreeAddress when the matching networks cannot supply them.
+    Flushes, never commits: the caller's transaction decides (and holds the
+    networks' locks until then). Raises NoFreeAddress when the matching
+    networks cannot supply them.
     """
     if count <= 0:
         return []
     networks = matching_networks(service, dealer_id)
-    for _attempt in range(ALLOCATION_ATTEMPTS):
-        savepoint = db.session.begin_nested()
-        try:
-            allocations = _allocate_once(networks, count, holder, subscription_id)
-        except IntegrityError:
-            savepoint.rollback()  # another process took the address first; try the next
-            continue
-        except NoFreeAddress:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
-        return allocations
-    raise NoFreeAddress(count)
-
-
-def _allocate_once(networks, count, holder, subscription_id):
+    _lock(networks)
+    free = {network.id: _free_in(network) for network in networks}
+    if sum(free.values()) < count:
+        raise NoFreeAddress(count)
     allocations = []
     for network in networks:
-        while len(allocations) < count:
-            address = first_free_address(network)
-            if address is None:
-                break
+        for _ in range(min(free[network.id], count - len(allocations))):
             allocation = IpAllocation(
-                network_id=network.id, address=address, holder=holder, subscription_id=subscription_id
+                network_id=network.id,
+                address=first_free_address(network),
+                holder=holder,
+                subscription_id=subscription_id,
             )
             db.session.add(allocation)
             db.session.flush()
             allocations.append(allocation)
-        if len(allocations) == count:
-            return allocations
-    raise NoFreeAddress(count)
+    return allocations
+
+
+def _lock(networks):
+    """Row locks on the networks, in id order (no-op on SQLite, which has one writer)."""
+    ids = sorted(network.id for network in networks)
+    if ids:
+        db.session.execute(select(Network.id).where(Network.id.in_(ids)).order_by(Network.id).with_for_update())
+
+
+def _free_in(network):
+    used = db.session.scalar(select(func.count(IpAllocation.id)).where(IpAllocation.network_id == network.id))
+    return max(usable_count(network) - used, 0)
 
 
 def release(allocations):

@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
 from app.core.errors import FieldErrors
+from app.core.formatting import format_percent
 from app.core.validators import ModelRules
 from app.core.views import BillingModelView
 from app.networks.api import NetworkApi
@@ -55,7 +56,10 @@ class NetworkView(DealerScopedView, BillingModelView):
     show_columns = ["name", "cidr", "group", "speed_mbps", "dealer", "gateway", "services", "comment",
                     "used_count", "free_count", "used_percent"]
     validators_columns = {"cidr": [ModelRules(network_errors)], "gateway": [ModelRules(network_errors)]}
-    formatters_columns = {"services": lambda items: ", ".join(str(s) for s in items) or "—"}
+    formatters_columns = {
+        "services": lambda items: ", ".join(str(s) for s in items) or "—",
+        "used_percent": format_percent,
+    }
     description_columns = {
         "cidr": _l("E.g. 10.20.0.0/22. It may not overlap another network."),
         "services": _l("Services that take their addresses from this network; empty: any service."),

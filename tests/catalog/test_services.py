@@ -1,0 +1,106 @@
+"""Services: prices and rules validated in Bulgarian, extra parameters, who may sell what."""
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.catalog.models import Service, ServiceGroup, ServiceParameter
+from app.catalog.services import may_sell
+from app.extensions import db
+from tests.conftest import visible_text
+from tests.factories import make_operator
+
+
+@pytest.fixture
+def group_id(app):
+    with app.app_context():
+        group = ServiceGroup(name="Кабелен интернет")
+        db.session.add(group)
+        db.session.commit()
+        return group.id
+
+
+def service_form(group_id, **values):
+    form = {
+        "name": "Интернет 100", "group": group_id, "installation_fee": "20", "monthly_fee": "15,50",
+        "currency": "EUR", "extra_traffic_fee": "0", "month_type": "fixed", "warning_days": "5",
+        "tolerance_days": "3", "ip_count": "1", "username_type": "radius", "sellable": "y",
+    }
+    form.update(values)
+    return form
+
+
+def service_count(app):
+    with app.app_context():
+        return db.session.scalar(select(func.count(Service.id)))
+
+
+def test_panel_saves_a_service_with_decimal_comma(app, admin, group_id):
+    response = admin.submit("/services/add", service_form(group_id))
+    assert response.status_code == 302, visible_text(response.text)[-800:]
+    with app.app_context():
+        service = db.session.scalars(select(Service)).one()
+        assert service.monthly_fee == Decimal("15.50") and service.currency == "EUR"
+    page = visible_text(admin.get("/services/list/").text)
+    assert "15,50" in page and "Фиксиран (календарни месеци)" in page
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("monthly_fee", "-1", "Сумата не може да е отрицателна."),
+        ("installation_fee", "10,999", "Най-много два знака след десетичната запетая (центове)."),
+        ("extra_traffic_fee", "десет", "Това не е сума, например 12,50."),
+        ("ip_count", "40", "Най-много 16 IP адреса на услуга."),
+        ("download_kbps", "-5", "Не може да е отрицателно."),
+    ],
+)
+def test_panel_refuses_wrong_values(app, admin, group_id, field, value, message):
+    response = admin.submit("/services/add", service_form(group_id, **{field: value}))
+    assert response.status_code == 200
+    assert message in response.text.split(f'id="{field}"', 1)[1][:1500]
+    assert service_count(app) == 0
+
+
+def test_api_refuses_wrong_values(app, api, group_id):
+    body = {"name": "Телевизия", "group": group_id, "monthly_fee": "9.90", "currency": "EUR",
+            "month_type": "floating", "username_type": "none"}
+    for field, value in [("monthly_fee", "-3"), ("currency", "GBP"), ("installation_fee", "1.234"),
+                         ("month_type", "weekly")]:
+        response = api.post("/api/v1/services/", json=dict(body, **{field: value}))
+        assert response.status_code == 422, (field, response.text)
+        assert field in response.json["message"]
+    assert service_count(app) == 0
+    response = api.post("/api/v1/services/", json=body)
+    assert response.status_code == 201, response.text
+
+
+def test_extra_parameters_need_no_code_change(app, admin, group_id):
+    admin.submit("/services/add", service_form(group_id))
+    with app.app_context():
+        service_id = db.session.scalar(select(Service.id))
+    response = admin.submit(
+        "/service-parameters/add", {"service": service_id, "name": "Mikrotik-Rate-Limit", "value": "100M/100M"}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        service = db.session.get(Service, service_id)
+        assert service.parameter("Mikrotik-Rate-Limit") == "100M/100M"
+        assert db.session.scalar(select(func.count(ServiceParameter.id))) == 1
+    assert "Mikrotik-Rate-Limit=100M/100M" in visible_text(admin.get(f"/services/show/{service_id}").text)
+
+
+def test_may_sell_follows_the_operators_list(app, group_id):
+    with app.app_context():
+        internet = Service(name="Интернет", group_id=group_id, monthly_fee="10")
+        tv = Service(name="Телевизия", group_id=group_id, monthly_fee="8")
+        old = Service(name="Стар пакет", group_id=group_id, monthly_fee="5", sellable=False)
+        db.session.add_all([internet, tv, old])
+        db.session.commit()
+        anyone = make_operator(None, "all", "Касиер", username="anyone")
+        limited = make_operator(None, "tv", "Касиер", username="limited")
+        limited.allowed_services = [tv]
+        db.session.commit()
+        assert may_sell(anyone, internet) and may_sell(anyone, tv)
+        assert not may_sell(anyone, old)
+        assert may_sell(limited, tv) and not may_sell(limited, internet)
