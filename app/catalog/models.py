@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship, validates
 
-from app.core.money import check_amount, check_currency
+from app.core.money import check_amount, check_currency, format_money
 
 MONTH_FIXED = "fixed"  # calendar months
 MONTH_FLOATING = "floating"  # from the activation day
@@ -82,6 +82,13 @@ class Service(Model):
     @validates("currency")
     def _check_currency(self, key, value):
         return check_currency(value)
+
+    def monthly_price(self):
+        """The monthly fee with its currency, as lists show it."""
+        return format_money(self.monthly_fee, self.currency)
+
+    def installation_price(self):
+        return format_money(self.installation_fee, self.currency)
 
     def parameter(self, name, default=None):
         """The value of a free extra parameter (e.g. a RADIUS reply attribute)."""

@@ -34,6 +34,8 @@ LABELS = {
     "technology_id": _l("Required technology"),
     "sellable": _l("Sellable"),
     "parameters": _l("Extra parameters"),
+    "monthly_price": _l("Monthly fee"),
+    "installation_price": _l("Installation fee"),
 }
 MONTH_TYPES = [("fixed", _l("Fixed (calendar months)")), ("floating", _l("Floating (from the activation day)"))]
 USERNAME_TYPES = [("none", _l("None")), ("radius", "RADIUS"), ("email", _l("E-mail")), ("ftp", "FTP")]
@@ -88,7 +90,7 @@ class ServiceView(BillingModelView):
     edit_title = _l("Edit service")
     label_columns = LABELS
     related_views = [ServiceParameterView]
-    list_columns = ["name", "group", "monthly_fee", "installation_fee", "month_type", "ip_count", "sellable"]
+    list_columns = ["name", "group", "monthly_price", "installation_price", "month_type", "ip_count", "sellable"]
     search_columns = ["name", "group", "currency", "month_type", "username_type", "technology", "sellable"]
     order_columns = ["name", "monthly_fee"]
     base_order = ("name", "asc")

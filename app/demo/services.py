@@ -2,8 +2,12 @@
 from stdnum import iban
 from stdnum.bg import vat
 
+from app.addresses.models import Block, City, Neighbourhood, Technology
+from app.catalog.models import Service, ServiceGroup, ServiceParameter
 from app.dealers.models import Dealer
 from app.extensions import db
+from app.networks.models import Network
+from app.networks.services import network_errors
 from app.security.services import ensure_operator
 
 DEMO_DEALERS = [
@@ -73,4 +77,131 @@ def seed_operators(password):
                 operator.dealer = db.session.query(Dealer).filter_by(name=dealer_name).one()
                 db.session.commit()
             created.append(username)
+    return created
+
+
+TECHNOLOGIES = [
+    ("Кабелен интернет по КТВ (DOCSIS)", "Интернет през коаксиалната мрежа на кабелната телевизия"),
+    ("Интернет по LAN", "Ethernet до апартамента"),
+    ("Кабелна телевизия", "Аналогова и цифрова (DVB-C) кабелна телевизия"),
+    ("Оптика до дома (FTTH)", "GPON"),
+]
+
+# group → [(name, installation, monthly, month type, IPs, username type, down/up kbit/s, technology, params)]
+SERVICES = {
+    "Кабелен интернет": [
+        ("Интернет 100 Mbps", "20.00", "12.90", "fixed", 1, "radius", (100000, 20000), "Интернет по LAN",
+         {"Mikrotik-Rate-Limit": "20M/100M"}),
+        ("Интернет 300 Mbps", "20.00", "17.90", "fixed", 1, "radius", (300000, 50000), "Интернет по LAN",
+         {"Mikrotik-Rate-Limit": "50M/300M"}),
+        ("Интернет DOCSIS 150", "30.00", "14.90", "floating", 1, "radius", (150000, 15000),
+         "Кабелен интернет по КТВ (DOCSIS)", {}),
+        ("Оптика 1 Gbps", "0.00", "24.90", "fixed", 1, "radius", (1000000, 500000), "Оптика до дома (FTTH)", {}),
+    ],
+    "Кабелна телевизия": [
+        ("Кабелна телевизия Базов", "15.00", "9.90", "fixed", 0, "none", (None, None), "Кабелна телевизия", {}),
+        ("Кабелна телевизия HD", "15.00", "14.90", "fixed", 0, "none", (None, None), "Кабелна телевизия", {}),
+    ],
+    "Пощенски кутии": [
+        ("Пощенска кутия 10 GB", "0.00", "1.50", "floating", 0, "email", (None, None), None, {}),
+    ],
+    "FTP достъп": [
+        ("FTP достъп", "0.00", "0.00", "fixed", 0, "ftp", (None, None), None, {}),
+    ],
+    "Наети линии": [
+        ("Наета линия 100 Mbps + 8 IP", "150.00", "120.00", "fixed", 8, "none", (100000, 100000),
+         "Оптика до дома (FTTH)", {}),
+    ],
+}
+
+# neighbourhood → (blocks, technologies there)
+NEIGHBOURHOODS = {
+    "Младост 1": (["1", "12", "24", "39", "105", "106"], ["Интернет по LAN", "Кабелна телевизия",
+                                                          "Кабелен интернет по КТВ (DOCSIS)"]),
+    "Младост 2": (["201", "215", "237", "250"], ["Интернет по LAN", "Кабелна телевизия"]),
+    "Младост 3": (["301", "325", "350"], ["Оптика до дома (FTTH)", "Кабелна телевизия"]),
+    "Младост 4": (["401", "420", "445"], ["Оптика до дома (FTTH)", "Интернет по LAN"]),
+    "Люлин 5": (["501", "520", "535"], ["Кабелен интернет по КТВ (DOCSIS)", "Кабелна телевизия"]),
+    "Дружба 1": (["15", "35", "72"], ["Интернет по LAN", "Кабелна телевизия"]),
+    "Надежда 2": (["201", "215", "230"], ["Кабелен интернет по КТВ (DOCSIS)", "Кабелна телевизия",
+                                          "Интернет по LAN"]),
+}
+
+# name, CIDR, gateway, group, speed, dealer name
+NETWORKS = [
+    ("Публични Младост", "185.60.16.0/22", "185.60.16.1", "Публични", 1000, None),
+    ("Частни Младост", "10.10.0.0/16", "10.10.0.1", "Частни (NAT)", 1000, None),
+    ("Люлин", "10.20.0.0/20", "10.20.0.1", "Частни (NAT)", 1000, "Дилър Люлин"),
+    ("Надежда", "10.30.0.0/20", "10.30.0.1", "Частни (NAT)", 1000, "Дилър Надежда"),
+]
+
+
+def seed_catalog():
+    """Technologies, service groups and services priced in EUR; returns how many services were created."""
+    technologies = {}
+    for name, description in TECHNOLOGIES:
+        technology = db.session.query(Technology).filter_by(name=name).first()
+        if technology is None:
+            technology = Technology(name=name, description=description)
+            db.session.add(technology)
+        technologies[name] = technology
+    created = 0
+    for group_name, services in SERVICES.items():
+        group = db.session.query(ServiceGroup).filter_by(name=group_name).first() or ServiceGroup(name=group_name)
+        db.session.add(group)
+        for name, installation, monthly, month_type, ips, username, (down, up), technology, params in services:
+            if db.session.query(Service.id).filter_by(name=name).first():
+                continue
+            service = Service(
+                name=name, group=group, installation_fee=installation, monthly_fee=monthly, currency="EUR",
+                extra_traffic_fee="0.00", month_type=month_type, warning_days=5, tolerance_days=3,
+                ip_count=ips, username_type=username, download_kbps=down, upload_kbps=up,
+                technology=technologies.get(technology), sellable=True,
+            )
+            service.parameters = [ServiceParameter(name=key, value=value) for key, value in params.items()]
+            db.session.add(service)
+            created += 1
+    db.session.commit()
+    return created
+
+
+def seed_neighbourhoods():
+    """Sofia's neighbourhoods with blocks and their technologies; returns how many blocks were created."""
+    sofia = db.session.query(City).filter_by(name="София").first() or City(name="София")
+    db.session.add(sofia)
+    technologies = {t.name: t for t in db.session.query(Technology)}
+    created = 0
+    for name, (blocks, available) in NEIGHBOURHOODS.items():
+        neighbourhood = db.session.query(Neighbourhood).filter_by(name=name).first()
+        if neighbourhood is None:
+            neighbourhood = Neighbourhood(city=sofia, kind="ж.к.", name=name)
+            db.session.add(neighbourhood)
+            db.session.flush()
+        existing = {block.name for block in neighbourhood.blocks}
+        for number in blocks:
+            if number in existing:
+                continue
+            db.session.add(Block(
+                neighbourhood=neighbourhood, name=number, entrances="А, Б, В",
+                technologies=[technologies[t] for t in available],
+            ))
+            created += 1
+    db.session.commit()
+    return created
+
+
+def seed_networks():
+    """Demo IP networks, shared and per dealer; returns how many were created."""
+    created = 0
+    for name, cidr, gateway, group, speed, dealer_name in NETWORKS:
+        if db.session.query(Network.id).filter_by(name=name).first():
+            continue
+        dealer = db.session.query(Dealer).filter_by(name=dealer_name).one() if dealer_name else None
+        network = Network(name=name, cidr=cidr, gateway=gateway, group=group, speed_mbps=speed, dealer=dealer)
+        errors = network_errors(network)
+        if errors:
+            raise ValueError(f"demo network {name}: {errors}")
+        db.session.add(network)
+        created += 1
+    db.session.commit()
     return created

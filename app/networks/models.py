@@ -58,7 +58,8 @@ class Network(Model):
     """An IPv4 pool: CIDR, name, group, speed, owning dealer, gateway."""
 
     __tablename__ = "network"
-    __versioned__ = {"exclude": ["services"]}
+    # first/last address are derived from the CIDR: not versioned, not in the LOG.
+    __versioned__ = {"exclude": ["services", "first_address", "last_address"]}
 
     id = Column(Integer, primary_key=True)
     name = Column(String(100), nullable=False, unique=True)

@@ -102,8 +102,6 @@ def upgrade():
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('name', sa.String(length=100), autoincrement=False, nullable=True),
     sa.Column('cidr', sa.String(length=18), autoincrement=False, nullable=True),
-    sa.Column('first_address', sa.BigInteger(), autoincrement=False, nullable=True),
-    sa.Column('last_address', sa.BigInteger(), autoincrement=False, nullable=True),
     sa.Column('group', sa.String(length=100), autoincrement=False, nullable=True),
     sa.Column('speed_mbps', sa.Integer(), autoincrement=False, nullable=True),
     sa.Column('dealer_id', sa.Integer(), autoincrement=False, nullable=True),
@@ -117,9 +115,7 @@ def upgrade():
     with op.batch_alter_table('network_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_network_version_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_network_version_end_transaction_id'), ['end_transaction_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_network_version_first_address'), ['first_address'], unique=False)
         batch_op.create_index(batch_op.f('ix_network_version_group'), ['group'], unique=False)
-        batch_op.create_index(batch_op.f('ix_network_version_last_address'), ['last_address'], unique=False)
         batch_op.create_index(batch_op.f('ix_network_version_operation_type'), ['operation_type'], unique=False)
         batch_op.create_index('ix_network_version_pk_transaction_id', ['id', sa.literal_column('transaction_id DESC')], unique=False)
         batch_op.create_index('ix_network_version_pk_validity', ['id', 'transaction_id', 'end_transaction_id'], unique=False)
@@ -431,9 +427,7 @@ def downgrade():
         batch_op.drop_index('ix_network_version_pk_validity')
         batch_op.drop_index('ix_network_version_pk_transaction_id')
         batch_op.drop_index(batch_op.f('ix_network_version_operation_type'))
-        batch_op.drop_index(batch_op.f('ix_network_version_last_address'))
         batch_op.drop_index(batch_op.f('ix_network_version_group'))
-        batch_op.drop_index(batch_op.f('ix_network_version_first_address'))
         batch_op.drop_index(batch_op.f('ix_network_version_end_transaction_id'))
         batch_op.drop_index(batch_op.f('ix_network_version_dealer_id'))
 

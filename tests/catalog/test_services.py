@@ -42,7 +42,7 @@ def test_panel_saves_a_service_with_decimal_comma(app, admin, group_id):
         service = db.session.scalars(select(Service)).one()
         assert service.monthly_fee == Decimal("15.50") and service.currency == "EUR"
     page = visible_text(admin.get("/services/list/").text)
-    assert "15,50" in page and "Фиксиран (календарни месеци)" in page
+    assert "15,50 EUR" in page and "20,00 EUR" in page and "Фиксиран (календарни месеци)" in page
 
 
 @pytest.mark.parametrize(

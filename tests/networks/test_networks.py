@@ -115,9 +115,9 @@ def test_network_page_shows_usage_and_holders(app, admin):
     # used 3 of 13 usable (16 − network − broadcast − gateway): 10 free, 23,1 %
     assert "Офис 10.40.0.0/28 10.40.0.1 3 10 23,1 %" in listing
     page = visible_text(admin.get(f"/networks/show/{network_id}").text)
-    assert "10.40.0.2 Заети Петър Петров" in page
+    assert "10.40.0.2 Зает Петър Петров" in page
     assert "10.40.0.1 Шлюз" in page and "10.40.0.0 Адрес на мрежата" in page
-    assert "10.40.0.15 Broadcast адрес" in page and "10.40.0.5 Свободни" in page
+    assert "10.40.0.15 Broadcast адрес" in page and "10.40.0.5 Свободен" in page
 
 
 def _allocate_in_process(database_url, holder, count, start, results):

@@ -1,0 +1,257 @@
+"""Networks at scale on PostgreSQL: allocation one address at a time, and the network pages.
+
+1. 10,000 single-address allocations (allocate(1) + commit each, as the
+   panel and the API do) into an empty /16: time per allocation.
+2. A second /16 holding 60,000 used addresses: server time and SQL
+   statements per request for the network's page (first page and page 200
+   of its address map) and for the network list, as the administrator.
+
+Works in its own database, BENCH_NETWORKS_DB on the BENCH_DATABASE_URL
+server, dropped and created afresh each run (the database of the URL is not
+touched) and left behind for inspection (e.g. EXPLAIN ANALYZE).
+"""
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa  # noqa: E402
+
+SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BENCH_NETWORKS_DB = "billing_bench_networks"
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin-bench-pass-1"
+
+ALLOCATIONS = 10_000
+FILLED = 60_000
+WARM_UP, TIMED = 3, 20
+SHOW_TARGET_MS = 300
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def fresh_database(name):
+    """Drop and create `name` on the server of SERVER_URL; its URL."""
+    server = sa.engine.make_url(SERVER_URL)
+    # CREATE/DROP DATABASE cannot run inside a transaction.
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def build_app(database_url):
+    """The application on a migrated database, with the roles and an administrator."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.security.services import ensure_operator, init_roles
+
+    app = create_app({
+        "SECRET_KEY": "bench",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        # One login only, but no limiter storage to warm up either.
+        "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        upgrade()
+        init_roles()
+        ensure_operator(ADMIN_USERNAME, ADMIN_PASSWORD, "Администратор", "Бенчмарк")
+    return app
+
+
+class StatementCounter:
+    """Counts the SQL statements the engine sends (reset before each measured unit)."""
+
+    def __init__(self, engine):
+        self.count = 0
+        sa.event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args):
+        self.count += 1
+
+    def reset(self):
+        self.count = 0
+
+
+def add_network(cidr, name, gateway):
+    from app.extensions import db
+    from app.networks.models import Network
+    from app.networks.services import network_errors
+
+    network = Network(name=name, cidr=cidr, gateway=gateway)
+    errors = network_errors(network)  # also fills first_address / last_address
+    assert not errors, errors
+    db.session.add(network)
+    db.session.commit()
+    return network
+
+
+def ms(seconds):
+    return seconds * 1000
+
+
+def p95(values):
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def bench_allocation(app, counter):
+    """Step 1: ALLOCATIONS x (allocate(1) + commit) into an empty /16."""
+    from app.extensions import db
+    from app.networks.services import allocate
+
+    with app.app_context():
+        network = add_network("10.100.0.0/16", "Бенчмарк разпределяне", "10.100.0.1")
+        network_id = network.id
+        timings, statements = [], set()
+        started_all = time.perf_counter()
+        for i in range(1, ALLOCATIONS + 1):
+            counter.reset()
+            started = time.perf_counter()
+            (allocation,) = allocate(1, holder=f"Клиент {i}")
+            db.session.commit()
+            timings.append(time.perf_counter() - started)
+            statements.add(counter.count)
+        total = time.perf_counter() - started_all
+        # Sanity: addresses in order, skipping network address and gateway.
+        assert allocation.network_id == network_id and allocation.ip == f"10.100.{(ALLOCATIONS + 1) // 256}.{(ALLOCATIONS + 1) % 256}"
+    tenth = ALLOCATIONS // 10
+    return {
+        "mean": ms(statistics.mean(timings)),
+        "median": ms(statistics.median(timings)),
+        "p95": ms(p95(timings)),
+        "max": ms(max(timings)),
+        "total": total,
+        # Does an allocation get slower as the network fills up?
+        "first_tenth_median": ms(statistics.median(timings[:tenth])),
+        "last_tenth_median": ms(statistics.median(timings[-tenth:])),
+        "statements": sorted(statements),
+    }
+
+
+def fill_network(app):
+    """Step 2 data: a /16 with FILLED used addresses, inserted in one statement.
+
+    Straight INSERT … SELECT generate_series: no change log rows, which the
+    pages measured here do not read anyway.
+    """
+    from app.extensions import db
+
+    with app.app_context():
+        network = add_network("10.200.0.0/16", "Бенчмарк пълна", "10.200.0.1")
+        first = network.first_address + 2  # after the network address and the gateway
+        started = time.perf_counter()
+        db.session.execute(
+            sa.text(
+                "INSERT INTO ip_allocation (network_id, address, holder, allocated_at) "
+                "SELECT :network_id, address, 'Клиент ' || (address - :first + 1), now() "
+                "FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS address"
+            ),
+            {"network_id": network.id, "first": first, "last": first + FILLED - 1},
+        )
+        db.session.commit()
+        seconds = time.perf_counter() - started
+        # A live database has planner statistics (autovacuum); give the fresh
+        # one the same instead of measuring plans made on a guess.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
+        used = network.used_count
+        assert used == FILLED, used
+        return network.id, seconds
+
+
+def logged_in_client(app):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.10"
+    token = CSRF_RE.search(client.get("/login/").text).group(1)
+    response = client.post("/login/", data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD,
+                                             "csrf_token": token})
+    assert response.status_code == 302, f"login failed ({response.status_code})"
+    return client
+
+
+def bench_page(client, counter, url):
+    """WARM_UP then TIMED GETs of `url`: median and p95 ms, statements per request."""
+    for _ in range(WARM_UP):
+        assert client.get(url).status_code == 200, url
+    timings, statements = [], set()
+    for _ in range(TIMED):
+        counter.reset()
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append(time.perf_counter() - started)
+        statements.add(counter.count)
+        assert response.status_code == 200, url
+    return {"median": ms(statistics.median(timings)), "p95": ms(p95(timings)), "statements": sorted(statements)}
+
+
+def main():
+    database_url = fresh_database(BENCH_NETWORKS_DB)
+    print(f"database: {sa.engine.make_url(database_url).render_as_string(hide_password=True)}")
+    app = build_app(database_url)
+    from app.extensions import db
+
+    with app.app_context():
+        counter = StatementCounter(db.engine)
+
+    print(f"\n1. {ALLOCATIONS:,} x allocate(1) + commit into 10.100.0.0/16 …")
+    allocation = bench_allocation(app, counter)
+    print(
+        f"   per allocation: mean {allocation['mean']:.2f} ms, median {allocation['median']:.2f} ms, "
+        f"p95 {allocation['p95']:.2f} ms, max {allocation['max']:.2f} ms; total {allocation['total']:.1f} s"
+    )
+    print(
+        f"   median of the first {ALLOCATIONS // 10:,}: {allocation['first_tenth_median']:.2f} ms, "
+        f"of the last {ALLOCATIONS // 10:,}: {allocation['last_tenth_median']:.2f} ms; "
+        f"SQL statements per allocation: {allocation['statements']}"
+    )
+
+    print(f"\n2. 10.200.0.0/16 with {FILLED:,} used addresses …")
+    full_id, fill_seconds = fill_network(app)
+    print(f"   bulk insert: {fill_seconds:.2f} s")
+    with app.app_context():
+        small_id = db.session.execute(sa.text("SELECT min(id) FROM network")).scalar()
+    client = logged_in_client(app)
+    pages = {
+        f"/networks/show/{full_id}": "show, 60,000 used, page 1",
+        f"/networks/show/{full_id}?page=200": "show, 60,000 used, page 201",
+        "/networks/list/": "list, 2 networks",
+        # The same page of the network from step 1: the statement count must match.
+        f"/networks/show/{small_id}": f"show, {ALLOCATIONS:,} used, page 1",
+    }
+    results = {}
+    for url, label in pages.items():
+        results[url] = result = bench_page(client, counter, url)
+        print(f"   GET {url:<28} median {result['median']:7.1f} ms, p95 {result['p95']:7.1f} ms, "
+              f"SQL statements/request {result['statements']}  ({label})")
+
+    show = results[f"/networks/show/{full_id}"]
+    show_200 = results[f"/networks/show/{full_id}?page=200"]
+    verdict = "met" if max(show["p95"], show_200["p95"]) < SHOW_TARGET_MS else "MISSED"
+    same_count = show["statements"] == results[f"/networks/show/{small_id}"]["statements"]
+
+    print("\nSummary")
+    print(f"  allocate(1)+commit x {ALLOCATIONS:,}: mean {allocation['mean']:.2f} ms, "
+          f"median {allocation['median']:.2f} ms, p95 {allocation['p95']:.2f} ms, "
+          f"max {allocation['max']:.2f} ms, total {allocation['total']:.1f} s "
+          f"({allocation['statements']} statements each)")
+    for url, label in pages.items():
+        result = results[url]
+        print(f"  {label:<28} median {result['median']:7.1f} ms  p95 {result['p95']:7.1f} ms  "
+              f"{result['statements']} statements")
+    print(f"  show page target < {SHOW_TARGET_MS} ms with {FILLED:,} used: {verdict}")
+    print(f"  statements per show page independent of the number of addresses: {'yes' if same_count else 'NO'}")
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

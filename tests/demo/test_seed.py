@@ -1,0 +1,31 @@
+"""`flask demo seed` fills a usable demo, and a second run adds nothing."""
+from sqlalchemy import func, select
+
+from app.addresses.models import Block
+from app.catalog.models import Service
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.networks.models import Network
+from tests.conftest import Browser
+
+
+def counts(app):
+    with app.app_context():
+        return tuple(db.session.scalar(select(func.count(m.id))) for m in (Dealer, Service, Block, Network))
+
+
+def test_seed_is_complete_and_idempotent(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    first = counts(app)
+    assert first == (3, 9, 25, 4)
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert counts(app) == first
+    with app.app_context():
+        assert {s.currency for s in db.session.scalars(select(Service))} == {"EUR"}
+
+    dealer_admin = Browser(app)
+    dealer_admin.login("l.dimitrov", "demo12345")
+    networks = dealer_admin.get("/networks/list/").text
+    assert "Люлин" in networks and "Надежда" not in networks
