@@ -6,6 +6,8 @@ that test fails and says which.
 """
 from app.audit.models import LogEntry
 from app.dealers.models import Dealer
+from app.clients.models import Client, Subscription
+from app.contracts.models import Contract
 from app.extensions import db
 from app.networks.models import Network
 from app.security.models import Operator
@@ -66,10 +68,78 @@ def _network_record(dealer, tag):
     return make_network({"Алфа": "10.1.0.0/24", "Бета": "10.2.0.0/24"}[tag], f"Мрежа-{tag}", dealer)
 
 
+def make_client(dealer, name, egn=None, block=None, **values):
+    from app.clients.services import prepare_new_client
+
+    values.setdefault("kind", "individual")
+    client = Client(name=name, dealer_id=dealer.id if dealer else None, egn=egn, block=block, **values)
+    prepare_new_client(client)
+    db.session.add(client)
+    db.session.commit()
+    return client
+
+
+def make_service(name="Интернет 100", ip_count=0, username_type="none", technology=None, monthly_fee="12.90"):
+    from app.catalog.models import Service, ServiceGroup
+
+    group = db.session.query(ServiceGroup).filter_by(name="Интернет").first() or ServiceGroup(name="Интернет")
+    service = Service(name=name, group=group, monthly_fee=monthly_fee, ip_count=ip_count,
+                      username_type=username_type, technology=technology)
+    db.session.add(service)
+    db.session.commit()
+    return service
+
+
+def _client_record(dealer, tag):
+    return make_client(dealer, f"Клиент-{tag}")
+
+
+def _subscription_record(dealer, tag):
+    from app.clients.models import Subscription
+
+    client = make_client(dealer, f"Абонат-{tag}")
+    service = make_service(f"Услуга-{tag}")
+    subscription = Subscription(client=client, service=service, status="active", username=f"user-{tag}")
+    db.session.add(subscription)
+    db.session.commit()
+    return subscription
+
+
+def make_contract_type(name="Договор за интернет", template="<p>{{ client.name }}</p>"):
+    """The contract type of that name, made on first use."""
+    from app.contracts.models import ContractType
+
+    contract_type = db.session.query(ContractType).filter_by(name=name).first()
+    if contract_type is None:
+        contract_type = ContractType(name=name, template=template)
+        db.session.add(contract_type)
+        db.session.commit()
+    return contract_type
+
+
+def make_contract(client, subscriptions=(), contract_type=None, **values):
+    from app.contracts.models import Contract
+    from app.contracts.services import prepare_new_contract
+
+    contract = Contract(client=client, subscriptions=list(subscriptions),
+                        contract_type=contract_type or make_contract_type(), **values)
+    prepare_new_contract(contract)
+    db.session.add(contract)
+    db.session.commit()
+    return contract
+
+
+def _contract_record(dealer, tag):
+    return make_contract(make_client(dealer, f"Подписал-{tag}"))
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
     Operator: (_operator_record, lambda record: record.first_name),
     LogEntry: (_log_record, lambda record: record.entity_label),
     Network: (_network_record, lambda record: record.name),
+    Client: (_client_record, lambda record: record.name),
+    Subscription: (_subscription_record, lambda record: record.username),
+    Contract: (_contract_record, lambda record: record.client.name),
 }

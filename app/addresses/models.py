@@ -38,7 +38,7 @@ class Neighbourhood(Model):
 
     id = Column(Integer, primary_key=True)
     city_id = Column(Integer, ForeignKey("city.id", ondelete="RESTRICT"), nullable=False, index=True)
-    city = relationship("City")
+    city = relationship("City", lazy="joined")
     kind = Column(String(10), nullable=False, default="ж.к.")
     name = Column(String(100), nullable=False)
     blocks = relationship("Block", back_populates="neighbourhood", order_by="Block.name")
@@ -68,7 +68,7 @@ class Block(Model):
 
     id = Column(Integer, primary_key=True)
     neighbourhood_id = Column(Integer, ForeignKey("neighbourhood.id", ondelete="RESTRICT"), nullable=False, index=True)
-    neighbourhood = relationship("Neighbourhood", back_populates="blocks")
+    neighbourhood = relationship("Neighbourhood", back_populates="blocks", lazy="joined")
     name = Column(String(30), nullable=False)  # "105", "3А"
     entrances = Column(String(50))  # "А, Б, В"
     street_address = Column(String(200))

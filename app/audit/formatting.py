@@ -3,6 +3,8 @@
 Each module registers its versioned models with their labels, so the LOG
 reads "Дилър · ЕИК/Булстат: 121… → 131…" rather than class and column names.
 """
+import re
+
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
@@ -17,12 +19,22 @@ OPERATION_LABELS = {
     "logout": _l("Logout"),
     "refused": _l("Access refused"),
     "job": _l("Background job"),
+    "override": _l("Rule overridden"),
+    "personal_data": _l("Personal data viewed"),
 }
 
 
-def register_entity(model_class, label, field_labels):
-    """Declare how the LOG names a model and its fields."""
+_personal_fields = {}
+
+
+def register_entity(model_class, label, field_labels, personal_fields=None):
+    """Declare how the LOG names a model and its fields.
+
+    `personal_fields` maps a field to its masking function: the LOG shows
+    it in full only to operators with the right to see personal data.
+    """
     _entities[model_class.__name__] = (label, field_labels)
+    _personal_fields[model_class.__name__] = personal_fields or {}
 
 
 def entity_label(entity_type):
@@ -42,11 +54,19 @@ def entity_choices():
 
 
 MAX_SHOWN_VALUE = 120
+_ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d:\d\d(\.\d+)?)?")
 
 
 def _value(value):
     if value is None or value == "":
         return "∅"
+    if isinstance(value, str) and _ISO_MOMENT.fullmatch(value):
+        from datetime import datetime
+
+        from app.core.formatting import format_date, format_datetime
+
+        moment = datetime.fromisoformat(value)
+        return format_date(moment.date()) if len(value) == 10 else format_datetime(moment)
     if value is True:
         return str(_l("Yes"))
     if value is False:
@@ -60,7 +80,16 @@ def format_changes(entry):
     if not entry.changes:
         return Markup(escape(entry.note or ""))
     items = []
+    maskers = _personal_fields.get(entry.entity_type, {})
+    if maskers:
+        from app.security import permissions
+        from app.security.rights import has_right
+
+        if has_right(permissions.SEE_PERSONAL_DATA):
+            maskers = {}
     for field, (old, new) in entry.changes.items():
+        if field in maskers:
+            old, new = (maskers[field](value) if value else value for value in (old, new))
         label = field_label(entry.entity_type, field)
         if entry.operation == "insert":
             line = Markup("<b>{}</b>: {}").format(label, _value(new))

@@ -30,6 +30,8 @@ class LogEntry(Model):
     LOGOUT = "logout"
     REFUSED = "refused"
     JOB = "job"
+    OVERRIDE = "override"
+    PERSONAL_DATA = "personal_data"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)

@@ -6,11 +6,12 @@ from app.audit.models import LogEntry
 from app.extensions import db
 
 
-def record_event(operation, user=None, username=None, note=None, entity=None):
-    """Record a security or job event that changes no business record.
+def record_event(operation, user=None, username=None, note=None, entity=None, commit=True):
+    """Record an event that is not a change of a record's fields.
 
-    Commits at once in its own transaction-less write: a refused or failed
-    login must be on record even though the request itself fails.
+    Security events commit at once (commit=True): a refused or failed login
+    must be on record even though the request itself fails. Events that
+    belong to a change being made (commit=False) go with its transaction.
     """
     entry = LogEntry(
         operation=operation,
@@ -22,10 +23,11 @@ def record_event(operation, user=None, username=None, note=None, entity=None):
     )
     if entity is not None:
         entry.entity_type = type(entity).__name__
-        entry.entity_id = str(entity.id)
+        entry.entity_id = str(entity.id) if entity.id is not None else None
         entry.entity_label = str(entity)[:500]
     db.session.add(entry)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return entry
 
 

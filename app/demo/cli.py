@@ -9,7 +9,9 @@ demo_cli = AppGroup("demo", help="Demo data.")
 
 
 @demo_cli.command("seed")
-def seed():
+@click.option("--clients", "client_count", type=int, default=0,
+              help="also create this many demo clients with subscriptions (bulk, for benchmarks)")
+def seed(client_count):
     """Fill demo dealers, operators, services, neighbourhoods and networks (safe to run again)."""
     dealers = services.seed_dealers()
     password = os.environ.get("BILLING_DEMO_PASSWORD", "demo12345")
@@ -23,3 +25,8 @@ def seed():
     )
     if operators:
         click.echo(f"demo operators' password: {password}")
+    if client_count:
+        from app.demo.scale import seed_clients
+
+        clients, subscriptions = seed_clients(client_count)
+        click.echo(f"demo: {clients} clients with {subscriptions} subscriptions")

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -41,8 +42,18 @@ class IpAllocation(Model):
     network = relationship("Network", back_populates="allocations")
     address = Column(BigInteger, nullable=False, unique=True)  # IPv4 as an integer
     holder = Column(String(200))
-    subscription_id = Column(Integer, index=True)
+    subscription_id = Column(
+        Integer, ForeignKey("subscription.id", ondelete="RESTRICT", name="fk_ip_allocation_subscription"), index=True
+    )
+    subscription = relationship("Subscription", back_populates="ip_allocations")
     allocated_at = Column(DateTime, nullable=False, default=_utcnow)
+
+    # "Highest address of this network" and per-network counts read this
+    # index only, however full the other networks are.
+    __table_args__ = (
+        Index("ix_ip_allocation_network_address", "network_id", "address"),
+        {"extend_existing": True},
+    )
 
     @property
     def ip(self):
@@ -78,7 +89,8 @@ class Network(Model):
     services = relationship("Service", secondary=network_service, order_by="Service.name")
     allocations = relationship("IpAllocation", back_populates="network", lazy="dynamic")
     used_count = column_property(
-        select(func.count(IpAllocation.id))
+        select(func.count())
+        .select_from(IpAllocation)
         .where(IpAllocation.network_id == id)
         .correlate_except(IpAllocation)
         .scalar_subquery(),

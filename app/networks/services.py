@@ -14,6 +14,8 @@ import ipaddress
 from flask_babel import gettext
 from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select, union_all
 
+from sqlalchemy.orm import defer
+
 from app.extensions import db
 from app.networks.models import IpAllocation, Network, network_service
 
@@ -111,7 +113,8 @@ def matching_networks(service=None, dealer_id=None):
         )
     else:
         query = query.where(~lists_services).order_by(Network.dealer_id.is_(None), Network.id)
-    return db.session.scalars(query).all()
+    # The usage count is a subquery per network; allocation does not need it.
+    return db.session.scalars(query.options(defer(Network.used_count))).all()
 
 
 def first_free_address(network):
@@ -157,12 +160,16 @@ def allocate(count, service=None, dealer_id=None, holder=None, subscription_id=N
         return []
     networks = matching_networks(service, dealer_id)
     _lock(networks)
-    free = {network.id: _free_in(network) for network in networks}
+    free = {}
+    for network in networks:  # count only as far as needed
+        free[network.id] = _free_in(network)
+        if sum(free.values()) >= count:
+            break
     if sum(free.values()) < count:
         raise NoFreeAddress(count)
     allocations = []
     for network in networks:
-        for _ in range(min(free[network.id], count - len(allocations))):
+        for _ in range(min(free.get(network.id, 0), count - len(allocations))):
             allocation = IpAllocation(
                 network_id=network.id,
                 address=first_free_address(network),
@@ -183,7 +190,9 @@ def _lock(networks):
 
 
 def _free_in(network):
-    used = db.session.scalar(select(func.count(IpAllocation.id)).where(IpAllocation.network_id == network.id))
+    used = db.session.scalar(
+        select(func.count()).select_from(IpAllocation).where(IpAllocation.network_id == network.id)
+    )
     return max(usable_count(network) - used, 0)
 
 

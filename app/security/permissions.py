@@ -25,6 +25,7 @@ SEE_PERSONAL_DATA = "see_personal_data"
 MANAGE_OPERATORS = "manage_operators"
 MANAGE_PROTECTION = "manage_protection"
 READ_LOG = "read_log"
+OVERRIDE_TECHNOLOGY = "override_technology"
 
 # right → (permission, view menu)
 RIGHTS = {
@@ -36,6 +37,7 @@ RIGHTS = {
     PRINT_CONTRACTS: (PRINT_CONTRACTS, OPERATIONS),
     EXPORT_REPORTS: (EXPORT_REPORTS, OPERATIONS),
     SEE_PERSONAL_DATA: (SEE_PERSONAL_DATA, OPERATIONS),
+    OVERRIDE_TECHNOLOGY: (OVERRIDE_TECHNOLOGY, OPERATIONS),
     MANAGE_OPERATORS: ("can_edit", "Operator"),
     MANAGE_PROTECTION: ("can_edit", "AllowedAddress"),
     READ_LOG: ("can_list", "LogEntry"),
@@ -59,6 +61,9 @@ PERMISSION_LABELS = {
     "copyrole": _l("copy role"),
     "can_matrix": _l("view"),
     "can_coverage": _l("view"),
+    "can_status": _l("change status"),
+    "can_preview": _l("preview"),
+    "can_pdf": _l("PDF"),
     RECORD_PAYMENT: _l("record payment"),
     REVERSE_PAYMENT: _l("reverse payment"),
     SEE_CASH_BALANCE: _l("see cash balance"),
@@ -67,6 +72,7 @@ PERMISSION_LABELS = {
     PRINT_CONTRACTS: _l("print contracts"),
     EXPORT_REPORTS: _l("export reports"),
     SEE_PERSONAL_DATA: _l("see personal data"),
+    OVERRIDE_TECHNOLOGY: _l("sell without the block's technology"),
 }
 
 # View menus that are not a model (the model views register their labels
@@ -92,6 +98,10 @@ VIEW_LABELS = {
     "Blocks": _l("Blocks"),
     "Cities": _l("Cities"),
     "Technologies": _l("Technologies"),
+    "Clients": _l("Clients"),
+    "Subscriptions": _l("Subscriptions"),
+    "Contracts": _l("Contracts"),
+    "Contract types": _l("Contract types"),
     "RightsMatrix": _l("Rights matrix"),
     "ResetMyPasswordView": _l("Change own password"),
     "ResetPasswordView": _l("Set a password"),
@@ -124,14 +134,20 @@ CATALOG_READ = {
     "Neighbourhood": READ, "Block": READ, "City": READ, "Technology": READ, **COVERAGE,
 }
 
+SUBSCRIPTION_WORK = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
+# Printing also needs the PRINT_CONTRACTS right.
+CONTRACT_WORK = READ + ["can_add", "can_preview", "can_pdf"]
+
 ROLE_DEFAULTS = {
     CASHIER: {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
-        "views": {"Dealer": READ, **CATALOG_READ},
+        "views": {"Dealer": READ, **CATALOG_READ, "Client": ["can_list", "can_show", "can_add", "can_edit"],
+                  "Subscription": READ, "Contract": CONTRACT_WORK},
     },
     TECHNICAL_SUPPORT: {
         "rights": [CHANGE_TECHNICAL],
-        "views": {"Dealer": READ, **CATALOG_READ, "Network": READ, "Block": WRITE},
+        "views": {"Dealer": READ, **CATALOG_READ, "Network": READ, "Block": WRITE, "Client": READ,
+                  "Subscription": ["can_list", "can_show", "can_edit", "can_status"]},
     },
     TECHNICIAN: {
         "rights": [],
@@ -139,12 +155,14 @@ ROLE_DEFAULTS = {
     },
     MANAGER: {
         "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE],
-        "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ},
+        "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ,
+                  "Client": READ, "Subscription": READ, "Contract": READ},
     },
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
                    SEE_PERSONAL_DATA, SEE_CASH_BALANCE, CHANGE_TECHNICAL],
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
-                  **CATALOG_READ, "Network": READ},
+                  **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
+                  "Contract": CONTRACT_WORK},
     },
 }

@@ -312,6 +312,7 @@ def upgrade():
     sa.UniqueConstraint('address')
     )
     with op.batch_alter_table('ip_allocation', schema=None) as batch_op:
+        batch_op.create_index('ix_ip_allocation_network_address', ['network_id', 'address'], unique=False)
         batch_op.create_index(batch_op.f('ix_ip_allocation_network_id'), ['network_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ip_allocation_subscription_id'), ['subscription_id'], unique=False)
 
@@ -361,6 +362,7 @@ def downgrade():
     op.drop_table('operator_service')
     op.drop_table('network_service')
     with op.batch_alter_table('ip_allocation', schema=None) as batch_op:
+        batch_op.drop_index('ix_ip_allocation_network_address')
         batch_op.drop_index(batch_op.f('ix_ip_allocation_subscription_id'))
         batch_op.drop_index(batch_op.f('ix_ip_allocation_network_id'))
 

@@ -1,0 +1,1 @@
+"""Clients and their subscriptions (a client's instances of catalog services)."""

@@ -1,0 +1,53 @@
+"""REST API: /api/v1/clients/ and /api/v1/subscriptions/, same rules as the panel."""
+from flask import request
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.clients.models import Client, Subscription
+from app.clients.services import client_errors, prepare_new_client
+from app.clients.subscriptions import open_subscription
+from app.core.validators import check_egn, check_eik, check_vat_number
+from app.core.views import BillingModelApi
+from app.security.rights import current_operator
+from app.security.scoping import DealerScopedApi
+
+CLIENT_FIELDS = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
+                 "eik", "tax_number", "mol", "company_address", "vat_registered", "vat_number", "block", "entrance",
+                 "floor", "apartment", "address_text"]
+
+
+class ClientApi(DealerScopedApi, BillingModelApi):
+    datamodel = SQLAInterface(Client)
+    resource_name = "clients"
+    class_permission_name = "Client"
+    allow_browser_login = True
+    list_columns = ["id", "client_number", "kind", "name", "phone", "email", "dealer.id", "dealer.name"]
+    show_columns = ["id", "client_number", "dealer.id", "block.id"] + [
+        f for f in CLIENT_FIELDS if f not in ("dealer", "block", "egn")
+    ]
+    add_columns = edit_columns = CLIENT_FIELDS
+    search_columns = ["client_number", "name", "phone", "email", "dealer"]
+    order_columns = ["client_number", "name"]
+    raw_checks = {"egn": check_egn, "eik": check_eik, "vat_number": check_vat_number}
+    record_errors = staticmethod(client_errors)
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        prepare_new_client(item)
+
+
+class SubscriptionApi(DealerScopedApi, BillingModelApi):
+    datamodel = SQLAInterface(Subscription)
+    resource_name = "subscriptions"
+    class_permission_name = "Subscription"
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
+    allow_browser_login = True
+    list_columns = show_columns = ["id", "client.id", "service.id", "service.name", "status", "status_reason",
+                                   "activation_date", "paid_until", "username", "delivery_address"]
+    add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
+    edit_columns = ["username", "password", "delivery_address"]
+    search_columns = ["client", "service", "status", "username"]
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        body = request.get_json(silent=True) or {}
+        open_subscription(current_operator(), item, override_technology=bool(body.get("technology_override")))

@@ -1,0 +1,167 @@
+from datetime import datetime, timezone
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import relationship, validates
+
+from app.core.validators import check_eik, check_egn, check_vat_number
+
+INDIVIDUAL = "individual"
+COMPANY = "company"
+
+PENDING = "pending"  # awaiting installation
+ACTIVE = "active"
+SUSPENDED = "suspended"
+TERMINATED = "terminated"
+STATUSES = (PENDING, ACTIVE, SUSPENDED, TERMINATED)
+
+
+def _utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def digits_only(value):
+    return "".join(ch for ch in (value or "") if ch.isdigit())
+
+
+class Client(Model):
+    """A subscriber: an individual (ЕГН) or a company (ЕИК), of head office or a dealer."""
+
+    __tablename__ = "client"
+    __versioned__ = {"exclude": ["search_name", "phone_digits"]}
+
+    id = Column(Integer, primary_key=True)
+    client_number = Column(String(20), nullable=False, unique=True)
+    kind = Column(String(10), nullable=False, default=INDIVIDUAL)
+    name = Column(String(200), nullable=False)
+    dealer_id = Column(Integer, ForeignKey("dealer.id", ondelete="RESTRICT"), index=True)
+    # Joined: the list and the card print the dealer and the address of
+    # every client without a query each.
+    dealer = relationship("Dealer", lazy="joined")
+    phone = Column(String(100))  # one or more, comma separated
+    fax = Column(String(50))
+    email = Column(String(150))
+    comment = Column(Text)
+    # individual
+    egn = Column(String(10), index=True)
+    id_card = Column(String(20))
+    # company
+    company_name = Column(String(200))
+    eik = Column(String(13), index=True)
+    tax_number = Column(String(20))
+    mol = Column(String(150))
+    company_address = Column(String(300))
+    vat_registered = Column(Boolean, nullable=False, default=False)
+    vat_number = Column(String(15))
+    # address: structured (block, entrance, floor, apartment) or free text
+    block_id = Column(Integer, ForeignKey("block.id", ondelete="RESTRICT"), index=True)
+    block = relationship("Block", lazy="joined")
+    entrance = Column(String(5))
+    floor = Column(String(5))
+    apartment = Column(String(10))
+    address_text = Column(String(300))
+    created_at = Column(DateTime, nullable=False, default=_utcnow)
+    # Search helpers kept by the model: lower-case name, phone digits.
+    search_name = Column(String(200), index=True)
+    phone_digits = Column(String(100), index=True)
+
+    subscriptions = relationship("Subscription", back_populates="client", order_by="Subscription.id")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('individual', 'company')", name="ck_client_kind"),
+        {"extend_existing": True},
+    )
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        return cls.dealer_id == dealer_id
+
+    @validates("name")
+    def _keep_search_name(self, key, value):
+        self.search_name = (value or "").lower()
+        return value
+
+    @validates("phone")
+    def _keep_phone_digits(self, key, value):
+        self.phone_digits = " ".join(digits_only(part) for part in (value or "").split(","))
+        return value
+
+    @validates("egn")
+    def _normalise_egn(self, key, value):
+        return check_egn(value) if value else None
+
+    @validates("eik")
+    def _normalise_eik(self, key, value):
+        return check_eik(value) if value else None
+
+    @validates("vat_number")
+    def _normalise_vat_number(self, key, value):
+        return check_vat_number(value) if value else None
+
+    @property
+    def is_company(self):
+        return self.kind == COMPANY
+
+    def address(self):
+        """The address the Bulgarian way (see app.clients.services.format_address)."""
+        from app.clients.services import format_address
+
+        return format_address(self)
+
+    def __str__(self):
+        return f"{self.name} ({self.client_number})"
+
+
+class Subscription(Model):
+    """A client's instance of a service: status, paid until, IPs, username."""
+
+    __tablename__ = "subscription"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
+    client = relationship("Client", back_populates="subscriptions")
+    service_id = Column(Integer, ForeignKey("service.id", ondelete="RESTRICT"), nullable=False, index=True)
+    service = relationship("Service")
+    status = Column(String(12), nullable=False, default=PENDING, index=True)
+    status_reason = Column(String(300))
+    activation_date = Column(Date)
+    paid_until = Column(Date, index=True)
+    username = Column(String(100), unique=True)
+    # Kept readable: RADIUS CHAP needs the subscriber's cleartext password.
+    password = Column(String(100))
+    delivery_address = Column(String(300))
+    technology_override = Column(Boolean, nullable=False, default=False)
+    created_at = Column(DateTime, nullable=False, default=_utcnow)
+    ip_allocations = relationship("IpAllocation", back_populates="subscription", order_by="IpAllocation.address")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'active', 'suspended', 'terminated')", name="ck_subscription_status"),
+        Index("ix_subscription_client_status", "client_id", "status"),
+        {"extend_existing": True},
+    )
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        from sqlalchemy import select
+
+        return cls.client_id.in_(select(Client.id).where(Client.dealer_id == dealer_id))
+
+    @property
+    def ip_addresses(self):
+        return ", ".join(allocation.ip for allocation in self.ip_allocations)
+
+    def __str__(self):
+        service = self.service.name if self.service else ""
+        return f"{service} — {self.client.name if self.client else ''}"

@@ -1,0 +1,100 @@
+"""Business rules for clients: identity by type, addresses, ЕГН privacy, search."""
+import ipaddress
+import re
+
+from flask_babel import gettext
+from sqlalchemy import exists, or_, select
+
+from app.clients.models import COMPANY, INDIVIDUAL, Client, Subscription, digits_only
+from app.core.counters import next_number
+
+FIRST_CLIENT_NUMBER = 100001
+INDIVIDUAL_FIELDS = ("egn", "id_card")
+COMPANY_FIELDS = ("company_name", "eik", "tax_number", "mol", "company_address", "vat_number")
+
+
+def client_errors(client):
+    """Rules that span fields, as {field: [message]}."""
+    errors = {}
+    if client.kind not in (INDIVIDUAL, COMPANY):
+        errors["kind"] = [gettext("Choose an individual or a company.")]
+    if client.kind == COMPANY:
+        if not client.company_name:
+            errors["company_name"] = [gettext("A company needs its company name.")]
+        if not client.eik:
+            errors["eik"] = [gettext("A company needs its EIK/BULSTAT.")]
+        if client.vat_registered and not client.vat_number:
+            errors["vat_number"] = [gettext("A VAT number is required when the client is VAT-registered.")]
+    return errors
+
+
+def prepare_new_client(client):
+    """Number a new client and keep only its type's identity fields. Flushes nothing."""
+    if not client.client_number:
+        client.client_number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
+    clear_other_type_fields(client)
+
+
+def clear_other_type_fields(client):
+    """An individual keeps no company data and a company no ЕГН."""
+    for field in COMPANY_FIELDS if client.kind == INDIVIDUAL else INDIVIDUAL_FIELDS:
+        setattr(client, field, None)
+    if client.kind == INDIVIDUAL:
+        client.vat_registered = False
+
+
+def format_address(client):
+    """The Bulgarian way: "гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12"."""
+    block = client.block
+    if block is None:
+        return client.address_text or ""
+    neighbourhood = block.neighbourhood
+    parts = [f"гр. {neighbourhood.city.name}", str(neighbourhood), f"бл. {block.name}"]
+    for prefix, value in (("вх.", client.entrance), ("ет.", client.floor), ("ап.", client.apartment)):
+        if value:
+            parts.append(f"{prefix} {value}")
+    if client.address_text:
+        parts.append(client.address_text)
+    return ", ".join(parts)
+
+
+def mask_egn(egn):
+    """ЕГН without the birth date and sex: "******6037"."""
+    return "" if not egn else "*" * 6 + egn[6:]
+
+
+def search_condition(text):
+    """SQL condition finding clients by name or its fragment, phone, client number,
+    ЕГН/ЕИК, IP address, username or block — one box for all."""
+    from app.addresses.models import Block
+    from app.networks.models import IpAllocation
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    lowered = text.lower()
+    conditions = [Client.search_name.contains(lowered, autoescape=True), Client.client_number == text]
+    digits = digits_only(text)
+    if digits and len(digits) >= 4 and re.fullmatch(r"[\d\s+()/.-]+", text):
+        conditions.append(Client.phone_digits.contains(digits, autoescape=True))
+        if len(digits) == 10:
+            conditions.append(Client.egn == digits)
+        if len(digits) in (9, 13):
+            conditions.append(Client.eik == digits)
+    try:
+        address = int(ipaddress.IPv4Address(text))
+    except ValueError:
+        pass
+    else:
+        conditions.append(
+            exists().where(
+                Subscription.client_id == Client.id,
+                IpAllocation.subscription_id == Subscription.id,
+                IpAllocation.address == address,
+            )
+        )
+    conditions.append(exists().where(Subscription.client_id == Client.id, Subscription.username == text))
+    block_name = re.sub(r"^бл\.?\s*", "", text, flags=re.IGNORECASE)
+    if block_name and len(block_name) <= 10:
+        conditions.append(Client.block_id.in_(select(Block.id).where(Block.name == block_name)))
+    return or_(*conditions)

@@ -1,0 +1,1 @@
+"""Contracts: contract types with their HTML templates, and clients' contracts."""

@@ -1,0 +1,240 @@
+"""Contract types at /contract-types/, contracts at /contracts/ with their preview and PDF."""
+from flask import Response, abort, request
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms import SelectField, TextAreaField, widgets
+from wtforms.validators import DataRequired
+
+from app.audit.formatting import register_entity
+from app.contracts.api import ContractApi
+from app.contracts.models import ACTIVE, DRAFT, TERMINATED, Contract, ContractType
+from app.contracts.rendering import TemplateProblem, screen_page
+from app.contracts.services import (
+    contract_errors,
+    contract_html,
+    contract_pdf,
+    contract_title,
+    contract_type_errors,
+    prepare_new_contract,
+)
+from app.core.errors import FieldErrors
+from app.core.formatting import format_date, format_datetime
+from app.core.pdf import PdfError
+from app.core.validators import ModelRules, OfferedChoicesOnly
+from app.core.views import BillingModelView
+from app.extensions import db
+from app.security.permissions import PRINT_CONTRACTS, SEE_PERSONAL_DATA
+from app.security.rights import current_operator, has_right, require_right
+from app.security.scoping import DealerScopedView
+
+TYPE_LABELS = {
+    "name": _l("Name"),
+    "description": _l("Description"),
+    "template": _l("Template"),
+    "services": _l("Services"),
+}
+LABELS = {
+    "number": _l("Number"),
+    "client": _l("Client"),
+    "client_id": _l("Client"),
+    "contract_type": _l("Contract type"),
+    "contract_type_id": _l("Contract type"),
+    "subscriptions": _l("Subscriptions"),
+    "signed_on": _l("Signed on"),
+    "term_months": _l("Term, months"),
+    "status": _l("Status"),
+    "created_at": _l("Created on"),
+}
+# Not "Active"/"Terminated": their Bulgarian is worded for subscriptions.
+STATUSES = [(DRAFT, _l("Draft")), (ACTIVE, _l("In force")), (TERMINATED, _l("Ended"))]
+
+
+def _join(items):
+    return ", ".join(str(item) for item in items) or "—"
+
+
+class TemplateEditor(widgets.TextArea):
+    """A tall monospace text area: a template is a whole page of HTML."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.update({"class": "form-control", "rows": 30, "style": "font-family: monospace;"})
+        return super().__call__(field, **kwargs)
+
+
+class ContractTypeView(BillingModelView):
+    datamodel = SQLAInterface(ContractType)
+    route_base = "/contract-types"
+    class_permission_name = "ContractType"
+    list_title = _l("Contract types")
+    show_title = _l("Contract type")
+    add_title = _l("Add contract type")
+    edit_title = _l("Edit contract type")
+    label_columns = TYPE_LABELS
+    list_columns = ["name", "description", "services"]
+    search_columns = ["name", "description"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    add_columns = edit_columns = show_columns = ["name", "description", "services", "template"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "template": TextAreaField(
+            TYPE_LABELS["template"],
+            widget=TemplateEditor(),
+            validators=[DataRequired(), ModelRules(contract_type_errors)],
+            description=_l(
+                "HTML with placeholders: {{ client.name }}, {{ client.address }}, {{ client.egn }}, "
+                "{{ seller.name }}, {{ contract.number }}, {{ contract.signed_on }}, {{ contract.term }}, "
+                "{% for service in services %}{{ service.name }} {{ service.monthly_fee }}{% endfor %}, "
+                "{{ monthly_total }}, {{ today }}. Images only embedded (data:); no font other than DejaVu Sans."
+            ),
+        )
+    }
+    formatters_columns = {
+        "services": _join,
+        "template": lambda source: Markup("<pre>{}</pre>").format(source),
+    }
+    description_columns = {"services": _l("The services this contract is for; empty: any service.")}
+
+
+def _form_client_id():
+    """The client of a contract form: the edited contract's, or ?client= when
+    the add form is opened from the client card."""
+    pk = (request.view_args or {}).get("pk")
+    if pk is not None:
+        return db.session.scalar(select(Contract.client_id).where(Contract.id == pk))
+    return request.args.get("client", type=int)
+
+
+class FormClientFilter(BaseFilter):
+    """The add form offers only the client whose card it was opened from."""
+
+    name = "client of the form"
+    arg_name = "contract_client"
+
+    def apply(self, query, value):
+        return query.filter(self.model.id == (_form_client_id() or -1))
+
+
+class FormClientSubscriptionsFilter(BaseFilter):
+    """Contract forms offer only the subscriptions of the contract's client."""
+
+    name = "subscriptions of the form's client"
+    arg_name = "contract_client_subscriptions"
+
+    def apply(self, query, value):
+        return query.filter(self.model.client_id == (_form_client_id() or -1))
+
+
+class ContractView(DealerScopedView, BillingModelView):
+    datamodel = SQLAInterface(Contract)
+    route_base = "/contracts"
+    class_permission_name = "Contract"
+    base_permissions = BillingModelView.base_permissions + ["can_preview", "can_pdf"]
+    list_title = _l("Contracts")
+    show_title = _l("Contract")
+    add_title = _l("New contract")
+    edit_title = _l("Edit contract")
+    show_template = "contracts/show.html"
+    label_columns = LABELS
+    list_columns = ["number", "client", "contract_type", "signed_on", "term_months", "status"]
+    # Not the client: the filter would load every client into a dropdown.
+    search_columns = ["number", "contract_type", "signed_on", "status"]
+    order_columns = ["number", "signed_on"]
+    base_order = ("number", "desc")
+    add_columns = ["client", "contract_type", "subscriptions", "signed_on", "term_months", "status"]
+    edit_columns = ["contract_type", "subscriptions", "signed_on", "term_months", "status"]
+    show_columns = ["number", "client", "contract_type", "subscriptions", "signed_on", "term_months", "status",
+                    "created_at"]
+    add_form_query_rel_fields = {
+        "client": [["id", FormClientFilter, None]],
+        "subscriptions": [["id", FormClientSubscriptionsFilter, None]],
+    }
+    edit_form_query_rel_fields = {"subscriptions": [["id", FormClientSubscriptionsFilter, None]]}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "status": SelectField(LABELS["status"], choices=STATUSES, default=DRAFT),
+    }
+    validators_columns = {
+        "subscriptions": [OfferedChoicesOnly(), ModelRules(contract_errors)],
+        "signed_on": [ModelRules(contract_errors)],
+        "term_months": [ModelRules(contract_errors)],
+    }
+    formatters_columns = {
+        "status": dict(STATUSES).get,
+        "signed_on": format_date,
+        "created_at": format_datetime,
+        "subscriptions": _join,
+    }
+    description_columns = {
+        "client": _l("A contract is started from the client card (New contract)."),
+        "subscriptions": _l("The client's subscriptions this contract covers."),
+        "term_months": _l("Empty: indefinite."),
+    }
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        self._refuse_invalid(item)
+        prepare_new_contract(item)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        self._refuse_invalid(item)
+
+    def _refuse_invalid(self, item):
+        errors = contract_errors(item)
+        if errors:
+            raise FieldErrors(errors)
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template:
+            kwargs["can_print"] = has_right(PRINT_CONTRACTS)
+        return super().render_template(template, **kwargs)
+
+    @expose("/preview/<int:pk>")
+    @has_access
+    def preview(self, pk):
+        """The filled contract on screen, in the panel."""
+        contract = self._contract_to_print(pk)
+        try:
+            html = contract_html(contract, current_operator(), has_right(SEE_PERSONAL_DATA))
+        except TemplateProblem as problem:
+            return self._problem_page(contract, problem)
+        return self._page(contract, document=screen_page(html))
+
+    @expose("/pdf/<int:pk>")
+    @has_access
+    def pdf(self, pk):
+        """The contract as an A4 PDF, opened in the browser."""
+        contract = self._contract_to_print(pk)
+        try:
+            data = contract_pdf(contract, current_operator(), has_right(SEE_PERSONAL_DATA))
+        except (TemplateProblem, PdfError) as problem:
+            return self._problem_page(contract, problem), 422
+        return Response(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="contract-{contract.number}.pdf"'})
+
+    def _contract_to_print(self, pk):
+        require_right(PRINT_CONTRACTS)
+        contract = self.datamodel.get(pk, self._base_filters)
+        if contract is None:
+            abort(404)
+        return contract
+
+    def _problem_page(self, contract, problem):
+        return self._page(contract, problem=str(problem))
+
+    def _page(self, contract, **kwargs):
+        return self.render_template("contracts/preview.html", title=contract_title(contract), contract=contract,
+                                    **kwargs)
+
+
+def register(appbuilder):
+    register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
+    register_entity(Contract, _l("Contract"), LABELS)
+    appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",
+                        category="Contracts", category_label=_l("Contracts"), category_icon="fa-file-text")
+    appbuilder.add_view(ContractTypeView, "Contract types", label=_l("Contract types"), icon="fa-files-o",
+                        category="Contracts")
+    appbuilder.add_api(ContractApi)

@@ -1,0 +1,122 @@
+"""Selling a service: rights, technology, IP addresses, usernames, status changes."""
+from sqlalchemy import func, select
+
+from app.addresses.models import Block, City, Neighbourhood, Technology
+from app.audit.models import LogEntry
+from app.clients.models import Subscription
+from app.extensions import db
+from app.networks.models import IpAllocation
+from tests.conftest import Browser, api_token, visible_text
+from tests.factories import make_client, make_network, make_operator, make_service
+
+
+def setup_world(app):
+    """A client in a LAN-only block, a LAN service and a fibre service, a /28."""
+    with app.app_context():
+        lan, fibre = Technology(name="LAN"), Technology(name="FTTH")
+        block = Block(neighbourhood=Neighbourhood(city=City(name="София"), name="Младост 1"), name="105",
+                      technologies=[lan])
+        db.session.add(block)
+        db.session.commit()
+        client = make_client(None, "Иван Петров", block=block)
+        lan_service = make_service("Интернет LAN", ip_count=2, username_type="radius", technology=lan)
+        fibre_service = make_service("Оптика", ip_count=1, username_type="radius", technology=fibre)
+        tv = make_service("Телевизия")
+        make_network("10.50.0.0/28", "Абонати", gateway="10.50.0.1")
+        return client.id, lan_service.id, fibre_service.id, tv.id
+
+
+def subscriptions(app):
+    with app.app_context():
+        return db.session.scalars(select(Subscription).order_by(Subscription.id)).all()
+
+
+def add(browser, client_id, service_id, **extra):
+    return browser.submit(
+        f"/subscriptions/add?client={client_id}",
+        dict({"client": client_id, "service": service_id}, **extra),
+        form_url=f"/subscriptions/add?client={client_id}",
+    )
+
+
+def test_sale_allocates_ips_and_makes_a_username(app, admin):
+    client_id, lan, _fibre, _tv = setup_world(app)
+    response = add(admin, client_id, lan)
+    assert response.status_code == 302, visible_text(response.text)[-600:]
+    with app.app_context():
+        subscription = db.session.scalars(select(Subscription)).one()
+        assert subscription.status == "pending"
+        assert subscription.ip_addresses == "10.50.0.2, 10.50.0.3"
+        assert subscription.username.endswith(f"-{subscription.id}") and len(subscription.password) >= 8
+        number = subscription.client.client_number
+    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    assert "Интернет LAN Очаква инсталация" in card and "10.50.0.2, 10.50.0.3" in card
+    assert f"{number}-" in card
+
+
+def test_technology_refused_unless_overridden_with_the_right(app, admin):
+    client_id, _lan, fibre, _tv = setup_world(app)
+    response = add(admin, client_id, fibre)
+    assert "Блок ж.к. Младост 1, бл. 105 няма FTTH, необходима за Оптика." in visible_text(response.text)
+    assert subscriptions(app) == []
+    with app.app_context():
+        make_operator(None, "каса", "Касиер", username="cashier")
+    response = add(admin, client_id, fibre, technology_override="y")
+    assert response.status_code == 302
+    with app.app_context():
+        override = db.session.scalars(select(LogEntry).where(LogEntry.operation == "override")).one()
+        assert override.user.username == "admin" and "Оптика" in override.note
+        assert db.session.scalars(select(Subscription.technology_override)).one() is True
+
+
+def test_forged_sale_outside_the_operators_list_refused(app):
+    client_id, lan, _fibre, tv = setup_world(app)
+    with app.app_context():
+        from app.catalog.models import Service
+
+        seller = make_operator(None, "продавач", "Администратор на дилър", username="seller")
+        seller.allowed_services = [db.session.get(Service, tv)]
+        db.session.commit()
+    browser = Browser(app)
+    browser.login("seller", "operator-pass-123")
+    response = add(browser, client_id, lan)
+    assert "Не можете да продавате услугата Интернет LAN." in visible_text(response.text)
+    api = app.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(api, "seller", "operator-pass-123")
+    response = api.post("/api/v1/subscriptions/", json={"client": client_id, "service": lan})
+    assert response.status_code == 422, response.text
+    assert subscriptions(app) == []
+    assert add(browser, client_id, tv).status_code == 302
+
+
+def test_duplicate_username_refused(app, admin):
+    client_id, lan, _fibre, tv = setup_world(app)
+    assert add(admin, client_id, lan, username="ivan").status_code == 302
+    response = add(admin, client_id, tv, username="ivan")
+    assert "Потребителското име ivan е заето." in visible_text(response.text)
+    assert len(subscriptions(app)) == 1
+
+
+def test_termination_releases_the_ips_and_says_why(app, admin):
+    client_id, lan, _fibre, _tv = setup_world(app)
+    add(admin, client_id, lan)
+    subscription_id = subscriptions(app)[0].id
+    token = admin.csrf_token(f"/clients/show/{client_id}")
+    response = admin.client.post(f"/subscriptions/status/{subscription_id}",
+                                 data={"csrf_token": token, "status": "terminated", "reason": "Отказ от услугата"})
+    assert response.status_code == 302
+    with app.app_context():
+        subscription = db.session.get(Subscription, subscription_id)
+        assert (subscription.status, subscription.status_reason) == ("terminated", "Отказ от услугата")
+        assert db.session.scalar(select(func.count(IpAllocation.id))) == 0
+        change = db.session.scalars(select(LogEntry).where(
+            LogEntry.entity_type == "Subscription", LogEntry.operation == "update")).all()[-1]
+        assert change.changes["status"] == ["pending", "terminated"]
+        assert change.changes["status_reason"] == [None, "Отказ от услугата"]
+        released = db.session.scalars(select(LogEntry).where(
+            LogEntry.entity_type == "IpAllocation", LogEntry.operation == "delete")).all()
+        assert len(released) == 2
+    response = admin.client.post(f"/subscriptions/status/{subscription_id}",
+                                 data={"csrf_token": token, "status": "active", "reason": "грешка"})
+    with app.app_context():
+        assert db.session.get(Subscription, subscription_id).status == "terminated"
