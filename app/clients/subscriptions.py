@@ -24,6 +24,12 @@ TRANSITIONS = {
 
 def subscription_errors(operator, subscription, override_technology=False):
     """Why this operator may not sell this service to this client, as {field: [message]}."""
+    # The subscription is not in the session yet: no autoflush while asking.
+    with db.session.no_autoflush:
+        return _subscription_errors(operator, subscription, override_technology)
+
+
+def _subscription_errors(operator, subscription, override_technology):
     errors = {}
     service, client = subscription.service, subscription.client
     if service is None or client is None:

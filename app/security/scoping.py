@@ -64,10 +64,12 @@ def in_scope(obj):
 
     model = type(obj)
     key = inspect(model).primary_key[0]
-    return (
-        db.session.query(key).filter(key == getattr(obj, key.key), model.dealer_scope(dealer_id)).first()
-        is not None
-    )
+    # Asked while a new record is being built: it must not be flushed half-done.
+    with db.session.no_autoflush:
+        return (
+            db.session.query(key).filter(key == getattr(obj, key.key), model.dealer_scope(dealer_id)).first()
+            is not None
+        )
 
 
 def scoped_relations(model):
