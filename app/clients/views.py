@@ -187,10 +187,25 @@ class ClientView(DealerScopedView, BillingModelView):
             .order_by(Subscription.id)
             .all()
         )
+        from app.contracts.models import Contract
+        from app.contracts.views import STATUSES as CONTRACT_STATUSES
+
+        contracts = (
+            db.session.query(Contract)
+            .filter(Contract.client_id == client.id)
+            .options(selectinload(Contract.contract_type))
+            .order_by(Contract.number)
+            .all()
+        )
+        security = self.appbuilder.sm
         return {
             "client": client,
             "address": format_address(client),
             "subscriptions": subscriptions,
+            "contracts": contracts,
+            "can_add_contract": security.has_access("can_add", "Contract"),
+            "can_print_contract": has_right(permissions.PRINT_CONTRACTS),
+            "contract_status": dict(CONTRACT_STATUSES).get,
             "status_label": status_label,
             "can_add_subscription": has_right(permissions.ADD_SUBSCRIPTIONS),
         }
@@ -234,6 +249,8 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     add_form_extra_fields = {
         "technology_override": BooleanField(
             SUBSCRIPTION_LABELS["technology_override"],
+            # An extra field gets no validators_columns: the rule goes here.
+            validators=[ModelRules(sale_errors)],
             description=_l("Sell even though the client's block lacks the service's technology (needs the right; "
                            "logged)."),
         )
@@ -248,7 +265,6 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     validators_columns = {
         "service": [ModelRules(sale_errors)],
         "username": [ModelRules(sale_errors)],
-        "technology_override": [ModelRules(sale_errors)],
     }
 
     def pre_add(self, item):

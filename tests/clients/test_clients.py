@@ -165,3 +165,14 @@ def test_api_validates_like_the_panel(app, api):
     response = api.post("/api/v1/clients/", json={"kind": "individual", "name": "Иван", "egn": "8012056037"})
     assert response.status_code == 201, response.text
     assert response.json["result"]["name"] == "Иван"
+
+
+def test_card_lists_the_clients_contracts(app, admin):
+    from tests.factories import make_contract
+
+    with app.app_context():
+        client = make_client(None, "Иван Иванов")
+        contract = make_contract(client)
+        client_id, number = client.id, contract.number
+    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    assert f"Договори" in card and f"{number} Договор за интернет" in card and "Нов договор" in card

@@ -120,3 +120,14 @@ def test_termination_releases_the_ips_and_says_why(app, admin):
                                  data={"csrf_token": token, "status": "active", "reason": "грешка"})
     with app.app_context():
         assert db.session.get(Subscription, subscription_id).status == "terminated"
+
+
+def test_override_needs_its_own_right(app):
+    client_id, _lan, fibre, _tv = setup_world(app)
+    with app.app_context():
+        make_operator(None, "продавач", "Администратор на дилър", username="seller")
+    seller = Browser(app)
+    seller.login("seller", "operator-pass-123")
+    response = add(seller, client_id, fibre, technology_override="y")
+    assert "Нямате право да пренебрегвате проверката за техническа възможност." in visible_text(response.text)
+    assert subscriptions(app) == []
