@@ -14,12 +14,14 @@ def create_app(overrides=None):
     from flask_appbuilder import AppBuilder
     from sqlalchemy.orm import configure_mappers
 
-    from config import load_config
+    from config import engine_options, load_config
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config())
     if overrides:
         app.config.update(overrides)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
 
     if app.config["TRUSTED_PROXIES"]:
         proxies = app.config["TRUSTED_PROXIES"]

@@ -262,7 +262,7 @@ def main():
         for line in key_lines(explain(app, statement, parameters)):
             print(f"     {line}")
 
-    print(f"\n4. What-if, in the bench database only: ALTER DATABASE … SET jit = off …")
+    print("\n4. What-if, in the bench database only: ALTER DATABASE … SET jit = off …")
     run_sql(app, f'ALTER DATABASE "{BENCH_CLIENTS_DB}" SET jit = off')
     with app.app_context():
         db.engine.dispose()  # new connections take the setting
@@ -287,7 +287,8 @@ def main():
         print(f"  {label:<44} {cells}  {results[url]['statements']}")
     for name, measured in (("as is", results), ("jit off", no_jit), ("jit off + index", indexed)):
         over = [label for url, label, _, _ in pages if url != "/" and measured[url]["median"] >= TARGET_MS]
-        print(f"  every client page under {TARGET_MS} ms (median), {name}: {'yes' if not over else 'NO — ' + ', '.join(over)}")
+        verdict = "yes" if not over else "NO — " + ", ".join(over)
+        print(f"  every client page under {TARGET_MS} ms (median), {name}: {verdict}")
     list_counts = {count for url, _, _, _ in pages if url.startswith("/clients/list/")
                    for count in results[url]["statements"]}
     print(f"  SQL statements per list request with 1 to {total:,} matching clients: {sorted(list_counts)}; "

@@ -3,7 +3,7 @@ import ipaddress
 import re
 
 from flask_babel import gettext
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select, union
 
 from app.clients.models import COMPANY, INDIVIDUAL, Client, Subscription, digits_only
 from app.core.counters import next_number
@@ -65,36 +65,45 @@ def mask_egn(egn):
 
 def search_condition(text):
     """SQL condition finding clients by name or its fragment, phone, client number,
-    ЕГН/ЕИК, IP address, username or block — one box for all."""
+    ЕГН/ЕИК, IP address, username or block ("бл. 105") — one box for all.
+
+    Each key is its own indexed lookup of client ids, and only the keys the
+    text can be are asked (digits are not a name, a name is not an IP), joined
+    with UNION: one OR over all of them would make PostgreSQL read the whole
+    client table.
+    """
     from app.addresses.models import Block
     from app.networks.models import IpAllocation
 
     text = (text or "").strip()
     if not text:
         return None
-    lowered = text.lower()
-    conditions = [Client.search_name.contains(lowered, autoescape=True), Client.client_number == text]
+    lookups = [
+        select(Client.id).where(Client.client_number == text),
+        select(Subscription.client_id).where(Subscription.username == text),
+    ]
     digits = digits_only(text)
-    if digits and len(digits) >= 4 and re.fullmatch(r"[\d\s+()/.-]+", text):
-        conditions.append(Client.phone_digits.contains(digits, autoescape=True))
+    if re.fullmatch(r"[\d\s+()/.-]+", text) and len(digits) >= 4:
+        lookups.append(select(Client.id).where(Client.phone_digits.contains(digits, autoescape=True)))
         if len(digits) == 10:
-            conditions.append(Client.egn == digits)
+            lookups.append(select(Client.id).where(Client.egn == digits))
         if len(digits) in (9, 13):
-            conditions.append(Client.eik == digits)
+            lookups.append(select(Client.id).where(Client.eik == digits))
+    else:
+        lookups.append(select(Client.id).where(Client.search_name.contains(text.lower(), autoescape=True)))
     try:
         address = int(ipaddress.IPv4Address(text))
     except ValueError:
         pass
     else:
-        conditions.append(
-            exists().where(
-                Subscription.client_id == Client.id,
-                IpAllocation.subscription_id == Subscription.id,
-                IpAllocation.address == address,
-            )
+        lookups.append(
+            select(Subscription.client_id)
+            .join(IpAllocation, IpAllocation.subscription_id == Subscription.id)
+            .where(IpAllocation.address == address)
         )
-    conditions.append(exists().where(Subscription.client_id == Client.id, Subscription.username == text))
-    block_name = re.sub(r"^бл\.?\s*", "", text, flags=re.IGNORECASE)
-    if block_name and len(block_name) <= 10:
-        conditions.append(Client.block_id.in_(select(Block.id).where(Block.name == block_name)))
-    return or_(*conditions)
+    block = re.fullmatch(r"бл\.?\s*(\S+)", text, flags=re.IGNORECASE)
+    if block:
+        lookups.append(
+            select(Client.id).join(Block, Client.block_id == Block.id).where(Block.name == block.group(1))
+        )
+    return Client.id.in_(union(*lookups))

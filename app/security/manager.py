@@ -1,4 +1,5 @@
 """The application's security manager: FAB's, plus the LOG of logins."""
+from flask import g, has_request_context
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import user_logged_out
 
@@ -31,6 +32,38 @@ class BillingSecurityManager(SecurityManager):
         self.appbuilder.add_view_no_menu(self.auth_view)
         if self.is_auth_limited:
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
+
+    def _has_view_access(self, user, permission_name, view_name):
+        """Answered from the operator's permissions, read once per request.
+
+        FAB asks the database once per menu entry and button (about thirty
+        queries a page); one query per request gives the same answers.
+        """
+        if not getattr(user, "is_authenticated", False) or not has_request_context():
+            return super()._has_view_access(user, permission_name, view_name)
+        cached = getattr(g, "_billing_permissions", None)
+        if cached is None or cached[0] != user.id:
+            cached = (user.id, self._permission_pairs(user))
+            g._billing_permissions = cached
+        return (permission_name, view_name) in cached[1]
+
+    def _permission_pairs(self, user):
+        from flask_appbuilder.security.sqla.models import (
+            Permission,
+            PermissionView,
+            ViewMenu,
+            assoc_permissionview_role,
+        )
+
+        role_ids = [role.id for role in self.get_user_roles(user)]
+        rows = (
+            self.session.query(Permission.name, ViewMenu.name)
+            .join(PermissionView, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+            .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .filter(assoc_permissionview_role.c.role_id.in_(role_ids))
+        )
+        return set(rows)
 
     def auth_user_db(self, username, password):
         user = super().auth_user_db(username, password)

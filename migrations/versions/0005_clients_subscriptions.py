@@ -127,6 +127,7 @@ def upgrade():
     sa.UniqueConstraint('client_number')
     )
     with op.batch_alter_table('client', schema=None) as batch_op:
+        batch_op.create_index('ix_client_name_id', ['name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_client_block_id'), ['block_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_client_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_client_egn'), ['egn'], unique=False)
@@ -192,6 +193,7 @@ def downgrade():
 
     op.drop_table('subscription')
     with op.batch_alter_table('client', schema=None) as batch_op:
+        batch_op.drop_index('ix_client_name_id')
         batch_op.drop_index(batch_op.f('ix_client_search_name'))
         batch_op.drop_index(batch_op.f('ix_client_phone_digits'))
         batch_op.drop_index(batch_op.f('ix_client_eik'))
