@@ -3,7 +3,9 @@ import os
 import click
 from flask.cli import AppGroup
 
+from app.contracts.services import ensure_default_contract_type
 from app.demo import services
+from app.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -12,13 +14,15 @@ demo_cli = AppGroup("demo", help="Demo data.")
 @click.option("--clients", "client_count", type=int, default=0,
               help="also create this many demo clients with subscriptions (bulk, for benchmarks)")
 def seed(client_count):
-    """Fill demo dealers, operators, services, neighbourhoods and networks (safe to run again)."""
+    """Fill demo dealers, operators, services, neighbourhoods, networks and a contract type (safe to run again)."""
     dealers = services.seed_dealers()
     password = os.environ.get("BILLING_DEMO_PASSWORD", "demo12345")
     operators = services.seed_operators(password)
     catalog = services.seed_catalog()
     blocks = services.seed_neighbourhoods()
     networks = services.seed_networks()
+    ensure_default_contract_type()
+    db.session.commit()
     click.echo(
         f"demo: {dealers} dealers, {catalog} services, {blocks} blocks, {networks} networks, "
         f"operators {', '.join(operators) or 'already present'}"

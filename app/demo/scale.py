@@ -5,7 +5,6 @@ the change log would otherwise triple the work, and seeded demo data is not
 an operator's change. Everything else (numbers, ЕГН check digits, unique
 usernames and addresses) follows the same rules as data entered by hand.
 """
-import ipaddress
 import random
 from datetime import date, timedelta
 

@@ -23,7 +23,10 @@ def test_seed_is_complete_and_idempotent(app):
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     assert counts(app) == first
     with app.app_context():
+        from app.contracts.models import ContractType
+
         assert {s.currency for s in db.session.scalars(select(Service))} == {"EUR"}
+        assert db.session.scalar(select(func.count(ContractType.id))) == 1
 
     dealer_admin = Browser(app)
     dealer_admin.login("l.dimitrov", "demo12345")
