@@ -46,9 +46,10 @@ class Client(Model):
     kind = Column(String(10), nullable=False, default=INDIVIDUAL)
     name = Column(String(200), nullable=False)
     dealer_id = Column(Integer, ForeignKey("dealer.id", ondelete="RESTRICT"), index=True)
-    # Joined: the list and the card print the dealer and the address of
-    # every client without a query each.
-    dealer = relationship("Dealer", lazy="joined")
+    # Loaded for a whole page in one extra query each (the list prints the
+    # dealer and address of every client); not joined, so sorting a search's
+    # matches by name handles narrow rows.
+    dealer = relationship("Dealer", lazy="selectin")
     phone = Column(String(100))  # one or more, comma separated
     fax = Column(String(50))
     email = Column(String(150))
@@ -66,7 +67,7 @@ class Client(Model):
     vat_number = Column(String(15))
     # address: structured (block, entrance, floor, apartment) or free text
     block_id = Column(Integer, ForeignKey("block.id", ondelete="RESTRICT"), index=True)
-    block = relationship("Block", lazy="joined")
+    block = relationship("Block", lazy="selectin")
     entrance = Column(String(5))
     floor = Column(String(5))
     apartment = Column(String(10))
