@@ -59,7 +59,7 @@ LABELS = {
 KINDS = [("individual", _l("Individual")), ("company", _l("Company (legal entity)"))]
 STATUS_LABELS = {
     "pending": _l("Awaiting installation"),
-    "active": _l("Active"),
+    "active": _l("Active (service)"),
     "suspended": _l("Suspended"),
     "terminated": _l("Terminated"),
 }
