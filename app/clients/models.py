@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship, validates
 
-from app.core.validators import check_eik, check_egn, check_vat_number
+from app.core.validators import normalise_identifier
 
 INDIVIDUAL = "individual"
 COMPANY = "company"
@@ -100,17 +100,9 @@ class Client(Model):
         self.phone_digits = " ".join(digits_only(part) for part in (value or "").split(","))
         return value
 
-    @validates("egn")
-    def _normalise_egn(self, key, value):
-        return check_egn(value) if value else None
-
-    @validates("eik")
-    def _normalise_eik(self, key, value):
-        return check_eik(value) if value else None
-
-    @validates("vat_number")
-    def _normalise_vat_number(self, key, value):
-        return check_vat_number(value) if value else None
+    @validates("egn", "eik", "vat_number")
+    def _normalise_identifiers(self, key, value):
+        return normalise_identifier(key, value)
 
     @property
     def is_company(self):

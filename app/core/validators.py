@@ -108,6 +108,24 @@ def check_egn(value):
     return digits
 
 
+IDENTIFIER_CHECKS = {
+    "eik": check_eik,
+    "vat_number": check_vat_number,
+    "iban": check_iban,
+    "bic": check_bic,
+    "egn": check_egn,
+}
+
+
+def normalise_identifier(column, value):
+    """For a model's @validates on identifier columns named as in IDENTIFIER_CHECKS.
+
+    A value set directly (services, seed, API) is checked and normalised
+    too, so no path can store a malformed identifier.
+    """
+    return IDENTIFIER_CHECKS[column](value) if value else None
+
+
 class FieldCheck:
     """WTForms validator running a check and storing the normalised value."""
 

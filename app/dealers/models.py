@@ -2,7 +2,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, Column, Integer, String, Text
 from sqlalchemy.orm import validates
 
-from app.core.validators import check_bic, check_eik, check_iban, check_vat_number
+from app.core.validators import normalise_identifier
 
 
 class Dealer(Model):
@@ -29,23 +29,9 @@ class Dealer(Model):
     bic = Column(String(11))
     iban = Column(String(34))
 
-    # A value set directly (services, seed, API) is checked and normalised
-    # here too, so no path can store a malformed identifier.
-    @validates("eik")
-    def _normalise_eik(self, key, value):
-        return check_eik(value) if value else None
-
-    @validates("vat_number")
-    def _normalise_vat_number(self, key, value):
-        return check_vat_number(value) if value else None
-
-    @validates("iban")
-    def _normalise_iban(self, key, value):
-        return check_iban(value) if value else None
-
-    @validates("bic")
-    def _normalise_bic(self, key, value):
-        return check_bic(value) if value else None
+    @validates("eik", "vat_number", "iban", "bic")
+    def _normalise_identifiers(self, key, value):
+        return normalise_identifier(key, value)
 
     @classmethod
     def dealer_scope(cls, dealer_id):
