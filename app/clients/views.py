@@ -129,12 +129,17 @@ class ClientView(DealerScopedView, BillingModelView):
                                     "vat_registered", "vat_number"]}),
         (_l("Address"), {"fields": ["block", "entrance", "floor", "apartment", "address_text"]}),
     ]
-    show_fieldsets = [
-        (_l("Client"), {"fields": ["client_number", "kind", "name", "dealer", "phone", "fax", "email", "address",
-                                   "comment"]}),
-        (_l("Identity"), {"fields": ["egn", "id_card", "company_name", "eik", "tax_number", "mol",
-                                     "company_address", "vat_number"]}),
+    profile_fields = ["client_number", "kind", "name", "dealer", "phone", "fax", "email", "address", "comment"]
+    individual_show_fieldsets = [
+        (_l("Client"), {"fields": profile_fields}),
+        (_l("Identity"), {"fields": ["egn", "id_card"]}),
     ]
+    company_show_fieldsets = [
+        (_l("Client"), {"fields": profile_fields}),
+        (_l("Identity"), {"fields": ["company_name", "eik", "tax_number", "mol", "company_address",
+                                     "vat_registered", "vat_number"]}),
+    ]
+    show_fieldsets = individual_show_fieldsets
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(LABELS["kind"], choices=KINDS, default="individual"),
         "vat_registered": BooleanField(LABELS["vat_registered"], default=False),
@@ -166,6 +171,22 @@ class ClientView(DealerScopedView, BillingModelView):
         from app.clients.services import clear_other_type_fields
 
         clear_other_type_fields(item)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # FAB derives show_columns from the class's fieldsets; the card needs
+        # the fields of both types (see _get_show_widget).
+        self.show_columns = [
+            field for _title, fieldset in self.individual_show_fieldsets + self.company_show_fieldsets[1:]
+            for field in fieldset["fields"]
+        ]
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        # The card shows the identity fields of the client's own type only.
+        kwargs.setdefault(
+            "show_fieldsets", self.company_show_fieldsets if item.is_company else self.individual_show_fieldsets
+        )
+        return super()._get_show_widget(pk, item, **kwargs)
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:

@@ -78,6 +78,9 @@ def test_type_specific_fields(app, admin):
         assert (person.company_name, person.eik) == (None, None)
         assert (company.egn, company.eik) == (None, "1750747520019")
         assert person.client_number != company.client_number
+        company_id = company.id
+    card = visible_text(admin.get(f"/clients/show/{company_id}").text)
+    assert "МОЛ Георги Георгиев" in card.replace(" : ", " ") and "ЕГН" not in card
 
 
 def test_egn_masked_without_the_right_and_viewing_it_is_logged(app):
@@ -90,6 +93,7 @@ def test_egn_masked_without_the_right_and_viewing_it_is_logged(app):
     cashier.login("cashier", "operator-pass-123")
     page = visible_text(cashier.get(f"/clients/show/{client_id}").text)
     assert "******6037" in page and "8012056037" not in page
+    assert "МОЛ" not in page  # an individual's card has no company fields
     boss = Browser(app)
     boss.login("boss", "operator-pass-123")
     assert "8012056037" in visible_text(boss.get(f"/clients/show/{client_id}").text)
