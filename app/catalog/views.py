@@ -117,6 +117,7 @@ class ServiceView(BillingModelView):
         "username_type": SelectField(LABELS["username_type"], choices=USERNAME_TYPES, default="none"),
         "sellable": BooleanField(LABELS["sellable"], default=True),
     }
+    record_errors = staticmethod(service_errors)
     validators_columns = {
         "ip_count": [ModelRules(service_errors)],
         "download_kbps": [ModelRules(service_errors)],

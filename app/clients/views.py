@@ -14,6 +14,7 @@ from app.audit.services import record_event
 from app.clients.api import ClientApi, SubscriptionApi
 from app.clients.models import Client, Subscription
 from app.clients.services import (
+    clear_other_type_fields,
     client_errors,
     format_address,
     mask_egn,
@@ -162,14 +163,14 @@ class ClientView(DealerScopedView, BillingModelView):
         "dealer": _l("Empty for head office."),
     }
 
+    record_errors = staticmethod(client_errors)
+
     def pre_add(self, item):
         super().pre_add(item)
         prepare_new_client(item)
 
     def pre_update(self, item):
         super().pre_update(item)
-        from app.clients.services import clear_other_type_fields
-
         clear_other_type_fields(item)
 
     def __init__(self, **kwargs):

@@ -21,7 +21,6 @@ from app.contracts.services import (
     contract_type_errors,
     prepare_new_contract,
 )
-from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime
 from app.core.pdf import PdfError
 from app.core.validators import ModelRules, OfferedChoicesOnly
@@ -173,19 +172,11 @@ class ContractView(DealerScopedView, BillingModelView):
         "term_months": _l("Empty: indefinite."),
     }
 
+    record_errors = staticmethod(contract_errors)
+
     def pre_add(self, item):
         super().pre_add(item)
-        self._refuse_invalid(item)
         prepare_new_contract(item)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        self._refuse_invalid(item)
-
-    def _refuse_invalid(self, item):
-        errors = contract_errors(item)
-        if errors:
-            raise FieldErrors(errors)
 
     def render_template(self, template, **kwargs):
         if template == self.show_template:

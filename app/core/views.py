@@ -23,7 +23,33 @@ def _not_routed(name):
     return not_routed
 
 
-class BillingModelView(ModelView):
+class RecordRules:
+    """Refuses, before saving, a record that breaks its module's rule.
+
+    `record_errors` is the module's services rule (record) -> {field: [message]};
+    a refusal raises FieldErrors: the panel flashes it, the REST API answers
+    422, and nothing is stored. Panel forms also show the same rule under the
+    fields through `ModelRules`.
+    """
+
+    record_errors = None
+
+    def _refuse_invalid(self, item):
+        if self.record_errors is not None:
+            errors = self.record_errors(item)
+            if errors:
+                raise FieldErrors(errors)
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        self._refuse_invalid(item)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        self._refuse_invalid(item)
+
+
+class BillingModelView(RecordRules, ModelView):
     """A ModelView whose record page also shows the record's LOG history."""
 
     page_size = 25
@@ -53,14 +79,9 @@ class ReadOnlyModelView(BillingModelView):
     action_post = _not_routed("action_post")
 
 
-class BillingModelApi(ModelRestApi):
-    """A ModelRestApi whose `record_errors(item)` refusals answer 422, nothing stored.
+class BillingModelApi(RecordRules, ModelRestApi):
+    """A ModelRestApi whose `record_errors` refusals and `raw_checks` answer 422."""
 
-    `record_errors` is the module's services rule ({field: [message]}) — the
-    same one its panel forms apply through `ModelRules`.
-    """
-
-    record_errors = None
     # field → check (app.core.validators style), applied to the request body
     # as sent: the schema would already have rounded "1.234" to 1.23.
     raw_checks = {}
@@ -74,18 +95,6 @@ class BillingModelApi(ModelRestApi):
         "delete": "delete",
         "info": "list",
     }
-
-    def _refuse_invalid(self, item):
-        if self.record_errors is not None:
-            errors = self.record_errors(item)
-            if errors:
-                raise FieldErrors(errors)
-
-    def pre_add(self, item):
-        self._refuse_invalid(item)
-
-    def pre_update(self, item):
-        self._refuse_invalid(item)
 
     def _raw_errors(self):
         from flask import request

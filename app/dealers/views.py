@@ -79,6 +79,7 @@ class DealerView(DealerScopedView, BillingModelView):
     base_order = ("name", "asc")
     add_fieldsets = edit_fieldsets = show_fieldsets = FIELDSETS
     validators_columns = FIELD_CHECKS
+    record_errors = staticmethod(dealer_errors)
     formatters_columns = {"vat_registered": format_yes_no}
     # FAB makes a NOT NULL boolean "required", which refuses an unticked box.
     add_form_extra_fields = edit_form_extra_fields = {

@@ -3,7 +3,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
-from app.core.errors import FieldErrors
 from app.core.formatting import format_percent
 from app.core.validators import ModelRules
 from app.core.views import BillingModelView
@@ -56,6 +55,7 @@ class NetworkView(DealerScopedView, BillingModelView):
     show_columns = ["name", "cidr", "group", "speed_mbps", "dealer", "gateway", "services", "comment",
                     "used_count", "free_count", "used_percent"]
     validators_columns = {"cidr": [ModelRules(network_errors)], "gateway": [ModelRules(network_errors)]}
+    record_errors = staticmethod(network_errors)
     formatters_columns = {
         "services": lambda items: ", ".join(str(s) for s in items) or "—",
         "used_percent": format_percent,
@@ -65,19 +65,6 @@ class NetworkView(DealerScopedView, BillingModelView):
         "services": _l("Services that take their addresses from this network; empty: any service."),
         "dealer": _l("Empty: shared by head office and every dealer."),
     }
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        self._refuse_invalid(item)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        self._refuse_invalid(item)
-
-    def _refuse_invalid(self, item):
-        errors = network_errors(item)
-        if errors:
-            raise FieldErrors(errors)
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:

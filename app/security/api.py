@@ -4,10 +4,8 @@ from werkzeug.security import generate_password_hash
 
 from app.core.views import BillingModelApi
 from app.security.models import Operator
-from app.security.rights import current_operator
 from app.security.scoping import DealerScopedApi
-from app.security.services import operator_errors
-from app.security.views import OPERATOR_PERMISSIONS, GrantableRolesFilter
+from app.security.views import OPERATOR_PERMISSIONS, GrantableRolesFilter, current_operator_may_save
 
 
 class OperatorApi(DealerScopedApi, BillingModelApi):
@@ -23,7 +21,7 @@ class OperatorApi(DealerScopedApi, BillingModelApi):
     edit_columns = ["first_name", "last_name", "email", "active", "dealer", "roles", "allowed_services"]
     search_columns = ["username", "first_name", "last_name", "email", "dealer"]
     add_query_rel_fields = edit_query_rel_fields = {"roles": [["id", GrantableRolesFilter, None]]}
-    record_errors = staticmethod(lambda operator: operator_errors(current_operator(), operator))
+    record_errors = staticmethod(current_operator_may_save)
 
     def pre_add(self, item):
         super().pre_add(item)

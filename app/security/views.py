@@ -12,7 +12,6 @@ from markupsafe import Markup
 from wtforms.validators import DataRequired
 
 from app.audit.formatting import register_entity
-from app.core.errors import FieldErrors
 from app.core.formatting import format_yes_no
 from app.core.validators import OfferedChoicesOnly
 from app.core.views import BillingModelView
@@ -52,6 +51,11 @@ OPERATOR_PERMISSIONS = [
     "can_list", "can_show", "can_add", "can_edit", "can_delete",
     "can_userinfo", "userinfoedit", "resetmypassword", "resetpasswords",
 ]
+
+
+def current_operator_may_save(operator):
+    """The operator rules (app.security.services.operator_errors) for whoever is acting."""
+    return operator_errors(current_operator(), operator)
 
 
 class GrantableRolesFilter(BaseFilter):
@@ -110,18 +114,7 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     edit_form_query_rel_fields = ROLE_CHOICES
     show_template = "audit/show_with_history.html"
 
-    def _refuse_invalid(self, item):
-        errors = operator_errors(current_operator(), item)
-        if errors:
-            raise FieldErrors(errors)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        self._refuse_invalid(item)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        self._refuse_invalid(item)
+    record_errors = staticmethod(current_operator_may_save)
 
 
 def _permissions_cell(permissions):
