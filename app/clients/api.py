@@ -4,7 +4,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.clients.models import Client, Subscription
 from app.clients.services import client_errors, prepare_new_client
-from app.clients.subscriptions import open_subscription
+from app.clients.subscriptions import open_subscription, require_technical_right
 from app.core.validators import check_egn, check_eik, check_vat_number
 from app.core.views import BillingModelApi
 from app.security.rights import current_operator
@@ -51,3 +51,7 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
         super().pre_add(item)
         body = request.get_json(silent=True) or {}
         open_subscription(current_operator(), item, override_technology=bool(body.get("technology_override")))
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        require_technical_right(current_operator())

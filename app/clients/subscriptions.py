@@ -55,6 +55,12 @@ def _subscription_errors(operator, subscription, override_technology):
     return errors
 
 
+def require_technical_right(operator):
+    """Usernames, passwords and delivery addresses change only with that right."""
+    if not has_right(permissions.CHANGE_TECHNICAL, operator):
+        raise FieldErrors({"username": [gettext("You do not have the right to change technical parameters.")]})
+
+
 def open_subscription(operator, subscription, override_technology=False):
     """Checks and completes a new subscription: username, password, IP addresses.
 

@@ -21,7 +21,12 @@ from app.clients.services import (
     prepare_new_client,
     search_condition,
 )
-from app.clients.subscriptions import change_status, open_subscription, subscription_errors
+from app.clients.subscriptions import (
+    change_status,
+    open_subscription,
+    require_technical_right,
+    subscription_errors,
+)
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_yes_no
 from app.core.validators import FieldCheck, ModelRules, check_egn, check_eik, check_vat_number
@@ -295,8 +300,7 @@ class SubscriptionView(DealerScopedView, BillingModelView):
 
     def pre_update(self, item):
         super().pre_update(item)
-        if not has_right(permissions.CHANGE_TECHNICAL):
-            raise FieldErrors({"username": [gettext("You do not have the right to change technical parameters.")]})
+        require_technical_right(current_operator())
 
     @expose("/status/<int:pk>", methods=["POST"])
     @has_access

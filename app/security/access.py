@@ -14,8 +14,7 @@ from app.security.rights import current_operator
 
 
 def _views_by_blueprint():
-    appbuilder = current_app.appbuilder
-    return {view.blueprint.name: view for view in appbuilder.baseviews if getattr(view, "blueprint", None)}
+    return current_app.extensions["billing_views_by_blueprint"]
 
 
 def refuse_without_permission():
@@ -45,5 +44,9 @@ def forbidden(error):
 
 
 def init_app(app):
+    """Call after every view is registered: the view map is built once, here."""
+    app.extensions["billing_views_by_blueprint"] = {
+        view.blueprint.name: view for view in app.appbuilder.baseviews if getattr(view, "blueprint", None)
+    }
     app.before_request(refuse_without_permission)
     app.register_error_handler(403, forbidden)
