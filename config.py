@@ -75,6 +75,18 @@ def load_config():
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
+        # Head office as the issuer of its own clients' invoices (a dealer's
+        # clients get the dealer's company data). An empty VAT number means
+        # not VAT-registered: invoices then cite чл. 113, ал. 9 ЗДДС.
+        "COMPANY_NAME": os.environ.get("COMPANY_NAME", "Билинг Мрежи ООД"),
+        "COMPANY_EIK": os.environ.get("COMPANY_EIK", "831642181"),
+        "COMPANY_VAT_NUMBER": os.environ.get("COMPANY_VAT_NUMBER", "BG831642181"),
+        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "гр. София, бул. „Витоша“ 1"),
+        "COMPANY_CITY": os.environ.get("COMPANY_CITY", "София"),
+        "COMPANY_MOL": os.environ.get("COMPANY_MOL", "Иван Петров"),
+        "COMPANY_BANK": os.environ.get("COMPANY_BANK", "Банка ДСК"),
+        "COMPANY_IBAN": os.environ.get("COMPANY_IBAN", "BG80BNBG96611020345678"),
+        "COMPANY_BIC": os.environ.get("COMPANY_BIC", "BNBGBGSD"),
         # Flask-AppBuilder
         "APP_NAME": os.environ.get("APP_NAME", "Билинг"),
         "AUTH_TYPE": AUTH_DB,

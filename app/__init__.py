@@ -6,7 +6,8 @@ from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
 
 # Business modules in menu order; each has views.register(appbuilder).
-MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "security", "protection", "audit")
+MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "billing", "invoices", "cashdesk",
+           "collectors", "security", "protection", "audit")
 
 
 def create_app(overrides=None):

@@ -5,6 +5,8 @@ of two dealers; a model that becomes dealer-scoped needs a factory here, or
 that test fails and says which.
 """
 from app.audit.models import LogEntry
+from app.billing.models import Charge, Payment
+from app.invoices.models import Invoice
 from app.dealers.models import Dealer
 from app.clients.models import Client, Subscription
 from app.contracts.models import Contract
@@ -16,7 +18,8 @@ EIKS = {"Алфа": "175074752", "Бета": "204123454"}
 
 
 def make_dealer(name):
-    dealer = Dealer(name=f"Дилър {name}", company_name=f"{name} ЕООД", eik=EIKS.get(name))
+    dealer = Dealer(name=f"Дилър {name}", company_name=f"{name} ЕООД", eik=EIKS.get(name),
+                    company_address=f"гр. Пловдив, ул. „{name}“ 1")
     db.session.add(dealer)
     db.session.flush()
     return dealer
@@ -133,6 +136,54 @@ def _contract_record(dealer, tag):
     return make_contract(make_client(dealer, f"Подписал-{tag}"))
 
 
+def make_subscription(client, service, status="active", activation_date=None, paid_until=None, **values):
+    """A subscription placed directly (no sale rules): for billing tests."""
+    from app.clients.models import Subscription
+
+    subscription = Subscription(client=client, service=service, status=status, activation_date=activation_date,
+                                paid_until=paid_until, **values)
+    db.session.add(subscription)
+    db.session.commit()
+    return subscription
+
+
+def head_office_cashier():
+    """The test administrator: head office, every right."""
+    from app.security.models import Operator
+
+    return db.session.query(Operator).filter_by(username="admin").one()
+
+
+def make_payment(client, operator=None, **values):
+    """A payment recorded through the billing service, committed."""
+    from app.billing.services import record_payment
+
+    result = record_payment(operator or head_office_cashier(), client, **values)
+    db.session.commit()
+    return result.payment
+
+
+def _charge_record(dealer, tag):
+    from app.billing.services import add_charge
+
+    charge = add_charge(make_client(dealer, f"Длъжник-{tag}"), f"Такса-{tag}", "15.00", type_code="other")
+    db.session.commit()
+    return charge
+
+
+def _payment_record(dealer, tag):
+    return make_payment(make_client(dealer, f"Платец-{tag}"), amount="21.00", note=f"Бележка-{tag}")
+
+
+def _invoice_record(dealer, tag):
+    from app.invoices.services import issue_invoice
+
+    client = make_client(dealer, f"Фирма-{tag}")
+    invoice = issue_invoice(make_payment(client, amount="30.00"))
+    db.session.commit()
+    return invoice
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
@@ -142,4 +193,7 @@ SCOPED_FACTORIES = {
     Client: (_client_record, lambda record: record.name),
     Subscription: (_subscription_record, lambda record: record.username),
     Contract: (_contract_record, lambda record: record.client.name),
+    Charge: (_charge_record, lambda record: record.description),
+    Payment: (_payment_record, lambda record: record.note),
+    Invoice: (_invoice_record, lambda record: record.recipient_name),
 }

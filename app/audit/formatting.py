@@ -21,6 +21,7 @@ OPERATION_LABELS = {
     "job": _l("Background job"),
     "override": _l("Rule overridden"),
     "personal_data": _l("Personal data viewed"),
+    "collector": _l("Payment collector call"),
 }
 
 

@@ -32,6 +32,7 @@ class LogEntry(Model):
     JOB = "job"
     OVERRIDE = "override"
     PERSONAL_DATA = "personal_data"
+    COLLECTOR = "collector"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)

@@ -8,6 +8,7 @@ from app.audit.services import record_event
 from app.catalog.services import may_sell
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED, Subscription
 from app.core.errors import FieldErrors
+from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.services import allocate, release
 from app.security import permissions
@@ -86,6 +87,9 @@ def open_subscription(operator, subscription, override_technology=False):
                  subscription_id=subscription.id)
     except NoFreeAddress as refusal:
         raise FieldErrors({"service": [str(refusal)]}) from None
+    from app.billing.services import add_installation_charge
+
+    add_installation_charge(subscription, operator)
     if subscription.technology_override:
         record_event(
             LogEntry.OVERRIDE, user=operator, entity=subscription,
@@ -105,6 +109,9 @@ def change_status(subscription, status, reason):
         raise FieldErrors({"status_reason": [gettext("Say why the status changes.")]})
     subscription.status = status
     subscription.status_reason = reason.strip()
+    if status == ACTIVE and subscription.activation_date is None:
+        # Floating months are anchored to this day.
+        subscription.activation_date = local_today()
     if status == TERMINATED:
         release(list(subscription.ip_allocations))
     db.session.flush()

@@ -226,6 +226,7 @@ class ClientView(DealerScopedView, BillingModelView):
         )
         security = self.appbuilder.sm
         return {
+            **self._money(client),
             "client": client,
             "address": format_address(client),
             "subscriptions": subscriptions,
@@ -235,6 +236,30 @@ class ClientView(DealerScopedView, BillingModelView):
             "contract_status": dict(CONTRACT_STATUSES).get,
             "status_label": status_label,
             "can_add_subscription": has_right(permissions.ADD_SUBSCRIPTIONS),
+        }
+
+
+    def _money(self, client):
+        """The card's payments section: what is due, and the latest payments."""
+        from app.billing.models import Payment
+        from app.billing.services import client_due
+        from app.core.money import format_money
+
+        security = self.appbuilder.sm
+        can_see_payments = security.has_access("can_list", "Payment")
+        payments = []
+        if can_see_payments:
+            payments = (
+                db.session.query(Payment).filter(Payment.client_id == client.id)
+                .order_by(Payment.paid_at.desc()).limit(10).all()
+            )
+        return {
+            "due": client_due(client),
+            "payments": payments,
+            "can_see_payments": can_see_payments,
+            "can_record_payment": has_right(permissions.RECORD_PAYMENT),
+            "can_add_charge": has_right(permissions.ADD_CHARGES) and security.has_access("can_add", "Charge"),
+            "format_money": format_money,
         }
 
 

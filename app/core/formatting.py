@@ -49,7 +49,6 @@ def init_app(app):
     app.add_template_filter(format_datetime, "datetime_bg")
 
 
-
 def format_yes_no(value):
     """Да/Не for a boolean column (FAB would print True/False)."""
     from flask_babel import gettext
@@ -64,3 +63,19 @@ def format_percent(value):
     if value is None:
         return ""
     return f"{value:.1f}".replace(".", ",") + " %"
+
+
+def local_today():
+    """Today in the configured local timezone (what "today" means to the office)."""
+    return local_time(datetime.now(timezone.utc).replace(tzinfo=None)).date()
+
+
+def utc_bounds(day):
+    """A local calendar day as naive UTC datetimes [start, end), to query stored times."""
+    from datetime import timedelta
+
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia"))
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    end = start + timedelta(days=1)
+    end = datetime(end.year, end.month, end.day, tzinfo=zone)  # a DST day is 23 or 25 hours
+    return (start.astimezone(timezone.utc).replace(tzinfo=None), end.astimezone(timezone.utc).replace(tzinfo=None))

@@ -23,8 +23,9 @@ def seed(client_count):
     networks = services.seed_networks()
     ensure_default_contract_type()
     db.session.commit()
+    clients = services.seed_billing()
     click.echo(
-        f"demo: {dealers} dealers, {catalog} services, {blocks} blocks, {networks} networks, "
+        f"demo: {dealers} dealers, {catalog} services, {blocks} blocks, {networks} networks, {clients} clients, "
         f"operators {', '.join(operators) or 'already present'}"
     )
     if operators:

@@ -205,3 +205,63 @@ def seed_networks():
         created += 1
     db.session.commit()
     return created
+
+
+# name, kind, ЕИК first 8 digits (companies), service, months unpaid, status
+DEMO_CLIENTS = [
+    ("Иван Петров Иванов", "individual", None, "Интернет 100 Mbps", 1, "active"),
+    ("Мария Георгиева Стоянова", "individual", None, "Кабелна телевизия HD", 0, "active"),
+    ("Стоян Колев Димитров", "individual", None, "Интернет DOCSIS 150", 2, "suspended"),
+    ("Техно Сървиз ООД", "company", "20198765", "Наета линия 100 Mbps + 8 IP", 0, "active"),
+]
+
+
+def seed_billing(cashier_username="m.ivanova"):
+    """A few head-office clients with subscriptions, an open charge and payments; a USD rate.
+
+    Goes through the billing services, so the card, cash desk, receipts and
+    invoices show what a real day would. Skips clients that exist already.
+    """
+    from datetime import timedelta
+
+    from app.billing.models import CurrencyRate
+    from app.billing.services import add_charge, record_payment
+    from app.clients.models import Client, Subscription
+    from app.clients.services import prepare_new_client
+    from app.core.formatting import local_today
+    from app.billing.periods import month_end
+    from app.security.models import Operator
+
+    today = local_today()
+    if not db.session.query(CurrencyRate.id).filter_by(currency="USD").first():
+        db.session.add(CurrencyRate(currency="USD", valid_from=today.replace(day=1), rate="1.0850"))
+    cashier = db.session.query(Operator).filter_by(username=cashier_username).one()
+    created = 0
+    for name, kind, eik8, service_name, months_behind, status in DEMO_CLIENTS:
+        if db.session.query(Client.id).filter_by(name=name).first():
+            continue
+        client = Client(name=name, kind=kind, phone="0888 123 456", address_text="гр. София, ж.к. Младост 1, бл. 12")
+        if kind == "company":
+            eik = demo_eik(eik8)
+            client.company_name, client.eik, client.mol = name, eik, "Петър Николов"
+            client.company_address, client.vat_registered, client.vat_number = "гр. София, ул. „Шипка“ 5", True, \
+                "BG" + eik
+        prepare_new_client(client)
+        db.session.add(client)
+        service = db.session.query(Service).filter_by(name=service_name).one()
+        start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        paid_until = month_end(today)
+        for _ in range(months_behind):
+            paid_until = paid_until.replace(day=1) - timedelta(days=1)  # the previous month's end
+        subscription = Subscription(client=client, service=service, status=status, activation_date=start,
+                                    paid_until=paid_until)
+        db.session.add(subscription)
+        db.session.flush()
+        if service.installation_fee and months_behind:
+            add_charge(client, f"Инсталация: {service.name}", service.installation_fee, service.currency,
+                       subscription=subscription, type_code="installation", operator=cashier)
+        if status == "active":
+            record_payment(cashier, client, periods={subscription.id: 1})
+        created += 1
+    db.session.commit()
+    return created

@@ -26,6 +26,8 @@ MANAGE_OPERATORS = "manage_operators"
 MANAGE_PROTECTION = "manage_protection"
 READ_LOG = "read_log"
 OVERRIDE_TECHNOLOGY = "override_technology"
+ADD_CHARGES = "add_charges"
+SEE_ALL_CASH_DESKS = "see_all_cash_desks"
 
 # right → (permission, view menu)
 RIGHTS = {
@@ -38,6 +40,8 @@ RIGHTS = {
     EXPORT_REPORTS: (EXPORT_REPORTS, OPERATIONS),
     SEE_PERSONAL_DATA: (SEE_PERSONAL_DATA, OPERATIONS),
     OVERRIDE_TECHNOLOGY: (OVERRIDE_TECHNOLOGY, OPERATIONS),
+    ADD_CHARGES: (ADD_CHARGES, OPERATIONS),
+    SEE_ALL_CASH_DESKS: (SEE_ALL_CASH_DESKS, OPERATIONS),
     MANAGE_OPERATORS: ("can_edit", "Operator"),
     MANAGE_PROTECTION: ("can_edit", "AllowedAddress"),
     READ_LOG: ("can_list", "LogEntry"),
@@ -73,6 +77,8 @@ PERMISSION_LABELS = {
     EXPORT_REPORTS: _l("export reports"),
     SEE_PERSONAL_DATA: _l("see personal data"),
     OVERRIDE_TECHNOLOGY: _l("sell without the block's technology"),
+    ADD_CHARGES: _l("add manual charges"),
+    SEE_ALL_CASH_DESKS: _l("see every operator's cash desk"),
 }
 
 # View menus that are not a model (the model views register their labels
@@ -102,6 +108,15 @@ VIEW_LABELS = {
     "Subscriptions": _l("Subscriptions"),
     "Contracts": _l("Contracts"),
     "Contract types": _l("Contract types"),
+    "Payments": _l("Payments"),
+    "Charges": _l("Charges"),
+    "Invoices": _l("Invoices"),
+    "Cash desk": _l("Cash desk"),
+    "CashDesk": _l("Cash desk"),
+    "Payment methods": _l("Payment methods"),
+    "Payment types": _l("Payment types"),
+    "Currencies": _l("Currencies"),
+    "Payment collectors": _l("Payment collectors"),
     "RightsMatrix": _l("Rights matrix"),
     "ResetMyPasswordView": _l("Change own password"),
     "ResetPasswordView": _l("Set a password"),
@@ -138,11 +153,15 @@ SUBSCRIPTION_WORK = ["can_list", "can_show", "can_add", "can_edit", "can_status"
 # Printing also needs the PRINT_CONTRACTS right.
 CONTRACT_WORK = READ + ["can_add", "can_preview", "can_pdf"]
 
+# Recording, reversing, receipts and invoices of payments are governed by the
+# business rights; the view permissions only open the pages.
+PAYMENTS_READ = {"Payment": READ, "Charge": READ, "Invoice": READ, "CashDesk": ["can_list"]}
+
 ROLE_DEFAULTS = {
     CASHIER: {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
         "views": {"Dealer": READ, **CATALOG_READ, "Client": ["can_list", "can_show", "can_add", "can_edit"],
-                  "Subscription": READ, "Contract": CONTRACT_WORK},
+                  "Subscription": READ, "Contract": CONTRACT_WORK, **PAYMENTS_READ},
     },
     TECHNICAL_SUPPORT: {
         "rights": [CHANGE_TECHNICAL],
@@ -154,15 +173,16 @@ ROLE_DEFAULTS = {
         "views": {"Neighbourhood": READ, "Block": READ, **COVERAGE},
     },
     MANAGER: {
-        "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE],
+        "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS],
         "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ,
-                  "Client": READ, "Subscription": READ, "Contract": READ},
+                  "Client": READ, "Subscription": READ, "Contract": READ, **PAYMENTS_READ, "CurrencyRate": READ,
+                  "PaymentMethod": READ, "PaymentType": READ},
     },
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
-                   SEE_PERSONAL_DATA, SEE_CASH_BALANCE, CHANGE_TECHNICAL],
+                   SEE_PERSONAL_DATA, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS, CHANGE_TECHNICAL, ADD_CHARGES],
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
                   **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
-                  "Contract": CONTRACT_WORK},
+                  "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"]},
     },
 }

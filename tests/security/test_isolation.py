@@ -128,7 +128,8 @@ def test_dealer_operator_never_sees_another_dealers_records(app, world):
             assert listing.status_code == 200, base
             assert beta_id not in listing.json["ids"], base
             assert api.get(f"{base}/{beta_id}").status_code == 404, base
-            assert api.put(f"{base}/{beta_id}", json={}).status_code in (404, 400), base
+            # 405: an API without updates (payments) has no PUT at all
+            assert api.put(f"{base}/{beta_id}", json={}).status_code in (404, 400, 405), base
             if "can_delete" in view.base_permissions:
                 assert api.delete(f"{base}/{beta_id}").status_code == 404, base
             checked.add(model)

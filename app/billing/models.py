@@ -1,0 +1,273 @@
+"""Money records: rates, methods and types, charges, payments and what they paid.
+
+Payments are never changed or deleted. A mistake is corrected by a reversal:
+a payment row of its own, with the negated amounts, that references the
+original (`reversal_of_id`, unique: a payment is reversed at most once).
+What a payment paid is kept in PaymentAllocation rows, with "paid until"
+before and after, so a reversal restores exactly the previous state.
+"""
+from datetime import datetime, timezone
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import relationship, validates
+
+from app.core.money import check_amount, format_money
+
+# Codes of the built-in methods and types (the migration creates them; their
+# names can be edited, and more can be added).
+CASH = "cash"
+BANK = "bank"
+EPAY = "epay"
+EASYPAY = "easypay"
+CARD = "card"
+
+MONTHLY_FEE = "monthly"
+INSTALLATION_FEE = "installation"
+EXTRA_TRAFFIC = "traffic"
+DEPOSIT = "deposit"
+OTHER = "other"
+
+# What one allocation of a payment paid.
+PAID_CHARGE = "charge"
+PAID_PERIODS = "periods"
+ADVANCE = "advance"  # more than whole charges and periods: kept as an advance
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class CurrencyRate(Model):
+    """How many units of a currency one euro buys, from a date on (e.g. 1 EUR = 1,0850 USD)."""
+
+    __tablename__ = "currency_rate"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    currency = Column(String(3), nullable=False)
+    valid_from = Column(Date, nullable=False)
+    rate = Column(Numeric(12, 6), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("currency", "valid_from", name="uq_currency_rate_day"),
+        CheckConstraint("rate > 0", name="ck_currency_rate_positive"),
+        {"extend_existing": True},
+    )
+
+    @validates("rate")
+    def _check_rate(self, key, value):
+        return check_rate(value)
+
+    def __str__(self):
+        return f"{self.currency} {self.rate}"
+
+
+def check_rate(value):
+    """A positive exchange rate with at most six decimals; the decimal comma is accepted."""
+    from decimal import Decimal, InvalidOperation
+
+    from flask_babel import lazy_gettext as _l
+
+    from app.core.validators import InvalidValue
+
+    try:
+        rate = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        raise InvalidValue(_l("Not a rate, e.g. 1,0850.")) from None
+    if not rate.is_finite() or rate <= 0 or rate != rate.quantize(Decimal("0.000001")) or rate >= 1000000:
+        raise InvalidValue(_l("Not a rate, e.g. 1,0850."))
+    return rate
+
+
+class PaymentMethod(Model):
+    """Cash, bank transfer, ePay, EasyPay, card… (an editable list)."""
+
+    __tablename__ = "payment_method"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(20), unique=True)
+    name = Column(String(100), nullable=False, unique=True)
+    active = Column(Boolean, nullable=False, default=True)
+
+    def __str__(self):
+        return self.name or ""
+
+
+class PaymentType(Model):
+    """What a payment pays: monthly fee, installation, extra traffic, deposit, other."""
+
+    __tablename__ = "payment_type"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(20), unique=True)
+    name = Column(String(100), nullable=False, unique=True)
+    active = Column(Boolean, nullable=False, default=True)
+
+    def __str__(self):
+        return self.name or ""
+
+
+class Charge(Model):
+    """Something a client owes besides the monthly fee, in EUR, open until a payment pays it."""
+
+    __tablename__ = "charge"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
+    client = relationship("Client")
+    subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="RESTRICT"), index=True)
+    subscription = relationship("Subscription")
+    payment_type_id = Column(Integer, ForeignKey("payment_type.id", ondelete="RESTRICT"), nullable=False)
+    payment_type = relationship("PaymentType", lazy="joined")
+    description = Column(String(300), nullable=False)
+    amount = Column(Numeric(12, 2), nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by = relationship("Operator", foreign_keys=[created_by_id])
+    # The payment that paid it; cleared again by that payment's reversal.
+    paid_by_id = Column(Integer, ForeignKey("payment.id", ondelete="RESTRICT", name="fk_charge_paid_by"), index=True)
+    paid_by = relationship("Payment", foreign_keys=[paid_by_id])
+    # Makes a charge the billing cycle adds idempotent (e.g. "traffic:<sub>:<period>").
+    billing_key = Column(String(100), unique=True)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_charge_amount_positive"),
+        Index("ix_charge_client_open", "client_id", "paid_by_id"),
+        {"extend_existing": True},
+    )
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        from app.clients.models import Client
+
+        return cls.client_id.in_(select(Client.id).where(Client.dealer_id == dealer_id))
+
+    @validates("amount")
+    def _check_amount(self, key, value):
+        return check_amount(value)
+
+    @property
+    def is_open(self):
+        return self.paid_by_id is None
+
+    def amount_display(self):
+        return format_money(self.amount, self.currency)
+
+    def __str__(self):
+        return f"{self.description} — {self.amount_display()}"
+
+
+class Payment(Model):
+    """Money received from a client (or, with reversal_of_id, the reversal of such)."""
+
+    __tablename__ = "payment"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False)
+    client = relationship("Client", lazy="joined")
+    # The client's dealer when paid: the dealer's cash, even if the client moves later.
+    dealer_id = Column(Integer, ForeignKey("dealer.id", ondelete="RESTRICT"), index=True)
+    dealer = relationship("Dealer")
+    operator_id = Column(Integer, ForeignKey("ab_user.id", ondelete="RESTRICT"))
+    operator = relationship("Operator", foreign_keys=[operator_id], lazy="joined")
+    collector_id = Column(Integer, ForeignKey("payment_collector.id", ondelete="RESTRICT",
+                                              name="fk_payment_collector"))
+    collector = relationship("PaymentCollector")
+    method_id = Column(Integer, ForeignKey("payment_method.id", ondelete="RESTRICT"), nullable=False)
+    method = relationship("PaymentMethod", lazy="joined")
+    type_id = Column(Integer, ForeignKey("payment_type.id", ondelete="RESTRICT"), nullable=False)
+    payment_type = relationship("PaymentType", lazy="joined")
+    amount = Column(Numeric(12, 2), nullable=False)
+    currency = Column(String(3), nullable=False)
+    amount_eur = Column(Numeric(12, 2), nullable=False)
+    paid_at = Column(DateTime, nullable=False, default=utcnow)
+    note = Column(String(500))
+    # NO ACTION rather than RESTRICT: checked at the end of a statement, so
+    # clearing test data in one DELETE works on PostgreSQL.
+    reversal_of_id = Column(Integer, ForeignKey("payment.id", name="fk_payment_reversal_of"),
+                            unique=True)
+    reversal_of = relationship("Payment", remote_side=[id], foreign_keys=[reversal_of_id],
+                               backref="reversal")
+    # A form's one-time token (or an API caller's request id): a retried
+    # submission finds the payment it already made instead of paying twice.
+    request_key = Column(String(64), unique=True)
+    allocations = relationship("PaymentAllocation", back_populates="payment", order_by="PaymentAllocation.id")
+
+    __table_args__ = (
+        CheckConstraint("currency IN ('EUR', 'BGN', 'USD')", name="ck_payment_currency"),
+        CheckConstraint(
+            "(reversal_of_id IS NULL AND amount > 0 AND amount_eur > 0)"
+            " OR (reversal_of_id IS NOT NULL AND amount < 0 AND amount_eur < 0)",
+            name="ck_payment_sign",
+        ),
+        # A client's payment history, newest first; the payment list; the cash desk.
+        Index("ix_payment_client_paid_at", "client_id", "paid_at"),
+        Index("ix_payment_paid_at", "paid_at"),
+        Index("ix_payment_operator_paid_at", "operator_id", "paid_at"),
+        {"extend_existing": True},
+    )
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        return cls.dealer_id == dealer_id
+
+    @property
+    def is_reversal(self):
+        return self.reversal_of_id is not None
+
+    def amount_display(self):
+        return format_money(self.amount, self.currency)
+
+    def amount_eur_display(self):
+        return format_money(self.amount_eur, "EUR")
+
+    def received_by(self):
+        """The cashier, or the collector (ePay…) that posted it."""
+        return str(self.collector) if self.collector_id else str(self.operator or "")
+
+    def __str__(self):
+        return f"№ {self.id} — {self.amount_display()}"
+
+
+class PaymentAllocation(Model):
+    """One thing a payment paid: a charge, whole periods of a subscription, or an advance (EUR)."""
+
+    __tablename__ = "payment_allocation"
+
+    id = Column(Integer, primary_key=True)
+    payment_id = Column(Integer, ForeignKey("payment.id", ondelete="RESTRICT"), nullable=False, index=True)
+    payment = relationship("Payment", back_populates="allocations")
+    kind = Column(String(10), nullable=False)
+    charge_id = Column(Integer, ForeignKey("charge.id", ondelete="RESTRICT"), index=True)
+    charge = relationship("Charge")
+    subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="RESTRICT"), index=True)
+    subscription = relationship("Subscription")
+    periods = Column(Integer)
+    paid_until_before = Column(Date)
+    paid_until_after = Column(Date)
+    amount_eur = Column(Numeric(12, 2), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('charge', 'periods', 'advance')", name="ck_payment_allocation_kind"),
+        {"extend_existing": True},
+    )

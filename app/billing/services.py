@@ -1,0 +1,465 @@
+"""Charges, what is due, payments and their reversal — only through here.
+
+Every function flushes and leaves the commit to its caller (one commit per
+request). Amounts owed are kept in EUR; a payment keeps the amount and
+currency received plus its value in EUR on the day.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask_babel import gettext
+from sqlalchemy import func
+
+from app.billing import periods as period_rules
+from app.billing.currency import from_eur, to_eur
+from app.billing.models import (
+    ADVANCE,
+    CASH,
+    DEPOSIT,
+    INSTALLATION_FEE,
+    MONTHLY_FEE,
+    PAID_CHARGE,
+    PAID_PERIODS,
+    Charge,
+    Payment,
+    PaymentAllocation,
+    PaymentMethod,
+    PaymentType,
+)
+from app.clients.models import ACTIVE, PENDING, SUSPENDED, Subscription
+from app.core.errors import FieldErrors
+from app.core.formatting import format_date, local_today
+from app.core.money import check_amount, check_currency, format_money
+from app.core.validators import InvalidValue
+from app.extensions import db
+from app.security import permissions
+from app.security.rights import has_right
+
+PAYABLE = (PENDING, ACTIVE, SUSPENDED)
+ZERO = Decimal("0.00")
+
+
+def _utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def payment_type(code):
+    return db.session.scalar(db.select(PaymentType).where(PaymentType.code == code))
+
+
+def payment_method(code):
+    return db.session.scalar(db.select(PaymentMethod).where(PaymentMethod.code == code))
+
+
+# --- charges -----------------------------------------------------------------
+
+def add_charge(client, description, amount, currency="EUR", *, subscription=None, type_code=None,
+               charge_type=None, operator=None, billing_key=None, day=None):
+    """A charge the client owes, converted to EUR. Idempotent by `billing_key`. Flushes."""
+    if billing_key:
+        existing = db.session.scalar(db.select(Charge).where(Charge.billing_key == billing_key))
+        if existing is not None:
+            return existing
+    try:
+        amount = check_amount(amount)
+        currency = check_currency(currency)
+    except InvalidValue as error:
+        raise FieldErrors({"amount": [str(error)]}) from None
+    if amount <= 0:
+        raise FieldErrors({"amount": [gettext("The amount must be more than zero.")]})
+    charge = Charge(
+        client=client, subscription=subscription, description=description,
+        payment_type=charge_type or payment_type(type_code or "other"),
+        amount=to_eur(amount, currency, day or local_today()), currency="EUR",
+        created_by=operator, billing_key=billing_key,
+    )
+    db.session.add(charge)
+    db.session.flush()
+    return charge
+
+
+def add_installation_charge(subscription, operator=None):
+    """The service's installation fee, owed from the day the service is sold."""
+    service = subscription.service
+    if not service.installation_fee or service.installation_fee <= 0:
+        return None
+    return add_charge(
+        subscription.client, gettext("Installation: %(service)s", service=service.name),
+        service.installation_fee, service.currency, subscription=subscription, type_code=INSTALLATION_FEE,
+        operator=operator, billing_key=f"installation:{subscription.id}",
+    )
+
+
+def manual_charge_errors(operator, charge):
+    """Why this operator may not add this charge by hand, as {field: [message]}."""
+    errors = {}
+    if not has_right(permissions.ADD_CHARGES, operator):
+        errors["amount"] = [gettext("You do not have the right to add charges.")]
+    if charge.subscription is not None and charge.client is not None \
+            and charge.subscription.client_id != charge.client.id:
+        errors["subscription"] = [gettext("The subscription belongs to another client.")]
+    if charge.amount is not None and Decimal(charge.amount) <= 0:
+        errors["amount"] = errors.get("amount", []) + [gettext("The amount must be more than zero.")]
+    return errors
+
+
+def prepare_manual_charge(operator, charge):
+    """Completes a charge typed in the panel or the API: checks, EUR, who added it."""
+    errors = manual_charge_errors(operator, charge)
+    if errors:
+        raise FieldErrors(errors)
+    charge.amount = to_eur(charge.amount, charge.currency or "EUR", local_today())
+    charge.currency = "EUR"
+    charge.created_by = operator
+    charge.billing_key = None
+    charge.paid_by_id = None
+
+
+# --- what is due -------------------------------------------------------------
+
+def anchor_day(subscription, day):
+    return subscription.activation_date or day
+
+
+def periods_for(subscription, count, day):
+    return period_rules.next_periods(subscription.service.month_type, count, subscription.paid_until,
+                                     anchor_day(subscription, day))
+
+
+def period_fee_eur(subscription, day):
+    service = subscription.service
+    return to_eur(service.monthly_fee, service.currency, day)
+
+
+@dataclass
+class SubscriptionDue:
+    subscription: Subscription
+    periods: int
+    amount_eur: Decimal
+    paid_until_after: object
+
+
+@dataclass
+class ClientDue:
+    charges: list = field(default_factory=list)
+    subscriptions: list = field(default_factory=list)
+    advance_eur: Decimal = ZERO
+
+    @property
+    def total_eur(self):
+        return sum((charge.amount for charge in self.charges), ZERO) + \
+            sum((due.amount_eur for due in self.subscriptions), ZERO)
+
+
+def subscription_due(subscription, day=None):
+    """The periods that make a subscription paid through `day` (at least the next one), and their price."""
+    day = day or local_today()
+    count = period_rules.periods_to_cover(subscription.service.month_type, subscription.paid_until,
+                                          anchor_day(subscription, day), day)
+    periods = periods_for(subscription, count, day)
+    return SubscriptionDue(subscription, count, period_rules.periods_price(periods, period_fee_eur(subscription, day)),
+                           periods[-1].end)
+
+
+def open_charges(client_id):
+    return db.session.scalars(
+        db.select(Charge).where(Charge.client_id == client_id, Charge.paid_by_id.is_(None)).order_by(Charge.id)
+    ).all()
+
+
+def client_due(client, day=None):
+    """What a client owes today: open charges, plus each live subscription's next period(s)."""
+    day = day or local_today()
+    due = ClientDue(charges=open_charges(client.id))
+    for subscription in client.subscriptions:
+        if subscription.status in PAYABLE:
+            item = subscription_due(subscription, day)
+            if item.amount_eur > 0:
+                due.subscriptions.append(item)
+    due.advance_eur = advance_total(client.id)
+    return due
+
+
+def advance_total(client_id):
+    """Money paid beyond whole charges and periods, by payments not reversed."""
+    reversed_ids = db.select(Payment.reversal_of_id).where(Payment.reversal_of_id.is_not(None))
+    total = db.session.scalar(
+        db.select(func.coalesce(func.sum(PaymentAllocation.amount_eur), 0))
+        .join(Payment, PaymentAllocation.payment_id == Payment.id)
+        .where(Payment.client_id == client_id, PaymentAllocation.kind == ADVANCE,
+               Payment.id.not_in(reversed_ids))
+    )
+    return Decimal(total).quantize(Decimal("0.01"))
+
+
+# --- payments ----------------------------------------------------------------
+
+@dataclass
+class Recorded:
+    payment: Payment
+    repeated: bool = False  # the same request was recorded before: nothing new
+    reactivate: list = field(default_factory=list)  # suspended subscriptions now paid
+    warnings: list = field(default_factory=list)
+
+
+def find_by_request_key(request_key):
+    if not request_key:
+        return None
+    return db.session.scalar(db.select(Payment).where(Payment.request_key == request_key))
+
+
+def record_payment(operator, client, *, method=None, currency="EUR", periods=None, charge_ids=(), amount=None,
+                   type_code=None, chosen_type=None, note=None, request_key=None, collector=None, day=None):
+    """Records a payment of a client and applies it. Flushes; the caller commits.
+
+    What it pays is either chosen — `periods` ({subscription id: how many})
+    and/or `charge_ids` — and then the amount is their price in `currency`
+    (an `amount` given too must match it); or only an `amount` is given and
+    it pays open charges oldest first, then whole periods of the
+    subscriptions paid least far, keeping the rest as an advance.
+
+    Raises FieldErrors and changes nothing when the payment is not allowed.
+    """
+    repeated = find_by_request_key(request_key)
+    if repeated is not None:
+        return Recorded(repeated, repeated=True)
+    day = day or local_today()
+    errors = {}
+    if collector is None:
+        if not has_right(permissions.RECORD_PAYMENT, operator):
+            raise FieldErrors({"amount": [gettext("You do not have the right to record payments.")]})
+        if getattr(operator, "dealer_id", None) and operator.dealer_id != client.dealer_id:
+            raise FieldErrors({"client": [gettext("This record belongs to another dealer.")]})
+    method = method or payment_method(CASH)
+    if method is None or not method.active:
+        errors["method"] = [gettext("Choose an active payment method.")]
+    try:
+        currency = check_currency(currency)
+    except InvalidValue as error:
+        errors["currency"] = [str(error)]
+    if amount is not None:
+        try:
+            amount = check_amount(amount)
+            if amount <= 0:
+                raise InvalidValue(gettext("The amount must be more than zero."))
+        except InvalidValue as error:
+            errors["amount"] = [str(error)]
+    if errors:
+        raise FieldErrors(errors)
+
+    chosen = bool(periods) or bool(charge_ids)
+    if chosen:
+        allocations = _chosen_allocations(client, periods or {}, charge_ids, day)
+        total_eur = sum((allocation.amount_eur for allocation in allocations), ZERO)
+        if total_eur <= 0:
+            raise FieldErrors({"amount": [gettext("What is chosen costs nothing; there is nothing to pay.")]})
+        expected = from_eur(total_eur, currency, day)
+        if amount is not None and amount != expected:
+            raise FieldErrors({"amount": [gettext("The amount %(amount)s does not match what is chosen: %(due)s.",
+                                                  amount=format_money(amount, currency),
+                                                  due=format_money(expected, currency))]})
+        amount, amount_eur = expected, total_eur
+    elif amount is not None:
+        amount_eur = to_eur(amount, currency, day)
+        if amount_eur <= 0:
+            raise FieldErrors({"amount": [gettext("The amount must be more than zero.")]})
+        allocations = _automatic_allocations(client, amount_eur, day)
+    else:
+        raise FieldErrors({"amount": [gettext("Enter an amount or choose what the payment pays.")]})
+
+    payment = Payment(
+        client=client, dealer_id=client.dealer_id, operator=operator if collector is None else None,
+        collector=collector, method=method, amount=amount, currency=currency, amount_eur=amount_eur,
+        payment_type=chosen_type or _payment_type_for(allocations, type_code), note=(note or "").strip() or None,
+        request_key=request_key or None, paid_at=_utcnow(),
+    )
+    db.session.add(payment)
+    db.session.flush()
+    result = Recorded(payment)
+    for allocation in allocations:
+        allocation.payment = payment
+        db.session.add(allocation)
+        if allocation.kind == PAID_CHARGE:
+            allocation.charge.paid_by_id = payment.id
+        elif allocation.kind == PAID_PERIODS:
+            subscription = allocation.subscription
+            subscription.paid_until = allocation.paid_until_after
+            if subscription.status == SUSPENDED and subscription.paid_until >= day:
+                result.reactivate.append(subscription.id)
+    db.session.flush()
+    if client.is_company:
+        from app.invoices.services import InvoiceRefused, issue_invoice
+
+        try:
+            issue_invoice(payment, operator)
+        except InvoiceRefused as refusal:
+            result.warnings.append(str(refusal))
+    return result
+
+
+def _locked_subscriptions(client, ids):
+    query = db.select(Subscription).where(Subscription.id.in_(ids), Subscription.client_id == client.id)
+    # Two cashiers paying the same subscription at once: the second waits and
+    # extends from where the first left "paid until".
+    return {subscription.id: subscription for subscription in db.session.scalars(query.with_for_update(of=Subscription))}
+
+
+def _chosen_allocations(client, periods, charge_ids, day):
+    allocations, errors = [], {}
+    charge_ids = {int(charge_id) for charge_id in charge_ids}
+    if charge_ids:
+        charges = db.session.scalars(
+            db.select(Charge).where(Charge.id.in_(charge_ids), Charge.client_id == client.id)
+            .with_for_update(of=Charge)  # "of": the joined payment type is not locked (PostgreSQL refuses it)
+        ).all()
+        if len(charges) != len(charge_ids):
+            errors["charges"] = [gettext("A chosen charge is not this client's.")]
+        elif any(charge.paid_by_id is not None for charge in charges):
+            errors["charges"] = [gettext("A chosen charge is already paid.")]
+        for charge in sorted(charges, key=lambda charge: charge.id):
+            allocations.append(PaymentAllocation(kind=PAID_CHARGE, charge=charge, amount_eur=charge.amount))
+    counts = {}
+    for subscription_id, count in periods.items():
+        try:
+            counts[int(subscription_id)] = int(count)
+        except (TypeError, ValueError):
+            errors["periods"] = [gettext("The number of months must be a whole number.")]
+    counts = {key: value for key, value in counts.items() if value}
+    if any(not 1 <= count <= period_rules.MAX_PERIODS for count in counts.values()):
+        errors["periods"] = [gettext("Between 1 and %(max)d months at once.", max=period_rules.MAX_PERIODS)]
+    subscriptions = _locked_subscriptions(client, list(counts)) if counts else {}
+    if len(subscriptions) != len(counts):
+        errors["periods"] = [gettext("A chosen subscription is not this client's.")]
+    elif any(subscription.status not in PAYABLE for subscription in subscriptions.values()):
+        errors["periods"] = [gettext("A terminated subscription cannot be paid.")]
+    if errors:
+        raise FieldErrors(errors)
+    for subscription_id in sorted(counts):
+        subscription = subscriptions[subscription_id]
+        paid = periods_for(subscription, counts[subscription_id], day)
+        allocations.append(PaymentAllocation(
+            kind=PAID_PERIODS, subscription=subscription, periods=len(paid),
+            paid_until_before=subscription.paid_until, paid_until_after=paid[-1].end,
+            amount_eur=period_rules.periods_price(paid, period_fee_eur(subscription, day)),
+        ))
+    return allocations
+
+
+def _automatic_allocations(client, amount_eur, day):
+    """Open charges oldest first, then one period at a time to whichever subscription is paid least far."""
+    allocations, left = [], amount_eur
+    charges = db.session.scalars(
+        db.select(Charge).where(Charge.client_id == client.id, Charge.paid_by_id.is_(None))
+        .order_by(Charge.id).with_for_update(of=Charge)
+    ).all()
+    for charge in charges:
+        if charge.amount <= left:
+            allocations.append(PaymentAllocation(kind=PAID_CHARGE, charge=charge, amount_eur=charge.amount))
+            left -= charge.amount
+    live = db.session.scalars(
+        db.select(Subscription.id).where(Subscription.client_id == client.id, Subscription.status.in_(PAYABLE))
+    ).all()
+    subscriptions = _locked_subscriptions(client, live) if live else {}
+    counts = {subscription_id: 0 for subscription_id in subscriptions}
+    prices = {subscription_id: ZERO for subscription_id in subscriptions}
+    while True:
+        candidates = []
+        for subscription_id, subscription in subscriptions.items():
+            if counts[subscription_id] >= period_rules.MAX_PERIODS:
+                continue
+            paid = periods_for(subscription, counts[subscription_id] + 1, day)
+            price = period_rules.periods_price(paid, period_fee_eur(subscription, day))
+            if ZERO < price - prices[subscription_id] <= left:
+                candidates.append((paid[-1].end, subscription_id, price))
+        if not candidates:
+            break
+        _end, subscription_id, price = min(candidates)
+        left -= price - prices[subscription_id]
+        counts[subscription_id] += 1
+        prices[subscription_id] = price
+    for subscription_id in sorted(counts):
+        if counts[subscription_id]:
+            subscription = subscriptions[subscription_id]
+            paid = periods_for(subscription, counts[subscription_id], day)
+            allocations.append(PaymentAllocation(
+                kind=PAID_PERIODS, subscription=subscription, periods=counts[subscription_id],
+                paid_until_before=subscription.paid_until, paid_until_after=paid[-1].end,
+                amount_eur=prices[subscription_id],
+            ))
+    if left > 0:
+        allocations.append(PaymentAllocation(kind=ADVANCE, amount_eur=left))
+    return allocations
+
+
+def _payment_type_for(allocations, type_code):
+    if type_code:
+        chosen = payment_type(type_code)
+        if chosen is None:
+            raise FieldErrors({"payment_type": [gettext("Unknown payment type.")]})
+        return chosen
+    if any(allocation.kind == PAID_PERIODS for allocation in allocations):
+        return payment_type(MONTHLY_FEE)
+    for allocation in allocations:
+        if allocation.kind == PAID_CHARGE:
+            return allocation.charge.payment_type
+    return payment_type(DEPOSIT)
+
+
+def reversal_of(payment):
+    return db.session.scalar(db.select(Payment).where(Payment.reversal_of_id == payment.id))
+
+
+def reverse_payment(operator, payment, reason):
+    """Records the reversal of a payment and restores what it changed. Flushes.
+
+    "Paid until" goes back to its value before the payment, so only the
+    latest extension of a subscription can be reversed: a later payment is
+    reversed first. Charges it paid are open again; its invoice gets a
+    credit note.
+    """
+    if not has_right(permissions.REVERSE_PAYMENT, operator):
+        raise FieldErrors({"reason": [gettext("You do not have the right to reverse payments.")]})
+    if getattr(operator, "dealer_id", None) and operator.dealer_id != payment.dealer_id:
+        raise FieldErrors({"reason": [gettext("This record belongs to another dealer.")]})
+    if not (reason or "").strip():
+        raise FieldErrors({"reason": [gettext("Say why the payment is reversed.")]})
+    if payment.is_reversal:
+        raise FieldErrors({"reason": [gettext("A reversal cannot be reversed.")]})
+    # Lock the payment row: two reversals at once, one wins.
+    db.session.scalar(db.select(Payment.id).where(Payment.id == payment.id).with_for_update())
+    if reversal_of(payment) is not None:
+        raise FieldErrors({"reason": [gettext("This payment is already reversed.")]})
+    period_allocations = [allocation for allocation in payment.allocations if allocation.kind == PAID_PERIODS]
+    subscriptions = _locked_subscriptions(payment.client, [a.subscription_id for a in period_allocations]) \
+        if period_allocations else {}
+    for allocation in period_allocations:
+        subscription = subscriptions[allocation.subscription_id]
+        if subscription.paid_until != allocation.paid_until_after:
+            raise FieldErrors({"reason": [gettext(
+                "A later payment extended %(service)s to %(day)s; reverse that payment first.",
+                service=subscription.service.name, day=format_date(subscription.paid_until))]})
+    for allocation in period_allocations:
+        subscriptions[allocation.subscription_id].paid_until = allocation.paid_until_before
+    for allocation in payment.allocations:
+        if allocation.kind == PAID_CHARGE and allocation.charge.paid_by_id == payment.id:
+            allocation.charge.paid_by_id = None
+    reversal = Payment(
+        client_id=payment.client_id, dealer_id=payment.dealer_id, operator=operator, method=payment.method,
+        payment_type=payment.payment_type, amount=-payment.amount, currency=payment.currency,
+        amount_eur=-payment.amount_eur, reversal_of_id=payment.id, note=reason.strip(), paid_at=_utcnow(),
+    )
+    db.session.add(reversal)
+    db.session.flush()
+    from app.invoices.services import credit_note_for_reversal
+
+    credit_note_for_reversal(payment, reversal, operator)
+    return reversal
+
+
+def reactivate_paid(subscription_ids, operator=None):
+    """After the commit: start the reactivation of subscriptions a payment made current."""
+    from app.core.queue import enqueue
+
+    for subscription_id in subscription_ids:
+        enqueue("app.billing.jobs.reactivate", subscription_id, actor_id=getattr(operator, "id", None))

@@ -1,0 +1,369 @@
+"""Payments (/payments/), charges (/charges/), methods, types and currency rates."""
+import uuid
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from wtforms import SelectField, StringField
+
+from app.audit.formatting import register_entity
+from app.billing.api import PaymentApi
+from app.billing.forms import payment_form_context, read_payment_form
+from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
+from app.billing.services import (
+    find_by_request_key,
+    manual_charge_errors,
+    prepare_manual_charge,
+    reactivate_paid,
+    record_payment,
+    reversal_of,
+    reverse_payment,
+)
+from app.clients.models import Client
+from app.clients.views import ClientChoiceFilter
+from app.core.errors import FieldErrors
+from app.core.formatting import format_date, format_datetime, format_yes_no
+from app.core.money import CURRENCY_CHOICES, check_amount, format_money
+from app.core.validators import FieldCheck, ModelRules
+from app.core.views import BillingModelView, ReadOnlyModelView
+from app.extensions import db
+from app.security import permissions
+from app.security.rights import current_operator, has_right
+from app.security.scoping import DealerScopedView, current_dealer_id
+
+PAYMENT_LABELS = {
+    "id": _l("Number"),
+    "paid_at": _l("Paid at"),
+    "client": _l("Client"),
+    "dealer": _l("Dealer"),
+    "operator": _l("Operator"),
+    "collector": _l("Payment collector"),
+    "method": _l("Payment method"),
+    "payment_type": _l("Payment type"),
+    "amount": _l("Amount"),
+    "amount_display": _l("Amount"),
+    "currency": _l("Currency"),
+    "amount_eur": _l("Amount in EUR"),
+    "note": _l("Note"),
+    "reversal_of": _l("Reversal of"),
+    "received_by": _l("Received by"),
+}
+CHARGE_LABELS = {
+    "client": _l("Client"),
+    "subscription": _l("Subscription"),
+    "payment_type": _l("Payment type"),
+    "description": _l("Description"),
+    "amount": _l("Amount"),
+    "amount_display": _l("Amount"),
+    "currency": _l("Currency"),
+    "created_at": _l("Created on"),
+    "created_by": _l("Operator"),
+    "paid_by": _l("Paid by payment"),
+    "is_open": _l("Open"),
+}
+LIST_LABELS = {"code": _l("Code"), "name": _l("Name"), "active": _l("Active")}
+RATE_LABELS = {"currency": _l("Currency"), "valid_from": _l("Valid from"), "rate": _l("Units for 1 EUR")}
+
+
+class ClientParameterFilter(BaseFilter):
+    """?client=<id>: one client's rows (the card's payment history and charges)."""
+
+    name = "client from the address"
+    arg_name = "client_param"
+
+    def apply(self, query, value):
+        client_id = request.args.get("client", type=int) if request else None
+        return query if client_id is None else query.filter(self.model.client_id == client_id)
+
+
+class PaymentView(DealerScopedView, ReadOnlyModelView):
+    datamodel = SQLAInterface(Payment)
+    route_base = "/payments"
+    class_permission_name = "Payment"
+    # Recording, reversing and documents are pages of a payment; what may be
+    # done there is decided by the business rights (record, reverse payment).
+    method_permission_name = {"list": "list", "show": "show", "record": "show", "reverse": "show",
+                              "receipt": "show", "invoice": "show"}
+    list_title = _l("Payments")
+    show_title = _l("Payment")
+    show_template = "billing/payment.html"
+    label_columns = PAYMENT_LABELS
+    base_filters = [["id", ClientParameterFilter, None]]
+    # amount_display: a column formatter sees only the value, not its currency.
+    list_columns = ["id", "paid_at", "client", "amount_display", "method", "payment_type", "received_by", "note"]
+    show_columns = ["id", "paid_at", "client", "dealer", "amount_display", "amount_eur", "method", "payment_type",
+                    "received_by", "note", "reversal_of"]
+    search_columns = ["paid_at", "method", "payment_type", "currency", "note"]
+    order_columns = ["id", "paid_at"]
+    base_order = ("paid_at", "desc")
+    formatters_columns = {
+        "paid_at": format_datetime,
+        "amount_eur": lambda value: format_money(value, "EUR"),
+    }
+    # No actions: the scoping mixin's action routes are not registered either.
+    action = ReadOnlyModelView.action
+    action_post = ReadOnlyModelView.action_post
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            kwargs.update(self._payment_page(kwargs["pk"]))
+        return super().render_template(template, **kwargs)
+
+    def _payment_page(self, pk):
+        payment = self.datamodel.get(pk, self._base_filters)
+        if payment is None:
+            abort(404)
+        from app.invoices.services import invoice_for
+
+        return {
+            "payment": payment,
+            "reversal": reversal_of(payment),
+            "invoice": invoice_for(payment),
+            "can_reverse": has_right(permissions.REVERSE_PAYMENT) and not payment.is_reversal,
+            "can_invoice": has_right(permissions.RECORD_PAYMENT) and not payment.is_reversal,
+            "format_money": format_money,
+        }
+
+    def _client_or_404(self, client_id):
+        client = db.session.query(Client).filter(Client.id == client_id)
+        dealer_id = current_dealer_id()
+        if dealer_id is not None:
+            client = client.filter(Client.dealer_scope(dealer_id))
+        client = client.first()
+        if client is None:
+            abort(404)
+        return client
+
+    def _payment_or_404(self, pk):
+        payment = self.datamodel.get(pk, self._base_filters)
+        if payment is None:
+            abort(404)
+        return payment
+
+    @expose("/record/<int:client_id>", methods=["GET", "POST"])
+    @has_access
+    def record(self, client_id):
+        """The cashier's form: which months and charges, currency, method — then the receipt."""
+        if not has_right(permissions.RECORD_PAYMENT):
+            abort(403)
+        client = self._client_or_404(client_id)
+        form_values = {}
+        if request.method == "POST":
+            form_values = read_payment_form(request.form)
+            try:
+                result = record_payment(current_operator(), client, **form_values)
+                db.session.commit()
+            except FieldErrors as refusal:
+                db.session.rollback()
+                flash(str(refusal), "danger")
+            except IntegrityError:
+                # The same form sent twice at once: the other request recorded it.
+                db.session.rollback()
+                repeated = find_by_request_key(form_values.get("request_key"))
+                if repeated is None:
+                    raise
+                return redirect(url_for("PaymentView.show", pk=repeated.id))
+            else:
+                if result.repeated:
+                    flash(gettext("This payment was already recorded."), "info")
+                else:
+                    reactivate_paid(result.reactivate, current_operator())
+                    flash(gettext("Payment recorded: %(amount)s.", amount=result.payment.amount_display()), "info")
+                for warning in result.warnings:
+                    flash(warning, "warning")
+                return redirect(url_for("PaymentView.show", pk=result.payment.id))
+        context = payment_form_context(client, request.args, form_values)
+        return self.render_template("billing/record.html", client=client, request_key=uuid.uuid4().hex,
+                                    format_money=format_money, format_date=format_date,
+                                    title=gettext("Record a payment"), **context)
+
+    @expose("/reverse/<int:pk>", methods=["POST"])
+    @has_access
+    def reverse(self, pk):
+        payment = self._payment_or_404(pk)
+        try:
+            reverse_payment(current_operator(), payment, request.form.get("reason"))
+            db.session.commit()
+            flash(gettext("The payment is reversed."), "info")
+        except FieldErrors as refusal:
+            db.session.rollback()
+            flash(str(refusal), "danger")
+        except IntegrityError:
+            db.session.rollback()
+            flash(gettext("This payment is already reversed."), "danger")
+        return redirect(url_for("PaymentView.show", pk=pk))
+
+    @expose("/receipt/<int:pk>")
+    @has_access
+    def receipt(self, pk):
+        from app.invoices.documents import receipt_response
+
+        return receipt_response(self._payment_or_404(pk))
+
+    @expose("/invoice/<int:pk>", methods=["POST"])
+    @has_access
+    def invoice(self, pk):
+        """An invoice on the client's request (companies get one automatically)."""
+        from app.invoices.services import InvoiceRefused, issue_invoice
+
+        if not has_right(permissions.RECORD_PAYMENT):
+            abort(403)
+        payment = self._payment_or_404(pk)
+        try:
+            invoice = issue_invoice(payment, current_operator())
+            db.session.commit()
+        except InvoiceRefused as refusal:
+            db.session.rollback()
+            flash(str(refusal), "danger")
+            return redirect(url_for("PaymentView.show", pk=pk))
+        return redirect(url_for("InvoiceView.show", pk=invoice.id))
+
+
+def charge_errors(record):
+    return manual_charge_errors(current_operator(), record)
+
+
+class SubscriptionOfClientFilter(BaseFilter):
+    name = "subscriptions of the client from the card"
+    arg_name = "subscription_of_client"
+
+    def apply(self, query, value):
+        client_id = request.args.get("client", type=int) if request else None
+        return query.filter(self.model.client_id == (client_id or -1))
+
+
+class ChargeView(DealerScopedView, BillingModelView):
+    datamodel = SQLAInterface(Charge)
+    route_base = "/charges"
+    class_permission_name = "Charge"
+    # Charges are corrected by payments and reversals, never edited away.
+    base_permissions = ["can_list", "can_show", "can_add"]
+    list_title = _l("Charges")
+    show_title = _l("Charge")
+    add_title = _l("Add a charge")
+    label_columns = CHARGE_LABELS
+    base_filters = [["id", ClientParameterFilter, None]]
+    list_columns = ["created_at", "client", "description", "amount_display", "payment_type", "is_open"]
+    show_columns = ["client", "subscription", "payment_type", "description", "amount_display", "created_at",
+                    "created_by",
+                    "paid_by"]
+    add_columns = ["client", "subscription", "payment_type", "description", "amount", "currency"]
+    search_columns = ["description", "payment_type", "created_at"]
+    order_columns = ["created_at"]
+    base_order = ("created_at", "desc")
+    add_form_query_rel_fields = {
+        "client": [["id", ClientChoiceFilter, None]],
+        "subscription": [["id", SubscriptionOfClientFilter, None]],
+    }
+    add_form_extra_fields = {
+        "currency": SelectField(_l("Currency"), choices=CURRENCY_CHOICES, default="EUR"),
+        # Text, so that the decimal comma is accepted ("12,50").
+        "amount": StringField(_l("Amount"), validators=[FieldCheck(check_amount), ModelRules(charge_errors)]),
+    }
+    formatters_columns = {
+        "created_at": format_date,
+        "is_open": format_yes_no,
+    }
+    record_errors = staticmethod(charge_errors)
+    edit = ReadOnlyModelView.edit
+    delete = ReadOnlyModelView.delete
+    action = ReadOnlyModelView.action
+    action_post = ReadOnlyModelView.action_post
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        prepare_manual_charge(current_operator(), item)
+
+    def post_add_redirect(self):
+        client_id = request.args.get("client", type=int)
+        if client_id:
+            return redirect(url_for("ClientView.show", pk=client_id))
+        return super().post_add_redirect()
+
+
+class PaymentMethodView(BillingModelView):
+    datamodel = SQLAInterface(PaymentMethod)
+    route_base = "/payment-methods"
+    class_permission_name = "PaymentMethod"
+    # Payments refer to them: retired with "active", never deleted.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    list_title = _l("Payment methods")
+    show_title = _l("Payment method")
+    add_title = _l("Add payment method")
+    edit_title = _l("Edit payment method")
+    label_columns = LIST_LABELS
+    list_columns = ["name", "code", "active"]
+    add_columns = edit_columns = ["name", "active"]
+    show_columns = ["name", "code", "active"]
+    search_columns = ["name", "active"]
+    formatters_columns = {"active": format_yes_no}
+    delete = ReadOnlyModelView.delete
+
+
+class PaymentTypeView(PaymentMethodView):
+    datamodel = SQLAInterface(PaymentType)
+    route_base = "/payment-types"
+    class_permission_name = "PaymentType"
+    list_title = _l("Payment types")
+    show_title = _l("Payment type")
+    add_title = _l("Add payment type")
+    edit_title = _l("Edit payment type")
+
+
+def rate_errors(record):
+    errors = {}
+    if record.currency not in ("USD",):
+        errors["currency"] = [gettext("Only USD has a rate table; BGN is fixed at 1,95583 per euro.")]
+    if record.rate is not None and record.rate <= 0:
+        errors["rate"] = [gettext("The rate must be more than zero.")]
+    duplicate = db.session.query(CurrencyRate.id).filter(
+        CurrencyRate.currency == record.currency, CurrencyRate.valid_from == record.valid_from,
+        CurrencyRate.id != (record.id or 0)).first()
+    if duplicate:
+        errors["valid_from"] = [gettext("There is already a rate for this currency and day.")]
+    return errors
+
+
+class CurrencyRateView(BillingModelView):
+    datamodel = SQLAInterface(CurrencyRate)
+    route_base = "/currencies"
+    class_permission_name = "CurrencyRate"
+    list_title = _l("Currency rates")
+    show_title = _l("Currency rate")
+    add_title = _l("Add currency rate")
+    edit_title = _l("Edit currency rate")
+    label_columns = RATE_LABELS
+    list_columns = add_columns = edit_columns = show_columns = ["currency", "valid_from", "rate"]
+    search_columns = ["currency", "valid_from"]
+    order_columns = ["valid_from"]
+    base_order = ("valid_from", "desc")
+    add_form_extra_fields = edit_form_extra_fields = {
+        "currency": SelectField(_l("Currency"), choices=[("USD", "USD (щатски долар)")], default="USD"),
+        "rate": StringField(_l("Units for 1 EUR"), validators=[FieldCheck(check_rate), ModelRules(rate_errors)]),
+    }
+    description_columns = {"rate": _l("How many units of the currency one euro buys on that day, e.g. 1,0850.")}
+    validators_columns = {"valid_from": [ModelRules(rate_errors)]}
+    formatters_columns = {"valid_from": format_date}
+    record_errors = staticmethod(rate_errors)
+
+
+def register(appbuilder):
+    register_entity(Payment, _l("Payment"), PAYMENT_LABELS)
+    register_entity(Charge, _l("Charge"), CHARGE_LABELS)
+    register_entity(PaymentMethod, _l("Payment method"), LIST_LABELS)
+    register_entity(PaymentType, _l("Payment type"), LIST_LABELS)
+    register_entity(CurrencyRate, _l("Currency rate"), RATE_LABELS)
+    appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-money",
+                        category="Payments", category_label=_l("Payments"), category_icon="fa-eur")
+    appbuilder.add_view(ChargeView, "Charges", label=_l("Charges"), icon="fa-file-text-o", category="Payments")
+    appbuilder.add_view(PaymentMethodView, "Payment methods", label=_l("Payment methods"), icon="fa-credit-card",
+                        category="Payments")
+    appbuilder.add_view(PaymentTypeView, "Payment types", label=_l("Payment types"), icon="fa-tags",
+                        category="Payments")
+    appbuilder.add_view(CurrencyRateView, "Currencies", label=_l("Currency rates"), icon="fa-usd",
+                        category="Payments")
+    appbuilder.add_api(PaymentApi)

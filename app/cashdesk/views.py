@@ -1,0 +1,86 @@
+"""Panel views of the cashdesk module."""
+from datetime import date
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from app.cashdesk.services import (
+    CashDeskRefused,
+    close_day,
+    desk_collectors,
+    desk_day,
+    desk_operators,
+    reachable_operator,
+    sees_all_desks,
+    visible_desk,
+)
+from app.core.formatting import local_time, local_today
+from app.core.money import format_money
+from app.extensions import db
+from app.security.permissions import SEE_CASH_BALANCE
+from app.security.rights import current_operator, require_right
+
+
+def requested_day(value):
+    """The day in a yyyy-mm-dd parameter (a date input's value), or None."""
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+class CashDeskView(BaseView):
+    """One operator's (or collector's) takings of one day, and closing the day."""
+
+    route_base = "/cashdesk"
+    class_permission_name = "CashDesk"
+    default_view = "index"
+    # One permission opens the page and its form; the business rights decide the rest.
+    method_permission_name = {"index": "list", "close": "list"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        require_right(SEE_CASH_BALANCE)
+        viewer = current_operator()
+        desk = visible_desk(viewer, request.args.get("operator", type=int), request.args.get("collector", type=int))
+        if desk is None:
+            abort(404)
+        day = requested_day(request.args.get("day")) or local_today()
+        return self.render_template(
+            "cashdesk/index.html",
+            title=_l("Cash desk"),
+            desk_day=desk_day(desk, day),
+            sees_all=sees_all_desks(viewer),
+            operators=desk_operators(viewer),
+            collectors=desk_collectors(viewer),
+            can_close=desk.operator is not None and day <= local_today(),
+            format_money=format_money,
+            local_time=local_time,
+        )
+
+    @expose("/close", methods=["POST"])
+    @has_access
+    def close(self):
+        require_right(SEE_CASH_BALANCE)
+        viewer = current_operator()
+        operator = reachable_operator(viewer, request.form.get("operator", type=int))
+        if operator is None:
+            abort(404)
+        day = requested_day(request.form.get("day"))
+        if day is None:
+            abort(400)
+        try:
+            close_day(viewer, operator, day, request.form.get("note"))
+            db.session.commit()
+            flash(gettext("The day is closed."), "info")
+        except CashDeskRefused as refusal:
+            flash(str(refusal), "danger")
+        return redirect(url_for("CashDeskView.index", operator=operator.id, day=day.isoformat()))
+
+
+def register(appbuilder):
+    appbuilder.add_view(CashDeskView, "Cash desk", label=_l("Cash desk"), icon="fa-money",
+                        category="Payments", category_label=_l("Payments"))

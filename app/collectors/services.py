@@ -1,0 +1,302 @@
+"""The payment-collector protocol (ePay/EasyPay "billing" style) and the collectors' settings.
+
+A collector (ePay, EasyPay, a bank) asks what a client owes and reports the
+payments it took, by form-encoded POST (init also by GET):
+
+    POST /collect/<code>/init     IDN, CHECKSUM
+    POST /collect/<code>/confirm  IDN, TID, AMOUNT, DATE (optional), CHECKSUM
+
+IDN is the client number; TID the collector's own transaction id (at most
+64 characters); AMOUNT whole euro cents (1290 = 12,90 EUR); DATE is free
+text, kept only in the LOG. Further parameters are allowed and signed too.
+
+CHECKSUM is the lowercase or uppercase hex HMAC-SHA256, keyed with the
+collector's secret, of every other parameter sorted by name and joined as
+NAME=value with "&", values as sent (not URL-encoded), in UTF-8:
+
+    hmac_sha256(secret, "AMOUNT=1290&DATE=20260301120000&IDN=100234&TID=T-1")
+
+Every answer is HTTP 200 with a JSON object whose STATUS says what happened
+(collectors treat any other HTTP status as "try again later"):
+
+    00  done. init: IDN, NAME, AMOUNT (cents due), SHORTDESC, LONGDESC;
+        confirm: TID, PAYMENT (our payment number)
+    13  bad AMOUNT: zero, negative, not whole cents, malformed or too large
+    14  unknown client number (IDN)
+    62  nothing due (init only)
+    93  bad CHECKSUM
+    94  unknown or inactive collector code
+    96  malformed request: a parameter missing or repeated, TID too long;
+        or billing refused it (the LOG entry says why: e.g. the collector's
+        payment method is inactive, an exchange rate is missing)
+    98  the request's source address is not among the collector's addresses
+
+A confirm with a TID the collector already used gets the first answer to
+that TID again, byte for byte, and nothing is stored twice. Error answers
+store nothing but their LOG entry; every call, answered or refused, is one
+LOG entry.
+"""
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import secrets
+from decimal import Decimal
+
+from flask_babel import gettext
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.models import LogEntry
+from app.audit.services import record_event
+from app.billing.models import Payment
+from app.billing.services import client_due, reactivate_paid, record_payment
+from app.clients.models import Client
+from app.collectors.models import CollectorTransaction, PaymentCollector
+from app.core.errors import FieldErrors
+from app.core.formatting import format_date
+from app.core.money import MAX_AMOUNT, format_money
+from app.core.validators import InvalidValue
+from app.extensions import db
+from app.protection.services import normalise_network
+
+OK = "00"
+BAD_AMOUNT = "13"
+UNKNOWN_CLIENT = "14"
+NOTHING_DUE = "62"
+BAD_CHECKSUM = "93"
+UNKNOWN_COLLECTOR = "94"
+MALFORMED = "96"
+ADDRESS_REFUSED = "98"
+
+CHECKSUM = "CHECKSUM"
+INIT_FIELDS = ("IDN",)
+CONFIRM_FIELDS = ("IDN", "TID", "AMOUNT")
+MAX_TID = 64
+MAX_CENTS = int(MAX_AMOUNT * 100)
+CENTS = re.compile(r"[0-9]{1,12}")
+CODE = re.compile(r"[A-Za-z0-9_-]{1,30}")
+MIN_SECRET = 16
+
+
+class Refused(Exception):
+    """A protocol error: the answer's STATUS code, and for the LOG why, when the code does not say it."""
+
+    def __init__(self, status, detail=None):
+        super().__init__(status)
+        self.status = status
+        self.detail = detail
+
+
+# --- the collectors' settings -------------------------------------------------
+
+def check_code(value):
+    """The collector's code: it is part of its URLs, so letters, digits, - and _ only."""
+    text = (value or "").strip()
+    if not CODE.fullmatch(text):
+        raise InvalidValue(gettext("Latin letters, digits, - and _ only (up to 30): the code is part of the address."))
+    return text
+
+
+def normalise_addresses(value):
+    """"10.0.0.5, 192.168.1.0/24" → each entry checked and normalised, comma separated."""
+    entries = [entry for entry in re.split(r"[\s,]+", value or "") if entry]
+    normalised = []
+    for entry in entries:
+        try:
+            normalised.append(normalise_network(entry))
+        except InvalidValue as error:
+            raise InvalidValue(f"{entry}: {error.message}") from None
+    return ", ".join(normalised)
+
+
+def check_secret(value):
+    if value and len(value) < MIN_SECRET:
+        raise InvalidValue(gettext("At least %(count)d characters, or leave empty to generate one.",
+                                   count=MIN_SECRET))
+    return value
+
+
+def complete_collector(collector):
+    """Before saving: an empty secret gets a random one (it is shown on the collector's page)."""
+    if not (collector.secret or "").strip():
+        collector.secret = secrets.token_urlsafe(32)
+
+
+def address_allowed(collector, address):
+    """True when `address` is inside one of the collector's addresses; an empty list allows none."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in (collector.allowed_addresses or "").split(","):
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            continue  # an empty or damaged entry matches nothing
+        if ip.version == network.version and ip in network:
+            return True
+    return False
+
+
+# --- the protocol --------------------------------------------------------------
+
+def signature(secret, params):
+    """The CHECKSUM of `params` (the module docstring gives the rule)."""
+    message = "&".join(f"{name}={value}" for name, value in sorted(params.items()) if name != CHECKSUM)
+    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def answer_text(answer):
+    """The JSON body of an answer; stored as is for repeated TIDs."""
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def _single_values(values):
+    """The request's parameters as {name: value}; a repeated name is malformed."""
+    params = {}
+    for name, items in values.lists():
+        if len(items) != 1:
+            raise Refused(MALFORMED)
+        params[name] = items[0]
+    return params
+
+
+def _authenticated(code, values, address, required):
+    """The active collector the request comes from, and its checked parameters."""
+    collector = db.session.scalar(db.select(PaymentCollector).where(PaymentCollector.code == code))
+    if collector is None or not collector.active:
+        raise Refused(UNKNOWN_COLLECTOR)
+    if not address_allowed(collector, address):
+        raise Refused(ADDRESS_REFUSED)
+    params = _single_values(values)
+    if not params.get(CHECKSUM):
+        raise Refused(MALFORMED)
+    expected = signature(collector.secret, params).encode("ascii")
+    if not hmac.compare_digest(expected, params[CHECKSUM].lower().encode("utf-8")):
+        raise Refused(BAD_CHECKSUM)
+    if any(not params.get(name) for name in required):
+        raise Refused(MALFORMED)
+    return collector, params
+
+
+def _client(number):
+    client = db.session.scalar(db.select(Client).where(Client.client_number == number))
+    if client is None:
+        raise Refused(UNKNOWN_CLIENT)
+    return client
+
+
+def parse_cents(text):
+    """AMOUNT: a whole positive number of cents, as Decimal euro."""
+    if not CENTS.fullmatch(text) or not 0 < int(text) <= MAX_CENTS:
+        raise Refused(BAD_AMOUNT)
+    return Decimal(int(text)) / 100
+
+
+def _cents(amount_eur):
+    return int(amount_eur * 100)
+
+
+def _describe(due):
+    """What the due consists of, one line per charge or subscription."""
+    lines = [f"{charge.description}: {format_money(charge.amount, 'EUR')}" for charge in due.charges]
+    lines += [gettext("%(service)s to %(day)s: %(amount)s", service=item.subscription.service.name,
+                      day=format_date(item.paid_until_after), amount=format_money(item.amount_eur, "EUR"))
+              for item in due.subscriptions]
+    return "\n".join(lines)
+
+
+def _log(code, note, entity=None, commit=True):
+    record_event(LogEntry.COLLECTOR, username=code, note=note, entity=entity, commit=commit)
+
+
+def _refused(code, call, refusal):
+    """An error answer: nothing of the request is kept but its LOG entry."""
+    db.session.rollback()
+    detail = f": {refusal.detail}" if refusal.detail else ""
+    _log(code, f"{call} → {refusal.status}{detail}")
+    return answer_text({"STATUS": refusal.status})
+
+
+def answer_init(code, values, address):
+    """The answer to an init call (what the client owes). Commits its LOG entry."""
+    call = f"init IDN={values.get('IDN', '')}"
+    try:
+        _collector, params = _authenticated(code, values, address, INIT_FIELDS)
+        client = _client(params["IDN"])
+        try:
+            due = client_due(client)
+        except FieldErrors as error:  # e.g. no exchange rate for a service priced in USD
+            raise Refused(MALFORMED, str(error)) from None
+        if due.total_eur <= 0:
+            raise Refused(NOTHING_DUE)
+    except Refused as refusal:
+        return _refused(code, call, refusal)
+    text = answer_text({
+        "STATUS": OK, "IDN": client.client_number, "NAME": client.name, "AMOUNT": _cents(due.total_eur),
+        "SHORTDESC": gettext("Payment for client no. %(number)s", number=client.client_number),
+        "LONGDESC": _describe(due),
+    })
+    _log(code, f"{call} → {OK}", entity=client)
+    return text
+
+
+def answer_confirm(code, values, address):
+    """The answer to a confirm call: records the payment once per TID. Commits once.
+
+    Owns its transaction because the TID's uniqueness is the lock: the
+    transaction row is inserted first, so a concurrent confirm with the same
+    TID waits on the unique index and, once the first commits, fails with
+    IntegrityError and answers with the stored first answer. The whole
+    transaction is rolled back (no savepoint: Continuum's versioning does not
+    survive a rolled-back savepoint).
+    """
+    call = f"confirm IDN={values.get('IDN', '')} TID={values.get('TID', '')} AMOUNT={values.get('AMOUNT', '')}" \
+           f" DATE={values.get('DATE', '')}"
+    try:
+        collector, params = _authenticated(code, values, address, CONFIRM_FIELDS)
+        tid = params["TID"]
+        if len(tid) > MAX_TID:
+            raise Refused(MALFORMED)
+        collector_id = collector.id
+        stored = _stored(collector_id, tid)
+        if stored is not None:
+            return _repeated(code, call, stored)
+        client = _client(params["IDN"])
+        amount = parse_cents(params["AMOUNT"])
+        transaction = CollectorTransaction(collector_id=collector_id, transaction_id=tid, response="")
+        db.session.add(transaction)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            return _repeated(code, call, _stored(collector_id, tid))
+        try:
+            result = record_payment(None, client, method=collector.method, amount=amount, currency="EUR",
+                                    collector=collector, note=f"{collector.name} TID {tid}")
+        except FieldErrors as error:  # e.g. the collector's payment method was deactivated
+            raise Refused(MALFORMED, str(error)) from None
+    except Refused as refusal:
+        return _refused(code, call, refusal)
+    payment = result.payment
+    transaction.payment_id = payment.id
+    transaction.response = answer_text({"STATUS": OK, "TID": tid, "PAYMENT": payment.id})
+    _log(code, f"{call} → {OK}", entity=payment, commit=False)
+    text = transaction.response
+    db.session.commit()
+    reactivate_paid(result.reactivate)
+    return text
+
+
+def _stored(collector_id, tid):
+    return db.session.scalar(db.select(CollectorTransaction).where(
+        CollectorTransaction.collector_id == collector_id, CollectorTransaction.transaction_id == tid))
+
+
+def _repeated(code, call, stored):
+    """The first answer to this TID again; only the LOG entry is new."""
+    text = stored.response
+    payment = db.session.get(Payment, stored.payment_id)
+    _log(code, f"{call} → {json.loads(text)['STATUS']} (repeated TID)", entity=payment)
+    return text

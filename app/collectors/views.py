@@ -1,0 +1,115 @@
+"""Panel views of the collectors module, and the collectors' public protocol routes."""
+from flask import Blueprint, Response, current_app, request
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, StringField
+from wtforms.validators import Optional
+
+from app.audit.formatting import register_entity
+from app.collectors.models import PaymentCollector
+from app.collectors.services import (
+    answer_confirm,
+    answer_init,
+    check_code,
+    check_secret,
+    complete_collector,
+    normalise_addresses,
+)
+from app.core.formatting import format_yes_no
+from app.core.validators import FieldCheck
+from app.core.views import BillingModelView
+from app.extensions import csrf
+from app.protection.guard import public_route
+
+LABELS = {
+    "name": _l("Name"),
+    "code": _l("Code"),
+    "secret": _l("Secret key"),
+    "allowed_addresses": _l("Allowed addresses"),
+    "method": _l("Payment method"),
+    "active": _l("Active"),
+}
+
+ACTIVE_METHODS = [["active", FilterEqual, True]]
+
+
+class PaymentCollectorView(BillingModelView):
+    datamodel = SQLAInterface(PaymentCollector)
+    route_base = "/collectors"
+    class_permission_name = "PaymentCollector"
+    list_title = _l("Payment collectors")
+    show_title = _l("Payment collector")
+    add_title = _l("Add payment collector")
+    edit_title = _l("Edit payment collector")
+    label_columns = LABELS
+    list_columns = ["name", "code", "method", "allowed_addresses", "active"]
+    search_columns = ["name", "code", "active"]
+    order_columns = ["name", "code"]
+    base_order = ("name", "asc")
+    add_columns = edit_columns = ["name", "code", "method", "allowed_addresses", "secret", "active"]
+    show_columns = ["name", "code", "method", "allowed_addresses", "active", "secret"]
+    formatters_columns = {"active": format_yes_no}
+    validators_columns = {
+        "code": [FieldCheck(check_code)],
+        "allowed_addresses": [FieldCheck(normalise_addresses)],
+    }
+    add_form_query_rel_fields = edit_form_query_rel_fields = {"method": ACTIVE_METHODS}
+    # The secret may be left empty (a random one is made); FAB would require
+    # it, and a NOT NULL boolean, because their columns are NOT NULL.
+    add_form_extra_fields = edit_form_extra_fields = {
+        "secret": StringField(LABELS["secret"], validators=[Optional(), FieldCheck(check_secret)],
+                              description=_l("The key both sides sign requests with. Leave empty to "
+                                             "generate a random one.")),
+        "active": BooleanField(LABELS["active"], default=True),
+    }
+    description_columns = {
+        "code": _l("Part of the collector's addresses: /collect/<code>/init and /collect/<code>/confirm."),
+        "allowed_addresses": _l("The addresses or networks the collector calls from, comma separated, "
+                                "e.g. 203.0.113.10, 198.51.100.0/24. Calls from anywhere else are refused."),
+        "method": _l("The payment method the collector's payments are recorded with."),
+    }
+
+    def pre_add(self, item):
+        complete_collector(item)
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        complete_collector(item)
+        super().pre_update(item)
+
+
+# The collectors' callbacks: authenticated by their signature and address,
+# not by an operator's login, the protection list or a CSRF token.
+public = Blueprint("collect", __name__, url_prefix="/collect")
+
+
+def _json(text):
+    return Response(text, mimetype="application/json")
+
+
+@public.route("/<code>/init", methods=["GET", "POST"])
+@public_route
+def init(code):
+    return _json(answer_init(code, request.values, request.remote_addr))
+
+
+@public.route("/<code>/confirm", methods=["POST"])
+@public_route
+def confirm(code):
+    return _json(answer_confirm(code, request.values, request.remote_addr))
+
+
+def register(appbuilder):
+    register_entity(PaymentCollector, _l("Payment collector"), LABELS)
+    appbuilder.add_view(
+        PaymentCollectorView,
+        "Payment collectors",
+        label=_l("Payment collectors"),
+        icon="fa-plug",
+        category="Payments",
+        category_label=_l("Payments"),
+        category_icon="fa-money",
+    )
+    csrf.exempt(public)
+    current_app.register_blueprint(public)

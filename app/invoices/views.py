@@ -1,0 +1,118 @@
+"""Invoices and credit notes at /invoices/: read-only, with their PDF."""
+from flask import abort, flash, redirect, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+
+from app.audit.formatting import register_entity
+from app.core.formatting import format_date
+from app.core.money import format_money
+from app.core.pdf import PdfError
+from app.core.views import ReadOnlyModelView
+from app.invoices.documents import invoice_lines, invoice_response
+from app.invoices.models import CREDIT_NOTE, INVOICE, Invoice
+from app.security.scoping import DealerScopedView
+
+KINDS = [(INVOICE, _l("Invoice")), (CREDIT_NOTE, _l("Credit note"))]
+LABELS = {
+    "number": _l("Number"),
+    "kind": _l("Kind"),
+    "issuer_key": _l("Numbering"),
+    "issue_date": _l("Date of issue"),
+    "tax_event_date": _l("Date of the tax event"),
+    "place_of_issue": _l("Place of issue"),
+    "dealer": _l("Dealer"),
+    "dealer_id": _l("Dealer"),
+    "client": _l("Client"),
+    "client_id": _l("Client"),
+    "payment": _l("Payment"),
+    "payment_id": _l("Payment"),
+    "original": _l("To invoice"),
+    "original_id": _l("To invoice"),
+    "currency": _l("Currency"),
+    "issuer_name": _l("Issuer"),
+    "issuer_eik": _l("Issuer's EIK"),
+    "issuer_vat_number": _l("Issuer's VAT number"),
+    "issuer_vat_registered": _l("Issuer VAT-registered"),
+    "issuer_address": _l("Issuer's address"),
+    "issuer_mol": _l("Issuer's manager (MOL)"),
+    "issuer_bank": _l("Issuer's bank"),
+    "issuer_iban": "IBAN",
+    "issuer_bic": "BIC",
+    "recipient_name": _l("Recipient"),
+    "recipient_eik": _l("Recipient's EIK"),
+    "recipient_vat_number": _l("Recipient's VAT number"),
+    "recipient_address": _l("Recipient's address"),
+    "recipient_mol": _l("Recipient's manager (MOL)"),
+    "tax_base": _l("Tax base"),
+    "vat_rate": _l("VAT rate, %"),
+    "vat_amount": _l("VAT"),
+    "total": _l("Total"),
+    "no_vat_reason": _l("Reason for no VAT"),
+    "payment_method": _l("Payment method"),
+    "compiled_by": _l("Compiled by"),
+    "created_at": _l("Created on"),
+}
+
+
+def _money(amount):
+    # Invoices are in EUR only (since 2026).
+    return format_money(amount, "EUR")
+
+
+class InvoiceView(DealerScopedView, ReadOnlyModelView):
+    datamodel = SQLAInterface(Invoice)
+    route_base = "/invoices"
+    class_permission_name = "Invoice"
+    # Whoever may open an invoice may print it.
+    method_permission_name = {"pdf": "show"}
+    list_title = _l("Invoices")
+    show_title = _l("Invoice")
+    show_template = "invoices/show.html"
+    label_columns = LABELS
+    list_columns = ["number", "kind", "issue_date", "recipient_name", "total"]
+    search_columns = ["number", "recipient_name", "issue_date", "kind"]
+    search_form_extra_fields = {"kind": SelectField(LABELS["kind"], choices=KINDS)}
+    order_columns = ["number", "issue_date", "total"]
+    base_order = ("id", "desc")
+    show_columns = ["number", "kind", "original", "issue_date", "tax_event_date", "issuer_name", "issuer_eik",
+                    "client", "recipient_name", "recipient_eik", "payment", "tax_base", "vat_amount", "total",
+                    "no_vat_reason", "payment_method", "compiled_by"]
+    formatters_columns = {
+        "kind": dict(KINDS).get,
+        "issue_date": format_date,
+        "tax_event_date": format_date,
+        "tax_base": _money,
+        "vat_amount": _money,
+        "total": _money,
+    }
+
+    # DealerScopedView re-exposes the action routes; an invoice has no actions.
+    action = ReadOnlyModelView.action
+    action_post = ReadOnlyModelView.action_post
+
+    @expose("/pdf/<int:pk>")
+    @has_access
+    def pdf(self, pk):
+        """The invoice as an A4 PDF, opened in the browser."""
+        invoice = self.datamodel.get(pk, self._base_filters)
+        if invoice is None:
+            abort(404)
+        try:
+            return invoice_response(invoice)
+        except PdfError as problem:
+            flash(str(problem), "danger")
+            return redirect(url_for("InvoiceView.show", pk=pk))
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            invoice = self.datamodel.get(kwargs["pk"], self._base_filters)
+            kwargs["lines"] = invoice_lines(invoice) if invoice is not None else []
+        return super().render_template(template, **kwargs)
+
+
+def register(appbuilder):
+    register_entity(Invoice, _l("Invoice"), LABELS)
+    appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
+                        category="Payments", category_label=_l("Payments"), category_icon="fa-money")

@@ -1,0 +1,214 @@
+"""The cashier's pages and the payments API, as operators use them."""
+from datetime import date
+from decimal import Decimal
+
+from app.billing.models import Charge, CurrencyRate, Payment
+from app.clients.models import Subscription
+from app.extensions import db
+from app.security import permissions as p
+from tests.conftest import Browser, api_token, visible_text
+from tests.factories import make_client, make_operator, make_service, make_subscription
+
+PASSWORD = "operator-pass-123"
+
+
+def client_with_subscription(app, fee="15.00", paid_until=date(2026, 12, 31), status="active"):
+    with app.app_context():
+        client = make_client(None, "Георги Касов")
+        service = make_service(f"Интернет {fee}", monthly_fee=fee)
+        subscription = make_subscription(client, service, status=status, activation_date=date(2026, 1, 1),
+                                         paid_until=paid_until)
+        return client.id, subscription.id
+
+
+def operator_browser(app, role, username):
+    with app.app_context():
+        make_operator(None, username, role, username=username)
+    browser = Browser(app)
+    browser.login(username, PASSWORD)
+    return browser
+
+
+def test_pay_a_subscription_from_the_card_in_two_clicks(app):
+    client_id, subscription_id = client_with_subscription(app, paid_until=date(2026, 10, 31))
+    cashier = operator_browser(app, p.CASHIER, "kasa1")
+    card = cashier.get(f"/clients/show/{client_id}")
+    pay_link = f"/payments/record/{client_id}?subscription={subscription_id}"
+    assert pay_link in card.text.replace("&amp;", "&")
+    form = cashier.get(pay_link)
+    assert form.status_code == 200
+    text = visible_text(form.text)
+    assert "Интернет 15.00" in text and "31.10.2026" in text
+    # the months needed are preselected; the second click only submits the form as it is
+    selected = f'name="months_{subscription_id}"'
+    assert selected in form.text and "selected" in form.text
+    import re
+
+    chosen = re.search(r'<option value="(\d+)" data-eur="([\d.]+)" selected', form.text)
+    key = re.search(r'name="request_key" value="(\w+)"', form.text).group(1)
+    method = re.search(r'<select name="method" class="form-control">\s*<option value="(\d+)"', form.text).group(1)
+    data = {f"months_{subscription_id}": chosen.group(1), "currency": "EUR", "method": method, "request_key": key}
+    response = cashier.submit(pay_link, data)
+    assert response.status_code == 302
+    with app.app_context():
+        payment = db.session.query(Payment).one()
+        assert payment.amount == Decimal(chosen.group(2))
+        paid_until = db.session.get(Subscription, subscription_id).paid_until
+        assert paid_until >= date(2026, 11, 30)
+        assert payment.operator.username == "kasa1" and payment.method.code == "cash"
+    page = cashier.get(response.headers["Location"])
+    assert "Плащането е записано" in visible_text(page.text)
+    # the same form sent again (a double click, a retry) records nothing new
+    again = cashier.submit(pay_link, data)
+    assert again.status_code == 302
+    with app.app_context():
+        assert db.session.query(Payment).count() == 1
+
+
+def test_a_wrong_amount_is_refused_with_a_message_and_stores_nothing(app):
+    client_id, _subscription_id = client_with_subscription(app)
+    cashier = operator_browser(app, p.CASHIER, "kasa2")
+    url = f"/payments/record/{client_id}"
+    response = cashier.submit(url, {"amount": "-10", "currency": "EUR", "request_key": "k1"}, follow_redirects=True)
+    assert "Сумата не може да е отрицателна" in visible_text(response.text)
+    response = cashier.submit(url, {"amount": "", "currency": "EUR", "request_key": "k2"}, follow_redirects=True)
+    assert "Въведете сума или изберете" in visible_text(response.text)
+    with app.app_context():
+        assert db.session.query(Payment).count() == 0
+
+
+def test_technical_support_cannot_record_payments(app):
+    client_id, _ = client_with_subscription(app)
+    support = operator_browser(app, p.TECHNICAL_SUPPORT, "tech1")
+    assert support.get(f"/payments/record/{client_id}").status_code == 403
+    assert support.get("/payments/list/").status_code == 403
+    card = support.get(f"/clients/show/{client_id}").text
+    assert f"/payments/record/{client_id}" not in card
+
+
+def test_reversal_needs_its_right_and_a_reason_and_restores_paid_until(app, admin):
+    client_id, subscription_id = client_with_subscription(app)
+    cashier = operator_browser(app, p.CASHIER, "kasa3")
+    cashier.submit(f"/payments/record/{client_id}", {f"months_{subscription_id}": "2", "currency": "EUR",
+                                                    "request_key": "r1"})
+    with app.app_context():
+        payment_id = db.session.query(Payment.id).scalar()
+        assert db.session.get(Subscription, subscription_id).paid_until == date(2027, 2, 28)
+    show = f"/payments/show/{payment_id}"
+    assert "Сторнирай плащането" not in cashier.get(show).text  # a cashier has no reversal right
+    refused = cashier.submit(f"/payments/reverse/{payment_id}", {"reason": "опит"}, form_url=show,
+                             follow_redirects=True)
+    assert "Нямате право да сторнирате" in visible_text(refused.text)
+    response = admin.submit(f"/payments/reverse/{payment_id}", {"reason": "Грешен клиент"}, form_url=show,
+                            follow_redirects=True)
+    assert "Плащането е сторнирано" in visible_text(response.text)
+    with app.app_context():
+        assert db.session.get(Subscription, subscription_id).paid_until == date(2026, 12, 31)
+        reversal = db.session.query(Payment).filter(Payment.reversal_of_id == payment_id).one()
+        assert reversal.amount == Decimal("-30.00") and reversal.note == "Грешен клиент"
+    page = visible_text(admin.get(show).text)
+    assert "Сторнирано с плащане" in page and "Грешен клиент" in page
+
+
+def test_payments_cannot_be_changed_through_the_panel_or_the_api(app, api):
+    client_id, subscription_id = client_with_subscription(app)
+    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("PaymentView.")}
+    assert not any(word in route for route in routes for word in ("/edit", "/delete", "/add", "/action"))
+    created = api.post("/api/v1/payments/", json={"client_id": client_id, "periods": {str(subscription_id): 1}})
+    assert created.status_code == 201, created.text
+    payment_id = created.json["id"]
+    assert created.json["result"]["amount"] == "15.00" or Decimal(str(created.json["result"]["amount"])) == 15
+    assert api.put(f"/api/v1/payments/{payment_id}", json={"amount": "1.00"}).status_code == 405
+    assert api.delete(f"/api/v1/payments/{payment_id}").status_code == 405
+    listed = api.get("/api/v1/payments/")
+    assert listed.status_code == 200 and listed.json["count"] == 1
+    with app.app_context():
+        assert db.session.get(Payment, payment_id).amount == Decimal("15.00")
+
+
+def test_api_refuses_bad_amounts_and_repeats_nothing(app, api):
+    client_id, _ = client_with_subscription(app)
+    for amount in ("0", "-5", "1.234", "abc"):
+        response = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": amount})
+        assert response.status_code == 422, amount
+    assert api.post("/api/v1/payments/", json={"client_id": 999999, "amount": "5"}).status_code == 422
+    first = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": "15.00", "request_id": "abc-1"})
+    again = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": "15.00", "request_id": "abc-1"})
+    assert first.status_code == 201 and again.status_code == 200 and first.json["id"] == again.json["id"]
+    with app.app_context():
+        assert db.session.query(Payment).count() == 1
+
+
+def test_a_manager_cannot_record_through_the_api_without_the_right(app):
+    client_id, _ = client_with_subscription(app)
+    with app.app_context():
+        make_operator(None, "mgr", p.MANAGER, username="mgr1")
+    api = app.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(api, "mgr1", PASSWORD)
+    assert api.get("/api/v1/payments/").status_code == 200
+    response = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": "5.00"})
+    assert response.status_code == 403
+    with app.app_context():
+        assert db.session.query(Payment).count() == 0
+
+
+def test_a_payment_making_a_suspended_subscription_current_reactivates_it(app, admin):
+    client_id, subscription_id = client_with_subscription(app, paid_until=date(2026, 9, 30), status="suspended")
+    response = admin.submit(f"/payments/record/{client_id}", {f"months_{subscription_id}": "3", "currency": "BGN",
+                                                             "request_key": "s1"})
+    assert response.status_code == 302
+    with app.app_context():
+        subscription = db.session.get(Subscription, subscription_id)
+        assert subscription.paid_until == date(2026, 12, 31)
+        # no Redis in this test: the reactivation job ran in-process, at once
+        assert subscription.status == "active" and "31.12.2026" in subscription.status_reason
+        payment = db.session.query(Payment).one()
+        assert (payment.currency, payment.amount, payment.amount_eur) == ("BGN", Decimal("88.01"), Decimal("45.00"))
+
+
+def test_installation_fee_becomes_a_charge_on_the_card(app, admin):
+    with app.app_context():
+        client = make_client(None, "Нов Абонат")
+        service = make_service("Интернет с инсталация")
+        service.installation_fee = Decimal("30.00")
+        db.session.commit()
+        client_id, service_id = client.id, service.id
+    response = admin.submit(f"/subscriptions/add?client={client_id}", {"client": client_id, "service": service_id})
+    assert response.status_code == 302
+    with app.app_context():
+        charge = db.session.query(Charge).one()
+        assert (charge.amount, charge.paid_by_id, charge.payment_type.code) == (Decimal("30.00"), None, "installation")
+    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    assert "Инсталация: Интернет с инсталация" in card and "30,00 EUR" in card
+
+
+def test_manual_charges_need_their_right(app):
+    client_id, _ = client_with_subscription(app)
+    cashier = operator_browser(app, p.CASHIER, "kasa4")
+    assert cashier.get(f"/charges/add?client={client_id}").status_code == 403
+    with app.app_context():
+        from app.billing.models import PaymentType
+
+        type_id = db.session.query(PaymentType.id).filter_by(code="other").scalar()
+    boss = operator_browser(app, p.ADMINISTRATOR, "boss1")
+    response = boss.submit(f"/charges/add?client={client_id}",
+                           {"client": client_id, "description": "Смяна на рутер", "amount": "25,50", "currency": "BGN",
+                            "payment_type": type_id})
+    assert response.status_code == 302, visible_text(response.text)
+    with app.app_context():
+        charge = db.session.query(Charge).one()
+        # typed in leva, owed in euro: 25,50 / 1,95583 = 13,038… → 13,04
+        assert (charge.amount, charge.currency, charge.created_by.username) == (Decimal("13.04"), "EUR", "boss1")
+
+
+def test_currency_rates_accept_only_usd(app, admin):
+    response = admin.submit("/currencies/add", {"currency": "BGN", "valid_from": "2026-11-25", "rate": "2"},
+                            follow_redirects=True)
+    with app.app_context():
+        assert db.session.query(CurrencyRate).count() == 0
+    response = admin.submit("/currencies/add", {"currency": "USD", "valid_from": "2026-11-25", "rate": "1,0850"},
+                            follow_redirects=True)
+    with app.app_context():
+        rate = db.session.query(CurrencyRate).one()
+        assert rate.rate == Decimal("1.085") and rate.valid_from == date(2026, 11, 25)
+    assert "25.11.2026" in visible_text(admin.get("/currencies/list/").text)
