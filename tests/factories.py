@@ -164,7 +164,7 @@ def make_payment(client, operator=None, **values):
 
 
 def _charge_record(dealer, tag):
-    from app.billing.services import add_charge
+    from app.billing.charges import add_charge
 
     charge = add_charge(make_client(dealer, f"Длъжник-{tag}"), f"Такса-{tag}", "15.00", type_code="other")
     db.session.commit()

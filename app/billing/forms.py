@@ -1,7 +1,7 @@
 """The payment form: what it offers for a client, and reading what was sent back."""
 from app.billing import periods as period_rules
 from app.billing.models import PaymentMethod, PaymentType
-from app.billing.services import PAYABLE, ZERO, open_charges, period_fee_eur, periods_for, subscription_due
+from app.billing.charges import PAYABLE, ZERO, open_charges, period_fee_eur, periods_for, subscription_due
 from app.core.formatting import local_today
 from app.core.money import CURRENCY_CHOICES
 from app.extensions import db
@@ -43,7 +43,8 @@ def payment_form_context(client, args, values):
     return {
         "rows": rows,
         "charges": charges,
-        "chosen_charges": {int(charge_id) for charge_id in chosen_charges} if chosen_charges is not None else {charge.id for charge in charges},
+        "chosen_charges": {int(charge_id) for charge_id in chosen_charges} if chosen_charges is not None
+        else {charge.id for charge in charges},
         "methods": db.session.scalars(db.select(PaymentMethod).where(PaymentMethod.active).order_by(
             PaymentMethod.id)).all(),
         "types": db.session.scalars(db.select(PaymentType).where(PaymentType.active).order_by(PaymentType.id)).all(),

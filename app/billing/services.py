@@ -1,33 +1,36 @@
-"""Charges, what is due, payments and their reversal — only through here.
+"""Payments and their reversal — only through here.
 
 Every function flushes and leaves the commit to its caller (one commit per
-request). Amounts owed are kept in EUR; a payment keeps the amount and
-currency received plus its value in EUR on the day.
+request). A payment keeps the amount and currency received plus its value in
+EUR on the day; what it paid is kept in PaymentAllocation rows.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 
 from flask_babel import gettext
-from sqlalchemy import func
 
 from app.billing import periods as period_rules
+from app.billing.charges import (
+    PAYABLE,
+    ZERO,
+    payment_method,
+    payment_type,
+    period_fee_eur,
+    periods_for,
+)
 from app.billing.currency import from_eur, to_eur
 from app.billing.models import (
     ADVANCE,
     CASH,
     DEPOSIT,
-    INSTALLATION_FEE,
     MONTHLY_FEE,
     PAID_CHARGE,
     PAID_PERIODS,
     Charge,
     Payment,
     PaymentAllocation,
-    PaymentMethod,
-    PaymentType,
 )
-from app.clients.models import ACTIVE, PENDING, SUSPENDED, Subscription
+from app.clients.models import SUSPENDED, Subscription
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today
 from app.core.money import check_amount, check_currency, format_money
@@ -36,164 +39,9 @@ from app.extensions import db
 from app.security import permissions
 from app.security.rights import has_right
 
-PAYABLE = (PENDING, ACTIVE, SUSPENDED)
-ZERO = Decimal("0.00")
-
 
 def _utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def payment_type(code):
-    return db.session.scalar(db.select(PaymentType).where(PaymentType.code == code))
-
-
-def payment_method(code):
-    return db.session.scalar(db.select(PaymentMethod).where(PaymentMethod.code == code))
-
-
-# --- charges -----------------------------------------------------------------
-
-def add_charge(client, description, amount, currency="EUR", *, subscription=None, type_code=None,
-               charge_type=None, operator=None, billing_key=None, day=None):
-    """A charge the client owes, converted to EUR. Idempotent by `billing_key`. Flushes."""
-    if billing_key:
-        existing = db.session.scalar(db.select(Charge).where(Charge.billing_key == billing_key))
-        if existing is not None:
-            return existing
-    try:
-        amount = check_amount(amount)
-        currency = check_currency(currency)
-    except InvalidValue as error:
-        raise FieldErrors({"amount": [str(error)]}) from None
-    if amount <= 0:
-        raise FieldErrors({"amount": [gettext("The amount must be more than zero.")]})
-    charge = Charge(
-        client=client, subscription=subscription, description=description,
-        payment_type=charge_type or payment_type(type_code or "other"),
-        amount=to_eur(amount, currency, day or local_today()), currency="EUR",
-        created_by=operator, billing_key=billing_key,
-    )
-    db.session.add(charge)
-    db.session.flush()
-    return charge
-
-
-def add_installation_charge(subscription, operator=None):
-    """The service's installation fee, owed from the day the service is sold."""
-    service = subscription.service
-    if not service.installation_fee or service.installation_fee <= 0:
-        return None
-    return add_charge(
-        subscription.client, gettext("Installation: %(service)s", service=service.name),
-        service.installation_fee, service.currency, subscription=subscription, type_code=INSTALLATION_FEE,
-        operator=operator, billing_key=f"installation:{subscription.id}",
-    )
-
-
-def manual_charge_errors(operator, charge):
-    """Why this operator may not add this charge by hand, as {field: [message]}."""
-    errors = {}
-    if not has_right(permissions.ADD_CHARGES, operator):
-        errors["amount"] = [gettext("You do not have the right to add charges.")]
-    if charge.subscription is not None and charge.client is not None \
-            and charge.subscription.client_id != charge.client.id:
-        errors["subscription"] = [gettext("The subscription belongs to another client.")]
-    if charge.amount is not None and Decimal(charge.amount) <= 0:
-        errors["amount"] = errors.get("amount", []) + [gettext("The amount must be more than zero.")]
-    return errors
-
-
-def prepare_manual_charge(operator, charge):
-    """Completes a charge typed in the panel or the API: checks, EUR, who added it."""
-    errors = manual_charge_errors(operator, charge)
-    if errors:
-        raise FieldErrors(errors)
-    charge.amount = to_eur(charge.amount, charge.currency or "EUR", local_today())
-    charge.currency = "EUR"
-    charge.created_by = operator
-    charge.billing_key = None
-    charge.paid_by_id = None
-
-
-# --- what is due -------------------------------------------------------------
-
-def anchor_day(subscription, day):
-    return subscription.activation_date or day
-
-
-def periods_for(subscription, count, day):
-    return period_rules.next_periods(subscription.service.month_type, count, subscription.paid_until,
-                                     anchor_day(subscription, day))
-
-
-def period_fee_eur(subscription, day):
-    service = subscription.service
-    return to_eur(service.monthly_fee, service.currency, day)
-
-
-@dataclass
-class SubscriptionDue:
-    subscription: Subscription
-    periods: int
-    amount_eur: Decimal
-    paid_until_after: object
-
-
-@dataclass
-class ClientDue:
-    charges: list = field(default_factory=list)
-    subscriptions: list = field(default_factory=list)
-    advance_eur: Decimal = ZERO
-
-    @property
-    def total_eur(self):
-        return sum((charge.amount for charge in self.charges), ZERO) + \
-            sum((due.amount_eur for due in self.subscriptions), ZERO)
-
-
-def subscription_due(subscription, day=None):
-    """The periods that make a subscription paid through `day` (at least the next one), and their price."""
-    day = day or local_today()
-    count = period_rules.periods_to_cover(subscription.service.month_type, subscription.paid_until,
-                                          anchor_day(subscription, day), day)
-    periods = periods_for(subscription, count, day)
-    return SubscriptionDue(subscription, count, period_rules.periods_price(periods, period_fee_eur(subscription, day)),
-                           periods[-1].end)
-
-
-def open_charges(client_id):
-    return db.session.scalars(
-        db.select(Charge).where(Charge.client_id == client_id, Charge.paid_by_id.is_(None)).order_by(Charge.id)
-    ).all()
-
-
-def client_due(client, day=None):
-    """What a client owes today: open charges, plus each live subscription's next period(s)."""
-    day = day or local_today()
-    due = ClientDue(charges=open_charges(client.id))
-    for subscription in client.subscriptions:
-        if subscription.status in PAYABLE:
-            item = subscription_due(subscription, day)
-            if item.amount_eur > 0:
-                due.subscriptions.append(item)
-    due.advance_eur = advance_total(client.id)
-    return due
-
-
-def advance_total(client_id):
-    """Money paid beyond whole charges and periods, by payments not reversed."""
-    reversed_ids = db.select(Payment.reversal_of_id).where(Payment.reversal_of_id.is_not(None))
-    total = db.session.scalar(
-        db.select(func.coalesce(func.sum(PaymentAllocation.amount_eur), 0))
-        .join(Payment, PaymentAllocation.payment_id == Payment.id)
-        .where(Payment.client_id == client_id, PaymentAllocation.kind == ADVANCE,
-               Payment.id.not_in(reversed_ids))
-    )
-    return Decimal(total).quantize(Decimal("0.01"))
-
-
-# --- payments ----------------------------------------------------------------
 
 @dataclass
 class Recorded:
@@ -302,7 +150,8 @@ def _locked_subscriptions(client, ids):
     query = db.select(Subscription).where(Subscription.id.in_(ids), Subscription.client_id == client.id)
     # Two cashiers paying the same subscription at once: the second waits and
     # extends from where the first left "paid until".
-    return {subscription.id: subscription for subscription in db.session.scalars(query.with_for_update(of=Subscription))}
+    locked = db.session.scalars(query.with_for_update(of=Subscription))
+    return {subscription.id: subscription for subscription in locked}
 
 
 def _chosen_allocations(client, periods, charge_ids, day):

@@ -14,10 +14,9 @@ from app.audit.formatting import register_entity
 from app.billing.api import PaymentApi
 from app.billing.forms import payment_form_context, read_payment_form
 from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
+from app.billing.charges import manual_charge_errors, prepare_manual_charge
 from app.billing.services import (
     find_by_request_key,
-    manual_charge_errors,
-    prepare_manual_charge,
     reactivate_paid,
     record_payment,
     reversal_of,
@@ -318,8 +317,6 @@ def rate_errors(record):
     errors = {}
     if record.currency not in ("USD",):
         errors["currency"] = [gettext("Only USD has a rate table; BGN is fixed at 1,95583 per euro.")]
-    if record.rate is not None and record.rate <= 0:
-        errors["rate"] = [gettext("The rate must be more than zero.")]
     duplicate = db.session.query(CurrencyRate.id).filter(
         CurrencyRate.currency == record.currency, CurrencyRate.valid_from == record.valid_from,
         CurrencyRate.id != (record.id or 0)).first()
@@ -343,7 +340,7 @@ class CurrencyRateView(BillingModelView):
     base_order = ("valid_from", "desc")
     add_form_extra_fields = edit_form_extra_fields = {
         "currency": SelectField(_l("Currency"), choices=[("USD", "USD (щатски долар)")], default="USD"),
-        "rate": StringField(_l("Units for 1 EUR"), validators=[FieldCheck(check_rate), ModelRules(rate_errors)]),
+        "rate": StringField(_l("Units for 1 EUR"), validators=[FieldCheck(check_rate)]),
     }
     description_columns = {"rate": _l("How many units of the currency one euro buys on that day, e.g. 1,0850.")}
     validators_columns = {"valid_from": [ModelRules(rate_errors)]}

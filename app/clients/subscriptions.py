@@ -87,7 +87,7 @@ def open_subscription(operator, subscription, override_technology=False):
                  subscription_id=subscription.id)
     except NoFreeAddress as refusal:
         raise FieldErrors({"service": [str(refusal)]}) from None
-    from app.billing.services import add_installation_charge
+    from app.billing.charges import add_installation_charge
 
     add_installation_charge(subscription, operator)
     if subscription.technology_override:

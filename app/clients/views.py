@@ -242,7 +242,7 @@ class ClientView(DealerScopedView, BillingModelView):
     def _money(self, client):
         """The card's payments section: what is due, and the latest payments."""
         from app.billing.models import Payment
-        from app.billing.services import client_due
+        from app.billing.charges import client_due
         from app.core.money import format_money
 
         security = self.appbuilder.sm

@@ -50,7 +50,8 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing.models import Payment
-from app.billing.services import client_due, reactivate_paid, record_payment
+from app.billing.charges import client_due
+from app.billing.services import reactivate_paid, record_payment
 from app.clients.models import Client
 from app.collectors.models import CollectorTransaction, PaymentCollector
 from app.core.errors import FieldErrors

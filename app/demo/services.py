@@ -225,7 +225,8 @@ def seed_billing(cashier_username="m.ivanova"):
     from datetime import timedelta
 
     from app.billing.models import CurrencyRate
-    from app.billing.services import add_charge, record_payment
+    from app.billing.charges import add_charge
+    from app.billing.services import record_payment
     from app.clients.models import Client, Subscription
     from app.clients.services import prepare_new_client
     from app.core.formatting import local_today

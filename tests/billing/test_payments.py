@@ -8,13 +8,8 @@ from hypothesis import strategies as st
 
 from app.billing.currency import from_eur, to_eur
 from app.billing.models import CurrencyRate, Payment
-from app.billing.services import (
-    add_charge,
-    advance_total,
-    client_due,
-    record_payment,
-    reverse_payment,
-)
+from app.billing.charges import add_charge, advance_total, client_due
+from app.billing.services import record_payment, reverse_payment
 from app.clients.models import Subscription
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today

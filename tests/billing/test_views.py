@@ -204,9 +204,13 @@ def test_manual_charges_need_their_right(app):
 def test_currency_rates_accept_only_usd(app, admin):
     response = admin.submit("/currencies/add", {"currency": "BGN", "valid_from": "2026-11-25", "rate": "2"},
                             follow_redirects=True)
+    assert "Не е валиден избор" in visible_text(response.text)  # only USD is offered
+    response = admin.submit("/currencies/add", {"currency": "USD", "valid_from": "2026-11-25", "rate": "-1"},
+                            follow_redirects=True)
+    assert "Това не е курс" in visible_text(response.text)
     with app.app_context():
         assert db.session.query(CurrencyRate).count() == 0
-    response = admin.submit("/currencies/add", {"currency": "USD", "valid_from": "2026-11-25", "rate": "1,0850"},
+    admin.submit("/currencies/add", {"currency": "USD", "valid_from": "2026-11-25", "rate": "1,0850"},
                             follow_redirects=True)
     with app.app_context():
         rate = db.session.query(CurrencyRate).one()

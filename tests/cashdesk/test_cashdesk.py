@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.billing.services import payment_method, reverse_payment
+from app.billing.charges import payment_method
+from app.billing.services import reverse_payment
 from app.cashdesk.models import CashDeskClosing
 from app.collectors.models import PaymentCollector
 from app.core.formatting import local_today

@@ -13,7 +13,7 @@ from app import create_app
 from app.audit.models import LogEntry
 from app.billing.models import Charge, Payment, PaymentMethod
 from app.billing.periods import month_end
-from app.billing.services import add_charge, payment_method
+from app.billing.charges import add_charge, payment_method
 from app.clients.models import Client, Subscription
 from app.collectors.models import CollectorTransaction, PaymentCollector
 from app.core.formatting import local_today

@@ -7,7 +7,8 @@ import pytest
 
 from app import create_app
 from app.billing.models import Payment
-from app.billing.services import payment_method, payment_type, record_payment, reverse_payment
+from app.billing.charges import payment_method, payment_type
+from app.billing.services import record_payment, reverse_payment
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.invoices.models import CREDIT_NOTE, Invoice
@@ -235,7 +236,7 @@ def test_documents_are_in_euro_when_the_payment_was_in_leva(app):
 def test_invoice_lines_say_what_the_payment_paid(app):
     from datetime import date
 
-    from app.billing.services import add_charge
+    from app.billing.charges import add_charge
     from tests.factories import make_service, make_subscription
 
     with app.app_context():

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.billing.services import add_charge, reverse_payment
+from app.billing.charges import add_charge
+from app.billing.services import reverse_payment
 from app.extensions import db
 from app.invoices.documents import amount_in_words, invoice_pdf, receipt_pdf
 from app.invoices.models import CREDIT_NOTE, Invoice
