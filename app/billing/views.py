@@ -51,6 +51,12 @@ PAYMENT_LABELS = {
     "reversal_of": _l("Reversal of"),
     "received_by": _l("Received by"),
 }
+# The LOG names a payment's stored columns.
+PAYMENT_LOG_LABELS = {
+    **PAYMENT_LABELS, "client_id": _l("Client"), "dealer_id": _l("Dealer"), "operator_id": _l("Operator"),
+    "collector_id": _l("Payment collector"), "method_id": _l("Payment method"), "type_id": _l("Payment type"),
+    "reversal_of_id": _l("Reversal of"), "request_key": _l("Form token"),
+}
 CHARGE_LABELS = {
     "client": _l("Client"),
     "subscription": _l("Subscription"),
@@ -63,6 +69,11 @@ CHARGE_LABELS = {
     "created_by": _l("Operator"),
     "paid_by": _l("Paid by payment"),
     "is_open": _l("Open"),
+}
+CHARGE_LOG_LABELS = {
+    **CHARGE_LABELS, "client_id": _l("Client"), "subscription_id": _l("Subscription"),
+    "payment_type_id": _l("Payment type"), "created_by_id": _l("Operator"), "paid_by_id": _l("Paid by payment"),
+    "billing_key": _l("Billing key"),
 }
 LIST_LABELS = {"code": _l("Code"), "name": _l("Name"), "active": _l("Active")}
 RATE_LABELS = {"currency": _l("Currency"), "valid_from": _l("Valid from"), "rate": _l("Units for 1 EUR")}
@@ -349,8 +360,8 @@ class CurrencyRateView(BillingModelView):
 
 
 def register(appbuilder):
-    register_entity(Payment, _l("Payment"), PAYMENT_LABELS)
-    register_entity(Charge, _l("Charge"), CHARGE_LABELS)
+    register_entity(Payment, _l("Payment"), PAYMENT_LOG_LABELS)
+    register_entity(Charge, _l("Charge"), CHARGE_LOG_LABELS)
     register_entity(PaymentMethod, _l("Payment method"), LIST_LABELS)
     register_entity(PaymentType, _l("Payment type"), LIST_LABELS)
     register_entity(CurrencyRate, _l("Currency rate"), RATE_LABELS)
