@@ -222,15 +222,13 @@ def seed_billing(cashier_username="m.ivanova"):
     Goes through the billing services, so the card, cash desk, receipts and
     invoices show what a real day would. Skips clients that exist already.
     """
-    from datetime import timedelta
-
     from app.billing.models import CurrencyRate
     from app.billing.charges import add_charge
     from app.billing.services import record_payment
     from app.clients.models import Client, Subscription
     from app.clients.services import prepare_new_client
     from app.core.formatting import local_today
-    from app.billing.periods import month_end
+    from app.billing.periods import FLOATING, add_months, month_end
     from app.security.models import Operator
 
     today = local_today()
@@ -250,10 +248,13 @@ def seed_billing(cashier_username="m.ivanova"):
         prepare_new_client(client)
         db.session.add(client)
         service = db.session.query(Service).filter_by(name=service_name).one()
-        start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-        paid_until = month_end(today)
-        for _ in range(months_behind):
-            paid_until = paid_until.replace(day=1) - timedelta(days=1)  # the previous month's end
+        # Activated on the 15th six months ago; paid through the current period, less `months_behind`.
+        start = add_months(today.replace(day=15), -6)
+        if service.month_type == FLOATING:
+            current = next(months for months in range(1, 8) if add_months(start, months) >= today)
+            paid_until = add_months(start, current - months_behind)
+        else:
+            paid_until = month_end(add_months(today, -months_behind))
         subscription = Subscription(client=client, service=service, status=status, activation_date=start,
                                     paid_until=paid_until)
         db.session.add(subscription)
