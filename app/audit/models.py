@@ -8,15 +8,12 @@ comparison with each previous version, so every change is also written here,
 once, as a row with the changed fields old → new. Security events (logins,
 refusals) that change no record are rows here too.
 """
-from datetime import datetime, timezone
 
 from flask_appbuilder import Model
 from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from app.core.formatting import utcnow
 
 
 class LogEntry(Model):

@@ -6,7 +6,6 @@ original (`reversal_of_id`, unique: a payment is reversed at most once).
 What a payment paid is kept in PaymentAllocation rows, with "paid until"
 before and after, so a reversal restores exactly the previous state.
 """
-from datetime import datetime, timezone
 
 from flask_appbuilder import Model
 from sqlalchemy import (
@@ -21,10 +20,11 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
-    select,
 )
 from sqlalchemy.orm import relationship, validates
 
+from app.core.formatting import utcnow
+from app.clients.models import OfAClient
 from app.core.money import check_amount, format_money
 
 # Codes of the built-in methods and types (the migration creates them; their
@@ -45,10 +45,6 @@ OTHER = "other"
 PAID_CHARGE = "charge"
 PAID_PERIODS = "periods"
 ADVANCE = "advance"  # more than whole charges and periods: kept as an advance
-
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class CurrencyRate(Model):
@@ -93,10 +89,9 @@ def check_rate(value):
     return rate
 
 
-class PaymentMethod(Model):
-    """Cash, bank transfer, ePay, EasyPay, card… (an editable list)."""
+class EditableList:
+    """Columns of a list the office edits; `code` marks the built-in entries the code refers to."""
 
-    __tablename__ = "payment_method"
     __versioned__ = {}
 
     id = Column(Integer, primary_key=True)
@@ -108,22 +103,19 @@ class PaymentMethod(Model):
         return self.name or ""
 
 
-class PaymentType(Model):
+class PaymentMethod(EditableList, Model):
+    """Cash, bank transfer, ePay, EasyPay, card…"""
+
+    __tablename__ = "payment_method"
+
+
+class PaymentType(EditableList, Model):
     """What a payment pays: monthly fee, installation, extra traffic, deposit, other."""
 
     __tablename__ = "payment_type"
-    __versioned__ = {}
-
-    id = Column(Integer, primary_key=True)
-    code = Column(String(20), unique=True)
-    name = Column(String(100), nullable=False, unique=True)
-    active = Column(Boolean, nullable=False, default=True)
-
-    def __str__(self):
-        return self.name or ""
 
 
-class Charge(Model):
+class Charge(OfAClient, Model):
     """Something a client owes besides the monthly fee, in EUR, open until a payment pays it."""
 
     __tablename__ = "charge"
@@ -153,12 +145,6 @@ class Charge(Model):
         Index("ix_charge_client_open", "client_id", "paid_by_id"),
         {"extend_existing": True},
     )
-
-    @classmethod
-    def dealer_scope(cls, dealer_id):
-        from app.clients.models import Client
-
-        return cls.client_id.in_(select(Client.id).where(Client.dealer_id == dealer_id))
 
     @validates("amount")
     def _check_amount(self, key, value):

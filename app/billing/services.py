@@ -5,7 +5,6 @@ request). A payment keeps the amount and currency received plus its value in
 EUR on the day; what it paid is kept in PaymentAllocation rows.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from flask_babel import gettext
 
@@ -32,16 +31,13 @@ from app.billing.models import (
 )
 from app.clients.models import SUSPENDED, Subscription
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, local_today
+from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import check_amount, check_currency, format_money
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import has_right
 
-
-def _utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 @dataclass
 class Recorded:
@@ -120,7 +116,7 @@ def record_payment(operator, client, *, method=None, currency="EUR", periods=Non
         client=client, dealer_id=client.dealer_id, operator=operator if collector is None else None,
         collector=collector, method=method, amount=amount, currency=currency, amount_eur=amount_eur,
         payment_type=chosen_type or _payment_type_for(allocations, type_code), note=(note or "").strip() or None,
-        request_key=request_key or None, paid_at=_utcnow(),
+        request_key=request_key or None, paid_at=utcnow(),
     )
     db.session.add(payment)
     db.session.flush()
@@ -296,7 +292,7 @@ def reverse_payment(operator, payment, reason):
     reversal = Payment(
         client_id=payment.client_id, dealer_id=payment.dealer_id, operator=operator, method=payment.method,
         payment_type=payment.payment_type, amount=-payment.amount, currency=payment.currency,
-        amount_eur=-payment.amount_eur, reversal_of_id=payment.id, note=reason.strip(), paid_at=_utcnow(),
+        amount_eur=-payment.amount_eur, reversal_of_id=payment.id, note=reason.strip(), paid_at=utcnow(),
     )
     db.session.add(reversal)
     db.session.flush()

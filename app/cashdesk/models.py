@@ -1,13 +1,10 @@
 """The cash desk's handover record."""
-from datetime import datetime, timezone
 
 from flask_appbuilder import Model
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from app.core.formatting import utcnow
 
 
 class CashDeskClosing(Model):

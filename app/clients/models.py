@@ -1,5 +1,3 @@
-from datetime import datetime, timezone
-
 from flask_appbuilder import Model
 from sqlalchemy import (
     Boolean,
@@ -13,8 +11,10 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import relationship, validates
 
+from app.core.formatting import utcnow
 from app.core.validators import normalise_identifier
 
 INDIVIDUAL = "individual"
@@ -25,10 +25,6 @@ ACTIVE = "active"
 SUSPENDED = "suspended"
 TERMINATED = "terminated"
 STATUSES = (PENDING, ACTIVE, SUSPENDED, TERMINATED)
-
-
-def _utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def digits_only(value):
@@ -72,7 +68,7 @@ class Client(Model):
     floor = Column(String(5))
     apartment = Column(String(10))
     address_text = Column(String(300))
-    created_at = Column(DateTime, nullable=False, default=_utcnow)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
     # Search helpers kept by the model: lower-case name, phone digits.
     search_name = Column(String(200), index=True)
     phone_digits = Column(String(100), index=True)
@@ -118,7 +114,15 @@ class Client(Model):
         return f"{self.name} ({self.client_number})"
 
 
-class Subscription(Model):
+class OfAClient:
+    """Mixin of a record that has a client_id: it belongs to the client's dealer."""
+
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        return cls.client_id.in_(select(Client.id).where(Client.dealer_id == dealer_id))
+
+
+class Subscription(OfAClient, Model):
     """A client's instance of a service: status, paid until, IPs, username."""
 
     __tablename__ = "subscription"
@@ -138,7 +142,7 @@ class Subscription(Model):
     password = Column(String(100))
     delivery_address = Column(String(300))
     technology_override = Column(Boolean, nullable=False, default=False)
-    created_at = Column(DateTime, nullable=False, default=_utcnow)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
     ip_allocations = relationship("IpAllocation", back_populates="subscription", order_by="IpAllocation.address")
 
     __table_args__ = (
@@ -147,11 +151,6 @@ class Subscription(Model):
         {"extend_existing": True},
     )
 
-    @classmethod
-    def dealer_scope(cls, dealer_id):
-        from sqlalchemy import select
-
-        return cls.client_id.in_(select(Client.id).where(Client.dealer_id == dealer_id))
 
     @property
     def ip_addresses(self):

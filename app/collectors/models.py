@@ -1,13 +1,10 @@
 """Outside payment collectors (ePay/EasyPay style) and the transactions they posted."""
-from datetime import datetime, timezone
 
 from flask_appbuilder import Model
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from app.core.formatting import utcnow
 
 
 class PaymentCollector(Model):

@@ -1,17 +1,14 @@
-from datetime import datetime, timezone
-
 from flask_appbuilder import Model
 from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import relationship
+
+from app.clients.models import OfAClient
+from app.core.formatting import utcnow
 
 DRAFT = "draft"
 ACTIVE = "active"
 TERMINATED = "terminated"
 STATUSES = (DRAFT, ACTIVE, TERMINATED)
-
-
-def _utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 # The services a contract type is for; none means any service.
@@ -51,7 +48,7 @@ contract_subscription = Table(
 )
 
 
-class Contract(Model):
+class Contract(OfAClient, Model):
     """A client's contract of one type, covering some of the client's subscriptions."""
 
     __tablename__ = "contract"
@@ -69,22 +66,13 @@ class Contract(Model):
     signed_on = Column(Date)
     term_months = Column(Integer)  # None: indefinite
     status = Column(String(12), nullable=False, default=DRAFT, index=True)
-    created_at = Column(DateTime, nullable=False, default=_utcnow)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'active', 'terminated')", name="ck_contract_status"),
         CheckConstraint("term_months IS NULL OR term_months > 0", name="ck_contract_term_months"),
         {"extend_existing": True},
     )
-
-    @classmethod
-    def dealer_scope(cls, dealer_id):
-        """A contract belongs to its client's dealer."""
-        from sqlalchemy import select
-
-        from app.clients.models import Client
-
-        return cls.client_id.in_(select(Client.id).where(Client.dealer_id == dealer_id))
 
     def __str__(self):
         client = f" — {self.client.name}" if self.client else ""

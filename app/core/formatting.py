@@ -5,6 +5,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 
+def utcnow():
+    """Now as a naive UTC datetime: how every moment is stored."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def local_time(moment):
     """A naive UTC datetime (as stored) in the configured local timezone."""
     zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia"))
@@ -67,7 +72,7 @@ def format_percent(value):
 
 def local_today():
     """Today in the configured local timezone (what "today" means to the office)."""
-    return local_time(datetime.now(timezone.utc).replace(tzinfo=None)).date()
+    return local_time(utcnow()).date()
 
 
 def utc_bounds(day):

@@ -4,7 +4,6 @@ The issuer's and recipient's details are copied onto the document: an
 invoice must read the same years later, whatever happens to the dealer or
 client records afterwards.
 """
-from datetime import datetime, timezone
 
 from flask_appbuilder import Model
 from sqlalchemy import (
@@ -22,15 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from app.core.formatting import utcnow
 from app.core.money import format_money
 
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 HEAD_OFFICE = "head"  # issuer key of head office's own numbering
-
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Invoice(Model):

@@ -1,5 +1,3 @@
-from datetime import datetime, timezone
-
 from flask_appbuilder import Model
 from sqlalchemy import (
     BigInteger,
@@ -18,16 +16,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import column_property, relationship
 
+from app.core.formatting import utcnow
+
 network_service = Table(
     "network_service",
     Model.metadata,
     Column("network_id", Integer, ForeignKey("network.id", ondelete="CASCADE"), primary_key=True),
     Column("service_id", Integer, ForeignKey("service.id", ondelete="CASCADE"), primary_key=True),
 )
-
-
-def _utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class IpAllocation(Model):
@@ -46,7 +42,7 @@ class IpAllocation(Model):
         Integer, ForeignKey("subscription.id", ondelete="RESTRICT", name="fk_ip_allocation_subscription"), index=True
     )
     subscription = relationship("Subscription", back_populates="ip_allocations")
-    allocated_at = Column(DateTime, nullable=False, default=_utcnow)
+    allocated_at = Column(DateTime, nullable=False, default=utcnow)
 
     # "Highest address of this network" and per-network counts read this
     # index only, however full the other networks are.
