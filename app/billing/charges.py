@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_babel import gettext
 from sqlalchemy import func
+from sqlalchemy.orm import aliased
 
 from app.billing import periods as period_rules
 from app.billing.currency import to_eur
@@ -83,7 +84,7 @@ def manual_charge_errors(operator, charge):
 
 
 def prepare_manual_charge(operator, charge):
-    """Completes a charge typed in the panel or the API: checks, EUR, who added it."""
+    """Completes a charge typed in the panel: checks, EUR, who added it."""
     errors = manual_charge_errors(operator, charge)
     if errors:
         raise FieldErrors(errors)
@@ -159,11 +160,11 @@ def client_due(client, day=None):
 
 def advance_total(client_id):
     """Money paid beyond whole charges and periods, by payments not reversed."""
-    reversed_ids = db.select(Payment.reversal_of_id).where(Payment.reversal_of_id.is_not(None))
+    reversal = aliased(Payment)
     total = db.session.scalar(
         db.select(func.coalesce(func.sum(PaymentAllocation.amount_eur), 0))
         .join(Payment, PaymentAllocation.payment_id == Payment.id)
         .where(Payment.client_id == client_id, PaymentAllocation.kind == ADVANCE,
-               Payment.id.not_in(reversed_ids))
+               ~db.select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
     )
     return Decimal(total).quantize(Decimal("0.01"))

@@ -39,6 +39,10 @@ from app.security import permissions
 from app.security.rights import has_right
 
 
+MAX_NOTE = 500  # Payment.note
+MAX_REQUEST_KEY = 64  # Payment.request_key
+
+
 @dataclass
 class Recorded:
     payment: Payment
@@ -50,7 +54,7 @@ class Recorded:
 def find_by_request_key(request_key):
     if not request_key:
         return None
-    return db.session.scalar(db.select(Payment).where(Payment.request_key == request_key))
+    return db.session.scalar(db.select(Payment).where(Payment.request_key == str(request_key)))
 
 
 def record_payment(operator, client, *, method=None, currency="EUR", periods=None, charge_ids=(), amount=None,
@@ -65,11 +69,18 @@ def record_payment(operator, client, *, method=None, currency="EUR", periods=Non
 
     Raises FieldErrors and changes nothing when the payment is not allowed.
     """
+    if request_key is not None and not 0 < len(str(request_key)) <= MAX_REQUEST_KEY:
+        raise FieldErrors({"request_id": [gettext("A request id has 1 to %(max)d characters.", max=MAX_REQUEST_KEY)]})
     repeated = find_by_request_key(request_key)
     if repeated is not None:
+        if repeated.client_id != client.id:
+            # Never show another client's (perhaps another dealer's) payment.
+            raise FieldErrors({"request_id": [gettext("This request id was used for another payment.")]})
         return Recorded(repeated, repeated=True)
     day = day or local_today()
     errors = {}
+    if note and len(note.strip()) > MAX_NOTE:
+        errors["note"] = [gettext("At most %(max)d characters.", max=MAX_NOTE)]
     if collector is None:
         if not has_right(permissions.RECORD_PAYMENT, operator):
             raise FieldErrors({"amount": [gettext("You do not have the right to record payments.")]})
@@ -116,7 +127,7 @@ def record_payment(operator, client, *, method=None, currency="EUR", periods=Non
         client=client, dealer_id=client.dealer_id, operator=operator if collector is None else None,
         collector=collector, method=method, amount=amount, currency=currency, amount_eur=amount_eur,
         payment_type=chosen_type or _payment_type_for(allocations, type_code), note=(note or "").strip() or None,
-        request_key=request_key or None, paid_at=utcnow(),
+        request_key=str(request_key) if request_key else None, paid_at=utcnow(),
     )
     db.session.add(payment)
     db.session.flush()
@@ -269,6 +280,8 @@ def reverse_payment(operator, payment, reason):
         raise FieldErrors({"reason": [gettext("This record belongs to another dealer.")]})
     if not (reason or "").strip():
         raise FieldErrors({"reason": [gettext("Say why the payment is reversed.")]})
+    if len(reason.strip()) > MAX_NOTE:
+        raise FieldErrors({"reason": [gettext("At most %(max)d characters.", max=MAX_NOTE)]})
     if payment.is_reversal:
         raise FieldErrors({"reason": [gettext("A reversal cannot be reversed.")]})
     # Lock the payment row: two reversals at once, one wins.

@@ -216,3 +216,17 @@ def test_currency_rates_accept_only_usd(app, admin):
         rate = db.session.query(CurrencyRate).one()
         assert rate.rate == Decimal("1.085") and rate.valid_from == date(2026, 11, 25)
     assert "25.11.2026" in visible_text(admin.get("/currencies/list/").text)
+
+
+def test_a_request_id_of_another_clients_payment_shows_nothing_of_it(app, api):
+    first_id, _ = client_with_subscription(app)
+    with app.app_context():
+        other_id = make_client(None, "Друг Клиент").id
+    assert api.post("/api/v1/payments/", json={"client_id": first_id, "amount": "5.00",
+                                               "request_id": "shared-7"}).status_code == 201
+    response = api.post("/api/v1/payments/", json={"client_id": other_id, "amount": "5.00", "request_id": "shared-7"})
+    assert response.status_code == 422 and "Георги Касов" not in response.text
+    too_long = api.post("/api/v1/payments/", json={"client_id": other_id, "amount": "5.00", "note": "х" * 501})
+    assert too_long.status_code == 422
+    with app.app_context():
+        assert db.session.query(Payment).count() == 1
