@@ -1,16 +1,16 @@
 """The LOG at /log/: read-only for everyone; no route changes it."""
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import entity_label, format_operation
 from app.audit.models import LogEntry
 from app.core.formatting import format_datetime
-from app.core.views import ReadOnlyModelView
+from app.core.views import CappedCountInterface, CappedCountListWidget, ReadOnlyModelView
 from app.security.scoping import DealerScopedView
 
 
 class LogView(DealerScopedView, ReadOnlyModelView):
-    datamodel = SQLAInterface(LogEntry)
+    datamodel = CappedCountInterface(LogEntry)
+    list_widget = CappedCountListWidget
     route_base = "/log"
     class_permission_name = "LogEntry"
     show_template = "appbuilder/general/model/show.html"

@@ -28,7 +28,7 @@ from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck, ModelRules
-from app.core.views import BillingModelView, ReadOnlyModelView
+from app.core.views import BillingModelView, CappedCountInterface, CappedCountListWidget, ReadOnlyModelView
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import current_operator, has_right
@@ -91,7 +91,8 @@ class ClientParameterFilter(BaseFilter):
 
 
 class PaymentView(DealerScopedView, ReadOnlyModelView):
-    datamodel = SQLAInterface(Payment)
+    datamodel = CappedCountInterface(Payment)
+    list_widget = CappedCountListWidget
     route_base = "/payments"
     class_permission_name = "Payment"
     # Recording, reversing and documents are pages of a payment; what may be

@@ -2,6 +2,8 @@
 from flask import abort
 from flask_appbuilder import IndexView, ModelView
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
 
 from app.core.errors import FieldErrors
 from app.core.validators import InvalidValue
@@ -77,6 +79,28 @@ class ReadOnlyModelView(BillingModelView):
     delete = _not_routed("delete")
     action = _not_routed("action")
     action_post = _not_routed("action_post")
+
+
+# Lists that grow without bound (payments, the LOG) count at most this many
+# rows: an exact count(*) reads the whole table on every page view.
+COUNT_CAP = 10_000
+
+
+class CappedCountInterface(SQLAInterface):
+    """A datamodel whose list count stops at COUNT_CAP + 1 (shown as "over 10000")."""
+
+    def query_count(self, query, filters=None, select_columns=None):
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        return inner.limit(COUNT_CAP + 1).count()
+
+
+class CappedCountListWidget(ListWidget):
+    """The list widget for CappedCountInterface: says "over 10000" instead of a false exact count."""
+
+    template = "core/capped_count_list.html"
+
+    def __init__(self, **kwargs):
+        super().__init__(count_cap=COUNT_CAP, **kwargs)
 
 
 class BillingModelApi(RecordRules, ModelRestApi):

@@ -230,3 +230,16 @@ def test_a_request_id_of_another_clients_payment_shows_nothing_of_it(app, api):
     assert too_long.status_code == 422
     with app.app_context():
         assert db.session.query(Payment).count() == 1
+
+
+def test_the_payment_list_stops_counting_at_the_cap(app, admin, monkeypatch):
+    import app.core.views as core_views
+
+    client_id, _ = client_with_subscription(app)
+    for number in range(5):
+        admin.submit(f"/payments/record/{client_id}", {"amount": "1.00", "currency": "EUR", "request_key": f"c{number}"})
+    assert "Брой записи: 5" in visible_text(admin.get("/payments/list/").text)
+    monkeypatch.setattr(core_views, "COUNT_CAP", 3)
+    page = visible_text(admin.get("/payments/list/?psize_PaymentView=2").text)
+    assert "Брой записи: над 3" in page
+    assert page.count("1,00 EUR") == 2  # the page itself is still its two rows
