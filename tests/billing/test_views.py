@@ -3,7 +3,9 @@ from datetime import date
 from decimal import Decimal
 
 from app.billing.models import Charge, CurrencyRate, Payment
+from app.billing.periods import add_months, month_end
 from app.clients.models import Subscription
+from app.core.formatting import local_today
 from app.extensions import db
 from app.security import permissions as p
 from tests.conftest import Browser, api_token, visible_text
@@ -153,15 +155,20 @@ def test_a_manager_cannot_record_through_the_api_without_the_right(app):
 
 
 def test_a_payment_making_a_suspended_subscription_current_reactivates_it(app, admin):
-    client_id, subscription_id = client_with_subscription(app, paid_until=date(2026, 9, 30), status="suspended")
+    with app.app_context():
+        today = local_today()
+    # paid until two months ago; three months make it current again
+    paid_until, new_paid_until = month_end(add_months(today, -2)), month_end(add_months(today, 1))
+    client_id, subscription_id = client_with_subscription(app, paid_until=paid_until, status="suspended")
     response = admin.submit(f"/payments/record/{client_id}", {f"months_{subscription_id}": "3", "currency": "BGN",
                                                              "request_key": "s1"})
     assert response.status_code == 302
     with app.app_context():
         subscription = db.session.get(Subscription, subscription_id)
-        assert subscription.paid_until == date(2026, 12, 31)
+        assert subscription.paid_until == new_paid_until
         # no Redis in this test: the reactivation job ran in-process, at once
-        assert subscription.status == "active" and "31.12.2026" in subscription.status_reason
+        assert subscription.status == "active"
+        assert new_paid_until.strftime("%d.%m.%Y") in subscription.status_reason
         payment = db.session.query(Payment).one()
         assert (payment.currency, payment.amount, payment.amount_eur) == ("BGN", Decimal("88.01"), Decimal("45.00"))
 
@@ -243,3 +250,27 @@ def test_the_payment_list_stops_counting_at_the_cap(app, admin, monkeypatch):
     page = visible_text(admin.get("/payments/list/?psize_PaymentView=2").text)
     assert "Брой записи: над 3" in page
     assert page.count("1,00 EUR") == 2  # the page itself is still its two rows
+
+
+def test_a_dealers_cashier_reaches_no_other_dealers_client_or_payment(app):
+    from tests.factories import make_dealer, make_payment
+
+    with app.app_context():
+        alpha, beta = make_dealer("Алфа"), make_dealer("Бета")
+        make_operator(alpha, "kasa-alfa", p.DEALER_ADMINISTRATOR, username="alfa1")
+        foreign = make_client(beta, "Чужд Клиент")
+        foreign_id, payment_id = foreign.id, make_payment(foreign, amount="10.00").id
+    cashier = Browser(app)
+    cashier.login("alfa1", PASSWORD)
+    assert cashier.get(f"/payments/record/{foreign_id}").status_code == 404
+    assert cashier.get(f"/payments/receipt/{payment_id}").status_code == 404
+    own_form = "/resetmypassword/form"  # any page of theirs with a CSRF token
+    forged = cashier.submit(f"/payments/reverse/{payment_id}", {"reason": "чужд"}, form_url=own_form)
+    assert forged.status_code == 404
+    api = app.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(api, "alfa1", PASSWORD)
+    response = api.post("/api/v1/payments/", json={"client_id": foreign_id, "amount": "5.00"})
+    assert response.status_code == 422
+    with app.app_context():
+        assert db.session.query(Payment).count() == 1
+        assert db.session.query(Payment).filter(Payment.reversal_of_id.is_not(None)).count() == 0
