@@ -244,7 +244,8 @@ def test_the_payment_list_stops_counting_at_the_cap(app, admin, monkeypatch):
 
     client_id, _ = client_with_subscription(app)
     for number in range(5):
-        admin.submit(f"/payments/record/{client_id}", {"amount": "1.00", "currency": "EUR", "request_key": f"c{number}"})
+        admin.submit(f"/payments/record/{client_id}",
+                     {"amount": "1.00", "currency": "EUR", "request_key": f"c{number}"})
     assert "Брой записи: 5" in visible_text(admin.get("/payments/list/").text)
     monkeypatch.setattr(core_views, "COUNT_CAP", 3)
     page = visible_text(admin.get("/payments/list/?psize_PaymentView=2").text)
