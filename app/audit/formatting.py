@@ -26,16 +26,20 @@ OPERATION_LABELS = {
 
 
 _personal_fields = {}
+_value_labels = {}
 
 
-def register_entity(model_class, label, field_labels, personal_fields=None):
+def register_entity(model_class, label, field_labels, personal_fields=None, value_labels=None):
     """Declare how the LOG names a model and its fields.
 
     `personal_fields` maps a field to its masking function: the LOG shows
     it in full only to operators with the right to see personal data.
+    `value_labels` maps a field holding a code to {code: label}, so the LOG
+    reads "Активна", not "active".
     """
     _entities[model_class.__name__] = (label, field_labels)
     _personal_fields[model_class.__name__] = personal_fields or {}
+    _value_labels[model_class.__name__] = {field: dict(labels) for field, labels in (value_labels or {}).items()}
 
 
 def entity_label(entity_type):
@@ -88,9 +92,12 @@ def format_changes(entry):
 
         if has_right(permissions.SEE_PERSONAL_DATA):
             maskers = {}
+    codes = _value_labels.get(entry.entity_type, {})
     for field, (old, new) in entry.changes.items():
         if field in maskers:
             old, new = (maskers[field](value) if value else value for value in (old, new))
+        if field in codes:
+            old, new = (codes[field].get(value, value) for value in (old, new))
         label = field_label(entry.entity_type, field)
         if entry.operation == "insert":
             line = Markup("<b>{}</b>: {}").format(label, _value(new))

@@ -142,7 +142,8 @@ class ServiceView(BillingModelView):
 
 def register(appbuilder):
     register_entity(ServiceGroup, _l("Service group"), GROUP_LABELS)
-    register_entity(Service, _l("Service"), LABELS)
+    register_entity(Service, _l("Service"), LABELS,
+                    value_labels={"month_type": MONTH_TYPES, "username_type": USERNAME_TYPES})
     register_entity(ServiceParameter, _l("Extra parameter"), PARAMETER_LABELS)
     appbuilder.add_view(ServiceView, "Services", label=_l("Services"), icon="fa-cubes",
                         category="Catalog", category_label=_l("Catalog"), category_icon="fa-book")

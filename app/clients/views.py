@@ -345,8 +345,8 @@ class SubscriptionView(DealerScopedView, BillingModelView):
 
 
 def register(appbuilder):
-    register_entity(Client, _l("Client"), LABELS, personal_fields={"egn": mask_egn})
-    register_entity(Subscription, _l("Subscription"), SUBSCRIPTION_LABELS)
+    register_entity(Client, _l("Client"), LABELS, personal_fields={"egn": mask_egn}, value_labels={"kind": KINDS})
+    register_entity(Subscription, _l("Subscription"), SUBSCRIPTION_LABELS, value_labels={"status": STATUS_LABELS})
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book",
                         category="Clients", category_label=_l("Clients"), category_icon="fa-users")
     appbuilder.add_view(SubscriptionView, "Subscriptions", label=_l("Subscriptions"), icon="fa-plug",

@@ -223,7 +223,7 @@ class ContractView(DealerScopedView, BillingModelView):
 
 def register(appbuilder):
     register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
-    register_entity(Contract, _l("Contract"), LABELS)
+    register_entity(Contract, _l("Contract"), LABELS, value_labels={"status": STATUSES})
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",
                         category="Contracts", category_label=_l("Contracts"), category_icon="fa-file-text")
     appbuilder.add_view(ContractTypeView, "Contract types", label=_l("Contract types"), icon="fa-files-o",

@@ -113,6 +113,6 @@ class InvoiceView(DealerScopedView, ReadOnlyModelView):
 
 
 def register(appbuilder):
-    register_entity(Invoice, _l("Invoice"), LABELS)
+    register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS})
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
                         category="Payments", category_label=_l("Payments"), category_icon="fa-money")

@@ -87,3 +87,24 @@ def test_log_filters_by_operator_and_date_range(app, admin):
     assert "10.7.7.7" in in_range
     after_range = visible_text(admin.get("/log/list/?_flt_1_issued_at=2100-01-01 00:00:00").text)
     assert "10.7.7.7" not in after_range and "Няма намерени записи" in after_range
+
+
+def test_log_names_coded_values_and_payment_columns_in_bulgarian(app, admin):
+    from datetime import date
+
+    from tests.factories import make_client, make_payment, make_service, make_subscription
+
+    with app.app_context():
+        client = make_client(None, "Кодов Клиент")
+        subscription = make_subscription(client, make_service("Интернет кодове"), status="active",
+                                         activation_date=date(2026, 1, 1), paid_until=date(2026, 12, 31))
+        payment_id = make_payment(client, periods={subscription.id: 1}).id
+        client_id, subscription_id = client.id, subscription.id
+    admin.submit(f"/subscriptions/status/{subscription_id}", {"status": "suspended", "reason": "Ремонт"},
+                 form_url=f"/clients/show/{client_id}")
+    history = visible_text(admin.get(f"/subscriptions/show/{subscription_id}").text)
+    assert "Активна → Спряна" in history and "active" not in history.split("История", 1)[1]
+    card_history = visible_text(admin.get(f"/clients/show/{client_id}").text).split("История", 1)[1]
+    assert "Физическо лице" in card_history and "individual" not in card_history
+    payment_history = visible_text(admin.get(f"/payments/show/{payment_id}").text).split("История", 1)[1]
+    assert "Начин на плащане" in payment_history and "Method Id" not in payment_history
