@@ -325,6 +325,15 @@ class PaymentTypeView(PaymentMethodView):
     edit_title = _l("Edit payment type")
 
 
+def format_rate(rate):
+    """"1,0850": the decimal comma, at least four decimals."""
+    if rate is None:
+        return ""
+    text = f"{rate.normalize():f}"
+    whole, _, decimals = text.partition(".")
+    return f"{whole},{decimals.ljust(4, '0')}"
+
+
 def rate_errors(record):
     errors = {}
     if record.currency not in ("USD",):
@@ -356,7 +365,7 @@ class CurrencyRateView(BillingModelView):
     }
     description_columns = {"rate": _l("How many units of the currency one euro buys on that day, e.g. 1,0850.")}
     validators_columns = {"valid_from": [ModelRules(rate_errors)]}
-    formatters_columns = {"valid_from": format_date}
+    formatters_columns = {"valid_from": format_date, "rate": format_rate}
     record_errors = staticmethod(rate_errors)
 
 

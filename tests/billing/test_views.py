@@ -222,7 +222,8 @@ def test_currency_rates_accept_only_usd(app, admin):
     with app.app_context():
         rate = db.session.query(CurrencyRate).one()
         assert rate.rate == Decimal("1.085") and rate.valid_from == date(2026, 11, 25)
-    assert "25.11.2026" in visible_text(admin.get("/currencies/list/").text)
+    listed = visible_text(admin.get("/currencies/list/").text)
+    assert "25.11.2026" in listed and "1,0850" in listed
 
 
 def test_a_request_id_of_another_clients_payment_shows_nothing_of_it(app, api):
