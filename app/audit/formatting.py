@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 _entities = {}
+_models = {}  # class name → model class, to name the records a change points to
 
 OPERATION_LABELS = {
     "insert": _l("Created"),
@@ -38,6 +39,7 @@ def register_entity(model_class, label, field_labels, personal_fields=None, valu
     reads "Активна", not "active".
     """
     _entities[model_class.__name__] = (label, field_labels)
+    _models[model_class.__name__] = model_class
     _personal_fields[model_class.__name__] = personal_fields or {}
     _value_labels[model_class.__name__] = {field: dict(labels) for field, labels in (value_labels or {}).items()}
 
@@ -80,6 +82,68 @@ def _value(value):
     return text if len(text) <= MAX_SHOWN_VALUE else text[:MAX_SHOWN_VALUE] + "…"
 
 
+def _mapped_class(table):
+    """The model class of a table (for ab_user the project's Operator, the most derived one)."""
+    from flask_appbuilder import Model
+
+    classes = [mapper.class_ for mapper in Model.registry.mappers if mapper.local_table is table]
+    return max(classes, key=lambda cls: len(cls.__mro__)) if classes else None
+
+
+def _reference_target(entity_type, field):
+    """The model class a field of a registered model points to, or None."""
+    from sqlalchemy import inspect
+
+    model = _models.get(entity_type)
+    if model is None:
+        return None
+    column = inspect(model).columns.get(field)
+    if column is None or not column.foreign_keys:
+        return None
+    return _mapped_class(next(iter(column.foreign_keys)).column.table)
+
+
+def prefetch_references(entries):
+    """Loads every record a page of LOG entries points to, one query per record type.
+
+    referenced_label then finds them in the session's identity map.
+    """
+    from flask import g
+
+    from app.extensions import db
+
+    wanted = {}
+    for entry in entries:
+        for field, values in (entry.changes or {}).items():
+            target = _reference_target(entry.entity_type, field)
+            if target is not None:
+                wanted.setdefault(target, set()).update(
+                    value for value in values if isinstance(value, int) and not isinstance(value, bool))
+    # The session's identity map holds records weakly: keep them for the request.
+    kept = g.setdefault("log_references", [])
+    for target, ids in wanted.items():
+        if ids:
+            kept.extend(db.session.scalars(db.select(target).where(target.id.in_(ids))).all())
+
+
+def referenced_label(entity_type, field, value):
+    """What a foreign-key value points to, as the record's name ("Иван Петров (100001)"), or None.
+
+    Read through the session's identity map, so a page naming the same
+    record many times asks the database once.
+    """
+    from app.extensions import db
+
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    target = _reference_target(entity_type, field)
+    if target is None:
+        return None
+    record = db.session.get(target, value)
+    # A record deleted since keeps its number in the LOG.
+    return str(record) if record is not None else f"№ {value}"
+
+
 def format_changes(entry):
     """The changed fields of a LOG entry as an HTML list "field: old → new"."""
     if not entry.changes:
@@ -98,6 +162,8 @@ def format_changes(entry):
             old, new = (maskers[field](value) if value else value for value in (old, new))
         if field in codes:
             old, new = (codes[field].get(value, value) for value in (old, new))
+        else:
+            old, new = (referenced_label(entry.entity_type, field, value) or value for value in (old, new))
         label = field_label(entry.entity_type, field)
         if entry.operation == "insert":
             line = Markup("<b>{}</b>: {}").format(label, _value(new))

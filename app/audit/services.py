@@ -32,8 +32,10 @@ def record_event(operation, user=None, username=None, note=None, entity=None, co
 
 
 def record_history(model_class, pk, limit=200):
-    """The LOG entries of one record, newest first."""
-    return (
+    """The LOG entries of one record, newest first (with the records they point to loaded)."""
+    from app.audit.formatting import prefetch_references
+
+    entries = (
         db.session.execute(
             select(LogEntry)
             .where(LogEntry.entity_type == model_class.__name__, LogEntry.entity_id == str(pk))
@@ -43,3 +45,5 @@ def record_history(model_class, pk, limit=200):
         .scalars()
         .all()
     )
+    prefetch_references(entries)
+    return entries

@@ -1,15 +1,26 @@
 """The LOG at /log/: read-only for everyone; no route changes it."""
 from flask_babel import lazy_gettext as _l
 
-from app.audit.formatting import entity_label, format_operation
+from app.audit.formatting import entity_label, format_operation, prefetch_references
 from app.audit.models import LogEntry
 from app.core.formatting import format_datetime
 from app.core.views import CappedCountInterface, CappedCountListWidget, ReadOnlyModelView
 from app.security.scoping import DealerScopedView
 
 
+class LogInterface(CappedCountInterface):
+    """Loads the records a page of entries points to in one query per type (see prefetch_references)."""
+
+    def query(self, *args, **kwargs):
+        count, entries = super().query(*args, **kwargs)
+        # FAB builds the interfaces of related models (the operator filter) from this class too.
+        if self.obj is LogEntry:
+            prefetch_references(entries)
+        return count, entries
+
+
 class LogView(DealerScopedView, ReadOnlyModelView):
-    datamodel = CappedCountInterface(LogEntry)
+    datamodel = LogInterface(LogEntry)
     list_widget = CappedCountListWidget
     route_base = "/log"
     class_permission_name = "LogEntry"

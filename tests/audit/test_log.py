@@ -89,7 +89,7 @@ def test_log_filters_by_operator_and_date_range(app, admin):
     assert "10.7.7.7" not in after_range and "Няма намерени записи" in after_range
 
 
-def test_log_names_coded_values_and_payment_columns_in_bulgarian(app, admin):
+def test_log_names_coded_values_columns_and_referenced_records_in_bulgarian(app, admin):
     from datetime import date
 
     from tests.factories import make_client, make_payment, make_service, make_subscription
@@ -107,4 +107,6 @@ def test_log_names_coded_values_and_payment_columns_in_bulgarian(app, admin):
     card_history = visible_text(admin.get(f"/clients/show/{client_id}").text).split("История", 1)[1]
     assert "Физическо лице" in card_history and "individual" not in card_history
     payment_history = visible_text(admin.get(f"/payments/show/{payment_id}").text).split("История", 1)[1]
-    assert "Начин на плащане" in payment_history and "Method Id" not in payment_history
+    # columns named, and the records they point to named too (not "Клиент: 17")
+    assert "Начин на плащане : В брой" in payment_history and "Method Id" not in payment_history
+    assert "Клиент : Кодов Клиент (" in payment_history
