@@ -75,7 +75,7 @@ def load_config():
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
-        # Head office as the issuer of its own clients' invoices (a dealer's
+        # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data). An empty VAT number means
         # not VAT-registered: invoices then cite чл. 113, ал. 9 ЗДДС.
         "COMPANY_NAME": os.environ.get("COMPANY_NAME", "Билинг Мрежи ООД"),

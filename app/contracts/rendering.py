@@ -21,7 +21,6 @@ from decimal import Decimal
 from functools import lru_cache
 from types import SimpleNamespace
 
-from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
@@ -194,24 +193,12 @@ def _client(client, unmasked):
 
 
 def _seller(dealer):
-    """A dealer's client contracts with the dealer; head office's with the operator of the system."""
-    if dealer is None:
-        return {
-            "name": current_app.config["APP_NAME"], "eik": "", "vat_number": "", "mol": "", "address": "",
-            "phone": "", "email": "", "bank_name": "", "bic": "", "iban": "",
-        }
-    return {
-        "name": dealer.company_name or dealer.name,
-        "eik": _text(dealer.eik),
-        "vat_number": _text(dealer.vat_number),
-        "mol": _text(dealer.mol),
-        "address": _text(dealer.company_address or dealer.address),
-        "phone": _text(dealer.phone),
-        "email": _text(dealer.email),
-        "bank_name": _text(dealer.bank_name),
-        "bic": _text(dealer.bic),
-        "iban": _text(dealer.iban),
-    }
+    """A dealer's client contracts with the dealer's company; head office's with head office's."""
+    from app.dealers.services import company_of
+
+    company = company_of(dealer)
+    company.pop("vat_registered")
+    return company
 
 
 def _service_line(subscription, client):

@@ -7,7 +7,7 @@ dates dd.mm.yyyy), so the templates hold layout only.
 """
 from decimal import Decimal
 
-from flask import Response, current_app, render_template
+from flask import Response, render_template
 
 from app.core.formatting import format_date, format_datetime
 from app.core.money import format_money
@@ -142,13 +142,10 @@ def invoice_response(invoice):
 
 def receipt_issuer(payment):
     """Who received the money: the client's dealer (its company when it has one) or head office."""
-    dealer = payment.dealer
-    if dealer is None:
-        config = current_app.config
-        return {"name": config.get("COMPANY_NAME"), "address": config.get("COMPANY_ADDRESS"),
-                "eik": config.get("COMPANY_EIK")}
-    return {"name": dealer.company_name or dealer.name, "address": dealer.company_address or dealer.address,
-            "eik": dealer.eik}
+    from app.dealers.services import company_of
+
+    company = company_of(payment.dealer)
+    return {"name": company["name"], "address": company["address"], "eik": company["eik"]}
 
 
 def _allocation_text(allocation):

@@ -15,6 +15,7 @@ from flask import current_app
 from flask_babel import gettext
 
 from app.core.counters import next_number
+from app.dealers.services import company_of
 from app.core.formatting import format_date, local_time, local_today
 from app.core.money import quantize
 from app.extensions import db
@@ -37,24 +38,14 @@ def issuer_key(dealer_id):
 
 def issuer_details(dealer):
     """The seller's details as the document prints them; refuses when the law's minimum is missing."""
-    if dealer is None:
-        config = current_app.config
-        details = {
-            "name": config.get("COMPANY_NAME"), "eik": config.get("COMPANY_EIK"),
-            "vat_number": config.get("COMPANY_VAT_NUMBER") or None, "address": config.get("COMPANY_ADDRESS"),
-            "mol": config.get("COMPANY_MOL"), "bank": config.get("COMPANY_BANK"),
-            "iban": config.get("COMPANY_IBAN"), "bic": config.get("COMPANY_BIC"),
-        }
-        details["vat_registered"] = bool(details["vat_number"])
-        owner = gettext("Head office")
-    else:
-        details = {
-            "name": dealer.company_name, "eik": dealer.eik,
-            "vat_number": dealer.vat_number if dealer.vat_registered else None,
-            "address": dealer.company_address or dealer.address, "mol": dealer.mol, "bank": dealer.bank_name,
-            "iban": dealer.iban, "bic": dealer.bic, "vat_registered": bool(dealer.vat_registered),
-        }
-        owner = dealer.name
+    company = company_of(dealer)
+    details = {
+        "name": dealer.company_name if dealer is not None else company["name"], "eik": company["eik"] or None,
+        "vat_number": company["vat_number"] or None, "address": company["address"], "mol": company["mol"] or None,
+        "bank": company["bank_name"] or None, "iban": company["iban"] or None, "bic": company["bic"] or None,
+        "vat_registered": company["vat_registered"],
+    }
+    owner = dealer.name if dealer is not None else gettext("Head office")
     if not (details["name"] and details["eik"] and details["address"]):
         raise InvoiceRefused(gettext(
             "%(owner)s has no company name, EIK and address for invoices; fill them in first.", owner=owner))

@@ -279,4 +279,6 @@ def test_a_template_sees_plain_data_only(app):
         context = contract_context(db.session.get(Contract, world["contract"]))
         assert plain(context)
         assert context["client"]["egn"] == "******6037"
-        assert context["seller"]["name"] == app.config["APP_NAME"]
+        # a head-office client contracts with head office's company (COMPANY_* settings)
+        assert context["seller"]["name"] == app.config["COMPANY_NAME"]
+        assert context["seller"]["eik"] == app.config["COMPANY_EIK"]
