@@ -1,4 +1,5 @@
 """Recording payments and reversing them: what the client's account shows afterwards."""
+import os
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -169,10 +170,14 @@ def test_a_cashier_of_another_dealer_cannot_pay_for_the_client(app):
             record_payment(cashier, client, amount="10.00")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# CI replays the same examples every run (a red CI is then a real regression);
+# a developer's run explores new ones.
+@settings(max_examples=25, deadline=None, derandomize=bool(os.environ.get("CI")),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.one_of(
-    st.tuples(st.just("pay"), st.integers(0, 1), st.integers(1, 4)),
-    st.tuples(st.just("amount"), st.integers(1, 9000)),
+    st.tuples(st.just("pay"), st.integers(0, 1), st.integers(1, 4), st.sampled_from(["EUR", "BGN"])),
+    st.tuples(st.just("charges"), st.sets(st.integers(0, 2), min_size=1)),
+    st.tuples(st.just("amount"), st.integers(1, 9000), st.sampled_from(["EUR", "BGN"])),
     st.tuples(st.just("reverse"), st.integers(0, 20)),
 ), min_size=1, max_size=12))
 def test_any_payments_and_reversals_leave_a_consistent_account(app, steps):
@@ -185,16 +190,17 @@ def test_any_payments_and_reversals_leave_a_consistent_account(app, steps):
                          active_subscription(client, fee="7.35", month_type="floating", name=f"Плав {client.id}",
                                              activation=date(2026, 1, 31), paid_until=date(2027, 1, 31))]
         start = {subscription.id: subscription.paid_until for subscription in subscriptions}
-        for number in range(3):
-            add_charge(client, f"Такса {number}", f"{5 + number}.50", type_code="other")
+        charges = [add_charge(client, f"Такса {number}", f"{5 + number}.50", type_code="other") for number in range(3)]
         db.session.commit()
         cashier = head_office_cashier()
         for step in steps:
             try:
                 if step[0] == "pay":
-                    record_payment(cashier, client, periods={subscriptions[step[1]].id: step[2]})
+                    record_payment(cashier, client, periods={subscriptions[step[1]].id: step[2]}, currency=step[3])
+                elif step[0] == "charges":
+                    record_payment(cashier, client, charge_ids=[charges[index].id for index in step[1]])
                 elif step[0] == "amount":
-                    record_payment(cashier, client, amount=Decimal(step[1]) / 100)
+                    record_payment(cashier, client, amount=Decimal(step[1]) / 100, currency=step[2])
                 else:
                     standing = db.session.query(Payment).filter(
                         Payment.client_id == client.id, Payment.reversal_of_id.is_(None),
@@ -218,12 +224,17 @@ def test_any_payments_and_reversals_leave_a_consistent_account(app, steps):
                 assert allocation.paid_until_before == chain
                 chain = allocation.paid_until_after
             assert subscription.paid_until == chain
-        paid_charges = {allocation.charge_id for payment in standing for allocation in payment.allocations
-                        if allocation.kind == "charge"}
-        for charge in client_due(client).charges:
-            assert charge.id not in paid_charges
+        paid_charges = [allocation.charge_id for payment in standing for allocation in payment.allocations
+                        if allocation.kind == "charge"]
+        # no charge paid twice; every charge is either open or paid by one standing payment
+        assert len(paid_charges) == len(set(paid_charges))
+        open_ids = {charge.id for charge in client_due(client).charges}
+        assert open_ids | set(paid_charges) == {charge.id for charge in charges}
+        assert not open_ids & set(paid_charges)
         for payment in standing:
             assert sum(allocation.amount_eur for allocation in payment.allocations) == payment.amount_eur
+            # what was received in leva is worth, at the fixed rate, exactly what it paid in euro
+            assert to_eur(payment.amount, payment.currency, local_today()) == payment.amount_eur
         assert sum(payment.amount_eur for payment in payments) == sum(payment.amount_eur for payment in standing)
         # clean up for the next example (the fixture cleans only after the whole test)
         db.session.rollback()
