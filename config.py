@@ -76,8 +76,9 @@ def load_config():
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
-        # clients get the dealer's company data). An empty VAT number means
-        # not VAT-registered: invoices then cite чл. 113, ал. 9 ЗДДС.
+        # clients get the dealer's company data) until an administrator saves
+        # it at /head-office/. An empty VAT number means not VAT-registered:
+        # invoices then cite чл. 113, ал. 9 ЗДДС.
         "COMPANY_NAME": os.environ.get("COMPANY_NAME", "Билинг Мрежи ООД"),
         "COMPANY_EIK": os.environ.get("COMPANY_EIK", "831642181"),
         "COMPANY_VAT_NUMBER": os.environ.get("COMPANY_VAT_NUMBER", "BG831642181"),

@@ -2,6 +2,8 @@
 from flask_babel import lazy_gettext as _l
 
 VAT_NUMBER_REQUIRED = _l("A VAT number is required when the dealer is VAT-registered.")
+HEAD_OFFICE_FIELDS = ("company_name", "eik", "vat_number", "mol", "company_address", "city", "phone", "email",
+                      "bank_name", "bic", "iban")
 
 
 def dealer_errors(dealer):
@@ -12,31 +14,74 @@ def dealer_errors(dealer):
     return errors
 
 
+def head_office_errors(record):
+    """Head office's cross-field rule, as {field: [message]}."""
+    if record.vat_registered and not record.vat_number:
+        return {"vat_number": [str(_l("A VAT-registered company needs its VAT number."))]}
+    return {}
+
+
 def company_of(dealer):
     """The company on the documents of a dealer's clients; head office's (COMPANY_* settings) for None.
 
     One shape for contracts, receipts and invoices: name, eik, vat_registered,
     vat_number (only when registered), mol, address, phone, email,
-    bank_name, bic, iban. Missing values are empty strings.
+    bank_name, bic, iban, city (head office's place of issue). Missing values
+    are empty strings.
     """
-    from flask import current_app
-
     if dealer is None:
-        config = current_app.config
-        vat_number = config.get("COMPANY_VAT_NUMBER") or ""
+        office = head_office()
         company = {
-            "name": config.get("COMPANY_NAME"), "eik": config.get("COMPANY_EIK"), "vat_registered": bool(vat_number),
-            "vat_number": vat_number, "mol": config.get("COMPANY_MOL"), "address": config.get("COMPANY_ADDRESS"),
-            "phone": "", "email": config.get("MAIL_FROM") if config.get("MAIL_SERVER") else "",
-            "bank_name": config.get("COMPANY_BANK"), "bic": config.get("COMPANY_BIC"),
-            "iban": config.get("COMPANY_IBAN"),
+            "name": office.company_name, "eik": office.eik, "vat_registered": bool(office.vat_registered),
+            "vat_number": office.vat_number if office.vat_registered else "", "mol": office.mol,
+            "address": office.company_address, "city": office.city, "phone": office.phone, "email": office.email,
+            "bank_name": office.bank_name, "bic": office.bic, "iban": office.iban,
         }
     else:
         company = {
             "name": dealer.company_name or dealer.name, "eik": dealer.eik,
             "vat_registered": bool(dealer.vat_registered),
             "vat_number": dealer.vat_number if dealer.vat_registered else "", "mol": dealer.mol,
-            "address": dealer.company_address or dealer.address, "phone": dealer.phone, "email": dealer.email,
-            "bank_name": dealer.bank_name, "bic": dealer.bic, "iban": dealer.iban,
+            "address": dealer.company_address or dealer.address, "city": "", "phone": dealer.phone,
+            "email": dealer.email, "bank_name": dealer.bank_name, "bic": dealer.bic, "iban": dealer.iban,
         }
     return {key: value if isinstance(value, bool) else (value or "") for key, value in company.items()}
+
+
+def head_office():
+    """Head office's company as saved at /head-office/, or (not saved yet) from the COMPANY_* settings.
+
+    The second is a HeadOffice not added to the session: reading it stores nothing.
+    """
+    from flask import current_app
+
+    from app.dealers.models import HeadOffice
+    from app.extensions import db
+
+    saved = db.session.get(HeadOffice, 1)
+    if saved is not None:
+        return saved
+    config = current_app.config
+    vat_number = config.get("COMPANY_VAT_NUMBER") or None
+    return HeadOffice(
+        id=1, company_name=config.get("COMPANY_NAME"), eik=config.get("COMPANY_EIK"),
+        vat_registered=bool(vat_number), vat_number=vat_number, mol=config.get("COMPANY_MOL"),
+        company_address=config.get("COMPANY_ADDRESS"), city=config.get("COMPANY_CITY"),
+        bank_name=config.get("COMPANY_BANK"), bic=config.get("COMPANY_BIC"), iban=config.get("COMPANY_IBAN"),
+    )
+
+
+def save_head_office(values):
+    """Stores head office's company from the form's checked values. Flushes; the caller commits."""
+    from app.dealers.models import HeadOffice
+    from app.extensions import db
+
+    office = db.session.get(HeadOffice, 1)
+    if office is None:
+        office = HeadOffice(id=1)
+        db.session.add(office)
+    for field in HEAD_OFFICE_FIELDS:
+        setattr(office, field, values.get(field) if values.get(field) not in ("",) else None)
+    office.vat_registered = bool(values.get("vat_registered"))
+    db.session.flush()
+    return office

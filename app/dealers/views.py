@@ -1,5 +1,9 @@
+from flask import flash, redirect, url_for
+from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect
 from wtforms import BooleanField
 
 from app.core.formatting import format_yes_no
@@ -12,10 +16,13 @@ from app.core.validators import (
     check_vat_number,
 )
 from app.audit.formatting import register_entity
+from app.audit.services import record_history
 from app.core.views import BillingModelView
 from app.dealers.api import DealerApi
-from app.dealers.models import Dealer
-from app.dealers.services import dealer_errors
+from app.dealers.forms import HeadOfficeForm
+from app.dealers.models import Dealer, HeadOffice
+from app.dealers.services import dealer_errors, head_office, save_head_office
+from app.extensions import db
 from app.security.scoping import DealerScopedView
 
 LABELS = {
@@ -104,3 +111,29 @@ def register(appbuilder):
         category_icon="fa-building",
     )
     appbuilder.add_api(DealerApi)
+    register_entity(HeadOffice, _l("Head office"), {**LABELS, "city": _l("Place of issue")})
+    appbuilder.add_view(HeadOfficeView, "Head office", label=_l("Head office"), icon="fa-building-o",
+                        category="Company")
+
+
+class HeadOfficeView(BaseView):
+    """Head office's own company data: the seller on its clients' documents."""
+
+    route_base = "/head-office"
+    class_permission_name = "HeadOffice"
+    default_view = "edit"
+    method_permission_name = {"edit": "edit"}
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def edit(self):
+        office = head_office()
+        form = HeadOfficeForm(obj=office)
+        if form.validate_on_submit():
+            save_head_office(form.data)
+            db.session.commit()
+            flash(gettext("Saved. New contracts, receipts and invoices use these details."), "info")
+            return redirect(url_for("HeadOfficeView.edit"))
+        history = record_history(HeadOffice, 1)
+        return self.render_template("dealers/head_office.html", form=form, history=history,
+                                    saved=inspect(office).persistent, title=_l("Head office"))

@@ -11,7 +11,6 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import current_app
 from flask_babel import gettext
 
 from app.core.counters import next_number
@@ -104,9 +103,9 @@ def _payment_lines(payment):
 
 
 def place_of_issue(dealer, address):
-    """Head office's configured city; for a dealer, the town its address starts with ("гр. Пловдив, …")."""
+    """Head office's city (/head-office/); for a dealer, the town its address starts with ("гр. Пловдив, …")."""
     if dealer is None:
-        return current_app.config.get("COMPANY_CITY")
+        return company_of(None)["city"] or None
     match = PLACE.match(address or "")
     return match.group(1).strip() if match else None
 

@@ -109,6 +109,7 @@ VIEW_LABELS = {
     "Contracts": _l("Contracts"),
     "Contract types": _l("Contract types"),
     "Payments": _l("Payments"),
+    "Head office": _l("Head office"),
     "Charges": _l("Charges"),
     "Invoices": _l("Invoices"),
     "Cash desk": _l("Cash desk"),
