@@ -14,7 +14,7 @@ from app.billing.currency import to_eur
 from app.billing.models import ADVANCE, INSTALLATION_FEE, Charge, Payment, PaymentAllocation, PaymentMethod, PaymentType
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, Subscription
 from app.core.errors import FieldErrors
-from app.core.formatting import local_today
+from app.core.formatting import local_today, utcnow
 from app.core.money import check_amount, check_currency
 from app.core.validators import InvalidValue
 from app.extensions import db
@@ -93,6 +93,31 @@ def prepare_manual_charge(operator, charge):
     charge.created_by = operator
     charge.billing_key = None
     charge.paid_by_id = None
+    charge.cancelled_at = charge.cancelled_by_id = charge.cancel_reason = None
+
+
+def cancel_charge(operator, charge, reason):
+    """Cancels an open charge made by mistake, saying why (the LOG keeps both). Flushes.
+
+    A paid charge is not cancelled: the payment is reversed first.
+    """
+    if not has_right(permissions.ADD_CHARGES, operator):
+        raise FieldErrors({"reason": [gettext("You do not have the right to add charges.")]})
+    if not (reason or "").strip():
+        raise FieldErrors({"reason": [gettext("Say why the charge is cancelled.")]})
+    if len(reason.strip()) > 300:
+        raise FieldErrors({"reason": [gettext("At most %(max)d characters.", max=300)]})
+    # Locked, so a payment being recorded for it at this moment cannot also pay it.
+    db.session.scalar(db.select(Charge.id).where(Charge.id == charge.id).with_for_update())
+    db.session.refresh(charge)
+    if charge.cancelled_at is not None:
+        raise FieldErrors({"reason": [gettext("The charge is already cancelled.")]})
+    if charge.paid_by_id is not None:
+        raise FieldErrors({"reason": [gettext("The charge is paid; reverse the payment first.")]})
+    charge.cancelled_at = utcnow()
+    charge.cancelled_by = operator
+    charge.cancel_reason = reason.strip()
+    db.session.flush()
 
 
 def anchor_day(subscription, day):
@@ -141,7 +166,7 @@ def subscription_due(subscription, day=None):
 
 def open_charges(client_id):
     return db.session.scalars(
-        db.select(Charge).where(Charge.client_id == client_id, Charge.paid_by_id.is_(None)).order_by(Charge.id)
+        db.select(Charge).where(Charge.client_id == client_id, Charge.open_condition()).order_by(Charge.id)
     ).all()
 
 

@@ -139,6 +139,11 @@ class Charge(OfAClient, Model):
     paid_by = relationship("Payment", foreign_keys=[paid_by_id])
     # Makes a charge the billing cycle adds idempotent (e.g. "traffic:<sub>:<period>").
     billing_key = Column(String(100), unique=True)
+    # A charge made by mistake is cancelled with a reason, never deleted.
+    cancelled_at = Column(DateTime)
+    cancelled_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL", name="fk_charge_cancelled_by"))
+    cancelled_by = relationship("Operator", foreign_keys=[cancelled_by_id])
+    cancel_reason = Column(String(300))
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="ck_charge_amount_positive"),
@@ -152,7 +157,12 @@ class Charge(OfAClient, Model):
 
     @property
     def is_open(self):
-        return self.paid_by_id is None
+        return self.paid_by_id is None and self.cancelled_at is None
+
+    @classmethod
+    def open_condition(cls):
+        """Owed still: neither paid nor cancelled."""
+        return cls.paid_by_id.is_(None) & cls.cancelled_at.is_(None)
 
     def amount_display(self):
         return format_money(self.amount, self.currency)

@@ -173,6 +173,8 @@ def _chosen_allocations(client, periods, charge_ids, day):
             errors["charges"] = [gettext("A chosen charge is not this client's.")]
         elif any(charge.paid_by_id is not None for charge in charges):
             errors["charges"] = [gettext("A chosen charge is already paid.")]
+        elif any(charge.cancelled_at is not None for charge in charges):
+            errors["charges"] = [gettext("A chosen charge is cancelled.")]
         for charge in sorted(charges, key=lambda charge: charge.id):
             allocations.append(PaymentAllocation(kind=PAID_CHARGE, charge=charge, amount_eur=charge.amount))
     counts = {}
@@ -206,7 +208,7 @@ def _automatic_allocations(client, amount_eur, day):
     """Open charges oldest first, then one period at a time to whichever subscription is paid least far."""
     allocations, left = [], amount_eur
     charges = db.session.scalars(
-        db.select(Charge).where(Charge.client_id == client.id, Charge.paid_by_id.is_(None))
+        db.select(Charge).where(Charge.client_id == client.id, Charge.open_condition())
         .order_by(Charge.id).with_for_update(of=Charge)
     ).all()
     for charge in charges:

@@ -14,7 +14,7 @@ from app.audit.formatting import register_entity
 from app.billing.api import PaymentApi
 from app.billing.forms import payment_form_context, read_payment_form
 from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
-from app.billing.charges import manual_charge_errors, prepare_manual_charge
+from app.billing.charges import cancel_charge, manual_charge_errors, prepare_manual_charge
 from app.billing.services import (
     find_by_request_key,
     reactivate_paid,
@@ -69,11 +69,14 @@ CHARGE_LABELS = {
     "created_by": _l("Operator"),
     "paid_by": _l("Paid by payment"),
     "is_open": _l("Open"),
+    "cancelled_at": _l("Cancelled on"),
+    "cancelled_by": _l("Cancelled by"),
+    "cancel_reason": _l("Reason for cancelling"),
 }
 CHARGE_LOG_LABELS = {
     **CHARGE_LABELS, "client_id": _l("Client"), "subscription_id": _l("Subscription"),
     "payment_type_id": _l("Payment type"), "created_by_id": _l("Operator"), "paid_by_id": _l("Paid by payment"),
-    "billing_key": _l("Billing key"),
+    "billing_key": _l("Billing key"), "cancelled_by_id": _l("Cancelled by"),
 }
 LIST_LABELS = {"code": _l("Code"), "name": _l("Name"), "active": _l("Active")}
 RATE_LABELS = {"currency": _l("Currency"), "valid_from": _l("Valid from"), "rate": _l("Units for 1 EUR")}
@@ -259,9 +262,11 @@ class ChargeView(DealerScopedView, BillingModelView):
     label_columns = CHARGE_LABELS
     base_filters = [["id", ClientParameterFilter, None]]
     list_columns = ["created_at", "client", "description", "amount_display", "payment_type", "is_open"]
+    show_template = "billing/charge.html"
+    # Cancelling is a page of the charge; the "add manual charges" right decides.
+    method_permission_name = {"list": "list", "show": "show", "add": "add", "cancel": "show"}
     show_columns = ["client", "subscription", "payment_type", "description", "amount_display", "created_at",
-                    "created_by",
-                    "paid_by"]
+                    "created_by", "paid_by", "cancelled_at", "cancelled_by", "cancel_reason"]
     add_columns = ["client", "subscription", "payment_type", "description", "amount", "currency"]
     search_columns = ["description", "payment_type", "created_at"]
     order_columns = ["created_at"]
@@ -277,6 +282,7 @@ class ChargeView(DealerScopedView, BillingModelView):
     }
     formatters_columns = {
         "created_at": format_date,
+        "cancelled_at": format_datetime,
         "is_open": format_yes_no,
     }
     record_errors = staticmethod(charge_errors)
@@ -288,6 +294,28 @@ class ChargeView(DealerScopedView, BillingModelView):
     def pre_add(self, item):
         super().pre_add(item)
         prepare_manual_charge(current_operator(), item)
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            charge = self.datamodel.get(kwargs["pk"], self._base_filters)
+            kwargs["can_cancel"] = charge is not None and charge.is_open and has_right(permissions.ADD_CHARGES)
+        return super().render_template(template, **kwargs)
+
+    @expose("/cancel/<int:pk>", methods=["POST"])
+    @has_access
+    def cancel(self, pk):
+        """Cancel a charge made by mistake, with a reason."""
+        charge = self.datamodel.get(pk, self._base_filters)
+        if charge is None:
+            abort(404)
+        try:
+            cancel_charge(current_operator(), charge, request.form.get("reason"))
+            db.session.commit()
+            flash(gettext("The charge is cancelled."), "info")
+        except FieldErrors as refusal:
+            db.session.rollback()
+            flash(str(refusal), "danger")
+        return redirect(url_for("ChargeView.show", pk=pk))
 
     def post_add_redirect(self):
         client_id = request.args.get("client", type=int)

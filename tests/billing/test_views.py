@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from app.billing.models import Charge, CurrencyRate, Payment
 from app.billing.periods import add_months, month_end
-from app.clients.models import Subscription
+from app.clients.models import Client, Subscription
 from app.core.formatting import local_today
 from app.extensions import db
 from app.security import permissions as p
@@ -276,3 +276,41 @@ def test_a_dealers_cashier_reaches_no_other_dealers_client_or_payment(app):
     with app.app_context():
         assert db.session.query(Payment).count() == 1
         assert db.session.query(Payment).filter(Payment.reversal_of_id.is_not(None)).count() == 0
+
+
+def test_a_charge_made_by_mistake_is_cancelled_with_a_reason_not_deleted(app):
+    from app.billing.charges import add_charge, client_due
+
+    client_id, _ = client_with_subscription(app)
+    with app.app_context():
+        client = db.session.get(Client, client_id)
+        charge_id = add_charge(client, "Грешна такса", "9.00", type_code="other").id
+        paid_id = add_charge(client, "Платена такса", "4.00", type_code="other").id
+        db.session.commit()
+        from tests.factories import make_payment
+
+        make_payment(client, charge_ids=[paid_id])
+    cashier = operator_browser(app, p.CASHIER, "kasa5")
+    show = f"/charges/show/{charge_id}"
+    assert "Анулирай задължението" not in cashier.get(show).text
+    refused = cashier.submit(f"/charges/cancel/{charge_id}", {"reason": "опит"}, form_url="/resetmypassword/form",
+                             follow_redirects=True)
+    assert "Нямате право да добавяте задължения" in visible_text(refused.text)
+    boss = operator_browser(app, p.ADMINISTRATOR, "boss2")
+    response = boss.submit(f"/charges/cancel/{charge_id}", {"reason": "Двойно начислена"}, form_url=show,
+                           follow_redirects=True)
+    assert "Задължението е анулирано" in visible_text(response.text)
+    any_form = "/resetmypassword/form"  # the charge page offers no cancelling for a paid or cancelled charge
+    paid = boss.submit(f"/charges/cancel/{paid_id}", {"reason": "опит"}, form_url=any_form, follow_redirects=True)
+    assert "първо сторнирайте плащането" in visible_text(paid.text)
+    with app.app_context():
+        charge = db.session.get(Charge, charge_id)
+        assert charge.cancel_reason == "Двойно начислена" and charge.cancelled_by.username == "boss2"
+        assert db.session.get(Charge, paid_id).cancelled_at is None
+        assert client_due(db.session.get(Charge, charge_id).client).charges == []
+    # the same form again changes nothing more
+    again = boss.submit(f"/charges/cancel/{charge_id}", {"reason": "пак"}, form_url=any_form, follow_redirects=True)
+    assert "вече е анулирано" in visible_text(again.text)
+    chosen = boss.submit(f"/payments/record/{client_id}", {"charge": str(charge_id), "currency": "EUR",
+                                                              "request_key": "cc1"}, follow_redirects=True)
+    assert "Избрано задължение е анулирано" in visible_text(chosen.text)
