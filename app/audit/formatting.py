@@ -90,6 +90,14 @@ def _mapped_class(table):
     return max(classes, key=lambda cls: len(cls.__mro__)) if classes else None
 
 
+def _is_numeric(entity_type, field):
+    from sqlalchemy import Numeric, inspect
+
+    model = _models.get(entity_type)
+    column = inspect(model).columns.get(field) if model is not None else None
+    return column is not None and isinstance(column.type, Numeric)
+
+
 def _reference_target(entity_type, field):
     """The model class a field of a registered model points to, or None."""
     from sqlalchemy import inspect
@@ -162,6 +170,9 @@ def format_changes(entry):
             old, new = (maskers[field](value) if value else value for value in (old, new))
         if field in codes:
             old, new = (codes[field].get(value, value) for value in (old, new))
+        elif _is_numeric(entry.entity_type, field):
+            # Amounts and rates the Bulgarian way: "12,90".
+            old, new = (value.replace(".", ",") if isinstance(value, str) else value for value in (old, new))
         else:
             old, new = (referenced_label(entry.entity_type, field, value) or value for value in (old, new))
         label = field_label(entry.entity_type, field)

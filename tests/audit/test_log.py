@@ -110,3 +110,4 @@ def test_log_names_coded_values_columns_and_referenced_records_in_bulgarian(app,
     # columns named, and the records they point to named too (not "Клиент: 17")
     assert "Начин на плащане : В брой" in payment_history and "Method Id" not in payment_history
     assert "Клиент : Кодов Клиент (" in payment_history
+    assert "Сума : 12,90" in payment_history  # amounts with the decimal comma
