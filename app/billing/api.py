@@ -12,7 +12,7 @@ from app.core.views import BillingModelApi
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import current_operator, has_right
-from app.security.scoping import DealerScopedApi, current_dealer_id
+from app.security.scoping import DealerScopedApi, in_scope
 
 PAYMENT_FIELDS = ["id", "paid_at", "client.id", "client.client_number", "client.name", "dealer.id", "amount",
                   "currency", "amount_eur", "method.name", "payment_type.name", "operator.username", "collector.name",
@@ -71,11 +71,8 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     def _client(self, client_id):
         if not isinstance(client_id, int):
             return None
-        query = db.select(Client).where(Client.id == client_id)
-        dealer_id = current_dealer_id()
-        if dealer_id is not None:
-            query = query.where(Client.dealer_scope(dealer_id))
-        return db.session.scalar(query)
+        client = db.session.get(Client, client_id)
+        return client if client is not None and in_scope(client) else None
 
     @staticmethod
     def _by_code(model, code):

@@ -43,3 +43,16 @@ def to_eur(amount, currency, day):
 def from_eur(amount_eur, currency, day):
     """`amount_eur` in `currency` on `day`, to the cent (what a cashier asks for in leva)."""
     return (Decimal(amount_eur) * units_per_euro(currency, day)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def rate_errors(record):
+    """The rate table's rules, as {field: [message]}: USD only, one rate per currency and day."""
+    errors = {}
+    if record.currency not in ("USD",):
+        errors["currency"] = [gettext("Only USD has a rate table; BGN is fixed at 1,95583 per euro.")]
+    duplicate = db.session.scalar(db.select(CurrencyRate.id).where(
+        CurrencyRate.currency == record.currency, CurrencyRate.valid_from == record.valid_from,
+        CurrencyRate.id != (record.id or 0)))
+    if duplicate:
+        errors["valid_from"] = [gettext("There is already a rate for this currency and day.")]
+    return errors

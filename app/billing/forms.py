@@ -9,9 +9,9 @@ from app.extensions import db
 MONTH_CHOICES = (1, 2, 3, 4, 5, 6, 12)
 
 
-def month_options(subscription, day):
-    """(months, price in EUR, paid until afterwards) for each count the form offers."""
-    counts = sorted(set(MONTH_CHOICES) | {subscription_due(subscription, day).periods})
+def month_options(subscription, due_periods, day):
+    """(months, price in EUR, paid until afterwards) for each count the form offers (and the count due)."""
+    counts = sorted(set(MONTH_CHOICES) | {due_periods})
     fee = period_fee_eur(subscription, day)
     options = []
     for count in counts:
@@ -36,7 +36,7 @@ def payment_form_context(client, args, values):
         chosen = (values.get("periods") or {}).get(str(subscription.id))
         if chosen is None and preselected == subscription.id:
             chosen = due.periods
-        rows.append({"subscription": subscription, "options": month_options(subscription, day),
+        rows.append({"subscription": subscription, "options": month_options(subscription, due.periods, day),
                      "chosen": chosen or 0, "due": due})
     charges = open_charges(client.id)
     chosen_charges = values.get("charge_ids")

@@ -15,6 +15,7 @@ from app.billing.api import PaymentApi
 from app.billing.forms import payment_form_context, read_payment_form
 from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
 from app.billing.charges import cancel_charge, manual_charge_errors, prepare_manual_charge
+from app.billing.currency import rate_errors
 from app.billing.services import (
     find_by_request_key,
     reactivate_paid,
@@ -31,8 +32,8 @@ from app.core.validators import FieldCheck, ModelRules
 from app.core.views import BillingModelView, CappedCountInterface, CappedCountListWidget, ReadOnlyModelView
 from app.extensions import db
 from app.security import permissions
-from app.security.rights import current_operator, has_right
-from app.security.scoping import DealerScopedView, current_dealer_id
+from app.security.rights import current_operator, has_right, require_right
+from app.security.scoping import DealerScopedView, in_scope
 
 PAYMENT_LABELS = {
     "id": _l("Number"),
@@ -143,12 +144,8 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         }
 
     def _client_or_404(self, client_id):
-        client = db.session.query(Client).filter(Client.id == client_id)
-        dealer_id = current_dealer_id()
-        if dealer_id is not None:
-            client = client.filter(Client.dealer_scope(dealer_id))
-        client = client.first()
-        if client is None:
+        client = db.session.get(Client, client_id)
+        if client is None or not in_scope(client):
             abort(404)
         return client
 
@@ -162,8 +159,7 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     @has_access
     def record(self, client_id):
         """The cashier's form: which months and charges, currency, method — then the receipt."""
-        if not has_right(permissions.RECORD_PAYMENT):
-            abort(403)
+        require_right(permissions.RECORD_PAYMENT)
         client = self._client_or_404(client_id)
         form_values = {}
         if request.method == "POST":
@@ -224,8 +220,7 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         """An invoice on the client's request (companies get one automatically)."""
         from app.invoices.services import InvoiceRefused, issue_invoice
 
-        if not has_right(permissions.RECORD_PAYMENT):
-            abort(403)
+        require_right(permissions.RECORD_PAYMENT)
         payment = self._payment_or_404(pk)
         try:
             invoice = issue_invoice(payment, current_operator())
@@ -360,18 +355,6 @@ def format_rate(rate):
     text = f"{rate.normalize():f}"
     whole, _, decimals = text.partition(".")
     return f"{whole},{decimals.ljust(4, '0')}"
-
-
-def rate_errors(record):
-    errors = {}
-    if record.currency not in ("USD",):
-        errors["currency"] = [gettext("Only USD has a rate table; BGN is fixed at 1,95583 per euro.")]
-    duplicate = db.session.query(CurrencyRate.id).filter(
-        CurrencyRate.currency == record.currency, CurrencyRate.valid_from == record.valid_from,
-        CurrencyRate.id != (record.id or 0)).first()
-    if duplicate:
-        errors["valid_from"] = [gettext("There is already a rate for this currency and day.")]
-    return errors
 
 
 class CurrencyRateView(BillingModelView):
