@@ -28,11 +28,12 @@ def create_app(overrides=None):
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
-    from app.core import formatting, queue
+    from app.core import formatting, queue, transaction
     from app.core.cli import register_cli
 
     formatting.init_app(app)  # first: it sets Jinja options
     db.init_app(app)
+    transaction.init_app(app)  # before any other after_request hook, so it runs last
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     configure_mappers()

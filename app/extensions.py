@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy_continuum import make_versioned
 from sqlalchemy_continuum.plugins import FlaskPlugin
 
-from app.audit.actor import current_actor_id, current_remote_addr
+from app.core.actors import current_actor_id, current_remote_addr
 from app.audit.plugin import LogEntryPlugin
 
 make_versioned(

@@ -72,12 +72,10 @@ def _network_record(dealer, tag):
 
 
 def make_client(dealer, name, egn=None, block=None, **values):
-    from app.clients.services import prepare_new_client
+    """A client created through the clients' operation by the test administrator, committed."""
+    from app.clients.services import create_client
 
-    values.setdefault("kind", "individual")
-    client = Client(name=name, dealer_id=dealer.id if dealer else None, egn=egn, block=block, **values)
-    prepare_new_client(client)
-    db.session.add(client)
+    client = create_client(head_office_cashier(), name=name, dealer=dealer, egn=egn, block=block, **values)
     db.session.commit()
     return client
 
@@ -179,7 +177,7 @@ def _invoice_record(dealer, tag):
     from app.invoices.services import issue_invoice
 
     client = make_client(dealer, f"Фирма-{tag}")
-    invoice = issue_invoice(make_payment(client, amount="30.00"))
+    invoice = issue_invoice(head_office_cashier(), make_payment(client, amount="30.00"))
     db.session.commit()
     return invoice
 

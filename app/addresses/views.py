@@ -1,6 +1,6 @@
 from flask import request
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
@@ -23,7 +23,7 @@ BLOCK_LABELS = {
 
 
 class TechnologyView(BillingModelView):
-    datamodel = SQLAInterface(Technology)
+    datamodel = BillingInterface(Technology)
     route_base = "/technologies"
     class_permission_name = "Technology"
     list_title = _l("Technologies")
@@ -35,7 +35,7 @@ class TechnologyView(BillingModelView):
 
 
 class CityView(BillingModelView):
-    datamodel = SQLAInterface(City)
+    datamodel = BillingInterface(City)
     route_base = "/cities"
     class_permission_name = "City"
     list_title = _l("Cities")
@@ -47,7 +47,7 @@ class CityView(BillingModelView):
 
 
 class BlockView(BillingModelView):
-    datamodel = SQLAInterface(Block)
+    datamodel = BillingInterface(Block)
     route_base = "/blocks"
     class_permission_name = "Block"
     list_title = _l("Blocks")
@@ -65,7 +65,7 @@ class BlockView(BillingModelView):
 
 
 class NeighbourhoodView(BillingModelView):
-    datamodel = SQLAInterface(Neighbourhood)
+    datamodel = BillingInterface(Neighbourhood)
     route_base = "/neighbourhoods"
     class_permission_name = "Neighbourhood"
     list_title = _l("Neighbourhoods")

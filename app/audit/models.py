@@ -10,6 +10,7 @@ refusals) that change no record are rows here too.
 """
 
 from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
@@ -55,9 +56,8 @@ class LogEntry(Model):
     @classmethod
     def dealer_scope(cls, dealer_id):
         """A dealer's operators see what they themselves did."""
-        from app.security.models import Operator
-
-        return cls.user_id.in_(select(Operator.id).where(Operator.dealer_id == dealer_id))
+        operators = User.__table__  # ab_user, with the dealer column the security module adds
+        return cls.user_id.in_(select(operators.c.id).where(operators.c.dealer_id == dealer_id))
 
     def __str__(self):
         return f"{self.operation} {self.entity_type or ''} {self.entity_id or ''}".strip()

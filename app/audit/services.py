@@ -1,34 +1,47 @@
 """Reading and writing the LOG."""
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from app.audit.actor import current_remote_addr
+from app.core.actors import current_remote_addr
 from app.audit.models import LogEntry
 from app.extensions import db
 
 
-def record_event(operation, user=None, username=None, note=None, entity=None, commit=True):
-    """Record an event that is not a change of a record's fields.
+def record_event(operation, user=None, username=None, note=None, entity=None):
+    """Record an event that is not a change of a record's fields, in the current unit of work.
 
-    Security events commit at once (commit=True): a refused or failed login
-    must be on record even though the request itself fails. Events that
-    belong to a change being made (commit=False) go with its transaction.
+    It is kept when the unit commits and gone when it rolls back, like the
+    change it belongs to. Security events that must outlive a failed
+    request go through record_security_event instead.
     """
-    entry = LogEntry(
-        operation=operation,
-        user_id=getattr(user, "id", None),
-        username=(username or getattr(user, "username", None) or "")[:256] or None,
-        remote_addr=current_remote_addr(),
-        note=(note or "")[:500] or None,
-        changes={},
-    )
+    entry = LogEntry(**_event_values(operation, user, username, note))
     if entity is not None:
         entry.entity_type = type(entity).__name__
         entry.entity_id = str(entity.id) if entity.id is not None else None
         entry.entity_label = str(entity)[:500]
     db.session.add(entry)
-    if commit:
-        db.session.commit()
     return entry
+
+
+def record_security_event(operation, user=None, username=None, note=None):
+    """Record a security event (a refused login, a refusal by protection) that outlives the request.
+
+    The request that causes it fails, and its unit of work rolls back; this
+    entry is written at once in a transaction of its own on a separate
+    connection, the one documented path besides the unit of work's commit
+    (docs/architecture.md).
+    """
+    with db.engine.begin() as connection:
+        connection.execute(insert(LogEntry).values(changes={}, **_event_values(operation, user, username, note)))
+
+
+def _event_values(operation, user, username, note):
+    return {
+        "operation": operation,
+        "user_id": getattr(user, "id", None),
+        "username": (username or getattr(user, "username", None) or "")[:256] or None,
+        "remote_addr": current_remote_addr(),
+        "note": (note or "")[:500] or None,
+    }
 
 
 def record_history(model_class, pk, limit=200):

@@ -1,18 +1,18 @@
 """REST API /api/v1/payments/: read and record payments; no update, no delete."""
-from flask import request
 from flask_babel import gettext
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy.exc import IntegrityError
 
 from app.billing.models import Payment, PaymentMethod
-from app.billing.services import find_by_request_key, reactivate_paid, record_payment
+from app.billing.services import find_by_request_key, record_payment
 from app.clients.models import Client
+from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.core.views import BillingModelApi
+from app.core.transaction import discard
+from app.core.views import BillingInterface, BillingModelApi
 from app.extensions import db
 from app.security import permissions
-from app.security.rights import current_operator, has_right
-from app.security.scoping import DealerScopedApi, in_scope
+from app.security.rights import may
+from app.security.scoping import DealerScopedApi, get_in_scope
 
 PAYMENT_FIELDS = ["id", "paid_at", "client.id", "client.client_number", "client.name", "dealer.id", "amount",
                   "currency", "amount_eur", "method.name", "payment_type.name", "operator.username", "collector.name",
@@ -24,7 +24,7 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     "amount", "currency", "method": code, "type": code, "note", "request_id"} — either
     what it pays, or an amount alone; "request_id" makes a retried call record nothing new."""
 
-    datamodel = SQLAInterface(Payment)
+    datamodel = BillingInterface(Payment)
     resource_name = "payments"
     class_permission_name = "Payment"
     allow_browser_login = True
@@ -38,41 +38,33 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     base_order = ("paid_at", "desc")
 
     def post_headless(self):
-        if not has_right(permissions.RECORD_PAYMENT):
+        actor = current_operator()
+        if not may(actor, permissions.RECORD_PAYMENT):
             return self.response_403()
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
+        body = self._body()
+        if body is None:
             return self.response_400(message=gettext("A JSON object is expected."))
         try:
-            client = self._client(body.get("client_id"))
+            client = get_in_scope(Client, body.get("client_id"), actor)
             if client is None:
                 return self.response_422(message={"client_id": [gettext("Unknown client.")]})
             result = record_payment(
-                current_operator(), client, periods=body.get("periods") or {}, charge_ids=body.get("charge_ids") or [],
+                actor, client, periods=body.get("periods") or {}, charge_ids=body.get("charge_ids") or [],
                 amount=body.get("amount"), currency=body.get("currency") or "EUR",
                 method=self._by_code(PaymentMethod, body.get("method")),
                 type_code=body.get("type"), note=body.get("note"), request_key=body.get("request_id"),
             )
-            db.session.commit()
         except FieldErrors as refusal:
-            db.session.rollback()
-            return self.response_422(message=refusal.errors)
+            return self._refused(refusal)
         except IntegrityError:
-            db.session.rollback()
+            # The same request sent twice at once: the other one recorded it.
+            discard()
             repeated = find_by_request_key(body.get("request_id"))
             if repeated is None:
                 raise
             return self.response(200, id=repeated.id, result=self._show(repeated))
-        if not result.repeated:
-            reactivate_paid(result.reactivate, current_operator())
         return self.response(200 if result.repeated else 201, id=result.payment.id,
                              result=self._show(result.payment), warnings=result.warnings)
-
-    def _client(self, client_id):
-        if not isinstance(client_id, int):
-            return None
-        client = db.session.get(Client, client_id)
-        return client if client is not None and in_scope(client) else None
 
     @staticmethod
     def _by_code(model, code):

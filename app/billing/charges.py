@@ -1,6 +1,6 @@
 """Charges and what a client owes: open charges plus the periods that make each
 live subscription current. Amounts owed are kept in EUR. Functions flush;
-the caller commits.
+the unit of work commits.
 """
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,13 +13,15 @@ from app.billing import periods as period_rules
 from app.billing.currency import to_eur
 from app.billing.models import ADVANCE, INSTALLATION_FEE, Charge, Payment, PaymentAllocation, PaymentMethod, PaymentType
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, Subscription
+from app.core.actors import operator_of
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today, utcnow
 from app.core.money import check_amount, check_currency
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
-from app.security.rights import has_right
+from app.security.rights import may
+from app.security.scoping import in_scope
 
 PAYABLE = (PENDING, ACTIVE, SUSPENDED)
 ZERO = Decimal("0.00")
@@ -51,7 +53,7 @@ def add_charge(client, description, amount, currency="EUR", *, subscription=None
         client=client, subscription=subscription, description=description,
         payment_type=charge_type or payment_type(type_code or "other"),
         amount=to_eur(amount, currency, day or local_today()), currency="EUR",
-        created_by=operator, billing_key=billing_key,
+        created_by=operator_of(operator), billing_key=billing_key,
     )
     db.session.add(charge)
     db.session.flush()
@@ -70,38 +72,35 @@ def add_installation_charge(subscription, operator=None):
     )
 
 
-def manual_charge_errors(operator, charge):
-    """Why this operator may not add this charge by hand, as {field: [message]}."""
+def add_manual_charge(actor, client, *, description, amount, currency="EUR", subscription=None,
+                      payment_type=None):
+    """A charge typed by an operator (needs the right to add charges), converted to EUR. Flushes.
+
+    Raises FieldErrors, and nothing is stored, when it is not allowed.
+    """
     errors = {}
-    if not has_right(permissions.ADD_CHARGES, operator):
+    if not may(actor, permissions.ADD_CHARGES):
         errors["amount"] = [gettext("You do not have the right to add charges.")]
-    if charge.subscription is not None and charge.client is not None \
-            and charge.subscription.client_id != charge.client.id:
+    if client is None:
+        errors["client"] = [gettext("Choose the client.")]
+    elif not in_scope(client, actor):
+        errors["client"] = [gettext("This record belongs to another dealer.")]
+    elif subscription is not None and subscription.client_id != client.id:
         errors["subscription"] = [gettext("The subscription belongs to another client.")]
-    if charge.amount is not None and Decimal(charge.amount) <= 0:
-        errors["amount"] = errors.get("amount", []) + [gettext("The amount must be more than zero.")]
-    return errors
-
-
-def prepare_manual_charge(operator, charge):
-    """Completes a charge typed in the panel: checks, EUR, who added it."""
-    errors = manual_charge_errors(operator, charge)
+    if not (description or "").strip():
+        errors["description"] = [gettext("Say what the charge is for.")]
     if errors:
         raise FieldErrors(errors)
-    charge.amount = to_eur(charge.amount, charge.currency or "EUR", local_today())
-    charge.currency = "EUR"
-    charge.created_by = operator
-    charge.billing_key = None
-    charge.paid_by_id = None
-    charge.cancelled_at = charge.cancelled_by_id = charge.cancel_reason = None
+    return add_charge(client, description.strip(), amount, currency or "EUR", subscription=subscription,
+                      charge_type=payment_type, operator=actor)
 
 
-def cancel_charge(operator, charge, reason):
+def cancel_charge(actor, charge, reason):
     """Cancels an open charge made by mistake, saying why (the LOG keeps both). Flushes.
 
     A paid charge is not cancelled: the payment is reversed first.
     """
-    if not has_right(permissions.ADD_CHARGES, operator):
+    if not may(actor, permissions.ADD_CHARGES):
         raise FieldErrors({"reason": [gettext("You do not have the right to add charges.")]})
     if not (reason or "").strip():
         raise FieldErrors({"reason": [gettext("Say why the charge is cancelled.")]})
@@ -115,7 +114,7 @@ def cancel_charge(operator, charge, reason):
     if charge.paid_by_id is not None:
         raise FieldErrors({"reason": [gettext("The charge is paid; reverse the payment first.")]})
     charge.cancelled_at = utcnow()
-    charge.cancelled_by = operator
+    charge.cancelled_by = operator_of(actor)
     charge.cancel_reason = reason.strip()
     db.session.flush()
 

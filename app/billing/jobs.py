@@ -1,19 +1,42 @@
-"""Background entry points of billing: take ids, call services, commit."""
+"""Background entry points of billing: take the actor and ids, call services."""
 from flask_babel import gettext
 
-from app.clients.models import ACTIVE, SUSPENDED, Subscription
+from app.billing.charges import payment_method
+from app.billing.services import record_payment
+from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import change_status
+from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today
 from app.extensions import db
+from app.security.scoping import scope
 
 
-def reactivate(subscription_id):
-    """Reactivate a suspended subscription that is paid again. Running it twice changes nothing twice."""
-    subscription = db.session.get(Subscription, subscription_id, with_for_update=True)
+def reactivate(actor, subscription_id):
+    """Reactivate a suspended subscription that is paid again, as `actor`. Running it twice changes nothing twice.
+
+    The subscription is looked up within the actor's dealer scope: a job
+    acting for a dealer's operator never touches another dealer's clients.
+    """
+    query = scope(db.select(Subscription).where(Subscription.id == subscription_id), actor)
+    subscription = db.session.scalar(query.with_for_update(of=Subscription))
     if subscription is None or subscription.status != SUSPENDED:
         return False
     if subscription.paid_until is None or subscription.paid_until < local_today():
         return False
-    change_status(subscription, ACTIVE, gettext("Paid until %(day)s", day=format_date(subscription.paid_until)))
-    db.session.commit()
+    change_status(actor, subscription, ACTIVE,
+                  gettext("Paid until %(day)s", day=format_date(subscription.paid_until)))
     return True
+
+
+def record_payment_job(actor, client_id, *, amount, currency="EUR", method_code=None, note=None, request_key=None):
+    """A payment that arrives outside the panel (a bank statement line, an import), as `actor`.
+
+    Retried safely: a request key already recorded records nothing new.
+    Returns the payment's id.
+    """
+    client = db.session.scalar(scope(db.select(Client).where(Client.id == client_id), actor))
+    if client is None:
+        raise FieldErrors({"client_id": [gettext("Unknown client.")]})
+    method = payment_method(method_code) if method_code else None
+    return record_payment(actor, client, amount=amount, currency=currency, method=method, note=note,
+                          request_key=request_key).payment.id

@@ -1,8 +1,10 @@
 """Payments and their reversal — only through here.
 
-Every function flushes and leaves the commit to its caller (one commit per
-request). A payment keeps the amount and currency received plus its value in
-EUR on the day; what it paid is kept in PaymentAllocation rows.
+Every function takes the acting operator (or a collector's SystemActor)
+first, flushes, and leaves the commit to the unit of work. A payment keeps
+the amount and currency received plus its value in EUR on the day; what it
+paid is kept in PaymentAllocation rows. What follows a payment (an invoice,
+reactivation) listens to payment_recorded and payment_reversed.
 """
 from dataclasses import dataclass, field
 
@@ -29,14 +31,17 @@ from app.billing.models import (
     Payment,
     PaymentAllocation,
 )
-from app.clients.models import SUSPENDED, Subscription
+from app.clients.models import Subscription
+from app.core.actors import operator_of
 from app.core.errors import FieldErrors
+from app.core.events import payment_recorded, payment_reversed, send
 from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import check_amount, check_currency, format_money
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
-from app.security.rights import has_right
+from app.security.rights import may
+from app.security.scoping import in_scope
 
 
 MAX_NOTE = 500  # Payment.note
@@ -47,8 +52,7 @@ MAX_REQUEST_KEY = 64  # Payment.request_key
 class Recorded:
     payment: Payment
     repeated: bool = False  # the same request was recorded before: nothing new
-    reactivate: list = field(default_factory=list)  # suspended subscriptions now paid
-    warnings: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # for the operator, from what followed the payment
 
 
 def find_by_request_key(request_key):
@@ -57,9 +61,12 @@ def find_by_request_key(request_key):
     return db.session.scalar(db.select(Payment).where(Payment.request_key == str(request_key)))
 
 
-def record_payment(operator, client, *, method=None, currency="EUR", periods=None, charge_ids=(), amount=None,
-                   type_code=None, chosen_type=None, note=None, request_key=None, collector=None, day=None):
-    """Records a payment of a client and applies it. Flushes; the caller commits.
+def record_payment(actor, client, *, method=None, currency="EUR", periods=None, charge_ids=(), amount=None,
+                   type_code=None, chosen_type=None, note=None, request_key=None, day=None):
+    """Records a payment of a client and applies it, then sends payment_recorded. Flushes.
+
+    `actor` is the operator at the desk, or a collector's SystemActor (the
+    payment then names the collector, not an operator).
 
     What it pays is either chosen — `periods` ({subscription id: how many})
     and/or `charge_ids` — and then the amount is their price in `currency`
@@ -72,6 +79,10 @@ def record_payment(operator, client, *, method=None, currency="EUR", periods=Non
     if request_key is not None and not 0 < len(str(request_key)) <= MAX_REQUEST_KEY:
         raise FieldErrors({"request_id": [gettext("A request id has 1 to %(max)d characters.", max=MAX_REQUEST_KEY)]})
     repeated = find_by_request_key(request_key)
+    if not may(actor, permissions.RECORD_PAYMENT):
+        raise FieldErrors({"amount": [gettext("You do not have the right to record payments.")]})
+    if not in_scope(client, actor):
+        raise FieldErrors({"client": [gettext("This record belongs to another dealer.")]})
     if repeated is not None:
         if repeated.client_id != client.id:
             # Never show another client's (perhaps another dealer's) payment.
@@ -81,11 +92,6 @@ def record_payment(operator, client, *, method=None, currency="EUR", periods=Non
     errors = {}
     if note and len(note.strip()) > MAX_NOTE:
         errors["note"] = [gettext("At most %(max)d characters.", max=MAX_NOTE)]
-    if collector is None:
-        if not has_right(permissions.RECORD_PAYMENT, operator):
-            raise FieldErrors({"amount": [gettext("You do not have the right to record payments.")]})
-        if getattr(operator, "dealer_id", None) and operator.dealer_id != client.dealer_id:
-            raise FieldErrors({"client": [gettext("This record belongs to another dealer.")]})
     method = method or payment_method(CASH)
     if method is None or not method.active:
         errors["method"] = [gettext("Choose an active payment method.")]
@@ -124,33 +130,22 @@ def record_payment(operator, client, *, method=None, currency="EUR", periods=Non
         raise FieldErrors({"amount": [gettext("Enter an amount or choose what the payment pays.")]})
 
     payment = Payment(
-        client=client, dealer_id=client.dealer_id, operator=operator if collector is None else None,
-        collector=collector, method=method, amount=amount, currency=currency, amount_eur=amount_eur,
+        client=client, dealer_id=client.dealer_id, operator=operator_of(actor),
+        collector_id=getattr(actor, "collector_id", None), method=method, amount=amount, currency=currency, amount_eur=amount_eur,
         payment_type=chosen_type or _payment_type_for(allocations, type_code), note=(note or "").strip() or None,
         request_key=str(request_key) if request_key else None, paid_at=utcnow(),
     )
     db.session.add(payment)
     db.session.flush()
-    result = Recorded(payment)
     for allocation in allocations:
         allocation.payment = payment
         db.session.add(allocation)
         if allocation.kind == PAID_CHARGE:
             allocation.charge.paid_by_id = payment.id
         elif allocation.kind == PAID_PERIODS:
-            subscription = allocation.subscription
-            subscription.paid_until = allocation.paid_until_after
-            if subscription.status == SUSPENDED and subscription.paid_until >= day:
-                result.reactivate.append(subscription.id)
+            allocation.subscription.paid_until = allocation.paid_until_after
     db.session.flush()
-    if client.is_company:
-        from app.invoices.services import InvoiceRefused, issue_invoice
-
-        try:
-            issue_invoice(payment, operator)
-        except InvoiceRefused as refusal:
-            result.warnings.append(str(refusal))
-    return result
+    return Recorded(payment, warnings=send(payment_recorded, actor, payment=payment))
 
 
 def _locked_subscriptions(client, ids):
@@ -268,17 +263,17 @@ def reversal_of(payment):
     return db.session.scalar(db.select(Payment).where(Payment.reversal_of_id == payment.id))
 
 
-def reverse_payment(operator, payment, reason):
-    """Records the reversal of a payment and restores what it changed. Flushes.
+def reverse_payment(actor, payment, reason):
+    """Records the reversal of a payment and restores what it changed, then sends payment_reversed. Flushes.
 
     "Paid until" goes back to its value before the payment, so only the
     latest extension of a subscription can be reversed: a later payment is
     reversed first. Charges it paid are open again; its invoice gets a
-    credit note.
+    credit note (app.invoices.handlers).
     """
-    if not has_right(permissions.REVERSE_PAYMENT, operator):
+    if not may(actor, permissions.REVERSE_PAYMENT):
         raise FieldErrors({"reason": [gettext("You do not have the right to reverse payments.")]})
-    if getattr(operator, "dealer_id", None) and operator.dealer_id != payment.dealer_id:
+    if not in_scope(payment, actor):
         raise FieldErrors({"reason": [gettext("This record belongs to another dealer.")]})
     if not (reason or "").strip():
         raise FieldErrors({"reason": [gettext("Say why the payment is reversed.")]})
@@ -305,21 +300,12 @@ def reverse_payment(operator, payment, reason):
         if allocation.kind == PAID_CHARGE and allocation.charge.paid_by_id == payment.id:
             allocation.charge.paid_by_id = None
     reversal = Payment(
-        client_id=payment.client_id, dealer_id=payment.dealer_id, operator=operator, method=payment.method,
+        client_id=payment.client_id, dealer_id=payment.dealer_id,
+        operator=operator_of(actor), method=payment.method,
         payment_type=payment.payment_type, amount=-payment.amount, currency=payment.currency,
         amount_eur=-payment.amount_eur, reversal_of_id=payment.id, note=reason.strip(), paid_at=utcnow(),
     )
     db.session.add(reversal)
     db.session.flush()
-    from app.invoices.services import credit_note_for_reversal
-
-    credit_note_for_reversal(payment, reversal, operator)
+    send(payment_reversed, actor, payment=payment, reversal=reversal)
     return reversal
-
-
-def reactivate_paid(subscription_ids, operator=None):
-    """After the commit: start the reactivation of subscriptions a payment made current."""
-    from app.core.queue import enqueue
-
-    for subscription_id in subscription_ids:
-        enqueue("app.billing.jobs.reactivate", subscription_id, actor_id=getattr(operator, "id", None))

@@ -4,7 +4,6 @@ import uuid
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -14,26 +13,31 @@ from app.audit.formatting import register_entity
 from app.billing.api import PaymentApi
 from app.billing.forms import payment_form_context, read_payment_form
 from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
-from app.billing.charges import cancel_charge, manual_charge_errors, prepare_manual_charge
+from app.billing import handlers
+from app.billing.charges import add_manual_charge, cancel_charge, client_due
 from app.billing.currency import rate_errors
-from app.billing.services import (
-    find_by_request_key,
-    reactivate_paid,
-    record_payment,
-    reversal_of,
-    reverse_payment,
-)
+from app.billing.services import find_by_request_key, record_payment, reversal_of, reverse_payment
 from app.clients.models import Client
-from app.clients.views import ClientChoiceFilter
+from app.clients.views import CLIENT_CARD, ClientChoiceFilter
+from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
+from app.core.sections import PageSections
+from app.core.transaction import discard
 from app.core.validators import FieldCheck, ModelRules
-from app.core.views import BillingModelView, CappedCountInterface, CappedCountListWidget, ReadOnlyModelView
-from app.extensions import db
+from app.core.views import (
+    BillingInterface,
+    BillingModelView,
+    CappedCountInterface,
+    CappedCountListWidget,
+    ReadOnlyModelView,
+    RecordOperations,
+)
 from app.security import permissions
-from app.security.rights import current_operator, has_right, require_right
-from app.security.scoping import DealerScopedView, in_scope
+from app.extensions import db
+from app.security.rights import may, may_access, require_right
+from app.security.scoping import DealerScopedView, get_in_scope
 
 PAYMENT_LABELS = {
     "id": _l("Number"),
@@ -79,6 +83,8 @@ CHARGE_LOG_LABELS = {
     "payment_type_id": _l("Payment type"), "created_by_id": _l("Operator"), "paid_by_id": _l("Paid by payment"),
     "billing_key": _l("Billing key"), "cancelled_by_id": _l("Cancelled by"),
 }
+# The payment's page; the invoices module adds its documents (receipt, invoice).
+PAYMENT_PAGE = PageSections()
 LIST_LABELS = {"code": _l("Code"), "name": _l("Name"), "active": _l("Active")}
 RATE_LABELS = {"currency": _l("Currency"), "valid_from": _l("Valid from"), "rate": _l("Units for 1 EUR")}
 
@@ -101,8 +107,7 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     class_permission_name = "Payment"
     # Recording, reversing and documents are pages of a payment; what may be
     # done there is decided by the business rights (record, reverse payment).
-    method_permission_name = {"list": "list", "show": "show", "record": "show", "reverse": "show",
-                              "receipt": "show", "invoice": "show"}
+    method_permission_name = {"list": "list", "show": "show", "record": "show", "reverse": "show"}
     list_title = _l("Payments")
     show_title = _l("Payment")
     show_template = "billing/payment.html"
@@ -129,25 +134,16 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         return super().render_template(template, **kwargs)
 
     def _payment_page(self, pk):
-        payment = self.datamodel.get(pk, self._base_filters)
-        if payment is None:
-            abort(404)
-        from app.invoices.services import invoice_for
-
+        payment = self._payment_or_404(pk)
+        actor = current_operator()
+        reversal = reversal_of(payment)
         return {
             "payment": payment,
-            "reversal": reversal_of(payment),
-            "invoice": invoice_for(payment),
-            "can_reverse": has_right(permissions.REVERSE_PAYMENT) and not payment.is_reversal,
-            "can_invoice": has_right(permissions.RECORD_PAYMENT) and not payment.is_reversal,
+            "reversal": reversal,
+            "can_reverse": may(actor, permissions.REVERSE_PAYMENT) and not payment.is_reversal,
             "format_money": format_money,
+            **PAYMENT_PAGE.context(payment, actor, reversal=reversal),
         }
-
-    def _client_or_404(self, client_id):
-        client = db.session.get(Client, client_id)
-        if client is None or not in_scope(client):
-            abort(404)
-        return client
 
     def _payment_or_404(self, pk):
         payment = self.datamodel.get(pk, self._base_filters)
@@ -159,20 +155,22 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     @has_access
     def record(self, client_id):
         """The cashier's form: which months and charges, currency, method — then the receipt."""
-        require_right(permissions.RECORD_PAYMENT)
-        client = self._client_or_404(client_id)
+        actor = current_operator()
+        require_right(permissions.RECORD_PAYMENT, actor)
+        client = get_in_scope(Client, client_id, actor)
+        if client is None:
+            abort(404)
         form_values = {}
         if request.method == "POST":
             form_values = read_payment_form(request.form)
             try:
-                result = record_payment(current_operator(), client, **form_values)
-                db.session.commit()
+                result = record_payment(actor, client, **form_values)
             except FieldErrors as refusal:
-                db.session.rollback()
+                discard()
                 flash(str(refusal), "danger")
             except IntegrityError:
                 # The same form sent twice at once: the other request recorded it.
-                db.session.rollback()
+                discard()
                 repeated = find_by_request_key(form_values.get("request_key"))
                 if repeated is None:
                     raise
@@ -181,7 +179,6 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
                 if result.repeated:
                     flash(gettext("This payment was already recorded."), "info")
                 else:
-                    reactivate_paid(result.reactivate, current_operator())
                     flash(gettext("Payment recorded: %(amount)s.", amount=result.payment.amount_display()), "info")
                 for warning in result.warnings:
                     flash(warning, "warning")
@@ -197,43 +194,36 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         payment = self._payment_or_404(pk)
         try:
             reverse_payment(current_operator(), payment, request.form.get("reason"))
-            db.session.commit()
             flash(gettext("The payment is reversed."), "info")
         except FieldErrors as refusal:
-            db.session.rollback()
+            discard()
             flash(str(refusal), "danger")
         except IntegrityError:
-            db.session.rollback()
+            discard()
             flash(gettext("This payment is already reversed."), "danger")
         return redirect(url_for("PaymentView.show", pk=pk))
 
-    @expose("/receipt/<int:pk>")
-    @has_access
-    def receipt(self, pk):
-        from app.invoices.documents import receipt_response
 
-        return receipt_response(self._payment_or_404(pk))
-
-    @expose("/invoice/<int:pk>", methods=["POST"])
-    @has_access
-    def invoice(self, pk):
-        """An invoice on the client's request (companies get one automatically)."""
-        from app.invoices.services import InvoiceRefused, issue_invoice
-
-        require_right(permissions.RECORD_PAYMENT)
-        payment = self._payment_or_404(pk)
-        try:
-            invoice = issue_invoice(payment, current_operator())
-            db.session.commit()
-        except InvoiceRefused as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
-            return redirect(url_for("PaymentView.show", pk=pk))
-        return redirect(url_for("InvoiceView.show", pk=invoice.id))
+def create_manual_charge(actor, client=None, **values):
+    return add_manual_charge(actor, client, **values)
 
 
-def charge_errors(record):
-    return manual_charge_errors(current_operator(), record)
+def card_payments(client, actor, **_known):
+    """The client card's payments part: what is due now, and the latest payments."""
+    can_see_payments = may_access(actor, "can_list", "Payment")
+    payments = []
+    if can_see_payments:
+        payments = db.session.scalars(
+            db.select(Payment).where(Payment.client_id == client.id).order_by(Payment.paid_at.desc()).limit(10)
+        ).all()
+    return {
+        "due": client_due(client),
+        "payments": payments,
+        "can_see_payments": can_see_payments,
+        "can_record_payment": may(actor, permissions.RECORD_PAYMENT),
+        "can_add_charge": may(actor, permissions.ADD_CHARGES) and may_access(actor, "can_add", "Charge"),
+        "format_money": format_money,
+    }
 
 
 class SubscriptionOfClientFilter(BaseFilter):
@@ -246,7 +236,7 @@ class SubscriptionOfClientFilter(BaseFilter):
 
 
 class ChargeView(DealerScopedView, BillingModelView):
-    datamodel = SQLAInterface(Charge)
+    datamodel = BillingInterface(Charge)
     route_base = "/charges"
     class_permission_name = "Charge"
     # Charges are corrected by payments and reversals, never edited away.
@@ -273,27 +263,24 @@ class ChargeView(DealerScopedView, BillingModelView):
     add_form_extra_fields = {
         "currency": SelectField(_l("Currency"), choices=CURRENCY_CHOICES, default="EUR"),
         # Text, so that the decimal comma is accepted ("12,50").
-        "amount": StringField(_l("Amount"), validators=[FieldCheck(check_amount), ModelRules(charge_errors)]),
+        "amount": StringField(_l("Amount"), validators=[FieldCheck(check_amount)]),
     }
     formatters_columns = {
         "created_at": format_date,
         "cancelled_at": format_datetime,
         "is_open": format_yes_no,
     }
-    record_errors = staticmethod(charge_errors)
+    operations = RecordOperations(create=create_manual_charge)
     edit = ReadOnlyModelView.edit
     delete = ReadOnlyModelView.delete
     action = ReadOnlyModelView.action
     action_post = ReadOnlyModelView.action_post
 
-    def pre_add(self, item):
-        super().pre_add(item)
-        prepare_manual_charge(current_operator(), item)
-
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             charge = self.datamodel.get(kwargs["pk"], self._base_filters)
-            kwargs["can_cancel"] = charge is not None and charge.is_open and has_right(permissions.ADD_CHARGES)
+            kwargs["can_cancel"] = charge is not None and charge.is_open and may(current_operator(),
+                                                                                 permissions.ADD_CHARGES)
         return super().render_template(template, **kwargs)
 
     @expose("/cancel/<int:pk>", methods=["POST"])
@@ -305,10 +292,9 @@ class ChargeView(DealerScopedView, BillingModelView):
             abort(404)
         try:
             cancel_charge(current_operator(), charge, request.form.get("reason"))
-            db.session.commit()
             flash(gettext("The charge is cancelled."), "info")
         except FieldErrors as refusal:
-            db.session.rollback()
+            discard()
             flash(str(refusal), "danger")
         return redirect(url_for("ChargeView.show", pk=pk))
 
@@ -320,7 +306,7 @@ class ChargeView(DealerScopedView, BillingModelView):
 
 
 class PaymentMethodView(BillingModelView):
-    datamodel = SQLAInterface(PaymentMethod)
+    datamodel = BillingInterface(PaymentMethod)
     route_base = "/payment-methods"
     class_permission_name = "PaymentMethod"
     # Payments refer to them: retired with "active", never deleted.
@@ -339,7 +325,7 @@ class PaymentMethodView(BillingModelView):
 
 
 class PaymentTypeView(PaymentMethodView):
-    datamodel = SQLAInterface(PaymentType)
+    datamodel = BillingInterface(PaymentType)
     route_base = "/payment-types"
     class_permission_name = "PaymentType"
     list_title = _l("Payment types")
@@ -358,7 +344,7 @@ def format_rate(rate):
 
 
 class CurrencyRateView(BillingModelView):
-    datamodel = SQLAInterface(CurrencyRate)
+    datamodel = BillingInterface(CurrencyRate)
     route_base = "/currencies"
     class_permission_name = "CurrencyRate"
     list_title = _l("Currency rates")
@@ -396,3 +382,5 @@ def register(appbuilder):
     appbuilder.add_view(CurrencyRateView, "Currencies", label=_l("Currency rates"), icon="fa-usd",
                         category="Payments")
     appbuilder.add_api(PaymentApi)
+    CLIENT_CARD.add("billing/_card_payments.html", card_payments, order=10)
+    handlers.connect()

@@ -22,7 +22,7 @@ from app.core.money import quantize
 from app.extensions import db
 from app.security.models import Operator
 from app.security.permissions import SEE_ALL_CASH_DESKS
-from app.security.rights import has_right
+from app.security.rights import may
 
 ZERO = Decimal("0.00")
 
@@ -80,7 +80,7 @@ class DeskDay:
 
 
 def sees_all_desks(viewer):
-    return has_right(SEE_ALL_CASH_DESKS, viewer)
+    return may(viewer, SEE_ALL_CASH_DESKS)
 
 
 def desk_operators(viewer):
@@ -193,8 +193,8 @@ def desk_day(desk, day):
 def close_day(viewer, operator, day, note=None):
     """Closes an operator's day with a snapshot of its totals. Flushes; the caller commits.
 
-    Raises CashDeskRefused for a future day or a day already closed (then
-    the session is rolled back if a concurrent closing won the race).
+    Raises CashDeskRefused for a future day or a day already closed (the
+    caller discards the unit of work then).
     """
     if operator.id != viewer.id and not sees_all_desks(viewer):
         raise CashDeskRefused(gettext("You may close only your own cash desk."))
@@ -212,6 +212,5 @@ def close_day(viewer, operator, day, note=None):
     except IntegrityError:
         # Another request closed it between the check and the flush; a
         # savepoint would be cleaner but breaks Continuum's unit of work.
-        db.session.rollback()
         raise CashDeskRefused(gettext("This day is already closed.")) from None
     return closing

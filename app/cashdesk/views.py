@@ -18,9 +18,10 @@ from app.cashdesk.services import (
 )
 from app.core.formatting import local_time, local_today
 from app.core.money import format_money
-from app.extensions import db
+from app.core.actors import current_operator
+from app.core.transaction import discard
 from app.security.permissions import SEE_CASH_BALANCE
-from app.security.rights import current_operator, require_right
+from app.security.rights import require_right
 
 
 def requested_day(value):
@@ -74,9 +75,9 @@ class CashDeskView(BaseView):
             abort(400)
         try:
             close_day(viewer, operator, day, request.form.get("note"))
-            db.session.commit()
             flash(gettext("The day is closed."), "info")
         except CashDeskRefused as refusal:
+            discard()
             flash(str(refusal), "danger")
         return redirect(url_for("CashDeskView.index", operator=operator.id, day=day.isoformat()))
 

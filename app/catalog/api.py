@@ -1,4 +1,4 @@
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 
 from app.catalog.models import Service
 from app.catalog.services import service_errors
@@ -13,7 +13,7 @@ COLUMNS = [
 
 
 class ServiceApi(BillingModelApi):
-    datamodel = SQLAInterface(Service)
+    datamodel = BillingInterface(Service)
     resource_name = "services"
     class_permission_name = "Service"
     allow_browser_login = True

@@ -1,9 +1,11 @@
 """Rules of the service catalog."""
 from flask_babel import gettext
 
+from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
 
-def may_sell(operator, service):
-    """May this operator add this service to a client?
+
+def may_sell(actor, service):
+    """May this operator (or system actor) add this service to a client?
 
     Only sellable services; and when the operator has an allowed-services
     list, only the services on it. Checked on the server by the
@@ -11,14 +13,12 @@ def may_sell(operator, service):
     """
     if service is None or not service.sellable:
         return False
-    allowed = operator.allowed_services
+    allowed = getattr(actor, "allowed_services", None) or []
     return not allowed or any(item.id == service.id for item in allowed)
 
 
 def service_errors(service):
     """Rules that span fields, as {field: [message]}."""
-    from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
-
     errors = {}
     if service.month_type not in (MONTH_FIXED, MONTH_FLOATING):
         errors["month_type"] = [gettext("Month type must be fixed or floating.")]

@@ -1,4 +1,4 @@
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField
 
@@ -51,7 +51,7 @@ def _money_field(label):
 
 
 class ServiceGroupView(BillingModelView):
-    datamodel = SQLAInterface(ServiceGroup)
+    datamodel = BillingInterface(ServiceGroup)
     route_base = "/service-groups"
     class_permission_name = "ServiceGroup"
     list_title = _l("Service groups")
@@ -64,7 +64,7 @@ class ServiceGroupView(BillingModelView):
 
 
 class ServiceParameterView(BillingModelView):
-    datamodel = SQLAInterface(ServiceParameter)
+    datamodel = BillingInterface(ServiceParameter)
     route_base = "/service-parameters"
     class_permission_name = "ServiceParameter"
     list_title = _l("Extra parameters")
@@ -81,7 +81,7 @@ class ServiceParameterView(BillingModelView):
 
 
 class ServiceView(BillingModelView):
-    datamodel = SQLAInterface(Service)
+    datamodel = BillingInterface(Service)
     route_base = "/services"
     class_permission_name = "Service"
     list_title = _l("Services")

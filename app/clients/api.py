@@ -1,13 +1,9 @@
-"""REST API: /api/v1/clients/ and /api/v1/subscriptions/, same rules as the panel."""
-from flask import request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
+"""REST API: /api/v1/clients/ and /api/v1/subscriptions/, over the same operations as the panel."""
 from app.clients.models import Client, Subscription
-from app.clients.services import client_errors, prepare_new_client
-from app.clients.subscriptions import open_subscription, require_technical_right
+from app.clients.services import create_client, update_client
+from app.clients.subscriptions import change_technical_parameters, sell_subscription
 from app.core.validators import check_egn, check_eik, check_vat_number
-from app.core.views import BillingModelApi
-from app.security.rights import current_operator
+from app.core.views import BillingInterface, BillingModelApi, RecordOperations
 from app.security.scoping import DealerScopedApi
 
 CLIENT_FIELDS = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
@@ -15,8 +11,16 @@ CLIENT_FIELDS = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "
                  "floor", "apartment", "address_text"]
 
 
+def _sell(actor, client=None, service=None, **values):
+    return sell_subscription(actor, client, service, **values)
+
+
+CLIENT_OPERATIONS = RecordOperations(create=create_client, update=update_client)
+SUBSCRIPTION_OPERATIONS = RecordOperations(create=_sell, update=change_technical_parameters)
+
+
 class ClientApi(DealerScopedApi, BillingModelApi):
-    datamodel = SQLAInterface(Client)
+    datamodel = BillingInterface(Client)
     resource_name = "clients"
     class_permission_name = "Client"
     allow_browser_login = True
@@ -28,15 +32,11 @@ class ClientApi(DealerScopedApi, BillingModelApi):
     search_columns = ["client_number", "name", "phone", "email", "dealer"]
     order_columns = ["client_number", "name"]
     raw_checks = {"egn": check_egn, "eik": check_eik, "vat_number": check_vat_number}
-    record_errors = staticmethod(client_errors)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        prepare_new_client(item)
+    operations = CLIENT_OPERATIONS
 
 
 class SubscriptionApi(DealerScopedApi, BillingModelApi):
-    datamodel = SQLAInterface(Subscription)
+    datamodel = BillingInterface(Subscription)
     resource_name = "subscriptions"
     class_permission_name = "Subscription"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
@@ -46,12 +46,4 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
     edit_columns = ["username", "password", "delivery_address"]
     search_columns = ["client", "service", "status", "username"]
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        body = request.get_json(silent=True) or {}
-        open_subscription(current_operator(), item, override_technology=bool(body.get("technology_override")))
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        require_technical_right(current_operator())
+    operations = SUBSCRIPTION_OPERATIONS

@@ -105,10 +105,18 @@ class Client(Model):
         return self.kind == COMPANY
 
     def address(self):
-        """The address the Bulgarian way (see app.clients.services.format_address)."""
-        from app.clients.services import format_address
-
-        return format_address(self)
+        """The Bulgarian way: "гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12"."""
+        block = self.block
+        if block is None:
+            return self.address_text or ""
+        neighbourhood = block.neighbourhood
+        parts = [f"гр. {neighbourhood.city.name}", str(neighbourhood), f"бл. {block.name}"]
+        for prefix, value in (("вх.", self.entrance), ("ет.", self.floor), ("ап.", self.apartment)):
+            if value:
+                parts.append(f"{prefix} {value}")
+        if self.address_text:
+            parts.append(self.address_text)
+        return ", ".join(parts)
 
     def __str__(self):
         return f"{self.name} ({self.client_number})"

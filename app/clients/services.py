@@ -1,12 +1,22 @@
-"""Business rules for clients: identity by type, addresses, ЕГН privacy, search."""
+"""Clients: creating and changing them, identity by type, addresses, ЕГН privacy, search.
+
+Operations take the acting operator first, raise FieldErrors and flush;
+the unit of work commits.
+"""
 import ipaddress
 import re
 
 from flask_babel import gettext
 from sqlalchemy import select, union
 
+from app.addresses.models import Block
 from app.clients.models import COMPANY, INDIVIDUAL, Client, Subscription, digits_only
 from app.core.counters import next_number
+from app.core.errors import FieldErrors
+from app.extensions import db
+from app.networks.models import IpAllocation
+from app.security.rights import may_access
+from app.security.scoping import refuse_out_of_scope
 
 FIRST_CLIENT_NUMBER = 100001
 INDIVIDUAL_FIELDS = ("egn", "id_card")
@@ -28,11 +38,43 @@ def client_errors(client):
     return errors
 
 
-def prepare_new_client(client):
-    """Number a new client and keep only its type's identity fields. Flushes nothing."""
-    if not client.client_number:
-        client.client_number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
+def create_client(actor, **fields):
+    """A new client, numbered, in the actor's dealer unless head office names one. Flushes.
+
+    `fields` are Client's columns and relations (name, kind, dealer, block,
+    egn, eik…). Raises FieldErrors and stores nothing when a rule refuses.
+    """
+    if not may_access(actor, "can_add", "Client"):
+        raise FieldErrors({"name": [gettext("You do not have the right to add clients.")]})
+    fields.setdefault("kind", INDIVIDUAL)
+    with db.session.no_autoflush:
+        client = Client(**fields)
+        _refuse_invalid(actor, client)
     clear_other_type_fields(client)
+    client.client_number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
+    db.session.add(client)
+    db.session.flush()
+    return client
+
+
+def update_client(actor, client, **fields):
+    """Change a client's data; only its type's identity fields are kept. Flushes; FieldErrors."""
+    if not may_access(actor, "can_edit", "Client"):
+        raise FieldErrors({"name": [gettext("You do not have the right to change clients.")]})
+    with db.session.no_autoflush:
+        for name, value in fields.items():
+            setattr(client, name, value)
+        _refuse_invalid(actor, client)
+    clear_other_type_fields(client)
+    db.session.flush()
+    return client
+
+
+def _refuse_invalid(actor, client):
+    refuse_out_of_scope(client, actor)
+    errors = client_errors(client)
+    if errors:
+        raise FieldErrors(errors)
 
 
 def clear_other_type_fields(client):
@@ -45,17 +87,7 @@ def clear_other_type_fields(client):
 
 def format_address(client):
     """The Bulgarian way: "гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12"."""
-    block = client.block
-    if block is None:
-        return client.address_text or ""
-    neighbourhood = block.neighbourhood
-    parts = [f"гр. {neighbourhood.city.name}", str(neighbourhood), f"бл. {block.name}"]
-    for prefix, value in (("вх.", client.entrance), ("ет.", client.floor), ("ап.", client.apartment)):
-        if value:
-            parts.append(f"{prefix} {value}")
-    if client.address_text:
-        parts.append(client.address_text)
-    return ", ".join(parts)
+    return client.address()
 
 
 def mask_egn(egn):
@@ -72,9 +104,6 @@ def search_condition(text):
     with UNION: one OR over all of them would make PostgreSQL read the whole
     client table.
     """
-    from app.addresses.models import Block
-    from app.networks.models import IpAllocation
-
     text = (text or "").strip()
     if not text:
         return None

@@ -1,4 +1,11 @@
-"""Selling a service to a client and changing its status — only through here."""
+"""Selling a service to a client, its technical parameters and its status — only through here.
+
+Each operation takes the acting operator (or a system actor) first, checks
+once, raises FieldErrors, flushes and sends its event: subscription_sold
+(billing charges the installation fee; the organizer will open the
+installation task) and subscription_status_changed (RADIUS will disconnect a
+suspended subscriber).
+"""
 import secrets
 
 from flask_babel import gettext
@@ -8,11 +15,13 @@ from app.audit.services import record_event
 from app.catalog.services import may_sell
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED, Subscription
 from app.core.errors import FieldErrors
+from app.core.events import send, subscription_sold, subscription_status_changed
 from app.core.formatting import local_today
 from app.extensions import db
-from app.networks.services import allocate, release
+from app.networks.services import NoFreeAddress, allocate, release
 from app.security import permissions
-from app.security.rights import has_right
+from app.security.rights import may
+from app.security.scoping import in_scope
 
 # status → statuses it may change to
 TRANSITIONS = {
@@ -21,23 +30,23 @@ TRANSITIONS = {
     SUSPENDED: {ACTIVE, TERMINATED},
     TERMINATED: set(),
 }
+TECHNICAL_FIELDS = ("username", "password", "delivery_address")
 
 
-def subscription_errors(operator, subscription, override_technology=False):
-    """Why this operator may not sell this service to this client, as {field: [message]}."""
-    # The subscription is not in the session yet: no autoflush while asking.
-    with db.session.no_autoflush:
-        return _subscription_errors(operator, subscription, override_technology)
-
-
-def _subscription_errors(operator, subscription, override_technology):
+def sale_errors(actor, client, service, username=None, override_technology=False):
+    """Why this actor may not sell this service to this client, as {field: [message]}."""
     errors = {}
-    service, client = subscription.service, subscription.client
-    if service is None or client is None:
+    if client is None:
+        errors["client"] = [gettext("Choose the client.")]
+    elif not in_scope(client, actor):
+        errors["client"] = [gettext("This record belongs to another dealer.")]
+    if service is None:
+        errors["service"] = [gettext("Choose the service.")]
+    if errors:
         return errors
-    if not has_right(permissions.ADD_SUBSCRIPTIONS, operator):
+    if not may(actor, permissions.ADD_SUBSCRIPTIONS):
         errors["service"] = [gettext("You do not have the right to add services to clients.")]
-    elif not may_sell(operator, service):
+    elif not may_sell(actor, service):
         errors["service"] = [gettext("You may not sell the service %(service)s.", service=service.name)]
     if service.technology_id and client.block is not None and not client.block.has_technology(service.technology_id):
         if not override_technology:
@@ -47,35 +56,33 @@ def _subscription_errors(operator, subscription, override_technology):
                     block=str(client.block), technology=service.technology.name, service=service.name,
                 )
             ]
-        elif not has_right(permissions.OVERRIDE_TECHNOLOGY, operator):
+        elif not may(actor, permissions.OVERRIDE_TECHNOLOGY):
             errors["technology_override"] = [gettext("You do not have the right to override the technology check.")]
-    if subscription.username and db.session.query(Subscription.id).filter(
-        Subscription.username == subscription.username, Subscription.id != (subscription.id or 0)
-    ).first():
-        errors["username"] = [gettext("The username %(username)s is taken.", username=subscription.username)]
+    if username and _username_taken(username):
+        errors["username"] = [gettext("The username %(username)s is taken.", username=username)]
     return errors
 
 
-def require_technical_right(operator):
-    """Usernames, passwords and delivery addresses change only with that right."""
-    if not has_right(permissions.CHANGE_TECHNICAL, operator):
-        raise FieldErrors({"username": [gettext("You do not have the right to change technical parameters.")]})
+def _username_taken(username, subscription_id=None):
+    return db.session.query(Subscription.id).filter(
+        Subscription.username == username, Subscription.id != (subscription_id or 0)
+    ).first() is not None
 
 
-def open_subscription(operator, subscription, override_technology=False):
-    """Checks and completes a new subscription: username, password, IP addresses.
+def sell_subscription(actor, client, service, *, username=None, password=None, delivery_address=None,
+                      technology_override=False):
+    """Sells `service` to `client`: a pending subscription with its username, password and IP addresses.
 
-    Flushes (the addresses need the subscription's id); the caller commits.
-    Raises FieldErrors when it may not be sold, and nothing is kept.
+    Returns the subscription, flushed; sends subscription_sold. Raises
+    FieldErrors, and nothing is kept, when it may not be sold.
     """
-    from app.networks.services import NoFreeAddress
-
-    errors = subscription_errors(operator, subscription, override_technology)
+    override = bool(technology_override)
+    errors = sale_errors(actor, client, service, username, override)
     if errors:
         raise FieldErrors(errors)
-    service, client = subscription.service, subscription.client
-    subscription.status = PENDING
-    subscription.technology_override = bool(override_technology and service.technology_id)
+    subscription = Subscription(client=client, service=service, status=PENDING, username=username or None,
+                                password=password or None, delivery_address=delivery_address or None,
+                                technology_override=bool(override and service.technology_id))
     if service.username_type != "none":
         subscription.password = subscription.password or secrets.token_urlsafe(9)
     db.session.add(subscription)
@@ -87,26 +94,46 @@ def open_subscription(operator, subscription, override_technology=False):
                  subscription_id=subscription.id)
     except NoFreeAddress as refusal:
         raise FieldErrors({"service": [str(refusal)]}) from None
-    from app.billing.charges import add_installation_charge
-
-    add_installation_charge(subscription, operator)
     if subscription.technology_override:
         record_event(
-            LogEntry.OVERRIDE, user=operator, entity=subscription,
+            LogEntry.OVERRIDE, user=actor, entity=subscription,
             note=gettext("Sold without the block's technology: %(service)s", service=service.name),
-            commit=False,
         )
+    db.session.flush()
+    send(subscription_sold, actor, subscription=subscription)
+    return subscription
 
 
-def change_status(subscription, status, reason):
-    """Move a subscription to another status, saying why (the LOG keeps both).
+def change_technical_parameters(actor, subscription, **fields):
+    """Username, password and delivery address; only with the right to change technical parameters. Flushes."""
+    if not may(actor, permissions.CHANGE_TECHNICAL):
+        raise FieldErrors({"username": [gettext("You do not have the right to change technical parameters.")]})
+    if not in_scope(subscription, actor):
+        raise FieldErrors({"username": [gettext("This record belongs to another dealer.")]})
+    unknown = set(fields) - set(TECHNICAL_FIELDS)
+    if unknown:
+        raise FieldErrors({name: [gettext("This field cannot be changed here.")] for name in unknown})
+    username = fields.get("username", subscription.username)
+    if username and _username_taken(username, subscription.id):
+        raise FieldErrors({"username": [gettext("The username %(username)s is taken.", username=username)]})
+    for name, value in fields.items():
+        setattr(subscription, name, value)
+    db.session.flush()
+    return subscription
 
-    Termination gives its IP addresses back. Flushes; the caller commits.
+
+def change_status(actor, subscription, status, reason):
+    """Move a subscription to another status, saying why (the LOG keeps both); sends subscription_status_changed.
+
+    Termination gives its IP addresses back. Flushes; raises FieldErrors.
     """
+    if not in_scope(subscription, actor):
+        raise FieldErrors({"status": [gettext("This record belongs to another dealer.")]})
     if status not in TRANSITIONS[subscription.status]:
         raise FieldErrors({"status": [gettext("A subscription cannot go from this status to that one.")]})
     if not (reason or "").strip():
         raise FieldErrors({"status_reason": [gettext("Say why the status changes.")]})
+    old_status = subscription.status
     subscription.status = status
     subscription.status_reason = reason.strip()
     if status == ACTIVE and subscription.activation_date is None:
@@ -115,3 +142,7 @@ def change_status(subscription, status, reason):
     if status == TERMINATED:
         release(list(subscription.ip_allocations))
     db.session.flush()
+    send(subscription_status_changed, actor, subscription=subscription, old_status=old_status, new_status=status,
+         reason=subscription.status_reason)
+    return subscription
+

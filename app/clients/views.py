@@ -2,39 +2,34 @@
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length, Optional
 
 from app.audit.formatting import register_entity
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.clients.api import ClientApi, SubscriptionApi
+from app.clients.api import CLIENT_OPERATIONS, SUBSCRIPTION_OPERATIONS, ClientApi, SubscriptionApi
 from app.clients.models import Client, Subscription
-from app.clients.services import (
-    clear_other_type_fields,
-    client_errors,
-    format_address,
-    mask_egn,
-    prepare_new_client,
-    search_condition,
-)
-from app.clients.subscriptions import (
-    change_status,
-    open_subscription,
-    require_technical_right,
-    subscription_errors,
-)
+from app.clients.services import mask_egn, search_condition
+from app.clients.subscriptions import change_status
+from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_yes_no
-from app.core.validators import FieldCheck, ModelRules, check_egn, check_eik, check_vat_number
-from app.core.views import BillingModelView
+from app.core.sections import PageSections
+from app.core.transaction import discard
+from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
+from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
 from app.security import permissions
-from app.security.rights import current_operator, has_right
+from app.security.rights import may
 from app.security.scoping import DealerScopedView
+
+# The client card; billing adds its payments, contracts its contracts, and
+# later modules (RADIUS, the organizer) their parts.
+CLIENT_CARD = PageSections()
 
 LABELS = {
     "client_number": _l("Client number"),
@@ -98,7 +93,7 @@ class ClientSearchFilter(BaseFilter):
 
 def egn_as_allowed(egn):
     """The ЕГН in full only for operators with the right to see personal data."""
-    return egn if has_right(permissions.SEE_PERSONAL_DATA) else mask_egn(egn)
+    return egn if may(current_operator(), permissions.SEE_PERSONAL_DATA) else mask_egn(egn)
 
 
 def status_label(status):
@@ -106,7 +101,7 @@ def status_label(status):
 
 
 class ClientView(DealerScopedView, BillingModelView):
-    datamodel = SQLAInterface(Client)
+    datamodel = BillingInterface(Client)
     route_base = "/clients"
     class_permission_name = "Client"
     list_title = _l("Clients")
@@ -152,9 +147,8 @@ class ClientView(DealerScopedView, BillingModelView):
     }
     validators_columns = {
         "egn": [FieldCheck(check_egn)],
-        "eik": [FieldCheck(check_eik), ModelRules(client_errors)],
-        "vat_number": [FieldCheck(check_vat_number), ModelRules(client_errors)],
-        "company_name": [ModelRules(client_errors)],
+        "eik": [FieldCheck(check_eik)],
+        "vat_number": [FieldCheck(check_vat_number)],
     }
     formatters_columns = {
         "kind": dict(KINDS).get,
@@ -168,15 +162,7 @@ class ClientView(DealerScopedView, BillingModelView):
         "dealer": _l("Empty for head office."),
     }
 
-    record_errors = staticmethod(client_errors)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        prepare_new_client(item)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        clear_other_type_fields(item)
+    operations = CLIENT_OPERATIONS
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -200,13 +186,14 @@ class ClientView(DealerScopedView, BillingModelView):
         return super().render_template(template, **kwargs)
 
     def _card(self, pk):
-        """What the client card shows besides the profile."""
+        """What the client card shows besides the profile: its subscriptions, then the other modules' parts."""
         client = self.datamodel.get(pk, self._base_filters)
         if client is None:
             abort(404)
-        if client.egn and has_right(permissions.SEE_PERSONAL_DATA):
+        actor = current_operator()
+        if client.egn and may(actor, permissions.SEE_PERSONAL_DATA):
             # Personal data seen unmasked: the LOG says who looked, and when.
-            record_event(LogEntry.PERSONAL_DATA, user=current_operator(), entity=client, note="ЕГН")
+            record_event(LogEntry.PERSONAL_DATA, user=actor, entity=client, note="ЕГН")
         subscriptions = (
             db.session.query(Subscription)
             .filter(Subscription.client_id == client.id)
@@ -214,52 +201,13 @@ class ClientView(DealerScopedView, BillingModelView):
             .order_by(Subscription.id)
             .all()
         )
-        from app.contracts.models import Contract
-        from app.contracts.views import STATUSES as CONTRACT_STATUSES
-
-        contracts = (
-            db.session.query(Contract)
-            .filter(Contract.client_id == client.id)
-            .options(selectinload(Contract.contract_type))
-            .order_by(Contract.number)
-            .all()
-        )
-        security = self.appbuilder.sm
         return {
-            **self._money(client),
             "client": client,
-            "address": format_address(client),
+            "address": client.address(),
             "subscriptions": subscriptions,
-            "contracts": contracts,
-            "can_add_contract": security.has_access("can_add", "Contract"),
-            "can_print_contract": has_right(permissions.PRINT_CONTRACTS),
-            "contract_status": dict(CONTRACT_STATUSES).get,
             "status_label": status_label,
-            "can_add_subscription": has_right(permissions.ADD_SUBSCRIPTIONS),
-        }
-
-
-    def _money(self, client):
-        """The card's payments section: what is due, and the latest payments."""
-        from app.billing.models import Payment
-        from app.billing.charges import client_due
-        from app.core.money import format_money
-
-        security = self.appbuilder.sm
-        can_see_payments = security.has_access("can_list", "Payment")
-        payments = []
-        if can_see_payments:
-            payments = (
-                db.session.query(Payment).filter(Payment.client_id == client.id)
-                .order_by(Payment.paid_at.desc()).limit(10).all()
-            )
-        return {
-            "due": client_due(client),
-            "payments": payments,
-            "can_see_payments": can_see_payments,
-            "can_record_payment": has_right(permissions.RECORD_PAYMENT),
-            "can_add_charge": has_right(permissions.ADD_CHARGES) and security.has_access("can_add", "Charge"),
-            "format_money": format_money,
+            "can_add_subscription": may(actor, permissions.ADD_SUBSCRIPTIONS),
+            **CLIENT_CARD.context(client, actor),
         }
 
 
@@ -274,14 +222,8 @@ class ClientChoiceFilter(BaseFilter):
         return query.filter(self.model.id == (client_id or -1))
 
 
-def sale_errors(record):
-    """The sale rules for the add form (shown under the fields); the same rules run
-    again in open_subscription for every other way in."""
-    return subscription_errors(current_operator(), record, bool(getattr(record, "technology_override", False)))
-
-
 class SubscriptionView(DealerScopedView, BillingModelView):
-    datamodel = SQLAInterface(Subscription)
+    datamodel = BillingInterface(Subscription)
     route_base = "/subscriptions"
     class_permission_name = "Subscription"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
@@ -298,15 +240,19 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     show_columns = ["client", "service", "status", "status_reason", "activation_date", "paid_until", "username",
                     "delivery_address", "technology_override", "ip_addresses", "created_at"]
     add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]]}
+    # The username's own field: a taken one is refused by the sale with its
+    # name in the message, not by FAB's generic uniqueness check.
+    username_field = StringField(SUBSCRIPTION_LABELS["username"], validators=[Optional(), Length(max=100)],
+                                 description=_l("Empty: made from the client number."))
     add_form_extra_fields = {
+        "username": username_field,
         "technology_override": BooleanField(
             SUBSCRIPTION_LABELS["technology_override"],
-            # An extra field gets no validators_columns: the rule goes here.
-            validators=[ModelRules(sale_errors)],
             description=_l("Sell even though the client's block lacks the service's technology (needs the right; "
                            "logged)."),
-        )
+        ),
     }
+    edit_form_extra_fields = {"username": username_field}
     formatters_columns = {
         "status": status_label,
         "paid_until": format_date,
@@ -314,18 +260,7 @@ class SubscriptionView(DealerScopedView, BillingModelView):
         "technology_override": format_yes_no,
     }
     description_columns = {"username": _l("Empty: made from the client number.")}
-    validators_columns = {
-        "service": [ModelRules(sale_errors)],
-        "username": [ModelRules(sale_errors)],
-    }
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        open_subscription(current_operator(), item, override_technology=bool(item.technology_override))
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        require_technical_right(current_operator())
+    operations = SUBSCRIPTION_OPERATIONS
 
     @expose("/status/<int:pk>", methods=["POST"])
     @has_access
@@ -335,11 +270,10 @@ class SubscriptionView(DealerScopedView, BillingModelView):
         if subscription is None:
             abort(404)
         try:
-            change_status(subscription, request.form.get("status"), request.form.get("reason"))
-            db.session.commit()
+            change_status(current_operator(), subscription, request.form.get("status"), request.form.get("reason"))
             flash(gettext("Status changed."), "info")
         except FieldErrors as refusal:
-            db.session.rollback()
+            discard()
             flash(str(refusal), "danger")
         return redirect(url_for("ClientView.show", pk=subscription.client_id))
 

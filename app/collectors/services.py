@@ -34,7 +34,8 @@ Every answer is HTTP 200 with a JSON object whose STATUS says what happened
 A confirm with a TID the collector already used gets the first answer to
 that TID again, byte for byte, and nothing is stored twice. Error answers
 store nothing but their LOG entry; every call, answered or refused, is one
-LOG entry.
+LOG entry. The payments are recorded by the collector's system actor
+(`collector_actor`), which holds only the right to record payments.
 """
 import hashlib
 import hmac
@@ -49,17 +50,20 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.billing.models import Payment
 from app.billing.charges import client_due
-from app.billing.services import reactivate_paid, record_payment
+from app.billing.models import Payment
+from app.billing.services import record_payment
 from app.clients.models import Client
 from app.collectors.models import CollectorTransaction, PaymentCollector
+from app.core.actors import SystemActor
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date
 from app.core.money import MAX_AMOUNT, format_money
 from app.core.validators import InvalidValue
 from app.extensions import db
+from app.core.transaction import discard
 from app.protection.services import normalise_network
+from app.security.permissions import RECORD_PAYMENT
 
 OK = "00"
 BAD_AMOUNT = "13"
@@ -140,6 +144,11 @@ def address_allowed(collector, address):
     return False
 
 
+def collector_actor(collector):
+    """The system actor a collector's payments are recorded by: it may record payments, nothing else."""
+    return SystemActor(f"collector {collector.code}", rights=frozenset({RECORD_PAYMENT}), collector_id=collector.id)
+
+
 # --- the protocol --------------------------------------------------------------
 
 def signature(secret, params):
@@ -208,20 +217,20 @@ def _describe(due):
     return "\n".join(lines)
 
 
-def _log(code, note, entity=None, commit=True):
-    record_event(LogEntry.COLLECTOR, username=code, note=note, entity=entity, commit=commit)
+def _log(code, note, entity=None):
+    record_event(LogEntry.COLLECTOR, username=code, note=note, entity=entity)
 
 
 def _refused(code, call, refusal):
     """An error answer: nothing of the request is kept but its LOG entry."""
-    db.session.rollback()
+    discard()
     detail = f": {refusal.detail}" if refusal.detail else ""
     _log(code, f"{call} → {refusal.status}{detail}")
     return answer_text({"STATUS": refusal.status})
 
 
 def answer_init(code, values, address):
-    """The answer to an init call (what the client owes). Commits its LOG entry."""
+    """The answer to an init call (what the client owes), with its LOG entry. Flushes."""
     call = f"init IDN={values.get('IDN', '')}"
     try:
         _collector, params = _authenticated(code, values, address, INIT_FIELDS)
@@ -244,14 +253,13 @@ def answer_init(code, values, address):
 
 
 def answer_confirm(code, values, address):
-    """The answer to a confirm call: records the payment once per TID. Commits once.
+    """The answer to a confirm call: records the payment once per TID. Flushes; the request commits.
 
-    Owns its transaction because the TID's uniqueness is the lock: the
-    transaction row is inserted first, so a concurrent confirm with the same
-    TID waits on the unique index and, once the first commits, fails with
-    IntegrityError and answers with the stored first answer. The whole
-    transaction is rolled back (no savepoint: Continuum's versioning does not
-    survive a rolled-back savepoint).
+    The TID's uniqueness is the lock: the transaction row is inserted first,
+    so a concurrent confirm with the same TID waits on the unique index and,
+    once the first commits, fails with IntegrityError; then everything is
+    discarded (no savepoint: Continuum's versioning does not survive a
+    rolled-back savepoint) and the stored first answer is given again.
     """
     call = f"confirm IDN={values.get('IDN', '')} TID={values.get('TID', '')} AMOUNT={values.get('AMOUNT', '')}" \
            f" DATE={values.get('DATE', '')}"
@@ -271,11 +279,11 @@ def answer_confirm(code, values, address):
         try:
             db.session.flush()
         except IntegrityError:
-            db.session.rollback()
+            discard()
             return _repeated(code, call, _stored(collector_id, tid))
         try:
-            result = record_payment(None, client, method=collector.method, amount=amount, currency="EUR",
-                                    collector=collector, note=f"{collector.name} TID {tid}")
+            result = record_payment(collector_actor(collector), client, method=collector.method, amount=amount,
+                                    currency="EUR", note=f"{collector.name} TID {tid}")
         except FieldErrors as error:  # e.g. the collector's payment method was deactivated
             raise Refused(MALFORMED, str(error)) from None
     except Refused as refusal:
@@ -283,11 +291,8 @@ def answer_confirm(code, values, address):
     payment = result.payment
     transaction.payment_id = payment.id
     transaction.response = answer_text({"STATUS": OK, "TID": tid, "PAYMENT": payment.id})
-    _log(code, f"{call} → {OK}", entity=payment, commit=False)
-    text = transaction.response
-    db.session.commit()
-    reactivate_paid(result.reactivate)
-    return text
+    _log(code, f"{call} → {OK}", entity=payment)
+    return transaction.response
 
 
 def _stored(collector_id, tid):

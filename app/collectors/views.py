@@ -1,7 +1,7 @@
 """Panel views of the collectors module, and the collectors' public protocol routes."""
 from flask import Blueprint, Response, current_app, request
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField
 from wtforms.validators import Optional
@@ -35,7 +35,7 @@ ACTIVE_METHODS = [["active", FilterEqual, True]]
 
 
 class PaymentCollectorView(BillingModelView):
-    datamodel = SQLAInterface(PaymentCollector)
+    datamodel = BillingInterface(PaymentCollector)
     route_base = "/collectors"
     class_permission_name = "PaymentCollector"
     list_title = _l("Payment collectors")

@@ -1,5 +1,5 @@
 """REST API: /api/v1/contracts/, with the panel's rights, rules and dealer scoping."""
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 
 from app.contracts.models import Contract
 from app.contracts.services import contract_errors, prepare_new_contract
@@ -10,7 +10,7 @@ FIELDS = ["client", "contract_type", "subscriptions", "signed_on", "term_months"
 
 
 class ContractApi(DealerScopedApi, BillingModelApi):
-    datamodel = SQLAInterface(Contract)
+    datamodel = BillingInterface(Contract)
     resource_name = "contracts"
     class_permission_name = "Contract"
     allow_browser_login = True

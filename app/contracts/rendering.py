@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from app.clients.services import format_address, mask_egn
+from app.clients.services import mask_egn
 from app.core.formatting import format_date, local_time
 from app.core.money import format_money
 
@@ -186,7 +186,7 @@ def _client(client, unmasked):
         "vat_number": _text(client.vat_number),
         "mol": _text(client.mol),
         "company_address": _text(client.company_address),
-        "address": format_address(client),
+        "address": client.address(),
         "phone": _text(client.phone),
         "email": _text(client.email),
     }
@@ -209,7 +209,7 @@ def _service_line(subscription, client):
         "monthly_fee": format_money(service.monthly_fee, service.currency),
         "installation_fee": format_money(service.installation_fee, service.currency),
         "username": _text(subscription.username),
-        "delivery_address": subscription.delivery_address or format_address(client),
+        "delivery_address": subscription.delivery_address or client.address(),
     }
 
 
@@ -238,7 +238,7 @@ def _sample_contract():
         client_number="100001", name="Иван Петров Иванов", kind="individual", is_company=False, egn="8012056037",
         id_card="645123789", company_name="", eik="", vat_number="", mol="", company_address="",
         block=None, address_text="гр. София, ул. Примерна 1", phone="0888 123 456", email="ivan@example.bg",
-        dealer=None,
+        dealer=None, address=lambda: "гр. София, ул. Примерна 1",
     )
     subscription = SimpleNamespace(service=service, username="ivan", delivery_address="")
     contract_type = SimpleNamespace(name="Образец")

@@ -2,14 +2,15 @@
 from flask import Response, abort, request
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import SelectField, TextAreaField, widgets
 from wtforms.validators import DataRequired
 
 from app.audit.formatting import register_entity
+from app.clients.views import CLIENT_CARD
 from app.contracts.api import ContractApi
 from app.contracts.models import ACTIVE, DRAFT, TERMINATED, Contract, ContractType
 from app.contracts.rendering import TemplateProblem, screen_page
@@ -24,10 +25,11 @@ from app.contracts.services import (
 from app.core.formatting import format_date, format_datetime
 from app.core.pdf import PdfError
 from app.core.validators import ModelRules, OfferedChoicesOnly
-from app.core.views import BillingModelView
+from app.core.actors import current_operator
+from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
 from app.security.permissions import PRINT_CONTRACTS, SEE_PERSONAL_DATA
-from app.security.rights import current_operator, has_right, require_right
+from app.security.rights import may, may_access, require_right
 from app.security.scoping import DealerScopedView
 
 TYPE_LABELS = {
@@ -65,7 +67,7 @@ class TemplateEditor(widgets.TextArea):
 
 
 class ContractTypeView(BillingModelView):
-    datamodel = SQLAInterface(ContractType)
+    datamodel = BillingInterface(ContractType)
     route_base = "/contract-types"
     class_permission_name = "ContractType"
     list_title = _l("Contract types")
@@ -128,7 +130,7 @@ class FormClientSubscriptionsFilter(BaseFilter):
 
 
 class ContractView(DealerScopedView, BillingModelView):
-    datamodel = SQLAInterface(Contract)
+    datamodel = BillingInterface(Contract)
     route_base = "/contracts"
     class_permission_name = "Contract"
     base_permissions = BillingModelView.base_permissions + ["can_preview", "can_pdf"]
@@ -180,7 +182,7 @@ class ContractView(DealerScopedView, BillingModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.show_template:
-            kwargs["can_print"] = has_right(PRINT_CONTRACTS)
+            kwargs["can_print"] = may(current_operator(), PRINT_CONTRACTS)
         return super().render_template(template, **kwargs)
 
     @expose("/preview/<int:pk>")
@@ -188,8 +190,9 @@ class ContractView(DealerScopedView, BillingModelView):
     def preview(self, pk):
         """The filled contract on screen, in the panel."""
         contract = self._contract_to_print(pk)
+        actor = current_operator()
         try:
-            html = contract_html(contract, current_operator(), has_right(SEE_PERSONAL_DATA))
+            html = contract_html(contract, actor, may(actor, SEE_PERSONAL_DATA))
         except TemplateProblem as problem:
             return self._problem_page(contract, problem)
         return self._page(contract, document=screen_page(html))
@@ -199,8 +202,9 @@ class ContractView(DealerScopedView, BillingModelView):
     def pdf(self, pk):
         """The contract as an A4 PDF, opened in the browser."""
         contract = self._contract_to_print(pk)
+        actor = current_operator()
         try:
-            data = contract_pdf(contract, current_operator(), has_right(SEE_PERSONAL_DATA))
+            data = contract_pdf(contract, actor, may(actor, SEE_PERSONAL_DATA))
         except (TemplateProblem, PdfError) as problem:
             return self._problem_page(contract, problem), 422
         return Response(data, mimetype="application/pdf",
@@ -221,7 +225,22 @@ class ContractView(DealerScopedView, BillingModelView):
                                     **kwargs)
 
 
+def card_contracts(client, actor, **_known):
+    """The client card's contracts part."""
+    contracts = db.session.scalars(
+        select(Contract).where(Contract.client_id == client.id)
+        .options(selectinload(Contract.contract_type)).order_by(Contract.number)
+    ).all()
+    return {
+        "contracts": contracts,
+        "can_add_contract": may_access(actor, "can_add", "Contract"),
+        "can_print_contract": may(actor, PRINT_CONTRACTS),
+        "contract_status": dict(STATUSES).get,
+    }
+
+
 def register(appbuilder):
+    CLIENT_CARD.add("contracts/_card_contracts.html", card_contracts, order=20)
     register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
     register_entity(Contract, _l("Contract"), LABELS, value_labels={"status": STATUSES})
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",

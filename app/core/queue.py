@@ -3,12 +3,16 @@
 With REDIS_URL set, jobs go to an RQ queue on Redis and `python worker.py`
 runs them. Without it (the embedded default) a job runs at once, in this
 process, so a single machine needs no Redis.
+
+A job function takes its actor first (the operator it acts for, or a
+SystemActor), then ids; each run is one unit of work (app.core.transaction).
 """
 from importlib import import_module
 
 from flask import current_app
 
-from app.audit.actor import acting_as
+from app.core.actors import SystemActor, acting_as
+from app.core.transaction import unit_has_written, unit_of_work
 from app.extensions import db
 
 
@@ -37,23 +41,30 @@ def get_queue(app=None):
     return queue
 
 
-def enqueue(func, *args, actor_id=None, **kwargs):
-    """Run `func(*args, **kwargs)` as a background job.
+def enqueue(func, actor, *args, **kwargs):
+    """Run `func(actor, *args, **kwargs)` as a background job.
 
     `func` is a module-level function given as an object or as a dotted
-    path; `actor_id` is the operator the job's changes are attributed to in
-    the LOG. Returns the RQ job, or None when it ran in-process.
+    path; `actor` is the operator (or SystemActor) the job acts as: it sees
+    what that actor sees, and the LOG attributes its changes to it. Returns
+    the RQ job, or None when it ran in-process. Call it after the commit
+    (app.core.transaction.after_commit), so the job finds what it is about.
     """
+    if unit_has_written():
+        # Before the commit the job could run without what it is about, or
+        # (in-process) commit the caller's half-done work.
+        raise RuntimeError("enqueue runs after the commit: register it with after_commit")
     path = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+    reference = actor if isinstance(actor, SystemActor) or actor is None else actor.id
     queue = get_queue()
     if queue is None:
-        run_job(path, args, kwargs, actor_id)
+        run_job(path, args, kwargs, reference)
         return None
-    return queue.enqueue(run_job, path, args, kwargs, actor_id)
+    return queue.enqueue(run_job, path, args, kwargs, reference)
 
 
-def run_job(path, args, kwargs, actor_id):
-    """Entry point of every job: resolve the function and run it as the actor.
+def run_job(path, args, kwargs, actor_reference):
+    """Entry point of every job: resolve the function and the actor, run it as one unit of work.
 
     Leaves the session clean afterwards, since one worker process runs many
     jobs in the same application context.
@@ -61,11 +72,18 @@ def run_job(path, args, kwargs, actor_id):
     module_name, func_name = path.rsplit(".", 1)
     func = getattr(import_module(module_name), func_name)
     try:
-        with acting_as(actor_id):
-            return func(*args, **kwargs)
-    except Exception:
-        db.session.rollback()
-        raise
+        with unit_of_work():
+            actor = _resolve(actor_reference)
+            with acting_as(actor):
+                result = func(actor, *args, **kwargs)
+        return result
     finally:
         if current_app.config.get("REDIS_URL"):
             db.session.remove()
+
+
+def _resolve(reference):
+    """The actor a job was given: a SystemActor as is, an operator by id (None when deleted since)."""
+    if reference is None or isinstance(reference, SystemActor):
+        return reference
+    return db.session.get(current_app.appbuilder.sm.user_model, reference)

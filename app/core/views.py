@@ -1,12 +1,115 @@
-"""Defaults every module's panel views share."""
-from flask import abort
+"""Defaults every module's panel views and REST APIs share.
+
+Views and APIs are adapters: they read a form or a JSON body, call the
+module's operation with the acting operator, and turn its FieldErrors into
+field messages (panel) or a 422 (API). They never commit: their data access
+(BillingInterface) flushes, and the request's unit of work commits
+(app.core.transaction).
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import abort, flash, request
 from flask_appbuilder import IndexView, ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ListWidget
+from flask_babel import gettext
+from marshmallow import ValidationError
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
+from app.core.actors import current_operator
 from app.core.errors import FieldErrors
+from app.core.transaction import discard
 from app.core.validators import InvalidValue
+
+
+class BillingInterface(SQLAInterface):
+    """FAB's data access without its commits: add, edit and delete flush; the unit of work commits."""
+
+    def add(self, item, commit=True):
+        self.session.add(item)
+        self.session.flush()
+
+    def edit(self, item, commit=True):
+        self.session.merge(item)
+        self.session.flush()
+
+    def delete(self, item, commit=True):
+        self.session.delete(item)
+        self.session.flush()
+
+    def delete_all(self, items):
+        for item in items:
+            self.session.delete(item)
+        self.session.flush()
+
+
+@dataclass(frozen=True)
+class RecordOperations:
+    """A module's operations behind its generated add, edit and delete, for its view and its API alike.
+
+    create(actor, **values) -> record; update(actor, record, **values) -> record;
+    delete(actor, record). Each raises FieldErrors and only flushes. A missing
+    one falls back to storing the values under the view's pre_add/pre_update
+    rules (RecordRules, dealer scoping).
+    """
+
+    create: Callable = None
+    update: Callable = None
+    delete: Callable = None
+
+
+class RecordAdapter:
+    """What a generated view and a generated API share: where add, edit and delete go."""
+
+    operations = RecordOperations()
+
+    def create_record(self, actor, values):
+        if self.operations.create is not None:
+            return self.operations.create(actor, **values)
+        item = self.datamodel.obj()
+        for name, value in values.items():
+            setattr(item, name, value)
+        self.pre_add(item)
+        self.datamodel.add(item)
+        self.post_add(item)
+        return item
+
+    def update_record(self, actor, item, values):
+        if self.operations.update is not None:
+            return self.operations.update(actor, item, **values)
+        for name, value in values.items():
+            setattr(item, name, value)
+        self.pre_update(item)
+        self.datamodel.edit(item)
+        self.post_update(item)
+        return item
+
+    def delete_record(self, actor, item):
+        if self.operations.delete is not None:
+            return self.operations.delete(actor, item)
+        self.pre_delete(item)
+        self.datamodel.delete(item)
+        self.post_delete(item)
+        return None
+
+
+def show_refusal_on_form(form, refusal):
+    """A refusal's messages under the fields they are about; the rest flashed."""
+    for name, messages in refusal.errors.items():
+        if name in form and messages:
+            form[name].errors = list(form[name].errors or ()) + [str(message) for message in messages]
+        else:
+            for message in messages:
+                flash(str(message), "danger")
+
+
+def form_values(form, columns):
+    """The form's values for the view's declared columns, as an operation takes them."""
+    return {field.name: field.data for field in form if field.name in columns}
 
 
 class HomeView(IndexView):
@@ -51,8 +154,8 @@ class RecordRules:
         self._refuse_invalid(item)
 
 
-class BillingModelView(RecordRules, ModelView):
-    """A ModelView whose record page also shows the record's LOG history."""
+class BillingModelView(RecordAdapter, RecordRules, ModelView):
+    """A ModelView over the module's operations, whose record page also shows the record's LOG history."""
 
     page_size = 25
     # No file columns anywhere, so no can_download permission in the matrix.
@@ -68,6 +171,83 @@ class BillingModelView(RecordRules, ModelView):
 
     # No model has file columns; FAB's file download route is not registered.
     download = _not_routed("download")
+
+    # FAB's _add/_edit/_delete, with the module's operation in place of
+    # populate_obj + pre_add + datamodel.add, and a refusal undone and shown
+    # under its fields instead of flashed after a half-done save.
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                if self._saved(form, lambda values: self.create_record(current_operator(), values),
+                               self.add_columns, self.add_row_message):
+                    return None
+        else:
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk  # FAB's Unique validator skips the record itself
+            if form.validate():
+                self.process_form(form, False)
+                if self._saved(form, lambda values: self.update_record(current_operator(), item, values),
+                               self.edit_columns, self.edit_row_message):
+                    return None
+                item = self.datamodel.get(pk, self._base_filters)
+                if not item:
+                    abort(404)
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+            self.update_redirect()
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(item, filters={}, orders=orders, pages=pages,
+                                               page_sizes=page_sizes, widgets=widgets)
+
+    def _saved(self, form, save, columns, message):
+        """Runs the save; True when it is done, else the refusal is undone and shown on the form."""
+        try:
+            save(form_values(form, columns))
+        except FieldErrors as refusal:
+            discard()
+            show_refusal_on_form(form, refusal)
+            return False
+        except IntegrityError:
+            discard()
+            flash(gettext("Already exists."), "danger")
+            return False
+        flash(message, "success")
+        return True
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        try:
+            self.delete_record(current_operator(), item)
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+        except IntegrityError:
+            discard()
+            flash(gettext("The record is in use and cannot be deleted."), "danger")
+        else:
+            flash(self.delete_row_message, "success")
+        self.update_redirect()
 
 
 class ReadOnlyModelView(BillingModelView):
@@ -86,7 +266,7 @@ class ReadOnlyModelView(BillingModelView):
 COUNT_CAP = 10_000
 
 
-class CappedCountInterface(SQLAInterface):
+class CappedCountInterface(BillingInterface):
     """A datamodel whose list count stops at COUNT_CAP + 1 (shown as "over 10000")."""
 
     def query_count(self, query, filters=None, select_columns=None):
@@ -103,8 +283,8 @@ class CappedCountListWidget(ListWidget):
         super().__init__(count_cap=COUNT_CAP, **kwargs)
 
 
-class BillingModelApi(RecordRules, ModelRestApi):
-    """A ModelRestApi whose `record_errors` refusals and `raw_checks` answer 422."""
+class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
+    """A ModelRestApi over the module's operations: refusals answer 422 and change nothing."""
 
     # field → check (app.core.validators style), applied to the request body
     # as sent: the schema would already have rounded "1.234" to 1.23.
@@ -120,13 +300,12 @@ class BillingModelApi(RecordRules, ModelRestApi):
         "info": "list",
     }
 
-    def _raw_errors(self):
-        from flask import request
-
+    def _body(self):
         body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else None
+
+    def _raw_errors(self, body):
         errors = {}
-        if not isinstance(body, dict):
-            return errors
         for field, check in self.raw_checks.items():
             if body.get(field) not in (None, ""):
                 try:
@@ -135,22 +314,81 @@ class BillingModelApi(RecordRules, ModelRestApi):
                     errors[field] = [str(error.message)]
         return errors
 
+    def _refused(self, refusal):
+        discard()
+        return self.response_422(message=refusal.errors)
+
     def post_headless(self):
-        errors = self._raw_errors()
+        body = self._body()
+        if body is None:
+            return self.response_400(message=gettext("A JSON object is expected."))
+        errors = self._raw_errors(body)
         if errors:
             return self.response_422(message=errors)
         try:
-            return super().post_headless()
+            item = self.add_model_schema.load(body)
+        except ValidationError as error:
+            return self.response_422(message=error.messages)
+        try:
+            record = self.create_record(current_operator(), sent_values(item, body, self.add_columns))
         except FieldErrors as refusal:
-            self.datamodel.session.rollback()
-            return self.response_422(message=refusal.errors)
+            return self._refused(refusal)
+        except IntegrityError:
+            return self._refused(FieldErrors({"_schema": [gettext("Already exists.")]}))
+        return self.response(201, result=self.add_model_schema.dump(record, many=False),
+                             id=self.datamodel.get_pk_value(record))
 
     def put_headless(self, pk):
-        errors = self._raw_errors()
+        body = self._body()
+        if body is None:
+            return self.response_400(message=gettext("A JSON object is expected."))
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        errors = self._raw_errors(body)
         if errors:
             return self.response_422(message=errors)
         try:
-            return super().put_headless(pk)
+            item = self.edit_model_schema.load(self._merge_update_item(item, body), instance=item)
+        except ValidationError as error:
+            discard()
+            return self.response_422(message=error.messages)
+        try:
+            record = self.update_record(current_operator(), item, sent_values(item, body, self.edit_columns))
         except FieldErrors as refusal:
-            self.datamodel.session.rollback()
-            return self.response_422(message=refusal.errors)
+            return self._refused(refusal)
+        except IntegrityError:
+            return self._refused(FieldErrors({"_schema": [gettext("Already exists.")]}))
+        return self.response(200, result=self.edit_model_schema.dump(record, many=False))
+
+    def delete_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        try:
+            self.delete_record(current_operator(), item)
+        except FieldErrors as refusal:
+            return self._refused(refusal)
+        except IntegrityError:
+            return self._refused(FieldErrors({"_schema": [gettext("The record is in use and cannot be deleted.")]}))
+        return self.response(200, message="OK")
+
+
+def sent_values(item, body, columns):
+    """The values a JSON body set, as the schema loaded them onto `item`.
+
+    A related record must be an existing one named by its id: a nested
+    object would otherwise create that record too, past its own rights.
+    """
+    values = {}
+    for name in columns:
+        if name not in body:
+            continue
+        value = getattr(item, name)
+        related = value if isinstance(value, (list, tuple, set)) else [value]
+        for record in related:
+            state = inspect(record, raiseerr=False) if record is not None else None
+            if state is not None and getattr(state, "mapper", None) is not None and not state.persistent:
+                raise FieldErrors({name: [gettext("Name an existing record by its id.")]})
+        values[name] = value
+    return values

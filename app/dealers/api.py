@@ -1,4 +1,4 @@
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 
 from app.core.validators import (
     check_bic,
@@ -32,7 +32,7 @@ COLUMNS = [
 
 
 class DealerApi(DealerScopedApi, BillingModelApi):
-    datamodel = SQLAInterface(Dealer)
+    datamodel = BillingInterface(Dealer)
     resource_name = "dealers"
     class_permission_name = "Dealer"
     allow_browser_login = True

@@ -1,6 +1,5 @@
 from flask import flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect
@@ -17,12 +16,11 @@ from app.core.validators import (
 )
 from app.audit.formatting import register_entity
 from app.audit.services import record_history
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 from app.dealers.api import DealerApi
 from app.dealers.forms import HeadOfficeForm
 from app.dealers.models import Dealer, HeadOffice
 from app.dealers.services import dealer_errors, head_office, save_head_office
-from app.extensions import db
 from app.security.scoping import DealerScopedView
 
 LABELS = {
@@ -72,7 +70,7 @@ FIELD_CHECKS = {
 
 
 class DealerView(DealerScopedView, BillingModelView):
-    datamodel = SQLAInterface(Dealer)
+    datamodel = BillingInterface(Dealer)
     route_base = "/dealers"
     class_permission_name = "Dealer"
     list_title = _l("Dealers")
@@ -131,7 +129,6 @@ class HeadOfficeView(BaseView):
         form = HeadOfficeForm(obj=office)
         if form.validate_on_submit():
             save_head_office(form.data)
-            db.session.commit()
             flash(gettext("Saved. New contracts, receipts and invoices use these details."), "info")
             return redirect(url_for("HeadOfficeView.edit"))
         history = record_history(HeadOffice, 1)

@@ -4,8 +4,9 @@ import click
 from flask.cli import AppGroup
 
 from app.contracts.services import ensure_default_contract_type
+from app.core.transaction import unit_of_work
 from app.demo import services
-from app.extensions import db
+from app.demo.scale import seed_clients
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -15,15 +16,16 @@ demo_cli = AppGroup("demo", help="Demo data.")
               help="also create this many demo clients with subscriptions (bulk, for benchmarks)")
 def seed(client_count):
     """Fill demo dealers, operators, services, neighbourhoods, networks and a contract type (safe to run again)."""
-    dealers = services.seed_dealers()
     password = os.environ.get("BILLING_DEMO_PASSWORD", "demo12345")
-    operators = services.seed_operators(password)
-    catalog = services.seed_catalog()
-    blocks = services.seed_neighbourhoods()
-    networks = services.seed_networks()
-    ensure_default_contract_type()
-    db.session.commit()
-    clients = services.seed_billing()
+    with unit_of_work():
+        dealers = services.seed_dealers()
+        operators = services.seed_operators(password)
+        catalog = services.seed_catalog()
+        blocks = services.seed_neighbourhoods()
+        networks = services.seed_networks()
+        ensure_default_contract_type()
+    with unit_of_work():
+        clients = services.seed_billing()
     click.echo(
         f"demo: {dealers} dealers, {catalog} services, {blocks} blocks, {networks} networks, {clients} clients, "
         f"operators {', '.join(operators) or 'already present'}"
@@ -31,7 +33,5 @@ def seed(client_count):
     if operators:
         click.echo(f"demo operators' password: {password}")
     if client_count:
-        from app.demo.scale import seed_clients
-
         clients, subscriptions = seed_clients(client_count)
         click.echo(f"demo: {clients} clients with {subscriptions} subscriptions")

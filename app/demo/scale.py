@@ -14,6 +14,7 @@ from app.addresses.models import Block
 from app.catalog.models import Service
 from app.clients.models import Client, Subscription
 from app.core.counters import Counter, next_number
+from app.core.transaction import unit_of_work
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.networks.models import IpAllocation, Network
@@ -45,6 +46,22 @@ def make_egn(rng, female):
 def seed_clients(count, seed=2026):
     """Create `count` clients with ~1.5 subscriptions each; returns (clients, subscriptions)."""
     rng = random.Random(seed)
+    with unit_of_work():
+        prepared = _prepare(count)
+    blocks, dealers, services, network, next_address, first_number, next_client_id, next_subscription_id = prepared
+    today = date.today()
+    total_subscriptions = 0
+    for start in range(0, count, BATCH):
+        with unit_of_work():  # one batch, one commit
+            total_subscriptions, next_address = _seed_batch(
+                rng, start, count, prepared, total_subscriptions, next_address, today)
+    with unit_of_work():
+        _resync_sequences()
+    return count, total_subscriptions
+
+
+def _prepare(count):
+    """What every batch draws from: blocks, dealers, services, the network, the first numbers and ids."""
     blocks = db.session.scalars(select(Block.id)).all()
     dealers = [None, None, None] + db.session.scalars(select(Dealer.id)).all()  # most clients: head office
     services = db.session.scalars(select(Service).where(Service.sellable.is_(True))).all()
@@ -56,52 +73,53 @@ def seed_clients(count, seed=2026):
     first_number = _reserve_numbers("client_number", count, 100001)
     next_client_id = (db.session.scalar(select(func.max(Client.id))) or 0) + 1
     next_subscription_id = (db.session.scalar(select(func.max(Subscription.id))) or 0) + 1
-    today = date.today()
-    total_subscriptions = 0
-    for start in range(0, count, BATCH):
-        clients, subscriptions, allocations = [], [], []
-        for offset in range(start, min(start + BATCH, count)):
-            client_id = next_client_id + offset
-            female = rng.random() < 0.5
-            first = rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M)
-            ending = "а" if female else ""
-            name = f"{first} {rng.choice(SURNAMES)}{ending} {rng.choice(SURNAMES)}{ending}"
-            phone = f"08{rng.choice('789')}{rng.randint(1000000, 9999999)}"
-            clients.append({
-                "id": client_id, "client_number": str(first_number + offset), "kind": "individual",
-                "name": name, "search_name": name.lower(), "dealer_id": rng.choice(dealers),
-                "phone": phone, "phone_digits": phone, "email": f"client{client_id}@example.bg",
-                "egn": make_egn(rng, female), "vat_registered": False, "block_id": rng.choice(blocks),
-                "entrance": rng.choice("АБВ"), "floor": str(rng.randint(1, 16)), "apartment": str(rng.randint(1, 90)),
+    return (blocks, dealers, services, network, next_address, first_number, next_client_id, next_subscription_id)
+
+
+def _seed_batch(rng, start, count, prepared, total_subscriptions, next_address, today):
+    """One batch of clients with their subscriptions and addresses, by bulk INSERT."""
+    blocks, dealers, services, network, _address, first_number, next_client_id, next_subscription_id = prepared
+    clients, subscriptions, allocations = [], [], []
+    for offset in range(start, min(start + BATCH, count)):
+        client_id = next_client_id + offset
+        female = rng.random() < 0.5
+        first = rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M)
+        ending = "а" if female else ""
+        name = f"{first} {rng.choice(SURNAMES)}{ending} {rng.choice(SURNAMES)}{ending}"
+        phone = f"08{rng.choice('789')}{rng.randint(1000000, 9999999)}"
+        clients.append({
+            "id": client_id, "client_number": str(first_number + offset), "kind": "individual",
+            "name": name, "search_name": name.lower(), "dealer_id": rng.choice(dealers),
+            "phone": phone, "phone_digits": phone, "email": f"client{client_id}@example.bg",
+            "egn": make_egn(rng, female), "vat_registered": False, "block_id": rng.choice(blocks),
+            "entrance": rng.choice("АБВ"), "floor": str(rng.randint(1, 16)), "apartment": str(rng.randint(1, 90)),
+        })
+        for _ in range(1 if rng.random() < 0.5 else 2):
+            service = rng.choice(services)
+            subscription_id = next_subscription_id + total_subscriptions
+            total_subscriptions += 1
+            status = rng.choices(["active", "suspended", "pending", "terminated"], [85, 7, 3, 5])[0]
+            subscriptions.append({
+                "id": subscription_id, "client_id": client_id, "service_id": service.id, "status": status,
+                "activation_date": today - timedelta(days=rng.randint(30, 2000)),
+                "paid_until": today + timedelta(days=rng.randint(-40, 60)),
+                "username": f"{first_number + offset}-{subscription_id}" if service.username_type != "none"
+                else None,
+                "password": f"pw{rng.randint(10**7, 10**8)}" if service.username_type != "none" else None,
+                "technology_override": False,
             })
-            for _ in range(1 if rng.random() < 0.5 else 2):
-                service = rng.choice(services)
-                subscription_id = next_subscription_id + total_subscriptions
-                total_subscriptions += 1
-                status = rng.choices(["active", "suspended", "pending", "terminated"], [85, 7, 3, 5])[0]
-                subscriptions.append({
-                    "id": subscription_id, "client_id": client_id, "service_id": service.id, "status": status,
-                    "activation_date": today - timedelta(days=rng.randint(30, 2000)),
-                    "paid_until": today + timedelta(days=rng.randint(-40, 60)),
-                    "username": f"{first_number + offset}-{subscription_id}" if service.username_type != "none"
-                    else None,
-                    "password": f"pw{rng.randint(10**7, 10**8)}" if service.username_type != "none" else None,
-                    "technology_override": False,
-                })
-                if status != "terminated":
-                    for _ in range(service.ip_count):
-                        allocations.append({"network_id": network.id, "address": next_address,
-                                            "holder": name, "subscription_id": subscription_id})
-                        next_address += 1
-        if next_address > network.last_address:
-            raise RuntimeError("the demo network is full; seed fewer clients")
-        db.session.execute(insert(Client), clients)
-        db.session.execute(insert(Subscription), subscriptions)
-        if allocations:
-            db.session.execute(insert(IpAllocation), allocations)
-        db.session.commit()
-    _resync_sequences()
-    return count, total_subscriptions
+            if status != "terminated":
+                for _ in range(service.ip_count):
+                    allocations.append({"network_id": network.id, "address": next_address,
+                                        "holder": name, "subscription_id": subscription_id})
+                    next_address += 1
+    if next_address > network.last_address:
+        raise RuntimeError("the demo network is full; seed fewer clients")
+    db.session.execute(insert(Client), clients)
+    db.session.execute(insert(Subscription), subscriptions)
+    if allocations:
+        db.session.execute(insert(IpAllocation), allocations)
+    return total_subscriptions, next_address
 
 
 def _scale_network():
@@ -113,7 +131,7 @@ def _scale_network():
         if errors:
             raise RuntimeError(f"demo network {cidr}: {errors}")
         db.session.add(network)
-        db.session.commit()
+        db.session.flush()
     return network
 
 
@@ -132,4 +150,3 @@ def _resync_sequences():
         db.session.execute(
             db.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
         )
-    db.session.commit()

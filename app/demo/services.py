@@ -8,6 +8,14 @@ from app.dealers.models import Dealer
 from app.extensions import db
 from app.networks.models import Network
 from app.networks.services import network_errors
+from app.billing.charges import add_charge
+from app.billing.models import CurrencyRate
+from app.billing.periods import FLOATING, add_months, month_end
+from app.billing.services import record_payment
+from app.clients.models import Client, Subscription
+from app.clients.services import create_client
+from app.core.formatting import local_today
+from app.security.models import Operator
 from app.security.services import ensure_operator
 
 DEMO_DEALERS = [
@@ -63,7 +71,7 @@ def seed_dealers():
             )
         )
         created += 1
-    db.session.commit()
+    db.session.flush()
     return created
 
 
@@ -75,7 +83,7 @@ def seed_operators(password):
         if new_password:
             if dealer_name:
                 operator.dealer = db.session.query(Dealer).filter_by(name=dealer_name).one()
-                db.session.commit()
+                db.session.flush()
             created.append(username)
     return created
 
@@ -161,7 +169,7 @@ def seed_catalog():
             service.parameters = [ServiceParameter(name=key, value=value) for key, value in params.items()]
             db.session.add(service)
             created += 1
-    db.session.commit()
+    db.session.flush()
     return created
 
 
@@ -186,7 +194,7 @@ def seed_neighbourhoods():
                 technologies=[technologies[t] for t in available],
             ))
             created += 1
-    db.session.commit()
+    db.session.flush()
     return created
 
 
@@ -203,7 +211,7 @@ def seed_networks():
             raise ValueError(f"demo network {name}: {errors}")
         db.session.add(network)
         created += 1
-    db.session.commit()
+    db.session.flush()
     return created
 
 
@@ -219,18 +227,10 @@ DEMO_CLIENTS = [
 def seed_billing(cashier_username="m.ivanova"):
     """A few head-office clients with subscriptions, an open charge and payments; a USD rate.
 
-    Goes through the billing services, so the card, cash desk, receipts and
-    invoices show what a real day would. Skips clients that exist already.
+    Goes through the clients' and billing operations as the demo cashier, so
+    the card, cash desk, receipts and invoices show what a real day would.
+    Skips clients that exist already.
     """
-    from app.billing.models import CurrencyRate
-    from app.billing.charges import add_charge
-    from app.billing.services import record_payment
-    from app.clients.models import Client, Subscription
-    from app.clients.services import prepare_new_client
-    from app.core.formatting import local_today
-    from app.billing.periods import FLOATING, add_months, month_end
-    from app.security.models import Operator
-
     today = local_today()
     if not db.session.query(CurrencyRate.id).filter_by(currency="USD").first():
         db.session.add(CurrencyRate(currency="USD", valid_from=today.replace(day=1), rate="1.0850"))
@@ -239,14 +239,13 @@ def seed_billing(cashier_username="m.ivanova"):
     for name, kind, eik8, service_name, months_behind, status in DEMO_CLIENTS:
         if db.session.query(Client.id).filter_by(name=name).first():
             continue
-        client = Client(name=name, kind=kind, phone="0888 123 456", address_text="гр. София, ж.к. Младост 1, бл. 12")
+        fields = {"name": name, "kind": kind, "phone": "0888 123 456",
+                  "address_text": "гр. София, ж.к. Младост 1, бл. 12"}
         if kind == "company":
             eik = demo_eik(eik8)
-            client.company_name, client.eik, client.mol = name, eik, "Петър Николов"
-            client.company_address, client.vat_registered, client.vat_number = "гр. София, ул. „Шипка“ 5", True, \
-                "BG" + eik
-        prepare_new_client(client)
-        db.session.add(client)
+            fields.update(company_name=name, eik=eik, mol="Петър Николов", company_address="гр. София, ул. „Шипка“ 5",
+                          vat_registered=True, vat_number="BG" + eik)
+        client = create_client(cashier, **fields)
         service = db.session.query(Service).filter_by(name=service_name).one()
         # Activated on the 15th six months ago; paid through the current period, less `months_behind`.
         start = add_months(today.replace(day=15), -6)
@@ -255,6 +254,7 @@ def seed_billing(cashier_username="m.ivanova"):
             paid_until = add_months(start, current - months_behind)
         else:
             paid_until = month_end(add_months(today, -months_behind))
+        # Placed as they stand today, six months after the sale: not a sale of today.
         subscription = Subscription(client=client, service=service, status=status, activation_date=start,
                                     paid_until=paid_until)
         db.session.add(subscription)
@@ -265,5 +265,5 @@ def seed_billing(cashier_username="m.ivanova"):
         if status == "active":
             record_payment(cashier, client, periods={subscription.id: 1})
         created += 1
-    db.session.commit()
+    db.session.flush()
     return created

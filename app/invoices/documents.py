@@ -9,9 +9,11 @@ from decimal import Decimal
 
 from flask import Response, render_template
 
+from app.billing.models import PAID_CHARGE, PAID_PERIODS
 from app.core.formatting import format_date, format_datetime
 from app.core.money import format_money
 from app.core.pdf import html_to_pdf
+from app.dealers.services import company_of
 from app.invoices.models import CREDIT_NOTE
 
 UNITS = {
@@ -142,15 +144,11 @@ def invoice_response(invoice):
 
 def receipt_issuer(payment):
     """Who received the money: the client's dealer (its company when it has one) or head office."""
-    from app.dealers.services import company_of
-
     company = company_of(payment.dealer)
     return {"name": company["name"], "address": company["address"], "eik": company["eik"]}
 
 
 def _allocation_text(allocation):
-    from app.billing.models import PAID_CHARGE, PAID_PERIODS
-
     if allocation.kind == PAID_CHARGE:
         return allocation.charge.description
     if allocation.kind == PAID_PERIODS:

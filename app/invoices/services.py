@@ -13,10 +13,14 @@ from decimal import Decimal
 
 from flask_babel import gettext
 
+from app.billing.models import ADVANCE, PAID_CHARGE, PAID_PERIODS
+from app.billing.services import reversal_of
+from app.clients.services import format_address
+from app.core.actors import SystemActor
 from app.core.counters import next_number
-from app.dealers.services import company_of
 from app.core.formatting import format_date, local_time, local_today
 from app.core.money import quantize
+from app.dealers.services import company_of
 from app.extensions import db
 from app.invoices.models import CREDIT_NOTE, HEAD_OFFICE, INVOICE, Invoice, InvoiceLine
 
@@ -62,8 +66,6 @@ def split_vat(total, vat_registered):
 
 
 def _recipient(client):
-    from app.clients.services import format_address
-
     if client.is_company:
         return {
             "recipient_name": client.company_name or client.name, "recipient_eik": client.eik,
@@ -80,8 +82,6 @@ def _payment_lines(payment):
     The descriptions are Bulgarian literals, not translations: they are part
     of a legal document, stored as issued, whatever the operator's language.
     """
-    from app.billing.models import ADVANCE, PAID_CHARGE, PAID_PERIODS
-
     lines = []
     for allocation in payment.allocations:
         if allocation.kind == PAID_CHARGE:
@@ -110,9 +110,11 @@ def place_of_issue(dealer, address):
     return match.group(1).strip() if match else None
 
 
-def _operator_name(operator):
-    if operator is None:
+def _operator_name(actor):
+    """Who compiled the document: the operator's name; none for a system actor (a collector)."""
+    if actor is None or isinstance(actor, SystemActor):
         return None
+    operator = actor
     return f"{operator.first_name or ''} {operator.last_name or ''}".strip() or operator.username
 
 
@@ -149,18 +151,16 @@ def invoice_for(payment):
     return db.session.scalar(db.select(Invoice).where(Invoice.payment_id == payment.id, Invoice.kind == INVOICE))
 
 
-def issue_invoice(payment, operator=None, issue_date=None):
-    """The invoice for a payment (the one already issued, if any). Flushes.
+def issue_invoice(actor, payment, issue_date=None):
+    """The invoice for a payment (the one already issued, if any), compiled by `actor`. Flushes.
 
-    The tax event is the day the money was received.
+    The tax event is the day the money was received. Raises InvoiceRefused.
     """
     existing = invoice_for(payment)
     if existing is not None:
         return existing
     if payment.is_reversal:
         raise InvoiceRefused(gettext("A reversal gets a credit note, not an invoice."))
-    from app.billing.services import reversal_of
-
     if reversal_of(payment) is not None:
         raise InvoiceRefused(gettext("The payment is reversed; there is nothing to invoice."))
     issue_date = issue_date or local_today()
@@ -168,7 +168,7 @@ def issue_invoice(payment, operator=None, issue_date=None):
     if issue_date < EURO_SINCE:
         raise InvoiceRefused(gettext("Documents before 2026 are not issued here."))
     document, vat_registered = _new_document(INVOICE, payment.dealer, payment.client, issue_date, tax_event_date,
-                                             operator)
+                                             actor)
     document.payment = payment
     document.payment_method = str(payment.method)
     _add_lines(document, _payment_lines(payment), vat_registered)
@@ -182,7 +182,7 @@ def _issuer_of(invoice):
             ("name", "eik", "vat_number", "address", "mol", "bank", "iban", "bic", "vat_registered")}
 
 
-def credit_note_for_reversal(payment, reversal, operator=None):
+def credit_note_for_reversal(actor, payment, reversal):
     """When a payment with an invoice is reversed: a credit note for the whole invoice. Flushes."""
     invoice = invoice_for(payment)
     if invoice is None:
@@ -198,7 +198,7 @@ def credit_note_for_reversal(payment, reversal, operator=None):
     # half-built note must not be flushed by that.
     with db.session.no_autoflush:
         document, _vat = _new_document(CREDIT_NOTE, payment.dealer, payment.client, issue_date, issue_date,
-                                       operator, issuer)
+                                       actor, issuer)
         # The credit note cancels the invoice as it was issued (same VAT treatment).
         document.vat_rate, document.no_vat_reason = invoice.vat_rate, invoice.no_vat_reason
         document.original = invoice

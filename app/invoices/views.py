@@ -1,18 +1,25 @@
 """Invoices and credit notes at /invoices/: read-only, with their PDF."""
 from flask import abort, flash, redirect, url_for
-from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
 from app.audit.formatting import register_entity
+from app.billing.models import Payment
+from app.billing.views import PAYMENT_PAGE
+from app.core.actors import current_operator
 from app.core.formatting import format_date
 from app.core.money import format_money
 from app.core.pdf import PdfError
-from app.core.views import ReadOnlyModelView
-from app.invoices.documents import invoice_lines, invoice_response
+from app.core.transaction import discard
+from app.core.views import BillingInterface, ReadOnlyModelView
+from app.invoices import handlers
+from app.invoices.documents import invoice_lines, invoice_response, receipt_response
 from app.invoices.models import CREDIT_NOTE, INVOICE, Invoice
-from app.security.scoping import DealerScopedView
+from app.invoices.services import InvoiceRefused, invoice_for, issue_invoice
+from app.security import permissions
+from app.security.rights import may, require_right
+from app.security.scoping import DealerScopedView, get_in_scope
 
 KINDS = [(INVOICE, _l("Invoice")), (CREDIT_NOTE, _l("Credit note"))]
 LABELS = {
@@ -62,7 +69,7 @@ def _money(amount):
 
 
 class InvoiceView(DealerScopedView, ReadOnlyModelView):
-    datamodel = SQLAInterface(Invoice)
+    datamodel = BillingInterface(Invoice)
     route_base = "/invoices"
     class_permission_name = "Invoice"
     # Whoever may open an invoice may print it.
@@ -112,7 +119,55 @@ class InvoiceView(DealerScopedView, ReadOnlyModelView):
         return super().render_template(template, **kwargs)
 
 
+class PaymentDocumentsView(BaseView):
+    """A payment's receipt and, on the client's request, its invoice: pages of the payment."""
+
+    route_base = "/payments"
+    class_permission_name = "Payment"
+    # The same permissions as the payments' own view (one row of the rights
+    # matrix); what may be done here is decided by the business rights.
+    base_permissions = ["can_list", "can_show"]
+    method_permission_name = {"receipt": "show", "invoice": "show"}
+
+    def _payment_or_404(self, pk):
+        payment = get_in_scope(Payment, pk, current_operator())
+        if payment is None:
+            abort(404)
+        return payment
+
+    @expose("/receipt/<int:pk>")
+    @has_access
+    def receipt(self, pk):
+        return receipt_response(self._payment_or_404(pk))
+
+    @expose("/invoice/<int:pk>", methods=["POST"])
+    @has_access
+    def invoice(self, pk):
+        """An invoice on the client's request (companies get one automatically)."""
+        actor = current_operator()
+        require_right(permissions.RECORD_PAYMENT, actor)
+        payment = self._payment_or_404(pk)
+        try:
+            invoice = issue_invoice(actor, payment)
+        except InvoiceRefused as refusal:
+            discard()
+            flash(str(refusal), "danger")
+            return redirect(url_for("PaymentView.show", pk=pk))
+        return redirect(url_for("InvoiceView.show", pk=invoice.id))
+
+
+def payment_documents(payment, actor, reversal=None, **_known):
+    """The payment page's documents part: its receipt and its invoice, or the button to issue one."""
+    return {
+        "invoice": invoice_for(payment),
+        "can_invoice": may(actor, permissions.RECORD_PAYMENT) and not payment.is_reversal,
+    }
+
+
 def register(appbuilder):
     register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS})
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
                         category="Payments", category_label=_l("Payments"), category_icon="fa-money")
+    appbuilder.add_view_no_menu(PaymentDocumentsView)
+    PAYMENT_PAGE.add("invoices/_payment_documents.html", payment_documents, order=10)
+    handlers.connect()

@@ -1,4 +1,4 @@
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 
 from app.core.views import BillingModelApi
 from app.networks.models import Network
@@ -7,7 +7,7 @@ from app.security.scoping import DealerScopedApi
 
 
 class NetworkApi(DealerScopedApi, BillingModelApi):
-    datamodel = SQLAInterface(Network)
+    datamodel = BillingInterface(Network)
     resource_name = "networks"
     class_permission_name = "Network"
     allow_browser_login = True

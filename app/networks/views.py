@@ -1,5 +1,5 @@
 from flask import request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
@@ -37,7 +37,7 @@ ADDRESSES_PER_PAGE = 256
 
 
 class NetworkView(DealerScopedView, BillingModelView):
-    datamodel = SQLAInterface(Network)
+    datamodel = BillingInterface(Network)
     route_base = "/networks"
     class_permission_name = "Network"
     list_title = _l("Networks")

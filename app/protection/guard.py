@@ -3,7 +3,7 @@ from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
 
 from app.audit.models import LogEntry
-from app.audit.services import record_event
+from app.audit.services import record_security_event
 from app.protection.services import address_allowed
 
 # Static files carry no data; the refusal page itself needs none of them.
@@ -32,7 +32,7 @@ def enforce_protection():
         return None
     if address_allowed(request.remote_addr):
         return None
-    record_event(LogEntry.REFUSED, note=f"{request.method} {request.path}"[:500])
+    record_security_event(LogEntry.REFUSED, note=f"{request.method} {request.path}"[:500])
     message = gettext("Access from your address (%(address)s) is not allowed.", address=request.remote_addr)
     if request.path.startswith("/api/"):
         response = jsonify(message=message)

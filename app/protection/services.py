@@ -79,5 +79,5 @@ def networks_after_change(changed=None, removed=None):
 def clear():
     """Empty the list (server console): every address may use the panel again."""
     removed = db.session.query(AllowedAddress).delete()
-    db.session.commit()
+    db.session.flush()
     return removed

@@ -1,5 +1,5 @@
 from flask import request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
@@ -16,7 +16,7 @@ LABELS = {"network": _l("Address or network"), "comment": _l("Comment")}
 
 
 class ProtectionView(BillingModelView):
-    datamodel = SQLAInterface(AllowedAddress)
+    datamodel = BillingInterface(AllowedAddress)
     route_base = "/protection"
     class_permission_name = "AllowedAddress"
     list_title = _l("Protection: allowed addresses")

@@ -1,15 +1,14 @@
 """REST API for operators at /api/v1/operators/ (same rules as the panel)."""
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from werkzeug.security import generate_password_hash
 
-from app.core.views import BillingModelApi
+from app.core.views import BillingInterface, BillingModelApi
 from app.security.models import Operator
 from app.security.scoping import DealerScopedApi
 from app.security.views import OPERATOR_PERMISSIONS, GrantableRolesFilter, current_operator_may_save
 
 
 class OperatorApi(DealerScopedApi, BillingModelApi):
-    datamodel = SQLAInterface(Operator)
+    datamodel = BillingInterface(Operator)
     resource_name = "operators"
     class_permission_name = "Operator"
     base_permissions = OPERATOR_PERMISSIONS

@@ -3,12 +3,14 @@ import os
 import click
 from flask.cli import AppGroup
 
+from app.core.transaction import in_unit_of_work
 from app.security import services
 
 security_cli = AppGroup("security", help="Operators, roles and permissions.")
 
 
 @security_cli.command("init-roles")
+@in_unit_of_work
 def init_roles():
     """Create the built-in roles and synchronise permissions (after `db upgrade`)."""
     admin = services.init_roles()
@@ -22,6 +24,7 @@ def init_roles():
     default=lambda: os.environ.get("BILLING_ADMIN_PASSWORD"),
     help="defaults to BILLING_ADMIN_PASSWORD, else a random one is printed",
 )
+@in_unit_of_work
 def create_admin(username, password):
     """Create the first administrator unless it exists."""
     operator, password = services.ensure_operator(

@@ -1,11 +1,11 @@
 """The application's security manager: FAB's, plus the LOG of logins."""
-from flask import g, has_request_context
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import user_logged_out
 
 from app.audit.models import LogEntry
-from app.audit.services import record_event
+from app.audit.services import record_event, record_security_event
 from app.security.models import Operator
+from app.security.rights import may_access
 
 
 class BillingSecurityManager(SecurityManager):
@@ -34,42 +34,22 @@ class BillingSecurityManager(SecurityManager):
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
 
     def _has_view_access(self, user, permission_name, view_name):
-        """Answered from the operator's permissions, read once per request.
+        """Answered from the operator's permissions, read once per unit of work.
 
         FAB asks the database once per menu entry and button (about thirty
-        queries a page); one query per request gives the same answers.
+        queries a page); app.security.rights reads them once, for this and
+        for every business right.
         """
-        if not getattr(user, "is_authenticated", False) or not has_request_context():
+        if not getattr(user, "is_authenticated", False):
             return super()._has_view_access(user, permission_name, view_name)
-        cached = getattr(g, "_billing_permissions", None)
-        if cached is None or cached[0] != user.id:
-            cached = (user.id, self._permission_pairs(user))
-            g._billing_permissions = cached
-        return (permission_name, view_name) in cached[1]
-
-    def _permission_pairs(self, user):
-        from flask_appbuilder.security.sqla.models import (
-            Permission,
-            PermissionView,
-            ViewMenu,
-            assoc_permissionview_role,
-        )
-
-        role_ids = [role.id for role in self.get_user_roles(user)]
-        rows = (
-            self.session.query(Permission.name, ViewMenu.name)
-            .join(PermissionView, PermissionView.permission_id == Permission.id)
-            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-            .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
-            .filter(assoc_permissionview_role.c.role_id.in_(role_ids))
-        )
-        return set(rows)
+        return may_access(user, permission_name, view_name)
 
     def auth_user_db(self, username, password):
         user = super().auth_user_db(username, password)
         if user is None and username:
             known = self.find_user(username=username)
-            record_event(LogEntry.LOGIN_FAILED, user=known, username=username)
+            # The request fails (401, the form again), yet the attempt stays on record.
+            record_security_event(LogEntry.LOGIN_FAILED, user=known, username=username)
         return user
 
     def on_user_login(self, user):

@@ -23,45 +23,55 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect
 
+from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.security.rights import current_operator
+from app.extensions import db
 
 OUT_OF_SCOPE = _l("This record belongs to another dealer.")
 
 
-def current_dealer_id():
-    """The dealer the current operator is limited to, or None for head office."""
-    operator = current_operator()
-    return getattr(operator, "dealer_id", None) if operator is not None else None
+def dealer_of(actor):
+    """The dealer the actor is limited to, or None for head office (and unscoped system actors)."""
+    return getattr(actor, "dealer_id", None) if actor is not None else None
 
 
 def is_scoped_model(model):
     return hasattr(model, "dealer_scope")
 
 
+def scope(query, actor, model=None):
+    """`query` (a select() or a Query) limited to the rows the actor may see.
+
+    `model` defaults to the query's first entity. Head office sees every row;
+    a dealer's operator (or a job acting for one) only the dealer's.
+    """
+    dealer_id = dealer_of(actor)
+    if dealer_id is None:
+        return query
+    model = model or query.column_descriptions[0]["entity"]
+    if not is_scoped_model(model):
+        return query
+    return query.filter(model.dealer_scope(dealer_id))
+
+
 class DealerScopeFilter(BaseFilter):
-    """FAB filter limiting a query to the current operator's dealer."""
+    """FAB filter: the panel's and the API's queries limited with scope() for the request's operator."""
 
     name = "dealer scope"
     arg_name = "dealer_scope"
 
     def apply(self, query, value):
-        dealer_id = current_dealer_id()
-        if dealer_id is None or not is_scoped_model(self.model):
-            return query
-        return query.filter(self.model.dealer_scope(dealer_id))
+        return scope(query, current_operator(), self.model)
 
 
 SCOPE_FILTER = ["id", DealerScopeFilter, None]
 
 
-def in_scope(obj):
-    """True when a row is visible to the current operator."""
-    dealer_id = current_dealer_id()
+def in_scope(obj, actor):
+    """True when the actor may see this row."""
+    dealer_id = dealer_of(actor)
     if dealer_id is None or obj is None or not is_scoped_model(type(obj)):
         return True
-    from app.extensions import db
-
     model = type(obj)
     key = inspect(model).primary_key[0]
     # Asked while a new record is being built: it must not be flushed half-done.
@@ -72,6 +82,13 @@ def in_scope(obj):
         )
 
 
+def get_in_scope(model, pk, actor):
+    """The row of `model` with this id when the actor may see it, else None."""
+    if not isinstance(pk, int) or isinstance(pk, bool):
+        return None
+    return db.session.scalar(scope(db.select(model).where(inspect(model).primary_key[0] == pk), actor, model))
+
+
 def scoped_relations(model):
     """Names of the model's relationships that point at dealer-scoped models."""
     return [
@@ -79,9 +96,9 @@ def scoped_relations(model):
     ]
 
 
-def refuse_out_of_scope(item):
-    """Place a new record in the operator's dealer; refuse relations outside it."""
-    dealer_id = current_dealer_id()
+def refuse_out_of_scope(item, actor):
+    """Place a new record in the actor's dealer; refuse relations outside it (FieldErrors)."""
+    dealer_id = dealer_of(actor)
     if dealer_id is None:
         return
     if hasattr(item, "dealer_id") and item.dealer_id is None and getattr(item, "dealer", None) is None:
@@ -90,7 +107,7 @@ def refuse_out_of_scope(item):
     for key in scoped_relations(type(item)):
         value = getattr(item, key)
         related = value if isinstance(value, (list, tuple, set)) else [value]
-        if any(obj is not None and not in_scope(obj) for obj in related):
+        if any(obj is not None and not in_scope(obj, actor) for obj in related):
             errors[key] = [str(OUT_OF_SCOPE)]
     if hasattr(item, "dealer_id") and item.dealer_id not in (None, dealer_id):
         errors["dealer"] = [str(OUT_OF_SCOPE)]
@@ -142,11 +159,11 @@ class DealerScopedView:
 
     def pre_add(self, item):
         super().pre_add(item)
-        refuse_out_of_scope(item)
+        refuse_out_of_scope(item, current_operator())
 
     def pre_update(self, item):
         super().pre_update(item)
-        refuse_out_of_scope(item)
+        refuse_out_of_scope(item, current_operator())
 
 
 class DealerScopedApi:
@@ -161,8 +178,8 @@ class DealerScopedApi:
 
     def pre_add(self, item):
         super().pre_add(item)
-        refuse_out_of_scope(item)
+        refuse_out_of_scope(item, current_operator())
 
     def pre_update(self, item):
         super().pre_update(item)
-        refuse_out_of_scope(item)
+        refuse_out_of_scope(item, current_operator())

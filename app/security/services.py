@@ -2,6 +2,11 @@
 import secrets
 
 from flask import current_app
+from flask_babel import gettext
+
+from app.security import permissions as p
+from app.security.models import AppliedRoleGrant
+from app.security.rights import is_administrator, permission_set
 
 
 def init_roles():
@@ -12,9 +17,6 @@ def init_roles():
     roles receive their defaults from app.security.permissions, each grant
     once: what an administrator removes later stays removed.
     """
-    from app.security import permissions as p
-    from app.security.models import AppliedRoleGrant
-
     appbuilder = current_app.appbuilder
     security = appbuilder.sm
     session = security.session
@@ -44,14 +46,12 @@ def init_roles():
             if permission_view is not None and permission_view not in role.permissions:
                 role.permissions.append(permission_view)
             session.add(AppliedRoleGrant(role_name=role_name, permission=permission, view_menu=view_menu))
-    session.commit()
+    session.flush()
     return admin
 
 
 def _default_grants(appbuilder, defaults):
     """(permission, view menu) pairs of a role's defaults, menus included."""
-    from app.security import permissions as p
-
     grants = {p.RIGHTS[right] for right in defaults["rights"]}
     for view_name, permissions in defaults["views"].items():
         grants.update((permission, view_name) for permission in permissions)
@@ -105,8 +105,6 @@ def grantable_roles(actor):
 
 
 def _grantable_roles(security, actor):
-    from app.security.rights import is_administrator, permission_set
-
     roles = (
         security.session.query(security.role_model)
         .filter(security.role_model.name != security.auth_role_public)
@@ -125,8 +123,6 @@ def _grantable_roles(security, actor):
 
 def operator_errors(actor, operator):
     """Rules for creating or changing an operator, as {field: [message]}."""
-    from flask_babel import gettext
-
     errors = {}
     if actor is None:
         return errors

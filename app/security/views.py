@@ -4,21 +4,23 @@ from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.security.sqla.models import PermissionView
+from flask_appbuilder.security.sqla.models import PermissionView, Role
 from flask_appbuilder.security.views import RoleModelView, UserDBModelView
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms.validators import DataRequired
 
+from app.audit import formatting as log_formatting
 from app.audit.formatting import register_entity
+from app.core.actors import current_operator
 from app.core.formatting import format_yes_no
 from app.core.validators import OfferedChoicesOnly
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
-from app.security.labels import permission_label
+from app.security.labels import permission_label, rights_matrix
 from app.security.models import Operator
-from app.security.rights import current_operator
+from app.security.permissions import SEE_PERSONAL_DATA
+from app.security.rights import may
 from app.security.scoping import DealerScopedView
 from app.security.services import grantable_roles, operator_errors
 
@@ -75,7 +77,7 @@ ROLE_CHOICES = {"roles": [["id", GrantableRolesFilter, None]]}
 
 
 class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
-    datamodel = SQLAInterface(Operator)
+    datamodel = BillingInterface(Operator)
     route_base = "/operators"
     class_permission_name = "Operator"
     base_permissions = OPERATOR_PERMISSIONS
@@ -123,6 +125,7 @@ def _permissions_cell(permissions):
 
 
 class BillingRoleView(RoleModelView):
+    datamodel = BillingInterface(Role)
     route_base = "/roles"
     class_permission_name = "Role"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "copyrole"]
@@ -157,14 +160,13 @@ class RightsMatrixView(BaseView):
     @expose("/")
     @has_access
     def matrix(self):
-        from app.security.labels import rights_matrix
-
         roles, rows = rights_matrix()
         return self.render_template("security/matrix.html", roles=roles, rows=rows, title=_l("Rights matrix"))
 
 
 def register(appbuilder):
     register_entity(Operator, _l("Operator"), OPERATOR_LABELS)
+    log_formatting.show_personal_data_when(lambda: may(current_operator(), SEE_PERSONAL_DATA))
     security = appbuilder.sm
     security.user_view = appbuilder.add_view(
         OperatorView,

@@ -9,6 +9,7 @@ from app.billing.charges import payment_method
 from app.billing.services import reverse_payment
 from app.cashdesk.models import CashDeskClosing
 from app.collectors.models import PaymentCollector
+from app.collectors.services import collector_actor
 from app.core.formatting import local_today
 from app.dealers.models import Dealer
 from app.extensions import db
@@ -156,7 +157,7 @@ def test_collector_payments_form_a_desk_of_their_own(app, admin):
         collector = PaymentCollector(code="epay", name="еПей", secret="s", method=payment_method("epay"))
         db.session.add(collector)
         db.session.commit()
-        make_payment(make_client(None, "Платил онлайн"), amount="15.00", collector=collector,
+        make_payment(make_client(None, "Платил онлайн"), collector_actor(collector), amount="15.00",
                      method=payment_method("epay"))
         collector_id = collector.id
 

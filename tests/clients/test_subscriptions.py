@@ -110,7 +110,7 @@ def test_termination_releases_the_ips_and_says_why(app, admin):
         assert (subscription.status, subscription.status_reason) == ("terminated", "Отказ от услугата")
         assert db.session.scalar(select(func.count(IpAllocation.id))) == 0
         change = db.session.scalars(select(LogEntry).where(
-            LogEntry.entity_type == "Subscription", LogEntry.operation == "update")).all()[-1]
+            LogEntry.entity_type == "Subscription", LogEntry.operation == "update").order_by(LogEntry.id)).all()[-1]
         assert change.changes["status"] == ["pending", "terminated"]
         assert change.changes["status_reason"] == [None, "Отказ от услугата"]
         released = db.session.scalars(select(LogEntry).where(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.audit.models import LogEntry
-from app.core.jobs import record_heartbeat
+from app.audit.jobs import record_heartbeat
 from app.core.queue import enqueue
 from app.extensions import db
 from tests.conftest import REDIS_URL, app_config, unavailable
@@ -24,7 +24,7 @@ def heartbeat_notes(app):
 
 def test_job_runs_in_process_without_redis(app):
     with app.app_context():
-        assert enqueue(record_heartbeat, "in-process") is None
+        assert enqueue(record_heartbeat, None, "in-process") is None
     assert heartbeat_notes(app) == ["in-process"]
 
 
@@ -45,7 +45,7 @@ def test_job_runs_through_redis_in_worker_process(app, database_url):
     queued_app = create_app(app_config(database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue_name))
     note = f"through redis {queue_name}"
     with queued_app.app_context():
-        job = enqueue(record_heartbeat, note)
+        job = enqueue(record_heartbeat, None, note)
     assert job is not None
     assert heartbeat_notes(app) == []  # queued, not run by the panel
 

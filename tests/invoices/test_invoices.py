@@ -62,7 +62,7 @@ def test_twenty_concurrent_issues_on_postgresql_get_consecutive_numbers():
         with app.app_context():
             try:
                 barrier.wait(timeout=30)
-                invoice = issue_invoice(db.session.get(Payment, payment_id))
+                invoice = issue_invoice(None, db.session.get(Payment, payment_id))
                 # Hold the counter row a moment, so the others queue behind it.
                 time.sleep(0.05)
                 db.session.commit()
@@ -123,7 +123,7 @@ def test_issuing_again_for_a_payment_returns_its_invoice(app):
         payment = make_payment(company(make_dealer("Алфа")), amount="10.00")
         first = invoice_for(payment)
 
-        again = issue_invoice(payment)
+        again = issue_invoice(head_office_cashier(), payment)
         db.session.commit()
 
         assert again.id == first.id
@@ -135,7 +135,7 @@ def test_an_individual_gets_no_invoice_unless_asked(app):
         payment = make_payment(make_client(make_dealer("Алфа"), "Иван Петров"), amount="10.00")
         assert invoice_for(payment) is None
 
-        invoice = issue_invoice(payment)
+        invoice = issue_invoice(head_office_cashier(), payment)
         assert invoice.recipient_name == "Иван Петров" and invoice.recipient_eik is None
 
 
@@ -212,14 +212,14 @@ def test_a_dealer_without_company_data_gets_a_clear_refusal_and_nothing_is_store
         assert recorded.warnings == [
             "Дилър Без Фирма няма наименование, ЕИК и адрес за фактури; попълнете ги първо."]
         with pytest.raises(InvoiceRefused, match="Дилър Без Фирма няма наименование"):
-            issue_invoice(recorded.payment)
+            issue_invoice(head_office_cashier(), recorded.payment)
         db.session.rollback()
         assert invoice_count() == 0
 
         # No number was used up by the refusals.
         dealer.company_name, dealer.eik, dealer.company_address = "Без Фирма ЕООД", "175074752", "гр. Бургас"
         db.session.commit()
-        assert issue_invoice(recorded.payment).number == "0000000001"
+        assert issue_invoice(head_office_cashier(), recorded.payment).number == "0000000001"
 
 
 def test_documents_are_in_euro_when_the_payment_was_in_leva(app):

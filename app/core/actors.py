@@ -1,0 +1,86 @@
+"""Who is acting: an operator, or a named part of the system.
+
+Every business operation takes its actor as the first argument. In a panel
+or REST API request that is the logged-in operator (`current_operator()`:
+FAB puts it in g.user for both). A job runs as the operator who started it,
+or as a system actor such as the billing cycle or a payment collector; while
+it runs, `acting_as` makes it the actor the LOG attributes changes to.
+
+A system actor holds exactly the rights its work needs and no dealer scope
+unless it is given one; it never logs in.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from flask import g, has_request_context, request
+
+_job_actor: ContextVar = ContextVar("job_actor", default=None)
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A part of the system acting on its own: "billing cycle", "RADIUS", "collector ePay"."""
+
+    name: str
+    rights: frozenset = field(default_factory=frozenset)
+    dealer_id: int = None
+    # The payment collector a collector actor stands for (its payments name it).
+    collector_id: int = None
+
+    id = None
+    is_active = True
+    is_authenticated = False
+
+    def __str__(self):
+        return self.name
+
+
+def current_actor():
+    """The operator or system actor of this unit of work, or None.
+
+    A job's actor first (a job run in-process inside a request acts as the
+    job's actor), then the request's operator.
+    """
+    actor = _job_actor.get()
+    if actor is not None:
+        return actor
+    if has_request_context():
+        user = getattr(g, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user
+    return None
+
+
+def current_operator():
+    """The operator of this request (panel session or JWT) or job; None for a system actor."""
+    actor = current_actor()
+    return None if isinstance(actor, SystemActor) else actor
+
+
+def current_actor_id():
+    """Id of the operator the current change is made by, or None (system actors have none)."""
+    actor = current_actor()
+    return getattr(actor, "id", None)
+
+
+def current_remote_addr():
+    """Client address of the current request (after ProxyFix), or None."""
+    if has_request_context():
+        return request.remote_addr
+    return None
+
+
+@contextmanager
+def acting_as(actor):
+    """Make `actor` (an operator or a SystemActor) the actor of work done outside a request."""
+    token = _job_actor.set(actor)
+    try:
+        yield actor
+    finally:
+        _job_actor.reset(token)
+
+
+def operator_of(actor):
+    """The operator behind an actor, for "created by" columns; None for a system actor."""
+    return None if isinstance(actor, SystemActor) else actor

@@ -1,0 +1,33 @@
+"""Domain events: how one module reacts to another's operation without importing it.
+
+The module that performs an operation sends the event from its services.py,
+inside the unit of work, with the acting actor as sender; modules that care
+connect a receiver in their register() (receivers live in the module's
+handlers.py). Receivers run at once, in the same transaction: what they
+write is committed or rolled back with the operation. An effect outside the
+database (a job, a mail, a RADIUS disconnect) is registered by the receiver
+with app.core.transaction.after_commit, so it happens only once the
+operation is committed.
+
+A receiver may return a message for the operator (e.g. why no invoice was
+issued); the sender collects them as warnings.
+"""
+from blinker import Namespace
+
+_events = Namespace()
+
+# payment=Payment (just recorded and flushed, allocations included)
+payment_recorded = _events.signal("payment-recorded")
+# payment=the reversed Payment, reversal=the new reversal Payment
+payment_reversed = _events.signal("payment-reversed")
+# subscription=Subscription (flushed, addresses allocated)
+subscription_sold = _events.signal("subscription-sold")
+# subscription=Subscription, old_status, new_status, reason
+subscription_status_changed = _events.signal("subscription-status-changed")
+# service=Service whose download/upload speed changed, old=(down, up), new=(down, up)
+speed_changed = _events.signal("speed-changed")
+
+
+def send(event, actor, **details):
+    """Send `event` as `actor`; returns the messages receivers returned for the operator."""
+    return [message for _receiver, message in event.send(actor, **details) if message]
