@@ -1,22 +1,28 @@
 """Billing: the back office of a Bulgarian internet provider or cable-TV operator."""
+from importlib import import_module
+from pathlib import Path
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
+from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
+from sqlalchemy.orm import configure_mappers
+from app.core import formatting, queue, transaction
+from app.protection import guard
+from app.security import access
+from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "billing", "invoices", "cashdesk",
            "collectors", "security", "protection", "audit")
+# Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
+CLI_MODULES = ("security", "protection", "demo")
 
 
 def create_app(overrides=None):
     """Build a complete, independent application (a fresh AppBuilder each call)."""
-    from flask_appbuilder import AppBuilder
-    from sqlalchemy.orm import configure_mappers
-
-    from config import engine_options, load_config
-
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config())
     if overrides:
@@ -28,9 +34,6 @@ def create_app(overrides=None):
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
-    from app.core import formatting, queue, transaction
-    from app.core.cli import register_cli
-
     formatting.init_app(app)  # first: it sets Jinja options
     db.init_app(app)
     transaction.init_app(app)  # before any other after_request hook, so it runs last
@@ -38,9 +41,6 @@ def create_app(overrides=None):
     csrf.init_app(app)
     configure_mappers()
     queue.init_app(app)
-
-    from app.protection import guard
-    from app.security import access
 
     # Before FAB's own request hooks: a refused address gets no further.
     guard.init_app(app)
@@ -50,18 +50,15 @@ def create_app(overrides=None):
         appbuilder.init_app(app, db.session)
         _register_modules(appbuilder)
     access.init_app(app)
-    register_cli(app)
+    for name in CLI_MODULES:
+        app.cli.add_command(import_module(f"app.{name}.cli").commands)
     return app
 
 
 def _register_modules(appbuilder):
-    from importlib import import_module
-
     for name in MODULES:
         import_module(f"app.{name}.views").register(appbuilder)
 
 
 def _migrations_dir():
-    from pathlib import Path
-
     return Path(__file__).resolve().parent.parent / "migrations"

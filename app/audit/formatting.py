@@ -4,9 +4,16 @@ Each module registers its versioned models with their labels, so the LOG
 reads "Дилър · ЕИК/Булстат: 121… → 131…" rather than class and column names.
 """
 import re
+from datetime import datetime
 
+from flask import g
+from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+from sqlalchemy import Numeric, inspect
+
+from app.core.formatting import format_date, format_datetime
+from app.extensions import db
 
 _entities = {}
 _models = {}  # class name → model class, to name the records a change points to
@@ -82,10 +89,6 @@ def _value(value):
     if value is None or value == "":
         return "∅"
     if isinstance(value, str) and _ISO_MOMENT.fullmatch(value):
-        from datetime import datetime
-
-        from app.core.formatting import format_date, format_datetime
-
         moment = datetime.fromisoformat(value)
         return format_date(moment.date()) if len(value) == 10 else format_datetime(moment)
     if value is True:
@@ -98,15 +101,11 @@ def _value(value):
 
 def _mapped_class(table):
     """The model class of a table (for ab_user the project's Operator, the most derived one)."""
-    from flask_appbuilder import Model
-
     classes = [mapper.class_ for mapper in Model.registry.mappers if mapper.local_table is table]
     return max(classes, key=lambda cls: len(cls.__mro__)) if classes else None
 
 
 def _is_numeric(entity_type, field):
-    from sqlalchemy import Numeric, inspect
-
     model = _models.get(entity_type)
     column = inspect(model).columns.get(field) if model is not None else None
     return column is not None and isinstance(column.type, Numeric)
@@ -114,8 +113,6 @@ def _is_numeric(entity_type, field):
 
 def _reference_target(entity_type, field):
     """The model class a field of a registered model points to, or None."""
-    from sqlalchemy import inspect
-
     model = _models.get(entity_type)
     if model is None:
         return None
@@ -130,10 +127,6 @@ def prefetch_references(entries):
 
     referenced_label then finds them in the session's identity map.
     """
-    from flask import g
-
-    from app.extensions import db
-
     wanted = {}
     for entry in entries:
         for field, values in (entry.changes or {}).items():
@@ -154,8 +147,6 @@ def referenced_label(entity_type, field, value):
     Read through the session's identity map, so a page naming the same
     record many times asks the database once.
     """
-    from app.extensions import db
-
     if not isinstance(value, int) or isinstance(value, bool):
         return None
     target = _reference_target(entity_type, field)

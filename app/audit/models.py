@@ -14,6 +14,7 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
+from app.audit.formatting import format_changes
 from app.core.formatting import utcnow
 
 
@@ -64,6 +65,4 @@ class LogEntry(Model):
 
     def changes_display(self):
         """The changed fields, old → new, as the LOG page shows them."""
-        from app.audit.formatting import format_changes
-
         return format_changes(self)

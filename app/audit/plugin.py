@@ -133,6 +133,8 @@ def record_key(parent_obj):
 
 
 def _log_entry(transaction, obj, operation, changes):
+    # Not at the top: this plugin is loaded by make_versioned(), which must
+    # run before any model class (LogEntry included) is defined.
     from app.audit.models import LogEntry
 
     return LogEntry(

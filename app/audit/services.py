@@ -2,6 +2,7 @@
 from sqlalchemy import insert, select
 
 from app.core.actors import current_remote_addr
+from app.audit.formatting import prefetch_references
 from app.audit.models import LogEntry
 from app.extensions import db
 
@@ -46,8 +47,6 @@ def _event_values(operation, user, username, note):
 
 def record_history(model_class, pk, limit=200):
     """The LOG entries of one record, newest first (with the records they point to loaded)."""
-    from app.audit.formatting import prefetch_references
-
     entries = (
         db.session.execute(
             select(LogEntry)

@@ -1,11 +1,14 @@
 """The LOG at /log/: read-only for everyone; no route changes it."""
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app.audit import formatting
 from app.audit.formatting import entity_label, format_operation, prefetch_references
 from app.audit.models import LogEntry
+from app.audit.services import record_history
 from app.core.formatting import format_datetime
-from app.core.views import CappedCountInterface, CappedCountListWidget, ReadOnlyModelView
-from app.security.scoping import DealerScopedView
+from app.core.scoping import DealerScopedView
+from app.core.views import CappedCountInterface, CappedCountListWidget, ReadOnlyModelView, show_history_with
 
 
 class LogInterface(CappedCountInterface):
@@ -73,11 +76,8 @@ class LogView(DealerScopedView, ReadOnlyModelView):
 
 
 def register(appbuilder):
-    from flask import current_app
-
-    from app.audit import formatting
-
     formatting.init_app(current_app)
+    show_history_with(record_history)
     appbuilder.add_view(
         LogView,
         "Log",

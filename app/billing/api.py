@@ -12,7 +12,7 @@ from app.core.views import BillingInterface, BillingModelApi
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may
-from app.security.scoping import DealerScopedApi, get_in_scope
+from app.core.scoping import DealerScopedApi, get_in_scope
 
 PAYMENT_FIELDS = ["id", "paid_at", "client.id", "client.client_number", "client.name", "dealer.id", "amount",
                   "currency", "amount_eur", "method.name", "payment_type.name", "operator.username", "collector.name",

@@ -21,7 +21,7 @@ from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may
-from app.security.scoping import in_scope
+from app.core.scoping import in_scope
 
 PAYABLE = (PENDING, ACTIVE, SUSPENDED)
 ZERO = Decimal("0.00")

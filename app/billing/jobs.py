@@ -8,7 +8,7 @@ from app.clients.subscriptions import change_status
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today
 from app.extensions import db
-from app.security.scoping import scope
+from app.core.scoping import scope
 
 
 def reactivate(actor, subscription_id):

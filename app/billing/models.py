@@ -7,7 +7,10 @@ What a payment paid is kept in PaymentAllocation rows, with "paid until"
 before and after, so a reversal restores exactly the previous state.
 """
 
+from decimal import Decimal, InvalidOperation
+
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -23,9 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship, validates
 
-from app.core.formatting import utcnow
 from app.clients.models import OfAClient
+from app.core.formatting import utcnow
 from app.core.money import check_amount, format_money
+from app.core.validators import InvalidValue
 
 # Codes of the built-in methods and types (the migration creates them; their
 # names can be edited, and more can be added).
@@ -74,12 +78,6 @@ class CurrencyRate(Model):
 
 def check_rate(value):
     """A positive exchange rate with at most six decimals; the decimal comma is accepted."""
-    from decimal import Decimal, InvalidOperation
-
-    from flask_babel import lazy_gettext as _l
-
-    from app.core.validators import InvalidValue
-
     try:
         rate = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:

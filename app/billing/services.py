@@ -41,7 +41,7 @@ from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may
-from app.security.scoping import in_scope
+from app.core.scoping import in_scope
 
 
 MAX_NOTE = 500  # Payment.note

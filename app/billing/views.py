@@ -37,7 +37,7 @@ from app.core.views import (
 from app.security import permissions
 from app.extensions import db
 from app.security.rights import may, may_access, require_right
-from app.security.scoping import DealerScopedView, get_in_scope
+from app.core.scoping import DealerScopedView, get_in_scope
 
 PAYMENT_LABELS = {
     "id": _l("Number"),

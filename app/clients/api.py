@@ -4,7 +4,7 @@ from app.clients.services import create_client, update_client
 from app.clients.subscriptions import change_technical_parameters, sell_subscription
 from app.core.validators import check_egn, check_eik, check_vat_number
 from app.core.views import BillingInterface, BillingModelApi, RecordOperations
-from app.security.scoping import DealerScopedApi
+from app.core.scoping import DealerScopedApi
 
 CLIENT_FIELDS = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
                  "eik", "tax_number", "mol", "company_address", "vat_registered", "vat_number", "block", "entrance",

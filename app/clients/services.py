@@ -16,7 +16,7 @@ from app.core.errors import FieldErrors
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.security.rights import may_access
-from app.security.scoping import refuse_out_of_scope
+from app.core.scoping import refuse_out_of_scope
 
 FIRST_CLIENT_NUMBER = 100001
 INDIVIDUAL_FIELDS = ("egn", "id_card")

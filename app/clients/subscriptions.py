@@ -21,7 +21,7 @@ from app.extensions import db
 from app.networks.services import NoFreeAddress, allocate, release
 from app.security import permissions
 from app.security.rights import may
-from app.security.scoping import in_scope
+from app.core.scoping import in_scope
 
 # status → statuses it may change to
 TRANSITIONS = {

@@ -25,7 +25,7 @@ from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may
-from app.security.scoping import DealerScopedView
+from app.core.scoping import DealerScopedView
 
 # The client card; billing adds its payments, contracts its contracts, and
 # later modules (RADIUS, the organizer) their parts.

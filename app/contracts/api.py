@@ -4,7 +4,7 @@ from app.core.views import BillingInterface
 from app.contracts.models import Contract
 from app.contracts.services import contract_errors, prepare_new_contract
 from app.core.views import BillingModelApi
-from app.security.scoping import DealerScopedApi
+from app.core.scoping import DealerScopedApi
 
 FIELDS = ["client", "contract_type", "subscriptions", "signed_on", "term_months", "status"]
 

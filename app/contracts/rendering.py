@@ -29,6 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from app.clients.services import mask_egn
 from app.core.formatting import format_date, local_time
 from app.core.money import format_money
+from app.dealers.services import company_of
 
 # Jinja names the code of a template made from a string "<template>": frames
 # with that name carry the template's own line numbers.
@@ -194,8 +195,6 @@ def _client(client, unmasked):
 
 def _seller(dealer):
     """A dealer's client contracts with the dealer's company; head office's with head office's."""
-    from app.dealers.services import company_of
-
     company = company_of(dealer)
     company.pop("vat_registered")
     return company

@@ -30,7 +30,7 @@ from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
 from app.security.permissions import PRINT_CONTRACTS, SEE_PERSONAL_DATA
 from app.security.rights import may, may_access, require_right
-from app.security.scoping import DealerScopedView
+from app.core.scoping import DealerScopedView
 
 TYPE_LABELS = {
     "name": _l("Name"),

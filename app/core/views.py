@@ -154,6 +154,16 @@ class RecordRules:
         self._refuse_invalid(item)
 
 
+def _record_history(model_class, pk):
+    return []
+
+
+def show_history_with(record_history):
+    """The LOG module's `record_history(model, pk)`: what a record page shows under the record."""
+    global _record_history
+    _record_history = record_history
+
+
 class BillingModelView(RecordAdapter, RecordRules, ModelView):
     """A ModelView over the module's operations, whose record page also shows the record's LOG history."""
 
@@ -164,9 +174,7 @@ class BillingModelView(RecordAdapter, RecordRules, ModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
-            from app.audit.services import record_history
-
-            kwargs["history"] = record_history(self.datamodel.obj, kwargs["pk"])
+            kwargs["history"] = _record_history(self.datamodel.obj, kwargs["pk"])
         return super().render_template(template, **kwargs)
 
     # No model has file columns; FAB's file download route is not registered.

@@ -9,7 +9,7 @@ from app.core.validators import (
 from app.core.views import BillingModelApi
 from app.dealers.models import Dealer
 from app.dealers.services import dealer_errors
-from app.security.scoping import DealerScopedApi
+from app.core.scoping import DealerScopedApi
 
 COLUMNS = [
     "name",

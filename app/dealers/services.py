@@ -1,5 +1,9 @@
-"""Business rules for dealers."""
+"""Business rules for dealers and head office's own company data."""
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+
+from app.dealers.models import HeadOffice
+from app.extensions import db
 
 VAT_NUMBER_REQUIRED = _l("A VAT number is required when the dealer is VAT-registered.")
 HEAD_OFFICE_FIELDS = ("company_name", "eik", "vat_number", "mol", "company_address", "city", "phone", "email",
@@ -53,11 +57,6 @@ def head_office():
 
     The second is a HeadOffice not added to the session: reading it stores nothing.
     """
-    from flask import current_app
-
-    from app.dealers.models import HeadOffice
-    from app.extensions import db
-
     saved = db.session.get(HeadOffice, 1)
     if saved is not None:
         return saved
@@ -73,9 +72,6 @@ def head_office():
 
 def save_head_office(values):
     """Stores head office's company from the form's checked values. Flushes; the caller commits."""
-    from app.dealers.models import HeadOffice
-    from app.extensions import db
-
     office = db.session.get(HeadOffice, 1)
     if office is None:
         office = HeadOffice(id=1)

@@ -21,7 +21,7 @@ from app.dealers.api import DealerApi
 from app.dealers.forms import HeadOfficeForm
 from app.dealers.models import Dealer, HeadOffice
 from app.dealers.services import dealer_errors, head_office, save_head_office
-from app.security.scoping import DealerScopedView
+from app.core.scoping import DealerScopedView
 
 LABELS = {
     "name": _l("Name"),

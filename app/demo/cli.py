@@ -8,10 +8,10 @@ from app.core.transaction import unit_of_work
 from app.demo import services
 from app.demo.scale import seed_clients
 
-demo_cli = AppGroup("demo", help="Demo data.")
+commands = AppGroup("demo", help="Demo data.")
 
 
-@demo_cli.command("seed")
+@commands.command("seed")
 @click.option("--clients", "client_count", type=int, default=0,
               help="also create this many demo clients with subscriptions (bulk, for benchmarks)")
 def seed(client_count):

@@ -19,7 +19,7 @@ from app.invoices.models import CREDIT_NOTE, INVOICE, Invoice
 from app.invoices.services import InvoiceRefused, invoice_for, issue_invoice
 from app.security import permissions
 from app.security.rights import may, require_right
-from app.security.scoping import DealerScopedView, get_in_scope
+from app.core.scoping import DealerScopedView, get_in_scope
 
 KINDS = [(INVOICE, _l("Invoice")), (CREDIT_NOTE, _l("Credit note"))]
 LABELS = {

@@ -3,7 +3,7 @@ from app.core.views import BillingInterface
 from app.core.views import BillingModelApi
 from app.networks.models import Network
 from app.networks.services import network_errors
-from app.security.scoping import DealerScopedApi
+from app.core.scoping import DealerScopedApi
 
 
 class NetworkApi(DealerScopedApi, BillingModelApi):

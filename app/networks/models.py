@@ -1,3 +1,5 @@
+import ipaddress
+
 from flask_appbuilder import Model
 from sqlalchemy import (
     BigInteger,
@@ -53,12 +55,32 @@ class IpAllocation(Model):
 
     @property
     def ip(self):
-        from ipaddress import IPv4Address
-
-        return str(IPv4Address(self.address))
+        return str(ipaddress.IPv4Address(self.address))
 
     def __str__(self):
         return self.ip
+
+
+def usable_range(network):
+    """(first, last) usable addresses as integers: without network and broadcast.
+
+    `network` is a Network or a form's values with the same names.
+    """
+    first, last = network.first_address, network.last_address
+    if last - first >= 2:
+        return first + 1, last - 1
+    return first, last  # /31 and /32 have no network or broadcast address
+
+
+def gateway_int(network):
+    return int(ipaddress.IPv4Address(network.gateway)) if network.gateway else None
+
+
+def usable_count(network):
+    """Addresses that can be given out: the usable range without the gateway."""
+    first, last = usable_range(network)
+    gateway = gateway_int(network)
+    return (last - first + 1) - (1 if gateway is not None and first <= gateway <= last else 0)
 
 
 class Network(Model):
@@ -105,8 +127,6 @@ class Network(Model):
 
     @property
     def usable_count(self):
-        from app.networks.services import usable_count
-
         return usable_count(self)
 
     @property

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select, uni
 from sqlalchemy.orm import defer
 
 from app.extensions import db
-from app.networks.models import IpAllocation, Network, network_service
+from app.networks.models import IpAllocation, Network, gateway_int, network_service, usable_count, usable_range
 
 class NoFreeAddress(Exception):
     """No matching network has enough free addresses."""
@@ -41,24 +41,6 @@ def parse_cidr(text):
     except ValueError:
         loose = ipaddress.IPv4Network(text, strict=False)
         return None, gettext("Host bits are set; did you mean %(network)s?", network=str(loose))
-
-
-def usable_range(network):
-    """(first, last) usable addresses as integers: without network and broadcast."""
-    first, last = network.first_address, network.last_address
-    if last - first >= 2:
-        return first + 1, last - 1
-    return first, last  # /31 and /32 have no network or broadcast address
-
-
-def _gateway_int(network):
-    return int(ipaddress.IPv4Address(network.gateway)) if network.gateway else None
-
-
-def usable_count(network):
-    first, last = usable_range(network)
-    gateway = _gateway_int(network)
-    return (last - first + 1) - (1 if gateway is not None and first <= gateway <= last else 0)
 
 
 def network_errors(network):
@@ -120,7 +102,7 @@ def matching_networks(service=None, dealer_id=None):
 def first_free_address(network):
     """The lowest free usable address of a network, or None when it is full."""
     first, last = usable_range(network)
-    gateway = _gateway_int(network)
+    gateway = gateway_int(network)
     highest = db.session.scalar(
         select(func.max(IpAllocation.address)).where(IpAllocation.network_id == network.id)
     )
@@ -216,7 +198,7 @@ def address_page(network, page, per_page=256):
             select(IpAllocation).where(IpAllocation.address.between(start, end))
         )
     }
-    gateway = _gateway_int(network)
+    gateway = gateway_int(network)
     usable_first, usable_last = usable_range(network)
     rows = []
     for address in range(start, end + 1):

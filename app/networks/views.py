@@ -9,7 +9,7 @@ from app.core.views import BillingModelView
 from app.networks.api import NetworkApi
 from app.networks.models import IpAllocation, Network
 from app.networks.services import address_page, network_errors
-from app.security.scoping import DealerScopedView
+from app.core.scoping import DealerScopedView
 
 LABELS = {
     "name": _l("Name"),

@@ -4,10 +4,10 @@ from flask.cli import AppGroup
 from app.core.transaction import in_unit_of_work
 from app.protection import services
 
-protection_cli = AppGroup("protection", help="The panel's list of allowed addresses.")
+commands = AppGroup("protection", help="The panel's list of allowed addresses.")
 
 
-@protection_cli.command("clear")
+@commands.command("clear")
 @in_unit_of_work
 def clear():
     """Empty the list: the panel becomes reachable from every address."""

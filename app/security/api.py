@@ -3,8 +3,8 @@ from werkzeug.security import generate_password_hash
 
 from app.core.views import BillingInterface, BillingModelApi
 from app.security.models import Operator
-from app.security.scoping import DealerScopedApi
-from app.security.views import OPERATOR_PERMISSIONS, GrantableRolesFilter, current_operator_may_save
+from app.core.scoping import DealerScopedApi
+from app.security.operator_rules import OPERATOR_PERMISSIONS, GrantableRolesFilter, current_operator_may_save
 
 
 class OperatorApi(DealerScopedApi, BillingModelApi):

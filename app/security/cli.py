@@ -6,10 +6,10 @@ from flask.cli import AppGroup
 from app.core.transaction import in_unit_of_work
 from app.security import services
 
-security_cli = AppGroup("security", help="Operators, roles and permissions.")
+commands = AppGroup("security", help="Operators, roles and permissions.")
 
 
-@security_cli.command("init-roles")
+@commands.command("init-roles")
 @in_unit_of_work
 def init_roles():
     """Create the built-in roles and synchronise permissions (after `db upgrade`)."""
@@ -17,7 +17,7 @@ def init_roles():
     click.echo(f"roles ready; {admin.name}: {len(admin.permissions)} permissions")
 
 
-@security_cli.command("create-admin")
+@commands.command("create-admin")
 @click.option("--username", default="admin", show_default=True)
 @click.option(
     "--password",

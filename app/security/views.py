@@ -3,7 +3,6 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.widgets import ListWidget, ShowWidget
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.models import PermissionView, Role
 from flask_appbuilder.security.views import RoleModelView, UserDBModelView
 from flask_babel import lazy_gettext as _l
@@ -21,8 +20,9 @@ from app.security.labels import permission_label, rights_matrix
 from app.security.models import Operator
 from app.security.permissions import SEE_PERSONAL_DATA
 from app.security.rights import may
-from app.security.scoping import DealerScopedView
-from app.security.services import grantable_roles, operator_errors
+from app.core.scoping import DealerScopedView
+from app.security.api import OperatorApi
+from app.security.operator_rules import OPERATOR_PERMISSIONS, ROLE_CHOICES, current_operator_may_save
 
 OPERATOR_LABELS = {
     "first_name": _l("First Name"),
@@ -44,36 +44,6 @@ OPERATOR_LABELS = {
     "created_by": _l("Created by"),
     "changed_by": _l("Changed by"),
 }
-
-
-# FAB's user view adds own-profile and password permissions to the usual
-# five; the operators' REST API declares the same set, since views sharing a
-# permission name must agree on it or each permission sync deletes the rest.
-OPERATOR_PERMISSIONS = [
-    "can_list", "can_show", "can_add", "can_edit", "can_delete",
-    "can_userinfo", "userinfoedit", "resetmypassword", "resetpasswords",
-]
-
-
-def current_operator_may_save(operator):
-    """The operator rules (app.security.services.operator_errors) for whoever is acting."""
-    return operator_errors(current_operator(), operator)
-
-
-class GrantableRolesFilter(BaseFilter):
-    """Role choices limited to those the current operator may give."""
-
-    name = "grantable roles"
-    arg_name = "grantable_roles"
-
-    def apply(self, query, value):
-        operator = current_operator()
-        if operator is None:
-            return query.filter(self.model.id.is_(None))
-        return query.filter(self.model.id.in_([role.id for role in grantable_roles(operator)]))
-
-
-ROLE_CHOICES = {"roles": [["id", GrantableRolesFilter, None]]}
 
 
 class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
@@ -191,6 +161,4 @@ def register(appbuilder):
         icon="fa-table",
         category="Security",
     )
-    from app.security.api import OperatorApi
-
     appbuilder.add_api(OperatorApi)

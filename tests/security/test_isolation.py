@@ -10,7 +10,7 @@ from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.views import ModelView
 
 from app.extensions import db
-from app.security.scoping import SCOPE_FILTER, is_scoped_model
+from app.core.scoping import SCOPE_FILTER, is_scoped_model
 from tests.conftest import Browser, api_token
 from tests.factories import SCOPED_FACTORIES, make_dealer, make_operator
 
