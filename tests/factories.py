@@ -119,13 +119,10 @@ def make_contract_type(name="Договор за интернет", template="<p
 
 
 def make_contract(client, subscriptions=(), contract_type=None, **values):
-    from app.contracts.models import Contract
-    from app.contracts.services import prepare_new_contract
+    from app.contracts.services import create_contract
 
-    contract = Contract(client=client, subscriptions=list(subscriptions),
-                        contract_type=contract_type or make_contract_type(), **values)
-    prepare_new_contract(contract)
-    db.session.add(contract)
+    contract = create_contract(head_office_cashier(), client=client, subscriptions=list(subscriptions),
+                               contract_type=contract_type or make_contract_type(), **values)
     db.session.commit()
     return contract
 

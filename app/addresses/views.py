@@ -1,13 +1,12 @@
 from flask import request
 from flask_appbuilder import BaseView, expose, has_access
-from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
 from app.addresses.models import NEIGHBOURHOOD_KINDS, Block, City, Neighbourhood, Technology
 from app.addresses.services import coverage, neighbourhoods
 from app.audit.formatting import register_entity
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 
 TECHNOLOGY_LABELS = {"name": _l("Name"), "description": _l("Description")}
 CITY_LABELS = {"name": _l("Name")}

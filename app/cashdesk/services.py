@@ -19,6 +19,7 @@ from app.cashdesk.models import CashDeskClosing
 from app.collectors.models import PaymentCollector
 from app.core.formatting import local_today, utc_bounds
 from app.core.money import quantize
+from app.core.scoping import get_in_scope, scope
 from app.extensions import db
 from app.security.models import Operator
 from app.security.permissions import SEE_ALL_CASH_DESKS
@@ -88,9 +89,7 @@ def desk_operators(viewer):
     if not sees_all_desks(viewer):
         return [viewer]
     query = select(Operator).order_by(Operator.first_name, Operator.last_name, Operator.id)
-    if viewer.dealer_id is not None:
-        query = query.where(Operator.dealer_id == viewer.dealer_id)
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(scope(query, viewer)))
 
 
 def desk_collectors(viewer):
@@ -106,10 +105,7 @@ def reachable_operator(viewer, operator_id):
         return viewer
     if not sees_all_desks(viewer):
         return None
-    operator = db.session.get(Operator, operator_id)
-    if operator is None or (viewer.dealer_id is not None and operator.dealer_id != viewer.dealer_id):
-        return None
-    return operator
+    return get_in_scope(Operator, operator_id, viewer)
 
 
 def visible_desk(viewer, operator_id=None, collector_id=None):

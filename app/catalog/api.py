@@ -1,9 +1,7 @@
-from app.core.views import BillingInterface
-
 from app.catalog.models import Service
 from app.catalog.services import service_errors
 from app.core.money import check_amount, check_currency
-from app.core.views import BillingModelApi
+from app.core.views import BillingInterface, BillingModelApi
 
 COLUMNS = [
     "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",

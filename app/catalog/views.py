@@ -1,4 +1,3 @@
-from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField
 
@@ -9,7 +8,7 @@ from app.catalog.services import service_errors
 from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck, ModelRules
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 
 GROUP_LABELS = {"name": _l("Name"), "description": _l("Description")}
 PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value")}

@@ -1,7 +1,6 @@
 """Panel views of the collectors module, and the collectors' public protocol routes."""
 from flask import Blueprint, Response, current_app, request
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField
 from wtforms.validators import Optional
@@ -18,7 +17,7 @@ from app.collectors.services import (
 )
 from app.core.formatting import format_yes_no
 from app.core.validators import FieldCheck
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 from app.extensions import csrf
 from app.protection.guard import public_route
 

@@ -1,11 +1,10 @@
-"""REST API: /api/v1/contracts/, with the panel's rights, rules and dealer scoping."""
-from app.core.views import BillingInterface
-
+"""REST API: /api/v1/contracts/, over the same operations as the panel."""
 from app.contracts.models import Contract
-from app.contracts.services import contract_errors, prepare_new_contract
-from app.core.views import BillingModelApi
+from app.contracts.services import create_contract, update_contract
 from app.core.scoping import DealerScopedApi
+from app.core.views import BillingInterface, BillingModelApi, RecordOperations
 
+CONTRACT_OPERATIONS = RecordOperations(create=create_contract, update=update_contract)
 FIELDS = ["client", "contract_type", "subscriptions", "signed_on", "term_months", "status"]
 
 
@@ -22,8 +21,4 @@ class ContractApi(DealerScopedApi, BillingModelApi):
     edit_columns = [field for field in FIELDS if field != "client"]
     search_columns = ["number", "client", "contract_type", "status", "signed_on"]
     order_columns = ["number", "signed_on"]
-    record_errors = staticmethod(contract_errors)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        prepare_new_contract(item)
+    operations = CONTRACT_OPERATIONS

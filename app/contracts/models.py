@@ -55,7 +55,7 @@ class Contract(OfAClient, Model):
     __versioned__ = {"exclude": ["subscriptions"]}
 
     id = Column(Integer, primary_key=True)
-    # Sequential, from app.core.counters (app.contracts.services.prepare_new_contract).
+    # Sequential, from app.core.counters (app.contracts.services.create_contract).
     number = Column(Integer, nullable=False, unique=True)
     client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
     client = relationship("Client")

@@ -6,11 +6,14 @@ from sqlalchemy import select
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.contracts.models import ACTIVE, DRAFT, STATUSES, ContractType
+from app.contracts.models import ACTIVE, DRAFT, STATUSES, Contract, ContractType
 from app.contracts.rendering import check_template, render_contract
 from app.core.counters import next_number
+from app.core.errors import FieldErrors
 from app.core.pdf import html_to_pdf
+from app.core.scoping import refuse_out_of_scope
 from app.extensions import db
+from app.security.rights import may_access
 
 FIRST_CONTRACT_NUMBER = 1
 DEFAULT_TYPE_NAME = "Договор за интернет"
@@ -51,12 +54,45 @@ def contract_errors(record):
     return errors
 
 
-def prepare_new_contract(contract):
-    """Give a new contract the next number (given back if the transaction rolls back). Flushes."""
-    if contract.number is None:
-        contract.number = next_number("contract_number", FIRST_CONTRACT_NUMBER)
-    if not contract.status:
-        contract.status = DRAFT
+def create_contract(actor, **fields):
+    """A new contract of a client, with the next number (given back if the unit rolls back). Flushes.
+
+    `fields`: client, contract_type, subscriptions, signed_on, term_months,
+    status. Raises FieldErrors and stores nothing when a rule refuses.
+    """
+    if not may_access(actor, "can_add", "Contract"):
+        raise FieldErrors({"client": [gettext("You do not have the right to add contracts.")]})
+    fields["status"] = fields.get("status") or DRAFT
+    with db.session.no_autoflush:
+        contract = Contract(**fields)
+        _refuse_invalid(actor, contract)
+    contract.number = next_number("contract_number", FIRST_CONTRACT_NUMBER)
+    db.session.add(contract)
+    db.session.flush()
+    return contract
+
+
+def update_contract(actor, contract, **fields):
+    """Change a contract's type, subscriptions, dates or status; it stays with its client. Flushes; FieldErrors."""
+    if not may_access(actor, "can_edit", "Contract"):
+        raise FieldErrors({"status": [gettext("You do not have the right to change contracts.")]})
+    if "client" in fields and fields["client"] is not contract.client:
+        raise FieldErrors({"client": [gettext("A contract stays with its client.")]})
+    with db.session.no_autoflush:
+        for name, value in fields.items():
+            setattr(contract, name, value)
+        _refuse_invalid(actor, contract)
+    db.session.flush()
+    return contract
+
+
+def _refuse_invalid(actor, contract):
+    if contract.client is None:
+        raise FieldErrors({"client": [gettext("Choose the client.")]})
+    refuse_out_of_scope(contract, actor)
+    errors = contract_errors(contract)
+    if errors:
+        raise FieldErrors(errors)
 
 
 def contract_html(contract, operator, unmasked):

@@ -11,16 +11,14 @@ from wtforms.validators import DataRequired
 
 from app.audit.formatting import register_entity
 from app.clients.views import CLIENT_CARD
-from app.contracts.api import ContractApi
+from app.contracts.api import CONTRACT_OPERATIONS, ContractApi
 from app.contracts.models import ACTIVE, DRAFT, TERMINATED, Contract, ContractType
 from app.contracts.rendering import TemplateProblem, screen_page
 from app.contracts.services import (
-    contract_errors,
     contract_html,
     contract_pdf,
     contract_title,
     contract_type_errors,
-    prepare_new_contract,
 )
 from app.core.formatting import format_date, format_datetime
 from app.core.pdf import PdfError
@@ -157,11 +155,7 @@ class ContractView(DealerScopedView, BillingModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "status": SelectField(LABELS["status"], choices=STATUSES, default=DRAFT),
     }
-    validators_columns = {
-        "subscriptions": [OfferedChoicesOnly(), ModelRules(contract_errors)],
-        "signed_on": [ModelRules(contract_errors)],
-        "term_months": [ModelRules(contract_errors)],
-    }
+    validators_columns = {"subscriptions": [OfferedChoicesOnly()]}
     formatters_columns = {
         "status": dict(STATUSES).get,
         "signed_on": format_date,
@@ -174,11 +168,7 @@ class ContractView(DealerScopedView, BillingModelView):
         "term_months": _l("Empty: indefinite."),
     }
 
-    record_errors = staticmethod(contract_errors)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        prepare_new_contract(item)
+    operations = CONTRACT_OPERATIONS
 
     def render_template(self, template, **kwargs):
         if template == self.show_template:

@@ -1,15 +1,13 @@
-from app.core.views import BillingInterface
-
+from app.core.scoping import DealerScopedApi
 from app.core.validators import (
     check_bic,
     check_eik,
     check_iban,
     check_vat_number,
 )
-from app.core.views import BillingModelApi
+from app.core.views import BillingInterface, BillingModelApi
 from app.dealers.models import Dealer
 from app.dealers.services import dealer_errors
-from app.core.scoping import DealerScopedApi
 
 COLUMNS = [
     "name",

@@ -1,9 +1,7 @@
-from app.core.views import BillingInterface
-
-from app.core.views import BillingModelApi
+from app.core.scoping import DealerScopedApi
+from app.core.views import BillingInterface, BillingModelApi
 from app.networks.models import Network
 from app.networks.services import network_errors
-from app.core.scoping import DealerScopedApi
 
 
 class NetworkApi(DealerScopedApi, BillingModelApi):

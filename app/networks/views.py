@@ -1,15 +1,14 @@
 from flask import request
-from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
 from app.core.formatting import format_percent
+from app.core.scoping import DealerScopedView
 from app.core.validators import ModelRules
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 from app.networks.api import NetworkApi
 from app.networks.models import IpAllocation, Network
 from app.networks.services import address_page, network_errors
-from app.core.scoping import DealerScopedView
 
 LABELS = {
     "name": _l("Name"),

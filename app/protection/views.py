@@ -1,10 +1,9 @@
 from flask import request
-from app.core.views import BillingInterface
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
 from app.core.validators import FieldCheck
-from app.core.views import BillingModelView
+from app.core.views import BillingInterface, BillingModelView
 from app.protection.models import AllowedAddress
 from app.protection.services import (
     check_list_keeps_operator_in,
