@@ -1,8 +1,10 @@
 from app.catalog.models import Service
-from app.catalog.services import service_errors
+from app.catalog.services import service_errors, update_service
 from app.core.money import check_amount, check_currency
-from app.core.views import BillingInterface, BillingModelApi
+from app.core.views import BillingInterface, BillingModelApi, RecordOperations
 
+# New services are stored under ServiceView's and ServiceApi's record rules; changes go through update_service.
+SERVICE_OPERATIONS = RecordOperations(update=update_service)
 COLUMNS = [
     "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
     "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "ip_count", "username_type",
@@ -28,3 +30,4 @@ class ServiceApi(BillingModelApi):
         "currency": check_currency,
     }
     record_errors = staticmethod(service_errors)
+    operations = SERVICE_OPERATIONS

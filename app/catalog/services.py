@@ -2,6 +2,10 @@
 from flask_babel import gettext
 
 from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
+from app.core.errors import FieldErrors
+from app.core.events import send, speed_changed
+from app.extensions import db
+from app.security.rights import may_access
 
 
 def may_sell(actor, service):
@@ -31,3 +35,25 @@ def service_errors(service):
         if value is not None and value < 0:
             errors[field] = [gettext("Cannot be negative.")]
     return errors
+
+
+def update_service(actor, service, **fields):
+    """Change a service of the catalog; a new download or upload speed sends speed_changed. Flushes.
+
+    Raises FieldErrors and keeps nothing when a rule refuses.
+    """
+    if not may_access(actor, "can_edit", "Service"):
+        raise FieldErrors({"name": [gettext("You do not have the right to change services.")]})
+    old_speed = (service.download_kbps, service.upload_kbps)
+    with db.session.no_autoflush:
+        for name, value in fields.items():
+            setattr(service, name, value)
+        errors = service_errors(service)
+    if errors:
+        raise FieldErrors(errors)
+    db.session.flush()
+    new_speed = (service.download_kbps, service.upload_kbps)
+    if new_speed != old_speed:
+        # Subscribers online keep their old speed until RADIUS tells their NAS (CoA).
+        send(speed_changed, actor, service=service, old=old_speed, new=new_speed)
+    return service

@@ -2,12 +2,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField
 
 from app.audit.formatting import register_entity
-from app.catalog.api import ServiceApi
+from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
 from app.catalog.services import service_errors
 from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
-from app.core.validators import FieldCheck, ModelRules
+from app.core.validators import FieldCheck
 from app.core.views import BillingInterface, BillingModelView
 
 GROUP_LABELS = {"name": _l("Name"), "description": _l("Description")}
@@ -117,12 +117,7 @@ class ServiceView(BillingModelView):
         "sellable": BooleanField(LABELS["sellable"], default=True),
     }
     record_errors = staticmethod(service_errors)
-    validators_columns = {
-        "ip_count": [ModelRules(service_errors)],
-        "download_kbps": [ModelRules(service_errors)],
-        "upload_kbps": [ModelRules(service_errors)],
-        "included_traffic_gb": [ModelRules(service_errors)],
-    }
+    operations = SERVICE_OPERATIONS
     formatters_columns = {
         "month_type": _choice_label(MONTH_TYPES),
         "username_type": _choice_label(USERNAME_TYPES),

@@ -338,7 +338,10 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         except ValidationError as error:
             return self.response_422(message=error.messages)
         try:
-            record = self.create_record(current_operator(), sent_values(item, body, self.add_columns))
+            values = sent_values(item, body, self.add_columns)
+            if self.operations.create is not None:
+                _forget_loaded(item)  # the operation builds the record itself
+            record = self.create_record(current_operator(), values)
         except FieldErrors as refusal:
             return self._refused(refusal)
         except IntegrityError:
@@ -380,6 +383,18 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         except IntegrityError:
             return self._refused(FieldErrors({"_schema": [gettext("The record is in use and cannot be deleted.")]}))
         return self.response(200, message="OK")
+
+
+def _forget_loaded(item):
+    """Unlinks the schema's transient copy of a body from the records it names.
+
+    Through back_populates it would otherwise sit in their collections
+    (client.subscriptions) until the end of the request.
+    """
+    state = inspect(item)
+    for relationship in state.mapper.relationships:
+        if relationship.key in state.dict:
+            setattr(item, relationship.key, [] if relationship.uselist else None)
 
 
 def sent_values(item, body, columns):

@@ -1,9 +1,13 @@
 """Business rules for dealers and head office's own company data."""
+from types import SimpleNamespace
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app.core.errors import FieldErrors
 from app.dealers.models import HeadOffice
 from app.extensions import db
+from app.security.rights import may_access
 
 VAT_NUMBER_REQUIRED = _l("A VAT number is required when the dealer is VAT-registered.")
 HEAD_OFFICE_FIELDS = ("company_name", "eik", "vat_number", "mol", "company_address", "city", "phone", "email",
@@ -70,8 +74,17 @@ def head_office():
     )
 
 
-def save_head_office(values):
-    """Stores head office's company from the form's checked values. Flushes; the caller commits."""
+def save_head_office(actor, values):
+    """Stores head office's company from the form's checked values. Flushes; raises FieldErrors.
+
+    Only a head-office operator with the right to edit it: a dealer's
+    operator never changes the seller on head office's documents.
+    """
+    if not may_access(actor, "can_edit", "HeadOffice") or getattr(actor, "dealer_id", None) is not None:
+        raise FieldErrors({"company_name": [str(_l("You do not have the right to do this."))]})
+    errors = head_office_errors(SimpleNamespace(**values))
+    if errors:
+        raise FieldErrors(errors)
     office = db.session.get(HeadOffice, 1)
     if office is None:
         office = HeadOffice(id=1)

@@ -16,7 +16,10 @@ from app.core.validators import (
 )
 from app.audit.formatting import register_entity
 from app.audit.services import record_history
-from app.core.views import BillingInterface, BillingModelView
+from app.core.actors import current_operator
+from app.core.errors import FieldErrors
+from app.core.transaction import discard
+from app.core.views import BillingInterface, BillingModelView, show_refusal_on_form
 from app.dealers.api import DealerApi
 from app.dealers.forms import HeadOfficeForm
 from app.dealers.models import Dealer, HeadOffice
@@ -128,9 +131,14 @@ class HeadOfficeView(BaseView):
         office = head_office()
         form = HeadOfficeForm(obj=office)
         if form.validate_on_submit():
-            save_head_office(form.data)
-            flash(gettext("Saved. New contracts, receipts and invoices use these details."), "info")
-            return redirect(url_for("HeadOfficeView.edit"))
+            try:
+                save_head_office(current_operator(), form.data)
+            except FieldErrors as refusal:
+                discard()
+                show_refusal_on_form(form, refusal)
+            else:
+                flash(gettext("Saved. New contracts, receipts and invoices use these details."), "info")
+                return redirect(url_for("HeadOfficeView.edit"))
         history = record_history(HeadOffice, 1)
         return self.render_template("dealers/head_office.html", form=form, history=history,
                                     saved=inspect(office).persistent, title=_l("Head office"))

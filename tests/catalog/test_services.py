@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
 from app.catalog.services import may_sell
+from app.core import events
 from app.extensions import db
 from tests.conftest import visible_text
 from tests.factories import make_operator
@@ -104,3 +105,30 @@ def test_may_sell_follows_the_operators_list(app, group_id):
         assert may_sell(anyone, internet) and may_sell(anyone, tv)
         assert not may_sell(anyone, old)
         assert may_sell(limited, tv) and not may_sell(limited, internet)
+
+
+def test_a_new_speed_is_an_event_for_the_network_and_a_price_change_is_not(app, admin, group_id):
+    """RADIUS will turn speed_changed into a CoA for the subscribers online; a new price concerns no NAS."""
+    admin.submit("/services/add", service_form(group_id, download_kbps="100000", upload_kbps="20000"))
+    with app.app_context():
+        service_id = db.session.scalar(select(Service.id))
+    heard = []
+
+    def listen(actor, service, old, new, **_details):
+        heard.append((actor.username, service.id, old, new))
+
+    events.speed_changed.connect(listen)
+    try:
+        form = service_form(group_id, download_kbps="100000", upload_kbps="20000", monthly_fee="17,90")
+        assert admin.submit(f"/services/edit/{service_id}", form).status_code == 302
+        assert heard == []
+        form.update(download_kbps="300000", upload_kbps="50000")
+        assert admin.submit(f"/services/edit/{service_id}", form).status_code == 302
+        refused = admin.submit(f"/services/edit/{service_id}", {**form, "download_kbps": "-1"})
+    finally:
+        events.speed_changed.disconnect(listen)
+    assert heard == [("admin", service_id, (100000, 20000), (300000, 50000))]
+    assert "Не може да е отрицателно." in visible_text(refused.text)
+    with app.app_context():
+        service = db.session.get(Service, service_id)
+        assert (service.download_kbps, str(service.monthly_fee)) == (300000, "17.90")
