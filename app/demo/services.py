@@ -14,6 +14,7 @@ from app.billing.periods import FLOATING, add_months, month_end
 from app.billing.services import record_payment
 from app.clients.models import Client, Subscription
 from app.clients.services import create_client
+from app.core.actors import acting_as
 from app.core.formatting import local_today
 from app.security.models import Operator
 from app.security.services import ensure_operator
@@ -232,9 +233,16 @@ def seed_billing(cashier_username="m.ivanova"):
     Skips clients that exist already.
     """
     today = local_today()
-    if not db.session.query(CurrencyRate.id).filter_by(currency="USD").first():
-        db.session.add(CurrencyRate(currency="USD", valid_from=today.replace(day=1), rate="1.0850"))
     cashier = db.session.query(Operator).filter_by(username=cashier_username).one()
+    # The LOG names the cashier as the one who entered them, as it would for a real day.
+    with acting_as(cashier):
+        if not db.session.query(CurrencyRate.id).filter_by(currency="USD").first():
+            db.session.add(CurrencyRate(currency="USD", valid_from=today.replace(day=1), rate="1.0850"))
+        return _seed_clients(cashier, today)
+
+
+def _seed_clients(cashier, today):
+    """The DEMO_CLIENTS not there yet, entered by `cashier`; returns how many."""
     created = 0
     for name, kind, eik8, service_name, months_behind, status in DEMO_CLIENTS:
         if db.session.query(Client.id).filter_by(name=name).first():

@@ -350,3 +350,15 @@ def test_the_client_card_asks_the_database_few_questions(app, admin):
     assert len(role_lookups) == 1, role_lookups
     # 35 before rights were read once per unit of work and the card stopped committing on a GET; 16 now.
     assert len(statements) <= 18, "\n".join(statements)
+
+
+def test_a_refused_api_login_stays_on_record_although_its_request_fails(app):
+    """The security-event path: the 401's unit rolls back, the LOG entry was written on its own."""
+    caller = app.test_client()
+    caller.environ_base["REMOTE_ADDR"] = "198.51.100.23"
+    response = caller.post("/api/v1/security/login", json={"username": "admin", "password": "wrong",
+                                                           "provider": "db", "refresh": False})
+    assert response.status_code == 401
+    with app.app_context():
+        failed = db.session.scalars(select(LogEntry).where(LogEntry.operation == "login_failed")).all()
+        assert [(entry.username, entry.remote_addr) for entry in failed] == [("admin", "198.51.100.23")]

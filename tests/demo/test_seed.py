@@ -27,6 +27,12 @@ def test_seed_is_complete_and_idempotent(app):
 
         assert {s.currency for s in db.session.scalars(select(Service))} == {"EUR"}
         assert db.session.scalar(select(func.count(ContractType.id))) == 1
+        # The demo clients and their payments were entered by the demo cashier, and the LOG says so.
+        from app.audit.models import LogEntry
+
+        entered_by = db.session.scalars(select(LogEntry).where(
+            LogEntry.entity_type.in_(["Client", "Payment"]), LogEntry.operation == "insert")).all()
+        assert len(entered_by) == 4 + 3 and {entry.user.username for entry in entered_by} == {"m.ivanova"}
 
     dealer_admin = Browser(app)
     dealer_admin.login("l.dimitrov", "demo12345")
