@@ -39,7 +39,9 @@ def _event_values(operation, user, username, note):
     return {
         "operation": operation,
         "user_id": getattr(user, "id", None),
-        "username": (username or getattr(user, "username", None) or "")[:256] or None,
+        # A system actor (a collector, the billing cycle) has a name, not an account.
+        "username": (username or getattr(user, "username", None) or (str(user) if user is not None else ""))[:256]
+        or None,
         "remote_addr": current_remote_addr(),
         "note": (note or "")[:500] or None,
     }

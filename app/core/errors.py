@@ -9,5 +9,6 @@ class FieldErrors(Exception):
         self.errors = errors
 
     def __str__(self):
-        # FAB flashes str(exception) when a pre_add/pre_update hook refuses.
+        # One line, for a refusal flashed rather than shown under a field
+        # (a status change, a reversal, a form field the page does not have).
         return " ".join(message for messages in self.errors.values() for message in messages)

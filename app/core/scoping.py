@@ -16,6 +16,11 @@ DealerScopedView / DealerScopedApi. For an operator of a dealer that gives:
 - a forged form or API body naming an out-of-scope related row is refused,
   and a new record is placed in the operator's dealer.
 Head-office operators (no dealer) see everything their rights allow.
+
+Outside FAB, every operation asks the same questions for its explicit
+actor: scope(query, actor), in_scope(record, actor), get_in_scope(...),
+refuse_out_of_scope(record, actor). A job acting for a dealer's operator
+therefore sees exactly what that operator sees in the panel.
 """
 from flask import abort, request
 from flask_appbuilder import expose
@@ -123,7 +128,19 @@ def _scoped_rel_filters(model, columns, existing):
     return filters
 
 
-class DealerScopedView:
+class _PlacedInScope:
+    """The generic save path (no module operation): a new or changed record stays in the operator's scope."""
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        refuse_out_of_scope(item, current_operator())
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        refuse_out_of_scope(item, current_operator())
+
+
+class DealerScopedView(_PlacedInScope):
     """Mixin for a FAB ModelView (put it first among the bases)."""
 
     def __init__(self, **kwargs):
@@ -157,16 +174,8 @@ class DealerScopedView:
         self._require_rows_in_scope(request.form.getlist("rowid"))
         return super().action_post()
 
-    def pre_add(self, item):
-        super().pre_add(item)
-        refuse_out_of_scope(item, current_operator())
 
-    def pre_update(self, item):
-        super().pre_update(item)
-        refuse_out_of_scope(item, current_operator())
-
-
-class DealerScopedApi:
+class DealerScopedApi(_PlacedInScope):
     """Mixin for a ModelRestApi based on app.core.views.BillingModelApi."""
 
     def __init__(self, **kwargs):
@@ -175,11 +184,3 @@ class DealerScopedApi:
         self.add_query_rel_fields = _scoped_rel_filters(model, None, self.add_query_rel_fields)
         self.edit_query_rel_fields = _scoped_rel_filters(model, None, self.edit_query_rel_fields)
         super().__init__(**kwargs)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        refuse_out_of_scope(item, current_operator())
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        refuse_out_of_scope(item, current_operator())

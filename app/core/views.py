@@ -131,10 +131,10 @@ def _not_routed(name):
 class RecordRules:
     """Refuses, before saving, a record that breaks its module's rule.
 
-    `record_errors` is the module's services rule (record) -> {field: [message]};
-    a refusal raises FieldErrors: the panel flashes it, the REST API answers
-    422, and nothing is stored. Panel forms also show the same rule under the
-    fields through `ModelRules`.
+    `record_errors` is the module's services rule (record) -> {field: [message]}
+    for modules whose records are stored without an operation of their own;
+    a refusal raises FieldErrors: the panel shows it under the fields, the
+    REST API answers 422, and nothing is stored.
     """
 
     record_errors = None
