@@ -12,7 +12,7 @@
    the payment form.
 3. POST /payments/record/<client_id> — 1 month of one active subscription,
    cash, EUR, a fresh request_key — each run for another client; then the
-   service alone (record_payment + commit in a request context) for
+   service alone (record_payment in a unit of work, in a request context) for
    comparison.
 4. The slowest statement of each measurement under EXPLAIN ANALYZE.
 5. What-if, in the bench database only (the application is not changed):
@@ -213,27 +213,28 @@ def bench_record_post(client, recorder, payers, cash_id):
 
 
 def bench_record_service(app, recorder, payers, cash_id, admin_id):
-    """record_payment + commit alone, in a request context per run (client and operator loaded beforehand)."""
-    from app.audit.actor import acting_as
+    """record_payment in a unit of work alone, in a request context per run (client and operator loaded beforehand)."""
     from app.billing.models import PaymentMethod
     from app.billing.services import record_payment
     from app.clients.models import Client
+    from app.core.actors import acting_as
+    from app.core.transaction import unit_of_work
     from app.extensions import db
     from app.security.models import Operator
 
     timings, sql_seconds, statements = [], [], set()
     for run, (client_id, subscription_id) in enumerate(payers):
-        with app.test_request_context(), acting_as(admin_id):
+        with app.test_request_context():
             operator = db.session.get(Operator, admin_id)
             client = db.session.get(Client, client_id)
             method = db.session.get(PaymentMethod, cash_id)
             recorder.reset()
             started = time.perf_counter()
-            result = record_payment(operator, client, method=method, currency="EUR",
-                                    periods={str(subscription_id): "1"}, request_key=uuid.uuid4().hex)
-            db.session.commit()
+            with acting_as(operator), unit_of_work():
+                result = record_payment(operator, client, method=method, currency="EUR",
+                                        periods={str(subscription_id): "1"}, request_key=uuid.uuid4().hex)
             elapsed = time.perf_counter() - started
-            assert not result.repeated and not result.reactivate
+            assert not result.repeated
             db.session.remove()
         if run >= WARM_UP:
             timings.append(elapsed)
@@ -342,7 +343,7 @@ def main():
     post_label = "POST /payments/record/<client_id>"
     results[post_label] = bench_record_post(client, recorder, payers[:WARM_UP + TIMED], found["cash_id"])
     print(line(post_label, results[post_label]))
-    service_label = "record_payment + commit (service alone)"
+    service_label = "record_payment in a unit of work (service alone)"
     results[service_label] = bench_record_service(app, recorder, payers[WARM_UP + TIMED:], found["cash_id"],
                                                   found["admin_id"])
     print(line(service_label, results[service_label]))
