@@ -3,10 +3,14 @@
 Importing this module turns on versioning, so it must be imported before any
 model class is defined (app/__init__.py does that first).
 """
+import sqlite3
+
 from flask_appbuilder import Model
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy_continuum import make_versioned
 from sqlalchemy_continuum.plugins import FlaskPlugin
 
@@ -27,5 +31,15 @@ make_versioned(
 # FAB's Model is the declarative base of the security tables too, so one
 # metadata (Model.metadata) holds the whole schema for Alembic.
 db = SQLAlchemy(model_class=Model)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record):
+    """SQLite checks foreign keys only when asked, per connection; PostgreSQL always does.
+
+    Without it a deleted operator's payments and LOG rows would point at nothing.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 migrate = Migrate()
 csrf = CSRFProtect()

@@ -29,6 +29,7 @@ OPERATION_LABELS = {
     "job": _l("Background job"),
     "override": _l("Rule overridden"),
     "personal_data": _l("Personal data viewed"),
+    "secret_viewed": _l("Password viewed"),
     "collector": _l("Payment collector call"),
 }
 

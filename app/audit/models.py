@@ -31,6 +31,7 @@ class LogEntry(Model):
     JOB = "job"
     OVERRIDE = "override"
     PERSONAL_DATA = "personal_data"
+    SECRET_VIEWED = "secret_viewed"
     COLLECTOR = "collector"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -1,9 +1,10 @@
-"""REST API /api/v1/payments/: read and record payments; no update, no delete."""
+"""REST API /api/v1/payments/: read, record and reverse payments; no update, no delete."""
+from flask_appbuilder.api import expose, permission_name, protect, safe
 from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from app.billing.models import Payment, PaymentMethod
-from app.billing.services import find_by_request_key, record_payment
+from app.billing.services import find_by_request_key, record_payment, reverse_payment
 from app.clients.models import Client
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
@@ -28,10 +29,11 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     resource_name = "payments"
     class_permission_name = "Payment"
     allow_browser_login = True
-    include_route_methods = {"get", "get_list", "post", "info"}
-    # Recording is governed by the "record payment" right (checked in the
-    # service); reading by the Payment view's permissions, as in the panel.
-    method_permission_name = {**BillingModelApi.method_permission_name, "post": "show"}
+    include_route_methods = {"get", "get_list", "post", "info", "reverse"}
+    # Recording and reversing are governed by the "record payment" and
+    # "reverse payment" rights (checked in the services); reading by the
+    # Payment view's permissions, as in the panel.
+    method_permission_name = {**BillingModelApi.method_permission_name, "post": "show", "reverse": "show"}
     list_columns = show_columns = PAYMENT_FIELDS
     search_columns = ["paid_at", "currency", "method", "payment_type"]
     order_columns = ["id", "paid_at"]
@@ -65,6 +67,71 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
             return self.response(200, id=repeated.id, result=self._show(repeated))
         return self.response(200 if result.repeated else 201, id=result.payment.id,
                              result=self._show(result.payment), warnings=result.warnings)
+
+    @expose("/<int:pk>/reverse", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("reverse")
+    def reverse(self, pk):
+        """Reverse a payment, saying why: the same right and rules as the panel.
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [reason]
+                  properties:
+                    reason:
+                      type: string
+                      maxLength: 500
+          responses:
+            201:
+              description: The reversal, a payment of its own with the negative amount
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        actor = current_operator()
+        if not may(actor, permissions.REVERSE_PAYMENT):
+            return self.response_403()
+        body = self._body()
+        if body is None:
+            return self.response_400(message=gettext("A JSON object is expected."))
+        payment = get_in_scope(Payment, pk, actor)
+        if payment is None:
+            return self.response_404()
+        reason = body.get("reason")
+        try:
+            reversal = reverse_payment(actor, payment, reason if isinstance(reason, str) else None)
+        except FieldErrors as refusal:
+            return self._refused(refusal)
+        except IntegrityError:
+            return self._refused(FieldErrors({"reason": [gettext("This payment is already reversed.")]}))
+        return self.response(201, id=reversal.id, result=self._show(reversal))
 
     @staticmethod
     def _by_code(model, code):

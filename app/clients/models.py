@@ -135,6 +135,8 @@ class Subscription(OfAClient, Model):
 
     __tablename__ = "subscription"
     __versioned__ = {}
+    # The subscriber's network password: "changed" in the LOG, never the value.
+    __log_masked__ = ("password",)
 
     id = Column(Integer, primary_key=True)
     client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)

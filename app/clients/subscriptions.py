@@ -110,6 +110,8 @@ def change_technical_parameters(actor, subscription, **fields):
         raise FieldErrors({"username": [gettext("You do not have the right to change technical parameters.")]})
     if not in_scope(subscription, actor):
         raise FieldErrors({"username": [gettext("This record belongs to another dealer.")]})
+    if not fields.get("password"):
+        fields.pop("password", None)  # an empty password field keeps the password
     unknown = set(fields) - set(TECHNICAL_FIELDS)
     if unknown:
         raise FieldErrors({name: [gettext("This field cannot be changed here.")] for name in unknown})

@@ -96,6 +96,13 @@ def egn_as_allowed(egn):
     return egn if may(current_operator(), permissions.SEE_PERSONAL_DATA) else mask_egn(egn)
 
 
+def password_as_allowed(password):
+    """A subscriber's password: in full only for operators who may change technical parameters."""
+    if not password:
+        return ""
+    return password if may(current_operator(), permissions.CHANGE_TECHNICAL) else "••••••"
+
+
 def status_label(status):
     return STATUS_LABELS.get(status, status)
 
@@ -238,7 +245,7 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
     edit_columns = ["username", "password", "delivery_address"]
     show_columns = ["client", "service", "status", "status_reason", "activation_date", "paid_until", "username",
-                    "delivery_address", "technology_override", "ip_addresses", "created_at"]
+                    "password", "delivery_address", "technology_override", "ip_addresses", "created_at"]
     add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]]}
     # The username's own field: a taken one is refused by the sale with its
     # name in the message, not by FAB's generic uniqueness check.
@@ -252,8 +259,14 @@ class SubscriptionView(DealerScopedView, BillingModelView):
                            "logged)."),
         ),
     }
-    edit_form_extra_fields = {"username": username_field}
+    edit_form_extra_fields = {
+        "username": username_field,
+        # Never filled in: the form is no way to read a password.
+        "password": StringField(SUBSCRIPTION_LABELS["password"], validators=[Optional(), Length(max=100)],
+                                description=_l("Empty: the password stays as it is.")),
+    }
     formatters_columns = {
+        "password": password_as_allowed,
         "status": status_label,
         "paid_until": format_date,
         "activation_date": format_date,
@@ -261,6 +274,18 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     }
     description_columns = {"username": _l("Empty: made from the client number.")}
     operations = SUBSCRIPTION_OPERATIONS
+
+    def prefill_form(self, form, pk):
+        form.password.data = ""
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            subscription = self.datamodel.get(kwargs["pk"], self._base_filters)
+            actor = current_operator()
+            if subscription is not None and subscription.password and may(actor, permissions.CHANGE_TECHNICAL):
+                # A subscriber's password read on screen: the LOG says who read it, and when.
+                record_event(LogEntry.SECRET_VIEWED, user=actor, entity=subscription, note="Парола")
+        return super().render_template(template, **kwargs)
 
     @expose("/status/<int:pk>", methods=["POST"])
     @has_access

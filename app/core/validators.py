@@ -93,15 +93,24 @@ def egn_birth_date(egn):
     return datetime.date(year, month, day)
 
 
-def check_egn(value):
-    """ЕГН: 10 digits, a real birth date, and the weighted check digit."""
+# The oldest a living person is taken to be: an older birth date is a typing error.
+MAX_AGE_YEARS = 120
+
+
+def check_egn(value, today=None):
+    """ЕГН: 10 digits, a real birth date of a living person (not after `today`), and the weighted check digit."""
     digits = _compact(value)
     if not digits.isdigit() or len(digits) != 10:
         raise InvalidValue(_l("EGN must have 10 digits."))
     try:
-        egn_birth_date(digits)
+        born = egn_birth_date(digits)
     except ValueError:
         raise InvalidValue(_l("Invalid EGN: it does not contain a valid birth date.")) from None
+    today = today or datetime.date.today()
+    if born > today:
+        raise InvalidValue(_l("Invalid EGN: its birth date is in the future."))
+    if born.year < today.year - MAX_AGE_YEARS:
+        raise InvalidValue(_l("Invalid EGN: its birth date is more than %(years)d years ago.", years=MAX_AGE_YEARS))
     check = sum(w * int(d) for w, d in zip(_EGN_WEIGHTS, digits)) % 11 % 10
     if check != int(digits[9]):
         raise InvalidValue(_l("Invalid EGN: the check digit does not match."))

@@ -4,7 +4,12 @@ from werkzeug.security import generate_password_hash
 from app.core.views import BillingInterface, BillingModelApi
 from app.security.models import Operator
 from app.core.scoping import DealerScopedApi
-from app.security.operator_rules import OPERATOR_PERMISSIONS, GrantableRolesFilter, current_operator_may_save
+from app.security.operator_rules import (
+    OPERATOR_OPERATIONS,
+    OPERATOR_PERMISSIONS,
+    GrantableRolesFilter,
+    current_operator_may_save,
+)
 
 
 class OperatorApi(DealerScopedApi, BillingModelApi):
@@ -21,6 +26,7 @@ class OperatorApi(DealerScopedApi, BillingModelApi):
     search_columns = ["username", "first_name", "last_name", "email", "dealer"]
     add_query_rel_fields = edit_query_rel_fields = {"roles": [["id", GrantableRolesFilter, None]]}
     record_errors = staticmethod(current_operator_may_save)
+    operations = OPERATOR_OPERATIONS
 
     def pre_add(self, item):
         super().pre_add(item)

@@ -2,7 +2,8 @@
 from flask_appbuilder.models.filters import BaseFilter
 
 from app.core.actors import current_operator
-from app.security.services import grantable_roles, operator_errors
+from app.core.views import RecordOperations
+from app.security.services import delete_operator, grantable_roles, operator_errors
 
 # FAB's user view adds own-profile and password permissions to the usual
 # five; the operators' REST API declares the same set, since views sharing a
@@ -32,3 +33,5 @@ class GrantableRolesFilter(BaseFilter):
 
 
 ROLE_CHOICES = {"roles": [["id", GrantableRolesFilter, None]]}
+# Added and changed under FAB's user forms with operator_errors; deleted only through delete_operator.
+OPERATOR_OPERATIONS = RecordOperations(delete=delete_operator)

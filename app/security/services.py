@@ -2,11 +2,16 @@
 import secrets
 
 from flask import current_app
+from flask_appbuilder.security.sqla.models import Role, assoc_user_role
 from flask_babel import gettext
+from sqlalchemy import exists, func, select
 
+from app.audit.models import LogEntry
+from app.core.errors import FieldErrors
+from app.extensions import db
 from app.security import permissions as p
-from app.security.models import AppliedRoleGrant
-from app.security.rights import is_administrator, permission_set
+from app.security.models import AppliedRoleGrant, Operator
+from app.security.rights import is_administrator, may_access, permission_set
 
 
 def init_roles():
@@ -133,4 +138,49 @@ def operator_errors(actor, operator):
         errors["dealer"] = [gettext("This record belongs to another dealer.")]
     if not operator.roles:
         errors["roles"] = [gettext("Choose at least one role.")]
+    if operator.id is not None and operator.id == actor.id and not operator.active:
+        errors["active"] = [gettext("You cannot deactivate your own account.")]
+    admin_role = current_app.appbuilder.sm.auth_role_admin
+    stays_administrator = operator.active and any(role.name == admin_role for role in operator.roles or [])
+    if operator.id is not None and not stays_administrator and is_administrator(operator) \
+            and not other_active_administrators(operator):
+        errors["roles"] = errors.get("roles", []) + [
+            gettext("This is the last active administrator: give another operator the role first.")]
     return errors
+
+
+def other_active_administrators(operator):
+    """How many active operators other than this one hold the administrator role (as stored)."""
+    security = current_app.appbuilder.sm
+    with db.session.no_autoflush:
+        return db.session.scalar(
+            select(func.count(Operator.id))
+            .join(assoc_user_role, assoc_user_role.c.user_id == Operator.id)
+            .join(Role, Role.id == assoc_user_role.c.role_id)
+            .where(Role.name == security.auth_role_admin, Operator.active.is_(True), Operator.id != operator.id)
+        )
+
+
+def has_history(operator):
+    """True when the operator did anything on record: every login, change and payment is in the LOG."""
+    return db.session.scalar(select(exists().where(LogEntry.user_id == operator.id)))
+
+
+def delete_operator(actor, operator):
+    """Deletes an operator who has done nothing yet; one with history is deactivated instead. Flushes.
+
+    Nobody deletes their own account or the last active administrator.
+    """
+    if not may_access(actor, "can_delete", "Operator"):
+        raise FieldErrors({"username": [gettext("You do not have the right to do this.")]})
+    if operator.id == actor.id:
+        raise FieldErrors({"username": [gettext("You cannot delete your own account.")]})
+    if is_administrator(operator) and not other_active_administrators(operator):
+        raise FieldErrors({"username": [
+            gettext("This is the last active administrator: give another operator the role first.")]})
+    if has_history(operator):
+        raise FieldErrors({"active": [gettext(
+            "%(operator)s has a history in the LOG; deactivate the account instead of deleting it.",
+            operator=operator)]})
+    db.session.delete(operator)
+    db.session.flush()

@@ -22,7 +22,12 @@ from app.security.permissions import SEE_PERSONAL_DATA
 from app.security.rights import may
 from app.core.scoping import DealerScopedView
 from app.security.api import OperatorApi
-from app.security.operator_rules import OPERATOR_PERMISSIONS, ROLE_CHOICES, current_operator_may_save
+from app.security.operator_rules import (
+    OPERATOR_OPERATIONS,
+    OPERATOR_PERMISSIONS,
+    ROLE_CHOICES,
+    current_operator_may_save,
+)
 
 OPERATOR_LABELS = {
     "first_name": _l("First Name"),
@@ -87,6 +92,7 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     show_template = "audit/show_with_history.html"
 
     record_errors = staticmethod(current_operator_may_save)
+    operations = OPERATOR_OPERATIONS
 
 
 def _permissions_cell(permissions):

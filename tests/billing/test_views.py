@@ -273,6 +273,7 @@ def test_a_dealers_cashier_reaches_no_other_dealers_client_or_payment(app):
     api.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(api, "alfa1", PASSWORD)
     response = api.post("/api/v1/payments/", json={"client_id": foreign_id, "amount": "5.00"})
     assert response.status_code == 422
+    assert api.post(f"/api/v1/payments/{payment_id}/reverse", json={"reason": "чужд"}).status_code == 404
     with app.app_context():
         assert db.session.query(Payment).count() == 1
         assert db.session.query(Payment).filter(Payment.reversal_of_id.is_not(None)).count() == 0
@@ -314,3 +315,29 @@ def test_a_charge_made_by_mistake_is_cancelled_with_a_reason_not_deleted(app):
     chosen = boss.submit(f"/payments/record/{client_id}", {"charge": str(charge_id), "currency": "EUR",
                                                               "request_key": "cc1"}, follow_redirects=True)
     assert "Избрано задължение е анулирано" in visible_text(chosen.text)
+
+
+def test_a_payment_is_reversed_through_the_api_with_the_panels_right_and_rules(app, api):
+    last_month_end = date(2026, 11, 30)
+    client_id, subscription_id = client_with_subscription(app, paid_until=last_month_end)
+    paid = api.post("/api/v1/payments/", json={"client_id": client_id, "periods": {str(subscription_id): 2}})
+    assert paid.status_code == 201, paid.text
+    payment_id = paid.json["id"]
+    with app.app_context():
+        make_operator(None, "каса", p.CASHIER, username="cashier")
+    cashier = app.test_client()
+    cashier.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(cashier, "cashier", PASSWORD)
+    url = f"/api/v1/payments/{payment_id}/reverse"
+    assert cashier.post(url, json={"reason": "опит"}).status_code == 403  # a cashier may not reverse
+
+    refused = api.post(url, json={"reason": "  "})
+    assert refused.status_code == 422 and refused.json["message"] == {"reason": ["Посочете защо плащането се сторнира."]}
+    reversed_ = api.post(url, json={"reason": "Грешен клиент"})
+    assert reversed_.status_code == 201, reversed_.text
+    assert reversed_.json["result"]["amount"] == "-30.00" and reversed_.json["result"]["reversal_of"]["id"] == payment_id
+    again = api.post(url, json={"reason": "Пак"})
+    assert again.status_code == 422 and again.json["message"] == {"reason": ["Това плащане вече е сторнирано."]}
+    assert api.post("/api/v1/payments/999999/reverse", json={"reason": "няма го"}).status_code == 404
+    with app.app_context():
+        assert db.session.get(Subscription, subscription_id).paid_until == last_month_end
+        assert db.session.query(Payment).filter(Payment.reversal_of_id == payment_id).count() == 1

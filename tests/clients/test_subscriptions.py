@@ -131,3 +131,38 @@ def test_override_needs_its_own_right(app):
     response = add(seller, client_id, fibre, technology_override="y")
     assert "Нямате право да пренебрегвате проверката за техническа възможност." in visible_text(response.text)
     assert subscriptions(app) == []
+
+
+def test_a_subscribers_password_is_masked_in_the_log_and_shown_only_with_the_technical_right(app, admin):
+    client_id, lan, _fibre, _tv = setup_world(app)
+    assert add(admin, client_id, lan, username="ivan", password="Tajna-2026").status_code == 302
+    subscription_id = subscriptions(app)[0].id
+    with app.app_context():
+        make_operator(None, "каса", "Касиер", username="cashier")
+    cashier = Browser(app)
+    cashier.login("cashier", "operator-pass-123")
+    page = f"/subscriptions/show/{subscription_id}"
+
+    seen_by_cashier = cashier.get(page)
+    assert seen_by_cashier.status_code == 200
+    assert "Tajna-2026" not in seen_by_cashier.text and "••••••" in visible_text(seen_by_cashier.text)
+    seen_by_admin = admin.get(page).text
+    # On the page once, in its field; the history says only that it was set.
+    assert seen_by_admin.count("Tajna-2026") == 1 and "Парола : ***" in visible_text(seen_by_admin)
+    assert "Tajna-2026" not in admin.get("/log/list/").text
+    with app.app_context():
+        reads = db.session.scalars(select(LogEntry).where(LogEntry.operation == "secret_viewed")).all()
+        assert [(entry.user.username, entry.entity_id) for entry in reads] == [("admin", str(subscription_id))]
+
+    # The edit form never shows it; left empty, it stays; a new one is logged as changed, not shown.
+    form = admin.get(f"/subscriptions/edit/{subscription_id}").text
+    assert "Tajna-2026" not in form
+    edit = f"/subscriptions/edit/{subscription_id}"
+    assert admin.submit(edit, {"username": "ivan", "password": "", "delivery_address": ""}).status_code == 302
+    assert subscriptions(app)[0].password == "Tajna-2026"
+    assert admin.submit(edit, {"username": "ivan", "password": "Nova-2027", "delivery_address": ""}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Subscription, subscription_id).password == "Nova-2027"
+        changes = [entry.changes.get("password") for entry in db.session.scalars(select(LogEntry).where(
+            LogEntry.entity_type == "Subscription")) if "password" in entry.changes]
+        assert changes and all(set(change) <= {"***", None} for change in changes)

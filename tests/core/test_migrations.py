@@ -1,4 +1,6 @@
 """The schema comes only from migrations, the same on SQLite and PostgreSQL."""
+import json
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -53,3 +55,22 @@ def test_migrations_from_empty_match_the_models(empty_database):
         downgrade(revision="base")
         assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_passwords_logged_in_clear_before_masking_are_masked_by_the_upgrade(tmp_path):
+    app = create_app(app_config(f"sqlite:///{tmp_path / 'old.db'}"))
+    with app.app_context():
+        upgrade(revision="0009")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO log_entry (issued_at, entity_type, entity_id, operation, changes) VALUES "
+                "('2026-11-20 10:00:00', 'Subscription', '7', 'update', :changes), "
+                "('2026-11-20 10:00:00', 'Client', '3', 'update', :other)"),
+                {"changes": '{"password": ["old-secret", "new-secret"], "username": ["a", "b"]}',
+                 "other": '{"password": ["not", "a subscription"]}'})
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = dict(connection.execute(sa.text("SELECT entity_type, changes FROM log_entry")).all())
+        db.engine.dispose()
+    assert json.loads(rows["Subscription"]) == {"password": ["***", "***"], "username": ["a", "b"]}
+    assert json.loads(rows["Client"]) == {"password": ["not", "a subscription"]}

@@ -1,4 +1,6 @@
 """Bulgarian identifiers, checked against hand-computed numbers."""
+import datetime
+
 import pytest
 
 from app.core.validators import (
@@ -74,7 +76,8 @@ def test_iban_and_bic():
     ],
 )
 def test_egn_valid_in_each_century(egn, born):
-    assert check_egn(egn) == egn
+    # "Today" a little after the birth, so that each century's encoding is a living person's.
+    assert check_egn(egn, today=datetime.date(born[0] + 30, 1, 1)) == egn
     assert egn_birth_date(egn).timetuple()[:3] == born
 
 
@@ -85,3 +88,14 @@ def test_egn_refusals():
         check_egn("8002300000")  # 30 February
     with pytest.raises(InvalidValue, match="check digit"):
         check_egn("8012056038")
+
+
+def test_egn_of_someone_not_born_yet_or_long_dead_is_refused():
+    """The checksum is right in both; the birth dates are not a living person's."""
+    born_2030 = "3041150000"  # 15.01.2030
+    assert egn_birth_date(born_2030) == datetime.date(2030, 1, 15)
+    with pytest.raises(InvalidValue, match="future"):
+        check_egn(born_2030, today=datetime.date(2026, 12, 1))
+    assert check_egn(born_2030, today=datetime.date(2030, 1, 15)) == born_2030
+    with pytest.raises(InvalidValue, match="120 years"):
+        check_egn("7523169263", today=datetime.date(2026, 12, 1))  # born 16.03.1875
