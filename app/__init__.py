@@ -9,7 +9,7 @@ from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
-from app.core import formatting, queue, transaction
+from app.core import errors, formatting, queue, transaction
 from app.protection import guard
 from app.security import access
 from config import engine_options, load_config
@@ -37,6 +37,7 @@ def create_app(overrides=None):
     formatting.init_app(app)  # first: it sets Jinja options
     db.init_app(app)
     transaction.init_app(app)  # before any other after_request hook, so it runs last
+    errors.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     configure_mappers()

@@ -1,4 +1,6 @@
 """REST API: /api/v1/clients/ and /api/v1/subscriptions/, over the same operations as the panel."""
+from flask_babel import lazy_gettext as _l
+
 from app.clients.models import Client, Subscription
 from app.clients.services import create_client, update_client
 from app.clients.subscriptions import change_technical_parameters, sell_subscription
@@ -9,6 +11,14 @@ from app.core.scoping import DealerScopedApi
 CLIENT_FIELDS = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
                  "eik", "tax_number", "mol", "company_address", "vat_registered", "vat_number", "block", "entrance",
                  "floor", "apartment", "address_text"]
+
+
+# Help texts of the client's fields, in the panel's forms and the API's _info alike.
+CLIENT_DESCRIPTIONS = {
+    "phone": _l("Several numbers separated by commas."),
+    "address_text": _l("When the address is not in the directory, or to add to it."),
+    "dealer": _l("Empty for head office."),
+}
 
 
 def _sell(actor, client=None, service=None, **values):
@@ -32,6 +42,7 @@ class ClientApi(DealerScopedApi, BillingModelApi):
     search_columns = ["client_number", "name", "phone", "email", "dealer"]
     order_columns = ["client_number", "name"]
     raw_checks = {"egn": check_egn, "eik": check_eik, "vat_number": check_vat_number}
+    description_columns = CLIENT_DESCRIPTIONS
     operations = CLIENT_OPERATIONS
 
 

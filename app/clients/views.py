@@ -11,7 +11,13 @@ from wtforms.validators import Length, Optional
 from app.audit.formatting import register_entity
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.clients.api import CLIENT_OPERATIONS, SUBSCRIPTION_OPERATIONS, ClientApi, SubscriptionApi
+from app.clients.api import (
+    CLIENT_DESCRIPTIONS,
+    CLIENT_OPERATIONS,
+    SUBSCRIPTION_OPERATIONS,
+    ClientApi,
+    SubscriptionApi,
+)
 from app.clients.models import Client, Subscription
 from app.clients.services import mask_egn, search_condition
 from app.clients.subscriptions import change_status
@@ -163,11 +169,7 @@ class ClientView(DealerScopedView, BillingModelView):
         "vat_registered": format_yes_no,
         "created_at": format_date,
     }
-    description_columns = {
-        "phone": _l("Several numbers separated by commas."),
-        "address_text": _l("When the address is not in the directory, or to add to it."),
-        "dealer": _l("Empty for head office."),
-    }
+    description_columns = CLIENT_DESCRIPTIONS
 
     operations = CLIENT_OPERATIONS
 

@@ -30,6 +30,7 @@ from sqlalchemy import inspect
 
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
+from app.core.validators import as_id
 from app.extensions import db
 
 OUT_OF_SCOPE = _l("This record belongs to another dealer.")
@@ -88,8 +89,9 @@ def in_scope(obj, actor):
 
 
 def get_in_scope(model, pk, actor):
-    """The row of `model` with this id when the actor may see it, else None."""
-    if not isinstance(pk, int) or isinstance(pk, bool):
+    """The row of `model` with this id when the actor may see it, else None (also for a number no id can be)."""
+    pk = as_id(pk) if isinstance(pk, int) else None
+    if pk is None:
         return None
     return db.session.scalar(scope(db.select(model).where(inspect(model).primary_key[0] == pk), actor, model))
 

@@ -78,6 +78,25 @@ def check_bic(value):
         raise InvalidValue(_l("Invalid BIC: 8 or 11 characters, e.g. UNCRBGSF.")) from None
 
 
+# What an id column holds (BIGINT on PostgreSQL, SQLite's 64-bit INTEGER): a
+# larger number in a URL or a body is not an id of anything.
+MAX_ID = 2**63 - 1
+
+
+def as_id(value):
+    """A record id from a URL or a body, or None when it cannot be one (text, too large, a bool)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit():
+            return None
+        value = int(value)
+    if not isinstance(value, int) or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
 _EGN_WEIGHTS = (2, 4, 8, 5, 10, 9, 7, 3, 6)
 
 

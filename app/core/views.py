@@ -23,11 +23,17 @@ from sqlalchemy.exc import IntegrityError
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.transaction import discard
-from app.core.validators import InvalidValue
+from app.core.validators import InvalidValue, as_id
 
 
 class BillingInterface(SQLAInterface):
     """FAB's data access without its commits: add, edit and delete flush; the unit of work commits."""
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        # An id no record can have answers "not found" (FAB would pass SQLite a number it overflows on).
+        if as_id(id) is None:
+            return None
+        return super().get(as_id(id), filters, select_columns=select_columns, outer_default_load=outer_default_load)
 
     def add(self, item, commit=True):
         self.session.add(item)
@@ -326,17 +332,53 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         discard()
         return self.response_422(message=refusal.errors)
 
+    def _related_errors(self, body, columns):
+        """Related records named other than by an existing record's id: a nested object, text, a huge number."""
+        relations = inspect(self.datamodel.obj).relationships
+        errors = {}
+        for name in columns:
+            if name not in body or name not in relations:
+                continue
+            value = body[name]
+            if relations[name].uselist:
+                fine = isinstance(value, list) and all(as_id(item) is not None and not isinstance(item, str)
+                                                       for item in value)
+            else:
+                fine = value is None or (as_id(value) is not None and not isinstance(value, str))
+            if not fine:
+                errors[name] = [gettext("Name an existing record by its id.")]
+        return errors
+
+    def _load(self, schema, body, **kwargs):
+        """The body as the schema loads it, or the 422 that says what is wrong with it."""
+        try:
+            return schema.load(body, **kwargs), None
+        except ValidationError as error:
+            return None, self.response_422(message=error.messages)
+        except (TypeError, ValueError, OverflowError):
+            # A value of a type the schema's own fields cannot take (FAB's related fields raise, not refuse).
+            discard()
+            return None, self.response_422(message={"_schema": [gettext("Not valid: check the values sent.")]})
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        # FAB asks gettext("") for a column without one, which is the catalog's header.
+        if field.name in self.description_columns:
+            info["description"] = str(self.description_columns[field.name])
+        else:
+            info.pop("description", None)
+        return info
+
     def post_headless(self):
         body = self._body()
         if body is None:
             return self.response_400(message=gettext("A JSON object is expected."))
-        errors = self._raw_errors(body)
+        errors = {**self._raw_errors(body), **self._related_errors(body, self.add_columns)}
         if errors:
             return self.response_422(message=errors)
-        try:
-            item = self.add_model_schema.load(body)
-        except ValidationError as error:
-            return self.response_422(message=error.messages)
+        item, refusal = self._load(self.add_model_schema, body)
+        if refusal is not None:
+            return refusal
         try:
             values = sent_values(item, body, self.add_columns)
             if self.operations.create is not None:
@@ -356,14 +398,13 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        errors = self._raw_errors(body)
+        errors = {**self._raw_errors(body), **self._related_errors(body, self.edit_columns)}
         if errors:
             return self.response_422(message=errors)
-        try:
-            item = self.edit_model_schema.load(self._merge_update_item(item, body), instance=item)
-        except ValidationError as error:
+        item, refusal = self._load(self.edit_model_schema, self._merge_update_item(item, body), instance=item)
+        if refusal is not None:
             discard()
-            return self.response_422(message=error.messages)
+            return refusal
         try:
             record = self.update_record(current_operator(), item, sent_values(item, body, self.edit_columns))
         except FieldErrors as refusal:

@@ -1,5 +1,9 @@
 """The application's security manager: FAB's, plus the LOG of logins."""
+from flask import jsonify
+from flask_appbuilder.const import API_SECURITY_PROVIDER_DB
+from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import gettext
 from flask_login import user_logged_out
 
 from app.audit.models import LogEntry
@@ -16,6 +20,12 @@ class BillingSecurityManager(SecurityManager):
         from flask import current_app
 
         user_logged_out.connect(_record_logout, current_app._get_current_object())
+
+    def create_jwt_manager(self, app):
+        """FAB's JWT manager, answering a malformed or forged token with 401 (not 422): it is no login."""
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.invalid_token_loader(_refuse_token)
+        return jwt_manager
 
     def register_views(self):
         """Login, JWT login and the own-profile forms only.
@@ -59,3 +69,12 @@ class BillingSecurityManager(SecurityManager):
 def _record_logout(sender, user=None, **extra):
     if user is not None and getattr(user, "is_authenticated", False):
         record_event(LogEntry.LOGOUT, user=user)
+
+
+def _refuse_token(reason):
+    return jsonify(message=gettext("Not a valid access token: log in again.")), 401
+
+
+# The API's login names its provider optionally, but FAB reads it as if
+# required (a KeyError, 500, when it is left out): the database it is.
+login_post.load_fields["provider"].load_default = API_SECURITY_PROVIDER_DB

@@ -44,3 +44,77 @@ def test_the_api_refuses_in_the_panels_words_and_keeps_nothing(app, api):
     assert created.status_code == 201, created.text
     with app.app_context():
         assert db.session.get(Client, created.json["id"]).client_number == "100001"
+
+
+def model_apis(app):
+    """Every REST resource over a model: (resource name, API view)."""
+    from flask_appbuilder.api import ModelRestApi
+
+    return [(view.resource_name, view) for view in app.appbuilder.baseviews if isinstance(view, ModelRestApi)]
+
+
+def table_counts(app):
+    from flask_appbuilder import Model
+
+    with app.app_context():
+        return {table.name: db.session.scalar(select(func.count()).select_from(table))
+                for table in Model.metadata.sorted_tables}
+
+
+def test_no_api_takes_a_related_record_other_than_by_id(app, api):
+    """Walks every API and every relation it accepts: an object, text or an impossible id is refused, nothing made."""
+    from sqlalchemy import inspect as model_inspect
+
+    from app.core.views import BillingModelApi
+
+    before = table_counts(app)
+    walked = []
+    for resource, view in model_apis(app):
+        relations = model_inspect(view.datamodel.obj).relationships
+        for column in view.add_columns or []:
+            if column not in relations:
+                continue
+            many = relations[column].uselist
+            for value in ({"name": "Нелегален", "id": 999}, "1", 2**70):
+                body = {column: [value] if many else value}
+                response = api.post(f"/api/v1/{resource}/", json=body)
+                walked.append((resource, column))
+                if response.status_code == 405:  # the resource takes no POST
+                    continue
+                assert response.status_code == 422, (resource, column, value, response.text)
+                if type(view).post_headless is BillingModelApi.post_headless:  # a body of the model's fields
+                    assert response.json["message"].get(column) == ["Посочете съществуващ запис с номера му (id)."], \
+                        (resource, column, response.text)
+    assert {"clients", "subscriptions", "contracts", "networks", "operators", "services"} <= {r for r, _c in walked}
+    assert table_counts(app) == before
+
+
+def test_ids_no_record_can_have_are_not_found_everywhere(app, api, admin):
+    for resource, _view in model_apis(app):
+        assert api.get(f"/api/v1/{resource}/{2**70}").status_code == 404, resource
+    big = 2**70
+    for url in (f"/clients/show/{big}", f"/payments/record/{big}", f"/cashdesk/?collector={big}"):
+        assert admin.get(url).status_code == 404, url
+    # Pages filtered by such a client show nothing of it, as for any unknown client; never an error.
+    for url in (f"/payments/list/?client={big}", f"/subscriptions/add?client={big}"):
+        assert admin.get(url).status_code in (200, 404), url
+    assert api.post(f"/api/v1/payments/{big}/reverse", json={"reason": "няма"}).status_code == 404
+
+
+def test_a_malformed_token_is_no_login_and_a_login_needs_no_provider(app):
+    caller = app.test_client()
+    caller.environ_base["HTTP_AUTHORIZATION"] = "Bearer not.a.token"
+    response = caller.get("/api/v1/clients/")
+    assert response.status_code == 401 and response.json["message"] == "Невалиден ключ за достъп: влезте отново."
+    anonymous = app.test_client()
+    assert anonymous.post("/api/v1/security/login", json={"username": "admin", "password": "wrong"}).status_code == 401
+    assert anonymous.post("/api/v1/security/login",
+                          json={"username": "admin", "password": "admin-test-pass-1"}).status_code == 200
+
+
+def test_info_describes_only_fields_that_have_a_help_text(app, api):
+    info = api.get("/api/v1/clients/_info").json
+    descriptions = {field["name"]: field.get("description") for field in info["add_columns"]}
+    assert descriptions["phone"] == "Няколко номера, разделени със запетая."  # the panel's help text
+    assert "name" in descriptions and descriptions["name"] is None  # absent, not the catalog's header
+    assert "Project-Id-Version" not in api.get("/api/v1/payments/_info").text
