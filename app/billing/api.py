@@ -35,6 +35,9 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     # Payment view's permissions, as in the panel.
     method_permission_name = {**BillingModelApi.method_permission_name, "post": "show", "reverse": "show"}
     list_columns = show_columns = PAYMENT_FIELDS
+    # What _info describes for a new payment (the POST body itself is read by post_headless):
+    # FAB's default, every relation, would list other dealers' allocations and versions.
+    add_columns = edit_columns = ["client", "method", "payment_type", "currency", "amount", "note"]
     search_columns = ["paid_at", "currency", "method", "payment_type"]
     order_columns = ["id", "paid_at"]
     base_order = ("paid_at", "desc")

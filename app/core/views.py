@@ -349,6 +349,24 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
                 errors[name] = [gettext("Name an existing record by its id.")]
         return errors
 
+    def _taken_errors(self, body, columns, pk=None):
+        """Unique columns whose value another record has already, as the panel's form says it: "Вече съществува."."""
+        model = self.datamodel.obj
+        mapper = inspect(model)
+        key = mapper.primary_key[0]
+        errors = {}
+        for name in columns:
+            column = mapper.columns.get(name)
+            if column is None or not column.unique or name not in body or not isinstance(body[name], (str, int)):
+                continue
+            query = self.datamodel.session.query(key).filter(column == body[name])
+            if pk is not None:
+                query = query.filter(key != pk)
+            with self.datamodel.session.no_autoflush:
+                if query.first() is not None:
+                    errors[name] = [gettext("Already exists.")]
+        return errors
+
     def _load(self, schema, body, **kwargs):
         """The body as the schema loads it, or the 422 that says what is wrong with it."""
         try:
@@ -373,7 +391,8 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         body = self._body()
         if body is None:
             return self.response_400(message=gettext("A JSON object is expected."))
-        errors = {**self._raw_errors(body), **self._related_errors(body, self.add_columns)}
+        errors = {**self._raw_errors(body), **self._related_errors(body, self.add_columns),
+                  **self._taken_errors(body, self.add_columns)}
         if errors:
             return self.response_422(message=errors)
         item, refusal = self._load(self.add_model_schema, body)
@@ -398,7 +417,8 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        errors = {**self._raw_errors(body), **self._related_errors(body, self.edit_columns)}
+        errors = {**self._raw_errors(body), **self._related_errors(body, self.edit_columns),
+                  **self._taken_errors(body, self.edit_columns, pk=item.id)}
         if errors:
             return self.response_422(message=errors)
         item, refusal = self._load(self.edit_model_schema, self._merge_update_item(item, body), instance=item)

@@ -118,3 +118,47 @@ def test_info_describes_only_fields_that_have_a_help_text(app, api):
     assert descriptions["phone"] == "Няколко номера, разделени със запетая."  # the panel's help text
     assert "name" in descriptions and descriptions["name"] is None  # absent, not the catalog's header
     assert "Project-Id-Version" not in api.get("/api/v1/payments/_info").text
+
+
+def test_info_lists_to_a_dealers_operator_only_what_that_operator_may_see(app):
+    """Every API's _info: related choices of dealer-owned models are the dealer's; no history rows at all."""
+    from sqlalchemy import inspect as model_inspect
+
+    from app.core.scoping import in_scope, is_scoped_model
+    from app.security.models import Operator
+
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    caller = app.test_client()
+    caller.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(caller, "l.dimitrov", "demo12345")
+    answers = {resource: caller.get(f"/api/v1/{resource}/_info") for resource, _view in model_apis(app)}
+    checked = 0
+    with app.app_context():
+        dealer_operator = db.session.scalars(select(Operator).where(Operator.username == "l.dimitrov")).one()
+        for resource, view in model_apis(app):
+            info = answers[resource]
+            if info.status_code == 403:
+                continue
+            relations = model_inspect(view.datamodel.obj).relationships
+            for field in info.json.get("add_columns", []) + info.json.get("edit_columns", []):
+                if "values" not in field:
+                    continue
+                relation = relations[field["name"]]
+                assert relation.mapper.class_.__name__.endswith("Version") is False, (resource, field["name"])
+                target = relation.mapper.class_
+                if is_scoped_model(target):
+                    for value in field["values"]:
+                        record = db.session.get(target, value["id"])
+                        assert in_scope(record, dealer_operator), (resource, field["name"], value)
+                        checked += 1
+    assert checked >= 5  # the dealer's own dealer, operators, clients… were listed and checked
+
+
+def test_a_duplicate_name_is_refused_under_its_field_in_bulgarian_without_sql(app, api):
+    assert api.post("/api/v1/dealers/", json={"name": "Дилър Люлин"}).status_code == 201
+    second = api.post("/api/v1/dealers/", json={"name": "Дилър Надежда"})
+    for response in (api.post("/api/v1/dealers/", json={"name": "Дилър Люлин"}),
+                     api.put(f"/api/v1/dealers/{second.json['id']}", json={"name": "Дилър Люлин"})):
+        assert response.status_code == 422
+        assert response.json["message"] == {"name": ["Вече съществува."]}
+        assert "SQL" not in response.text and "Unique" not in response.text
+    assert count(app, Dealer) == 2
