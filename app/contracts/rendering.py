@@ -10,15 +10,20 @@ treated as untrusted:
 - it loads nothing from outside: an image, stylesheet or font named by a URL
   or path is refused (app.core.pdf blocks them again while converting);
 - a misspelt placeholder is an error (StrictUndefined), not a blank in a
-  signed contract.
+  signed contract;
+- it fills within limits: the document's size, the size of any value it
+  builds, the loop rounds over range() and the time (MAX_* below), so a
+  template cannot make the panel build a 100 MB string or loop for minutes.
 Every failure becomes a TemplateProblem with a Bulgarian message and the
 template line; nothing of a half-filled contract is returned.
 """
 import re
+import time
 import traceback
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, wraps
 from types import SimpleNamespace
 
 from flask_babel import gettext
@@ -48,7 +53,105 @@ FONT_PROBLEM = _l(
     "a template may not set a font other than DejaVu Sans (%(what)s): other fonts have no Cyrillic in the PDF"
 )
 
-_environment = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+# What one filled template may cost: a contract is a few pages, not megabytes.
+MAX_OUTPUT = 1_000_000  # characters of the filled document
+MAX_VALUE = 100_000  # characters (or items) of one value a template builds
+MAX_ITERATIONS = 100_000  # loop rounds over range() in one fill, all loops together
+MAX_SECONDS = 3.0
+TOO_LARGE = _l("the filled template would be larger than %(size)s characters")
+VALUE_TOO_LARGE = _l("a value the template builds would be larger than %(size)s characters")
+TOO_LONG = _l("filling the template takes longer than %(seconds)s seconds")
+TOO_MANY_ROUNDS = _l("the template's loops would run more than %(rounds)s rounds")
+
+
+class TemplateLimit(Exception):
+    """A fill stopped by one of the limits above."""
+
+
+class _Budget:
+    """The time and loop rounds one fill may still use."""
+
+    def __init__(self):
+        self.deadline = time.monotonic() + MAX_SECONDS
+        self.iterations = 0
+
+    def spend(self, rounds=1):
+        self.iterations += rounds
+        if self.iterations > MAX_ITERATIONS:
+            raise TemplateLimit(TOO_MANY_ROUNDS % {"rounds": MAX_ITERATIONS})
+        if time.monotonic() > self.deadline:
+            raise TemplateLimit(TOO_LONG % {"seconds": f"{MAX_SECONDS:g}"})
+
+
+_budget: ContextVar = ContextVar("template_budget", default=None)
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, refusing values so large that building them alone is an attack.
+
+    Intercepting the operators also stops Jinja from folding constant
+    expressions ({{ 'a' * 10**8 }}) while compiling, before any check.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 — Jinja's own signature
+        _refuse_large_numbers(args, kwargs)
+        # str.format arrives wrapped by the sandbox; the string is the wrapped method's owner.
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        if isinstance(owner, str) and getattr(__obj, "__name__", "") in ("format", "format_map") \
+                and _WIDE_FORMAT.search(owner):
+            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
+            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+        if operator == "**" and isinstance(right, int) and not isinstance(right, bool) and abs(right) > 64:
+            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+        if operator == "*":
+            for sized, times in ((left, right), (right, left)):
+                if isinstance(sized, (str, list, tuple)) and isinstance(times, int) \
+                        and len(sized) * times > MAX_VALUE:
+                    raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+        if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
+                and len(left) + len(right) > MAX_VALUE:
+            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+        return super().call_binop(context, operator, left, right)
+
+
+# A field width of six digits or more in a format string ("%0100000000d", "{:>100000000}").
+_WIDE_FORMAT = re.compile(r"[%:][^%:{}]*?\d{6,}")
+
+
+def _refuse_large_numbers(args, kwargs):
+    """A number too large to be any sensible width, count or length (center(10**8), indent(10**8)…)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_VALUE:
+            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+
+
+def _bounded_filter(function):
+    @wraps(function)  # keeps Jinja's pass_context/pass_eval_context marks
+    def bounded(*args, **kwargs):
+        _refuse_large_numbers(args[1:], kwargs)
+        return function(*args, **kwargs)
+
+    return bounded
+
+
+def _bounded_range(*args):
+    """range() whose rounds count against the fill's budget (loops that print nothing included)."""
+    budget = _budget.get()
+    for number in range(*args):
+        if budget is not None:
+            budget.spend()
+        yield number
+
+
+_environment = BoundedSandbox(autoescape=True, undefined=StrictUndefined)
+_environment.globals["range"] = _bounded_range
+_environment.filters = {name: _bounded_filter(function) for name, function in _environment.filters.items()}
 
 # The preview shows a filled template in a sandboxed frame (no scripts, no
 # access to the panel) that may load nothing: inline styles and data: images only.
@@ -98,12 +201,25 @@ def screen_page(html):
 
 
 def fill(source, context):
-    """Render `source` with `context` in the sandbox. Raises TemplateProblem."""
+    """Render `source` with `context` in the sandbox, within the limits above. Raises TemplateProblem."""
     template = _compiled(source)
+    budget = _Budget()
+    token = _budget.set(budget)
     try:
-        return template.render(context)
+        parts, size = [], 0
+        for part in template.generate(context):
+            size += len(part)
+            if size > MAX_OUTPUT:
+                raise TemplateLimit(TOO_LARGE % {"size": MAX_OUTPUT})
+            budget.spend(0)
+            parts.append(part)
+        return "".join(parts)
+    except TemplateLimit as limit:
+        raise TemplateProblem(str(limit), _template_line(limit)) from None
     except Exception as error:  # noqa: BLE001 — every failure of a template is the operator's to fix
         raise TemplateProblem(_runtime_problem(error), _template_line(error)) from None
+    finally:
+        _budget.reset(token)
 
 
 @lru_cache(maxsize=32)

@@ -282,3 +282,33 @@ def test_a_template_sees_plain_data_only(app):
         # a head-office client contracts with head office's company (COMPANY_* settings)
         assert context["seller"]["name"] == app.config["COMPANY_NAME"]
         assert context["seller"]["eik"] == app.config["COMPANY_EIK"]
+
+
+@pytest.mark.parametrize(
+    "abuse, message",
+    [
+        ("{{ 'a' * 10**8 }}", "стойност, която шаблонът създава, би била по-голяма от 100000 знака"),
+        ("{{ 10 ** 10000000 }}", "стойност, която шаблонът създава, би била по-голяма от 100000 знака"),
+        ("{{ 'a'|center(10**8) }}", "стойност, която шаблонът създава, би била по-голяма от 100000 знака"),
+        ("{{ '%0100000000d' % 1 }}", "стойност, която шаблонът създава, би била по-голяма от 100000 знака"),
+        ("{{ '{:>100000000}'.format(1) }}", "стойност, която шаблонът създава, би била по-голяма от 100000 знака"),
+        ("{% for i in range(100000) %}{{ 'дълъг ред ' * 1000 }}{% endfor %}",
+         "попълненият шаблон би бил по-голям от 1000000 знака"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+         "циклите на шаблона биха се изпълнили повече от 100000 пъти"),
+    ],
+    ids=["huge-string", "huge-number", "huge-filter", "huge-percent-format", "huge-format", "huge-document",
+         "endless-loops"],
+)
+def test_a_template_that_would_exhaust_the_server_is_refused_quickly(app, abuse, message):
+    """Checked when the type is saved (the trial fill) and again at every fill; stopped, never run to the end."""
+    import time
+
+    from app.contracts.rendering import check_template
+
+    with app.test_request_context():
+        started = time.monotonic()
+        problem = check_template("<p>{{ client.name }}</p>\n" + abuse)
+        elapsed = time.monotonic() - started
+    assert problem is not None and message in str(problem), problem
+    assert elapsed < 5
