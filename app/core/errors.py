@@ -1,4 +1,6 @@
-"""Domain errors that views and APIs turn into messages."""
+"""Domain errors that views and APIs turn into messages, and refusals of input no rule can read."""
+from flask import jsonify, request
+from flask_babel import gettext
 from werkzeug.exceptions import NotFound
 
 
@@ -21,5 +23,27 @@ def _no_such_record(error):
     return NotFound()
 
 
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def refuse_nul_characters():
+    """No text anyone types holds the NUL character, and PostgreSQL cannot store one: 400, before any view."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if _has_nul(list(request.args.values())) or _has_nul(list(request.form.values())) or _has_nul(body):
+        message = gettext("The request contains the NUL character, which no text may hold.")
+        if request.path.startswith("/api/"):
+            return jsonify(message=message), 400
+        return message, 400
+    return None
+
+
 def init_app(app):
     app.register_error_handler(OverflowError, _no_such_record)
+    app.before_request(refuse_nul_characters)

@@ -37,10 +37,10 @@ def check_amount(value):
         raise InvalidValue(_l("Not an amount, e.g. 12,50."))
     if amount < 0:
         raise InvalidValue(_l("The amount cannot be negative."))
+    if amount > MAX_AMOUNT:  # before quantize: a huge number has no cents to round to
+        raise InvalidValue(_l("The amount is too large."))
     if amount != amount.quantize(CENT):
         raise InvalidValue(_l("At most two decimals (cents)."))
-    if amount > MAX_AMOUNT:
-        raise InvalidValue(_l("The amount is too large."))
     return amount.quantize(CENT)
 
 

@@ -297,6 +297,9 @@ class CappedCountListWidget(ListWidget):
         super().__init__(count_cap=COUNT_CAP, **kwargs)
 
 
+MAX_PAGE = 1_000_000
+
+
 class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
     """A ModelRestApi over the module's operations: refusals answer 422 and change nothing."""
 
@@ -386,6 +389,13 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         else:
             info.pop("description", None)
         return info
+
+    def get_list_headless(self, **kwargs):
+        page = (kwargs.get("rison") or {}).get("page")
+        if page is not None and not (isinstance(page, int) and 0 <= page <= MAX_PAGE):
+            # SQLite overflows on an OFFSET beyond 64 bits; no list has that many pages anyway.
+            return self.response_400(message=gettext("The page is a whole number from 0 to %(max)d.", max=MAX_PAGE))
+        return super().get_list_headless(**kwargs)
 
     def post_headless(self):
         body = self._body()

@@ -90,6 +90,8 @@ def test_an_amount_not_matching_the_chosen_months_is_refused(app):
 
 @pytest.mark.parametrize("amount, message", [
     ("0", "по-голяма от нула"), ("-5", "отрицателна"), ("12,345", "два знака"), ("abc", "не е сума"),
+    # A number beyond any precision (a float from an API client): refused, not a server error.
+    (1.7976931348623157e+308, "твърде голяма"),
 ])
 def test_bad_amounts_are_refused(app, amount, message):
     with app.app_context():

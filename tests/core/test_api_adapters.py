@@ -162,3 +162,17 @@ def test_a_duplicate_name_is_refused_under_its_field_in_bulgarian_without_sql(ap
         assert response.json["message"] == {"name": ["Вече съществува."]}
         assert "SQL" not in response.text and "Unique" not in response.text
     assert count(app, Dealer) == 2
+
+
+def test_a_page_no_list_has_is_refused_not_a_server_error(app, api):
+    for resource, _view in model_apis(app):
+        response = api.get(f"/api/v1/{resource}/?q=(page:-891374601427256082432000)")
+        assert response.status_code == 400, (resource, response.text)
+    assert api.get("/api/v1/clients/?q=(page:0,page_size:10)").status_code == 200
+
+
+def test_text_with_the_nul_character_is_refused_before_it_reaches_the_database(app, api, admin):
+    response = api.post("/api/v1/dealers/", json={"name": "Дилър\x00"})
+    assert response.status_code == 400 and "NUL" in response.json["message"]
+    assert admin.get("/clients/list/?q=Иван%00").status_code == 400
+    assert count(app, Dealer) == 0

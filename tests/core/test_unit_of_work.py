@@ -129,7 +129,8 @@ def what_was_stored(app, client_id, subscription_id):
         log = []
         if payments:
             transaction_id = db.session.scalar(select(LogEntry.transaction_id).where(
-                LogEntry.entity_type == "Payment", LogEntry.entity_id == str(payments[0].id)))
+                LogEntry.entity_type == "Payment", LogEntry.entity_id == str(payments[0].id),
+                LogEntry.operation == "insert"))
             log = sorted((entry.entity_type, entry.operation) for entry in db.session.scalars(
                 select(LogEntry).where(LogEntry.transaction_id == transaction_id,
                                        LogEntry.entity_type.in_(["Payment", "Subscription"]))))
@@ -164,7 +165,8 @@ def test_a_payment_is_the_same_through_the_panel_the_api_a_collector_and_a_job(a
     with app.app_context():
         # The LOG names who acted: the operator, or no operator for the collector.
         users = {entry: db.session.scalar(select(LogEntry.user_id).where(
-            LogEntry.entity_type == "Payment", LogEntry.entity_id == str(stored[entry][3][0])))
+            LogEntry.entity_type == "Payment", LogEntry.entity_id == str(stored[entry][3][0]),
+            LogEntry.operation == "insert"))
             for entry in stored}
         admin_id = head_office_cashier().id
         assert users == {"panel": admin_id, "api": admin_id, "collector": None, "job": admin_id}
