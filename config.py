@@ -94,7 +94,9 @@ def load_config():
         "AUTH_ROLE_ADMIN": "Администратор",
         "AUTH_ROLE_PUBLIC": "Public",
         "AUTH_USER_REGISTRATION": False,
-        "AUTH_RATE_LIMITED": True,
+        # Failed logins per address and per username (app.security.logins); FAB's own
+        # limiter counted every login, successful ones too, and only on the panel.
+        "AUTH_RATE_LIMITED": False,
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",

@@ -11,7 +11,7 @@ from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
 from app.core import errors, formatting, queue, transaction
 from app.protection import guard
-from app.security import access
+from app.security import access, logins
 from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
@@ -51,6 +51,7 @@ def create_app(overrides=None):
         appbuilder.init_app(app, db.session)
         _register_modules(appbuilder)
     access.init_app(app)
+    logins.init_app(app)
     for name in CLI_MODULES:
         app.cli.add_command(import_module(f"app.{name}.cli").commands)
     return app

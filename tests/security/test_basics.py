@@ -8,7 +8,7 @@ from app import create_app
 from app.audit.models import LogEntry
 from app.dealers.models import Dealer
 from app.extensions import db
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Browser, app_config
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Browser, app_config, visible_text
 from tests.dealers.test_dealers import VALID, create_dealer
 
 
@@ -46,17 +46,56 @@ def test_passwords_are_stored_hashed(app):
     assert check_password_hash(stored, ADMIN_PASSWORD)
 
 
-def test_login_attempts_are_rate_limited(app, database_url):
-    limited = create_app(
-        app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute")
-    )
+def test_failed_logins_are_limited_per_address_and_per_username_in_the_panel_and_the_api(app, database_url):
+    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute"))
     browser = Browser(limited, remote_addr="192.0.2.99")
-    codes = [
-        browser.submit("/login/", {"username": ADMIN_USERNAME, "password": "wrong"}).status_code
-        for _ in range(4)
-    ]
-    assert codes[:3] == [302, 302, 302]
-    assert codes[3] == 429
+    codes = [browser.submit("/login/", {"username": ADMIN_USERNAME, "password": "wrong"}).status_code
+             for _ in range(4)]
+    assert codes == [302, 302, 302, 429]
+    refused = browser.submit("/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    assert refused.status_code == 429  # locked: not even the right password is tried
+    page = visible_text(refused.text)
+    assert "Твърде много неуспешни опити за вход" in page and "Опитайте отново след 1 минути." in page
+    assert "Клиенти" not in page  # the layout of the login page, no menu of an operator
+
+    # The same username from another address is locked too; through the API as well.
+    api = limited.test_client()
+    api.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    answer = api.post("/api/v1/security/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    assert answer.status_code == 429 and "Твърде много неуспешни опити" in answer.json["message"]
+    # Another user from a third address is not.
+    other = limited.test_client()
+    other.environ_base["REMOTE_ADDR"] = "203.0.113.77"
+    assert other.post("/api/v1/security/login", json={"username": "nobody", "password": "x"}).status_code == 401
+    with limited.app_context():
+        refusals = db.session.scalars(select(LogEntry).where(LogEntry.operation == "refused")).all()
+        assert [(entry.username, entry.remote_addr) for entry in refusals] == [
+            (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME, "198.51.100.77")]
+
+
+def test_an_office_behind_one_address_logs_in_as_often_as_it_likes(app, database_url):
+    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute"))
+    for _ in range(20):
+        browser = Browser(limited, remote_addr="192.0.2.100")
+        assert browser.submit("/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}).status_code == 302
+        browser.logout()
+    api = limited.test_client()
+    api.environ_base["REMOTE_ADDR"] = "192.0.2.100"
+    for _ in range(20):
+        assert api.post("/api/v1/security/login",
+                        json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}).status_code == 200
+
+
+def test_the_api_login_is_limited_like_the_panel(app, database_url):
+    """80 wrong passwords, then the right one: refused after the limit, right password included."""
+    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="10 per 5 minute"))
+    api = limited.test_client()
+    api.environ_base["REMOTE_ADDR"] = "192.0.2.101"
+    codes = [api.post("/api/v1/security/login", json={"username": ADMIN_USERNAME, "password": f"wrong{i}"}).status_code
+             for i in range(80)]
+    assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}
+    assert api.post("/api/v1/security/login",
+                    json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}).status_code == 429
 
 
 def test_production_refuses_to_start_without_secret_key(monkeypatch):
