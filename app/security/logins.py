@@ -11,7 +11,7 @@ sees the same.
 from datetime import timedelta
 
 from flask import current_app, jsonify, render_template, request
-from flask_babel import gettext
+from flask_babel import ngettext
 from limits import parse
 from sqlalchemy import func, select
 
@@ -52,8 +52,9 @@ def refuse_after_too_many_failures():
         return None
     minutes = max(limit.get_expiry() // 60, 1)
     record_security_event(LogEntry.REFUSED, username=username, note=f"{request.path}: too many failed logins")
-    message = gettext("Too many failed logins from your address or for this user. Try again in %(minutes)d "
-                      "minutes.", minutes=minutes)
+    message = ngettext("Too many failed logins from your address or for this user. Try again in %(num)d minute.",
+                       "Too many failed logins from your address or for this user. Try again in %(num)d minutes.",
+                       minutes)
     if request.path.startswith("/api/"):
         return jsonify(message=message), 429
     appbuilder = current_app.appbuilder

@@ -55,7 +55,7 @@ def test_failed_logins_are_limited_per_address_and_per_username_in_the_panel_and
     refused = browser.submit("/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
     assert refused.status_code == 429  # locked: not even the right password is tried
     page = visible_text(refused.text)
-    assert "Твърде много неуспешни опити за вход" in page and "Опитайте отново след 1 минути." in page
+    assert "Твърде много неуспешни опити за вход" in page and "Опитайте отново след 1 минута." in page
     assert "Клиенти" not in page  # the layout of the login page, no menu of an operator
 
     # The same username from another address is locked too; through the API as well.
