@@ -27,7 +27,10 @@ from app.core.validators import InvalidValue, as_id
 
 
 class BillingInterface(SQLAInterface):
-    """FAB's data access without its commits: add, edit and delete flush; the unit of work commits."""
+    """FAB's data access without its commits: add, edit and delete flush; the unit of work commits.
+
+    FAB passes `commit`; it is ignored on purpose.
+    """
 
     def get(self, id, filters=None, select_columns=None, outer_default_load=False):
         # An id no record can have answers "not found" (FAB would pass SQLite a number it overflows on).

@@ -5,7 +5,7 @@ Two kinds of rights make up the role × permission matrix:
   can_edit/can_delete on a view's class_permission_name; the REST API of the
   same name answers to the same ones);
 - business rights, held as permissions on the OPERATIONS view menu and
-  checked on the server with app.security.rights.has_right().
+  checked on the server with app.security.rights.may(actor, right).
 Rights that are naturally a view permission (manage operators, manage
 protection, read the log) are that view permission, so the matrix never has
 two rows for one right.
