@@ -20,7 +20,7 @@ from app.audit.services import record_security_event
 from app.core.formatting import utcnow
 from app.extensions import db
 
-LOGIN_ENDPOINTS = {"AuthDBView.login", "SecurityApi.login"}
+LOGIN_ENDPOINTS = {"TwoFactorAuthDBView.login", "TwoFactorAuthDBView.code", "SecurityApi.login"}
 
 
 def _failures(condition, since):

@@ -1,19 +1,23 @@
 """The application's security manager: FAB's, plus the LOG of logins."""
-from flask import jsonify
+from flask import jsonify, request
 from flask_appbuilder.const import API_SECURITY_PROVIDER_DB
 from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import gettext
+from marshmallow import EXCLUDE
 from flask_login import user_logged_out
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event, record_security_event
+from app.security.login_view import TwoFactorAuthDBView
 from app.security.models import Operator
 from app.security.rights import may_access
+from app.security.two_factor import code_is_valid, needs_second_factor
 
 
 class BillingSecurityManager(SecurityManager):
     user_model = Operator
+    authdbview = TwoFactorAuthDBView
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
@@ -56,6 +60,14 @@ class BillingSecurityManager(SecurityManager):
 
     def auth_user_db(self, username, password):
         user = super().auth_user_db(username, password)
+        if user is not None and request.path.startswith("/api/") and needs_second_factor(user):
+            # The API has no second step: its login carries the code ("totp") beside the password.
+            body = request.get_json(silent=True)
+            code = body.get("totp") if isinstance(body, dict) else None
+            if not (user.totp_secret and code_is_valid(user.totp_secret, code if isinstance(code, str) else None)):
+                record_security_event(LogEntry.LOGIN_FAILED, user=user, username=username,
+                                      note=gettext("Wrong one-time code"))
+                return None
         if user is None and username:
             known = self.find_user(username=username)
             # The request fails (401, the form again), yet the attempt stays on record.
@@ -63,6 +75,10 @@ class BillingSecurityManager(SecurityManager):
         return user
 
     def on_user_login(self, user):
+        # In the panel a login that still needs its one-time code is not a login yet
+        # (the code step records it); the API checks the code in the same request.
+        if needs_second_factor(user) and not request.path.startswith("/api/"):
+            return
         record_event(LogEntry.LOGIN, user=user)
 
 
@@ -78,3 +94,5 @@ def _refuse_token(reason):
 # The API's login names its provider optionally, but FAB reads it as if
 # required (a KeyError, 500, when it is left out): the database it is.
 login_post.load_fields["provider"].load_default = API_SECURITY_PROVIDER_DB
+# The one-time code ("totp") travels beside the password; auth_user_db reads it.
+login_post.unknown = EXCLUDE

@@ -26,7 +26,8 @@ User.__versioned__ = {
         "allowed_services",
     ]
 }
-User.__log_masked__ = ("password",)
+# The password hash and the second factor's key show only as "changed".
+User.__log_masked__ = ("password", "totp_secret")
 versioning_manager.builder.instrument_versioned_classes(User.__mapper__, User)
 
 
@@ -41,6 +42,8 @@ class Operator(User):
         Integer, ForeignKey("dealer.id", name="fk_ab_user_dealer_id", ondelete="RESTRICT"), index=True
     )
     dealer = relationship("Dealer", foreign_keys=[dealer_id])
+    # The key of the operator's authenticator app (base32), once enrolled.
+    totp_secret = Column(String(64))
     # Services this operator may sell; empty means every sellable service.
     allowed_services = relationship("Service", secondary="operator_service", order_by="Service.name")
 

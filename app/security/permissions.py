@@ -28,6 +28,8 @@ READ_LOG = "read_log"
 OVERRIDE_TECHNOLOGY = "override_technology"
 ADD_CHARGES = "add_charges"
 SEE_ALL_CASH_DESKS = "see_all_cash_desks"
+# Held by a role, it makes its operators log in with a one-time code too (app.security.two_factor).
+TWO_FACTOR_LOGIN = "two_factor_login"
 
 # right → (permission, view menu)
 RIGHTS = {
@@ -42,6 +44,7 @@ RIGHTS = {
     OVERRIDE_TECHNOLOGY: (OVERRIDE_TECHNOLOGY, OPERATIONS),
     ADD_CHARGES: (ADD_CHARGES, OPERATIONS),
     SEE_ALL_CASH_DESKS: (SEE_ALL_CASH_DESKS, OPERATIONS),
+    TWO_FACTOR_LOGIN: (TWO_FACTOR_LOGIN, OPERATIONS),
     MANAGE_OPERATORS: ("can_edit", "Operator"),
     MANAGE_PROTECTION: ("can_edit", "AllowedAddress"),
     READ_LOG: ("can_list", "LogEntry"),
@@ -79,6 +82,7 @@ PERMISSION_LABELS = {
     OVERRIDE_TECHNOLOGY: _l("sell without the block's technology"),
     ADD_CHARGES: _l("add manual charges"),
     SEE_ALL_CASH_DESKS: _l("see every operator's cash desk"),
+    TWO_FACTOR_LOGIN: _l("must log in with a one-time code"),
 }
 
 # View menus that are not a model (the model views register their labels

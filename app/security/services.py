@@ -34,7 +34,11 @@ def init_roles():
         security.add_permission_view_menu(*p.RIGHTS[right])
 
     admin = security.find_role(security.auth_role_admin)
+    # Every right, but not the duty of a one-time code: that one an administrator gives a role on purpose.
+    duty = p.RIGHTS[p.TWO_FACTOR_LOGIN]
     for permission_view in session.query(security.permissionview_model):
+        if (permission_view.permission.name, permission_view.view_menu.name) == duty:
+            continue
         if permission_view not in admin.permissions:
             admin.permissions.append(permission_view)
 
