@@ -44,6 +44,17 @@ def refuse_nul_characters():
     return None
 
 
+def _method_not_allowed(error):
+    """The API answers an unlisted method in JSON, like its other refusals, naming the methods it takes."""
+    if not request.path.startswith("/api/"):
+        return error
+    response = jsonify(message=gettext("This address does not take the method %(method)s.", method=request.method))
+    response.status_code = 405
+    response.headers["Allow"] = ", ".join(error.valid_methods or ())
+    return response
+
+
 def init_app(app):
     app.register_error_handler(OverflowError, _no_such_record)
+    app.register_error_handler(405, _method_not_allowed)
     app.before_request(refuse_nul_characters)

@@ -176,3 +176,12 @@ def test_text_with_the_nul_character_is_refused_before_it_reaches_the_database(a
     assert response.status_code == 400 and "NUL" in response.json["message"]
     assert admin.get("/clients/list/?q=Иван%00").status_code == 400
     assert count(app, Dealer) == 0
+
+
+def test_an_unlisted_method_is_405_in_json_with_the_methods_allowed(app, api):
+    for method, url in (("put", "/api/v1/payments/1"), ("delete", "/api/v1/payments/1"),
+                        ("patch", "/api/v1/clients/1")):
+        response = getattr(api, method)(url, json={})
+        assert response.status_code == 405 and response.is_json, (method, url)
+        assert response.json["message"] == f"Този адрес не приема метода {method.upper()}."
+        assert "GET" in response.headers["Allow"]
