@@ -124,6 +124,17 @@ def change_technical_parameters(actor, subscription, **fields):
     return subscription
 
 
+def may_read_password(actor):
+    """A subscriber's network password is read only by who may change technical parameters."""
+    return may(actor, permissions.CHANGE_TECHNICAL)
+
+
+def record_password_read(actor, subscription):
+    """The subscription's page showed its password to the actor: the LOG says who read it, and when."""
+    if subscription.password and may_read_password(actor):
+        record_event(LogEntry.SECRET_VIEWED, user=actor, entity=subscription, note="Парола")
+
+
 def change_status(actor, subscription, status, reason):
     """Move a subscription to another status, saying why (the LOG keeps both); sends subscription_status_changed.
 

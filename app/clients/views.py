@@ -20,7 +20,7 @@ from app.clients.api import (
 )
 from app.clients.models import Client, Subscription
 from app.clients.services import mask_egn, search_condition
-from app.clients.subscriptions import change_status
+from app.clients.subscriptions import change_status, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_yes_no
@@ -106,7 +106,7 @@ def password_as_allowed(password):
     """A subscriber's password: in full only for operators who may change technical parameters."""
     if not password:
         return ""
-    return password if may(current_operator(), permissions.CHANGE_TECHNICAL) else "••••••"
+    return password if may_read_password(current_operator()) else "••••••"
 
 
 def status_label(status):
@@ -283,10 +283,8 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             subscription = self.datamodel.get(kwargs["pk"], self._base_filters)
-            actor = current_operator()
-            if subscription is not None and subscription.password and may(actor, permissions.CHANGE_TECHNICAL):
-                # A subscriber's password read on screen: the LOG says who read it, and when.
-                record_event(LogEntry.SECRET_VIEWED, user=actor, entity=subscription, note="Парола")
+            if subscription is not None:
+                record_password_read(current_operator(), subscription)
         return super().render_template(template, **kwargs)
 
     @expose("/status/<int:pk>", methods=["POST"])

@@ -34,9 +34,10 @@ class BillingInterface(SQLAInterface):
 
     def get(self, id, filters=None, select_columns=None, outer_default_load=False):
         # An id no record can have answers "not found" (FAB would pass SQLite a number it overflows on).
-        if as_id(id) is None:
+        pk = as_id(id)
+        if pk is None:
             return None
-        return super().get(as_id(id), filters, select_columns=select_columns, outer_default_load=outer_default_load)
+        return super().get(pk, filters, select_columns=select_columns, outer_default_load=outer_default_load)
 
     def add(self, item, commit=True):
         self.session.add(item)
@@ -474,18 +475,7 @@ def _forget_loaded(item):
 def sent_values(item, body, columns):
     """The values a JSON body set, as the schema loaded them onto `item`.
 
-    A related record must be an existing one named by its id: a nested
-    object would otherwise create that record too, past its own rights.
+    Related records are existing ones by then: _related_errors refused any
+    relation not named by an id before the schema loaded the body.
     """
-    values = {}
-    for name in columns:
-        if name not in body:
-            continue
-        value = getattr(item, name)
-        related = value if isinstance(value, (list, tuple, set)) else [value]
-        for record in related:
-            state = inspect(record, raiseerr=False) if record is not None else None
-            if state is not None and getattr(state, "mapper", None) is not None and not state.persistent:
-                raise FieldErrors({name: [gettext("Name an existing record by its id.")]})
-        values[name] = value
-    return values
+    return {name: getattr(item, name) for name in columns if name in body}

@@ -13,21 +13,16 @@ from tests.factories import make_operator
 PASSWORD = "operator-pass-123"
 
 
-def require_code_for(app, role_name):
+def set_code_requirement(app, role_name, required):
+    """Grant or take back the duty of a one-time code, as an administrator does in the rights matrix."""
     with app.app_context():
         security = app.appbuilder.sm
         duty = security.find_permission_view_menu(*p.RIGHTS[p.TWO_FACTOR_LOGIN])
         role = security.find_role(role_name)
-        role.permissions.append(duty)
-        db.session.commit()
-
-
-def drop_code_requirement(app, role_name):
-    with app.app_context():
-        security = app.appbuilder.sm
-        duty = security.find_permission_view_menu(*p.RIGHTS[p.TWO_FACTOR_LOGIN])
-        role = security.find_role(role_name)
-        role.permissions.remove(duty)
+        if required:
+            role.permissions.append(duty)
+        else:
+            role.permissions.remove(duty)
         db.session.commit()
 
 
@@ -40,7 +35,7 @@ def send_code(browser, code):
 def test_a_role_that_requires_a_code_enrols_its_operators_and_then_asks_every_time(app):
     with app.app_context():
         make_operator(None, "каса", p.CASHIER, username="cashier")
-    require_code_for(app, p.CASHIER)
+    set_code_requirement(app, p.CASHIER, True)
     try:
         browser = Browser(app)
         answer = browser.submit("/login/", {"username": "cashier", "password": PASSWORD})
@@ -77,7 +72,7 @@ def test_a_role_that_requires_a_code_enrols_its_operators_and_then_asks_every_ti
             assert operations.count("login") == 3  # after the code only: two in the panel, one through the API
             assert "totp_secret" not in str([entry.changes for entry in entries])
     finally:
-        drop_code_requirement(app, p.CASHIER)
+        set_code_requirement(app, p.CASHIER, False)
 
 
 def test_operators_whose_roles_require_no_code_log_in_with_their_password(app):
