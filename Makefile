@@ -35,7 +35,7 @@ test: install
 
 # Extract the app's and Flask-AppBuilder's strings, merge into the catalog, compile.
 i18n: $(VENV)/.installed
-	$(BIN)/pybabel extract -F translations/babel.cfg -k lazy_gettext -k _l --no-location \
+	$(BIN)/pybabel extract -F translations/babel.cfg -k lazy_gettext -k _l -k N_ --no-location \
 		--sort-output -o translations/messages.pot app \
 		$$($(BIN)/python -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))')
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l bg --no-fuzzy-matching --ignore-obsolete

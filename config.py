@@ -106,6 +106,8 @@ def load_config():
         "FAB_UPDATE_PERMS": False,
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_SWAGGER_UI": not production,
+        # The spec is served by app.core.openapi, corrected where FAB's is wrong.
+        "FAB_ADD_OPENAPI_VIEWS": False,
         "FAB_SECURITY_MANAGER_CLASS": "app.security.manager.BillingSecurityManager",
         "FAB_BASE_TEMPLATE": "billing_base.html",
         "FAB_INDEX_VIEW": "app.core.views.HomeView",

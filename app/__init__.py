@@ -9,7 +9,7 @@ from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
-from app.core import errors, formatting, queue, transaction
+from app.core import api_language, errors, formatting, openapi, queue, transaction
 from app.protection import guard
 from app.security import access, logins
 from config import engine_options, load_config
@@ -50,6 +50,8 @@ def create_app(overrides=None):
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
         _register_modules(appbuilder)
+        openapi.register(appbuilder)
+    api_language.init_app(app)
     access.init_app(app)
     logins.init_app(app)
     for name in CLI_MODULES:

@@ -20,7 +20,14 @@ class FieldErrors(Exception):
 def _no_such_record(error):
     # SQLite refuses to compare an id column with a number beyond 64 bits
     # (a forged /…/<id> or ?client=…); no record has such an id.
-    return NotFound()
+    return _not_found(NotFound())
+
+
+def _not_found(error):
+    """The API answers an unknown address in JSON, like its other refusals."""
+    if not request.path.startswith("/api/"):
+        return error
+    return jsonify(message=gettext("There is no such address or record.")), 404
 
 
 def _has_nul(value):
@@ -56,5 +63,6 @@ def _method_not_allowed(error):
 
 def init_app(app):
     app.register_error_handler(OverflowError, _no_such_record)
+    app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _method_not_allowed)
     app.before_request(refuse_nul_characters)

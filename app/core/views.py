@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
+from app.core.openapi import NullableRelationsConverter
 from app.core.transaction import discard
 from app.core.validators import InvalidValue, as_id
 
@@ -307,6 +308,7 @@ MAX_PAGE = 1_000_000
 class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
     """A ModelRestApi over the module's operations: refusals answer 422 and change nothing."""
 
+    model2schemaconverter = NullableRelationsConverter
     # field → check (app.core.validators style), applied to the request body
     # as sent: the schema would already have rounded "1.234" to 1.23.
     raw_checks = {}

@@ -2,19 +2,30 @@
 
 Every operation of the published spec, with generated requests (valid and
 not), as the administrator and as a dealer's operator, on the demo data.
-No answer may be a server error, and a request with a forged token must be
-refused with 401/403. FUZZ_EXAMPLES sets the requests per operation.
+No answer may be a server error, every answer must be what the spec says
+(its status code, content type, headers and body schema), and a request
+with a forged token must be refused with 401/403. FUZZ_EXAMPLES sets the
+requests per operation.
 """
 import os
 from collections import defaultdict
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import ignored_auth, not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    ignored_auth,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, api_token
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+CHECKS = [not_a_server_error, ignored_auth, status_code_conformance, content_type_conformance,
+          response_headers_conformance, response_schema_conformance]
 
 
 def fuzz(app, spec, username, password):
@@ -34,7 +45,7 @@ def fuzz(app, spec, username, password):
         def run(case):
             sent[0] += 1
             try:
-                case.call_and_validate(headers=headers, app=app, checks=[not_a_server_error, ignored_auth])
+                case.call_and_validate(headers=headers, app=app, checks=CHECKS)
             except BaseException as failure:  # schemathesis reports a group of failed checks
                 if isinstance(failure, KeyboardInterrupt):
                     raise
@@ -45,7 +56,7 @@ def fuzz(app, spec, username, password):
     return operations, sent[0], failures
 
 
-def test_no_generated_request_gets_a_server_error_as_admin_or_as_a_dealers_operator(app):
+def test_no_generated_request_gets_a_server_error_or_an_answer_off_the_spec_as_admin_or_dealers_operator(app):
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     admin = app.test_client()
     admin.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token(admin)}"

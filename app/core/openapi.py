@@ -1,0 +1,202 @@
+"""The OpenAPI spec the app publishes at /api/v1/_openapi, true to what the API answers.
+
+Flask-AppBuilder writes each operation's spec from its docstrings, which
+are generic and in places wrong for any application: ids typed as strings,
+the `_info` column lists typed as objects, error bodies whose `message` is
+only ever a string, and status codes that its own decorators answer but no
+operation lists (403 without the permission, 400 for a request no view
+reads). `PublishedOpenApi` serves FAB's spec with those corrected, so an
+outside client (schemathesis in tests/core/test_api_fuzz.py) can hold the
+API to it. Nullable related records are corrected at their source instead
+(`NullableRelationsConverter`, used by every BillingModelApi).
+"""
+import copy
+from datetime import timezone
+
+from flask import current_app
+from flask_appbuilder.api import BaseApi, expose, protect, safe
+from flask_appbuilder.api.convert import Model2SchemaConverter
+from flask_appbuilder.api.manager import OpenApi, SwaggerView
+from marshmallow import fields
+
+# What every refusal carries: one sentence, or messages per field (a 422
+# of a form: {"name": ["Вече съществува."]}; a list field's item errors are
+# keyed by position).
+ERROR_BODY = {
+    "type": "object",
+    "properties": {
+        "message": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": {
+                    "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]}},
+            ],
+        },
+    },
+    "required": ["message"],
+}
+ERROR_RESPONSES = {
+    "400": "The request cannot be read: not JSON, a malformed argument, a NUL character",
+    "401": "No valid access token, or a wrong login",
+    "403": "The operator lacks the permission",
+    "404": "No such record (or one of another dealer)",
+    "405": "The address does not take this method",
+    "422": "Refused: the messages say why, per field",
+    "429": "Too many failed logins from this address or for this username; try later",
+    "500": "Unexpected error",
+}
+# Every operation may meet these: the token check, the permission check, a
+# request no view can read, and a bug. 404 is added where the path names a record.
+ALWAYS = ("400", "401", "403", "422", "500")
+LOGIN_PATHS = ("/security/login", "/security/refresh")
+INFO_COLUMNS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "label": {"type": "string"},
+            "description": {"type": "string"},
+            "type": {"type": "string"},
+            "required": {"type": "boolean"},
+            "unique": {"type": "boolean"},
+            "count": {"type": "integer"},
+            "values": {"type": "array"},
+        },
+    },
+}
+
+
+def corrected(spec):
+    """FAB's generated spec (a dict) with its generic mistakes corrected; the argument is not changed."""
+    spec = copy.deepcopy(spec)
+    responses = spec.setdefault("components", {}).setdefault("responses", {})
+    for status, description in ERROR_RESPONSES.items():
+        responses[status] = {"description": description, "content": {"application/json": {"schema": ERROR_BODY}}}
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "delete", "patch"):
+                continue
+            listed = operation.setdefault("responses", {})
+            needed = list(ALWAYS)
+            if "{" in path:
+                # A malformed id can fall on another method's route of the same address.
+                needed += ["404", "405"]
+            if path.endswith(LOGIN_PATHS):
+                needed.append("429")
+            for status in needed:
+                listed.setdefault(status, {"$ref": f"#/components/responses/{status}"})
+            _correct_bodies(path, method, listed)
+    return spec
+
+
+def _correct_bodies(path, method, listed):
+    # Records have integer ids; FAB's docstrings type `ids` (a list) and `id` (a creation) as strings.
+    for status in ("200", "201"):
+        schema = _json_schema(listed.get(status))
+        properties = (schema or {}).get("properties", {})
+        if "ids" in properties and properties["ids"].get("items", {}).get("type") == "string":
+            properties["ids"]["items"]["type"] = "integer"
+        if properties.get("id", {}).get("type") == "string":
+            properties["id"]["type"] = "integer"
+        if path.endswith("/_info"):
+            # Lists of column descriptions, not objects.
+            for name in ("add_columns", "edit_columns"):
+                if name in properties:
+                    properties[name] = copy.deepcopy(INFO_COLUMNS)
+
+
+def _json_schema(response):
+    if not isinstance(response, dict):
+        return None
+    return response.get("content", {}).get("application/json", {}).get("schema")
+
+
+class PublishedOpenApi(OpenApi):
+    """FAB's OpenApi view serving the corrected spec, under FAB's permission ("can get on OpenApi")."""
+
+    class_permission_name = "OpenApi"
+
+    @expose("/<version>/_openapi")
+    @protect()
+    @safe
+    def get(self, version):
+        """The OpenAPI spec of one API version (corrected, see app.core.openapi)
+        ---
+        get:
+          description: >-
+            Get the OpenAPI spec for a specific API version
+          parameters:
+          - in: path
+            schema:
+              type: string
+            name: version
+          responses:
+            200:
+              description: The OpenAPI spec
+              content:
+                application/json:
+                  schema:
+                    type: object
+            404:
+              $ref: '#/components/responses/404'
+            500:
+              $ref: '#/components/responses/500'
+        """
+        api_spec = self._create_api_spec(version)
+        apis = [view for view in current_app.appbuilder.baseviews
+                if isinstance(view, BaseApi) and view.version == version]
+        if not apis:
+            return self.response_404()
+        for api in apis:
+            api.add_api_spec(api_spec)
+        return self.response(200, **corrected(api_spec.to_dict()))
+
+
+def register(appbuilder):
+    """In place of FAB's own OpenApi view (FAB_ADD_OPENAPI_VIEWS is off in config.py)."""
+    if current_app.config.get("FAB_API_SWAGGER_UI"):
+        appbuilder.add_api(PublishedOpenApi)
+        appbuilder.add_view_no_menu(SwaggerView)
+
+
+class UtcDateTime(fields.DateTime):
+    """A stored UTC time, answered with its zone ("2026-12-01T09:05:00+00:00"); a time sent with a zone is stored in UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+
+class NullableRelationsConverter(Model2SchemaConverter):
+    """FAB's schema converter, with nullable relations and exact amounts documented as they are answered.
+
+    - FAB nests a many-to-one relation (a payment's dealer) as an object that
+      is never null, while a head-office client's dealer is exactly that.
+    - Amounts are decimals: answered as text ("12.90"), which keeps every
+      cent (a JSON number may not); they are taken as text or as numbers.
+    """
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        if isinstance(field, fields.DateTime) and not isinstance(field, UtcDateTime):
+            # Times are stored in UTC without a zone; answered with it (RFC 3339 wants one).
+            field.__class__ = UtcDateTime
+        if isinstance(field, fields.Decimal):
+            field.as_string = True
+            field.metadata = {**field.metadata, "type": "string", "format": "decimal", "example": "12.90"}
+        return field
+
+    def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
+        field = super()._column2relation(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        if nested and not field.many and datamodel.is_nullable(column.name):
+            field.allow_none = True
+        return field
+
