@@ -75,6 +75,11 @@ def load_config():
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
+        "MAIL_OUTBOX": os.environ.get("MAIL_OUTBOX") or None,  # default instance/outbox/
+        # The nightly billing cycle: local time (Europe/Sofia), and whether the schedule runs at all.
+        "CYCLE_TIME": os.environ.get("CYCLE_TIME", "02:30"),
+        "CYCLE_SCHEDULE": _bool("CYCLE_SCHEDULE", True),
+        "CYCLE_CHUNK": _int("CYCLE_CHUNK", 1000),  # subscriptions per job
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data) until an administrator saves
         # it at /head-office/. An empty VAT number means not VAT-registered:

@@ -1,26 +1,39 @@
 """Background worker: runs the billing jobs queued on Redis, with RQ's scheduler.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python worker.py [--burst]
+    REDIS_URL=redis://127.0.0.1:6379/0 python worker.py --cron
 
-Run as many workers as the load needs; jobs are taken once each.
+Run as many workers as the load needs; jobs are taken once each. Run one
+`--cron` process besides them: RQ's cron scheduler, which asks every few
+minutes whether the nightly billing cycle is due (app/billing/schedule.py)
+and queues it for the workers. (A second one would start nothing twice,
+but one is enough.)
 """
 import argparse
 
 from rq import Queue, SimpleWorker
+from rq.cron import CronScheduler
 
 from app import create_app
+from app.billing.schedule import register_cron
 from app.core.queue import redis_connection
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--cron", action="store_true", help="run the cron scheduler (the nightly cycle), not a worker")
     options = parser.parse_args()
 
     app = create_app()
     if not app.config.get("REDIS_URL"):
         raise SystemExit("worker.py needs REDIS_URL; without it jobs run inside the panel.")
     connection = redis_connection(app)
+    if options.cron:
+        scheduler = CronScheduler(connection=connection, name=f"billing-cron-{app.config['JOB_QUEUE_NAME']}")
+        register_cron(scheduler, app.config["JOB_QUEUE_NAME"])
+        scheduler.start()
+        return
     # SimpleWorker runs each job in this process, inside the application
     # context pushed below; a forking worker would share the database
     # connections of the parent with its children.

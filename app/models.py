@@ -13,5 +13,6 @@ from app.core import counters  # noqa: F401
 from app.dealers import models as dealers_models  # noqa: F401
 from app.invoices import models as invoices_models  # noqa: F401
 from app.networks import models as networks_models  # noqa: F401
+from app.notifications import models as notifications_models  # noqa: F401
 from app.protection import models as protection_models  # noqa: F401
 from app.security import models as operator_models  # noqa: F401

@@ -5,13 +5,14 @@ of two dealers; a model that becomes dealer-scoped needs a factory here, or
 that test fails and says which.
 """
 from app.audit.models import LogEntry
-from app.billing.models import Charge, Payment
+from app.billing.models import Charge, CycleEffect, Payment
 from app.invoices.models import Invoice
 from app.dealers.models import Dealer
 from app.clients.models import Client, Subscription
 from app.contracts.models import Contract
 from app.extensions import db
 from app.networks.models import Network
+from app.notifications.models import Notification
 from app.security.models import Operator
 
 EIKS = {"Алфа": "175074752", "Бета": "204123454"}
@@ -179,6 +180,29 @@ def _invoice_record(dealer, tag):
     return invoice
 
 
+def _cycle_effect_record(dealer, tag):
+    from datetime import date
+
+    from app.billing.models import BillingRun
+
+    subscription = _subscription_record(dealer, f"цикъл-{tag}")
+    run = BillingRun(day=date(2026, 12, 1), status="done")
+    effect = CycleEffect(run=run, subscription_id=subscription.id, client_id=subscription.client_id,
+                         kind="warning", period_end=date(2026, 12, 31), detail=f"Предупреждение-{tag}")
+    db.session.add(effect)
+    db.session.commit()
+    return effect
+
+
+def _notification_record(dealer, tag):
+    client = make_client(dealer, f"Получател-{tag}", email=f"mail-{tag}@example.bg")
+    notification = Notification(key=f"test:{tag}", client=client, recipient=client.email,
+                                subject=f"Писмо-{tag}", body="…")
+    db.session.add(notification)
+    db.session.commit()
+    return notification
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
@@ -191,4 +215,6 @@ SCOPED_FACTORIES = {
     Charge: (_charge_record, lambda record: record.description),
     Payment: (_payment_record, lambda record: record.note),
     Invoice: (_invoice_record, lambda record: record.recipient_name),
+    CycleEffect: (_cycle_effect_record, lambda record: record.detail),
+    Notification: (_notification_record, lambda record: record.subject),
 }

@@ -8,6 +8,8 @@ from sqlalchemy_continuum.operation import Operation
 from sqlalchemy_continuum.plugins.base import Plugin
 from sqlalchemy_continuum.utils import is_modified, is_versioned, versioned_column_properties
 
+from app.core.actors import system_actor_name
+
 _OPERATIONS = {
     Operation.INSERT: "insert",
     Operation.UPDATE: "update",
@@ -142,6 +144,8 @@ def _log_entry(transaction, obj, operation, changes):
         issued_at=transaction.issued_at,
         user_id=transaction.user_id,
         remote_addr=transaction.remote_addr,
+        # A system actor has no operator row: the LOG names it ("billing cycle № 12", "collector epay").
+        username=system_actor_name(),
         entity_type=type(obj).__name__,
         entity_id=record_key(obj),
         entity_label=str(obj)[:500],

@@ -152,6 +152,11 @@ class ClientDue:
         return sum((charge.amount for charge in self.charges), ZERO) + \
             sum((due.amount_eur for due in self.subscriptions), ZERO)
 
+    @property
+    def payable_eur(self):
+        """What is left to pay once the advance is counted: what the card, a collector and a warning ask for."""
+        return max(self.total_eur - self.advance_eur, ZERO)
+
 
 def subscription_due(subscription, day=None):
     """The periods that make a subscription paid through `day` (at least the next one), and their price."""

@@ -1,13 +1,17 @@
 """Background entry points of billing: take the actor and ids, call services."""
+from datetime import date
+
 from flask_babel import gettext
 
 from app.billing.charges import payment_method
+from app.billing.cycle import chunk_failed, run_chunk
 from app.billing.services import record_payment
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import change_status
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today
 from app.extensions import db
+from app.notifications.services import retry_failed
 from app.core.scoping import scope
 
 
@@ -40,3 +44,18 @@ def record_payment_job(actor, client_id, *, amount, currency="EUR", method_code=
     method = payment_method(method_code) if method_code else None
     return record_payment(actor, client, amount=amount, currency=currency, method=method, note=note,
                           request_key=request_key).payment.id
+
+
+def cycle_chunk(actor, run_id, day, subscription_ids):
+    """One chunk of a billing-cycle run (app.billing.cycle); retried, and safe to run again."""
+    return run_chunk(actor, run_id, date.fromisoformat(day), subscription_ids)
+
+
+def cycle_chunk_failed(actor, error, run_id, day, subscription_ids):
+    """A chunk that failed on every try: the run shows it; running the day again finishes it."""
+    chunk_failed(run_id, error)
+
+
+def retry_mail(actor):
+    """Another try for the e-mails the server refused or could not be reached for."""
+    return retry_failed(actor)

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -264,3 +265,90 @@ class PaymentAllocation(Model):
         CheckConstraint("kind IN ('charge', 'periods', 'advance')", name="ck_payment_allocation_kind"),
         {"extend_existing": True},
     )
+
+
+# --- the daily billing cycle (app/billing/cycle.py) ----------------------------
+
+RUN_RUNNING = "running"
+RUN_DONE = "done"
+RUN_FAILED = "failed"  # some chunk failed after its retries; running the day again finishes it
+
+# What the cycle does to a subscription, each at most once per period.
+WARNING = "warning"
+SUSPENSION = "suspension"
+ADVANCE_USE = "advance"
+TRAFFIC_CHARGE = "traffic"
+EFFECT_KINDS = (WARNING, SUSPENSION, ADVANCE_USE, TRAFFIC_CHARGE)
+
+
+class BillingRun(Model):
+    """One run of the cycle for one day: its progress, and the effects it had."""
+
+    __tablename__ = "billing_run"
+
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False, index=True)
+    status = Column(String(10), nullable=False, default=RUN_RUNNING)
+    total = Column(Integer, nullable=False, default=0)  # subscriptions selected
+    done = Column(Integer, nullable=False, default=0)  # of them processed
+    failures = Column(Integer, nullable=False, default=0)
+    error = Column(String(500))
+    started_at = Column(DateTime, nullable=False, default=utcnow)
+    finished_at = Column(DateTime)
+    started_by = Column(String(100))  # "schedule", "command line", or the operator who started it
+    # The day of the schedule's own run: one per day, whoever else runs the day by hand.
+    scheduled_day = Column(Date, unique=True)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="ck_billing_run_status"),
+        {"extend_existing": True},
+    )
+
+    @property
+    def percent(self):
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+    def __str__(self):
+        return f"№ {self.id}"
+
+
+class CycleEffect(OfAClient, Model):
+    """Something the cycle did to a subscription for one period; unique, so it happens once.
+
+    `period_end` is the "paid until" the effect is about (a warning before
+    it, the suspension after it) or the end of the period whose advance or
+    traffic it settled. Two runs of the same day, a retried chunk, or a
+    crashed worker's rerun meet this constraint instead of acting twice.
+    """
+
+    __tablename__ = "cycle_effect"
+
+    id = Column(Integer, primary_key=True)
+    run_id = Column(Integer, ForeignKey("billing_run.id", ondelete="RESTRICT"), nullable=False, index=True)
+    run = relationship("BillingRun")
+    subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="RESTRICT"), nullable=False)
+    subscription = relationship("Subscription")
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
+    kind = Column(String(12), nullable=False)
+    period_end = Column(Date, nullable=False)
+    detail = Column(String(300))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_end", "kind", name="uq_cycle_effect_once"),
+        CheckConstraint("kind IN ('warning', 'suspension', 'advance', 'traffic')", name="ck_cycle_effect_kind"),
+        {"extend_existing": True},
+    )
+
+
+class DailyTraffic(Model):
+    """Bytes a subscription moved on one day (local date). RADIUS accounting adds to it."""
+
+    __tablename__ = "daily_traffic"
+
+    subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="CASCADE"), primary_key=True)
+    day = Column(Date, primary_key=True)
+    bytes_in = Column(BigInteger, nullable=False, default=0)
+    bytes_out = Column(BigInteger, nullable=False, default=0)
+
+    __table_args__ = ({"extend_existing": True},)

@@ -11,6 +11,7 @@ from wtforms import SelectField, StringField
 
 from app.audit.formatting import register_entity
 from app.billing.api import PaymentApi
+from app.billing.cycle_views import BillingRunView
 from app.billing.forms import payment_form_context, read_payment_form
 from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
 from app.billing import handlers
@@ -380,6 +381,8 @@ def register(appbuilder):
     appbuilder.add_view(PaymentTypeView, "Payment types", label=_l("Payment types"), icon="fa-tags",
                         category="Payments")
     appbuilder.add_view(CurrencyRateView, "Currencies", label=_l("Currency rates"), icon="fa-usd",
+                        category="Payments")
+    appbuilder.add_view(BillingRunView, "Billing cycle", label=_l("Billing cycle"), icon="fa-refresh",
                         category="Payments")
     appbuilder.add_api(PaymentApi)
     CLIENT_CARD.add("billing/_card_payments.html", card_payments, order=10)

@@ -214,6 +214,8 @@ def _describe(due):
     lines += [gettext("%(service)s to %(day)s: %(amount)s", service=item.subscription.service.name,
                       day=format_date(item.paid_until_after), amount=format_money(item.amount_eur, "EUR"))
               for item in due.subscriptions]
+    if due.advance_eur > 0:
+        lines.append(gettext("Less the advance: %(amount)s", amount=format_money(due.advance_eur, "EUR")))
     return "\n".join(lines)
 
 
@@ -239,12 +241,12 @@ def answer_init(code, values, address):
             due = client_due(client)
         except FieldErrors as error:  # e.g. no exchange rate for a service priced in USD
             raise Refused(MALFORMED, str(error)) from None
-        if due.total_eur <= 0:
+        if due.payable_eur <= 0:
             raise Refused(NOTHING_DUE)
     except Refused as refusal:
         return _refused(code, call, refusal)
     text = answer_text({
-        "STATUS": OK, "IDN": client.client_number, "NAME": client.name, "AMOUNT": _cents(due.total_eur),
+        "STATUS": OK, "IDN": client.client_number, "NAME": client.name, "AMOUNT": _cents(due.payable_eur),
         "SHORTDESC": gettext("Payment for client no. %(number)s", number=client.client_number),
         "LONGDESC": _describe(due),
     })

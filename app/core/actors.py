@@ -84,3 +84,9 @@ def acting_as(actor):
 def operator_of(actor):
     """The operator behind an actor, for "created by" columns; None for a system actor."""
     return None if isinstance(actor, SystemActor) else actor
+
+
+def system_actor_name():
+    """The name of the system actor of this unit of work ("billing cycle № 12"), or None for an operator."""
+    actor = current_actor()
+    return str(actor)[:256] if isinstance(actor, SystemActor) else None

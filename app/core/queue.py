@@ -7,6 +7,7 @@ process, so a single machine needs no Redis.
 A job function takes its actor first (the operator it acts for, or a
 SystemActor), then ids; each run is one unit of work (app.core.transaction).
 """
+import logging
 from importlib import import_module
 
 from flask import current_app
@@ -14,6 +15,8 @@ from flask import current_app
 from app.core.actors import SystemActor, acting_as
 from app.core.transaction import unit_has_written, unit_of_work
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app):
@@ -41,7 +44,7 @@ def get_queue(app=None):
     return queue
 
 
-def enqueue(func, actor, *args, **kwargs):
+def enqueue(func, actor, *args, retries=0, on_failure=None, **kwargs):
     """Run `func(actor, *args, **kwargs)` as a background job.
 
     `func` is a module-level function given as an object or as a dotted
@@ -49,18 +52,44 @@ def enqueue(func, actor, *args, **kwargs):
     what that actor sees, and the LOG attributes its changes to it. Returns
     the RQ job, or None when it ran in-process. Call it after the commit
     (app.core.transaction.after_commit), so the job finds what it is about.
+
+    With `retries`, a job that raises is run again (each try its own unit
+    of work); when the last try fails too, `on_failure(actor, error_text,
+    *args)` runs (a dotted path), and the failure goes no further: a chunk
+    of a long run that fails does not stop the others.
     """
     if unit_has_written():
         # Before the commit the job could run without what it is about, or
         # (in-process) commit the caller's half-done work.
         raise RuntimeError("enqueue runs after the commit: register it with after_commit")
-    path = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+    path = _path(func)
     reference = actor if isinstance(actor, SystemActor) or actor is None else actor.id
+    if retries or on_failure:
+        entry = (run_with_retries, path, args, kwargs, reference, retries, on_failure and _path(on_failure))
+    else:
+        entry = (run_job, path, args, kwargs, reference)
     queue = get_queue()
     if queue is None:
-        run_job(path, args, kwargs, reference)
+        entry[0](*entry[1:])
         return None
-    return queue.enqueue(run_job, path, args, kwargs, reference)
+    return queue.enqueue(*entry)
+
+
+def _path(func):
+    return func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+
+
+def run_with_retries(path, args, kwargs, actor_reference, retries, on_failure):
+    """Entry point of a job with retries: up to 1 + `retries` tries, then `on_failure` once."""
+    for attempt in range(retries + 1):
+        try:
+            return run_job(path, args, kwargs, actor_reference)
+        except Exception as error:  # noqa: BLE001 - any failure of the job is retried, then recorded
+            log.exception("job %s failed (try %d of %d)", path, attempt + 1, retries + 1)
+            last = error
+    if on_failure:
+        run_job(on_failure, (f"{type(last).__name__}: {last}",) + tuple(args), {}, actor_reference)
+    return None
 
 
 def run_job(path, args, kwargs, actor_reference):

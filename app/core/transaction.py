@@ -56,17 +56,21 @@ def finish(keep=True):
     """End the current unit of work: commit what it wrote (when `keep`), else roll back.
 
     A unit that wrote nothing rolls back its read-only transaction, so a
-    plain page view commits nothing.
+    plain page view commits nothing; its after-commit effects (a job that a
+    read-only unit starts) still run when it is kept.
     """
     session = db.session()
     if keep and (session.new or session.dirty or session.deleted):
         session.flush()
-    if keep and session.info.get(WROTE):
-        effects = session.info.pop(PENDING_EFFECTS, [])
+    if not keep:
+        session.rollback()
+        return
+    effects = session.info.pop(PENDING_EFFECTS, [])
+    if session.info.get(WROTE):
         session.commit()  # the one commit of the unit
-        _run_effects(effects)
     else:
         session.rollback()
+    _run_effects(effects)
 
 
 @contextmanager

@@ -184,7 +184,8 @@ class BillingModelView(RecordAdapter, RecordRules, ModelView):
     show_template = "audit/show_with_history.html"
 
     def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
+        # Only a versioned record has a history; a page of one that is not (a notification) shows none.
+        if template == self.show_template and "pk" in kwargs and hasattr(self.datamodel.obj, "__versioned__"):
             kwargs["history"] = _record_history(self.datamodel.obj, kwargs["pk"])
         return super().render_template(template, **kwargs)
 

@@ -122,6 +122,10 @@ VIEW_LABELS = {
     "Payment types": _l("Payment types"),
     "Currencies": _l("Currencies"),
     "Payment collectors": _l("Payment collectors"),
+    "Billing cycle": _l("Billing cycle"),
+    "BillingRun": _l("Billing cycle runs"),
+    "Notifications": _l("Notifications"),
+    "Notification": _l("Notifications"),
     "RightsMatrix": _l("Rights matrix"),
     "ResetMyPasswordView": _l("Change own password"),
     "ResetPasswordView": _l("Set a password"),
@@ -166,7 +170,7 @@ ROLE_DEFAULTS = {
     CASHIER: {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
         "views": {"Dealer": READ, **CATALOG_READ, "Client": ["can_list", "can_show", "can_add", "can_edit"],
-                  "Subscription": READ, "Contract": CONTRACT_WORK, **PAYMENTS_READ},
+                  "Subscription": READ, "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Notification": READ},
     },
     TECHNICAL_SUPPORT: {
         "rights": [CHANGE_TECHNICAL],
@@ -181,13 +185,13 @@ ROLE_DEFAULTS = {
         "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS],
         "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ,
                   "Client": READ, "Subscription": READ, "Contract": READ, **PAYMENTS_READ, "CurrencyRate": READ,
-                  "PaymentMethod": READ, "PaymentType": READ},
+                  "PaymentMethod": READ, "PaymentType": READ, "BillingRun": READ, "Notification": READ},
     },
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
                    SEE_PERSONAL_DATA, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS, CHANGE_TECHNICAL, ADD_CHARGES],
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
                   **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
-                  "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"]},
+                  "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"], "Notification": READ},
     },
 }

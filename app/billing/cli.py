@@ -1,0 +1,39 @@
+"""`flask --app app billing …`: the daily billing cycle."""
+from datetime import date
+
+import click
+from flask.cli import AppGroup
+from flask_babel import gettext
+from sqlalchemy import func, select
+
+from app.billing.cycle import start_run
+from app.billing.models import BillingRun, CycleEffect
+from app.core.formatting import format_date, local_today
+from app.core.transaction import unit_of_work
+from app.extensions import db
+
+commands = AppGroup("billing", help="Payments and the daily billing cycle.")
+
+
+@commands.command("run-cycle")
+@click.option("--date", "day", default=None, help="the day to run, YYYY-MM-DD (default: today in Europe/Sofia)")
+def run_cycle(day):
+    """Run the billing cycle for one day: advances, extra traffic, warnings, suspensions.
+
+    Running a day again does nothing twice. With REDIS_URL the chunks go to
+    the workers (`python worker.py`); without it they run here.
+    """
+    try:
+        day = date.fromisoformat(day) if day else local_today()
+    except ValueError:
+        raise click.BadParameter("a date as YYYY-MM-DD, e.g. 2026-12-01", param_hint="--date") from None
+    with unit_of_work():
+        run = start_run(day, gettext("command line"))
+        run_id = run.id
+    with unit_of_work():
+        run = db.session.get(BillingRun, run_id)
+        counts = dict(db.session.execute(
+            select(CycleEffect.kind, func.count()).where(CycleEffect.run_id == run_id).group_by(CycleEffect.kind)).all())
+        click.echo(f"run {run.id} for {format_date(run.day)}: {run.status}, {run.done}/{run.total} subscriptions, "
+                   f"{run.failures} failed chunks; effects: "
+                   + (", ".join(f"{kind} {count}" for kind, count in sorted(counts.items())) or "none"))

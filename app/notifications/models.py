@@ -1,0 +1,46 @@
+"""Messages the system sends (e-mail), each kept with its status: the notifications page lists them."""
+from flask_appbuilder import Model
+from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import relationship
+
+from app.clients.models import OfAClient
+from app.core.formatting import utcnow
+
+PENDING = "pending"
+# Claimed by a sender, before the SMTP conversation. A message left in it was
+# interrupted (the process died mid-send): it may or may not have gone out,
+# so it is never sent again on its own; the notifications page shows it.
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"  # the server refused or was unreachable; tried again until MAX_ATTEMPTS
+STATUSES = (PENDING, SENDING, SENT, FAILED)
+MAX_ATTEMPTS = 5
+
+
+class Notification(OfAClient, Model):
+    """One e-mail to one address. `key` names what it is about ("warning:<subscription>:<paid until>"):
+    the same key is never queued twice, so a retried or repeated run sends nothing twice."""
+
+    __tablename__ = "notification"
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(120), nullable=False, unique=True)
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), index=True)
+    client = relationship("Client")
+    recipient = Column(String(150), nullable=False)
+    subject = Column(String(300), nullable=False)
+    body = Column(Text, nullable=False)
+    status = Column(String(10), nullable=False, default=PENDING)
+    attempts = Column(Integer, nullable=False, default=0)
+    error = Column(String(500))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="ck_notification_status"),
+        Index("ix_notification_status", "status", "id"),
+        {"extend_existing": True},
+    )
+
+    def __str__(self):
+        return f"{self.subject} → {self.recipient}"

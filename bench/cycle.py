@@ -1,0 +1,177 @@
+"""The daily billing cycle at scale on PostgreSQL, with 2 RQ worker processes.
+
+1. The demo seeds, then clients in three steps of 33,334 (~50,000, ~100,000,
+   ~150,000 subscriptions), through app.demo.scale.seed_clients.
+2. After each step, the subscriptions are set up for a worst day, 01.01.2027
+   (every live subscription active, fixed month; by id modulo 10):
+   - 0, 1 (20 %): paid until 30.11.2026, overdue beyond any tolerance: suspension;
+   - 2, 3 (20 %): paid until 03.01.2027, inside the warning window: a warning e-mail;
+   - 4 (10 %): paid until 31.12.2026 with a 30,00 EUR advance: the advance pays January;
+   - the rest: paid until 20.01.2027, nothing to do.
+   The run is started (start_run, as the schedule does) and two `worker.py
+   --burst` processes take its chunks and the e-mails (to an outbox folder);
+   timed until the run is done, and until the last e-mail is written.
+3. A quiet day (everyone paid until 31.01.2027, run for 12.01.2027): the
+   selection alone.
+
+Works in its own database, billing_bench_cycle on the server of
+BENCH_DATABASE_URL (recreated each run), and on Redis BENCH_REDIS_URL.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
+from bench.networks import build_app, fresh_database  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_CYCLE_DB = "billing_bench_cycle"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+STEPS = (33_334, 33_333, 33_333)
+WORKERS = 2
+WORST_DAY, QUIET_DAY = date(2027, 1, 1), date(2027, 1, 12)
+
+SETUP_WORST = """
+UPDATE service SET month_type = 'fixed', warning_days = 5, tolerance_days = 3, monthly_fee = 12.90, currency = 'EUR';
+UPDATE subscription SET status = 'active', status_reason = NULL,
+    paid_until = CASE WHEN id % 10 IN (0, 1) THEN DATE '2026-11-30'
+                      WHEN id % 10 IN (2, 3) THEN DATE '2027-01-03'
+                      WHEN id % 10 = 4 THEN DATE '2026-12-31'
+                      ELSE DATE '2027-01-20' END
+  WHERE status IN ('active', 'suspended');
+"""
+ADVANCES = """
+INSERT INTO payment (client_id, dealer_id, method_id, type_id, amount, currency, amount_eur, paid_at)
+SELECT DISTINCT s.client_id, c.dealer_id, (SELECT id FROM payment_method WHERE code = 'cash'),
+       (SELECT id FROM payment_type WHERE code = 'deposit'), 30.00, 'EUR', 30.00, TIMESTAMP '2026-12-15 10:00'
+  FROM subscription s JOIN client c ON c.id = s.client_id
+ WHERE s.id % 10 = 4 AND s.status = 'active';
+INSERT INTO payment_allocation (payment_id, kind, amount_eur)
+SELECT p.id, 'advance', p.amount_eur FROM payment p
+ WHERE NOT EXISTS (SELECT 1 FROM payment_allocation a WHERE a.payment_id = p.id);
+"""
+RESET = """
+DELETE FROM cycle_effect; DELETE FROM notification; DELETE FROM billing_run;
+DELETE FROM payment_allocation; DELETE FROM payment;
+"""
+SETUP_QUIET = "UPDATE subscription SET status = 'active', paid_until = DATE '2027-01-31' WHERE status IN ('active', 'suspended');"
+
+
+def execute(app, script):
+    from app.extensions import db
+
+    with app.app_context():
+        with db.engine.begin() as connection:
+            for statement in filter(str.strip, script.split(";")):
+                connection.execute(sa.text(statement))
+
+
+def seed_step(app, clients, first):
+    from app.demo import services
+    from app.demo.scale import seed_clients
+
+    with app.app_context():
+        if first:
+            services.seed_dealers()
+            services.seed_operators(DEMO_PASSWORD)
+            services.seed_catalog()
+            services.seed_neighbourhoods()
+            services.seed_networks()
+        started = time.perf_counter()
+        seed_clients(clients, seed=2026 + clients + int(first))
+        return time.perf_counter() - started
+
+
+def count(app, sql):
+    from app.extensions import db
+
+    with app.app_context():
+        return db.session.scalar(sa.text(sql))
+
+
+def run_day(app, database_url, day, outbox):
+    """Starts the run for `day`, lets WORKERS burst workers drain the queue; the figures."""
+    from app.billing.cycle import start_run
+    from app.core.transaction import unit_of_work
+    from app.extensions import db
+
+    queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"
+    app.config["JOB_QUEUE_NAME"] = queue
+    app.extensions["billing_queue"] = None
+    started = time.perf_counter()
+    with app.app_context():
+        with unit_of_work():
+            run = start_run(day, "bench")
+            run_id, selected = run.id, run.total
+        db.session.remove()
+    selected_at = time.perf_counter()
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue,
+               SECRET_KEY="bench", MAIL_OUTBOX=str(outbox), RATELIMIT_ENABLED="0")
+    workers = [subprocess.Popen([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for _ in range(WORKERS)]
+    run_done = None
+    while any(worker.poll() is None for worker in workers):
+        if run_done is None and count(app, f"SELECT count(*) FROM billing_run WHERE id = {run_id} "
+                                           "AND status <> 'running'"):
+            run_done = time.perf_counter()
+        time.sleep(0.2)
+    drained = time.perf_counter()
+    for worker in workers:
+        if worker.returncode != 0:
+            raise SystemExit(worker.stderr.read()[-3000:])
+    run_done = run_done or drained
+    with app.app_context():
+        effects = dict(db.session.execute(sa.text(
+            "SELECT kind, count(*) FROM cycle_effect WHERE run_id = :run GROUP BY kind"), {"run": run_id}).all())
+        status = db.session.scalar(sa.text("SELECT status FROM billing_run WHERE id = :run"), {"run": run_id})
+        db.session.remove()
+    return {"selected": selected, "select_s": selected_at - started, "run_s": run_done - started,
+            "drained_s": drained - started, "effects": effects, "status": status,
+            "mails": len(list(Path(outbox).glob("*.eml")))}
+
+
+def main():
+    database_url = fresh_database(BENCH_CYCLE_DB)
+    app = build_app(database_url)
+    app.config["REDIS_URL"] = REDIS_URL
+    subscriptions_total = 0
+    print(f"billing cycle bench on {BENCH_CYCLE_DB}, {WORKERS} workers (worker.py --burst), Redis {REDIS_URL}")
+    for step, clients in enumerate(STEPS):
+        seconds = seed_step(app, clients, first=step == 0)
+        run_sql(app, "VACUUM ANALYZE")
+        subscriptions_total = count(app, "SELECT count(*) FROM subscription")
+        live = count(app, "SELECT count(*) FROM subscription WHERE status IN ('active', 'suspended')")
+        print(f"\n== {subscriptions_total} subscriptions ({live} live), seeded +{clients} clients in {seconds:.0f} s")
+        execute(app, RESET)
+        execute(app, SETUP_WORST)
+        execute(app, ADVANCES)
+        run_sql(app, "ANALYZE")
+        with tempfile.TemporaryDirectory() as outbox:
+            worst = run_day(app, database_url, WORST_DAY, outbox)
+        total_effects = sum(worst["effects"].values())
+        print(f"worst day {WORST_DAY:%d.%m.%Y}: {worst['selected']} selected in {worst['select_s']:.2f} s; "
+              f"run done in {worst['run_s']:.1f} s ({worst['status']}), e-mails written by {worst['drained_s']:.1f} s")
+        print(f"  effects {total_effects}: {worst['effects']}; {worst['mails']} e-mails; "
+              f"{1000 * worst['run_s'] / max(total_effects, 1):.2f} ms per effect (run), "
+              f"{1000 * worst['drained_s'] / max(total_effects, 1):.2f} ms per effect (with mail)")
+        execute(app, RESET)
+        execute(app, SETUP_QUIET)
+        run_sql(app, "ANALYZE")
+        with tempfile.TemporaryDirectory() as outbox:
+            quiet = run_day(app, database_url, QUIET_DAY, outbox)
+        print(f"quiet day {QUIET_DAY:%d.%m.%Y}: {quiet['selected']} selected; run done in {quiet['run_s']:.2f} s, "
+              f"queue drained in {quiet['drained_s']:.2f} s (includes starting {WORKERS} worker processes)")
+
+
+if __name__ == "__main__":
+    main()
