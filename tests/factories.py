@@ -5,7 +5,7 @@ of two dealers; a model that becomes dealer-scoped needs a factory here, or
 that test fails and says which.
 """
 from app.audit.models import LogEntry
-from app.billing.models import Charge, CycleEffect, Payment
+from app.billing.models import Charge, CycleEffect, Payment, SubscriptionFreeze
 from app.invoices.models import Invoice
 from app.dealers.models import Dealer
 from app.clients.models import Client, Subscription
@@ -203,6 +203,18 @@ def _notification_record(dealer, tag):
     return notification
 
 
+def _freeze_record(dealer, tag):
+    from datetime import date
+
+    subscription = _subscription_record(dealer, f"ваканция-{tag}")
+    freeze = SubscriptionFreeze(subscription=subscription, client_id=subscription.client_id,
+                                starts_on=date(2027, 7, 1), ends_on=date(2027, 7, 20), last_day=date(2027, 7, 20),
+                                reason=f"На море-{tag}")
+    db.session.add(freeze)
+    db.session.commit()
+    return freeze
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
@@ -217,4 +229,5 @@ SCOPED_FACTORIES = {
     Invoice: (_invoice_record, lambda record: record.recipient_name),
     CycleEffect: (_cycle_effect_record, lambda record: record.detail),
     Notification: (_notification_record, lambda record: record.subject),
+    SubscriptionFreeze: (_freeze_record, lambda record: record.reason),
 }

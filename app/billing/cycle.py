@@ -1,6 +1,7 @@
 """The daily billing cycle: for one day, what each subscription's payment deadline means.
 
-For day D and each active (or suspended) subscription, in this order:
+For day D and each active (or suspended) subscription not frozen that day
+(app/billing/freeze.py), in this order:
 
 1. advance: once its paid period has ended ("paid until" < D), the client's
    advance pays the next period(s) it covers whole (oldest advance first);
@@ -51,7 +52,9 @@ from app.billing.models import (
     DailyTraffic,
     Payment,
     PaymentAllocation,
+    SubscriptionFreeze,
 )
+from app.billing.freeze import frozen_on
 from app.catalog.models import Service
 from app.clients.models import ACTIVE, SUSPENDED, Subscription
 from app.clients.subscriptions import change_status
@@ -59,7 +62,7 @@ from app.core.actors import SystemActor
 from app.core.formatting import format_date, utcnow
 from app.core.money import format_money
 from app.core.queue import enqueue
-from app.core.transaction import after_commit
+from app.core.transaction import after_commit, unit_of_work
 from app.dealers.services import company_of
 from app.extensions import db
 from app.notifications.services import queue_mail
@@ -144,8 +147,11 @@ def candidates(day):
                                               DailyTraffic.day >= day - timedelta(days=31),
                                               DailyTraffic.day < day).exists())
     )
-    query = active.union(never_paid, with_advance, metered)
-    return sorted(db.session.scalars(query).all())
+    frozen = select(SubscriptionFreeze.id).where(SubscriptionFreeze.subscription_id == Subscription.id,
+                                                 SubscriptionFreeze.covers(day)).exists()
+    query = active.union(never_paid, with_advance, metered).subquery()
+    return sorted(db.session.scalars(
+        select(Subscription.id).where(Subscription.id.in_(select(query.c.id)), ~frozen)).all())
 
 
 def _clients_with_advance():
@@ -161,10 +167,19 @@ def _clients_with_advance():
 
 
 def run_chunk(actor, run_id, day, subscription_ids):
-    """Processes one chunk of a run (one unit of work); returns how many effects it had."""
+    """Processes one chunk of a run; returns how many effects it had.
+
+    Each subscription is a unit of work of its own, committed before the
+    next: the session stays small (the versioning looks at every object in
+    it on each flush, so one unit for a whole chunk grows as its square),
+    and a failure costs one subscription's work — the retried chunk finds
+    the others' effects done. The chunk's progress is counted at the end,
+    in the job's own unit.
+    """
     effects = 0
     for subscription_id in subscription_ids:
-        effects += process_subscription(actor, run_id, day, subscription_id)
+        with unit_of_work():
+            effects += process_subscription(actor, run_id, day, subscription_id)
     # One UPDATE, so chunks finishing at once on several workers all count.
     db.session.execute(update(BillingRun).where(BillingRun.id == run_id)
                        .values(done=BillingRun.done + len(subscription_ids)))
@@ -191,25 +206,25 @@ def process_subscription(actor, run_id, day, subscription_id):
         select(Subscription).where(Subscription.id == subscription_id).with_for_update(of=Subscription))
     if subscription is None or subscription.status not in LIVE:
         return 0
+    if frozen_on(subscription.id, day) is not None:
+        return 0  # while frozen nothing is warned, suspended or charged
+    # What earlier runs did to it, read once under the lock (a run at the same time waits for the lock).
+    done = set(db.session.execute(select(CycleEffect.kind, CycleEffect.period_end)
+                                  .where(CycleEffect.subscription_id == subscription.id)).all())
     effects = 0
-    effects += use_advance(actor, run_id, day, subscription)
-    effects += charge_extra_traffic(actor, run_id, day, subscription)
+    effects += use_advance(actor, run_id, day, subscription, done)
+    effects += charge_extra_traffic(actor, run_id, day, subscription, done)
     if subscription.status == ACTIVE:
-        effects += warn(actor, run_id, day, subscription)
-        effects += suspend(actor, run_id, day, subscription)
+        effects += warn(actor, run_id, day, subscription, done)
+        effects += suspend(actor, run_id, day, subscription, done)
     return effects
 
 
-def _done_before(subscription, kind, period_end):
-    return db.session.scalar(select(CycleEffect.id).where(
-        CycleEffect.subscription_id == subscription.id, CycleEffect.kind == kind,
-        CycleEffect.period_end == period_end)) is not None
-
-
-def _record(run_id, subscription, kind, period_end, detail):
+def _record(run_id, subscription, kind, period_end, detail, done):
+    # Flushed with the unit: the uniqueness constraint is the last word if two runs ever get this far.
     db.session.add(CycleEffect(run_id=run_id, subscription_id=subscription.id, client_id=subscription.client_id,
                                kind=kind, period_end=period_end, detail=detail[:300]))
-    db.session.flush()
+    done.add((kind, period_end))
 
 
 def paid_through(subscription):
@@ -219,7 +234,7 @@ def paid_through(subscription):
     return subscription.activation_date - timedelta(days=1) if subscription.activation_date else None
 
 
-def use_advance(actor, run_id, day, subscription):
+def use_advance(actor, run_id, day, subscription, done):
     """Pays the periods that ended with the client's advance, whole periods only, oldest advance first."""
     effects = 0
     while subscription.paid_until is not None and subscription.paid_until < day:
@@ -228,12 +243,12 @@ def use_advance(actor, run_id, day, subscription):
         if price <= 0 or advance_total(subscription.client_id) < price:
             break
         end = period[-1].end
-        if _done_before(subscription, ADVANCE_USE, end):
+        if (ADVANCE_USE, end) in done:
             break
         _pay_from_advance(subscription, price, end)
         _record(run_id, subscription, ADVANCE_USE, end,
                 gettext("Paid until %(day)s from the advance (%(amount)s)", day=format_date(end),
-                        amount=format_money(price, "EUR")))
+                        amount=format_money(price, "EUR")), done)
         effects += 1
     if effects and subscription.status == SUSPENDED and subscription.paid_until >= day:
         change_status(actor, subscription, ACTIVE,
@@ -294,14 +309,14 @@ def usage_period_ending(subscription, last_day):
     return last_day.replace(day=1)
 
 
-def charge_extra_traffic(actor, run_id, day, subscription):
+def charge_extra_traffic(actor, run_id, day, subscription, done):
     """Traffic over the included amount in the usage period that ended yesterday, per started GB, as a charge."""
     service = subscription.service
     if service.included_traffic_gb is None or not service.extra_traffic_fee or service.extra_traffic_fee <= 0:
         return 0
     last_day = day - timedelta(days=1)
     first_day = usage_period_ending(subscription, last_day)
-    if first_day is None or _done_before(subscription, TRAFFIC_CHARGE, last_day):
+    if first_day is None or (TRAFFIC_CHARGE, last_day) in done:
         return 0
     used = db.session.scalar(
         select(func.coalesce(func.sum(DailyTraffic.bytes_in + DailyTraffic.bytes_out), 0))
@@ -316,11 +331,11 @@ def charge_extra_traffic(actor, run_id, day, subscription):
     add_charge(subscription.client, description, service.extra_traffic_fee * over_gb, service.currency,
                subscription=subscription, type_code=EXTRA_TRAFFIC, operator=actor, day=last_day,
                billing_key=f"traffic:{subscription.id}:{last_day.isoformat()}")
-    _record(run_id, subscription, TRAFFIC_CHARGE, last_day, description)
+    _record(run_id, subscription, TRAFFIC_CHARGE, last_day, description, done)
     return 1
 
 
-def warn(actor, run_id, day, subscription):
+def warn(actor, run_id, day, subscription, done):
     """The warning e-mail, once per subscription and "paid until", within the service's warning days."""
     service = subscription.service
     paid_until = subscription.paid_until
@@ -328,7 +343,7 @@ def warn(actor, run_id, day, subscription):
         return 0
     if not day <= paid_until <= day + timedelta(days=service.warning_days):
         return 0
-    if _done_before(subscription, WARNING, paid_until):
+    if (WARNING, paid_until) in done:
         return 0
     client = subscription.client
     due = client_due(client, paid_until + timedelta(days=1))
@@ -343,7 +358,7 @@ def warn(actor, run_id, day, subscription):
                          amount=format_money(to_pay, "EUR"))
     else:
         detail = gettext("No e-mail address to warn: %(amount)s due", amount=format_money(to_pay, "EUR"))
-    _record(run_id, subscription, WARNING, paid_until, detail)
+    _record(run_id, subscription, WARNING, paid_until, detail, done)
     return 1
 
 
@@ -380,14 +395,14 @@ def warning_message(client, subscription, due):
     return subject, "\n".join(lines)
 
 
-def suspend(actor, run_id, day, subscription):
+def suspend(actor, run_id, day, subscription, done):
     """Suspends a subscription once "paid until" plus the service's tolerance days has passed."""
     paid = paid_through(subscription)
     if paid is None or day <= paid + timedelta(days=subscription.service.tolerance_days):
         return 0
-    if _done_before(subscription, SUSPENSION, paid):
+    if (SUSPENSION, paid) in done:
         return 0
     reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
     change_status(actor, subscription, SUSPENDED, reason)
-    _record(run_id, subscription, SUSPENSION, paid, reason)
+    _record(run_id, subscription, SUSPENSION, paid, reason, done)
     return 1

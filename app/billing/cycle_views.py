@@ -1,6 +1,5 @@
 """The billing cycle's pages: runs (/billing-runs/) with their progress and effects, and starting a day by hand."""
 import threading
-from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
@@ -15,6 +14,7 @@ from app.core.actors import current_operator
 from app.core.formatting import format_date, format_datetime, local_today
 from app.core.scoping import scope
 from app.core.transaction import after_commit, unit_of_work
+from app.core.validators import InvalidValue, check_day
 from app.core.views import BillingInterface, ReadOnlyModelView
 from app.extensions import db
 from app.security.rights import may_access
@@ -79,9 +79,10 @@ class BillingRunView(ReadOnlyModelView):
     @has_access
     def start(self):
         """Runs the cycle for a day now; it never acts twice on what an earlier run of the day did."""
-        day = typed_day(request.form.get("day", ""))
-        if day is None:
-            flash(gettext("Enter the day as dd.mm.yyyy, e.g. 01.12.2026."), "danger")
+        try:
+            day = check_day(request.form.get("day", ""))
+        except InvalidValue as error:
+            flash(str(error.message), "danger")
             return redirect(url_for("BillingRunView.list"))
         started_by = str(current_operator())
         if current_app.config.get("REDIS_URL"):
@@ -92,17 +93,6 @@ class BillingRunView(ReadOnlyModelView):
             after_commit(_run_in_thread, current_app._get_current_object(), day, started_by)
             flash(gettext("The run for %(day)s started; refresh to see its progress.", day=format_date(day)), "info")
         return redirect(url_for("BillingRunView.list"))
-
-
-def typed_day(text):
-    """A day as the office types it (01.12.2026), or as a date field sends it (2026-12-01); None if neither."""
-    text = (text or "").strip()
-    for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
 
 
 def progress_bar(percent):

@@ -7,6 +7,7 @@ What a payment paid is kept in PaymentAllocation rows, with "paid until"
 before and after, so a reversal restores exactly the previous state.
 """
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_appbuilder import Model
@@ -352,3 +353,54 @@ class DailyTraffic(Model):
     bytes_out = Column(BigInteger, nullable=False, default=0)
 
     __table_args__ = ({"extend_existing": True},)
+
+
+class SubscriptionFreeze(OfAClient, Model):
+    """A subscription frozen (ваканция) from `starts_on` through `last_day` (app/billing/freeze.py).
+
+    `ends_on` is the last day asked for; `last_day` the last day in force,
+    earlier when the freeze was ended early (`ended_on`: the day the service
+    worked again). "Paid until" before and after the freeze are kept.
+    """
+
+    __tablename__ = "subscription_freeze"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    # Indexed by ix_subscription_freeze_days, which starts with it.
+    subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="RESTRICT"), nullable=False)
+    subscription = relationship("Subscription")
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
+    client = relationship("Client")
+    starts_on = Column(Date, nullable=False)
+    ends_on = Column(Date, nullable=False)
+    last_day = Column(Date, nullable=False)
+    ended_on = Column(Date)
+    reason = Column(String(300), nullable=False)
+    paid_until_before = Column(Date)
+    paid_until_after = Column(Date)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by = relationship("Operator", foreign_keys=[created_by_id])
+
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="ck_subscription_freeze_dates"),
+        Index("ix_subscription_freeze_days", "subscription_id", "starts_on", "last_day"),
+        {"extend_existing": True},
+    )
+
+    @property
+    def days(self):
+        """Days frozen in force (0 for a freeze ended on its first day)."""
+        return max((self.last_day - self.starts_on).days + 1, 0)
+
+    def days_in_year(self, year):
+        first, last = max(self.starts_on, date(year, 1, 1)), min(self.last_day, date(year, 12, 31))
+        return max((last - first).days + 1, 0)
+
+    @classmethod
+    def covers(cls, day):
+        return (cls.starts_on <= day) & (cls.last_day >= day)
+
+    def __str__(self):
+        return f"{self.starts_on:%d.%m.%Y}–{self.last_day:%d.%m.%Y}"

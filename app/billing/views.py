@@ -12,8 +12,17 @@ from wtforms import SelectField, StringField
 from app.audit.formatting import register_entity
 from app.billing.api import PaymentApi
 from app.billing.cycle_views import BillingRunView
+from app.billing.freeze_views import FREEZE_LABELS, FreezeView
 from app.billing.forms import payment_form_context, read_payment_form
-from app.billing.models import Charge, CurrencyRate, Payment, PaymentMethod, PaymentType, check_rate
+from app.billing.models import (
+    Charge,
+    CurrencyRate,
+    Payment,
+    PaymentMethod,
+    PaymentType,
+    SubscriptionFreeze,
+    check_rate,
+)
 from app.billing import handlers
 from app.billing.charges import add_manual_charge, cancel_charge, client_due
 from app.billing.currency import rate_errors
@@ -22,7 +31,7 @@ from app.clients.models import Client
 from app.clients.views import CLIENT_CARD, ClientChoiceFilter
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, format_datetime, format_yes_no
+from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.sections import PageSections
 from app.core.transaction import discard
@@ -217,9 +226,16 @@ def card_payments(client, actor, **_known):
         payments = db.session.scalars(
             db.select(Payment).where(Payment.client_id == client.id).order_by(Payment.paid_at.desc()).limit(10)
         ).all()
+    freezes = db.session.scalars(
+        db.select(SubscriptionFreeze).where(SubscriptionFreeze.client_id == client.id,
+                                            SubscriptionFreeze.last_day >= local_today())
+        .order_by(SubscriptionFreeze.starts_on)
+    ).all()
     return {
         "due": client_due(client),
         "payments": payments,
+        "freezes": freezes,
+        "can_freeze": may_access(actor, "can_add", "SubscriptionFreeze"),
         "can_see_payments": can_see_payments,
         "can_record_payment": may(actor, permissions.RECORD_PAYMENT),
         "can_add_charge": may(actor, permissions.ADD_CHARGES) and may_access(actor, "can_add", "Charge"),
@@ -382,8 +398,10 @@ def register(appbuilder):
                         category="Payments")
     appbuilder.add_view(CurrencyRateView, "Currencies", label=_l("Currency rates"), icon="fa-usd",
                         category="Payments")
+    register_entity(SubscriptionFreeze, _l("Freeze"), FREEZE_LABELS)
     appbuilder.add_view(BillingRunView, "Billing cycle", label=_l("Billing cycle"), icon="fa-refresh",
                         category="Payments")
+    appbuilder.add_view(FreezeView, "Freezes", label=_l("Freezes"), icon="fa-snowflake-o", category="Clients")
     appbuilder.add_api(PaymentApi)
     CLIENT_CARD.add("billing/_card_payments.html", card_payments, order=10)
     handlers.connect()

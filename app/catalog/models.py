@@ -53,6 +53,8 @@ class Service(Model):
     month_type = Column(String(10), nullable=False, default=MONTH_FIXED)
     warning_days = Column(Integer, nullable=False, default=5)
     tolerance_days = Column(Integer, nullable=False, default=3)
+    # Days a year a subscription may be frozen (ваканция); 0: it cannot be.
+    max_freeze_days = Column(Integer, nullable=False, default=0, server_default="0")
     ip_count = Column(Integer, nullable=False, default=0)
     username_type = Column(String(10), nullable=False, default="none")
     download_kbps = Column(Integer)

@@ -30,6 +30,8 @@ def service_errors(service):
         errors["username_type"] = [gettext("Unknown username type.")]
     if service.ip_count and service.ip_count > 16:
         errors["ip_count"] = [gettext("At most 16 IP addresses per subscription.")]
+    if service.max_freeze_days is not None and not 0 <= service.max_freeze_days <= 366:
+        errors["max_freeze_days"] = [gettext("From 0 to 366 days.")]
     for field in ("download_kbps", "upload_kbps", "included_traffic_gb"):
         value = getattr(service, field)
         if value is not None and value < 0:

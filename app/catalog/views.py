@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import Optional
 
 from app.audit.formatting import register_entity
 from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
@@ -25,6 +26,7 @@ LABELS = {
     "month_type": _l("Month type"),
     "warning_days": _l("Payment warning, days"),
     "tolerance_days": _l("Tolerance, days"),
+    "max_freeze_days": _l("Freeze, days a year"),
     "ip_count": _l("IP addresses included"),
     "username_type": _l("Username"),
     "download_kbps": _l("Download, kbit/s"),
@@ -95,15 +97,15 @@ class ServiceView(BillingModelView):
     base_order = ("name", "asc")
     fields = [
         "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
-        "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "ip_count", "username_type",
-        "download_kbps", "upload_kbps", "technology", "sellable",
+        "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",
+        "username_type", "download_kbps", "upload_kbps", "technology", "sellable",
     ]
     add_columns = edit_columns = fields
     show_fieldsets = [
         (_l("Service"), {"fields": ["name", "group", "description", "sellable", "technology"]}),
         (_l("Prices"), {"fields": ["installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
                                    "included_traffic_gb"]}),
-        (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days"]}),
+        (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days", "max_freeze_days"]}),
         (_l("Technical parameters"), {"fields": ["ip_count", "username_type", "download_kbps", "upload_kbps",
                                                  "parameters"]}),
     ]
@@ -115,6 +117,9 @@ class ServiceView(BillingModelView):
         "month_type": SelectField(LABELS["month_type"], choices=MONTH_TYPES, default="fixed"),
         "username_type": SelectField(LABELS["username_type"], choices=USERNAME_TYPES, default="none"),
         "sellable": BooleanField(LABELS["sellable"], default=True),
+        # Left empty: the service cannot be frozen.
+        "max_freeze_days": IntegerField(LABELS["max_freeze_days"], default=0, validators=[Optional()],
+                                        filters=[lambda value: 0 if value is None else value]),
     }
     record_errors = staticmethod(service_errors)
     operations = SERVICE_OPERATIONS
@@ -130,6 +135,7 @@ class ServiceView(BillingModelView):
     description_columns = {
         "included_traffic_gb": _l("Empty: unlimited."),
         "tolerance_days": _l("Days after the paid period ends before the service is suspended."),
+        "max_freeze_days": _l("How many days a year a subscriber may freeze the service (vacation); 0: never."),
         "extra_traffic_fee": _l("Charged per GB over the included traffic at the end of the period."),
     }
 

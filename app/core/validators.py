@@ -83,6 +83,19 @@ def check_bic(value):
 MAX_ID = 2**63 - 1
 
 
+def check_day(value):
+    """A day as the office types it (01.12.2026, also 1.12.2026) or as a date field sends it (2026-12-01)."""
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value or "").strip()
+    for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise InvalidValue(_l("Enter the day as dd.mm.yyyy, e.g. 01.12.2026."))
+
+
 def as_id(value):
     """A record id from a URL or a body, or None when it cannot be one (text, too large, a bool)."""
     if isinstance(value, bool):

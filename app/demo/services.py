@@ -164,7 +164,7 @@ def seed_catalog():
             service = Service(
                 name=name, group=group, installation_fee=installation, monthly_fee=monthly, currency="EUR",
                 extra_traffic_fee="0.00", month_type=month_type, warning_days=5, tolerance_days=3,
-                ip_count=ips, username_type=username, download_kbps=down, upload_kbps=up,
+                max_freeze_days=60, ip_count=ips, username_type=username, download_kbps=down, upload_kbps=up,
                 technology=technologies.get(technology), sellable=True,
             )
             service.parameters = [ServiceParameter(name=key, value=value) for key, value in params.items()]

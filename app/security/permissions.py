@@ -123,6 +123,8 @@ VIEW_LABELS = {
     "Currencies": _l("Currencies"),
     "Payment collectors": _l("Payment collectors"),
     "Billing cycle": _l("Billing cycle"),
+    "Freezes": _l("Freezes"),
+    "SubscriptionFreeze": _l("Freezes"),
     "BillingRun": _l("Billing cycle runs"),
     "Notifications": _l("Notifications"),
     "Notification": _l("Notifications"),
@@ -165,12 +167,15 @@ CONTRACT_WORK = READ + ["can_add", "can_preview", "can_pdf"]
 # Recording, reversing, receipts and invoices of payments are governed by the
 # business rights; the view permissions only open the pages.
 PAYMENTS_READ = {"Payment": READ, "Charge": READ, "Invoice": READ, "CashDesk": ["can_list"]}
+# The desk takes vacation requests: freezing a subscription.
+FREEZE_WORK = {"SubscriptionFreeze": READ + ["can_add"]}
 
 ROLE_DEFAULTS = {
     CASHIER: {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
         "views": {"Dealer": READ, **CATALOG_READ, "Client": ["can_list", "can_show", "can_add", "can_edit"],
-                  "Subscription": READ, "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Notification": READ},
+                  "Subscription": READ, "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Notification": READ,
+                  **FREEZE_WORK},
     },
     TECHNICAL_SUPPORT: {
         "rights": [CHANGE_TECHNICAL],
@@ -185,13 +190,15 @@ ROLE_DEFAULTS = {
         "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS],
         "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ,
                   "Client": READ, "Subscription": READ, "Contract": READ, **PAYMENTS_READ, "CurrencyRate": READ,
-                  "PaymentMethod": READ, "PaymentType": READ, "BillingRun": READ, "Notification": READ},
+                  "PaymentMethod": READ, "PaymentType": READ, "BillingRun": READ, "Notification": READ,
+                  "SubscriptionFreeze": READ},
     },
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
                    SEE_PERSONAL_DATA, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS, CHANGE_TECHNICAL, ADD_CHARGES],
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
                   **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
-                  "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"], "Notification": READ},
+                  "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"], "Notification": READ,
+                  **FREEZE_WORK},
     },
 }

@@ -95,8 +95,9 @@ def test_a_worker_killed_halfway_then_a_rerun_ends_as_an_uninterrupted_run(app, 
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue_name,
                SECRET_KEY="test-secret-key-for-the-test-suite-only", CYCLE_CHUNK="1", MAIL_OUTBOX=str(outbox))
     env.pop("MAIL_SERVER", None)
+    # Its own process group: the worker and RQ's scheduler process beside it die together, as with a crashed machine.
     worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         done = 0
@@ -106,7 +107,7 @@ def test_a_worker_killed_halfway_then_a_rerun_ends_as_an_uninterrupted_run(app, 
                 db.session.remove()
             time.sleep(0.01)
     finally:
-        worker.send_signal(signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(30)
     with app.app_context():
         interrupted = db.session.scalar(select(BillingRun))

@@ -1,0 +1,109 @@
+"""Freezes (ваканция) at /freezes/: made from the client card, ended early from the freeze's page."""
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from wtforms import StringField
+from wtforms.validators import InputRequired
+
+from app.billing.freeze import end_freeze_early, freeze_subscription
+from app.billing.models import SubscriptionFreeze
+from app.core.actors import current_operator
+from app.core.errors import FieldErrors
+from app.core.formatting import format_date, format_datetime
+from app.core.scoping import DealerScopedView
+from app.core.transaction import discard
+from app.core.validators import FieldCheck, InvalidValue, check_day
+from app.core.views import BillingInterface, BillingModelView, RecordOperations, ReadOnlyModelView
+from app.security.rights import may_access
+
+FREEZE_LABELS = {
+    "subscription": _l("Subscription"), "client": _l("Client"), "starts_on": _l("From"), "ends_on": _l("To"),
+    "last_day": _l("Frozen until"), "ended_on": _l("Ended early, working again from"), "reason": _l("Reason"),
+    "paid_until_before": _l("Paid until before"), "paid_until_after": _l("Paid until after"),
+    "created_at": _l("Created"), "created_by": _l("Created by"), "days": _l("Days"),
+}
+
+
+class SubscriptionOfCardClientFilter(BaseFilter):
+    """The freeze form lists the subscriptions of the client whose card it was opened from (?client=)."""
+
+    name = "subscriptions of the card's client"
+    arg_name = "freeze_subscription_of_client"
+
+    def apply(self, query, value):
+        client_id = request.args.get("client", type=int) if request else None
+        return query.filter(self.model.client_id == (client_id or -1))
+
+
+def create_freeze(actor, subscription=None, **values):
+    return freeze_subscription(actor, subscription, **values)
+
+
+class FreezeView(DealerScopedView, BillingModelView):
+    datamodel = BillingInterface(SubscriptionFreeze)
+    route_base = "/freezes"
+    class_permission_name = "SubscriptionFreeze"
+    # A freeze is ended early from its page, never edited or deleted.
+    base_permissions = ["can_list", "can_show", "can_add"]
+    method_permission_name = {"list": "list", "show": "show", "add": "add", "end": "add"}
+    list_title = _l("Freezes")
+    show_title = _l("Freeze")
+    add_title = _l("Freeze a subscription")
+    show_template = "billing/freeze.html"
+    label_columns = FREEZE_LABELS
+    list_columns = ["client", "subscription", "starts_on", "last_day", "days", "reason", "created_by"]
+    show_columns = ["client", "subscription", "starts_on", "ends_on", "last_day", "ended_on", "days", "reason",
+                    "paid_until_before", "paid_until_after", "created_at", "created_by"]
+    add_columns = ["subscription", "starts_on", "ends_on", "reason"]
+    search_columns = ["starts_on", "last_day", "reason"]
+    order_columns = ["starts_on"]
+    base_order = ("starts_on", "desc")
+    add_form_query_rel_fields = {"subscription": [["id", SubscriptionOfCardClientFilter, None]]}
+    add_form_extra_fields = {
+        "starts_on": StringField(_l("From"), validators=[InputRequired(), FieldCheck(check_day)],
+                                 description=_l("dd.mm.yyyy")),
+        "ends_on": StringField(_l("To"), validators=[InputRequired(), FieldCheck(check_day)],
+                               description=_l("dd.mm.yyyy")),
+        "reason": StringField(_l("Reason"), validators=[InputRequired()]),
+    }
+    formatters_columns = {
+        "starts_on": format_date, "ends_on": format_date, "last_day": format_date, "ended_on": format_date,
+        "paid_until_before": format_date, "paid_until_after": format_date, "created_at": format_datetime,
+    }
+    operations = RecordOperations(create=create_freeze)
+    edit = ReadOnlyModelView.edit
+    delete = ReadOnlyModelView.delete
+    action = ReadOnlyModelView.action
+    action_post = ReadOnlyModelView.action_post
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            freeze = self.datamodel.get(kwargs["pk"], self._base_filters)
+            kwargs["can_end"] = (freeze is not None and freeze.ended_on is None
+                                 and may_access(current_operator(), "can_add", "SubscriptionFreeze"))
+        return super().render_template(template, **kwargs)
+
+    def post_add_redirect(self):
+        client_id = request.args.get("client", type=int)
+        if client_id:
+            return redirect(url_for("ClientView.show", pk=client_id))
+        return super().post_add_redirect()
+
+    @expose("/end/<int:pk>", methods=["POST"])
+    @has_access
+    def end(self, pk):
+        """Ends a freeze early: the service works again from the day typed; the unused days come off."""
+        freeze = self.datamodel.get(pk, self._base_filters)
+        if freeze is None:
+            abort(404)
+        try:
+            unused = end_freeze_early(current_operator(), freeze, back_on=check_day(request.form.get("back_on")))
+            flash(gettext("The freeze ends; %(days)d unused days came off \"paid until\".", days=unused), "info")
+        except InvalidValue as error:
+            flash(str(error.message), "danger")
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+        return redirect(url_for("FreezeView.show", pk=pk))
