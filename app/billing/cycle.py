@@ -56,7 +56,7 @@ from app.billing.models import (
 )
 from app.billing.freeze import frozen_on
 from app.catalog.models import Service
-from app.clients.models import ACTIVE, SUSPENDED, Subscription
+from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import change_status
 from app.core.actors import SystemActor
 from app.core.formatting import format_date, utcnow
@@ -177,9 +177,13 @@ def run_chunk(actor, run_id, day, subscription_ids):
     in the job's own unit.
     """
     effects = 0
+    # Who holds an advance, read once for the chunk: most clients hold none, and theirs is then not looked at.
+    with_advance = set(db.session.scalars(
+        _clients_with_advance().where(Payment.client_id.in_(
+            select(Subscription.client_id).where(Subscription.id.in_(subscription_ids))))))
     for subscription_id in subscription_ids:
         with unit_of_work():
-            effects += process_subscription(actor, run_id, day, subscription_id)
+            effects += process_subscription(actor, run_id, day, subscription_id, with_advance)
     # One UPDATE, so chunks finishing at once on several workers all count.
     db.session.execute(update(BillingRun).where(BillingRun.id == run_id)
                        .values(done=BillingRun.done + len(subscription_ids)))
@@ -200,8 +204,11 @@ def chunk_failed(run_id, error):
 # --- one subscription ---------------------------------------------------------------
 
 
-def process_subscription(actor, run_id, day, subscription_id):
-    """Applies the cycle's rules to one subscription for `day`; returns how many effects it had."""
+def process_subscription(actor, run_id, day, subscription_id, with_advance=None):
+    """Applies the cycle's rules to one subscription for `day`; returns how many effects it had.
+
+    `with_advance`: the ids of clients holding an advance (None: look).
+    """
     subscription = db.session.scalar(
         select(Subscription).where(Subscription.id == subscription_id).with_for_update(of=Subscription))
     if subscription is None or subscription.status not in LIVE:
@@ -212,7 +219,8 @@ def process_subscription(actor, run_id, day, subscription_id):
     done = set(db.session.execute(select(CycleEffect.kind, CycleEffect.period_end)
                                   .where(CycleEffect.subscription_id == subscription.id)).all())
     effects = 0
-    effects += use_advance(actor, run_id, day, subscription, done)
+    if with_advance is None or subscription.client_id in with_advance:
+        effects += use_advance(actor, run_id, day, subscription, done)
     effects += charge_extra_traffic(actor, run_id, day, subscription, done)
     if subscription.status == ACTIVE:
         effects += warn(actor, run_id, day, subscription, done)
@@ -237,6 +245,9 @@ def paid_through(subscription):
 def use_advance(actor, run_id, day, subscription, done):
     """Pays the periods that ended with the client's advance, whole periods only, oldest advance first."""
     effects = 0
+    if subscription.paid_until is not None and subscription.paid_until < day:
+        # The advance is the client's: two of its subscriptions in chunks on two workers take turns with it.
+        db.session.scalar(select(Client.id).where(Client.id == subscription.client_id).with_for_update())
     while subscription.paid_until is not None and subscription.paid_until < day:
         period = periods_for(subscription, 1, day)
         price = period_rules.periods_price(period, period_fee_eur(subscription, day))
