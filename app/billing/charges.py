@@ -15,8 +15,8 @@ from app.billing.models import ADVANCE, INSTALLATION_FEE, Charge, Payment, Payme
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, Subscription
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
-from app.core.formatting import local_today, utcnow
-from app.core.money import check_amount, check_currency
+from app.core.formatting import format_date, local_today, utcnow
+from app.core.money import check_amount, check_currency, format_money
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
@@ -158,6 +158,23 @@ class ClientDue:
         return max(self.total_eur - self.advance_eur, ZERO)
 
 
+def due_lines(due):
+    """What a ClientDue consists of, one line per charge, subscription and the advance (collectors, warnings)."""
+    lines = [f"{charge.description}: {format_money(charge.amount, 'EUR')}" for charge in due.charges]
+    lines += [gettext("%(service)s to %(day)s: %(amount)s", service=item.subscription.service.name,
+                      day=format_date(item.paid_until_after), amount=format_money(item.amount_eur, "EUR"))
+              for item in due.subscriptions]
+    if due.advance_eur > 0:
+        lines.append(gettext("Less the advance: %(amount)s", amount=format_money(due.advance_eur, "EUR")))
+    return lines
+
+
+def not_reversed(payment=Payment):
+    """The condition that `payment` (Payment or an alias of it) has no reversal."""
+    reversal = aliased(Payment)
+    return ~db.select(reversal.id).where(reversal.reversal_of_id == payment.id).exists()
+
+
 def subscription_due(subscription, day=None):
     """The periods that make a subscription paid through `day` (at least the next one), and their price."""
     day = day or local_today()
@@ -189,11 +206,9 @@ def client_due(client, day=None):
 
 def advance_total(client_id):
     """Money paid beyond whole charges and periods, by payments not reversed."""
-    reversal = aliased(Payment)
     total = db.session.scalar(
         db.select(func.coalesce(func.sum(PaymentAllocation.amount_eur), 0))
         .join(Payment, PaymentAllocation.payment_id == Payment.id)
-        .where(Payment.client_id == client_id, PaymentAllocation.kind == ADVANCE,
-               ~db.select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
+        .where(Payment.client_id == client_id, PaymentAllocation.kind == ADVANCE, not_reversed())
     )
     return Decimal(total).quantize(Decimal("0.01"))

@@ -32,10 +32,17 @@ from decimal import Decimal
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import false, func, or_, select, update
-from sqlalchemy.orm import aliased
 
 from app.billing import periods as period_rules
-from app.billing.charges import add_charge, advance_total, client_due, period_fee_eur, periods_for
+from app.billing.charges import (
+    add_charge,
+    advance_total,
+    client_due,
+    due_lines,
+    not_reversed,
+    period_fee_eur,
+    periods_for,
+)
 from app.billing.models import (
     ADVANCE,
     ADVANCE_USE,
@@ -155,12 +162,10 @@ def candidates(day):
 
 
 def _clients_with_advance():
-    reversal = aliased(Payment)
     return (
         select(Payment.client_id)
         .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-        .where(PaymentAllocation.kind == ADVANCE,
-               ~select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
+        .where(PaymentAllocation.kind == ADVANCE, not_reversed())
         .group_by(Payment.client_id)
         .having(func.sum(PaymentAllocation.amount_eur) > 0)
     )
@@ -275,13 +280,11 @@ def _pay_from_advance(subscription, price, end):
     adds up to its amount, and reversing it restores "paid until" as for
     any period it paid.
     """
-    reversal = aliased(Payment)
     # Ids and sums only: a Payment row drags its eagerly joined relations into a GROUP BY.
     holders = db.session.execute(
         select(Payment.id, func.sum(PaymentAllocation.amount_eur))
         .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-        .where(Payment.client_id == subscription.client_id, PaymentAllocation.kind == ADVANCE,
-               ~select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
+        .where(Payment.client_id == subscription.client_id, PaymentAllocation.kind == ADVANCE, not_reversed())
         .group_by(Payment.id, Payment.paid_at)
         .having(func.sum(PaymentAllocation.amount_eur) > 0)
         .order_by(Payment.paid_at, Payment.id)
@@ -386,12 +389,7 @@ def warning_message(client, subscription, due):
                 "please pay %(amount)s:", service=subscription.service.name,
                 day=format_date(subscription.paid_until), amount=format_money(due.payable_eur, "EUR")),
     ]
-    lines += [f"- {charge.description}: {format_money(charge.amount, 'EUR')}" for charge in due.charges]
-    lines += ["- " + gettext("%(service)s to %(day)s: %(amount)s", service=item.subscription.service.name,
-                             day=format_date(item.paid_until_after), amount=format_money(item.amount_eur, "EUR"))
-              for item in due.subscriptions]
-    if due.advance_eur > 0:
-        lines.append("- " + gettext("Less the advance: %(amount)s", amount=format_money(due.advance_eur, "EUR")))
+    lines += [f"- {line}" for line in due_lines(due)]
     lines += [
         "",
         gettext("How to pay:"),

@@ -1,19 +1,18 @@
 """The billing cycle's pages: runs (/billing-runs/) with their progress and effects, and starting a day by hand."""
-import threading
-
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
-from app.billing.cycle import start_run
 from app.billing.models import EFFECT_KINDS, BillingRun, CycleEffect
+from app.billing.schedule import run_by_hand
+from app.clients.models import Subscription
 from app.core.actors import current_operator
 from app.core.formatting import format_date, format_datetime, local_today
 from app.core.scoping import scope
-from app.core.transaction import after_commit, unit_of_work
 from app.core.validators import InvalidValue, check_day
 from app.core.views import BillingInterface, ReadOnlyModelView
 from app.extensions import db
@@ -69,8 +68,11 @@ class BillingRunView(ReadOnlyModelView):
             counts = dict(db.session.execute(scope(
                 select(CycleEffect.kind, func.count()).where(CycleEffect.run_id == run.id), actor, CycleEffect)
                 .group_by(CycleEffect.kind)).all())
+            # The table shows each effect's client and service: loaded with the effects, not row by row.
+            loaded = selectinload(CycleEffect.subscription)
             kwargs.update(run=run, effects=db.session.scalars(
-                query.order_by(CycleEffect.id).limit(MAX_EFFECTS_SHOWN)).all(),
+                query.options(loaded.selectinload(Subscription.client), loaded.selectinload(Subscription.service))
+                .order_by(CycleEffect.id).limit(MAX_EFFECTS_SHOWN)).all(),
                 counts=[(EFFECT_LABELS[kind], counts[kind]) for kind in EFFECT_KINDS if counts.get(kind)],
                 effect_labels=EFFECT_LABELS, max_effects=MAX_EFFECTS_SHOWN)
         return super().render_template(template, **kwargs)
@@ -84,13 +86,10 @@ class BillingRunView(ReadOnlyModelView):
         except InvalidValue as error:
             flash(str(error.message), "danger")
             return redirect(url_for("BillingRunView.list"))
-        started_by = str(current_operator())
-        if current_app.config.get("REDIS_URL"):
-            run = start_run(day, started_by)  # its chunks go to the workers after this request commits
+        run = run_by_hand(day, str(current_operator()))
+        if run is not None:
             flash(gettext("Run № %(run)s for %(day)s started.", run=run.id, day=format_date(day)), "info")
         else:
-            # In the embedded default the run's chunks take this process: a thread, not this request.
-            after_commit(_run_in_thread, current_app._get_current_object(), day, started_by)
             flash(gettext("The run for %(day)s started; refresh to see its progress.", day=format_date(day)), "info")
         return redirect(url_for("BillingRunView.list"))
 
@@ -99,13 +98,3 @@ def progress_bar(percent):
     return Markup('<div class="progress" style="margin:0;min-width:8em"><div class="progress-bar" role="progressbar"'
                   ' style="width:{0}%" aria-valuenow="{0}" aria-valuemin="0" aria-valuemax="100">{0} %</div></div>'
                   ).format(int(percent))
-
-
-def _run_in_thread(app, day, started_by):
-    def work():
-        with app.app_context():
-            with unit_of_work():
-                start_run(day, started_by)
-            db.session.remove()
-
-    threading.Thread(target=work, name=f"billing-cycle-{day.isoformat()}", daemon=True).start()

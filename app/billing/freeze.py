@@ -16,7 +16,7 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.billing.models import SubscriptionFreeze
-from app.clients.models import ACTIVE
+from app.clients.models import ACTIVE, Subscription
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today
@@ -30,6 +30,12 @@ MAX_REASON = 300
 def _may_freeze(actor):
     # One row of the rights matrix: adding freezes (the desk takes vacation requests).
     return may_access(actor, "can_add", "SubscriptionFreeze")
+
+
+def _lock(subscription):
+    """Locks the subscription and reads it again: a payment or another freeze of it waits for this one."""
+    db.session.scalar(select(Subscription.id).where(Subscription.id == subscription.id).with_for_update())
+    db.session.refresh(subscription)
 
 
 def frozen_days_in_year(subscription, year, excluding=None):
@@ -76,10 +82,7 @@ def freeze_subscription(actor, subscription, *, starts_on, ends_on, reason, toda
         raise FieldErrors(errors)
     if subscription.status != ACTIVE:
         raise FieldErrors({"subscription": [gettext("Only an active subscription can be frozen.")]})
-    # Locked: a payment or another freeze of the same subscription waits for this one.
-    db.session.scalar(select(type(subscription).id).where(type(subscription).id == subscription.id)
-                      .with_for_update())
-    db.session.refresh(subscription)
+    _lock(subscription)
     limit = subscription.service.max_freeze_days or 0
     if limit <= 0:
         raise FieldErrors({"subscription": [gettext("The service %(service)s cannot be frozen.",
@@ -127,9 +130,7 @@ def end_freeze_early(actor, freeze, *, back_on, today=None):
                                                start=format_date(freeze.starts_on),
                                                end=format_date(freeze.ends_on))]})
     subscription = freeze.subscription
-    db.session.scalar(select(type(subscription).id).where(type(subscription).id == subscription.id)
-                      .with_for_update())
-    db.session.refresh(subscription)
+    _lock(subscription)
     unused = (freeze.ends_on - back_on).days + 1
     subscription.paid_until = subscription.paid_until - timedelta(days=unused)
     freeze.ended_on = back_on

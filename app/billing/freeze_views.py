@@ -1,7 +1,6 @@
 """Freezes (ваканция) at /freezes/: made from the client card, ended early from the freeze's page."""
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
@@ -9,6 +8,7 @@ from wtforms.validators import InputRequired
 
 from app.billing.freeze import end_freeze_early, freeze_subscription
 from app.billing.models import SubscriptionFreeze
+from app.clients.views import SubscriptionOfClientFilter
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime
@@ -24,17 +24,6 @@ FREEZE_LABELS = {
     "paid_until_before": _l("Paid until before"), "paid_until_after": _l("Paid until after"),
     "created_at": _l("Created"), "created_by": _l("Created by"), "days": _l("Days"),
 }
-
-
-class SubscriptionOfCardClientFilter(BaseFilter):
-    """The freeze form lists the subscriptions of the client whose card it was opened from (?client=)."""
-
-    name = "subscriptions of the card's client"
-    arg_name = "freeze_subscription_of_client"
-
-    def apply(self, query, value):
-        client_id = request.args.get("client", type=int) if request else None
-        return query.filter(self.model.client_id == (client_id or -1))
 
 
 def create_freeze(actor, subscription=None, **values):
@@ -60,7 +49,7 @@ class FreezeView(DealerScopedView, BillingModelView):
     search_columns = ["starts_on", "last_day", "reason"]
     order_columns = ["starts_on"]
     base_order = ("starts_on", "desc")
-    add_form_query_rel_fields = {"subscription": [["id", SubscriptionOfCardClientFilter, None]]}
+    add_form_query_rel_fields = {"subscription": [["id", SubscriptionOfClientFilter, None]]}
     add_form_extra_fields = {
         "starts_on": StringField(_l("From"), validators=[InputRequired(), FieldCheck(check_day)],
                                  description=_l("dd.mm.yyyy")),

@@ -369,9 +369,10 @@ class SubscriptionFreeze(OfAClient, Model):
     id = Column(Integer, primary_key=True)
     # Indexed by ix_subscription_freeze_days, which starts with it.
     subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="RESTRICT"), nullable=False)
-    subscription = relationship("Subscription")
+    # The list shows both on every row (a subscription's name is its service's).
+    subscription = relationship("Subscription", lazy="joined")
     client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
-    client = relationship("Client")
+    client = relationship("Client", lazy="joined")
     starts_on = Column(Date, nullable=False)
     ends_on = Column(Date, nullable=False)
     last_day = Column(Date, nullable=False)

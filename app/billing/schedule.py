@@ -11,6 +11,7 @@ Who asks:
   (`python worker.py --with-cron`), every CHECK_MINUTES;
 - in the embedded default (no Redis), a thread of the panel process
   (`start_embedded`, from run.py), with the runs' chunks in that thread.
+A run started by hand from the panel goes the same way (`run_by_hand`).
 """
 import logging
 import threading
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from app.billing.cycle import start_run
 from app.billing.models import BillingRun
 from app.core.formatting import local_time, utcnow
-from app.core.transaction import unit_of_work
+from app.core.transaction import after_commit, unit_of_work
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,26 @@ def run_due_days(now=None):
             continue
         started.append(day)
     return started
+
+
+def run_by_hand(day, started_by):
+    """A run an operator starts now. With Redis, the run (its chunks go to the workers after the commit);
+    in the embedded default None: its chunks take this process, so it starts after the commit in a thread
+    of its own rather than in the operator's request."""
+    if current_app.config.get("REDIS_URL"):
+        return start_run(day, started_by)
+    after_commit(_run_in_thread, current_app._get_current_object(), day, started_by)
+    return None
+
+
+def _run_in_thread(app, day, started_by):
+    def work():
+        with app.app_context():
+            with unit_of_work():
+                start_run(day, started_by)
+            db.session.remove()
+
+    threading.Thread(target=work, name=f"billing-cycle-{day.isoformat()}", daemon=True).start()
 
 
 class EmbeddedScheduler(threading.Thread):

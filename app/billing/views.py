@@ -28,7 +28,7 @@ from app.billing.charges import add_manual_charge, cancel_charge, client_due
 from app.billing.currency import rate_errors
 from app.billing.services import find_by_request_key, record_payment, reversal_of, reverse_payment
 from app.clients.models import Client
-from app.clients.views import CLIENT_CARD, ClientChoiceFilter
+from app.clients.views import CLIENT_CARD, ClientChoiceFilter, SubscriptionOfClientFilter
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
@@ -241,15 +241,6 @@ def card_payments(client, actor, **_known):
         "can_add_charge": may(actor, permissions.ADD_CHARGES) and may_access(actor, "can_add", "Charge"),
         "format_money": format_money,
     }
-
-
-class SubscriptionOfClientFilter(BaseFilter):
-    name = "subscriptions of the client from the card"
-    arg_name = "subscription_of_client"
-
-    def apply(self, query, value):
-        client_id = request.args.get("client", type=int) if request else None
-        return query.filter(self.model.client_id == (client_id or -1))
 
 
 class ChargeView(DealerScopedView, BillingModelView):

@@ -231,6 +231,17 @@ class ClientChoiceFilter(BaseFilter):
         return query.filter(self.model.id == (client_id or -1))
 
 
+class SubscriptionOfClientFilter(BaseFilter):
+    """A form opened from a client card lists that client's subscriptions (?client=): charges, freezes."""
+
+    name = "subscriptions of the client from the card"
+    arg_name = "subscription_of_client"
+
+    def apply(self, query, value):
+        client_id = request.args.get("client", type=int) if request else None
+        return query.filter(self.model.client_id == (client_id or -1))
+
+
 class SubscriptionView(DealerScopedView, BillingModelView):
     datamodel = BillingInterface(Subscription)
     route_base = "/subscriptions"

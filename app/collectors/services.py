@@ -50,15 +50,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.billing.charges import client_due
+from app.billing.charges import client_due, due_lines
 from app.billing.models import Payment
 from app.billing.services import record_payment
 from app.clients.models import Client
 from app.collectors.models import CollectorTransaction, PaymentCollector
 from app.core.actors import SystemActor
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date
-from app.core.money import MAX_AMOUNT, format_money
+from app.core.money import MAX_AMOUNT
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.core.transaction import discard
@@ -209,14 +208,8 @@ def _cents(amount_eur):
 
 
 def _describe(due):
-    """What the due consists of, one line per charge or subscription."""
-    lines = [f"{charge.description}: {format_money(charge.amount, 'EUR')}" for charge in due.charges]
-    lines += [gettext("%(service)s to %(day)s: %(amount)s", service=item.subscription.service.name,
-                      day=format_date(item.paid_until_after), amount=format_money(item.amount_eur, "EUR"))
-              for item in due.subscriptions]
-    if due.advance_eur > 0:
-        lines.append(gettext("Less the advance: %(amount)s", amount=format_money(due.advance_eur, "EUR")))
-    return "\n".join(lines)
+    """What the due consists of, one line per charge or subscription, then the advance."""
+    return "\n".join(due_lines(due))
 
 
 def _log(code, note, entity=None):

@@ -26,7 +26,7 @@ class Notification(OfAClient, Model):
     id = Column(Integer, primary_key=True)
     key = Column(String(120), nullable=False, unique=True)
     client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), index=True)
-    client = relationship("Client")
+    client = relationship("Client", lazy="joined")  # the list shows it on every row
     recipient = Column(String(150), nullable=False)
     subject = Column(String(300), nullable=False)
     body = Column(Text, nullable=False)

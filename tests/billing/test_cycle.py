@@ -19,14 +19,6 @@ from tests.conftest import app_config
 from tests.factories import make_client, make_payment, make_service, make_subscription
 
 
-@pytest.fixture
-def outbox(app, tmp_path, monkeypatch):
-    """The folder mail goes to without an SMTP server (the embedded default)."""
-    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
-    monkeypatch.setitem(app.config, "MAIL_OUTBOX", str(tmp_path / "outbox"))
-    return tmp_path / "outbox"
-
-
 def run_cycle(app, day):
     result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", day.isoformat()])
     assert result.exit_code == 0, result.output + repr(result.exception)

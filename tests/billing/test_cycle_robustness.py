@@ -16,7 +16,7 @@ from app.billing.models import BillingRun, CycleEffect
 from app.clients.models import Subscription
 from app.extensions import db
 from app.notifications.models import Notification
-from tests.billing.test_cycle import mails, outbox, subscriber  # noqa: F401 - outbox is a fixture
+from tests.billing.test_cycle import mails, subscriber
 from tests.conftest import REDIS_URL, app_config, migrate_and_prepare
 from tests.core.test_jobs import ROOT, redis_or_skip
 from tests.core.test_migrations import fresh_postgres_database

@@ -10,7 +10,7 @@ from app.clients.models import Subscription
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
 from app.extensions import db
-from tests.billing.test_cycle import outbox, run_cycle, status_of, subscriber  # noqa: F401 - outbox is a fixture
+from tests.billing.test_cycle import run_cycle, status_of, subscriber
 from tests.conftest import visible_text
 from tests.factories import head_office_cashier, make_operator
 
