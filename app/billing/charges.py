@@ -191,16 +191,21 @@ def open_charges(client_id):
     ).all()
 
 
-def client_due(client, day=None):
-    """What a client owes today: open charges, plus each live subscription's next period(s)."""
+def client_due(client, day=None, *, charges=None, advance_eur=None):
+    """What a client owes today: open charges, plus each live subscription's next period(s).
+
+    `charges` (the client's open charges) and `advance_eur` are read here
+    unless the caller has them already (the billing cycle reads a whole
+    chunk's at once).
+    """
     day = day or local_today()
-    due = ClientDue(charges=open_charges(client.id))
+    due = ClientDue(charges=open_charges(client.id) if charges is None else charges)
     for subscription in client.subscriptions:
         if subscription.status in PAYABLE:
             item = subscription_due(subscription, day)
             if item.amount_eur > 0:
                 due.subscriptions.append(item)
-    due.advance_eur = advance_total(client.id)
+    due.advance_eur = advance_total(client.id) if advance_eur is None else advance_eur
     return due
 
 

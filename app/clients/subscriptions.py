@@ -155,7 +155,13 @@ def change_status(actor, subscription, status, reason):
     if status == TERMINATED:
         release(list(subscription.ip_allocations))
     db.session.flush()
-    send(subscription_status_changed, actor, subscription=subscription, old_status=old_status, new_status=status,
-         reason=subscription.status_reason)
+    announce_status_change(actor, subscription, old_status)
     return subscription
+
+
+def announce_status_change(actor, subscription, old_status):
+    """Sends subscription_status_changed for a status already changed and written (change_status, or a
+    set-based change such as the billing cycle's suspensions)."""
+    send(subscription_status_changed, actor, subscription=subscription, old_status=old_status,
+         new_status=subscription.status, reason=subscription.status_reason)
 

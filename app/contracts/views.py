@@ -13,7 +13,7 @@ from app.audit.formatting import register_entity
 from app.clients.views import CLIENT_CARD
 from app.contracts.api import CONTRACT_OPERATIONS, ContractApi
 from app.contracts.models import ACTIVE, DRAFT, TERMINATED, Contract, ContractType
-from app.contracts.rendering import TemplateProblem, screen_page
+from app.core.sandbox import TemplateProblem, screen_page
 from app.contracts.services import (
     contract_html,
     contract_pdf,

@@ -44,3 +44,20 @@ class Notification(OfAClient, Model):
 
     def __str__(self):
         return f"{self.subject} → {self.recipient}"
+
+
+class MailTemplate(Model):
+    """An e-mail's subject and text as the office has edited them (app.notifications.templates); without a
+    row, the kind's default is used."""
+
+    __tablename__ = "mail_template"
+    __versioned__ = {}
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(50), nullable=False, unique=True)
+    subject = Column(String(300), nullable=False)
+    body = Column(Text, nullable=False)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    def __str__(self):
+        return self.kind

@@ -24,7 +24,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from app.core.formatting import utcnow
 from app.core.queue import enqueue
@@ -48,6 +48,25 @@ def queue_mail(actor, key, recipient, subject, body, client=None):
     db.session.flush()
     after_commit(enqueue, "app.notifications.jobs.send", actor, notification.id)
     return notification
+
+
+def queue_mails(actor, messages):
+    """Many messages at once (the billing cycle's warnings of a chunk): one multi-row INSERT, one sending job.
+
+    `messages`: dicts with key, recipient, subject, body and client_id. A
+    key queued before is left out. Returns the ids of the messages queued.
+    """
+    keys = [message["key"] for message in messages]
+    queued = set()
+    for start in range(0, len(keys), 500):
+        queued.update(db.session.scalars(db.select(Notification.key).where(
+            Notification.key.in_(keys[start:start + 500]))))
+    messages = [message for message in messages if message["key"] not in queued]
+    if not messages:
+        return []
+    ids = list(db.session.scalars(insert(Notification).returning(Notification.id), messages))
+    after_commit(enqueue, "app.notifications.jobs.send_many", actor, ids)
+    return ids
 
 
 def _claim(notification_id):

@@ -1,10 +1,12 @@
 """The notifications page (/notifications/): every e-mail the system queued, to whom, with its status."""
 from flask_babel import lazy_gettext as _l
 
+from app.audit.formatting import register_entity
 from app.core.formatting import format_datetime
 from app.core.scoping import DealerScopedView
 from app.core.views import BillingInterface, ReadOnlyModelView
-from app.notifications.models import Notification
+from app.notifications.models import MailTemplate, Notification
+from app.notifications.template_views import MailTemplateView
 
 STATUS_LABELS = {
     "pending": _l("waiting"), "sending": _l("interrupted while sending"), "sent": _l("sent"),
@@ -40,4 +42,8 @@ class NotificationView(DealerScopedView, ReadOnlyModelView):
 
 def register(appbuilder):
     appbuilder.add_view(NotificationView, "Notifications", label=_l("Notifications"), icon="fa-envelope",
+                        category="Payments")
+    register_entity(MailTemplate, _l("E-mail template"),
+                    {"kind": _l("E-mail"), "subject": _l("Subject"), "body": _l("Text"), "updated_at": _l("Changed")})
+    appbuilder.add_view(MailTemplateView, "E-mail templates", label=_l("E-mail templates"), icon="fa-envelope-o",
                         category="Payments")

@@ -128,6 +128,8 @@ VIEW_LABELS = {
     "BillingRun": _l("Billing cycle runs"),
     "Notifications": _l("Notifications"),
     "Notification": _l("Notifications"),
+    "MailTemplate": _l("E-mail templates"),
+    "E-mail templates": _l("E-mail templates"),
     "RightsMatrix": _l("Rights matrix"),
     "ResetMyPasswordView": _l("Change own password"),
     "ResetPasswordView": _l("Set a password"),

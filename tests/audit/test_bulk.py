@@ -1,0 +1,80 @@
+"""A set-based change (app.audit.bulk) leaves the same LOG and history as the same change flushed through the ORM."""
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy_continuum import version_class
+
+from app.audit.bulk import log_updates
+from app.audit.models import LogEntry
+from app.clients.models import Subscription
+from app.core.actors import SystemActor, acting_as
+from app.extensions import db
+from tests.factories import make_client, make_service, make_subscription
+
+CHANGE = {"status": "suspended", "status_reason": "Неплатена услуга: платено до 30.11.2026",
+          "password": "new-secret", "paid_until": date(2026, 12, 31)}
+
+
+def two_subscriptions():
+    service = make_service()
+    first = make_subscription(make_client(None, "Иван Петров"), service, paid_until=date(2026, 11, 30),
+                              password="old-secret")
+    second = make_subscription(make_client(None, "Мария Георгиева"), service, paid_until=date(2026, 11, 30),
+                               password="old-secret")
+    return first, second
+
+
+def written(subscription_id):
+    """What the LOG and the history hold for one subscription, without ids and times."""
+    Version = version_class(Subscription)
+    versions = db.session.scalars(select(Version).where(Version.id == subscription_id)
+                                  .order_by(Version.transaction_id)).all()
+    history = [(version.operation_type, version.status, version.status_reason, version.paid_until,
+                version.password, version.end_transaction_id is None) for version in versions]
+    ends_where_next_begins = all(earlier.end_transaction_id == later.transaction_id
+                                 for earlier, later in zip(versions, versions[1:]))
+    entries = db.session.scalars(select(LogEntry).where(LogEntry.entity_type == "Subscription",
+                                                        LogEntry.entity_id == str(subscription_id))
+                                 .order_by(LogEntry.id)).all()
+    log = [(entry.operation, entry.username, entry.user_id, entry.entity_label, entry.changes) for entry in entries]
+    return history, ends_where_next_begins, log
+
+
+def test_a_set_based_update_logs_what_a_flush_of_the_same_change_logs(app):
+    actor = SystemActor("билинг цикъл № 7")
+    with app.app_context(), acting_as(actor):
+        flushed, bulk = two_subscriptions()
+        flushed_id, bulk_id = flushed.id, bulk.id
+
+        for field, value in CHANGE.items():
+            setattr(flushed, field, value)
+        db.session.commit()
+
+        before = {field: getattr(bulk, field) for field in CHANGE}
+        db.session.execute(update(Subscription.__table__).where(Subscription.__table__.c.id == bulk_id)
+                           .values(CHANGE))
+        log_updates([(bulk, {field: (before[field], CHANGE[field]) for field in CHANGE})])
+        db.session.commit()
+
+        flushed_history, flushed_validity, flushed_log = written(flushed_id)
+        bulk_history, bulk_validity, bulk_log = written(bulk_id)
+
+    assert bulk_history == flushed_history
+    assert len(bulk_history) == 2 and bulk_history[-1][:4] == (1, "suspended", CHANGE["status_reason"],
+                                                                 date(2026, 12, 31))
+    assert flushed_validity and bulk_validity
+    # The same update entry but for the record's own name: the password masked, the cycle named as who changed it.
+    assert [row[0] for row in bulk_log] == [row[0] for row in flushed_log] == ["insert", "update"]
+    assert bulk_log[-1][:3] + bulk_log[-1][4:] == flushed_log[-1][:3] + flushed_log[-1][4:]
+    assert bulk_log[-1][4]["password"] == ["***", "***"]
+    assert bulk_log[-1][4]["status"] == ["active", "suspended"]
+    assert bulk_log[-1][1] == "билинг цикъл № 7" and bulk_log[-1][2] is None
+    assert "Мария Георгиева" in bulk_log[-1][3]
+
+
+def test_nothing_changed_writes_nothing(app):
+    with app.app_context():
+        _flushed, bulk = two_subscriptions()
+        entries = db.session.scalar(select(db.func.count(LogEntry.id)))
+        assert log_updates([(bulk, {})]) is None
+        assert db.session.scalar(select(db.func.count(LogEntry.id))) == entries
