@@ -21,12 +21,13 @@ from app.notifications.models import MailTemplate
 class TallTextArea(TextArea):
     def __call__(self, field, **kwargs):
         kwargs.setdefault("rows", 22)
-        kwargs.setdefault("style", "font-family: monospace")
+        kwargs.setdefault("class", "form-control")
+        kwargs.setdefault("style", "font-family: monospace; width: 100%")
         return super().__call__(field, **kwargs)
 
 
 class MailTemplateForm(FlaskForm):
-    subject = StringField(_l("Subject"))
+    subject = StringField(_l("Subject"), render_kw={"class": "form-control"})
     body = TextAreaField(_l("Text"), widget=TallTextArea())
 
 
