@@ -80,6 +80,14 @@ def load_config():
         "CYCLE_TIME": os.environ.get("CYCLE_TIME", "02:30"),
         "CYCLE_SCHEDULE": _bool("CYCLE_SCHEDULE", True),
         "CYCLE_CHUNK": _int("CYCLE_CHUNK", 1000),  # subscriptions per job
+        # RADIUS (`flask --app app radius serve`; `make run` starts it beside the panel). Production uses
+        # 1812/1813 on the NASes' side of the network; the embedded default high ports on loopback.
+        "RADIUS_HOST": os.environ.get("RADIUS_HOST", "0.0.0.0" if production else "127.0.0.1"),
+        "RADIUS_AUTH_PORT": _int("RADIUS_AUTH_PORT", 1812 if production else 11812),
+        "RADIUS_ACCT_PORT": _int("RADIUS_ACCT_PORT", 1813 if production else 11813),
+        "RADIUS_INTERIM_INTERVAL": _int("RADIUS_INTERIM_INTERVAL", 300),  # seconds, sent in Access-Accept
+        "RADIUS_NAS_REFRESH": float(os.environ.get("RADIUS_NAS_REFRESH", "5")),  # seconds between NAS list reloads
+        "RADIUS_EMBEDDED": _bool("RADIUS_EMBEDDED", True),  # run.py starts the server in a thread
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data) until an administrator saves
         # it at /head-office/. An empty VAT number means not VAT-registered:

@@ -31,6 +31,7 @@ OPERATION_LABELS = {
     "personal_data": _l("Personal data viewed"),
     "secret_viewed": _l("Password viewed"),
     "collector": _l("Payment collector call"),
+    "radius_dropped": _l("RADIUS packets dropped"),
 }
 
 

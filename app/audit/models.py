@@ -33,6 +33,7 @@ class LogEntry(Model):
     PERSONAL_DATA = "personal_data"
     SECRET_VIEWED = "secret_viewed"
     COLLECTOR = "collector"
+    RADIUS_DROPPED = "radius_dropped"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)

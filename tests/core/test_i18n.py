@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "translations" / "bg" / "LC_MESSAGES" / "messages.po"
 
 # Latin words a Bulgarian user legitimately reads: the product's name, the
-# language switch, and identifiers spelt in Latin in Bulgarian too.
-ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP"}
+# language switch, and identifiers spelt in Latin in Bulgarian too (NAS: the
+# access server, as Bulgarian operators call it).
+ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS"}
 
 
 def _catalog():

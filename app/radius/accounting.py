@@ -1,0 +1,236 @@
+"""Accounting-Request: sessions, their traffic, and the daily traffic the billing cycle charges from.
+
+A batch of requests (app.radius.server) is written in one transaction:
+- Start / Interim-Update / Stop: the session (unique per NAS and
+  Acct-Session-Id) is read, locked, brought up to date in memory, packet
+  after packet, and written back; byte counts are 64-bit (Acct-*-Gigawords
+  × 2³² + Acct-*-Octets) and only ever grow, so a retransmit, a duplicate or
+  a late Interim-Update changes nothing twice, and a Stop before its Start
+  makes a closed session that the Start then does not reopen;
+- what a session's counters grew by is added to the subscription's
+  DailyTraffic for the (Sofia) day of the packet;
+- Accounting-On / Accounting-Off: the NAS rebooted (or is going down), so
+  its open sessions are closed.
+The replies are returned only once the transaction has committed; a
+failed commit returns none (the NAS sends again).
+"""
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.billing.models import DailyTraffic
+from app.clients.models import Subscription
+from app.core.formatting import local_time
+from app.extensions import db
+from app.radius.models import RadiusSession
+
+log = logging.getLogger(__name__)
+
+START, STOP, INTERIM, ACCOUNTING_ON, ACCOUNTING_OFF = 1, 2, 3, 7, 8
+STATUS_NAMES = {"Start": START, "Stop": STOP, "Interim-Update": INTERIM, "Accounting-On": ACCOUNTING_ON,
+                "Accounting-Off": ACCOUNTING_OFF}
+GIGAWORD = 2 ** 32
+ATTEMPTS = 3
+
+
+@dataclass
+class Event:
+    status: int
+    nas_id: int
+    session_id: str
+    username: str
+    at: datetime  # naive UTC, when it happened at the NAS
+    input_bytes: int
+    output_bytes: int
+    session_time: int
+    framed_ip: str
+    calling_station_id: str
+    cause: str
+
+
+def record(requests):
+    """Stores a batch of Accounting-Requests; returns their replies [(bytes, destination)] once committed."""
+    events = [event_of(request) for request in requests]
+    for attempt in range(ATTEMPTS):
+        try:
+            apply(events)
+            db.session.commit()
+            break
+        except IntegrityError:
+            # Another server process created one of these sessions meanwhile: read again and redo.
+            db.session.rollback()
+            if attempt == ATTEMPTS - 1:
+                log.exception("radius accounting: batch of %d not stored", len(events))
+                return []
+        except DBAPIError:
+            db.session.rollback()
+            log.exception("radius accounting: batch of %d not stored", len(events))
+            return []
+    return [(request.packet.CreateReply().ReplyPacket(), request.source) for request in requests]
+
+
+def _first(packet, name, default=None):
+    try:
+        values = packet[name]
+    except (KeyError, UnicodeDecodeError, ValueError):
+        return default
+    return values[0] if values else default
+
+
+def event_of(request):
+    """The accounting event a request reports, or None when it reports none this server can use."""
+    packet = request.packet
+    status = _first(packet, "Acct-Status-Type")
+    status = STATUS_NAMES.get(status, status)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    stamp = _first(packet, "Event-Timestamp")
+    if isinstance(stamp, int) and abs(stamp - now.timestamp()) < 366 * 86400:
+        at = datetime.fromtimestamp(stamp, timezone.utc).replace(tzinfo=None)
+    else:
+        delay = _first(packet, "Acct-Delay-Time", 0)
+        at = now - timedelta(seconds=delay if isinstance(delay, int) and 0 <= delay < 86400 else 0)
+    if status in (ACCOUNTING_ON, ACCOUNTING_OFF):
+        return Event(status, request.nas.id, "", "", at, 0, 0, 0, None, None, None)
+    session_id, username = _first(packet, "Acct-Session-Id"), _first(packet, "User-Name")
+    if status not in (START, STOP, INTERIM) or not session_id or not username:
+        return None
+    cause = _first(packet, "Acct-Terminate-Cause")
+    return Event(
+        status, request.nas.id, str(session_id)[:64], str(username)[:100], at,
+        _counter(packet, "Acct-Input-Gigawords", "Acct-Input-Octets"),
+        _counter(packet, "Acct-Output-Gigawords", "Acct-Output-Octets"),
+        max(_first(packet, "Acct-Session-Time", 0) or 0, 0),
+        _first(packet, "Framed-IP-Address"), (_first(packet, "Calling-Station-Id") or "")[:50] or None,
+        str(cause)[:40] if cause is not None else None,
+    )
+
+
+def _counter(packet, gigawords, octets):
+    return (_first(packet, gigawords, 0) or 0) * GIGAWORD + (_first(packet, octets, 0) or 0)
+
+
+def apply(events):
+    """Brings the sessions and the daily traffic up to date with the events, in order, in the current transaction."""
+    events = [event for event in events if event is not None]
+    keys = {(event.nas_id, event.session_id) for event in events if event.session_id}
+    sessions = load_sessions(keys)
+    fresh = {}  # key -> values of sessions first seen in this batch
+    subscriptions = subscription_ids({event.username for event in events if event.username})
+    traffic = {}
+    for event in events:
+        if not event.session_id:
+            close_sessions_of(event, sessions, fresh)
+            continue
+        key = (event.nas_id, event.session_id)
+        session = sessions.get(key) or fresh.get(key)
+        if session is None:
+            session = fresh[key] = new_session(event, subscriptions.get(event.username))
+        grown_in, grown_out = advance(session, event)
+        if session["subscription_id"] and (grown_in or grown_out):
+            day = local_time(event.at).date()
+            counted = traffic.setdefault((session["subscription_id"], day), [0, 0])
+            counted[0] += grown_in
+            counted[1] += grown_out
+    write(sessions, fresh, traffic)
+
+
+def load_sessions(keys):
+    """{(nas, session id): values} of the known sessions among `keys`, locked until the commit."""
+    if not keys:
+        return {}
+    table = RadiusSession.__table__
+    found = {}
+    keys = sorted(keys)
+    for start in range(0, len(keys), 400):
+        query = select(table).where(tuple_(table.c.nas_id, table.c.acct_session_id).in_(keys[start:start + 400]))
+        if db.engine.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in db.session.execute(query).mappings():
+            values = dict(row)
+            values["_original"] = dict(row)
+            found[(row["nas_id"], row["acct_session_id"])] = values
+    return found
+
+
+def subscription_ids(usernames):
+    if not usernames:
+        return {}
+    return dict(db.session.execute(select(Subscription.username, Subscription.id)
+                                   .where(Subscription.username.in_(usernames))).all())
+
+
+def new_session(event, subscription_id):
+    # A session first seen by its Interim-Update or Stop (its Start lost) began session_time before.
+    started = event.at if event.status == START else event.at - timedelta(seconds=event.session_time)
+    return {"nas_id": event.nas_id, "acct_session_id": event.session_id, "username": event.username,
+            "subscription_id": subscription_id, "framed_ip": event.framed_ip,
+            "calling_station_id": event.calling_station_id, "started_at": started, "updated_at": event.at,
+            "stopped_at": None, "stop_cause": None, "input_bytes": 0, "output_bytes": 0, "session_time": 0}
+
+
+def advance(session, event):
+    """Applies one event to a session's values; returns how much its (input, output) bytes grew."""
+    grown_in = max(event.input_bytes - session["input_bytes"], 0)
+    grown_out = max(event.output_bytes - session["output_bytes"], 0)
+    session["input_bytes"] += grown_in
+    session["output_bytes"] += grown_out
+    session["session_time"] = max(session["session_time"], event.session_time)
+    session["updated_at"] = max(session["updated_at"], event.at)
+    if event.status == START and event.at < session["started_at"]:
+        session["started_at"] = event.at
+    if event.framed_ip and not session["framed_ip"]:
+        session["framed_ip"] = event.framed_ip
+    if event.calling_station_id and not session["calling_station_id"]:
+        session["calling_station_id"] = event.calling_station_id
+    if event.status == STOP and session["stopped_at"] is None:
+        session["stopped_at"] = max(event.at, session["started_at"])
+        session["stop_cause"] = event.cause
+    return grown_in, grown_out
+
+
+def close_sessions_of(event, sessions, fresh):
+    """Accounting-On/Off: the NAS's open sessions end (those in this batch too)."""
+    cause = "NAS-Reboot" if event.status == ACCOUNTING_ON else "NAS-Request"
+    for session in (*sessions.values(), *fresh.values()):
+        if session["nas_id"] == event.nas_id and session["stopped_at"] is None and session["started_at"] <= event.at:
+            session["stopped_at"], session["stop_cause"] = event.at, cause
+    table = RadiusSession.__table__
+    db.session.execute(update(table).where(table.c.nas_id == event.nas_id, table.c.stopped_at.is_(None),
+                                           table.c.started_at <= event.at)
+                       .values(stopped_at=event.at, stop_cause=cause))
+
+
+COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "started_at", "updated_at",
+           "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
+
+
+def write(sessions, fresh, traffic):
+    table = RadiusSession.__table__
+    changed = [session for session in sessions.values()
+               if any(session[column] != session["_original"][column] for column in COLUMNS)]
+    for session in changed:
+        db.session.execute(update(table).where(table.c.id == session["id"])
+                           .values({column: session[column] for column in COLUMNS}))
+    if fresh:
+        db.session.execute(insert(table), list(fresh.values()))
+    if traffic:
+        add_traffic(traffic)
+
+
+def add_traffic(traffic):
+    """Adds bytes to DailyTraffic rows, creating them as needed, in one statement (safe across processes)."""
+    table = DailyTraffic.__table__
+    dialect_insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.subscription_id, table.c.day],
+        set_={"bytes_in": table.c.bytes_in + statement.excluded.bytes_in,
+              "bytes_out": table.c.bytes_out + statement.excluded.bytes_out})
+    db.session.execute(statement, [
+        {"subscription_id": subscription_id, "day": day, "bytes_in": grown_in, "bytes_out": grown_out}
+        for (subscription_id, day), (grown_in, grown_out) in sorted(traffic.items())])

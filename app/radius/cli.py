@@ -1,0 +1,56 @@
+"""`flask --app app radius …`: the RADIUS server."""
+import os
+import signal
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.radius.server import RadiusServer
+
+commands = AppGroup("radius", help="The RADIUS server: subscriber logins and accounting.")
+
+@commands.command("serve")
+@click.option("--host", default=None, help="address to listen on (default RADIUS_HOST)")
+@click.option("--auth-port", type=int, default=None, help="authentication port (default RADIUS_AUTH_PORT)")
+@click.option("--acct-port", type=int, default=None, help="accounting port (default RADIUS_ACCT_PORT)")
+@click.option("--processes", type=click.IntRange(1, 64), default=1,
+              help="server processes sharing the ports (SO_REUSEPORT); one per core")
+def serve(host, auth_port, acct_port, processes):
+    """Serve Access-Request and Accounting-Request until SIGTERM or Ctrl-C."""
+    config = current_app.config
+    host = host or config["RADIUS_HOST"]
+    auth_port = auth_port if auth_port is not None else config["RADIUS_AUTH_PORT"]
+    acct_port = acct_port if acct_port is not None else config["RADIUS_ACCT_PORT"]
+    app = current_app._get_current_object()
+    if processes == 1:
+        server = RadiusServer(app, host, auth_port, acct_port)
+        click.echo(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}")
+        server.serve()
+        return
+    children = []
+    for _number in range(processes):
+        pid = os.fork()
+        if pid == 0:  # a child: its own sockets on the shared ports, its own database connections
+
+            db.engine.dispose(close=False)
+            RadiusServer(app, host, auth_port, acct_port).serve()
+            os._exit(0)
+        children.append(pid)
+    click.echo(f"RADIUS on {host}: authentication {auth_port}, accounting {acct_port}, {processes} processes")
+
+    def stop(*_signal):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    for pid in children:
+        _pid, code = os.waitpid(pid, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    sys.exit(1 if status else 0)

@@ -1,0 +1,240 @@
+"""The RADIUS server (`flask --app app radius serve`): logins and accounting of RADIUS-type subscriptions.
+
+One process serves the authentication and the accounting port with one
+loop over two non-blocking UDP sockets. It works in batches: once a packet
+is waiting it reads every packet that is (up to BATCH, waiting up to
+GROUP_WINDOW seconds for more), then
+
+- answers the batch's Access-Requests with one query for all their
+  usernames (app.radius.auth decides each);
+- writes the batch's Accounting-Requests in one transaction and sends
+  their Accounting-Responses only after it has committed (group commit):
+  an acknowledged packet is durable, and a process killed before the
+  commit acknowledged nothing — the NAS sends it again.
+
+Packets from addresses that are not in the NAS list, that do not decode,
+or whose authenticator or Message-Authenticator is wrong are dropped
+unanswered and counted; the counts reach the LOG at most once a minute
+per reason and source (app.radius.drops).
+
+Several processes may share the ports (SO_REUSEPORT, `--processes`): the
+kernel spreads the NASes over them. SIGTERM (and SIGINT) ends the loop
+after the batch in hand.
+"""
+import logging
+import selectors
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from pyrad import packet as radius_packet
+from pyrad.dictionary import Dictionary
+from sqlalchemy import select
+
+from app.core.api_language import N_
+from app.extensions import db
+from app.radius import accounting, auth
+from app.radius.drops import Drops
+from app.radius.models import Nas
+
+log = logging.getLogger(__name__)
+
+DICTIONARY_FILE = __file__.rsplit("/", 1)[0] + "/dictionary"
+BATCH = 256
+GROUP_WINDOW = 0.002  # seconds a batch waits for more packets once one arrived
+RECEIVE_BUFFER = 4 * 1024 * 1024  # a NAS reboots: thousands of Accounting-On/Start at once
+MAX_PACKET = 4096  # RFC 2865: 4096 octets at most
+# Why a packet is dropped, as the LOG says it (translated when written).
+UNKNOWN_NAS = N_("unknown NAS")
+MALFORMED = N_("malformed packet")
+UNEXPECTED_CODE = N_("unexpected kind of packet")
+BAD_MESSAGE_AUTHENTICATOR = N_("wrong Message-Authenticator (wrong secret?)")
+NO_MESSAGE_AUTHENTICATOR = N_("no Message-Authenticator, which this NAS must send")
+BAD_AUTHENTICATOR = N_("wrong authenticator (wrong secret?)")
+
+
+def load_dictionary():
+    return Dictionary(DICTIONARY_FILE)
+
+
+@dataclass(frozen=True)
+class NasInfo:
+    id: int
+    name: str
+    secret: bytes
+    vendor: str
+    require_message_authenticator: bool
+
+
+class NasList:
+    """The NAS list by address, reloaded every few seconds (a new NAS needs no restart)."""
+
+    def __init__(self, refresh):
+        self.refresh = refresh  # seconds between reloads (RADIUS_NAS_REFRESH)
+        self.by_address, self.loaded_at = {}, None
+
+    def get(self, address):
+        if self.loaded_at is None or time.monotonic() - self.loaded_at >= self.refresh:
+            self.reload()
+        return self.by_address.get(address)
+
+    def reload(self):
+        rows = db.session.execute(select(Nas.id, Nas.name, Nas.ip_address, Nas.secret, Nas.vendor,
+                                         Nas.require_message_authenticator)).all()
+        db.session.rollback()
+        self.by_address = {row.ip_address: NasInfo(row.id, row.name, row.secret.encode(), row.vendor,
+                                                   row.require_message_authenticator) for row in rows}
+        self.loaded_at = time.monotonic()
+
+
+def open_socket(host, port):
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    sock.bind((host, port))
+    sock.setblocking(False)
+    return sock
+
+
+class RadiusServer:
+    def __init__(self, app, host, auth_port, acct_port):
+        self.app = app
+        self.dictionary = load_dictionary()
+        self.auth_socket = open_socket(host, auth_port)
+        self.acct_socket = open_socket(host, acct_port)
+        self.nas_list = NasList(float(app.config["RADIUS_NAS_REFRESH"]))
+        self.drops = Drops()
+        self.running = True
+
+    @property
+    def ports(self):
+        return self.auth_socket.getsockname()[1], self.acct_socket.getsockname()[1]
+
+    def stop(self, *_signal):
+        self.running = False
+
+    def serve(self, handle_signals=True):
+        if handle_signals:
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        selector = selectors.DefaultSelector()
+        selector.register(self.auth_socket, selectors.EVENT_READ)
+        selector.register(self.acct_socket, selectors.EVENT_READ)
+        with self.app.app_context():
+            try:
+                while self.running:
+                    if selector.select(timeout=0.5):
+                        self.serve_batch(selector)
+                    self.drops.flush()
+            finally:
+                self.drops.flush(force=True)
+                selector.close()
+                self.auth_socket.close()
+                self.acct_socket.close()
+                db.session.remove()
+
+    def serve_batch(self, selector):
+        """Reads what is waiting (and what arrives within GROUP_WINDOW), then answers it."""
+        auth_requests, acct_requests = [], []
+        deadline = time.monotonic() + GROUP_WINDOW
+        while len(auth_requests) + len(acct_requests) < BATCH:
+            got = self._read(self.auth_socket, auth_requests, radius_packet.AuthPacket)
+            got += self._read(self.acct_socket, acct_requests, radius_packet.AcctPacket)
+            if not got:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(timeout=left):
+                    break
+        if auth_requests:
+            self._answer(self.auth_socket, auth.answer(auth_requests))
+        if acct_requests:
+            self._answer(self.acct_socket, accounting.record(acct_requests))
+
+    def _read(self, sock, requests, packet_class):
+        """Reads the packets waiting on one socket (at most BATCH); returns how many were read."""
+        count = 0
+        while count < BATCH:
+            try:
+                data, source = sock.recvfrom(MAX_PACKET)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as error:  # e.g. ICMP port unreachable reported on the socket
+                log.debug("radius receive: %s", error)
+                break
+            count += 1
+            request = self._decode(data, source, packet_class)
+            if request is not None:
+                requests.append(request)
+        return count
+
+    def _decode(self, data, source, packet_class):
+        nas = self.nas_list.get(source[0])
+        if nas is None:
+            self.drops.count(UNKNOWN_NAS, source[0])
+            return None
+        try:
+            request = packet_class(packet=data, secret=nas.secret, dict=self.dictionary)
+        except Exception:  # noqa: BLE001 — pyrad raises PacketError, KeyError, struct.error… on garbage
+            self.drops.count(MALFORMED, source[0])
+            return None
+        problem = check_request(request, nas)
+        if problem:
+            self.drops.count(problem, source[0])
+            return None
+        return Request(request, nas, source)
+
+    @staticmethod
+    def _answer(sock, replies):
+        for raw, destination in replies:
+            try:
+                sock.sendto(raw, destination)
+            except OSError as error:
+                log.warning("radius reply to %s: %s", destination, error)
+
+
+@dataclass
+class Request:
+    packet: radius_packet.Packet
+    nas: NasInfo
+    source: tuple
+
+
+def check_request(request, nas):
+    """Why a decoded request must be dropped, or None."""
+    code = request.code
+    if isinstance(request, radius_packet.AuthPacket):
+        if code != radius_packet.AccessRequest:
+            return UNEXPECTED_CODE
+        if request.message_authenticator:
+            try:
+                if not request.verify_message_authenticator():
+                    return BAD_MESSAGE_AUTHENTICATOR
+            except Exception:  # noqa: BLE001 — a malformed attribute list
+                return BAD_MESSAGE_AUTHENTICATOR
+        elif nas.require_message_authenticator:
+            return NO_MESSAGE_AUTHENTICATOR
+        return None
+    if code != radius_packet.AccountingRequest:
+        return UNEXPECTED_CODE
+    if not request.VerifyAcctRequest():
+        return BAD_AUTHENTICATOR
+    return None
+
+
+def start_embedded(app):
+    """The embedded default (`make run`): the server in a thread of the panel's process; None when off."""
+    if not app.config.get("RADIUS_EMBEDDED"):
+        return None
+    config = app.config
+    try:
+        server = RadiusServer(app, config["RADIUS_HOST"], config["RADIUS_AUTH_PORT"], config["RADIUS_ACCT_PORT"])
+    except OSError as error:  # the ports are taken (a `flask radius serve` of its own runs)
+        log.warning("RADIUS not started: %s", error)
+        return None
+    thread = threading.Thread(target=server.serve, kwargs={"handle_signals": False}, name="radius", daemon=True)
+    thread.start()
+    log.info("RADIUS on %s: authentication %s, accounting %s", config["RADIUS_HOST"], *server.ports)
+    return server

@@ -1,0 +1,281 @@
+"""The RADIUS server as a NAS sees it: a real `flask radius serve` process, asked by pyrad and by radclient."""
+import hashlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyrad import packet as radius_packet
+from pyrad.client import Client, Timeout
+from sqlalchemy import select
+
+from app.audit.models import LogEntry
+from app.billing.models import DailyTraffic, SubscriptionFreeze
+from app.clients.models import Subscription
+from app.core.formatting import local_today
+from app.extensions import db
+from app.radius.models import Nas, RadiusSession
+from app.radius.server import load_dictionary
+from app.catalog.models import ServiceParameter
+from app.networks.services import allocate
+from tests.factories import make_client, make_network, make_service, make_subscription
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = b"nas-secret-123"
+GIB = 2 ** 30
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def radius(app):
+    """A server process on free ports, on the test database; stopped with SIGTERM after the test."""
+    auth_port, acct_port = free_port(), free_port()
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="radius-tests",
+               RADIUS_NAS_REFRESH="1", PYTHONUNBUFFERED="1", CYCLE_SCHEDULE="0")
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1",
+         "--auth-port", str(auth_port), "--acct-port", str(acct_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert "RADIUS on 127.0.0.1" in line, process.stderr.read()
+    server = type("Server", (), {"auth_port": auth_port, "acct_port": acct_port, "process": process})
+    yield server
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def nas(vendor="mikrotik", require_ma=True, secret=SECRET):
+    record = Nas(name=f"NAS {vendor}", ip_address="127.0.0.1", secret=secret.decode(), vendor=vendor,
+                 require_message_authenticator=require_ma)
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def subscriber(username="ivan", password="parola-123", status="active", download=20000, upload=5000):
+    service = make_service(f"Интернет RADIUS {username}", username_type="radius")
+    service.download_kbps, service.upload_kbps = download, upload
+    db.session.commit()
+    subscription = make_subscription(make_client(None, f"Абонат {username}"), service, status=status,
+                                     activation_date=date(2026, 1, 1), paid_until=date(2027, 12, 31),
+                                     username=username, password=password)
+    return subscription.id
+
+
+def client(server, secret=SECRET):
+    radius_client = Client(server="127.0.0.1", authport=server.auth_port, acctport=server.acct_port,
+                           secret=secret, dict=load_dictionary())
+    radius_client.timeout, radius_client.retries = 2, 1
+    return radius_client
+
+
+def access(server, username, password, chap=False, secret=SECRET):
+    radius_client = client(server, secret)
+    request = radius_client.CreateAuthPacket(code=radius_packet.AccessRequest, User_Name=username)
+    request.add_message_authenticator()
+    if chap:
+        challenge = os.urandom(16)
+        chap_id = b"\x07"
+        request["CHAP-Challenge"] = challenge
+        request["CHAP-Password"] = chap_id + hashlib.md5(chap_id + password.encode() + challenge).digest()
+    else:
+        request["User-Password"] = request.PwCrypt(password)
+    return radius_client.SendPacket(request)
+
+
+def test_an_active_subscriber_logs_in_with_pap_and_chap_and_gets_address_and_speed(app, radius):
+    with app.app_context():
+        nas(vendor="mikrotik")
+        subscription_id = subscriber()
+        make_network("10.20.0.0/29", "Клиенти RADIUS")
+        allocate(2, subscription_id=subscription_id)
+        service = db.session.get(Subscription, subscription_id).service
+        db.session.add(ServiceParameter(service=service, name="Session-Timeout", value="86400"))
+        db.session.add(ServiceParameter(service=service, name="Бележка", value="не е атрибут"))
+        db.session.commit()
+    for chap in (False, True):
+        reply = access(radius, "ivan", "parola-123", chap=chap)
+        assert reply.code == radius_packet.AccessAccept
+        assert reply["Framed-IP-Address"] == ["10.20.0.1"]
+        assert reply["Framed-Route"] == ["10.20.0.2/32 0.0.0.0 1"]
+        assert reply["Mikrotik-Rate-Limit"] == ["5000k/20000k"]
+        assert reply["Acct-Interim-Interval"] == [300]
+        assert reply["Session-Timeout"] == [86400]
+    assert access(radius, "ivan", "wrong-password").code == radius_packet.AccessReject
+    assert access(radius, "nobody", "parola-123").code == radius_packet.AccessReject
+
+
+def test_suspended_and_frozen_subscribers_are_rejected(app, radius):
+    with app.app_context():
+        nas()
+        subscriber("suspended", status="suspended")
+        frozen_id = subscriber("frozen")
+        today = local_today()
+        db.session.add(SubscriptionFreeze(subscription_id=frozen_id, client_id=db.session.get(
+            Subscription, frozen_id).client_id, starts_on=today, ends_on=today, last_day=today, reason="море"))
+        db.session.commit()
+    assert access(radius, "suspended", "parola-123").code == radius_packet.AccessReject
+    assert access(radius, "frozen", "parola-123").code == radius_packet.AccessReject
+
+
+def test_radclient_gets_the_same_answers(app, radius, tmp_path):
+    if shutil.which("radclient") is None:
+        pytest.fail("radclient (Debian freeradius-utils) is needed") if os.environ.get("CI") else pytest.skip(
+            "no radclient")
+    with app.app_context():
+        nas(vendor="cisco")
+        subscriber()
+
+    def radclient(attributes):
+        result = subprocess.run(
+            ["radclient", "-x", "-r", "1", "-t", "2", f"127.0.0.1:{radius.auth_port}", "auth", SECRET.decode()],
+            input=attributes, capture_output=True, text=True, timeout=20)
+        return result.stdout + result.stderr
+
+    accepted = radclient('User-Name = "ivan", User-Password = "parola-123", Message-Authenticator = 0x00\n')
+    assert "Access-Accept" in accepted
+    assert "rate-limit output 20000000" in accepted and "rate-limit input 5000000" in accepted
+    rejected = radclient('User-Name = "ivan", User-Password = "wrong", Message-Authenticator = 0x00\n')
+    assert "Access-Reject" in rejected
+    chap = radclient('User-Name = "ivan", CHAP-Password = "parola-123", Message-Authenticator = 0x00\n')
+    assert "Access-Accept" in chap
+
+
+def accounting(server, status, session_id="s-1", username="ivan", input_bytes=0, output_bytes=0,
+               cause=None, radius_client=None):
+    radius_client = radius_client or client(server)
+    request = radius_client.CreateAcctPacket(User_Name=username)
+    request["Acct-Status-Type"] = status
+    if session_id:
+        request["Acct-Session-Id"] = session_id
+        request["Acct-Input-Octets"] = input_bytes % 2 ** 32
+        request["Acct-Input-Gigawords"] = input_bytes // 2 ** 32
+        request["Acct-Output-Octets"] = output_bytes % 2 ** 32
+        request["Acct-Output-Gigawords"] = output_bytes // 2 ** 32
+        request["Framed-IP-Address"] = "10.0.0.5"
+    if cause:
+        request["Acct-Terminate-Cause"] = cause
+    return radius_client.SendPacket(request)
+
+
+def test_accounting_over_4_gib_with_duplicates_and_out_of_order_counts_exactly(app, radius):
+    with app.app_context():
+        nas()
+        subscription_id = subscriber()
+    sent = [("Interim-Update", 3 * GIB, 1 * GIB), ("Start", 0, 0), ("Interim-Update", 5 * GIB + 7, 2 * GIB + 3),
+            ("Interim-Update", 5 * GIB + 7, 2 * GIB + 3), ("Interim-Update", 3 * GIB, 1 * GIB),
+            ("Stop", 6 * GIB + 11, 2 * GIB + 5), ("Stop", 6 * GIB + 11, 2 * GIB + 5)]
+    for status, input_bytes, output_bytes in sent:
+        reply = accounting(radius, status, input_bytes=input_bytes, output_bytes=output_bytes, cause="User-Request")
+        assert reply.code == radius_packet.AccountingResponse
+    with app.app_context():
+        session = db.session.scalar(select(RadiusSession))
+        assert (session.input_bytes, session.output_bytes) == (6 * GIB + 11, 2 * GIB + 5)
+        assert session.stopped_at is not None and session.stop_cause == "User-Request"
+        assert session.subscription_id == subscription_id and session.framed_ip == "10.0.0.5"
+        traffic = db.session.scalar(select(DailyTraffic))
+        assert (traffic.bytes_in, traffic.bytes_out) == (6 * GIB + 11, 2 * GIB + 5)
+
+
+def test_accounting_on_from_a_rebooted_nas_closes_its_sessions(app, radius):
+    with app.app_context():
+        nas()
+        subscriber()
+    for session_id in ("a", "b"):
+        accounting(radius, "Start", session_id=session_id)
+    assert accounting(radius, "Accounting-On", session_id=None).code == radius_packet.AccountingResponse
+    with app.app_context():
+        sessions = db.session.scalars(select(RadiusSession).order_by(RadiusSession.acct_session_id)).all()
+        assert [(s.acct_session_id, s.stop_cause) for s in sessions] == [("a", "NAS-Reboot"), ("b", "NAS-Reboot")]
+
+
+def test_garbage_and_wrong_secrets_are_dropped_never_crash_and_are_counted(app, radius):
+    with app.app_context():
+        nas()
+        subscriber()
+    rng = random.Random(2026)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for number in range(600):
+            port = radius.auth_port if number % 2 else radius.acct_port
+            size = rng.choice((0, 1, 19, 20, 21, 38, 100, 4096))
+            data = bytes(rng.getrandbits(8) for _ in range(size))
+            if size >= 20 and number % 3 == 0:
+                data = bytes([1 + number % 5, number % 256]) + len(data).to_bytes(2, "big") + data[4:]
+            sock.sendto(data, ("127.0.0.1", port))
+    # A wrong secret: the Message-Authenticator does not verify, so no answer at all.
+    with pytest.raises(Timeout):
+        access(radius, "ivan", "parola-123", secret=b"wrong-secret-1")
+    with pytest.raises(Timeout):
+        accounting(radius, "Start", radius_client=client(radius, b"wrong-secret-1"))
+    # Still answering, right after.
+    assert access(radius, "ivan", "parola-123").code == radius_packet.AccessAccept
+    assert radius.process.poll() is None
+    radius.process.terminate()
+    radius.process.wait(timeout=10)
+    with app.app_context():
+        notes = db.session.scalars(select(LogEntry.note).where(LogEntry.operation == "radius_dropped")).all()
+        assert any("Message-Authenticator" in note for note in notes), notes
+        assert len(notes) <= 25  # bounded: one entry per reason and source, not one per packet
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_memory_stays_flat_over_10000_bad_packets(app, radius):
+    with app.app_context():
+        nas()
+        subscriber()
+    rng = random.Random(7)
+
+    def flood(count):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for number in range(count):
+                data = bytes([1, number % 256]) + (20 + number % 200).to_bytes(2, "big") + rng.randbytes(
+                    16 + number % 200)
+                sock.sendto(data, ("127.0.0.1", radius.auth_port if number % 2 else radius.acct_port))
+                if number % 200 == 0:
+                    time.sleep(0.01)  # a flood the server keeps up with: each packet is read, not lost
+        assert access(radius, "ivan", "parola-123").code == radius_packet.AccessAccept
+
+    flood(2000)  # warm-up: imports, caches and the allocator settle
+    before = rss_kib(radius.process.pid)
+    flood(10000)
+    after = rss_kib(radius.process.pid)
+    assert after - before < 2048, (before, after)  # under 2 MiB of growth over 10,000 packets
+
+
+def test_a_killed_server_loses_no_acknowledged_accounting(app, radius):
+    with app.app_context():
+        nas()
+        subscriber()
+    acknowledged = []
+    radius_client = client(radius)
+    radius_client.timeout, radius_client.retries = 0.5, 1
+    for number in range(60):
+        if number == 40:
+            radius.process.kill()  # SIGKILL: no clean shutdown
+        try:
+            accounting(radius, "Start", session_id=f"k-{number}", radius_client=radius_client)
+        except Timeout:
+            continue
+        acknowledged.append(f"k-{number}")
+    assert 30 <= len(acknowledged) <= 40
+    with app.app_context():
+        stored = set(db.session.scalars(select(RadiusSession.acct_session_id)))
+    assert set(acknowledged) <= stored
