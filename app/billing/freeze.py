@@ -19,6 +19,7 @@ from app.billing.models import SubscriptionFreeze
 from app.clients.models import ACTIVE, Subscription
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
+from app.core.events import send, subscription_frozen
 from app.core.formatting import format_date, local_today
 from app.core.scoping import in_scope
 from app.extensions import db
@@ -109,6 +110,8 @@ def freeze_subscription(actor, subscription, *, starts_on, ends_on, reason, toda
     freeze.paid_until_after = subscription.paid_until
     db.session.add(freeze)
     db.session.flush()
+    if starts_on <= today:
+        send(subscription_frozen, actor, subscription=subscription, freeze=freeze)
     return freeze
 
 

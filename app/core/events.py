@@ -24,6 +24,8 @@ payment_reversed = _events.signal("payment-reversed")
 subscription_sold = _events.signal("subscription-sold")
 # subscription=Subscription, old_status, new_status, reason
 subscription_status_changed = _events.signal("subscription-status-changed")
+# subscription=Subscription, freeze=SubscriptionFreeze that starts today (flushed)
+subscription_frozen = _events.signal("subscription-frozen")
 # service=Service whose download/upload speed changed, old=(down, up), new=(down, up)
 speed_changed = _events.signal("speed-changed")
 

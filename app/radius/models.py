@@ -75,3 +75,32 @@ class RadiusSession(Model):
 
     def __str__(self):
         return f"{self.username} {self.acct_session_id}"
+
+
+ACK, NAK, NO_ANSWER = "ack", "nak", "no_answer"
+
+
+class RadiusDisconnect(Model):
+    """One Disconnect-Request sent for a session, and what the NAS answered (app.radius.disconnect)."""
+
+    __tablename__ = "radius_disconnect"
+
+    id = Column(Integer, primary_key=True)
+    subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="CASCADE"), index=True)
+    session_id = Column(BigInteger().with_variant(Integer, "sqlite"),
+                        ForeignKey("radius_session.id", ondelete="SET NULL"))
+    nas_id = Column(Integer, ForeignKey("nas.id", ondelete="CASCADE"), nullable=False)
+    nas = relationship("Nas", lazy="joined")
+    acct_session_id = Column(String(64), nullable=False)
+    username = Column(String(100), nullable=False)
+    reason = Column(String(100), nullable=False)
+    requested_at = Column(DateTime, nullable=False, default=utcnow)
+    answered_at = Column(DateTime)
+    result = Column(String(10), nullable=False)
+    error_cause = Column(Integer)  # RFC 5176 Error-Cause of a NAK (503: no such session)
+    attempts = Column(Integer, nullable=False, default=1)
+
+    __table_args__ = (
+        CheckConstraint("result IN ('ack', 'nak', 'no_answer')", name="ck_radius_disconnect_result"),
+        {"extend_existing": True},
+    )

@@ -1,14 +1,19 @@
-"""The NAS list's rules, and reading a NAS's shared secret (a right of its own, in the LOG)."""
+"""The NAS list's rules, reading a NAS's shared secret (a right of its own, in the LOG), and the card's RADIUS part."""
 import ipaddress
 
 from flask_babel import gettext
-from sqlalchemy import inspect, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, inspect, select
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
+from app.billing.models import DailyTraffic
+from app.core.formatting import local_today
 from app.extensions import db
-from app.radius.models import VENDORS, Nas
+from app.radius.models import ACK, NAK, NO_ANSWER, VENDORS, Nas, RadiusDisconnect, RadiusSession
 from app.security.rights import may_access
+
+DISCONNECT_RESULTS = {ACK: _l("disconnected"), NAK: _l("refused by the NAS"), NO_ANSWER: _l("no answer")}
 
 MIN_SECRET = 8
 
@@ -62,3 +67,37 @@ def nas_errors(nas):
                 errors[field] = [message]
     nas.name = name
     return errors
+
+
+def format_bytes(count):
+    """Bytes as the office reads them: "1,46 GB", "820,3 MB", "12 KB" (decimal units, decimal comma)."""
+    count = int(count or 0)
+    for unit, size in (("TB", 10 ** 12), ("GB", 10 ** 9), ("MB", 10 ** 6), ("KB", 10 ** 3)):
+        if count >= size:
+            value = count / size
+            text = f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+            return f"{text.replace('.', ',')} {unit}"
+    return f"{count} B"
+
+
+def card_radius(client, actor, **_known):
+    """The client card's RADIUS part: who is online now, this month's traffic, the latest disconnects."""
+    subscriptions = [subscription for subscription in client.subscriptions
+                     if subscription.service.username_type == "radius"]
+    if not subscriptions:
+        return {"radius_subscriptions": []}
+    ids = [subscription.id for subscription in subscriptions]
+    today = local_today()
+    month_traffic = dict(db.session.execute(
+        select(DailyTraffic.subscription_id, func.sum(DailyTraffic.bytes_in + DailyTraffic.bytes_out))
+        .where(DailyTraffic.subscription_id.in_(ids), DailyTraffic.day >= today.replace(day=1))
+        .group_by(DailyTraffic.subscription_id)).all())
+    online = db.session.scalars(
+        select(RadiusSession).where(RadiusSession.subscription_id.in_(ids), RadiusSession.stopped_at.is_(None))
+        .order_by(RadiusSession.started_at.desc()).limit(20)).all()
+    disconnects = db.session.scalars(
+        select(RadiusDisconnect).where(RadiusDisconnect.subscription_id.in_(ids))
+        .order_by(RadiusDisconnect.id.desc()).limit(5)).all()
+    return {"radius_subscriptions": subscriptions, "radius_online": online, "radius_disconnects": disconnects,
+            "radius_month_traffic": month_traffic, "format_bytes": format_bytes,
+            "disconnect_result": lambda result: str(DISCONNECT_RESULTS.get(result, result))}

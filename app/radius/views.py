@@ -4,11 +4,13 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
 from app.audit.formatting import register_entity
+from app.clients.views import CLIENT_CARD
 from app.core.actors import current_operator
 from app.core.formatting import format_yes_no
 from app.core.views import BillingInterface, BillingModelView
+from app.radius import handlers
 from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, Nas
-from app.radius.services import may_read_secret, nas_errors, record_secret_read
+from app.radius.services import card_radius, may_read_secret, nas_errors, record_secret_read
 
 VENDOR_CHOICES = [(MIKROTIK, "MikroTik"), (CISCO, "Cisco"), (JUNIPER, "Juniper"), (OTHER, _l("Other"))]
 LABELS = {
@@ -79,3 +81,6 @@ class NasView(BillingModelView):
 def register(appbuilder):
     register_entity(Nas, _l("NAS"), LABELS, value_labels={"vendor": VENDOR_CHOICES})
     appbuilder.add_view(NasView, "NAS", label=_l("NAS"), icon="fa-server", category="Catalog")
+    # After payments (10) and contracts (20): what the network says of the client's subscriptions.
+    CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30)
+    handlers.connect()

@@ -1,0 +1,255 @@
+"""The RADIUS server at scale, side by side with FreeRADIUS + its SQL module on PostgreSQL, in the same run.
+
+1. Our database (billing_bench_radius): the demo seeds and ~100,000 subscriptions (app.demo.scale), of which
+   100,000 get a RADIUS service, the username user<N> and the password pw<N>; a NAS 127.0.0.1 with the
+   yardstick's secret (testing123) and no Message-Authenticator required (the yardstick's radclient loads
+   carry none). FreeRADIUS's database (radius, role radius/radpass) with the same 100,000 users, built as
+   ../shared/yardsticks/freeradius/setup_db.sh does.
+2. FreeRADIUS 3.2 (Debian freeradius, freeradius-postgresql) configured by the yardstick's configure_fr.sh
+   (sql module on PostgreSQL, auth 18120, accounting 18130); ours `flask radius serve` on 18220/18230 with
+   1 process, and with 2 processes (SO_REUSEPORT) on 18320/18330.
+3. Loads (the yardstick's gen_loads.py and split_loads.py, run in a scratch folder): 20,000 Access-Requests
+   for random users, 10,000 Accounting Start + 10,000 Interim-Update, in files of 2,000 packets.
+4. radclient -q -s -p P -f <file> for P = 32 and 200: packets per second over the files (wall time), the
+   packets lost (no answer), and the p99 latency from a pyrad probe sending 500 requests one at a time while
+   the load runs. Targets and servers alternate, 3 rounds; the medians are printed.
+
+Needs root (apt packages, FreeRADIUS as its own user) and the yardstick folder; takes about 10 minutes.
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
+from bench.networks import SERVER_URL, build_app, fresh_database  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+YARDSTICK = ROOT.parent / "shared" / "yardsticks" / "freeradius"
+BENCH_DB = "billing_bench_radius"
+SECRET = "testing123"
+USERS = 100_000
+ROUNDS = 3
+IN_FLIGHT = (32, 200)
+PROBES = 300
+
+SETUP_RADIUS_SUBSCRIPTIONS = f"""
+UPDATE service SET username_type = 'radius', download_kbps = COALESCE(download_kbps, 50000),
+       upload_kbps = COALESCE(upload_kbps, 10000);
+WITH numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM subscription)
+UPDATE subscription s SET username = 'user' || numbered.n, password = 'pw' || numbered.n, status = 'active',
+       status_reason = NULL
+  FROM numbered WHERE numbered.id = s.id AND numbered.n <= {USERS};
+UPDATE subscription SET username = NULL WHERE username NOT LIKE 'user%';
+INSERT INTO nas (name, ip_address, secret, vendor, coa_port, require_message_authenticator)
+  VALUES ('bench', '127.0.0.1', '{SECRET}', 'mikrotik', 3799, false);
+"""
+FREERADIUS_DB = """
+DROP DATABASE IF EXISTS radius;
+DROP ROLE IF EXISTS radius;
+CREATE ROLE radius LOGIN PASSWORD 'radpass';
+CREATE DATABASE radius OWNER radius;
+"""
+FREERADIUS_USERS = f"""
+INSERT INTO radcheck (username, attribute, op, value)
+  SELECT 'user' || g, 'Cleartext-Password', ':=', 'pw' || g FROM generate_series(1, {USERS}) g;
+INSERT INTO radreply (username, attribute, op, value)
+  SELECT 'user' || g, 'Framed-IP-Address', ':=',
+         '10.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255)
+  FROM generate_series(1, {USERS}) g;
+ANALYZE radcheck; ANALYZE radreply;
+"""
+
+
+def psql(database, script, user="postgres", password=None):
+    server = sa.engine.make_url(SERVER_URL)
+    env = dict(os.environ, PGPASSWORD=password or "")
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", server.host or "127.0.0.1", "-p",
+                    str(server.port or 5432), "-U", user, database], input=script, text=True, check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def seed_ours():
+    database_url = fresh_database(BENCH_DB)
+    app = build_app(database_url)
+    from app.demo import services
+    from app.demo.scale import seed_clients
+    from app.extensions import db
+
+    with app.app_context():
+        services.seed_dealers()
+        services.seed_operators(DEMO_PASSWORD)
+        services.seed_catalog()
+        services.seed_neighbourhoods()
+        services.seed_networks()
+        started = time.perf_counter()
+        seed_clients(67_000, seed=2026)
+        seconds = time.perf_counter() - started
+        with db.engine.begin() as connection:
+            for statement in filter(str.strip, SETUP_RADIUS_SUBSCRIPTIONS.split(";")):
+                connection.execute(sa.text(statement))
+        users = db.session.scalar(sa.text("SELECT count(*) FROM subscription WHERE username LIKE 'user%'"))
+    run_sql(app, "VACUUM ANALYZE")
+    print(f"ours: {users} RADIUS subscriptions (clients seeded in {seconds:.0f} s)")
+    return database_url
+
+
+def seed_freeradius():
+    psql("postgres", FREERADIUS_DB)
+    schema = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql").read_text()
+    psql("radius", schema, user="radius", password="radpass")
+    psql("radius", FREERADIUS_USERS, user="radius", password="radpass")
+
+
+def start_freeradius(scratch):
+    env = dict(os.environ, ANCHOR_DIR=str(scratch))
+    subprocess.run(["bash", str(YARDSTICK / "configure_fr.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(["freeradius", "-f", "-d", str(scratch / "raddb")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    if process.poll() is not None:
+        raise SystemExit("FreeRADIUS did not start: " + process.stderr.read()[-2000:])
+    return process
+
+
+def start_ours(database_url, auth_port, acct_port, processes):
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench", PYTHONUNBUFFERED="1",
+               CYCLE_SCHEDULE="0")
+    env.pop("REDIS_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1", "--auth-port",
+         str(auth_port), "--acct-port", str(acct_port), "--processes", str(processes)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    line = process.stdout.readline()
+    if "RADIUS on" not in line:
+        raise SystemExit("our server did not start: " + process.stderr.read()[-2000:])
+    time.sleep(2)  # the processes' app start
+    return process
+
+
+def make_loads(scratch):
+    for script in ("gen_loads.py", "split_loads.py"):
+        shutil.copy(YARDSTICK / script, scratch / script)
+    subprocess.run([sys.executable, str(scratch / "gen_loads.py"), "bench"], check=True)
+    subprocess.run([sys.executable, str(scratch / "split_loads.py"), "2000", "auth_bench", "acct_bench"], check=True)
+    chunks = scratch / "loads" / "chunks2000"
+    return sorted(chunks.glob("auth_bench_*.txt")), sorted(chunks.glob("acct_bench_*.txt"))
+
+
+def radclient(files, port, kind, in_flight):
+    """Packets per second over the files, and the packets without an answer."""
+    sent = lost = 0
+    started = time.perf_counter()
+    for path in files:
+        result = subprocess.run(["radclient", "-q", "-s", "-r", "3", "-t", "3", "-p", str(in_flight), "-f", str(path),
+                                 f"127.0.0.1:{port}", kind, SECRET], capture_output=True, text=True)
+        packets = open(path).read().strip().count("\n\n") + 1
+        sent += packets
+        lost += _lost(result.stdout + result.stderr)
+    return sent / (time.perf_counter() - started), lost
+
+
+def _lost(output):
+    for line in output.splitlines():
+        if "Packets lost" in line or "Lost" in line:
+            digits = "".join(ch for ch in line.split(":")[-1] if ch.isdigit())
+            return int(digits or 0)
+    return 0
+
+
+def probe_latencies(port, stop):
+    """One Access-Request at a time while the load runs: the latencies (ms)."""
+    from pyrad import packet as radius_packet
+    from pyrad.client import Client, Timeout
+
+    from app.radius.server import load_dictionary
+
+    client = Client(server="127.0.0.1", authport=port, secret=SECRET.encode(), dict=load_dictionary())
+    client.timeout, client.retries = 3, 1
+    latencies = []
+    number = 0
+    while not stop.is_set() and number < PROBES:
+        number += 1
+        user = 1 + (number * 7919) % USERS
+        request = client.CreateAuthPacket(code=radius_packet.AccessRequest, User_Name=f"user{user}")
+        request["User-Password"] = request.PwCrypt(f"pw{user}")
+        started = time.perf_counter()
+        try:
+            client.SendPacket(request)
+        except Timeout:
+            latencies.append(6000.0)
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def measure(name, auth_port, acct_port, auth_files, acct_files, in_flight):
+    stop = threading.Event()
+    latencies = []
+    probe = threading.Thread(target=lambda: latencies.extend(probe_latencies(auth_port, stop)))
+    probe.start()
+    auth_rate, auth_lost = radclient(auth_files, auth_port, "auth", in_flight)
+    stop.set()
+    probe.join()
+    acct_rate, acct_lost = radclient(acct_files, acct_port, "acct", in_flight)
+    p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies or [0])
+    return {"name": name, "p": in_flight, "auth": auth_rate, "auth_lost": auth_lost, "acct": acct_rate,
+            "acct_lost": acct_lost, "p99_ms": p99}
+
+
+def main():
+    for tool in ("radclient", "freeradius", "psql"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed: apt-get install freeradius freeradius-postgresql freeradius-utils "
+                             "postgresql-client")
+    database_url = seed_ours()
+    seed_freeradius()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-radius-"))
+    os.chmod(scratch, 0o755)
+    auth_files, acct_files = make_loads(scratch)
+    targets = [("FreeRADIUS + sql", 18120, 18130, None), ("ours, 1 process", 18220, 18230, 1),
+               ("ours, 2 processes", 18320, 18330, 2)]
+    results = []
+    freeradius = start_freeradius(scratch)
+    ours = {processes: start_ours(database_url, auth, acct, processes)
+            for _name, auth, acct, processes in targets if processes}
+    try:
+        for round_number in range(ROUNDS):
+            for in_flight in IN_FLIGHT:
+                for name, auth, acct, _processes in targets:
+                    result = measure(name, auth, acct, auth_files, acct_files, in_flight)
+                    result["round"] = round_number
+                    results.append(result)
+                    print(f"round {round_number + 1}, {in_flight} in flight, {name}: auth {result['auth']:.0f}/s "
+                          f"(lost {result['auth_lost']}), acct {result['acct']:.0f}/s (lost {result['acct_lost']}), "
+                          f"auth p99 {result['p99_ms']:.1f} ms", flush=True)
+    finally:
+        freeradius.terminate()
+        for process in ours.values():
+            os.killpg(process.pid, 15)
+    print("\nmedians of", ROUNDS, "rounds:")
+    for in_flight in IN_FLIGHT:
+        base = {}
+        for name, *_rest in targets:
+            rows = [r for r in results if r["name"] == name and r["p"] == in_flight]
+            auth = statistics.median(r["auth"] for r in rows)
+            acct = statistics.median(r["acct"] for r in rows)
+            p99 = statistics.median(r["p99_ms"] for r in rows)
+            lost = sum(r["auth_lost"] + r["acct_lost"] for r in rows)
+            base.setdefault("auth", auth)
+            base.setdefault("acct", acct)
+            print(f"  {in_flight:>3} in flight  {name:<20} auth {auth:7.0f}/s ({auth / base['auth']:.2f}×)  "
+                  f"acct {acct:7.0f}/s ({acct / base['acct']:.2f}×)  auth p99 {p99:6.1f} ms  lost {lost}")
+
+
+if __name__ == "__main__":
+    main()
