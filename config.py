@@ -87,6 +87,8 @@ def load_config():
         "RADIUS_ACCT_PORT": _int("RADIUS_ACCT_PORT", 1813 if production else 11813),
         "RADIUS_INTERIM_INTERVAL": _int("RADIUS_INTERIM_INTERVAL", 300),  # seconds, sent in Access-Accept
         "RADIUS_NAS_REFRESH": float(os.environ.get("RADIUS_NAS_REFRESH", "5")),  # seconds between NAS list reloads
+        # On PostgreSQL each server process keeps the logins' data in memory, kept current by LISTEN/NOTIFY.
+        "RADIUS_AUTH_CACHE": _bool("RADIUS_AUTH_CACHE", True),
         "RADIUS_EMBEDDED": _bool("RADIUS_EMBEDDED", True),  # run.py starts the server in a thread
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data) until an administrator saves

@@ -6,8 +6,9 @@
    carry none). FreeRADIUS's database (radius, role radius/radpass) with the same 100,000 users, built as
    ../shared/yardsticks/freeradius/setup_db.sh does.
 2. FreeRADIUS 3.2 (Debian freeradius, freeradius-postgresql) configured by the yardstick's configure_fr.sh
-   (sql module on PostgreSQL, auth 18120, accounting 18130); ours `flask radius serve` on 18220/18230 with
-   1 process, and with 2 processes (SO_REUSEPORT) on 18320/18330.
+   (sql module on PostgreSQL, auth 18120, accounting 18130); ours `flask radius serve` with 1 process reading
+   the database per batch (RADIUS_AUTH_CACHE=0, 18220/18230), with 1 process answering from its cache
+   (18320/18330), and with 2 processes sharing the ports (SO_REUSEPORT, 18520/18530).
 3. Loads (the yardstick's gen_loads.py and split_loads.py, run in a scratch folder): 20,000 Access-Requests
    for random users, 10,000 Accounting Start + 10,000 Interim-Update, in files of 2,000 packets.
 4. radclient -q -s -p P -f <file> for P = 32 and 200: packets per second over the files (wall time), the
@@ -121,9 +122,9 @@ def start_freeradius(scratch):
     return process
 
 
-def start_ours(database_url, auth_port, acct_port, processes):
+def start_ours(database_url, auth_port, acct_port, processes, cache):
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench", PYTHONUNBUFFERED="1",
-               CYCLE_SCHEDULE="0")
+               CYCLE_SCHEDULE="0", RADIUS_AUTH_CACHE="1" if cache else "0")
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1", "--auth-port",
@@ -216,16 +217,19 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="bench-radius-"))
     os.chmod(scratch, 0o755)
     auth_files, acct_files = make_loads(scratch)
-    targets = [("FreeRADIUS + sql", 18120, 18130, None), ("ours, 1 process", 18220, 18230, 1),
-               ("ours, 2 processes", 18320, 18330, 2)]
+    # (name, auth port, accounting port, processes, auth cache)
+    targets = [("FreeRADIUS + sql", 18120, 18130, None, None),
+               ("ours, 1 process, no cache", 18220, 18230, 1, False),
+               ("ours, 1 process", 18320, 18330, 1, True),
+               ("ours, 2 processes", 18520, 18530, 2, True)]
     results = []
     freeradius = start_freeradius(scratch)
-    ours = {processes: start_ours(database_url, auth, acct, processes)
-            for _name, auth, acct, processes in targets if processes}
+    ours = [start_ours(database_url, auth, acct, processes, cache)
+            for _name, auth, acct, processes, cache in targets if processes]
     try:
         for round_number in range(ROUNDS):
             for in_flight in IN_FLIGHT:
-                for name, auth, acct, _processes in targets:
+                for name, auth, acct, _processes, _cache in targets:
                     result = measure(name, auth, acct, auth_files, acct_files, in_flight)
                     result["round"] = round_number
                     results.append(result)
@@ -234,7 +238,7 @@ def main():
                           f"auth p99 {result['p99_ms']:.1f} ms", flush=True)
     finally:
         freeradius.terminate()
-        for process in ours.values():
+        for process in ours:
             os.killpg(process.pid, 15)
     print("\nmedians of", ROUNDS, "rounds:")
     for in_flight in IN_FLIGHT:

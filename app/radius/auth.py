@@ -2,7 +2,8 @@
 
 A batch of requests is answered with one query per table for all its
 usernames (app.radius.server batches them), so the database sees a few
-indexed reads per batch, not per packet.
+indexed reads per batch, not per packet; on PostgreSQL the server keeps
+them all in memory instead (AuthCache), current to the millisecond.
 
 Accepted: an active, not frozen subscription of a RADIUS-type service,
 with the right password (PAP or CHAP). The Access-Accept carries
@@ -21,7 +22,7 @@ import logging
 
 from flask import current_app
 from pyrad import packet as radius_packet
-from sqlalchemy import and_, select
+from sqlalchemy import select, true
 
 from app.billing.models import SubscriptionFreeze
 from app.catalog.models import Service, ServiceParameter
@@ -35,14 +36,18 @@ log = logging.getLogger(__name__)
 RADIUS_TYPE = "radius"
 
 
-def answer(requests):
-    """The encoded replies to a batch of Access-Requests: [(bytes, destination)]."""
+def answer(requests, cache=None):
+    """The encoded replies to a batch of Access-Requests: [(bytes, destination)].
+
+    With `cache` (an AuthCache) nothing is read from the database.
+    """
     usernames = {_username(request.packet) for request in requests} - {None}
-    subscriptions = load(usernames)
+    subscriptions = cache.get_many(usernames) if cache is not None else load(usernames)
+    today = local_today()
     replies = []
     for request in requests:
         try:
-            reply = decide(request, subscriptions.get(_username(request.packet)))
+            reply = decide(request, subscriptions.get(_username(request.packet)), today)
             replies.append((reply.ReplyPacket(), request.source))
         except Exception:  # noqa: BLE001 — one odd packet must not cost the batch its answers
             log.exception("radius: cannot answer an Access-Request from %s", request.source[0])
@@ -57,52 +62,140 @@ def _username(packet):
 
 
 class AuthData:
-    """What authorising one username needs, read once per batch."""
+    """What authorising one username needs."""
 
-    __slots__ = ("subscription_id", "password", "active", "download_kbps", "upload_kbps", "addresses",
-                 "parameters")
+    __slots__ = ("subscription_id", "username", "service_id", "password", "status", "download_kbps", "upload_kbps",
+                 "addresses", "parameters", "freezes")
 
     def __init__(self, row):
-        self.subscription_id = row.id
+        self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
         self.password = row.password or ""
-        self.active = row.status == ACTIVE
+        self.status = row.status
         self.download_kbps, self.upload_kbps = row.download_kbps, row.upload_kbps
-        self.addresses, self.parameters = [], []
+        self.addresses, self.parameters, self.freezes = [], [], []
+
+    def may_log_in(self, today):
+        # Frozen days are kept as dates, so a cached entry turns frozen on the first day by itself.
+        return self.status == ACTIVE and not any(first <= today <= last for first, last in self.freezes)
 
 
-def load(usernames):
-    """{username: AuthData} of the RADIUS-type subscriptions with these usernames (live or not)."""
-    if not usernames:
+def load(usernames=None, subscription_ids=None):
+    """{username: AuthData} of the RADIUS-type subscriptions with these usernames or ids (all when neither)."""
+    if usernames is not None and not usernames or subscription_ids is not None and not subscription_ids:
         return {}
-    rows = db.session.execute(
+    query = (
         select(Subscription.id, Subscription.username, Subscription.password, Subscription.status,
                Subscription.service_id, Service.download_kbps, Service.upload_kbps)
         .join(Service, Service.id == Subscription.service_id)
-        .where(Subscription.username.in_(usernames), Service.username_type == RADIUS_TYPE)
-    ).all()
+        .where(Service.username_type == RADIUS_TYPE, Subscription.username.is_not(None))
+    )
+    if usernames is not None:
+        query = query.where(Subscription.username.in_(usernames))
+    if subscription_ids is not None:
+        query = query.where(Subscription.id.in_(subscription_ids))
+    rows = db.session.execute(query).all()
     found = {row.username: AuthData(row) for row in rows}
     by_id = {data.subscription_id: data for data in found.values()}
     if by_id:
-        today = local_today()
-        for (subscription_id,) in db.session.execute(
-                select(SubscriptionFreeze.subscription_id)
-                .where(SubscriptionFreeze.subscription_id.in_(by_id), SubscriptionFreeze.covers(today))):
-            by_id[subscription_id].active = False  # frozen: no login, as the billing cycle leaves it alone
+        # Only the subscriptions asked for: all of them (the cache's first load) reads the tables whole.
+        some = None if usernames is None and subscription_ids is None else list(by_id)
+
+        def of(column):
+            return column.in_(some) if some is not None else true()
+
+        for subscription_id, first, last in db.session.execute(
+                select(SubscriptionFreeze.subscription_id, SubscriptionFreeze.starts_on, SubscriptionFreeze.last_day)
+                .where(of(SubscriptionFreeze.subscription_id), SubscriptionFreeze.last_day >= local_today())):
+            if subscription_id in by_id:
+                by_id[subscription_id].freezes.append((first, last))
         for subscription_id, address in db.session.execute(
                 select(IpAllocation.subscription_id, IpAllocation.address)
-                .where(IpAllocation.subscription_id.in_(by_id)).order_by(IpAllocation.address)):
-            by_id[subscription_id].addresses.append(str(ipaddress.IPv4Address(address)))
-        service_of = {row.id: row.service_id for row in rows}
+                .where(of(IpAllocation.subscription_id), IpAllocation.subscription_id.is_not(None))
+                .order_by(IpAllocation.address)):
+            if subscription_id in by_id:
+                by_id[subscription_id].addresses.append(str(ipaddress.IPv4Address(address)))
+        services = {data.service_id for data in by_id.values()}
         parameters = {}
         for service_id, name, value in db.session.execute(
                 select(ServiceParameter.service_id, ServiceParameter.name, ServiceParameter.value)
-                .where(and_(ServiceParameter.service_id.in_(set(service_of.values()))))
-                .order_by(ServiceParameter.id)):
+                .where(ServiceParameter.service_id.in_(services)).order_by(ServiceParameter.id)):
             parameters.setdefault(service_id, []).append((name, value))
-        for subscription_id, service_id in service_of.items():
-            by_id[subscription_id].parameters = parameters.get(service_id, [])
+        for data in by_id.values():
+            data.parameters = parameters.get(data.service_id, [])
     db.session.rollback()  # a read-only transaction ends here: no snapshot held between batches
     return found
+
+
+class AuthCache:
+    """Every RADIUS-type subscription's AuthData in memory, kept current by PostgreSQL's LISTEN/NOTIFY.
+
+    Triggers (migration 0017) notify the channel `radius_auth` on every
+    change to what a login depends on — a subscription ("subscription:<id>"),
+    its addresses and freezes (the same), a service or its parameters
+    ("service:<id>") — whoever makes it: the panel, the API, the billing
+    cycle's set-based suspensions, a script. The server's loop waits on the
+    listening connection too and reloads what a notification names, so a
+    change is in effect in every server process on every host within
+    milliseconds of its commit. A lost connection reloads everything.
+    """
+
+    CHANNEL = "radius_auth"
+
+    def __init__(self):
+        self.by_username, self.username_of = {}, {}
+        self.listener = None
+        self.listen()
+        self.reload_all()
+
+    def listen(self):
+        # A connection of its own, outside the pool, in autocommit: notifications arrive between transactions.
+        self.pooled = db.engine.raw_connection()
+        self.listener = self.pooled.dbapi_connection
+        self.listener.set_isolation_level(0)
+        self.listener.cursor().execute(f"LISTEN {self.CHANNEL}")
+
+    def fileno(self):
+        return self.listener.fileno()
+
+    def reload_all(self):
+        self._replace(load(), everything=True)
+
+    def receive(self):
+        """Reads the notifications waiting on the listening connection and reloads what they name."""
+        try:
+            self.listener.poll()
+        except Exception:  # noqa: BLE001 — the connection was lost: listen again, trust nothing cached
+            log.exception("radius auth cache: the notification connection failed; reloading")
+            self.pooled.invalidate()
+            self.listen()
+            self.reload_all()
+            return
+        subscriptions, services = set(), set()
+        while self.listener.notifies:
+            kind, _, number = self.listener.notifies.pop().payload.partition(":")
+            if number.isdigit():
+                (services if kind == "service" else subscriptions).add(int(number))
+        if services:
+            subscriptions |= {data.subscription_id for data in self.by_username.values() if data.service_id in services}
+            subscriptions |= set(db.session.scalars(select(Subscription.id).where(
+                Subscription.service_id.in_(services))))
+        if subscriptions:
+            self._replace(load(subscription_ids=subscriptions), ids=subscriptions)
+        db.session.rollback()
+
+    def _replace(self, found, ids=(), everything=False):
+        if everything:
+            self.by_username, self.username_of = {}, {}
+        for subscription_id in ids:
+            username = self.username_of.pop(subscription_id, None)
+            if username is not None:
+                self.by_username.pop(username, None)
+        for username, data in found.items():
+            self.by_username[username] = data
+            self.username_of[data.subscription_id] = username
+
+    def get_many(self, usernames):
+        return {username: self.by_username[username] for username in usernames if username in self.by_username}
 
 
 def password_matches(packet, password):
@@ -116,11 +209,11 @@ def password_matches(packet, password):
     return bool(password) and typed == password
 
 
-def decide(request, data):
+def decide(request, data, today):
     """The reply to one Access-Request."""
     packet = request.packet
     reply = packet.CreateReply()
-    if data is None or not data.active or not password_matches(packet, data.password):
+    if data is None or not data.may_log_in(today) or not password_matches(packet, data.password):
         reply.code = radius_packet.AccessReject
         return reply
     reply.code = radius_packet.AccessAccept

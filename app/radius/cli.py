@@ -26,7 +26,8 @@ def serve(host, auth_port, acct_port, processes):
     app = current_app._get_current_object()
     if processes == 1:
         server = RadiusServer(app, host, auth_port, acct_port)
-        click.echo(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}")
+        cached = f"; {len(server.cache.by_username)} logins in memory" if server.cache is not None else ""
+        click.echo(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}{cached}")
         server.serve()
         return
     children = []

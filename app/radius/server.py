@@ -5,8 +5,9 @@ loop over two non-blocking UDP sockets. It works in batches: once a packet
 is waiting it reads every packet that is (up to BATCH, waiting up to
 GROUP_WINDOW seconds for more), then
 
-- answers the batch's Access-Requests with one query for all their
-  usernames (app.radius.auth decides each);
+- answers the batch's Access-Requests from memory on PostgreSQL (the
+  AuthCache, which the same loop keeps current from LISTEN/NOTIFY), else
+  with one query for all their usernames (app.radius.auth decides each);
 - writes the batch's Accounting-Requests in one transaction and sends
   their Accounting-Responses only after it has committed (group commit):
   an acknowledged packet is durable, and a process killed before the
@@ -46,6 +47,7 @@ BATCH = 256
 GROUP_WINDOW = 0.002  # seconds a batch waits for more packets once one arrived
 RECEIVE_BUFFER = 4 * 1024 * 1024  # a NAS reboots: thousands of Accounting-On/Start at once
 MAX_PACKET = 4096  # RFC 2865: 4096 octets at most
+CACHE = "auth cache"  # the selector's mark of the cache's notification connection
 # Why a packet is dropped, as the LOG says it (translated when written).
 UNKNOWN_NAS = N_("unknown NAS")
 MALFORMED = N_("malformed packet")
@@ -108,6 +110,10 @@ class RadiusServer:
         self.acct_socket = open_socket(host, acct_port)
         self.nas_list = NasList(float(app.config["RADIUS_NAS_REFRESH"]))
         self.drops = Drops()
+        self.cache = None
+        with app.app_context():
+            if app.config["RADIUS_AUTH_CACHE"] and db.engine.dialect.name == "postgresql":
+                self.cache = auth.AuthCache()
         self.running = True
 
     @property
@@ -124,10 +130,15 @@ class RadiusServer:
         selector = selectors.DefaultSelector()
         selector.register(self.auth_socket, selectors.EVENT_READ)
         selector.register(self.acct_socket, selectors.EVENT_READ)
+        if self.cache is not None:
+            selector.register(self.cache, selectors.EVENT_READ, data=CACHE)
         with self.app.app_context():
             try:
                 while self.running:
-                    if selector.select(timeout=0.5):
+                    ready = selector.select(timeout=0.5)
+                    if self.cache is not None and any(key.data == CACHE for key, _events in ready):
+                        self.cache.receive()
+                    if any(key.data != CACHE for key, _events in ready):
                         self.serve_batch(selector)
                     self.drops.flush()
             finally:
@@ -149,7 +160,9 @@ class RadiusServer:
                 if left <= 0 or not selector.select(timeout=left):
                     break
         if auth_requests:
-            self._answer(self.auth_socket, auth.answer(auth_requests))
+            if self.cache is not None:
+                self.cache.receive()  # a change committed before these requests came is in effect for them
+            self._answer(self.auth_socket, auth.answer(auth_requests, self.cache))
         if acct_requests:
             self._answer(self.acct_socket, accounting.record(acct_requests))
 

@@ -37,12 +37,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def radius(app):
-    """A server process on free ports, on the test database; stopped with SIGTERM after the test."""
+def start_server(app, **settings):
+    """A `flask radius serve` process on free ports, on the test database."""
     auth_port, acct_port = free_port(), free_port()
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="radius-tests",
-               RADIUS_NAS_REFRESH="1", PYTHONUNBUFFERED="1", CYCLE_SCHEDULE="0")
+               RADIUS_NAS_REFRESH="1", PYTHONUNBUFFERED="1", CYCLE_SCHEDULE="0", **settings)
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1",
@@ -50,10 +49,22 @@ def radius(app):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     assert "RADIUS on 127.0.0.1" in line, process.stderr.read()
-    server = type("Server", (), {"auth_port": auth_port, "acct_port": acct_port, "process": process})
+    # On PostgreSQL the logins are answered from memory (app.radius.auth.AuthCache); SQLite reads per batch.
+    assert ("logins in memory" in line) == app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"), line
+    return type("Server", (), {"auth_port": auth_port, "acct_port": acct_port, "process": process})
+
+
+def stop_server(server):
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def radius(app):
+    """A server process, stopped with SIGTERM after the test."""
+    server = start_server(app)
     yield server
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(server)
 
 
 def nas(vendor="mikrotik", require_ma=True, secret=SECRET):
