@@ -133,8 +133,29 @@ def start_ours(database_url, auth_port, acct_port, processes, cache):
     line = process.stdout.readline()
     if "RADIUS on" not in line:
         raise SystemExit("our server did not start: " + process.stderr.read()[-2000:])
-    time.sleep(2)  # the processes' app start
+    answers(auth_port)
     return process
+
+
+def answers(port, seconds=30):
+    """Waits until the server on `port` accepts user1 (every process of it started and loaded)."""
+    from pyrad import packet as radius_packet
+    from pyrad.client import Client, Timeout
+
+    from app.radius.server import load_dictionary
+
+    client = Client(server="127.0.0.1", authport=port, secret=SECRET.encode(), dict=load_dictionary())
+    client.timeout, client.retries = 1, 1
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        request = client.CreateAuthPacket(code=radius_packet.AccessRequest, User_Name="user1")
+        request["User-Password"] = request.PwCrypt("pw1")
+        try:
+            if client.SendPacket(request).code == radius_packet.AccessAccept:
+                return
+        except Timeout:
+            continue
+    raise SystemExit(f"the server on {port} does not accept user1")
 
 
 def make_loads(scratch):
@@ -224,6 +245,7 @@ def main():
                ("ours, 2 processes", 18520, 18530, 2, True)]
     results = []
     freeradius = start_freeradius(scratch)
+    answers(18120)
     ours = [start_ours(database_url, auth, acct, processes, cache)
             for _name, auth, acct, processes, cache in targets if processes]
     try:

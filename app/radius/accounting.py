@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import BigInteger, bindparam, cast, column, insert, select, tuple_, update, values
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -213,13 +213,28 @@ def write(sessions, fresh, traffic):
     table = RadiusSession.__table__
     changed = [session for session in sessions.values()
                if any(session[column] != session["_original"][column] for column in COLUMNS)]
-    for session in changed:
-        db.session.execute(update(table).where(table.c.id == session["id"])
-                           .values({column: session[column] for column in COLUMNS}))
+    if changed:
+        update_sessions(table, changed)
     if fresh:
         db.session.execute(insert(table), list(fresh.values()))
     if traffic:
         add_traffic(traffic)
+
+
+def update_sessions(table, changed):
+    """Writes the changed sessions back: one UPDATE … FROM (VALUES …) on PostgreSQL, else one statement per row."""
+    if db.engine.dialect.name != "postgresql":
+        statement = update(table).where(table.c.id == bindparam("session_id")).values(
+            {column: bindparam(f"new_{column}") for column in COLUMNS})
+        db.session.execute(statement, [{"session_id": session["id"], **{f"new_{column}": session[column]
+                                                                           for column in COLUMNS}}
+                                       for session in changed])
+        return
+    rows = values(column("id", BigInteger), *(column(name, table.c[name].type) for name in COLUMNS),
+                  name="changed").data([(session["id"], *(session[name] for name in COLUMNS)) for session in changed])
+    # Cast: a VALUES column of NULLs only would be text to PostgreSQL, not a timestamp.
+    db.session.execute(update(table).where(table.c.id == rows.c.id)
+                       .values({name: cast(rows.c[name], table.c[name].type) for name in COLUMNS}))
 
 
 def add_traffic(traffic):

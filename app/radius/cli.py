@@ -2,11 +2,13 @@
 import os
 import signal
 import sys
+import traceback
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.extensions import db
 from app.radius.server import RadiusServer
 
 commands = AppGroup("radius", help="The RADIUS server: subscriber logins and accounting.")
@@ -34,10 +36,15 @@ def serve(host, auth_port, acct_port, processes):
     for _number in range(processes):
         pid = os.fork()
         if pid == 0:  # a child: its own sockets on the shared ports, its own database connections
-
-            db.engine.dispose(close=False)
-            RadiusServer(app, host, auth_port, acct_port).serve()
-            os._exit(0)
+            code = 1
+            try:
+                db.engine.dispose(close=False)
+                RadiusServer(app, host, auth_port, acct_port).serve()
+                code = 0
+            except BaseException:  # noqa: BLE001 — said on stderr; the child must not run the parent's code on
+                traceback.print_exc()
+            finally:
+                os._exit(code)
         children.append(pid)
     click.echo(f"RADIUS on {host}: authentication {auth_port}, accounting {acct_port}, {processes} processes")
 

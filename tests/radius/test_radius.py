@@ -37,20 +37,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(app, **settings):
-    """A `flask radius serve` process on free ports, on the test database."""
+def start_server(app, processes=1, **settings):
+    """A `flask radius serve` process (or `processes` sharing the ports) on free ports, on the test database."""
     auth_port, acct_port = free_port(), free_port()
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="radius-tests",
                RADIUS_NAS_REFRESH="1", PYTHONUNBUFFERED="1", CYCLE_SCHEDULE="0", **settings)
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1",
-         "--auth-port", str(auth_port), "--acct-port", str(acct_port)],
+         "--auth-port", str(auth_port), "--acct-port", str(acct_port), "--processes", str(processes)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     assert "RADIUS on 127.0.0.1" in line, process.stderr.read()
     # On PostgreSQL the logins are answered from memory (app.radius.auth.AuthCache); SQLite reads per batch.
-    assert ("logins in memory" in line) == app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"), line
+    if processes == 1:
+        assert ("logins in memory" in line) == app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"), line
     return type("Server", (), {"auth_port": auth_port, "acct_port": acct_port, "process": process})
 
 
@@ -290,3 +291,21 @@ def test_a_killed_server_loses_no_acknowledged_accounting(app, radius):
     with app.app_context():
         stored = set(db.session.scalars(select(RadiusSession.acct_session_id)))
     assert set(acknowledged) <= stored
+
+
+def test_two_processes_share_the_ports_and_both_answer(app):
+    with app.app_context():
+        nas()
+        subscriber()
+    server = start_server(app, processes=2)
+    try:
+        # Many source ports: the kernel spreads them over both processes' sockets.
+        for _number in range(20):
+            assert access(server, "ivan", "parola-123").code == radius_packet.AccessAccept
+            assert accounting(server, "Interim-Update", input_bytes=5, output_bytes=7).code \
+                == radius_packet.AccountingResponse
+        children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True)
+        assert len(children.stdout.split()) == 2
+    finally:
+        stop_server(server)
+    assert server.process.returncode == 0
