@@ -89,6 +89,11 @@ def load_config():
         "RADIUS_NAS_REFRESH": float(os.environ.get("RADIUS_NAS_REFRESH", "5")),  # seconds between NAS list reloads
         # On PostgreSQL each server process keeps the logins' data in memory, kept current by LISTEN/NOTIFY.
         "RADIUS_AUTH_CACHE": _bool("RADIUS_AUTH_CACHE", True),
+        # A session with no accounting for 2 × the interim interval plus this margin (seconds) is closed;
+        # ended sessions are kept this many months (ЗЕС: traffic data 6 months), then deleted.
+        "RADIUS_STALE_MARGIN": _int("RADIUS_STALE_MARGIN", 120),
+        "RADIUS_RETENTION_MONTHS": _int("RADIUS_RETENTION_MONTHS", 6),
+        "RADIUS_HOUSEKEEPING": float(os.environ.get("RADIUS_HOUSEKEEPING", "60")),  # seconds between checks
         "RADIUS_EMBEDDED": _bool("RADIUS_EMBEDDED", True),  # run.py starts the server in a thread
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data) until an administrator saves

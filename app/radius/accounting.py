@@ -18,14 +18,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, bindparam, cast, column, insert, select, tuple_, update, values
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from flask_babel import gettext
+from psycopg2.extras import execute_values
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from app.audit.models import LogEntry
+from app.audit.services import record_security_event
 from app.billing.models import DailyTraffic
+from app.billing.periods import add_months
 from app.clients.models import Subscription
-from app.core.formatting import local_time
+from app.core.formatting import format_date, local_time
 from app.extensions import db
 from app.radius.models import RadiusSession
 
@@ -36,6 +40,8 @@ STATUS_NAMES = {"Start": START, "Stop": STOP, "Interim-Update": INTERIM, "Accoun
                 "Accounting-Off": ACCOUNTING_OFF}
 GIGAWORD = 2 ** 32
 ATTEMPTS = 3
+STALE = "Stale"  # the stop cause of a session closed for silence
+PURGE_PART = 10_000
 
 
 @dataclass
@@ -143,13 +149,13 @@ def load_sessions(keys):
     """{(nas, session id): values} of the known sessions among `keys`, locked until the commit."""
     if not keys:
         return {}
+    if _postgresql():
+        return _pg_load_sessions(sorted(keys))
     table = RadiusSession.__table__
     found = {}
     keys = sorted(keys)
     for start in range(0, len(keys), 400):
         query = select(table).where(tuple_(table.c.nas_id, table.c.acct_session_id).in_(keys[start:start + 400]))
-        if db.engine.dialect.name == "postgresql":
-            query = query.with_for_update()
         for row in db.session.execute(query).mappings():
             values = dict(row)
             values["_original"] = dict(row)
@@ -160,6 +166,10 @@ def load_sessions(keys):
 def subscription_ids(usernames):
     if not usernames:
         return {}
+    if _postgresql():
+        cursor = _cursor()
+        cursor.execute("SELECT username, id FROM subscription WHERE username = ANY(%s)", (list(usernames),))
+        return dict(cursor.fetchall())
     return dict(db.session.execute(select(Subscription.username, Subscription.id)
                                    .where(Subscription.username.in_(usernames))).all())
 
@@ -205,6 +215,49 @@ def close_sessions_of(event, sessions, fresh):
                        .values(stopped_at=event.at, stop_cause=cause))
 
 
+# PostgreSQL, the production database, gets each batch's reads and writes as a few plain statements on the
+# session's own connection (psycopg2's execute_values): building them with SQLAlchemy cost more than running
+# them (37 ms a batch of 32 against 9 ms). SQLite, the embedded default, goes through SQLAlchemy.
+PG_SELECT = ("SELECT s.* FROM radius_session s JOIN (VALUES %s) AS k(nas_id, acct_session_id) "
+             "ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id ORDER BY s.id FOR UPDATE OF s")
+PG_UPDATE = ("UPDATE radius_session AS s SET username = v.username, subscription_id = v.subscription_id, "
+             "framed_ip = v.framed_ip, calling_station_id = v.calling_station_id, started_at = v.started_at, "
+             "updated_at = v.updated_at, stopped_at = v.stopped_at, stop_cause = v.stop_cause, "
+             "input_bytes = v.input_bytes, output_bytes = v.output_bytes, session_time = v.session_time "
+             "FROM (VALUES %s) AS v(id, username, subscription_id, framed_ip, calling_station_id, started_at, "
+             "updated_at, stopped_at, stop_cause, input_bytes, output_bytes, session_time) WHERE s.id = v.id")
+PG_UPDATE_ROW = ("(%s::bigint, %s::varchar, %s::integer, %s::varchar, %s::varchar, %s::timestamp, %s::timestamp, "
+                 "%s::timestamp, %s::varchar, %s::bigint, %s::bigint, %s::integer)")
+INSERTED = ("nas_id", "acct_session_id", "username", "subscription_id", "framed_ip", "calling_station_id",
+            "started_at", "updated_at", "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
+PG_INSERT = f"INSERT INTO radius_session ({', '.join(INSERTED)}) VALUES %s"
+PG_ADD_TRAFFIC = ("INSERT INTO daily_traffic (subscription_id, day, bytes_in, bytes_out) VALUES %s "
+                  "ON CONFLICT (subscription_id, day) DO UPDATE SET bytes_in = daily_traffic.bytes_in + "
+                  "excluded.bytes_in, bytes_out = daily_traffic.bytes_out + excluded.bytes_out")
+
+
+def _postgresql():
+    return db.engine.dialect.name == "postgresql"
+
+
+def _cursor():
+    """A cursor on the unit's own connection: its statements are part of the batch's transaction."""
+    return db.session.connection().connection.dbapi_connection.cursor()
+
+
+def _pg_load_sessions(keys):
+    cursor = _cursor()
+    found = {}
+    for start in range(0, len(keys), 500):
+        execute_values(cursor, PG_SELECT, keys[start:start + 500], page_size=500)
+        names = [description[0] for description in cursor.description]
+        for row in cursor.fetchall():
+            values = dict(zip(names, row))
+            values["_original"] = dict(values)
+            found[(values["nas_id"], values["acct_session_id"])] = values
+    return found
+
+
 COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "started_at", "updated_at",
            "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
 
@@ -216,31 +269,37 @@ def write(sessions, fresh, traffic):
     if changed:
         update_sessions(table, changed)
     if fresh:
-        db.session.execute(insert(table), list(fresh.values()))
+        if _postgresql():
+            execute_values(_cursor(), PG_INSERT, [tuple(session[name] for name in INSERTED)
+                                                  for session in fresh.values()], page_size=500)
+        else:
+            db.session.execute(insert(table), list(fresh.values()))
     if traffic:
         add_traffic(traffic)
 
 
 def update_sessions(table, changed):
     """Writes the changed sessions back: one UPDATE … FROM (VALUES …) on PostgreSQL, else one statement per row."""
-    if db.engine.dialect.name != "postgresql":
-        statement = update(table).where(table.c.id == bindparam("session_id")).values(
-            {column: bindparam(f"new_{column}") for column in COLUMNS})
-        db.session.execute(statement, [{"session_id": session["id"], **{f"new_{column}": session[column]
-                                                                           for column in COLUMNS}}
-                                       for session in changed])
+    if _postgresql():
+        execute_values(_cursor(), PG_UPDATE, [(session["id"], *(session[name] for name in COLUMNS))
+                                              for session in changed], template=PG_UPDATE_ROW, page_size=500)
         return
-    rows = values(column("id", BigInteger), *(column(name, table.c[name].type) for name in COLUMNS),
-                  name="changed").data([(session["id"], *(session[name] for name in COLUMNS)) for session in changed])
-    # Cast: a VALUES column of NULLs only would be text to PostgreSQL, not a timestamp.
-    db.session.execute(update(table).where(table.c.id == rows.c.id)
-                       .values({name: cast(rows.c[name], table.c[name].type) for name in COLUMNS}))
+    statement = update(table).where(table.c.id == bindparam("session_id")).values(
+        {column: bindparam(f"new_{column}") for column in COLUMNS})
+    db.session.execute(statement, [{"session_id": session["id"], **{f"new_{column}": session[column]
+                                                                       for column in COLUMNS}}
+                                   for session in changed])
 
 
 def add_traffic(traffic):
     """Adds bytes to DailyTraffic rows, creating them as needed, in one statement (safe across processes)."""
+    rows = [(subscription_id, day, grown_in, grown_out)
+            for (subscription_id, day), (grown_in, grown_out) in sorted(traffic.items())]
+    if _postgresql():
+        execute_values(_cursor(), PG_ADD_TRAFFIC, rows, page_size=500)
+        return
     table = DailyTraffic.__table__
-    dialect_insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = sqlite_insert
     statement = dialect_insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.subscription_id, table.c.day],
@@ -248,4 +307,44 @@ def add_traffic(traffic):
               "bytes_out": table.c.bytes_out + statement.excluded.bytes_out})
     db.session.execute(statement, [
         {"subscription_id": subscription_id, "day": day, "bytes_in": grown_in, "bytes_out": grown_out}
-        for (subscription_id, day), (grown_in, grown_out) in sorted(traffic.items())])
+        for subscription_id, day, grown_in, grown_out in rows])
+
+
+# --- housekeeping (app.radius.server runs it every RADIUS_HOUSEKEEPING seconds) -----------------------------
+
+
+def close_stale_sessions(now, interim_seconds, margin_seconds):
+    """Sessions the NAS has not reported on for 2 × the interim interval plus a margin end at their last report.
+
+    A NAS that rebooted without Accounting-On, or a Stop that never came,
+    would otherwise leave a subscriber "online" for ever. Returns how many.
+    """
+    table = RadiusSession.__table__
+    silent_since = now - timedelta(seconds=2 * interim_seconds + margin_seconds)
+    result = db.session.execute(update(table).where(table.c.stopped_at.is_(None), table.c.updated_at < silent_since)
+                                .values(stopped_at=table.c.updated_at, stop_cause=STALE))
+    db.session.commit()
+    return result.rowcount
+
+
+def purge_old_sessions(now, months):
+    """Deletes sessions that ended more than `months` ago (the law keeps traffic data 6 months), logged.
+
+    In parts of PURGE_PART rows, each its own transaction, so the sessions
+    table is never locked for long. Returns how many were deleted.
+    """
+    table = RadiusSession.__table__
+    cutoff = add_months(now.date(), -months)
+    deleted = 0
+    while True:
+        part = select(table.c.id).where(table.c.stopped_at < cutoff).limit(PURGE_PART).scalar_subquery()
+        count = db.session.execute(delete(table).where(table.c.id.in_(part))).rowcount
+        db.session.commit()
+        deleted += count
+        if count < PURGE_PART:
+            break
+    if deleted:
+        record_security_event(LogEntry.JOB, username="RADIUS", note=gettext(
+            "%(count)s RADIUS sessions ended before %(day)s deleted (kept %(months)s months)",
+            count=deleted, day=format_date(cutoff), months=months))
+    return deleted

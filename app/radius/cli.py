@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.radius.server import RadiusServer
+from app.radius.server import RadiusServer, open_socket
 
 commands = AppGroup("radius", help="The RADIUS server: subscriber logins and accounting.")
 
@@ -32,20 +32,29 @@ def serve(host, auth_port, acct_port, processes):
         click.echo(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}{cached}")
         server.serve()
         return
+    # Every process's sockets are bound before any starts, so the ports answer as soon as this says so.
+    sockets = [(open_socket(host, auth_port), open_socket(host, acct_port)) for _number in range(processes)]
     children = []
-    for _number in range(processes):
+    for own in sockets:
         pid = os.fork()
         if pid == 0:  # a child: its own sockets on the shared ports, its own database connections
             code = 1
             try:
+                for pair in sockets:
+                    if pair is not own:
+                        for sock in pair:
+                            sock.close()
                 db.engine.dispose(close=False)
-                RadiusServer(app, host, auth_port, acct_port).serve()
+                RadiusServer(app, host, auth_port, acct_port, sockets=own).serve()
                 code = 0
             except BaseException:  # noqa: BLE001 — said on stderr; the child must not run the parent's code on
                 traceback.print_exc()
             finally:
                 os._exit(code)
         children.append(pid)
+    for pair in sockets:
+        for sock in pair:
+            sock.close()
     click.echo(f"RADIUS on {host}: authentication {auth_port}, accounting {acct_port}, {processes} processes")
 
     def stop(*_signal):

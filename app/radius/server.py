@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from pyrad import packet as radius_packet
 from pyrad.dictionary import Dictionary
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from app.core.api_language import N_
+from app.core.formatting import utcnow
 from app.extensions import db
 from app.radius import accounting, auth
 from app.radius.drops import Drops
@@ -103,14 +105,15 @@ def open_socket(host, port):
 
 
 class RadiusServer:
-    def __init__(self, app, host, auth_port, acct_port):
+    def __init__(self, app, host, auth_port, acct_port, sockets=None):
+        """`sockets`: the (authentication, accounting) sockets when opened already (a forked process's)."""
         self.app = app
         self.dictionary = load_dictionary()
-        self.auth_socket = open_socket(host, auth_port)
-        self.acct_socket = open_socket(host, acct_port)
+        self.auth_socket, self.acct_socket = sockets or (open_socket(host, auth_port), open_socket(host, acct_port))
         self.nas_list = NasList(float(app.config["RADIUS_NAS_REFRESH"]))
         self.drops = Drops()
         self.cache = None
+        self.next_housekeeping, self.purged_on = 0.0, None
         with app.app_context():
             if app.config["RADIUS_AUTH_CACHE"] and db.engine.dialect.name == "postgresql":
                 self.cache = auth.AuthCache()
@@ -135,6 +138,7 @@ class RadiusServer:
         with self.app.app_context():
             try:
                 while self.running:
+                    self.housekeeping()
                     ready = selector.select(timeout=0.5)
                     if self.cache is not None and any(key.data == CACHE for key, _events in ready):
                         self.cache.receive()
@@ -147,6 +151,30 @@ class RadiusServer:
                 self.auth_socket.close()
                 self.acct_socket.close()
                 db.session.remove()
+
+    def housekeeping(self):
+        """Every RADIUS_HOUSEKEEPING seconds: close the silent sessions; once a day: purge the old ones.
+
+        Each server process does it (the statements are idempotent), so it
+        runs wherever and whenever RADIUS does, with no scheduler of its own.
+        """
+        now_monotonic = time.monotonic()
+        if now_monotonic < self.next_housekeeping:
+            return
+        config = self.app.config
+        self.next_housekeeping = now_monotonic + float(config["RADIUS_HOUSEKEEPING"])
+        now = utcnow()
+        try:
+            closed = accounting.close_stale_sessions(now, config["RADIUS_INTERIM_INTERVAL"],
+                                                     config["RADIUS_STALE_MARGIN"])
+            if closed:
+                log.info("radius: %d silent sessions closed", closed)
+            if self.purged_on != now.date():
+                accounting.purge_old_sessions(now, config["RADIUS_RETENTION_MONTHS"])
+                self.purged_on = now.date()
+        except DBAPIError:
+            db.session.rollback()
+            log.exception("radius housekeeping failed; tried again later")
 
     def serve_batch(self, selector):
         """Reads what is waiting (and what arrives within GROUP_WINDOW), then answers it."""

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.audit.models import LogEntry
 from app.billing.models import DailyTraffic, SubscriptionFreeze
 from app.clients.models import Subscription
-from app.core.formatting import local_today
+from app.core.formatting import local_today, utcnow
 from app.extensions import db
 from app.radius.models import Nas, RadiusSession
 from app.radius.server import load_dictionary
@@ -309,3 +309,29 @@ def test_two_processes_share_the_ports_and_both_answer(app):
     finally:
         stop_server(server)
     assert server.process.returncode == 0
+
+
+def test_silent_sessions_are_closed_and_old_ones_purged_with_a_log_entry(app):
+    with app.app_context():
+        record = nas()
+        subscription_id = subscriber()
+        now = utcnow()
+        for session_id, updated, stopped in (("silent", now - timedelta(minutes=20), None),
+                                             ("fresh", now - timedelta(minutes=2), None),
+                                             ("old", now - timedelta(days=200), now - timedelta(days=199))):
+            db.session.add(RadiusSession(nas_id=record.id, acct_session_id=session_id, username="ivan",
+                                         subscription_id=subscription_id, started_at=updated - timedelta(hours=1),
+                                         updated_at=updated, stopped_at=stopped))
+        db.session.commit()
+    server = start_server(app, RADIUS_HOUSEKEEPING="0.2")
+    try:
+        time.sleep(1.5)
+    finally:
+        stop_server(server)
+    with app.app_context():
+        sessions = {row.acct_session_id: row for row in db.session.scalars(select(RadiusSession))}
+        assert set(sessions) == {"silent", "fresh"}
+        assert sessions["silent"].stop_cause == "Stale" and sessions["silent"].stopped_at == sessions["silent"].updated_at
+        assert sessions["fresh"].stopped_at is None
+        note = db.session.scalar(select(LogEntry.note).where(LogEntry.operation == "job"))
+        assert note.startswith("1 RADIUS сесии") and "6 месеца" in note
