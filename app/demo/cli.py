@@ -23,6 +23,7 @@ def seed(client_count):
         catalog = services.seed_catalog()
         blocks = services.seed_neighbourhoods()
         networks = services.seed_networks()
+        services.seed_nas()
         ensure_default_contract_type()
     with unit_of_work():
         clients = services.seed_billing()
@@ -32,6 +33,8 @@ def seed(client_count):
     )
     if operators:
         click.echo(f"demo operators' password: {password}")
+    click.echo(f"RADIUS: NAS 127.0.0.1 with the secret {services.DEMO_NAS_SECRET}; demo logins u<client number> "
+               f"with the password {services.DEMO_RADIUS_PASSWORD}")
     if client_count:
         clients, subscriptions = seed_clients(client_count)
         click.echo(f"demo: {clients} clients with {subscriptions} subscriptions")

@@ -8,6 +8,7 @@ from app.dealers.models import Dealer
 from app.extensions import db
 from app.networks.models import Network
 from app.networks.services import network_errors
+from app.radius.models import Nas
 from app.billing.charges import add_charge
 from app.billing.models import CurrencyRate
 from app.billing.periods import FLOATING, add_months, month_end
@@ -174,6 +175,20 @@ def seed_catalog():
     return created
 
 
+DEMO_NAS_SECRET = "demo-radius-secret"
+DEMO_RADIUS_PASSWORD = "parola123"
+
+
+def seed_nas():
+    """This machine as a demo NAS, so radclient can try the RADIUS server of `make run` at once."""
+    if db.session.query(Nas).filter_by(ip_address="127.0.0.1").first() is not None:
+        return 0
+    db.session.add(Nas(name="Демо NAS (този компютър)", ip_address="127.0.0.1", secret=DEMO_NAS_SECRET,
+                       vendor="mikrotik", description="Демо: radclient на този компютър"))
+    db.session.flush()
+    return 1
+
+
 def seed_neighbourhoods():
     """Sofia's neighbourhoods with blocks and their technologies; returns how many blocks were created."""
     sofia = db.session.query(City).filter_by(name="София").first() or City(name="София")
@@ -265,6 +280,8 @@ def _seed_clients(cashier, today):
         # Placed as they stand today, six months after the sale: not a sale of today.
         subscription = Subscription(client=client, service=service, status=status, activation_date=start,
                                     paid_until=paid_until)
+        if service.username_type == "radius":  # a login to try the RADIUS server of `make run` with
+            subscription.username, subscription.password = f"u{client.client_number}", DEMO_RADIUS_PASSWORD
         db.session.add(subscription)
         db.session.flush()
         if service.installation_fee and months_behind:
