@@ -130,7 +130,7 @@ class RadiusServer:
         if handle_signals:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
-        selector = selectors.DefaultSelector()
+        selector = self.selector = selectors.DefaultSelector()
         selector.register(self.auth_socket, selectors.EVENT_READ)
         selector.register(self.acct_socket, selectors.EVENT_READ)
         if self.cache is not None:
@@ -141,10 +141,13 @@ class RadiusServer:
                     self.housekeeping()
                     ready = selector.select(timeout=0.5)
                     if self.cache is not None and any(key.data == CACHE for key, _events in ready):
-                        self.cache.receive()
+                        self._receive_changes()
                     if any(key.data != CACHE for key, _events in ready):
                         self.serve_batch(selector)
-                    self.drops.flush()
+                    try:
+                        self.drops.flush()
+                    except DBAPIError:
+                        log.exception("radius: the dropped packets' counts could not be logged")
             finally:
                 self.drops.flush(force=True)
                 selector.close()
@@ -188,11 +191,37 @@ class RadiusServer:
                 if left <= 0 or not selector.select(timeout=left):
                     break
         if auth_requests:
-            if self.cache is not None:
-                self.cache.receive()  # a change committed before these requests came is in effect for them
-            self._answer(self.auth_socket, auth.answer(auth_requests, self.cache))
+            self._answer(self.auth_socket, self._safely(self._authorise, auth_requests))
         if acct_requests:
-            self._answer(self.acct_socket, accounting.record(acct_requests))
+            self._answer(self.acct_socket, self._safely(accounting.record, acct_requests))
+
+    def _receive_changes(self):
+        try:
+            self.cache.receive()
+            # A lost notification connection is replaced by a new one (another descriptor): wait on that one.
+            registered = next(key for key in self.selector.get_map().values() if key.data == CACHE)
+            if registered.fd != self.cache.fileno():
+                self.selector.unregister(registered.fd)
+                self.selector.register(self.cache, selectors.EVENT_READ, data=CACHE)
+        except Exception:  # noqa: BLE001 — the next batch's read tries again; the server stays up
+            log.exception("radius: the login cache could not read its notifications")
+            db.session.rollback()
+
+    def _authorise(self, requests):
+        if self.cache is not None:
+            self._receive_changes()  # a change committed before these requests came is in effect for them
+        return auth.answer(requests, self.cache)
+
+    @staticmethod
+    def _safely(handle, requests):
+        """The batch's replies, or none when handling it failed (the database is gone, a bug): the server
+        stays up, and the NAS sends again."""
+        try:
+            return handle(requests)
+        except Exception:  # noqa: BLE001 — one failed batch must not stop the network's logins
+            log.exception("radius: a batch of %d requests failed", len(requests))
+            db.session.rollback()
+            return []
 
     def _read(self, sock, requests, packet_class):
         """Reads the packets waiting on one socket (at most BATCH); returns how many were read."""

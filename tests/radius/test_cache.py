@@ -1,14 +1,17 @@
 """Every server process sees an operator's change within a second (on PostgreSQL: through its cache)."""
 import time
 
+import pytest
 from pyrad import packet as radius_packet
+from pyrad.client import Timeout
+from sqlalchemy import text
 
 from app.clients.models import Subscription
 from app.clients.subscriptions import change_status
 from app.core.transaction import unit_of_work
 from app.extensions import db
 from tests.factories import head_office_cashier
-from tests.radius.test_radius import access, nas, start_server, stop_server, subscriber
+from tests.radius.test_radius import accounting, access, nas, start_server, stop_server, subscriber
 
 
 def answer_within(server, username, password, expected, seconds=1.0):
@@ -47,3 +50,38 @@ def test_a_new_password_and_a_suspension_are_in_effect_within_a_second_in_a_seco
     finally:
         stop_server(first)
         stop_server(second)
+
+
+def test_the_server_outlives_its_database_connections(app):
+    """PostgreSQL restarted or a connection killed: the server answers again, and its cache is current again."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("killing the server's connections needs PostgreSQL")
+    with app.app_context():
+        nas()
+        subscription_id = subscriber()
+    server = start_server(app)
+    try:
+        assert access(server, "ivan", "parola-123").code == radius_packet.AccessAccept
+        with app.app_context():
+            killed = db.session.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+            db.session.commit()
+        assert killed >= 1
+        # Answered again within a few seconds (a request in between may go unanswered: the NAS resends).
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if accounting(server, "Start", session_id="after-kill").code == radius_packet.AccountingResponse:
+                    break
+            except Timeout:
+                pass
+            assert time.monotonic() < deadline, "no accounting answer after the connections were killed"
+        with app.app_context():
+            db.session.get(Subscription, subscription_id).password = "nova-parola-9"
+            db.session.commit()
+        assert answer_within(server, "ivan", "nova-parola-9", radius_packet.AccessAccept, seconds=5) \
+            == radius_packet.AccessAccept
+        assert server.process.poll() is None
+    finally:
+        stop_server(server)
