@@ -13,6 +13,7 @@ from app.contracts.models import Contract
 from app.extensions import db
 from app.networks.models import Network
 from app.notifications.models import Notification
+from app.radius.models import Nas, RadiusSession
 from app.security.models import Operator
 
 EIKS = {"Алфа": "175074752", "Бета": "204123454"}
@@ -215,6 +216,19 @@ def _freeze_record(dealer, tag):
     return freeze
 
 
+def _radius_session_record(dealer, tag):
+    from app.core.formatting import utcnow
+
+    subscription = _subscription_record(dealer, f"сесия-{tag}")
+    nas = Nas(name=f"NAS-{tag}", ip_address=f"10.99.0.{1 + db.session.query(Nas).count()}", secret="nas-secret-1")
+    now = utcnow()
+    session = RadiusSession(nas=nas, acct_session_id=f"s-{tag}", username=f"online-{tag}",
+                            subscription_id=subscription.id, started_at=now, updated_at=now)
+    db.session.add(session)
+    db.session.commit()
+    return session
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
@@ -230,4 +244,5 @@ SCOPED_FACTORIES = {
     CycleEffect: (_cycle_effect_record, lambda record: record.detail),
     Notification: (_notification_record, lambda record: record.subject),
     SubscriptionFreeze: (_freeze_record, lambda record: record.reason),
+    RadiusSession: (_radius_session_record, lambda record: record.username),
 }

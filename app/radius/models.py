@@ -1,8 +1,21 @@
 """RADIUS: the access servers (NAS) that ask, and the sessions their accounting reports."""
 from flask_appbuilder import Model
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    select,
+    text,
+)
 from sqlalchemy.orm import relationship
 
+from app.clients.models import Client, Subscription
 from app.core.formatting import utcnow
 
 MIKROTIK, CISCO, JUNIPER, OTHER = "mikrotik", "cisco", "juniper", "other"
@@ -48,7 +61,7 @@ class RadiusSession(Model):
     acct_session_id = Column(String(64), nullable=False)
     username = Column(String(100), nullable=False)
     subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="SET NULL"), index=True)
-    subscription = relationship("Subscription")
+    subscription = relationship("Subscription", lazy="joined")  # the online page shows its client on every row
     framed_ip = Column(String(45))
     calling_station_id = Column(String(50))
     started_at = Column(DateTime, nullable=False)
@@ -69,9 +82,25 @@ class RadiusSession(Model):
         {"extend_existing": True},
     )
 
+    @classmethod
+    def dealer_scope(cls, dealer_id):
+        """A dealer sees the sessions of its clients' subscriptions (one of no subscription is head office's)."""
+        return cls.subscription_id.in_(
+            select(Subscription.id).join(Client, Client.id == Subscription.client_id)
+            .where(Client.dealer_id == dealer_id))
+
     @property
     def is_open(self):
         return self.stopped_at is None
+
+    @property
+    def client_name(self):
+        return self.subscription.client.name if self.subscription is not None else ""
+
+    @property
+    def traffic(self):
+        """Down and up of the session, as the office reads it (the NAS's output is the subscriber's download)."""
+        return (self.output_bytes, self.input_bytes)
 
     def __str__(self):
         return f"{self.username} {self.acct_session_id}"

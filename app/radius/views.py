@@ -1,4 +1,5 @@
 """The NAS list (/nas/): the access servers allowed to ask, with their shared secrets kept out of sight."""
+from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
@@ -6,11 +7,12 @@ from wtforms.validators import Optional
 from app.audit.formatting import register_entity
 from app.clients.views import CLIENT_CARD
 from app.core.actors import current_operator
-from app.core.formatting import format_yes_no
-from app.core.views import BillingInterface, BillingModelView
+from app.core.formatting import format_datetime, format_yes_no
+from app.core.scoping import DealerScopedView
+from app.core.views import BillingInterface, BillingModelView, ReadOnlyModelView
 from app.radius import handlers
-from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, Nas
-from app.radius.services import card_radius, may_read_secret, nas_errors, record_secret_read
+from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, Nas, RadiusSession
+from app.radius.services import card_radius, format_bytes, may_read_secret, nas_errors, record_secret_read
 
 VENDOR_CHOICES = [(MIKROTIK, "MikroTik"), (CISCO, "Cisco"), (JUNIPER, "Juniper"), (OTHER, _l("Other"))]
 LABELS = {
@@ -78,9 +80,47 @@ class NasView(BillingModelView):
         return super().render_template(template, **kwargs)
 
 
+class OpenSessions(BaseFilter):
+    name = "open sessions"
+    arg_name = "open_sessions"
+
+    def apply(self, query, value):
+        return query.filter(self.model.stopped_at.is_(None))
+
+
+SESSION_LABELS = {
+    "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"), "nas": _l("NAS"),
+    "started_at": _l("Since"), "updated_at": _l("Last report"), "traffic": _l("Traffic ↓ / ↑"),
+    "calling_station_id": _l("MAC / Calling-Station-Id"), "acct_session_id": _l("Session"),
+}
+
+
+class OnlineView(DealerScopedView, ReadOnlyModelView):
+    """Who is online now: the open sessions, newest first (a dealer's operators see their clients')."""
+
+    datamodel = BillingInterface(RadiusSession)
+    route_base = "/online"
+    class_permission_name = "RadiusSession"
+    list_title = _l("Online now")
+    show_title = _l("Session")
+    base_filters = [["stopped_at", OpenSessions, None]]
+    label_columns = SESSION_LABELS
+    list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "updated_at", "traffic"]
+    show_columns = ["username", "client_name", "framed_ip", "calling_station_id", "nas", "acct_session_id",
+                    "started_at", "updated_at", "traffic"]
+    search_columns = ["username", "framed_ip", "nas", "calling_station_id"]
+    order_columns = ["username", "framed_ip", "started_at", "updated_at"]
+    base_order = ("started_at", "desc")
+    formatters_columns = {
+        "started_at": format_datetime, "updated_at": format_datetime,
+        "traffic": lambda traffic: f"{format_bytes(traffic[0])} / {format_bytes(traffic[1])}",
+    }
+
+
 def register(appbuilder):
     register_entity(Nas, _l("NAS"), LABELS, value_labels={"vendor": VENDOR_CHOICES})
     appbuilder.add_view(NasView, "NAS", label=_l("NAS"), icon="fa-server", category="Catalog")
     # After payments (10) and contracts (20): what the network says of the client's subscriptions.
     CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30)
+    appbuilder.add_view(OnlineView, "Online now", label=_l("Online now"), icon="fa-signal", category="Clients")
     handlers.connect()

@@ -107,6 +107,8 @@ VIEW_LABELS = {
     "Networks": _l("Networks"),
     "NAS": _l("NAS"),
     "Nas": _l("NAS"),
+    "Online now": _l("Online now"),
+    "RadiusSession": _l("Online now"),
     "Neighbourhoods": _l("Neighbourhoods"),
     "Blocks": _l("Blocks"),
     "Cities": _l("Cities"),
@@ -180,12 +182,12 @@ ROLE_DEFAULTS = {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
         "views": {"Dealer": READ, **CATALOG_READ, "Client": ["can_list", "can_show", "can_add", "can_edit"],
                   "Subscription": READ, "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Notification": READ,
-                  **FREEZE_WORK},
+                  "RadiusSession": READ, **FREEZE_WORK},
     },
     TECHNICAL_SUPPORT: {
         "rights": [CHANGE_TECHNICAL],
         "views": {"Dealer": READ, **CATALOG_READ, "Network": READ, "Block": WRITE, "Client": READ,
-                  "Subscription": ["can_list", "can_show", "can_edit", "can_status"]},
+                  "Subscription": ["can_list", "can_show", "can_edit", "can_status"], "RadiusSession": READ},
     },
     TECHNICIAN: {
         "rights": [],
@@ -196,6 +198,7 @@ ROLE_DEFAULTS = {
         "views": {"Dealer": READ, "Operator": READ, "LogEntry": READ, **CATALOG_READ, "Network": READ,
                   "Client": READ, "Subscription": READ, "Contract": READ, **PAYMENTS_READ, "CurrencyRate": READ,
                   "PaymentMethod": READ, "PaymentType": READ, "BillingRun": READ, "Notification": READ,
+                  "RadiusSession": READ,
                   "SubscriptionFreeze": READ},
     },
     DEALER_ADMINISTRATOR: {
@@ -204,6 +207,7 @@ ROLE_DEFAULTS = {
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
                   **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
                   "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"], "Notification": READ,
+                  "RadiusSession": READ,
                   **FREEZE_WORK},
     },
 }

@@ -170,3 +170,21 @@ def test_a_freeze_starting_today_disconnects(app):
         nas.close()
     assert [request["User-Name"] for request in nas.received] == ["petar"]
     assert outcomes(app) == [("ack", None, 1, "81a00001")]
+
+
+def test_the_online_page_lists_the_open_sessions_only(app, admin):
+    nas = NasListener(radius_packet.DisconnectACK)
+    try:
+        online_subscriber(app, nas)
+    finally:
+        nas.close()
+    with app.app_context():
+        record = db.session.scalar(select(RadiusSession))
+        now = utcnow()
+        db.session.add(RadiusSession(nas_id=record.nas_id, acct_session_id="closed-1", username="stoyan",
+                                     started_at=now, updated_at=now, stopped_at=now))
+        record.output_bytes, record.input_bytes = 1_500_000_000, 120_000_000
+        db.session.commit()
+    page = visible_text(admin.get("/online/list/").text)
+    assert "В мрежата сега" in page and "petar" in page and "Абонат petar" in page and "10.20.0.9" in page
+    assert "1,50 GB / 120 MB" in page and "stoyan" not in page
