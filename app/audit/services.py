@@ -23,16 +23,20 @@ def record_event(operation, user=None, username=None, note=None, entity=None):
     return entry
 
 
-def record_security_event(operation, user=None, username=None, note=None):
+def record_security_event(operation, user=None, username=None, note=None, remote_addr=None):
     """Record a security event (a refused login, a refusal by protection) that outlives the request.
 
     The request that causes it fails, and its unit of work rolls back; this
     entry is written at once in a transaction of its own on a separate
     connection, the one documented path besides the unit of work's commit
-    (docs/architecture.md).
+    (docs/architecture.md). `remote_addr`: where it came from when that is
+    not the current request (a RADIUS packet's source).
     """
+    values = _event_values(operation, user, username, note)
+    if remote_addr is not None:
+        values["remote_addr"] = remote_addr[:50]
     with db.engine.begin() as connection:
-        connection.execute(insert(LogEntry).values(changes={}, **_event_values(operation, user, username, note)))
+        connection.execute(insert(LogEntry).values(changes={}, **values))
 
 
 def _event_values(operation, user, username, note):

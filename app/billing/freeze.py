@@ -140,9 +140,3 @@ def end_freeze_early(actor, freeze, *, back_on, today=None):
     freeze.last_day = back_on - timedelta(days=1)
     db.session.flush()
     return unused
-
-
-def frozen_on(subscription_id, day):
-    """The freeze in force on `day`, or None."""
-    return db.session.scalar(select(SubscriptionFreeze).where(
-        SubscriptionFreeze.subscription_id == subscription_id, SubscriptionFreeze.covers(day)))

@@ -176,7 +176,7 @@ class AuthCache:
             if number.isdigit():
                 (services if kind == "service" else subscriptions).add(int(number))
         if services:
-            subscriptions |= {data.subscription_id for data in self.by_username.values() if data.service_id in services}
+            # Those that no longer log in (the service's username type changed) drop out on the reload.
             subscriptions |= set(db.session.scalars(select(Subscription.id).where(
                 Subscription.service_id.in_(services))))
         if subscriptions:

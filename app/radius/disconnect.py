@@ -123,5 +123,6 @@ def _collect(sock, requests, answers, deadline):
             reply = request.CreateReply(packet=data)
         except Exception:  # noqa: BLE001 — garbage from the NAS's address
             continue
-        if reply.code in (radius_packet.DisconnectACK, radius_packet.DisconnectNAK) and request.VerifyReply(reply, data):
+        answered = reply.code in (radius_packet.DisconnectACK, radius_packet.DisconnectNAK)
+        if answered and request.VerifyReply(reply, data):
             answers[index] = reply

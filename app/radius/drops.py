@@ -9,11 +9,9 @@ import time
 from collections import Counter
 
 from flask_babel import gettext
-from sqlalchemy import insert
 
 from app.audit.models import LogEntry
-from app.core.formatting import utcnow
-from app.extensions import db
+from app.audit.services import record_security_event
 
 INTERVAL = 60.0
 MAX_ENTRIES = 20
@@ -22,12 +20,10 @@ MAX_ENTRIES = 20
 class Drops:
     def __init__(self):
         self.counts = Counter()
-        self.total = 0
         self.flushed_at = time.monotonic()
 
     def count(self, reason, source):
         self.counts[(reason, source)] += 1
-        self.total += 1
 
     def flush(self, force=False):
         """Writes the counts to the LOG when INTERVAL has passed (or `force`); returns the entries written."""
@@ -37,15 +33,12 @@ class Drops:
         self.counts.clear()
         self.flushed_at = time.monotonic()
         shown, rest = pairs[:MAX_ENTRIES], pairs[MAX_ENTRIES:]
-        now = utcnow()
-        rows = [{"operation": LogEntry.RADIUS_DROPPED, "username": "RADIUS", "remote_addr": source[:50],
-                 "issued_at": now, "changes": {}, "note": f"{count} × {gettext(reason)}"[:500]}
-                for (reason, source), count in shown]
+        # Each on a connection of its own (the LOG's security-event path): it stands whatever the batch does.
+        for (reason, source), count in shown:
+            record_security_event(LogEntry.RADIUS_DROPPED, username="RADIUS", remote_addr=source,
+                                  note=f"{count} × {gettext(reason)}")
         if rest:
-            rows.append({"operation": LogEntry.RADIUS_DROPPED, "username": "RADIUS", "issued_at": now,
-                         "changes": {}, "note": gettext("%(count)s more from %(sources)s other sources",
-                                                  count=sum(count for _pair, count in rest), sources=len(rest))})
-        # A connection of its own: the LOG entry stands whatever the server's batch does.
-        with db.engine.begin() as connection:
-            connection.execute(insert(LogEntry), rows)
-        return len(rows)
+            record_security_event(LogEntry.RADIUS_DROPPED, username="RADIUS", note=gettext(
+                "%(count)s more from %(sources)s other sources",
+                count=sum(count for _pair, count in rest), sources=len(rest)))
+        return len(shown) + bool(rest)
