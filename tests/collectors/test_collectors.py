@@ -335,3 +335,21 @@ def test_panel_generates_the_secret_and_checks_addresses(app, admin):
         collector = db.session.get(PaymentCollector, collector_id)
         assert collector.allowed_addresses == "203.0.113.10/32"
         assert len(collector.secret) >= 40 and collector.secret != secret
+
+
+def test_init_asks_what_is_due_less_the_advance(app):
+    from tests.factories import make_payment
+
+    with app.app_context():
+        make_collector()
+        client = make_client(None, "С аванс")
+        subscription = make_subscription(client, make_service("Интернет аванс", monthly_fee="12.90"),
+                                         status="terminated", activation_date=date(2025, 1, 1),
+                                         paid_until=month_end(local_today().replace(day=1) - timedelta(days=1)))
+        make_payment(client, amount="5.00")  # nothing live to pay: it all stays an advance
+        db.session.get(Subscription, subscription.id).status = "active"
+        db.session.commit()
+        number = client.client_number
+    answer = call(collector_client(app), "init", signed(IDN=number)).json
+    assert answer["STATUS"] == "00" and answer["AMOUNT"] == 790
+    assert answer["LONGDESC"].splitlines()[-1] == "Минус аванса: 5,00 EUR"
