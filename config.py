@@ -89,6 +89,8 @@ def load_config():
         "RADIUS_NAS_REFRESH": float(os.environ.get("RADIUS_NAS_REFRESH", "5")),  # seconds between NAS list reloads
         # On PostgreSQL each server process keeps the logins' data in memory, kept current by LISTEN/NOTIFY.
         "RADIUS_AUTH_CACHE": _bool("RADIUS_AUTH_CACHE", True),
+        # The usual Access-Request is read and answered without pyrad's packet objects (app/radius/lean.py).
+        "RADIUS_LEAN": _bool("RADIUS_LEAN", True),
         # A session with no accounting for 2 × the interim interval plus this margin (seconds) is closed;
         # ended sessions are kept this many months (ЗЕС: traffic data 6 months), then deleted.
         "RADIUS_STALE_MARGIN": _int("RADIUS_STALE_MARGIN", 120),

@@ -142,7 +142,7 @@ def answers(port, seconds=30):
     from pyrad import packet as radius_packet
     from pyrad.client import Client, Timeout
 
-    from app.radius.server import load_dictionary
+    from app.radius import load_dictionary
 
     client = Client(server="127.0.0.1", authport=port, secret=SECRET.encode(), dict=load_dictionary())
     client.timeout, client.retries = 1, 1
@@ -193,7 +193,7 @@ def probe_latencies(port, stop):
     from pyrad import packet as radius_packet
     from pyrad.client import Client, Timeout
 
-    from app.radius.server import load_dictionary
+    from app.radius import load_dictionary
 
     client = Client(server="127.0.0.1", authport=port, secret=SECRET.encode(), dict=load_dictionary())
     client.timeout, client.retries = 3, 1

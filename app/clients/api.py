@@ -53,8 +53,8 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
     allow_browser_login = True
     list_columns = show_columns = ["id", "client.id", "service.id", "service.name", "status", "status_reason",
-                                   "activation_date", "paid_until", "username", "delivery_address"]
+                                   "activation_date", "paid_until", "username", "delivery_address", "mac_address"]
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
-    edit_columns = ["username", "password", "delivery_address"]
+    edit_columns = ["username", "password", "delivery_address", "mac_address"]
     search_columns = ["client", "service", "status", "username"]
     operations = SUBSCRIPTION_OPERATIONS

@@ -151,6 +151,8 @@ class Subscription(OfAClient, Model):
     # Kept readable: RADIUS CHAP needs the subscriber's cleartext password.
     password = Column(String(100))
     delivery_address = Column(String(300))
+    # RADIUS logins only from this device (its Calling-Station-Id), "AA:BB:CC:DD:EE:FF"; empty: from any.
+    mac_address = Column(String(17))
     technology_override = Column(Boolean, nullable=False, default=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     ip_allocations = relationship("IpAllocation", back_populates="subscription", order_by="IpAllocation.address")

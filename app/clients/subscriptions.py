@@ -18,7 +18,7 @@ from app.core.errors import FieldErrors
 from app.core.events import send, subscription_sold, subscription_status_changed
 from app.core.formatting import local_today
 from app.extensions import db
-from app.networks.services import NoFreeAddress, allocate, release
+from app.networks.services import NoFreeAddress, allocate, normalize_mac, release
 from app.security import permissions
 from app.security.rights import may
 from app.core.scoping import in_scope
@@ -30,7 +30,7 @@ TRANSITIONS = {
     SUSPENDED: {ACTIVE, TERMINATED},
     TERMINATED: set(),
 }
-TECHNICAL_FIELDS = ("username", "password", "delivery_address")
+TECHNICAL_FIELDS = ("username", "password", "delivery_address", "mac_address")
 
 
 def sale_errors(actor, client, service, username=None, override_technology=False):
@@ -105,7 +105,8 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
 
 
 def change_technical_parameters(actor, subscription, **fields):
-    """Username, password and delivery address; only with the right to change technical parameters. Flushes."""
+    """Username, password, delivery address and the MAC the subscriber logs in from; only with the right to
+    change technical parameters. Flushes."""
     if not may(actor, permissions.CHANGE_TECHNICAL):
         raise FieldErrors({"username": [gettext("You do not have the right to change technical parameters.")]})
     if not in_scope(subscription, actor):
@@ -118,6 +119,12 @@ def change_technical_parameters(actor, subscription, **fields):
     username = fields.get("username", subscription.username)
     if username and _username_taken(username, subscription.id):
         raise FieldErrors({"username": [gettext("The username %(username)s is taken.", username=username)]})
+    if "mac_address" in fields:
+        typed = fields["mac_address"]
+        fields["mac_address"] = normalize_mac(typed) if typed else None
+        if typed and fields["mac_address"] is None:
+            raise FieldErrors({"mac_address": [gettext(
+                "A MAC address has 12 hexadecimal digits, e.g. AA:BB:CC:DD:EE:FF or aabb.ccdd.eeff.")]})
     for name, value in fields.items():
         setattr(subscription, name, value)
     db.session.flush()

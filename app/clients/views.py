@@ -80,6 +80,7 @@ SUBSCRIPTION_LABELS = {
     "username": _l("Username"),
     "password": _l("Password"),
     "delivery_address": _l("Delivery address"),
+    "mac_address": _l("Bound to MAC"),
     "technology_override": _l("Technology check overridden"),
     "ip_addresses": _l("IP addresses"),
     "created_at": _l("Created on"),
@@ -256,9 +257,10 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     search_columns = ["service", "status", "username", "paid_until"]
     order_columns = ["paid_until", "username"]
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
-    edit_columns = ["username", "password", "delivery_address"]
+    edit_columns = ["username", "password", "delivery_address", "mac_address"]
     show_columns = ["client", "service", "status", "status_reason", "activation_date", "paid_until", "username",
-                    "password", "delivery_address", "technology_override", "ip_addresses", "created_at"]
+                    "password", "mac_address", "delivery_address", "technology_override", "ip_addresses",
+                    "created_at"]
     add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]]}
     # The username's own field: a taken one is refused by the sale with its
     # name in the message, not by FAB's generic uniqueness check.
@@ -285,7 +287,11 @@ class SubscriptionView(DealerScopedView, BillingModelView):
         "activation_date": format_date,
         "technology_override": format_yes_no,
     }
-    description_columns = {"username": _l("Empty: made from the client number.")}
+    description_columns = {
+        "username": _l("Empty: made from the client number."),
+        "mac_address": _l("RADIUS lets this username in only from the device with this MAC (Calling-Station-Id). "
+                          "Empty: from any device."),
+    }
     operations = SUBSCRIPTION_OPERATIONS
 
     def prefill_form(self, form, pk):

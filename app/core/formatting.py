@@ -70,6 +70,19 @@ def format_percent(value):
     return f"{value:.1f}".replace(".", ",") + " %"
 
 
+def format_duration(seconds):
+    """A span of time as "03:15:20", or "2 д. 03:15:20" past a day."""
+    from flask_babel import gettext
+
+    if seconds is None:
+        return ""
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    clock = f"{hour:02d}:{minute:02d}:{second:02d}"
+    return gettext("%(days)d d. %(clock)s", days=days, clock=clock) if days else clock
+
+
 def local_today():
     """Today in the configured local timezone (what "today" means to the office)."""
     return local_time(utcnow()).date()

@@ -2,12 +2,17 @@
 
 With REDIS_URL set, jobs go to an RQ queue on Redis and `python worker.py`
 runs them. Without it (the embedded default) a job runs at once, in this
-process, so a single machine needs no Redis.
+process, so a single machine needs no Redis — or, when it may wait on the
+network (a RADIUS disconnect to a NAS that does not answer), in this
+process's one background thread, in order, so no operator's request and no
+RADIUS server loop waits for it (`background=True`).
 
 A job function takes its actor first (the operator it acts for, or a
 SystemActor), then ids; each run is one unit of work (app.core.transaction).
 """
 import logging
+import queue as thread_queue
+import threading
 from importlib import import_module
 
 from flask import current_app
@@ -44,7 +49,7 @@ def get_queue(app=None):
     return queue
 
 
-def enqueue(func, actor, *args, retries=0, on_failure=None, **kwargs):
+def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, **kwargs):
     """Run `func(actor, *args, **kwargs)` as a background job.
 
     `func` is a module-level function given as an object or as a dotted
@@ -57,6 +62,9 @@ def enqueue(func, actor, *args, retries=0, on_failure=None, **kwargs):
     of work); when the last try fails too, `on_failure(actor, error_text,
     *args)` runs (a dotted path), and the failure goes no further: a chunk
     of a long run that fails does not stop the others.
+
+    With `background`, a job that would run in-process runs in the
+    process's background thread instead (BackgroundJobs).
     """
     if unit_has_written():
         # Before the commit the job could run without what it is about, or
@@ -70,9 +78,56 @@ def enqueue(func, actor, *args, retries=0, on_failure=None, **kwargs):
         entry = (run_job, path, args, kwargs, reference)
     queue = get_queue()
     if queue is None:
-        entry[0](*entry[1:])
+        if background:
+            BackgroundJobs.of(current_app._get_current_object()).put(entry)
+        else:
+            entry[0](*entry[1:])
         return None
     return queue.enqueue(*entry)
+
+
+class BackgroundJobs(threading.Thread):
+    """The in-process jobs that may wait on the network, one after another in a thread of their own."""
+
+    def __init__(self, app):
+        super().__init__(name="background-jobs", daemon=True)
+        self.app, self.waiting = app, thread_queue.Queue()
+
+    @classmethod
+    def of(cls, app):
+        with _STARTING:
+            jobs = app.extensions.get("background_jobs")
+            if jobs is None:
+                jobs = app.extensions["background_jobs"] = cls(app)
+                jobs.start()
+            return jobs
+
+    def put(self, entry):
+        self.waiting.put(entry)
+
+    def run(self):
+        while True:
+            entry = self.waiting.get()
+            try:
+                with self.app.app_context():
+                    try:
+                        entry[0](*entry[1:])
+                    finally:
+                        db.session.remove()
+            except Exception:  # noqa: BLE001 - a failed job is logged; the next one still runs
+                log.exception("background job %s failed", entry[1])
+            finally:
+                self.waiting.task_done()
+
+
+_STARTING = threading.Lock()
+
+
+def wait_for_background_jobs(app=None):
+    """Returns once the background thread has run every job given to it (tests, a clean shutdown)."""
+    jobs = (app or current_app).extensions.get("background_jobs")
+    if jobs is not None:
+        jobs.waiting.join()
 
 
 def _path(func):

@@ -19,6 +19,22 @@ from sqlalchemy.orm import defer
 from app.extensions import db
 from app.networks.models import IpAllocation, Network, gateway_int, network_service, usable_count, usable_range
 
+MAC_HEX = set("0123456789abcdef")
+
+
+def normalize_mac(text):
+    """A MAC address as NASes write it — "aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", Cisco's "aabb.ccdd.eeff",
+    or 12 bare hex digits — as "AA:BB:CC:DD:EE:FF"; None when it is none of these."""
+    if not isinstance(text, str):
+        return None
+    digits = text.strip().lower()
+    for separator in ":-.":
+        digits = digits.replace(separator, "")
+    if len(digits) != 12 or not set(digits) <= MAC_HEX:
+        return None
+    return ":".join(digits[index:index + 2] for index in range(0, 12, 2)).upper()
+
+
 class NoFreeAddress(Exception):
     """No matching network has enough free addresses."""
 

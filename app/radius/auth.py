@@ -15,7 +15,12 @@ with the right password (PAP or CHAP). The Access-Accept carries
 - Acct-Interim-Interval (RADIUS_INTERIM_INTERVAL);
 - every extra parameter of the service named like an attribute of the
   dictionary ("Session-Timeout" = "86400", "Framed-Pool" = "clients").
-Anything else gets an Access-Reject.
+
+A subscription bound to a MAC address logs in only from that device (the
+request's Calling-Station-Id). A suspended (unpaid) subscription with the
+right password is accepted into the NAS's walled-garden pool where the NAS
+has one — no address or speed of its own, a Reply-Message saying how to
+pay — and rejected where it has none. Anything else gets an Access-Reject.
 """
 import ipaddress
 import logging
@@ -26,32 +31,49 @@ from sqlalchemy import select, true
 
 from app.billing.models import SubscriptionFreeze
 from app.catalog.models import Service, ServiceParameter
-from app.clients.models import ACTIVE, Subscription
+from app.clients.models import ACTIVE, SUSPENDED, Subscription
 from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
+from app.networks.services import normalize_mac
+from app.radius import lean
 from app.radius.models import CISCO, MIKROTIK
 
 log = logging.getLogger(__name__)
 RADIUS_TYPE = "radius"
+# The Reply-Message of a walled-garden login when the NAS's own text is empty (Bulgarian: the subscriber reads it).
+WALLED_GARDEN_MESSAGE = ("Достъпът Ви е ограничен поради неплатена такса. Платете в офиса или при инкасатор "
+                         "и достъпът се възстановява веднага.")
+REPLY_MESSAGE_OCTETS = 253  # one attribute's value at most; a longer text goes in several Reply-Messages
 
 
-def answer(requests, cache=None):
+def answer(requests, cache=None, dictionary=None):
     """The encoded replies to a batch of Access-Requests: [(bytes, destination)].
 
-    With `cache` (an AuthCache) nothing is read from the database.
+    `requests` are pyrad's (app.radius.server.Request) or the lean path's
+    (app.radius.lean.LeanRequest, answered from bytes encoded once; it
+    needs the `dictionary`). With `cache` (an AuthCache) nothing is read
+    from the database.
     """
-    usernames = {_username(request.packet) for request in requests} - {None}
+    usernames = {_requested_username(request) for request in requests} - {None}
     subscriptions = cache.get_many(usernames) if cache is not None else load(usernames)
     today = local_today()
+    interim = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
     replies = []
     for request in requests:
         try:
-            reply = decide(request, subscriptions.get(_username(request.packet)), today)
-            replies.append((reply.ReplyPacket(), request.source))
+            data = subscriptions.get(_requested_username(request))
+            if isinstance(request, lean.LeanRequest):
+                replies.append((lean_reply(request, data, today, interim, dictionary), request.source))
+            else:
+                replies.append((decide(request, data, today).ReplyPacket(), request.source))
         except Exception:  # noqa: BLE001 — one odd packet must not cost the batch its answers
             log.exception("radius: cannot answer an Access-Request from %s", request.source[0])
     return replies
+
+
+def _requested_username(request):
+    return request.username if isinstance(request, lean.LeanRequest) else _username(request.packet)
 
 
 def _username(packet):
@@ -64,19 +86,28 @@ def _username(packet):
 class AuthData:
     """What authorising one username needs."""
 
-    __slots__ = ("subscription_id", "username", "service_id", "password", "status", "download_kbps", "upload_kbps",
-                 "addresses", "parameters", "freezes")
+    __slots__ = ("subscription_id", "username", "service_id", "password", "status", "mac", "download_kbps",
+                 "upload_kbps", "addresses", "parameters", "freezes", "encoded")
 
     def __init__(self, row):
         self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
         self.password = row.password or ""
         self.status = row.status
+        self.mac = row.mac_address
         self.download_kbps, self.upload_kbps = row.download_kbps, row.upload_kbps
         self.addresses, self.parameters, self.freezes = [], [], []
+        self.encoded = {}  # (NAS make, interim interval): the Accept's attribute bytes (app.radius.lean)
+
+    def is_frozen(self, today):
+        # Frozen days are kept as dates, so a cached entry turns frozen on the first day by itself.
+        return any(first <= today <= last for first, last in self.freezes)
 
     def may_log_in(self, today):
-        # Frozen days are kept as dates, so a cached entry turns frozen on the first day by itself.
-        return self.status == ACTIVE and not any(first <= today <= last for first, last in self.freezes)
+        return self.status == ACTIVE and not self.is_frozen(today)
+
+    def may_enter_walled_garden(self, today):
+        """Suspended for not paying: let in to see how to pay (a frozen one asked for a pause: rejected)."""
+        return self.status == SUSPENDED and not self.is_frozen(today)
 
 
 def load(usernames=None, subscription_ids=None):
@@ -85,7 +116,7 @@ def load(usernames=None, subscription_ids=None):
         return {}
     query = (
         select(Subscription.id, Subscription.username, Subscription.password, Subscription.status,
-               Subscription.service_id, Service.download_kbps, Service.upload_kbps)
+               Subscription.mac_address, Subscription.service_id, Service.download_kbps, Service.upload_kbps)
         .join(Service, Service.id == Subscription.service_id)
         .where(Service.username_type == RADIUS_TYPE, Subscription.username.is_not(None))
     )
@@ -209,24 +240,109 @@ def password_matches(packet, password):
     return bool(password) and typed == password
 
 
+def from_bound_device(packet, data):
+    """True unless the subscription is bound to a MAC and the request comes from another device."""
+    if not data.mac:
+        return True
+    try:
+        return normalize_mac(packet["Calling-Station-Id"][0]) == data.mac
+    except (KeyError, IndexError, UnicodeDecodeError):
+        return False
+
+
+ACCEPT, WALLED_GARDEN, REJECT = "accept", "walled garden", "reject"
+
+
+def verdict(data, nas, today, password_ok, mac_ok):
+    """Whether a login is accepted, let into the walled garden or rejected; both paths ask here."""
+    if data is None or not password_ok or not mac_ok:
+        return REJECT
+    if data.may_log_in(today):
+        return ACCEPT
+    if nas.walled_garden_pool and data.may_enter_walled_garden(today):
+        return WALLED_GARDEN
+    return REJECT
+
+
 def decide(request, data, today):
-    """The reply to one Access-Request."""
+    """The reply to one Access-Request read by pyrad."""
     packet = request.packet
     reply = packet.CreateReply()
-    if data is None or not data.may_log_in(today) or not password_matches(packet, data.password):
-        reply.code = radius_packet.AccessReject
-        return reply
-    reply.code = radius_packet.AccessAccept
+    reply.code = radius_packet.AccessReject
+    outcome = verdict(data, request.nas, today, data is not None and password_matches(packet, data.password),
+                      data is not None and from_bound_device(packet, data))
+    if outcome == WALLED_GARDEN:
+        walled_garden(reply, request.nas)
+    elif outcome == ACCEPT:
+        reply.code = radius_packet.AccessAccept
+        accept_attributes(reply, data, request.nas.vendor)
+    return reply
+
+
+def accept_attributes(reply, data, vendor):
+    """An accepted login's attributes: its addresses, speed, interim interval and the service's parameters."""
     if data.addresses:
         reply["Framed-IP-Address"] = data.addresses[0]
         if len(data.addresses) > 1:
             reply["Framed-Route"] = [f"{address}/32 0.0.0.0 1" for address in data.addresses[1:]]
-    for name, value in speed_attributes(request.nas.vendor, data.download_kbps, data.upload_kbps):
+    for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
         reply.AddAttribute(name, value)
     reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
     for name, value in data.parameters:
         _add_parameter(reply, name, value)
-    return reply
+
+
+def lean_reply(request, data, today, interim, dictionary):
+    """The reply's bytes to a LeanRequest; the Accept attributes are encoded once per subscription and make
+    (a cached AuthData is replaced, never changed, when the subscription changes)."""
+    mac_ok = data is not None and (not data.mac or normalize_mac(request.calling_station_id) == data.mac)
+    outcome = verdict(data, request.nas, today, data is not None and lean.password_matches(request, data.password),
+                      mac_ok)
+    if outcome == REJECT:
+        return lean.encode_reply(request, radius_packet.AccessReject, b"")
+    if outcome == WALLED_GARDEN:
+        key = ("walled garden", request.nas.walled_garden_pool, request.nas.walled_garden_message, interim)
+        attributes = _WALLED_GARDEN_ATTRIBUTES.get(key)
+        if attributes is None:
+            attributes = _WALLED_GARDEN_ATTRIBUTES[key] = _encoded(
+                dictionary, lambda reply: walled_garden(reply, request.nas))
+        return lean.encode_reply(request, radius_packet.AccessAccept, attributes)
+    key = (request.nas.vendor, interim)
+    attributes = data.encoded.get(key)
+    if attributes is None:
+        attributes = data.encoded[key] = _encoded(
+            dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor))
+    return lean.encode_reply(request, radius_packet.AccessAccept, attributes)
+
+
+_WALLED_GARDEN_ATTRIBUTES = {}
+
+
+def _encoded(dictionary, fill):
+    """The attribute bytes `fill(reply)` adds to a reply, encoded by pyrad once."""
+    reply = radius_packet.Packet(code=radius_packet.AccessAccept, id=0, secret=b"-", authenticator=bytes(16),
+                                 dict=dictionary)
+    fill(reply)
+    return reply.ReplyPacket()[20:]
+
+
+def walled_garden(reply, nas):
+    """Accepted into the NAS's walled-garden pool: an address from it, and the text saying how to pay."""
+    reply.code = radius_packet.AccessAccept
+    reply["Framed-Pool"] = nas.walled_garden_pool
+    reply["Reply-Message"] = split_octets(nas.walled_garden_message or WALLED_GARDEN_MESSAGE, REPLY_MESSAGE_OCTETS)
+    reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
+
+
+def split_octets(text, size):
+    """`text` in pieces of at most `size` UTF-8 octets, never splitting a character (Cyrillic takes two)."""
+    pieces, piece = [], ""
+    for character in text:
+        if len((piece + character).encode()) > size:
+            pieces.append(piece)
+            piece = ""
+        piece += character
+    return pieces + [piece] if piece else pieces
 
 
 def speed_attributes(vendor, download_kbps, upload_kbps):

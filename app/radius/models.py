@@ -38,6 +38,11 @@ class Nas(Model):
     coa_port = Column(Integer, nullable=False, default=3799)
     # BlastRADIUS (CVE-2024-3596): an Access-Request without a valid Message-Authenticator is dropped.
     require_message_authenticator = Column(Boolean, nullable=False, default=True)
+    # A suspended (unpaid) subscriber with the right password is let into this address pool of the NAS,
+    # whose firewall shows only how to pay, instead of being rejected; empty: rejected.
+    walled_garden_pool = Column(String(64))
+    # Sent as Reply-Message with a walled-garden login; empty: app.radius.auth.WALLED_GARDEN_MESSAGE.
+    walled_garden_message = Column(String(500))
     description = Column(String(300))
 
     __table_args__ = (
@@ -67,6 +72,14 @@ class RadiusSession(Model):
                           primaryjoin="RadiusSession.subscription_id == Subscription.id",
                           secondaryjoin="Subscription.client_id == Client.id",
                           viewonly=True, uselist=False, lazy="joined")
+    # What the online page filters by (never loaded to show): the subscription's service and the client's
+    # dealer. Lists of one, so that FAB filters them with contains(), which goes through the subscription.
+    service = relationship("Service", secondary="subscription",
+                           primaryjoin="RadiusSession.subscription_id == Subscription.id",
+                           secondaryjoin="Subscription.service_id == Service.id", viewonly=True, lazy="select")
+    dealer = relationship("Dealer", secondary="join(Subscription, Client, Subscription.client_id == Client.id)",
+                          primaryjoin="RadiusSession.subscription_id == Subscription.id",
+                          secondaryjoin="Client.dealer_id == Dealer.id", viewonly=True, lazy="select")
     framed_ip = Column(String(45))
     calling_station_id = Column(String(50))
     started_at = Column(DateTime, nullable=False)
@@ -103,6 +116,12 @@ class RadiusSession(Model):
         return self.client.name if self.client is not None else ""
 
     @property
+    def duration(self):
+        """Seconds online: as the NAS last reported, or from start to end when that is longer (no Stop came)."""
+        end = self.stopped_at or self.updated_at
+        return max(self.session_time or 0, int((end - self.started_at).total_seconds()) if end else 0)
+
+    @property
     def traffic(self):
         """Down and up of the session, as the office reads it (the NAS's output is the subscriber's download)."""
         return (self.output_bytes, self.input_bytes)
@@ -112,10 +131,11 @@ class RadiusSession(Model):
 
 
 ACK, NAK, NO_ANSWER = "ack", "nak", "no_answer"
+DISCONNECT, COA = "disconnect", "coa"
 
 
 class RadiusDisconnect(Model):
-    """One Disconnect-Request sent for a session, and what the NAS answered (app.radius.disconnect)."""
+    """One Disconnect-Request or CoA-Request sent for a session, and what the NAS answered (app.radius.disconnect)."""
 
     __tablename__ = "radius_disconnect"
 
@@ -127,6 +147,8 @@ class RadiusDisconnect(Model):
     nas = relationship("Nas", lazy="joined")
     acct_session_id = Column(String(64), nullable=False)
     username = Column(String(100), nullable=False)
+    # A Disconnect-Request ends the session; a CoA-Request changes it (a new speed).
+    kind = Column(String(10), nullable=False, default=DISCONNECT, server_default=DISCONNECT)
     reason = Column(String(100), nullable=False)
     requested_at = Column(DateTime, nullable=False, default=utcnow)
     answered_at = Column(DateTime)
@@ -136,5 +158,8 @@ class RadiusDisconnect(Model):
 
     __table_args__ = (
         CheckConstraint("result IN ('ack', 'nak', 'no_answer')", name="ck_radius_disconnect_result"),
+        CheckConstraint("kind IN ('disconnect', 'coa')", name="ck_radius_disconnect_kind"),
+        # The retry of sessions still online that may not be (app.radius.disconnect.enforce) asks by session.
+        Index("ix_radius_disconnect_session", "session_id", "requested_at"),
         {"extend_existing": True},
     )

@@ -8,6 +8,8 @@ GROUP_WINDOW seconds for more), then
 - answers the batch's Access-Requests from memory on PostgreSQL (the
   AuthCache, which the same loop keeps current from LISTEN/NOTIFY), else
   with one query for all their usernames (app.radius.auth decides each);
+  the usual Access-Request is read and answered without pyrad
+  (app.radius.lean), the rest by pyrad;
 - writes the batch's Accounting-Requests in one transaction and sends
   their Accounting-Responses only after it has committed (group commit):
   an acknowledged packet is durable, and a process killed before the
@@ -31,20 +33,21 @@ import time
 from dataclasses import dataclass
 
 from pyrad import packet as radius_packet
-from pyrad.dictionary import Dictionary
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from app.core.api_language import N_
 from app.core.formatting import utcnow
 from app.extensions import db
-from app.radius import accounting, auth
+from app.core.actors import SystemActor
+from app.core.queue import enqueue
+from app.radius import accounting, auth, disconnect, jobs, lean, load_dictionary
 from app.radius.drops import Drops
 from app.radius.models import Nas
 
 log = logging.getLogger(__name__)
 
-DICTIONARY_FILE = __file__.rsplit("/", 1)[0] + "/dictionary"
 BATCH = 256
 GROUP_WINDOW = 0.002  # seconds a batch waits for more packets once one arrived
 RECEIVE_BUFFER = 4 * 1024 * 1024  # a NAS reboots: thousands of Accounting-On/Start at once
@@ -59,10 +62,6 @@ NO_MESSAGE_AUTHENTICATOR = N_("no Message-Authenticator, which this NAS must sen
 BAD_AUTHENTICATOR = N_("wrong authenticator (wrong secret?)")
 
 
-def load_dictionary():
-    return Dictionary(DICTIONARY_FILE)
-
-
 @dataclass(frozen=True)
 class NasInfo:
     id: int
@@ -70,6 +69,8 @@ class NasInfo:
     secret: bytes
     vendor: str
     require_message_authenticator: bool
+    walled_garden_pool: str | None = None
+    walled_garden_message: str | None = None
 
 
 class NasList:
@@ -86,10 +87,12 @@ class NasList:
 
     def reload(self):
         rows = db.session.execute(select(Nas.id, Nas.name, Nas.ip_address, Nas.secret, Nas.vendor,
-                                         Nas.require_message_authenticator)).all()
+                                         Nas.require_message_authenticator, Nas.walled_garden_pool,
+                                         Nas.walled_garden_message)).all()
         db.session.rollback()
         self.by_address = {row.ip_address: NasInfo(row.id, row.name, row.secret.encode(), row.vendor,
-                                                   row.require_message_authenticator) for row in rows}
+                                                   row.require_message_authenticator, row.walled_garden_pool,
+                                                   row.walled_garden_message) for row in rows}
         self.loaded_at = time.monotonic()
 
 
@@ -112,6 +115,7 @@ class RadiusServer:
         self.auth_socket, self.acct_socket = sockets or (open_socket(host, auth_port), open_socket(host, acct_port))
         self.nas_list = NasList(float(app.config["RADIUS_NAS_REFRESH"]))
         self.drops = Drops()
+        self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request without pyrad
         self.cache = None
         self.next_housekeeping, self.purged_on = 0.0, None
         with app.app_context():
@@ -156,7 +160,8 @@ class RadiusServer:
                 db.session.remove()
 
     def housekeeping(self):
-        """Every RADIUS_HOUSEKEEPING seconds: close the silent sessions; once a day: purge the old ones.
+        """Every RADIUS_HOUSEKEEPING seconds: close the silent sessions, and queue the disconnects of those
+        still online that may not be (app.radius.disconnect.enforce); once a day: purge the old ones.
 
         Each server process does it (the statements are idempotent), so it
         runs wherever and whenever RADIUS does, with no scheduler of its own.
@@ -172,6 +177,11 @@ class RadiusServer:
                                                      config["RADIUS_STALE_MARGIN"])
             if closed:
                 log.info("radius: %d silent sessions closed", closed)
+            if disconnect.sessions_to_cut(now, limit=1):
+                db.session.rollback()
+                # A job, never here: a NAS that does not answer must not hold up the logins.
+                enqueue(jobs.enforce, SystemActor(gettext("RADIUS server")), background=True)
+            db.session.rollback()
             if self.purged_on != now.date():
                 accounting.purge_old_sessions(now, config["RADIUS_RETENTION_MONTHS"])
                 self.purged_on = now.date()
@@ -210,7 +220,7 @@ class RadiusServer:
     def _authorise(self, requests):
         if self.cache is not None:
             self._receive_changes()  # a change committed before these requests came is in effect for them
-        return auth.answer(requests, self.cache)
+        return auth.answer(requests, self.cache, self.dictionary)
 
     @staticmethod
     def _safely(handle, requests):
@@ -245,6 +255,10 @@ class RadiusServer:
         if nas is None:
             self.drops.count(UNKNOWN_NAS, source[0])
             return None
+        if packet_class is radius_packet.AuthPacket and self.lean:
+            request = lean.parse(data, nas, source)
+            if request is not None:
+                return request
         try:
             request = packet_class(packet=data, secret=nas.secret, dict=self.dictionary)
         except Exception:  # noqa: BLE001 — pyrad raises PacketError, KeyError, struct.error… on garbage

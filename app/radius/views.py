@@ -1,16 +1,17 @@
 """The NAS list (/nas/): the access servers allowed to ask, with their shared secrets kept out of sight."""
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField
-from wtforms.validators import Optional
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
 
 from app.audit.formatting import register_entity
 from app.clients.views import CLIENT_CARD
 from app.core.actors import current_operator
-from app.core.formatting import format_datetime, format_yes_no
+from app.core.formatting import format_datetime, format_duration, format_yes_no
 from app.core.scoping import DealerScopedView
 from app.core.views import BillingInterface, BillingModelView, ReadOnlyModelView
 from app.radius import handlers
+from app.radius.auth import WALLED_GARDEN_MESSAGE
 from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, Nas, RadiusSession
 from app.radius.services import card_radius, format_bytes, may_read_secret, nas_errors, record_secret_read
 
@@ -18,6 +19,7 @@ VENDOR_CHOICES = [(MIKROTIK, "MikroTik"), (CISCO, "Cisco"), (JUNIPER, "Juniper")
 LABELS = {
     "name": _l("Name"), "ip_address": _l("IP address"), "secret": _l("Shared secret"), "vendor": _l("Make"),
     "coa_port": _l("CoA port"), "require_message_authenticator": _l("Requires Message-Authenticator"),
+    "walled_garden_pool": _l("Walled-garden pool"), "walled_garden_message": _l("Walled-garden message"),
     "description": _l("Description"),
 }
 HIDDEN = "••••••"
@@ -47,9 +49,10 @@ class NasView(BillingModelView):
     order_columns = ["name", "ip_address"]
     base_order = ("name", "asc")
     add_columns = edit_columns = ["name", "ip_address", "secret", "vendor", "coa_port",
-                                  "require_message_authenticator", "description"]
+                                  "require_message_authenticator", "walled_garden_pool", "walled_garden_message",
+                                  "description"]
     show_columns = ["name", "ip_address", "secret", "vendor", "coa_port", "require_message_authenticator",
-                    "description"]
+                    "walled_garden_pool", "walled_garden_message", "description"]
     formatters_columns = {"vendor": _vendor_label, "require_message_authenticator": format_yes_no,
                           "secret": secret_as_allowed}
     add_form_extra_fields = edit_form_extra_fields = {
@@ -59,6 +62,10 @@ class NasView(BillingModelView):
         "vendor": SelectField(LABELS["vendor"], choices=VENDOR_CHOICES, default=MIKROTIK),
         "coa_port": IntegerField(LABELS["coa_port"], default=3799),
         "require_message_authenticator": BooleanField(LABELS["require_message_authenticator"], default=True),
+        "walled_garden_message": TextAreaField(
+            LABELS["walled_garden_message"], validators=[Optional(), Length(max=500)],
+            description=_l("What a subscriber let into the walled garden reads (Reply-Message). Empty: "
+                           "\"%(text)s\"", text=WALLED_GARDEN_MESSAGE)),
     }
     description_columns = {
         "ip_address": _l("The address the NAS sends its requests from; packets from any other address are dropped."),
@@ -66,6 +73,10 @@ class NasView(BillingModelView):
         "require_message_authenticator": _l("Drop Access-Requests without a valid Message-Authenticator "
                                             "(protection against BlastRADIUS). Turn off only for a NAS that "
                                             "cannot send one."),
+        "walled_garden_pool": _l("The NAS's address pool (Framed-Pool) whose firewall lets through only the page "
+                                 "on how to pay. A suspended subscriber with the right password is let into it "
+                                 "instead of being rejected, and is disconnected to log in normally once paid. "
+                                 "Empty: suspended subscribers are rejected."),
     }
     record_errors = staticmethod(nas_errors)
 
@@ -92,6 +103,13 @@ SESSION_LABELS = {
     "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"), "nas": _l("NAS"),
     "started_at": _l("Since"), "updated_at": _l("Last report"), "traffic": _l("Traffic ↓ / ↑"),
     "calling_station_id": _l("MAC / Calling-Station-Id"), "acct_session_id": _l("Session"),
+    "service": _l("Service"), "dealer": _l("Dealer"), "subscription_id": _l("Subscription No."),
+    "stopped_at": _l("Ended"), "stop_cause": _l("Why it ended"), "duration": _l("Duration"),
+}
+SESSION_FORMATTERS = {
+    "started_at": format_datetime, "updated_at": format_datetime, "stopped_at": format_datetime,
+    "traffic": lambda traffic: f"{format_bytes(traffic[0])} / {format_bytes(traffic[1])}",
+    "duration": format_duration,
 }
 
 
@@ -108,13 +126,30 @@ class OnlineView(DealerScopedView, ReadOnlyModelView):
     list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "updated_at", "traffic"]
     show_columns = ["username", "client_name", "framed_ip", "calling_station_id", "nas", "acct_session_id",
                     "started_at", "updated_at", "traffic"]
-    search_columns = ["username", "framed_ip", "nas", "calling_station_id"]
+    search_columns = ["username", "framed_ip", "nas", "service", "dealer", "calling_station_id"]
     order_columns = ["username", "framed_ip", "started_at", "updated_at"]
     base_order = ("started_at", "desc")
-    formatters_columns = {
-        "started_at": format_datetime, "updated_at": format_datetime,
-        "traffic": lambda traffic: f"{format_bytes(traffic[0])} / {format_bytes(traffic[1])}",
-    }
+    formatters_columns = SESSION_FORMATTERS
+
+
+class SessionsView(DealerScopedView, ReadOnlyModelView):
+    """Every session, open and ended, newest first: a subscription's history (the card links here)."""
+
+    datamodel = BillingInterface(RadiusSession)
+    route_base = "/sessions"
+    class_permission_name = "RadiusSession"
+    list_title = _l("Sessions")
+    show_title = _l("Session")
+    label_columns = SESSION_LABELS
+    list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "stopped_at", "duration",
+                    "stop_cause", "traffic"]
+    show_columns = ["username", "client_name", "framed_ip", "calling_station_id", "nas", "acct_session_id",
+                    "started_at", "updated_at", "stopped_at", "stop_cause", "duration", "traffic"]
+    # The subscription by its number (the card's link), not a drop-down of every subscription.
+    search_columns = ["subscription_id", "username", "framed_ip", "nas", "started_at", "calling_station_id"]
+    order_columns = ["username", "started_at", "stopped_at"]
+    base_order = ("started_at", "desc")
+    formatters_columns = SESSION_FORMATTERS
 
 
 def register(appbuilder):
@@ -123,4 +158,5 @@ def register(appbuilder):
     # After payments (10) and contracts (20): what the network says of the client's subscriptions.
     CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30)
     appbuilder.add_view(OnlineView, "Online now", label=_l("Online now"), icon="fa-signal", category="Clients")
+    appbuilder.add_view_no_menu(SessionsView)
     handlers.connect()

@@ -21,7 +21,7 @@ from app.clients.models import Subscription
 from app.core.formatting import local_today, utcnow
 from app.extensions import db
 from app.radius.models import Nas, RadiusSession
-from app.radius.server import load_dictionary
+from app.radius import load_dictionary
 from app.catalog.models import ServiceParameter
 from app.networks.services import allocate
 from tests.factories import make_client, make_network, make_service, make_subscription
@@ -68,9 +68,9 @@ def radius(app):
     stop_server(server)
 
 
-def nas(vendor="mikrotik", require_ma=True, secret=SECRET):
+def nas(vendor="mikrotik", require_ma=True, secret=SECRET, **values):
     record = Nas(name=f"NAS {vendor}", ip_address="127.0.0.1", secret=secret.decode(), vendor=vendor,
-                 require_message_authenticator=require_ma)
+                 require_message_authenticator=require_ma, **values)
     db.session.add(record)
     db.session.commit()
     return record
@@ -93,9 +93,11 @@ def client(server, secret=SECRET):
     return radius_client
 
 
-def access(server, username, password, chap=False, secret=SECRET):
+def access(server, username, password, chap=False, secret=SECRET, mac=None):
     radius_client = client(server, secret)
     request = radius_client.CreateAuthPacket(code=radius_packet.AccessRequest, User_Name=username)
+    if mac:
+        request["Calling-Station-Id"] = mac
     request.add_message_authenticator()
     if chap:
         challenge = os.urandom(16)
@@ -140,6 +142,48 @@ def test_suspended_and_frozen_subscribers_are_rejected(app, radius):
         db.session.commit()
     assert access(radius, "suspended", "parola-123").code == radius_packet.AccessReject
     assert access(radius, "frozen", "parola-123").code == radius_packet.AccessReject
+
+
+def test_a_subscription_bound_to_a_mac_logs_in_only_from_that_device(app, radius):
+    with app.app_context():
+        nas()
+        subscription = db.session.get(Subscription, subscriber())
+        subscription.mac_address = "AA:BB:CC:00:11:22"
+        db.session.commit()
+    # MikroTik writes AA:BB:CC:00:11:22, Cisco aabb.cc00.1122: the same device.
+    for written in ("AA:BB:CC:00:11:22", "aabb.cc00.1122", "aa-bb-cc-00-11-22"):
+        assert access(radius, "ivan", "parola-123", mac=written).code == radius_packet.AccessAccept, written
+    assert access(radius, "ivan", "parola-123", mac="AA:BB:CC:00:11:23").code == radius_packet.AccessReject
+    assert access(radius, "ivan", "parola-123").code == radius_packet.AccessReject
+
+
+def test_a_suspended_subscriber_is_let_into_the_walled_garden_where_the_nas_has_one(app, radius):
+    with app.app_context():
+        nas(walled_garden_pool="debtors")
+        subscriber("suspended", status="suspended")
+        frozen_id = subscriber("frozen", status="suspended")
+        today = local_today()
+        db.session.add(SubscriptionFreeze(subscription_id=frozen_id, client_id=db.session.get(
+            Subscription, frozen_id).client_id, starts_on=today, ends_on=today, last_day=today, reason="море"))
+        subscriber("terminated", status="terminated")
+        db.session.commit()
+    reply = access(radius, "suspended", "parola-123", chap=True)
+    assert reply.code == radius_packet.AccessAccept
+    assert reply["Framed-Pool"] == ["debtors"]
+    assert "Framed-IP-Address" not in reply and "Mikrotik-Rate-Limit" not in reply
+    assert reply["Reply-Message"] == ["Достъпът Ви е ограничен поради неплатена такса. Платете в офиса или при "
+                                      "инкасатор и достъпът се възстановява веднага."]
+    # The office's own text, longer than one attribute holds (253 octets): in pieces, whole letters each.
+    own = "Уважаеми абонати, " + "плащане в офиса на ул. „Васил Левски“ 12, тел. 0888 123 456; " * 4
+    with app.app_context():
+        db.session.scalar(select(Nas)).walled_garden_message = own
+        db.session.commit()
+    time.sleep(1.2)  # the server reloads its NAS list each second here (RADIUS_NAS_REFRESH)
+    pieces = access(radius, "suspended", "parola-123")["Reply-Message"]
+    assert len(pieces) == 2 and "".join(pieces) == own
+    assert access(radius, "suspended", "wrong").code == radius_packet.AccessReject
+    assert access(radius, "frozen", "parola-123").code == radius_packet.AccessReject
+    assert access(radius, "terminated", "parola-123").code == radius_packet.AccessReject
 
 
 def test_radclient_gets_the_same_answers(app, radius, tmp_path):
