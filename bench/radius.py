@@ -8,7 +8,8 @@
 2. FreeRADIUS 3.2 (Debian freeradius, freeradius-postgresql) configured by the yardstick's configure_fr.sh
    (sql module on PostgreSQL, auth 18120, accounting 18130); ours `flask radius serve` with 1 process reading
    the database per batch (RADIUS_AUTH_CACHE=0, 18220/18230), with 1 process answering from its cache
-   (18320/18330), and with 2 processes sharing the ports (SO_REUSEPORT, 18520/18530).
+   (18320/18330), the same with pyrad reading every Access-Request (RADIUS_LEAN=0, 18420/18430: what the lean
+   path of app/radius/lean.py gains), and with 2 processes sharing the ports (SO_REUSEPORT, 18520/18530).
 3. Loads (the yardstick's gen_loads.py and split_loads.py, run in a scratch folder): 20,000 Access-Requests
    for random users, 10,000 Accounting Start + 10,000 Interim-Update, in files of 2,000 packets.
 4. radclient -q -s -p P -f <file> for P = 32 and 200: packets per second over the files (wall time), the
@@ -122,9 +123,9 @@ def start_freeradius(scratch):
     return process
 
 
-def start_ours(database_url, auth_port, acct_port, processes, cache):
+def start_ours(database_url, auth_port, acct_port, processes, cache, lean=True):
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench", PYTHONUNBUFFERED="1",
-               CYCLE_SCHEDULE="0", RADIUS_AUTH_CACHE="1" if cache else "0")
+               CYCLE_SCHEDULE="0", RADIUS_AUTH_CACHE="1" if cache else "0", RADIUS_LEAN="1" if lean else "0")
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1", "--auth-port",
@@ -238,20 +239,21 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="bench-radius-"))
     os.chmod(scratch, 0o755)
     auth_files, acct_files = make_loads(scratch)
-    # (name, auth port, accounting port, processes, auth cache)
-    targets = [("FreeRADIUS + sql", 18120, 18130, None, None),
-               ("ours, 1 process, no cache", 18220, 18230, 1, False),
-               ("ours, 1 process", 18320, 18330, 1, True),
-               ("ours, 2 processes", 18520, 18530, 2, True)]
+    # (name, auth port, accounting port, processes, auth cache, lean Access-Request path)
+    targets = [("FreeRADIUS + sql", 18120, 18130, None, None, None),
+               ("ours, 1 process, no cache", 18220, 18230, 1, False, True),
+               ("ours, 1 process, pyrad only", 18420, 18430, 1, True, False),
+               ("ours, 1 process", 18320, 18330, 1, True, True),
+               ("ours, 2 processes", 18520, 18530, 2, True, True)]
     results = []
     freeradius = start_freeradius(scratch)
     answers(18120)
-    ours = [start_ours(database_url, auth, acct, processes, cache)
-            for _name, auth, acct, processes, cache in targets if processes]
+    ours = [start_ours(database_url, auth, acct, processes, cache, lean)
+            for _name, auth, acct, processes, cache, lean in targets if processes]
     try:
         for round_number in range(ROUNDS):
             for in_flight in IN_FLIGHT:
-                for name, auth, acct, _processes, _cache in targets:
+                for name, auth, acct, *_settings in targets:
                     result = measure(name, auth, acct, auth_files, acct_files, in_flight)
                     result["round"] = round_number
                     results.append(result)
@@ -273,7 +275,7 @@ def main():
             lost = sum(r["auth_lost"] + r["acct_lost"] for r in rows)
             base.setdefault("auth", auth)
             base.setdefault("acct", acct)
-            print(f"  {in_flight:>3} in flight  {name:<20} auth {auth:7.0f}/s ({auth / base['auth']:.2f}×)  "
+            print(f"  {in_flight:>3} in flight  {name:<28} auth {auth:7.0f}/s ({auth / base['auth']:.2f}×)  "
                   f"acct {acct:7.0f}/s ({acct / base['acct']:.2f}×)  auth p99 {p99:6.1f} ms  lost {lost}")
 
 

@@ -1,6 +1,7 @@
 """Clients at /clients/ (the client card) and subscriptions at /subscriptions/."""
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -265,7 +266,7 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     # The username's own field: a taken one is refused by the sale with its
     # name in the message, not by FAB's generic uniqueness check.
     username_field = StringField(SUBSCRIPTION_LABELS["username"], validators=[Optional(), Length(max=100)],
-                                 description=_l("Empty: made from the client number."))
+                                 widget=BS3TextFieldWidget(), description=_l("Empty: made from the client number."))
     add_form_extra_fields = {
         "username": username_field,
         "technology_override": BooleanField(
@@ -278,7 +279,7 @@ class SubscriptionView(DealerScopedView, BillingModelView):
         "username": username_field,
         # Never filled in: the form is no way to read a password.
         "password": StringField(SUBSCRIPTION_LABELS["password"], validators=[Optional(), Length(max=100)],
-                                description=_l("Empty: the password stays as it is.")),
+                                widget=BS3TextFieldWidget(), description=_l("Empty: the password stays as it is.")),
     }
     formatters_columns = {
         "password": password_as_allowed,

@@ -183,8 +183,10 @@ def seed_nas():
     """This machine as a demo NAS, so radclient can try the RADIUS server of `make run` at once."""
     if db.session.query(Nas).filter_by(ip_address="127.0.0.1").first() is not None:
         return 0
+    # With a walled garden: a suspended demo subscriber with the right password is let into the "debtors" pool.
     db.session.add(Nas(name="Демо NAS (този компютър)", ip_address="127.0.0.1", secret=DEMO_NAS_SECRET,
-                       vendor="mikrotik", description="Демо: radclient на този компютър"))
+                       vendor="mikrotik", walled_garden_pool="debtors",
+                       description="Демо: radclient на този компютър"))
     db.session.flush()
     return 1
 

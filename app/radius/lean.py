@@ -7,10 +7,10 @@ rebooting, every subscriber dialling again) that is the whole cost of a
 login, the cache having made the database's part nothing.
 
 The usual request — User-Name, User-Password (PAP) or CHAP-Password, a
-Message-Authenticator that verifies — is read here with one pass over its
-attributes, and answered with bytes prepared once per subscription, NAS
+Message-Authenticator that verifies (or none, from a NAS that need not send
+one) — is read here with one pass over its attributes, and answered with bytes prepared once per subscription, NAS
 make and walled garden (Accept attributes do not change between logins).
-Everything else — no or a wrong Message-Authenticator, malformed
+Everything else — a wrong or missing but required Message-Authenticator, malformed
 attributes, a Status-Server, an attribute this path does not read — goes
 to pyrad as before (`parse` returns None), which also counts what it drops.
 The decision is app.radius.auth's own (`decide_lean` below mirrors
@@ -56,7 +56,8 @@ class LeanRequest:
 
 
 def parse(data, nas, source):
-    """A LeanRequest of a usual Access-Request whose Message-Authenticator verifies; None for pyrad to read."""
+    """A LeanRequest of a usual Access-Request whose Message-Authenticator verifies (or is absent, from a NAS
+    that need not send one); None for pyrad to read (and to drop, where it must)."""
     length = len(data)
     if length < 20 or data[0] != radius_packet.AccessRequest or HEADER.unpack_from(data)[2] != length:
         return None
@@ -94,10 +95,10 @@ def parse(data, nas, source):
         elif kind not in IGNORED:
             return None
         position += size
-    if authenticator_at is None or not request.username:
+    if not request.username or (request.user_password is None) == (request.chap_password is None):
         return None
-    if (request.user_password is None) == (request.chap_password is None):
-        return None
+    if authenticator_at is None:
+        return None if nas.require_message_authenticator else request
     zeroed = data[:authenticator_at] + ZERO_AUTHENTICATOR + data[authenticator_at + 16:]
     expected = hmac.new(nas.secret, zeroed, hashlib.md5).digest()
     if not hmac.compare_digest(expected, data[authenticator_at:authenticator_at + 16]):

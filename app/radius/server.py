@@ -2,8 +2,8 @@
 
 One process serves the authentication and the accounting port with one
 loop over two non-blocking UDP sockets. It works in batches: once a packet
-is waiting it reads every packet that is (up to BATCH, waiting up to
-GROUP_WINDOW seconds for more), then
+is waiting it reads every packet that is (up to BATCH; with accounting in
+hand, waiting up to GROUP_WINDOW seconds for more), then
 
 - answers the batch's Access-Requests from memory on PostgreSQL (the
   AuthCache, which the same loop keeps current from LISTEN/NOTIFY), else
@@ -32,16 +32,16 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pyrad import packet as radius_packet
 from flask_babel import gettext
+from pyrad import packet as radius_packet
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from app.core.actors import SystemActor
 from app.core.api_language import N_
 from app.core.formatting import utcnow
-from app.extensions import db
-from app.core.actors import SystemActor
 from app.core.queue import enqueue
+from app.extensions import db
 from app.radius import accounting, auth, disconnect, jobs, lean, load_dictionary
 from app.radius.drops import Drops
 from app.radius.models import Nas
@@ -190,13 +190,20 @@ class RadiusServer:
             log.exception("radius housekeeping failed; tried again later")
 
     def serve_batch(self, selector):
-        """Reads what is waiting (and what arrives within GROUP_WINDOW), then answers it."""
+        """Reads what is waiting, answers the logins at once, and answers the accounting once what arrives
+        within GROUP_WINDOW is read too (one commit for all of it)."""
         auth_requests, acct_requests = [], []
         deadline = time.monotonic() + GROUP_WINDOW
         while len(auth_requests) + len(acct_requests) < BATCH:
             got = self._read(self.auth_socket, auth_requests, radius_packet.AuthPacket)
             got += self._read(self.acct_socket, acct_requests, radius_packet.AcctPacket)
             if not got:
+                if auth_requests:
+                    # A login shares no commit: waiting for company would only make the NAS wait.
+                    self._answer(self.auth_socket, self._safely(self._authorise, auth_requests))
+                    auth_requests = []
+                if not acct_requests:
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(timeout=left):
                     break

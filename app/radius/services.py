@@ -10,10 +10,11 @@ from app.audit.services import record_event
 from app.billing.models import DailyTraffic
 from app.core.formatting import local_today
 from app.extensions import db
-from app.radius.models import ACK, NAK, NO_ANSWER, VENDORS, Nas, RadiusDisconnect, RadiusSession
+from app.radius.models import ACK, COA, NAK, NO_ANSWER, VENDORS, Nas, RadiusDisconnect, RadiusSession
 from app.security.rights import may_access
 
 DISCONNECT_RESULTS = {ACK: _l("disconnected"), NAK: _l("refused by the NAS"), NO_ANSWER: _l("no answer")}
+COA_RESULTS = {**DISCONNECT_RESULTS, ACK: _l("applied by the NAS")}
 
 MIN_SECRET = 8
 
@@ -100,4 +101,5 @@ def card_radius(client, actor, **_known):
         .order_by(RadiusDisconnect.id.desc()).limit(5)).all()
     return {"radius_subscriptions": subscriptions, "radius_online": online, "radius_disconnects": disconnects,
             "radius_month_traffic": month_traffic, "format_bytes": format_bytes,
-            "disconnect_result": lambda result: str(DISCONNECT_RESULTS.get(result, result))}
+            "disconnect_result": lambda request: str(
+                (COA_RESULTS if request.kind == COA else DISCONNECT_RESULTS).get(request.result, request.result))}

@@ -1,4 +1,5 @@
 """The NAS list (/nas/): the access servers allowed to ask, with their shared secrets kept out of sight."""
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -56,14 +57,15 @@ class NasView(BillingModelView):
     formatters_columns = {"vendor": _vendor_label, "require_message_authenticator": format_yes_no,
                           "secret": secret_as_allowed}
     add_form_extra_fields = edit_form_extra_fields = {
-        "secret": StringField(LABELS["secret"], validators=[Optional()],
+        "secret": StringField(LABELS["secret"], validators=[Optional()], widget=BS3TextFieldWidget(),
                               description=_l("The secret the NAS and this server sign packets with. "
                                              "When editing, leave empty to keep the current one.")),
-        "vendor": SelectField(LABELS["vendor"], choices=VENDOR_CHOICES, default=MIKROTIK),
-        "coa_port": IntegerField(LABELS["coa_port"], default=3799),
+        "vendor": SelectField(LABELS["vendor"], choices=VENDOR_CHOICES, default=MIKROTIK, widget=Select2Widget()),
+        "coa_port": IntegerField(LABELS["coa_port"], default=3799, widget=BS3TextFieldWidget()),
         "require_message_authenticator": BooleanField(LABELS["require_message_authenticator"], default=True),
         "walled_garden_message": TextAreaField(
             LABELS["walled_garden_message"], validators=[Optional(), Length(max=500)],
+            widget=BS3TextAreaFieldWidget(), render_kw={"rows": 3},
             description=_l("What a subscriber let into the walled garden reads (Reply-Message). Empty: "
                            "\"%(text)s\"", text=WALLED_GARDEN_MESSAGE)),
     }

@@ -245,7 +245,7 @@ def test_reactivation_without_a_walled_garden_disconnects_nobody(app):
     assert nas.received == [] and outcomes(app) == []
 
 
-def test_a_new_speed_reaches_the_subscribers_online_by_coa(app):
+def test_a_new_speed_reaches_the_subscribers_online_by_coa(app, admin):
     nas = NasListener(radius_packet.CoAACK)
     try:
         subscription_id = online_subscriber(app, nas)
@@ -259,6 +259,10 @@ def test_a_new_speed_reaches_the_subscribers_online_by_coa(app):
     assert nas.received == [{"code": radius_packet.CoARequest, "User-Name": "petar", "Acct-Session-Id": "81a00001",
                              "Mikrotik-Rate-Limit": "10000k/50000k"}]
     assert outcomes(app, "coa") == [("ack", None, 1, "81a00001")] and outcomes(app) == []
+    with app.app_context():
+        client_id = db.session.get(Subscription, subscription_id).client_id
+    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    assert "CoA (скорост) petar MikroTik 127.0.0.1 Нова скорост 50000/10000 kbit/s приложено от NAS" in card
 
 
 def test_a_coa_the_nas_refuses_is_recorded_with_its_cause(app, admin):

@@ -16,8 +16,8 @@ SECRET = b"lean-secret-123"
 TODAY = date(2026, 12, 1)
 
 
-def nas(vendor="mikrotik", pool=None, message=None):
-    return NasInfo(1, "NAS", SECRET, vendor, True, pool, message)
+def nas(vendor="mikrotik", pool=None, message=None, require_message_authenticator=False):
+    return NasInfo(1, "NAS", SECRET, vendor, require_message_authenticator, pool, message)
 
 
 def subscription(password="parola-123", status="active", mac=None, addresses=("10.0.0.7",), frozen=False):
@@ -30,7 +30,8 @@ def subscription(password="parola-123", status="active", mac=None, addresses=("1
     return data
 
 
-def request_bytes(username, password, chap=False, challenge=True, mac=None, proxy_states=(), extra=()):
+def request_bytes(username, password, chap=False, challenge=True, mac=None, proxy_states=(), extra=(),
+                  message_authenticator=True):
     request = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=42, secret=SECRET, dict=DICTIONARY,
                                        authenticator=os.urandom(16))
     request["User-Name"] = username
@@ -51,7 +52,8 @@ def request_bytes(username, password, chap=False, challenge=True, mac=None, prox
         request.AddAttribute("Proxy-State", state)
     for code, value in extra:
         request[code] = [value]
-    request.add_message_authenticator()
+    if message_authenticator:
+        request.add_message_authenticator()
     return request, request.RequestPacket()
 
 
@@ -86,6 +88,7 @@ CASES = {
     "no MAC sent": (dict(), dict(mac="AA:BB:CC:00:11:22")),
     "proxy states": (dict(proxy_states=(b"proxy-1", b"proxy-2")), dict()),
     "several addresses": (dict(), dict(addresses=("10.0.0.7", "10.0.0.8", "10.0.0.9"))),
+    "no Message-Authenticator": (dict(message_authenticator=False), dict()),
 }
 
 
@@ -127,13 +130,15 @@ def test_any_username_and_password_are_answered_alike(app, username, password, t
 
 def test_what_the_lean_path_does_not_read_goes_to_pyrad():
     _request, raw = request_bytes("ivan", "parola-123")
-    assert lean.parse(raw, nas(), None) is not None
+    assert lean.parse(raw, nas(require_message_authenticator=True), None) is not None
     other_secret = NasInfo(1, "NAS", b"another-secret", "mikrotik", True)
     assert lean.parse(raw, other_secret, None) is None  # the Message-Authenticator does not verify
     request = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=1, secret=SECRET, dict=DICTIONARY)
     request["User-Name"] = "ivan"
     request["User-Password"] = request.PwCrypt("parola-123")
-    assert lean.parse(request.RequestPacket(), nas(), None) is None  # no Message-Authenticator
+    assert lean.parse(request.RequestPacket(), nas(require_message_authenticator=True), None) is None  # it must
+    old_nas = NasInfo(1, "NAS", SECRET, "mikrotik", False)
+    assert lean.parse(request.RequestPacket(), old_nas, None).username == "ivan"  # a NAS that need not send one
     _request, eap = request_bytes("ivan", "parola-123", extra=[(79, b"\x02\x01\x00\x06\x01a")])  # EAP-Message
     assert lean.parse(eap, nas(), None) is None  # an attribute it does not know
     assert lean.parse(raw[:-3], nas(), None) is None  # truncated
