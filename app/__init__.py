@@ -9,7 +9,7 @@ from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
-from app.core import api_language, errors, formatting, openapi, queue, transaction
+from app.core import api_language, errors, formatting, forms, openapi, pages, queue, transaction
 from app.protection import guard
 from app.security import access, logins
 from config import engine_options, load_config
@@ -35,6 +35,7 @@ def create_app(overrides=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     formatting.init_app(app)  # first: it sets Jinja options
+    forms.init_app(app)  # before the views: FAB builds their forms' date fields and choices from it
     db.init_app(app)
     transaction.init_app(app)  # before any other after_request hook, so it runs last
     errors.init_app(app)
@@ -53,6 +54,7 @@ def create_app(overrides=None):
         openapi.register(appbuilder)
     api_language.init_app(app)
     access.init_app(app)
+    pages.init_app(app)
     logins.init_app(app)
     for name in CLI_MODULES:
         app.cli.add_command(import_module(f"app.{name}.cli").commands)

@@ -1,5 +1,4 @@
 """Panel views of the cashdesk module."""
-from datetime import date
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -20,15 +19,16 @@ from app.core.formatting import local_time, local_today
 from app.core.money import format_money
 from app.core.actors import current_operator
 from app.core.transaction import discard
+from app.core.validators import InvalidValue, check_day
 from app.security.permissions import SEE_CASH_BALANCE
 from app.security.rights import require_right
 
 
 def requested_day(value):
-    """The day in a yyyy-mm-dd parameter (a date input's value), or None."""
+    """The day of a parameter as typed (dd.mm.yyyy) or linked (yyyy-mm-dd), or None."""
     try:
-        return date.fromisoformat(value or "")
-    except ValueError:
+        return check_day(value)
+    except InvalidValue:
         return None
 
 

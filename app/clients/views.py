@@ -24,7 +24,7 @@ from app.clients.services import mask_egn, search_condition
 from app.clients.subscriptions import change_status, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, format_yes_no
+from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
@@ -167,6 +167,8 @@ class ClientView(DealerScopedView, BillingModelView):
     }
     formatters_columns = {
         "kind": dict(KINDS).get,
+        # A client of no dealer is head office's own.
+        "dealer": lambda dealer: str(dealer) if dealer is not None else gettext("Central office"),
         "egn": egn_as_allowed,
         "vat_registered": format_yes_no,
         "created_at": format_date,
@@ -287,6 +289,7 @@ class SubscriptionView(DealerScopedView, BillingModelView):
         "paid_until": format_date,
         "activation_date": format_date,
         "technology_override": format_yes_no,
+        "created_at": format_datetime,
     }
     description_columns = {
         "username": _l("Empty: made from the client number."),

@@ -24,9 +24,11 @@ def _no_such_record(error):
 
 
 def _not_found(error):
-    """The API answers an unknown address in JSON, like its other refusals."""
+    """The API answers an unknown address in JSON, like its other refusals; the panel in its layout."""
     if not request.path.startswith("/api/"):
-        return error
+        from app.core.pages import not_found_page
+
+        return not_found_page()
     return jsonify(message=gettext("There is no such address or record.")), 404
 
 

@@ -35,13 +35,14 @@ def format_datetime(value):
 def finalize(value):
     """Jinja finalize: how any value prints in a template unless formatted.
 
-    Nothing for None (FAB would print "None"); dd.mm.yyyy for dates, so a
-    date column nobody formatted still reads the Bulgarian way.
+    Nothing for None (FAB would print "None"); dd.mm.yyyy for dates, and
+    local time for moments (stored as naive UTC), so a column nobody
+    formatted still reads the Bulgarian way and at the office's hour.
     """
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime("%d.%m.%Y %H:%M:%S")
+        return format_datetime(value)
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
     return value

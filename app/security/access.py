@@ -5,11 +5,12 @@ a redirect and a flash message; a forged request must instead get a plain
 403 from the server. This check runs before every panel view and applies
 the same permission FAB would.
 """
-from flask import abort, current_app, jsonify, render_template, request
+from flask import abort, current_app, jsonify, request
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_babel import gettext
 
+from app.core.pages import forbidden_page
 from app.security.rights import current_operator
 
 
@@ -40,7 +41,7 @@ def forbidden(error):
     message = gettext("You do not have the right to do this.")
     if request.path.startswith("/api/"):
         return jsonify(message=message), 403
-    return render_template("errors/403.html", message=message), 403
+    return forbidden_page(message)
 
 
 def init_app(app):

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired
 from app.audit import formatting as log_formatting
 from app.audit.formatting import register_entity
 from app.core.actors import current_operator
-from app.core.formatting import format_yes_no
+from app.core.formatting import format_datetime, format_yes_no
 from app.core.validators import OfferedChoicesOnly
 from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
@@ -86,6 +86,7 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     formatters_columns = {
         "active": format_yes_no,
         "allowed_services": lambda services: ", ".join(str(s) for s in services) or "—",
+        "last_login": format_datetime, "created_on": format_datetime, "changed_on": format_datetime,
     }
     add_form_query_rel_fields = ROLE_CHOICES
     edit_form_query_rel_fields = ROLE_CHOICES

@@ -1,0 +1,148 @@
+"""What the office reads on every screen: error pages in the panel's layout, bare module addresses, dates typed
+and shown dd.mm.yyyy, times at the office's hour, and no internal values in the forms."""
+from datetime import datetime
+
+from flask_appbuilder import ModelView
+from sqlalchemy import select
+
+from app.contracts.models import Contract, ContractType
+from app.core.formatting import format_date, format_datetime
+from app.extensions import db
+from app.security.models import Operator
+from tests.conftest import visible_text
+from tests.factories import make_client, make_contract_type
+
+
+def test_an_unknown_page_is_a_bulgarian_page_with_the_menu_and_a_way_back(admin):
+    response = admin.get("/no-such-page/")
+    assert response.status_code == 404
+    text = visible_text(response.text)
+    assert "Няма такава страница" in text and "Назад" in text and "Начална страница" in text
+    assert "Клиенти" in text  # the menu is there
+    assert "Not Found" not in text and "requested URL" not in text
+    assert admin.get("/clients/show/999999").status_code == 404
+
+
+def test_a_refusal_is_a_bulgarian_page_with_the_menu(app, browser):
+    from tests.factories import make_operator
+
+    with app.app_context():
+        make_operator(None, "Техник", "Техническа поддръжка", username="technik")
+        db.session.commit()
+    browser.login("technik", "operator-pass-123")
+    response = browser.get("/operators/list/")
+    assert response.status_code == 403
+    text = visible_text(response.text)
+    assert "Достъпът е отказан" in text and "Нямате право" in text and "Назад" in text and "Клиенти" in text
+
+
+def test_a_failure_is_a_bulgarian_page_and_nothing_is_saved(app, admin, monkeypatch):
+    def broken():
+        db.session.add(ContractType(name="Недовършен", template="<p></p>"))
+        db.session.flush()
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(app.view_functions, "bare_clients", broken)  # /clients/ fails with a bug half way
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = admin.get("/clients/")
+    assert response.status_code == 500
+    text = visible_text(response.text)
+    assert "Нещо се обърка" in text and "нищо не е записано" in text and "Traceback" not in text
+    assert "Клиенти" in text
+    api = admin.get("/api/v1/no-such/")
+    assert api.status_code == 404 and api.is_json
+    with app.app_context():
+        assert db.session.scalar(select(ContractType.id).where(ContractType.name == "Недовършен")) is None
+
+
+def test_every_modules_bare_address_leads_to_its_list(app, admin):
+    lists = [view for view in app.appbuilder.baseviews if isinstance(view, ModelView)]
+    assert len(lists) > 20
+    for view in lists:
+        response = admin.get(f"{view.route_base}/")
+        assert response.status_code == 302, view.route_base
+        assert response.headers["Location"].endswith(f"{view.route_base}/list/"), view.route_base
+    assert admin.get("/clients/?_flt_0_name=Ivan").headers["Location"].endswith("/clients/list/?_flt_0_name=Ivan")
+
+
+def test_no_form_offers_an_internal_value(app, admin):
+    """No "__None" in any add or edit form; an empty dealer reads "Централен офис", other empty choices "— няма —"."""
+    with app.app_context():
+        client_id = make_client(None, "Клиент за формите").id
+    checked = 0
+    for view in app.appbuilder.baseviews:
+        if not isinstance(view, ModelView) or "can_add" not in (view.base_permissions or ["can_add"]):
+            continue
+        response = admin.get(f"{view.route_base}/add")
+        if response.status_code != 200:
+            continue
+        text = visible_text(response.text)
+        assert "__None" not in text, view.route_base
+        checked += 1
+    assert checked > 10
+    form = visible_text(admin.get("/clients/add").text)
+    assert "Централен офис" in form and "— няма —" in form
+    assert "__None" not in visible_text(admin.get(f"/clients/edit/{client_id}").text)
+
+
+def test_a_date_is_typed_and_shown_the_bulgarian_way(app, admin):
+    with app.app_context():
+        client_id = make_client(None, "Клиент с договор").id
+        type_id = make_contract_type().id
+    form = admin.get(f"/contracts/add?client={client_id}").text
+    assert 'placeholder="дд.мм.гггг"' in form and "billing/dates.js" in form
+    wrong = admin.submit(f"/contracts/add?client={client_id}", {"client": client_id, "contract_type": type_id,
+                                                                   "signed_on": "31.02.2026", "status": "draft"})
+    assert wrong.status_code == 200 and "Въведете деня като дд.мм.гггг" in visible_text(wrong.text)
+    with app.app_context():
+        assert db.session.scalar(select(Contract.id)) is None
+    saved = admin.submit(f"/contracts/add?client={client_id}", {"client": client_id, "contract_type": type_id,
+                                                                   "signed_on": "01.12.2026", "status": "draft"})
+    assert saved.status_code == 302, visible_text(saved.text)[:500]
+    with app.app_context():
+        contract = db.session.scalar(select(Contract))
+        assert contract.signed_on.isoformat() == "2026-12-01"
+        contract_id = contract.id
+    edit = admin.get(f"/contracts/edit/{contract_id}").text
+    assert 'value="01.12.2026"' in edit
+    # The list's date filter reads the day first as well (FAB's own reading takes it for 12 January).
+    assert "01.12.2026" in visible_text(admin.get("/contracts/list/?_flt_0_signed_on=01.12.2026").text)
+    assert "Клиент с договор" not in visible_text(admin.get("/contracts/list/?_flt_0_signed_on=12.01.2026").text)
+
+
+def test_moments_are_shown_at_the_offices_hour(app, admin):
+    """Stored in UTC, shown in Europe/Sofia (UTC+2 in December): the operator's last login among them."""
+    with app.app_context():
+        operator = db.session.scalar(select(Operator).where(Operator.username == "admin"))
+        operator.last_login = datetime(2026, 12, 1, 8, 5, 0)
+        db.session.commit()
+        operator_id = operator.id
+        assert format_datetime(datetime(2026, 12, 1, 8, 5, 0)) == "01.12.2026 10:05:00"
+    page = visible_text(admin.get(f"/operators/show/{operator_id}").text)
+    assert "10:05" in page and "08:05" not in page
+
+
+def test_every_moment_a_screen_shows_is_formatted(app):
+    """Every date-and-time column of a list or a record page goes through format_datetime, or format_date where
+    the day is enough (both in local time)."""
+    raw = []
+    with app.app_context():
+        for view in app.appbuilder.baseviews:
+            if not isinstance(view, ModelView):
+                continue
+            for column in set(view.list_columns or []) | set(view.show_columns or []):
+                try:
+                    moment = view.datamodel.is_datetime(column)
+                except Exception:  # noqa: BLE001 — a property or a related column: not a stored moment
+                    moment = False
+                if moment and (view.formatters_columns or {}).get(column) not in (format_datetime, format_date):
+                    raw.append(f"{type(view).__name__}.{column}")
+    assert raw == []
+
+
+def test_a_head_office_client_reads_central_office_not_a_blank(app, admin):
+    with app.app_context():
+        client_id = make_client(None, "Клиент на централата").id
+    listing = visible_text(admin.get("/clients/list/").text)
+    assert "Клиент на централата" in listing and "Централен офис" in listing
+    assert "Централен офис" in visible_text(admin.get(f"/clients/show/{client_id}").text)
