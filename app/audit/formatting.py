@@ -9,6 +9,7 @@ from datetime import datetime
 from flask import g
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup, escape
 from sqlalchemy import Numeric, inspect
 
@@ -37,6 +38,8 @@ OPERATION_LABELS = {
 
 _personal_fields = {}
 _value_labels = {}
+_hidden_fields = {}
+SUMMARY_LINES = 6  # a creation in the list: this many fields, the rest on the entry's page
 
 
 def _personal_data_visible():
@@ -53,15 +56,18 @@ def show_personal_data_when(check):
     _personal_data_visible = check
 
 
-def register_entity(model_class, label, field_labels, personal_fields=None, value_labels=None):
+def register_entity(model_class, label, field_labels, personal_fields=None, value_labels=None, hidden=()):
     """Declare how the LOG names a model and its fields.
 
     `personal_fields` maps a field to its masking function: the LOG shows
     it in full only to operators with the right to see personal data.
     `value_labels` maps a field holding a code to {code: label}, so the LOG
-    reads "Активна", not "active".
+    reads "Активна", not "active". `hidden` fields are internal keys the
+    LOG leaves out.
     """
-    _entities[model_class.__name__] = (label, field_labels)
+    # A copy: FAB fills a view's label_columns (often this same dict) with English names of its own.
+    _entities[model_class.__name__] = (label, dict(field_labels))
+    _hidden_fields[model_class.__name__] = frozenset(hidden)
     _models[model_class.__name__] = model_class
     _personal_fields[model_class.__name__] = personal_fields or {}
     _value_labels[model_class.__name__] = {field: dict(labels) for field, labels in (value_labels or {}).items()}
@@ -73,9 +79,18 @@ def entity_label(entity_type):
     return entity_type or ""
 
 
+def _prettified(field):
+    """FAB's English label of a column it was given none for ("client_id" → "Client Id")."""
+    return field.replace("_", " ").title()
+
+
 def field_label(entity_type, field):
+    """The field's Bulgarian label; a reference ("client_id") is named as its relation ("client") is."""
     labels = _entities.get(entity_type, (None, {}))[1]
-    return labels.get(field, field)
+    label = labels.get(field)
+    if (label is None or str(label) == _prettified(field)) and field.endswith("_id"):
+        label = labels.get(field[:-3], label)
+    return field if label is None else label
 
 
 def entity_choices():
@@ -87,9 +102,12 @@ MAX_SHOWN_VALUE = 120
 _ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d:\d\d(\.\d+)?)?")
 
 
+EMPTY = "—"
+
+
 def _value(value):
     if value is None or value == "":
-        return "∅"
+        return EMPTY
     if isinstance(value, str) and _ISO_MOMENT.fullmatch(value):
         moment = datetime.fromisoformat(value)
         return format_date(moment.date()) if len(value) == 10 else format_datetime(moment)
@@ -159,16 +177,22 @@ def referenced_label(entity_type, field, value):
     return str(record) if record is not None else f"№ {value}"
 
 
-def format_changes(entry):
-    """The changed fields of a LOG entry as an HTML list "field: old → new"."""
+def format_changes(entry, limit=None):
+    """The changed fields of a LOG entry as an HTML list "field: old → new"; with `limit`, at most that many
+    lines and a line saying how many more the entry's page shows."""
     if not entry.changes:
         return Markup(escape(entry.note or ""))
     items = []
+    hidden = _hidden_fields.get(entry.entity_type, ())
     maskers = _personal_fields.get(entry.entity_type, {})
     if maskers and _personal_data_visible():
         maskers = {}
     codes = _value_labels.get(entry.entity_type, {})
-    for field, (old, new) in entry.changes.items():
+    shown = [(field, values) for field, values in entry.changes.items() if field not in hidden]
+    more = 0
+    if limit is not None and len(shown) > limit + 1:
+        shown, more = shown[:limit], len(shown) - limit
+    for field, (old, new) in shown:
         if field in maskers:
             old, new = (maskers[field](value) if value else value for value in (old, new))
         if field in codes:
@@ -186,6 +210,10 @@ def format_changes(entry):
         else:
             line = Markup("<b>{}</b>: {} → {}").format(label, _value(old), _value(new))
         items.append(Markup("<li>{}</li>").format(line))
+    if more:
+        items.append(Markup('<li class="text-muted">{}</li>').format(
+            ngettext("… and %(num)d more field on the entry's page", "… and %(num)d more fields on the entry's page",
+                     more)))
     return Markup("<ul>{}</ul>").format(Markup("").join(items))
 
 

@@ -14,7 +14,7 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import relationship
 
-from app.audit.formatting import format_changes
+from app.audit.formatting import SUMMARY_LINES, format_changes
 from app.core.formatting import utcnow
 
 
@@ -66,5 +66,9 @@ class LogEntry(Model):
         return f"{self.operation} {self.entity_type or ''} {self.entity_id or ''}".strip()
 
     def changes_display(self):
-        """The changed fields, old → new, as the LOG page shows them."""
+        """The changed fields, old → new, as the entry's page shows them."""
         return format_changes(self)
+
+    def changes_summary(self):
+        """The changed fields as the LOG's list shows them: a creation in a few lines."""
+        return format_changes(self, limit=SUMMARY_LINES)

@@ -38,9 +38,9 @@ class LogView(DealerScopedView, ReadOnlyModelView):
         "entity_type",
         "entity_label",
         "operation",
-        "changes_display",
+        "changes_summary",
     ]
-    show_columns = list_columns + ["entity_id", "username", "transaction_id", "note"]
+    show_columns = list_columns[:-1] + ["changes_display", "entity_id", "username", "transaction_id", "note"]
     search_columns = [
         "user",
         "username",
@@ -65,6 +65,7 @@ class LogView(DealerScopedView, ReadOnlyModelView):
         "entity_label": _l("Record"),
         "operation": _l("Operation"),
         "changes_display": _l("Changes"),
+        "changes_summary": _l("Changes"),
         "transaction_id": _l("Transaction"),
         "note": _l("Note"),
     }

@@ -5,6 +5,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from app.audit.formatting import register_entity
+from app.cashdesk.models import CashDeskClosing
 from app.cashdesk.services import (
     CashDeskRefused,
     close_day,
@@ -82,6 +84,14 @@ class CashDeskView(BaseView):
         return redirect(url_for("CashDeskView.index", operator=operator.id, day=day.isoformat()))
 
 
+CLOSING_LABELS = {
+    "operator": _l("Operator"), "operator_id": _l("Operator"), "day": _l("Day"), "closed_at": _l("Closed at"),
+    "closed_by": _l("Closed by"), "closed_by_id": _l("Closed by"), "totals": _l("Totals by method and currency"),
+    "note": _l("Note"),
+}
+
+
 def register(appbuilder):
+    register_entity(CashDeskClosing, _l("Cash desk closing"), CLOSING_LABELS)
     appbuilder.add_view(CashDeskView, "Cash desk", label=_l("Cash desk"), icon="fa-money",
                         category="Payments", category_label=_l("Payments"))

@@ -3,8 +3,6 @@ import os
 import click
 from flask.cli import AppGroup
 
-from app.contracts.services import ensure_default_contract_type
-from app.core.transaction import unit_of_work
 from app.demo import services
 from app.demo.scale import seed_clients
 
@@ -17,19 +15,11 @@ commands = AppGroup("demo", help="Demo data.")
 def seed(client_count):
     """Fill demo dealers, operators, services, neighbourhoods, networks and a contract type (safe to run again)."""
     password = os.environ.get("BILLING_DEMO_PASSWORD", "demo12345")
-    with unit_of_work():
-        dealers = services.seed_dealers()
-        operators = services.seed_operators(password)
-        catalog = services.seed_catalog()
-        blocks = services.seed_neighbourhoods()
-        networks = services.seed_networks()
-        services.seed_nas()
-        ensure_default_contract_type()
-    with unit_of_work():
-        clients = services.seed_billing()
+    made = services.seed_everything(password)
+    operators = made["operators"]
     click.echo(
-        f"demo: {dealers} dealers, {catalog} services, {blocks} blocks, {networks} networks, {clients} clients, "
-        f"operators {', '.join(operators) or 'already present'}"
+        f"demo: {made['dealers']} dealers, {made['catalog']} services, {made['blocks']} blocks, "
+        f"{made['networks']} networks, {made['clients']} clients, operators {', '.join(operators) or 'already present'}"
     )
     if operators:
         click.echo(f"demo operators' password: {password}")

@@ -4,6 +4,8 @@ from stdnum.bg import vat
 
 from app.addresses.models import Block, City, Neighbourhood, Technology
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
+from app.contracts.services import ensure_default_contract_type
+from app.core.transaction import unit_of_work
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.networks.models import Network
@@ -75,6 +77,17 @@ def seed_dealers():
         created += 1
     db.session.flush()
     return created
+
+
+def seed_everything(password):
+    """The whole demo, each part in its own unit of work (safe to run again); returns what each part made."""
+    with unit_of_work():
+        made = {"dealers": seed_dealers(), "operators": seed_operators(password), "catalog": seed_catalog(),
+                "blocks": seed_neighbourhoods(), "networks": seed_networks(), "nas": seed_nas()}
+        ensure_default_contract_type()
+    with unit_of_work():
+        made["clients"] = seed_billing()
+    return made
 
 
 def seed_operators(password):

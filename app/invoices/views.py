@@ -165,7 +165,8 @@ def payment_documents(payment, actor, reversal=None, **_known):
 
 
 def register(appbuilder):
-    register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS})
+    # The numbering's key ("head", "dealer:3") is internal: the issuer's name says whose numbering it is.
+    register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS}, hidden=("issuer_key",))
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
                         category="Payments", category_label=_l("Payments"), category_icon="fa-money")
     appbuilder.add_view_no_menu(PaymentDocumentsView)

@@ -27,6 +27,7 @@ LABELS = {
 }
 ALLOCATION_LABELS = {
     "network": _l("Network"),
+    "network_id": _l("Network"),
     "address": _l("IP address"),
     "holder": _l("Holder"),
     "subscription_id": _l("Subscription"),

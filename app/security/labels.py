@@ -21,11 +21,31 @@ def permission_label(permission_view):
     return f"{view_label(permission_view.view_menu.name)}: {permission_name_label(permission_view.permission.name)}"
 
 
-def rights_matrix():
-    """(roles, rows): rows are (label, [held by role i]) for every permission."""
-    from flask import current_app
+def _groups_by_view_menu(appbuilder):
+    """{view menu name: the menu category it sits under, in the panel's words} and the categories' order."""
+    groups, order = {}, []
+    for category in appbuilder.menu.get_list():
+        label = str(category.label or category.name)
+        order.append(label)
+        groups.setdefault(category.name, label)  # the category's own "menu" permission
+        for item in category.childs or [category]:
+            view = item.baseview
+            names = {item.name}
+            if view is not None:
+                names.add(getattr(view, "class_permission_name", None) or type(view).__name__)
+            for name in names - {None, "-"}:
+                groups.setdefault(name, label)
+    return groups, order
 
-    security = current_app.appbuilder.sm
+
+def rights_matrix():
+    """(roles, groups): groups are (module, [(permission, [held by role i])]) in the menu's order, each
+    permission once; what sits in no menu (the API, the own profile) comes last, under "Outside the menu"."""
+    from flask import current_app
+    from flask_babel import gettext
+
+    appbuilder = current_app.appbuilder
+    security = appbuilder.sm
     roles = (
         security.session.query(security.role_model)
         .filter(security.role_model.name != security.auth_role_public)
@@ -33,10 +53,19 @@ def rights_matrix():
         .all()
     )
     held = [{pv.id for pv in role.permissions} for role in roles]
-    rows = sorted(
-        (permission_label(pv), [pv.id in ids for ids in held])
-        for pv in security.session.query(security.permissionview_model)
-    )
-    return roles, rows
+    by_view, order = _groups_by_view_menu(appbuilder)
+    other = gettext("Outside the menu (API, own profile)")
+    grouped = {}
+    for pv in security.session.query(security.permissionview_model):
+        group = by_view.get(pv.view_menu.name, other)
+        rows = grouped.setdefault(group, {})
+        label = permission_label(pv)
+        row = rows.setdefault(label, [False] * len(roles))
+        for index, ids in enumerate(held):
+            row[index] = row[index] or pv.id in ids
+    ranked = order + [other]
+    groups = [(group, sorted(rows.items())) for group, rows in
+              sorted(grouped.items(), key=lambda item: ranked.index(item[0]) if item[0] in ranked else len(ranked))]
+    return roles, groups
 
 

@@ -48,6 +48,9 @@ OPERATOR_LABELS = {
     "changed_on": _l("Changed on"),
     "created_by": _l("Created by"),
     "changed_by": _l("Changed by"),
+    "created_by_fk": _l("Created by"),
+    "changed_by_fk": _l("Changed by"),
+    "totp_secret": _l("Two-factor login key"),
 }
 
 
@@ -137,8 +140,8 @@ class RightsMatrixView(BaseView):
     @expose("/")
     @has_access
     def matrix(self):
-        roles, rows = rights_matrix()
-        return self.render_template("security/matrix.html", roles=roles, rows=rows, title=_l("Rights matrix"))
+        roles, groups = rights_matrix()
+        return self.render_template("security/matrix.html", roles=roles, groups=groups, title=_l("Rights matrix"))
 
 
 def register(appbuilder):
