@@ -224,3 +224,4 @@ def format_operation(operation):
 def init_app(app):
     app.add_template_filter(lambda entry: format_operation(entry.operation), "log_operation")
     app.add_template_filter(format_changes, "log_changes")
+    app.add_template_filter(entity_label, "log_entity")

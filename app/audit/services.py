@@ -65,3 +65,16 @@ def record_history(model_class, pk, limit=200):
     )
     prefetch_references(entries)
     return entries
+
+
+HOME_ENTRIES = 8
+
+
+def home_latest_entries(actor):
+    """The home page's LOG part: the operator's own latest entries (what they did today and before)."""
+    if actor is None or getattr(actor, "id", None) is None:
+        return {}
+    entries = db.session.scalars(
+        select(LogEntry).where(LogEntry.user_id == actor.id)
+        .order_by(LogEntry.issued_at.desc(), LogEntry.id.desc()).limit(HOME_ENTRIES)).all()
+    return {"home_entries": entries}

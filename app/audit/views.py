@@ -5,10 +5,16 @@ from flask_babel import lazy_gettext as _l
 from app.audit import formatting
 from app.audit.formatting import entity_label, format_operation, prefetch_references
 from app.audit.models import LogEntry
-from app.audit.services import record_history
+from app.audit.services import home_latest_entries, record_history
 from app.core.formatting import format_datetime
 from app.core.scoping import DealerScopedView
-from app.core.views import CappedCountInterface, CappedCountListWidget, ReadOnlyModelView, show_history_with
+from app.core.views import (
+    HOME_PAGE,
+    CappedCountInterface,
+    CappedCountListWidget,
+    ReadOnlyModelView,
+    show_history_with,
+)
 
 
 class LogInterface(CappedCountInterface):
@@ -76,7 +82,12 @@ class LogView(DealerScopedView, ReadOnlyModelView):
     }
 
 
+def home_log(_record, actor, **_known):
+    return home_latest_entries(actor)
+
+
 def register(appbuilder):
+    HOME_PAGE.add("home/_latest_entries.html", home_log, order=90)
     formatting.init_app(current_app)
     show_history_with(record_history)
     appbuilder.add_view(

@@ -22,7 +22,7 @@ from app.core.money import quantize
 from app.core.scoping import get_in_scope, scope
 from app.extensions import db
 from app.security.models import Operator
-from app.security.permissions import SEE_ALL_CASH_DESKS
+from app.security.permissions import SEE_ALL_CASH_DESKS, SEE_CASH_BALANCE
 from app.security.rights import may
 
 ZERO = Decimal("0.00")
@@ -210,3 +210,19 @@ def close_day(viewer, operator, day, note=None):
         # savepoint would be cleaner but breaks Continuum's unit of work.
         raise CashDeskRefused(gettext("This day is already closed.")) from None
     return closing
+
+
+def home_takings(actor):
+    """The home page's cash part: today's takings in EUR at the actor's own desk, and, for who sees every
+    desk (within the dealer), at all of them; nothing for who may not see cash balances."""
+    if actor is None or not may(actor, SEE_CASH_BALANCE):
+        return {}
+    today = local_today()
+    figures = {"home_own_takings": day_totals(Desk(operator=actor), today)[1]}
+    if sees_all_desks(actor):
+        start, end = utc_bounds(today)
+        total = db.session.scalar(scope(
+            select(func.coalesce(func.sum(Payment.amount_eur), 0)).select_from(Payment)
+            .where(Payment.paid_at >= start, Payment.paid_at < end), actor, Payment))
+        figures["home_all_takings"] = quantize(total)
+    return figures

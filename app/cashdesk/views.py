@@ -13,6 +13,7 @@ from app.cashdesk.services import (
     desk_collectors,
     desk_day,
     desk_operators,
+    home_takings,
     reachable_operator,
     sees_all_desks,
     visible_desk,
@@ -21,6 +22,7 @@ from app.core.formatting import local_time, local_today
 from app.core.money import format_money
 from app.core.actors import current_operator
 from app.core.transaction import discard
+from app.core.views import HOME_PAGE
 from app.core.validators import InvalidValue, check_day
 from app.security.permissions import SEE_CASH_BALANCE
 from app.security.rights import require_right
@@ -91,7 +93,12 @@ CLOSING_LABELS = {
 }
 
 
+def home_cash(_record, actor, **_known):
+    return {**home_takings(actor), "format_money": format_money}
+
+
 def register(appbuilder):
+    HOME_PAGE.add("home/_takings.html", home_cash, order=20)
     register_entity(CashDeskClosing, _l("Cash desk closing"), CLOSING_LABELS)
     appbuilder.add_view(CashDeskView, "Cash desk", label=_l("Cash desk"), icon="fa-money",
                         category="Payments", category_label=_l("Payments"))

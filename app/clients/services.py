@@ -7,16 +7,17 @@ import ipaddress
 import re
 
 from flask_babel import gettext
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 
 from app.addresses.models import Block
-from app.clients.models import COMPANY, INDIVIDUAL, Client, Subscription, digits_only
+from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, SUSPENDED, Client, Subscription, digits_only
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
+from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.security.rights import may_access
-from app.core.scoping import refuse_out_of_scope
+from app.core.scoping import refuse_out_of_scope, scope
 
 FIRST_CLIENT_NUMBER = 100001
 INDIVIDUAL_FIELDS = ("egn", "id_card")
@@ -136,3 +137,19 @@ def search_condition(text):
             select(Client.id).join(Block, Client.block_id == Block.id).where(Block.name == block.group(1))
         )
     return Client.id.in_(union(*lookups))
+
+
+def home_figures(actor):
+    """The home page's clients part: whether the search box is offered, and the day's subscription figures
+    (suspended; active with the paid period ended), within the actor's dealer; counted in SQL."""
+    if not may_access(actor, "can_list", "Client"):
+        return {}
+    figures = {"home_client_search": True}
+    if may_access(actor, "can_list", "Subscription"):
+        def count(*criteria):
+            return db.session.scalar(scope(select(func.count(Subscription.id)).select_from(Subscription)
+                                           .where(*criteria), actor, Subscription))
+
+        figures["home_suspended"] = count(Subscription.status == SUSPENDED)
+        figures["home_overdue"] = count(Subscription.status == ACTIVE, Subscription.paid_until < local_today())
+    return figures

@@ -20,7 +20,7 @@ from app.clients.api import (
     SubscriptionApi,
 )
 from app.clients.models import Client, Subscription
-from app.clients.services import mask_egn, search_condition
+from app.clients.services import home_figures, mask_egn, search_condition
 from app.clients.subscriptions import change_status, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
@@ -28,7 +28,7 @@ from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
-from app.core.views import BillingInterface, BillingModelView
+from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may
@@ -324,7 +324,12 @@ class SubscriptionView(DealerScopedView, BillingModelView):
         return redirect(url_for("ClientView.show", pk=subscription.client_id))
 
 
+def home_clients(_record, actor, **_known):
+    return home_figures(actor)
+
+
 def register(appbuilder):
+    HOME_PAGE.add("home/_clients.html", home_clients, order=10)
     register_entity(Client, _l("Client"), LABELS, personal_fields={"egn": mask_egn}, value_labels={"kind": KINDS})
     register_entity(Subscription, _l("Subscription"), SUBSCRIPTION_LABELS, value_labels={"status": STATUS_LABELS})
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book",

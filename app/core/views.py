@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import abort, flash, request
-from flask_appbuilder import IndexView, ModelView
+from flask_appbuilder import IndexView, ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.openapi import NullableRelationsConverter
+from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import InvalidValue, as_id
 
@@ -123,8 +124,19 @@ def form_values(form, columns):
     return {field.name: field.data for field in form if field.name in columns}
 
 
+# The home page's parts: the clients' search and their day's figures, the cash desk's takings, the operator's
+# latest LOG entries (each module adds its own in its register(); each part decides what the operator may see).
+HOME_PAGE = PageSections()
+
+
 class HomeView(IndexView):
     index_template = "billing_index.html"
+
+    @expose("/")
+    def index(self):
+        actor = current_operator()
+        values = HOME_PAGE.context(None, actor) if actor is not None else {"section_templates": []}
+        return self.render_template(self.index_template, appbuilder=self.appbuilder, **values)
 
 
 def _not_routed(name):
