@@ -301,6 +301,13 @@ class SubscriptionView(DealerScopedView, BillingModelView):
     def prefill_form(self, form, pk):
         form.password.data = ""
 
+    def post_add_redirect(self):
+        """A service sold from the card returns to the card, which shows it with its charges."""
+        client_id = request.args.get("client", type=int)
+        if client_id:
+            return redirect(url_for("ClientView.show", pk=client_id))
+        return super().post_add_redirect()
+
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             subscription = self.datamodel.get(kwargs["pk"], self._base_filters)

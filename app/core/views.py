@@ -9,7 +9,7 @@ field messages (panel) or a 422 (API). They never commit: their data access
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import abort, flash, request
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import IndexView, ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -215,12 +215,23 @@ class BillingModelView(RecordAdapter, RecordRules, ModelView):
             self._fill_form_exclude_cols(exclude_cols, form)
             if form.validate():
                 self.process_form(form, True)
-                if self._saved(form, lambda values: self.create_record(current_operator(), values),
+                created = []
+                if self._saved(form, lambda values: created.append(self.create_record(current_operator(), values)),
                                self.add_columns, self.add_row_message):
+                    g.added_record = created[0] if created else None
                     return None
         else:
             self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def post_add_redirect(self):
+        """A new record's save lands on its own page (where the office goes on with it), not on the list."""
+        record = g.pop("added_record", None)
+        show = f"{self.endpoint}.show"
+        if (record is not None and getattr(record, "id", None) is not None and show in current_app.view_functions
+                and current_app.appbuilder.sm.has_access("can_show", self.class_permission_name)):
+            return redirect(url_for(show, pk=record.id))
+        return super().post_add_redirect()
 
     def _edit(self, pk):
         pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()

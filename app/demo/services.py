@@ -85,8 +85,7 @@ def seed_everything(password):
         made = {"dealers": seed_dealers(), "operators": seed_operators(password), "catalog": seed_catalog(),
                 "blocks": seed_neighbourhoods(), "networks": seed_networks(), "nas": seed_nas()}
         ensure_default_contract_type()
-    with unit_of_work():
-        made["clients"] = seed_billing()
+    made["clients"] = seed_billing()
     return made
 
 
@@ -247,63 +246,93 @@ def seed_networks():
 
 
 # name, kind, ЕИК first 8 digits (companies), service, months unpaid, status
+# name, kind, EIK's first 8 digits, service, months behind (negative: paid ahead), status, dealer, phone, address
 DEMO_CLIENTS = [
-    ("Иван Петров Иванов", "individual", None, "Интернет 100 Mbps", 1, "active"),
-    ("Мария Георгиева Стоянова", "individual", None, "Кабелна телевизия HD", 0, "active"),
-    ("Стоян Колев Димитров", "individual", None, "Интернет DOCSIS 150", 2, "suspended"),
-    ("Техно Сървиз ООД", "company", "20198765", "Наета линия 100 Mbps + 8 IP", 0, "active"),
+    ("Иван Петров Иванов", "individual", None, "Интернет 100 Mbps", 1, "active", None, "0888 123 456",
+     "гр. София, ж.к. Младост 1, бл. 12, вх. А, ет. 3, ап. 9"),
+    ("Мария Георгиева Стоянова", "individual", None, "Кабелна телевизия HD", 0, "active", None, "0877 204 318",
+     "гр. София, ж.к. Младост 2, бл. 241, вх. 2, ап. 41"),
+    ("Стоян Колев Димитров", "individual", None, "Интернет DOCSIS 150", 2, "suspended", None, "0899 551 027",
+     "гр. София, ж.к. Дружба 1, бл. 67, ет. 8, ап. 30"),
+    ("Техно Сървиз ООД", "company", "20198765", "Наета линия 100 Mbps + 8 IP", 0, "active", None, "02 971 4410",
+     "гр. София, бул. „Цариградско шосе“ 115"),
+    ("Елена Николова Петкова", "individual", None, "Интернет 300 Mbps", -3, "active", None, "0886 730 112",
+     "гр. София, ж.к. Младост 3, бл. 309, ап. 17"),
+    ("Радослав Тодоров Ангелов", "individual", None, "Интернет 100 Mbps", 0, "active", "Дилър Люлин",
+     "0878 415 906", "гр. София, ж.к. Люлин 5, бл. 512, вх. В, ап. 64"),
+    ("Цветелина Иванова Бонева", "individual", None, "Кабелна телевизия HD", 1, "active", "Дилър Люлин",
+     "0897 322 480", "гр. София, ж.к. Люлин 7, бл. 727, ап. 12"),
+    ("Кирил Стефанов Марков", "individual", None, "Интернет DOCSIS 150", 3, "suspended", "Дилър Люлин",
+     "0885 609 273", "гр. София, ж.к. Люлин 3, бл. 318, ет. 5, ап. 22"),
 ]
+# Clients who paid a sum that is not whole months: the rest waits as an advance for the next period.
+DEMO_ADVANCES = {"Мария Георгиева Стоянова": "20.00", "Радослав Тодоров Ангелов": "15.00"}
+# The operator who enters a dealer's clients and takes their payments: the dealer's own cashier.
+DEMO_DEALER_CASHIERS = {"Дилър Люлин": "n.todorova"}
 
 
 def seed_billing(cashier_username="m.ivanova"):
-    """A few head-office clients with subscriptions, an open charge and payments; a USD rate.
+    """Head-office and "Дилър Люлин" clients with subscriptions — current, owing, paid ahead, with an
+    advance, suspended — open charges and payments; a USD rate.
 
-    Goes through the clients' and billing operations as the demo cashier, so
-    the card, cash desk, receipts and invoices show what a real day would.
-    Skips clients that exist already.
+    Goes through the clients' and billing operations as the demo cashiers
+    (the dealer's own for its clients), so the card, cash desk, receipts and
+    invoices show what a real day would. Skips clients that exist already.
     """
     today = local_today()
-    cashier = db.session.query(Operator).filter_by(username=cashier_username).one()
-    # The LOG names the cashier as the one who entered them, as it would for a real day.
-    with acting_as(cashier):
+    with unit_of_work():
         if not db.session.query(CurrencyRate.id).filter_by(currency="USD").first():
             db.session.add(CurrencyRate(currency="USD", valid_from=today.replace(day=1), rate="1.0850"))
-        return _seed_clients(cashier, today)
+    cashier = db.session.query(Operator).filter_by(username=cashier_username).one()
+    return _seed_clients(cashier, today)
 
 
-def _seed_clients(cashier, today):
-    """The DEMO_CLIENTS not there yet, entered by `cashier`; returns how many."""
+def _seed_clients(head_office_cashier, today):
+    """The DEMO_CLIENTS not there yet, each entered by its desk's cashier in a unit of work of its own (the
+    LOG names one operator per transaction); returns how many."""
     created = 0
-    for name, kind, eik8, service_name, months_behind, status in DEMO_CLIENTS:
+    for name, kind, eik8, service_name, months_behind, status, dealer_name, phone, address in DEMO_CLIENTS:
         if db.session.query(Client.id).filter_by(name=name).first():
             continue
-        fields = {"name": name, "kind": kind, "phone": "0888 123 456",
-                  "address_text": "гр. София, ж.к. Младост 1, бл. 12"}
-        if kind == "company":
-            eik = demo_eik(eik8)
-            fields.update(company_name=name, eik=eik, mol="Петър Николов", company_address="гр. София, ул. „Шипка“ 5",
-                          vat_registered=True, vat_number="BG" + eik)
-        client = create_client(cashier, **fields)
-        service = db.session.query(Service).filter_by(name=service_name).one()
-        # Activated on the 15th six months ago; paid through the current period, less `months_behind`.
-        start = add_months(today.replace(day=15), -6)
-        if service.month_type == FLOATING:
-            current = next(months for months in range(1, 8) if add_months(start, months) >= today)
-            paid_until = add_months(start, current - months_behind)
-        else:
-            paid_until = month_end(add_months(today, -months_behind))
-        # Placed as they stand today, six months after the sale: not a sale of today.
-        subscription = Subscription(client=client, service=service, status=status, activation_date=start,
-                                    paid_until=paid_until)
-        if service.username_type == "radius":  # a login to try the RADIUS server of `make run` with
-            subscription.username, subscription.password = f"u{client.client_number}", DEMO_RADIUS_PASSWORD
-        db.session.add(subscription)
-        db.session.flush()
-        if service.installation_fee and months_behind:
-            add_charge(client, f"Инсталация: {service.name}", service.installation_fee, service.currency,
-                       subscription=subscription, type_code="installation", operator=cashier)
-        if status == "active":
-            record_payment(cashier, client, periods={subscription.id: 1})
+        dealer, cashier = None, head_office_cashier
+        if dealer_name:
+            dealer = db.session.query(Dealer).filter_by(name=dealer_name).one()
+            cashier = db.session.query(Operator).filter_by(username=DEMO_DEALER_CASHIERS[dealer_name]).one()
+        # The LOG names the cashier as the one who entered them, as it would for a real day.
+        with acting_as(cashier), unit_of_work():
+            _seed_client(cashier, today, name, kind, eik8, service_name, months_behind, status, dealer, phone,
+                         address)
         created += 1
-    db.session.flush()
     return created
+
+
+def _seed_client(cashier, today, name, kind, eik8, service_name, months_behind, status, dealer, phone, address):
+    """One demo client with its subscription placed as it stands today, its charge and payments."""
+    fields = {"name": name, "kind": kind, "phone": phone, "address_text": address, "dealer": dealer}
+    if kind == "company":
+        eik = demo_eik(eik8)
+        fields.update(company_name=name, eik=eik, mol="Петър Николов", company_address="гр. София, ул. „Шипка“ 5",
+                      vat_registered=True, vat_number="BG" + eik)
+    client = create_client(cashier, **fields)
+    service = db.session.query(Service).filter_by(name=service_name).one()
+    # Activated on the 15th six months ago; paid through the current period, less `months_behind`.
+    start = add_months(today.replace(day=15), -6)
+    if service.month_type == FLOATING:
+        current = next(months for months in range(1, 8) if add_months(start, months) >= today)
+        paid_until = add_months(start, current - months_behind)
+    else:
+        paid_until = month_end(add_months(today, -months_behind))
+    # Placed as they stand today, six months after the sale: not a sale of today.
+    subscription = Subscription(client=client, service=service, status=status, activation_date=start,
+                                paid_until=paid_until)
+    if service.username_type == "radius":  # a login to try the RADIUS server of `make run` with
+        subscription.username, subscription.password = f"u{client.client_number}", DEMO_RADIUS_PASSWORD
+    db.session.add(subscription)
+    db.session.flush()
+    if service.installation_fee and months_behind > 0:
+        add_charge(client, f"Инсталация: {service.name}", service.installation_fee, service.currency,
+                   subscription=subscription, type_code="installation", operator=cashier)
+    if status == "active":
+        record_payment(cashier, client, periods={subscription.id: 1})
+    if name in DEMO_ADVANCES:
+        record_payment(cashier, client, amount=DEMO_ADVANCES[name], note="Демо: аванс")

@@ -37,7 +37,7 @@ def enforce_protection():
     if request.path.startswith("/api/"):
         response = jsonify(message=message)
     else:
-        response = current_app.make_response(render_template("errors/403.html", message=message))
+        response = current_app.make_response(render_template("errors/refused_address.html", message=message))
     response.status_code = 403
     return response
 

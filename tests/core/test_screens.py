@@ -5,6 +5,7 @@ from datetime import datetime
 from flask_appbuilder import ModelView
 from sqlalchemy import select
 
+from app.clients.models import Client
 from app.contracts.models import Contract, ContractType
 from app.core.formatting import format_date, format_datetime
 from app.extensions import db
@@ -208,3 +209,13 @@ def test_the_rights_matrix_is_grouped_by_module_with_each_permission_once(admin)
     for english in ("LogEntry", "MenuApi", "OpenApi", "SwaggerView", ": get"):
         assert english not in text
     assert "Договор: преглед преди печат" in text and "LOG: списък" in text
+
+
+def test_a_new_records_save_lands_on_its_own_page(app, admin):
+    response = admin.submit("/clients/add", {"kind": "individual", "name": "Нов Клиент Иванов", "phone": "0888 1"})
+    assert response.status_code == 302
+    with app.app_context():
+        client_id = db.session.scalar(select(Client.id).where(Client.name == "Нов Клиент Иванов"))
+    assert response.headers["Location"].endswith(f"/clients/show/{client_id}")
+    card = visible_text(admin.get(response.headers["Location"]).text)
+    assert "Нов Клиент Иванов" in card

@@ -26,6 +26,7 @@ from app.core.errors import FieldErrors
 from app.core.formatting import local_today
 from app.core.queue import enqueue
 from app.core.transaction import after_commit, discard, unit_of_work
+from app.demo.services import DEMO_CLIENTS
 from app.extensions import db
 from app.security import permissions as p
 from tests.collectors.test_collectors import COLLECTOR_ADDRESS, SECRET, signed
@@ -215,13 +216,13 @@ def test_a_failing_cli_command_keeps_nothing_of_its_unit(app):
         result = runner.invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
     with app.app_context():
-        # The demo clients and their payments are one unit: none of them stayed.
+        # Each demo client with its payments is one unit: the first, whose payment failed, left nothing.
         assert db.session.scalar(select(func.count()).select_from(Client)) == 0
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
     result = runner.invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Client)) == 4
+        assert db.session.scalar(select(func.count()).select_from(Client)) == len(DEMO_CLIENTS)
 
 
 def test_an_effect_waiting_for_the_commit_never_runs_for_a_rolled_back_unit(app):

@@ -27,12 +27,21 @@ def test_seed_is_complete_and_idempotent(app):
 
         assert {s.currency for s in db.session.scalars(select(Service))} == {"EUR"}
         assert db.session.scalar(select(func.count(ContractType.id))) == 1
-        # The demo clients and their payments were entered by the demo cashier, and the LOG says so.
+        # The demo clients and their payments were entered by the demo cashiers — the dealer's own for its
+        # clients — and the LOG says so.
         from app.audit.models import LogEntry
+        from app.clients.models import Client
 
         entered_by = db.session.scalars(select(LogEntry).where(
             LogEntry.entity_type.in_(["Client", "Payment"]), LogEntry.operation == "insert")).all()
-        assert len(entered_by) == 4 + 3 and {entry.user.username for entry in entered_by} == {"m.ivanova"}
+        by_operator = {}
+        for entry in entered_by:
+            by_operator.setdefault(entry.user.username, []).append(entry.entity_type)
+        # Head office: 5 clients, 4 payments of a month and 1 advance; Люлин: 3 clients, 2 + 1 payments.
+        assert sorted(by_operator["m.ivanova"]) == ["Client"] * 5 + ["Payment"] * 5
+        assert sorted(by_operator["n.todorova"]) == ["Client"] * 3 + ["Payment"] * 3
+        lyulin = db.session.scalars(select(Client).join(Client.dealer).where(Dealer.name == "Дилър Люлин")).all()
+        assert {client.subscriptions[0].status for client in lyulin} == {"active", "suspended"}
 
     dealer_admin = Browser(app)
     dealer_admin.login("l.dimitrov", "demo12345")
