@@ -11,8 +11,8 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import relationship, validates
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import column_property, relationship, validates
 
 from app.core.formatting import utcnow
 from app.core.validators import normalise_identifier
@@ -171,3 +171,20 @@ class Subscription(OfAClient, Model):
     def __str__(self):
         service = self.service.name if self.service else ""
         return f"{service} — {self.client.name if self.client else ''}"
+
+
+# The client list's two columns of the client's services, each a correlated subquery on
+# ix_subscription_client_status (a page of 50 rows, not the client's subscriptions loaded one by one).
+# Where the client stands: the most urgent status among its live services (suspended, then active, then pending).
+STANDING_RANK = {SUSPENDED: 3, ACTIVE: 2, PENDING: 1}
+Client.standing = column_property(
+    select(func.max(case(*((Subscription.status == status, rank) for status, rank in STANDING_RANK.items()),
+                         else_=0)))
+    .where(Subscription.client_id == Client.id).correlate_except(Subscription).scalar_subquery(),
+    deferred=True)
+# The nearest "paid until" among its active and suspended services: whom to call first.
+Client.nearest_paid_until = column_property(
+    select(func.min(Subscription.paid_until))
+    .where(Subscription.client_id == Client.id, Subscription.status.in_((ACTIVE, SUSPENDED)))
+    .correlate_except(Subscription).scalar_subquery(),
+    deferred=True)

@@ -5,7 +5,7 @@ from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -63,6 +63,8 @@ LABELS = {
     "address_text": _l("Address (free text)"),
     "address": _l("Address"),
     "created_at": _l("Created on"),
+    "standing": _l("Services"),
+    "nearest_paid_until": _l("Paid until (nearest)"),
 }
 KINDS = [("individual", _l("Individual")), ("company", _l("Company (legal entity)"))]
 STATUS_LABELS = {
@@ -71,6 +73,8 @@ STATUS_LABELS = {
     "suspended": _l("Suspended"),
     "terminated": _l("Terminated"),
 }
+# Client.standing: the most urgent status among the client's live services.
+STANDING_LABELS = {3: _l("Suspended"), 2: _l("Active (service)"), 1: _l("Awaiting installation"), 0: "—"}
 SUBSCRIPTION_LABELS = {
     "client": _l("Client"),
     "service": _l("Service"),
@@ -115,8 +119,20 @@ def status_label(status):
     return STATUS_LABELS.get(status, status)
 
 
+class ClientListInterface(BillingInterface):
+    """The client list loads each row's service standing and nearest "paid until" with the row (two
+    correlated subqueries), not with a query per row."""
+
+    def apply_all(self, *args, **kwargs):
+        query = super().apply_all(*args, **kwargs)
+        # FAB builds the interfaces of related models (the dealer filter) from this class too.
+        if self.obj is Client:
+            query = query.options(undefer(Client.standing), undefer(Client.nearest_paid_until))
+        return query
+
+
 class ClientView(DealerScopedView, BillingModelView):
-    datamodel = BillingInterface(Client)
+    datamodel = ClientListInterface(Client)
     route_base = "/clients"
     class_permission_name = "Client"
     list_title = _l("Clients")
@@ -129,9 +145,9 @@ class ClientView(DealerScopedView, BillingModelView):
     edit_template = "clients/edit.html"
     label_columns = LABELS
     base_filters = [["id", ClientSearchFilter, None]]
-    list_columns = ["client_number", "name", "phone", "address", "dealer"]
+    list_columns = ["client_number", "name", "phone", "address", "dealer", "standing", "nearest_paid_until"]
     search_columns = ["client_number", "name", "phone", "email", "dealer", "kind"]
-    order_columns = ["client_number", "name"]
+    order_columns = ["client_number", "name", "nearest_paid_until"]
     base_order = ("name", "asc")
     page_size = 25
     form_fields = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
@@ -169,6 +185,8 @@ class ClientView(DealerScopedView, BillingModelView):
         "kind": dict(KINDS).get,
         # A client of no dealer is head office's own.
         "dealer": lambda dealer: str(dealer) if dealer is not None else gettext("Central office"),
+        "standing": lambda rank: str(STANDING_LABELS.get(rank or 0, "")),
+        "nearest_paid_until": format_date,
         "egn": egn_as_allowed,
         "vat_registered": format_yes_no,
         "created_at": format_date,

@@ -219,3 +219,22 @@ def test_a_new_records_save_lands_on_its_own_page(app, admin):
     assert response.headers["Location"].endswith(f"/clients/show/{client_id}")
     card = visible_text(admin.get(response.headers["Location"]).text)
     assert "Нов Клиент Иванов" in card
+
+
+def test_the_client_list_shows_where_each_client_stands_and_whom_to_call_first(app, admin):
+    from datetime import date
+
+    from tests.factories import make_service, make_subscription
+
+    with app.app_context():
+        service = make_service("Интернет за списъка")
+        late = make_client(None, "Клиент Спрян")
+        make_subscription(late, service, status="suspended", paid_until=date(2026, 9, 30))
+        make_subscription(late, service, status="active", paid_until=date(2027, 1, 31))
+        make_subscription(make_client(None, "Клиент Редовен"), service, status="active", paid_until=date(2026, 12, 31))
+        make_client(None, "Клиент Без услуги")
+    rows = visible_text(admin.get("/clients/list/?_oc_ClientView=nearest_paid_until&_od_ClientView=asc").text)
+    assert "Услуги" in rows and "Платено до (най-близко)" in rows
+    assert "Клиент Спрян" in rows and "Спряна 30.09.2026" in rows.split("Клиент Спрян", 1)[1][:200]
+    assert "Активна 31.12.2026" in rows.split("Клиент Редовен", 1)[1][:200]
+    assert rows.index("Клиент Спрян") < rows.index("Клиент Редовен")  # the oldest paid period first
