@@ -119,6 +119,13 @@ def status_label(status):
     return STATUS_LABELS.get(status, status)
 
 
+def with_company_name(values):
+    """The form's one name field is a company's company name too."""
+    if values.get("kind") == "company":
+        return {**values, "company_name": values.get("name")}
+    return values
+
+
 class ClientListInterface(BillingInterface):
     """The client list loads each row's service standing and nearest "paid until" with the row (two
     correlated subqueries), not with a query per row."""
@@ -150,14 +157,15 @@ class ClientView(DealerScopedView, BillingModelView):
     order_columns = ["client_number", "name", "nearest_paid_until"]
     base_order = ("name", "asc")
     page_size = 25
-    form_fields = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
+    # One name field: an individual's "Име и фамилия", a company's "Име на фирмата" (its company_name follows).
+    form_fields = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card",
                    "eik", "tax_number", "mol", "company_address", "vat_registered", "vat_number", "block", "entrance",
                    "floor", "apartment", "address_text"]
     add_columns = edit_columns = form_fields
     add_fieldsets = edit_fieldsets = [
         (_l("Client"), {"fields": ["kind", "name", "dealer", "phone", "fax", "email", "comment"]}),
         (_l("Individual"), {"fields": ["egn", "id_card"]}),
-        (_l("Company (legal entity)"), {"fields": ["company_name", "eik", "tax_number", "mol", "company_address",
+        (_l("Company (legal entity)"), {"fields": ["eik", "tax_number", "mol", "company_address",
                                     "vat_registered", "vat_number"]}),
         (_l("Address"), {"fields": ["block", "entrance", "floor", "apartment", "address_text"]}),
     ]
@@ -194,6 +202,12 @@ class ClientView(DealerScopedView, BillingModelView):
     description_columns = CLIENT_DESCRIPTIONS
 
     operations = CLIENT_OPERATIONS
+
+    def create_record(self, actor, values):
+        return super().create_record(actor, with_company_name(values))
+
+    def update_record(self, actor, item, values):
+        return super().update_record(actor, item, with_company_name(values))
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

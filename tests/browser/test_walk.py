@@ -194,3 +194,28 @@ def test_a_dealers_cashier_cannot_open_a_head_office_client(live_server, browser
     page.goto(f"{live_server}/clients/list/")
     assert name not in page.inner_text("body")
     screenshot(page, "flow-dealer-refused")
+
+
+def test_the_client_form_shows_only_the_chosen_types_fields_with_one_name(live_server, browser, app):
+    page = log_in(browser, live_server, "m.ivanova", DEMO_PASSWORD)
+    page.goto(f"{live_server}/clients/add")
+    assert page.is_visible("#egn") and not page.is_visible("#eik")
+    headings = "a.accordion-toggle"
+    assert page.is_visible(f"{headings}:has-text('Физическо лице')")
+    assert not page.is_visible(f"{headings}:has-text('Юридическо лице')")
+    assert "Име и фамилия" in page.inner_text("label[for=name]")
+    assert page.locator("#company_name").count() == 0  # one name field for both types
+    page.select_option("#kind", "company")
+    assert page.is_visible("#eik") and not page.is_visible("#egn")
+    assert not page.is_visible(f"{headings}:has-text('Физическо лице')")
+    assert "Име на фирмата" in page.inner_text("label[for=name]")
+    screenshot(page, "form-client-company")
+    page.fill("#name", "Бързи Мрежи ЕООД")
+    page.fill("#eik", "131468980")
+    page.fill("#phone", "02 987 6543")
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    with app.app_context():
+        client = db.session.query(Client).filter_by(name="Бързи Мрежи ЕООД").one()
+        assert (client.kind, client.company_name, client.egn) == ("company", "Бързи Мрежи ЕООД", None)
+    assert page.url.endswith(f"/clients/show/{client.id}")
