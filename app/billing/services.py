@@ -9,6 +9,7 @@ reactivation) listens to payment_recorded and payment_reversed.
 from dataclasses import dataclass, field
 
 from flask_babel import gettext
+from sqlalchemy import func
 
 from app.billing import periods as period_rules
 from app.billing.charges import (
@@ -36,7 +37,7 @@ from app.core.actors import operator_of
 from app.core.errors import FieldErrors
 from app.core.events import payment_recorded, payment_reversed, send
 from app.core.formatting import format_date, local_today, utcnow
-from app.core.money import check_amount, check_currency, format_money
+from app.core.money import check_amount, check_currency, format_money, quantize
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.security import permissions
@@ -309,3 +310,17 @@ def reverse_payment(actor, payment, reason):
     db.session.flush()
     send(payment_reversed, actor, payment=payment, reversal=reversal)
     return reversal
+
+
+def payment_totals(filters):
+    """What the payments the list's `filters` select add up to, in SQL: count and sum per currency, and all of
+    it in EUR. Reversals are negative payments: they are netted."""
+    query = (db.session.query(Payment.currency, func.count(Payment.id), func.sum(Payment.amount),
+                              func.sum(Payment.amount_eur))
+             .group_by(Payment.currency).order_by(Payment.currency))
+    rows = filters.apply_all(query).all()
+    return {
+        "by_currency": [(currency, count, quantize(total)) for currency, count, total, _eur in rows],
+        "count": sum(count for _currency, count, _total, _eur in rows),
+        "eur": quantize(sum((eur for *_rest, eur in rows), ZERO)),
+    }

@@ -26,16 +26,22 @@ from app.billing.models import (
 from app.billing import handlers
 from app.billing.charges import add_manual_charge, cancel_charge, client_due
 from app.billing.currency import rate_errors
-from app.billing.services import find_by_request_key, record_payment, reversal_of, reverse_payment
+from app.billing.services import (
+    find_by_request_key,
+    payment_totals,
+    record_payment,
+    reversal_of,
+    reverse_payment,
+)
 from app.clients.models import Client
 from app.clients.views import CLIENT_CARD, ClientChoiceFilter, SubscriptionOfClientFilter
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
+from app.core.formatting import format_date, format_datetime, format_yes_no, local_today, utc_bounds
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.sections import PageSections
 from app.core.transaction import discard
-from app.core.validators import FieldCheck, ModelRules
+from app.core.validators import FieldCheck, InvalidValue, ModelRules, check_day
 from app.core.views import (
     BillingInterface,
     BillingModelView,
@@ -110,6 +116,32 @@ class ClientParameterFilter(BaseFilter):
         return query if client_id is None else query.filter(self.model.client_id == client_id)
 
 
+class PaidBetweenFilter(BaseFilter):
+    """?from=…&to=… (dd.mm.yyyy, the office's days): payments of those days, local time, both days included."""
+
+    name = "paid between the days from the address"
+    arg_name = "paid_between"
+
+    def apply(self, query, value):
+        first, last = requested_days()
+        if first is not None:
+            query = query.filter(self.model.paid_at >= utc_bounds(first)[0])
+        if last is not None:
+            query = query.filter(self.model.paid_at < utc_bounds(last)[1])
+        return query
+
+
+def requested_days():
+    """(from, to) of the address, each a date or None when absent or not a day."""
+    days = []
+    for name in ("from", "to"):
+        try:
+            days.append(check_day(request.args.get(name)) if request and request.args.get(name) else None)
+        except InvalidValue:
+            days.append(None)
+    return tuple(days)
+
+
 class PaymentView(DealerScopedView, ReadOnlyModelView):
     datamodel = CappedCountInterface(Payment)
     list_widget = CappedCountListWidget
@@ -122,7 +154,8 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     show_title = _l("Payment")
     show_template = "billing/payment.html"
     label_columns = PAYMENT_LABELS
-    base_filters = [["id", ClientParameterFilter, None]]
+    base_filters = [["id", ClientParameterFilter, None], ["paid_at", PaidBetweenFilter, None]]
+    list_template = "billing/payments.html"
     # amount_display: a column formatter sees only the value, not its currency.
     list_columns = ["id", "paid_at", "client", "amount_display", "method", "payment_type", "received_by", "note"]
     show_columns = ["id", "paid_at", "client", "dealer", "amount_display", "amount_eur", "method", "payment_type",
@@ -141,6 +174,10 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
             kwargs.update(self._payment_page(kwargs["pk"]))
+        if template == self.list_template:
+            first, last = requested_days()
+            kwargs.update(days=(first, last), format_money=format_money,
+                          totals=payment_totals(self._filters.get_joined_filters(self._base_filters)))
         return super().render_template(template, **kwargs)
 
     def _payment_page(self, pk):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.clients.models import Client
 from app.contracts.models import Contract, ContractType
-from app.core.formatting import format_date, format_datetime
+from app.core.formatting import format_date, format_datetime, local_today
 from app.extensions import db
 from app.security.models import Operator
 from tests.conftest import visible_text
@@ -238,3 +238,24 @@ def test_the_client_list_shows_where_each_client_stands_and_whom_to_call_first(a
     assert "Клиент Спрян" in rows and "Спряна 30.09.2026" in rows.split("Клиент Спрян", 1)[1][:200]
     assert "Активна 31.12.2026" in rows.split("Клиент Редовен", 1)[1][:200]
     assert rows.index("Клиент Спрян") < rows.index("Клиент Редовен")  # the oldest paid period first
+
+
+def test_the_payment_list_takes_a_range_of_days_and_adds_up_what_it_lists(app, admin):
+    from datetime import timedelta
+
+    from app.billing.models import Payment
+    from tests.factories import make_payment
+
+    with app.app_context():
+        client = make_client(None, "Платец по дни")
+        make_payment(client, amount="10.00")
+        make_payment(client, amount="19.56", currency="BGN")  # 10,00 EUR
+        old = make_payment(client, amount="7.00")
+        db.session.get(Payment, old.id).paid_at -= timedelta(days=40)
+        db.session.commit()
+        today = format_date(local_today())
+    everything = visible_text(admin.get("/payments/list/").text)
+    assert "Общо за показаните плащания: 19,56 BGN (1) · 17,00 EUR (2) — в евро: 27,00 EUR" in everything
+    of_today = visible_text(admin.get(f"/payments/list/?from={today}&to={today}").text)
+    assert "19,56 BGN (1) · 10,00 EUR (1) — в евро: 20,00 EUR" in of_today and "7,00 EUR" not in of_today
+    assert admin.get("/payments/list/?from=не-е-ден").status_code == 200  # a wrong day is ignored, not a 500
