@@ -6,10 +6,12 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
+from app.cashdesk.documents import handover_response
 from app.cashdesk.models import CashDeskClosing
 from app.cashdesk.services import (
     CashDeskRefused,
     close_day,
+    closing_of,
     desk_collectors,
     desk_day,
     desk_operators,
@@ -20,6 +22,7 @@ from app.cashdesk.services import (
 )
 from app.core.formatting import local_time, local_today
 from app.core.money import format_money
+from app.core.pdf import PdfError
 from app.core.actors import current_operator
 from app.core.transaction import discard
 from app.core.views import HOME_PAGE
@@ -43,7 +46,7 @@ class CashDeskView(BaseView):
     class_permission_name = "CashDesk"
     default_view = "index"
     # One permission opens the page and its form; the business rights decide the rest.
-    method_permission_name = {"index": "list", "close": "list"}
+    method_permission_name = {"index": "list", "close": "list", "handover": "list"}
 
     @expose("/")
     @has_access
@@ -84,6 +87,25 @@ class CashDeskView(BaseView):
             discard()
             flash(str(refusal), "danger")
         return redirect(url_for("CashDeskView.index", operator=operator.id, day=day.isoformat()))
+
+    @expose("/handover")
+    @has_access
+    def handover(self):
+        """The closed day's handover record as a PDF, to be signed."""
+        require_right(SEE_CASH_BALANCE)
+        operator = reachable_operator(current_operator(), request.args.get("operator", type=int))
+        day = requested_day(request.args.get("day"))
+        if operator is None or day is None:
+            abort(404)
+        closing = closing_of(operator.id, day)
+        if closing is None:
+            flash(gettext("Close the day first: the handover record is what the closing counted."), "warning")
+            return redirect(url_for("CashDeskView.index", operator=operator.id, day=day.isoformat()))
+        try:
+            return handover_response(closing)
+        except PdfError as error:
+            flash(str(error), "danger")
+            return redirect(url_for("CashDeskView.index", operator=operator.id, day=day.isoformat()))
 
 
 CLOSING_LABELS = {

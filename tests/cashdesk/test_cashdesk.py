@@ -242,5 +242,51 @@ def test_the_page_is_bulgarian(app, admin):
         make_payment(make_client(None, "Късен Клиент"), amount="3.00")
     text = page_text(admin, "/cashdesk/")
     assert "Плащания са записани след приключването на деня." in text and "Сторно на плащане" in text
-    # Currency codes are how amounts are written in Bulgarian too.
-    assert latin_words(text) - {"EUR", "BGN"} == set(), text
+    # Currency codes are how amounts are written in Bulgarian too; a PDF is a PDF.
+    assert latin_words(text) - {"EUR", "BGN", "PDF"} == set(), text
+
+
+def test_the_closed_days_handover_record_prints_as_a_pdf(app, desk_roles, tmp_path):
+    import shutil
+    import subprocess
+
+    with app.app_context():
+        dealer = make_dealer("Алфа")
+        cashier = make_operator(dealer, "каса", CASHIER)
+        client = make_client(dealer, "Иван Петров")
+        make_payment(client, operator=cashier, amount="10.00")
+        make_payment(client, operator=cashier, amount="19.56", currency="BGN")
+        cashier_id = cashier.id
+        browser = logged_in(app, cashier)
+    day = today(app)
+    handover = f"/cashdesk/handover?operator={cashier_id}&day={day:%d.%m.%Y}"
+    # Not closed yet: nothing to sign, and the page says why.
+    response = browser.get(handover, follow_redirects=True)
+    assert "Първо приключете деня" in visible_text(response.text)
+    page = browser.get("/cashdesk/").text
+    assert 'data-confirm="Да се приключи ли денят на Оператор-каса Дилър Алфа' in page  # asked before closing
+    browser.submit("/cashdesk/close", {"operator": cashier_id, "day": day.isoformat(), "note": "Предадено на Мария"},
+                   form_url="/cashdesk/")
+    assert "Протокол за предаване (PDF)" in page_text(browser, "/cashdesk/")
+    # A payment after the closing does not change the signed paper.
+    with app.app_context():
+        late_cashier = db.session.get(Operator, cashier_id)
+        make_payment(make_client(db.session.get(Dealer, late_cashier.dealer_id), "Късен"), operator=late_cashier,
+                     amount="5.00")
+    response = browser.get(handover)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is needed to read the PDF back")
+    pdf = tmp_path / "handover.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "ПРОТОКОЛ ЗА ПРЕДАВАНЕ НА КАСАТА" in text and f"за {day:%d.%m.%Y}" in text
+    assert "Оператор-каса Дилър Алфа" in text and "Предадено на Мария" in text
+    assert "19,56 BGN" in text and "10,00 EUR" in text and "5,00 EUR" not in text
+    assert "Общо: 19,56 BGN + 10,00 EUR (2 плащания)" in text and "Предал:" in text and "Приел:" in text
+    # Another dealer's operator gets nothing.
+    with app.app_context():
+        stranger = make_operator(make_dealer("Бета"), "каса", CASHIER)
+        stranger_browser = logged_in(app, stranger)
+    assert stranger_browser.get(handover).status_code == 404
