@@ -226,3 +226,52 @@ def address_page(network, page, per_page=256):
             role = "used" if address in taken else "free"
         rows.append((str(ipaddress.IPv4Address(address)), taken.get(address), role))
     return rows
+
+
+USED, FREE = "used", "free"
+
+
+def address_listing(network, page=0, per_page=256, show=None):
+    """One page of the network's addresses as the network page lists them: all of them (address_page), only
+    the taken ones (from the allocations, in address order) or only the free ones; (rows, pages)."""
+    first, last = network.first_address, network.last_address
+    if show == USED:
+        condition = IpAllocation.address.between(first, last)
+        count = db.session.scalar(select(func.count(IpAllocation.id)).where(condition))
+        allocations = db.session.scalars(select(IpAllocation).where(condition).order_by(IpAllocation.address)
+                                         .offset(page * per_page).limit(per_page)).all()
+        return ([(str(ipaddress.IPv4Address(a.address)), a, USED) for a in allocations],
+                max((count + per_page - 1) // per_page, 1))
+    if show == FREE:
+        usable_first, usable_last = usable_range(network)
+        gateway = gateway_int(network)
+        taken = set(db.session.scalars(select(IpAllocation.address).where(
+            IpAllocation.address.between(usable_first, usable_last))))
+        free = [address for address in range(usable_first, usable_last + 1)
+                if address not in taken and address != gateway]
+        rows = [(str(ipaddress.IPv4Address(address)), None, FREE)
+                for address in free[page * per_page:(page + 1) * per_page]]
+        return rows, max((len(free) + per_page - 1) // per_page, 1)
+    return address_page(network, page, per_page), (last - first) // per_page + 1
+
+
+def find_in_network(network, text, per_page=256):
+    """Where the network page's search leads: an address of the network → (its page, the address); a holder's
+    name → (None, [its allocations]); nothing found → (None, [])."""
+    text = (text or "").strip()
+    try:
+        address = int(ipaddress.IPv4Address(text))
+    except ValueError:
+        address = None
+    if address is not None:
+        if network.first_address <= address <= network.last_address:
+            return (address - network.first_address) // per_page, str(ipaddress.IPv4Address(address))
+        return None, []
+    if not text:
+        return None, []
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    allocations = db.session.scalars(
+        select(IpAllocation).where(IpAllocation.address.between(network.first_address, network.last_address),
+                                   IpAllocation.holder.ilike(pattern, escape="\\"))
+        .order_by(IpAllocation.address).limit(per_page)).all()
+    return None, allocations

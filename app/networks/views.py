@@ -1,3 +1,5 @@
+import ipaddress
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 
@@ -8,7 +10,7 @@ from app.core.validators import ModelRules
 from app.core.views import BillingInterface, BillingModelView
 from app.networks.api import NetworkApi
 from app.networks.models import IpAllocation, Network
-from app.networks.services import address_page, network_errors
+from app.networks.services import FREE, USED, address_listing, find_in_network, network_errors
 
 LABELS = {
     "name": _l("Name"),
@@ -70,11 +72,27 @@ class NetworkView(DealerScopedView, BillingModelView):
         if template == self.show_template and "pk" in kwargs:
             network = self.datamodel.get(kwargs["pk"], self._base_filters)
             if network is not None:
-                page = max(request.args.get("page", 0, type=int), 0)
-                kwargs["address_rows"] = address_page(network, page, ADDRESSES_PER_PAGE)
-                kwargs["address_page"] = page
-                kwargs["address_pages"] = (network.last_address - network.first_address) // ADDRESSES_PER_PAGE + 1
+                kwargs.update(self._addresses(network))
         return super().render_template(template, **kwargs)
+
+
+    @staticmethod
+    def _addresses(network):
+        """The address map's page, or what its search found; ?show=used|free lists only those."""
+        page = max(request.args.get("page", 0, type=int), 0)
+        show = request.args.get("show") if request.args.get("show") in (USED, FREE) else None
+        find = request.args.get("find", "").strip()
+        found = highlighted = None
+        if find:
+            found_page, found = find_in_network(network, find, ADDRESSES_PER_PAGE)
+            if found_page is not None:
+                page, highlighted, found, show = found_page, found, None, None
+        rows, pages = address_listing(network, page, ADDRESSES_PER_PAGE, show)
+        if found is not None and highlighted is None:
+            rows = [(str(ipaddress.IPv4Address(allocation.address)), allocation, USED) for allocation in found]
+            pages = 1
+        return {"address_rows": rows, "address_page": page, "address_pages": pages, "address_show": show or "",
+                "address_find": find, "address_highlighted": highlighted}
 
 
 def register(appbuilder):

@@ -170,3 +170,30 @@ def test_concurrent_allocation_on_postgresql_never_shares(app):
         stored = db.session.scalars(select(IpAllocation.address)).all()
         assert len(stored) == len(set(stored)) == 4
         db.engine.dispose()
+
+
+def test_network_page_finds_an_address_or_a_holder_and_lists_taken_or_free_only(app, admin):
+    with app.app_context():
+        network = make_network("10.50.0.0/22", "Квартал", gateway="10.50.0.1")
+        allocate(2, holder="Петър Петров")
+        allocate(1, holder="Иванка 100% Иванова")
+        db.session.commit()
+        network_id = network.id
+    url = f"/networks/show/{network_id}"
+    # An address on the map's third page (256 a page): the search opens that page with the address marked.
+    page = admin.get(f"{url}?find=10.50.2.7").text
+    assert 'class="info" id="found"' in page and "Страница 3 от 4" in visible_text(page)
+    assert "10.50.2.7 Свободен" in visible_text(page)
+    holder = visible_text(admin.get(f"{url}?find=Петров").text)
+    assert "10.50.0.2 Зает Петър Петров" in holder and "10.50.0.3 Зает Петър Петров" in holder
+    assert "Иванка" not in holder and "Свободен" not in holder
+    assert "Иванка 100% Иванова" in visible_text(admin.get(f"{url}?find=100%25").text)
+    assert "Нищо в тази мрежа не отговаря" in visible_text(admin.get(f"{url}?find=10.99.0.1").text)
+    import re
+
+    taken = visible_text(admin.get(f"{url}?show=used").text)
+    assert len(re.findall(r"10\.50\.\d+\.\d+ Зает", taken)) == 3 and "Свободен" not in taken
+    free = visible_text(admin.get(f"{url}?show=free").text)
+    assert not re.findall(r"10\.50\.\d+\.\d+ Зает", free) and "10.50.0.5 Свободен" in free
+    assert "10.50.0.1 Шлюз" not in free
+    assert "Страница 1 от 4" in free  # 1,022 usable − the gateway − 3 taken = 1,018 free: 4 pages of 256
