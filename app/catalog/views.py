@@ -1,3 +1,4 @@
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
@@ -18,10 +19,10 @@ LABELS = {
     "group": _l("Group"),
     "group_id": _l("Group"),
     "description": _l("Description"),
-    "installation_fee": _l("Installation fee"),
-    "monthly_fee": _l("Monthly fee"),
+    "installation_fee": _l("Installation fee (VAT included)"),
+    "monthly_fee": _l("Monthly fee (VAT included)"),
     "currency": _l("Currency"),
-    "extra_traffic_fee": _l("Extra traffic fee per GB"),
+    "extra_traffic_fee": _l("Extra traffic fee per GB (VAT included)"),
     "included_traffic_gb": _l("Included traffic, GB"),
     "month_type": _l("Month type"),
     "warning_days": _l("Payment warning, days"),
@@ -35,8 +36,8 @@ LABELS = {
     "technology_id": _l("Required technology"),
     "sellable": _l("Sellable"),
     "parameters": _l("Extra parameters"),
-    "monthly_price": _l("Monthly fee"),
-    "installation_price": _l("Installation fee"),
+    "monthly_price": _l("Monthly fee (VAT included)"),
+    "installation_price": _l("Installation fee (VAT included)"),
 }
 MONTH_TYPES = [("fixed", _l("Fixed (calendar months)")), ("floating", _l("Floating (from the activation day)"))]
 USERNAME_TYPES = [("none", _l("None")), ("radius", "RADIUS"), ("email", _l("E-mail")), ("ftp", "FTP")]
@@ -48,7 +49,9 @@ def _choice_label(choices):
 
 
 def _money_field(label):
-    return StringField(label, validators=[FieldCheck(check_amount)], default="0")
+    return StringField(label, validators=[FieldCheck(check_amount)], default="0", widget=BS3TextFieldWidget(),
+                       description=_l("As the client pays it: with VAT (20 %) where the seller is VAT-registered "
+                                      "(the invoice shows the tax base and the VAT)."))
 
 
 class ServiceGroupView(BillingModelView):

@@ -259,3 +259,14 @@ def test_the_payment_list_takes_a_range_of_days_and_adds_up_what_it_lists(app, a
     of_today = visible_text(admin.get(f"/payments/list/?from={today}&to={today}").text)
     assert "19,56 BGN (1) · 10,00 EUR (1) — в евро: 20,00 EUR" in of_today and "7,00 EUR" not in of_today
     assert admin.get("/payments/list/?from=не-е-ден").status_code == 200  # a wrong day is ignored, not a 500
+
+
+def test_a_services_prices_read_with_their_currency_and_say_vat_is_included(app, admin):
+    from tests.factories import make_service
+
+    with app.app_context():
+        service_id = make_service("Интернет с цена", monthly_fee="14.90").id
+    listing = visible_text(admin.get("/services/list/").text)
+    assert "Месечна такса (с ДДС)" in listing and "14,90 EUR" in listing
+    form = visible_text(admin.get(f"/services/edit/{service_id}").text)
+    assert "Инсталационна такса (с ДДС)" in form and "фактурата показва данъчната основа и ДДС" in form
