@@ -19,19 +19,19 @@ from app.clients.api import (
     ClientApi,
     SubscriptionApi,
 )
-from app.clients.models import Client, Subscription
+from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.services import home_figures, mask_egn, search_condition
 from app.clients.subscriptions import change_status, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, format_datetime, format_yes_no
+from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
 from app.extensions import db
 from app.security import permissions
-from app.security.rights import may
+from app.security.rights import may, may_access
 from app.core.scoping import DealerScopedView
 
 # The client card; billing adds its payments, contracts its contracts, and
@@ -251,9 +251,28 @@ class ClientView(DealerScopedView, BillingModelView):
             "address": client.address(),
             "subscriptions": subscriptions,
             "status_label": status_label,
+            "kind_label": str(dict(KINDS).get(client.kind, "")),
+            "standing": card_standing(subscriptions, local_today()),
             "can_add_subscription": may(actor, permissions.ADD_SUBSCRIPTIONS),
+            "can_edit_client": may_access(actor, "can_edit", "Client"),
+            "can_pay": may(actor, permissions.RECORD_PAYMENT),
+            "can_add_contract": may_access(actor, "can_add", "Contract"),
+            "can_change_status": may_access(actor, "can_status", "Subscription"),
             **CLIENT_CARD.context(client, actor),
         }
+
+
+def card_standing(subscriptions, today):
+    """The card's badge: (label, Bootstrap colour) — suspended, owing (active, paid period over), active, or
+    none of these (no live service)."""
+    live = [subscription for subscription in subscriptions if subscription.status in (ACTIVE, SUSPENDED)]
+    if any(subscription.status == SUSPENDED for subscription in live):
+        return gettext("Suspended"), "danger"
+    if any(subscription.paid_until is not None and subscription.paid_until < today for subscription in live):
+        return gettext("Debtor"), "warning"
+    if live:
+        return gettext("Active (service)"), "success"
+    return gettext("No active service"), "default"
 
 
 class ClientChoiceFilter(BaseFilter):

@@ -155,7 +155,7 @@ def test_new_client_service_payment_and_receipt_clicked_through(live_server, bro
         client_id = db.session.query(Client.id).filter_by(name="Петя Николова Маринова").scalar()
     assert client_id, page.inner_text("body")[:1000]
     assert page.url.endswith(f"/clients/show/{client_id}")  # the save lands on the new client's card
-    page.click("text=Добавяне на услуга на клиента")
+    page.click("#client-header >> text=Добави услуга")
     page.wait_for_load_state("networkidle")
     page.select_option("select[name=service]", label="Интернет 100 Mbps")
     page.click("form button[type=submit], form input[type=submit]")
@@ -219,3 +219,34 @@ def test_the_client_form_shows_only_the_chosen_types_fields_with_one_name(live_s
         client = db.session.query(Client).filter_by(name="Бързи Мрежи ЕООД").one()
         assert (client.kind, client.company_name, client.egn) == ("company", "Бързи Мрежи ЕООД", None)
     assert page.url.endswith(f"/clients/show/{client.id}")
+
+
+def test_the_card_says_where_the_client_stands_and_changes_a_status_in_a_dialog(live_server, browser, app):
+    from app.clients.models import Subscription
+
+    with app.app_context():
+        client = db.session.query(Client).filter_by(name="Иван Петров Иванов").one()
+        client_id, subscription_id = client.id, client.subscriptions[0].id
+    cashier = log_in(browser, live_server, "m.ivanova", DEMO_PASSWORD)
+    cashier.goto(f"{live_server}/clients/show/{client_id}")
+    header = cashier.inner_text("#client-header")
+    assert "№ 100001 · Иван Петров Иванов" in header and "Централен офис" in header and "0888 123 456" in header
+    assert "Плати" in header and "Добави услуга" not in header  # a cashier takes payments, does not sell
+    assert cashier.locator("text=Смени състоянието").count() == 0
+    admin = log_in(browser, live_server, ADMIN_USERNAME, ADMIN_PASSWORD)
+    admin.goto(f"{live_server}/clients/show/{client_id}")
+    assert admin.is_visible("a[href^='tel:']") and "Активна" in admin.inner_text("#client-header")
+    admin.click(f"button[data-target='#status-{subscription_id}']")
+    dialog = f"#status-{subscription_id}"
+    admin.wait_for_selector(dialog, state="visible")
+    admin.select_option(f"{dialog} select[name=status]", "suspended")
+    admin.fill(f"{dialog} input[name=reason]", "Поискано от клиента")
+    screenshot(admin, "card-status-dialog")
+    admin.click(f"{dialog} .modal-footer button.btn-primary")
+    admin.wait_for_load_state("networkidle")
+    with app.app_context():
+        subscription = db.session.get(Subscription, subscription_id)
+        assert (subscription.status, subscription.status_reason) == ("suspended", "Поискано от клиента")
+    admin.goto(f"{live_server}/clients/show/{client_id}")
+    assert "Спряна" in admin.inner_text("#client-header")
+    screenshot(admin, "card")
