@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired
 
 from app.billing.freeze import end_freeze_early, freeze_subscription
 from app.billing.models import SubscriptionFreeze
-from app.clients.views import SubscriptionOfClientFilter
+from app.clients.views import BackToTheCard, SubscriptionOfClientFilter
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime
@@ -30,7 +30,7 @@ def create_freeze(actor, subscription=None, **values):
     return freeze_subscription(actor, subscription, **values)
 
 
-class FreezeView(DealerScopedView, BillingModelView):
+class FreezeView(DealerScopedView, BackToTheCard, BillingModelView):
     datamodel = BillingInterface(SubscriptionFreeze)
     route_base = "/freezes"
     class_permission_name = "SubscriptionFreeze"
@@ -73,12 +73,6 @@ class FreezeView(DealerScopedView, BillingModelView):
             kwargs["can_end"] = (freeze is not None and freeze.ended_on is None
                                  and may_access(current_operator(), "can_add", "SubscriptionFreeze"))
         return super().render_template(template, **kwargs)
-
-    def post_add_redirect(self):
-        client_id = request.args.get("client", type=int)
-        if client_id:
-            return redirect(url_for("ClientView.show", pk=client_id))
-        return super().post_add_redirect()
 
     @expose("/end/<int:pk>", methods=["POST"])
     @has_access

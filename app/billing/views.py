@@ -34,7 +34,7 @@ from app.billing.services import (
     reverse_payment,
 )
 from app.clients.models import Client
-from app.clients.views import CLIENT_CARD, ClientChoiceFilter, SubscriptionOfClientFilter
+from app.clients.views import CLIENT_CARD, BackToTheCard, ClientChoiceFilter, SubscriptionOfClientFilter
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no, local_today, utc_bounds
@@ -280,7 +280,7 @@ def card_payments(client, actor, **_known):
     }
 
 
-class ChargeView(DealerScopedView, BillingModelView):
+class ChargeView(DealerScopedView, BackToTheCard, BillingModelView):
     datamodel = BillingInterface(Charge)
     route_base = "/charges"
     class_permission_name = "Charge"
@@ -342,12 +342,6 @@ class ChargeView(DealerScopedView, BillingModelView):
             discard()
             flash(str(refusal), "danger")
         return redirect(url_for("ChargeView.show", pk=pk))
-
-    def post_add_redirect(self):
-        client_id = request.args.get("client", type=int)
-        if client_id:
-            return redirect(url_for("ClientView.show", pk=client_id))
-        return super().post_add_redirect()
 
 
 class PaymentMethodView(BillingModelView):

@@ -153,3 +153,16 @@ def home_figures(actor):
         figures["home_suspended"] = count(Subscription.status == SUSPENDED)
         figures["home_overdue"] = count(Subscription.status == ACTIVE, Subscription.paid_until < local_today())
     return figures
+
+
+def card_standing(subscriptions, today):
+    """The card's badge: (label, Bootstrap colour) — suspended, owing (active, paid period over), active, or
+    none of these (no live service)."""
+    live = [subscription for subscription in subscriptions if subscription.status in (ACTIVE, SUSPENDED)]
+    if any(subscription.status == SUSPENDED for subscription in live):
+        return gettext("Suspended"), "danger"
+    if any(subscription.paid_until is not None and subscription.paid_until < today for subscription in live):
+        return gettext("Debtor"), "warning"
+    if live:
+        return gettext("Active (service)"), "success"
+    return gettext("No active service"), "default"

@@ -19,8 +19,8 @@ from app.clients.api import (
     ClientApi,
     SubscriptionApi,
 )
-from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
-from app.clients.services import home_figures, mask_egn, search_condition
+from app.clients.models import Client, Subscription
+from app.clients.services import card_standing, home_figures, mask_egn, search_condition
 from app.clients.subscriptions import change_status, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
@@ -262,19 +262,6 @@ class ClientView(DealerScopedView, BillingModelView):
         }
 
 
-def card_standing(subscriptions, today):
-    """The card's badge: (label, Bootstrap colour) — suspended, owing (active, paid period over), active, or
-    none of these (no live service)."""
-    live = [subscription for subscription in subscriptions if subscription.status in (ACTIVE, SUSPENDED)]
-    if any(subscription.status == SUSPENDED for subscription in live):
-        return gettext("Suspended"), "danger"
-    if any(subscription.paid_until is not None and subscription.paid_until < today for subscription in live):
-        return gettext("Debtor"), "warning"
-    if live:
-        return gettext("Active (service)"), "success"
-    return gettext("No active service"), "default"
-
-
 class ClientChoiceFilter(BaseFilter):
     """A subscription is added from a client card: the client comes from ?client=."""
 
@@ -297,7 +284,18 @@ class SubscriptionOfClientFilter(BaseFilter):
         return query.filter(self.model.client_id == (client_id or -1))
 
 
-class SubscriptionView(DealerScopedView, BillingModelView):
+class BackToTheCard:
+    """Mixin for a view whose records are also added from the client card (?client=<id>): the save returns
+    to the card, which shows the new record, instead of the record's own page."""
+
+    def post_add_redirect(self):
+        client_id = request.args.get("client", type=int)
+        if client_id:
+            return redirect(url_for("ClientView.show", pk=client_id))
+        return super().post_add_redirect()
+
+
+class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     datamodel = BillingInterface(Subscription)
     route_base = "/subscriptions"
     class_permission_name = "Subscription"
@@ -351,13 +349,6 @@ class SubscriptionView(DealerScopedView, BillingModelView):
 
     def prefill_form(self, form, pk):
         form.password.data = ""
-
-    def post_add_redirect(self):
-        """A service sold from the card returns to the card, which shows it with its charges."""
-        client_id = request.args.get("client", type=int)
-        if client_id:
-            return redirect(url_for("ClientView.show", pk=client_id))
-        return super().post_add_redirect()
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:

@@ -7,7 +7,7 @@ leads to its list, as the README and people typing addresses expect.
 """
 import logging
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from app.extensions import db
@@ -37,8 +37,6 @@ def server_error(error):
     to try again or call us, never a stack trace."""
     db.session.rollback()
     if request.path.startswith("/api/"):
-        from flask import jsonify
-
         return jsonify(message=gettext("Something went wrong on the server; nothing was saved. Try again.")), 500
     try:
         return error_page(500, gettext("Something went wrong"),

@@ -26,6 +26,7 @@ from app.core.openapi import NullableRelationsConverter
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import InvalidValue, as_id
+from app.security.rights import may_access
 
 
 class BillingInterface(SQLAInterface):
@@ -229,7 +230,7 @@ class BillingModelView(RecordAdapter, RecordRules, ModelView):
         record = g.pop("added_record", None)
         show = f"{self.endpoint}.show"
         if (record is not None and getattr(record, "id", None) is not None and show in current_app.view_functions
-                and current_app.appbuilder.sm.has_access("can_show", self.class_permission_name)):
+                and may_access(current_operator(), "can_show", self.class_permission_name)):
             return redirect(url_for(show, pk=record.id))
         return super().post_add_redirect()
 
