@@ -3,6 +3,7 @@ live subscription current. Amounts owed are kept in EUR. Functions flush;
 the unit of work commits.
 """
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from flask_babel import gettext
@@ -206,6 +207,70 @@ def client_due(client, day=None, *, charges=None, advance_eur=None):
             if item.amount_eur > 0:
                 due.subscriptions.append(item)
     due.advance_eur = advance_total(client.id) if advance_eur is None else advance_eur
+    return due
+
+
+@dataclass
+class DueToday:
+    """What the client card and the payment form say about money (a view model, in EUR).
+
+    Due today is what is not paid through today — the periods of each live
+    subscription whose "paid until" has passed (or that was never paid), and
+    the open charges — less the advance. A client paid ahead owes nothing
+    today; the next payment is when the first paid period ends, and how much
+    that next period costs (less what is left of the advance).
+    """
+    overdue: list = field(default_factory=list)  # SubscriptionDue, for subscriptions not paid through today
+    charges: list = field(default_factory=list)
+    advance_eur: Decimal = ZERO
+    next_day: object = None
+    next_subscriptions: list = field(default_factory=list)
+    next_price_eur: Decimal = ZERO
+
+    @property
+    def owed_eur(self):
+        """Before the advance."""
+        return sum((charge.amount for charge in self.charges), ZERO) + \
+            sum((item.amount_eur for item in self.overdue), ZERO)
+
+    @property
+    def due_eur(self):
+        return max(self.owed_eur - self.advance_eur, ZERO)
+
+    @property
+    def advance_after_eur(self):
+        """What is left of the advance once today's due is paid with it."""
+        return max(self.advance_eur - self.owed_eur, ZERO)
+
+    @property
+    def next_eur(self):
+        return max(self.next_price_eur - self.advance_after_eur, ZERO)
+
+
+def due_today(client, day=None, *, subscriptions=None, charges=None, advance_eur=None):
+    """The card's money for `client` on `day` (see DueToday). `subscriptions`, `charges` and `advance_eur` are
+    read here unless the caller has them already."""
+    day = day or local_today()
+    due = DueToday(charges=open_charges(client.id) if charges is None else charges,
+                   advance_eur=advance_total(client.id) if advance_eur is None else advance_eur)
+    upcoming = []  # (first unpaid day after today's due is paid, subscription, paid until by then)
+    for subscription in client.subscriptions if subscriptions is None else subscriptions:
+        if subscription.status not in PAYABLE or not subscription.service.monthly_fee:
+            continue
+        paid_until = subscription.paid_until
+        if paid_until is None or paid_until < day:
+            item = subscription_due(subscription, day)
+            due.overdue.append(item)
+            paid_until = item.paid_until_after
+        upcoming.append((paid_until + timedelta(days=1), subscription, paid_until))
+    if upcoming:
+        due.next_day = min(start for start, _subscription, _paid in upcoming)
+        for start, subscription, paid_until in upcoming:
+            if start == due.next_day:
+                period = period_rules.next_periods(subscription.service.month_type, 1, paid_until,
+                                                   anchor_day(subscription, day))
+                due.next_subscriptions.append(subscription)
+                due.next_price_eur += period_rules.periods_price(period, period_fee_eur(subscription, start))
     return due
 
 

@@ -271,7 +271,9 @@ class Chunk:
                 .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
                 .where(Payment.client_id.in_(client_ids), PaymentAllocation.kind == ADVANCE, not_reversed())
                 .group_by(Payment.client_id, Payment.id, Payment.paid_at)
-                .having(func.sum(PaymentAllocation.amount_eur) > 0)
+                # A payment at the desk that spent some of the advance holds a negative amount: counted, so
+                # that advance_left is what is really left.
+                .having(func.sum(PaymentAllocation.amount_eur) != 0)
                 .order_by(Payment.paid_at, Payment.id)):
             self.advances.setdefault(client_id, []).append([payment_id, Decimal(available)])
 

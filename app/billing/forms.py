@@ -1,7 +1,15 @@
 """The payment form: what it offers for a client, and reading what was sent back."""
 from app.billing import periods as period_rules
 from app.billing.models import PaymentMethod, PaymentType
-from app.billing.charges import PAYABLE, ZERO, open_charges, period_fee_eur, periods_for, subscription_due
+from app.billing.charges import (
+    PAYABLE,
+    ZERO,
+    advance_total,
+    open_charges,
+    period_fee_eur,
+    periods_for,
+    subscription_due,
+)
 from app.core.formatting import local_today
 from app.core.money import CURRENCY_CHOICES
 from app.extensions import db
@@ -23,8 +31,12 @@ def month_options(subscription, due_periods, day):
 def payment_form_context(client, args, values):
     """Everything the form shows: subscriptions with month choices, open charges, methods, types.
 
-    ?subscription=<id> preselects what that subscription needs to be paid
-    through today (the card's "pay" button); otherwise nothing is preselected.
+    Opened from the card, it preselects what the card says is due today:
+    the months of every subscription not paid through today, and the open
+    charges; the client's advance is subtracted from the total, as
+    record_payment does. ?subscription=<id> (a subscription's "pay" button)
+    preselects what that subscription needs to be paid through today, at
+    least its next month. A form sent back with errors keeps what was sent.
     """
     day = local_today()
     preselected = args.get("subscription", type=int)
@@ -34,10 +46,11 @@ def payment_form_context(client, args, values):
             continue
         due = subscription_due(subscription, day)
         chosen = (values.get("periods") or {}).get(str(subscription.id))
-        if chosen is None and preselected == subscription.id:
+        overdue = subscription.paid_until is None or subscription.paid_until < day
+        if chosen is None and not values and (preselected == subscription.id or (preselected is None and overdue)):
             chosen = due.periods
         rows.append({"subscription": subscription, "options": month_options(subscription, due.periods, day),
-                     "chosen": chosen or 0, "due": due})
+                     "chosen": chosen or 0, "due": due, "overdue": overdue})
     charges = open_charges(client.id)
     chosen_charges = values.get("charge_ids")
     return {
@@ -51,6 +64,7 @@ def payment_form_context(client, args, values):
         "currencies": CURRENCY_CHOICES,
         "values": values,
         "zero": ZERO,
+        "advance": advance_total(client.id),
     }
 
 

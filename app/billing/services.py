@@ -15,6 +15,7 @@ from app.billing import periods as period_rules
 from app.billing.charges import (
     PAYABLE,
     ZERO,
+    advance_total,
     payment_method,
     payment_type,
     period_fee_eur,
@@ -32,7 +33,7 @@ from app.billing.models import (
     Payment,
     PaymentAllocation,
 )
-from app.clients.models import Subscription
+from app.clients.models import Client, Subscription
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
 from app.core.events import payment_recorded, payment_reversed, send
@@ -116,6 +117,15 @@ def record_payment(actor, client, *, method=None, currency="EUR", periods=None, 
         total_eur = sum((allocation.amount_eur for allocation in allocations), ZERO)
         if total_eur <= 0:
             raise FieldErrors({"amount": [gettext("What is chosen costs nothing; there is nothing to pay.")]})
+        # The client's advance pays its part first: the cashier takes what the card says is due.
+        used = min(_locked_advance(client), total_eur)
+        if used >= total_eur:
+            raise FieldErrors({"amount": [gettext(
+                "The client's advance (%(advance)s) covers what is chosen; there is nothing to pay now.",
+                advance=format_money(used, "EUR"))]})
+        if used > 0:
+            allocations.append(PaymentAllocation(kind=ADVANCE, amount_eur=-used))
+            total_eur -= used
         expected = from_eur(total_eur, currency, day)
         if amount is not None and amount != expected:
             raise FieldErrors({"amount": [gettext("The amount %(amount)s does not match what is chosen: %(due)s.",
@@ -126,7 +136,9 @@ def record_payment(actor, client, *, method=None, currency="EUR", periods=None, 
         amount_eur = to_eur(amount, currency, day)
         if amount_eur <= 0:
             raise FieldErrors({"amount": [gettext("The amount must be more than zero.")]})
-        allocations = _automatic_allocations(client, amount_eur, day)
+        # What the client has in advance is spent together with the money brought.
+        advance = _locked_advance(client)
+        allocations = _automatic_allocations(client, amount_eur + advance, day, keep=advance)
     else:
         raise FieldErrors({"amount": [gettext("Enter an amount or choose what the payment pays.")]})
 
@@ -200,8 +212,21 @@ def _chosen_allocations(client, periods, charge_ids, day):
     return allocations
 
 
-def _automatic_allocations(client, amount_eur, day):
-    """Open charges oldest first, then one period at a time to whichever subscription is paid least far."""
+def _locked_advance(client):
+    """The client's advance, with the client locked until the commit: two payments at the desk (or one and
+    the billing cycle, which locks its clients after their subscriptions, as every payment does here) never
+    spend the same advance twice."""
+    db.session.scalar(db.select(Client.id).where(Client.id == client.id).with_for_update())
+    return advance_total(client.id)
+
+
+def _automatic_allocations(client, amount_eur, day, keep=ZERO):
+    """Open charges oldest first, then one period at a time to whichever subscription is paid least far.
+
+    `amount_eur` includes the advance `keep` the client already has: what is
+    left over becomes the new advance, so this payment's advance allocation
+    is the difference — negative when it spent some of the old advance.
+    """
     allocations, left = [], amount_eur
     charges = db.session.scalars(
         db.select(Charge).where(Charge.client_id == client.id, Charge.open_condition())
@@ -241,8 +266,8 @@ def _automatic_allocations(client, amount_eur, day):
                 paid_until_before=subscription.paid_until, paid_until_after=paid[-1].end,
                 amount_eur=prices[subscription_id],
             ))
-    if left > 0:
-        allocations.append(PaymentAllocation(kind=ADVANCE, amount_eur=left))
+    if left != keep:
+        allocations.append(PaymentAllocation(kind=ADVANCE, amount_eur=left - keep))
     return allocations
 
 
@@ -295,6 +320,12 @@ def reverse_payment(actor, payment, reason):
             raise FieldErrors({"reason": [gettext(
                 "A later payment extended %(service)s to %(day)s; reverse that payment first.",
                 service=subscription.service.name, day=format_date(subscription.paid_until))]})
+    held = sum((allocation.amount_eur for allocation in payment.allocations if allocation.kind == ADVANCE), ZERO)
+    if held > 0 and _locked_advance(payment.client) < held:
+        # Its advance has been spent by a later payment at the desk: without it, the client's advance
+        # would go below zero.
+        raise FieldErrors({"reason": [gettext(
+            "A later payment spent this payment's advance; reverse that payment first.")]})
     for allocation in period_allocations:
         subscriptions[allocation.subscription_id].paid_until = allocation.paid_until_before
     for allocation in payment.allocations:

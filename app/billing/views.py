@@ -24,7 +24,7 @@ from app.billing.models import (
     check_rate,
 )
 from app.billing import handlers
-from app.billing.charges import add_manual_charge, cancel_charge, client_due
+from app.billing.charges import add_manual_charge, cancel_charge, due_today
 from app.billing.currency import rate_errors
 from app.billing.services import (
     find_by_request_key,
@@ -255,8 +255,9 @@ def create_manual_charge(actor, client=None, **values):
     return add_manual_charge(actor, client, **values)
 
 
-def card_payments(client, actor, **_known):
-    """The client card's payments part: what is due now, and the latest payments."""
+def card_payments(client, actor, subscriptions=None, **_known):
+    """The client card's money (the strip under its header) and its payments tab: what is due today and
+    next, the advance, the latest payments, freezes."""
     can_see_payments = may_access(actor, "can_list", "Payment")
     payments = []
     if can_see_payments:
@@ -269,8 +270,9 @@ def card_payments(client, actor, **_known):
         .order_by(SubscriptionFreeze.starts_on)
     ).all()
     return {
-        "due": client_due(client),
+        "money": due_today(client, subscriptions=subscriptions),
         "payments": payments,
+        "last_payment": next((payment for payment in payments if not payment.is_reversal), None),
         "freezes": freezes,
         "can_freeze": may_access(actor, "can_add", "SubscriptionFreeze"),
         "can_see_payments": can_see_payments,
@@ -425,5 +427,6 @@ def register(appbuilder):
                         category="Payments")
     appbuilder.add_view(FreezeView, "Freezes", label=_l("Freezes"), icon="fa-snowflake-o", category="Clients")
     appbuilder.add_api(PaymentApi)
-    CLIENT_CARD.add("billing/_card_payments.html", card_payments, order=10)
+    CLIENT_CARD.add("billing/_card_money.html", card_payments, order=10, place="summary")
+    CLIENT_CARD.add("billing/_card_payments.html", None, order=10, place="payments")
     handlers.connect()

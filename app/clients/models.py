@@ -1,4 +1,5 @@
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -19,6 +20,8 @@ from app.core.validators import normalise_identifier
 
 INDIVIDUAL = "individual"
 COMPANY = "company"
+# How the panel names the two types (forms, the card, the LOG).
+KINDS = [(INDIVIDUAL, _l("Individual")), (COMPANY, _l("Company (legal entity)"))]
 
 PENDING = "pending"  # awaiting installation
 ACTIVE = "active"

@@ -5,18 +5,21 @@ the unit of work commits.
 """
 import ipaddress
 import re
+from dataclasses import dataclass
 
 from flask_babel import gettext
 from sqlalchemy import func, select, union
+from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block
-from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, SUSPENDED, Client, Subscription, digits_only
+from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, KINDS, SUSPENDED, Client, Subscription, digits_only
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
-from app.security.rights import may_access
+from app.security import permissions
+from app.security.rights import may, may_access
 from app.core.scoping import refuse_out_of_scope, scope
 
 FIRST_CLIENT_NUMBER = 100001
@@ -153,6 +156,46 @@ def home_figures(actor):
         figures["home_suspended"] = count(Subscription.status == SUSPENDED)
         figures["home_overdue"] = count(Subscription.status == ACTIVE, Subscription.paid_until < local_today())
     return figures
+
+
+@dataclass
+class ClientCard:
+    """The client card's own part, as the page shows it: the header, the services, and which actions the
+    acting operator may take (each button is shown only to who may use it). The other modules' parts come
+    from app.clients.views.CLIENT_CARD."""
+    client: Client
+    address: str
+    kind: str
+    subscriptions: list
+    standing: tuple  # (label, Bootstrap colour)
+    can_edit: bool
+    can_pay: bool
+    can_add_subscription: bool
+    can_add_contract: bool
+    can_change_status: bool
+
+    @property
+    def phones(self):
+        return [phone.strip() for phone in (self.client.phone or "").split(",") if phone.strip()]
+
+
+def client_card(client, actor, day=None):
+    """The card of `client` (already found in the actor's scope) for `actor`; two statements: its
+    subscriptions with their services and IP addresses."""
+    subscriptions = db.session.scalars(
+        select(Subscription).where(Subscription.client_id == client.id)
+        .options(selectinload(Subscription.service), selectinload(Subscription.ip_allocations))
+        .order_by(Subscription.id)
+    ).all()
+    return ClientCard(
+        client=client, address=client.address(), kind=str(dict(KINDS).get(client.kind, "")),
+        subscriptions=subscriptions, standing=card_standing(subscriptions, day or local_today()),
+        can_edit=may_access(actor, "can_edit", "Client"),
+        can_pay=may(actor, permissions.RECORD_PAYMENT),
+        can_add_subscription=may(actor, permissions.ADD_SUBSCRIPTIONS),
+        can_add_contract=may_access(actor, "can_add", "Contract"),
+        can_change_status=may_access(actor, "can_status", "Subscription"),
+    )
 
 
 def card_standing(subscriptions, today):

@@ -1,11 +1,11 @@
 """Clients at /clients/ (the client card) and subscriptions at /subscriptions/."""
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -19,19 +19,18 @@ from app.clients.api import (
     ClientApi,
     SubscriptionApi,
 )
-from app.clients.models import Client, Subscription
-from app.clients.services import card_standing, home_figures, mask_egn, search_condition
+from app.clients.models import KINDS, Client, Subscription
+from app.clients.services import client_card, home_figures, mask_egn, search_condition
 from app.clients.subscriptions import change_status, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
+from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
-from app.extensions import db
 from app.security import permissions
-from app.security.rights import may, may_access
+from app.security.rights import may
 from app.core.scoping import DealerScopedView
 
 # The client card; billing adds its payments, contracts its contracts, and
@@ -66,7 +65,6 @@ LABELS = {
     "standing": _l("Services"),
     "nearest_paid_until": _l("Paid until (nearest)"),
 }
-KINDS = [("individual", _l("Individual")), ("company", _l("Company (legal entity)"))]
 STATUS_LABELS = {
     "pending": _l("Awaiting installation"),
     "active": _l("Active (service)"),
@@ -223,6 +221,7 @@ class ClientView(DealerScopedView, BillingModelView):
         kwargs.setdefault(
             "show_fieldsets", self.company_show_fieldsets if item.is_company else self.individual_show_fieldsets
         )
+        g.card_client = item  # FAB's show() has found the client in scope: the card does not read it again
         return super()._get_show_widget(pk, item, **kwargs)
 
     def render_template(self, template, **kwargs):
@@ -231,35 +230,17 @@ class ClientView(DealerScopedView, BillingModelView):
         return super().render_template(template, **kwargs)
 
     def _card(self, pk):
-        """What the client card shows besides the profile: its subscriptions, then the other modules' parts."""
-        client = self.datamodel.get(pk, self._base_filters)
+        """The card: its own view model (app.clients.services.client_card), then the other modules' parts."""
+        client = g.get("card_client") or self.datamodel.get(pk, self._base_filters)
         if client is None:
             abort(404)
         actor = current_operator()
         if client.egn and may(actor, permissions.SEE_PERSONAL_DATA):
             # Personal data seen unmasked: the LOG says who looked, and when.
             record_event(LogEntry.PERSONAL_DATA, user=actor, entity=client, note="ЕГН")
-        subscriptions = (
-            db.session.query(Subscription)
-            .filter(Subscription.client_id == client.id)
-            .options(selectinload(Subscription.service), selectinload(Subscription.ip_allocations))
-            .order_by(Subscription.id)
-            .all()
-        )
-        return {
-            "client": client,
-            "address": client.address(),
-            "subscriptions": subscriptions,
-            "status_label": status_label,
-            "kind_label": str(dict(KINDS).get(client.kind, "")),
-            "standing": card_standing(subscriptions, local_today()),
-            "can_add_subscription": may(actor, permissions.ADD_SUBSCRIPTIONS),
-            "can_edit_client": may_access(actor, "can_edit", "Client"),
-            "can_pay": may(actor, permissions.RECORD_PAYMENT),
-            "can_add_contract": may_access(actor, "can_add", "Contract"),
-            "can_change_status": may_access(actor, "can_status", "Subscription"),
-            **CLIENT_CARD.context(client, actor),
-        }
+        card = client_card(client, actor)
+        return {"card": card, "client": client, "status_label": status_label,
+                **CLIENT_CARD.context(client, actor, subscriptions=card.subscriptions)}
 
 
 class ClientChoiceFilter(BaseFilter):

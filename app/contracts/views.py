@@ -230,7 +230,7 @@ def card_contracts(client, actor, **_known):
 
 
 def register(appbuilder):
-    CLIENT_CARD.add("contracts/_card_contracts.html", card_contracts, order=20)
+    CLIENT_CARD.add("contracts/_card_contracts.html", card_contracts, order=20, place="documents")
     register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
     register_entity(Contract, _l("Contract"), LABELS, value_labels={"status": STATUSES})
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",

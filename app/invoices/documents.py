@@ -154,7 +154,7 @@ def _allocation_text(allocation):
     if allocation.kind == PAID_PERIODS:
         return (f"{allocation.subscription.service.name}: {allocation.periods} мес., "
                 f"платено до {format_date(allocation.paid_until_after)}")
-    return "Аванс"
+    return "Аванс" if allocation.amount_eur > 0 else "Приспаднат аванс"
 
 
 def receipt_context(payment):

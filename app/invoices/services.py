@@ -96,7 +96,9 @@ def _payment_lines(payment):
                 text = f"{service}, {start} – {end}"
             lines.append((text, "мес.", Decimal(allocation.periods), allocation.amount_eur))
         elif allocation.kind == ADVANCE:
-            lines.append(("Аванс", "бр.", Decimal(1), allocation.amount_eur))
+            # A negative advance: an earlier payment's advance (invoiced with it) deducted from this one.
+            text = "Аванс" if allocation.amount_eur > 0 else "Приспаднат аванс"
+            lines.append((text, "бр.", Decimal(1), allocation.amount_eur))
     if not lines:
         lines.append((str(payment.payment_type), "бр.", Decimal(1), payment.amount_eur))
     return lines

@@ -2,23 +2,26 @@
 from flask import abort, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from wtforms import SelectField
 
 from app.audit.formatting import register_entity
 from app.billing.models import Payment
-from app.billing.views import PAYMENT_PAGE
+from app.billing.views import PAYMENT_PAGE, ClientParameterFilter
+from app.clients.views import CLIENT_CARD
 from app.core.actors import current_operator
 from app.core.formatting import format_date
 from app.core.money import format_money
 from app.core.pdf import PdfError
 from app.core.transaction import discard
 from app.core.views import BillingInterface, ReadOnlyModelView
+from app.extensions import db
 from app.invoices import handlers
 from app.invoices.documents import invoice_lines, invoice_response, receipt_response
 from app.invoices.models import CREDIT_NOTE, INVOICE, Invoice
 from app.invoices.services import InvoiceRefused, invoice_for, issue_invoice
 from app.security import permissions
-from app.security.rights import may, require_right
+from app.security.rights import may, may_access, require_right
 from app.core.scoping import DealerScopedView, get_in_scope
 
 KINDS = [(INVOICE, _l("Invoice")), (CREDIT_NOTE, _l("Credit note"))]
@@ -83,6 +86,7 @@ class InvoiceView(DealerScopedView, ReadOnlyModelView):
     search_form_extra_fields = {"kind": SelectField(LABELS["kind"], choices=KINDS)}
     order_columns = ["number", "issue_date", "total"]
     base_order = ("id", "desc")
+    base_filters = [["id", ClientParameterFilter, None]]  # ?client=<id>: the card's "all invoices"
     show_columns = ["number", "kind", "original", "issue_date", "tax_event_date", "issuer_name", "issuer_eik",
                     "client", "recipient_name", "recipient_eik", "payment", "tax_base", "vat_amount", "total",
                     "no_vat_reason", "payment_method", "compiled_by"]
@@ -164,6 +168,17 @@ def payment_documents(payment, actor, reversal=None, **_known):
     }
 
 
+def card_invoices(client, actor, **_known):
+    """The client card's invoices (in its payments tab): the latest ten, for whoever may open invoices."""
+    if not may_access(actor, "can_list", "Invoice"):
+        return {"invoices": None}
+    invoices = db.session.scalars(
+        select(Invoice).where(Invoice.client_id == client.id)
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(10)
+    ).all()
+    return {"invoices": invoices, "invoice_kind": dict(KINDS).get}
+
+
 def register(appbuilder):
     # The numbering's key ("head", "dealer:3") is internal: the issuer's name says whose numbering it is.
     register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS}, hidden=("issuer_key",))
@@ -171,4 +186,5 @@ def register(appbuilder):
                         category="Payments", category_label=_l("Payments"), category_icon="fa-money")
     appbuilder.add_view_no_menu(PaymentDocumentsView)
     PAYMENT_PAGE.add("invoices/_payment_documents.html", payment_documents, order=10)
+    CLIENT_CARD.add("invoices/_card_invoices.html", card_invoices, order=15, place="payments")
     handlers.connect()

@@ -81,9 +81,10 @@ def format_bytes(count):
     return f"{count} B"
 
 
-def card_radius(client, actor, **_known):
-    """The client card's RADIUS part: who is online now, this month's traffic, the latest disconnects."""
-    subscriptions = [subscription for subscription in client.subscriptions
+def card_radius(client, actor, subscriptions=None, **_known):
+    """The client card's RADIUS part: who is online now, this month's traffic, the latest disconnects.
+    `subscriptions`: the client's, when the card has read them."""
+    subscriptions = [subscription for subscription in (client.subscriptions if subscriptions is None else subscriptions)
                      if subscription.service.username_type == "radius"]
     if not subscriptions:
         return {"radius_subscriptions": []}

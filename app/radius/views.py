@@ -158,7 +158,7 @@ def register(appbuilder):
     register_entity(Nas, _l("NAS"), LABELS, value_labels={"vendor": VENDOR_CHOICES})
     appbuilder.add_view(NasView, "NAS", label=_l("NAS"), icon="fa-server", category="Catalog")
     # After payments (10) and contracts (20): what the network says of the client's subscriptions.
-    CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30)
+    CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30, place="services")
     appbuilder.add_view(OnlineView, "Online now", label=_l("Online now"), icon="fa-signal", category="Clients")
     appbuilder.add_view_no_menu(SessionsView)
     handlers.connect()

@@ -163,8 +163,11 @@ def test_new_client_service_payment_and_receipt_clicked_through(live_server, bro
     page.goto(f"{live_server}/clients/show/{client_id}")
     assert "Интернет 100 Mbps" in page.inner_text("body")
     screenshot(page, "flow-card-after-sale")
-    page.click("text=Плащане")
+    due_today = page.inner_text("#due-today")
+    assert due_today != "0,00 EUR"  # the first month and the installation are due
+    page.click("#client-header >> text=Плати")
     page.wait_for_load_state("networkidle")
+    assert page.inner_text("#payment-total") == due_today  # the form opens with the card's amount
     page.select_option("select[name^=months_]", index=1)
     screenshot(page, "flow-payment-form")
     page.click("text=Запиши плащането")

@@ -1,5 +1,6 @@
 """What the office reads on every screen: error pages in the panel's layout, bare module addresses, dates typed
 and shown dd.mm.yyyy, times at the office's hour, and no internal values in the forms."""
+import re
 from datetime import datetime
 
 from flask_appbuilder import ModelView
@@ -270,3 +271,32 @@ def test_a_services_prices_read_with_their_currency_and_say_vat_is_included(app,
     assert "Месечна такса (с ДДС)" in listing and "14,90 EUR" in listing
     form = visible_text(admin.get(f"/services/edit/{service_id}").text)
     assert "Инсталационна такса (с ДДС)" in form and "фактурата показва данъчната основа и ДДС" in form
+
+
+def test_record_pages_show_names_not_codes(app, admin):
+    """A subscription, a payment, a charge, an invoice and a service read in words: statuses, month types,
+    username types, methods, payment types and kinds by their Bulgarian names."""
+    from app.billing.charges import add_charge
+    from app.invoices.services import issue_invoice
+    from tests.factories import head_office_cashier, make_payment, make_service, make_subscription
+
+    with app.app_context():
+        client = make_client(None, "Клиент за кодовете")
+        service = make_service("Интернет за кодовете", username_type="radius")
+        subscription = make_subscription(client, service, status="suspended", paid_until=local_today())
+        charge = add_charge(client, "Смяна на кабел", "5.00", type_code="other")
+        db.session.commit()
+        payment = make_payment(client, periods={subscription.id: 1})
+        invoice = issue_invoice(head_office_cashier(), payment)
+        db.session.commit()
+        pages = [f"/subscriptions/show/{subscription.id}", f"/payments/show/{payment.id}",
+                 f"/charges/show/{charge.id}", f"/invoices/show/{invoice.id}", f"/services/show/{service.id}",
+                 f"/clients/show/{client.id}"]
+    codes = re.compile(r"\b(active|suspended|terminated|pending|fixed|floating|radius|individual|company|invoice|"
+                       r"credit_note|cash|monthly_fee|installation|other|True|False|None)\b")
+    for url in pages:
+        response = admin.get(url)
+        assert response.status_code == 200, url
+        text = visible_text(response.text)
+        assert not codes.findall(text), (url, codes.findall(text))
+    assert "Спряна" in visible_text(admin.get(pages[0]).text)
