@@ -4,6 +4,9 @@ Importing this module turns on versioning, so it must be imported before any
 model class is defined (app/__init__.py does that first).
 """
 import sqlite3
+from datetime import datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from flask_appbuilder import Model
 from flask_migrate import Migrate
@@ -41,5 +44,20 @@ def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record):
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        # The office's day of a UTC moment, which SQLite cannot compute (app.core.sqltime).
+        dbapi_connection.create_function("local_day", 2, _sqlite_local_day, deterministic=True)
+
+
+@lru_cache(maxsize=8)
+def _zone(name):
+    return ZoneInfo(name)
+
+
+def _sqlite_local_day(moment, zone_name):
+    """local_day('2026-03-31 23:30:00.000000', 'Europe/Sofia') = '2026-04-01'."""
+    if moment is None:
+        return None
+    value = datetime.fromisoformat(str(moment)).replace(tzinfo=timezone.utc)
+    return value.astimezone(_zone(zone_name)).date().isoformat()
 migrate = Migrate()
 csrf = CSRFProtect()

@@ -33,6 +33,7 @@ OPERATION_LABELS = {
     "secret_viewed": _l("Password viewed"),
     "collector": _l("Payment collector call"),
     "radius_dropped": _l("RADIUS packets dropped"),
+    "export": _l("Export"),
 }
 
 

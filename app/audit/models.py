@@ -34,6 +34,7 @@ class LogEntry(Model):
     SECRET_VIEWED = "secret_viewed"
     COLLECTOR = "collector"
     RADIUS_DROPPED = "radius_dropped"
+    EXPORT = "export"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)

@@ -158,6 +158,9 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     list_template = "billing/payments.html"
     # amount_display: a column formatter sees only the value, not its currency.
     list_columns = ["id", "paid_at", "client", "amount_display", "method", "payment_type", "received_by", "note"]
+    # An export has the amount as a number beside its currency (app.reports.exports).
+    export_columns = ["id", "paid_at", "client", "amount", "currency", "amount_eur", "method", "payment_type",
+                      "received_by", "note"]
     show_columns = ["id", "paid_at", "client", "dealer", "amount_display", "amount_eur", "method", "payment_type",
                     "received_by", "note", "reversal_of"]
     search_columns = ["paid_at", "method", "payment_type", "currency", "note"]

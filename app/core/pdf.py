@@ -39,8 +39,12 @@ class PdfError(Exception):
     """A document that could not be made; the message is for the operator."""
 
 
-def html_to_pdf(html, title=None):
-    """The PDF of `html` (a document or a body fragment), A4, as bytes. Raises PdfError."""
+def html_to_pdf(html, title=None, page=None):
+    """The PDF of `html` (a document or a body fragment), A4, as bytes. Raises PdfError.
+
+    `page` replaces the default page rule (A4 portrait, 2 cm margins): a landscape table with a footer
+    frame for page numbers (app.core.exports). xhtml2pdf takes the first unnamed @page only.
+    """
     fonts = _installed_fonts()
     out = io.BytesIO()
     try:
@@ -48,7 +52,7 @@ def html_to_pdf(html, title=None):
             html,
             dest=out,
             encoding="utf-8",
-            default_css=DEFAULT_CSS + _page_css(fonts),
+            default_css=DEFAULT_CSS + _page_css(fonts, page),
             link_callback=_link_callback(fonts),
             resource_policy=_policy(fonts),
             context_meta={"title": title} if title else None,
@@ -70,13 +74,16 @@ def _installed_fonts():
     return {path: path.resolve() for path in (REGULAR, BOLD)}
 
 
-def _page_css(fonts):
+DEFAULT_PAGE = "@page { size: a4 portrait; margin: 2cm; }"
+
+
+def _page_css(fonts, page=None):
     faces = "".join(
         f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{fonts[path]}"); '
         f"font-weight: {weight}; font-style: {style}; }}\n"
         for weight, style, path in FACES
     )
-    return f'{faces}@page {{ size: a4 portrait; margin: 2cm; }}\nhtml, body {{ font-family: "{FONT_FAMILY}"; }}\n'
+    return f'{faces}{page or DEFAULT_PAGE}\nhtml, body {{ font-family: "{FONT_FAMILY}"; }}\n'
 
 
 def _link_callback(fonts):

@@ -171,3 +171,31 @@ def _resolve(reference):
     if reference is None or isinstance(reference, SystemActor):
         return reference
     return db.session.get(current_app.appbuilder.sm.user_model, reference)
+
+
+# Progress of a long job, for a page that shows a bar while it runs: in Redis when jobs run in a worker
+# (another process), in this process's memory otherwise (the job runs in its background thread). Not in
+# the database: the job's own unit of work commits once, at its end.
+_progress = {}
+_progress_lock = threading.Lock()
+PROGRESS_SECONDS = 24 * 3600
+
+
+def set_progress(key, done, total):
+    if current_app.config.get("REDIS_URL"):
+        redis_connection().set(f"billing:progress:{key}", f"{done}/{total or 0}", ex=PROGRESS_SECONDS)
+        return
+    with _progress_lock:
+        _progress[key] = (done, total or 0)
+
+
+def get_progress(key):
+    """(done, total) of the job reporting under `key`, or None before it starts."""
+    if current_app.config.get("REDIS_URL"):
+        value = redis_connection().get(f"billing:progress:{key}")
+        if value is None:
+            return None
+        done, total = value.decode().split("/")
+        return int(done), int(total)
+    with _progress_lock:
+        return _progress.get(key)

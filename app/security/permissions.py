@@ -144,6 +144,8 @@ VIEW_LABELS = {
     "ResetMyPasswordView": _l("Change own password"),
     "ResetPasswordView": _l("Set a password"),
     "UserInfoEditView": _l("Edit own profile"),
+    "Reports": _l("Reports"),
+    "Export": _l("Exports"),
 }
 
 ADMINISTRATOR = "Администратор"
@@ -204,15 +206,16 @@ ROLE_DEFAULTS = {
                   "Client": READ, "Subscription": READ, "Contract": READ, **PAYMENTS_READ, "CurrencyRate": READ,
                   "PaymentMethod": READ, "PaymentType": READ, "BillingRun": READ, "Notification": READ,
                   "RadiusSession": READ,
-                  "SubscriptionFreeze": READ},
+                  "SubscriptionFreeze": READ, "Reports": ["can_list"], "Export": ["can_list"]},
     },
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
-                   SEE_PERSONAL_DATA, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS, CHANGE_TECHNICAL, ADD_CHARGES],
+                   SEE_PERSONAL_DATA, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS, CHANGE_TECHNICAL, ADD_CHARGES,
+                   EXPORT_REPORTS],
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
                   **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
                   "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"], "Notification": READ,
-                  "RadiusSession": READ,
+                  "RadiusSession": READ, "Reports": ["can_list"], "Export": ["can_list"],
                   **FREEZE_WORK},
     },
 }

@@ -14,7 +14,8 @@ CATALOG = ROOT / "translations" / "bg" / "LC_MESSAGES" / "messages.po"
 # Latin words a Bulgarian user legitimately reads: the product's name, the
 # language switch, and identifiers spelt in Latin in Bulgarian too (NAS: the
 # access server, as Bulgarian operators call it).
-ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS"}
+# Names the office reads as they are: file formats on the export buttons (CSV, Excel, PDF) among them.
+ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS", "CSV", "Excel", "PDF"}
 
 
 def _catalog():

@@ -1,0 +1,70 @@
+"""The office's days in SQL, on PostgreSQL and SQLite alike.
+
+Moments are stored as naive UTC; a report groups them by the office's
+calendar day, month or year (Europe/Sofia: a payment at 23:30 UTC on 31
+March belongs to 1 April). PostgreSQL converts with its own time-zone data;
+SQLite has none, so each connection gets a `local_day(moment, zone)`
+function that does it in Python (app.extensions registers it).
+
+Filtering by a range of days does not need any of this: utc_bounds gives
+the UTC limits, and the indexes on the moment serve them.
+"""
+from flask import current_app
+from sqlalchemy import Date, Integer, cast, func, literal
+
+from app.extensions import db
+
+
+def office_zone():
+    return current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia")
+
+
+def is_sqlite():
+    return db.engine.dialect.name == "sqlite"
+
+
+def local_day(moment):
+    """The office's calendar day (a date) of a stored UTC moment column."""
+    zone = office_zone()
+    if is_sqlite():
+        return func.local_day(moment, literal(zone))
+    return cast(func.timezone(zone, func.timezone("UTC", moment)), Date)
+
+
+def month_key(day):
+    """'YYYY-MM' of a date expression: what a report groups a month by."""
+    if is_sqlite():
+        return func.strftime("%Y-%m", day)
+    return func.to_char(day, "YYYY-MM")
+
+
+def year_key(day):
+    if is_sqlite():
+        return func.strftime("%Y", day)
+    return func.to_char(day, "YYYY")
+
+
+def day_key(day):
+    if is_sqlite():
+        return func.strftime("%Y-%m-%d", day)
+    return func.to_char(day, "YYYY-MM-DD")
+
+
+def days_since(day, today):
+    """Whole days from the date expression `day` to the Python date `today`."""
+    if is_sqlite():
+        return cast(func.julianday(literal(today.isoformat())) - func.julianday(day), Integer)
+    return literal(today) - day
+
+
+def month_number(day):
+    """year × 12 + month of a date expression: months between two days are a subtraction."""
+    if is_sqlite():
+        return cast(func.strftime("%Y", day), Integer) * 12 + cast(func.strftime("%m", day), Integer)
+    return cast(func.extract("year", day), Integer) * 12 + cast(func.extract("month", day), Integer)
+
+
+def day_of_month(day):
+    if is_sqlite():
+        return cast(func.strftime("%d", day), Integer)
+    return cast(func.extract("day", day), Integer)

@@ -1,0 +1,477 @@
+"""The managers' reports: each one query, aggregated in SQL, limited to the actor's dealer.
+
+Every report takes the acting operator and its filters and returns a
+Report: column titles, rows of plain values (str, int, Decimal, date) and a
+total row — what the screen shows, and what every export writes
+(app.reports.exports). Money is in EUR as the payment was converted when
+received (app.billing.currency.to_eur, the one conversion); the original
+currencies are shown beside it.
+"""
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, literal, select, union_all
+
+from app.addresses.models import Block, Neighbourhood
+from app.billing.charges import ZERO
+from app.billing.models import ADVANCE, Charge, DailyTraffic, Payment, PaymentAllocation, PaymentMethod, PaymentType
+from app.cashdesk.models import CashDeskClosing
+from app.catalog.models import Service, ServiceGroup
+from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
+from app.collectors.models import PaymentCollector
+from app.core.formatting import local_today, utc_bounds
+from app.core.money import quantize
+from app.core.scoping import dealer_of
+from app.core.sqltime import day_key, day_of_month, days_since, local_day, month_key, month_number, year_key
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.radius.models import Nas, RadiusSession
+from app.security.models import Operator
+
+CURRENCIES = ("EUR", "BGN", "USD")
+HEAD_OFFICE = _l("Central office")
+
+
+@dataclass
+class Report:
+    title: str
+    columns: list
+    rows: list = field(default_factory=list)
+    total: list = None
+    filters: list = field(default_factory=list)  # (name, value) as the header of an export shows them
+    numeric: set = field(default_factory=set)  # indexes of the columns that are figures (right-aligned)
+
+
+def _scoped(query, actor, dealer_column):
+    """The actor's dealer only; head office sees all (or one dealer, when it filters by one)."""
+    dealer_id = dealer_of(actor)
+    return query if dealer_id is None else query.where(dealer_column == dealer_id)
+
+
+# --- Revenue -------------------------------------------------------------------------------------------
+
+REVENUE_GROUPS = {
+    "day": _l("Day"), "month": _l("Month"), "year": _l("Year"), "method": _l("Payment method"),
+    "type": _l("Payment type"), "dealer": _l("Dealer"), "operator": _l("Received by"), "service": _l("Service"),
+}
+
+
+def _revenue_key(group):
+    day = local_day(Payment.paid_at)
+    if group == "day":
+        return day_key(day)
+    if group == "month":
+        return month_key(day)
+    if group == "year":
+        return year_key(day)
+    if group == "method":
+        return PaymentMethod.name
+    if group == "type":
+        return PaymentType.name
+    if group == "dealer":
+        return func.coalesce(Dealer.name, literal(str(HEAD_OFFICE)))
+    if group == "operator":
+        full_name = Operator.first_name + literal(" ") + Operator.last_name
+        return func.coalesce(full_name, PaymentCollector.name, literal("—"))
+    raise ValueError(group)
+
+
+def _payment_filters(query, actor, filters):
+    """The period (the office's days, both included), dealer, method, type and operator."""
+    if filters.get("date_from"):
+        query = query.where(Payment.paid_at >= utc_bounds(filters["date_from"])[0])
+    if filters.get("date_to"):
+        query = query.where(Payment.paid_at < utc_bounds(filters["date_to"])[1])
+    if filters.get("dealer") is not None:
+        query = query.where(Payment.dealer_id.is_(None) if filters["dealer"] == 0
+                            else Payment.dealer_id == filters["dealer"])
+    if filters.get("method"):
+        query = query.where(Payment.method_id == filters["method"])
+    if filters.get("payment_type"):
+        query = query.where(Payment.type_id == filters["payment_type"])
+    if filters.get("operator"):
+        query = query.where(Payment.operator_id == filters["operator"])
+    return _scoped(query, actor, Payment.dealer_id)
+
+
+def revenue(actor, filters, group="month"):
+    """Payments received, grouped by `group`: count, each currency as received, all of it in EUR, and the
+    reversals in it (a reversal is a negative payment on the day it is made: netted there)."""
+    if group == "service":
+        return _revenue_by_service(actor, filters)
+    key = _revenue_key(group).label("key")
+    is_reversal = Payment.reversal_of_id.isnot(None)
+    columns = [key, func.count(case((~is_reversal, Payment.id))).label("payments")]
+    columns += [func.coalesce(func.sum(case((Payment.currency == code, Payment.amount))), 0).label(code)
+                for code in CURRENCIES]
+    columns += [func.count(case((is_reversal, Payment.id))).label("reversals"),
+                func.coalesce(func.sum(case((is_reversal, Payment.amount_eur))), 0).label("reversed_eur"),
+                func.coalesce(func.sum(Payment.amount_eur), 0).label("eur")]
+    query = select(*columns).select_from(Payment)
+    if group == "method":
+        query = query.join(PaymentMethod, PaymentMethod.id == Payment.method_id)
+    elif group == "type":
+        query = query.join(PaymentType, PaymentType.id == Payment.type_id)
+    elif group == "dealer":
+        query = query.outerjoin(Dealer, Dealer.id == Payment.dealer_id)
+    elif group == "operator":
+        query = (query.outerjoin(Operator, Operator.id == Payment.operator_id)
+                 .outerjoin(PaymentCollector, PaymentCollector.id == Payment.collector_id))
+    query = _payment_filters(query, actor, filters).group_by(key).order_by(key)
+    report = Report(
+        title=gettext("Revenue by %(group)s", group=str(REVENUE_GROUPS[group]).lower()),
+        columns=[str(REVENUE_GROUPS[group]), gettext("Payments")] +
+                [gettext("In %(currency)s", currency=code) for code in CURRENCIES] +
+                [gettext("Reversals"), gettext("Reversed, EUR"), gettext("Total, EUR")],
+        numeric=set(range(1, 8)),
+    )
+    totals = [0, ZERO, ZERO, ZERO, 0, ZERO, ZERO]
+    for row in db.session.execute(query):
+        values = [row.payments] + [quantize(Decimal(row._mapping[code])) for code in CURRENCIES] + \
+                 [row.reversals, quantize(Decimal(row.reversed_eur)), quantize(Decimal(row.eur))]
+        report.rows.append([_period_label(group, row.key)] + values)
+        totals = [total + value for total, value in zip(totals, values)]
+    report.total = [gettext("Total")] + totals
+    return report
+
+
+def _period_label(group, key):
+    """'2026-11-05' → 05.11.2026, '2026-11' → 11.2026; other keys as they are."""
+    if group == "day" and key:
+        year, month, day = str(key).split("-")
+        return f"{day}.{month}.{year}"
+    if group == "month" and key:
+        year, month = str(key).split("-")
+        return f"{month}.{year}"
+    return str(key) if key is not None else "—"
+
+
+def _revenue_by_service(actor, filters):
+    """What the payments paid, by the service of the subscription (or of the charge's subscription): the
+    allocations of payments received in the period, less those of payments reversed in it."""
+    reversal = db.aliased(Payment)
+    service_name = func.coalesce(Service.name, case((PaymentAllocation.kind == ADVANCE, literal("Аванс")),
+                                                    else_=literal("Други задължения")))
+    paid = (select(service_name.label("key"), PaymentAllocation.amount_eur.label("eur"),
+                   literal(0).label("reversed"))
+            .select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id))
+    reversed_ = (select(service_name.label("key"), (-PaymentAllocation.amount_eur).label("eur"),
+                        (-PaymentAllocation.amount_eur).label("reversed"))
+                 .select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id)
+                 .join(reversal, reversal.reversal_of_id == Payment.id))
+    parts = []
+    for query, dated in ((paid, Payment), (reversed_, reversal)):
+        query = (query.outerjoin(Charge, Charge.id == PaymentAllocation.charge_id)
+                 .outerjoin(Subscription, Subscription.id == func.coalesce(PaymentAllocation.subscription_id,
+                                                                           Charge.subscription_id))
+                 .outerjoin(Service, Service.id == Subscription.service_id))
+        if filters.get("date_from"):
+            query = query.where(dated.paid_at >= utc_bounds(filters["date_from"])[0])
+        if filters.get("date_to"):
+            query = query.where(dated.paid_at < utc_bounds(filters["date_to"])[1])
+        if filters.get("dealer") is not None:
+            query = query.where(Payment.dealer_id.is_(None) if filters["dealer"] == 0
+                                else Payment.dealer_id == filters["dealer"])
+        if filters.get("method"):
+            query = query.where(Payment.method_id == filters["method"])
+        if filters.get("payment_type"):
+            query = query.where(Payment.type_id == filters["payment_type"])
+        if filters.get("operator"):
+            query = query.where(dated.operator_id == filters["operator"])
+        if filters.get("service"):
+            query = query.where(Service.id == filters["service"])
+        parts.append(_scoped(query, actor, Payment.dealer_id))
+    lines = union_all(*parts).subquery()
+    query = (select(lines.c.key, func.sum(lines.c.reversed), func.sum(lines.c.eur))
+             .group_by(lines.c.key).order_by(lines.c.key))
+    report = Report(title=gettext("Revenue by service"),
+                    columns=[gettext("Service"), gettext("Reversed, EUR"), gettext("Total, EUR")], numeric={1, 2})
+    total_reversed = total = ZERO
+    for key, reversed_eur, eur in db.session.execute(query):
+        reversed_eur, eur = quantize(Decimal(reversed_eur or 0)), quantize(Decimal(eur or 0))
+        report.rows.append([key, reversed_eur, eur])
+        total_reversed, total = total_reversed + reversed_eur, total + eur
+    report.total = [gettext("Total"), total_reversed, total]
+    return report
+
+
+# --- Debtors -------------------------------------------------------------------------------------------
+
+AGES = ((1, 30), (31, 60), (61, 90), (91, None))
+
+
+def age_label(low, high):
+    return f"{low}–{high}" if high else f"> {low - 1}"
+
+
+def _periods_due(today):
+    """How many periods a subscription needs to be paid through `today`, in SQL, from its "paid until" (the
+    card's rule, app.billing.periods): fixed months count calendar months; floating ones one more when
+    today is past the anniversary day."""
+    months = literal(today.year * 12 + today.month) - month_number(Subscription.paid_until)
+    floating_extra = case((literal(today.day) > day_of_month(Subscription.paid_until), 1), else_=0)
+    return case((Service.month_type == "floating", months + floating_extra), else_=months)
+
+
+def _fee_eur():
+    """The monthly fee in EUR: leva at the fixed rate; other currencies as they are (the card converts
+    dollars at the day's rate; a report of debts does not move with it)."""
+    return case((Service.currency == "BGN", Service.monthly_fee / Decimal("1.95583")), else_=Service.monthly_fee)
+
+
+def debtors(actor, filters, today=None):
+    """Clients who owe today: live subscriptions whose "paid until" has passed, with the months owed and
+    their price, the open charges, less the advance; the oldest unpaid day and its age group; phone and
+    address. Oldest debts first: the order the office calls in."""
+    today = today or local_today()
+    overdue = (
+        select(Subscription.client_id.label("client_id"),
+               func.min(Subscription.paid_until).label("paid_until"),
+               func.sum(_periods_due(today) * _fee_eur()).label("owed"),
+               func.sum(_periods_due(today)).label("months"))
+        .join(Service, Service.id == Subscription.service_id)
+        .where(Subscription.status.in_((ACTIVE, SUSPENDED)), Subscription.paid_until.isnot(None),
+               Subscription.paid_until < today)
+    )
+    if filters.get("service"):
+        overdue = overdue.where(Subscription.service_id == filters["service"])
+    if filters.get("group"):
+        overdue = overdue.where(Service.group_id == filters["group"])
+    if filters.get("status"):
+        overdue = overdue.where(Subscription.status == filters["status"])
+    overdue = overdue.group_by(Subscription.client_id).subquery()
+    charges = (select(Charge.client_id.label("client_id"), func.sum(Charge.amount).label("charges"))
+               .where(Charge.open_condition()).group_by(Charge.client_id).subquery())
+    reversal = db.aliased(Payment)
+    advances = (select(Payment.client_id.label("client_id"), func.sum(PaymentAllocation.amount_eur).label("advance"))
+                .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+                .where(PaymentAllocation.kind == ADVANCE,
+                       ~select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
+                .group_by(Payment.client_id).subquery())
+    age = days_since(overdue.c.paid_until, today)
+    owed = (overdue.c.owed + func.coalesce(charges.c.charges, 0) - func.coalesce(advances.c.advance, 0))
+    query = (
+        select(Client.client_number, Client.name, Client.phone, Client.address_text, Block.name.label("block"),
+               (Neighbourhood.kind + literal(" ") + Neighbourhood.name).label("neighbourhood"), Client.entrance, Client.floor, Client.apartment,
+               func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
+               overdue.c.paid_until, overdue.c.months, overdue.c.owed, func.coalesce(charges.c.charges, 0),
+               func.coalesce(advances.c.advance, 0), owed.label("due"), age.label("age"))
+        .select_from(overdue).join(Client, Client.id == overdue.c.client_id)
+        .outerjoin(charges, charges.c.client_id == Client.id)
+        .outerjoin(advances, advances.c.client_id == Client.id)
+        .outerjoin(Dealer, Dealer.id == Client.dealer_id)
+        .outerjoin(Block, Block.id == Client.block_id)
+        .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
+        .where(owed > 0)
+    )
+    if filters.get("dealer") is not None:
+        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
+                            else Client.dealer_id == filters["dealer"])
+    if filters.get("age"):
+        low, high = AGES[filters["age"] - 1]
+        query = query.where(age >= low) if high is None else query.where(and_(age >= low, age <= high))
+    query = _scoped(query, actor, Client.dealer_id).order_by(overdue.c.paid_until, Client.client_number)
+    report = Report(
+        title=gettext("Debtors"),
+        columns=[gettext("Client number"), gettext("Name"), gettext("Phone"), gettext("Address"), gettext("Dealer"),
+                 gettext("Unpaid since"), gettext("Days"), gettext("Age group"), gettext("Months"),
+                 gettext("Fees, EUR"), gettext("Charges, EUR"), gettext("Advance, EUR"), gettext("Due, EUR")],
+        numeric={6, 8, 9, 10, 11, 12},
+    )
+    totals = {"fees": ZERO, "charges": ZERO, "advance": ZERO, "due": ZERO}
+    by_age = {index: [0, ZERO] for index in range(len(AGES))}
+    for row in db.session.execute(query):
+        fees, open_charges, advance = (quantize(Decimal(value)) for value in (row[12], row[13], row[14]))
+        due = fees + open_charges - advance
+        group = next(index for index, (low, high) in enumerate(AGES) if high is None or row.age <= high)
+        by_age[group][0] += 1
+        by_age[group][1] += due
+        report.rows.append([row.client_number, row.name, row.phone or "", _address(row), row.dealer,
+                            row.paid_until + timedelta(days=1), int(row.age), age_label(*AGES[group]),
+                            int(row.months), fees, open_charges, advance, due])
+        totals["fees"] += fees
+        totals["charges"] += open_charges
+        totals["advance"] += advance
+        totals["due"] += due
+    report.total = [gettext("Total"), ngettext("%(num)d client", "%(num)d clients", len(report.rows)), "", "", "", "", "", "", "",
+                    totals["fees"], totals["charges"], totals["advance"], totals["due"]]
+    report.by_age = [(age_label(*AGES[index]), count, amount) for index, (count, amount) in by_age.items()]
+    return report
+
+
+def _address(row):
+    if row.block:
+        parts = [row.neighbourhood or "", f"бл. {row.block}"]
+        parts += [f"вх. {row.entrance}" if row.entrance else "", f"ет. {row.floor}" if row.floor else "",
+                  f"ап. {row.apartment}" if row.apartment else ""]
+        return ", ".join(part for part in parts if part)
+    return row.address_text or ""
+
+
+# --- Cash desk -----------------------------------------------------------------------------------------
+
+def cash_desk(actor, filters):
+    """Collected per operator and day by method — the figures of the cash desk's handover records — and
+    whether that day's desk was closed."""
+    day = local_day(Payment.paid_at)
+    full_name = Operator.first_name + literal(" ") + Operator.last_name
+    columns = [day_key(day).label("day"), full_name.label("operator"), Payment.operator_id,
+               PaymentMethod.name.label("method"), func.count(Payment.id).label("payments")]
+    columns += [func.coalesce(func.sum(case((Payment.currency == code, Payment.amount))), 0).label(code)
+                for code in CURRENCIES]
+    columns += [func.sum(Payment.amount_eur).label("eur")]
+    query = (select(*columns).select_from(Payment).join(Operator, Operator.id == Payment.operator_id)
+             .join(PaymentMethod, PaymentMethod.id == Payment.method_id))
+    query = _payment_filters(query, actor, filters)
+    query = (query.group_by(day_key(day), full_name, Payment.operator_id, PaymentMethod.name)
+             .order_by(day_key(day), full_name, PaymentMethod.name))
+    closed = {(operator_id, closing_day.isoformat()) for operator_id, closing_day in
+              db.session.execute(select(CashDeskClosing.operator_id, CashDeskClosing.day))}
+    report = Report(title=gettext("Cash desk"),
+                    columns=[gettext("Day"), gettext("Operator"), gettext("Payment method"), gettext("Payments")] +
+                    [gettext("In %(currency)s", currency=code) for code in CURRENCIES] +
+                    [gettext("Total, EUR"), gettext("Desk closed")],
+                    numeric=set(range(3, 8)))
+    totals = [0, ZERO, ZERO, ZERO, ZERO]
+    for row in db.session.execute(query):
+        values = [row.payments] + [quantize(Decimal(row._mapping[code])) for code in CURRENCIES] + \
+                 [quantize(Decimal(row.eur))]
+        report.rows.append([_period_label("day", row.day), row.operator, row.method] + values +
+                           [(row.operator_id, str(row.day)) in closed])
+        totals = [total + value for total, value in zip(totals, values)]
+    report.total = [gettext("Total"), "", ""] + totals + [""]
+    return report
+
+
+# --- Services ------------------------------------------------------------------------------------------
+
+STATUSES = (("pending", _l("Awaiting installation")), (ACTIVE, _l("Active (service)")),
+            (SUSPENDED, _l("Suspended")), ("terminated", _l("Terminated")))
+
+
+def services(actor, filters):
+    """Subscriptions now, per service (and its group) and dealer, by status; and those activated in the
+    period."""
+    status_counts = [func.count(case((Subscription.status == code, Subscription.id))).label(code)
+                     for code, _label in STATUSES]
+    started = []
+    if filters.get("date_from") or filters.get("date_to"):
+        condition = literal(True)
+        if filters.get("date_from"):
+            condition = and_(condition, Subscription.activation_date >= filters["date_from"])
+        if filters.get("date_to"):
+            condition = and_(condition, Subscription.activation_date <= filters["date_to"])
+        started = [func.count(case((condition, Subscription.id))).label("started")]
+    dealer = func.coalesce(Dealer.name, literal(str(HEAD_OFFICE)))
+    query = (select(ServiceGroup.name.label("group"), Service.name.label("service"), dealer.label("dealer"),
+                    *status_counts, *started)
+             .select_from(Subscription).join(Service, Service.id == Subscription.service_id)
+             .join(ServiceGroup, ServiceGroup.id == Service.group_id)
+             .join(Client, Client.id == Subscription.client_id).outerjoin(Dealer, Dealer.id == Client.dealer_id))
+    if filters.get("service"):
+        query = query.where(Service.id == filters["service"])
+    if filters.get("group"):
+        query = query.where(Service.group_id == filters["group"])
+    if filters.get("dealer") is not None:
+        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
+                            else Client.dealer_id == filters["dealer"])
+    query = _scoped(query, actor, Client.dealer_id)
+    query = query.group_by(ServiceGroup.name, Service.name, dealer).order_by(ServiceGroup.name, Service.name, dealer)
+    columns = [gettext("Service group"), gettext("Service"), gettext("Dealer")] + \
+              [str(label) for _code, label in STATUSES] + \
+              ([gettext("Activated in the period")] if started else [])
+    report = Report(title=gettext("Services"), columns=columns, numeric=set(range(3, len(columns))))
+    totals = [0] * (len(columns) - 3)
+    for row in db.session.execute(query):
+        values = list(row[3:])
+        report.rows.append([row.group, row.service, row.dealer] + values)
+        totals = [total + value for total, value in zip(totals, values)]
+    report.total = [gettext("Total"), "", ""] + totals
+    return report
+
+
+# --- Traffic and online --------------------------------------------------------------------------------
+
+GIB = Decimal(1024 ** 3)
+
+
+def traffic(actor, filters, top=50):
+    """The users who moved the most in the period (download + upload, GiB), top `top`, with the period's
+    total of everyone in scope."""
+    moved = func.sum(DailyTraffic.bytes_in + DailyTraffic.bytes_out)
+    query = (select(Subscription.username, Client.client_number, Client.name, Service.name.label("service"),
+                    func.sum(DailyTraffic.bytes_out).label("down"), func.sum(DailyTraffic.bytes_in).label("up"),
+                    moved.label("moved"))
+             .select_from(DailyTraffic).join(Subscription, Subscription.id == DailyTraffic.subscription_id)
+             .join(Client, Client.id == Subscription.client_id).join(Service, Service.id == Subscription.service_id))
+    query = _traffic_filters(query, actor, filters)
+    total = db.session.execute(_traffic_filters(
+        select(func.coalesce(func.sum(DailyTraffic.bytes_in), 0), func.coalesce(func.sum(DailyTraffic.bytes_out), 0))
+        .select_from(DailyTraffic).join(Subscription, Subscription.id == DailyTraffic.subscription_id)
+        .join(Client, Client.id == Subscription.client_id), actor, filters)).one()
+    query = (query.group_by(Subscription.username, Client.client_number, Client.name, Service.name)
+             .order_by(moved.desc()).limit(top))
+    report = Report(title=gettext("Traffic"),
+                    columns=[gettext("Username"), gettext("Client number"), gettext("Name"), gettext("Service"),
+                             gettext("Download, GiB"), gettext("Upload, GiB"), gettext("Total, GiB")],
+                    numeric={4, 5, 6})
+    for row in db.session.execute(query):
+        report.rows.append([row.username or "—", row.client_number, row.name, row.service,
+                            _gib(row.down), _gib(row.up), _gib(row.moved)])
+    up, down = total
+    report.total = [gettext("All users"), "", "", "", _gib(down), _gib(up), _gib(up + down)]
+    return report
+
+
+def traffic_per_day(actor, filters):
+    """(day, GiB) of everyone in scope, for the chart."""
+    query = (select(DailyTraffic.day, func.sum(DailyTraffic.bytes_in + DailyTraffic.bytes_out))
+             .select_from(DailyTraffic).join(Subscription, Subscription.id == DailyTraffic.subscription_id)
+             .join(Client, Client.id == Subscription.client_id))
+    query = _traffic_filters(query, actor, filters).group_by(DailyTraffic.day).order_by(DailyTraffic.day)
+    return [(day, _gib(moved)) for day, moved in db.session.execute(query)]
+
+
+def _traffic_filters(query, actor, filters):
+    if filters.get("date_from"):
+        query = query.where(DailyTraffic.day >= filters["date_from"])
+    if filters.get("date_to"):
+        query = query.where(DailyTraffic.day <= filters["date_to"])
+    if filters.get("dealer") is not None:
+        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
+                            else Client.dealer_id == filters["dealer"])
+    return _scoped(query, actor, Client.dealer_id)
+
+
+def _gib(count):
+    return (Decimal(count or 0) / GIB).quantize(Decimal("0.01"))
+
+
+def online(actor, filters):
+    """Who is online now: the open sessions, per NAS."""
+    query = (select(RadiusSession.username, Client.client_number, Client.name, Nas.name.label("nas"),
+                    RadiusSession.framed_ip, RadiusSession.started_at,
+                    RadiusSession.output_bytes, RadiusSession.input_bytes)
+             .select_from(RadiusSession).join(Nas, Nas.id == RadiusSession.nas_id)
+             .outerjoin(Subscription, Subscription.id == RadiusSession.subscription_id)
+             .outerjoin(Client, Client.id == Subscription.client_id)
+             .where(RadiusSession.stopped_at.is_(None)))
+    dealer_id = dealer_of(actor)
+    if dealer_id is not None:
+        query = query.where(Client.dealer_id == dealer_id)
+    elif filters.get("dealer") is not None:
+        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
+                            else Client.dealer_id == filters["dealer"])
+    query = query.order_by(Nas.name, RadiusSession.username)
+    report = Report(title=gettext("Online now"),
+                    columns=[gettext("Username"), gettext("Client number"), gettext("Name"), gettext("NAS"),
+                             gettext("IP address"), gettext("Since"), gettext("Download, GiB"),
+                             gettext("Upload, GiB")], numeric={6, 7})
+    for row in db.session.execute(query):
+        report.rows.append([row.username, row.client_number or "—", row.name or "—", row.nas, row.framed_ip or "—",
+                            row.started_at, _gib(row.output_bytes), _gib(row.input_bytes)])
+    report.total = [ngettext("%(num)d session", "%(num)d sessions", len(report.rows))] + [""] * 7
+    return report

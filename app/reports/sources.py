@@ -1,0 +1,163 @@
+"""The reports the panel offers: each one's title, filters (read from a query string, the same for the
+screen and its exports), the function that builds it and the chart that goes with it."""
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from app.billing.models import PaymentMethod, PaymentType
+from app.catalog.models import Service, ServiceGroup
+from app.core.formatting import format_date, local_today
+from app.core.scoping import dealer_of
+from app.core.validators import InvalidValue, as_id, check_day
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.reports import charts
+from app.reports import services as reports
+from app.security.models import Operator
+
+
+@dataclass
+class ReportKind:
+    title: object
+    build: object  # (actor, filters) -> Report
+    filters: tuple  # the filter names the report's form shows
+    description: object = ""
+
+
+REPORTS = {
+    "revenue": ReportKind(_l("Revenue"), lambda actor, filters: reports.revenue(actor, filters, filters["group_by"]),
+                          ("date_from", "date_to", "group_by", "dealer", "method", "payment_type", "operator",
+                           "service"),
+                          _l("Payments received by day, month, year, method, type, dealer, operator or service; "
+                             "in EUR and in the currencies received; reversals netted.")),
+    "debtors": ReportKind(_l("Debtors"), reports.debtors, ("dealer", "group", "service", "status", "age"),
+                          _l("Who owes today, how much and since when, by age of the debt: the morning's calls.")),
+    "services": ReportKind(_l("Services"), reports.services, ("date_from", "date_to", "dealer", "group", "service"),
+                           _l("Subscriptions by service, group, dealer and status; activated in the period.")),
+    "cash-desk": ReportKind(_l("Cash desk"), reports.cash_desk, ("date_from", "date_to", "dealer", "method",
+                                                                  "operator"),
+                            _l("Collected per operator and day by method, as the handover records say.")),
+    "traffic": ReportKind(_l("Traffic"), reports.traffic, ("date_from", "date_to", "dealer"),
+                          _l("The users who moved the most in the period, and everyone's total per day.")),
+    "online": ReportKind(_l("Online now"), reports.online, ("dealer",), _l("The open RADIUS sessions.")),
+}
+
+FILTER_LABELS = {
+    "date_from": _l("From"), "date_to": _l("To"), "group_by": _l("Group by"), "dealer": _l("Dealer"),
+    "method": _l("Payment method"), "payment_type": _l("Payment type"), "operator": _l("Received by"),
+    "service": _l("Service"), "group": _l("Service group"), "status": _l("Status"), "age": _l("Age of the debt"),
+}
+ID_FILTERS = {"method": PaymentMethod, "payment_type": PaymentType, "operator": Operator, "service": Service,
+              "group": ServiceGroup, "dealer": Dealer}
+
+
+def default_period(today=None):
+    """This month so far: what a manager opens a report for."""
+    today = today or local_today()
+    return today.replace(day=1), today
+
+
+def parse_filters(key, args, actor):
+    """The report's filters from `args` (a MultiDict), checked; a value that is not valid is left out
+    (raises FieldErrors for a day that is not a day, so the page can say so)."""
+    names = REPORTS[key].filters
+    filters = {}
+    errors = {}
+    if "date_from" in names:
+        start, end = default_period()
+        for name, default in (("date_from", start), ("date_to", end)):
+            text = (args.get(name) or "").strip()
+            try:
+                filters[name] = check_day(text) if text else default
+            except InvalidValue as error:
+                errors[name] = str(error)
+                filters[name] = default
+        if filters["date_from"] > filters["date_to"]:
+            filters["date_from"], filters["date_to"] = filters["date_to"], filters["date_from"]
+    if "group_by" in names:
+        group = args.get("group_by") or "month"
+        filters["group_by"] = group if group in reports.REVENUE_GROUPS else "month"
+    for name in ("method", "payment_type", "operator", "service", "group"):
+        if name in names:
+            filters[name] = as_id(args.get(name))
+    if "dealer" in names and dealer_of(actor) is None:
+        value = (args.get("dealer") or "").strip()
+        # 0: head office's own; absent: everyone. A dealer's operator sees only the dealer's, always.
+        filters["dealer"] = 0 if value == "0" else as_id(value)
+    if "status" in names:
+        status = args.get("status")
+        filters["status"] = status if status in ("active", "suspended") else None
+    if "age" in names:
+        age = as_id(args.get("age"))
+        filters["age"] = age if age and age <= len(reports.AGES) else None
+    filters["errors"] = errors
+    return filters
+
+
+def filter_description(key, args):
+    """The filters in words: [(label, value)], for an export's header and the LOG."""
+    pairs = []
+    for name in REPORTS[key].filters:
+        value = (args.get(name) or "").strip()
+        if not value:
+            continue
+        if name in ID_FILTERS:
+            if name == "dealer" and value == "0":
+                value = str(reports.HEAD_OFFICE)
+            else:
+                record_id = as_id(value)
+                record = db.session.get(ID_FILTERS[name], record_id) if record_id else None
+                value = _name_of(record) if record is not None else value
+        elif name == "group_by":
+            value = str(reports.REVENUE_GROUPS.get(value, value))
+        elif name == "age":
+            index = as_id(value)
+            value = reports.age_label(*reports.AGES[index - 1]) if index and index <= len(reports.AGES) else value
+        pairs.append((str(FILTER_LABELS[name]), value))
+    return pairs
+
+
+def _name_of(record):
+    if isinstance(record, Operator):
+        return f"{record.first_name} {record.last_name}"
+    return str(getattr(record, "name", record))
+
+
+def chart_of(key, actor, filters, report):
+    """(title, Figure) drawn from what the report shows, or None for a report without a picture."""
+    if key == "revenue" and report.rows and filters.get("group_by") in ("day", "month", "year", "method",
+                                                                        "dealer", "service"):
+        return gettext("Revenue, EUR"), charts.bar_chart([row[0] for row in report.rows],
+                                                          [row[-1] for row in report.rows],
+                                                          gettext("Revenue, EUR"), "EUR")
+    if key == "debtors" and report.rows:
+        return gettext("Debt by age, EUR"), charts.bar_chart([label for label, _count, _amount in report.by_age],
+                                                              [amount for _label, _count, amount in report.by_age],
+                                                              gettext("Debt by age, EUR"), "EUR")
+    if key == "services" and report.rows:
+        totals = report.total[3:7]
+        labels = [str(label) for _code, label in reports.STATUSES]
+        return gettext("Subscriptions by status"), charts.bar_chart(labels, totals,
+                                                                      gettext("Subscriptions by status"))
+    if key == "traffic":
+        days = reports.traffic_per_day(actor, filters)
+        if days:
+            return gettext("Traffic per day, GiB"), charts.bar_chart([format_date(day)[:5] for day, _gib in days],
+                                                                      [gib for _day, gib in days],
+                                                                      gettext("Traffic per day, GiB"), "GiB")
+    return None
+
+
+def month_revenue(actor, today=None):
+    """(this month so far, the whole previous month) in EUR: the home page's comparison."""
+    today = today or local_today()
+    this_start = today.replace(day=1)
+    previous_end = date.fromordinal(this_start.toordinal() - 1)
+    previous_start = previous_end.replace(day=1)
+    figures = []
+    for start, end in ((this_start, today), (previous_start, previous_end)):
+        report = reports.revenue(actor, {"date_from": start, "date_to": end}, "year")
+        figures.append(report.total[-1])
+    return tuple(figures)

@@ -1,0 +1,215 @@
+"""Reports at /reports/ and exports at /exports/ (every report and every list view)."""
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+
+from app.billing.models import PaymentMethod, PaymentType
+from app.catalog.models import Service, ServiceGroup
+from app.core.actors import current_operator
+from app.core.errors import FieldErrors
+from app.core.exports import FORMATS
+from app.core.formatting import format_date, format_datetime
+from app.core.money import format_money
+from app.core.scoping import dealer_of
+from app.core.transaction import discard
+from app.core.views import HOME_PAGE
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.reports import charts
+from app.reports import services as reports
+from app.reports.exports import (
+    LIST_PREFIX,
+    REPORT_PREFIX,
+    export_progress,
+    exports_dir,
+    list_view,
+    may_export,
+    start_export,
+)
+from app.reports.models import DONE, Export
+from app.reports.sources import FILTER_LABELS, REPORTS, chart_of, month_revenue, parse_filters
+from app.security.models import Operator
+from app.security.rights import may_access
+
+FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel", "pdf": "PDF"}
+
+
+class ReportsView(BaseView):
+    route_base = "/reports"
+    class_permission_name = "Reports"
+    default_view = "index"
+    method_permission_name = {"index": "list", "report": "list"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        return self.render_template("reports/index.html", reports=REPORTS, title=gettext("Reports"))
+
+    @expose("/<key>/")
+    @has_access
+    def report(self, key):
+        if key not in REPORTS:
+            abort(404)
+        actor = current_operator()
+        filters = parse_filters(key, request.args, actor)
+        for message in filters["errors"].values():
+            flash(message, "danger")
+        report = REPORTS[key].build(actor, filters)
+        chart = chart_of(key, actor, filters, report)
+        source = REPORT_PREFIX + key
+        return self.render_template(
+            "reports/report.html", key=key, kind=REPORTS[key], report=report, filters=filters,
+            chart=Markup(charts.svg(chart[1])) if chart else None, choices=_choices(key, actor),
+            labels=FILTER_LABELS, may_export=may_export(actor, source), source=source, formats=FORMAT_LABELS,
+            query_string=request.query_string.decode(), cell=_cell_text, title=str(report.title))
+
+
+def _cell_text(value):
+    """A cell as the screen shows it: figures with a decimal comma, days dd.mm.yyyy, moments local, yes/no."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}".replace(",", " ").replace(".", ",")
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return format_date(value)
+    return str(value)
+
+
+def _choices(key, actor):
+    """The options of the report's filter form."""
+    names = REPORTS[key].filters
+    choices = {}
+    if "dealer" in names and dealer_of(actor) is None:
+        choices["dealer"] = [("", gettext("All")), ("0", str(reports.HEAD_OFFICE))] + [
+            (str(dealer.id), dealer.name) for dealer in db.session.scalars(select(Dealer).order_by(Dealer.name))]
+    if "method" in names:
+        choices["method"] = [("", gettext("All"))] + [(str(item.id), item.name) for item in db.session.scalars(
+            select(PaymentMethod).order_by(PaymentMethod.name))]
+    if "payment_type" in names:
+        choices["payment_type"] = [("", gettext("All"))] + [(str(item.id), item.name) for item in db.session.scalars(
+            select(PaymentType).order_by(PaymentType.name))]
+    if "operator" in names:
+        query = select(Operator).order_by(Operator.first_name, Operator.last_name)
+        if dealer_of(actor) is not None:
+            query = query.where(Operator.dealer_id == dealer_of(actor))
+        choices["operator"] = [("", gettext("All"))] + [
+            (str(item.id), f"{item.first_name} {item.last_name}") for item in db.session.scalars(query)]
+    if "service" in names:
+        choices["service"] = [("", gettext("All"))] + [(str(item.id), item.name) for item in db.session.scalars(
+            select(Service).order_by(Service.name))]
+    if "group" in names:
+        choices["group"] = [("", gettext("All"))] + [(str(item.id), item.name) for item in db.session.scalars(
+            select(ServiceGroup).order_by(ServiceGroup.name))]
+    if "group_by" in names:
+        choices["group_by"] = [(code, str(label)) for code, label in reports.REVENUE_GROUPS.items()]
+    if "status" in names:
+        choices["status"] = [("", gettext("All")), ("active", gettext("Active (service)")),
+                             ("suspended", gettext("Suspended"))]
+    if "age" in names:
+        choices["age"] = [("", gettext("All"))] + [(str(index), reports.age_label(*age) + " " + gettext("days"))
+                                                   for index, age in enumerate(reports.AGES, 1)]
+    return choices
+
+
+class ExportsView(BaseView):
+    """An operator's exports: asking for one, its progress, its file."""
+
+    route_base = "/exports"
+    class_permission_name = "Export"
+    default_view = "index"
+    method_permission_name = {"index": "list", "start": "list", "show": "list", "status": "list",
+                              "download": "list"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        actor = current_operator()
+        exports = db.session.scalars(select(Export).where(Export.operator_id == actor.id)
+                                     .order_by(Export.id.desc()).limit(50)).all()
+        return self.render_template("reports/exports.html", exports=exports, formats=FORMAT_LABELS,
+                                    progress=export_progress, title=gettext("My exports"))
+
+    @expose("/start", methods=["POST"])
+    @has_access
+    def start(self):
+        actor = current_operator()
+        try:
+            export = start_export(actor, request.form.get("source", ""), request.form.get("fmt", ""),
+                                  request.form.get("query", ""))
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+            return redirect(request.referrer or url_for("ReportsView.index"))
+        return redirect(url_for("ExportsView.show", pk=export.id))
+
+    def _own(self, pk):
+        export = db.session.get(Export, pk)
+        if export is None or export.operator_id != current_operator().id:
+            abort(404)
+        return export
+
+    @expose("/<int:pk>")
+    @has_access
+    def show(self, pk):
+        export = self._own(pk)
+        percent, rows = export_progress(export)
+        return self.render_template("reports/export.html", export=export, percent=percent, rows=rows,
+                                    formats=FORMAT_LABELS, title=export.title)
+
+    @expose("/<int:pk>/status")
+    @has_access
+    def status(self, pk):
+        export = self._own(pk)
+        percent, rows = export_progress(export)
+        return jsonify({"status": export.status, "percent": percent, "rows": rows, "error": export.error,
+                        "download": url_for("ExportsView.download", pk=pk) if export.status == DONE else None})
+
+    @expose("/<int:pk>/download")
+    @has_access
+    def download(self, pk):
+        export = self._own(pk)
+        if export.status != DONE or not export.file_name:
+            abort(404)
+        path = exports_dir() / export.file_name
+        if not path.is_file():
+            abort(404)
+        name = f"{export.title} {format_date(export.created_at)}.{export.fmt}"
+        return send_file(path, as_attachment=True, download_name=name, mimetype=None)
+
+
+def export_links():
+    """The export buttons of the list page being shown, for whoever may export it ([] otherwise)."""
+    endpoint = request.endpoint or ""
+    view_name, _dot, method = endpoint.partition(".")
+    if method != "list" or list_view(view_name) is None:
+        return []
+    source = LIST_PREFIX + view_name
+    actor = current_operator()
+    if not may_export(actor, source):
+        return []
+    return [{"source": source, "fmt": fmt, "label": FORMAT_LABELS[fmt]} for fmt in FORMATS]
+
+
+def home_revenue(_record, actor, **_known):
+    """The home page's month: revenue so far against the whole previous month, for who may see reports."""
+    if not may_access(actor, "can_list", "Reports"):
+        return {}
+    this_month, previous_month = month_revenue(actor)
+    return {"home_revenue": (this_month, previous_month), "format_money": format_money}
+
+
+def register(appbuilder):
+    appbuilder.add_view(ReportsView, "Reports", label=_l("Reports"), icon="fa-bar-chart")
+    appbuilder.add_view_no_menu(ExportsView)
+    HOME_PAGE.add("home/_revenue.html", home_revenue, order=25)
+    current_app.context_processor(lambda: {"export_links": export_links})
