@@ -85,6 +85,9 @@ class CsvWriter:
         self._buffer.seek(0)
         self._buffer.truncate()
 
+    def total(self, values):
+        self.row(values)
+
     def close(self):
         pass
 
@@ -126,6 +129,16 @@ class XlsxWriter:
     def row(self, values):
         self.sheet.append([self._cell(value) for value in values])
 
+    def total(self, values):
+        cells = []
+        for value in values:
+            cell = self._cell(value)
+            if not hasattr(cell, "font"):  # a plain value (text, yes/no): made a cell to be bold
+                cell = WriteOnlyCell(self.sheet, value=cell)
+            cell.font = Font(bold=True)
+            cells.append(cell)
+        self.sheet.append(cells)
+
     def close(self):
         self.book.save(self.stream)
 
@@ -142,28 +155,35 @@ class PdfTableWriter:
     """Collects the rows and draws them at close: a PDF is made in one piece. Big tables belong in CSV or
     XLSX; the PDF is for what goes on paper (a report, a day's list)."""
 
-    def __init__(self, stream, title, *, company="", filters=(), operator="", made_at=None, totals=None):
+    def __init__(self, stream, title, *, company="", filters=(), operator="", made_at=None):
         self.stream, self.title = stream, title
         self.company, self.filters, self.operator, self.made_at = company, filters, operator, made_at
-        self.titles, self.rows, self.totals = [], [], totals
+        self.titles, self.rows, self.total_row = [], [], None
         self.charts = []  # (title, PNG/SVG data URI)
 
     def header(self, titles):
         self.titles = list(titles)
 
     def row(self, values):
-        # Paper runs no formulas: text as it is.
-        self.rows.append([escape(value if isinstance(value, str) else text_of(value)) for value in values])
+        # Paper runs no formulas: text as it is; figures to the right.
+        self.rows.append([(escape(value if isinstance(value, str) else text_of(value)),
+                           isinstance(value, (int, float, Decimal)) and not isinstance(value, bool))
+                          for value in values])
+
+    def total(self, values):
+        self.row(values)
+        self.total_row = self.rows.pop()
 
     def close(self):
         self.stream.write(html_to_pdf(self.html(), title=self.title, page=LANDSCAPE_WITH_FOOTER))
 
     def html(self):
         head = "".join(f"<th>{escape(str(title))}</th>" for title in self.titles)
-        body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in self.rows)
-        if self.totals is not None:
-            body += "<tr class='total'>" + "".join(f"<td>{escape(text_of(value))}</td>"
-                                                   for value in self.totals) + "</tr>"
+        body = "".join("<tr>" + "".join(f"<td class='number'>{text}</td>" if number else f"<td>{text}</td>"
+                                        for text, number in row) + "</tr>" for row in self.rows)
+        if self.total_row is not None:
+            body += "<tr class='total'>" + "".join(f"<td class='number'>{text}</td>" if number else f"<td>{text}</td>"
+                                                   for text, number in self.total_row) + "</tr>"
         filters = "".join(f"<li>{escape(str(name))}: {escape(str(value))}</li>" for name, value in self.filters)
         charts = "".join(f"<p><b>{escape(str(title))}</b><br><img src='{uri}' width='480'></p>"
                          for title, uri in self.charts)
@@ -174,6 +194,7 @@ class PdfTableWriter:
             table {{ width: 100%; }}
             th {{ background: #e8e8e8; text-align: left; border-bottom: 1px solid #999; padding: 2px; }}
             td {{ border-bottom: 0.5px solid #ccc; padding: 2px; }}
+            td.number {{ text-align: right; }}
             tr.total td {{ font-weight: bold; border-top: 1px solid #333; }}
             .meta {{ color: #444; }}
             </style></head><body>

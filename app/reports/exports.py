@@ -190,7 +190,7 @@ def _write_report(actor, export, writer):
         if index % EXPORT_PAGE == 0:
             set_progress(progress_key(export), index, len(report.rows))
     if report.total:
-        writer.row(report.total)
+        writer.total(report.total)
     if export.fmt == PDF:
         chart = chart_of(key, actor, filters, report)
         if chart is not None:
