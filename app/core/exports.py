@@ -34,11 +34,6 @@ from app.core.pdf import html_to_pdf
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV, XLSX, PDF = "csv", "xlsx", "pdf"
 FORMATS = (CSV, XLSX, PDF)
-MEDIA_TYPES = {
-    CSV: "text/csv; charset=utf-8",
-    XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    PDF: "application/pdf",
-}
 YES, NO = "Да", "Не"
 
 

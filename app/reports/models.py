@@ -38,11 +38,3 @@ class Export(Model):
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="ck_export_status"),
         {"extend_existing": True},
     )
-
-    @property
-    def percent(self):
-        if self.status == DONE:
-            return 100
-        if not self.rows_total:
-            return 0
-        return min(99, int(self.rows_done * 100 / self.rows_total))

@@ -41,8 +41,14 @@ class Report:
     columns: list
     rows: list = field(default_factory=list)
     total: list = None
-    filters: list = field(default_factory=list)  # (name, value) as the header of an export shows them
     numeric: set = field(default_factory=set)  # indexes of the columns that are figures (right-aligned)
+
+
+def _dealer_filter(query, filters, column):
+    """One dealer's rows (0: head office's own), when head office filters by one."""
+    if filters.get("dealer") is None:
+        return query
+    return query.where(column.is_(None) if filters["dealer"] == 0 else column == filters["dealer"])
 
 
 def _scoped(query, actor, dealer_column):
@@ -85,9 +91,7 @@ def _payment_filters(query, actor, filters):
         query = query.where(Payment.paid_at >= utc_bounds(filters["date_from"])[0])
     if filters.get("date_to"):
         query = query.where(Payment.paid_at < utc_bounds(filters["date_to"])[1])
-    if filters.get("dealer") is not None:
-        query = query.where(Payment.dealer_id.is_(None) if filters["dealer"] == 0
-                            else Payment.dealer_id == filters["dealer"])
+    query = _dealer_filter(query, filters, Payment.dealer_id)
     if filters.get("method"):
         query = query.where(Payment.method_id == filters["method"])
     if filters.get("payment_type"):
@@ -172,9 +176,7 @@ def _revenue_by_service(actor, filters):
             query = query.where(dated.paid_at >= utc_bounds(filters["date_from"])[0])
         if filters.get("date_to"):
             query = query.where(dated.paid_at < utc_bounds(filters["date_to"])[1])
-        if filters.get("dealer") is not None:
-            query = query.where(Payment.dealer_id.is_(None) if filters["dealer"] == 0
-                                else Payment.dealer_id == filters["dealer"])
+        query = _dealer_filter(query, filters, Payment.dealer_id)
         if filters.get("method"):
             query = query.where(Payment.method_id == filters["method"])
         if filters.get("payment_type"):
@@ -267,9 +269,7 @@ def debtors(actor, filters, today=None):
         .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
         .where(owed > 0)
     )
-    if filters.get("dealer") is not None:
-        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
-                            else Client.dealer_id == filters["dealer"])
+    query = _dealer_filter(query, filters, Client.dealer_id)
     if filters.get("age"):
         low, high = AGES[filters["age"] - 1]
         query = query.where(age >= low) if high is None else query.where(and_(age >= low, age <= high))
@@ -375,9 +375,7 @@ def services(actor, filters):
         query = query.where(Service.id == filters["service"])
     if filters.get("group"):
         query = query.where(Service.group_id == filters["group"])
-    if filters.get("dealer") is not None:
-        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
-                            else Client.dealer_id == filters["dealer"])
+    query = _dealer_filter(query, filters, Client.dealer_id)
     query = _scoped(query, actor, Client.dealer_id)
     query = query.group_by(ServiceGroup.name, Service.name, dealer).order_by(ServiceGroup.name, Service.name, dealer)
     columns = [gettext("Service group"), gettext("Service"), gettext("Dealer")] + \
@@ -440,9 +438,7 @@ def _traffic_filters(query, actor, filters):
         query = query.where(DailyTraffic.day >= filters["date_from"])
     if filters.get("date_to"):
         query = query.where(DailyTraffic.day <= filters["date_to"])
-    if filters.get("dealer") is not None:
-        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
-                            else Client.dealer_id == filters["dealer"])
+    query = _dealer_filter(query, filters, Client.dealer_id)
     return _scoped(query, actor, Client.dealer_id)
 
 
@@ -459,12 +455,7 @@ def online(actor, filters):
              .outerjoin(Subscription, Subscription.id == RadiusSession.subscription_id)
              .outerjoin(Client, Client.id == Subscription.client_id)
              .where(RadiusSession.stopped_at.is_(None)))
-    dealer_id = dealer_of(actor)
-    if dealer_id is not None:
-        query = query.where(Client.dealer_id == dealer_id)
-    elif filters.get("dealer") is not None:
-        query = query.where(Client.dealer_id.is_(None) if filters["dealer"] == 0
-                            else Client.dealer_id == filters["dealer"])
+    query = _scoped(_dealer_filter(query, filters, Client.dealer_id), actor, Client.dealer_id)
     query = query.order_by(Nas.name, RadiusSession.username)
     report = Report(title=gettext("Online now"),
                     columns=[gettext("Username"), gettext("Client number"), gettext("Name"), gettext("NAS"),
