@@ -123,14 +123,16 @@ class Task(OfAClient, Model):
 
     id = Column(Integer, primary_key=True)
     task_type_id = Column(Integer, ForeignKey("task_type.id", ondelete="RESTRICT"), nullable=False, index=True)
-    task_type = relationship("TaskType")
+    # Loaded for a whole page at once (lists print the type, client and technicians of every row).
+    task_type = relationship("TaskType", lazy="selectin")
     client_id = Column(Integer, ForeignKey("client.id", ondelete="RESTRICT"), nullable=False, index=True)
-    client = relationship("Client")
+    client = relationship("Client", lazy="selectin")
     subscription_id = Column(Integer, ForeignKey("subscription.id", ondelete="RESTRICT"), index=True)
     subscription = relationship("Subscription")
     address = Column(String(300))
     description = Column(Text)
-    technicians = relationship("Operator", secondary=task_technician, order_by="Operator.first_name")
+    technicians = relationship("Operator", secondary=task_technician, order_by="Operator.first_name",
+                               lazy="selectin")
     scheduled_on = Column(Date)
     time_from = Column(Time)
     time_to = Column(Time)

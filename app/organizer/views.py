@@ -414,6 +414,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
         return self.render_template(
             "organizer/day.html", title=gettext("Tasks for the day"), day=day, technician=technician,
             tasks=tasks, technicians=planned_technicians(actor) if plans_tasks(actor) else [],
+            can_see_clients=may_access(actor, "can_show", "Client"),
             previous_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_plan_helpers())
 
     @expose("/day/pdf")
@@ -495,7 +496,7 @@ def tasks_part(record, actor, **_known):
         tasks = task_list(actor, day=local_today(), limit=50)
         return {"home_tasks": tasks, "home_tasks_day": local_today(), "task_window": window,
                 "task_status_label": _labels(TASK_STATUSES), "can_plan_tasks": may_access(actor, "can_plan", "Task"),
-                "can_mine_tasks": may_access(actor, "can_mine", "Task")}
+                "can_mine_tasks": may_access(actor, "can_mine", "Task") and not plans_tasks(actor)}
     return {
         "card_tasks": task_list(actor, client=record, limit=50),
         "task_window": window,
