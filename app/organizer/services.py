@@ -6,6 +6,7 @@ assigned to them. Every operation takes the acting operator first, raises
 FieldErrors with the reason and stores nothing when refused, and flushes.
 """
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -333,21 +334,29 @@ def open_installation_task(actor, subscription):
 
 # --- lists: the card, the home page, the day's plan, the week -------------------------------------------------
 
-def task_list(actor, *, day=None, client=None, technician=None, open_only=False, limit=None):
+PlanStep = namedtuple("PlanStep", "task_id position name required asks value_label status note value")
+
+
+def task_list(actor, *, day=None, client=None, technician=None, open_only=False, limit=None, steps="records"):
     """Tasks the actor sees, in the order of the day's plan: day, time window, neighbourhood, block, number
     (the tasks without a day or window last).
 
     The client card, the home page's today, the day's plan (screen and PDF)
-    and the phone page all read this.
+    and the phone page all read this. `steps`: "records" loads each task's
+    TaskStep records (the pages that mark them); "rows" puts read-only
+    PlanStep rows in `task.plan_steps` (the printed plan: a whole day's
+    thousands of steps without building records); "none" loads none.
     """
     query = (
         select(Task)
         .join(Client, Client.id == Task.client_id)
         .outerjoin(Block, Block.id == Client.block_id)
         .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
-        .options(selectinload(Task.steps), selectinload(Task.technicians), selectinload(Task.task_type),
-                 selectinload(Task.client), selectinload(Task.subscription))
+        .options(selectinload(Task.technicians), selectinload(Task.task_type), selectinload(Task.client),
+                 selectinload(Task.subscription))
     )
+    if steps == "records":
+        query = query.options(selectinload(Task.steps))
     query = visible_tasks(query, actor)
     if day is not None:
         query = query.where(Task.scheduled_on == day)
@@ -366,7 +375,16 @@ def task_list(actor, *, day=None, client=None, technician=None, open_only=False,
     )
     if limit:
         query = query.limit(limit)
-    return db.session.scalars(query).unique().all()
+    tasks = db.session.scalars(query).unique().all()
+    if steps == "rows":
+        by_task = {task.id: [] for task in tasks}
+        rows = db.session.execute(select(*(getattr(TaskStep, name) for name in PlanStep._fields))
+                                  .where(TaskStep.task_id.in_(by_task)).order_by(TaskStep.task_id, TaskStep.position))
+        for row in rows:
+            by_task[row.task_id].append(PlanStep(*row))
+        for task in tasks:
+            task.plan_steps = by_task[task.id]
+    return tasks
 
 
 def planned_technicians(actor):

@@ -410,7 +410,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     def day(self):
         """Задачи за деня: a day's tasks, optionally of one technician, in the order of the round."""
         actor, day, technician = self._plan_arguments()
-        tasks = task_list(actor, day=day, technician=technician)
+        tasks = task_list(actor, day=day, technician=technician, steps="rows")
         return self.render_template(
             "organizer/day.html", title=gettext("Tasks for the day"), day=day, technician=technician,
             tasks=tasks, technicians=planned_technicians(actor) if plans_tasks(actor) else [],
@@ -423,7 +423,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     def day_pdf(self):
         """The day's plan as an A4 PDF, with a tick box for every step."""
         actor, day, technician = self._plan_arguments()
-        tasks = task_list(actor, day=day, technician=technician)
+        tasks = task_list(actor, day=day, technician=technician, steps="rows")
         title = gettext("Tasks for the day") + f" {format_date(day)}"
         html = render_template("pdf/day_plan.html", title=title, day=day, technician=technician, tasks=tasks,
                                **_plan_helpers())
@@ -493,12 +493,12 @@ def tasks_part(record, actor, **_known):
     if not may_access(actor, "can_list", "Task"):
         return {}
     if record is None:
-        tasks = task_list(actor, day=local_today(), limit=50)
+        tasks = task_list(actor, day=local_today(), limit=50, steps="none")
         return {"home_tasks": tasks, "home_tasks_day": local_today(), "task_window": window,
                 "task_status_label": _labels(TASK_STATUSES), "can_plan_tasks": may_access(actor, "can_plan", "Task"),
                 "can_mine_tasks": may_access(actor, "can_mine", "Task") and not plans_tasks(actor)}
     return {
-        "card_tasks": task_list(actor, client=record, limit=50),
+        "card_tasks": task_list(actor, client=record, limit=50, steps="none"),
         "task_window": window,
         "task_status_label": _labels(TASK_STATUSES),
         "can_add_task": may_access(actor, "can_add", "Task") and plans_tasks(actor),
