@@ -13,6 +13,7 @@ from app.contracts.models import Contract
 from app.extensions import db
 from app.networks.models import Network
 from app.notifications.models import Notification
+from app.organizer.models import Task
 from app.radius.models import Nas, RadiusSession
 from app.security.models import Operator
 
@@ -229,6 +230,18 @@ def _radius_session_record(dealer, tag):
     return session
 
 
+def _task_record(dealer, tag):
+    from app.organizer.models import TaskType, TaskTypeStep
+    from app.organizer.services import create_task
+
+    task_type = TaskType(name=f"Вид задача-{tag}", steps=[TaskTypeStep(position=1, name="Стъпка")])
+    db.session.add(task_type)
+    task = create_task(head_office_cashier(), task_type=task_type, client=make_client(dealer, f"Поръчал-{tag}"),
+                       description=f"Задача-{tag}")
+    db.session.commit()
+    return task
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
@@ -245,4 +258,5 @@ SCOPED_FACTORIES = {
     Notification: (_notification_record, lambda record: record.subject),
     SubscriptionFreeze: (_freeze_record, lambda record: record.reason),
     RadiusSession: (_radius_session_record, lambda record: record.username),
+    Task: (_task_record, lambda record: record.client.name),
 }

@@ -12,6 +12,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import relationship, validates
+from sqlalchemy.sql.expression import false
 
 from app.core.money import check_amount, check_currency, format_money
 
@@ -62,6 +63,8 @@ class Service(Model):
     technology_id = Column(Integer, ForeignKey("technology.id", ondelete="RESTRICT"), index=True)
     technology = relationship("Technology")
     sellable = Column(Boolean, nullable=False, default=True)
+    # A sale opens an installation task (app.organizer.handlers); its completion activates the subscription.
+    needs_installation = Column(Boolean, nullable=False, default=False, server_default=false())
     parameters = relationship(
         "ServiceParameter", back_populates="service", cascade="all, delete-orphan", order_by="ServiceParameter.name"
     )

@@ -35,6 +35,7 @@ LABELS = {
     "technology": _l("Required technology"),
     "technology_id": _l("Required technology"),
     "sellable": _l("Sellable"),
+    "needs_installation": _l("Needs installation"),
     "parameters": _l("Extra parameters"),
     "monthly_price": _l("Monthly fee (VAT included)"),
     "installation_price": _l("Installation fee (VAT included)"),
@@ -101,11 +102,12 @@ class ServiceView(BillingModelView):
     fields = [
         "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
         "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",
-        "username_type", "download_kbps", "upload_kbps", "technology", "sellable",
+        "username_type", "download_kbps", "upload_kbps", "technology", "sellable", "needs_installation",
     ]
     add_columns = edit_columns = fields
     show_fieldsets = [
-        (_l("Service"), {"fields": ["name", "group", "description", "sellable", "technology"]}),
+        (_l("Service"), {"fields": ["name", "group", "description", "sellable", "needs_installation",
+                                     "technology"]}),
         (_l("Prices"), {"fields": ["installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
                                    "included_traffic_gb"]}),
         (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days", "max_freeze_days"]}),
@@ -120,6 +122,7 @@ class ServiceView(BillingModelView):
         "month_type": SelectField(LABELS["month_type"], choices=MONTH_TYPES, default="fixed"),
         "username_type": SelectField(LABELS["username_type"], choices=USERNAME_TYPES, default="none"),
         "sellable": BooleanField(LABELS["sellable"], default=True),
+        "needs_installation": BooleanField(LABELS["needs_installation"], default=False),
         # Left empty: the service cannot be frozen.
         "max_freeze_days": IntegerField(LABELS["max_freeze_days"], default=0, validators=[Optional()],
                                         filters=[lambda value: 0 if value is None else value]),
@@ -130,6 +133,7 @@ class ServiceView(BillingModelView):
         "month_type": _choice_label(MONTH_TYPES),
         "username_type": _choice_label(USERNAME_TYPES),
         "sellable": format_yes_no,
+        "needs_installation": format_yes_no,
         "monthly_fee": format_money,
         "installation_fee": format_money,
         "extra_traffic_fee": format_money,
@@ -137,6 +141,7 @@ class ServiceView(BillingModelView):
     }
     description_columns = {
         "included_traffic_gb": _l("Empty: unlimited."),
+        "needs_installation": _l("A sale opens an installation task; the subscription is activated when it is done."),
         "tolerance_days": _l("Days after the paid period ends before the service is suspended."),
         "max_freeze_days": _l("How many days a year a subscriber may freeze the service (vacation); 0: never."),
         "extra_traffic_fee": _l("Charged per GB over the included traffic at the end of the period."),

@@ -1,4 +1,6 @@
 """Demo data with Bulgarian names and valid identifiers. Idempotent."""
+from datetime import time
+
 from stdnum import iban
 from stdnum.bg import vat
 
@@ -19,6 +21,18 @@ from app.clients.models import Client, Subscription
 from app.clients.services import create_client
 from app.core.actors import acting_as
 from app.core.formatting import local_today
+from app.organizer.models import (
+    ASKS_NOTE,
+    ASKS_NOTHING,
+    ASKS_VALUE,
+    PURPOSE_FAULT,
+    PURPOSE_INSTALLATION,
+    PURPOSE_OTHER,
+    Task,
+    TaskType,
+    TaskTypeStep,
+)
+from app.organizer.services import create_task
 from app.security.models import Operator
 from app.security.services import ensure_operator
 
@@ -39,6 +53,7 @@ DEMO_OPERATORS = [
     ("s.koleva", "Светла", "Колева", "Мениджър", None),
     ("l.dimitrov", "Любомир", "Димитров", "Администратор на дилър", "Дилър Люлин"),
     ("n.todorova", "Надя", "Тодорова", "Касиер", "Дилър Люлин"),
+    ("t.stoyanov", "Тодор", "Стоянов", "Техник", None),
 ]
 
 
@@ -86,6 +101,7 @@ def seed_everything(password):
                 "blocks": seed_neighbourhoods(), "networks": seed_networks(), "nas": seed_nas()}
         ensure_default_contract_type()
     made["clients"] = seed_billing()
+    made["tasks"] = seed_organizer()
     return made
 
 
@@ -158,6 +174,10 @@ NETWORKS = [
 ]
 
 
+# A sale of these opens an installation task (app.organizer).
+NEEDS_INSTALLATION = ("Кабелен интернет", "Кабелна телевизия", "Наети линии")
+
+
 def seed_catalog():
     """Technologies, service groups and services priced in EUR; returns how many services were created."""
     technologies = {}
@@ -179,6 +199,7 @@ def seed_catalog():
                 extra_traffic_fee="0.00", month_type=month_type, warning_days=5, tolerance_days=3,
                 max_freeze_days=60, ip_count=ips, username_type=username, download_kbps=down, upload_kbps=up,
                 technology=technologies.get(technology), sellable=True,
+                needs_installation=group_name in NEEDS_INSTALLATION,
             )
             service.parameters = [ServiceParameter(name=key, value=value) for key, value in params.items()]
             db.session.add(service)
@@ -336,3 +357,59 @@ def _seed_client(cashier, today, name, kind, eik8, service_name, months_behind, 
         record_payment(cashier, client, periods={subscription.id: 1})
     if name in DEMO_ADVANCES:
         record_payment(cashier, client, amount=DEMO_ADVANCES[name], note="Демо: аванс")
+
+
+# name, purpose, minutes, colour, [(step, required, asks, value label)]
+TASK_TYPES = [
+    ("Нова инсталация", PURPOSE_INSTALLATION, 90, "#5cb85c", [
+        ("Прокарване на кабел до апартамента", True, ASKS_NOTHING, None),
+        ("Монтаж и регистрация на модема", True, ASKS_VALUE, "MAC на модема"),
+        ("Измерване на сигнала", False, ASKS_VALUE, "Ниво на сигнала, dBmV"),
+        ("Проверка на скоростта", True, ASKS_NOTE, None),
+        ("Подпис на клиента в протокола", True, ASKS_NOTHING, None),
+    ]),
+    ("Повреда", PURPOSE_FAULT, 60, "#d9534f", [
+        ("Диагностика", True, ASKS_NOTE, None),
+        ("Подмяна на кабел или конектор", False, ASKS_NOTHING, None),
+        ("Ниво на сигнала след ремонта", False, ASKS_VALUE, "Ниво на сигнала, dBmV"),
+        ("Проверка с клиента", True, ASKS_NOTHING, None),
+    ]),
+    ("Спиране на услуга", PURPOSE_OTHER, 30, "#777777", [
+        ("Изключване от разпределителя", True, ASKS_NOTHING, None),
+        ("Прибиране на модема", False, ASKS_VALUE, "MAC на модема"),
+    ]),
+]
+# client, task type, (from, to) today, description
+DEMO_TASKS = [
+    ("Иван Петров Иванов", "Повреда", ("09:00", "10:00"), "Няма интернет от вчера вечерта."),
+    ("Техно Сървиз ООД", "Нова инсталация", ("10:30", "12:00"), "Втори рутер в склада."),
+    ("Мария Георгиева Стоянова", "Повреда", ("14:00", "15:00"), "Прекъсва телевизията."),
+]
+
+
+def seed_organizer(planner_username="g.petrov", technician_username="t.stoyanov"):
+    """Task types with their steps, and a few tasks of today for the demo technician; returns how many tasks."""
+    with unit_of_work():
+        for name, purpose, minutes, colour, steps in TASK_TYPES:
+            if db.session.query(TaskType.id).filter_by(name=name).first():
+                continue
+            db.session.add(TaskType(name=name, purpose=purpose, duration_minutes=minutes, colour=colour, steps=[
+                TaskTypeStep(position=position, name=step, required=required, asks=asks, value_label=label)
+                for position, (step, required, asks, label) in enumerate(steps, start=1)]))
+        db.session.flush()
+    if db.session.query(Task.id).first() is not None:
+        return 0
+    planner = db.session.query(Operator).filter_by(username=planner_username).one()
+    technician = db.session.query(Operator).filter_by(username=technician_username).one()
+    created = 0
+    with acting_as(planner), unit_of_work():
+        for client_name, type_name, (start, end), description in DEMO_TASKS:
+            client = db.session.query(Client).filter_by(name=client_name).first()
+            if client is None:
+                continue
+            create_task(planner, task_type=db.session.query(TaskType).filter_by(name=type_name).one(),
+                        client=client, subscription=client.subscriptions[0] if client.subscriptions else None,
+                        description=description, technicians=[technician], scheduled_on=local_today(),
+                        time_from=time.fromisoformat(start), time_to=time.fromisoformat(end), check_right=False)
+            created += 1
+    return created

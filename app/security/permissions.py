@@ -28,6 +28,9 @@ READ_LOG = "read_log"
 OVERRIDE_TECHNOLOGY = "override_technology"
 ADD_CHARGES = "add_charges"
 SEE_ALL_CASH_DESKS = "see_all_cash_desks"
+# Every task of the dealer scope, assigning technicians, cancelling; without it an operator (a technician)
+# sees and works on only the tasks assigned to them (app.organizer.services).
+PLAN_TASKS = "plan_tasks"
 # Held by a role, it makes its operators log in with a one-time code too (app.security.two_factor).
 TWO_FACTOR_LOGIN = "two_factor_login"
 
@@ -45,6 +48,7 @@ RIGHTS = {
     ADD_CHARGES: (ADD_CHARGES, OPERATIONS),
     SEE_ALL_CASH_DESKS: (SEE_ALL_CASH_DESKS, OPERATIONS),
     TWO_FACTOR_LOGIN: (TWO_FACTOR_LOGIN, OPERATIONS),
+    PLAN_TASKS: (PLAN_TASKS, OPERATIONS),
     MANAGE_OPERATORS: ("can_edit", "Operator"),
     MANAGE_PROTECTION: ("can_edit", "AllowedAddress"),
     READ_LOG: ("can_list", "LogEntry"),
@@ -73,6 +77,10 @@ PERMISSION_LABELS = {
     "can_preview": _l("preview before printing"),
     "can_get": _l("read"),
     "can_pdf": _l("PDF"),
+    "can_plan": _l("day's plan and week"),
+    "can_mine": _l("own tasks (phone page)"),
+    "can_work": _l("mark steps, close"),
+    "can_cancel": _l("cancel"),
     RECORD_PAYMENT: _l("record payment"),
     REVERSE_PAYMENT: _l("reverse payment"),
     SEE_CASH_BALANCE: _l("see cash balance"),
@@ -85,6 +93,7 @@ PERMISSION_LABELS = {
     ADD_CHARGES: _l("add manual charges"),
     SEE_ALL_CASH_DESKS: _l("see every operator's cash desk"),
     TWO_FACTOR_LOGIN: _l("must log in with a one-time code"),
+    PLAN_TASKS: _l("plan tasks: see every task, assign technicians"),
 }
 
 # View menus that are not a model (the model views register their labels
@@ -146,6 +155,11 @@ VIEW_LABELS = {
     "UserInfoEditView": _l("Edit own profile"),
     "Reports": _l("Reports"),
     "Export": _l("Exports"),
+    "Organizer": _l("Organizer"),
+    "Tasks": _l("Tasks"),
+    "Task types": _l("Task types"),
+    "Day plan": _l("Tasks for the day"),
+    "My tasks": _l("My tasks"),
 }
 
 ADMINISTRATOR = "Администратор"
@@ -184,6 +198,11 @@ PAYMENTS_READ = {"Payment": READ, "Charge": READ, "Invoice": READ, "CashDesk": [
 # The desk takes vacation requests: freezing a subscription.
 FREEZE_WORK = {"SubscriptionFreeze": READ + ["can_add"]}
 
+# A technician works on the tasks assigned to them; planners (PLAN_TASKS) see and change every task.
+TASK_WORK = {"Task": READ + ["can_plan", "can_mine", "can_work"], "TaskType": READ}
+TASK_PLANNING = {"Task": READ + ["can_add", "can_edit", "can_plan", "can_mine", "can_work", "can_cancel"],
+                 "TaskType": READ, "TaskTypeStep": READ}
+
 ROLE_DEFAULTS = {
     CASHIER: {
         "rights": [RECORD_PAYMENT, PRINT_CONTRACTS, SEE_CASH_BALANCE],
@@ -192,13 +211,14 @@ ROLE_DEFAULTS = {
                   "RadiusSession": READ, **FREEZE_WORK},
     },
     TECHNICAL_SUPPORT: {
-        "rights": [CHANGE_TECHNICAL],
+        "rights": [CHANGE_TECHNICAL, PLAN_TASKS],
         "views": {"Dealer": READ, **CATALOG_READ, "Network": READ, "Block": WRITE, "Client": READ,
-                  "Subscription": ["can_list", "can_show", "can_edit", "can_status"], "RadiusSession": READ},
+                  "Subscription": ["can_list", "can_show", "can_edit", "can_status"], "RadiusSession": READ,
+                  **TASK_PLANNING},
     },
     TECHNICIAN: {
         "rights": [],
-        "views": {"Neighbourhood": READ, "Block": READ, **COVERAGE},
+        "views": {"Neighbourhood": READ, "Block": READ, **COVERAGE, **TASK_WORK},
     },
     MANAGER: {
         "rights": [EXPORT_REPORTS, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS],
@@ -211,11 +231,11 @@ ROLE_DEFAULTS = {
     DEALER_ADMINISTRATOR: {
         "rights": [RECORD_PAYMENT, REVERSE_PAYMENT, ADD_SUBSCRIPTIONS, PRINT_CONTRACTS,
                    SEE_PERSONAL_DATA, SEE_CASH_BALANCE, SEE_ALL_CASH_DESKS, CHANGE_TECHNICAL, ADD_CHARGES,
-                   EXPORT_REPORTS],
+                   EXPORT_REPORTS, PLAN_TASKS],
         "views": {"Dealer": READ, "Operator": WRITE + ["resetpasswords"], "LogEntry": READ,
                   **CATALOG_READ, "Network": READ, "Client": WRITE, "Subscription": SUBSCRIPTION_WORK,
                   "Contract": CONTRACT_WORK, **PAYMENTS_READ, "Charge": READ + ["can_add"], "Notification": READ,
                   "RadiusSession": READ, "Reports": ["can_list"], "Export": ["can_list"],
-                  **FREEZE_WORK},
+                  **FREEZE_WORK, **TASK_PLANNING},
     },
 }

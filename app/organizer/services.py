@@ -1,0 +1,449 @@
+"""The organizer's operations: task types, tasks and their steps, the day's plan and the week's load.
+
+Who sees and changes a task: an operator with the right "plan tasks" every
+task of their dealer scope; any other operator (a technician) only the tasks
+assigned to them. Every operation takes the acting operator first, raises
+FieldErrors with the reason and stores nothing when refused, and flushes.
+"""
+import re
+from collections import namedtuple
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask_babel import gettext
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
+
+from app.addresses.models import Block, Neighbourhood
+from app.clients.models import ACTIVE as SUBSCRIPTION_ACTIVE
+from app.clients.models import PENDING as SUBSCRIPTION_PENDING
+from app.clients.models import Client
+from app.clients.subscriptions import change_status
+from app.core.errors import FieldErrors
+from app.core.formatting import utcnow
+from app.core.scoping import in_scope, refuse_out_of_scope, scope
+from app.extensions import db
+from app.organizer.models import (
+    ASKS,
+    ASKS_VALUE,
+    CANCELLED,
+    CLOSED,
+    DONE,
+    IN_PROGRESS,
+    NORMAL,
+    OPEN,
+    PRIORITIES,
+    PURPOSE_FAULT,
+    PURPOSE_INSTALLATION,
+    PURPOSES,
+    STEP_DONE,
+    STEP_PENDING,
+    STEP_SKIPPED,
+    STEP_STATUSES,
+    Task,
+    TaskStep,
+    TaskType,
+    task_technician,
+)
+from app.security.models import Operator
+from app.security.permissions import PLAN_TASKS
+from app.security.rights import may, may_access
+
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAX_DURATION = 24 * 60
+
+
+# --- task types -----------------------------------------------------------------------------------------------
+
+def task_type_errors(record):
+    """Rules for a task type (or a form's values with the same names), as {field: [message]}."""
+    errors = {}
+    duration = getattr(record, "duration_minutes", None)
+    if duration is not None and not 0 < duration <= MAX_DURATION:
+        errors["duration_minutes"] = [gettext("From 1 to %(max)d minutes.", max=MAX_DURATION)]
+    colour = getattr(record, "colour", None)
+    if colour and not COLOUR.match(colour):
+        errors["colour"] = [gettext("A colour is written #rrggbb, e.g. #337ab7.")]
+    purpose = getattr(record, "purpose", None)
+    if purpose and purpose not in PURPOSES:
+        errors["purpose"] = [gettext("Unknown purpose.")]
+    return errors
+
+
+def task_type_step_errors(record):
+    """Rules for a step of a task type: a value step names what it asks for."""
+    errors = {}
+    asks = getattr(record, "asks", None)
+    if asks and asks not in ASKS:
+        errors["asks"] = [gettext("Unknown choice.")]
+    if asks == ASKS_VALUE and not (getattr(record, "value_label", None) or "").strip():
+        errors["value_label"] = [gettext("Name the value the step asks for, e.g. Modem MAC.")]
+    position = getattr(record, "position", None)
+    if position is not None and position < 1:
+        errors["position"] = [gettext("The order is a whole number from 1.")]
+    return errors
+
+
+def type_for(purpose):
+    """The task type a sale (installation) or the card's fault button opens: the first of that purpose."""
+    return db.session.scalar(select(TaskType).where(TaskType.purpose == purpose).order_by(TaskType.id).limit(1))
+
+
+# --- who sees what --------------------------------------------------------------------------------------------
+
+def plans_tasks(actor):
+    return may(actor, PLAN_TASKS)
+
+
+def visible_tasks(query, actor):
+    """`query` over Task limited to what the actor sees: the dealer's tasks for a planner, else the own ones."""
+    query = scope(query, actor, Task)
+    if not plans_tasks(actor):
+        mine = select(task_technician.c.task_id).where(task_technician.c.operator_id == getattr(actor, "id", None))
+        query = query.filter(Task.id.in_(mine))
+    return query
+
+
+def may_work_on(actor, task):
+    """True when the actor may mark the task's steps and close it: a planner in scope, or an assigned technician."""
+    if task is None or actor is None or not in_scope(task, actor):
+        return False
+    return plans_tasks(actor) or any(operator.id == actor.id for operator in task.technicians)
+
+
+def visible_task(actor, task_id):
+    """The task with this id when the actor sees it, else None."""
+    if not isinstance(task_id, int) or isinstance(task_id, bool):
+        return None
+    return db.session.scalar(visible_tasks(select(Task).where(Task.id == task_id), actor))
+
+
+# --- tasks ----------------------------------------------------------------------------------------------------
+
+TASK_FIELDS = ("task_type", "client", "subscription", "address", "description", "technicians", "scheduled_on",
+               "time_from", "time_to", "priority", "duration_minutes")
+
+
+def create_task(actor, *, task_type=None, client=None, subscription=None, address=None, description=None,
+                technicians=(), scheduled_on=None, time_from=None, time_to=None, priority=NORMAL,
+                duration_minutes=None, activates_subscription=False, check_right=True):
+    """A new task of `task_type` for `client`, with its own copy of the type's steps. Flushes; FieldErrors.
+
+    The address defaults to the subscription's delivery address, then the
+    client's. A task of the installation type for a subscription activates
+    it when done. `check_right=False` is for tasks the system opens on its
+    own (a sale's installation task).
+    """
+    if check_right and not (may_access(actor, "can_add", "Task") and plans_tasks(actor)):
+        raise FieldErrors({"task_type": [gettext("You do not have the right to add tasks.")]})
+    with db.session.no_autoflush:
+        task = Task(task_type=task_type, client=client, subscription=subscription, description=description or None,
+                    technicians=list(technicians or []), scheduled_on=scheduled_on, time_from=time_from,
+                    time_to=time_to, priority=priority or NORMAL, status=OPEN,
+                    activates_subscription=subscription is not None and bool(
+                        activates_subscription or getattr(task_type, "purpose", None) == PURPOSE_INSTALLATION))
+        task.duration_minutes = duration_minutes or (task_type.duration_minutes if task_type else 60)
+        task.address = (address or "").strip() or _address_of(client, subscription)
+        _refuse_invalid(actor, task)
+        for step in task_type.steps:
+            task.steps.append(TaskStep(position=step.position, name=step.name, required=step.required,
+                                       asks=step.asks, value_label=step.value_label, status=STEP_PENDING))
+    db.session.add(task)
+    db.session.flush()
+    return task
+
+
+def _address_of(client, subscription):
+    if subscription is not None and subscription.delivery_address:
+        return subscription.delivery_address
+    return client.address() if client is not None else None
+
+
+def update_task(actor, task, **fields):
+    """Change a task's plan: subscription, address, description, technicians, day, window, priority.
+
+    A task stays with its client and its type (its steps are the type's copy). Flushes; FieldErrors.
+    """
+    if not (may_access(actor, "can_edit", "Task") and plans_tasks(actor)) or not in_scope(task, actor):
+        raise FieldErrors({"description": [gettext("You do not have the right to change tasks.")]})
+    if task.is_closed:
+        raise FieldErrors({"description": [gettext("A closed task cannot be changed.")]})
+    if "client" in fields and fields["client"] is not task.client:
+        raise FieldErrors({"client": [gettext("A task stays with its client.")]})
+    if "task_type" in fields and fields["task_type"] is not task.task_type:
+        raise FieldErrors({"task_type": [gettext("A task keeps its type; cancel it and open another.")]})
+    unknown = set(fields) - set(TASK_FIELDS)
+    if unknown:
+        raise FieldErrors({name: [gettext("This field cannot be changed here.")] for name in unknown})
+    with db.session.no_autoflush:
+        for name, value in fields.items():
+            setattr(task, name, value)
+        if not task.address:
+            task.address = _address_of(task.client, task.subscription)
+        _refuse_invalid(actor, task)
+    db.session.flush()
+    return task
+
+
+def _refuse_invalid(actor, task):
+    errors = {}
+    if task.task_type is None:
+        errors["task_type"] = [gettext("Choose the task type.")]
+    if task.client is None:
+        errors["client"] = [gettext("Choose the client.")]
+    if errors:
+        raise FieldErrors(errors)
+    refuse_out_of_scope(task, actor)
+    if task.subscription is not None and task.subscription.client_id != task.client.id:
+        errors["subscription"] = [gettext("A task covers only its own client's subscriptions.")]
+    if task.priority not in PRIORITIES:
+        errors["priority"] = [gettext("Unknown priority.")]
+    if task.duration_minutes is not None and not 0 < task.duration_minutes <= MAX_DURATION:
+        errors["duration_minutes"] = [gettext("From 1 to %(max)d minutes.", max=MAX_DURATION)]
+    if (task.time_from or task.time_to) and task.scheduled_on is None:
+        errors["scheduled_on"] = [gettext("A time window needs its day.")]
+    if task.time_from and task.time_to and task.time_to <= task.time_from:
+        errors["time_to"] = [gettext("The window ends after it starts.")]
+    if errors:
+        raise FieldErrors(errors)
+
+
+@dataclass
+class StepUpdate:
+    """What mark_step did: the step, and whether anything changed (a resent update changes nothing)."""
+
+    step: TaskStep
+    changed: bool
+    warnings: list = field(default_factory=list)
+
+
+def mark_step(actor, step, status, note=None, value=None, request_key=None):
+    """Mark a step done, failed, skipped (optional steps only) or pending again, with its note or value.
+
+    The same update sent again — the same request key, or the same target
+    state — changes nothing. The first mark puts the task in progress; the
+    mark that leaves no step pending with every required step done closes it.
+    Flushes; FieldErrors.
+    """
+    task = step.task
+    if not may_work_on(actor, task):
+        raise FieldErrors({"status": [gettext("This task is not assigned to you.")]})
+    request_key = (str(request_key).strip()[:64] or None) if request_key not in (None, "") else None
+    if request_key is not None and step.request_key == request_key:
+        return StepUpdate(step, False)
+    note, value = _text(note, 500), _text(value, 200)
+    if task.is_closed:
+        if (status, note or step.note, value or step.value) == (step.status, step.note, step.value):
+            return StepUpdate(step, False)
+        raise FieldErrors({"status": [gettext("The task is closed; its steps do not change any more.")]})
+    if status not in STEP_STATUSES:
+        raise FieldErrors({"status": [gettext("Unknown step status.")]})
+    if status == STEP_SKIPPED and step.required:
+        raise FieldErrors({"status": [gettext("The step „%(step)s“ is required and cannot be skipped.",
+                                              step=step.name)]})
+    note = note if note is not None else step.note
+    value = value if value is not None else step.value
+    if status == STEP_DONE and step.asks == ASKS_VALUE and not value:
+        raise FieldErrors({"value": [gettext("Enter %(label)s.", label=step.value_label or gettext("the value"))]})
+    if (status, note, value) == (step.status, step.note, step.value):
+        if request_key is not None:
+            step.request_key = request_key
+        return StepUpdate(step, False)
+    step.status, step.note, step.value = status, note, value
+    step.marked_at = utcnow() if status != STEP_PENDING else None
+    step.marked_by_id = actor.id if status != STEP_PENDING else None
+    step.request_key = request_key
+    if task.status == OPEN:
+        task.status = IN_PROGRESS
+    db.session.flush()
+    warnings = []
+    if all(s.status != STEP_PENDING for s in task.steps) and not missing_required_steps(task):
+        warnings = close_task(actor, task)
+    return StepUpdate(step, True, warnings)
+
+
+def _text(value, limit):
+    """Typed text, trimmed; None for nothing (or anything that is not text)."""
+    return (value.strip()[:limit] or None) if isinstance(value, str) else None
+
+
+def missing_required_steps(task):
+    """The required steps not done yet: while there are any, the task cannot be closed."""
+    return [step for step in task.steps if step.required and step.status != STEP_DONE]
+
+
+def close_task(actor, task):
+    """The task done. Refused while a required step is not done. An installation opened by a sale activates its
+    subscription (through the subscription's status change, in the LOG). Closing a done task again changes nothing.
+
+    Returns messages for the operator. Flushes; FieldErrors.
+    """
+    if not may_work_on(actor, task):
+        raise FieldErrors({"status": [gettext("This task is not assigned to you.")]})
+    if task.status == DONE:
+        return []
+    if task.status == CANCELLED:
+        raise FieldErrors({"status": [gettext("A cancelled task cannot be closed.")]})
+    missing = missing_required_steps(task)
+    if missing:
+        raise FieldErrors({"status": [gettext("Not done yet: %(steps)s.", steps=", ".join(s.name for s in missing))]})
+    task.status = DONE
+    task.closed_at = utcnow()
+    task.closed_by_id = actor.id
+    db.session.flush()
+    subscription = task.subscription
+    if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
+        change_status(actor, subscription, SUBSCRIPTION_ACTIVE,
+                      gettext("Installed (task No. %(number)s).", number=task.id))
+        return [gettext("The service %(service)s is active.", service=subscription.service.name)]
+    return []
+
+
+def cancel_task(actor, task, reason):
+    """Cancel a task, saying why; a cancelled installation activates nothing. Cancelling again changes nothing."""
+    if not (plans_tasks(actor) and in_scope(task, actor)):
+        raise FieldErrors({"cancel_reason": [gettext("You do not have the right to cancel tasks.")]})
+    if task.status == CANCELLED:
+        return task
+    if task.status == DONE:
+        raise FieldErrors({"cancel_reason": [gettext("A done task cannot be cancelled.")]})
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise FieldErrors({"cancel_reason": [gettext("Say why the task is cancelled.")]})
+    task.status = CANCELLED
+    task.cancel_reason = reason[:300]
+    task.closed_at = utcnow()
+    task.closed_by_id = actor.id
+    db.session.flush()
+    return task
+
+
+def open_installation_task(actor, subscription):
+    """The installation task a sale of a service that needs installation opens; its completion activates the
+    subscription. Returns a message for the operator when no task type is meant for installations."""
+    if not subscription.service.needs_installation:
+        return None
+    task_type = type_for(PURPOSE_INSTALLATION)
+    if task_type is None:
+        return gettext("No task type is for installations: open the installation task by hand.")
+    create_task(actor, task_type=task_type, client=subscription.client, subscription=subscription,
+                description=gettext("Installation of %(service)s", service=subscription.service.name),
+                activates_subscription=True, check_right=False)
+    return None
+
+
+# --- lists: the card, the home page, the day's plan, the week -------------------------------------------------
+
+PlanStep = namedtuple("PlanStep", "task_id position name required asks value_label status note value")
+
+
+def task_list(actor, *, day=None, client=None, technician=None, open_only=False, limit=None, steps="records"):
+    """Tasks the actor sees, in the order of the day's plan: day, time window, neighbourhood, block, number
+    (the tasks without a day or window last).
+
+    The client card, the home page's today, the day's plan (screen and PDF)
+    and the phone page all read this. `steps`: "records" loads each task's
+    TaskStep records (the pages that mark them); "rows" puts read-only
+    PlanStep rows in `task.plan_steps` (the printed plan: a whole day's
+    thousands of steps without building records); "none" loads none.
+    """
+    query = (
+        select(Task)
+        .join(Client, Client.id == Task.client_id)
+        .outerjoin(Block, Block.id == Client.block_id)
+        .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
+        .options(selectinload(Task.technicians), selectinload(Task.task_type), selectinload(Task.client),
+                 selectinload(Task.subscription))
+    )
+    if steps == "records":
+        query = query.options(selectinload(Task.steps))
+    query = visible_tasks(query, actor)
+    if day is not None:
+        query = query.where(Task.scheduled_on == day)
+    if client is not None:
+        query = query.where(Task.client_id == client.id)
+    if technician is not None:
+        query = query.where(Task.id.in_(select(task_technician.c.task_id)
+                                        .where(task_technician.c.operator_id == technician.id)))
+    if open_only:
+        query = query.where(Task.status.not_in(CLOSED))
+    query = query.order_by(
+        case((Task.scheduled_on.is_(None), 1), else_=0), Task.scheduled_on,
+        case((Task.time_from.is_(None), 1), else_=0), Task.time_from,
+        # Block numbers in their natural order (12 before 105): shorter first, then by text.
+        Neighbourhood.name, func.length(Block.name), Block.name, Task.id,
+    )
+    if limit:
+        query = query.limit(limit)
+    tasks = db.session.scalars(query).unique().all()
+    if steps == "rows":
+        by_task = {task.id: [] for task in tasks}
+        rows = db.session.execute(select(*(getattr(TaskStep, name) for name in PlanStep._fields))
+                                  .where(TaskStep.task_id.in_(by_task)).order_by(TaskStep.task_id, TaskStep.position))
+        for row in rows:
+            by_task[row.task_id].append(PlanStep(*row))
+        for task in tasks:
+            task.plan_steps = by_task[task.id]
+    return tasks
+
+
+def planned_technicians(actor):
+    """The operators a planner may put on tasks (their dealer's), by name."""
+    query = scope(select(Operator).where(Operator.active.is_(True)), actor, Operator)
+    return db.session.scalars(query.order_by(Operator.first_name, Operator.last_name)).all()
+
+
+@dataclass
+class WeekLoad:
+    technician: Operator
+    days: list  # [(day, tasks, minutes)] Monday to Sunday
+
+    @property
+    def total_tasks(self):
+        return sum(tasks for _day, tasks, _minutes in self.days)
+
+    @property
+    def total_minutes(self):
+        return sum(minutes for _day, _tasks, minutes in self.days)
+
+
+def week_start(day):
+    return day - timedelta(days=day.weekday())
+
+
+def week_load(actor, monday, technician=None):
+    """Per technician, per day of the week from `monday`: the tasks not cancelled and their planned minutes."""
+    days = [monday + timedelta(days=offset) for offset in range(7)]
+    query = (
+        select(task_technician.c.operator_id, Task.scheduled_on, func.count(Task.id), func.sum(Task.duration_minutes))
+        .select_from(Task)
+        .join(task_technician, task_technician.c.task_id == Task.id)
+        .where(Task.scheduled_on >= days[0], Task.scheduled_on <= days[-1], Task.status != CANCELLED)
+        .group_by(task_technician.c.operator_id, Task.scheduled_on)
+    )
+    query = visible_tasks(query, actor)
+    if technician is not None:
+        query = query.where(task_technician.c.operator_id == technician.id)
+    counts = {}
+    for operator_id, day, tasks, minutes in db.session.execute(query):
+        counts[(operator_id, day)] = (tasks, int(minutes or 0))
+    if technician is not None:
+        technicians = [technician]
+    elif plans_tasks(actor):
+        ids = {operator_id for operator_id, _day in counts}
+        technicians = [op for op in planned_technicians(actor) if op.id in ids]
+    else:
+        technicians = [actor]
+    return [WeekLoad(op, [(day, *counts.get((op.id, day), (0, 0))) for day in days]) for op in technicians]
+
+
+def parse_day(text, default=None):
+    """A day typed dd.mm.yyyy (or yyyy-mm-dd, as links carry it); `default` for nothing or nonsense."""
+    if isinstance(text, date):
+        return text
+    for form in ("%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime((text or "").strip(), form).date()
+        except ValueError:
+            continue
+    return default

@@ -1,0 +1,527 @@
+"""The organizer in the panel: task types at /tasks/types/, tasks at /tasks/, the day's plan (screen and PDF),
+the week's load, the technician's phone page, and the tasks parts of the client card and the home page."""
+import uuid
+from datetime import timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.audit.formatting import register_entity
+from app.clients.models import Client
+from app.clients.views import CLIENT_CARD, BackToTheCard
+from app.core.actors import current_operator
+from app.core.errors import FieldErrors
+from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
+from app.core.pdf import PdfError, html_to_pdf
+from app.core.scoping import DealerScopedView, get_in_scope
+from app.core.transaction import discard
+from app.core.validators import ModelRules
+from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
+from app.extensions import db
+from app.organizer import handlers
+from app.organizer.api import TASK_OPERATIONS, VISIBLE_TASKS, TaskApi
+from app.organizer.models import (
+    ASKS_NOTHING,
+    ASKS_NOTE,
+    ASKS_VALUE,
+    CANCELLED,
+    DONE,
+    HIGH,
+    IN_PROGRESS,
+    LOW,
+    NORMAL,
+    OPEN,
+    PURPOSE_FAULT,
+    PURPOSE_INSTALLATION,
+    PURPOSE_OTHER,
+    STEP_DONE,
+    STEP_FAILED,
+    STEP_PENDING,
+    STEP_SKIPPED,
+    Task,
+    TaskStep,
+    TaskType,
+    TaskTypeStep,
+)
+from app.organizer.services import (
+    cancel_task,
+    close_task,
+    mark_step,
+    missing_required_steps,
+    may_work_on,
+    parse_day,
+    planned_technicians,
+    plans_tasks,
+    task_list,
+    task_type_errors,
+    task_type_step_errors,
+    type_for,
+    visible_task,
+    week_load,
+    week_start,
+)
+from app.security.models import Operator
+from app.security.rights import may_access
+
+PURPOSES = [(PURPOSE_OTHER, _l("Other")), (PURPOSE_INSTALLATION, _l("Installation (opened by a sale)")),
+            (PURPOSE_FAULT, _l("Fault (the card's button)"))]
+ASKS = [(ASKS_NOTHING, _l("Nothing")), (ASKS_NOTE, _l("A note")), (ASKS_VALUE, _l("A value"))]
+TASK_STATUSES = [(OPEN, _l("Open (task)")), (IN_PROGRESS, _l("In progress")), (DONE, _l("Done (task)")),
+                 (CANCELLED, _l("Cancelled"))]
+STEP_STATUSES = [(STEP_PENDING, _l("Pending")), (STEP_DONE, _l("Done")), (STEP_FAILED, _l("Failed")),
+                 (STEP_SKIPPED, _l("Skipped"))]
+PRIORITIES = [(HIGH, _l("High")), (NORMAL, _l("Normal")), (LOW, _l("Low"))]
+
+TYPE_LABELS = {
+    "name": _l("Name"),
+    "purpose": _l("Purpose"),
+    "duration_minutes": _l("Duration, minutes"),
+    "colour": _l("Colour"),
+    "steps": _l("Steps"),
+}
+TYPE_STEP_LABELS = {
+    "task_type": _l("Task type"),
+    "task_type_id": _l("Task type"),
+    "position": _l("Order"),
+    "name": _l("Step"),
+    "required": _l("Required"),
+    "asks": _l("Asks for"),
+    "value_label": _l("Value asked for"),
+}
+LABELS = {
+    "id": _l("Number"),
+    "task_type": _l("Task type"),
+    "task_type_id": _l("Task type"),
+    "client": _l("Client"),
+    "client_id": _l("Client"),
+    "subscription": _l("Subscription"),
+    "subscription_id": _l("Subscription"),
+    "address": _l("Address"),
+    "description": _l("Description"),
+    "technicians": _l("Technicians"),
+    "scheduled_on": _l("Day"),
+    "time_from": _l("From"),
+    "time_to": _l("To"),
+    "window": _l("Time window"),
+    "duration_minutes": _l("Duration, minutes"),
+    "priority": _l("Priority"),
+    "status": _l("Status"),
+    "activates_subscription": _l("Activates the subscription when done"),
+    "cancel_reason": _l("Reason for cancelling"),
+    "created_at": _l("Created on"),
+    "closed_at": _l("Closed on"),
+    "closed_by": _l("Closed by"),
+    "closed_by_id": _l("Closed by"),
+}
+STEP_LABELS = {
+    "task": _l("Task"),
+    "task_id": _l("Task"),
+    "position": _l("Order"),
+    "name": _l("Step"),
+    "required": _l("Required"),
+    "asks": _l("Asks for"),
+    "value_label": _l("Value asked for"),
+    "status": _l("Status"),
+    "note": _l("Note"),
+    "value": _l("Value"),
+    "marked_at": _l("Marked on"),
+    "marked_by": _l("Marked by"),
+    "marked_by_id": _l("Marked by"),
+}
+
+
+def window(task):
+    return task.window
+
+
+def _join(items):
+    return ", ".join(str(item) for item in items) or "—"
+
+
+def _technician_name(operator):
+    return f"{operator.first_name} {operator.last_name}".strip()
+
+
+def _labels(choices):
+    return {code: str(label) for code, label in choices}
+
+
+class TaskTypeStepView(BillingModelView):
+    """The steps of a task type, in order; shown and added on the type's page."""
+
+    datamodel = BillingInterface(TaskTypeStep)
+    route_base = "/tasks/type-steps"
+    class_permission_name = "TaskTypeStep"
+    list_title = _l("Steps")
+    show_title = _l("Step")
+    add_title = _l("Add step")
+    edit_title = _l("Edit step")
+    label_columns = TYPE_STEP_LABELS
+    list_columns = ["position", "name", "required", "asks", "value_label"]
+    search_columns = ["task_type", "name"]
+    order_columns = ["position"]
+    base_order = ("position", "asc")
+    add_columns = edit_columns = show_columns = ["task_type", "position", "name", "required", "asks", "value_label"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "asks": SelectField(TYPE_STEP_LABELS["asks"], choices=ASKS, default=ASKS_NOTHING),
+        "required": BooleanField(TYPE_STEP_LABELS["required"], default=True),
+        "position": IntegerField(TYPE_STEP_LABELS["position"], default=1, validators=[DataRequired(),
+                                                                                       NumberRange(min=1)]),
+    }
+    formatters_columns = {"asks": _labels(ASKS).get, "required": format_yes_no}
+    description_columns = {"value_label": _l("For a step that asks for a value: e.g. Modem MAC, Signal level.")}
+    record_errors = staticmethod(task_type_step_errors)
+
+
+class TaskTypeView(BillingModelView):
+    datamodel = BillingInterface(TaskType)
+    route_base = "/tasks/types"
+    class_permission_name = "TaskType"
+    list_title = _l("Task types")
+    show_title = _l("Task type")
+    add_title = _l("Add task type")
+    edit_title = _l("Edit task type")
+    label_columns = TYPE_LABELS
+    related_views = [TaskTypeStepView]
+    list_columns = ["name", "purpose", "duration_minutes", "colour"]
+    search_columns = ["name", "purpose"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    add_columns = edit_columns = ["name", "purpose", "duration_minutes", "colour"]
+    show_columns = ["name", "purpose", "duration_minutes", "colour"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "purpose": SelectField(TYPE_LABELS["purpose"], choices=PURPOSES, default=PURPOSE_OTHER),
+        "colour": StringField(TYPE_LABELS["colour"], default="#337ab7", render_kw={"type": "color"},
+                              validators=[DataRequired(), ModelRules(task_type_errors)]),
+        "duration_minutes": IntegerField(TYPE_LABELS["duration_minutes"], default=60,
+                                         validators=[DataRequired(), NumberRange(min=1, max=24 * 60)]),
+    }
+    formatters_columns = {"purpose": _labels(PURPOSES).get}
+    description_columns = {
+        "purpose": _l("The sale of a service that needs installation opens a task of the installation type; the "
+                      "client card's Fault button one of the fault type. The steps are added on the type's page."),
+    }
+    record_errors = staticmethod(task_type_errors)
+
+
+def _form_client_id():
+    """The client of a task form: the edited task's, or ?client= when the add form is opened from the card."""
+    pk = (request.view_args or {}).get("pk")
+    if pk is not None:
+        return db.session.scalar(select(Task.client_id).where(Task.id == pk))
+    return request.args.get("client", type=int)
+
+
+class FormClientFilter(BaseFilter):
+    """The add form offers only the client whose card it was opened from."""
+
+    name = "client of the form"
+    arg_name = "task_client"
+
+    def apply(self, query, value):
+        return query.filter(self.model.id == (_form_client_id() or -1))
+
+
+class FormClientSubscriptionsFilter(BaseFilter):
+    """Task forms offer only the subscriptions of the task's client."""
+
+    name = "subscriptions of the form's client"
+    arg_name = "task_client_subscriptions"
+
+    def apply(self, query, value):
+        return query.filter(self.model.client_id == (_form_client_id() or -1))
+
+
+def _time_field(label):
+    return TimeField(label, format="%H:%M", validators=[Optional()], render_kw={"class": "form-control"})
+
+
+def _safe_next(default):
+    """Where a step's form returns: one of the organizer's own pages, never an outside address."""
+    target = request.form.get("next") or ""
+    return target if target.startswith("/tasks/") and "//" not in target else default
+
+
+class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
+    datamodel = BillingInterface(Task)
+    route_base = "/tasks"
+    class_permission_name = "Task"
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_plan", "can_mine", "can_work",
+                        "can_cancel"]
+    base_filters = [VISIBLE_TASKS]
+    list_title = _l("Tasks")
+    show_title = _l("Task")
+    add_title = _l("New task")
+    edit_title = _l("Edit task")
+    show_template = "organizer/show.html"
+    label_columns = LABELS
+    list_columns = ["id", "scheduled_on", "window", "task_type", "client", "address", "technicians", "priority",
+                    "status"]
+    search_columns = ["task_type", "status", "priority", "scheduled_on", "technicians"]
+    order_columns = ["id", "scheduled_on", "priority", "status"]
+    base_order = ("id", "desc")
+    add_columns = ["client", "subscription", "task_type", "address", "description", "technicians", "scheduled_on",
+                   "time_from", "time_to", "duration_minutes", "priority"]
+    edit_columns = ["subscription", "address", "description", "technicians", "scheduled_on", "time_from",
+                    "time_to", "duration_minutes", "priority"]
+    show_columns = ["id", "task_type", "client", "subscription", "address", "description", "technicians",
+                    "scheduled_on", "window", "duration_minutes", "priority", "status", "cancel_reason",
+                    "created_at", "closed_at", "closed_by"]
+    add_form_query_rel_fields = {
+        "client": [["id", FormClientFilter, None]],
+        "subscription": [["id", FormClientSubscriptionsFilter, None]],
+    }
+    edit_form_query_rel_fields = {"subscription": [["id", FormClientSubscriptionsFilter, None]]}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "priority": SelectField(LABELS["priority"], choices=PRIORITIES, default=NORMAL),
+        "time_from": _time_field(LABELS["time_from"]),
+        "time_to": _time_field(LABELS["time_to"]),
+        "duration_minutes": IntegerField(LABELS["duration_minutes"], validators=[Optional(),
+                                                                                 NumberRange(min=1, max=24 * 60)]),
+        "address": StringField(LABELS["address"], validators=[Optional(), Length(max=300)],
+                               render_kw={"class": "form-control"}),
+    }
+    formatters_columns = {
+        "status": _labels(TASK_STATUSES).get,
+        "priority": _labels(PRIORITIES).get,
+        "scheduled_on": format_date,
+        "created_at": format_datetime,
+        "closed_at": format_datetime,
+        "technicians": lambda operators: ", ".join(_technician_name(op) for op in operators) or "—",
+    }
+    description_columns = {
+        "client": _l("A task is started from the client card (New task, Fault)."),
+        "address": _l("Empty: the subscription's delivery address, else the client's."),
+        "duration_minutes": _l("Empty: the task type's."),
+        "subscription": _l("An installation opened by a sale activates this subscription when it is done."),
+    }
+    operations = TASK_OPERATIONS
+
+    # --- the add form opened from the card: the client, and for "Повреда" the fault type, today, high priority
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        if request.method == "GET":
+            client = get_in_scope(Client, request.args.get("client", type=int), current_operator())
+            if client is not None:
+                form.client.data = client
+                form.address.data = client.address()
+            if request.args.get("purpose") == PURPOSE_FAULT:
+                fault = type_for(PURPOSE_FAULT)
+                if fault is not None:
+                    form.task_type.data = fault
+                    form.duration_minutes.data = fault.duration_minutes
+                form.scheduled_on.data = local_today()
+                form.priority.data = HIGH
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            task = self.datamodel.get(kwargs["pk"], self._base_filters)
+            if task is not None:
+                actor = current_operator()
+                kwargs.update(task=task, steps=task.steps, step_status=_labels(STEP_STATUSES),
+                              can_work=may_work_on(actor, task) and may_access(actor, "can_work", "Task"),
+                              can_cancel=plans_tasks(actor) and may_access(actor, "can_cancel", "Task"),
+                              missing=missing_required_steps(task), request_key=uuid.uuid4().hex,
+                              next_url=url_for("TaskView.show", pk=task.id))
+        return super().render_template(template, **kwargs)
+
+    # --- marking steps, closing, cancelling (the task page and the phone page post here) ---------------------
+
+    @expose("/step/<int:step_id>", methods=["POST"])
+    @has_access
+    @permission_name("work")
+    def step(self, step_id):
+        """Mark one step; the form's request key makes a double tap or a resent form count once."""
+        actor = current_operator()
+        step = db.session.get(TaskStep, step_id)
+        task = visible_task(actor, step.task_id) if step is not None else None
+        if task is None:
+            abort(404)
+        try:
+            update = mark_step(actor, step, request.form.get("status"), note=request.form.get("note"),
+                               value=request.form.get("value"), request_key=request.form.get("request_key"))
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+        else:
+            for warning in update.warnings:
+                flash(str(warning), "info")
+            if update.changed and task.status == DONE:
+                flash(gettext("The task is done."), "success")
+        return redirect(_safe_next(url_for("TaskView.show", pk=task.id)))
+
+    @expose("/close/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("work")
+    def close(self, pk):
+        task = self.datamodel.get(pk, self._base_filters)
+        if task is None:
+            abort(404)
+        try:
+            warnings = close_task(current_operator(), task)
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+        else:
+            flash(gettext("The task is done."), "success")
+            for warning in warnings:
+                flash(str(warning), "info")
+        return redirect(_safe_next(url_for("TaskView.show", pk=task.id)))
+
+    @expose("/cancel/<int:pk>", methods=["POST"])
+    @has_access
+    @permission_name("cancel")
+    def cancel(self, pk):
+        task = self.datamodel.get(pk, self._base_filters)
+        if task is None:
+            abort(404)
+        try:
+            cancel_task(current_operator(), task, request.form.get("reason"))
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+        else:
+            flash(gettext("The task is cancelled."), "info")
+        return redirect(url_for("TaskView.show", pk=task.id))
+
+    # --- the day's plan, its PDF, the week ----------------------------------------------------------------------
+
+    def _plan_arguments(self):
+        actor = current_operator()
+        day = parse_day(request.args.get("day"), local_today())
+        technician = None
+        technician_id = request.args.get("technician", type=int)
+        if technician_id:
+            technician = get_in_scope(Operator, technician_id, actor)
+            if technician is None:
+                abort(404)
+        return actor, day, technician
+
+    @expose("/day/")
+    @has_access
+    @permission_name("plan")
+    def day(self):
+        """Задачи за деня: a day's tasks, optionally of one technician, in the order of the round."""
+        actor, day, technician = self._plan_arguments()
+        tasks = task_list(actor, day=day, technician=technician, steps="rows")
+        return self.render_template(
+            "organizer/day.html", title=gettext("Tasks for the day"), day=day, technician=technician,
+            tasks=tasks, technicians=planned_technicians(actor) if plans_tasks(actor) else [],
+            can_see_clients=may_access(actor, "can_show", "Client"),
+            previous_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_plan_helpers())
+
+    @expose("/day/pdf")
+    @has_access
+    @permission_name("plan")
+    def day_pdf(self):
+        """The day's plan as an A4 PDF, with a tick box for every step."""
+        actor, day, technician = self._plan_arguments()
+        tasks = task_list(actor, day=day, technician=technician, steps="rows")
+        title = gettext("Tasks for the day") + f" {format_date(day)}"
+        html = render_template("pdf/day_plan.html", title=title, day=day, technician=technician, tasks=tasks,
+                               **_plan_helpers())
+        try:
+            data = html_to_pdf(html, title=title)
+        except PdfError as problem:
+            flash(str(problem), "danger")
+            return redirect(url_for("TaskView.day", day=day.isoformat()))
+        return Response(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="zadachi-{day.isoformat()}.pdf"'})
+
+    @expose("/week/")
+    @has_access
+    @permission_name("plan")
+    def week(self):
+        """Each technician's load in a week: tasks and planned hours per day."""
+        actor, day, technician = self._plan_arguments()
+        monday = week_start(day)
+        loads = week_load(actor, monday, technician)
+        return self.render_template(
+            "organizer/week.html", title=gettext("The technicians' week"), monday=monday, loads=loads,
+            days=[monday + timedelta(days=offset) for offset in range(7)], technician=technician,
+            technicians=planned_technicians(actor) if plans_tasks(actor) else [],
+            previous_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7), hours=_hours,
+            **_plan_helpers())
+
+    # --- the technician's phone page ----------------------------------------------------------------------------
+
+    @expose("/mine/")
+    @has_access
+    @permission_name("mine")
+    def mine(self):
+        """Today's tasks assigned to me, on a phone: tap a step to mark it, call the client."""
+        actor = current_operator()
+        day = parse_day(request.args.get("day"), local_today())
+        tasks = [task for task in task_list(actor, day=day, technician=actor)]
+        return render_template("organizer/mine.html", tasks=tasks, day=day, request_key=lambda: uuid.uuid4().hex,
+                               step_status=_labels(STEP_STATUSES), task_status=_labels(TASK_STATUSES),
+                               next_url=url_for("TaskView.mine"), **_plan_helpers())
+
+
+def _hours(minutes):
+    """Planned minutes as "2:30 ч."."""
+    hours, rest = divmod(int(minutes or 0), 60)
+    return gettext("%(hours)d:%(minutes)02d h", hours=hours, minutes=rest)
+
+
+def _plan_helpers():
+    return {"window": window, "phones": _phones, "priority_label": _labels(PRIORITIES),
+            "status_label": _labels(TASK_STATUSES), "technician_name": _technician_name,
+            "date_bg": format_date}
+
+
+def _phones(client):
+    """The client's phones, each with the digits a tel: link dials."""
+    phones = []
+    for phone in (client.phone or "").split(","):
+        phone = phone.strip()
+        if phone:
+            dial = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+            phones.append((phone, dial))
+    return phones
+
+
+def tasks_part(record, actor, **_known):
+    """The client card's tasks part and the home page's today: the same service list (task_list)."""
+    if not may_access(actor, "can_list", "Task"):
+        return {}
+    if record is None:
+        tasks = task_list(actor, day=local_today(), limit=50, steps="none")
+        return {"home_tasks": tasks, "home_tasks_day": local_today(), "task_window": window,
+                "task_status_label": _labels(TASK_STATUSES), "can_plan_tasks": may_access(actor, "can_plan", "Task"),
+                "can_mine_tasks": may_access(actor, "can_mine", "Task") and not plans_tasks(actor)}
+    return {
+        "card_tasks": task_list(actor, client=record, limit=50, steps="none"),
+        "task_window": window,
+        "task_status_label": _labels(TASK_STATUSES),
+        "can_add_task": may_access(actor, "can_add", "Task") and plans_tasks(actor),
+    }
+
+
+def register(appbuilder):
+    CLIENT_CARD.add("organizer/_card_tasks.html", tasks_part, order=25, place="tasks")
+    HOME_PAGE.add("organizer/_home_today.html", tasks_part, order=15)
+    register_entity(TaskType, _l("Task type"), TYPE_LABELS, value_labels={"purpose": PURPOSES})
+    register_entity(TaskTypeStep, _l("Step of a task type"), TYPE_STEP_LABELS, value_labels={"asks": ASKS})
+    register_entity(Task, _l("Task"), LABELS, value_labels={"status": TASK_STATUSES, "priority": PRIORITIES})
+    register_entity(TaskStep, _l("Step of a task"), STEP_LABELS, value_labels={"status": STEP_STATUSES,
+                                                                                "asks": ASKS})
+    tasks = appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-tasks", category="Organizer",
+                                category_label=_l("Organizer"), category_icon="fa-calendar")
+    appbuilder.add_link("Day plan", href="/tasks/day/", icon="fa-list-ol", label=_l("Tasks for the day"),
+                        category="Organizer", baseview=tasks)
+    appbuilder.add_link("Week", href="/tasks/week/", icon="fa-calendar-o", label=_l("The technicians' week"),
+                        category="Organizer", baseview=tasks)
+    appbuilder.add_link("My tasks", href="/tasks/mine/", icon="fa-mobile", label=_l("My tasks"),
+                        category="Organizer", baseview=tasks)
+    appbuilder.add_view(TaskTypeView, "Task types", label=_l("Task types"), icon="fa-list", category="Organizer")
+    appbuilder.add_view_no_menu(TaskTypeStepView)
+    appbuilder.add_api(TaskApi)
+    handlers.connect()
