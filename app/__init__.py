@@ -16,9 +16,9 @@ from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "billing", "invoices", "cashdesk",
-           "collectors", "notifications", "radius", "security", "protection", "audit")
+           "collectors", "notifications", "radius", "freeftp", "security", "protection", "audit")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
-CLI_MODULES = ("security", "protection", "billing", "radius", "demo")
+CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo")
 
 
 def create_app(overrides=None):

@@ -13,8 +13,8 @@ CATALOG = ROOT / "translations" / "bg" / "LC_MESSAGES" / "messages.po"
 
 # Latin words a Bulgarian user legitimately reads: the product's name, the
 # language switch, and identifiers spelt in Latin in Bulgarian too (NAS: the
-# access server, as Bulgarian operators call it).
-ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS"}
+# access server, as Bulgarian operators call it; FTP and the FREEFTP module, named so in the original too).
+ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS", "FTP", "FREEFTP"}
 
 
 def _catalog():

@@ -1,0 +1,81 @@
+"""Finding files of the index by words of their names: any order, parts of words, case and accents ignored.
+
+Names are stored folded (`services.fold`: lower case, accents taken off,
+Cyrillic and Latin alike), and so are the searched words. Each word must
+be a substring of the name:
+
+- PostgreSQL: `search_name LIKE '%word%'`, served by the trigram GIN index
+  ix_freeftp_file_search_trgm (pg_trgm);
+- SQLite: the FTS5 table freeftp_file_fts (trigram tokenizer, external
+  content kept current by triggers, migration 0020) answers the words of
+  three letters or more; shorter ones are LIKE on the rows it found.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, select, text
+
+from app.extensions import db
+from app.freeftp.models import FreeFtpFile, FreeFtpFolder
+from app.freeftp.services import search_words
+
+MAX_WORDS = 8
+COUNT_CAP = 1000
+
+
+@dataclass
+class Found:
+    name: str
+    path: str
+    size: int
+    modified_at: object
+
+
+@dataclass
+class Results:
+    files: list
+    has_next: bool
+    count: int  # capped at COUNT_CAP + 1
+    words: list
+
+    @property
+    def count_text(self):
+        return f"{COUNT_CAP}+" if self.count > COUNT_CAP else str(self.count)
+
+
+def _like(word):
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matching(words):
+    """A select of the ids of the files whose folded name holds every word."""
+    query = select(FreeFtpFile.id)
+    long_words = [word for word in words if len(word) >= 3]
+    if db.engine.dialect.name == "sqlite" and long_words:
+        phrase = " ".join('"' + word.replace('"', '""') + '"' for word in long_words)
+        fts = text("SELECT rowid FROM freeftp_file_fts WHERE freeftp_file_fts MATCH :phrase").bindparams(
+            phrase=phrase).columns(rowid=Integer)
+        query = query.where(FreeFtpFile.id.in_(fts))
+        words = [word for word in words if len(word) < 3]
+    for word in words:
+        query = query.where(FreeFtpFile.search_name.like(_like(word), escape="\\"))
+    return query
+
+
+def find(search_text, page=1, per_page=50):
+    """One page of the files matching `search_text`, by name, or None when it holds no word."""
+    words = search_words(search_text)[:MAX_WORDS]
+    if not words:
+        return None
+    matching = _matching(words)
+    count = db.session.scalar(select(db.func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery()))
+    rows = db.session.execute(
+        select(FreeFtpFile.name, FreeFtpFolder.path, FreeFtpFile.size, FreeFtpFile.modified_at)
+        .join(FreeFtpFolder, FreeFtpFolder.id == FreeFtpFile.folder_id)
+        .where(FreeFtpFile.id.in_(matching))
+        .order_by(FreeFtpFile.name, FreeFtpFile.id)
+        .offset((page - 1) * per_page).limit(per_page + 1)
+    ).all()
+    files = [Found(name, f"{folder}/{name}" if folder else name, size, modified) for name, folder, size, modified
+             in rows[:per_page]]
+    return Results(files=files, has_next=len(rows) > per_page, count=count, words=words)
