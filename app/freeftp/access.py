@@ -6,7 +6,8 @@ Two kinds of logins:
   confirmation on) its e-mail confirmed;
 - an FTP-type subscription (service.username_type "ftp") with its username
   and password: its own writable home under settings.homes_root, within
-  the quota, while it is active and not frozen.
+  the quota (the service's parameter quota_mb, else the settings'), while
+  it is active and not frozen.
 
 `still_allowed` is asked again before every command of an open session, so
 disabling an account or suspending a subscription ends a session at its
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.billing.models import SubscriptionFreeze
-from app.catalog.models import Service
+from app.catalog.models import Service, ServiceParameter
 from app.clients.models import ACTIVE, Subscription
 from app.core.formatting import local_today
 from app.extensions import db
@@ -31,6 +32,7 @@ ACCOUNT, SUBSCRIPTION = "account", "subscription"
 READ_ONLY = "elr"
 WRITABLE = "elradfmwMT"
 # A home folder is named by the username: nothing that could leave homes_root.
+QUOTA_PARAMETER = "quota_mb"
 HOME_NAME = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,99}$")
 
 
@@ -63,6 +65,16 @@ def _subscription_usable(subscription):
     return subscription.status == ACTIVE and not _frozen_today(subscription.id)
 
 
+def _quota_mb(subscription, settings):
+    """The service's parameter quota_mb (the same one the mailboxes' view reads), else the settings' quota."""
+    value = db.session.scalar(select(ServiceParameter.value).where(
+        ServiceParameter.service_id == subscription.service_id, ServiceParameter.name == QUOTA_PARAMETER))
+    try:
+        return max(int(value), 1)
+    except (TypeError, ValueError):
+        return settings.home_quota_mb
+
+
 def authenticate(username, password):
     """The Login for a username and password, or None (wrong, disabled, suspended, frozen, FREEFTP off)."""
     if not username or not password or len(username) > 100:
@@ -77,7 +89,7 @@ def authenticate(username, password):
         home = os.path.join(settings.homes_root, subscription.username)
         os.makedirs(home, exist_ok=True)
         return Login(SUBSCRIPTION, subscription.id, username, home, WRITABLE,
-                     quota_bytes=settings.home_quota_mb * 1024 * 1024)
+                     quota_bytes=_quota_mb(subscription, settings) * 1024 * 1024)
     account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.username == username.lower()))
     if account is None or not check_account_password(account, password):
         return None

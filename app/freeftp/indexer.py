@@ -137,7 +137,7 @@ class Indexer:
             select(FreeFtpFile.id, FreeFtpFile.name, FreeFtpFile.size, FreeFtpFile.modified_at)
             .where(FreeFtpFile.folder_id == folder_id))}
         added = [{"folder_id": folder_id, "name": name, "search_name": fold(name)[:MAX_NAME], "size": size,
-                  "modified_at": modified} for name, (size, modified) in files.items() if name not in stored]
+                  "modified_at": modified} for name, (size, modified) in sorted(files.items()) if name not in stored]
         removed = [file_id for name, (file_id, _size, _modified) in stored.items() if name not in files]
         for name, (size, modified) in files.items():
             old = stored.get(name)

@@ -63,7 +63,12 @@ def _matching(words):
 
 
 def find(search_text, page=1, per_page=50):
-    """One page of the files matching `search_text`, by name, or None when it holds no word."""
+    """One page of the files matching `search_text`, or None when it holds no word.
+
+    In the index's order (folder by folder, as the indexer found them): a word
+    that half the tree has stops at the first page's rows instead of
+    sorting them all.
+    """
     words = search_words(search_text)[:MAX_WORDS]
     if not words:
         return None
@@ -73,7 +78,7 @@ def find(search_text, page=1, per_page=50):
         select(FreeFtpFile.name, FreeFtpFolder.path, FreeFtpFile.size, FreeFtpFile.modified_at)
         .join(FreeFtpFolder, FreeFtpFolder.id == FreeFtpFile.folder_id)
         .where(FreeFtpFile.id.in_(matching))
-        .order_by(FreeFtpFile.name, FreeFtpFile.id)
+        .order_by(FreeFtpFile.id)
         .offset((page - 1) * per_page).limit(per_page + 1)
     ).all()
     files = [Found(name, f"{folder}/{name}" if folder else name, size, modified) for name, folder, size, modified

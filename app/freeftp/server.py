@@ -251,7 +251,7 @@ def handler_class(app):
     if config.get("FREEFTP_TLS_CERT") and config.get("FREEFTP_TLS_KEY"):
         tls_handler = getattr(ftp_handlers, "TLS_FTPHandler", None)  # pyftpdlib offers it with pyOpenSSL
         if tls_handler is None:
-            raise RuntimeError("FTPS needs the pyOpenSSL package")
+            raise RuntimeError("FTPS needs the pyOpenSSL package (requirements.txt)")
         bases = (FreeFtpHandler, tls_handler)
         attributes["dtp_handler"] = type("TlsDTPHandler", (FreeFtpDTPHandler, ftp_handlers.TLS_DTPHandler), {})
         attributes.update(certfile=config["FREEFTP_TLS_CERT"], keyfile=config["FREEFTP_TLS_KEY"],

@@ -15,7 +15,7 @@ import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from limits import parse
@@ -286,8 +286,6 @@ def _digest(token):
 
 
 def _send_link(actor, account, purpose):
-    from flask import url_for
-
     token = _new_token(account, purpose)
     if purpose == CONFIRM:
         link = url_for("freeftp_public.confirm", token=token, _external=True)

@@ -58,3 +58,19 @@ def test_an_operator_without_the_right_cannot_open_or_change_freeftp(app, settin
         assert cashier.get(url).status_code in (302, 403), url
     with app.app_context():
         assert db.session.get(FreeFtpSettings, 1).page_text is None
+
+
+def test_the_office_sends_a_new_password_link_and_never_sees_the_password(app, admin, settings, outbox):
+    from tests.freeftp.conftest import mails
+
+    Browser(app).submit("/freeftp/register", {"username": "petar", "password": "парола-123456",
+                                              "email": "p@example.bg"})
+    with app.app_context():
+        account_id = db.session.scalar(select(FreeFtpAccount.id))
+    sent = admin.submit(f"/freeftp/accounts/reset/{account_id}", {}, form_url=f"/freeftp/accounts/show/{account_id}")
+    assert sent.status_code == 302
+    card = visible_text(admin.get(f"/freeftp/accounts/show/{account_id}").text)
+    assert "Изпратена е връзка за нова парола до p@example.bg" in card
+    assert "парола-123456" not in card and "scrypt" not in card
+    [mail] = mails(outbox)
+    assert mail["To"] == "p@example.bg" and "/freeftp/reset/" in mail.get_content()

@@ -165,3 +165,15 @@ def test_the_log_has_the_registration_but_never_the_password(app, settings):
         changes = json.dumps(entry.changes, ensure_ascii=False)
         assert "ivan.petrov" in changes
         assert GOOD["password"] not in changes and "scrypt" not in changes and "pbkdf2" not in changes
+
+
+def test_password_reset_requests_are_rate_limited_per_address_too(app, settings, outbox, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", True)
+    monkeypatch.setitem(app.config, "FREEFTP_RATE_LIMIT", "2 per 1 hour")
+    _register(app)
+    browser = Browser(app, remote_addr="192.0.2.50")
+    for _number in range(2):
+        assert browser.submit("/freeftp/reset", {"email": "ivan@example.bg"}).status_code == 200
+    limited = browser.submit("/freeftp/reset", {"email": "ivan@example.bg"})
+    assert limited.status_code == 429 and "Твърде много опити" in visible_text(limited.text)
+    assert len(mails(outbox)) == 2

@@ -161,3 +161,48 @@ def test_a_subscription_of_another_kind_is_no_ftp_login(app, settings, ftp_serve
         make_subscription(client, service, username="ivan-radius", password=PASSWORD)
     with pytest.raises(ftplib.error_perm, match="530"):
         connect(ftp_server, "ivan-radius", PASSWORD)
+
+
+def test_ftps_when_a_certificate_is_configured(app, settings, monkeypatch, tmp_path):
+    import ssl
+    import subprocess
+    import threading
+
+    from app.freeftp.server import FreeFtpServer
+
+    cert, key = tmp_path / "ftp.crt", tmp_path / "ftp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    monkeypatch.setitem(app.config, "FREEFTP_TLS_CERT", str(cert))
+    monkeypatch.setitem(app.config, "FREEFTP_TLS_KEY", str(key))
+    monkeypatch.setitem(app.config, "FREEFTP_PASSIVE_PORTS", None)
+    (settings[0] / "таен.txt").write_bytes(b"secret")
+    _account(app)
+    server = FreeFtpServer(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        ftp = ftplib.FTP_TLS(context=context, timeout=10, encoding="utf-8")
+        ftp.connect("127.0.0.1", server.address[1])
+        ftp.login("gosho", PASSWORD)  # AUTH TLS first: the password travels encrypted
+        ftp.prot_p()
+        assert _download(ftp, "таен.txt") == b"secret"
+        ftp.quit()
+    finally:
+        server.close()
+        thread.join(5)
+
+
+def test_a_registered_accounts_download_is_throttled_to_the_settings_speed(app, settings, ftp_server):
+    import time
+
+    configure(app, ftp_root=str(settings[0]), download_kbps=64)
+    (settings[0] / "голям.iso").write_bytes(b"z" * 192 * 1024)
+    _account(app)
+    ftp = connect(ftp_server, "gosho", PASSWORD)
+    started = time.monotonic()
+    assert len(_download(ftp, "голям.iso")) == 192 * 1024
+    assert time.monotonic() - started >= 1.8  # 192 KB at 64 KB/s: about 3 s, never under 2
+    ftp.quit()
