@@ -7,7 +7,7 @@ FLASK = $(BIN)/flask --app app
 .PHONY: run setup install test i18n clean
 
 # Fresh machine → virtual environment, dependencies, schema, roles, admin,
-# demo data, then the panel on http://127.0.0.1:5000.
+# demo data, then the panel on http://127.0.0.1:5000 (with RADIUS on 11812/11813 and FTP on 2121).
 run: setup
 	$(BIN)/python run.py
 

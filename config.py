@@ -98,6 +98,21 @@ def load_config():
         "RADIUS_RETENTION_MONTHS": _int("RADIUS_RETENTION_MONTHS", 6),
         "RADIUS_HOUSEKEEPING": float(os.environ.get("RADIUS_HOUSEKEEPING", "60")),  # seconds between checks
         "RADIUS_EMBEDDED": _bool("RADIUS_EMBEDDED", True),  # run.py starts the server in a thread
+        # FREEFTP (`flask --app app freeftp serve`; `make run` starts it beside the panel on a high port).
+        "FREEFTP_HOST": os.environ.get("FREEFTP_HOST", "0.0.0.0" if production else "127.0.0.1"),
+        "FREEFTP_PORT": _int("FREEFTP_PORT", 21 if production else 2121),
+        # Passive data ports ("first-last"), opened in the firewall; the address announced behind NAT.
+        "FREEFTP_PASSIVE_PORTS": os.environ.get("FREEFTP_PASSIVE_PORTS", "60000-60099"),
+        "FREEFTP_MASQUERADE_ADDRESS": os.environ.get("FREEFTP_MASQUERADE_ADDRESS") or None,
+        # The host name in the search page's ftp:// links; empty: the web page's own host.
+        "FREEFTP_PUBLIC_HOST": os.environ.get("FREEFTP_PUBLIC_HOST") or None,
+        # FTPS (explicit, AUTH TLS) when both are set: PEM certificate and key files.
+        "FREEFTP_TLS_CERT": os.environ.get("FREEFTP_TLS_CERT") or None,
+        "FREEFTP_TLS_KEY": os.environ.get("FREEFTP_TLS_KEY") or None,
+        "FREEFTP_AUTH_FAILED_DELAY": float(os.environ.get("FREEFTP_AUTH_FAILED_DELAY", "3")),  # seconds
+        # Registrations and password resets per address (the public pages).
+        "FREEFTP_RATE_LIMIT": os.environ.get("FREEFTP_RATE_LIMIT", "5 per 1 hour"),
+        "FREEFTP_EMBEDDED": _bool("FREEFTP_EMBEDDED", True),  # run.py starts the server in a thread
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data) until an administrator saves
         # it at /head-office/. An empty VAT number means not VAT-registered:

@@ -16,9 +16,9 @@ from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "organizer", "billing", "invoices",
-           "cashdesk", "collectors", "notifications", "radius", "reports", "security", "protection", "audit")
+           "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
-CLI_MODULES = ("security", "protection", "billing", "radius", "demo")
+CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo")
 
 
 def create_app(overrides=None):

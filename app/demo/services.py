@@ -1,7 +1,10 @@
 """Demo data with Bulgarian names and valid identifiers. Idempotent."""
 from datetime import time
+from pathlib import Path
 
+from flask import current_app
 from stdnum import iban
+from werkzeug.security import generate_password_hash
 from stdnum.bg import vat
 
 from app.addresses.models import Block, City, Neighbourhood, Technology
@@ -13,6 +16,8 @@ from app.extensions import db
 from app.networks.models import Network
 from app.networks.services import network_errors
 from app.radius.models import Nas
+from app.freeftp.indexer import index_tree
+from app.freeftp.models import FreeFtpAccount, FreeFtpSettings
 from app.billing.charges import add_charge
 from app.billing.models import CurrencyRate
 from app.billing.periods import FLOATING, add_months, month_end
@@ -102,6 +107,7 @@ def seed_everything(password):
         ensure_default_contract_type()
     made["clients"] = seed_billing()
     made["tasks"] = seed_organizer()
+    made["freeftp"] = seed_freeftp(password)
     return made
 
 
@@ -221,6 +227,32 @@ def seed_nas():
                        vendor="mikrotik", walled_garden_pool="debtors",
                        description="Демо: radclient на този компютър"))
     db.session.flush()
+    return 1
+
+
+DEMO_FTP_FILES = ("Музика/Щурците - Ще бъда там.mp3", "Музика/Bulgarian Voices - Kalimankou Denkou.flac",
+                  "Филми/Време разделно (1988).mkv", "Книги/Под игото - Иван Вазов.epub", "Прочети ме.txt")
+
+
+def seed_freeftp(password):
+    """FREEFTP on, serving instance/ftp (a few sample files, indexed) to this machine's and the private
+    networks; the demo account `demo` with the demo operators' password. Returns 1 when made, 0 when there."""
+    if db.session.get(FreeFtpSettings, 1) is not None:
+        return 0
+    root = Path(current_app.instance_path) / "ftp"
+    homes = Path(current_app.instance_path) / "ftp-homes"
+    for name in DEMO_FTP_FILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("Демо файл на FREEFTP\n")
+    homes.mkdir(parents=True, exist_ok=True)
+    with unit_of_work():
+        db.session.add(FreeFtpSettings(
+            id=1, enabled=True, allowed_networks="127.0.0.0/8\n10.0.0.0/8\n192.168.0.0/16", confirm_email=False,
+            email_must_be_client=False, max_sessions=3, ftp_root=str(root), homes_root=str(homes),
+            home_quota_mb=100, page_text="Безплатен FTP за нашите абонати: филми, музика, книги."))
+        db.session.add(FreeFtpAccount(username="demo", password_hash=generate_password_hash(password),
+                                      email="demo@example.bg", active=True, email_confirmed=True))
+    index_tree(str(root))
     return 1
 
 

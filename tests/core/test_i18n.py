@@ -13,9 +13,9 @@ CATALOG = ROOT / "translations" / "bg" / "LC_MESSAGES" / "messages.po"
 
 # Latin words a Bulgarian user legitimately reads: the product's name, the
 # language switch, and identifiers spelt in Latin in Bulgarian too (NAS: the
-# access server, as Bulgarian operators call it).
+# access server, as Bulgarian operators call it; FTP and the FREEFTP module, named so in the original too).
 # Names the office reads as they are: file formats on the export buttons (CSV, Excel, PDF) among them.
-ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS", "CSV", "Excel", "PDF"}
+ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS", "CSV", "Excel", "PDF", "FTP", "FREEFTP"}
 
 
 def _catalog():

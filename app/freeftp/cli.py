@@ -1,0 +1,47 @@
+"""`flask --app app freeftp …`: the FTP server and the indexer."""
+import signal
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.freeftp.indexer import index_tree
+from app.freeftp.models import FreeFtpIndexRun
+from app.freeftp.server import FreeFtpServer
+from app.freeftp.services import current_settings
+
+commands = AppGroup("freeftp", help="FREEFTP: the FTP server and the index of its files.")
+
+
+@commands.command("serve")
+@click.option("--host", default=None, help="address to listen on (default FREEFTP_HOST)")
+@click.option("--port", type=int, default=None, help="control port (default FREEFTP_PORT)")
+def serve(host, port):
+    """Serve FTP until SIGTERM or Ctrl-C."""
+    config = current_app.config
+    app = current_app._get_current_object()
+    server = FreeFtpServer(app, host or config["FREEFTP_HOST"], port if port is not None else config["FREEFTP_PORT"])
+    click.echo(f"FTP on {server.address[0]}:{server.address[1]}, passive ports {config['FREEFTP_PASSIVE_PORTS']}")
+    signal.signal(signal.SIGTERM, _stop)
+    server.serve()  # ends, closing every session, on SystemExit or Ctrl-C
+
+
+def _stop(*_signal):
+    raise SystemExit(0)
+
+
+@commands.command("index")
+@click.option("--full", is_flag=True, help="list every folder again (finds files rewritten in place)")
+@click.option("--root", default=None, help="the folder to index (default: the settings' FTP folder)")
+def index(root, full):
+    """Bring the index of the FTP folder up to date."""
+    root = root or current_settings().ftp_root
+    if not root:
+        raise click.ClickException("No FTP folder in the FREEFTP settings.")
+    run_id = index_tree(root, full=full)
+    if run_id is None:
+        raise click.ClickException("Another index run is going.")
+    run = db.session.get(FreeFtpIndexRun, run_id)
+    click.echo(f"{run.folders_read} of {run.folders_done} folders read; files: +{run.files_added} "
+               f"~{run.files_changed} -{run.files_removed}; {run.seconds:.1f} s")

@@ -1,0 +1,289 @@
+"""The FTP server (`flask --app app freeftp serve`): pyftpdlib's ThreadedFTPServer over the database's logins.
+
+Each connection has a thread of its own; every question to the database
+runs in an application context of that thread, as a short read (or, for
+the counters, one UPDATE committed at once). app.freeftp.access decides
+who logs in and with what. Before each command of an open session the
+login is checked again: a disabled account or a suspended subscription is
+answered 530 and disconnected at its next command.
+
+Registered accounts download at most settings.download_kbps per session
+and have at most settings.max_sessions sessions at once (counted in this
+process). A subscription's upload stops with 552 when its home would
+exceed the quota. FTPS (AUTH TLS) when FREEFTP_TLS_CERT and _KEY are set.
+"""
+import errno
+import logging
+import os
+import threading
+
+from pyftpdlib import handlers as ftp_handlers
+from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler
+from pyftpdlib.servers import ThreadedFTPServer
+
+from app.core.transaction import unit_of_work
+from app.extensions import db
+from app.freeftp import access
+from app.freeftp.services import note_download, note_login
+
+log = logging.getLogger(__name__)
+
+
+class QuotaExceeded(OSError):
+    def __init__(self):
+        super().__init__(errno.EDQUOT, "Quota exceeded")
+
+
+class FreeFtpDTPHandler(ThrottledDTPHandler):
+    """The data channel: throttled as the login says, and stopped when an upload passes the home's quota."""
+
+    def handle_read(self):
+        super().handle_read()
+        room = getattr(self.cmd_channel, "upload_room", None)
+        if room is not None and self.tot_bytes_received > room:
+            self.cmd_channel.upload_over_quota = True
+            raise QuotaExceeded()
+
+    handle_read_event = handle_read  # DTPHandler's alias would call its own handle_read
+
+    def handle_error(self):
+        if getattr(self.cmd_channel, "upload_over_quota", False):
+            # The partial file goes before the answer: the client may look right after it.
+            self.file_obj.close()
+            try:
+                os.remove(self.file_obj.name)
+            except OSError:
+                pass
+            self._resp = ("552 Quota exceeded; transfer aborted.", log.info)
+            self.close()
+            return
+        super().handle_error()
+
+
+class SessionAuthorizer(DummyAuthorizer):
+    """One session's answers, from its Login (pyftpdlib asks by username, which two sessions may share)."""
+
+    def __init__(self, login):
+        super().__init__()
+        self.login = login
+
+    def has_user(self, username):
+        return True
+
+    def has_perm(self, username, perm, path=None):
+        return perm in self.login.perm
+
+    def get_perms(self, username):
+        return self.login.perm
+
+    def get_home_dir(self, username):
+        return self.login.home
+
+    def get_msg_login(self, username):
+        return "Welcome."
+
+    def get_msg_quit(self, username):
+        return "Goodbye."
+
+
+class DatabaseAuthorizer(DummyAuthorizer):
+    """Logins from the database; a logged-in session gets a SessionAuthorizer of its own."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+        self.sessions = {}  # username → open sessions in this process
+        self.lock = threading.Lock()
+
+    def validate_authentication(self, username, password, handler):
+        with self.app.app_context():
+            try:
+                login = access.authenticate(username, password)
+            finally:
+                db.session.rollback()
+        if login is None:
+            raise AuthenticationFailed("Authentication failed.")
+        with self.lock:
+            if login.max_sessions and self.sessions.get(login.username, 0) >= login.max_sessions:
+                raise AuthenticationFailed("Too many sessions for this account.")
+            self.sessions[login.username] = self.sessions.get(login.username, 0) + 1
+        handler.login = login
+
+    def session_ended(self, login):
+        with self.lock:
+            left = self.sessions.get(login.username, 1) - 1
+            if left > 0:
+                self.sessions[login.username] = left
+            else:
+                self.sessions.pop(login.username, None)
+
+    def has_perm(self, username, perm, path=None):
+        return False  # before a login: nothing
+
+    def get_msg_quit(self, username):
+        return "Goodbye."
+
+
+class FreeFtpHandler(FTPHandler):
+    app = None
+    dtp_handler = FreeFtpDTPHandler
+    banner = "FREEFTP ready."
+    login = None
+    upload_room = None
+    upload_over_quota = False
+    _session_counted = False
+
+    # --- logging in ---------------------------------------------------------------------------------
+
+    def ftp_PASS(self, line):
+        if self.authenticated:
+            self.respond("503 User already authenticated.")
+            return
+        if not self.username:
+            self.respond("503 Login with USER first.")
+            return
+        try:
+            self.authorizer.validate_authentication(self.username, line, self)
+        except AuthenticationFailed as error:
+            self.handle_auth_failed(str(error), line)
+            return
+        self._session_counted = True
+        login = self.login
+        self.authorizer = SessionAuthorizer(login)
+        if login.download_limit:
+            self.dtp_handler = type("LimitedDTPHandler", (type(self).dtp_handler,),
+                                    {"write_limit": login.download_limit})
+        self.handle_auth_success(login.home, line, "Welcome.")
+        self._count(note_login, login.record_id if login.kind == access.ACCOUNT else None, self.remote_ip)
+
+    def _count(self, counter, record_id, *args):
+        if record_id is None:
+            return
+        with self.app.app_context():
+            with unit_of_work():
+                counter(record_id, *args)
+
+    # --- every command of an open session --------------------------------------------------------------
+
+    def pre_process_command(self, line, cmd, arg):
+        if self.authenticated and self.login is not None and cmd.upper() not in ("QUIT",):
+            with self.app.app_context():
+                try:
+                    allowed = access.still_allowed(self.login)
+                finally:
+                    db.session.rollback()
+            if not allowed:
+                self.respond("530 Your access has been stopped.")
+                self.log(f"USER '{self.username}' refused in an open session.")
+                self.close_when_done()
+                return
+        return super().pre_process_command(line, cmd, arg)
+
+    # --- writing within the quota ----------------------------------------------------------------------
+
+    def _used_bytes(self, excluding=None):
+        total = 0
+        for folder, _folders, files in os.walk(self.login.home):
+            for name in files:
+                path = os.path.join(folder, name)
+                if path != excluding:
+                    try:
+                        total += os.lstat(path).st_size
+                    except OSError:
+                        pass
+        return total
+
+    def ftp_STOR(self, file, mode="w"):
+        self.upload_over_quota = False
+        self.upload_room = None
+        if self.login is not None and self.login.quota_bytes:
+            replaced = file if "a" not in mode and not self._restart_position else None
+            room = self.login.quota_bytes - self._used_bytes(excluding=replaced)
+            if room <= 0:
+                self.respond("552 Quota exceeded.")
+                return None
+            self.upload_room = room
+        return super().ftp_STOR(file, mode)
+
+    # --- counters and the end --------------------------------------------------------------------------
+
+    def on_file_sent(self, file):
+        if self.login is not None and self.login.kind == access.ACCOUNT:
+            try:
+                size = os.path.getsize(file)
+            except OSError:
+                return
+            self._count(note_download, self.login.record_id, size)
+
+    def on_disconnect(self):
+        if self._session_counted and self.login is not None:
+            self._session_counted = False
+            type(self).authorizer.session_ended(self.login)
+
+    def flush_account(self):
+        self.on_disconnect()
+        self.login = None
+        self.authorizer = type(self).authorizer
+        super().flush_account()
+
+
+def _passive_ports(text):
+    if not text:
+        return None
+    first, _dash, last = str(text).partition("-")
+    first, last = int(first), int(last or first)
+    return list(range(first, last + 1))
+
+
+def handler_class(app):
+    """The handler class for `app`: plain FTP, or FTPS when a certificate is configured."""
+    config = app.config
+    bases = (FreeFtpHandler,)
+    attributes = {
+        "app": app,
+        "authorizer": DatabaseAuthorizer(app),
+        "passive_ports": _passive_ports(config.get("FREEFTP_PASSIVE_PORTS")),
+        "masquerade_address": config.get("FREEFTP_MASQUERADE_ADDRESS"),
+        "auth_failed_timeout": config.get("FREEFTP_AUTH_FAILED_DELAY", 3),
+        "use_sendfile": False,  # the throttled data channel sends through its own buffers
+    }
+    if config.get("FREEFTP_TLS_CERT") and config.get("FREEFTP_TLS_KEY"):
+        tls_handler = getattr(ftp_handlers, "TLS_FTPHandler", None)  # pyftpdlib offers it with pyOpenSSL
+        if tls_handler is None:
+            raise RuntimeError("FTPS needs the pyOpenSSL package (requirements.txt)")
+        bases = (FreeFtpHandler, tls_handler)
+        attributes["dtp_handler"] = type("TlsDTPHandler", (FreeFtpDTPHandler, ftp_handlers.TLS_DTPHandler), {})
+        attributes.update(certfile=config["FREEFTP_TLS_CERT"], keyfile=config["FREEFTP_TLS_KEY"],
+                          tls_control_required=False, tls_data_required=False)
+    return type("ServingHandler", bases, attributes)
+
+
+class FreeFtpServer:
+    """The server on (host, port); `serve()` until `close()`."""
+
+    def __init__(self, app, host, port):
+        self.app = app
+        self.server = ThreadedFTPServer((host, port), handler_class(app))
+        self.address = self.server.address
+
+    def serve(self):
+        self.server.serve_forever(handle_exit=True)
+
+    def close(self):
+        self.server.close_all()
+
+
+def start_embedded(app):
+    """The embedded default (`make run`): the server in a thread of the panel's process; None when off."""
+    if not app.config.get("FREEFTP_EMBEDDED"):
+        return None
+    try:
+        server = FreeFtpServer(app, app.config["FREEFTP_HOST"], app.config["FREEFTP_PORT"])
+    except OSError as error:  # the port is taken (a `flask freeftp serve` of its own runs)
+        log.warning("FTP not started: %s", error)
+        return None
+    thread = threading.Thread(target=server.serve, name="freeftp", daemon=True)
+    thread.start()
+    log.info("FTP on %s:%s", *server.address[:2])
+    return server

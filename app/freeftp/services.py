@@ -1,0 +1,406 @@
+"""FREEFTP's operations: the settings, registration on the public page, confirmation, password reset, accounts.
+
+The public pages act as the FREEFTP system actor (`PUBLIC_ACTOR`): the LOG
+names it as the author of a registration. Every refused attempt is stored
+(FreeFtpAttempt) with its reason, and the attempts of an address count
+towards the rate limit (FREEFTP_RATE_LIMIT), so every web process sees the
+same count.
+"""
+import fnmatch
+import hashlib
+import ipaddress
+import re
+import secrets
+import unicodedata
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from limits import parse
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.clients.models import Client, Subscription
+from app.core.actors import SystemActor
+from app.core.errors import FieldErrors
+from app.core.formatting import utcnow
+from app.extensions import db
+from app.freeftp.models import (
+    ACCEPTED,
+    CONFIRM,
+    NEW_PASSWORD,
+    REASON_CLOSED,
+    REASON_EMAIL,
+    REASON_INVALID,
+    REASON_NETWORK,
+    REASON_RATE,
+    REASON_TAKEN,
+    REASON_UNKNOWN_EMAIL,
+    REFUSED,
+    REGISTER,
+    RESET,
+    FreeFtpAccount,
+    FreeFtpAttempt,
+    FreeFtpSettings,
+    FreeFtpToken,
+)
+from app.networks.models import Network
+from app.notifications.services import queue_mail
+from app.security.rights import may_access
+
+PUBLIC_ACTOR = SystemActor("FREEFTP")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+TOKEN_LIFETIME = timedelta(hours=48)
+# The reasons' words, for the public page and the admin list.
+REASON_LABELS = {
+    REASON_CLOSED: _l("registration is closed"),
+    REASON_NETWORK: _l("address outside the allowed networks"),
+    REASON_EMAIL: _l("e-mail not allowed"),
+    REASON_INVALID: _l("invalid data"),
+    REASON_TAKEN: _l("username or e-mail already registered"),
+    REASON_RATE: _l("too many attempts from the address"),
+    REASON_UNKNOWN_EMAIL: _l("no account with this e-mail"),
+}
+SETTINGS_FIELDS = ("enabled", "allowed_networks", "email_pattern", "email_must_be_client", "confirm_email",
+                   "download_kbps", "max_sessions", "ftp_root", "homes_root", "home_quota_mb", "page_text")
+
+
+class Refusal(FieldErrors):
+    """A public request refused: its reason (stored with the attempt) and the messages for the form."""
+
+    def __init__(self, reason, errors):
+        super().__init__(errors)
+        self.reason = reason
+
+
+def fold(text):
+    """Lower case without accents, the same for the index and the searched words ("Щурците" → "щурците")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def search_words(text):
+    """The words of a search (letters and digits), folded."""
+    return [word for word in re.split(r"[\W_]+", fold(text)) if word]
+
+
+# --- settings --------------------------------------------------------------------------------------------
+
+
+def current_settings():
+    """The saved settings, or (never saved) the defaults, not added to the session: registration closed."""
+    saved = db.session.get(FreeFtpSettings, 1)
+    if saved is not None:
+        return saved
+    return FreeFtpSettings(id=1, enabled=False, email_must_be_client=False, confirm_email=True, max_sessions=2,
+                           home_quota_mb=1024)
+
+
+def parse_networks(text):
+    """The CIDRs of the settings' field (one per line or comma separated); raises ValueError naming a bad one."""
+    networks = []
+    for item in re.split(r"[\s,;]+", text or ""):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(item) from None
+    return networks
+
+
+def settings_errors(values):
+    errors = {}
+    try:
+        parse_networks(values.get("allowed_networks"))
+    except ValueError as bad:
+        errors["allowed_networks"] = [gettext("Not a network: %(value)s (write e.g. 10.0.0.0/8).", value=str(bad))]
+    for field in ("ftp_root", "homes_root"):
+        folder = (values.get(field) or "").strip()
+        if folder and not Path(folder).is_absolute():
+            errors[field] = [gettext("Write the full path of a folder, e.g. /srv/ftp.")]
+        elif folder and not Path(folder).is_dir():
+            errors[field] = [gettext("There is no such folder on the server.")]
+    if values.get("enabled") and not (values.get("ftp_root") or "").strip():
+        errors.setdefault("ftp_root", []).append(gettext("FREEFTP needs the folder it serves."))
+    for field, lowest in (("download_kbps", 1), ("max_sessions", 1), ("home_quota_mb", 1)):
+        value = values.get(field)
+        if value not in (None, "") and (not isinstance(value, int) or value < lowest):
+            errors[field] = [gettext("A whole number of at least %(number)d.", number=lowest)]
+    for field in ("max_sessions", "home_quota_mb"):
+        if values.get(field) in (None, ""):
+            errors.setdefault(field, []).append(gettext("Required."))
+    return errors
+
+
+def save_settings(actor, values):
+    """Stores the settings (one row). Flushes; raises FieldErrors and stores nothing when refused."""
+    if not may_access(actor, "can_edit", "FreeFtpSettings"):
+        raise FieldErrors({"enabled": [gettext("You do not have the right to do this.")]})
+    errors = settings_errors(values)
+    if errors:
+        raise FieldErrors(errors)
+    row = db.session.get(FreeFtpSettings, 1)
+    if row is None:
+        row = FreeFtpSettings(id=1)
+        db.session.add(row)
+    for field in SETTINGS_FIELDS:
+        value = values.get(field)
+        if isinstance(value, str):
+            value = value.strip() or None
+        setattr(row, field, value if value != "" else None)
+    row.enabled = bool(values.get("enabled"))
+    row.email_must_be_client = bool(values.get("email_must_be_client"))
+    row.confirm_email = bool(values.get("confirm_email"))
+    db.session.flush()
+    return row
+
+
+# --- the filters -----------------------------------------------------------------------------------------
+
+
+def address_may_register(settings, address):
+    """True when `address` is in the settings' networks, or (none listed) in one of the Networks module's."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    listed = parse_networks(settings.allowed_networks)
+    if listed:
+        return any(ip.version == network.version and ip in network for network in listed)
+    if ip.version != 4:
+        return False
+    number = int(ip)
+    return db.session.scalar(select(Network.id).where(Network.first_address <= number,
+                                                      Network.last_address >= number).limit(1)) is not None
+
+
+def email_may_register(settings, email):
+    patterns = [item.strip().lower() for item in re.split(r"[\s,;]+", settings.email_pattern or "") if item.strip()]
+    if patterns and not any(fnmatch.fnmatchcase(email, pattern) for pattern in patterns):
+        return False
+    if settings.email_must_be_client:
+        return db.session.scalar(select(Client.id).where(func.lower(Client.email) == email).limit(1)) is not None
+    return True
+
+
+def _too_many_attempts(kind, address):
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return False
+    limit = parse(current_app.config["FREEFTP_RATE_LIMIT"])
+    since = utcnow() - timedelta(seconds=limit.get_expiry())
+    count = db.session.scalar(select(func.count(FreeFtpAttempt.id)).where(
+        FreeFtpAttempt.remote_addr == address, FreeFtpAttempt.kind == kind,
+        FreeFtpAttempt.attempted_at >= since, FreeFtpAttempt.reason.is_distinct_from(REASON_RATE)))
+    return count >= limit.amount
+
+
+def rate_limit_message():
+    limit = parse(current_app.config["FREEFTP_RATE_LIMIT"])
+    minutes = max(limit.get_expiry() // 60, 1)
+    return gettext("Too many attempts from your address. Try again in %(minutes)d minutes.", minutes=minutes)
+
+
+def record_attempt(kind, address, outcome, reason=None, username=None, email=None, account=None):
+    """Stores the attempt in the current unit of work (the caller has discarded a refused one's changes)."""
+    attempt = FreeFtpAttempt(kind=kind, remote_addr=(address or "")[:45], outcome=outcome, reason=reason,
+                             username=(username or "")[:100] or None, email=(email or "")[:200] or None,
+                             account=account)
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt
+
+
+# --- registration ----------------------------------------------------------------------------------------
+
+
+def _registration_errors(username, password, email):
+    errors = {}
+    if not USERNAME.match(username):
+        errors["username"] = [gettext("3 to 32 small Latin letters, digits, dot, dash or underscore; "
+                                      "starting with a letter or digit.")]
+    if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
+        errors["password"] = [gettext("At least %(number)d characters.", number=MIN_PASSWORD)]
+    if not EMAIL.match(email) or len(email) > 200:
+        errors["email"] = [gettext("Not an e-mail address.")]
+    return errors
+
+
+def register(actor, *, username, password, email, remote_addr):
+    """Registers an account from the public page. Flushes; raises Refusal (nothing stored) when refused.
+
+    With confirmation on, the account waits for its e-mail's link (sent after the commit).
+    """
+    settings = current_settings()
+    username = (username or "").strip().lower()
+    email = (email or "").strip().lower()
+    password = password or ""
+    if _too_many_attempts(REGISTER, remote_addr):
+        raise Refusal(REASON_RATE, {"username": [rate_limit_message()]})
+    if not settings.enabled:
+        raise Refusal(REASON_CLOSED, {"username": [gettext("Registration is closed.")]})
+    if not address_may_register(settings, remote_addr):
+        raise Refusal(REASON_NETWORK, {"username": [gettext(
+            "Registration is allowed only from our network; your address (%(address)s) is not in it.",
+            address=remote_addr)]})
+    errors = _registration_errors(username, password, email)
+    if errors:
+        raise Refusal(REASON_INVALID, errors)
+    if not email_may_register(settings, email):
+        message = (gettext("Write the e-mail you gave us as our client.") if settings.email_must_be_client
+                   else gettext("This e-mail is not accepted for registration."))
+        raise Refusal(REASON_EMAIL, {"email": [message]})
+    taken = {}
+    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.username == username)) is not None or \
+            db.session.scalar(select(Subscription.id).where(func.lower(Subscription.username) == username)):
+        taken["username"] = [gettext("This username is taken.")]
+    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.email == email)) is not None:
+        taken["email"] = [gettext("An account with this e-mail exists. Forgot its password? Reset it.")]
+    if taken:
+        raise Refusal(REASON_TAKEN, taken)
+    account = FreeFtpAccount(username=username, password_hash=generate_password_hash(password), email=email,
+                             active=True, email_confirmed=not settings.confirm_email, registered_from=remote_addr)
+    db.session.add(account)
+    db.session.flush()
+    record_attempt(REGISTER, remote_addr, ACCEPTED, username=username, email=email, account=account)
+    if settings.confirm_email:
+        _send_link(actor, account, CONFIRM)
+    return account
+
+
+def _new_token(account, purpose):
+    token = secrets.token_urlsafe(32)
+    db.session.add(FreeFtpToken(account=account, purpose=purpose, digest=_digest(token),
+                                expires_at=utcnow() + TOKEN_LIFETIME))
+    db.session.flush()
+    return token
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _send_link(actor, account, purpose):
+    token = _new_token(account, purpose)
+    if purpose == CONFIRM:
+        link = url_for("freeftp_public.confirm", token=token, _external=True)
+        subject = gettext("Confirm your FTP registration")
+        body = gettext("Hello,\n\nto start using the FTP account %(username)s open this link:\n%(link)s\n\n"
+                       "The link is valid for 48 hours. If you did not register, ignore this message.\n",
+                       username=account.username, link=link)
+    else:
+        link = url_for("freeftp_public.new_password", token=token, _external=True)
+        subject = gettext("New password for your FTP account")
+        body = gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
+                       "%(link)s\n\nThe link is valid for 48 hours. If you did not ask for it, ignore this "
+                       "message: your password stays as it is.\n", username=account.username, link=link)
+    queue_mail(actor, f"freeftp-{purpose}-{_digest(token)[:32]}", account.email, subject, body)
+
+
+def _valid_token(token, purpose):
+    if not isinstance(token, str) or len(token) > 100:
+        return None
+    row = db.session.scalar(select(FreeFtpToken).where(FreeFtpToken.digest == _digest(token),
+                                                       FreeFtpToken.purpose == purpose))
+    if row is None or row.used_at is not None or row.expires_at < utcnow():
+        return None
+    return row
+
+
+def confirm_email(token):
+    """The account of a valid confirmation link, now confirmed; None for a wrong, used or expired link."""
+    row = _valid_token(token, CONFIRM)
+    if row is None:
+        return None
+    row.used_at = utcnow()
+    row.account.email_confirmed = True
+    db.session.flush()
+    return row.account
+
+
+def request_password_reset(actor, *, email, remote_addr):
+    """Sends a new-password link to the account with this e-mail. Flushes; raises Refusal.
+
+    The page says the same whether or not such an account exists (the
+    attempt list says which): nobody learns who is registered from it.
+    """
+    email = (email or "").strip().lower()
+    if _too_many_attempts(RESET, remote_addr):
+        raise Refusal(REASON_RATE, {"email": [rate_limit_message()]})
+    if not EMAIL.match(email):
+        raise Refusal(REASON_INVALID, {"email": [gettext("Not an e-mail address.")]})
+    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email))
+    if account is None or not account.active:
+        record_attempt(RESET, remote_addr, REFUSED, REASON_UNKNOWN_EMAIL, email=email)
+        return None
+    record_attempt(RESET, remote_addr, ACCEPTED, username=account.username, email=email, account=account)
+    _send_link(actor, account, NEW_PASSWORD)
+    return account
+
+
+def token_is_valid(token, purpose=NEW_PASSWORD):
+    return _valid_token(token, purpose) is not None
+
+
+def set_new_password(token, password):
+    """Sets the password of a valid new-password link's account (the link then is used). Raises FieldErrors."""
+    row = _valid_token(token, NEW_PASSWORD)
+    if row is None:
+        raise FieldErrors({"password": [gettext("The link is wrong, used or expired. Ask for a new one.")]})
+    password = password or ""
+    if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
+        raise FieldErrors({"password": [gettext("At least %(number)d characters.", number=MIN_PASSWORD)]})
+    row.used_at = utcnow()
+    row.account.password_hash = generate_password_hash(password)
+    row.account.email_confirmed = True  # the link reached the address
+    db.session.flush()
+    return row.account
+
+
+# --- the office's operations on accounts -----------------------------------------------------------------
+
+
+def _refuse_without(actor, permission):
+    if not may_access(actor, permission, "FreeFtpAccount"):
+        raise FieldErrors({"active": [gettext("You do not have the right to do this.")]})
+
+
+def set_account_active(actor, account, active):
+    """Enables or disables an account; a disabled one's open FTP sessions end at their next command."""
+    _refuse_without(actor, "can_edit")
+    account.active = bool(active)
+    db.session.flush()
+    return account
+
+
+def send_password_reset(actor, account):
+    """The office sends the account a new-password link (it never sees or sets the password itself)."""
+    _refuse_without(actor, "can_edit")
+    _send_link(actor, account, NEW_PASSWORD)
+    return account
+
+
+# --- the FTP server's questions --------------------------------------------------------------------------
+
+
+def check_account_password(account, password):
+    return bool(account) and check_password_hash(account.password_hash, password or "")
+
+
+def account_may_log_in(account, settings):
+    return account.active and settings.enabled and (account.email_confirmed or not settings.confirm_email)
+
+
+def note_login(account_id, address):
+    db.session.execute(update(FreeFtpAccount).where(FreeFtpAccount.id == account_id).values(
+        last_login_at=utcnow(), last_login_from=(address or "")[:45], logins=FreeFtpAccount.logins + 1))
+
+
+def note_download(account_id, size):
+    db.session.execute(update(FreeFtpAccount).where(FreeFtpAccount.id == account_id).values(
+        bytes_downloaded=FreeFtpAccount.bytes_downloaded + int(size)))

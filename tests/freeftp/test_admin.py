@@ -1,0 +1,76 @@
+"""FREEFTP in the panel: the settings page, the accounts, the registration attempts; their rights and the LOG."""
+from sqlalchemy import select
+
+from app.audit.models import LogEntry
+from app.extensions import db
+from app.freeftp.models import FreeFtpAccount, FreeFtpSettings
+from tests.conftest import Browser, visible_text
+from tests.factories import make_operator
+
+FORM = {"enabled": "y", "allowed_networks": "10.0.0.0/8\n192.0.2.0/24", "email_pattern": "*@example.bg",
+        "confirm_email": "y", "download_kbps": "512", "max_sessions": "3", "home_quota_mb": "2048",
+        "page_text": "Добре дошли"}
+
+
+def test_the_settings_are_saved_checked_and_in_the_log(app, admin, folders):
+    public, homes = folders
+    page = admin.get("/freeftp/settings/")
+    assert page.status_code == 200 and "Разрешени мрежи" in visible_text(page.text)
+    wrong = admin.submit("/freeftp/settings/", {**FORM, "allowed_networks": "10.0.0.0/8\nне-мрежа",
+                                                "ftp_root": "/no/such/folder"})
+    text = visible_text(wrong.text)
+    assert wrong.status_code == 200 and "Не е мрежа: не-мрежа" in text and "На сървъра няма такава папка" in text
+    with app.app_context():
+        assert db.session.get(FreeFtpSettings, 1) is None
+    saved = admin.submit("/freeftp/settings/", {**FORM, "ftp_root": str(public), "homes_root": str(homes)})
+    assert saved.status_code == 302
+    with app.app_context():
+        settings = db.session.get(FreeFtpSettings, 1)
+        assert settings.enabled and settings.download_kbps == 512 and settings.ftp_root == str(public)
+        entry = db.session.scalar(select(LogEntry).where(LogEntry.entity_type == "FreeFtpSettings"))
+        assert entry.user.username == "admin"
+    history = visible_text(admin.get("/freeftp/settings/").text)
+    assert "Разрешени мрежи" in history and "10.0.0.0/8" in history
+
+
+def test_the_accounts_and_the_refused_registrations_are_listed_in_bulgarian(app, admin, settings):
+    browser = Browser(app, remote_addr="198.51.100.20")
+    browser.submit("/freeftp/register", {"username": "petar", "password": "парола-123456", "email": "p@example.bg"})
+    Browser(app).submit("/freeftp/register", {"username": "petar", "password": "парола-123456",
+                                              "email": "p@example.bg"})
+    attempts = visible_text(admin.get("/freeftp/registrations/list/").text)
+    assert "198.51.100.20" in attempts and "адрес извън разрешените мрежи" in attempts and "отказана" in attempts
+    assert "приета" in attempts
+    accounts = visible_text(admin.get("/freeftp/accounts/list/").text)
+    assert "petar" in accounts and "p@example.bg" in accounts
+    with app.app_context():
+        account_id = db.session.scalar(select(FreeFtpAccount.id))
+    card = visible_text(admin.get(f"/freeftp/accounts/show/{account_id}").text)
+    assert "Спри" in card and "Изпрати връзка за нова парола" in card and "История" in card
+
+
+def test_an_operator_without_the_right_cannot_open_or_change_freeftp(app, settings):
+    with app.app_context():
+        make_operator(None, "касиер-ftp", "Касиер", username="kasier.ftp")
+    cashier = Browser(app)
+    cashier.login("kasier.ftp", "operator-pass-123")
+    for url in ("/freeftp/settings/", "/freeftp/accounts/list/", "/freeftp/registrations/list/", "/freeftp/index/"):
+        assert cashier.get(url).status_code in (302, 403), url
+    with app.app_context():
+        assert db.session.get(FreeFtpSettings, 1).page_text is None
+
+
+def test_the_office_sends_a_new_password_link_and_never_sees_the_password(app, admin, settings, outbox):
+    from tests.freeftp.conftest import mails
+
+    Browser(app).submit("/freeftp/register", {"username": "petar", "password": "парола-123456",
+                                              "email": "p@example.bg"})
+    with app.app_context():
+        account_id = db.session.scalar(select(FreeFtpAccount.id))
+    sent = admin.submit(f"/freeftp/accounts/reset/{account_id}", {}, form_url=f"/freeftp/accounts/show/{account_id}")
+    assert sent.status_code == 302
+    card = visible_text(admin.get(f"/freeftp/accounts/show/{account_id}").text)
+    assert "Изпратена е връзка за нова парола до p@example.bg" in card
+    assert "парола-123456" not in card and "scrypt" not in card
+    [mail] = mails(outbox)
+    assert mail["To"] == "p@example.bg" and "/freeftp/reset/" in mail.get_content()
