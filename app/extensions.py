@@ -44,7 +44,7 @@ def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record):
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
-        # The office's day of a UTC moment, which SQLite cannot compute (app.core.sqltime).
+        # The office's day of a UTC moment, which SQLite cannot compute (app.core.sqltime; migration 0022).
         dbapi_connection.create_function("local_day", 2, _sqlite_local_day, deterministic=True)
 
 

@@ -50,9 +50,10 @@ UPDATE subscription SET status = 'active', status_reason = NULL,
   WHERE status IN ('active', 'suspended');
 """
 ADVANCES = """
-INSERT INTO payment (client_id, dealer_id, method_id, type_id, amount, currency, amount_eur, paid_at)
+INSERT INTO payment (client_id, dealer_id, method_id, type_id, amount, currency, amount_eur, paid_at, paid_on)
 SELECT DISTINCT s.client_id, c.dealer_id, (SELECT id FROM payment_method WHERE code = 'cash'),
-       (SELECT id FROM payment_type WHERE code = 'deposit'), 30.00, 'EUR', 30.00, TIMESTAMP '2026-12-15 10:00'
+       (SELECT id FROM payment_type WHERE code = 'deposit'), 30.00, 'EUR', 30.00, TIMESTAMP '2026-12-15 10:00',
+       DATE '2026-12-15'
   FROM subscription s JOIN client c ON c.id = s.client_id
  WHERE s.id % 10 = 4 AND s.status = 'active';
 INSERT INTO payment_allocation (payment_id, kind, amount_eur)

@@ -79,19 +79,19 @@ def insert_payments(app, count):
         # (about 10 payments each, a few with 25+), paid_at spread over YEARS years.
         db.session.execute(sa.text(f"""
             INSERT INTO payment (client_id, dealer_id, operator_id, method_id, type_id,
-                                 amount, currency, amount_eur, paid_at)
+                                 amount, currency, amount_eur, paid_at, paid_on)
             SELECT c.id, c.dealer_id, (:operators)[1 + floor(r.r_operator * :operator_count)::int],
                    {weighted_case("r.r_method", methods, METHOD_WEIGHTS)},
                    {weighted_case("r.r_type", types, TYPE_WEIGHTS)},
                    CASE WHEN r.r_currency < 0.15 THEN round(r.eur * {BGN_PER_EUR}, 2) ELSE r.eur END,
                    CASE WHEN r.r_currency < 0.15 THEN 'BGN' ELSE 'EUR' END,
-                   r.eur,
-                   (now() AT TIME ZONE 'UTC') - interval '1 hour'
-                       - r.r_when * interval '{365 * YEARS} days'
+                   r.eur, r.paid_at, CAST(timezone('Europe/Sofia', timezone('UTC', r.paid_at)) AS DATE)
             FROM (
                 SELECT :first_client + floor(random() * (:last_client - :first_client + 1))::int AS client_id,
                        random() AS r_operator, random() AS r_method, random() AS r_type,
-                       random() AS r_currency, random() AS r_when,
+                       random() AS r_currency,
+                       (now() AT TIME ZONE 'UTC') - interval '1 hour'
+                           - random() * interval '{365 * YEARS} days' AS paid_at,
                        ({fees})[1 + floor(random() * {len(FEES_EUR)})::int] * (1 + floor(random() * 3)::int) AS eur
                 FROM generate_series(1, :count)
             ) AS r
@@ -111,9 +111,11 @@ def seed_payments(app):
         started = time.perf_counter()
         db.session.execute(sa.text("""
             INSERT INTO payment (client_id, dealer_id, operator_id, method_id, type_id, amount, currency,
-                                 amount_eur, paid_at, note, reversal_of_id)
+                                 amount_eur, paid_at, paid_on, note, reversal_of_id)
             SELECT client_id, dealer_id, operator_id, method_id, type_id, -amount, currency, -amount_eur,
-                   paid_at + interval '1 minute', 'Сторно (бенчмарк)', id
+                   paid_at + interval '1 minute',
+                   CAST(timezone('Europe/Sofia', timezone('UTC', paid_at + interval '1 minute')) AS DATE),
+                   'Сторно (бенчмарк)', id
             FROM payment WHERE id % :every = 0 AND reversal_of_id IS NULL
         """), {"every": PAYMENTS // REVERSALS})
         db.session.commit()

@@ -26,10 +26,11 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy import event
 from sqlalchemy.orm import relationship, validates
 
 from app.clients.models import OfAClient
-from app.core.formatting import utcnow
+from app.core.formatting import local_time, utcnow
 from app.core.money import check_amount, format_money
 from app.core.validators import InvalidValue
 
@@ -196,6 +197,10 @@ class Payment(Model):
     currency = Column(String(3), nullable=False)
     amount_eur = Column(Numeric(12, 2), nullable=False)
     paid_at = Column(DateTime, nullable=False, default=utcnow)
+    # The office's calendar day of paid_at (Europe/Sofia), set when the payment is written (never changes,
+    # like the payment): the reports group and filter a year of payments by it without converting
+    # every row's moment in SQL (half the revenue report's time at 3,000,000 payments).
+    paid_on = Column(Date, nullable=False)
     note = Column(String(500))
     # NO ACTION rather than RESTRICT: checked at the end of a statement, so
     # clearing test data in one DELETE works on PostgreSQL.
@@ -219,6 +224,7 @@ class Payment(Model):
         Index("ix_payment_client_paid_at", "client_id", "paid_at"),
         Index("ix_payment_paid_at", "paid_at"),
         Index("ix_payment_operator_paid_at", "operator_id", "paid_at"),
+        Index("ix_payment_paid_on", "paid_on"),
         {"extend_existing": True},
     )
 
@@ -405,3 +411,13 @@ class SubscriptionFreeze(OfAClient, Model):
 
     def __str__(self):
         return f"{self.starts_on:%d.%m.%Y}–{self.last_day:%d.%m.%Y}"
+
+
+@event.listens_for(Payment, "before_insert")
+@event.listens_for(Payment, "before_update")
+def _payment_office_day(mapper, connection, payment):
+    """Every way a payment is written (desk, collector, API, cycle) dates it in the office's days; its
+    moment is not changed once received, but if it were, its day would follow."""
+    if payment.paid_at is None:
+        payment.paid_at = utcnow()
+    payment.paid_on = local_time(payment.paid_at).date()

@@ -1,22 +1,20 @@
-"""The office's days in SQL, on PostgreSQL and SQLite alike.
+"""Calendar arithmetic on dates in SQL, on PostgreSQL and SQLite alike.
 
-Moments are stored as naive UTC; a report groups them by the office's
-calendar day, month or year (Europe/Sofia: a payment at 23:30 UTC on 31
-March belongs to 1 April). PostgreSQL converts with its own time-zone data;
-SQLite has none, so each connection gets a `local_day(moment, zone)`
-function that does it in Python (app.extensions registers it).
-
-Filtering by a range of days does not need any of this: utc_bounds gives
-the UTC limits, and the indexes on the moment serve them.
+Moments are stored as naive UTC; a report groups by the office's calendar
+day (Europe/Sofia: a payment at 23:30 UTC on 31 March belongs to 1 April).
+Where there are many rows the day is stored when the row is written (a
+payment's paid_on); local_day converts the moments of the few others (the
+status changes of subscriptions). PostgreSQL converts with its own
+time-zone data; SQLite has none, so each connection gets a
+`local_day(moment, zone)` function that does it in Python
+(app.extensions). The rest turn a date into the keys a report groups by
+and count days and months between dates; each database spells them its
+own way.
 """
 from flask import current_app
 from sqlalchemy import Date, Integer, cast, func, literal
 
 from app.extensions import db
-
-
-def office_zone():
-    return current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia")
 
 
 def is_sqlite():
@@ -25,7 +23,7 @@ def is_sqlite():
 
 def local_day(moment):
     """The office's calendar day (a date) of a stored UTC moment column."""
-    zone = office_zone()
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia")
     if is_sqlite():
         return func.local_day(moment, literal(zone))
     return cast(func.timezone(zone, func.timezone("UTC", moment)), Date)

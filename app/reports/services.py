@@ -22,10 +22,10 @@ from app.cashdesk.models import CashDeskClosing
 from app.catalog.models import Service, ServiceGroup
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.collectors.models import PaymentCollector
-from app.core.formatting import local_today, utc_bounds
+from app.core.formatting import local_today
 from app.core.money import quantize
 from app.core.scoping import dealer_of
-from app.core.sqltime import day_key, day_of_month, days_since, local_day, month_key, month_number, year_key
+from app.core.sqltime import day_key, day_of_month, days_since, month_key, month_number, year_key
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.radius.models import Nas, RadiusSession
@@ -65,32 +65,12 @@ REVENUE_GROUPS = {
 }
 
 
-def _revenue_key(group):
-    day = local_day(Payment.paid_at)
-    if group == "day":
-        return day_key(day)
-    if group == "month":
-        return month_key(day)
-    if group == "year":
-        return year_key(day)
-    if group == "method":
-        return PaymentMethod.name
-    if group == "type":
-        return PaymentType.name
-    if group == "dealer":
-        return func.coalesce(Dealer.name, literal(str(HEAD_OFFICE)))
-    if group == "operator":
-        full_name = Operator.first_name + literal(" ") + Operator.last_name
-        return func.coalesce(full_name, PaymentCollector.name, literal("—"))
-    raise ValueError(group)
-
-
 def _payment_filters(query, actor, filters):
     """The period (the office's days, both included), dealer, method, type and operator."""
     if filters.get("date_from"):
-        query = query.where(Payment.paid_at >= utc_bounds(filters["date_from"])[0])
+        query = query.where(Payment.paid_on >= filters["date_from"])
     if filters.get("date_to"):
-        query = query.where(Payment.paid_at < utc_bounds(filters["date_to"])[1])
+        query = query.where(Payment.paid_on <= filters["date_to"])
     query = _dealer_filter(query, filters, Payment.dealer_id)
     if filters.get("method"):
         query = query.where(Payment.method_id == filters["method"])
@@ -101,30 +81,65 @@ def _payment_filters(query, actor, filters):
     return _scoped(query, actor, Payment.dealer_id)
 
 
+# What a revenue report sums per group, first over the payments (grouped by the stored columns alone:
+# the office's day, or the method's id…), then the few groups' sums into the report's keys (a month's
+# name, the method's name). Formatting a key on each of a million rows cost more than summing them.
+def _revenue_sums():
+    is_reversal = Payment.reversal_of_id.isnot(None)
+    sums = [func.count(case((~is_reversal, Payment.id))).label("payments")]
+    # Labelled in_eur…, not EUR: SQLite's column names ignore case, and "eur" is the total.
+    sums += [func.coalesce(func.sum(case((Payment.currency == code, Payment.amount))), 0).label(f"in_{code.lower()}")
+             for code in CURRENCIES]
+    sums += [func.count(case((is_reversal, Payment.id))).label("reversals"),
+             func.coalesce(func.sum(case((is_reversal, Payment.amount_eur))), 0).label("reversed_eur"),
+             func.coalesce(func.sum(Payment.amount_eur), 0).label("eur")]
+    return sums
+
+
+REVENUE_SUMS = ("payments", *(f"in_{code.lower()}" for code in CURRENCIES), "reversals", "reversed_eur", "eur")
+PERIOD_KEYS = {"day": day_key, "month": month_key, "year": year_key}
+
+
+def _revenue_by_key(group, payments):
+    """The report's key over the grouped payments' columns, and the joins that name it."""
+    if group in PERIOD_KEYS:
+        return PERIOD_KEYS[group](payments.c.paid_on), None
+    if group == "method":
+        return PaymentMethod.name, lambda query: query.join(PaymentMethod, PaymentMethod.id == payments.c.method_id)
+    if group == "type":
+        return PaymentType.name, lambda query: query.join(PaymentType, PaymentType.id == payments.c.type_id)
+    if group == "dealer":
+        return (func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))),
+                lambda query: query.outerjoin(Dealer, Dealer.id == payments.c.dealer_id))
+    if group == "operator":
+        full_name = Operator.first_name + literal(" ") + Operator.last_name
+        return (func.coalesce(full_name, PaymentCollector.name, literal("—")),
+                lambda query: query.outerjoin(Operator, Operator.id == payments.c.operator_id)
+                .outerjoin(PaymentCollector, PaymentCollector.id == payments.c.collector_id))
+    raise ValueError(group)
+
+
+REVENUE_GROUP_COLUMNS = {"day": ("paid_on",), "month": ("paid_on",), "year": ("paid_on",),
+                         "method": ("method_id",), "type": ("type_id",), "dealer": ("dealer_id",),
+                         "operator": ("operator_id", "collector_id")}
+
+
 def revenue(actor, filters, group="month"):
     """Payments received, grouped by `group`: count, each currency as received, all of it in EUR, and the
     reversals in it (a reversal is a negative payment on the day it is made: netted there)."""
     if group == "service":
         return _revenue_by_service(actor, filters)
-    key = _revenue_key(group).label("key")
-    is_reversal = Payment.reversal_of_id.isnot(None)
-    columns = [key, func.count(case((~is_reversal, Payment.id))).label("payments")]
-    columns += [func.coalesce(func.sum(case((Payment.currency == code, Payment.amount))), 0).label(code)
-                for code in CURRENCIES]
-    columns += [func.count(case((is_reversal, Payment.id))).label("reversals"),
-                func.coalesce(func.sum(case((is_reversal, Payment.amount_eur))), 0).label("reversed_eur"),
-                func.coalesce(func.sum(Payment.amount_eur), 0).label("eur")]
-    query = select(*columns).select_from(Payment)
-    if group == "method":
-        query = query.join(PaymentMethod, PaymentMethod.id == Payment.method_id)
-    elif group == "type":
-        query = query.join(PaymentType, PaymentType.id == Payment.type_id)
-    elif group == "dealer":
-        query = query.outerjoin(Dealer, Dealer.id == Payment.dealer_id)
-    elif group == "operator":
-        query = (query.outerjoin(Operator, Operator.id == Payment.operator_id)
-                 .outerjoin(PaymentCollector, PaymentCollector.id == Payment.collector_id))
-    query = _payment_filters(query, actor, filters).group_by(key).order_by(key)
+    if group not in REVENUE_GROUP_COLUMNS:
+        raise ValueError(group)
+    grouped_by = [getattr(Payment, name) for name in REVENUE_GROUP_COLUMNS[group]]
+    payments = (_payment_filters(select(*grouped_by, *_revenue_sums()), actor, filters)
+                .group_by(*grouped_by).subquery("payments"))
+    key, join = _revenue_by_key(group, payments)
+    key = key.label("key")
+    query = select(key, *(func.sum(payments.c[name]).label(name) for name in REVENUE_SUMS)).select_from(payments)
+    if join:
+        query = join(query)
+    query = query.group_by(key).order_by(key)
     report = Report(
         title=gettext("Revenue by %(group)s", group=str(REVENUE_GROUPS[group]).lower()),
         columns=[str(REVENUE_GROUPS[group]), gettext("Payments")] +
@@ -134,8 +149,8 @@ def revenue(actor, filters, group="month"):
     )
     totals = [0, ZERO, ZERO, ZERO, 0, ZERO, ZERO]
     for row in db.session.execute(query):
-        values = [row.payments] + [quantize(Decimal(row._mapping[code])) for code in CURRENCIES] + \
-                 [row.reversals, quantize(Decimal(row.reversed_eur)), quantize(Decimal(row.eur))]
+        values = [int(row.payments)] + [quantize(Decimal(row._mapping[f"in_{code.lower()}"])) for code in CURRENCIES] + \
+                 [int(row.reversals), quantize(Decimal(row.reversed_eur)), quantize(Decimal(row.eur))]
         report.rows.append([_period_label(group, row.key)] + values)
         totals = [total + value for total, value in zip(totals, values)]
     report.total = [gettext("Total")] + totals
@@ -173,9 +188,9 @@ def _revenue_by_service(actor, filters):
                                                                            Charge.subscription_id))
                  .outerjoin(Service, Service.id == Subscription.service_id))
         if filters.get("date_from"):
-            query = query.where(dated.paid_at >= utc_bounds(filters["date_from"])[0])
+            query = query.where(dated.paid_on >= filters["date_from"])
         if filters.get("date_to"):
-            query = query.where(dated.paid_at < utc_bounds(filters["date_to"])[1])
+            query = query.where(dated.paid_on <= filters["date_to"])
         query = _dealer_filter(query, filters, Payment.dealer_id)
         if filters.get("method"):
             query = query.where(Payment.method_id == filters["method"])
@@ -224,11 +239,53 @@ def _fee_eur():
     return case((Service.currency == "BGN", Service.monthly_fee / Decimal("1.95583")), else_=Service.monthly_fee)
 
 
-def debtors(actor, filters, today=None):
+DEBTORS_PAGE = 100
+
+
+def debtors(actor, filters, today=None, page=None):
     """Clients who owe today: live subscriptions whose "paid until" has passed, with the months owed and
     their price, the open charges, less the advance; the oldest unpaid day and its age group; phone and
-    address. Oldest debts first: the order the office calls in."""
+    address. Oldest debts first: the order the office calls in.
+
+    `page` (from 0): that page of DEBTORS_PAGE rows, as the screen shows them; None: every row, as an
+    export writes them. The totals and the age groups are summed in SQL over every debtor either way."""
     today = today or local_today()
+    debts = _debts(actor, filters, today).subquery("debts")
+    totals = _debt_totals(debts)
+    query = select(debts).order_by(debts.c.paid_until, debts.c.client_number)
+    if page is not None:
+        query = query.limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE)
+    report = Report(
+        title=gettext("Debtors"),
+        columns=[gettext("Client number"), gettext("Name"), gettext("Phone"), gettext("Address"), gettext("Dealer"),
+                 gettext("Unpaid since"), gettext("Days"), gettext("Age group"), gettext("Months"),
+                 gettext("Fees, EUR"), gettext("Charges, EUR"), gettext("Advance, EUR"), gettext("Due, EUR")],
+        numeric={6, 8, 9, 10, 11, 12},
+    )
+    for row in db.session.execute(query):
+        fees, open_charges, advance = (_cents(value) for value in (row.fees, row.charges, row.advance))
+        report.rows.append([row.client_number, row.name, row.phone or "", _address(row), row.dealer,
+                            row.paid_until + timedelta(days=1), int(row.age), age_label(*AGES[row.age_group]),
+                            int(row.months), fees, open_charges, advance, fees + open_charges - advance])
+    count = sum(group["count"] for group in totals.values())
+    report.total = [gettext("Total"), ngettext("%(num)d client", "%(num)d clients", count), "", "", "", "", "", "",
+                    "", *(sum((group[name] for group in totals.values()), ZERO)
+                          for name in ("fees", "charges", "advance", "due"))]
+    report.by_age = [(age_label(*AGES[index]), totals[index]["count"], totals[index]["due"])
+                     for index in range(len(AGES))]
+    report.count = count
+    report.page = page
+    report.page_size = DEBTORS_PAGE
+    return report
+
+
+def _cents(value):
+    return quantize(Decimal(str(value or 0)))
+
+
+def _debts(actor, filters, today):
+    """One row per debtor, its amounts rounded to the cent in SQL (so that the totals, summed there, are
+    the sums of the rows shown)."""
     overdue = (
         select(Subscription.client_id.label("client_id"),
                func.min(Subscription.paid_until).label("paid_until"),
@@ -254,52 +311,45 @@ def debtors(actor, filters, today=None):
                        ~select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
                 .group_by(Payment.client_id).subquery())
     age = days_since(overdue.c.paid_until, today)
-    owed = (overdue.c.owed + func.coalesce(charges.c.charges, 0) - func.coalesce(advances.c.advance, 0))
+    fees = func.round(overdue.c.owed, 2)
+    open_charges = func.round(func.coalesce(charges.c.charges, 0), 2)
+    advance = func.round(func.coalesce(advances.c.advance, 0), 2)
+    age_group = case(*((age <= high, index) for index, (_low, high) in enumerate(AGES) if high),
+                     else_=len(AGES) - 1)
     query = (
         select(Client.client_number, Client.name, Client.phone, Client.address_text, Block.name.label("block"),
-               (Neighbourhood.kind + literal(" ") + Neighbourhood.name).label("neighbourhood"), Client.entrance, Client.floor, Client.apartment,
-               func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
-               overdue.c.paid_until, overdue.c.months, overdue.c.owed, func.coalesce(charges.c.charges, 0),
-               func.coalesce(advances.c.advance, 0), owed.label("due"), age.label("age"))
+               (Neighbourhood.kind + literal(" ") + Neighbourhood.name).label("neighbourhood"), Client.entrance,
+               Client.floor, Client.apartment, func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
+               overdue.c.paid_until, overdue.c.months, fees.label("fees"), open_charges.label("charges"),
+               advance.label("advance"), (fees + open_charges - advance).label("due"), age.label("age"),
+               age_group.label("age_group"))
         .select_from(overdue).join(Client, Client.id == overdue.c.client_id)
         .outerjoin(charges, charges.c.client_id == Client.id)
         .outerjoin(advances, advances.c.client_id == Client.id)
         .outerjoin(Dealer, Dealer.id == Client.dealer_id)
         .outerjoin(Block, Block.id == Client.block_id)
         .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
-        .where(owed > 0)
+        .where(fees + open_charges - advance > 0)
     )
     query = _dealer_filter(query, filters, Client.dealer_id)
     if filters.get("age"):
         low, high = AGES[filters["age"] - 1]
         query = query.where(age >= low) if high is None else query.where(and_(age >= low, age <= high))
-    query = _scoped(query, actor, Client.dealer_id).order_by(overdue.c.paid_until, Client.client_number)
-    report = Report(
-        title=gettext("Debtors"),
-        columns=[gettext("Client number"), gettext("Name"), gettext("Phone"), gettext("Address"), gettext("Dealer"),
-                 gettext("Unpaid since"), gettext("Days"), gettext("Age group"), gettext("Months"),
-                 gettext("Fees, EUR"), gettext("Charges, EUR"), gettext("Advance, EUR"), gettext("Due, EUR")],
-        numeric={6, 8, 9, 10, 11, 12},
-    )
-    totals = {"fees": ZERO, "charges": ZERO, "advance": ZERO, "due": ZERO}
-    by_age = {index: [0, ZERO] for index in range(len(AGES))}
-    for row in db.session.execute(query):
-        fees, open_charges, advance = (quantize(Decimal(value)) for value in (row[12], row[13], row[14]))
-        due = fees + open_charges - advance
-        group = next(index for index, (low, high) in enumerate(AGES) if high is None or row.age <= high)
-        by_age[group][0] += 1
-        by_age[group][1] += due
-        report.rows.append([row.client_number, row.name, row.phone or "", _address(row), row.dealer,
-                            row.paid_until + timedelta(days=1), int(row.age), age_label(*AGES[group]),
-                            int(row.months), fees, open_charges, advance, due])
-        totals["fees"] += fees
-        totals["charges"] += open_charges
-        totals["advance"] += advance
-        totals["due"] += due
-    report.total = [gettext("Total"), ngettext("%(num)d client", "%(num)d clients", len(report.rows)), "", "", "", "", "", "", "",
-                    totals["fees"], totals["charges"], totals["advance"], totals["due"]]
-    report.by_age = [(age_label(*AGES[index]), count, amount) for index, (count, amount) in by_age.items()]
-    return report
+    return _scoped(query, actor, Client.dealer_id)
+
+
+def _debt_totals(debts):
+    """{age group: {count, fees, charges, advance, due}} over every debtor, summed in SQL."""
+    totals = {index: {"count": 0, "fees": ZERO, "charges": ZERO, "advance": ZERO, "due": ZERO}
+              for index in range(len(AGES))}
+    query = (select(debts.c.age_group, func.count(), func.sum(debts.c.fees), func.sum(debts.c.charges),
+                    func.sum(debts.c.advance))
+             .group_by(debts.c.age_group))
+    for group, count, fees, charges, advance in db.session.execute(query):
+        fees, charges, advance = _cents(fees), _cents(charges), _cents(advance)
+        totals[group] = {"count": count, "fees": fees, "charges": charges, "advance": advance,
+                         "due": fees + charges - advance}
+    return totals
 
 
 def _address(row):
@@ -316,7 +366,7 @@ def _address(row):
 def cash_desk(actor, filters):
     """Collected per operator and day by method — the figures of the cash desk's handover records — and
     whether that day's desk was closed."""
-    day = local_day(Payment.paid_at)
+    day = Payment.paid_on
     full_name = Operator.first_name + literal(" ") + Operator.last_name
     columns = [day_key(day).label("day"), full_name.label("operator"), Payment.operator_id,
                PaymentMethod.name.label("method"), func.count(Payment.id).label("payments")]

@@ -24,6 +24,7 @@ class ReportKind:
     build: object  # (actor, filters) -> Report
     filters: tuple  # the filter names the report's form shows
     description: object = ""
+    paged: bool = False  # build takes page= (the screen shows one page; an export writes every row)
 
 
 REPORTS = {
@@ -33,7 +34,8 @@ REPORTS = {
                           _l("Payments received by day, month, year, method, type, dealer, operator or service; "
                              "in EUR and in the currencies received; reversals netted.")),
     "debtors": ReportKind(_l("Debtors"), reports.debtors, ("dealer", "group", "service", "status", "age"),
-                          _l("Who owes today, how much and since when, by age of the debt: the morning's calls.")),
+                          _l("Who owes today, how much and since when, by age of the debt: the morning's calls."),
+                          paged=True),
     "services": ReportKind(_l("Services"), reports.services, ("date_from", "date_to", "dealer", "group", "service"),
                            _l("Subscriptions by service, group, dealer and status; activated in the period.")),
     "cash-desk": ReportKind(_l("Cash desk"), reports.cash_desk, ("date_from", "date_to", "dealer", "method",

@@ -1,6 +1,7 @@
 """Reports at /reports/ and exports at /exports/ (every report and every list view)."""
 from datetime import date, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -60,14 +61,33 @@ class ReportsView(BaseView):
         filters = parse_filters(key, request.args, actor)
         for message in filters["errors"].values():
             flash(message, "danger")
-        report = REPORTS[key].build(actor, filters)
+        kind = REPORTS[key]
+        page = request.args.get("page", "")
+        page = int(page) if page.isdigit() and len(page) < 7 else 0
+        report = kind.build(actor, filters, page=page) if kind.paged else kind.build(actor, filters)
         chart = chart_of(key, actor, filters, report)
         source = REPORT_PREFIX + key
         return self.render_template(
-            "reports/report.html", key=key, kind=REPORTS[key], report=report, filters=filters,
+            "reports/report.html", key=key, kind=kind, report=report, filters=filters, pager=_pager(report),
             chart=Markup(charts.svg(chart[1])) if chart else None, choices=_choices(key, actor),
             labels=FILTER_LABELS, may_export=may_export(actor, source), source=source, formats=FORMAT_LABELS,
             query_string=request.query_string.decode(), cell=_cell_text, title=str(report.title))
+
+
+def _pager(report):
+    """(previous page's address or None, "101–200 от 4 512", next page's address or None) for a paged report."""
+    if getattr(report, "page", None) is None or report.count <= report.page_size:
+        return None
+    first = report.page * report.page_size
+    args = request.args.to_dict()
+
+    def page_url(number):
+        return "?" + urlencode({**args, "page": number})
+
+    return (page_url(report.page - 1) if report.page else None,
+            gettext("%(first)d–%(last)d of %(count)d", first=first + 1,
+                    last=min(first + report.page_size, report.count), count=report.count),
+            page_url(report.page + 1) if first + report.page_size < report.count else None)
 
 
 def _cell_text(value):

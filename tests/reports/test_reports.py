@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from app.audit.models import LogEntry
 from app.billing.charges import add_charge, payment_method
 from app.billing.models import BANK, CASH, CurrencyRate, Payment
 from app.billing.services import reverse_payment
+from app.core.formatting import local_today
 from app.core.queue import get_progress, wait_for_background_jobs
 from app.extensions import db
 from app.reports import services as reports
@@ -148,6 +149,31 @@ def test_debtors_by_age_with_charges_less_the_advance(app):
     assert report.total[-1] == D("70.00")
     assert report.by_age == [("1–30", 1, D("30.00")), ("31–60", 1, D("40.00")), ("61–90", 0, D("0.00")),
                              ("> 90", 0, D("0.00"))]
+
+
+def test_the_debtors_screen_shows_a_page_and_the_totals_of_all_while_the_export_writes_every_row(
+        app, admin, monkeypatch):
+    monkeypatch.setattr(reports, "DEBTORS_PAGE", 2)
+    with app.app_context():
+        service = make_service("Интернет 20", monthly_fee="20.00")
+        month_end = local_today().replace(day=1) - timedelta(days=1)
+        for number in (1, 2, 3):  # paid to the end of 3, 2 and 1 months ago: that many months owed
+            paid_until = month_end
+            for _month in range(3 - number):
+                paid_until = paid_until.replace(day=1) - timedelta(days=1)
+            client = make_client(None, f"Длъжник {number}")
+            make_subscription(client, service, activation_date=date(2025, 1, 1), paid_until=paid_until)
+        db.session.commit()
+    first = visible_text(admin.get("/reports/debtors/").text)
+    # the oldest two on the first page, the third on the next; the totals are of all three: 3+2+1 months
+    assert "Длъжник 1" in first and "Длъжник 2" in first and "Длъжник 3" not in first
+    assert "1–2 от 3" in first and "3 клиента" in first and "120,00" in first
+    second = visible_text(admin.get("/reports/debtors/?page=1").text)
+    assert "Длъжник 3" in second and "Длъжник 1" not in second and "120,00" in second
+    rows = list(csv.reader(io.StringIO(export(admin, "report:debtors", "csv", "page=1").decode("utf-8")),
+                           delimiter=";"))
+    assert [row[1] for row in rows[1:-1]] == ["Длъжник 1", "Длъжник 2", "Длъжник 3"]
+    assert rows[-1][-1] == "120,00"
 
 
 def export(browser, source, fmt, query=""):
