@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 COLOUR = "#337ab7"  # the panel's primary blue
+# Series side by side: the panel's blue, then Bootstrap's warning orange and danger red.
+SERIES_COLOURS = (COLOUR, "#f0ad4e", "#d9534f", "#5cb85c")
 WIDTH, HEIGHT = 8.0, 2.8  # inches
 
 
@@ -36,6 +38,29 @@ def bar_chart(labels, values, title, unit=""):
     axes.set_title(str(title), fontsize=10)
     if unit:
         axes.set_ylabel(unit, fontsize=8)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def grouped_bar_chart(labels, series, title, unit=""):
+    """A Figure of bars side by side per label: `series` is [(name, values)], named in a legend."""
+    figure = Figure(figsize=(WIDTH, HEIGHT), dpi=100)
+    axes = figure.add_subplot()
+    width = 0.8 / max(len(series), 1)
+    positions = list(range(len(labels)))
+    for index, (name, values) in enumerate(series):
+        heights = [float(value) if isinstance(value, Decimal) else value for value in values]
+        axes.bar([position + (index - (len(series) - 1) / 2) * width for position in positions], heights,
+                 width=width, color=SERIES_COLOURS[index % len(SERIES_COLOURS)], label=str(name))
+    axes.set_xticks(positions, [str(label) for label in labels], rotation=45 if len(labels) > 8 else 0,
+                    ha="right" if len(labels) > 8 else "center", fontsize=8)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}".replace(",", " ")))
+    axes.set_title(str(title), fontsize=10)
+    if unit:
+        axes.set_ylabel(unit, fontsize=8)
+    axes.legend(fontsize=8, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()

@@ -13,19 +13,20 @@ from decimal import Decimal
 
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy_continuum import version_class, versioning_manager
 
 from app.addresses.models import Block, Neighbourhood
 from app.billing.charges import ZERO
 from app.billing.models import ADVANCE, Charge, DailyTraffic, Payment, PaymentAllocation, PaymentMethod, PaymentType
 from app.cashdesk.models import CashDeskClosing
 from app.catalog.models import Service, ServiceGroup
-from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
+from app.clients.models import ACTIVE, SUSPENDED, TERMINATED, Client, Subscription
 from app.collectors.models import PaymentCollector
-from app.core.formatting import local_today
+from app.core.formatting import local_today, utc_bounds
 from app.core.money import quantize
 from app.core.scoping import dealer_of
-from app.core.sqltime import day_key, day_of_month, days_since, month_key, month_number, year_key
+from app.core.sqltime import day_key, day_of_month, days_since, local_day, month_key, month_number, year_key
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.radius.models import Nas, RadiusSession
@@ -403,24 +404,31 @@ STATUSES = (("pending", _l("Awaiting installation")), (ACTIVE, _l("Active (servi
 
 
 def services(actor, filters):
-    """Subscriptions now, per service (and its group) and dealer, by status; and those activated in the
+    """Subscriptions per service (and its group) and dealer, by status — now, or as they stood at the end
+    of the day `as_of` (from the LOG's versions of the subscriptions) —; and those activated in the
     period."""
-    status_counts = [func.count(case((Subscription.status == code, Subscription.id))).label(code)
+    as_of = filters.get("as_of")
+    if as_of is not None and as_of < local_today():
+        counted = _subscriptions_as_of(as_of)
+    else:
+        counted = select(Subscription.id, Subscription.client_id, Subscription.service_id, Subscription.status,
+                         Subscription.activation_date).subquery("counted")
+    status_counts = [func.count(case((counted.c.status == code, counted.c.id))).label(code)
                      for code, _label in STATUSES]
     started = []
     if filters.get("date_from") or filters.get("date_to"):
         condition = literal(True)
         if filters.get("date_from"):
-            condition = and_(condition, Subscription.activation_date >= filters["date_from"])
+            condition = and_(condition, counted.c.activation_date >= filters["date_from"])
         if filters.get("date_to"):
-            condition = and_(condition, Subscription.activation_date <= filters["date_to"])
-        started = [func.count(case((condition, Subscription.id))).label("started")]
+            condition = and_(condition, counted.c.activation_date <= filters["date_to"])
+        started = [func.count(case((condition, counted.c.id))).label("started")]
     dealer = func.coalesce(Dealer.name, literal(str(HEAD_OFFICE)))
     query = (select(ServiceGroup.name.label("group"), Service.name.label("service"), dealer.label("dealer"),
                     *status_counts, *started)
-             .select_from(Subscription).join(Service, Service.id == Subscription.service_id)
+             .select_from(counted).join(Service, Service.id == counted.c.service_id)
              .join(ServiceGroup, ServiceGroup.id == Service.group_id)
-             .join(Client, Client.id == Subscription.client_id).outerjoin(Dealer, Dealer.id == Client.dealer_id))
+             .join(Client, Client.id == counted.c.client_id).outerjoin(Dealer, Dealer.id == Client.dealer_id))
     if filters.get("service"):
         query = query.where(Service.id == filters["service"])
     if filters.get("group"):
@@ -431,13 +439,81 @@ def services(actor, filters):
     columns = [gettext("Service group"), gettext("Service"), gettext("Dealer")] + \
               [str(label) for _code, label in STATUSES] + \
               ([gettext("Activated in the period")] if started else [])
-    report = Report(title=gettext("Services"), columns=columns, numeric=set(range(3, len(columns))))
+    title = gettext("Services as of %(day)s", day=as_of.strftime("%d.%m.%Y")) if as_of else gettext("Services")
+    report = Report(title=title, columns=columns, numeric=set(range(3, len(columns))))
     totals = [0] * (len(columns) - 3)
     for row in db.session.execute(query):
         values = list(row[3:])
         report.rows.append([row.group, row.service, row.dealer] + values)
         totals = [total + value for total, value in zip(totals, values)]
     report.total = [gettext("Total"), "", ""] + totals
+    return report
+
+
+def _subscriptions_as_of(day):
+    """The subscriptions as they stood at the end of the office's `day`: the version of each that was
+    current then (made by a transaction before that moment, ended by none or by a later one)."""
+    version = version_class(Subscription)
+    transaction = versioning_manager.transaction_cls
+    ended = db.aliased(transaction)
+    moment = utc_bounds(day)[1]
+    return (select(version.id, version.client_id, version.service_id, version.status, version.activation_date)
+            .join(transaction, transaction.id == version.transaction_id)
+            .outerjoin(ended, ended.id == version.end_transaction_id)
+            .where(transaction.issued_at < moment, version.operation_type != 2,  # 2: deleted
+                   or_(version.end_transaction_id.is_(None), ended.issued_at >= moment))
+            .subquery("counted"))
+
+
+def service_movement(actor, filters):
+    """Per month of the period: subscriptions activated (by their activation day), suspended and
+    terminated (by the office's day of the change that gave them that status, from the LOG's versions),
+    and the net growth (activated less terminated)."""
+    version = version_class(Subscription)
+    transaction = versioning_manager.transaction_cls
+    earlier = db.aliased(version)
+    month = month_key(local_day(transaction.issued_at)).label("month")
+    changes = (
+        select(month, version.status, func.count(func.distinct(version.id)))
+        .join(transaction, transaction.id == version.transaction_id)
+        .join(Client, Client.id == version.client_id)
+        .join(Service, Service.id == version.service_id)
+        .where(version.status.in_((SUSPENDED, TERMINATED)),
+               transaction.issued_at >= utc_bounds(filters["date_from"])[0],
+               transaction.issued_at < utc_bounds(filters["date_to"])[1],
+               # a change to the status, not another change (paid until, an address) while in it
+               ~select(earlier.id).where(earlier.id == version.id, earlier.end_transaction_id == version.transaction_id,
+                                         earlier.status == version.status).exists())
+    )
+    activated = (
+        select(month_key(Subscription.activation_date).label("month"), func.count(Subscription.id))
+        .join(Client, Client.id == Subscription.client_id)
+        .join(Service, Service.id == Subscription.service_id)
+        .where(Subscription.activation_date >= filters["date_from"],
+               Subscription.activation_date <= filters["date_to"])
+    )
+    by_month = {}
+    for query, service_column, kind in ((changes, version.service_id, None), (activated, Subscription.service_id,
+                                                                               ACTIVE)):
+        if filters.get("service"):
+            query = query.where(service_column == filters["service"])
+        if filters.get("group"):
+            query = query.where(Service.group_id == filters["group"])
+        query = _scoped(_dealer_filter(query, filters, Client.dealer_id), actor, Client.dealer_id)
+        query = query.group_by(*query.selected_columns[:-1])
+        for row in db.session.execute(query):
+            status = kind or row[1]
+            by_month.setdefault(row[0], {ACTIVE: 0, SUSPENDED: 0, TERMINATED: 0})[status] += row[-1]
+    report = Report(title=gettext("Services by month"),
+                    columns=[gettext("Month"), gettext("Activations"), gettext("Suspensions"), gettext("Terminations"),
+                             gettext("Net growth")], numeric={1, 2, 3, 4})
+    totals = [0, 0, 0, 0]
+    for key in sorted(by_month):
+        counts = by_month[key]
+        values = [counts[ACTIVE], counts[SUSPENDED], counts[TERMINATED], counts[ACTIVE] - counts[TERMINATED]]
+        report.rows.append([_period_label("month", key)] + values)
+        totals = [total + value for total, value in zip(totals, values)]
+    report.total = [gettext("Total")] + totals
     return report
 
 

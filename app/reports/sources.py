@@ -25,6 +25,7 @@ class ReportKind:
     filters: tuple  # the filter names the report's form shows
     description: object = ""
     paged: bool = False  # build takes page= (the screen shows one page; an export writes every row)
+    period: str = "month"  # the period it opens with: this month so far, or this year so far
 
 
 REPORTS = {
@@ -36,8 +37,14 @@ REPORTS = {
     "debtors": ReportKind(_l("Debtors"), reports.debtors, ("dealer", "group", "service", "status", "age"),
                           _l("Who owes today, how much and since when, by age of the debt: the morning's calls."),
                           paged=True),
-    "services": ReportKind(_l("Services"), reports.services, ("date_from", "date_to", "dealer", "group", "service"),
-                           _l("Subscriptions by service, group, dealer and status; activated in the period.")),
+    "services": ReportKind(_l("Services"), reports.services, ("as_of", "date_from", "date_to", "dealer", "group",
+                                                               "service"),
+                           _l("Subscriptions by service, group, dealer and status, now or as of a day; activated "
+                              "in the period.")),
+    "movement": ReportKind(_l("Services by month"), reports.service_movement,
+                           ("date_from", "date_to", "dealer", "group", "service"),
+                           _l("Per month: subscriptions activated, suspended and terminated, and the net growth."),
+                           period="year"),
     "cash-desk": ReportKind(_l("Cash desk"), reports.cash_desk, ("date_from", "date_to", "dealer", "method",
                                                                   "operator"),
                             _l("Collected per operator and day by method, as the handover records say.")),
@@ -50,15 +57,16 @@ FILTER_LABELS = {
     "date_from": _l("From"), "date_to": _l("To"), "group_by": _l("Group by"), "dealer": _l("Dealer"),
     "method": _l("Payment method"), "payment_type": _l("Payment type"), "operator": _l("Received by"),
     "service": _l("Service"), "group": _l("Service group"), "status": _l("Status"), "age": _l("Age of the debt"),
+    "as_of": _l("As of"),
 }
 ID_FILTERS = {"method": PaymentMethod, "payment_type": PaymentType, "operator": Operator, "service": Service,
               "group": ServiceGroup, "dealer": Dealer}
 
 
-def default_period(today=None):
-    """This month so far: what a manager opens a report for."""
+def default_period(today=None, period="month"):
+    """This month so far (what a manager opens most reports for), or this year so far."""
     today = today or local_today()
-    return today.replace(day=1), today
+    return today.replace(day=1) if period == "month" else today.replace(month=1, day=1), today
 
 
 def parse_filters(key, args, actor):
@@ -67,8 +75,15 @@ def parse_filters(key, args, actor):
     names = REPORTS[key].filters
     filters = {}
     errors = {}
+    if "as_of" in names:
+        text = (args.get("as_of") or "").strip()
+        try:
+            filters["as_of"] = check_day(text) if text else None
+        except InvalidValue as error:
+            errors["as_of"] = str(error)
+            filters["as_of"] = None
     if "date_from" in names:
-        start, end = default_period()
+        start, end = default_period(period=REPORTS[key].period)
         for name, default in (("date_from", start), ("date_to", end)):
             text = (args.get(name) or "").strip()
             try:
@@ -138,6 +153,11 @@ def chart_of(key, actor, filters, report):
         return gettext("Debt by age, EUR"), charts.bar_chart([label for label, _count, _amount in report.by_age],
                                                               [amount for _label, _count, amount in report.by_age],
                                                               gettext("Debt by age, EUR"), "EUR")
+    if key == "movement" and report.rows:
+        labels = [row[0] for row in report.rows]
+        series = [(report.columns[index], [row[index] for row in report.rows]) for index in (1, 2, 3)]
+        return gettext("Subscriptions by month"), charts.grouped_bar_chart(labels, series,
+                                                                         gettext("Subscriptions by month"))
     if key == "services" and report.rows:
         totals = report.total[3:7]
         labels = [str(label) for _code, label in reports.STATUSES]

@@ -13,13 +13,16 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
+from sqlalchemy_continuum import version_class, versioning_manager
 
 from app import create_app
 from app.audit.models import LogEntry
 from app.billing.charges import add_charge, payment_method
 from app.billing.models import BANK, CASH, CurrencyRate, Payment
+from app.clients.models import Subscription
 from app.billing.services import reverse_payment
+from app.clients.subscriptions import change_status
 from app.core.formatting import local_today
 from app.core.queue import get_progress, wait_for_background_jobs
 from app.extensions import db
@@ -385,3 +388,77 @@ def test_the_home_page_compares_the_months_revenue_for_whoever_may_see_reports(a
         make_payment(client, amount="12.00")
     home = visible_text(admin.get("/").text)
     assert "Приходи този месец" in home and "12,00 EUR" in home
+
+
+def changed_at(subscription, moment):
+    """Places the subscription's latest change (its newest version's transaction) at `moment` (UTC)."""
+    version, transaction = version_class(Subscription), versioning_manager.transaction_cls
+    latest = db.session.scalar(select(func_max(version.transaction_id)).where(version.id == subscription.id))
+    db.session.execute(update(transaction).where(transaction.id == latest).values(issued_at=moment))
+    db.session.commit()
+
+
+def func_max(column):
+    from sqlalchemy import func
+
+    return func.max(column)
+
+
+@pytest.fixture
+def movements(app):
+    """Three subscriptions activated in October, November and December 2026; the October one suspended on
+    10.11 (then its "paid until" moved while suspended: no second suspension), the November one terminated at
+    00:30 on 01.12 Sofia time (30.11 22:30 UTC: December); a dealer's one activated in November."""
+    with app.app_context():
+        north = make_dealer("Север")
+        service = make_service("Интернет 20", monthly_fee="20.00")
+        actor = head_office_cashier()
+        october = make_subscription(make_client(None, "Октомври"), service, activation_date=date(2026, 10, 5),
+                                    paid_until=date(2026, 10, 31))
+        changed_at(october, datetime(2026, 10, 5, 9, 0))
+        november = make_subscription(make_client(None, "Ноември"), service, activation_date=date(2026, 11, 3),
+                                     paid_until=date(2026, 11, 30))
+        changed_at(november, datetime(2026, 11, 3, 9, 0))
+        december = make_subscription(make_client(None, "Декември"), service, activation_date=date(2026, 12, 1),
+                                     paid_until=date(2026, 12, 31))
+        changed_at(december, datetime(2026, 12, 1, 9, 0))
+        dealers = make_subscription(make_client(north, "Северен"), service, activation_date=date(2026, 11, 20),
+                                    paid_until=date(2026, 11, 30))
+        changed_at(dealers, datetime(2026, 11, 20, 9, 0))
+        change_status(actor, db.session.get(Subscription, october.id), "suspended", "не е платил")
+        db.session.commit()
+        changed_at(october, datetime(2026, 11, 10, 9, 0))
+        db.session.get(Subscription, october.id).paid_until = date(2026, 11, 15)
+        db.session.commit()
+        changed_at(october, datetime(2026, 11, 12, 9, 0))
+        change_status(actor, db.session.get(Subscription, november.id), "terminated", "прекрати договора")
+        db.session.commit()
+        changed_at(november, datetime(2026, 11, 30, 22, 30))
+        return {"north": north.id}
+
+
+def test_services_by_month_counts_activations_suspensions_and_terminations_once(app, movements):
+    with app.app_context():
+        report = reports.service_movement(head_office_cashier(), AUTUMN | {"date_from": date(2026, 10, 1)})
+        office = reports.service_movement(head_office_cashier(), AUTUMN | {"date_from": date(2026, 10, 1),
+                                                                             "dealer": 0})
+    # month, activated, suspended, terminated, net growth
+    assert report.rows == [["10.2026", 1, 0, 0, 1], ["11.2026", 2, 1, 0, 2], ["12.2026", 1, 0, 1, 0]]
+    assert report.total == ["Общо", 4, 1, 1, 3]
+    assert office.total == ["Общо", 3, 1, 1, 2]  # head office's own: the dealer's activation left out
+
+
+def test_the_services_report_as_of_a_day_counts_the_statuses_of_then(app, movements, admin):
+    with app.app_context():
+        before = reports.services(head_office_cashier(), {"as_of": date(2026, 11, 9)})
+        after = reports.services(head_office_cashier(), {"as_of": date(2026, 11, 30)})
+        now = reports.services(head_office_cashier(), {})
+    # group, service, dealer, pending, active, suspended, terminated
+    assert before.total[3:] == [0, 2, 0, 0]  # October's and November's; the dealer's came on 20.11
+    assert after.total[3:] == [0, 2, 1, 0]  # terminated only at 00:30 on 01.12
+    assert now.total[3:] == [0, 2, 1, 1]
+    page = visible_text(admin.get("/reports/services/?as_of=09.11.2026").text)
+    assert "Услуги към 09.11.2026" in page
+    movement = admin.get("/reports/movement/?date_from=01.10.2026&date_to=31.12.2026")
+    assert movement.status_code == 200 and "<svg" in movement.text
+    assert "12.2026" in visible_text(movement.text)
