@@ -58,6 +58,7 @@ from app.core.scoping import DealerScopedView, get_in_scope
 PAYMENT_LABELS = {
     "id": _l("Number"),
     "paid_at": _l("Paid at"),
+    "paid_on": _l("Day of payment"),
     "client": _l("Client"),
     "dealer": _l("Dealer"),
     "operator": _l("Operator"),

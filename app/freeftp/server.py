@@ -21,6 +21,7 @@ from pyftpdlib import handlers as ftp_handlers
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
+from flask_babel import lazy_gettext as _l
 
 from app.core.transaction import unit_of_work
 from app.extensions import db
@@ -28,6 +29,24 @@ from app.freeftp import access
 from app.freeftp.services import note_download, note_login
 
 log = logging.getLogger(__name__)
+
+# What the server says to an FTP client, in the panel's language (FTP clients show the text after the code;
+# pyftpdlib sends it as UTF-8). Translated once, when the handler class is made for the app.
+REPLIES = {
+    "banner": _l("FREEFTP is ready."),
+    "welcome": _l("Welcome."),
+    "goodbye": _l("Goodbye."),
+    "failed": _l("Wrong username or password."),
+    "sessions": _l("Too many sessions for this account."),
+    "stopped": _l("Your access has been stopped."),
+    "quota": _l("Quota exceeded."),
+    "quota_aborted": _l("Quota exceeded; transfer aborted."),
+}
+
+
+def replies(app):
+    with app.app_context():
+        return {key: str(text) for key, text in REPLIES.items()}
 
 
 class QuotaExceeded(OSError):
@@ -55,7 +74,7 @@ class FreeFtpDTPHandler(ThrottledDTPHandler):
                 os.remove(self.file_obj.name)
             except OSError:
                 pass
-            self._resp = ("552 Quota exceeded; transfer aborted.", log.info)
+            self._resp = ("552 " + self.cmd_channel.authorizer.replies["quota_aborted"], log.info)
             self.close()
             return
         super().handle_error()
@@ -64,9 +83,10 @@ class FreeFtpDTPHandler(ThrottledDTPHandler):
 class SessionAuthorizer(DummyAuthorizer):
     """One session's answers, from its Login (pyftpdlib asks by username, which two sessions may share)."""
 
-    def __init__(self, login):
+    def __init__(self, login, replies):
         super().__init__()
         self.login = login
+        self.replies = replies
 
     def has_user(self, username):
         return True
@@ -81,10 +101,10 @@ class SessionAuthorizer(DummyAuthorizer):
         return self.login.home
 
     def get_msg_login(self, username):
-        return "Welcome."
+        return self.replies["welcome"]
 
     def get_msg_quit(self, username):
-        return "Goodbye."
+        return self.replies["goodbye"]
 
 
 class DatabaseAuthorizer(DummyAuthorizer):
@@ -93,6 +113,7 @@ class DatabaseAuthorizer(DummyAuthorizer):
     def __init__(self, app):
         super().__init__()
         self.app = app
+        self.replies = replies(app)
         self.sessions = {}  # username → open sessions in this process
         self.lock = threading.Lock()
 
@@ -103,10 +124,10 @@ class DatabaseAuthorizer(DummyAuthorizer):
             finally:
                 db.session.rollback()
         if login is None:
-            raise AuthenticationFailed("Authentication failed.")
+            raise AuthenticationFailed(self.replies["failed"])
         with self.lock:
             if login.max_sessions and self.sessions.get(login.username, 0) >= login.max_sessions:
-                raise AuthenticationFailed("Too many sessions for this account.")
+                raise AuthenticationFailed(self.replies["sessions"])
             self.sessions[login.username] = self.sessions.get(login.username, 0) + 1
         handler.login = login
 
@@ -122,7 +143,7 @@ class DatabaseAuthorizer(DummyAuthorizer):
         return False  # before a login: nothing
 
     def get_msg_quit(self, username):
-        return "Goodbye."
+        return self.replies["goodbye"]
 
 
 class FreeFtpHandler(FTPHandler):
@@ -150,11 +171,12 @@ class FreeFtpHandler(FTPHandler):
             return
         self._session_counted = True
         login = self.login
-        self.authorizer = SessionAuthorizer(login)
+        replies = type(self).authorizer.replies
+        self.authorizer = SessionAuthorizer(login, replies)
         if login.download_limit:
             self.dtp_handler = type("LimitedDTPHandler", (type(self).dtp_handler,),
                                     {"write_limit": login.download_limit})
-        self.handle_auth_success(login.home, line, "Welcome.")
+        self.handle_auth_success(login.home, line, replies["welcome"])
         self._count(note_login, login.record_id if login.kind == access.ACCOUNT else None, self.remote_ip)
 
     def _count(self, counter, record_id, *args):
@@ -174,7 +196,7 @@ class FreeFtpHandler(FTPHandler):
                 finally:
                     db.session.rollback()
             if not allowed:
-                self.respond("530 Your access has been stopped.")
+                self.respond("530 " + type(self).authorizer.replies["stopped"])
                 self.log(f"USER '{self.username}' refused in an open session.")
                 self.close_when_done()
                 return
@@ -201,7 +223,7 @@ class FreeFtpHandler(FTPHandler):
             replaced = file if "a" not in mode and not self._restart_position else None
             room = self.login.quota_bytes - self._used_bytes(excluding=replaced)
             if room <= 0:
-                self.respond("552 Quota exceeded.")
+                self.respond("552 " + type(self).authorizer.replies["quota"])
                 return None
             self.upload_room = room
         return super().ftp_STOR(file, mode)
@@ -240,9 +262,11 @@ def handler_class(app):
     """The handler class for `app`: plain FTP, or FTPS when a certificate is configured."""
     config = app.config
     bases = (FreeFtpHandler,)
+    authorizer = DatabaseAuthorizer(app)
     attributes = {
         "app": app,
-        "authorizer": DatabaseAuthorizer(app),
+        "authorizer": authorizer,
+        "banner": authorizer.replies["banner"],
         "passive_ports": _passive_ports(config.get("FREEFTP_PASSIVE_PORTS")),
         "masquerade_address": config.get("FREEFTP_MASQUERADE_ADDRESS"),
         "auth_failed_timeout": config.get("FREEFTP_AUTH_FAILED_DELAY", 3),

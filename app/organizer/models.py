@@ -168,6 +168,12 @@ class Task(OfAClient, Model):
     def is_closed(self):
         return self.status in CLOSED
 
+    @property
+    def technician_names(self):
+        """"Тодор, Петър": who goes (a plain join; Jinja's map filter cost the day's plan a quarter of its
+        time at 400 tasks)."""
+        return ", ".join(operator.first_name for operator in self.technicians)
+
     def __str__(self):
         kind = self.task_type.name if self.task_type else ""
         client = f" — {self.client.name}" if self.client else ""

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext
-from sqlalchemy import case, func, select
+from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block, Neighbourhood
@@ -33,7 +34,6 @@ from app.organizer.models import (
     NORMAL,
     OPEN,
     PRIORITIES,
-    PURPOSE_FAULT,
     PURPOSE_INSTALLATION,
     PURPOSES,
     STEP_DONE,
@@ -198,6 +198,14 @@ def _refuse_invalid(actor, task):
         errors["subscription"] = [gettext("A task covers only its own client's subscriptions.")]
     if task.priority not in PRIORITIES:
         errors["priority"] = [gettext("Unknown priority.")]
+    if task.technicians:
+        allowed = set(db.session.scalars(scope(select(Operator.id).where(
+            works_tasks(), Operator.id.in_([operator.id for operator in task.technicians])), actor, Operator)))
+        refused = [operator for operator in task.technicians if operator.id not in allowed]
+        if refused:
+            errors["technicians"] = [gettext("%(names)s cannot be given tasks (another dealer's, inactive, or "
+                                             "without the technician's page).",
+                                             names=", ".join(operator.username for operator in refused))]
     if task.duration_minutes is not None and not 0 < task.duration_minutes <= MAX_DURATION:
         errors["duration_minutes"] = [gettext("From 1 to %(max)d minutes.", max=MAX_DURATION)]
     if (task.time_from or task.time_to) and task.scheduled_on is None:
@@ -387,9 +395,17 @@ def task_list(actor, *, day=None, client=None, technician=None, open_only=False,
     return tasks
 
 
+def works_tasks():
+    """SQL condition on Operator: active, with a role that has the technician's page (Task's can_mine) — whom
+    a task can be given to; a cashier or an accountant is not offered."""
+    technicians_page = PermissionView.permission.has(Permission.name == "can_mine") & \
+        PermissionView.view_menu.has(ViewMenu.name == "Task")
+    return and_(Operator.active.is_(True), Operator.roles.any(Role.permissions.any(technicians_page)))
+
+
 def planned_technicians(actor):
-    """The operators a planner may put on tasks (their dealer's), by name."""
-    query = scope(select(Operator).where(Operator.active.is_(True)), actor, Operator)
+    """The operators a planner may put on tasks (their dealer's, who work tasks), by name."""
+    query = scope(select(Operator).where(works_tasks()), actor, Operator)
     return db.session.scalars(query.order_by(Operator.first_name, Operator.last_name)).all()
 
 

@@ -20,7 +20,7 @@ from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
 from app.core.pdf import PdfError, html_to_pdf
-from app.core.scoping import DealerScopedView, get_in_scope
+from app.core.scoping import DealerScopedView, get_in_scope, scope
 from app.core.transaction import discard
 from app.core.validators import ModelRules
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
@@ -58,6 +58,7 @@ from app.organizer.services import (
     may_work_on,
     parse_day,
     planned_technicians,
+    works_tasks,
     plans_tasks,
     task_list,
     task_type_errors,
@@ -239,6 +240,16 @@ class FormClientSubscriptionsFilter(BaseFilter):
         return query.filter(self.model.client_id == (_form_client_id() or -1))
 
 
+class FormTechniciansFilter(BaseFilter):
+    """Task forms offer as technicians only the operators who work tasks, of the planner's dealer."""
+
+    name = "operators who work tasks"
+    arg_name = "task_technicians"
+
+    def apply(self, query, value):
+        return scope(query.filter(works_tasks()), current_operator(), Operator)
+
+
 def _time_field(label):
     return TimeField(label, format="%H:%M", validators=[Optional()], render_kw={"class": "form-control"})
 
@@ -277,8 +288,10 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     add_form_query_rel_fields = {
         "client": [["id", FormClientFilter, None]],
         "subscription": [["id", FormClientSubscriptionsFilter, None]],
+        "technicians": [["id", FormTechniciansFilter, None]],
     }
-    edit_form_query_rel_fields = {"subscription": [["id", FormClientSubscriptionsFilter, None]]}
+    edit_form_query_rel_fields = {"subscription": [["id", FormClientSubscriptionsFilter, None]],
+                                  "technicians": [["id", FormTechniciansFilter, None]]}
     add_form_extra_fields = edit_form_extra_fields = {
         "priority": SelectField(LABELS["priority"], choices=PRIORITIES, default=NORMAL),
         "time_from": _time_field(LABELS["time_from"]),

@@ -10,10 +10,13 @@ from app.clients.subscriptions import sell_subscription
 from app.core.actors import acting_as
 from app.core.errors import FieldErrors
 from app.extensions import db
-from app.organizer.models import Task, TaskStep, TaskTypeStep
-from app.organizer.services import cancel_task, close_task, mark_step, update_task
+from app.clients.models import Client
+from app.organizer.models import Task, TaskStep, TaskType, TaskTypeStep
+from app.organizer.services import cancel_task, close_task, create_task, mark_step, update_task
+from app.security.models import Operator
+from app.security.permissions import CASHIER, DEALER_ADMINISTRATOR
 from tests.conftest import visible_text
-from tests.factories import head_office_cashier, make_client, make_service
+from tests.factories import head_office_cashier, make_client, make_dealer, make_operator, make_service
 from tests.organizer.conftest import make_installation_type, make_task, make_technician
 
 DAY = date(2026, 12, 2)
@@ -189,3 +192,29 @@ def test_every_change_of_a_task_and_its_steps_is_in_the_log(app, admin):
         step_changes = db.session.scalars(select(LogEntry.changes).where(LogEntry.entity_type == "TaskStep",
                                                                          LogEntry.operation == "update")).all()
         assert any(changes.get("status") == ["pending", "done"] for changes in step_changes)
+
+
+def test_a_task_goes_only_to_technicians_of_the_planners_dealer_and_the_form_offers_only_them(app, admin):
+    with app.app_context():
+        north = make_dealer("Север")
+        ours = make_technician("наш")
+        theirs = make_technician("чужд", dealer=north)
+        cashier = make_operator(None, "каса", CASHIER, username="kasierka")
+        planner = make_operator(north, "планира", DEALER_ADMINISTRATOR, username="north-planner")
+        client = make_client(north, "Клиент на Север")
+        task_type = make_installation_type()
+        with pytest.raises(FieldErrors) as refused:
+            make_task(task_type, client, technicians=[cashier])
+        assert "kasierka" in str(refused.value.errors["technicians"])
+        db.session.rollback()
+        with pytest.raises(FieldErrors):  # the dealer's planner cannot send head office's technician
+            create_task(db.session.get(Operator, planner.id), task_type=db.session.get(TaskType, task_type.id),
+                        client=db.session.get(Client, client.id), technicians=[db.session.get(Operator, ours.id)])
+        db.session.rollback()
+        task = create_task(db.session.get(Operator, planner.id), task_type=db.session.get(TaskType, task_type.id),
+                           client=db.session.get(Client, client.id), technicians=[db.session.get(Operator, theirs.id)])
+        db.session.commit()
+        assert [operator.username for operator in task.technicians] == ["tech-чужд"]
+        client_id = client.id
+    form = admin.get(f"/tasks/add?client={client_id}").text
+    assert "Оператор-наш" in form and "Оператор-чужд" in form and "Оператор-каса" not in form
