@@ -7,7 +7,7 @@ be a substring of the name:
 - PostgreSQL: `search_name LIKE '%word%'`, served by the trigram GIN index
   ix_freeftp_file_search_trgm (pg_trgm);
 - SQLite: the FTS5 table freeftp_file_fts (trigram tokenizer, external
-  content kept current by triggers, migration 0020) answers the words of
+  content kept current by triggers, migration 0021) answers the words of
   three letters or more; shorter ones are LIKE on the rows it found.
 """
 from dataclasses import dataclass

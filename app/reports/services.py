@@ -43,6 +43,10 @@ class Report:
     rows: list = field(default_factory=list)
     total: list = None
     numeric: set = field(default_factory=set)  # indexes of the columns that are figures (right-aligned)
+    # A paged report (the debtors): which page of how many rows this is, of `count` rows in all.
+    page: int = None
+    page_size: int = None
+    count: int = None
 
 
 def _dealer_filter(query, filters, column):
@@ -253,8 +257,10 @@ def debtors(actor, filters, today=None, page=None):
     today = today or local_today()
     debts = _debts(actor, filters, today).subquery("debts")
     totals = _debt_totals(debts)
+    count = sum(group["count"] for group in totals.values())
     query = select(debts).order_by(debts.c.paid_until, debts.c.client_number)
     if page is not None:
+        page = min(page, max(count - 1, 0) // DEBTORS_PAGE)  # a page past the end shows the last one
         query = query.limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE)
     report = Report(
         title=gettext("Debtors"),
@@ -268,7 +274,6 @@ def debtors(actor, filters, today=None, page=None):
         report.rows.append([row.client_number, row.name, row.phone or "", _address(row), row.dealer,
                             row.paid_until + timedelta(days=1), int(row.age), age_label(*AGES[row.age_group]),
                             int(row.months), fees, open_charges, advance, fees + open_charges - advance])
-    count = sum(group["count"] for group in totals.values())
     report.total = [gettext("Total"), ngettext("%(num)d client", "%(num)d clients", count), "", "", "", "", "", "",
                     "", *(sum((group[name] for group in totals.values()), ZERO)
                           for name in ("fees", "charges", "advance", "due"))]

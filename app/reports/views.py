@@ -76,7 +76,7 @@ class ReportsView(BaseView):
 
 def _pager(report):
     """(previous page's address or None, "101–200 от 4 512", next page's address or None) for a paged report."""
-    if getattr(report, "page", None) is None or report.count <= report.page_size:
+    if report.page is None or report.count <= report.page_size:
         return None
     first = report.page * report.page_size
     args = request.args.to_dict()

@@ -173,6 +173,7 @@ def test_the_debtors_screen_shows_a_page_and_the_totals_of_all_while_the_export_
     assert "1–2 от 3" in first and "3 клиента" in first and "120,00" in first
     second = visible_text(admin.get("/reports/debtors/?page=1").text)
     assert "Длъжник 3" in second and "Длъжник 1" not in second and "120,00" in second
+    assert "Длъжник 3" in visible_text(admin.get("/reports/debtors/?page=99").text)  # past the end: the last
     rows = list(csv.reader(io.StringIO(export(admin, "report:debtors", "csv", "page=1").decode("utf-8")),
                            delimiter=";"))
     assert [row[1] for row in rows[1:-1]] == ["Длъжник 1", "Длъжник 2", "Длъжник 3"]
