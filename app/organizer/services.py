@@ -9,6 +9,7 @@ import re
 from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 from flask_babel import gettext
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
@@ -349,22 +350,27 @@ def task_list(actor, *, day=None, client=None, technician=None, open_only=False,
     """Tasks the actor sees, in the order of the day's plan: day, time window, neighbourhood, block, number
     (the tasks without a day or window last).
 
-    The client card, the home page's today, the day's plan (screen and PDF)
-    and the phone page all read this. `steps`: "records" loads each task's
-    TaskStep records (the pages that mark them); "rows" puts read-only
-    PlanStep rows in `task.plan_steps` (the printed plan: a whole day's
-    thousands of steps without building records); "none" loads none.
+    The client card, the home page's today and the phone page read this
+    (the day's plan reads the same list as rows: day_plan). `steps`:
+    "records" loads each task's TaskStep records (the pages that mark
+    them); "none" loads none.
     """
-    query = (
-        select(Task)
-        .join(Client, Client.id == Task.client_id)
-        .outerjoin(Block, Block.id == Client.block_id)
-        .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
-        .options(selectinload(Task.technicians), selectinload(Task.task_type), selectinload(Task.client),
-                 selectinload(Task.subscription))
-    )
+    query = select(Task).options(selectinload(Task.technicians), selectinload(Task.task_type),
+                                 selectinload(Task.client), selectinload(Task.subscription))
     if steps == "records":
         query = query.options(selectinload(Task.steps))
+    query = _in_plan_order(query, actor, day=day, client=client, technician=technician, open_only=open_only)
+    if limit:
+        query = query.limit(limit)
+    return db.session.scalars(query).unique().all()
+
+
+def _in_plan_order(query, actor, *, day=None, client=None, technician=None, open_only=False):
+    """`query` (of Task or of its columns) limited to the tasks the actor sees and the filters, in the
+    order of the round."""
+    query = (query.join(Client, Client.id == Task.client_id)
+             .outerjoin(Block, Block.id == Client.block_id)
+             .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id))
     query = visible_tasks(query, actor)
     if day is not None:
         query = query.where(Task.scheduled_on == day)
@@ -375,23 +381,61 @@ def task_list(actor, *, day=None, client=None, technician=None, open_only=False,
                                         .where(task_technician.c.operator_id == technician.id)))
     if open_only:
         query = query.where(Task.status.not_in(CLOSED))
-    query = query.order_by(
+    return query.order_by(
         case((Task.scheduled_on.is_(None), 1), else_=0), Task.scheduled_on,
         case((Task.time_from.is_(None), 1), else_=0), Task.time_from,
         # Block numbers in their natural order (12 before 105): shorter first, then by text.
         Neighbourhood.name, func.length(Block.name), Block.name, Task.id,
     )
-    if limit:
-        query = query.limit(limit)
-    tasks = db.session.scalars(query).unique().all()
-    if steps == "rows":
-        by_task = {task.id: [] for task in tasks}
-        rows = db.session.execute(select(*(getattr(TaskStep, name) for name in PlanStep._fields))
-                                  .where(TaskStep.task_id.in_(by_task)).order_by(TaskStep.task_id, TaskStep.position))
-        for row in rows:
-            by_task[row.task_id].append(PlanStep(*row))
-        for task in tasks:
-            task.plan_steps = by_task[task.id]
+
+
+@dataclass
+class PlanTask:
+    """A task as the printed plan reads it: read-only, with its type, client, technicians and steps."""
+
+    id: int
+    priority: str
+    status: str
+    address: str
+    description: str
+    time_from: object
+    time_to: object
+    client_id: int
+    task_type: object  # .name, .colour
+    client: object  # .name, .client_number, .phone
+    technician_names: str = ""
+    plan_steps: list = field(default_factory=list)
+
+    window = Task.window
+
+
+def day_plan(actor, day, technician=None):
+    """Задачи за деня as rows (screen and PDF): a whole day's 400 tasks and their 2,000 steps in three
+    queries and no records — building them as records was half the page's time."""
+    query = _in_plan_order(
+        select(Task.id, Task.priority, Task.status, Task.address, Task.description, Task.time_from, Task.time_to,
+               Task.client_id, TaskType.name.label("type_name"), TaskType.colour, Client.name.label("client_name"),
+               Client.client_number, Client.phone).join(TaskType, TaskType.id == Task.task_type_id),
+        actor, day=day, technician=technician)
+    tasks = [PlanTask(id=row.id, priority=row.priority, status=row.status, address=row.address,
+                      description=row.description, time_from=row.time_from, time_to=row.time_to,
+                      client_id=row.client_id, task_type=SimpleNamespace(name=row.type_name, colour=row.colour),
+                      client=SimpleNamespace(name=row.client_name, client_number=row.client_number, phone=row.phone))
+             for row in db.session.execute(query)]
+    by_id = {task.id: task for task in tasks}
+    if not by_id:
+        return tasks
+    names = {}
+    for task_id, first_name in db.session.execute(
+            select(task_technician.c.task_id, Operator.first_name)
+            .join(Operator, Operator.id == task_technician.c.operator_id)
+            .where(task_technician.c.task_id.in_(by_id)).order_by(Operator.first_name)):
+        names.setdefault(task_id, []).append(first_name)
+    for task_id, first_names in names.items():
+        by_id[task_id].technician_names = ", ".join(first_names)
+    for row in db.session.execute(select(*(getattr(TaskStep, name) for name in PlanStep._fields))
+                                  .where(TaskStep.task_id.in_(by_id)).order_by(TaskStep.task_id, TaskStep.position)):
+        by_id[row.task_id].plan_steps.append(PlanStep(*row))
     return tasks
 
 

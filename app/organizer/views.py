@@ -53,6 +53,7 @@ from app.organizer.models import (
 from app.organizer.services import (
     cancel_task,
     close_task,
+    day_plan,
     mark_step,
     missing_required_steps,
     may_work_on,
@@ -423,7 +424,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     def day(self):
         """Задачи за деня: a day's tasks, optionally of one technician, in the order of the round."""
         actor, day, technician = self._plan_arguments()
-        tasks = task_list(actor, day=day, technician=technician, steps="rows")
+        tasks = day_plan(actor, day, technician)
         return self.render_template(
             "organizer/day.html", title=gettext("Tasks for the day"), day=day, technician=technician,
             tasks=tasks, technicians=planned_technicians(actor) if plans_tasks(actor) else [],
@@ -436,7 +437,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     def day_pdf(self):
         """The day's plan as an A4 PDF, with a tick box for every step."""
         actor, day, technician = self._plan_arguments()
-        tasks = task_list(actor, day=day, technician=technician, steps="rows")
+        tasks = day_plan(actor, day, technician)
         title = gettext("Tasks for the day") + f" {format_date(day)}"
         html = render_template("pdf/day_plan.html", title=title, day=day, technician=technician, tasks=tasks,
                                **_plan_helpers())
