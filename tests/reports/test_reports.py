@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy_continuum import version_class, versioning_manager
 
 from app import create_app
@@ -394,15 +394,9 @@ def test_the_home_page_compares_the_months_revenue_for_whoever_may_see_reports(a
 def changed_at(subscription, moment):
     """Places the subscription's latest change (its newest version's transaction) at `moment` (UTC)."""
     version, transaction = version_class(Subscription), versioning_manager.transaction_cls
-    latest = db.session.scalar(select(func_max(version.transaction_id)).where(version.id == subscription.id))
+    latest = db.session.scalar(select(func.max(version.transaction_id)).where(version.id == subscription.id))
     db.session.execute(update(transaction).where(transaction.id == latest).values(issued_at=moment))
     db.session.commit()
-
-
-def func_max(column):
-    from sqlalchemy import func
-
-    return func.max(column)
 
 
 @pytest.fixture
@@ -414,18 +408,15 @@ def movements(app):
         north = make_dealer("Север")
         service = make_service("Интернет 20", monthly_fee="20.00")
         actor = head_office_cashier()
-        october = make_subscription(make_client(None, "Октомври"), service, activation_date=date(2026, 10, 5),
-                                    paid_until=date(2026, 10, 31))
-        changed_at(october, datetime(2026, 10, 5, 9, 0))
-        november = make_subscription(make_client(None, "Ноември"), service, activation_date=date(2026, 11, 3),
-                                     paid_until=date(2026, 11, 30))
-        changed_at(november, datetime(2026, 11, 3, 9, 0))
-        december = make_subscription(make_client(None, "Декември"), service, activation_date=date(2026, 12, 1),
-                                     paid_until=date(2026, 12, 31))
-        changed_at(december, datetime(2026, 12, 1, 9, 0))
-        dealers = make_subscription(make_client(north, "Северен"), service, activation_date=date(2026, 11, 20),
-                                    paid_until=date(2026, 11, 30))
-        changed_at(dealers, datetime(2026, 11, 20, 9, 0))
+        made = {}
+        for name, dealer, activated, paid_until in (("Октомври", None, date(2026, 10, 5), date(2026, 10, 31)),
+                                                     ("Ноември", None, date(2026, 11, 3), date(2026, 11, 30)),
+                                                     ("Декември", None, date(2026, 12, 1), date(2026, 12, 31)),
+                                                     ("Северен", north, date(2026, 11, 20), date(2026, 11, 30))):
+            made[name] = make_subscription(make_client(dealer, name), service, activation_date=activated,
+                                           paid_until=paid_until)
+            changed_at(made[name], datetime(activated.year, activated.month, activated.day, 9, 0))
+        october, november = made["Октомври"], made["Ноември"]
         change_status(actor, db.session.get(Subscription, october.id), "suspended", "не е платил")
         db.session.commit()
         changed_at(october, datetime(2026, 11, 10, 9, 0))
