@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from flask_babel import gettext
-from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
@@ -48,7 +47,7 @@ from app.organizer.models import (
 )
 from app.security.models import Operator
 from app.security.permissions import PLAN_TASKS
-from app.security.rights import may, may_access
+from app.security.rights import holding_access, may, may_access
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_DURATION = 24 * 60
@@ -442,9 +441,7 @@ def day_plan(actor, day, technician=None):
 def works_tasks():
     """SQL condition on Operator: active, with a role that has the technician's page (Task's can_mine) — whom
     a task can be given to; a cashier or an accountant is not offered."""
-    technicians_page = PermissionView.permission.has(Permission.name == "can_mine") & \
-        PermissionView.view_menu.has(ViewMenu.name == "Task")
-    return and_(Operator.active.is_(True), Operator.roles.any(Role.permissions.any(technicians_page)))
+    return and_(Operator.active.is_(True), holding_access(Operator, "can_mine", "Task"))
 
 
 def planned_technicians(actor):

@@ -70,19 +70,21 @@ REVENUE_GROUPS = {
 }
 
 
-def _payment_filters(query, actor, filters):
-    """The period (the office's days, both included), dealer, method, type and operator."""
+def _payment_filters(query, actor, filters, dated=Payment):
+    """The period (the office's days, both included), dealer, method, type and operator. `dated`: the
+    payment whose day and cashier count (the reversal's, when revenue by service takes a reversal back);
+    dealer, method and type are the original payment's."""
     if filters.get("date_from"):
-        query = query.where(Payment.paid_on >= filters["date_from"])
+        query = query.where(dated.paid_on >= filters["date_from"])
     if filters.get("date_to"):
-        query = query.where(Payment.paid_on <= filters["date_to"])
+        query = query.where(dated.paid_on <= filters["date_to"])
     query = _dealer_filter(query, filters, Payment.dealer_id)
     if filters.get("method"):
         query = query.where(Payment.method_id == filters["method"])
     if filters.get("payment_type"):
         query = query.where(Payment.type_id == filters["payment_type"])
     if filters.get("operator"):
-        query = query.where(Payment.operator_id == filters["operator"])
+        query = query.where(dated.operator_id == filters["operator"])
     return _scoped(query, actor, Payment.dealer_id)
 
 
@@ -192,20 +194,9 @@ def _revenue_by_service(actor, filters):
                  .outerjoin(Subscription, Subscription.id == func.coalesce(PaymentAllocation.subscription_id,
                                                                            Charge.subscription_id))
                  .outerjoin(Service, Service.id == Subscription.service_id))
-        if filters.get("date_from"):
-            query = query.where(dated.paid_on >= filters["date_from"])
-        if filters.get("date_to"):
-            query = query.where(dated.paid_on <= filters["date_to"])
-        query = _dealer_filter(query, filters, Payment.dealer_id)
-        if filters.get("method"):
-            query = query.where(Payment.method_id == filters["method"])
-        if filters.get("payment_type"):
-            query = query.where(Payment.type_id == filters["payment_type"])
-        if filters.get("operator"):
-            query = query.where(dated.operator_id == filters["operator"])
         if filters.get("service"):
             query = query.where(Service.id == filters["service"])
-        parts.append(_scoped(query, actor, Payment.dealer_id))
+        parts.append(_payment_filters(query, actor, filters, dated))
     lines = union_all(*parts).subquery()
     query = (select(lines.c.key, func.sum(lines.c.reversed), func.sum(lines.c.eur))
              .group_by(lines.c.key).order_by(lines.c.key))

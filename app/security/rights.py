@@ -40,6 +40,14 @@ def may_access(actor, permission_name, view_name):
     return (permission_name, view_name) in permission_set(actor)
 
 
+def holding_access(user_model, permission_name, view_name):
+    """SQL condition on `user_model` (the operators): one of its roles holds the view permission — may_access
+    asked of every operator at once, to list whom a permission lets do something."""
+    pair = PermissionView.permission.has(Permission.name == permission_name) & \
+        PermissionView.view_menu.has(ViewMenu.name == view_name)
+    return user_model.roles.any(Role.permissions.any(pair))
+
+
 def require_right(right, actor=None):
     """Abort with 403 unless the actor (default: the request's operator) holds `right`."""
     if not may(actor or current_operator(), right):
