@@ -155,6 +155,13 @@ def _log_entry(transaction, obj, operation, changes):
 
 
 class LogEntryPlugin(Plugin):
+    def after_build_tx_class(self, manager):
+        # Reports of a past day find the last transaction before a moment by its time
+        # (app.reports.services: the services as of a day); migration 0023 made the index.
+        table = manager.transaction_cls.__table__
+        if "ix_transaction_issued_at" not in {index.name for index in table.indexes}:
+            sa.Index("ix_transaction_issued_at", table.c.issued_at)
+
     def is_session_modified(self, session):
         # Makes Continuum open a transaction (who, when, IP) for a flush that
         # changes only collections.

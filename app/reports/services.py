@@ -447,17 +447,21 @@ def services(actor, filters):
 
 
 def _subscriptions_as_of(day):
-    """The subscriptions as they stood at the end of the office's `day`: the version of each that was
-    current then (made by a transaction before that moment, ended by none or by a later one)."""
+    """The subscriptions as they stood at the end of the office's `day`: the versions valid at the last
+    transaction issued before that moment — made by it or an earlier one, and ended by none or a later one.
+
+    That is Continuum's own rule of validity: transactions are numbered as they are written (a sequence),
+    and a version ends with the number of the transaction that replaced it. So the versions are compared
+    with one number, not each joined to the two transactions that made and ended it (a year ago over three
+    million versions: 1.24 s that way)."""
     version = version_class(Subscription)
     transaction = versioning_manager.transaction_cls
-    ended = db.aliased(transaction)
     moment = utc_bounds(day)[1]
+    last = (select(transaction.id).where(transaction.issued_at < moment)
+            .order_by(transaction.issued_at.desc(), transaction.id.desc()).limit(1).scalar_subquery())
     return (select(version.id, version.client_id, version.service_id, version.status, version.activation_date)
-            .join(transaction, transaction.id == version.transaction_id)
-            .outerjoin(ended, ended.id == version.end_transaction_id)
-            .where(transaction.issued_at < moment, version.operation_type != 2,  # 2: deleted
-                   or_(version.end_transaction_id.is_(None), ended.issued_at >= moment))
+            .where(version.transaction_id <= last, version.operation_type != 2,  # 2: deleted
+                   or_(version.end_transaction_id.is_(None), version.end_transaction_id > last))
             .subquery("counted"))
 
 

@@ -4,7 +4,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from werkzeug.security import generate_password_hash
 
 from app.billing.models import SubscriptionFreeze

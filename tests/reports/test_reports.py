@@ -403,29 +403,32 @@ def changed_at(subscription, moment):
 def movements(app):
     """Three subscriptions activated in October, November and December 2026; the October one suspended on
     10.11 (then its "paid until" moved while suspended: no second suspension), the November one terminated at
-    00:30 on 01.12 Sofia time (30.11 22:30 UTC: December); a dealer's one activated in November."""
+    00:30 on 01.12 Sofia time (30.11 22:30 UTC: December); a dealer's one activated in November. Written in
+    the order they happened, as the LOG numbers its transactions."""
     with app.app_context():
         north = make_dealer("Север")
         service = make_service("Интернет 20", monthly_fee="20.00")
         actor = head_office_cashier()
-        made = {}
-        for name, dealer, activated, paid_until in (("Октомври", None, date(2026, 10, 5), date(2026, 10, 31)),
-                                                     ("Ноември", None, date(2026, 11, 3), date(2026, 11, 30)),
-                                                     ("Декември", None, date(2026, 12, 1), date(2026, 12, 31)),
-                                                     ("Северен", north, date(2026, 11, 20), date(2026, 11, 30))):
-            made[name] = make_subscription(make_client(dealer, name), service, activation_date=activated,
-                                           paid_until=paid_until)
-            changed_at(made[name], datetime(activated.year, activated.month, activated.day, 9, 0))
-        october, november = made["Октомври"], made["Ноември"]
+
+        def activated(name, dealer, day, paid_until):
+            subscription = make_subscription(make_client(dealer, name), service, activation_date=day,
+                                             paid_until=paid_until)
+            changed_at(subscription, datetime(day.year, day.month, day.day, 9, 0))
+            return subscription
+
+        october = activated("Октомври", None, date(2026, 10, 5), date(2026, 10, 31))
+        november = activated("Ноември", None, date(2026, 11, 3), date(2026, 11, 30))
         change_status(actor, db.session.get(Subscription, october.id), "suspended", "не е платил")
         db.session.commit()
         changed_at(october, datetime(2026, 11, 10, 9, 0))
         db.session.get(Subscription, october.id).paid_until = date(2026, 11, 15)
         db.session.commit()
         changed_at(october, datetime(2026, 11, 12, 9, 0))
+        activated("Северен", north, date(2026, 11, 20), date(2026, 11, 30))
         change_status(actor, db.session.get(Subscription, november.id), "terminated", "прекрати договора")
         db.session.commit()
         changed_at(november, datetime(2026, 11, 30, 22, 30))
+        activated("Декември", None, date(2026, 12, 1), date(2026, 12, 31))
         return {"north": north.id}
 
 
