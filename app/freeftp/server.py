@@ -15,6 +15,7 @@ exceed the quota. FTPS (AUTH TLS) when FREEFTP_TLS_CERT and _KEY are set.
 import errno
 import logging
 import os
+import re
 import threading
 
 from pyftpdlib import handlers as ftp_handlers
@@ -44,9 +45,65 @@ REPLIES = {
 }
 
 
+# pyftpdlib's own replies that an FTP client shows its user (FileZilla's message log, a command-line
+# client's output), as a pattern of its English text and ours. What a client reads is kept: the code, a
+# quoted path (257), the numbers of PASV and EPSV, and the multi-line replies (FEAT, STAT, MLST, HELP),
+# which are not translated at all. A reply not listed goes out as pyftpdlib wrote it.
+PROTOCOL_REPLIES = (
+    (r"Username ok, send password\.", _l("Username accepted; enter the password.")),
+    (r"Log in with USER and PASS first\.", _l("Log in first.")),
+    (r"Type set to: Binary\.", _l("Binary mode.")),
+    (r"Type set to: ASCII\.", _l("Text mode.")),
+    (r"File status okay\. About to open data connection\.", _l("Opening the data connection.")),
+    (r"Data connection already open\. Transfer starting\.", _l("The data connection is open; the transfer starts.")),
+    (r"Transfer complete\.", _l("Transfer complete.")),
+    (r"Transfer aborted via ABOR\.|ABOR command successful\.", _l("Transfer aborted.")),
+    (r"No transfer to abort\.", _l("No transfer to abort.")),
+    (r"Restarting at position (?P<position>\d+)\.", _l("Resuming from byte %(position)s.")),
+    (r"Not enough privileges\.", _l("You have no right to do this here.")),
+    (r"No such file or directory\.", _l("No such file or folder.")),
+    (r"No such directory\.", _l("No such folder.")),
+    (r"Permission denied\.", _l("Access denied.")),
+    (r"File exists\.", _l("It exists already.")),
+    (r"Is a directory\.", _l("It is a folder.")),
+    (r"Not a directory\.", _l("It is not a folder.")),
+    (r"Directory not empty\.", _l("The folder is not empty.")),
+    (r"File removed\.", _l("File deleted.")),
+    (r"Directory removed\.", _l("Folder deleted.")),
+    (r"Ready for destination name\.", _l("Send the new name.")),
+    (r"Renaming ok\.", _l("Renamed.")),
+    (r"(?P<path>.+) is not retrievable\.?", _l("%(path)s cannot be downloaded.")),
+    (r'(?P<path>".*") is the current directory\.', _l("%(path)s is the current folder.")),
+    (r'(?P<path>".*") directory created\.', _l("%(path)s: folder created.")),
+    (r'Command (?P<command>".*") not understood\.', _l("Command %(command)s not understood.")),
+    (r"Syntax error: command needs an argument\.", _l("Syntax error: the command needs an argument.")),
+    (r"Syntax error: command does not accept arguments\.", _l("Syntax error: the command takes no argument.")),
+    (r"Too many connections\. Can't open data channel\.", _l("Too many connections; no data channel.")),
+    (r"Passive data channel timed out\.", _l("The data channel waited too long.")),
+)
+
+
 def replies(app):
     with app.app_context():
         return {key: str(text) for key, text in REPLIES.items()}
+
+
+def protocol_replies(app):
+    """PROTOCOL_REPLIES compiled and translated for `app`."""
+    with app.app_context():
+        return [(re.compile(pattern), str(text)) for pattern, text in PROTOCOL_REPLIES]
+
+
+def in_our_language(reply, translations):
+    """A one-line reply ("226 Transfer complete.") with its text translated, its code kept."""
+    code, separator, text = reply[:3], reply[3:4], reply[4:]
+    if separator != " ":  # a line of a multi-line reply, or no text: clients may parse it
+        return reply
+    for pattern, translation in translations:
+        match = pattern.fullmatch(text)
+        if match:
+            return f"{code} {translation % match.groupdict()}"
+    return reply
 
 
 class QuotaExceeded(OSError):
@@ -154,6 +211,15 @@ class FreeFtpHandler(FTPHandler):
     upload_room = None
     upload_over_quota = False
     _session_counted = False
+    protocol_replies = ()  # protocol_replies(app), set by handler_class
+
+    def respond(self, resp, logfun=None):
+        """Every reply goes out here: in our language where PROTOCOL_REPLIES has its text."""
+        resp = in_our_language(resp, self.protocol_replies)
+        if logfun is None:
+            super().respond(resp)
+        else:
+            super().respond(resp, logfun=logfun)
 
     # --- logging in ---------------------------------------------------------------------------------
 
@@ -267,6 +333,7 @@ def handler_class(app):
         "app": app,
         "authorizer": authorizer,
         "banner": authorizer.replies["banner"],
+        "protocol_replies": protocol_replies(app),
         "passive_ports": _passive_ports(config.get("FREEFTP_PASSIVE_PORTS")),
         "masquerade_address": config.get("FREEFTP_MASQUERADE_ADDRESS"),
         "auth_failed_timeout": config.get("FREEFTP_AUTH_FAILED_DELAY", 3),

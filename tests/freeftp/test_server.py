@@ -60,6 +60,37 @@ def test_a_registered_account_reads_the_public_tree_and_cannot_write(app, settin
         assert account.bytes_downloaded == 5000 and account.logins == 1
 
 
+def test_an_ftp_client_reads_the_servers_replies_in_bulgarian_and_still_understands_them(app, settings, ftp_server):
+    public, _homes = settings
+    (public / "Музика").mkdir()
+    (public / "Музика" / "песен.mp3").write_bytes(b"m" * 300)
+    _account(app)
+    ftp = ftplib.FTP(timeout=10, encoding="utf-8")
+    ftp.connect("127.0.0.1", ftp_server)
+    assert ftp.sendcmd("USER gosho") == "331 Потребителското име е прието; въведете паролата."
+    assert ftp.sendcmd(f"PASS {PASSWORD}").startswith("230 ")
+    assert ftp.sendcmd("TYPE I") == "200 Двоичен режим."
+    # What a client parses is left as it is: the quoted path, the passive port, the features.
+    ftp.cwd("Музика")
+    assert ftp.pwd() == "/Музика"
+    assert ftp.sendcmd("PWD") == '257 "/Музика" е текущата папка.'
+    assert "MLST" in ftp.sendcmd("FEAT")
+    assert ftp.retrbinary("RETR песен.mp3", io.BytesIO().write) == "226 Прехвърлянето завърши."
+    with pytest.raises(ftplib.error_perm) as missing:
+        ftp.retrbinary("RETR няма-го.mp3", io.BytesIO().write)
+    assert str(missing.value) == "550 Няма такъв файл или папка."
+    with pytest.raises(ftplib.error_perm) as no_size:
+        ftp.size("няма-го.mp3")
+    assert str(no_size.value) == "550 /Музика/няма-го.mp3 не може да се изтегли."
+    with pytest.raises(ftplib.error_perm) as refused:
+        ftp.mkd("нова")
+    assert str(refused.value) == "550 Нямате право на това тук."
+    with pytest.raises(ftplib.error_perm) as unknown:
+        ftp.sendcmd("XYZZY")
+    assert str(unknown.value) == '500 Непозната команда "XYZZY".'
+    ftp.quit()
+
+
 def test_a_wrong_password_an_unconfirmed_and_a_disabled_account_get_530(app, settings, ftp_server):
     configure(app, ftp_root=str(settings[0]), confirm_email=True)
     _account(app, "gosho")
