@@ -177,29 +177,35 @@ def _period_label(group, key):
 
 def _revenue_by_service(actor, filters):
     """What the payments paid, by the service of the subscription (or of the charge's subscription): the
-    allocations of payments received in the period, less those of payments reversed in it."""
+    allocations of payments received in the period, less those of payments reversed in it.
+
+    Summed by the service's id and the allocation's kind first, and only those few groups named: PostgreSQL
+    then sums in parallel workers, where naming every allocation's row took twice as long (3,000,000
+    payments: 2.2 → 1.1 s)."""
     reversal = db.aliased(Payment)
-    service_name = func.coalesce(Service.name, case((PaymentAllocation.kind == ADVANCE, literal("Аванс")),
-                                                    else_=literal("Други задължения")))
-    paid = (select(service_name.label("key"), PaymentAllocation.amount_eur.label("eur"),
-                   literal(0).label("reversed"))
+    paid = (select(Subscription.service_id, PaymentAllocation.kind,
+                   func.sum(PaymentAllocation.amount_eur).label("eur"), literal(0).label("reversed"))
             .select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id))
-    reversed_ = (select(service_name.label("key"), (-PaymentAllocation.amount_eur).label("eur"),
-                        (-PaymentAllocation.amount_eur).label("reversed"))
+    reversed_ = (select(Subscription.service_id, PaymentAllocation.kind,
+                        (-func.sum(PaymentAllocation.amount_eur)).label("eur"),
+                        (-func.sum(PaymentAllocation.amount_eur)).label("reversed"))
                  .select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id)
                  .join(reversal, reversal.reversal_of_id == Payment.id))
     parts = []
     for query, dated in ((paid, Payment), (reversed_, reversal)):
         query = (query.outerjoin(Charge, Charge.id == PaymentAllocation.charge_id)
                  .outerjoin(Subscription, Subscription.id == func.coalesce(PaymentAllocation.subscription_id,
-                                                                           Charge.subscription_id))
-                 .outerjoin(Service, Service.id == Subscription.service_id))
+                                                                           Charge.subscription_id)))
         if filters.get("service"):
-            query = query.where(Service.id == filters["service"])
-        parts.append(_payment_filters(query, actor, filters, dated))
+            query = query.where(Subscription.service_id == filters["service"])
+        query = _payment_filters(query, actor, filters, dated)
+        parts.append(query.group_by(Subscription.service_id, PaymentAllocation.kind))
     lines = union_all(*parts).subquery()
-    query = (select(lines.c.key, func.sum(lines.c.reversed), func.sum(lines.c.eur))
-             .group_by(lines.c.key).order_by(lines.c.key))
+    key = func.coalesce(Service.name, case((lines.c.kind == ADVANCE, literal("Аванс")),
+                                           else_=literal("Други задължения"))).label("key")
+    query = (select(key, func.sum(lines.c.reversed), func.sum(lines.c.eur))
+             .select_from(lines).outerjoin(Service, Service.id == lines.c.service_id)
+             .group_by(key).order_by(key))
     report = Report(title=gettext("Revenue by service"),
                     columns=[gettext("Service"), gettext("Reversed, EUR"), gettext("Total, EUR")], numeric={1, 2})
     total_reversed = total = ZERO
