@@ -21,6 +21,7 @@ import threading
 from pyftpdlib import handlers as ftp_handlers
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler
+from pyftpdlib.log import logger as pyftpdlib_log
 from pyftpdlib.servers import ThreadedFTPServer
 from flask_babel import lazy_gettext as _l
 
@@ -213,13 +214,9 @@ class FreeFtpHandler(FTPHandler):
     _session_counted = False
     protocol_replies = ()  # protocol_replies(app), set by handler_class
 
-    def respond(self, resp, logfun=None):
+    def respond(self, resp, logfun=pyftpdlib_log.debug):
         """Every reply goes out here: in our language where PROTOCOL_REPLIES has its text."""
-        resp = in_our_language(resp, self.protocol_replies)
-        if logfun is None:
-            super().respond(resp)
-        else:
-            super().respond(resp, logfun=logfun)
+        super().respond(in_our_language(resp, self.protocol_replies), logfun)
 
     # --- logging in ---------------------------------------------------------------------------------
 
