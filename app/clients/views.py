@@ -101,9 +101,13 @@ class ClientSearchFilter(BaseFilter):
         return query if condition is None else query.filter(condition)
 
 
+def may_see_personal_data(actor):
+    return may(actor, permissions.SEE_PERSONAL_DATA)
+
+
 def egn_as_allowed(egn):
     """The ЕГН in full only for operators with the right to see personal data."""
-    return egn if may(current_operator(), permissions.SEE_PERSONAL_DATA) else mask_egn(egn)
+    return egn if may_see_personal_data(current_operator()) else mask_egn(egn)
 
 
 def password_as_allowed(password):
@@ -150,6 +154,8 @@ class ClientView(DealerScopedView, BillingModelView):
     edit_template = "clients/edit.html"
     label_columns = LABELS
     base_filters = [["id", ClientSearchFilter, None]]
+    # Never listed, filtered on or sorted by in the list or its export by who may not read it in full.
+    column_visible_when = {"egn": may_see_personal_data}
     list_columns = ["client_number", "name", "phone", "address", "dealer", "standing", "nearest_paid_until"]
     search_columns = ["client_number", "name", "phone", "email", "dealer", "kind"]
     order_columns = ["client_number", "name", "nearest_paid_until"]
@@ -286,6 +292,7 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     add_title = _l("Add a service to the client")
     edit_title = _l("Technical parameters")
     label_columns = SUBSCRIPTION_LABELS
+    column_visible_when = {"password": may_read_password}
     list_columns = ["client", "service", "status", "paid_until", "username"]
     search_columns = ["service", "status", "username", "paid_until"]
     order_columns = ["paid_until", "username"]

@@ -6,6 +6,7 @@ field messages (panel) or a 422 (API). They never commit: their data access
 (BillingInterface) flushes, and the request's unit of work commits
 (app.core.transaction).
 """
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,6 +28,51 @@ from app.core.openapi import NullableRelationsConverter
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import InvalidValue, as_id
+
+# A list's filter in its query string, as FAB's list pages write it: _flt_<filter index>_<column>=<value>.
+FILTER_ARG = re.compile(r"_flt_(\d)_(.+)")
+
+
+def visible_columns(view, actor, columns):
+    """Of `columns`, those `actor` may see, filter on and order by in `view`'s list — its page and its export.
+
+    The one rule for both: a column the view guards (`column_visible_when =
+    {column: check(actor)}`: a ЕГН, a password, a secret) is left out unless
+    its check passes for the actor.
+    """
+    guards = getattr(view, "column_visible_when", None) or {}
+    return [column for column in columns if column not in guards or guards[column](actor)]
+
+
+def read_list_filters(view, actor, filters=None):
+    """The list's filters from the request's query string, on the search columns the actor may see only.
+
+    A filter on any other column (a hidden one, or one the list never
+    offers) is ignored, as on FAB's own list page: otherwise the number of
+    rows would answer yes or no about a value the actor may not read.
+    """
+    filters = filters if filters is not None else view.datamodel.get_filters(view.search_columns)
+    allowed = filters.get_search_filters()
+    offered = set(visible_columns(view, actor, view.search_columns))
+    filters.clear_filters()
+    for arg in request.args:
+        match = FILTER_ARG.fullmatch(arg)
+        if match is None or match.group(2) not in offered:
+            continue
+        index, column = int(match.group(1)), match.group(2)
+        if index < len(allowed.get(column, ())):
+            filters.add_filter_index(column, index, request.args.getlist(arg))
+    return filters
+
+
+def list_order(view, actor):
+    """The list's (column, direction) from the query string when the actor may see that order column; else the
+    view's own order (sorting by a hidden column would tell its values apart)."""
+    name = type(view).__name__
+    column = request.args.get(f"_oc_{name}")
+    if column and column in visible_columns(view, actor, view.order_columns or []):
+        return column, "desc" if request.args.get(f"_od_{name}") == "desc" else "asc"
+    return view.base_order or ("", "")
 
 
 class FilterConverter(SQLAFilterConverter):
@@ -216,6 +262,39 @@ class BillingModelView(RecordAdapter, RecordRules, ModelView):
 
     # No model has file columns; FAB's file download route is not registered.
     download = _not_routed("download")
+
+    # FAB's list page, its columns, filters and order read for the operator by the functions its export uses.
+    def _list(self, **kwargs):
+        actor = current_operator()
+        filters = read_list_filters(self, actor, self._filters)
+        order_column, order_direction = list_order(self, actor)
+        name = self.__class__.__name__
+        widgets = self._get_list_widget(filters=filters, order_column=order_column, order_direction=order_direction,
+                                        page=get_page_args().get(name), page_size=get_page_size_args().get(name),
+                                        **kwargs)
+        form = self.search_form.refresh()
+        self.update_redirect()
+        widgets["search"] = self.search_widget(route_base=self.route_base, form=form, exclude_cols=[],
+                                               include_cols=visible_columns(self, actor, self.search_columns),
+                                               filters=filters)
+        return widgets
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="", page=None,
+                         page_size=None, widgets=None, **kwargs):
+        widgets = widgets or {}
+        columns = visible_columns(self, current_operator(), self.list_columns)
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        count, items = self.datamodel.query(filters.get_joined_filters(self._base_filters), order_column,
+                                            order_direction, page=page, page_size=page_size or self.page_size)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns, include_columns=columns,
+            value_columns=self.datamodel.get_values(items, columns),
+            order_columns=visible_columns(self, current_operator(), self.order_columns),
+            formatters_columns=self.formatters_columns, page=page, page_size=page_size or self.page_size,
+            count=count, pks=[self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(items)],
+            actions=actions or self.actions, filters=filters, modelview_name=self.__class__.__name__, **kwargs)
+        return widgets
 
     # FAB's _add/_edit/_delete, with the module's operation in place of
     # populate_obj + pre_add + datamodel.add, and a refusal undone and shown

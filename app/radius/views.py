@@ -45,6 +45,7 @@ class NasView(BillingModelView):
     add_title = _l("Add NAS")
     edit_title = _l("Edit NAS")
     label_columns = LABELS
+    column_visible_when = {"secret": may_read_secret}
     list_columns = ["name", "ip_address", "vendor", "coa_port", "require_message_authenticator"]
     search_columns = ["name", "ip_address", "vendor"]
     order_columns = ["name", "ip_address"]

@@ -12,6 +12,9 @@ A list is exported exactly as the operator's list view selects it: the
 view's own filters read from the same query string, its base filters (the
 dealer scope among them, for the job's actor), its order; rows are read
 EXPORT_PAGE at a time (yield_per), so a million rows take bounded memory.
+Its columns, filters and order are the ones the list page offers that
+operator (app.core.views.visible_columns, read_list_filters, list_order):
+a filter on a column the operator may not see is ignored there and here.
 """
 import os
 import secrets
@@ -20,8 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from flask import current_app, request
-from flask_appbuilder.urltools import get_filter_args
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
@@ -35,6 +37,7 @@ from app.core.exports import FORMATS, PDF, writer_for
 from app.core.formatting import utcnow
 from app.core.queue import enqueue, get_progress, set_progress
 from app.core.transaction import after_commit
+from app.core.views import list_order, read_list_filters, visible_columns
 from app.dealers.services import company_of
 from app.extensions import db
 from app.reports.charts import png_data_uri
@@ -173,7 +176,7 @@ def _write(actor, export, stream):
     if export.source.startswith(REPORT_PREFIX):
         count = _write_report(actor, export, writer)
     else:
-        count = _write_list(export, writer)
+        count = _write_list(actor, export, writer)
     writer.close()
     return count
 
@@ -198,21 +201,19 @@ def _write_report(actor, export, writer):
     return len(report.rows)
 
 
-def export_columns(view):
-    return list(getattr(view, "export_columns", None) or view.list_columns)
+def export_columns(view, actor):
+    return visible_columns(view, actor, getattr(view, "export_columns", None) or view.list_columns)
 
 
-def _write_list(export, writer):
+def _write_list(actor, export, writer):
     view = list_view(export.source[len(LIST_PREFIX):])
-    columns = export_columns(view)
+    columns = export_columns(view, actor)
     writer.header([str(view.label_columns.get(column, column)) for column in columns])
     model = view.datamodel.obj
     # The list's filters and order, exactly as the operator's page read them from its query string.
     with current_app.test_request_context("/?" + export.query_string):
-        filters = view.datamodel.get_filters(view.search_columns)
-        get_filter_args(filters, disallow_if_not_in_search=False)
-        joined = filters.get_joined_filters(view._base_filters)
-        order_column, order_direction = _order(view)
+        joined = read_list_filters(view, actor).get_joined_filters(view._base_filters)
+        order_column, order_direction = list_order(view, actor)
         query = view.datamodel.apply_all(view.datamodel.session.query(model), joined, order_column, order_direction)
         total = view.datamodel.query_count(view.datamodel.session.query(model), joined)
     relations = [getattr(model, column) for column in columns
@@ -228,13 +229,6 @@ def _write_list(export, writer):
             set_progress(progress_key(export), count, total)
     set_progress(progress_key(export), count, total)
     return count
-
-
-def _order(view):
-    order = request.args.get(f"_oc_{type(view).__name__}")
-    if order and order in (view.order_columns or []):
-        return order, "desc" if request.args.get(f"_od_{type(view).__name__}") == "desc" else "asc"
-    return view.base_order or ("", "")
 
 
 TYPED = (Decimal, int, float, date, datetime, bool)

@@ -65,6 +65,8 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     edit_title = _l("Edit operator")
     user_info_title = _l("Your profile")
     label_columns = OPERATOR_LABELS
+    # A password hash and a second factor's key are no one's to list, filter on or sort by.
+    column_visible_when = {"password": lambda actor: False, "totp_secret": lambda actor: False}
     list_columns = ["first_name", "last_name", "username", "dealer", "roles", "active", "last_login"]
     search_columns = ["first_name", "last_name", "username", "email", "dealer", "roles", "active"]
     order_columns = ["first_name", "last_name", "username", "last_login"]
