@@ -96,19 +96,32 @@ def start_export(actor, source, fmt, query_string=""):
     db.session.add(export)
     db.session.flush()
     record_event(LogEntry.EXPORT, user=actor, entity=export,
-                 note=f"{export.title} ({fmt.upper()}): {describe(source, query_string)}"[:500])
+                 note=f"{export.title} ({fmt.upper()}): {describe(actor, source, query_string)}"[:500])
     after_commit(enqueue, write_export, actor, export.id, background=True)
     return export
 
 
-def describe(source, query_string):
-    """The filters of an export, in words, for the LOG and the PDF's header."""
-    if source.startswith(REPORT_PREFIX):
-        pairs = filter_description(source[len(REPORT_PREFIX):], _args(query_string))
-    else:
-        pairs = [(key, value) for key, values in parse_qs(query_string).items() for value in values
-                 if key not in ("csrf_token",)]
+def describe(actor, source, query_string):
+    """The filters of an export, in words, for the LOG."""
+    pairs = filter_pairs(actor, source, query_string)
     return "; ".join(f"{name}: {value}" for name, value in pairs) or gettext("no filters")
+
+
+def filter_pairs(actor, source, query_string):
+    """[(label, value)] of the filters the export applies for `actor`: the LOG's note and the PDF's header.
+
+    A report's, as its own filters describe them; a list's, only those its
+    page honours for the actor (read_list_filters), by column and filter
+    name, related records by their id — never by another dealer's name.
+    """
+    if source.startswith(REPORT_PREFIX):
+        return filter_description(source[len(REPORT_PREFIX):], _args(query_string), actor)
+    view = list_view(source[len(LIST_PREFIX):])
+    with current_app.test_request_context("/?" + query_string):
+        applied = read_list_filters(view, actor).get_filters_values()
+    return [(f"{view.label_columns.get(flt.column_name, flt.column_name)} ({flt.name})",
+             ", ".join(str(item) for item in value) if isinstance(value, list) else str(value))
+            for flt, value in applied]
 
 
 def _args(query_string):
@@ -161,13 +174,7 @@ def write_export(actor, export_id):
 def _pdf_header(actor, export):
     company = company_of(getattr(actor, "dealer", None))
     return {"company": company.get("name") or "", "operator": str(actor), "made_at": utcnow(),
-            "filters": _filter_pairs(export)}
-
-
-def _filter_pairs(export):
-    if export.source.startswith(REPORT_PREFIX):
-        return filter_description(export.source[len(REPORT_PREFIX):], _args(export.query_string))
-    return [(key, value) for key, values in parse_qs(export.query_string).items() for value in values]
+            "filters": filter_pairs(actor, export.source, export.query_string)}
 
 
 def _write(actor, export, stream):

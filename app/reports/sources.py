@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from app.billing.models import PaymentMethod, PaymentType
 from app.catalog.models import Service, ServiceGroup
 from app.core.formatting import format_date, local_today
-from app.core.scoping import dealer_of
+from app.core.scoping import dealer_of, get_in_scope
 from app.core.validators import InvalidValue, as_id, check_day
 from app.dealers.models import Dealer
 from app.extensions import db
@@ -113,25 +113,31 @@ def parse_filters(key, args, actor):
     return filters
 
 
-def filter_description(key, args):
-    """The filters in words: [(label, value)], for an export's header and the LOG."""
+def filter_description(key, args, actor):
+    """The filters the report applies for `actor`, in words: [(label, value)], for an export's header and the LOG.
+
+    Described from what parse_filters keeps (a dealer's operator's dealer
+    filter is always their own, so it is not described), and a record is
+    named only when it is in the actor's scope: an id forced into the query
+    string stays a number, never another dealer's or operator's name.
+    """
+    filters = parse_filters(key, args, actor)
     pairs = []
     for name in REPORTS[key].filters:
-        value = (args.get(name) or "").strip()
-        if not value:
+        value = filters.get(name)
+        if not (args.get(name) or "").strip() or value is None:
             continue
-        if name in ID_FILTERS:
-            if name == "dealer" and value == "0":
-                value = str(reports.HEAD_OFFICE)
-            else:
-                record_id = as_id(value)
-                record = db.session.get(ID_FILTERS[name], record_id) if record_id else None
-                value = _name_of(record) if record is not None else value
+        if name == "dealer" and value == 0:
+            value = str(reports.HEAD_OFFICE)
+        elif name in ID_FILTERS:
+            record = get_in_scope(ID_FILTERS[name], value, actor)
+            value = _name_of(record) if record is not None else str(value)
         elif name == "group_by":
             value = str(reports.REVENUE_GROUPS.get(value, value))
         elif name == "age":
-            index = as_id(value)
-            value = reports.age_label(*reports.AGES[index - 1]) if index and index <= len(reports.AGES) else value
+            value = reports.age_label(*reports.AGES[value - 1])
+        elif isinstance(value, date):
+            value = format_date(value)
         pairs.append((str(FILTER_LABELS[name]), value))
     return pairs
 
