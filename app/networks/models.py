@@ -57,6 +57,13 @@ class IpAllocation(Model):
     def ip(self):
         return str(ipaddress.IPv4Address(self.address))
 
+    @classmethod
+    def held_for_dealer(cls, dealer_id):
+        """SQL: the address is held by a subscription of the dealer's clients (the subscriptions' own scope: this
+        module may not import the clients module, which builds on it)."""
+        subscription = cls.subscription.property.mapper.class_
+        return cls.subscription.has(subscription.dealer_scope(dealer_id))
+
     def __str__(self):
         return self.ip
 

@@ -12,10 +12,11 @@ taken all or none: the free count is checked under the lock first.
 import ipaddress
 
 from flask_babel import gettext
-from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select, true, union_all
 
 from sqlalchemy.orm import defer
 
+from app.core.scoping import dealer_of
 from app.extensions import db
 from app.networks.models import IpAllocation, Network, gateway_int, network_service, usable_count, usable_range
 
@@ -201,8 +202,28 @@ def release(allocations):
     db.session.flush()
 
 
+def holder_visible(actor):
+    """SQL condition on IpAllocation: the actor may read who holds the address.
+
+    Head office reads every holder. A dealer's operator reads only the
+    dealer's own clients: in a shared network the other addresses are other
+    dealers' clients (or head office's), shown as taken, without a name.
+    """
+    dealer_id = dealer_of(actor)
+    return true() if dealer_id is None else IpAllocation.held_for_dealer(dealer_id)
+
+
+def _with_holders(actor, rows):
+    """(ip, allocation or None, role) rows as the page shows them: (ip, holder the actor may read or "", role)."""
+    ids = [allocation.id for _ip, allocation, _role in rows if allocation is not None]
+    readable = set(db.session.scalars(select(IpAllocation.id).where(IpAllocation.id.in_(ids),
+                                                                    holder_visible(actor)))) if ids else set()
+    return [(ip, (allocation.holder or "") if allocation is not None and allocation.id in readable else "", role)
+            for ip, allocation, role in rows]
+
+
 def address_page(network, page, per_page=256):
-    """One page of the network's address map: (ip, allocation or None, is_gateway)."""
+    """One page of the network's address map: (ip, allocation or None, role)."""
     first, last = network.first_address, network.last_address
     start = first + page * per_page
     end = min(start + per_page - 1, last)
@@ -231,16 +252,17 @@ def address_page(network, page, per_page=256):
 USED, FREE = "used", "free"
 
 
-def address_listing(network, page=0, per_page=256, show=None):
-    """One page of the network's addresses as the network page lists them: all of them (address_page), only
-    the taken ones (from the allocations, in address order) or only the free ones; (rows, pages)."""
+def address_listing(network, actor, page=0, per_page=256, show=None):
+    """One page of the network's addresses as the network page lists them for `actor`: all of them
+    (address_page), only the taken ones (from the allocations, in address order) or only the free ones;
+    (rows of (ip, holder the actor may read, role), pages)."""
     first, last = network.first_address, network.last_address
     if show == USED:
         condition = IpAllocation.address.between(first, last)
         count = db.session.scalar(select(func.count(IpAllocation.id)).where(condition))
         allocations = db.session.scalars(select(IpAllocation).where(condition).order_by(IpAllocation.address)
                                          .offset(page * per_page).limit(per_page)).all()
-        return ([(str(ipaddress.IPv4Address(a.address)), a, USED) for a in allocations],
+        return (_with_holders(actor, [(str(ipaddress.IPv4Address(a.address)), a, USED) for a in allocations]),
                 max((count + per_page - 1) // per_page, 1))
     if show == FREE:
         usable_first, usable_last = usable_range(network)
@@ -249,15 +271,15 @@ def address_listing(network, page=0, per_page=256, show=None):
             IpAllocation.address.between(usable_first, usable_last))))
         free = [address for address in range(usable_first, usable_last + 1)
                 if address not in taken and address != gateway]
-        rows = [(str(ipaddress.IPv4Address(address)), None, FREE)
+        rows = [(str(ipaddress.IPv4Address(address)), "", FREE)
                 for address in free[page * per_page:(page + 1) * per_page]]
         return rows, max((len(free) + per_page - 1) // per_page, 1)
-    return address_page(network, page, per_page), (last - first) // per_page + 1
+    return _with_holders(actor, address_page(network, page, per_page)), (last - first) // per_page + 1
 
 
-def find_in_network(network, text, per_page=256):
+def find_in_network(network, text, actor, per_page=256):
     """Where the network page's search leads: an address of the network → (its page, the address); a holder's
-    name → (None, [its allocations]); nothing found → (None, [])."""
+    name the actor may read → (None, [(ip, holder, role) of its addresses]); nothing found → (None, [])."""
     text = (text or "").strip()
     try:
         address = int(ipaddress.IPv4Address(text))
@@ -272,6 +294,6 @@ def find_in_network(network, text, per_page=256):
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     allocations = db.session.scalars(
         select(IpAllocation).where(IpAllocation.address.between(network.first_address, network.last_address),
-                                   IpAllocation.holder.ilike(pattern, escape="\\"))
+                                   IpAllocation.holder.ilike(pattern, escape="\\"), holder_visible(actor))
         .order_by(IpAllocation.address).limit(per_page)).all()
-    return None, allocations
+    return None, [(allocation.ip, allocation.holder or "", USED) for allocation in allocations]

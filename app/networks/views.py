@@ -1,9 +1,8 @@
-import ipaddress
-
 from flask import request
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
+from app.core.actors import current_operator
 from app.core.formatting import format_percent
 from app.core.scoping import DealerScopedView
 from app.core.validators import ModelRules
@@ -78,19 +77,19 @@ class NetworkView(DealerScopedView, BillingModelView):
 
     @staticmethod
     def _addresses(network):
+        actor = current_operator()
         """The address map's page, or what its search found; ?show=used|free lists only those."""
         page = max(request.args.get("page", 0, type=int), 0)
         show = request.args.get("show") if request.args.get("show") in (USED, FREE) else None
         find = request.args.get("find", "").strip()
         found = highlighted = None
         if find:
-            found_page, found = find_in_network(network, find, ADDRESSES_PER_PAGE)
+            found_page, found = find_in_network(network, find, actor, ADDRESSES_PER_PAGE)
             if found_page is not None:
                 page, highlighted, found, show = found_page, found, None, None
-        rows, pages = address_listing(network, page, ADDRESSES_PER_PAGE, show)
+        rows, pages = address_listing(network, actor, page, ADDRESSES_PER_PAGE, show)
         if found is not None and highlighted is None:
-            rows = [(str(ipaddress.IPv4Address(allocation.address)), allocation, USED) for allocation in found]
-            pages = 1
+            rows, pages = found, 1
         return {"address_rows": rows, "address_page": page, "address_pages": pages, "address_show": show or "",
                 "address_find": find, "address_highlighted": highlighted}
 
