@@ -12,8 +12,13 @@ A template is written by an operator, so it is treated as untrusted:
 - a misspelt placeholder is an error (StrictUndefined), not a blank in a
   signed contract or an e-mail;
 - it fills within limits: the document's size, the size of any value it
-  builds, the loop rounds over range() and the time (MAX_* below), so a
-  template cannot make the panel build a 100 MB string or loop for minutes.
+  builds, its loop rounds and the time (MAX_* below), so a template cannot
+  make the panel build a 100 MB string or loop for minutes. Every value an
+  operator, `~`, filter, call, {% set %} block or macro makes is checked,
+  and where one small value could make a huge one (`*`, `**`, format
+  widths, join, replace, indent…) what it would build is checked first;
+  every item of every loop — and of a filter that goes through a sequence
+  (map, join, sum…) — is a round, printed or not.
 Every failure becomes a TemplateProblem with a Bulgarian message and the
 template line; nothing half-filled is returned.
 
@@ -23,12 +28,16 @@ and body) with it off — a client named "Иванов & син" stays so in a m
 import re
 import time
 import traceback
+from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import lru_cache, wraps
+from string import Formatter
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.compiler import CodeGenerator
+from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 # Jinja names the code of a template made from a string "<template>": frames
@@ -51,7 +60,7 @@ FONT_PROBLEM = _l(
 # What one filled template may cost: a contract is a few pages, not megabytes.
 MAX_OUTPUT = 1_000_000  # characters of the filled document
 MAX_VALUE = 100_000  # characters (or items) of one value a template builds
-MAX_ITERATIONS = 100_000  # loop rounds over range() in one fill, all loops together
+MAX_ITERATIONS = 100_000  # loop rounds (and items filters go through) in one fill, all together
 MAX_SECONDS = 3.0
 TOO_LARGE = _l("the filled template would be larger than %(size)s characters")
 VALUE_TOO_LARGE = _l("a value the template builds would be larger than %(size)s characters")
@@ -81,73 +90,281 @@ class _Budget:
 _budget: ContextVar = ContextVar("template_budget", default=None)
 
 
+def _spend(rounds=0):
+    budget = _budget.get()
+    if budget is not None:
+        budget.spend(rounds)
+
+
+def _too_large():
+    return TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+
+
+def _size(*values):
+    """What values amount to once printed or joined: a string's characters, a container's items and theirs, a
+    number's digits. Counting stops past MAX_VALUE (a list of a thousand references to one long string is as
+    large as the string a join or a print would make of it)."""
+    stack, total = list(values), 0
+    while stack and total <= MAX_VALUE:
+        value = stack.pop()
+        if isinstance(value, (str, bytes)):
+            total += len(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total += value.bit_length() * 3 // 10
+        elif isinstance(value, dict):
+            total += len(value)
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            total += len(value)
+            stack.extend(value)
+    return total
+
+
+def _checked(value, estimate=0):
+    """`value` when it is within MAX_VALUE (and the time is not up); `estimate`: what building it would cost."""
+    _spend()
+    if estimate > MAX_VALUE or _size(value) > MAX_VALUE:
+        raise _too_large()
+    return value
+
+
+class _Counted:
+    """An iterator whose every item counts as a loop round of the fill (loops that print nothing included)."""
+
+    def __init__(self, iterable):
+        self._items = iter(iterable)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self._items)
+        _spend(1)
+        return item
+
+
+def _counted(iterable):
+    return iterable if isinstance(iterable, _Counted) else _Counted(iterable)
+
+
+def _bounded_range(*args):
+    """range() whose rounds count against the fill's budget."""
+    return _Counted(range(*args))
+
+
+def _ints(values):
+    return [value for value in values if isinstance(value, int) and not isinstance(value, bool)]
+
+
+# A printf-style field: its width and precision (a number, or * taken from the values).
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
+
+
+def _percent_widths(text, values):
+    """Characters the widths and precisions of a printf-style format may add ("%099999d", "%.99999f", "%*d")."""
+    widest = max(_ints(values), default=0)
+    return sum(widest if part == "*" else int(part)
+               for field in _PERCENT_FIELD.finditer(text) for part in field.groups() if part)
+
+
+def _format_widths(text, values):
+    """Characters the fields of a str.format string may add ("{:>99999}", "{0:{1}}" with a width from the values)."""
+    widest = max(_ints(values), default=0)
+    try:
+        fields = list(Formatter().parse(text))
+    except ValueError:
+        return 0  # the call itself says what is wrong with it
+    total = 0
+    for _literal, name, spec, _conversion in fields:
+        if name is not None and spec:
+            total += widest if "{" in spec else sum(int(digits) for digits in re.findall(r"\d+", spec))
+    return total
+
+
+def _replace_cost(text, old, new, count=-1):
+    text, old, new = str(text), str(old), str(new)
+    places = len(text) + 1 if not old else text.count(old)
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        places = min(places, count)
+    return len(text) + places * len(new)
+
+
+def _join_cost(separator, items):
+    items = list(items) if not isinstance(items, (list, tuple, str)) else items
+    return _size(items) + len(str(separator)) * len(items), items
+
+
+def _lines_cost(text, width):
+    text = str(text)
+    added = len(width) if isinstance(width, str) else (width if isinstance(width, int) else 0)
+    return len(text) + (text.count("\n") + 1) * added
+
+
+def _method_cost(owner, name, args, kwargs):
+    """What a str method would build, for the methods that multiply a string (0 for the others)."""
+    if name in ("format", "format_map"):
+        values = [*args, *kwargs.values(), *(args[0].values() if name == "format_map" and args
+                                            and isinstance(args[0], dict) else ())]
+        return len(owner) + _format_widths(owner, values) + _size(*values)
+    if name == "replace" and len(args) >= 2:
+        return _replace_cost(owner, *args[:3])
+    if name == "expandtabs":
+        tab = (_ints(args) or _ints(kwargs.values()) or [8])[0]
+        return len(owner) + owner.count("\t") * max(tab, 0)
+    return 0
+
+
+# str methods that build unbounded text from small arguments (a translation table maps a character to any string).
+_UNSAFE_STR_METHODS = frozenset({"translate", "maketrans"})
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja's code, with each loop's items counted and each `~` checked before it joins."""
+
+    def visit_For(self, node, frame):
+        if not getattr(node, "counted", False):
+            node.iter = nodes.Call(nodes.EnvironmentAttribute("counted"), [node.iter], [], None, None,
+                                   lineno=node.iter.lineno)
+            node.counted = True
+        super().visit_For(node, frame)
+
+    def visit_Concat(self, node, frame):
+        self.write(f"environment.bounded_join({bool(frame.eval_ctx.autoescape)!r}, (")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, refusing values so large that building them alone is an attack.
+    """Jinja's immutable sandbox, in which every value the template builds — by an operator, `~`, a filter, a
+    call, a {% set %} block or a macro — is checked against MAX_VALUE, before it is built where building it
+    alone would be the attack, and every loop's item counts against MAX_ITERATIONS.
 
     Intercepting the operators also stops Jinja from folding constant
     expressions ({{ 'a' * 10**8 }}) while compiling, before any check.
     """
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BoundedCodeGenerator
+    counted = staticmethod(_counted)
+
+    @staticmethod
+    def concat(parts):
+        """The text of a {% set %} block, a macro, a {% filter %} block: within MAX_VALUE, checked before joining."""
+        parts = list(parts)
+        _checked(None, sum(len(part) for part in parts))
+        return "".join(parts)
+
+    @staticmethod
+    def bounded_join(autoescape, parts):
+        """`a ~ b ~ c`, checked before joining."""
+        _checked(None, _size(*parts))
+        return _checked(markup_join(parts) if autoescape else str_join(parts))
+
+    def is_safe_attribute(self, obj, attr, value):
+        if isinstance(obj, str) and attr in _UNSAFE_STR_METHODS:
+            return False
+        return super().is_safe_attribute(obj, attr, value)
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 — Jinja's own signature
         _refuse_large_numbers(args, kwargs)
-        # str.format arrives wrapped by the sandbox; the string is the wrapped method's owner.
-        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
-        if isinstance(owner, str) and getattr(__obj, "__name__", "") in ("format", "format_map") \
-                and _WIDE_FORMAT.search(owner):
-            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
-        return super().call(__context, __obj, *args, **kwargs)
+        _checked(None, _size(*args, *kwargs.values()))
+        # A str method arrives wrapped by the sandbox; the string is the wrapped method's owner.
+        method = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(method, "__name__", "")
+            if name == "join" and args:
+                cost, items = _join_cost(owner, args[0])
+                _checked(None, cost)
+                args = (items, *args[1:])
+            else:
+                _checked(None, _method_cost(owner, name, args, kwargs))
+        return _checked(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context, operator, left, right):
-        if operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
-            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
-        if operator == "**" and isinstance(right, int) and not isinstance(right, bool) and abs(right) > 64:
-            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+        _spend()
+        if operator == "%" and isinstance(left, str):
+            values = right if isinstance(right, (tuple, list)) else [right]
+            _checked(None, len(left) + _percent_widths(left, values) + _size(right))
+        if operator == "**" and _ints([right]) and not isinstance(right, bool):
+            if abs(right) > 64 or (_ints([left]) and left.bit_length() * abs(right) * 3 // 10 > MAX_VALUE):
+                raise _too_large()
         if operator == "*":
             for sized, times in ((left, right), (right, left)):
-                if isinstance(sized, (str, list, tuple)) and isinstance(times, int) \
-                        and len(sized) * times > MAX_VALUE:
-                    raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
-        if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
-                and len(left) + len(right) > MAX_VALUE:
-            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
-        return super().call_binop(context, operator, left, right)
-
-
-# A field width of six digits or more in a format string ("%0100000000d", "{:>100000000}").
-_WIDE_FORMAT = re.compile(r"[%:][^%:{}]*?\d{6,}")
+                if isinstance(sized, (str, list, tuple)) and _ints([times]) and _size(sized) * times > MAX_VALUE:
+                    raise _too_large()
+        if operator == "+":
+            _checked(None, _size(left, right))
+        return _checked(super().call_binop(context, operator, left, right))
 
 
 def _refuse_large_numbers(args, kwargs):
     """A number too large to be any sensible width, count or length (center(10**8), indent(10**8)…)."""
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_VALUE:
-            raise TemplateLimit(VALUE_TOO_LARGE % {"size": MAX_VALUE})
+    if any(abs(value) > MAX_VALUE for value in _ints([*args, *kwargs.values()])):
+        raise _too_large()
 
 
-def _bounded_filter(function):
+def _filter_cost(name, value, args, kwargs):
+    """What a filter that multiplies its input would build (0 for the others)."""
+    if name == "replace" and len(args) >= 2:
+        return _replace_cost(value, *args[:3])
+    if name == "format":
+        values = [*args, *kwargs.values()]
+        return len(str(value)) + _percent_widths(str(value), values) + _size(*values)
+    if name == "indent":
+        return _lines_cost(value, args[0] if args else kwargs.get("width", 4))
+    if name == "wordwrap":
+        width = (_ints(args[:1]) or [kwargs.get("width", 79)])[0]
+        wrap = kwargs.get("wrapstring") or (args[2] if len(args) > 2 else "\n")
+        return len(str(value)) + (len(str(value)) // max(width, 1) + 1) * len(str(wrap))
+    if name == "tojson":
+        indent = (_ints(args[:1]) or _ints([kwargs.get("indent")]) or [0])[0]
+        return _size(value) * (2 + indent)
+    return 0
+
+
+# Filters that go through their input item by item: each item counts as a round.
+_ITERATING_FILTERS = frozenset({"map", "select", "reject", "selectattr", "rejectattr", "list", "join", "sum",
+                                "unique", "min", "max", "sort", "groupby", "batch", "slice"})
+
+
+def _bounded_filter(name, function):
+    """The filter, its input and arguments within MAX_VALUE, what it would build checked first where it
+    multiplies them, what it built checked after, and its items counted where it goes through them."""
+    # Jinja passes the context, eval context or environment first to a filter marked so.
+    skip = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0
+
     @wraps(function)  # keeps Jinja's pass_context/pass_eval_context marks
     def bounded(*args, **kwargs):
-        _refuse_large_numbers(args[1:], kwargs)
-        return function(*args, **kwargs)
+        leading, value, rest = args[:skip], args[skip] if len(args) > skip else None, args[skip + 1:]
+        _refuse_large_numbers(rest, kwargs)
+        _checked(None, _size(value, *rest, *kwargs.values()))
+        if name == "join":
+            cost, value = _join_cost(rest[0] if rest else kwargs.get("d", ""), value)
+            _checked(None, cost)
+        else:
+            _checked(None, _filter_cost(name, value, rest, kwargs))
+        if name in _ITERATING_FILTERS and isinstance(value, (str, list, tuple, set, frozenset, dict, Iterator)):
+            value = _counted(value)
+        return _checked(function(*leading, value, *rest, **kwargs))
 
     return bounded
 
 
-def _bounded_range(*args):
-    """range() whose rounds count against the fill's budget (loops that print nothing included)."""
-    budget = _budget.get()
-    for number in range(*args):
-        if budget is not None:
-            budget.spend()
-        yield number
+def _checked_output(value):
+    """What a {{ … }} prints, within MAX_VALUE before it is turned into text."""
+    return _checked(value)
 
 
 def _bounded_environment(autoescape):
-    environment = BoundedSandbox(autoescape=autoescape, undefined=StrictUndefined)
+    environment = BoundedSandbox(autoescape=autoescape, undefined=StrictUndefined, finalize=_checked_output)
     environment.globals["range"] = _bounded_range
-    environment.filters = {name: _bounded_filter(function) for name, function in environment.filters.items()}
+    # lipsum(n) writes n paragraphs of filler text: nothing a contract or an e-mail needs.
+    environment.globals.pop("lipsum", None)
+    environment.filters = {name: _bounded_filter(name, function) for name, function in environment.filters.items()}
     return environment
 
 
