@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from app.core.actors import acting_as
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core.links import public_host
 from app.core.transaction import discard
 from app.extensions import db
 from app.freeftp import search as file_search
@@ -166,7 +167,7 @@ def search():
     if page > 1000:
         abort(404)
     results = file_search.find(text, page=page, per_page=PER_PAGE) if text else None
-    host = current_app.config.get("FREEFTP_PUBLIC_HOST") or request.host.split(":")[0]
+    host = current_app.config.get("FREEFTP_PUBLIC_HOST") or public_host()
     port = current_app.config["FREEFTP_PORT"]
     base = f"ftp://{host}" + ("" if port == 21 else f":{port}")
     return _page("search.html", text=text, results=results, page=page, per_page=PER_PAGE, ftp_base=base)

@@ -15,7 +15,7 @@ import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from limits import parse
@@ -26,6 +26,7 @@ from app.clients.models import Client, Subscription
 from app.core.actors import SystemActor
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core.links import public_url
 from app.extensions import db
 from app.freeftp.models import (
     ACCEPTED,
@@ -288,13 +289,13 @@ def _digest(token):
 def _send_link(actor, account, purpose):
     token = _new_token(account, purpose)
     if purpose == CONFIRM:
-        link = url_for("freeftp_public.confirm", token=token, _external=True)
+        link = public_url("freeftp_public.confirm", token=token)
         subject = gettext("Confirm your FTP registration")
         body = gettext("Hello,\n\nto start using the FTP account %(username)s open this link:\n%(link)s\n\n"
                        "The link is valid for 48 hours. If you did not register, ignore this message.\n",
                        username=account.username, link=link)
     else:
-        link = url_for("freeftp_public.new_password", token=token, _external=True)
+        link = public_url("freeftp_public.new_password", token=token)
         subject = gettext("New password for your FTP account")
         body = gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
                        "%(link)s\n\nThe link is valid for 48 hours. If you did not ask for it, ignore this "
