@@ -13,6 +13,7 @@ from app.core.actors import acting_as
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
 from app.core.links import public_host
+from app.core.one_time_links import LinkRefused
 from app.core.transaction import discard
 from app.extensions import db
 from app.freeftp import search as file_search
@@ -21,13 +22,13 @@ from app.freeftp.models import REASON_RATE, REFUSED, REGISTER, RESET, FreeFtpAtt
 from app.freeftp.services import (
     PUBLIC_ACTOR,
     Refusal,
+    check_password_link,
     confirm_email,
     current_settings,
     record_attempt,
     register,
     request_password_reset,
     set_new_password,
-    token_is_valid,
 )
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
@@ -98,14 +99,18 @@ def register_page():
     return _page("register.html", form=form, status=status)
 
 
+def _link_refused(refusal):
+    return _page("message.html", 404, title=gettext("The link is not valid"), message=refusal.message)
+
+
 @public.route("/confirm/<token>", methods=["GET"])
 @public_route
 def confirm(token):
-    with acting_as(PUBLIC_ACTOR):
-        account = confirm_email(token)
-    if account is None:
-        return _page("message.html", 404, title=gettext("The link is not valid"),
-                     message=gettext("The link is wrong, used or expired. Register again or reset the password."))
+    try:
+        with acting_as(PUBLIC_ACTOR):
+            account = confirm_email(token)
+    except LinkRefused as refusal:
+        return _link_refused(refusal)
     return _page("message.html", title=gettext("E-mail confirmed"),
                  message=gettext("The account %(username)s is ready: log in to the FTP server with it.",
                                  username=account.username))
@@ -136,9 +141,10 @@ def reset():
 @public.route("/reset/<token>", methods=["GET", "POST"])
 @public_route
 def new_password(token):
-    if not token_is_valid(token):
-        return _page("message.html", 404, title=gettext("The link is not valid"),
-                     message=gettext("The link is wrong, used or expired. Ask for a new one."))
+    try:
+        check_password_link(token)
+    except LinkRefused as refusal:
+        return _link_refused(refusal)
     form = NewPasswordForm()
     if request.method == "POST" and form.validate_on_submit():
         if form.password.data != form.repeated.data:
@@ -147,6 +153,9 @@ def new_password(token):
             try:
                 with acting_as(PUBLIC_ACTOR):
                     account = set_new_password(token, form.password.data)
+            except LinkRefused as refusal:  # used by another request meanwhile
+                discard()
+                return _link_refused(refusal)
             except FieldErrors as refusal:
                 discard()
                 _show_errors(form, refusal.errors)

@@ -10,7 +10,6 @@ import fnmatch
 import hashlib
 import ipaddress
 import re
-import secrets
 import unicodedata
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +25,9 @@ from app.clients.models import Client, Subscription
 from app.core.actors import SystemActor
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core import one_time_links
 from app.core.links import public_url
+from app.core.one_time_links import WRONG, LinkRefused
 from app.extensions import db
 from app.freeftp.models import (
     ACCEPTED,
@@ -45,7 +46,6 @@ from app.freeftp.models import (
     FreeFtpAccount,
     FreeFtpAttempt,
     FreeFtpSettings,
-    FreeFtpToken,
 )
 from app.networks.models import Network
 from app.notifications.services import queue_mail
@@ -274,20 +274,13 @@ def register(actor, *, username, password, email, remote_addr):
     return account
 
 
-def _new_token(account, purpose):
-    token = secrets.token_urlsafe(32)
-    db.session.add(FreeFtpToken(account=account, purpose=purpose, digest=_digest(token),
-                                expires_at=utcnow() + TOKEN_LIFETIME))
-    db.session.flush()
-    return token
-
-
-def _digest(token):
-    return hashlib.sha256(token.encode()).hexdigest()
+def _account_subject(account):
+    return f"freeftp-account:{account.id}"
 
 
 def _send_link(actor, account, purpose):
-    token = _new_token(account, purpose)
+    """Mails the account a one-time link; the links it was sent for this purpose before stop working."""
+    token = one_time_links.issue(purpose, _account_subject(account), TOKEN_LIFETIME)
     if purpose == CONFIRM:
         link = public_url("freeftp_public.confirm", token=token)
         subject = gettext("Confirm your FTP registration")
@@ -300,28 +293,22 @@ def _send_link(actor, account, purpose):
         body = gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
                        "%(link)s\n\nThe link is valid for 48 hours. If you did not ask for it, ignore this "
                        "message: your password stays as it is.\n", username=account.username, link=link)
-    queue_mail(actor, f"freeftp-{purpose}-{_digest(token)[:32]}", account.email, subject, body)
+    queue_mail(actor, f"{purpose}-{hashlib.sha256(token.encode()).hexdigest()[:32]}", account.email, subject, body)
 
 
-def _valid_token(token, purpose):
-    if not isinstance(token, str) or len(token) > 100:
-        return None
-    row = db.session.scalar(select(FreeFtpToken).where(FreeFtpToken.digest == _digest(token),
-                                                       FreeFtpToken.purpose == purpose))
-    if row is None or row.used_at is not None or row.expires_at < utcnow():
-        return None
-    return row
+def _account_of(link):
+    account = db.session.get(FreeFtpAccount, int(link.subject.rsplit(":", 1)[1]))
+    if account is None:  # deleted since
+        raise LinkRefused(WRONG)
+    return account
 
 
 def confirm_email(token):
-    """The account of a valid confirmation link, now confirmed; None for a wrong, used or expired link."""
-    row = _valid_token(token, CONFIRM)
-    if row is None:
-        return None
-    row.used_at = utcnow()
-    row.account.email_confirmed = True
+    """The account of a working confirmation link, now confirmed. Raises LinkRefused (wrong, used, expired…)."""
+    account = _account_of(one_time_links.redeem(CONFIRM, token))
+    account.email_confirmed = True
     db.session.flush()
-    return row.account
+    return account
 
 
 def request_password_reset(actor, *, email, remote_addr):
@@ -344,23 +331,25 @@ def request_password_reset(actor, *, email, remote_addr):
     return account
 
 
-def token_is_valid(token, purpose=NEW_PASSWORD):
-    return _valid_token(token, purpose) is not None
+def check_password_link(token):
+    """Raises LinkRefused unless the new-password link works (it stays unused)."""
+    one_time_links.check(NEW_PASSWORD, token)
 
 
 def set_new_password(token, password):
-    """Sets the password of a valid new-password link's account (the link then is used). Raises FieldErrors."""
-    row = _valid_token(token, NEW_PASSWORD)
-    if row is None:
-        raise FieldErrors({"password": [gettext("The link is wrong, used or expired. Ask for a new one.")]})
+    """Sets the password of a working new-password link's account (the link then is used).
+
+    Raises FieldErrors for a refused password (the link still works), LinkRefused for a link that does not.
+    """
+    one_time_links.check(NEW_PASSWORD, token)
     password = password or ""
     if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
         raise FieldErrors({"password": [gettext("At least %(number)d characters.", number=MIN_PASSWORD)]})
-    row.used_at = utcnow()
-    row.account.password_hash = generate_password_hash(password)
-    row.account.email_confirmed = True  # the link reached the address
+    account = _account_of(one_time_links.redeem(NEW_PASSWORD, token))
+    account.password_hash = generate_password_hash(password)
+    account.email_confirmed = True  # the link reached the address
     db.session.flush()
-    return row.account
+    return account
 
 
 # --- the office's operations on accounts -----------------------------------------------------------------

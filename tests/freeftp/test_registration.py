@@ -177,3 +177,27 @@ def test_password_reset_requests_are_rate_limited_per_address_too(app, settings,
     limited = browser.submit("/freeftp/reset", {"email": "ivan@example.bg"})
     assert limited.status_code == 429 and "Твърде много опити" in visible_text(limited.text)
     assert len(mails(outbox)) == 2
+
+
+def test_a_newer_reset_link_replaces_the_older_and_each_works_once(app, settings, outbox):
+    browser, _response = _register(app)
+    for _time in range(2):
+        browser.submit("/freeftp/reset", {"email": "ivan@example.bg"})
+    first, second = [re.search(r"http://localhost(/freeftp/reset/\S+)", mail.get_content()).group(1)
+                     for mail in mails(outbox)]
+    older = browser.get(first)
+    assert older.status_code == 404
+    assert "След тази връзка е изпратена по-нова" in visible_text(older.text)
+    assert browser.submit(first, {"password": "нова-парола-123", "repeated": "нова-парола-123"},
+                          form_url="/freeftp/reset").status_code == 404
+
+    assert browser.get(second).status_code == 200
+    done = browser.submit(second, {"password": "нова-парола-123", "repeated": "нова-парола-123"})
+    assert "новата парола" in visible_text(done.text)
+    again = browser.get(second)
+    assert again.status_code == 404 and "Връзката вече е използвана" in visible_text(again.text)
+    with app.app_context():
+        from werkzeug.security import check_password_hash
+
+        account = db.session.scalar(select(FreeFtpAccount))
+        assert check_password_hash(account.password_hash, "нова-парола-123")
