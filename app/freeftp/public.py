@@ -21,9 +21,10 @@ from app.freeftp.forms import NewPasswordForm, RegistrationForm, ResetRequestFor
 from app.freeftp.models import REASON_RATE, REFUSED, REGISTER, RESET, FreeFtpAttempt
 from app.freeftp.services import (
     PUBLIC_ACTOR,
+    REGISTRATION_ANSWER,
     Refusal,
     check_password_link,
-    confirm_email,
+    confirm_registration,
     current_settings,
     record_attempt,
     register,
@@ -89,13 +90,12 @@ def register_page():
         values = {"username": form.username.data, "email": form.email.data}
         try:
             with acting_as(PUBLIC_ACTOR):
-                account = register(PUBLIC_ACTOR, password=form.password.data, remote_addr=request.remote_addr,
-                                   **values)
+                register(PUBLIC_ACTOR, password=form.password.data, remote_addr=request.remote_addr, **values)
         except Refusal as refusal:
             status = _refused(REGISTER, refusal, **values)
             _show_errors(form, refusal.errors)
         else:
-            return _page("registered.html", account=account)
+            return _page("message.html", title=gettext("Check your e-mail"), message=REGISTRATION_ANSWER)
     return _page("register.html", form=form, status=status)
 
 
@@ -108,9 +108,13 @@ def _link_refused(refusal):
 def confirm(token):
     try:
         with acting_as(PUBLIC_ACTOR):
-            account = confirm_email(token)
+            account = confirm_registration(token)
     except LinkRefused as refusal:
         return _link_refused(refusal)
+    except FieldErrors as refusal:
+        discard()
+        return _page("message.html", 409, title=gettext("Registration not finished"),
+                     message=str(refusal))
     return _page("message.html", title=gettext("E-mail confirmed"),
                  message=gettext("The account %(username)s is ready: log in to the FTP server with it.",
                                  username=account.username))

@@ -181,13 +181,14 @@ def address_may_register(settings, address):
                                                       Network.last_address >= number).limit(1)) is not None
 
 
-def email_may_register(settings, email):
+def email_matches_pattern(settings, email):
+    """The office's published rule on the e-mail's form (`*@example.bg`): it says nothing about anybody."""
     patterns = [item.strip().lower() for item in re.split(r"[\s,;]+", settings.email_pattern or "") if item.strip()]
-    if patterns and not any(fnmatch.fnmatchcase(email, pattern) for pattern in patterns):
-        return False
-    if settings.email_must_be_client:
-        return db.session.scalar(select(Client.id).where(func.lower(Client.email) == email).limit(1)) is not None
-    return True
+    return not patterns or any(fnmatch.fnmatchcase(email, pattern) for pattern in patterns)
+
+
+def is_clients_email(email):
+    return db.session.scalar(select(Client.id).where(func.lower(Client.email) == email).limit(1)) is not None
 
 
 def _too_many_attempts(kind, address):
@@ -233,9 +234,16 @@ def _registration_errors(username, password, email):
 
 
 def register(actor, *, username, password, email, remote_addr):
-    """Registers an account from the public page. Flushes; raises Refusal (nothing stored) when refused.
+    """Asks to register an account from the public page. Flushes; raises Refusal (nothing stored) when refused.
 
-    With confirmation on, the account waits for its e-mail's link (sent after the commit).
+    The page's answer depends only on what anybody may know: the asker's
+    address, the username, the e-mail's form and the office's pattern. What
+    only the address's owner may learn — it has an account already, it is
+    not a client's — goes to that address by e-mail, and the page answers
+    the same in every case (`REGISTRATION_ANSWER`). So that nothing else
+    tells either (a username taken, an FTP login that works), the account is
+    made only when the link in the mail is opened (`confirm_registration`):
+    the registration waits inside the link.
     """
     settings = current_settings()
     username = (username or "").strip().lower()
@@ -252,25 +260,86 @@ def register(actor, *, username, password, email, remote_addr):
     errors = _registration_errors(username, password, email)
     if errors:
         raise Refusal(REASON_INVALID, errors)
-    if not email_may_register(settings, email):
-        message = (gettext("Write the e-mail you gave us as our client.") if settings.email_must_be_client
-                   else gettext("This e-mail is not accepted for registration."))
-        raise Refusal(REASON_EMAIL, {"email": [message]})
-    taken = {}
-    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.username == username)) is not None or \
-            db.session.scalar(select(Subscription.id).where(func.lower(Subscription.username) == username)):
-        taken["username"] = [gettext("This username is taken.")]
-    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.email == email)) is not None:
-        taken["email"] = [gettext("An account with this e-mail exists. Forgot its password? Reset it.")]
-    if taken:
-        raise Refusal(REASON_TAKEN, taken)
-    account = FreeFtpAccount(username=username, password_hash=generate_password_hash(password), email=email,
-                             active=True, email_confirmed=not settings.confirm_email, registered_from=remote_addr)
+    if not email_matches_pattern(settings, email):
+        raise Refusal(REASON_EMAIL, {"email": [gettext("This e-mail is not accepted for registration.")]})
+    if _username_taken(username):
+        raise Refusal(REASON_TAKEN, {"username": [gettext("This username is taken.")]})
+    password_hash = generate_password_hash(password)  # in every case, so that no answer comes sooner
+    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email)
+                                .order_by(FreeFtpAccount.active.desc(), FreeFtpAccount.id).limit(1))
+    if account is not None:
+        attempt = record_attempt(REGISTER, remote_addr, REFUSED, REASON_TAKEN, username=username, email=email,
+                                 account=account)
+        _mail_account_exists(actor, account, attempt)
+    elif settings.email_must_be_client and not is_clients_email(email):
+        attempt = record_attempt(REGISTER, remote_addr, REFUSED, REASON_EMAIL, username=username, email=email)
+        queue_mail(actor, f"freeftp-register-{attempt.id}", email, gettext("Your FTP registration"), gettext(
+            "Hello,\n\nsomeone asked to register the FTP account %(username)s with this address on our page. "
+            "Registration is open only to the e-mail addresses our clients gave us, and this address is not "
+            "among them: register with the e-mail you gave us as a client, or ask our office to add this one."
+            "\n\nIf you did not ask for it, ignore this message.\n", username=username))
+    else:
+        record_attempt(REGISTER, remote_addr, ACCEPTED, username=username, email=email)
+        token = one_time_links.issue(CONFIRM, f"freeftp-registration:{email}", TOKEN_LIFETIME, payload={
+            "username": username, "password_hash": password_hash, "email": email, "remote_addr": remote_addr})
+        link = public_url("freeftp_public.confirm", token=token)
+        queue_mail(actor, _link_key(CONFIRM, token), email, gettext("Confirm your FTP registration"), gettext(
+            "Hello,\n\nto start using the FTP account %(username)s open this link:\n%(link)s\n\n"
+            "The link is valid for 48 hours. If you did not register, ignore this message.\n",
+            username=username, link=link))
+
+
+REGISTRATION_ANSWER = _l("If this address may register, we have sent it a message. Open the link in it within "
+                         "48 hours to finish the registration.")
+
+
+def _username_taken(username):
+    return db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.username == username)) is not None \
+        or db.session.scalar(select(Subscription.id).where(func.lower(Subscription.username) == username)
+                             .limit(1)) is not None
+
+
+def _link_key(purpose, token):
+    return f"{purpose}-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+
+
+def _mail_account_exists(actor, account, attempt):
+    """Tells the address that it has an account (with a new-password link, unless the account is disabled)."""
+    if not account.active:
+        queue_mail(actor, f"freeftp-register-{attempt.id}", account.email, gettext("Your FTP registration"),
+                   gettext("Hello,\n\nsomeone asked to register an FTP account with this address, but it has "
+                           "one already: %(username)s. That account is disabled: ask our office about it.\n\n"
+                           "If you did not ask for it, ignore this message.\n", username=account.username))
+        return
+    token = one_time_links.issue(NEW_PASSWORD, _account_subject(account), TOKEN_LIFETIME)
+    queue_mail(actor, _link_key(NEW_PASSWORD, token), account.email, gettext("Your FTP registration"), gettext(
+        "Hello,\n\nsomeone asked to register an FTP account with this address, but it has one already: "
+        "%(username)s. Log in with it; if you forgot its password, set a new one with this link:\n%(link)s\n\n"
+        "The link is valid for 48 hours. If you did not ask for it, ignore this message: nothing changes.\n",
+        username=account.username, link=public_url("freeftp_public.new_password", token=token)))
+
+
+def confirm_registration(token):
+    """The account a working registration link asked for, now made (its address proven).
+
+    Raises LinkRefused for a link that does not work, FieldErrors when the
+    username or the address got an account since the link was sent. Flushes.
+    """
+    link = one_time_links.redeem(CONFIRM, token)
+    wanted = link.payload or {}
+    if not wanted.get("username"):
+        raise LinkRefused(WRONG)
+    if _username_taken(wanted["username"]):
+        raise FieldErrors({"username": [gettext(
+            "The username %(username)s was taken since: register again with another one.",
+            username=wanted["username"])]})
+    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.email == wanted["email"])) is not None:
+        raise FieldErrors({"email": [gettext("This address has an FTP account already.")]})
+    account = FreeFtpAccount(username=wanted["username"], password_hash=wanted["password_hash"],
+                             email=wanted["email"], active=True, email_confirmed=True,
+                             registered_from=wanted.get("remote_addr"))
     db.session.add(account)
     db.session.flush()
-    record_attempt(REGISTER, remote_addr, ACCEPTED, username=username, email=email, account=account)
-    if settings.confirm_email:
-        _send_link(actor, account, CONFIRM)
     return account
 
 
@@ -278,22 +347,14 @@ def _account_subject(account):
     return f"freeftp-account:{account.id}"
 
 
-def _send_link(actor, account, purpose):
-    """Mails the account a one-time link; the links it was sent for this purpose before stop working."""
-    token = one_time_links.issue(purpose, _account_subject(account), TOKEN_LIFETIME)
-    if purpose == CONFIRM:
-        link = public_url("freeftp_public.confirm", token=token)
-        subject = gettext("Confirm your FTP registration")
-        body = gettext("Hello,\n\nto start using the FTP account %(username)s open this link:\n%(link)s\n\n"
-                       "The link is valid for 48 hours. If you did not register, ignore this message.\n",
-                       username=account.username, link=link)
-    else:
-        link = public_url("freeftp_public.new_password", token=token)
-        subject = gettext("New password for your FTP account")
-        body = gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
+def _send_password_link(actor, account):
+    """Mails the account a new-password link; the ones it was sent before stop working."""
+    token = one_time_links.issue(NEW_PASSWORD, _account_subject(account), TOKEN_LIFETIME)
+    link = public_url("freeftp_public.new_password", token=token)
+    queue_mail(actor, _link_key(NEW_PASSWORD, token), account.email, gettext("New password for your FTP account"),
+               gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
                        "%(link)s\n\nThe link is valid for 48 hours. If you did not ask for it, ignore this "
-                       "message: your password stays as it is.\n", username=account.username, link=link)
-    queue_mail(actor, f"{purpose}-{hashlib.sha256(token.encode()).hexdigest()[:32]}", account.email, subject, body)
+                       "message: your password stays as it is.\n", username=account.username, link=link))
 
 
 def _account_of(link):
@@ -303,31 +364,34 @@ def _account_of(link):
     return account
 
 
-def confirm_email(token):
-    """The account of a working confirmation link, now confirmed. Raises LinkRefused (wrong, used, expired…)."""
-    account = _account_of(one_time_links.redeem(CONFIRM, token))
-    account.email_confirmed = True
-    db.session.flush()
-    return account
-
-
 def request_password_reset(actor, *, email, remote_addr):
-    """Sends a new-password link to the account with this e-mail. Flushes; raises Refusal.
+    """Sends the address a new-password link for its account, or tells it why not. Flushes; raises Refusal.
 
-    The page says the same whether or not such an account exists (the
-    attempt list says which): nobody learns who is registered from it.
+    The page says the same whatever the address (the attempt list and the
+    mail to the address say which): nobody learns who is registered from it.
     """
     email = (email or "").strip().lower()
     if _too_many_attempts(RESET, remote_addr):
         raise Refusal(REASON_RATE, {"email": [rate_limit_message()]})
     if not EMAIL.match(email):
         raise Refusal(REASON_INVALID, {"email": [gettext("Not an e-mail address.")]})
-    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email))
+    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email)
+                                .order_by(FreeFtpAccount.active.desc(), FreeFtpAccount.id).limit(1))
     if account is None or not account.active:
-        record_attempt(RESET, remote_addr, REFUSED, REASON_UNKNOWN_EMAIL, email=email)
+        attempt = record_attempt(RESET, remote_addr, REFUSED, REASON_UNKNOWN_EMAIL, email=email, account=account)
+        if account is None:
+            body = gettext("Hello,\n\nsomeone asked for a new password for an FTP account with this address, "
+                           "but no account has it. To register one, open %(link)s\n\n"
+                           "If you did not ask for it, ignore this message.\n",
+                           link=public_url("freeftp_public.register_page"))
+        else:
+            body = gettext("Hello,\n\nsomeone asked for a new password for the FTP account %(username)s. That "
+                           "account is disabled: ask our office about it.\n\n"
+                           "If you did not ask for it, ignore this message.\n", username=account.username)
+        queue_mail(actor, f"freeftp-reset-{attempt.id}", email, gettext("New password for your FTP account"), body)
         return None
     record_attempt(RESET, remote_addr, ACCEPTED, username=account.username, email=email, account=account)
-    _send_link(actor, account, NEW_PASSWORD)
+    _send_password_link(actor, account)
     return account
 
 
@@ -371,7 +435,7 @@ def set_account_active(actor, account, active):
 def send_password_reset(actor, account):
     """The office sends the account a new-password link (it never sees or sets the password itself)."""
     _refuse_without(actor, "can_edit")
-    _send_link(actor, account, NEW_PASSWORD)
+    _send_password_link(actor, account)
     return account
 
 
