@@ -67,6 +67,10 @@ def load_config():
         "REDIS_URL": redis_url,
         "JOB_QUEUE_NAME": os.environ.get("JOB_QUEUE_NAME", "billing"),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # Where the panel and the public pages are reached, for the links in e-mails and on the public
+        # pages (app.core.links); never the request's Host header. Default: where `make run` serves.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL")
+        or f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}",
         # Mail (used by the billing cycle's warnings). Without MAIL_SERVER
         # messages are written to instance/outbox/ instead of being sent.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
@@ -104,7 +108,7 @@ def load_config():
         # Passive data ports ("first-last"), opened in the firewall; the address announced behind NAT.
         "FREEFTP_PASSIVE_PORTS": os.environ.get("FREEFTP_PASSIVE_PORTS", "60000-60099"),
         "FREEFTP_MASQUERADE_ADDRESS": os.environ.get("FREEFTP_MASQUERADE_ADDRESS") or None,
-        # The host name in the search page's ftp:// links; empty: the web page's own host.
+        # The host name in the search page's ftp:// links; empty: PUBLIC_BASE_URL's host.
         "FREEFTP_PUBLIC_HOST": os.environ.get("FREEFTP_PUBLIC_HOST") or None,
         # FTPS (explicit, AUTH TLS) when both are set: PEM certificate and key files.
         "FREEFTP_TLS_CERT": os.environ.get("FREEFTP_TLS_CERT") or None,

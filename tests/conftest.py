@@ -66,6 +66,7 @@ def app_config(database_url, **extra):
         "REDIS_URL": None,
         "RATELIMIT_ENABLED": False,
         "EXPORTS_DIR": EXPORTS_DIR,
+        "PUBLIC_BASE_URL": "http://localhost",  # the test client's own host: links in pages and mails
     }
     config.update(extra)
     return config

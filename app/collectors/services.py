@@ -24,12 +24,14 @@ Every answer is HTTP 200 with a JSON object whose STATUS says what happened
     13  bad AMOUNT: zero, negative, not whole cents, malformed or too large
     14  unknown client number (IDN)
     62  nothing due (init only)
-    93  bad CHECKSUM
-    94  unknown or inactive collector code
-    96  malformed request: a parameter missing or repeated, TID too long;
-        or billing refused it (the LOG entry says why: e.g. the collector's
-        payment method is inactive, an exchange rate is missing)
-    98  the request's source address is not among the collector's addresses
+    94  not a collector's request: an unknown or inactive code, a source
+        address not among the collector's, a parameter repeated, CHECKSUM
+        missing or wrong — one answer for all, so that nobody learns from
+        it which codes exist or where they are called from (the LOG entry
+        says which it was)
+    96  malformed request from the collector: a parameter missing, TID too
+        long; or billing refused it (the LOG entry says why: e.g. the
+        collector's payment method is inactive, an exchange rate is missing)
 
 A confirm with a TID the collector already used gets the first answer to
 that TID again, byte for byte, and nothing is stored twice. Error answers
@@ -68,10 +70,8 @@ OK = "00"
 BAD_AMOUNT = "13"
 UNKNOWN_CLIENT = "14"
 NOTHING_DUE = "62"
-BAD_CHECKSUM = "93"
-UNKNOWN_COLLECTOR = "94"
+NOT_A_COLLECTOR = "94"
 MALFORMED = "96"
-ADDRESS_REFUSED = "98"
 
 CHECKSUM = "CHECKSUM"
 INIT_FIELDS = ("IDN",)
@@ -162,28 +162,30 @@ def answer_text(answer):
 
 
 def _single_values(values):
-    """The request's parameters as {name: value}; a repeated name is malformed."""
+    """The request's parameters as {name: value}; a repeated name makes the signature meaningless."""
     params = {}
     for name, items in values.lists():
         if len(items) != 1:
-            raise Refused(MALFORMED)
+            raise Refused(NOT_A_COLLECTOR, gettext("a parameter repeated"))
         params[name] = items[0]
     return params
 
 
 def _authenticated(code, values, address, required):
-    """The active collector the request comes from, and its checked parameters."""
+    """The active collector the request comes from, and its checked parameters.
+
+    Until the signature is checked the caller is anyone: every refusal up to
+    there is the same NOT_A_COLLECTOR, its reason only in the LOG.
+    """
     collector = db.session.scalar(db.select(PaymentCollector).where(PaymentCollector.code == code))
     if collector is None or not collector.active:
-        raise Refused(UNKNOWN_COLLECTOR)
+        raise Refused(NOT_A_COLLECTOR, gettext("unknown or inactive code"))
     if not address_allowed(collector, address):
-        raise Refused(ADDRESS_REFUSED)
+        raise Refused(NOT_A_COLLECTOR, gettext("address not among the collector's"))
     params = _single_values(values)
-    if not params.get(CHECKSUM):
-        raise Refused(MALFORMED)
     expected = signature(collector.secret, params).encode("ascii")
-    if not hmac.compare_digest(expected, params[CHECKSUM].lower().encode("utf-8")):
-        raise Refused(BAD_CHECKSUM)
+    if not hmac.compare_digest(expected, (params.get(CHECKSUM) or "").lower().encode("utf-8")):
+        raise Refused(NOT_A_COLLECTOR, gettext("CHECKSUM missing or wrong"))
     if any(not params.get(name) for name in required):
         raise Refused(MALFORMED)
     return collector, params

@@ -18,7 +18,9 @@ class SettingsForm(FlaskForm):
         _l("E-mail pattern"), validators=[Optional(), Length(max=300)], widget=BS3TextFieldWidget(),
         description=_l("E.g. *@example.bg; several separated by commas. Empty: any e-mail."))
     email_must_be_client = BooleanField(_l("The e-mail must be an existing client's"))
-    confirm_email = BooleanField(_l("Confirm the e-mail by a link"), default=True)
+    confirm_email = BooleanField(_l("Confirm the e-mail by a link"), default=True, description=_l(
+        "New registrations always confirm their e-mail by a link: the page never says whether an address has "
+        "an account. This decides whether accounts registered unconfirmed earlier may log in."))
     download_kbps = IntegerField(_l("Download speed per session (KB/s)"), validators=[Optional()],
                                  widget=BS3TextFieldWidget(), description=_l("Empty: unlimited."))
     max_sessions = IntegerField(_l("Concurrent sessions per account"), default=2,

@@ -31,8 +31,8 @@ REASON_RATE = "rate_limited"
 REASON_UNKNOWN_EMAIL = "unknown_email"
 REASONS = (REASON_CLOSED, REASON_NETWORK, REASON_EMAIL, REASON_INVALID, REASON_TAKEN, REASON_RATE,
            REASON_UNKNOWN_EMAIL)
-# A token's purpose (FreeFtpToken.purpose).
-CONFIRM, NEW_PASSWORD = "confirm", "password"
+# The purposes of FREEFTP's one-time links (app.core.one_time_links).
+CONFIRM, NEW_PASSWORD = "freeftp-confirm", "freeftp-password"
 
 
 class FreeFtpSettings(Model):
@@ -111,26 +111,6 @@ class FreeFtpAttempt(Model):
         Index("ix_freeftp_attempt_addr", "remote_addr", "kind", "attempted_at"),
         CheckConstraint("kind IN ('register', 'reset')", name="ck_freeftp_attempt_kind"),
         CheckConstraint("outcome IN ('accepted', 'refused')", name="ck_freeftp_attempt_outcome"),
-        {"extend_existing": True},
-    )
-
-
-class FreeFtpToken(Model):
-    """A link sent by e-mail: confirm the address, or set a new password. Only its SHA-256 is kept."""
-
-    __tablename__ = "freeftp_token"
-
-    id = Column(Integer, primary_key=True)
-    account_id = Column(Integer, ForeignKey("freeftp_account.id", ondelete="CASCADE"), nullable=False, index=True)
-    account = relationship("FreeFtpAccount")
-    purpose = Column(String(10), nullable=False)
-    digest = Column(String(64), nullable=False, unique=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    expires_at = Column(DateTime, nullable=False)
-    used_at = Column(DateTime)
-
-    __table_args__ = (
-        CheckConstraint("purpose IN ('confirm', 'password')", name="ck_freeftp_token_purpose"),
         {"extend_existing": True},
     )
 

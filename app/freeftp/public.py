@@ -12,6 +12,8 @@ from sqlalchemy import insert
 from app.core.actors import acting_as
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core.links import public_host
+from app.core.one_time_links import LinkRefused
 from app.core.transaction import discard
 from app.extensions import db
 from app.freeftp import search as file_search
@@ -19,14 +21,15 @@ from app.freeftp.forms import NewPasswordForm, RegistrationForm, ResetRequestFor
 from app.freeftp.models import REASON_RATE, REFUSED, REGISTER, RESET, FreeFtpAttempt
 from app.freeftp.services import (
     PUBLIC_ACTOR,
+    REGISTRATION_ANSWER,
     Refusal,
-    confirm_email,
+    check_password_link,
+    confirm_registration,
     current_settings,
     record_attempt,
     register,
     request_password_reset,
     set_new_password,
-    token_is_valid,
 )
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
@@ -87,24 +90,31 @@ def register_page():
         values = {"username": form.username.data, "email": form.email.data}
         try:
             with acting_as(PUBLIC_ACTOR):
-                account = register(PUBLIC_ACTOR, password=form.password.data, remote_addr=request.remote_addr,
-                                   **values)
+                register(PUBLIC_ACTOR, password=form.password.data, remote_addr=request.remote_addr, **values)
         except Refusal as refusal:
             status = _refused(REGISTER, refusal, **values)
             _show_errors(form, refusal.errors)
         else:
-            return _page("registered.html", account=account)
+            return _page("message.html", title=gettext("Check your e-mail"), message=REGISTRATION_ANSWER)
     return _page("register.html", form=form, status=status)
+
+
+def _link_refused(refusal):
+    return _page("message.html", 404, title=gettext("The link is not valid"), message=refusal.message)
 
 
 @public.route("/confirm/<token>", methods=["GET"])
 @public_route
 def confirm(token):
-    with acting_as(PUBLIC_ACTOR):
-        account = confirm_email(token)
-    if account is None:
-        return _page("message.html", 404, title=gettext("The link is not valid"),
-                     message=gettext("The link is wrong, used or expired. Register again or reset the password."))
+    try:
+        with acting_as(PUBLIC_ACTOR):
+            account = confirm_registration(token)
+    except LinkRefused as refusal:
+        return _link_refused(refusal)
+    except FieldErrors as refusal:
+        discard()
+        return _page("message.html", 409, title=gettext("Registration not finished"),
+                     message=str(refusal))
     return _page("message.html", title=gettext("E-mail confirmed"),
                  message=gettext("The account %(username)s is ready: log in to the FTP server with it.",
                                  username=account.username))
@@ -135,9 +145,10 @@ def reset():
 @public.route("/reset/<token>", methods=["GET", "POST"])
 @public_route
 def new_password(token):
-    if not token_is_valid(token):
-        return _page("message.html", 404, title=gettext("The link is not valid"),
-                     message=gettext("The link is wrong, used or expired. Ask for a new one."))
+    try:
+        check_password_link(token)
+    except LinkRefused as refusal:
+        return _link_refused(refusal)
     form = NewPasswordForm()
     if request.method == "POST" and form.validate_on_submit():
         if form.password.data != form.repeated.data:
@@ -146,6 +157,9 @@ def new_password(token):
             try:
                 with acting_as(PUBLIC_ACTOR):
                     account = set_new_password(token, form.password.data)
+            except LinkRefused as refusal:  # used by another request meanwhile
+                discard()
+                return _link_refused(refusal)
             except FieldErrors as refusal:
                 discard()
                 _show_errors(form, refusal.errors)
@@ -166,7 +180,7 @@ def search():
     if page > 1000:
         abort(404)
     results = file_search.find(text, page=page, per_page=PER_PAGE) if text else None
-    host = current_app.config.get("FREEFTP_PUBLIC_HOST") or request.host.split(":")[0]
+    host = current_app.config.get("FREEFTP_PUBLIC_HOST") or public_host()
     port = current_app.config["FREEFTP_PORT"]
     base = f"ftp://{host}" + ("" if port == 21 else f":{port}")
     return _page("search.html", text=text, results=results, page=page, per_page=PER_PAGE, ftp_base=base)

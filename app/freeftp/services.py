@@ -10,12 +10,11 @@ import fnmatch
 import hashlib
 import ipaddress
 import re
-import secrets
 import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from limits import parse
@@ -26,6 +25,9 @@ from app.clients.models import Client, Subscription
 from app.core.actors import SystemActor
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core import one_time_links
+from app.core.links import public_url
+from app.core.one_time_links import WRONG, LinkRefused
 from app.extensions import db
 from app.freeftp.models import (
     ACCEPTED,
@@ -44,7 +46,6 @@ from app.freeftp.models import (
     FreeFtpAccount,
     FreeFtpAttempt,
     FreeFtpSettings,
-    FreeFtpToken,
 )
 from app.networks.models import Network
 from app.notifications.services import queue_mail
@@ -180,13 +181,14 @@ def address_may_register(settings, address):
                                                       Network.last_address >= number).limit(1)) is not None
 
 
-def email_may_register(settings, email):
+def email_matches_pattern(settings, email):
+    """The office's published rule on the e-mail's form (`*@example.bg`): it says nothing about anybody."""
     patterns = [item.strip().lower() for item in re.split(r"[\s,;]+", settings.email_pattern or "") if item.strip()]
-    if patterns and not any(fnmatch.fnmatchcase(email, pattern) for pattern in patterns):
-        return False
-    if settings.email_must_be_client:
-        return db.session.scalar(select(Client.id).where(func.lower(Client.email) == email).limit(1)) is not None
-    return True
+    return not patterns or any(fnmatch.fnmatchcase(email, pattern) for pattern in patterns)
+
+
+def is_clients_email(email):
+    return db.session.scalar(select(Client.id).where(func.lower(Client.email) == email).limit(1)) is not None
 
 
 def _too_many_attempts(kind, address):
@@ -232,9 +234,16 @@ def _registration_errors(username, password, email):
 
 
 def register(actor, *, username, password, email, remote_addr):
-    """Registers an account from the public page. Flushes; raises Refusal (nothing stored) when refused.
+    """Asks to register an account from the public page. Flushes; raises Refusal (nothing stored) when refused.
 
-    With confirmation on, the account waits for its e-mail's link (sent after the commit).
+    The page's answer depends only on what anybody may know: the asker's
+    address, the username, the e-mail's form and the office's pattern. What
+    only the address's owner may learn — it has an account already, it is
+    not a client's — goes to that address by e-mail, and the page answers
+    the same in every case (`REGISTRATION_ANSWER`). So that nothing else
+    tells either (a username taken, an FTP login that works), the account is
+    made only when the link in the mail is opened (`confirm_registration`):
+    the registration waits inside the link.
     """
     settings = current_settings()
     username = (username or "").strip().lower()
@@ -251,115 +260,160 @@ def register(actor, *, username, password, email, remote_addr):
     errors = _registration_errors(username, password, email)
     if errors:
         raise Refusal(REASON_INVALID, errors)
-    if not email_may_register(settings, email):
-        message = (gettext("Write the e-mail you gave us as our client.") if settings.email_must_be_client
-                   else gettext("This e-mail is not accepted for registration."))
-        raise Refusal(REASON_EMAIL, {"email": [message]})
-    taken = {}
-    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.username == username)) is not None or \
-            db.session.scalar(select(Subscription.id).where(func.lower(Subscription.username) == username)):
-        taken["username"] = [gettext("This username is taken.")]
-    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.email == email)) is not None:
-        taken["email"] = [gettext("An account with this e-mail exists. Forgot its password? Reset it.")]
-    if taken:
-        raise Refusal(REASON_TAKEN, taken)
-    account = FreeFtpAccount(username=username, password_hash=generate_password_hash(password), email=email,
-                             active=True, email_confirmed=not settings.confirm_email, registered_from=remote_addr)
+    if not email_matches_pattern(settings, email):
+        raise Refusal(REASON_EMAIL, {"email": [gettext("This e-mail is not accepted for registration.")]})
+    if _username_taken(username):
+        raise Refusal(REASON_TAKEN, {"username": [gettext("This username is taken.")]})
+    password_hash = generate_password_hash(password)  # in every case, so that no answer comes sooner
+    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email)
+                                .order_by(FreeFtpAccount.active.desc(), FreeFtpAccount.id).limit(1))
+    if account is not None:
+        attempt = record_attempt(REGISTER, remote_addr, REFUSED, REASON_TAKEN, username=username, email=email,
+                                 account=account)
+        _mail_account_exists(actor, account, attempt)
+    elif settings.email_must_be_client and not is_clients_email(email):
+        attempt = record_attempt(REGISTER, remote_addr, REFUSED, REASON_EMAIL, username=username, email=email)
+        queue_mail(actor, f"freeftp-register-{attempt.id}", email, gettext("Your FTP registration"), gettext(
+            "Hello,\n\nsomeone asked to register the FTP account %(username)s with this address on our page. "
+            "Registration is open only to the e-mail addresses our clients gave us, and this address is not "
+            "among them: register with the e-mail you gave us as a client, or ask our office to add this one."
+            "\n\nIf you did not ask for it, ignore this message.\n", username=username))
+    else:
+        record_attempt(REGISTER, remote_addr, ACCEPTED, username=username, email=email)
+        token = one_time_links.issue(CONFIRM, f"freeftp-registration:{email}", TOKEN_LIFETIME, payload={
+            "username": username, "password_hash": password_hash, "email": email, "remote_addr": remote_addr})
+        link = public_url("freeftp_public.confirm", token=token)
+        queue_mail(actor, _link_key(CONFIRM, token), email, gettext("Confirm your FTP registration"), gettext(
+            "Hello,\n\nto start using the FTP account %(username)s open this link:\n%(link)s\n\n"
+            "The link is valid for 48 hours. If you did not register, ignore this message.\n",
+            username=username, link=link))
+
+
+REGISTRATION_ANSWER = _l("If this address may register, we have sent it a message. Open the link in it within "
+                         "48 hours to finish the registration.")
+
+
+def _username_taken(username):
+    return db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.username == username)) is not None \
+        or db.session.scalar(select(Subscription.id).where(func.lower(Subscription.username) == username)
+                             .limit(1)) is not None
+
+
+def _link_key(purpose, token):
+    return f"{purpose}-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+
+
+def _mail_account_exists(actor, account, attempt):
+    """Tells the address that it has an account (with a new-password link, unless the account is disabled)."""
+    if not account.active:
+        queue_mail(actor, f"freeftp-register-{attempt.id}", account.email, gettext("Your FTP registration"),
+                   gettext("Hello,\n\nsomeone asked to register an FTP account with this address, but it has "
+                           "one already: %(username)s. That account is disabled: ask our office about it.\n\n"
+                           "If you did not ask for it, ignore this message.\n", username=account.username))
+        return
+    token = one_time_links.issue(NEW_PASSWORD, _account_subject(account), TOKEN_LIFETIME)
+    queue_mail(actor, _link_key(NEW_PASSWORD, token), account.email, gettext("Your FTP registration"), gettext(
+        "Hello,\n\nsomeone asked to register an FTP account with this address, but it has one already: "
+        "%(username)s. Log in with it; if you forgot its password, set a new one with this link:\n%(link)s\n\n"
+        "The link is valid for 48 hours. If you did not ask for it, ignore this message: nothing changes.\n",
+        username=account.username, link=public_url("freeftp_public.new_password", token=token)))
+
+
+def confirm_registration(token):
+    """The account a working registration link asked for, now made (its address proven).
+
+    Raises LinkRefused for a link that does not work, FieldErrors when the
+    username or the address got an account since the link was sent. Flushes.
+    """
+    link = one_time_links.redeem(CONFIRM, token)
+    wanted = link.payload or {}
+    if not wanted.get("username"):
+        raise LinkRefused(WRONG)
+    if _username_taken(wanted["username"]):
+        raise FieldErrors({"username": [gettext(
+            "The username %(username)s was taken since: register again with another one.",
+            username=wanted["username"])]})
+    if db.session.scalar(select(FreeFtpAccount.id).where(FreeFtpAccount.email == wanted["email"])) is not None:
+        raise FieldErrors({"email": [gettext("This address has an FTP account already.")]})
+    account = FreeFtpAccount(username=wanted["username"], password_hash=wanted["password_hash"],
+                             email=wanted["email"], active=True, email_confirmed=True,
+                             registered_from=wanted.get("remote_addr"))
     db.session.add(account)
     db.session.flush()
-    record_attempt(REGISTER, remote_addr, ACCEPTED, username=username, email=email, account=account)
-    if settings.confirm_email:
-        _send_link(actor, account, CONFIRM)
     return account
 
 
-def _new_token(account, purpose):
-    token = secrets.token_urlsafe(32)
-    db.session.add(FreeFtpToken(account=account, purpose=purpose, digest=_digest(token),
-                                expires_at=utcnow() + TOKEN_LIFETIME))
-    db.session.flush()
-    return token
+def _account_subject(account):
+    return f"freeftp-account:{account.id}"
 
 
-def _digest(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _send_link(actor, account, purpose):
-    token = _new_token(account, purpose)
-    if purpose == CONFIRM:
-        link = url_for("freeftp_public.confirm", token=token, _external=True)
-        subject = gettext("Confirm your FTP registration")
-        body = gettext("Hello,\n\nto start using the FTP account %(username)s open this link:\n%(link)s\n\n"
-                       "The link is valid for 48 hours. If you did not register, ignore this message.\n",
-                       username=account.username, link=link)
-    else:
-        link = url_for("freeftp_public.new_password", token=token, _external=True)
-        subject = gettext("New password for your FTP account")
-        body = gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
+def _send_password_link(actor, account):
+    """Mails the account a new-password link; the ones it was sent before stop working."""
+    token = one_time_links.issue(NEW_PASSWORD, _account_subject(account), TOKEN_LIFETIME)
+    link = public_url("freeftp_public.new_password", token=token)
+    queue_mail(actor, _link_key(NEW_PASSWORD, token), account.email, gettext("New password for your FTP account"),
+               gettext("Hello,\n\nto set a new password for the FTP account %(username)s open this link:\n"
                        "%(link)s\n\nThe link is valid for 48 hours. If you did not ask for it, ignore this "
-                       "message: your password stays as it is.\n", username=account.username, link=link)
-    queue_mail(actor, f"freeftp-{purpose}-{_digest(token)[:32]}", account.email, subject, body)
+                       "message: your password stays as it is.\n", username=account.username, link=link))
 
 
-def _valid_token(token, purpose):
-    if not isinstance(token, str) or len(token) > 100:
-        return None
-    row = db.session.scalar(select(FreeFtpToken).where(FreeFtpToken.digest == _digest(token),
-                                                       FreeFtpToken.purpose == purpose))
-    if row is None or row.used_at is not None or row.expires_at < utcnow():
-        return None
-    return row
-
-
-def confirm_email(token):
-    """The account of a valid confirmation link, now confirmed; None for a wrong, used or expired link."""
-    row = _valid_token(token, CONFIRM)
-    if row is None:
-        return None
-    row.used_at = utcnow()
-    row.account.email_confirmed = True
-    db.session.flush()
-    return row.account
+def _account_of(link):
+    account = db.session.get(FreeFtpAccount, int(link.subject.rsplit(":", 1)[1]))
+    if account is None:  # deleted since
+        raise LinkRefused(WRONG)
+    return account
 
 
 def request_password_reset(actor, *, email, remote_addr):
-    """Sends a new-password link to the account with this e-mail. Flushes; raises Refusal.
+    """Sends the address a new-password link for its account, or tells it why not. Flushes; raises Refusal.
 
-    The page says the same whether or not such an account exists (the
-    attempt list says which): nobody learns who is registered from it.
+    The page says the same whatever the address (the attempt list and the
+    mail to the address say which): nobody learns who is registered from it.
     """
     email = (email or "").strip().lower()
     if _too_many_attempts(RESET, remote_addr):
         raise Refusal(REASON_RATE, {"email": [rate_limit_message()]})
     if not EMAIL.match(email):
         raise Refusal(REASON_INVALID, {"email": [gettext("Not an e-mail address.")]})
-    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email))
+    account = db.session.scalar(select(FreeFtpAccount).where(FreeFtpAccount.email == email)
+                                .order_by(FreeFtpAccount.active.desc(), FreeFtpAccount.id).limit(1))
     if account is None or not account.active:
-        record_attempt(RESET, remote_addr, REFUSED, REASON_UNKNOWN_EMAIL, email=email)
+        attempt = record_attempt(RESET, remote_addr, REFUSED, REASON_UNKNOWN_EMAIL, email=email, account=account)
+        if account is None:
+            body = gettext("Hello,\n\nsomeone asked for a new password for an FTP account with this address, "
+                           "but no account has it. To register one, open %(link)s\n\n"
+                           "If you did not ask for it, ignore this message.\n",
+                           link=public_url("freeftp_public.register_page"))
+        else:
+            body = gettext("Hello,\n\nsomeone asked for a new password for the FTP account %(username)s. That "
+                           "account is disabled: ask our office about it.\n\n"
+                           "If you did not ask for it, ignore this message.\n", username=account.username)
+        queue_mail(actor, f"freeftp-reset-{attempt.id}", email, gettext("New password for your FTP account"), body)
         return None
     record_attempt(RESET, remote_addr, ACCEPTED, username=account.username, email=email, account=account)
-    _send_link(actor, account, NEW_PASSWORD)
+    _send_password_link(actor, account)
     return account
 
 
-def token_is_valid(token, purpose=NEW_PASSWORD):
-    return _valid_token(token, purpose) is not None
+def check_password_link(token):
+    """Raises LinkRefused unless the new-password link works (it stays unused)."""
+    one_time_links.check(NEW_PASSWORD, token)
 
 
 def set_new_password(token, password):
-    """Sets the password of a valid new-password link's account (the link then is used). Raises FieldErrors."""
-    row = _valid_token(token, NEW_PASSWORD)
-    if row is None:
-        raise FieldErrors({"password": [gettext("The link is wrong, used or expired. Ask for a new one.")]})
+    """Sets the password of a working new-password link's account (the link then is used).
+
+    Raises FieldErrors for a refused password (the link still works), LinkRefused for a link that does not.
+    """
+    one_time_links.check(NEW_PASSWORD, token)
     password = password or ""
     if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
         raise FieldErrors({"password": [gettext("At least %(number)d characters.", number=MIN_PASSWORD)]})
-    row.used_at = utcnow()
-    row.account.password_hash = generate_password_hash(password)
-    row.account.email_confirmed = True  # the link reached the address
+    account = _account_of(one_time_links.redeem(NEW_PASSWORD, token))
+    account.password_hash = generate_password_hash(password)
+    account.email_confirmed = True  # the link reached the address
     db.session.flush()
-    return row.account
+    return account
 
 
 # --- the office's operations on accounts -----------------------------------------------------------------
@@ -381,7 +435,7 @@ def set_account_active(actor, account, active):
 def send_password_reset(actor, account):
     """The office sends the account a new-password link (it never sees or sets the password itself)."""
     _refuse_without(actor, "can_edit")
-    _send_link(actor, account, NEW_PASSWORD)
+    _send_password_link(actor, account)
     return account
 
 

@@ -10,6 +10,7 @@ from app.audit.services import record_history
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_datetime, format_yes_no
+from app.core.links import public_url
 from app.core.queue import enqueue
 from app.core.transaction import after_commit, discard
 from app.core.views import BillingInterface, CappedCountInterface, ReadOnlyModelView, show_refusal_on_form
@@ -100,7 +101,8 @@ class FreeFtpSettingsView(BaseView):
                 flash(gettext("Saved."), "info")
                 return redirect(url_for("FreeFtpSettingsView.edit"))
         return self.render_template("freeftp/settings.html", form=form, history=record_history(FreeFtpSettings, 1),
-                                    saved=inspect(settings).persistent, title=_l("FREEFTP settings"))
+                                    saved=inspect(settings).persistent, title=_l("FREEFTP settings"),
+                                    public_page=public_url("freeftp_public.index"))
 
 
 class FreeFtpAccountView(ReadOnlyModelView):

@@ -153,7 +153,7 @@ def test_repeated_tid_gets_the_first_answer_and_pays_nothing_more(app):
 
 
 @pytest.mark.parametrize("change, status", [
-    ({"CHECKSUM": "0" * 64}, "93"),
+    ({"CHECKSUM": "0" * 64}, "94"),
     ({"IDN": "999999"}, "14"),
     ({"AMOUNT": "0"}, "13"),
     ({"AMOUNT": "-100"}, "13"),
@@ -162,7 +162,7 @@ def test_repeated_tid_gets_the_first_answer_and_pays_nothing_more(app):
     ({"AMOUNT": "1000000000000"}, "13"),
     ({"TID": "T" * 65}, "96"),
     ({"TID": None}, "96"),
-    ({"CHECKSUM": None}, "96"),
+    ({"CHECKSUM": None}, "94"),
 ])
 def test_refused_confirm_stores_nothing(app, change, status):
     with app.app_context():
@@ -181,7 +181,7 @@ def test_refused_confirm_stores_nothing(app, change, status):
         assert stored_counts() == (0, 0)
         assert db.session.scalar(select(Charge.paid_by_id)) is None
         [entry] = collector_log()
-        assert entry.note.startswith("confirm IDN=") and entry.note.endswith(f"→ {status}")
+        assert entry.note.startswith("confirm IDN=") and f"→ {status}" in entry.note
         assert entry.entity_id is None
 
 
@@ -193,9 +193,32 @@ def test_unknown_or_inactive_collector_and_wrong_secret(app):
     collector = collector_client(app)
     assert call(collector, "init", signed(IDN=number), code="nobody").json == {"STATUS": "94"}
     assert call(collector, "init", signed(IDN=number), code="easypay").json == {"STATUS": "94"}
-    assert call(collector, "init", signed("another-secret-0123456789", IDN=number)).json == {"STATUS": "93"}
+    assert call(collector, "init", signed("another-secret-0123456789", IDN=number)).json == {"STATUS": "94"}
     with app.app_context():
         assert [entry.username for entry in collector_log()] == ["nobody", "easypay", "epay"]
+
+
+@pytest.mark.parametrize("address", [OUTSIDE, COLLECTOR_ADDRESS])
+def test_anyone_gets_one_answer_for_an_unknown_code_a_malformed_request_and_a_bad_signature(app, address):
+    """Nobody learns from the answers which collector codes exist: until the signature holds, one answer."""
+    with app.app_context():
+        make_collector()
+        number = make_debtor()
+    caller = collector_client(app, address)
+    answers = [caller.post(url, data=data) for url, data in [
+        ("/collect/nobody/init", signed(IDN=number)),  # unknown code
+        ("/collect/epay/init", {"IDN": number}),  # malformed: no CHECKSUM
+        ("/collect/epay/init", "IDN=1&IDN=2&CHECKSUM=x"),  # malformed: a repeated parameter
+        ("/collect/epay/init", {"IDN": number, "CHECKSUM": "not-hex"}),  # malformed CHECKSUM
+        ("/collect/epay/init", signed("another-secret-0123456789", IDN=number)),  # bad signature
+    ]]
+    answers.append(caller.get("/collect/nobody/init"))
+    assert {(answer.status_code, answer.mimetype, answer.data) for answer in answers} == \
+        {(200, "application/json", b'{"STATUS": "94"}')}
+    with app.app_context():
+        assert stored_counts() == (0, 0)
+        notes = [entry.note for entry in collector_log()]
+    assert len(notes) == 6 and all(" → 94: " in note for note in notes)  # the office still sees why
 
 
 def test_collector_with_a_deactivated_method_records_nothing(app):
@@ -217,8 +240,8 @@ def test_other_source_address_is_refused(app, addresses):
         make_collector(addresses=addresses)
         number = make_debtor()
     outside = collector_client(app, OUTSIDE)
-    assert call(outside, "init", signed(IDN=number)).json == {"STATUS": "98"}
-    assert call(outside, "confirm", signed(IDN=number, TID="EP-3", AMOUNT="2790")).json == {"STATUS": "98"}
+    assert call(outside, "init", signed(IDN=number)).json == {"STATUS": "94"}
+    assert call(outside, "confirm", signed(IDN=number, TID="EP-3", AMOUNT="2790")).json == {"STATUS": "94"}
     with app.app_context():
         assert stored_counts() == (0, 0)
         assert {entry.remote_addr for entry in collector_log()} == {OUTSIDE}

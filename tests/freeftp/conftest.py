@@ -40,8 +40,9 @@ def settings(app, folders):
     return folders
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def outbox(app, tmp_path, monkeypatch):
+    """Every registration and reset sends mail: into the test's own folder, never the project's instance/."""
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
     monkeypatch.setitem(app.config, "MAIL_OUTBOX", str(tmp_path / "outbox"))
     return tmp_path / "outbox"
