@@ -20,7 +20,8 @@ from app.audit.services import record_security_event
 from app.core.formatting import utcnow
 from app.extensions import db
 
-LOGIN_ENDPOINTS = {"TwoFactorAuthDBView.login", "TwoFactorAuthDBView.code", "SecurityApi.login"}
+LOGIN_ENDPOINTS = {"TwoFactorAuthDBView.login", "TwoFactorAuthDBView.code", "TwoFactorAuthDBView.enrol",
+                   "SecurityApi.login"}
 
 
 def _failures(condition, since):
