@@ -132,10 +132,14 @@ def load_config():
         "AUTH_ROLE_ADMIN": "Администратор",
         "AUTH_ROLE_PUBLIC": "Public",
         "AUTH_USER_REGISTRATION": False,
-        # Failed logins per address and per username (app.security.logins); FAB's own
-        # limiter counted every login, successful ones too, and only on the panel.
+        # Failed logins per username from one address, and per address across usernames
+        # (app.security.logins); FAB's own limiter counted every login, successful ones
+        # too, and only on the panel.
         "AUTH_RATE_LIMITED": False,
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute"),
+        "AUTH_ADDRESS_RATE_LIMIT": os.environ.get("AUTH_ADDRESS_RATE_LIMIT", "50 per 5 minute"),
+        # How long an enrolment link of the one-time code works (app.security.two_factor).
+        "TWO_FACTOR_LINK_HOURS": _int("TWO_FACTOR_LINK_HOURS", 24),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "FAB_CREATE_DB": False,

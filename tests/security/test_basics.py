@@ -46,31 +46,41 @@ def test_passwords_are_stored_hashed(app):
     assert check_password_hash(stored, ADMIN_PASSWORD)
 
 
-def test_failed_logins_are_limited_per_address_and_per_username_in_the_panel_and_the_api(app, database_url):
-    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute"))
+def test_failed_logins_are_limited_per_address_and_username_in_the_panel_and_the_api(app, database_url):
+    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute",
+                                    AUTH_ADDRESS_RATE_LIMIT="6 per minute"))
     browser = Browser(limited, remote_addr="192.0.2.99")
     codes = [browser.submit("/login/", {"username": ADMIN_USERNAME, "password": "wrong"}).status_code
              for _ in range(4)]
     assert codes == [302, 302, 302, 429]
-    refused = browser.submit("/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
-    assert refused.status_code == 429  # locked: not even the right password is tried
+    # Locked for this address whatever the letter case: not even the right password is tried.
+    refused = browser.submit("/login/", {"username": ADMIN_USERNAME.upper(), "password": ADMIN_PASSWORD})
+    assert refused.status_code == 429
     page = visible_text(refused.text)
     assert "Твърде много неуспешни опити за вход" in page and "Опитайте отново след 1 минута." in page
     assert "Клиенти" not in page  # the layout of the login page, no menu of an operator
-
-    # The same username from another address is locked too; through the API as well.
     api = limited.test_client()
-    api.environ_base["REMOTE_ADDR"] = "198.51.100.77"
-    answer = api.post("/api/v1/security/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    api.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+    answer = api.post("/api/v1/security/login", json={"username": "Admin", "password": ADMIN_PASSWORD})
     assert answer.status_code == 429 and "Твърде много неуспешни опити" in answer.json["message"]
-    # Another user from a third address is not.
-    other = limited.test_client()
-    other.environ_base["REMOTE_ADDR"] = "203.0.113.77"
-    assert other.post("/api/v1/security/login", json={"username": "nobody", "password": "x"}).status_code == 401
+
+    # The storm does not lock the administrator out from their own address, in the panel or the API.
+    Browser(limited, remote_addr="198.51.100.77").login()
+    own = limited.test_client()
+    own.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    assert own.post("/api/v1/security/login",
+                    json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}).status_code == 200
+
+    # Across usernames, the storm's address is locked once it has failed AUTH_ADDRESS_RATE_LIMIT times.
+    codes = [api.post("/api/v1/security/login", json={"username": f"guess{i}", "password": "x"}).status_code
+             for i in range(4)]
+    assert codes == [401, 401, 401, 429]
     with limited.app_context():
-        refusals = db.session.scalars(select(LogEntry).where(LogEntry.operation == "refused")).all()
+        refusals = db.session.scalars(select(LogEntry).where(LogEntry.operation == "refused")
+                                      .order_by(LogEntry.id)).all()
         assert [(entry.username, entry.remote_addr) for entry in refusals] == [
-            (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME, "198.51.100.77")]
+            (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME.upper(), "192.0.2.99"), ("Admin", "192.0.2.99"),
+            ("guess3", "192.0.2.99")]
 
 
 def test_an_office_behind_one_address_logs_in_as_often_as_it_likes(app, database_url):
