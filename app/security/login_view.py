@@ -20,7 +20,7 @@ from app.audit.services import record_event, record_security_event
 from app.extensions import db
 from app.security.models import Operator
 from app.security.two_factor import (
-    code_is_valid,
+    accept_code,
     enrol,
     has_valid_enrolment_link,
     issue_enrolment_link,
@@ -105,7 +105,7 @@ class TwoFactorAuthDBView(AuthDBView):
             return redirect(self.appbuilder.get_url_for_login)
         if form.validate_on_submit():
             accepted = enrol(operator, pending.get("token"), enrolling, form.code.data) if enrolling \
-                else code_is_valid(operator.totp_secret, form.code.data)
+                else accept_code(operator, form.code.data)
             if accepted:
                 session.pop(PENDING, None)
                 login_user(operator, remember=False)

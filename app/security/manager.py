@@ -12,7 +12,7 @@ from app.audit.services import record_event, record_security_event
 from app.security.login_view import TwoFactorAuthDBView
 from app.security.models import Operator
 from app.security.rights import may_access
-from app.security.two_factor import code_is_valid, needs_second_factor
+from app.security.two_factor import accept_code, needs_second_factor
 
 
 class BillingSecurityManager(SecurityManager):
@@ -64,7 +64,7 @@ class BillingSecurityManager(SecurityManager):
             # The API has no second step: its login carries the code ("totp") beside the password.
             body = request.get_json(silent=True)
             code = body.get("totp") if isinstance(body, dict) else None
-            if not (user.totp_secret and code_is_valid(user.totp_secret, code if isinstance(code, str) else None)):
+            if not (user.totp_secret and accept_code(user, code if isinstance(code, str) else None)):
                 record_security_event(LogEntry.LOGIN_FAILED, user=user, username=username,
                                       note=gettext("Wrong one-time code"))
                 return None

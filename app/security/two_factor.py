@@ -22,7 +22,7 @@ import pyotp
 from pyotp.exceptions import OTPVerificationError
 from flask import current_app, url_for
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
@@ -64,8 +64,33 @@ def _matching_step(secret, code):
         return None
 
 
-def code_is_valid(secret, code):
-    return _matching_step(secret, code) is not None
+def accept_code(operator, code):
+    """True when the code is the operator's app's, and newer than any code they logged in with. Flushes.
+
+    A code works once: the time-step of the one accepted is kept, and a code
+    of that step or an earlier one is refused (an observed code cannot be
+    replayed within its 90 s). One UPDATE decides, so of two requests with
+    the same code exactly one logs in.
+    """
+    step = _matching_step(operator.totp_secret, code)
+    if step is None:
+        return False
+    # Refused without writing (nor flushing what the login has pending): the refusal's LOG
+    # entry goes on a connection of its own, which a write lock here would block on SQLite.
+    with db.session.no_autoflush:
+        last_step = db.session.scalar(select(OperatorLogin.totp_last_step)
+                                      .where(OperatorLogin.operator_id == operator.id))
+    if last_step is not None and last_step >= step:
+        return False
+    login_state(operator)
+    accepted = db.session.execute(
+        update(OperatorLogin)
+        .where(OperatorLogin.operator_id == operator.id,
+               or_(OperatorLogin.totp_last_step.is_(None), OperatorLogin.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session="fetch")
+    )
+    return accepted.rowcount == 1
 
 
 def _enrolment_digest(token):

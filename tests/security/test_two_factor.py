@@ -185,3 +185,31 @@ def test_operators_whose_roles_require_no_code_log_in_with_their_password(app):
     browser = Browser(app)
     answer = browser.submit("/login/", {"username": "technician", "password": PASSWORD})
     assert answer.status_code == 302 and "/login/code/" not in answer.headers["Location"]
+
+
+def test_a_one_time_code_logs_in_once_in_the_panel_and_the_api(app):
+    secret = pyotp.random_base32()
+    with app.app_context():
+        operator = make_operator(None, "каса", p.CASHIER, username="cashier")
+        operator.totp_secret = secret
+        db.session.commit()
+    code = pyotp.TOTP(secret).now()
+    first = Browser(app)
+    first.submit("/login/", {"username": "cashier", "password": PASSWORD})
+    assert send_code(first, code).status_code == 302 and first.get("/clients/list/").status_code == 200
+
+    # Someone who saw the code type it in too, in the panel or the API: refused.
+    second = Browser(app, remote_addr="192.0.2.11")
+    second.submit("/login/", {"username": "cashier", "password": PASSWORD})
+    replay = send_code(second, code)
+    assert replay.status_code == 200 and "Кодът не е верен" in visible_text(replay.text)
+    assert second.get("/clients/list/").status_code == 302
+    api = app.test_client()
+    login = {"username": "cashier", "password": PASSWORD}
+    assert api.post("/api/v1/security/login", json={**login, "totp": code}).status_code == 401
+    # An older code than the one used is refused too; the next one works, once.
+    earlier = pyotp.TOTP(secret).at(time.time() - 30)
+    assert api.post("/api/v1/security/login", json={**login, "totp": earlier}).status_code == 401
+    later = pyotp.TOTP(secret).at(time.time() + 30)
+    assert api.post("/api/v1/security/login", json={**login, "totp": later}).status_code == 200
+    assert api.post("/api/v1/security/login", json={**login, "totp": later}).status_code == 401
