@@ -29,8 +29,8 @@ from app.audit.services import record_security_event
 from app.core.formatting import utcnow
 from app.extensions import db
 from app.security.login_view import PENDING
-from app.security.models import Operator
-from app.security.two_factor import operator_of_enrolment_link
+from app.security.models import Operator, OperatorLogin
+from app.security.two_factor import login_state, operator_of_enrolment_link
 
 LOGIN_ENDPOINTS = {"TwoFactorAuthDBView.login", "TwoFactorAuthDBView.code", "TwoFactorAuthDBView.enrol",
                    "SecurityApi.login"}
@@ -91,6 +91,35 @@ def refuse_after_too_many_failures():
     appbuilder = current_app.appbuilder
     return render_template("errors/429.html", message=message, appbuilder=appbuilder,
                            base_template=appbuilder.base_template), 429
+
+
+# A panel session carries its operator's session generation from the login on;
+# a logout increments the generation, so every copy of the session's cookie
+# (a copied or stolen one included) stops working at once, server-side.
+SESSION_GENERATION = "billing_session_generation"
+
+
+def _generation(operator):
+    state = db.session.get(OperatorLogin, operator.id)
+    return state.session_generation if state is not None else 0
+
+
+def stamp_session(operator):
+    """At a login: the session belongs to the operator's current generation."""
+    session[SESSION_GENERATION] = _generation(operator)
+
+
+def session_is_current(operator):
+    """False for a session of a generation a logout has ended (or from before generations)."""
+    return session.get(SESSION_GENERATION) == _generation(operator)
+
+
+def end_sessions(operator):
+    """At a logout: every session of the operator ends (the unit of work commits it). Flushes."""
+    state = login_state(operator)
+    state.session_generation += 1
+    db.session.flush()
+    session.pop(SESSION_GENERATION, None)
 
 
 def init_app(app):

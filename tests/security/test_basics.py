@@ -148,3 +148,23 @@ def test_each_create_app_is_complete(app, database_url):
         browser = Browser(application)
         browser.login()
         assert browser.get("/dealers/list/").status_code == 200
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(app):
+    browser = Browser(app)
+    browser.login()
+    assert browser.get("/clients/list/").status_code == 200
+    copied = browser.client.get_cookie("session").value
+    other_device = Browser(app)
+    other_device.login()
+    browser.logout()
+
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    answer = thief.get("/clients/list/")
+    assert answer.status_code == 302 and "/login/" in answer.headers["Location"]
+    assert thief.get("/api/v1/clients/").status_code == 401  # the API takes the panel's cookie for reads: not this one
+    # The logout ends the operator's sessions everywhere; a new login works.
+    assert other_device.get("/clients/list/").status_code == 302
+    browser.login()
+    assert browser.get("/clients/list/").status_code == 200
