@@ -168,3 +168,32 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(app):
     assert other_device.get("/clients/list/").status_code == 302
     browser.login()
     assert browser.get("/clients/list/").status_code == 200
+
+
+def assert_security_headers(response, url):
+    headers = response.headers
+    assert headers.get("X-Frame-Options") == "DENY", url
+    policy = headers.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, url
+    assert headers.get("X-Content-Type-Options") == "nosniff", url
+    assert headers.get("Referrer-Policy") == "same-origin", url
+
+
+def test_every_response_carries_the_security_headers_and_production_hsts(app, admin, api, database_url):
+    anonymous = app.test_client()
+    answers = {
+        "/login/": anonymous.get("/login/"),
+        "/clients/list/ (anonymous)": anonymous.get("/clients/list/"),
+        "/clients/list/": admin.get("/clients/list/"),
+        "/no-such-page": admin.get("/no-such-page"),
+        "/freeftp/": anonymous.get("/freeftp/"),
+        "/api/v1/clients/": api.get("/api/v1/clients/"),
+        "/api/v1/clients/ (no token)": anonymous.get("/api/v1/clients/"),
+    }
+    for url, answer in answers.items():
+        assert_security_headers(answer, url)
+        assert "Strict-Transport-Security" not in answer.headers, url  # plain HTTP in development
+    production = create_app(app_config(database_url, HSTS_MAX_AGE=31536000))
+    answer = production.test_client().get("/login/")
+    assert_security_headers(answer, "/login/ in production")
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
