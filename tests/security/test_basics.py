@@ -197,3 +197,19 @@ def test_every_response_carries_the_security_headers_and_production_hsts(app, ad
     answer = production.test_client().get("/login/")
     assert_security_headers(answer, "/login/ in production")
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_api_refuses_writes_with_the_panels_cookie_and_reads_with_it(app, admin, api):
+    dealer_id = create_dealer(app)
+    # The panel's session cookie: another site's page could make the browser send it along.
+    assert admin.get("/api/v1/dealers/").status_code == 200
+    for answer in (admin.client.post("/api/v1/dealers/", json={"name": "През бисквитката"}),
+                   admin.client.put(f"/api/v1/dealers/{dealer_id}", json={"name": "През бисквитката"}),
+                   admin.client.delete(f"/api/v1/dealers/{dealer_id}")):
+        assert answer.status_code == 401 and "Authorization: Bearer" in answer.json["message"]
+        assert "ключ за достъп" in answer.json["message"]
+    assert dealer_count(app) == 1
+    with app.app_context():
+        assert db.session.get(Dealer, dealer_id).name != "През бисквитката"
+    # With the token, the same write is taken.
+    assert api.put(f"/api/v1/dealers/{dealer_id}", json={"name": "С ключ"}).status_code == 200
