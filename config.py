@@ -136,10 +136,14 @@ def load_config():
         "AUTH_ROLE_ADMIN": "Администратор",
         "AUTH_ROLE_PUBLIC": "Public",
         "AUTH_USER_REGISTRATION": False,
-        # Failed logins per address and per username (app.security.logins); FAB's own
-        # limiter counted every login, successful ones too, and only on the panel.
+        # Failed logins per username from one address, and per address across usernames
+        # (app.security.logins); FAB's own limiter counted every login, successful ones
+        # too, and only on the panel.
         "AUTH_RATE_LIMITED": False,
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute"),
+        "AUTH_ADDRESS_RATE_LIMIT": os.environ.get("AUTH_ADDRESS_RATE_LIMIT", "50 per 5 minute"),
+        # How long an enrolment link of the one-time code works (app.security.two_factor).
+        "TWO_FACTOR_LINK_HOURS": _int("TWO_FACTOR_LINK_HOURS", 24),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "FAB_CREATE_DB": False,
@@ -165,6 +169,8 @@ def load_config():
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        # Strict-Transport-Security (app.core.headers): production is served over HTTPS only.
+        "HSTS_MAX_AGE": _int("HSTS_MAX_AGE", 365 * 24 * 3600 if production else 0),
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": _int("SESSION_LIFETIME_SECONDS", 8 * 3600),

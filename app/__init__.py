@@ -9,7 +9,7 @@ from app.extensions import csrf, db, migrate  # first: turns on versioning
 from app import models  # noqa: F401  every module's models, before mappers are configured
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
-from app.core import api_language, errors, formatting, forms, openapi, pages, queue, transaction
+from app.core import api_language, errors, formatting, forms, headers, openapi, pages, queue, transaction
 from app.protection import guard
 from app.security import access, logins
 from config import engine_options, load_config
@@ -39,6 +39,7 @@ def create_app(overrides=None):
     db.init_app(app)
     transaction.init_app(app)  # before any other after_request hook, so it runs last
     errors.init_app(app)
+    headers.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     configure_mappers()

@@ -34,6 +34,7 @@ OPERATION_LABELS = {
     "collector": _l("Payment collector call"),
     "radius_dropped": _l("RADIUS packets dropped"),
     "export": _l("Export"),
+    "second_factor": _l("Two-factor login"),
 }
 
 

@@ -35,6 +35,7 @@ class LogEntry(Model):
     COLLECTOR = "collector"
     RADIUS_DROPPED = "radius_dropped"
     EXPORT = "export"
+    SECOND_FACTOR = "second_factor"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)

@@ -28,6 +28,10 @@ subscription_status_changed = _events.signal("subscription-status-changed")
 subscription_frozen = _events.signal("subscription-frozen")
 # service=Service whose download/upload speed changed, old=(down, up), new=(down, up)
 speed_changed = _events.signal("speed-changed")
+# operator=Operator, link=the enrolment address (works once), expires_at=its end (UTC)
+second_factor_link_issued = _events.signal("second-factor-link-issued")
+# operator=Operator, change="enrolled" or "reset"
+second_factor_changed = _events.signal("second-factor-changed")
 
 
 def send(event, actor, **details):

@@ -11,13 +11,14 @@ API to it. Nullable related records are corrected at their source instead
 (`NullableRelationsConverter`, used by every BillingModelApi).
 """
 import copy
+import re
 from datetime import timezone
 
 from flask import current_app
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.api.manager import OpenApi, SwaggerView
-from marshmallow import fields
+from marshmallow import Schema, fields
 
 # What every refusal carries: one sentence, or messages per field (a 422
 # of a form: {"name": ["Вече съществува."]}; a list field's item errors are
@@ -175,6 +176,24 @@ class UtcDateTime(fields.DateTime):
         return value
 
 
+# A field so named is a secret (a password, a RADIUS shared secret, the key of a
+# one-time-code app, a token): the API takes it and never answers it, hashed or not.
+SECRET_FIELD = re.compile(r"password|secret|totp|token", re.I)
+
+
+def write_only_secrets(schema):
+    """The schema, with every secret-named field (its nested records' too) taken on input and never answered."""
+    for name, field in schema.fields.items():
+        if SECRET_FIELD.search(name):
+            field.load_only = True
+            schema.dump_fields.pop(name, None)
+        elif isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+            write_only_secrets(field.schema)
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            write_only_secrets(field.inner.schema)
+    return schema
+
+
 class NullableRelationsConverter(Model2SchemaConverter):
     """FAB's schema converter, with nullable relations and exact amounts documented as they are answered.
 
@@ -182,7 +201,13 @@ class NullableRelationsConverter(Model2SchemaConverter):
       is never null, while a head-office client's dealer is exactly that.
     - Amounts are decimals: answered as text ("12.90"), which keeps every
       cent (a JSON number may not); they are taken as text or as numbers.
+    - Secrets are write-only (`write_only_secrets`): FAB answers a POST or
+      PUT with the body's schema, which held the operator's password hash.
     """
+
+    def convert(self, columns, model=None, nested=True, parent_schema_name=None):
+        return write_only_secrets(super().convert(columns, model=model, nested=nested,
+                                                  parent_schema_name=parent_schema_name))
 
     def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
         field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)

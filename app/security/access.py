@@ -37,6 +37,27 @@ def refuse_without_permission():
     return None
 
 
+# The API's own login (a password, or a refresh token in its Authorization header).
+API_LOGIN_PATHS = ("/api/v1/security/login", "/api/v1/security/refresh")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def refuse_cookie_writes_to_api():
+    """A write to the API needs its token: the panel's session cookie would let another site's page write.
+
+    The panel's forms carry a CSRF token; the API has none, and a browser
+    sends the panel's cookie along with any request, whoever's page makes
+    it. So the API reads with the cookie (FAB's allow_browser_login) but
+    changes nothing without an Authorization: Bearer token.
+    """
+    if request.method not in WRITES or not request.path.startswith("/api/") or request.path in API_LOGIN_PATHS:
+        return None
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return None
+    return jsonify(message=gettext(
+        "The API makes changes only with an access token (Authorization: Bearer), not with the panel's login.")), 401
+
+
 def forbidden(error):
     message = gettext("You do not have the right to do this.")
     if request.path.startswith("/api/"):
@@ -49,5 +70,6 @@ def init_app(app):
     app.extensions["billing_views_by_blueprint"] = {
         view.blueprint.name: view for view in app.appbuilder.baseviews if getattr(view, "blueprint", None)
     }
+    app.before_request(refuse_cookie_writes_to_api)
     app.before_request(refuse_without_permission)
     app.register_error_handler(403, forbidden)

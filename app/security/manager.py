@@ -5,14 +5,15 @@ from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import gettext
 from marshmallow import EXCLUDE
-from flask_login import user_logged_out
+from flask_login import user_logged_in, user_logged_out
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event, record_security_event
 from app.security.login_view import TwoFactorAuthDBView
+from app.security.logins import end_sessions, session_is_current, stamp_session
 from app.security.models import Operator
 from app.security.rights import may_access
-from app.security.two_factor import code_is_valid, needs_second_factor
+from app.security.two_factor import accept_code, needs_second_factor
 
 
 class BillingSecurityManager(SecurityManager):
@@ -24,6 +25,7 @@ class BillingSecurityManager(SecurityManager):
         from flask import current_app
 
         user_logged_out.connect(_record_logout, current_app._get_current_object())
+        user_logged_in.connect(_stamp_session, current_app._get_current_object())
 
     def create_jwt_manager(self, app):
         """FAB's JWT manager, answering a malformed or forged token with 401 (not 422): it is no login."""
@@ -58,13 +60,28 @@ class BillingSecurityManager(SecurityManager):
             return super()._has_view_access(user, permission_name, view_name)
         return may_access(user, permission_name, view_name)
 
+    def create_login_manager(self, app):
+        """FAB's, loading a session's operator through load_session_user (a JWT's goes on through load_user)."""
+        login_manager = super().create_login_manager(app)
+        login_manager.user_loader(self.load_session_user)
+        return login_manager
+
+    def load_session_user(self, pk):
+        """The session's operator, unless a logout has ended the session since (app.security.logins)."""
+        user = self.load_user(pk)
+        return user if user is not None and session_is_current(user) else None
+
+    def on_user_logout(self, user):
+        super().on_user_logout(user)
+        end_sessions(user)
+
     def auth_user_db(self, username, password):
         user = super().auth_user_db(username, password)
         if user is not None and request.path.startswith("/api/") and needs_second_factor(user):
             # The API has no second step: its login carries the code ("totp") beside the password.
             body = request.get_json(silent=True)
             code = body.get("totp") if isinstance(body, dict) else None
-            if not (user.totp_secret and code_is_valid(user.totp_secret, code if isinstance(code, str) else None)):
+            if not (user.totp_secret and accept_code(user, code if isinstance(code, str) else None)):
                 record_security_event(LogEntry.LOGIN_FAILED, user=user, username=username,
                                       note=gettext("Wrong one-time code"))
                 return None
@@ -85,6 +102,11 @@ class BillingSecurityManager(SecurityManager):
 def _record_logout(sender, user=None, **extra):
     if user is not None and getattr(user, "is_authenticated", False):
         record_event(LogEntry.LOGOUT, user=user)
+
+
+def _stamp_session(sender, user=None, **extra):
+    if user is not None:
+        stamp_session(user)
 
 
 def _refuse_token(reason):

@@ -1,7 +1,7 @@
 """Operators: Flask-AppBuilder's users, extended with their dealer."""
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 from sqlalchemy_continuum import versioning_manager
 
@@ -74,3 +74,26 @@ class AppliedRoleGrant(Model):
         UniqueConstraint("role_name", "permission", "view_menu", name="uq_applied_role_grant"),
         {"extend_existing": True},
     )
+
+
+class OperatorLogin(Model):
+    """An operator's login machinery, apart from the operator's record (so neither versioned nor in the LOG).
+
+    Continuum builds ab_user's versions from FAB's User class and cannot
+    leave out a column that only Operator maps; these change at every login
+    and logout and are no change of the operator.
+    """
+
+    __tablename__ = "operator_login"
+
+    operator_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+    # The one enrolment link that may set a key now (app.security.two_factor): the
+    # SHA-256 of its token, never the token, and until when it works (UTC).
+    enrolment_hash = Column(String(64), unique=True)
+    enrolment_expires_at = Column(DateTime)
+    # The time-step of the last one-time code accepted: a code of it or before is used up.
+    totp_last_step = Column(BigInteger)
+    # A panel session is valid while it carries this number; a logout increments it.
+    session_generation = Column(Integer, nullable=False, default=0, server_default="0")
+
+    __table_args__ = ({"extend_existing": True},)

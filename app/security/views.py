@@ -1,18 +1,21 @@
 """Operators at /operators/, roles at /roles/, the rights matrix at /roles/matrix/."""
-from flask_appbuilder import BaseView, expose, has_access
+from flask import abort, flash, make_response, redirect, url_for
+from flask_appbuilder import BaseView, expose, has_access, permission_name
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.security.sqla.models import PermissionView, Role
 from flask_appbuilder.security.views import RoleModelView, UserDBModelView
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 from wtforms.validators import DataRequired
 
 from app.audit import formatting as log_formatting
 from app.audit.formatting import register_entity
 from app.core.actors import current_operator
+from app.core.errors import FieldErrors
 from app.core.formatting import format_datetime, format_yes_no
+from app.core.transaction import discard
 from app.core.validators import OfferedChoicesOnly
 from app.core.views import BillingInterface, BillingModelView
 from app.extensions import db
@@ -20,6 +23,7 @@ from app.security.labels import permission_label, rights_matrix
 from app.security.models import Operator
 from app.security.permissions import SEE_PERSONAL_DATA
 from app.security.rights import may
+from app.security.two_factor import enrolment_link_until, issue_enrolment_link, reset_second_factor
 from app.core.scoping import DealerScopedView
 from app.security.api import OperatorApi
 from app.security.operator_rules import (
@@ -95,10 +99,58 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     }
     add_form_query_rel_fields = ROLE_CHOICES
     edit_form_query_rel_fields = ROLE_CHOICES
-    show_template = "audit/show_with_history.html"
+    show_template = "security/operator_show.html"
 
     record_errors = staticmethod(current_operator_may_save)
     operations = OPERATOR_OPERATIONS
+
+    def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs:
+            operator = self.datamodel.get(kwargs["pk"], self._base_filters)
+            kwargs["second_factor"] = operator and {
+                "enrolled": bool(operator.totp_secret),
+                "link_until": enrolment_link_until(operator),
+            }
+        return super().render_template(template, **kwargs)
+
+    def _operator_or_404(self, pk):
+        operator = self.datamodel.get(pk, self._base_filters)
+        if operator is None:
+            abort(404)
+        return operator
+
+    @expose("/second-factor/<int:pk>/link", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def enrolment_link(self, pk):
+        """An enrolment link issued by an administrator: shown here once (and e-mailed to the operator)."""
+        operator = self._operator_or_404(pk)
+        try:
+            link = issue_enrolment_link(current_operator(), operator)
+        except FieldErrors as refusal:
+            discard()
+            flash(" ".join(str(message) for messages in refusal.errors.values() for message in messages), "danger")
+            return redirect(url_for(".show", pk=pk))
+        response = make_response(self.render_template(
+            "security/enrolment_link.html", operator=operator, link=link,
+            until=format_datetime(enrolment_link_until(operator)), title=gettext("Enrolment link")))
+        response.headers["Cache-Control"] = "no-store"  # the link is shown once, and kept by no cache
+        return response
+
+    @expose("/second-factor/<int:pk>/reset", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def reset_second_factor(self, pk):
+        """A lost phone: the operator's key is forgotten, and they enrol again through a new link."""
+        operator = self._operator_or_404(pk)
+        try:
+            reset_second_factor(current_operator(), operator)
+        except FieldErrors as refusal:
+            discard()
+            flash(" ".join(str(message) for messages in refusal.errors.values() for message in messages), "danger")
+        else:
+            flash(gettext("The two-factor login of %(operator)s was reset.", operator=operator), "info")
+        return redirect(url_for(".show", pk=pk))
 
 
 def _permissions_cell(permissions):

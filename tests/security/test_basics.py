@@ -46,31 +46,41 @@ def test_passwords_are_stored_hashed(app):
     assert check_password_hash(stored, ADMIN_PASSWORD)
 
 
-def test_failed_logins_are_limited_per_address_and_per_username_in_the_panel_and_the_api(app, database_url):
-    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute"))
+def test_failed_logins_are_limited_per_address_and_username_in_the_panel_and_the_api(app, database_url):
+    limited = create_app(app_config(database_url, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute",
+                                    AUTH_ADDRESS_RATE_LIMIT="6 per minute"))
     browser = Browser(limited, remote_addr="192.0.2.99")
     codes = [browser.submit("/login/", {"username": ADMIN_USERNAME, "password": "wrong"}).status_code
              for _ in range(4)]
     assert codes == [302, 302, 302, 429]
-    refused = browser.submit("/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
-    assert refused.status_code == 429  # locked: not even the right password is tried
+    # Locked for this address whatever the letter case: not even the right password is tried.
+    refused = browser.submit("/login/", {"username": ADMIN_USERNAME.upper(), "password": ADMIN_PASSWORD})
+    assert refused.status_code == 429
     page = visible_text(refused.text)
     assert "Твърде много неуспешни опити за вход" in page and "Опитайте отново след 1 минута." in page
     assert "Клиенти" not in page  # the layout of the login page, no menu of an operator
-
-    # The same username from another address is locked too; through the API as well.
     api = limited.test_client()
-    api.environ_base["REMOTE_ADDR"] = "198.51.100.77"
-    answer = api.post("/api/v1/security/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    api.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+    answer = api.post("/api/v1/security/login", json={"username": "Admin", "password": ADMIN_PASSWORD})
     assert answer.status_code == 429 and "Твърде много неуспешни опити" in answer.json["message"]
-    # Another user from a third address is not.
-    other = limited.test_client()
-    other.environ_base["REMOTE_ADDR"] = "203.0.113.77"
-    assert other.post("/api/v1/security/login", json={"username": "nobody", "password": "x"}).status_code == 401
+
+    # The storm does not lock the administrator out from their own address, in the panel or the API.
+    Browser(limited, remote_addr="198.51.100.77").login()
+    own = limited.test_client()
+    own.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    assert own.post("/api/v1/security/login",
+                    json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}).status_code == 200
+
+    # Across usernames, the storm's address is locked once it has failed AUTH_ADDRESS_RATE_LIMIT times.
+    codes = [api.post("/api/v1/security/login", json={"username": f"guess{i}", "password": "x"}).status_code
+             for i in range(4)]
+    assert codes == [401, 401, 401, 429]
     with limited.app_context():
-        refusals = db.session.scalars(select(LogEntry).where(LogEntry.operation == "refused")).all()
+        refusals = db.session.scalars(select(LogEntry).where(LogEntry.operation == "refused")
+                                      .order_by(LogEntry.id)).all()
         assert [(entry.username, entry.remote_addr) for entry in refusals] == [
-            (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME, "198.51.100.77")]
+            (ADMIN_USERNAME, "192.0.2.99"), (ADMIN_USERNAME.upper(), "192.0.2.99"), ("Admin", "192.0.2.99"),
+            ("guess3", "192.0.2.99")]
 
 
 def test_an_office_behind_one_address_logs_in_as_often_as_it_likes(app, database_url):
@@ -138,3 +148,68 @@ def test_each_create_app_is_complete(app, database_url):
         browser = Browser(application)
         browser.login()
         assert browser.get("/dealers/list/").status_code == 200
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(app):
+    browser = Browser(app)
+    browser.login()
+    assert browser.get("/clients/list/").status_code == 200
+    copied = browser.client.get_cookie("session").value
+    other_device = Browser(app)
+    other_device.login()
+    browser.logout()
+
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    answer = thief.get("/clients/list/")
+    assert answer.status_code == 302 and "/login/" in answer.headers["Location"]
+    assert thief.get("/api/v1/clients/").status_code == 401  # the API takes the panel's cookie for reads: not this one
+    # The logout ends the operator's sessions everywhere; a new login works.
+    assert other_device.get("/clients/list/").status_code == 302
+    browser.login()
+    assert browser.get("/clients/list/").status_code == 200
+
+
+def assert_security_headers(response, url):
+    headers = response.headers
+    assert headers.get("X-Frame-Options") == "DENY", url
+    policy = headers.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, url
+    assert headers.get("X-Content-Type-Options") == "nosniff", url
+    assert headers.get("Referrer-Policy") == "same-origin", url
+
+
+def test_every_response_carries_the_security_headers_and_production_hsts(app, admin, api, database_url):
+    anonymous = app.test_client()
+    answers = {
+        "/login/": anonymous.get("/login/"),
+        "/clients/list/ (anonymous)": anonymous.get("/clients/list/"),
+        "/clients/list/": admin.get("/clients/list/"),
+        "/no-such-page": admin.get("/no-such-page"),
+        "/freeftp/": anonymous.get("/freeftp/"),
+        "/api/v1/clients/": api.get("/api/v1/clients/"),
+        "/api/v1/clients/ (no token)": anonymous.get("/api/v1/clients/"),
+    }
+    for url, answer in answers.items():
+        assert_security_headers(answer, url)
+        assert "Strict-Transport-Security" not in answer.headers, url  # plain HTTP in development
+    production = create_app(app_config(database_url, HSTS_MAX_AGE=31536000))
+    answer = production.test_client().get("/login/")
+    assert_security_headers(answer, "/login/ in production")
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_api_refuses_writes_with_the_panels_cookie_and_reads_with_it(app, admin, api):
+    dealer_id = create_dealer(app)
+    # The panel's session cookie: another site's page could make the browser send it along.
+    assert admin.get("/api/v1/dealers/").status_code == 200
+    for answer in (admin.client.post("/api/v1/dealers/", json={"name": "През бисквитката"}),
+                   admin.client.put(f"/api/v1/dealers/{dealer_id}", json={"name": "През бисквитката"}),
+                   admin.client.delete(f"/api/v1/dealers/{dealer_id}")):
+        assert answer.status_code == 401 and "Authorization: Bearer" in answer.json["message"]
+        assert "ключ за достъп" in answer.json["message"]
+    assert dealer_count(app) == 1
+    with app.app_context():
+        assert db.session.get(Dealer, dealer_id).name != "През бисквитката"
+    # With the token, the same write is taken.
+    assert api.put(f"/api/v1/dealers/{dealer_id}", json={"name": "С ключ"}).status_code == 200
