@@ -6,6 +6,7 @@ field messages (panel) or a 422 (API). They never commit: their data access
 (BillingInterface) flushes, and the request's unit of work commits
 (app.core.transaction).
 """
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -343,6 +344,24 @@ class CappedCountListWidget(ListWidget):
 MAX_PAGE = 1_000_000
 
 
+def _on_record_ids(method):
+    """FAB's route of `method` with its record id typed as a whole number, as its GET's already is.
+
+    FAB routes PUT and DELETE at "/<pk>" (any text): "/-1" then matched
+    PUT and DELETE but not GET (405 to GET), and "/_info" took PUT and
+    DELETE (400, with PUT and DELETE advertised in its Allow). With
+    "/<int:pk>" an address that is no record's is 404 to every method, and
+    "/_info" answers 405 to all but GET.
+    """
+
+    @functools.wraps(method)  # FAB's permission name, docstring (the spec) and decorators' marks come along
+    def on_record_ids(self, pk):
+        return method(self, pk)
+
+    on_record_ids._urls = [(url.replace("<pk>", "<int:pk>"), methods) for url, methods in method._urls]
+    return on_record_ids
+
+
 class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
     """A ModelRestApi over the module's operations: refusals answer 422 and change nothing."""
 
@@ -360,6 +379,9 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         "delete": "delete",
         "info": "list",
     }
+
+    put = _on_record_ids(ModelRestApi.put)
+    delete = _on_record_ids(ModelRestApi.delete)
 
     def _body(self):
         body = request.get_json(silent=True)

@@ -1,0 +1,15 @@
+"""What schemathesis found the API answering off its spec or with a server error (issue 25), one rule each."""
+from app.dealers.models import Dealer
+from tests.core.test_api_adapters import count, model_apis
+
+
+def test_an_id_no_record_has_is_404_to_every_method_and_info_takes_only_get(app, api):
+    """A negative id was 405 to GET (PUT and DELETE took any text); _info took PUT and DELETE (400)."""
+    for resource, _view in model_apis(app):
+        for method in ("get", "put", "delete"):
+            response = getattr(api, method)(f"/api/v1/{resource}/-1", json={})
+            assert response.status_code == 404 and response.is_json, (resource, method, response.status_code)
+        for method in ("put", "delete"):
+            response = getattr(api, method)(f"/api/v1/{resource}/_info", json={})
+            assert response.status_code == 405, (resource, method, response.status_code)
+            assert {m.strip() for m in response.headers["Allow"].split(",")} <= {"GET", "HEAD", "OPTIONS"}
