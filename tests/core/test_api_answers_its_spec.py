@@ -13,3 +13,12 @@ def test_an_id_no_record_has_is_404_to_every_method_and_info_takes_only_get(app,
             response = getattr(api, method)(f"/api/v1/{resource}/_info", json={})
             assert response.status_code == 405, (resource, method, response.status_code)
             assert {m.strip() for m in response.headers["Allow"].split(",")} <= {"GET", "HEAD", "OPTIONS"}
+
+
+def test_a_refused_token_says_why_under_message_as_every_refusal_does(app):
+    anonymous = app.test_client()
+    for response in (anonymous.get("/api/v1/clients/"), anonymous.post("/api/v1/security/refresh"),
+                     anonymous.get("/api/v1/clients/", headers={"Authorization": "Token x"})):
+        assert response.status_code == 401
+        assert set(response.json) == {"message"}, response.json  # Flask-JWT-Extended's own key was "msg"
+    assert anonymous.get("/api/v1/clients/").json["message"] == "Липсва заглавката Authorization с ключ за достъп."
