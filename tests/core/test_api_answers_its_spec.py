@@ -22,3 +22,13 @@ def test_a_refused_token_says_why_under_message_as_every_refusal_does(app):
         assert response.status_code == 401
         assert set(response.json) == {"message"}, response.json  # Flask-JWT-Extended's own key was "msg"
     assert anonymous.get("/api/v1/clients/").json["message"] == "Липсва заглавката Authorization с ключ за достъп."
+
+
+def test_a_list_query_that_cannot_be_read_is_400_with_a_message_on_every_list(app, api):
+    for resource, _view in model_apis(app):
+        for q in ("1e", "1e-", "!", "(page:1e)", "--1"):
+            response = api.get(f"/api/v1/{resource}/", query_string={"q": q})
+            assert response.status_code == 400, (resource, q, response.status_code)
+            assert response.json["message"] == "Аргументът q не може да се прочете нито като Rison, нито като JSON."
+    assert api.get("/api/v1/clients/", query_string={"q": "(page:0)"}).status_code == 200
+    assert api.get("/api/v1/clients/", query_string={"q": '{"page": 0}'}).status_code == 200  # JSON too
