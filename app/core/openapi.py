@@ -11,13 +11,15 @@ API to it. Nullable related records are corrected at their source instead
 (`NullableRelationsConverter`, used by every BillingModelApi).
 """
 import copy
+import re
 from datetime import timezone
 
 from flask import current_app
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.api.manager import OpenApi, SwaggerView
-from marshmallow import fields
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError, fields, validate
 
 # What every refusal carries: one sentence, or messages per field (a 422
 # of a form: {"name": ["Вече съществува."]}; a list field's item errors are
@@ -175,8 +177,46 @@ class UtcDateTime(fields.DateTime):
         return value
 
 
+class NotBlank(validate.Validator):
+    """Text holding more than spaces; published as the pattern `\\S` (JSON Schema's patterns search, like this)."""
+
+    regex = re.compile(r"\S")  # apispec publishes a validator's `regex` as the field's pattern
+
+    def __call__(self, value):
+        if isinstance(value, str) and value and not self.regex.search(value):
+            raise ValidationError(str(_l("Must not be blank.")))
+        return value
+
+
+class JsonBoolean(fields.Boolean):
+    """true or false, as the spec says; marshmallow would also take 0, 1, "yes", "off"…"""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """A JSON whole number, as the spec says; marshmallow would also take "5", 5.0 and true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _required_text(datamodel, name, field):
+    """A text column that must hold something: not nullable and without a default."""
+    column = datamodel.list_columns.get(name)
+    return (isinstance(field, fields.String) and not field.dump_only and column is not None
+            and hasattr(column, "nullable") and not column.nullable
+            and column.default is None and column.server_default is None)
+
+
 class NullableRelationsConverter(Model2SchemaConverter):
-    """FAB's schema converter, with nullable relations and exact amounts documented as they are answered.
+    """FAB's schema converter, with nullable relations and exact amounts documented as they are answered,
+    required text refused when empty or blank, and booleans and integers only as JSON has them.
 
     - FAB nests a many-to-one relation (a payment's dealer) as an object that
       is never null, while a head-office client's dealer is exactly that.
@@ -189,6 +229,14 @@ class NullableRelationsConverter(Model2SchemaConverter):
         if isinstance(field, fields.DateTime) and not isinstance(field, UtcDateTime):
             # Times are stored in UTC without a zone; answered with it (RFC 3339 wants one).
             field.__class__ = UtcDateTime
+        if _required_text(datamodel, column.name, field):
+            # "" and "   " are no name: refused, and the spec says so (minLength 1, a pattern), as the panel's
+            # forms refuse them (DataRequired).
+            field.validators = [validate.Length(min=1), NotBlank(), *field.validators]
+        if type(field) is fields.Boolean:
+            field.__class__ = JsonBoolean
+        elif type(field) is fields.Integer:
+            field.__class__ = JsonInteger
         if isinstance(field, fields.Decimal):
             field.as_string = True
             field.metadata = {**field.metadata, "type": "string", "format": "decimal", "example": "12.90"}

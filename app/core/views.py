@@ -426,7 +426,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         errors = {}
         for name in columns:
             column = mapper.columns.get(name)
-            if column is None or not column.unique or name not in body or not isinstance(body[name], (str, int)):
+            if column is None or not column.unique or name not in body or body[name] is None:
                 continue
             query = self.datamodel.session.query(key).filter(column == body[name])
             if pk is not None:
@@ -435,6 +435,31 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
                 if query.first() is not None:
                     errors[name] = [gettext("Already exists.")]
         return errors
+
+    def _type_errors(self, schema, body):
+        """The body's values the schema's own fields refuse (a number or a boolean for a name, text for a date).
+
+        Run before anything of the body reaches the database: a number compared
+        with a text column is an error in PostgreSQL (a 500), not "no match".
+        Relations are _related_errors' (FAB's related fields look records up
+        while they load).
+        """
+        relations = inspect(self.datamodel.obj).relationships
+        return schema.validate({name: value for name, value in body.items() if name not in relations}, partial=True)
+
+    def _body_errors(self, schema, body, columns, pk=None):
+        """What is wrong with a body, {field: [message]}, decided before it is loaded or stored; {} when nothing.
+
+        The one place a body is judged before the schema loads it: types first
+        (so no rule or query meets a value of the wrong type), then the module's
+        raw checks, related records by id, and unique values already taken.
+        """
+        errors = self._type_errors(schema, body)
+        checked = {name: value for name, value in body.items() if name not in errors}
+        errors.update({**self._raw_errors(checked), **self._related_errors(checked, columns)})
+        if errors:
+            return errors
+        return self._taken_errors(body, columns, pk=pk)
 
     def _load(self, schema, body, **kwargs):
         """The body as the schema loads it, or the 422 that says what is wrong with it."""
@@ -467,8 +492,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         body = self._body()
         if body is None:
             return self.response_400(message=gettext("A JSON object is expected."))
-        errors = {**self._raw_errors(body), **self._related_errors(body, self.add_columns),
-                  **self._taken_errors(body, self.add_columns)}
+        errors = self._body_errors(self.add_model_schema, body, self.add_columns)
         if errors:
             return self.response_422(message=errors)
         item, refusal = self._load(self.add_model_schema, body)
@@ -493,8 +517,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        errors = {**self._raw_errors(body), **self._related_errors(body, self.edit_columns),
-                  **self._taken_errors(body, self.edit_columns, pk=item.id)}
+        errors = self._body_errors(self.edit_model_schema, body, self.edit_columns, pk=item.id)
         if errors:
             return self.response_422(message=errors)
         item, refusal = self._load(self.edit_model_schema, self._merge_update_item(item, body), instance=item)

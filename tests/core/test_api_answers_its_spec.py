@@ -32,3 +32,34 @@ def test_a_list_query_that_cannot_be_read_is_400_with_a_message_on_every_list(ap
             assert response.json["message"] == "Аргументът q не може да се прочете нито като Rison, нито като JSON."
     assert api.get("/api/v1/clients/", query_string={"q": "(page:0)"}).status_code == 200
     assert api.get("/api/v1/clients/", query_string={"q": '{"page": 0}'}).status_code == 200  # JSON too
+
+
+def test_a_number_or_boolean_for_text_is_refused_by_type_before_any_query(app, api):
+    """On PostgreSQL `name = 5` was an SQL error (a 500) in the check for a name already taken."""
+    assert api.post("/api/v1/dealers/", json={"name": "Дилър Люлин"}).status_code == 201
+    dealer = api.post("/api/v1/dealers/", json={"name": "Дилър Надежда"}).json["id"]
+    for resource, body in (("dealers", {"name": 5, "email": True}), ("services", {"name": 7}),
+                           ("operators", {"username": 5, "email": False}), ("networks", {"name": 1}),
+                           ("subscriptions", {"username": 3})):
+        response = api.post(f"/api/v1/{resource}/", json=body)
+        assert response.status_code == 422, (resource, response.text)
+        for name in body:
+            assert response.json["message"][name] == ["Очаква се текст."], (resource, response.json)
+    response = api.put(f"/api/v1/dealers/{dealer}", json={"name": 12})
+    assert response.status_code == 422 and response.json["message"] == {"name": ["Очаква се текст."]}
+    # A boolean is true or false, a whole number is one: not 0, "yes", "5" or 5.0.
+    for value in (0, 1, "true", "yes"):
+        response = api.post("/api/v1/dealers/", json={"name": "Дилър Младост", "vat_registered": value})
+        assert response.json["message"] == {"vat_registered": ["Очаква се да или не (true/false)."]}, value
+    assert count(app, Dealer) == 2
+
+
+def test_a_required_name_is_not_empty_or_blank_and_the_spec_says_so(app, api):
+    for name, message in (("", "Поне 1 знака."), ("   ", "Не може да е празно.")):
+        response = api.post("/api/v1/dealers/", json={"name": name})
+        assert response.status_code == 422 and response.json["message"] == {"name": [message]}, response.json
+    assert count(app, Dealer) == 0
+    spec = api.get("/api/v1/_openapi").json
+    name = spec["components"]["schemas"]["DealerApi.post"]["properties"]["name"]
+    assert name["minLength"] == 1 and name["pattern"] == r"\S"
+    assert "name" in spec["components"]["schemas"]["DealerApi.post"]["required"]
