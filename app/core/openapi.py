@@ -69,8 +69,18 @@ INFO_COLUMNS = {
 }
 
 
-def corrected(spec):
-    """FAB's generated spec (a dict) with its generic mistakes corrected; the argument is not changed."""
+def _describe_list_query(spec, path, schema):
+    """A list's `q` as its API reads it (BillingModelApi.list_query_schema), in place of FAB's generic one."""
+    for parameter in spec.get("paths", {}).get(path, {}).get("get", {}).get("parameters", []):
+        if parameter.get("name") == "q" and parameter.get("in") == "query":
+            parameter["content"] = {"application/json": {"schema": schema}}
+
+
+def corrected(spec, login_providers=("db",)):
+    """FAB's generated spec (a dict) with its generic mistakes corrected; the argument is not changed.
+
+    `login_providers`: what the login takes as its provider (FAB offers "db" and "ldap" whatever the app uses).
+    """
     spec = copy.deepcopy(spec)
     responses = spec.setdefault("components", {}).setdefault("responses", {})
     for status, description in ERROR_RESPONSES.items():
@@ -89,6 +99,10 @@ def corrected(spec):
             for status in needed:
                 listed.setdefault(status, {"$ref": f"#/components/responses/{status}"})
             _correct_bodies(path, method, listed)
+            if path.endswith("/security/login") and method == "post":
+                body = _json_schema(operation.get("requestBody")) or {}
+                if "provider" in body.get("properties", {}):
+                    body["properties"]["provider"]["enum"] = [name for name in login_providers if name]
     return spec
 
 
@@ -152,7 +166,11 @@ class PublishedOpenApi(OpenApi):
             return self.response_404()
         for api in apis:
             api.add_api_spec(api_spec)
-        return self.response(200, **corrected(api_spec.to_dict()))
+        spec = corrected(api_spec.to_dict(), login_providers=[current_app.appbuilder.sm.auth_type_provider_name])
+        for api in apis:
+            if hasattr(api, "list_query_schema"):
+                _describe_list_query(spec, f"{api.route_base}/", api.list_query_schema())
+        return self.response(200, **spec)
 
 
 def register(appbuilder):

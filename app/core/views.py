@@ -6,6 +6,7 @@ field messages (panel) or a 422 (API). They never commit: their data access
 (BillingInterface) flushes, and the request's unit of work commits
 (app.core.transaction).
 """
+import datetime
 import functools
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +19,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface, _is_sqla_type
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
+from jsonschema import Draft7Validator, FormatChecker
 from marshmallow import ValidationError
 from sqlalchemy import inspect, types as sa_types
 from sqlalchemy.exc import IntegrityError
@@ -342,6 +344,14 @@ class CappedCountListWidget(ListWidget):
 
 
 MAX_PAGE = 1_000_000
+# A time and a day in a list query, as the database will take them (Python reads RFC 3339 as it does).
+QUERY_FORMATS = FormatChecker(formats=())
+QUERY_FORMATS.checks("date-time", raises=ValueError)(
+    lambda value: not isinstance(value, str) or datetime.datetime.fromisoformat(value.upper()) is not None)
+QUERY_FORMATS.checks("date", raises=ValueError)(
+    lambda value: not isinstance(value, str) or datetime.date.fromisoformat(value) is not None)
+# What a column's filter compares, as JSON: SQL's own range of whole numbers (beyond it SQLite overflows).
+WHOLE_NUMBER = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 
 
 def _on_record_ids(method):
@@ -481,7 +491,65 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
             info.pop("description", None)
         return info
 
+    def _filter_value_schema(self, column):
+        """What a filter on `column` compares with: the column's own type (a record by its id for a relation)."""
+        model = self.datamodel
+        if model.is_relation(column):
+            return {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+        if model.is_enum(column):
+            return {"type": "string", "enum": list(model.list_columns[column].type.enums)}
+        if model.is_boolean(column):
+            return {"type": "boolean"}
+        if model.is_integer(column):
+            return dict(WHOLE_NUMBER)
+        if model.is_numeric(column) or model.is_float(column):
+            return {"type": "number"}
+        if model.is_datetime(column):
+            return {"type": "string", "format": "date-time"}
+        if model.is_date(column):
+            return {"type": "string", "format": "date"}
+        return {"type": "string"}
+
+    def list_query_schema(self):
+        """The list's `q` as this API reads it: its own filter columns, operators and value types, its order columns.
+
+        The one description of a list query: published in the spec (app.core.openapi) and checked
+        against every request (get_list_headless), so the two cannot disagree.
+        """
+        filters = [
+            {"type": "object", "required": ["col", "opr", "value"],
+             "properties": {"col": {"const": column},
+                            "opr": {"enum": sorted({item.arg_name for item in found})},
+                            "value": self._filter_value_schema(column)}}
+            for column, found in sorted(self._filters._search_filters.items()) if found
+        ]
+        return {
+            "type": "object",
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "select_columns": {"type": "array", "items": {"type": "string"}},
+                "keys": {"type": "array", "items": {"type": "string", "enum": [
+                    "list_columns", "order_columns", "label_columns", "description_columns", "list_title", "none"]}},
+                "filters": {"type": "array", "items": {"anyOf": filters} if filters else {"not": {}}},
+                "order_column": {"type": "string", "enum": list(self.order_columns)},
+                "order_direction": {"type": "string", "enum": ["asc", "desc"]},
+                "page": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE},
+                "page_size": {"type": "integer", "minimum": 1,
+                              "maximum": self.max_page_size or current_app.config.get("FAB_API_MAX_PAGE_SIZE") or MAX_PAGE},
+            },
+        }
+
+    def _query_error(self, query):
+        """Why a list query does not fit list_query_schema, in one sentence; None when it fits."""
+        for error in Draft7Validator(self.list_query_schema(), format_checker=QUERY_FORMATS).iter_errors(query):
+            where = "/".join(str(part) for part in error.absolute_path) or "q"
+            return gettext("The list query q does not fit this list at %(where)s.", where=where)
+        return None
+
     def get_list_headless(self, **kwargs):
+        refusal = self._query_error(kwargs.get("rison") or {})
+        if refusal is not None:
+            return self.response_400(message=refusal)
         page = (kwargs.get("rison") or {}).get("page")
         if page is not None and not (isinstance(page, int) and 0 <= page <= MAX_PAGE):
             # SQLite overflows on an OFFSET beyond 64 bits; no list has that many pages anyway.

@@ -63,3 +63,30 @@ def test_a_required_name_is_not_empty_or_blank_and_the_spec_says_so(app, api):
     name = spec["components"]["schemas"]["DealerApi.post"]["properties"]["name"]
     assert name["minLength"] == 1 and name["pattern"] == r"\S"
     assert "name" in spec["components"]["schemas"]["DealerApi.post"]["required"]
+
+
+def test_a_list_query_is_what_the_spec_publishes_for_that_list_and_nothing_else(app, api):
+    """FAB published one q for all lists (any column, any operator, any value): a 400 for what it allowed,
+    and a boolean compared with a text column was a 500."""
+    spec = api.get("/api/v1/_openapi").json
+    q = spec["paths"]["/api/v1/dealers/"]["get"]["parameters"][0]["content"]["application/json"]["schema"]
+    by_column = {item["properties"]["col"]["const"]: item["properties"] for item in q["properties"]["filters"]["items"]["anyOf"]}
+    assert set(by_column) == {"name", "company_name", "eik", "email", "phone"}  # DealerApi.search_columns
+    assert by_column["name"]["value"] == {"type": "string"} and "ct" in by_column["name"]["opr"]["enum"]
+    assert q["properties"]["order_column"]["enum"] == ["name", "eik"]
+    for query in ("(filters:!((col:name,opr:ct,value:!t)))", "(filters:!((col:iban,opr:eq,value:x)))",
+                  "(filters:!((col:name,opr:gt,value:x)))", "(order_column:iban)", "(page_size:0)"):
+        response = api.get("/api/v1/dealers/", query_string={"q": query})
+        assert response.status_code == 400, (query, response.text)
+        assert response.json["message"].startswith("Заявката q не отговаря на този списък"), response.json
+    query = "(filters:!((col:paid_at,opr:gt,value:'2026-13-01T00:00:00Z')))"
+    assert api.get("/api/v1/payments/", query_string={"q": query}).status_code == 400
+    query = "(filters:!((col:paid_at,opr:gt,value:'2026-12-01T00:00:00Z')),order_column:paid_at,page_size:5)"
+    assert api.get("/api/v1/payments/", query_string={"q": query}).status_code == 200
+    assert api.get("/api/v1/dealers/", query_string={"q": "(filters:!((col:name,opr:ct,value:Лю)))"}).status_code == 200
+
+
+def test_the_login_offers_only_the_provider_it_takes(app, api):
+    spec = api.get("/api/v1/_openapi").json
+    body = spec["paths"]["/api/v1/security/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["provider"]["enum"] == ["db"]  # FAB offered "ldap" too, and refused it with 400
