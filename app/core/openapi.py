@@ -103,6 +103,7 @@ def corrected(spec, login_providers=("db",)):
                 body = _json_schema(operation.get("requestBody")) or {}
                 if "provider" in body.get("properties", {}):
                     body["properties"]["provider"]["enum"] = [name for name in login_providers if name]
+                body["required"] = ["username", "password"]  # FAB's LoginPost requires them (400 without)
     return spec
 
 

@@ -350,6 +350,7 @@ QUERY_FORMATS.checks("date-time", raises=ValueError)(
     lambda value: not isinstance(value, str) or datetime.datetime.fromisoformat(value.upper()) is not None)
 QUERY_FORMATS.checks("date", raises=ValueError)(
     lambda value: not isinstance(value, str) or datetime.date.fromisoformat(value) is not None)
+LIST_OPERATORS = {"in", "not_in"}
 # What a column's filter compares, as JSON: SQL's own range of whole numbers (beyond it SQLite overflows).
 WHOLE_NUMBER = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 
@@ -516,15 +517,20 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         The one description of a list query: published in the spec (app.core.openapi) and checked
         against every request (get_list_headless), so the two cannot disagree.
         """
-        filters = [
-            {"type": "object", "required": ["col", "opr", "value"],
-             "properties": {"col": {"const": column},
-                            "opr": {"enum": sorted({item.arg_name for item in found})},
-                            "value": self._filter_value_schema(column)}}
-            for column, found in sorted(self._filters._search_filters.items()) if found
-        ]
+        filters = []
+        for column, found in sorted(self._filters._search_filters.items()):
+            value = self._filter_value_schema(column)
+            operators = {item.arg_name for item in found}
+            # "in" and "not_in" take a list of values, every other operator one value.
+            for names, taken in ((operators - LIST_OPERATORS, value),
+                                 (operators & LIST_OPERATORS, {"type": "array", "items": value})):
+                if names:
+                    filters.append({"type": "object", "required": ["col", "opr", "value"],
+                                    "properties": {"col": {"const": column}, "opr": {"enum": sorted(names)},
+                                                   "value": taken}})
         return {
             "type": "object",
+            "additionalProperties": False,  # FAB reads nothing else; an unknown key is a mistake, said so
             "properties": {
                 "columns": {"type": "array", "items": {"type": "string"}},
                 "select_columns": {"type": "array", "items": {"type": "string"}},
