@@ -151,6 +151,9 @@ def load_config():
         # migrations, never as a side effect of starting a web process.
         "FAB_UPDATE_PERMS": False,
         "FAB_ADD_SECURITY_API": False,
+        # Every API refusal carries its sentence under "message" (app.core.openapi.ERROR_BODY), the
+        # token's refusals by Flask-JWT-Extended too (its default key is "msg").
+        "JWT_ERROR_MESSAGE_KEY": "message",
         "FAB_API_SWAGGER_UI": not production,
         # The spec is served by app.core.openapi, corrected where FAB's is wrong.
         "FAB_ADD_OPENAPI_VIEWS": False,

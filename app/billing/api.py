@@ -94,6 +94,7 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
                   properties:
                     reason:
                       type: string
+                      minLength: 1
                       maxLength: 500
           responses:
             201:

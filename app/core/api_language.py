@@ -35,6 +35,13 @@ FRAMEWORK_MESSAGES = (
     N_("Not a valid rison argument"),
     N_("Request is not JSON"),
     N_("Fatal error"),
+    # Flask-JWT-Extended's refusals of a token (their key is "message": JWT_ERROR_MESSAGE_KEY in config.py).
+    N_("Missing Authorization Header"),
+    N_("Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
+    N_("Token has expired"),
+    N_("Fresh token required"),
+    N_("Token has been revoked"),
+    N_("User claims verification failed"),
 )
 # marshmallow's field, schema and validator errors, as they reach a client
 # (placeholders in braces are the values marshmallow fills in).

@@ -18,7 +18,8 @@ from flask import current_app
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.api.manager import OpenApi, SwaggerView
-from marshmallow import Schema, fields
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate
 
 # What every refusal carries: one sentence, or messages per field (a 422
 # of a form: {"name": ["Вече съществува."]}; a list field's item errors are
@@ -68,8 +69,18 @@ INFO_COLUMNS = {
 }
 
 
-def corrected(spec):
-    """FAB's generated spec (a dict) with its generic mistakes corrected; the argument is not changed."""
+def _describe_list_query(spec, path, schema):
+    """A list's `q` as its API reads it (BillingModelApi.list_query_schema), in place of FAB's generic one."""
+    for parameter in spec.get("paths", {}).get(path, {}).get("get", {}).get("parameters", []):
+        if parameter.get("name") == "q" and parameter.get("in") == "query":
+            parameter["content"] = {"application/json": {"schema": schema}}
+
+
+def corrected(spec, login_providers=("db",)):
+    """FAB's generated spec (a dict) with its generic mistakes corrected; the argument is not changed.
+
+    `login_providers`: what the login takes as its provider (FAB offers "db" and "ldap" whatever the app uses).
+    """
     spec = copy.deepcopy(spec)
     responses = spec.setdefault("components", {}).setdefault("responses", {})
     for status, description in ERROR_RESPONSES.items():
@@ -88,6 +99,11 @@ def corrected(spec):
             for status in needed:
                 listed.setdefault(status, {"$ref": f"#/components/responses/{status}"})
             _correct_bodies(path, method, listed)
+            if path.endswith("/security/login") and method == "post":
+                body = _json_schema(operation.get("requestBody")) or {}
+                if "provider" in body.get("properties", {}):
+                    body["properties"]["provider"]["enum"] = [name for name in login_providers if name]
+                body["required"] = ["username", "password"]  # FAB's LoginPost requires them (400 without)
     return spec
 
 
@@ -151,7 +167,11 @@ class PublishedOpenApi(OpenApi):
             return self.response_404()
         for api in apis:
             api.add_api_spec(api_spec)
-        return self.response(200, **corrected(api_spec.to_dict()))
+        spec = corrected(api_spec.to_dict(), login_providers=[current_app.appbuilder.sm.auth_type_provider_name])
+        for api in apis:
+            if hasattr(api, "list_query_schema"):
+                _describe_list_query(spec, f"{api.route_base}/", api.list_query_schema())
+        return self.response(200, **spec)
 
 
 def register(appbuilder):
@@ -194,8 +214,46 @@ def write_only_secrets(schema):
     return schema
 
 
+class NotBlank(validate.Validator):
+    """Text holding more than spaces; published as the pattern `\\S` (JSON Schema's patterns search, like this)."""
+
+    regex = re.compile(r"\S")  # apispec publishes a validator's `regex` as the field's pattern
+
+    def __call__(self, value):
+        if isinstance(value, str) and value and not self.regex.search(value):
+            raise ValidationError(str(_l("Must not be blank.")))
+        return value
+
+
+class JsonBoolean(fields.Boolean):
+    """true or false, as the spec says; marshmallow would also take 0, 1, "yes", "off"…"""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """A JSON whole number, as the spec says; marshmallow would also take "5", 5.0 and true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _required_text(datamodel, name, field):
+    """A text column that must hold something: not nullable and without a default."""
+    column = datamodel.list_columns.get(name)
+    return (isinstance(field, fields.String) and not field.dump_only and column is not None
+            and hasattr(column, "nullable") and not column.nullable
+            and column.default is None and column.server_default is None)
+
+
 class NullableRelationsConverter(Model2SchemaConverter):
-    """FAB's schema converter, with nullable relations and exact amounts documented as they are answered.
+    """FAB's schema converter, with nullable relations and exact amounts documented as they are answered,
+    required text refused when empty or blank, and booleans and integers only as JSON has them.
 
     - FAB nests a many-to-one relation (a payment's dealer) as an object that
       is never null, while a head-office client's dealer is exactly that.
@@ -214,6 +272,14 @@ class NullableRelationsConverter(Model2SchemaConverter):
         if isinstance(field, fields.DateTime) and not isinstance(field, UtcDateTime):
             # Times are stored in UTC without a zone; answered with it (RFC 3339 wants one).
             field.__class__ = UtcDateTime
+        if _required_text(datamodel, column.name, field):
+            # "" and "   " are no name: refused, and the spec says so (minLength 1, a pattern), as the panel's
+            # forms refuse them (DataRequired).
+            field.validators = [validate.Length(min=1), NotBlank(), *field.validators]
+        if type(field) is fields.Boolean:
+            field.__class__ = JsonBoolean
+        elif type(field) is fields.Integer:
+            field.__class__ = JsonInteger
         if isinstance(field, fields.Decimal):
             field.as_string = True
             field.metadata = {**field.metadata, "type": "string", "format": "decimal", "example": "12.90"}

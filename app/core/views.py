@@ -6,6 +6,8 @@ field messages (panel) or a 422 (API). They never commit: their data access
 (BillingInterface) flushes, and the request's unit of work commits
 (app.core.transaction).
 """
+import datetime
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +20,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface, _is_sqla_type
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
+from jsonschema import Draft7Validator, FormatChecker
 from marshmallow import ValidationError
 from sqlalchemy import inspect, types as sa_types
 from sqlalchemy.exc import IntegrityError
@@ -420,6 +423,33 @@ class CappedCountListWidget(ListWidget):
 
 
 MAX_PAGE = 1_000_000
+# A time and a day in a list query, as the database will take them (Python reads RFC 3339 as it does).
+QUERY_FORMATS = FormatChecker(formats=())
+QUERY_FORMATS.checks("date-time", raises=ValueError)(
+    lambda value: not isinstance(value, str) or datetime.datetime.fromisoformat(value.upper()) is not None)
+QUERY_FORMATS.checks("date", raises=ValueError)(
+    lambda value: not isinstance(value, str) or datetime.date.fromisoformat(value) is not None)
+LIST_OPERATORS = {"in", "not_in"}
+# What a column's filter compares, as JSON: SQL's own range of whole numbers (beyond it SQLite overflows).
+WHOLE_NUMBER = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+
+def _on_record_ids(method):
+    """FAB's route of `method` with its record id typed as a whole number, as its GET's already is.
+
+    FAB routes PUT and DELETE at "/<pk>" (any text): "/-1" then matched
+    PUT and DELETE but not GET (405 to GET), and "/_info" took PUT and
+    DELETE (400, with PUT and DELETE advertised in its Allow). With
+    "/<int:pk>" an address that is no record's is 404 to every method, and
+    "/_info" answers 405 to all but GET.
+    """
+
+    @functools.wraps(method)  # FAB's permission name, docstring (the spec) and decorators' marks come along
+    def on_record_ids(self, pk):
+        return method(self, pk)
+
+    on_record_ids._urls = [(url.replace("<pk>", "<int:pk>"), methods) for url, methods in method._urls]
+    return on_record_ids
 
 
 class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
@@ -439,6 +469,9 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         "delete": "delete",
         "info": "list",
     }
+
+    put = _on_record_ids(ModelRestApi.put)
+    delete = _on_record_ids(ModelRestApi.delete)
 
     def _body(self):
         body = request.get_json(silent=True)
@@ -483,7 +516,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         errors = {}
         for name in columns:
             column = mapper.columns.get(name)
-            if column is None or not column.unique or name not in body or not isinstance(body[name], (str, int)):
+            if column is None or not column.unique or name not in body or body[name] is None:
                 continue
             query = self.datamodel.session.query(key).filter(column == body[name])
             if pk is not None:
@@ -492,6 +525,31 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
                 if query.first() is not None:
                     errors[name] = [gettext("Already exists.")]
         return errors
+
+    def _type_errors(self, schema, body):
+        """The body's values the schema's own fields refuse (a number or a boolean for a name, text for a date).
+
+        Run before anything of the body reaches the database: a number compared
+        with a text column is an error in PostgreSQL (a 500), not "no match".
+        Relations are _related_errors' (FAB's related fields look records up
+        while they load).
+        """
+        relations = inspect(self.datamodel.obj).relationships
+        return schema.validate({name: value for name, value in body.items() if name not in relations}, partial=True)
+
+    def _body_errors(self, schema, body, columns, pk=None):
+        """What is wrong with a body, {field: [message]}, decided before it is loaded or stored; {} when nothing.
+
+        The one place a body is judged before the schema loads it: types first
+        (so no rule or query meets a value of the wrong type), then the module's
+        raw checks, related records by id, and unique values already taken.
+        """
+        errors = self._type_errors(schema, body)
+        checked = {name: value for name, value in body.items() if name not in errors}
+        errors.update({**self._raw_errors(checked), **self._related_errors(checked, columns)})
+        if errors:
+            return errors
+        return self._taken_errors(body, columns, pk=pk)
 
     def _load(self, schema, body, **kwargs):
         """The body as the schema loads it, or the 422 that says what is wrong with it."""
@@ -513,7 +571,70 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
             info.pop("description", None)
         return info
 
+    def _filter_value_schema(self, column):
+        """What a filter on `column` compares with: the column's own type (a record by its id for a relation)."""
+        model = self.datamodel
+        if model.is_relation(column):
+            return {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+        if model.is_enum(column):
+            return {"type": "string", "enum": list(model.list_columns[column].type.enums)}
+        if model.is_boolean(column):
+            return {"type": "boolean"}
+        if model.is_integer(column):
+            return dict(WHOLE_NUMBER)
+        if model.is_numeric(column) or model.is_float(column):
+            return {"type": "number"}
+        if model.is_datetime(column):
+            return {"type": "string", "format": "date-time"}
+        if model.is_date(column):
+            return {"type": "string", "format": "date"}
+        return {"type": "string"}
+
+    def list_query_schema(self):
+        """The list's `q` as this API reads it: its own filter columns, operators and value types, its order columns.
+
+        The one description of a list query: published in the spec (app.core.openapi) and checked
+        against every request (get_list_headless), so the two cannot disagree.
+        """
+        filters = []
+        for column, found in sorted(self._filters._search_filters.items()):
+            value = self._filter_value_schema(column)
+            operators = {item.arg_name for item in found}
+            # "in" and "not_in" take a list of values, every other operator one value.
+            for names, taken in ((operators - LIST_OPERATORS, value),
+                                 (operators & LIST_OPERATORS, {"type": "array", "items": value})):
+                if names:
+                    filters.append({"type": "object", "required": ["col", "opr", "value"],
+                                    "properties": {"col": {"const": column}, "opr": {"enum": sorted(names)},
+                                                   "value": taken}})
+        return {
+            "type": "object",
+            "additionalProperties": False,  # FAB reads nothing else; an unknown key is a mistake, said so
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "select_columns": {"type": "array", "items": {"type": "string"}},
+                "keys": {"type": "array", "items": {"type": "string", "enum": [
+                    "list_columns", "order_columns", "label_columns", "description_columns", "list_title", "none"]}},
+                "filters": {"type": "array", "items": {"anyOf": filters} if filters else {"not": {}}},
+                "order_column": {"type": "string", "enum": list(self.order_columns)},
+                "order_direction": {"type": "string", "enum": ["asc", "desc"]},
+                "page": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE},
+                "page_size": {"type": "integer", "minimum": 1,
+                              "maximum": self.max_page_size or current_app.config.get("FAB_API_MAX_PAGE_SIZE") or MAX_PAGE},
+            },
+        }
+
+    def _query_error(self, query):
+        """Why a list query does not fit list_query_schema, in one sentence; None when it fits."""
+        for error in Draft7Validator(self.list_query_schema(), format_checker=QUERY_FORMATS).iter_errors(query):
+            where = "/".join(str(part) for part in error.absolute_path) or "q"
+            return gettext("The list query q does not fit this list at %(where)s.", where=where)
+        return None
+
     def get_list_headless(self, **kwargs):
+        refusal = self._query_error(kwargs.get("rison") or {})
+        if refusal is not None:
+            return self.response_400(message=refusal)
         page = (kwargs.get("rison") or {}).get("page")
         if page is not None and not (isinstance(page, int) and 0 <= page <= MAX_PAGE):
             # SQLite overflows on an OFFSET beyond 64 bits; no list has that many pages anyway.
@@ -524,8 +645,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         body = self._body()
         if body is None:
             return self.response_400(message=gettext("A JSON object is expected."))
-        errors = {**self._raw_errors(body), **self._related_errors(body, self.add_columns),
-                  **self._taken_errors(body, self.add_columns)}
+        errors = self._body_errors(self.add_model_schema, body, self.add_columns)
         if errors:
             return self.response_422(message=errors)
         item, refusal = self._load(self.add_model_schema, body)
@@ -550,8 +670,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        errors = {**self._raw_errors(body), **self._related_errors(body, self.edit_columns),
-                  **self._taken_errors(body, self.edit_columns, pk=item.id)}
+        errors = self._body_errors(self.edit_model_schema, body, self.edit_columns, pk=item.id)
         if errors:
             return self.response_422(message=errors)
         item, refusal = self._load(self.edit_model_schema, self._merge_update_item(item, body), instance=item)

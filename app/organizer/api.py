@@ -210,6 +210,7 @@ class TaskApi(DealerScopedApi, BillingModelApi):
                   properties:
                     reason:
                       type: string
+                      minLength: 1
                       maxLength: 300
         """
         body = self._body()

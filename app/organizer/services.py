@@ -311,13 +311,14 @@ def cancel_task(actor, task, reason):
     """Cancel a task, saying why; a cancelled installation activates nothing. Cancelling again changes nothing."""
     if not (plans_tasks(actor) and in_scope(task, actor)):
         raise FieldErrors({"cancel_reason": [gettext("You do not have the right to cancel tasks.")]})
+    # A cancel says why, a repeated one too: the same request is refused or taken whatever the task's state.
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise FieldErrors({"cancel_reason": [gettext("Say why the task is cancelled.")]})
     if task.status == CANCELLED:
         return task
     if task.status == DONE:
         raise FieldErrors({"cancel_reason": [gettext("A done task cannot be cancelled.")]})
-    reason = reason.strip() if isinstance(reason, str) else ""
-    if not reason:
-        raise FieldErrors({"cancel_reason": [gettext("Say why the task is cancelled.")]})
     task.status = CANCELLED
     task.cancel_reason = reason[:300]
     task.closed_at = utcnow()

@@ -7,7 +7,7 @@ generation lets a logout end every copy of a session. A table of its own:
 login machinery, not a change of the operator, so not in the LOG.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-03 06:00:00
 
 """
