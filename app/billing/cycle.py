@@ -32,6 +32,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,6 +40,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.billing import periods as period_rules
 from app.billing import warning_mail
 from app.audit.bulk import log_updates
+from app.audit.models import LogEntry
+from app.audit.services import record_event
 from app.billing.charges import (
     ZERO,
     add_charge,
@@ -70,10 +73,11 @@ from app.catalog.models import Service
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import TRANSITIONS, announce_status_change
 from app.core.actors import SystemActor
-from app.core.formatting import format_date, utcnow
+from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import format_money
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
+from app.core.validators import InvalidValue
 from app.dealers.services import company_of
 from app.extensions import db
 from app.notifications import templates as mail_templates
@@ -93,18 +97,38 @@ def cycle_actor(run_id):
 # --- a run ------------------------------------------------------------------------
 
 
-def start_run(day, started_by, scheduled=False):
+def check_day_to_run(day, allow_future=False):
+    """The one rule on which days a run may be for: today or an earlier day (catching up), never ahead.
+
+    A day ahead (one typo in a date) would suspend subscriptions paid until
+    then, and they would stay suspended. `allow_future` is for tests and
+    benchmarks only (the command line's --allow-future); such a run says so
+    in the LOG. Raises InvalidValue.
+    """
+    today = local_today()
+    if day > today and not allow_future:
+        raise InvalidValue(_l("The cycle runs for today (%(today)s) or an earlier day, not for %(day)s: a day "
+                              "ahead would suspend subscriptions that are paid.",
+                              today=format_date(today), day=format_date(day)))
+
+
+def start_run(day, started_by, scheduled=False, allow_future=False):
     """Creates the run for `day`, selects what may need an action, and queues its chunks after the commit.
 
     Returns the run. Its chunks run after the unit of work commits: on the
     workers, or (no Redis) right then in this process. A `scheduled` run is
     the day's one scheduled run (IntegrityError when the day has one).
+    Raises InvalidValue for a day after today (check_day_to_run).
     """
+    check_day_to_run(day, allow_future)
     ids = candidates(day)
     run = BillingRun(day=day, status=RUN_RUNNING, total=len(ids), started_by=started_by[:100],
                      scheduled_day=day if scheduled else None)
     db.session.add(run)
     db.session.flush()
+    if day > local_today():
+        record_event(LogEntry.JOB, username=started_by, entity=run,
+                     note=gettext("Run for a day ahead of today (%(day)s), allowed explicitly", day=format_date(day)))
     if not ids:
         run.status, run.finished_at = RUN_DONE, utcnow()
     actor = cycle_actor(run.id)
