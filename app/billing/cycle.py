@@ -171,7 +171,7 @@ def candidates(day):
                                                Subscription.activation_date.is_not(None))
     with_advance = (
         select(Subscription.id)
-        .where(Subscription.status.in_(LIVE), Subscription.paid_until < day,
+        .where(Subscription.status.in_(LIVE), Subscription.period_ended_condition(day),
                Subscription.client_id.in_(_clients_with_advance()))
     )
     metered = (
@@ -285,7 +285,7 @@ class Chunk:
         # two of a client's subscriptions in chunks on two workers take turns with its advance.
         # The others' advances are read too, unlocked: a warning subtracts them.
         using = sorted({subscription.client_id for subscription in subscriptions
-                        if subscription.paid_until is not None and subscription.paid_until < self.day})
+                        if subscription.first_unpaid_day(self.day) <= self.day})
         if using:
             db.session.execute(select(Client.id).where(Client.id.in_(using)).order_by(Client.id).with_for_update())
         client_ids = sorted({subscription.client_id for subscription in subscriptions})
@@ -384,13 +384,6 @@ class Chunk:
 # --- the rules -------------------------------------------------------------------
 
 
-def paid_through(subscription):
-    """The last day paid; for an active subscription never paid, the day before its activation."""
-    if subscription.paid_until is not None:
-        return subscription.paid_until
-    return subscription.activation_date - timedelta(days=1) if subscription.activation_date else None
-
-
 def use_advance(chunk, subscription, done):
     """Pays the periods that ended with the client's advance, whole periods only, oldest advance first.
 
@@ -401,7 +394,7 @@ def use_advance(chunk, subscription, done):
     """
     day, used = chunk.day, 0
     holders = chunk.advances.get(subscription.client_id)
-    while holders and subscription.paid_until is not None and subscription.paid_until < day:
+    while holders and subscription.first_unpaid_day(day) <= day:
         period = periods_for(subscription, 1, day)
         price = period_rules.periods_price(period, period_fee_eur(subscription, day))
         end = period[-1].end
@@ -510,12 +503,19 @@ def warn(chunk, subscription, done):
 
 
 def suspend(chunk, subscription, done):
-    """Suspends a subscription once "paid until" plus the service's tolerance days has passed."""
-    paid = paid_through(subscription)
-    if paid is None or chunk.day <= paid + timedelta(days=subscription.service.tolerance_days):
+    """Suspends a subscription once "paid until" plus the service's tolerance days has passed (never paid:
+    from its activation day)."""
+    if subscription.paid_until is None and subscription.activation_date is None:
+        return
+    paid = subscription.first_unpaid_day(chunk.day) - timedelta(days=1)
+    if chunk.day <= paid + timedelta(days=subscription.service.tolerance_days):
         return
     if (SUSPENSION, paid) in done:
         return
-    reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
+    if subscription.paid_until is None:
+        reason = gettext("Unpaid: not paid since the activation on %(day)s",
+                         day=format_date(subscription.activation_date))
+    else:
+        reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
     chunk.change_status(subscription, SUSPENDED, reason)
     chunk.record(subscription, SUSPENSION, paid, reason, done)
