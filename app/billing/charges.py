@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from app.billing import periods as period_rules
 from app.billing.currency import to_eur
 from app.billing.models import ADVANCE, INSTALLATION_FEE, Charge, Payment, PaymentAllocation, PaymentMethod, PaymentType
-from app.clients.models import ACTIVE, PENDING, SUSPENDED, Subscription
+from app.clients.models import LIVE, Subscription
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today, utcnow
@@ -24,7 +24,10 @@ from app.security import permissions
 from app.security.rights import may
 from app.core.scoping import in_scope
 
-PAYABLE = (PENDING, ACTIVE, SUSPENDED)
+# What a client owes and has paid ahead is decided here, once (docs/product.md, "Due today"), over the
+# subscription's own rule of when it owes periods (Subscription.owes_periods): the card, the desk, the
+# collectors, the warnings and the billing cycle ask these functions; the debtors report counts with the
+# same rules in SQL (app.reports.services.debtors), and a property test holds the two together.
 ZERO = Decimal("0.00")
 
 
@@ -120,6 +123,21 @@ def cancel_charge(actor, charge, reason):
     db.session.flush()
 
 
+def cancel_sale_charges(actor, subscription, reason):
+    """A subscription that never started was ended (its installation was cancelled): what its sale charged and
+    is still open is cancelled with that reason (the LOG keeps it). A paid charge stays: its payment is
+    reversed by who may. Flushes; returns the charges cancelled."""
+    charges = db.session.scalars(
+        db.select(Charge).where(Charge.subscription_id == subscription.id, Charge.open_condition())
+        .with_for_update(of=Charge)).all()
+    for charge in charges:
+        charge.cancelled_at = utcnow()
+        charge.cancelled_by = operator_of(actor)
+        charge.cancel_reason = reason[:300]
+    db.session.flush()
+    return charges
+
+
 def anchor_day(subscription, day):
     return subscription.activation_date or day
 
@@ -202,7 +220,7 @@ def client_due(client, day=None, *, charges=None, advance_eur=None):
     day = day or local_today()
     due = ClientDue(charges=open_charges(client.id) if charges is None else charges)
     for subscription in client.subscriptions:
-        if subscription.status in PAYABLE:
+        if subscription.status in LIVE:
             item = subscription_due(subscription, day)
             if item.amount_eur > 0:
                 due.subscriptions.append(item)
@@ -255,14 +273,15 @@ def due_today(client, day=None, *, subscriptions=None, charges=None, advance_eur
                    advance_eur=advance_total(client.id) if advance_eur is None else advance_eur)
     upcoming = []  # (first unpaid day after today's due is paid, subscription, paid until by then)
     for subscription in client.subscriptions if subscriptions is None else subscriptions:
-        if subscription.status not in PAYABLE or not subscription.service.monthly_fee:
+        if subscription.status not in LIVE or not subscription.service.monthly_fee:
             continue
         paid_until = subscription.paid_until
-        if paid_until is None or paid_until < day:
+        if subscription.owes_periods(day):
             item = subscription_due(subscription, day)
             due.overdue.append(item)
             paid_until = item.paid_until_after
-        upcoming.append((paid_until + timedelta(days=1), subscription, paid_until))
+        start = paid_until + timedelta(days=1) if paid_until else subscription.first_unpaid_day(day)
+        upcoming.append((start, subscription, paid_until))
     if upcoming:
         due.next_day = min(start for start, _subscription, _paid in upcoming)
         for start, subscription, paid_until in upcoming:

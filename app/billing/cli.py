@@ -10,6 +10,7 @@ from app.billing.cycle import start_run
 from app.billing.models import BillingRun, CycleEffect
 from app.core.formatting import format_date, local_today
 from app.core.transaction import unit_of_work
+from app.core.validators import InvalidValue
 from app.extensions import db
 
 commands = AppGroup("billing", help="Payments and the daily billing cycle.")
@@ -17,7 +18,9 @@ commands = AppGroup("billing", help="Payments and the daily billing cycle.")
 
 @commands.command("run-cycle")
 @click.option("--date", "day", default=None, help="the day to run, YYYY-MM-DD (default: today in Europe/Sofia)")
-def run_cycle(day):
+@click.option("--allow-future", is_flag=True,
+              help="allow a day after today (tests and benchmarks only; the LOG says so)")
+def run_cycle(day, allow_future):
     """Run the billing cycle for one day: advances, extra traffic, warnings, suspensions.
 
     Running a day again does nothing twice. With REDIS_URL the chunks go to
@@ -27,9 +30,12 @@ def run_cycle(day):
         day = date.fromisoformat(day) if day else local_today()
     except ValueError:
         raise click.BadParameter("a date as YYYY-MM-DD, e.g. 2026-12-01", param_hint="--date") from None
-    with unit_of_work():
-        run = start_run(day, gettext("command line"))
-        run_id = run.id
+    try:
+        with unit_of_work():
+            run = start_run(day, gettext("command line"), allow_future=allow_future)
+            run_id = run.id
+    except InvalidValue as error:
+        raise click.BadParameter(str(error.message), param_hint="--date") from None
     with unit_of_work():
         run = db.session.get(BillingRun, run_id)
         counts = dict(db.session.execute(

@@ -32,6 +32,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,6 +40,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.billing import periods as period_rules
 from app.billing import warning_mail
 from app.audit.bulk import log_updates
+from app.audit.models import LogEntry
+from app.audit.services import record_event
 from app.billing.charges import (
     ZERO,
     add_charge,
@@ -70,10 +73,11 @@ from app.catalog.models import Service
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import TRANSITIONS, announce_status_change
 from app.core.actors import SystemActor
-from app.core.formatting import format_date, utcnow
+from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import format_money
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
+from app.core.validators import InvalidValue
 from app.dealers.services import company_of
 from app.extensions import db
 from app.notifications import templates as mail_templates
@@ -93,18 +97,38 @@ def cycle_actor(run_id):
 # --- a run ------------------------------------------------------------------------
 
 
-def start_run(day, started_by, scheduled=False):
+def check_day_to_run(day, allow_future=False):
+    """The one rule on which days a run may be for: today or an earlier day (catching up), never ahead.
+
+    A day ahead (one typo in a date) would suspend subscriptions paid until
+    then, and they would stay suspended. `allow_future` is for tests and
+    benchmarks only (the command line's --allow-future); such a run says so
+    in the LOG. Raises InvalidValue.
+    """
+    today = local_today()
+    if day > today and not allow_future:
+        raise InvalidValue(_l("The cycle runs for today (%(today)s) or an earlier day, not for %(day)s: a day "
+                              "ahead would suspend subscriptions that are paid.",
+                              today=format_date(today), day=format_date(day)))
+
+
+def start_run(day, started_by, scheduled=False, allow_future=False):
     """Creates the run for `day`, selects what may need an action, and queues its chunks after the commit.
 
     Returns the run. Its chunks run after the unit of work commits: on the
     workers, or (no Redis) right then in this process. A `scheduled` run is
     the day's one scheduled run (IntegrityError when the day has one).
+    Raises InvalidValue for a day after today (check_day_to_run).
     """
+    check_day_to_run(day, allow_future)
     ids = candidates(day)
     run = BillingRun(day=day, status=RUN_RUNNING, total=len(ids), started_by=started_by[:100],
                      scheduled_day=day if scheduled else None)
     db.session.add(run)
     db.session.flush()
+    if day > local_today():
+        record_event(LogEntry.JOB, username=started_by, entity=run,
+                     note=gettext("Run for a day ahead of today (%(day)s), allowed explicitly", day=format_date(day)))
     if not ids:
         run.status, run.finished_at = RUN_DONE, utcnow()
     actor = cycle_actor(run.id)
@@ -147,7 +171,7 @@ def candidates(day):
                                                Subscription.activation_date.is_not(None))
     with_advance = (
         select(Subscription.id)
-        .where(Subscription.status.in_(LIVE), Subscription.paid_until < day,
+        .where(Subscription.status.in_(LIVE), Subscription.period_ended_condition(day),
                Subscription.client_id.in_(_clients_with_advance()))
     )
     metered = (
@@ -261,7 +285,7 @@ class Chunk:
         # two of a client's subscriptions in chunks on two workers take turns with its advance.
         # The others' advances are read too, unlocked: a warning subtracts them.
         using = sorted({subscription.client_id for subscription in subscriptions
-                        if subscription.paid_until is not None and subscription.paid_until < self.day})
+                        if subscription.first_unpaid_day(self.day) <= self.day})
         if using:
             db.session.execute(select(Client.id).where(Client.id.in_(using)).order_by(Client.id).with_for_update())
         client_ids = sorted({subscription.client_id for subscription in subscriptions})
@@ -360,13 +384,6 @@ class Chunk:
 # --- the rules -------------------------------------------------------------------
 
 
-def paid_through(subscription):
-    """The last day paid; for an active subscription never paid, the day before its activation."""
-    if subscription.paid_until is not None:
-        return subscription.paid_until
-    return subscription.activation_date - timedelta(days=1) if subscription.activation_date else None
-
-
 def use_advance(chunk, subscription, done):
     """Pays the periods that ended with the client's advance, whole periods only, oldest advance first.
 
@@ -377,7 +394,7 @@ def use_advance(chunk, subscription, done):
     """
     day, used = chunk.day, 0
     holders = chunk.advances.get(subscription.client_id)
-    while holders and subscription.paid_until is not None and subscription.paid_until < day:
+    while holders and subscription.first_unpaid_day(day) <= day:
         period = periods_for(subscription, 1, day)
         price = period_rules.periods_price(period, period_fee_eur(subscription, day))
         end = period[-1].end
@@ -486,12 +503,19 @@ def warn(chunk, subscription, done):
 
 
 def suspend(chunk, subscription, done):
-    """Suspends a subscription once "paid until" plus the service's tolerance days has passed."""
-    paid = paid_through(subscription)
-    if paid is None or chunk.day <= paid + timedelta(days=subscription.service.tolerance_days):
+    """Suspends a subscription once "paid until" plus the service's tolerance days has passed (never paid:
+    from its activation day)."""
+    if subscription.paid_until is None and subscription.activation_date is None:
+        return
+    paid = subscription.first_unpaid_day(chunk.day) - timedelta(days=1)
+    if chunk.day <= paid + timedelta(days=subscription.service.tolerance_days):
         return
     if (SUSPENSION, paid) in done:
         return
-    reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
+    if subscription.paid_until is None:
+        reason = gettext("Unpaid: not paid since the activation on %(day)s",
+                         day=format_date(subscription.activation_date))
+    else:
+        reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
     chunk.change_status(subscription, SUSPENDED, reason)
     chunk.record(subscription, SUSPENSION, paid, reason, done)

@@ -83,10 +83,10 @@ class BillingRunView(ReadOnlyModelView):
         """Runs the cycle for a day now; it never acts twice on what an earlier run of the day did."""
         try:
             day = check_day(request.form.get("day", ""))
+            run = run_by_hand(day, str(current_operator()))
         except InvalidValue as error:
             flash(str(error.message), "danger")
             return redirect(url_for("BillingRunView.list"))
-        run = run_by_hand(day, str(current_operator()))
         if run is not None:
             flash(gettext("Run № %(run)s for %(day)s started.", run=run.id, day=format_date(day)), "info")
         else:

@@ -2,7 +2,7 @@
 from app.billing import periods as period_rules
 from app.billing.models import PaymentMethod, PaymentType
 from app.billing.charges import (
-    PAYABLE,
+    LIVE,
     ZERO,
     advance_total,
     open_charges,
@@ -42,11 +42,11 @@ def payment_form_context(client, args, values):
     preselected = args.get("subscription", type=int)
     rows = []
     for subscription in client.subscriptions:
-        if subscription.status not in PAYABLE or not subscription.service.monthly_fee:
+        if subscription.status not in LIVE or not subscription.service.monthly_fee:
             continue
         due = subscription_due(subscription, day)
         chosen = (values.get("periods") or {}).get(str(subscription.id))
-        overdue = subscription.paid_until is None or subscription.paid_until < day
+        overdue = subscription.owes_periods(day)
         if chosen is None and not values and (preselected == subscription.id or (preselected is None and overdue)):
             chosen = due.periods
         rows.append({"subscription": subscription, "options": month_options(subscription, due.periods, day),

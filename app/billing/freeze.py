@@ -136,6 +136,7 @@ def end_freeze_early(actor, freeze, *, back_on, today=None):
     _lock(subscription)
     unused = (freeze.ends_on - back_on).days + 1
     subscription.paid_until = subscription.paid_until - timedelta(days=unused)
+    freeze.paid_until_after = subscription.paid_until  # what the freeze's page and list show
     freeze.ended_on = back_on
     freeze.last_day = back_on - timedelta(days=1)
     db.session.flush()

@@ -1,7 +1,7 @@
 """What billing does when other operations happen (connected in app.billing.views.register)."""
-from app.billing.charges import add_installation_charge
+from app.billing.charges import add_installation_charge, cancel_sale_charges
 from app.billing.models import PAID_PERIODS
-from app.clients.models import SUSPENDED
+from app.clients.models import PENDING, SUSPENDED, TERMINATED
 from app.core import events
 from app.core.formatting import local_today
 from app.core.queue import enqueue
@@ -22,6 +22,13 @@ def charge_installation(actor, subscription, **_details):
     add_installation_charge(subscription, actor)
 
 
+def cancel_charges_of_sale_never_started(actor, subscription, old_status, new_status, reason=None, **_details):
+    """A sale ended before the service started (its installation cancelled) owes nothing: its open charges go."""
+    if old_status == PENDING and new_status == TERMINATED:
+        cancel_sale_charges(actor, subscription, reason or "")
+
+
 def connect():
     events.payment_recorded.connect(reactivate_when_paid)
     events.subscription_sold.connect(charge_installation)
+    events.subscription_status_changed.connect(cancel_charges_of_sale_never_started)

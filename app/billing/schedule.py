@@ -22,7 +22,7 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.billing.cycle import start_run
+from app.billing.cycle import check_day_to_run, start_run
 from app.billing.models import BillingRun
 from app.core.formatting import local_time, utcnow
 from app.core.transaction import after_commit, unit_of_work
@@ -65,7 +65,8 @@ def run_due_days(now=None):
     for day in days:
         try:
             with unit_of_work():
-                start_run(day, gettext("schedule"), scheduled=True)
+                # The schedule never picks a day after its own clock; a clock given explicitly is a simulated one.
+                start_run(day, gettext("schedule"), scheduled=True, allow_future=now is not None)
         except IntegrityError:
             # Another scheduler started this day a moment ago: it is running it.
             log.info("the scheduled run for %s was started elsewhere", day)
@@ -77,7 +78,8 @@ def run_due_days(now=None):
 def run_by_hand(day, started_by):
     """A run an operator starts now. With Redis, the run (its chunks go to the workers after the commit);
     in the embedded default None: its chunks take this process, so it starts after the commit in a thread
-    of its own rather than in the operator's request."""
+    of its own rather than in the operator's request. Raises InvalidValue for a day after today."""
+    check_day_to_run(day)
     if current_app.config.get("REDIS_URL"):
         return start_run(day, started_by)
     after_commit(_run_in_thread, current_app._get_current_object(), day, started_by)

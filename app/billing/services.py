@@ -13,7 +13,7 @@ from sqlalchemy import func
 
 from app.billing import periods as period_rules
 from app.billing.charges import (
-    PAYABLE,
+    LIVE,
     ZERO,
     advance_total,
     payment_method,
@@ -197,8 +197,11 @@ def _chosen_allocations(client, periods, charge_ids, day):
     subscriptions = _locked_subscriptions(client, list(counts)) if counts else {}
     if len(subscriptions) != len(counts):
         errors["periods"] = [gettext("A chosen subscription is not this client's.")]
-    elif any(subscription.status not in PAYABLE for subscription in subscriptions.values()):
-        errors["periods"] = [gettext("A terminated subscription cannot be paid.")]
+    elif any(subscription.status not in LIVE for subscription in subscriptions.values()):
+        # Awaiting installation it owes no months yet: money brought now stays an advance, which pays its
+        # months from the activation day (the billing cycle).
+        errors["periods"] = [gettext("Only an active or suspended subscription has months to pay; an amount "
+                                     "paid before the activation stays an advance for it.")]
     if errors:
         raise FieldErrors(errors)
     for subscription_id in sorted(counts):
@@ -237,7 +240,7 @@ def _automatic_allocations(client, amount_eur, day, keep=ZERO):
             allocations.append(PaymentAllocation(kind=PAID_CHARGE, charge=charge, amount_eur=charge.amount))
             left -= charge.amount
     live = db.session.scalars(
-        db.select(Subscription.id).where(Subscription.client_id == client.id, Subscription.status.in_(PAYABLE))
+        db.select(Subscription.id).where(Subscription.client_id == client.id, Subscription.status.in_(LIVE))
     ).all()
     subscriptions = _locked_subscriptions(client, live) if live else {}
     counts = {subscription_id: 0 for subscription_id in subscriptions}

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -12,7 +14,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import column_property, relationship, validates
 
 from app.core.formatting import utcnow
@@ -28,6 +30,7 @@ ACTIVE = "active"
 SUSPENDED = "suspended"
 TERMINATED = "terminated"
 STATUSES = (PENDING, ACTIVE, SUSPENDED, TERMINATED)
+LIVE = (ACTIVE, SUSPENDED)  # the statuses that owe periods
 
 
 def digits_only(value):
@@ -170,6 +173,33 @@ class Subscription(OfAClient, Model):
     @property
     def ip_addresses(self):
         return ", ".join(allocation.ip for allocation in self.ip_allocations)
+
+    # When a subscription owes periods is decided here, once, in Python and in SQL alike: the card, the
+    # desk, the collectors, the warnings and the billing cycle ask the methods; the debtors report and the
+    # home page the conditions. Only a live subscription (active or suspended) owes periods: one awaiting
+    # installation owes nothing but what its sale charged, and money brought for it stays an advance.
+
+    def first_unpaid_day(self, day):
+        """The first day not paid: the day after "paid until", or, never paid, the activation day (`day`
+        when it has none)."""
+        if self.paid_until is not None:
+            return self.paid_until + timedelta(days=1)
+        return self.activation_date or day
+
+    def owes_periods(self, day):
+        """Live, with a monthly fee, and not paid through `day`."""
+        return self.status in LIVE and bool(self.service.monthly_fee) and self.first_unpaid_day(day) <= day
+
+    @classmethod
+    def period_ended_condition(cls, day):
+        """SQL: the paid period has ended by `day` (first_unpaid_day <= day); never paid counts from the
+        activation day."""
+        return or_(cls.paid_until < day, cls.paid_until.is_(None) & (func.coalesce(cls.activation_date, day) <= day))
+
+    @classmethod
+    def owes_periods_condition(cls, day, service_class):
+        """SQL twin of owes_periods; the query joins the service (`service_class`)."""
+        return cls.status.in_(LIVE) & (service_class.monthly_fee > 0) & cls.period_ended_condition(day)
 
     def __str__(self):
         service = self.service.name if self.service else ""

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block
+from app.catalog.models import Service
 from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, KINDS, SUSPENDED, Client, Subscription, digits_only
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
@@ -150,11 +151,13 @@ def home_figures(actor):
     figures = {"home_client_search": True}
     if may_access(actor, "can_list", "Subscription"):
         def count(*criteria):
-            return db.session.scalar(scope(select(func.count(Subscription.id)).select_from(Subscription)
+            return db.session.scalar(scope(select(func.count(Subscription.id))
+                                           .join(Service, Service.id == Subscription.service_id)
                                            .where(*criteria), actor, Subscription))
 
         figures["home_suspended"] = count(Subscription.status == SUSPENDED)
-        figures["home_overdue"] = count(Subscription.status == ACTIVE, Subscription.paid_until < local_today())
+        figures["home_overdue"] = count(Subscription.status == ACTIVE,
+                                        Subscription.owes_periods_condition(local_today(), Service))
     return figures
 
 
@@ -204,7 +207,7 @@ def card_standing(subscriptions, today):
     live = [subscription for subscription in subscriptions if subscription.status in (ACTIVE, SUSPENDED)]
     if any(subscription.status == SUSPENDED for subscription in live):
         return gettext("Suspended"), "danger"
-    if any(subscription.paid_until is not None and subscription.paid_until < today for subscription in live):
+    if any(subscription.owes_periods(today) for subscription in live):
         return gettext("Debtor"), "warning"
     if live:
         return gettext("Active (service)"), "success"

@@ -71,7 +71,8 @@ def _username_taken(username, subscription_id=None):
 
 def sell_subscription(actor, client, service, *, username=None, password=None, delivery_address=None,
                       technology_override=False):
-    """Sells `service` to `client`: a pending subscription with its username, password and IP addresses.
+    """Sells `service` to `client`: a subscription with its username, password and IP addresses — awaiting
+    installation when the service needs one (the organizer's task activates it), else active at once.
 
     Returns the subscription, flushed; sends subscription_sold. Raises
     FieldErrors, and nothing is kept, when it may not be sold.
@@ -101,6 +102,9 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
         )
     db.session.flush()
     send(subscription_sold, actor, subscription=subscription)
+    if not service.needs_installation:
+        # Nothing to install: live from the sale, by the same status change an installation's completion makes.
+        change_status(actor, subscription, ACTIVE, gettext("Sold without installation: active from the sale."))
     return subscription
 
 

@@ -12,7 +12,7 @@ and count days and months between dates; each database spells them its
 own way.
 """
 from flask import current_app
-from sqlalchemy import Date, Integer, cast, func, literal
+from sqlalchemy import Date, Integer, cast, func, literal, literal_column
 
 from app.extensions import db
 
@@ -66,3 +66,18 @@ def day_of_month(day):
     if is_sqlite():
         return cast(func.strftime("%d", day), Integer)
     return cast(func.extract("day", day), Integer)
+
+
+def next_day(day):
+    """The day after a date expression."""
+    if is_sqlite():
+        return func.date(day, "+1 day")
+    return cast(day + literal(1), Date)
+
+
+def days_in_month(day):
+    """How many days the month of a date expression has."""
+    if is_sqlite():
+        return cast(func.strftime("%d", func.date(day, "start of month", "+1 month", "-1 day")), Integer)
+    return cast(func.extract("day", func.date_trunc("month", day) + literal_column("interval '1 month - 1 day'")),
+                Integer)

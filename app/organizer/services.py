@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block, Neighbourhood
 from app.clients.models import ACTIVE as SUBSCRIPTION_ACTIVE
+from app.clients.models import TERMINATED as SUBSCRIPTION_TERMINATED
 from app.clients.models import PENDING as SUBSCRIPTION_PENDING
 from app.clients.models import Client
 from app.clients.subscriptions import change_status
@@ -308,7 +309,8 @@ def close_task(actor, task):
 
 
 def cancel_task(actor, task, reason):
-    """Cancel a task, saying why; a cancelled installation activates nothing. Cancelling again changes nothing."""
+    """Cancel a task, saying why. A cancelled installation activates nothing: the sale it was for ends
+    (terminated, with the reason), and what the sale charged is cancelled. Cancelling again changes nothing."""
     if not (plans_tasks(actor) and in_scope(task, actor)):
         raise FieldErrors({"cancel_reason": [gettext("You do not have the right to cancel tasks.")]})
     # A cancel says why, a repeated one too: the same request is refused or taken whatever the task's state.
@@ -324,6 +326,12 @@ def cancel_task(actor, task, reason):
     task.closed_at = utcnow()
     task.closed_by_id = actor.id
     db.session.flush()
+    subscription = task.subscription
+    if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
+        # The sale never started: it ends here, and billing cancels what it charged (with this reason).
+        change_status(actor, subscription, SUBSCRIPTION_TERMINATED,
+                      gettext("Installation cancelled (task No. %(number)s): %(reason)s", number=task.id,
+                              reason=task.cancel_reason))
     return task
 
 

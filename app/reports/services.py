@@ -7,13 +7,14 @@ total row — what the screen shows, and what every export writes
 received (app.billing.currency.to_eur, the one conversion); the original
 currencies are shown beside it.
 """
+import calendar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Numeric, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy_continuum import version_class, versioning_manager
 
 from app.addresses.models import Block, Neighbourhood
@@ -26,7 +27,17 @@ from app.collectors.models import PaymentCollector
 from app.core.formatting import local_today, utc_bounds
 from app.core.money import quantize
 from app.core.scoping import dealer_of
-from app.core.sqltime import day_key, day_of_month, days_since, local_day, month_key, month_number, year_key
+from app.core.sqltime import (
+    day_key,
+    day_of_month,
+    days_in_month,
+    days_since,
+    local_day,
+    month_key,
+    month_number,
+    next_day,
+    year_key,
+)
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.radius.models import Nas, RadiusSession
@@ -226,13 +237,44 @@ def age_label(low, high):
     return f"{low}–{high}" if high else f"> {low - 1}"
 
 
-def _periods_due(today):
-    """How many periods a subscription needs to be paid through `today`, in SQL, from its "paid until" (the
-    card's rule, app.billing.periods): fixed months count calendar months; floating ones one more when
-    today is past the anniversary day."""
-    months = literal(today.year * 12 + today.month) - month_number(Subscription.paid_until)
-    floating_extra = case((literal(today.day) > day_of_month(Subscription.paid_until), 1), else_=0)
-    return case((Service.month_type == "floating", months + floating_extra), else_=months)
+def _first_unpaid_day(today):
+    """Subscription.first_unpaid_day in SQL: the day after "paid until"; never paid, the activation day."""
+    return case((Subscription.paid_until.is_(None), func.coalesce(Subscription.activation_date, literal(today))),
+                else_=next_day(Subscription.paid_until))
+
+
+def _anniversaries_through(day, anchor_day, days_in_that_month):
+    """For floating months: the periods' ends on or before `day`, counted from a fixed origin (month number
+    plus one once the month's anniversary — the anchor's day, or the month's last when shorter — is reached)."""
+    anniversary = case((anchor_day < days_in_that_month, anchor_day), else_=days_in_that_month)
+    return month_number(day) + case((day_of_month(day) >= anniversary, 1), else_=0)
+
+
+def _periods_and_fees_due(today):
+    """How many periods make a subscription paid through `today` (at least the next), and their price in EUR,
+    in SQL — the card's rule (app.billing.periods.next_periods): fixed months are calendar months, the first
+    one starting after the 1st at its share of the fee; floating months end on the activation day's
+    anniversaries (a subscription never paid starts on that day: its first period ends on the next one)."""
+    fee = func.round(_fee_eur(), 2)
+    start = _first_unpaid_day(today)
+    fixed_count = literal(today.year * 12 + today.month) - month_number(start) + 1
+    first_share = case((day_of_month(start) == 1, literal(1)),
+                       else_=cast(days_in_month(start) - day_of_month(start) + 1, Numeric(12, 6))
+                       / cast(days_in_month(start), Numeric(12, 6)))
+    fixed_fees = func.round(fee * first_share, 2) + (fixed_count - 1) * fee
+    anchor = func.coalesce(Subscription.activation_date, literal(today))
+    yesterday = today - timedelta(days=1)
+    # The periods after the last one paid (never paid: after the activation day) up to the first that ends on
+    # or after today: the ends in between, plus that one.
+    ends_between = (
+        _anniversaries_through(literal(yesterday), day_of_month(anchor),
+                               literal(calendar.monthrange(yesterday.year, yesterday.month)[1]))
+        - _anniversaries_through(func.coalesce(Subscription.paid_until, anchor), day_of_month(anchor),
+                                 days_in_month(func.coalesce(Subscription.paid_until, anchor))))
+    floating_count = case((ends_between > 0, ends_between), else_=0) + 1
+    floating = Service.month_type == "floating"
+    return (case((floating, floating_count), else_=fixed_count),
+            case((floating, floating_count * fee), else_=fixed_fees))
 
 
 def _fee_eur():
@@ -255,7 +297,7 @@ def debtors(actor, filters, today=None, page=None):
     debts = _debts(actor, filters, today).subquery("debts")
     totals = _debt_totals(debts)
     count = sum(group["count"] for group in totals.values())
-    query = select(debts).order_by(debts.c.paid_until, debts.c.client_number)
+    query = select(debts).order_by(debts.c.since, debts.c.client_number)
     if page is not None:
         page = min(page, max(count - 1, 0) // DEBTORS_PAGE)  # a page past the end shows the last one
         query = query.limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE)
@@ -269,7 +311,7 @@ def debtors(actor, filters, today=None, page=None):
     for row in db.session.execute(query):
         fees, open_charges, advance = (_cents(value) for value in (row.fees, row.charges, row.advance))
         report.rows.append([row.client_number, row.name, row.phone or "", _address(row), row.dealer,
-                            row.paid_until + timedelta(days=1), int(row.age), age_label(*AGES[row.age_group]),
+                            _as_date(row.since), int(row.age), age_label(*AGES[row.age_group]),
                             int(row.months), fees, open_charges, advance, fees + open_charges - advance])
     report.total = [gettext("Total"), ngettext("%(num)d client", "%(num)d clients", count), "", "", "", "", "", "",
                     "", *(sum((group[name] for group in totals.values()), ZERO)
@@ -282,22 +324,29 @@ def debtors(actor, filters, today=None, page=None):
     return report
 
 
+def _as_date(value):
+    """A date computed in SQL: SQLite gives it back as text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _cents(value):
     return quantize(Decimal(str(value or 0)))
 
 
 def _debts(actor, filters, today):
     """One row per debtor, its amounts rounded to the cent in SQL (so that the totals, summed there, are
-    the sums of the rows shown)."""
+    the sums of the rows shown). A debtor is a client owing periods of a live subscription (never paid
+    included: from its activation day) or open charges, more than its advance (the card's "due today")."""
+    months, fees_due = _periods_and_fees_due(today)
     overdue = (
         select(Subscription.client_id.label("client_id"),
-               func.min(Subscription.paid_until).label("paid_until"),
-               func.sum(_periods_due(today) * _fee_eur()).label("owed"),
-               func.sum(_periods_due(today)).label("months"))
+               func.min(_first_unpaid_day(today)).label("since"),
+               func.sum(fees_due).label("owed"),
+               func.sum(months).label("months"))
         .join(Service, Service.id == Subscription.service_id)
-        .where(Subscription.status.in_((ACTIVE, SUSPENDED)), Subscription.paid_until.isnot(None),
-               Subscription.paid_until < today)
+        .where(Subscription.owes_periods_condition(today, Service))
     )
+    subscription_filters = [key for key in ("service", "group", "status") if filters.get(key)]
     if filters.get("service"):
         overdue = overdue.where(Subscription.service_id == filters["service"])
     if filters.get("group"):
@@ -305,16 +354,25 @@ def _debts(actor, filters, today):
     if filters.get("status"):
         overdue = overdue.where(Subscription.status == filters["status"])
     overdue = overdue.group_by(Subscription.client_id).subquery()
-    charges = (select(Charge.client_id.label("client_id"), func.sum(Charge.amount).label("charges"))
+    charges = (select(Charge.client_id.label("client_id"), func.sum(Charge.amount).label("charges"),
+                      func.min(local_day(Charge.created_at)).label("since"))
                .where(Charge.open_condition()).group_by(Charge.client_id).subquery())
+    # Who may owe: clients with periods due, and (unless a service filter asks for subscriptions) clients
+    # who owe open charges only.
+    owing = select(overdue.c.client_id)
+    if not subscription_filters:
+        owing = owing.union(select(charges.c.client_id))
+    owing = owing.subquery()
     reversal = db.aliased(Payment)
     advances = (select(Payment.client_id.label("client_id"), func.sum(PaymentAllocation.amount_eur).label("advance"))
                 .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
                 .where(PaymentAllocation.kind == ADVANCE,
                        ~select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
                 .group_by(Payment.client_id).subquery())
-    age = days_since(overdue.c.paid_until, today)
-    fees = func.round(overdue.c.owed, 2)
+    since = case((overdue.c.since.is_(None), charges.c.since), (charges.c.since.is_(None), overdue.c.since),
+                 (charges.c.since < overdue.c.since, charges.c.since), else_=overdue.c.since)
+    age = days_since(since, today) + 1
+    fees = func.round(func.coalesce(overdue.c.owed, 0), 2)
     open_charges = func.round(func.coalesce(charges.c.charges, 0), 2)
     advance = func.round(func.coalesce(advances.c.advance, 0), 2)
     age_group = case(*((age <= high, index) for index, (_low, high) in enumerate(AGES) if high),
@@ -323,10 +381,11 @@ def _debts(actor, filters, today):
         select(Client.client_number, Client.name, Client.phone, Client.address_text, Block.name.label("block"),
                (Neighbourhood.kind + literal(" ") + Neighbourhood.name).label("neighbourhood"), Client.entrance,
                Client.floor, Client.apartment, func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
-               overdue.c.paid_until, overdue.c.months, fees.label("fees"), open_charges.label("charges"),
-               advance.label("advance"), (fees + open_charges - advance).label("due"), age.label("age"),
-               age_group.label("age_group"))
-        .select_from(overdue).join(Client, Client.id == overdue.c.client_id)
+               since.label("since"), func.coalesce(overdue.c.months, 0).label("months"), fees.label("fees"),
+               open_charges.label("charges"), advance.label("advance"), (fees + open_charges - advance).label("due"),
+               age.label("age"), age_group.label("age_group"))
+        .select_from(owing).join(Client, Client.id == owing.c.client_id)
+        .outerjoin(overdue, overdue.c.client_id == Client.id)
         .outerjoin(charges, charges.c.client_id == Client.id)
         .outerjoin(advances, advances.c.client_id == Client.id)
         .outerjoin(Dealer, Dealer.id == Client.dealer_id)

@@ -20,7 +20,7 @@ from tests.factories import make_client, make_payment, make_service, make_subscr
 
 
 def run_cycle(app, day):
-    result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", day.isoformat()])
+    result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", day.isoformat(), "--allow-future"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result.output
 

@@ -7,7 +7,9 @@ import time
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+
+from app.audit.models import LogEntry
 
 from app.billing.models import BillingRun
 from app.billing.schedule import EmbeddedScheduler, due_days, run_due_days
@@ -140,3 +142,34 @@ def test_a_cashier_cannot_start_a_run(app):
     assert response.status_code in (302, 403)
     with app.app_context():
         assert db.session.scalar(select(BillingRun)) is None
+
+
+def test_a_day_after_today_is_refused_in_the_panel_and_on_the_command_line(app):
+    """One typo in a date must not suspend subscriptions paid into the future; catching up on past days works."""
+    from datetime import timedelta
+
+    from app.core.formatting import local_today
+
+    with app.app_context():
+        tomorrow = local_today() + timedelta(days=1)
+        _client_id, subscription_id = subscriber("Петя Платила", paid_until=tomorrow + timedelta(days=40),
+                                                 tolerance_days=0, warning_days=0)
+    admin = Browser(app)
+    admin.login()
+    response = admin.submit("/billing-runs/start", {"day": f"{tomorrow + timedelta(days=60):%d.%m.%Y}"},
+                            form_url="/billing-runs/list/")
+    assert response.status_code == 302
+    page = visible_text(admin.get("/billing-runs/list/").text)
+    assert "Цикълът се пуска за днес" in page
+    result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", (tomorrow + timedelta(days=60)).isoformat()])
+    assert result.exit_code != 0 and "Цикълът се пуска за днес" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(BillingRun)) == 0
+        assert db.session.get(Subscription, subscription_id).status == "active"
+    # Explicitly allowed (tests, benchmarks): it runs, and the LOG says it was ahead of today.
+    result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", tomorrow.isoformat(),
+                                                "--allow-future"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        notes = db.session.scalars(select(LogEntry.note).where(LogEntry.operation == "job")).all()
+        assert any("ден след днешния" in (note or "") for note in notes), notes

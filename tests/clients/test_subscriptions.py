@@ -45,12 +45,13 @@ def test_sale_allocates_ips_and_makes_a_username(app, admin):
     assert response.status_code == 302, visible_text(response.text)[-600:]
     with app.app_context():
         subscription = db.session.scalars(select(Subscription)).one()
-        assert subscription.status == "pending"
+        # The service needs no installation: active from the sale.
+        assert subscription.status == "active"
         assert subscription.ip_addresses == "10.50.0.2, 10.50.0.3"
         assert subscription.username.endswith(f"-{subscription.id}") and len(subscription.password) >= 8
         number = subscription.client.client_number
     card = visible_text(admin.get(f"/clients/show/{client_id}").text)
-    assert "Интернет LAN Очаква инсталация" in card and "10.50.0.2, 10.50.0.3" in card
+    assert "Интернет LAN Активна" in card and "10.50.0.2, 10.50.0.3" in card
     assert f"{number}-" in card
 
 
@@ -111,8 +112,9 @@ def test_termination_releases_the_ips_and_says_why(app, admin):
         assert db.session.scalar(select(func.count(IpAllocation.id))) == 0
         change = db.session.scalars(select(LogEntry).where(
             LogEntry.entity_type == "Subscription", LogEntry.operation == "update").order_by(LogEntry.id)).all()[-1]
-        assert change.changes["status"] == ["pending", "terminated"]
-        assert change.changes["status_reason"] == [None, "Отказ от услугата"]
+        assert change.changes["status"] == ["active", "terminated"]
+        assert change.changes["status_reason"] == ["Продадена без инсталация: активна от продажбата.",
+                                                   "Отказ от услугата"]
         released = db.session.scalars(select(LogEntry).where(
             LogEntry.entity_type == "IpAllocation", LogEntry.operation == "delete")).all()
         assert len(released) == 2

@@ -46,7 +46,7 @@ def test_a_task_is_planned_worked_and_closed_through_the_api(app, api):
     assert api.post(f"/api/v1/tasks/{task_id}/cancel", json={"reason": "Късно"}).status_code == 422
 
 
-def test_cancelling_through_the_api_takes_a_reason_and_activates_nothing(app, api):
+def test_cancelling_through_the_api_takes_a_reason_and_ends_the_sale_instead_of_activating_it(app, api):
     with app.app_context():
         type_id = make_installation_type().id
         client = make_client(None, "Отказал се")
@@ -59,4 +59,5 @@ def test_cancelling_through_the_api_takes_a_reason_and_activates_nothing(app, ap
     cancelled = api.post(f"/api/v1/tasks/{task_id}/cancel", json={"reason": "Клиентът се отказа"})
     assert cancelled.status_code == 200 and cancelled.json["result"]["cancel_reason"] == "Клиентът се отказа"
     with app.app_context():
-        assert db.session.get(Subscription, subscription_id).status == "pending"
+        # The sale never started: it ends with the cancellation's reason.
+        assert db.session.get(Subscription, subscription_id).status == "terminated"

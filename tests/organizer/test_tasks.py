@@ -1,14 +1,18 @@
 """Tasks: steps copied from the type, step marks and closing rules, the sale's installation task."""
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import LogEntry
-from app.clients.models import ACTIVE, PENDING, Subscription
+from app.billing.charges import due_today
+from app.billing.models import Charge
+from app.clients.models import ACTIVE, PENDING, TERMINATED, Subscription
 from app.clients.subscriptions import sell_subscription
 from app.core.actors import acting_as
 from app.core.errors import FieldErrors
+from app.core.formatting import local_today
 from app.extensions import db
 from app.clients.models import Client
 from app.organizer.models import Task, TaskStep, TaskType, TaskTypeStep
@@ -162,16 +166,29 @@ def test_a_cancelled_installation_activates_nothing_and_a_service_without_instal
         client = make_client(None, "Борис Донев")
         service = make_service("Интернет 500")
         service.needs_installation = True
+        service.installation_fee = Decimal("30.00")
         mailbox = make_service("Пощенска кутия")
         db.session.commit()
         subscription = sell_subscription(head_office_cashier(), client, service)
-        sell_subscription(head_office_cashier(), client, mailbox)
+        mail_subscription = sell_subscription(head_office_cashier(), client, mailbox)
         db.session.commit()
         assert db.session.scalar(select(func.count(Task.id))) == 1
+        # Nothing to install: the mailbox is live from the sale, and the LOG says why.
+        assert mail_subscription.status == ACTIVE and mail_subscription.activation_date == local_today()
+        assert mail_subscription.status_reason == "Продадена без инсталация: активна от продажбата."
+        fee = db.session.scalar(select(Charge).where(Charge.subscription_id == subscription.id))
+        assert fee.amount == Decimal("30.00") and fee.cancelled_at is None
         task = db.session.scalar(select(Task))
         cancel_task(head_office_cashier(), task, "Клиентът се отказа")
         db.session.commit()
-        assert db.session.get(Subscription, subscription.id).status == PENDING
+        # The sale never started: it ends, and its installation fee is no longer owed.
+        cancelled = db.session.get(Subscription, subscription.id)
+        assert cancelled.status == TERMINATED
+        assert cancelled.status_reason == f"Инсталацията е отменена (задача № {task.id}): Клиентът се отказа"
+        db.session.refresh(fee)
+        assert fee.cancelled_at is not None and "Клиентът се отказа" in fee.cancel_reason
+        money = due_today(db.session.get(Client, client.id))
+        assert money.charges == [] and [item.subscription.id for item in money.overdue] == [mail_subscription.id]
         with pytest.raises(FieldErrors):
             close_task(head_office_cashier(), task)
         assert db.session.scalar(select(func.count(TaskStep.id))) == 4
