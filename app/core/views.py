@@ -685,6 +685,15 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
             return self._refused(FieldErrors({"_schema": [gettext("Already exists.")]}))
         return self.response(200, result=self.edit_model_schema.dump(record, many=False))
 
+    def _merge_update_item(self, model_item, data):
+        """FAB's PUT-as-PATCH merge, without the write-only secrets: a PUT that leaves out a password keeps
+        it (the record is not answered with it, so the dump has none to copy)."""
+        data_item = self.edit_model_schema.dump(model_item, many=False)
+        for name in self.edit_columns:
+            if name not in data and name in data_item:
+                data[name] = data_item[name]
+        return data
+
     def delete_headless(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:

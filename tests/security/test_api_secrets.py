@@ -115,3 +115,19 @@ def test_no_api_answer_carries_a_password_hash_or_a_secret(app):
     # The spec says so too: a client sends the password and never reads it back.
     operator_post = resolve(spec, spec["components"]["schemas"]["OperatorApi.post"])
     assert operator_post["properties"]["password"].get("writeOnly") is True
+
+
+def test_a_put_that_leaves_the_password_out_keeps_it_and_does_not_answer_it(app, api):
+    from app.clients.models import Subscription
+    from app.extensions import db
+    from tests.factories import make_client, make_service, make_subscription
+
+    with app.app_context():
+        client = make_client(None, "Пламен Парола")
+        service = make_service("Интернет парола", username_type="radius")
+        subscription_id = make_subscription(client, service, username="plamen", password="tajna-123").id
+    response = api.put(f"/api/v1/subscriptions/{subscription_id}", json={})
+    assert response.status_code == 200, response.text
+    assert "password" not in response.json["result"]
+    with app.app_context():
+        assert db.session.get(Subscription, subscription_id).password == "tajna-123"
