@@ -20,7 +20,7 @@ from datetime import timedelta
 
 import pyotp
 from pyotp.exceptions import OTPVerificationError
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import or_, select, update
 
@@ -29,6 +29,7 @@ from app.audit.services import record_event
 from app.core import events
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core.links import public_url
 from app.core.scoping import in_scope
 from app.extensions import db
 from app.security.models import Operator, OperatorLogin
@@ -143,7 +144,7 @@ def issue_enrolment_link(actor, operator):
     state.enrolment_hash = _enrolment_digest(token)
     state.enrolment_expires_at = expires_at
     db.session.flush()
-    link = url_for("TwoFactorAuthDBView.enrol", token=token, _external=True)
+    link = public_url("TwoFactorAuthDBView.enrol", token=token)  # the configured host, never the request's
     record_event(LogEntry.SECOND_FACTOR, user=actor, entity=operator, note=gettext("Enrolment link issued"))
     events.send(events.second_factor_link_issued, actor, operator=operator, link=link, expires_at=expires_at)
     return link
