@@ -85,7 +85,29 @@ def database_url(tmp_path_factory):
 def app(database_url):
     app = create_app(app_config(database_url))
     migrate_and_prepare(app)
+    with app.app_context():
+        app.config["TEST_ADMINISTRATOR"] = administrator_as_prepared()
     return app
+
+
+def administrator_as_prepared():
+    """The administrator's row and roles as migrate_and_prepare made them."""
+    row = db.session.execute(sa.text("SELECT * FROM ab_user WHERE username = :u"), {"u": ADMIN_USERNAME}).mappings().one()
+    roles = db.session.execute(sa.text("SELECT role_id FROM ab_user_role WHERE user_id = :a"), {"a": row["id"]}).scalars()
+    return dict(row), sorted(roles)
+
+
+def restore_administrator(prepared):
+    """Put the administrator back as prepared: a test (the API fuzzer above all) may rename it, change its
+    e-mail, password or roles, and the next test would read "0 0" where "Администратор Тестов" signed."""
+    row, roles = prepared
+    columns = [name for name in row if name != "id"]
+    db.session.execute(
+        sa.text("UPDATE ab_user SET " + ", ".join(f"{name} = :{name}" for name in columns) + " WHERE id = :id"), row)
+    db.session.execute(sa.text("DELETE FROM ab_user_role WHERE user_id = :a"), {"a": row["id"]})
+    for role_id in roles:
+        db.session.execute(sa.text("INSERT INTO ab_user_role (user_id, role_id) VALUES (:a, :r)"),
+                           {"a": row["id"], "r": role_id})
 
 
 @pytest.fixture(autouse=True)
@@ -96,9 +118,8 @@ def clean_database(request):
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.rollback()
-        admin_id = db.session.execute(
-            sa.text("SELECT id FROM ab_user WHERE username = :u"), {"u": ADMIN_USERNAME}
-        ).scalar()
+        admin_id = app.config["TEST_ADMINISTRATOR"][0]["id"]
+        restore_administrator(app.config["TEST_ADMINISTRATOR"])
         for table in reversed(Model.metadata.sorted_tables):
             if table.name in KEPT_TABLES:
                 continue
