@@ -5,6 +5,7 @@ import urllib.parse
 import prison
 from flask import jsonify, request
 from flask_babel import gettext
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import NotFound
 
 
@@ -57,30 +58,48 @@ def refuse_nul_characters():
     return None
 
 
-def _reads_as_rison_or_json(value):
-    # FAB's `rison` decorator reads `q` as Rison, then (FAB_API_ALLOW_JSON_QS) as JSON decoded once more.
+def _as_fab_reads_it(value):
+    """`q` written so FAB reads what was sent, or None when it cannot be read at all.
+
+    FAB reads `q` as Rison, else (FAB_API_ALLOW_JSON_QS) as JSON after URL-decoding it a second time, so a
+    JSON query whose text holds "+", "&" or "%" (a phone "+359…", a name with "&") was misread or refused.
+    The spec publishes `q` as JSON decoded once, as every HTTP client encodes it: such JSON is handed on
+    encoded once more, behind a space no Rison reads, so that FAB's second decoding gives it back as sent.
+    (Not as Rison: prison writes some control characters unquoted and cannot read them back.)
+    A query only the second decoding reads goes on as before.
+    """
     try:
         prison.loads(value)
-        return True
+        return value
     except prison.decoder.ParserException:
         pass
     except Exception:  # prison's own number and end-of-text slips (ValueError, IndexError): FAB lets them out as a 500
-        return False
+        return None
+    try:
+        json.loads(value)
+        return " " + urllib.parse.quote(value, safe="")
+    except ValueError:
+        pass
     try:
         json.loads(urllib.parse.parse_qs(f"q={value}")["q"][0])
-        return True
+        return value
     except Exception:
-        return False
+        return None
 
 
-def refuse_unreadable_api_query():
-    """An API's `q` (Rison or JSON) that cannot be read at all ("1e", "1e-", "!"): 400 with a message, before any view.
-
-    FAB answers most unreadable ones itself; these slip past it as a 500.
-    """
+def read_api_query_once():
+    """An API's `q`, Rison or JSON decoded once, handed on so that FAB reads it as sent; 400 with a message
+    when it cannot be read at all ("1e", "1e-", "!"), before any view (FAB lets some of those out as a 500)."""
     value = request.args.get("q") if request.path.startswith("/api/") else None
-    if value and not _reads_as_rison_or_json(value):
+    if not value:
+        return None
+    readable = _as_fab_reads_it(value)
+    if readable is None:
         return jsonify(message=gettext("The argument q can be read neither as Rison nor as JSON.")), 400
+    if readable != value:
+        arguments = request.args.copy()
+        arguments["q"] = readable
+        request.args = ImmutableMultiDict(arguments)
     return None
 
 
@@ -99,4 +118,4 @@ def init_app(app):
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _method_not_allowed)
     app.before_request(refuse_nul_characters)
-    app.before_request(refuse_unreadable_api_query)
+    app.before_request(read_api_query_once)

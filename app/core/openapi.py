@@ -104,6 +104,8 @@ def corrected(spec, login_providers=("db",)):
                 if "provider" in body.get("properties", {}):
                     body["properties"]["provider"]["enum"] = [name for name in login_providers if name]
                 body["required"] = ["username", "password"]  # FAB's LoginPost requires them (400 without)
+                for name in ("username", "password"):  # and not empty: "" is refused 400 in the login's words
+                    body.get("properties", {}).get(name, {})["minLength"] = 1
     return spec
 
 

@@ -605,11 +605,12 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
                                  (operators & LIST_OPERATORS, {"type": "array", "items": value})):
                 if names:
                     filters.append({"type": "object", "required": ["col", "opr", "value"],
-                                    "properties": {"col": {"const": column}, "opr": {"enum": sorted(names)},
+                                    "properties": {"col": {"enum": [column]}, "opr": {"enum": sorted(names)},
                                                    "value": taken}})
         return {
             "type": "object",
             "additionalProperties": False,  # FAB reads nothing else; an unknown key is a mistake, said so
+            "not": {"required": ["columns", "select_columns"]},  # FAB takes one or the other (400 for both)
             "properties": {
                 "columns": {"type": "array", "items": {"type": "string"}},
                 "select_columns": {"type": "array", "items": {"type": "string"}},

@@ -1,4 +1,6 @@
 """What schemathesis found the API answering off its spec or with a server error (issue 25), one rule each."""
+import json
+
 from app.dealers.models import Dealer
 from tests.core.test_api_adapters import count, model_apis
 
@@ -70,7 +72,7 @@ def test_a_list_query_is_what_the_spec_publishes_for_that_list_and_nothing_else(
     and a boolean compared with a text column was a 500."""
     spec = api.get("/api/v1/_openapi").json
     q = spec["paths"]["/api/v1/dealers/"]["get"]["parameters"][0]["content"]["application/json"]["schema"]
-    by_column = {item["properties"]["col"]["const"]: item["properties"]
+    by_column = {item["properties"]["col"]["enum"][0]: item["properties"]
                  for item in q["properties"]["filters"]["items"]["anyOf"] if "in" not in item["properties"]["opr"]["enum"]}
     assert set(by_column) == {"name", "company_name", "eik", "email", "phone"}  # DealerApi.search_columns
     assert by_column["name"]["value"] == {"type": "string"} and "ct" in by_column["name"]["opr"]["enum"]
@@ -97,3 +99,17 @@ def test_the_login_offers_only_the_provider_it_takes(app, api):
     body = spec["paths"]["/api/v1/security/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["provider"]["enum"] == ["db"]  # FAB offered "ldap" too, and refused it with 400
     assert body["required"] == ["username", "password"]  # {} was a valid body by the spec, and a 400
+    # An empty username was valid by the spec, and a 400 in the login's words.
+    assert body["properties"]["username"]["minLength"] == body["properties"]["password"]["minLength"] == 1
+    assert api.post("/api/v1/security/login", json={"username": "", "password": "x"}).status_code == 400
+
+
+def test_a_json_list_query_is_read_as_sent_so_plus_ampersand_and_percent_stay_what_they_are(app, api):
+    """FAB URL-decoded a JSON q a second time: "+359" searched " 359", and a name with "&" was a 400."""
+    for name in ("Нет & Ко", "+359 Телеком", "100% Кабел"):
+        assert api.post("/api/v1/dealers/", json={"name": name}).status_code == 201
+    for text, expected in (("& Ко", ["Нет & Ко"]), ("+359", ["+359 Телеком"]), ("100%", ["100% Кабел"])):
+        query = json.dumps({"filters": [{"col": "name", "opr": "ct", "value": text}]})
+        response = api.get("/api/v1/dealers/", query_string={"q": query})
+        assert response.status_code == 200, response.json
+        assert [row["name"] for row in response.json["result"]] == expected

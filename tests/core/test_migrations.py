@@ -59,6 +59,25 @@ def test_migrations_from_empty_match_the_models(empty_database):
         db.engine.dispose()
 
 
+def test_after_the_migrations_every_connection_of_the_app_still_refuses_to_orphan_a_record(tmp_path):
+    """The migrations switch SQLite's foreign keys off on their connection; that connection went back to the
+    pool so, and the API fuzzer deleted a service still sold through it (a subscription of no service)."""
+    app = create_app(app_config(f"sqlite:///{tmp_path / 'pool.db'}"))
+    with app.app_context():
+        upgrade()
+        connections = [db.engine.connect() for _ in range(db.engine.pool.size() + 1)]  # every pooled one at once
+        try:
+            assert [c.exec_driver_sql("PRAGMA foreign_keys").scalar() for c in connections] == [1] * len(connections)
+            for connection in connections:
+                with pytest.raises(sa.exc.IntegrityError):
+                    connection.execute(sa.text("INSERT INTO ab_user_role (user_id, role_id) VALUES (999, 999)"))
+                connection.rollback()
+        finally:
+            for connection in connections:
+                connection.close()
+        db.engine.dispose()
+
+
 def test_passwords_logged_in_clear_before_masking_are_masked_by_the_upgrade(tmp_path):
     app = create_app(app_config(f"sqlite:///{tmp_path / 'old.db'}"))
     with app.app_context():
