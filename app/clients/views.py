@@ -32,7 +32,7 @@ from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
 from app.security import permissions
-from app.security.rights import may
+from app.security.rights import may, may_access
 from app.core.scoping import DealerScopedView
 
 # The client card; billing adds its payments, contracts its contracts, and
@@ -149,8 +149,9 @@ class ClientListWidget(ListWidget):
 
 
 def single_search_hit(list_widget):
-    """The id of the one client a typed search found (the list then opens its card), else None."""
-    if not (request.args.get("q") or "").strip():
+    """The id of the one client a typed search found (the list then opens its card, for who may open it),
+    else None."""
+    if not (request.args.get("q") or "").strip() or not may_access(current_operator(), "can_show", "Client"):
         return None
     found = list_widget.template_args
     return found["pks"][0] if found.get("count") == 1 and len(found.get("pks") or ()) == 1 else None

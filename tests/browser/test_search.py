@@ -9,6 +9,7 @@ import re
 from app.clients.models import Client
 from app.extensions import db
 from tests.browser.test_walk import SCREENS, DEMO_PASSWORD, browser, live_server, log_in  # noqa: F401 (fixtures)
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 DESK = {"width": 1366, "height": 768}
 
@@ -61,7 +62,7 @@ def test_a_caller_id_and_a_first_and_last_name_land_on_the_card(live_server, bro
 
 def test_a_search_of_several_lists_them_and_a_name_opens_its_card(live_server, browser, app):  # noqa: F811
     ivan = client_id(app, "Иван Петров Иванов")
-    page = log_in(browser, live_server, "m.ivanova", DEMO_PASSWORD)
+    page = log_in(browser, live_server, ADMIN_USERNAME, ADMIN_PASSWORD)
     page.set_viewport_size(DESK)
     search_from(page, f"{live_server}/", "Иван")
     assert "/clients/list/" in page.url
@@ -71,5 +72,6 @@ def test_a_search_of_several_lists_them_and_a_name_opens_its_card(live_server, b
     page.click("a.client-link:text-is('Иван Петров Иванов')")
     page.wait_for_load_state("networkidle")
     assert page.url.endswith(f"/clients/show/{ivan}"), page.url
-    assert re.search(r"Услуги\s+1\b", page.inner_text("#card-tabs"))
+    tabs = page.inner_text("#card-tabs")
+    assert re.search(r"Услуги\s+1\b", tabs) and re.search(r"Задачи\s+\d+", tabs), tabs
     desk_screenshot(page, "search-list-card")
