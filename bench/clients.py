@@ -133,6 +133,9 @@ def probes(app):
         first, surname, family = name.split()
         searches = {
             "phone": phone,
+            # The same number as a caller ID shows it, and a first name with the last, no middle name.
+            "phone, caller ID": "+359 " + phone[1:],
+            "name, first and last": f"{first} {family}",
             "ЕГН": egn,
             "IP": str(ipaddress.IPv4Address(address)),
             # The end of a first name and both surnames: a handful of clients.

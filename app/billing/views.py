@@ -286,6 +286,14 @@ def card_payments(client, actor, subscriptions=None, **_known):
     }
 
 
+def card_payment_count(client, actor, **_known):
+    """The payments tab's counter: the client's payments (reversals too, as the tab lists them), for whoever
+    may list payments."""
+    if not may_access(actor, "can_list", "Payment"):
+        return None
+    return db.select(db.func.count(Payment.id)).where(Payment.client_id == client.id)
+
+
 class ChargeView(DealerScopedView, BackToTheCard, BillingModelView):
     datamodel = BillingInterface(Charge)
     route_base = "/charges"
@@ -432,5 +440,5 @@ def register(appbuilder):
     appbuilder.add_view(FreezeView, "Freezes", label=_l("Freezes"), icon="fa-snowflake-o", category="Clients")
     appbuilder.add_api(PaymentApi)
     CLIENT_CARD.add("billing/_card_money.html", card_payments, order=10, place="summary")
-    CLIENT_CARD.add("billing/_card_payments.html", None, order=10, place="payments")
+    CLIENT_CARD.add("billing/_card_payments.html", None, order=10, place="payments", count=card_payment_count)
     handlers.connect()

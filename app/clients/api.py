@@ -1,11 +1,13 @@
 """REST API: /api/v1/clients/ and /api/v1/subscriptions/, over the same operations as the panel."""
+from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import false
 
 from app.clients.models import Client, Subscription
-from app.clients.services import create_client, update_client
+from app.clients.services import create_client, phone_condition, update_client
 from app.clients.subscriptions import change_technical_parameters, sell_subscription
 from app.core.validators import check_egn, check_eik, check_vat_number
-from app.core.views import BillingInterface, BillingModelApi, RecordOperations
+from app.core.views import BillingInterface, BillingModelApi, FilterConverter, RecordOperations
 from app.core.scoping import DealerScopedApi
 
 CLIENT_FIELDS = ["kind", "name", "dealer", "phone", "fax", "email", "comment", "egn", "id_card", "company_name",
@@ -21,6 +23,33 @@ CLIENT_DESCRIPTIONS = {
 }
 
 
+class PhoneContains(BaseFilter):
+    """The phone column's one filter (panel and API): the number typed, in any of its forms, as the search box
+    reads it. An operator name of its own: FAB's REST API looks operators up by name in one table shared by
+    every column ("ct" there is FAB's text "contains")."""
+
+    name = _l("Contains")
+    arg_name = "ct_number"
+
+    def apply(self, query, value):
+        condition = phone_condition(str(value or ""))
+        return query.filter(false() if condition is None else condition)
+
+
+class ClientFilterConverter(FilterConverter):
+    conversion_table = (("is_client_phone", [PhoneContains]),) + FilterConverter.conversion_table
+
+
+class ClientInterface(BillingInterface):
+    """Clients' data access: the phone is filtered by its key, not as text."""
+
+    filter_converter_class = ClientFilterConverter
+
+    def is_client_phone(self, col_name):
+        # FAB builds the interfaces of related models (the dealer filter) from this class too.
+        return self.obj is Client and col_name == "phone"
+
+
 def _sell(actor, client=None, service=None, **values):
     return sell_subscription(actor, client, service, **values)
 
@@ -30,7 +59,7 @@ SUBSCRIPTION_OPERATIONS = RecordOperations(create=_sell, update=change_technical
 
 
 class ClientApi(DealerScopedApi, BillingModelApi):
-    datamodel = BillingInterface(Client)
+    datamodel = ClientInterface(Client)
     resource_name = "clients"
     class_permission_name = "Client"
     allow_browser_login = True

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 from flask_appbuilder import Model
@@ -18,6 +19,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import column_property, relationship, validates
 
 from app.core.formatting import utcnow
+from app.core.phones import phone_keys
 from app.core.validators import normalise_identifier
 
 INDIVIDUAL = "individual"
@@ -35,6 +37,16 @@ LIVE = (ACTIVE, SUSPENDED)  # the statuses that owe periods
 
 def digits_only(value):
     return "".join(ch for ch in (value or "") if ch.isdigit())
+
+
+def name_key(name):
+    """A name as the search compares it: in lower case (Client.search_name holds the client's)."""
+    return (name or "").lower()
+
+
+def name_words(text):
+    """The words of a typed name, in the search's case: each must be in the name, in any order."""
+    return re.findall(r"\w+", name_key(text))
 
 
 class Client(Model):
@@ -75,7 +87,8 @@ class Client(Model):
     apartment = Column(String(10))
     address_text = Column(String(300))
     created_at = Column(DateTime, nullable=False, default=utcnow)
-    # Search helpers kept by the model: lower-case name, phone digits.
+    # Search keys kept by the model whenever the name or the phone is set: the name in lower case
+    # (name_key), each phone's key (app.core.phones.phone_keys).
     search_name = Column(String(200), index=True)
     phone_digits = Column(String(100), index=True)
 
@@ -94,12 +107,12 @@ class Client(Model):
 
     @validates("name")
     def _keep_search_name(self, key, value):
-        self.search_name = (value or "").lower()
+        self.search_name = name_key(value)
         return value
 
     @validates("phone")
     def _keep_phone_digits(self, key, value):
-        self.phone_digits = " ".join(digits_only(part) for part in (value or "").split(","))
+        self.phone_digits = phone_keys(value)
         return value
 
     @validates("egn", "eik", "vat_number")

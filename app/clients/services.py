@@ -13,10 +13,21 @@ from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block
 from app.catalog.models import Service
-from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, KINDS, SUSPENDED, Client, Subscription, digits_only
+from app.clients.models import (
+    ACTIVE,
+    COMPANY,
+    INDIVIDUAL,
+    KINDS,
+    SUSPENDED,
+    Client,
+    Subscription,
+    digits_only,
+    name_words,
+)
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
+from app.core.phones import phone_key
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.security import permissions
@@ -100,9 +111,20 @@ def mask_egn(egn):
     return "" if not egn else "*" * 6 + egn[6:]
 
 
+def phone_condition(text):
+    """SQL condition: a phone of the client holds the number typed (or a part of it), in whatever form either
+    was written (app.core.phones.phone_key); None when the text has too few digits to look for. The search
+    box and the list's and the API's phone filter ask this."""
+    key = phone_key(text)
+    if len(key) < 4:
+        return None
+    return Client.phone_digits.contains(key, autoescape=True)
+
+
 def search_condition(text):
-    """SQL condition finding clients by name or its fragment, phone, client number,
-    ЕГН/ЕИК, IP address, username or block ("бл. 105") — one box for all.
+    """SQL condition finding clients by name (its words or their fragments, in any order), phone (in any
+    of its written forms: app.core.phones), client number, ЕГН/ЕИК, IP address, username or block
+    ("бл. 105") — one box for all.
 
     Each key is its own indexed lookup of client ids, and only the keys the
     text can be are asked (digits are not a name, a name is not an IP), joined
@@ -118,13 +140,21 @@ def search_condition(text):
     ]
     digits = digits_only(text)
     if re.fullmatch(r"[\d\s+()/.-]+", text) and len(digits) >= 4:
-        lookups.append(select(Client.id).where(Client.phone_digits.contains(digits, autoescape=True)))
+        # Stored and typed numbers meet as keys: "+359 888 123 456" finds "0888123456" and back.
+        phone = phone_condition(text)
+        if phone is not None:
+            lookups.append(select(Client.id).where(phone))
         if len(digits) == 10:
             lookups.append(select(Client.id).where(Client.egn == digits))
         if len(digits) in (9, 13):
             lookups.append(select(Client.id).where(Client.eik == digits))
     else:
-        lookups.append(select(Client.id).where(Client.search_name.contains(text.lower(), autoescape=True)))
+        # Every typed word in the name, in any order: "Иван Петров" and "петров иван" find
+        # "Иван Георгиев Петров". One statement: on PostgreSQL the trigram index serves each LIKE.
+        words = name_words(text)
+        if words:
+            lookups.append(select(Client.id).where(
+                *(Client.search_name.contains(word, autoescape=True) for word in words)))
     try:
         address = int(ipaddress.IPv4Address(text))
     except ValueError:

@@ -3,6 +3,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import undefer
@@ -17,6 +18,7 @@ from app.clients.api import (
     CLIENT_OPERATIONS,
     SUBSCRIPTION_OPERATIONS,
     ClientApi,
+    ClientInterface,
     SubscriptionApi,
 )
 from app.clients.models import KINDS, Client, Subscription
@@ -30,7 +32,7 @@ from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
 from app.security import permissions
-from app.security.rights import may
+from app.security.rights import may, may_access
 from app.core.scoping import DealerScopedView
 
 # The client card; billing adds its payments, contracts its contracts, and
@@ -128,7 +130,7 @@ def with_company_name(values):
     return values
 
 
-class ClientListInterface(BillingInterface):
+class ClientListInterface(ClientInterface):
     """The client list loads each row's service standing and nearest "paid until" with the row (two
     correlated subqueries), not with a query per row."""
 
@@ -140,6 +142,21 @@ class ClientListInterface(BillingInterface):
         return query
 
 
+class ClientListWidget(ListWidget):
+    """FAB's list, with each client's name a link to the card."""
+
+    template = "clients/_list_widget.html"
+
+
+def single_search_hit(list_widget):
+    """The id of the one client a typed search found (the list then opens its card, for who may open it),
+    else None."""
+    if not (request.args.get("q") or "").strip() or not may_access(current_operator(), "can_show", "Client"):
+        return None
+    found = list_widget.template_args
+    return found["pks"][0] if found.get("count") == 1 and len(found.get("pks") or ()) == 1 else None
+
+
 class ClientView(DealerScopedView, BillingModelView):
     datamodel = ClientListInterface(Client)
     route_base = "/clients"
@@ -149,6 +166,7 @@ class ClientView(DealerScopedView, BillingModelView):
     add_title = _l("Add client")
     edit_title = _l("Edit client")
     list_template = "clients/list.html"
+    list_widget = ClientListWidget
     show_template = "clients/card.html"
     add_template = "clients/add.html"
     edit_template = "clients/edit.html"
@@ -206,6 +224,16 @@ class ClientView(DealerScopedView, BillingModelView):
     description_columns = CLIENT_DESCRIPTIONS
 
     operations = CLIENT_OPERATIONS
+
+    @expose("/list/", methods=["GET", "POST"])
+    @has_access
+    def list(self):
+        """FAB's list; a search that finds one client opens the card instead of a list of one."""
+        widgets = self._list()
+        client_id = single_search_hit(widgets["list"])
+        if client_id is not None:
+            return redirect(url_for("ClientView.show", pk=client_id))
+        return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
 
     def create_record(self, actor, values):
         return super().create_record(actor, with_company_name(values))

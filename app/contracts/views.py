@@ -229,8 +229,14 @@ def card_contracts(client, actor, **_known):
     }
 
 
+def card_contract_count(client, actor, **_known):
+    """The documents tab's counter: the client's contracts."""
+    return select(db.func.count(Contract.id)).where(Contract.client_id == client.id)
+
+
 def register(appbuilder):
-    CLIENT_CARD.add("contracts/_card_contracts.html", card_contracts, order=20, place="documents")
+    CLIENT_CARD.add("contracts/_card_contracts.html", card_contracts, order=20, place="documents",
+                    count=card_contract_count)
     register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
     register_entity(Contract, _l("Contract"), LABELS, value_labels={"status": STATUSES})
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",

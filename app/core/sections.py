@@ -8,36 +8,53 @@ The page renders every part's template with the values its provider returns.
 
 A page with several places (the card's header strip and its tabs) names
 them; a part says where it goes (`place`), and the page renders each
-place's parts there, in order.
+place's parts there, in order. A part may also count its records
+(`count`), and the page shows each place's total (the tabs' badges).
 """
+from sqlalchemy import select
+
+from app.extensions import db
 
 
 class PageSections:
     def __init__(self):
         self._parts = []
+        self._counters = []
 
-    def add(self, template, provider, order, place=None):
+    def add(self, template, provider, order, place=None, count=None):
         """A part of the page: `template` to include, `provider(record, actor, **known)` → its template values
         (None: the module's other part provides them).
 
-        Parts show in ascending `order`, whatever order the modules register in.
+        Parts show in ascending `order`, whatever order the modules register in. `count(record, actor,
+        **known)` → a SELECT of how many records the part holds, for the place's counter (the card's tab
+        badges); None when the actor may not see them. The page asks all its counts in one statement.
         """
         part = (order, template, provider, place)
         if part not in self._parts:
             self._parts.append(part)
             self._parts.sort(key=lambda item: item[0])
+        if count is not None and (place, count) not in self._counters:
+            self._counters.append((place, count))
 
     def context(self, record, actor, **known):
-        """The values of every part for this record; `section_templates`: what to include, in order; and
-        `section_places`: the same per place ({place: [template, …]}).
+        """The values of every part for this record; `section_templates`: what to include, in order;
+        `section_places`: the same per place ({place: [template, …]}); `section_counts`: the records each
+        place holds ({place: n}, only places with a counter the actor may read).
 
         `known` is what the page has read already (the card's subscriptions), so that no part reads it again.
         """
         places = {}
         for _order, template, _provider, place in self._parts:
             places.setdefault(place, []).append(template)
+        counts = {}
+        queries = [(place, query) for place, query in ((place, count(record, actor, **known))
+                                                       for place, count in self._counters) if query is not None]
+        if queries:
+            numbers = db.session.execute(select(*(query.scalar_subquery() for _place, query in queries))).one()
+            for (place, _query), number in zip(queries, numbers):
+                counts[place] = counts.get(place, 0) + (number or 0)
         values = {"section_templates": [template for _order, template, _provider, _place in self._parts],
-                  "section_places": places}
+                  "section_places": places, "section_counts": counts}
         for _order, _template, provider, _place in self._parts:
             if provider is not None:
                 values.update(provider(record, actor, **known))

@@ -12,8 +12,9 @@ from sqlalchemy import func, insert, select, update
 
 from app.addresses.models import Block
 from app.catalog.models import Service
-from app.clients.models import Client, Subscription
+from app.clients.models import Client, Subscription, name_key
 from app.core.counters import Counter, next_number
+from app.core.phones import phone_keys
 from app.core.transaction import unit_of_work
 from app.dealers.models import Dealer
 from app.extensions import db
@@ -89,8 +90,8 @@ def _seed_batch(rng, start, count, prepared, total_subscriptions, next_address, 
         phone = f"08{rng.choice('789')}{rng.randint(1000000, 9999999)}"
         clients.append({
             "id": client_id, "client_number": str(first_number + offset), "kind": "individual",
-            "name": name, "search_name": name.lower(), "dealer_id": rng.choice(dealers),
-            "phone": phone, "phone_digits": phone, "email": f"client{client_id}@example.bg",
+            "name": name, "search_name": name_key(name), "dealer_id": rng.choice(dealers),
+            "phone": phone, "phone_digits": phone_keys(phone), "email": f"client{client_id}@example.bg",
             "egn": make_egn(rng, female), "vat_registered": False, "block_id": rng.choice(blocks),
             "entrance": rng.choice("АБВ"), "floor": str(rng.randint(1, 16)), "apartment": str(rng.randint(1, 90)),
         })

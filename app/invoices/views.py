@@ -179,6 +179,14 @@ def card_invoices(client, actor, **_known):
     return {"invoices": invoices, "invoice_kind": dict(KINDS).get}
 
 
+def card_invoice_count(client, actor, **_known):
+    """The payments tab's counter counts the client's invoices and credit notes too, for whoever may open
+    invoices."""
+    if not may_access(actor, "can_list", "Invoice"):
+        return None
+    return select(db.func.count(Invoice.id)).where(Invoice.client_id == client.id)
+
+
 def register(appbuilder):
     # The numbering's key ("head", "dealer:3") is internal: the issuer's name says whose numbering it is.
     register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS}, hidden=("issuer_key",))
@@ -186,5 +194,6 @@ def register(appbuilder):
                         category="Payments", category_label=_l("Payments"), category_icon="fa-money")
     appbuilder.add_view_no_menu(PaymentDocumentsView)
     PAYMENT_PAGE.add("invoices/_payment_documents.html", payment_documents, order=10)
-    CLIENT_CARD.add("invoices/_card_invoices.html", card_invoices, order=15, place="payments")
+    CLIENT_CARD.add("invoices/_card_invoices.html", card_invoices, order=15, place="payments",
+                    count=card_invoice_count)
     handlers.connect()

@@ -373,6 +373,11 @@ def task_list(actor, *, day=None, client=None, technician=None, open_only=False,
     return db.session.scalars(query).unique().all()
 
 
+def task_count_query(actor, *, client):
+    """SELECT of how many of `client`'s tasks the actor sees (task_list's rows)."""
+    return visible_tasks(select(func.count(Task.id)).where(Task.client_id == client.id), actor)
+
+
 def _in_plan_order(query, actor, *, day=None, client=None, technician=None, open_only=False):
     """`query` (of Task or of its columns) limited to the tasks the actor sees and the filters, in the
     order of the round."""

@@ -61,6 +61,7 @@ from app.organizer.services import (
     planned_technicians,
     works_tasks,
     plans_tasks,
+    task_count_query,
     task_list,
     task_type_errors,
     task_type_step_errors,
@@ -519,8 +520,15 @@ def tasks_part(record, actor, **_known):
     }
 
 
+def card_task_count(client, actor, **_known):
+    """The tasks tab's counter: the client's tasks the actor sees (the tab lists the same)."""
+    if not may_access(actor, "can_list", "Task"):
+        return None
+    return task_count_query(actor, client=client)
+
+
 def register(appbuilder):
-    CLIENT_CARD.add("organizer/_card_tasks.html", tasks_part, order=25, place="tasks")
+    CLIENT_CARD.add("organizer/_card_tasks.html", tasks_part, order=25, place="tasks", count=card_task_count)
     HOME_PAGE.add("organizer/_home_today.html", tasks_part, order=15)
     register_entity(TaskType, _l("Task type"), TYPE_LABELS, value_labels={"purpose": PURPOSES})
     register_entity(TaskTypeStep, _l("Step of a task type"), TYPE_STEP_LABELS, value_labels={"asks": ASKS})
