@@ -7,7 +7,7 @@ into the same key. Existing clients get theirs here, through the same
 function the model and the search use (a pure function of the text, so
 the migration and the application cannot disagree about a number).
 
-Revision ID: search_phone_keys (the search helper's; renumbered on merge)
+Revision ID: 0026
 Revises: 0025
 Create Date: 2026-12-06 21:00:00
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from app.core.phones import phone_keys
 
-revision = 'search_phone_keys'
+revision = '0026'
 down_revision = '0025'
 branch_labels = None
 depends_on = None

@@ -196,7 +196,7 @@ def test_a_tab_the_operator_may_not_read_has_no_counter(app):
 def database_before_the_keys(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'before.db'}"
-    return fresh_postgres_database("test_search_phone_keys")
+    return fresh_postgres_database("billing_phone_keys_test")
 
 
 def test_the_upgrade_keys_the_phones_of_existing_clients(database_before_the_keys):
