@@ -1,7 +1,7 @@
 """One-time links: a secret token sent to someone (by e-mail, or handed over by an administrator) that works once.
 
-Every link has a purpose ("freeftp-password", "freeftp-registration", later
-the second factor's enrolment) and a subject (whom or what it is for:
+Every link has a purpose ("freeftp-password", "freeftp-registration",
+"second-factor-enrolment") and a subject (whom or what it is for:
 "freeftp-account:12", an e-mail address, "operator:7"):
 
     token = issue("freeftp-password", f"freeftp-account:{account.id}", timedelta(hours=48))
@@ -121,6 +121,16 @@ def check(purpose, token):
     if refusal is not None:
         raise refusal
     return link
+
+
+def current(purpose, subject):
+    """The link of purpose+subject that works now (the newest unused, unexpired one), or None."""
+    return db.session.scalar(
+        select(OneTimeLink)
+        .where(OneTimeLink.purpose == purpose, OneTimeLink.subject == subject, OneTimeLink.used_at.is_(None),
+               OneTimeLink.revoked_at.is_(None), OneTimeLink.expires_at > utcnow())
+        .order_by(OneTimeLink.id.desc()).limit(1)
+    )
 
 
 def redeem(purpose, token):

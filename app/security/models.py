@@ -1,7 +1,7 @@
 """Operators: Flask-AppBuilder's users, extended with their dealer."""
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 from sqlalchemy_continuum import versioning_manager
 
@@ -87,10 +87,6 @@ class OperatorLogin(Model):
     __tablename__ = "operator_login"
 
     operator_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
-    # The one enrolment link that may set a key now (app.security.two_factor): the
-    # SHA-256 of its token, never the token, and until when it works (UTC).
-    enrolment_hash = Column(String(64), unique=True)
-    enrolment_expires_at = Column(DateTime)
     # The time-step of the last one-time code accepted: a code of it or before is used up.
     totp_last_step = Column(BigInteger)
     # A panel session is valid while it carries this number; a logout increments it.

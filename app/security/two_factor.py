@@ -14,8 +14,6 @@ for TWO_FACTOR_LINK_HOURS, and only the newest one works. Issuing a link,
 enrolling and a reset of the key are in the LOG and e-mailed to the
 operator (the notifications module receives the events).
 """
-import hashlib
-import secrets
 from datetime import timedelta
 
 import pyotp
@@ -26,7 +24,7 @@ from sqlalchemy import or_, select, update
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.core import events
+from app.core import events, one_time_links
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
 from app.core.links import public_url
@@ -94,10 +92,6 @@ def accept_code(operator, code):
     return accepted.rowcount == 1
 
 
-def _enrolment_digest(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _check_may_manage(actor, operator):
     """Anyone for themselves; otherwise who may edit the operator and could give every role they hold."""
     if actor is operator or getattr(actor, "id", None) == operator.id:
@@ -118,13 +112,17 @@ def login_state(operator):
     return state
 
 
+ENROLMENT = "second-factor-enrolment"  # the one-time links' purpose (app.core.one_time_links)
+
+
+def _subject(operator_id):
+    return f"operator:{operator_id}"
+
+
 def enrolment_link_until(operator):
     """Until when the operator's current enrolment link works (UTC), or None when none does."""
-    state = db.session.get(OperatorLogin, operator.id)
-    if state is None or not state.enrolment_hash or state.enrolment_expires_at is None \
-            or state.enrolment_expires_at <= utcnow():
-        return None
-    return state.enrolment_expires_at
+    link = one_time_links.current(ENROLMENT, _subject(operator.id))
+    return link.expires_at if link is not None else None
 
 
 def has_valid_enrolment_link(operator):
@@ -138,25 +136,23 @@ def issue_enrolment_link(actor, operator):
     password, at login) or an administrator (who is shown the link once).
     """
     _check_may_manage(actor, operator)
-    token = secrets.token_urlsafe(32)
-    expires_at = utcnow() + timedelta(hours=current_app.config.get("TWO_FACTOR_LINK_HOURS", 24))
-    state = login_state(operator)
-    state.enrolment_hash = _enrolment_digest(token)
-    state.enrolment_expires_at = expires_at
-    db.session.flush()
+    lifetime = timedelta(hours=current_app.config.get("TWO_FACTOR_LINK_HOURS", 24))
+    token = one_time_links.issue(ENROLMENT, _subject(operator.id), lifetime)
     link = public_url("TwoFactorAuthDBView.enrol", token=token)  # the configured host, never the request's
     record_event(LogEntry.SECOND_FACTOR, user=actor, entity=operator, note=gettext("Enrolment link issued"))
-    events.send(events.second_factor_link_issued, actor, operator=operator, link=link, expires_at=expires_at)
+    events.send(events.second_factor_link_issued, actor, operator=operator, link=link,
+                expires_at=enrolment_link_until(operator))
     return link
 
 
 def operator_of_enrolment_link(token):
     """The active operator whose current, unexpired enrolment link this is; else None."""
-    if not isinstance(token, str) or not token or len(token) > 200:
+    try:
+        link = one_time_links.check(ENROLMENT, token)
+    except one_time_links.LinkRefused:
         return None
-    return db.session.scalar(select(Operator).join(OperatorLogin, OperatorLogin.operator_id == Operator.id).where(
-        OperatorLogin.enrolment_hash == _enrolment_digest(token), OperatorLogin.enrolment_expires_at > utcnow(),
-        Operator.active.is_(True)))
+    operator_id = int(link.subject.removeprefix("operator:"))
+    return db.session.scalar(select(Operator).where(Operator.id == operator_id, Operator.active.is_(True)))
 
 
 def enrol(operator, token, secret, code):
@@ -166,19 +162,13 @@ def enrol(operator, token, secret, code):
     works (used, expired, or replaced by a newer one).
     """
     step = _matching_step(secret, code)
-    if step is None:
+    if step is None or operator_of_enrolment_link(token) is not operator:
         return False
-    # One UPDATE that holds only while the link is still the operator's current one: of two
-    # requests with the same link, exactly one enrols.
-    used = db.session.execute(
-        update(OperatorLogin)
-        .where(OperatorLogin.operator_id == operator.id, OperatorLogin.enrolment_hash == _enrolment_digest(token),
-               OperatorLogin.enrolment_expires_at > utcnow())
-        .values(enrolment_hash=None, enrolment_expires_at=None, totp_last_step=step)
-        .execution_options(synchronize_session="fetch")
-    )
-    if used.rowcount != 1:
+    try:
+        one_time_links.redeem(ENROLMENT, token)  # of two requests with the same link, exactly one enrols
+    except one_time_links.LinkRefused:
         return False
+    login_state(operator).totp_last_step = step
     operator.totp_secret = secret
     db.session.flush()
     _record_change(operator, operator, "enrolled", gettext("Two-factor login enrolled"))
@@ -189,8 +179,8 @@ def reset_second_factor(actor, operator):
     """Forget the operator's key (a lost phone): they enrol again, with a new link. Flushes."""
     _check_may_manage(actor, operator)
     operator.totp_secret = None
-    state = login_state(operator)
-    state.enrolment_hash = state.enrolment_expires_at = state.totp_last_step = None
+    login_state(operator).totp_last_step = None
+    one_time_links.revoke(ENROLMENT, _subject(operator.id))
     db.session.flush()
     _record_change(actor, operator, "reset", gettext("Two-factor login reset"))
 

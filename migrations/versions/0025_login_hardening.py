@@ -1,7 +1,7 @@
-"""login hardening: each operator's second-factor enrolment link, last used one-time code, session generation
+"""login hardening: each operator's last used one-time code, session generation
 
-An operator enrols a second factor only through a link (e-mailed to them or
-issued by an administrator), stored as a hash with its expiry; the last
+(An operator enrols a second factor only through a one-time link of
+app.core.one_time_links, table one_time_link of 0024.) The last
 accepted code's time-step makes each code single-use; the session
 generation lets a logout end every copy of a session. A table of its own:
 login machinery, not a change of the operator, so not in the LOG.
@@ -24,14 +24,11 @@ def upgrade():
     op.create_table(
         'operator_login',
         sa.Column('operator_id', sa.Integer(), nullable=False),
-        sa.Column('enrolment_hash', sa.String(length=64), nullable=True),
-        sa.Column('enrolment_expires_at', sa.DateTime(), nullable=True),
         sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
         sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False),
         sa.ForeignKeyConstraint(['operator_id'], ['ab_user.id'], name='fk_operator_login_operator_id',
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('operator_id', name='pk_operator_login'),
-        sa.UniqueConstraint('enrolment_hash', name='uq_operator_login_enrolment_hash'),
     )
 
 

@@ -162,8 +162,8 @@ def test_an_administrator_issues_an_enrolment_link_once_and_resets_a_lost_phone(
         # An expired link does not work.
         expired = enrolment_link_in(mails_to(app, "cashier@example.bg")[-1])
         with app.app_context():
-            db.session.execute(text("UPDATE operator_login SET enrolment_expires_at = :t WHERE operator_id = :i"),
-                               {"t": datetime(2020, 1, 1), "i": operator_id})
+            db.session.execute(text("UPDATE one_time_link SET expires_at = :t WHERE subject = :s"),
+                               {"t": datetime(2020, 1, 1), "s": f"operator:{operator_id}"})
             db.session.commit()
         assert Browser(app).get(urlsplit(expired).path).status_code == 404
 
