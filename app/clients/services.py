@@ -121,10 +121,13 @@ def phone_condition(text):
     return Client.phone_digits.contains(key, autoescape=True)
 
 
-def search_condition(text):
+def search_condition(text, by_egn=True):
     """SQL condition finding clients by name (its words or their fragments, in any order), phone (in any
     of its written forms: app.core.phones), client number, ЕГН/ЕИК, IP address, username or block
     ("бл. 105") — one box for all.
+
+    `by_egn` False for an operator who may not see personal data: a search by ЕГН would tell them whose
+    number a guessed ЕГН is (the list answers yes or no), which the card's mask keeps from them.
 
     Each key is its own indexed lookup of client ids, and only the keys the
     text can be are asked (digits are not a name, a name is not an IP), joined
@@ -144,7 +147,7 @@ def search_condition(text):
         phone = phone_condition(text)
         if phone is not None:
             lookups.append(select(Client.id).where(phone))
-        if len(digits) == 10:
+        if len(digits) == 10 and by_egn:
             lookups.append(select(Client.id).where(Client.egn == digits))
         if len(digits) in (9, 13):
             lookups.append(select(Client.id).where(Client.eik == digits))

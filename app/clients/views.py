@@ -99,7 +99,9 @@ class ClientSearchFilter(BaseFilter):
     arg_name = "client_search"
 
     def apply(self, query, value):
-        condition = search_condition(request.args.get("q")) if request else None
+        if not request:
+            return query
+        condition = search_condition(request.args.get("q"), by_egn=may_see_personal_data(current_operator()))
         return query if condition is None else query.filter(condition)
 
 

@@ -61,6 +61,13 @@ def test_the_list_page_ignores_the_same_filters_and_honours_the_offered_ones(app
     assert office.get("/clients/list/?_flt_9_name=Мария").status_code == 200
 
 
+def test_the_search_box_finds_no_one_by_egn_for_an_operator_who_may_not_see_it(app, office, admin):
+    """A guessed ЕГН in the search box answered whose it is (one row or none), which the card masks."""
+    assert "Иван Тайнов" not in visible_text(office.get("/clients/list/?q=7501020018").text)
+    assert "Иван Тайнов" in visible_text(admin.get("/clients/list/?q=7501020018", follow_redirects=True).text)
+    assert "Иван Тайнов" in visible_text(office.get("/clients/list/?q=Тайнов", follow_redirects=True).text)
+
+
 def test_a_filter_on_a_column_the_list_offers_still_applies(app, office):
     assert len(rows(office, "list:ClientView")) == 3
     found = rows(office, "list:ClientView", "_flt_0_name=Иван")
