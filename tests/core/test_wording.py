@@ -100,3 +100,10 @@ def test_a_sale_through_the_api_in_english_stores_bulgarian_names(app, api):
         assert db.session.scalars(select(Task.description)).all() == ["Инсталация на Оптика 500"]
         reasons = db.session.scalars(select(Subscription.status_reason).where(Subscription.service_id == plain_id))
         assert reasons.all() == ["Продадена без инсталация: активна от продажбата."]
+
+
+def test_a_mail_template_is_named_by_its_kind_not_its_key(app):
+    from app.notifications.models import MailTemplate
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert str(MailTemplate(kind="warning")) == "Предупреждение преди „платено до“"
