@@ -114,18 +114,19 @@ def menu_links(html):
 
 
 def record_links(html, list_url):
-    """The list's first record page and its add form, when the list links to them."""
+    """The list's first record page, its edit form and the add form, when the list links to them."""
     base = urlsplit(list_url).path.rsplit("/list", 1)[0]
     document = lxml.html.fromstring(html)
     hrefs = [link.get("href") for link in document.xpath("//a[@href]")]
     show = next((href for href in hrefs if re.match(re.escape(base) + r"/show/\d+", href)), None)
+    edit = next((href for href in hrefs if re.match(re.escape(base) + r"/edit/\d+", href)), None)
     add = next((href for href in hrefs if urlsplit(href).path == base + "/add"), None)
-    return [href for href in (show, add) if href]
+    return [href for href in (show, edit, add) if href]
 
 
 def walk(browser, role_names):
     """{url: problems} over the home page and the menu of the logged-in operator, and from each list its first
-    record page and its add form."""
+    record page, edit form and add form."""
     report = {}
     home = browser.get("/")
     opened = {}
