@@ -26,6 +26,9 @@ class TechnologyView(BillingModelView):
     route_base = "/technologies"
     class_permission_name = "Technology"
     list_title = _l("Technologies")
+    list_note = _l(
+        "The ways a service reaches a home (cable, LAN…); each block says which "
+        "it has. A technology is added with the + button above the list.")
     show_title = _l("Technology")
     add_title = _l("Add technology")
     edit_title = _l("Edit technology")
@@ -38,6 +41,9 @@ class CityView(BillingModelView):
     route_base = "/cities"
     class_permission_name = "City"
     list_title = _l("Cities")
+    list_note = _l(
+        "The cities whose neighbourhoods the company serves. A city "
+        "is added with the + button above the list.")
     show_title = _l("City")
     add_title = _l("Add city")
     edit_title = _l("Edit city")
@@ -50,6 +56,9 @@ class BlockView(BillingModelView):
     route_base = "/blocks"
     class_permission_name = "Block"
     list_title = _l("Blocks")
+    list_note = _l(
+        "The blocks of each neighbourhood with the technologies each has; a client's address is "
+        "picked from them. A block is added with the + button above the list.")
     show_title = _l("Block")
     add_title = _l("Add block")
     edit_title = _l("Edit block")
@@ -68,6 +77,9 @@ class NeighbourhoodView(BillingModelView):
     route_base = "/neighbourhoods"
     class_permission_name = "Neighbourhood"
     list_title = _l("Neighbourhoods")
+    list_note = _l(
+        "The neighbourhoods the company's network reaches; their blocks are under Addresses → "
+        "Blocks. A neighbourhood is added with the + button above the list.")
     show_title = _l("Neighbourhood")
     add_title = _l("Add neighbourhood")
     edit_title = _l("Edit neighbourhood")

@@ -75,6 +75,11 @@ def register_entity(model_class, label, field_labels, personal_fields=None, valu
     _value_labels[model_class.__name__] = {field: dict(labels) for field, labels in (value_labels or {}).items()}
 
 
+def hidden_fields(entity_type):
+    """The internal keys the LOG leaves out of a record type's changes."""
+    return _hidden_fields.get(entity_type, frozenset())
+
+
 def entity_label(entity_type):
     if entity_type in _entities:
         return _entities[entity_type][0]
@@ -185,7 +190,7 @@ def format_changes(entry, limit=None):
     if not entry.changes:
         return Markup(escape(entry.note or ""))
     items = []
-    hidden = _hidden_fields.get(entry.entity_type, ())
+    hidden = hidden_fields(entry.entity_type)
     maskers = _personal_fields.get(entry.entity_type, {})
     if maskers and _personal_data_visible():
         maskers = {}

@@ -35,6 +35,7 @@ class LogView(DealerScopedView, ReadOnlyModelView):
     class_permission_name = "LogEntry"
     show_template = "appbuilder/general/model/show.html"
     list_title = _l("LOG: history of changes")
+    list_note = _l("Every change, login and export, written down by the system itself as it happens.")
     show_title = _l("LOG entry")
     page_size = 50
     list_columns = [

@@ -16,7 +16,7 @@ from app.billing.models import ADVANCE, INSTALLATION_FEE, Charge, Payment, Payme
 from app.clients.models import LIVE, Subscription
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, local_today, utcnow
+from app.core.formatting import format_date, local_today, office_language, utcnow
 from app.core.money import check_amount, check_currency, format_money
 from app.core.validators import InvalidValue
 from app.extensions import db
@@ -69,8 +69,10 @@ def add_installation_charge(subscription, operator=None):
     service = subscription.service
     if not service.installation_fee or service.installation_fee <= 0:
         return None
+    with office_language():
+        description = gettext("Installation: %(service)s", service=service.name)
     return add_charge(
-        subscription.client, gettext("Installation: %(service)s", service=service.name),
+        subscription.client, description,
         service.installation_fee, service.currency, subscription=subscription, type_code=INSTALLATION_FEE,
         operator=operator, billing_key=f"installation:{subscription.id}",
     )

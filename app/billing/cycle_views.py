@@ -29,6 +29,12 @@ RUN_LABELS = {
     "finished_at": _l("Finished"), "started_by": _l("Started by"), "percent": _l("Progress"),
 }
 MAX_EFFECTS_SHOWN = 500
+# Runs stored before "Started by" read on as one phrase ("Пуснат от командния ред") said "от командния ред".
+OLD_STARTERS = {"от командния ред": "командния ред", "по график": "графика"}
+
+
+def started_by_label(value):
+    return OLD_STARTERS.get(value, value)
 
 
 class BillingRunView(ReadOnlyModelView):
@@ -38,6 +44,9 @@ class BillingRunView(ReadOnlyModelView):
     method_permission_name = {"list": "list", "show": "show", "start": "add"}
     base_permissions = ["can_list", "can_show", "can_add"]
     list_title = _l("Billing cycle runs")
+    list_note = _l(
+        "The runs of the billing cycle (advances, extra traffic, warnings, suspensions). It runs "
+        "by itself every night; an administrator can also run a day from this page.")
     show_title = _l("Billing cycle run")
     list_template = "billing/runs.html"
     show_template = "billing/run.html"
@@ -50,7 +59,7 @@ class BillingRunView(ReadOnlyModelView):
     base_order = ("id", "desc")
     formatters_columns = {
         "day": format_date, "started_at": format_datetime, "finished_at": format_datetime,
-        "status": lambda value: str(RUN_STATUS_LABELS.get(value, value)),
+        "status": lambda value: str(RUN_STATUS_LABELS.get(value, value)), "started_by": started_by_label,
         "percent": lambda value: progress_bar(value),
     }
 

@@ -38,6 +38,9 @@ class FreezeView(DealerScopedView, BackToTheCard, BillingModelView):
     base_permissions = ["can_list", "can_show", "can_add"]
     method_permission_name = {"list": "list", "show": "show", "add": "add", "end": "add"}
     list_title = _l("Freezes")
+    list_note = _l(
+        "Services frozen between two days (a client's holiday). A "
+        "freeze is set from the client's card with \"Freeze\".")
     show_title = _l("Freeze")
     add_title = _l("Freeze a subscription")
     show_template = "billing/freeze.html"

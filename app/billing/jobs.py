@@ -9,7 +9,7 @@ from app.billing.services import record_payment
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import change_status
 from app.core.errors import FieldErrors
-from app.core.formatting import format_date, local_today
+from app.core.formatting import format_date, local_today, office_language
 from app.extensions import db
 from app.notifications.services import retry_failed
 from app.core.scoping import scope
@@ -27,8 +27,9 @@ def reactivate(actor, subscription_id):
         return False
     if subscription.paid_until is None or subscription.paid_until < local_today():
         return False
-    change_status(actor, subscription, ACTIVE,
-                  gettext("Paid until %(day)s", day=format_date(subscription.paid_until)))
+    with office_language():
+        reason = gettext("Paid until %(day)s", day=format_date(subscription.paid_until))
+    change_status(actor, subscription, ACTIVE, reason)
     return True
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import relationship, validates
 
 from app.clients.models import OfAClient
-from app.core.formatting import local_time, utcnow
+from app.core.formatting import format_date, local_time, utcnow
 from app.core.money import check_amount, format_money
 from app.core.validators import InvalidValue
 
@@ -273,6 +273,9 @@ class PaymentAllocation(Model):
         {"extend_existing": True},
     )
 
+    def __str__(self):
+        return f"№ {self.payment_id}: {format_money(self.amount_eur, 'EUR')}"
+
 
 # --- the daily billing cycle (app/billing/cycle.py) ----------------------------
 
@@ -347,6 +350,9 @@ class CycleEffect(OfAClient, Model):
         {"extend_existing": True},
     )
 
+    def __str__(self):
+        return self.detail or f"№ {self.id}"
+
 
 class DailyTraffic(Model):
     """Bytes a subscription moved on one day (local date). RADIUS accounting adds to it."""
@@ -359,6 +365,9 @@ class DailyTraffic(Model):
     bytes_out = Column(BigInteger, nullable=False, default=0)
 
     __table_args__ = ({"extend_existing": True},)
+
+    def __str__(self):
+        return format_date(self.day)
 
 
 class SubscriptionFreeze(OfAClient, Model):

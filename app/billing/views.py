@@ -152,6 +152,9 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     # done there is decided by the business rights (record, reverse payment).
     method_permission_name = {"list": "list", "show": "show", "record": "show", "reverse": "show"}
     list_title = _l("Payments")
+    list_note = _l(
+        "Payments from clients: taken at the desk from the "
+        "client's card (\"Pay\") or received through the payment collectors.")
     show_title = _l("Payment")
     show_template = "billing/payment.html"
     label_columns = PAYMENT_LABELS
@@ -301,6 +304,9 @@ class ChargeView(DealerScopedView, BackToTheCard, BillingModelView):
     # Charges are corrected by payments and reversals, never edited away.
     base_permissions = ["can_list", "can_show", "can_add"]
     list_title = _l("Charges")
+    list_note = _l(
+        "What clients owe besides their monthly fees: installation at a sale, extra traffic "
+        "from the billing cycle, and charges added from the client's card (\"Add a charge\").")
     show_title = _l("Charge")
     add_title = _l("Add a charge")
     label_columns = CHARGE_LABELS
@@ -365,6 +371,9 @@ class PaymentMethodView(BillingModelView):
     # Payments refer to them: retired with "active", never deleted.
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     list_title = _l("Payment methods")
+    list_note = _l(
+        "The ways clients pay (cash, bank transfer, a payment collector…). "
+        "A method is added with the + button above the list.")
     show_title = _l("Payment method")
     add_title = _l("Add payment method")
     edit_title = _l("Edit payment method")
@@ -382,6 +391,9 @@ class PaymentTypeView(PaymentMethodView):
     route_base = "/payment-types"
     class_permission_name = "PaymentType"
     list_title = _l("Payment types")
+    list_note = _l(
+        "What a payment or a charge is for (monthly fee, installation, extra "
+        "traffic…). A type is added with the + button above the list.")
     show_title = _l("Payment type")
     add_title = _l("Add payment type")
     edit_title = _l("Edit payment type")
@@ -401,6 +413,9 @@ class CurrencyRateView(BillingModelView):
     route_base = "/currencies"
     class_permission_name = "CurrencyRate"
     list_title = _l("Currency rates")
+    list_note = _l(
+        "Rates to the euro for payments in other currencies (the lev's is fixed "
+        "by law). A rate is added with the + button above the list.")
     show_title = _l("Currency rate")
     add_title = _l("Add currency rate")
     edit_title = _l("Edit currency rate")
@@ -420,8 +435,9 @@ class CurrencyRateView(BillingModelView):
 
 
 def register(appbuilder):
-    register_entity(Payment, _l("Payment"), PAYMENT_LOG_LABELS)
-    register_entity(Charge, _l("Charge"), CHARGE_LOG_LABELS)
+    # A form's one-time key and a charge's billing key keep a repeat from counting twice: no change to anyone.
+    register_entity(Payment, _l("Payment"), PAYMENT_LOG_LABELS, hidden=("request_key",))
+    register_entity(Charge, _l("Charge"), CHARGE_LOG_LABELS, hidden=("billing_key",))
     register_entity(PaymentMethod, _l("Payment method"), LIST_LABELS)
     register_entity(PaymentType, _l("Payment type"), LIST_LABELS)
     register_entity(CurrencyRate, _l("Currency rate"), RATE_LABELS)

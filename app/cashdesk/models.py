@@ -4,7 +4,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import relationship
 
-from app.core.formatting import utcnow
+from app.core.formatting import format_date, utcnow
 
 
 class CashDeskClosing(Model):
@@ -28,3 +28,7 @@ class CashDeskClosing(Model):
         UniqueConstraint("operator_id", "day", name="uq_cash_desk_closing_day"),
         {"extend_existing": True},
     )
+
+    def __str__(self):
+        """As the LOG names a closed day: "Мария Иванова 06.12.2026"."""
+        return f"{self.operator or ''} {format_date(self.day)}".strip()

@@ -60,6 +60,9 @@ class ServiceGroupView(BillingModelView):
     route_base = "/service-groups"
     class_permission_name = "ServiceGroup"
     list_title = _l("Service groups")
+    list_note = _l(
+        "Groups the services are sorted into (internet, television…). A "
+        "group is added with the + button above the list.")
     show_title = _l("Service group")
     add_title = _l("Add service group")
     edit_title = _l("Edit service group")
@@ -90,6 +93,9 @@ class ServiceView(BillingModelView):
     route_base = "/services"
     class_permission_name = "Service"
     list_title = _l("Services")
+    list_note = _l(
+        "The services the company sells, with their prices. A "
+        "service is added with the + button above the list.")
     show_title = _l("Service")
     add_title = _l("Add service")
     edit_title = _l("Edit service")

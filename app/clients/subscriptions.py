@@ -16,7 +16,7 @@ from app.catalog.services import may_sell
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED, Subscription
 from app.core.errors import FieldErrors
 from app.core.events import send, subscription_sold, subscription_status_changed
-from app.core.formatting import local_today
+from app.core.formatting import local_today, office_language
 from app.extensions import db
 from app.networks.services import NoFreeAddress, allocate, normalize_mac, release
 from app.security import permissions
@@ -96,15 +96,16 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     except NoFreeAddress as refusal:
         raise FieldErrors({"service": [str(refusal)]}) from None
     if subscription.technology_override:
-        record_event(
-            LogEntry.OVERRIDE, user=actor, entity=subscription,
-            note=gettext("Sold without the block's technology: %(service)s", service=service.name),
-        )
+        with office_language():
+            note = gettext("Sold without the block's technology: %(service)s", service=service.name)
+        record_event(LogEntry.OVERRIDE, user=actor, entity=subscription, note=note)
     db.session.flush()
     send(subscription_sold, actor, subscription=subscription)
     if not service.needs_installation:
         # Nothing to install: live from the sale, by the same status change an installation's completion makes.
-        change_status(actor, subscription, ACTIVE, gettext("Sold without installation: active from the sale."))
+        with office_language():
+            reason = gettext("Sold without installation: active from the sale.")
+        change_status(actor, subscription, ACTIVE, reason)
     return subscription
 
 

@@ -164,6 +164,9 @@ class ClientView(DealerScopedView, BillingModelView):
     route_base = "/clients"
     class_permission_name = "Client"
     list_title = _l("Clients")
+    list_note = _l(
+        "Clients of head office and of the dealers. A new client is entered with "
+        "the + button above the list; their services are sold from the client's card.")
     show_title = _l("Client card")
     add_title = _l("Add client")
     edit_title = _l("Edit client")
@@ -318,6 +321,7 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     class_permission_name = "Subscription"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
     list_title = _l("Subscriptions")
+    list_note = _l("Services sold to clients. A service is sold from the client's card with \"Add a service\".")
     show_title = _l("Subscription")
     add_title = _l("Add a service to the client")
     edit_title = _l("Technical parameters")

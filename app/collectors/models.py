@@ -45,3 +45,6 @@ class CollectorTransaction(Model):
         UniqueConstraint("collector_id", "transaction_id", name="uq_collector_transaction"),
         {"extend_existing": True},
     )
+
+    def __str__(self):
+        return f"№ {self.transaction_id}"

@@ -38,6 +38,9 @@ class PaymentCollectorView(BillingModelView):
     route_base = "/collectors"
     class_permission_name = "PaymentCollector"
     list_title = _l("Payment collectors")
+    list_note = _l(
+        "The payment collectors (ePay, EasyPay…) clients pay through with their client number. A collector "
+        "is added with the + button above the list, with its secret and addresses.")
     show_title = _l("Payment collector")
     add_title = _l("Add payment collector")
     edit_title = _l("Edit payment collector")

@@ -69,6 +69,9 @@ class ContractTypeView(BillingModelView):
     route_base = "/contract-types"
     class_permission_name = "ContractType"
     list_title = _l("Contract types")
+    list_note = _l(
+        "The kinds of contract and the text each is printed with. "
+        "A kind is added with the + button above the list.")
     show_title = _l("Contract type")
     add_title = _l("Add contract type")
     edit_title = _l("Edit contract type")
@@ -133,6 +136,7 @@ class ContractView(DealerScopedView, BillingModelView):
     class_permission_name = "Contract"
     base_permissions = BillingModelView.base_permissions + ["can_preview", "can_pdf"]
     list_title = _l("Contracts")
+    list_note = _l("Contracts with the clients. A contract is made from the client's card with \"New contract\".")
     show_title = _l("Contract")
     add_title = _l("New contract")
     edit_title = _l("Edit contract")

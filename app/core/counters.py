@@ -17,6 +17,9 @@ class Counter(Model):
     name = Column(String(100), primary_key=True)
     value = Column(BigInteger, nullable=False)
 
+    def __str__(self):
+        return f"{self.name}: {self.value}"
+
 
 def next_number(name, first=1):
     """The next value of counter `name` (the first call gives `first`). Flushes."""

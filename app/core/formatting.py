@@ -1,8 +1,10 @@
-"""How dates and times read in the panel: dd.mm.yyyy, local time (Europe/Sofia)."""
+"""How dates and times read in the panel: dd.mm.yyyy, local time (Europe/Sofia); the language of stored text."""
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import force_locale
 
 
 def utcnow():
@@ -32,15 +34,32 @@ def format_datetime(value):
     return local_time(value).strftime("%d.%m.%Y %H:%M:%S")
 
 
+@contextmanager
+def office_language():
+    """gettext in the office's language (BABEL_DEFAULT_LOCALE) within the block, whoever asks.
+
+    For text written into the database — a charge's name, a task's
+    description, a status's reason, a LOG note —, which everyone later reads
+    as it was stored: an API call in English or an operator who switched the
+    panel to English must not leave "Installation: …" on a Bulgarian invoice.
+    """
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "bg")):
+        yield
+
+
 def finalize(value):
     """Jinja finalize: how any value prints in a template unless formatted.
 
     Nothing for None (FAB would print "None"); dd.mm.yyyy for dates, and
     local time for moments (stored as naive UTC), so a column nobody
-    formatted still reads the Bulgarian way and at the office's hour.
+    formatted still reads the Bulgarian way and at the office's hour; the
+    records of a to-many column (an operator's roles) by their names,
+    comma-separated, where Python would print "[Администратор]".
     """
     if value is None:
         return ""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(str(finalize(item)) for item in value)
     if isinstance(value, datetime):
         return format_datetime(value)
     if isinstance(value, date):

@@ -58,6 +58,9 @@ class OneTimeLink(Model):
         {"extend_existing": True},
     )
 
+    def __str__(self):
+        return f"№ {self.id}"
+
 
 class LinkRefused(Exception):
     """A link that does not work (`reason`: WRONG, USED, REVOKED — replaced or cancelled — or EXPIRED), and what

@@ -249,7 +249,23 @@ def show_history_with(record_history):
     _record_history = record_history
 
 
-class BillingModelView(RecordAdapter, RecordRules, ModelView):
+class ListNote:
+    """An empty list says in one line what belongs in it and how it gets there, not only "Няма намерени записи".
+
+    Each list in the menu declares its `list_note` (lazy_gettext); the shared
+    list page (appbuilder/general/model/list.html) shows it when the list is
+    empty. tests/core/test_menu_walk.py holds every menu list to it.
+    """
+
+    list_note = None
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs.setdefault("list_note", self.list_note)
+        return super().render_template(template, **kwargs)
+
+
+class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
     """A ModelView over the module's operations, whose record page also shows the record's LOG history."""
 
     page_size = 25

@@ -77,6 +77,9 @@ class DealerView(DealerScopedView, BillingModelView):
     route_base = "/dealers"
     class_permission_name = "Dealer"
     list_title = _l("Dealers")
+    list_note = _l(
+        "The dealers who sell the services under their own company. "
+        "A dealer is added with the + button above the list.")
     show_title = _l("Dealer")
     add_title = _l("Add dealer")
     edit_title = _l("Edit dealer")

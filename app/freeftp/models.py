@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from app.core.formatting import utcnow
+from app.core.formatting import format_datetime, utcnow
 
 # What a registration attempt was (FreeFtpAttempt.kind) and how it ended (outcome).
 REGISTER, RESET = "register", "reset"
@@ -114,6 +114,9 @@ class FreeFtpAttempt(Model):
         {"extend_existing": True},
     )
 
+    def __str__(self):
+        return f"{self.username or self.email or ''} ({self.remote_addr})".strip()
+
 
 class FreeFtpFolder(Model):
     """A folder of the indexed tree, with the modification time it had when it was last read."""
@@ -124,6 +127,9 @@ class FreeFtpFolder(Model):
     path = Column(String(1000), nullable=False, unique=True)  # relative to the root, "" for the root
     parent_id = Column(Integer, ForeignKey("freeftp_folder.id", ondelete="CASCADE"), index=True)
     mtime_ns = Column(BigInteger, nullable=False)
+
+    def __str__(self):
+        return "/" + (self.path or "")
 
 
 class FreeFtpFile(Model):
@@ -143,6 +149,9 @@ class FreeFtpFile(Model):
         UniqueConstraint("folder_id", "name", name="uq_freeftp_file_folder_name"),
         {"extend_existing": True},
     )
+
+    def __str__(self):
+        return self.name or ""
 
 
 class FreeFtpIndexRun(Model):
@@ -175,3 +184,6 @@ class FreeFtpIndexRun(Model):
         if not self.folders_total:
             return 0
         return min(99, int(100 * self.folders_done / self.folders_total))
+
+    def __str__(self):
+        return f"№ {self.id} {format_datetime(self.started_at)}".strip()

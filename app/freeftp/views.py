@@ -113,6 +113,9 @@ class FreeFtpAccountView(ReadOnlyModelView):
     base_permissions = ["can_list", "can_show", "can_edit"]
     method_permission_name = {"list": "list", "show": "show", "active": "edit", "reset": "edit"}
     list_title = _l("FTP accounts")
+    list_note = _l(
+        "Accounts of the free FTP server. Subscribers make them themselves "
+        "on the public FREEFTP page, confirmed by an e-mail link.")
     show_title = _l("FTP account")
     label_columns = ACCOUNT_LABELS
     list_columns = ["username", "email", "active", "email_confirmed", "last_login_at", "bytes_downloaded"]
@@ -171,6 +174,9 @@ class FreeFtpAttemptView(ReadOnlyModelView):
     route_base = "/freeftp/registrations"
     class_permission_name = "FreeFtpAttempt"
     list_title = _l("FTP registrations")
+    list_note = _l(
+        "Every registration and password reset tried on the "
+        "public FREEFTP page, accepted or refused, with its reason.")
     show_title = _l("FTP registration")
     label_columns = ATTEMPT_LABELS
     list_columns = ["attempted_at", "remote_addr", "kind", "outcome", "reason", "username", "email"]

@@ -110,3 +110,6 @@ class InvoiceLine(Model):
     quantity = Column(Numeric(12, 3), nullable=False, default=1)
     unit_price = Column(Numeric(12, 2), nullable=False)  # without VAT
     amount = Column(Numeric(12, 2), nullable=False)  # without VAT
+
+    def __str__(self):
+        return self.description or ""

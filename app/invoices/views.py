@@ -78,6 +78,9 @@ class InvoiceView(DealerScopedView, ReadOnlyModelView):
     # Whoever may open an invoice may print it.
     method_permission_name = {"pdf": "show"}
     list_title = _l("Invoices")
+    list_note = _l(
+        "Invoices and credit notes. A company's payment gets its invoice by itself, anyone else's "
+        "from the payment's page (\"Issue an invoice\"); a reversal cancels it with a credit note.")
     show_title = _l("Invoice")
     show_template = "invoices/show.html"
     label_columns = LABELS

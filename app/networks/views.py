@@ -42,6 +42,9 @@ class NetworkView(DealerScopedView, BillingModelView):
     route_base = "/networks"
     class_permission_name = "Network"
     list_title = _l("Networks")
+    list_note = _l(
+        "The IP networks subscribers get their addresses from when a service is "
+        "sold. A network is added with the + button above the list.")
     show_title = _l("Network")
     add_title = _l("Add network")
     edit_title = _l("Edit network")

@@ -4,7 +4,7 @@ from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Int
 from sqlalchemy.orm import relationship
 
 from app.clients.models import OfAClient
-from app.core.formatting import utcnow
+from app.core.formatting import office_language, utcnow
 
 PENDING = "pending"
 # Claimed by a sender, before the SMTP conversation. A message left in it was
@@ -60,4 +60,11 @@ class MailTemplate(Model):
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     def __str__(self):
-        return self.kind
+        """The kind's name ("Предупреждение за плащане"), as the LOG stores it, not its key ("warning")."""
+        from app.notifications.templates import KINDS  # the kinds import this model
+
+        kind = KINDS.get(self.kind)
+        if kind is None:
+            return self.kind or ""
+        with office_language():
+            return str(kind.name)

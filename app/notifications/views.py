@@ -25,6 +25,9 @@ class NotificationView(DealerScopedView, ReadOnlyModelView):
     route_base = "/notifications"
     class_permission_name = "Notification"
     list_title = _l("Notifications")
+    list_note = _l(
+        "Every e-mail the system has sent or is about to send "
+        "(the billing cycle's payment warnings, login and FTP links), with its status.")
     show_title = _l("Notification")
     label_columns = LABELS
     list_columns = ["created_at", "recipient", "client", "subject", "status", "attempts", "sent_at", "error"]

@@ -22,7 +22,7 @@ from app.clients.models import PENDING as SUBSCRIPTION_PENDING
 from app.clients.models import Client
 from app.clients.subscriptions import change_status
 from app.core.errors import FieldErrors
-from app.core.formatting import utcnow
+from app.core.formatting import office_language, utcnow
 from app.core.scoping import in_scope, refuse_out_of_scope, scope
 from app.extensions import db
 from app.organizer.models import (
@@ -302,8 +302,9 @@ def close_task(actor, task):
     db.session.flush()
     subscription = task.subscription
     if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
-        change_status(actor, subscription, SUBSCRIPTION_ACTIVE,
-                      gettext("Installed (task No. %(number)s).", number=task.id))
+        with office_language():
+            reason = gettext("Installed (task No. %(number)s).", number=task.id)
+        change_status(actor, subscription, SUBSCRIPTION_ACTIVE, reason)
         return [gettext("The service %(service)s is active.", service=subscription.service.name)]
     return []
 
@@ -329,9 +330,10 @@ def cancel_task(actor, task, reason):
     subscription = task.subscription
     if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
         # The sale never started: it ends here, and billing cancels what it charged (with this reason).
-        change_status(actor, subscription, SUBSCRIPTION_TERMINATED,
-                      gettext("Installation cancelled (task No. %(number)s): %(reason)s", number=task.id,
-                              reason=task.cancel_reason))
+        with office_language():
+            why = gettext("Installation cancelled (task No. %(number)s): %(reason)s", number=task.id,
+                          reason=task.cancel_reason)
+        change_status(actor, subscription, SUBSCRIPTION_TERMINATED, why)
     return task
 
 
@@ -343,8 +345,10 @@ def open_installation_task(actor, subscription):
     task_type = type_for(PURPOSE_INSTALLATION)
     if task_type is None:
         return gettext("No task type is for installations: open the installation task by hand.")
+    with office_language():
+        description = gettext("Installation of %(service)s", service=subscription.service.name)
     create_task(actor, task_type=task_type, client=subscription.client, subscription=subscription,
-                description=gettext("Installation of %(service)s", service=subscription.service.name),
+                description=description,
                 activates_subscription=True, check_right=False)
     return None
 

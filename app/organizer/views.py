@@ -188,6 +188,9 @@ class TaskTypeView(BillingModelView):
     route_base = "/tasks/types"
     class_permission_name = "TaskType"
     list_title = _l("Task types")
+    list_note = _l(
+        "The kinds of task (installation, repair…) with their steps in order. "
+        "A kind is added with the + button above the list.")
     show_title = _l("Task type")
     add_title = _l("Add task type")
     edit_title = _l("Edit task type")
@@ -270,6 +273,9 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
                         "can_cancel"]
     base_filters = [VISIBLE_TASKS]
     list_title = _l("Tasks")
+    list_note = _l(
+        "The technicians' tasks. Selling a service that needs installation opens its task by "
+        "itself; any other task is added with the + button above the list.")
     show_title = _l("Task")
     add_title = _l("New task")
     edit_title = _l("Edit task")
@@ -534,7 +540,8 @@ def register(appbuilder):
     register_entity(TaskTypeStep, _l("Step of a task type"), TYPE_STEP_LABELS, value_labels={"asks": ASKS})
     register_entity(Task, _l("Task"), LABELS, value_labels={"status": TASK_STATUSES, "priority": PRIORITIES})
     register_entity(TaskStep, _l("Step of a task"), STEP_LABELS, value_labels={"status": STEP_STATUSES,
-                                                                                "asks": ASKS})
+                                                                                "asks": ASKS},
+                    hidden=("request_key",))
     tasks = appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-tasks", category="Organizer",
                                 category_label=_l("Organizer"), category_icon="fa-calendar")
     appbuilder.add_link("Day plan", href="/tasks/day/", icon="fa-list-ol", label=_l("Tasks for the day"),

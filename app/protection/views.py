@@ -19,6 +19,9 @@ class ProtectionView(BillingModelView):
     route_base = "/protection"
     class_permission_name = "AllowedAddress"
     list_title = _l("Protection: allowed addresses")
+    list_note = _l(
+        "Addresses and networks the panel may be opened from. While the list is empty "
+        "it opens from anywhere; an address is added with the + button above the list.")
     show_title = _l("Allowed address")
     add_title = _l("Add allowed address")
     edit_title = _l("Edit allowed address")

@@ -163,3 +163,6 @@ class RadiusDisconnect(Model):
         Index("ix_radius_disconnect_session", "session_id", "requested_at"),
         {"extend_existing": True},
     )
+
+    def __str__(self):
+        return f"{self.username} {self.acct_session_id}"

@@ -41,6 +41,9 @@ class NasView(BillingModelView):
     # can_secret: the show page shows the shared secret (each time in the LOG).
     base_permissions = BillingModelView.base_permissions + ["can_secret"]
     list_title = _l("NAS")
+    list_note = _l(
+        "The routers and access servers (NAS) that ask RADIUS whether a subscriber may connect. A "
+        "NAS is added with the + button above the list, with its address and shared secret.")
     show_title = _l("NAS")
     add_title = _l("Add NAS")
     edit_title = _l("Edit NAS")
@@ -123,6 +126,9 @@ class OnlineView(DealerScopedView, ReadOnlyModelView):
     route_base = "/online"
     class_permission_name = "RadiusSession"
     list_title = _l("Online now")
+    list_note = _l(
+        "Subscribers connected right now, as the NAS report them to RADIUS: a "
+        "session appears when a modem logs in and goes when it disconnects.")
     show_title = _l("Session")
     base_filters = [["stopped_at", OpenSessions, None]]
     label_columns = SESSION_LABELS

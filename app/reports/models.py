@@ -38,3 +38,7 @@ class Export(Model):
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="ck_export_status"),
         {"extend_existing": True},
     )
+
+    def __str__(self):
+        """As the LOG names an export: "Клиенти (CSV)"."""
+        return f"{self.title or ''} ({(self.fmt or '').upper()})"

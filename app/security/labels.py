@@ -5,9 +5,32 @@ from app.security.permissions import PERMISSION_LABELS, VIEW_LABELS
 
 
 def view_label(name):
+    """A view menu's name in the panel's words: its own label, the LOG's name of its model, or else the label
+    the menu shows for it (a menu link such as "Week", a view whose model the LOG does not name)."""
     if name in VIEW_LABELS:
         return str(VIEW_LABELS[name])
-    return str(entity_label(name))
+    label = str(entity_label(name))
+    if label != name:
+        return label
+    return str(_menu_labels().get(name, name))
+
+
+def _menu_labels():
+    """{view menu name: its label in the menu}: menu entries by their name, views also by their permission
+    name."""
+    from flask import current_app
+
+    labels = {}
+    for category in current_app.appbuilder.menu.get_list():
+        labels.setdefault(category.name, category.label or category.name)
+        for item in category.childs or []:
+            if item.name == "-":
+                continue
+            labels.setdefault(item.name, item.label or item.name)
+            if item.baseview is not None:
+                labels.setdefault(getattr(item.baseview, "class_permission_name", None) or type(item.baseview).__name__,
+                                  item.label or item.name)
+    return labels
 
 
 def permission_name_label(name):

@@ -75,6 +75,9 @@ class AppliedRoleGrant(Model):
         {"extend_existing": True},
     )
 
+    def __str__(self):
+        return f"{self.role_name}: {self.permission} {self.view_menu}"
+
 
 class OperatorLogin(Model):
     """An operator's login machinery, apart from the operator's record (so neither versioned nor in the LOG).
@@ -93,3 +96,6 @@ class OperatorLogin(Model):
     session_generation = Column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = ({"extend_existing": True},)
+
+    def __str__(self):
+        return f"№ {self.operator_id}"

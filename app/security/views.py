@@ -1,7 +1,8 @@
 """Operators at /operators/, roles at /roles/, the rights matrix at /roles/matrix/."""
-from flask import abort, flash, make_response, redirect, url_for
+from flask import abort, current_app, flash, make_response, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access, permission_name
 from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.security.sqla.models import PermissionView, Role
@@ -17,7 +18,7 @@ from app.core.errors import FieldErrors
 from app.core.formatting import format_datetime, format_yes_no
 from app.core.transaction import discard
 from app.core.validators import OfferedChoicesOnly
-from app.core.views import BillingInterface, BillingModelView
+from app.core.views import BillingInterface, BillingModelView, ListNote
 from app.extensions import db
 from app.security.labels import permission_label, rights_matrix
 from app.security.models import Operator
@@ -64,6 +65,9 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     class_permission_name = "Operator"
     base_permissions = OPERATOR_PERMISSIONS
     list_title = _l("Operators")
+    list_note = _l(
+        "The people who log in to the panel, with their roles. "
+        "An operator is added with the + button above the list.")
     show_title = _l("Operator")
     add_title = _l("Add operator")
     edit_title = _l("Edit operator")
@@ -94,6 +98,8 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     validators_columns = {"roles": [OfferedChoicesOnly(), DataRequired()]}
     formatters_columns = {
         "active": format_yes_no,
+        # A head-office operator's dealer reads as the clients' does, not as a blank.
+        "dealer": lambda dealer: str(dealer) if dealer is not None else gettext("Central office"),
         "allowed_services": lambda services: ", ".join(str(s) for s in services) or "—",
         "last_login": format_datetime, "created_on": format_datetime, "changed_on": format_datetime,
     }
@@ -158,16 +164,30 @@ def _permissions_cell(permissions):
     return Markup("<br>").join(labels)
 
 
-class BillingRoleView(RoleModelView):
+class NotThePublicRole(BaseFilter):
+    """FAB's role of visitors who are not logged in: no operator holds it, and a right given to it would open a
+    page to anyone, so it is neither listed nor edited (the rights matrix leaves it out too)."""
+
+    def apply(self, query, value):
+        return query.filter(Role.name != current_app.appbuilder.sm.auth_role_public)
+
+
+class BillingRoleView(ListNote, RoleModelView):
     datamodel = BillingInterface(Role)
     route_base = "/roles"
     class_permission_name = "Role"
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "copyrole"]
     list_title = _l("Roles")
+    list_note = _l(
+        "The roles and the rights each holds. A role is added "
+        "with the + button above the list or copied from another.")
     show_title = _l("Role")
     add_title = _l("Add Role")
     edit_title = _l("Edit Role")
     label_columns = {"name": _l("Name"), "permissions": _l("Permissions"), "user": _l("Operators")}
+    # Not FAB's groups (unused) nor its permissions' names ("can add on Client"): the matrix answers who may what.
+    search_columns = ["name", "user"]
+    base_filters = [["name", NotThePublicRole, None]]
     formatters_columns = {"permissions": _permissions_cell}
     # FAB's role widgets print raw permission names; the plain ones apply
     # the formatter above.

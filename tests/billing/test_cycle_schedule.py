@@ -43,7 +43,7 @@ def test_the_night_s_run_is_due_after_the_configured_local_time_and_missed_days_
         assert scheduled_days() == [date(2026, 12, d) for d in (6, 7, 8, 9, 10)]
         runs = db.session.scalars(select(BillingRun).order_by(BillingRun.id)).all()
         assert [run.day for run in runs] == [date(2026, 12, d) for d in (6, 7, 8, 9, 10)]
-        assert {run.started_by for run in runs} == {"по график"}
+        assert {run.started_by for run in runs} == {"графика"}  # "Пуснат от графика"
 
 
 def test_the_embedded_default_runs_the_cycle_on_schedule_without_redis(app):
