@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Integer, select, text
 
+from app.core import like
 from app.extensions import db
 from app.freeftp.models import FreeFtpFile, FreeFtpFolder
 from app.freeftp.services import search_words
@@ -42,11 +43,6 @@ class Results:
         return f"{COUNT_CAP}+" if self.count > COUNT_CAP else str(self.count)
 
 
-def _like(word):
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _phrase(words):
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
@@ -72,7 +68,7 @@ def _ids(words, limit, offset=0):
     else:
         query = select(FreeFtpFile.id)
     for word in words:
-        query = query.where(FreeFtpFile.search_name.like(_like(word), escape="\\"))
+        query = query.where(FreeFtpFile.search_name.like(like.contains(word), escape=like.ESCAPE))
     return list(db.session.scalars(query.order_by(FreeFtpFile.id).offset(offset).limit(limit)))
 
 

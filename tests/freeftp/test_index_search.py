@@ -95,6 +95,29 @@ def test_search_finds_files_by_parts_of_words_in_cyrillic_and_latin_ignoring_cas
     assert "Време разделно" not in _search(app, "разделно")
 
 
+def test_percent_and_underscore_in_a_search_match_only_themselves(app, settings):
+    root = settings[0]
+    for name in ("a_b.txt", "axb.txt", "a b.txt", "100%.mp3", "1000.mp3", "отстъпка 50%.pdf", "x_y_z.iso",
+                 "xayaz.iso", "back\\slash.txt"):
+        (root / name).write_bytes(b"x")
+    _index(app, root)
+
+    def found(text):
+        page = _search(app, text)
+        return {name for name in ("a_b.txt", "axb.txt", "a b.txt", "100%.mp3", "1000.mp3", "отстъпка 50%.pdf",
+                                  "x_y_z.iso", "xayaz.iso", "back\\slash.txt") if name in page}
+
+    assert found("a_b") == {"a_b.txt"}  # FTS (three letters and more)
+    assert found("_") == {"a_b.txt", "x_y_z.iso"}  # LIKE (shorter)
+    assert found("x_y_z") == {"x_y_z.iso"}
+    assert found("%") == {"100%.mp3", "отстъпка 50%.pdf"}
+    assert found("100%") == {"100%.mp3"}
+    assert found("0%") == {"100%.mp3", "отстъпка 50%.pdf"}
+    assert found("50% отст") == {"отстъпка 50%.pdf"}
+    assert found("h\\s") == {"back\\slash.txt"}  # the escape character is no word character: two words
+    assert found("a.b") == {"a_b.txt", "axb.txt", "a b.txt", "back\\slash.txt"}  # a dot separates words
+
+
 def test_search_results_link_to_the_ftp_server_and_come_in_pages(app, settings):
     root = settings[0]
     (root / "Снимки").mkdir()
