@@ -2,6 +2,7 @@
 import os
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -116,6 +117,39 @@ def test_percent_and_underscore_in_a_search_match_only_themselves(app, settings)
     assert found("50% отст") == {"отстъпка 50%.pdf"}
     assert found("h\\s") == {"back\\slash.txt"}  # the escape character is no word character: two words
     assert found("a.b") == {"a_b.txt", "axb.txt", "a b.txt", "back\\slash.txt"}  # a dot separates words
+
+
+def test_both_shapes_of_the_postgresql_search_give_the_same_pages_and_counts(app, settings, monkeypatch):
+    """PostgreSQL: the trigram index's shape (few matches) and the id-order walk (many) answer alike."""
+    from app.freeftp import search
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL's two query shapes")
+    root = settings[0]
+    (root / "Албум").mkdir()
+    for number in range(120):
+        (root / "Албум" / f"{'remastered' if number % 2 else 'original'} edition_{number:03d} ще.flac").write_bytes(
+            b"x")
+    _index(app, root)
+
+    def pages(text):
+        with app.app_context():
+            found = [search.find(text, page=page, per_page=25) for page in (1, 2, 3, 9)]
+            return [([file.name for file in result.files], result.has_next, result.count) for result in found]
+
+    answers = {}
+    for by_index in (True, False):
+        monkeypatch.setattr(search, "_by_trigram_index", lambda words, by_index=by_index: by_index)
+        answers[by_index] = [pages(text) for text in ("remast edit", "edition_0", "ще remast", "_1", "nothing")]
+    assert answers[True] == answers[False]
+    remastered = answers[True][0]
+    assert [len(names) for names, _more, _count in remastered] == [25, 25, 10, 0]
+    assert remastered[0][0][0] == "remastered edition_001 ще.flac" and remastered[0][2] == 60
+    assert remastered[3][2] == 60  # a page past the end still counts the matches
+    assert answers[True][1][0][2] == 100 and answers[True][2][0][2] == 60 and answers[True][3][0][2] == 20 and answers[True][4][0][2] == 0
+    monkeypatch.undo()
+    with app.app_context():  # 120 files: the planner expects few, the index answers
+        assert search._by_trigram_index(["remast", "edit"])
 
 
 def test_search_results_link_to_the_ftp_server_and_come_in_pages(app, settings):
