@@ -144,6 +144,10 @@ def find(search_text, page=1, per_page=50):
     if _by_trigram_index(words):
         ids, count = _ids_by_trigram_index(words, per_page + 1, offset)
         count = min(count, COUNT_CAP + 1)
+    elif offset + per_page + 1 <= COUNT_CAP + 1:
+        # The first pages lie within the count's ids: one walk gives both.
+        found = _ids(words, COUNT_CAP + 1)
+        count, ids = len(found), found[offset:offset + per_page + 1]
     else:
         count = len(_ids(words, COUNT_CAP + 1))
         ids = _ids(words, per_page + 1, offset)

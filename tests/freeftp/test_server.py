@@ -211,6 +211,7 @@ def test_ftps_when_a_certificate_is_configured(app, settings, monkeypatch, tmp_p
     import ssl
     import subprocess
     import threading
+    import time
 
     from app.freeftp.server import FreeFtpServer
 
@@ -220,7 +221,9 @@ def test_ftps_when_a_certificate_is_configured(app, settings, monkeypatch, tmp_p
     monkeypatch.setitem(app.config, "FREEFTP_TLS_CERT", str(cert))
     monkeypatch.setitem(app.config, "FREEFTP_TLS_KEY", str(key))
     monkeypatch.setitem(app.config, "FREEFTP_PASSIVE_PORTS", None)
+    configure(app, ftp_root=str(settings[0]), download_kbps=1000)
     (settings[0] / "таен.txt").write_bytes(b"secret")
+    (settings[0] / "голям.iso").write_bytes(b"z" * 500 * 1024)
     _account(app)
     server = FreeFtpServer(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve, daemon=True)
@@ -233,6 +236,9 @@ def test_ftps_when_a_certificate_is_configured(app, settings, monkeypatch, tmp_p
         ftp.login("gosho", PASSWORD)  # AUTH TLS first: the password travels encrypted
         ftp.prot_p()
         assert _download(ftp, "таен.txt") == b"secret"
+        started = time.monotonic()  # paced through TLS too: half a second at 1000 KB/s
+        assert len(_download(ftp, "голям.iso")) == 500 * 1024
+        assert 0.45 <= time.monotonic() - started <= 0.75
         ftp.quit()
     finally:
         server.close()
