@@ -9,10 +9,11 @@ be a substring of the name:
   ix_freeftp_file_search_trgm (pg_trgm) finds them all and one query gives
   the page and the count (`_by_trigram_index`); otherwise the files are read
   in id order and the walk stops at the rows asked for. Left to itself, the
-  planner walked the primary key for `ORDER BY id LIMIT` whenever it guessed
-  the matches were spread evenly: two partial words that 0.2 % of a million
-  files hold ("remast edit") filtered half the table (212–440 ms; 20–30 ms
-  through the index);
+  planner priced the two within 5 % of each other for `ORDER BY id LIMIT`:
+  when ANALYZE's sample overestimated two partial words that 0.2 % of a
+  million files hold ("remast edit"), it walked the key and filtered 783,000
+  rows (212–440 ms; 10–30 ms through the index). A word of one or two
+  letters has no trigram: it only filters (bench/README.md);
 - SQLite: the FTS5 table freeftp_file_fts (trigram tokenizer, external
   content kept current by triggers, migration 0021) answers the words of
   three letters or more; shorter ones are LIKE on the rows it found.
