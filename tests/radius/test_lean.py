@@ -70,7 +70,9 @@ def add_ms_chap(request, version, username, password):
         request["MS-CHAP-Response"] = b"\x05\x01" + bytes(24) + mschap.challenge_response(challenge, password_hash)
     else:
         challenge, peer = os.urandom(16), os.urandom(16)
-        response = mschap.challenge_response(mschap.challenge_hash(peer, challenge, username.encode()), password_hash)
+        # The peer hashes the name without a Windows domain ("FIRMA\\ivan" → "ivan", RFC 2759 section 4).
+        name = username.split("\\", 1)[-1].encode()
+        response = mschap.challenge_response(mschap.challenge_hash(peer, challenge, name), password_hash)
         request["MS-CHAP-Challenge"] = challenge
         request["MS-CHAP2-Response"] = b"\x05\x00" + peer + bytes(8) + response
 
