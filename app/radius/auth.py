@@ -89,7 +89,7 @@ class AuthData:
     """What authorising one username needs."""
 
     __slots__ = ("subscription_id", "username", "service_id", "password", "status", "mac", "download_kbps",
-                 "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_nt_hash")
+                 "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_mschap_keys")
 
     def __init__(self, row):
         self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
@@ -99,13 +99,14 @@ class AuthData:
         self.download_kbps, self.upload_kbps = row.download_kbps, row.upload_kbps
         self.addresses, self.parameters, self.freezes = [], [], []
         self.encoded = {}  # (NAS make, interim interval): the Accept's attribute bytes (app.radius.lean)
-        self._nt_hash = None
+        self._mschap_keys = None
 
-    def nt_hash(self):
-        """The password's NT hash (MS-CHAP), computed once: a changed password comes as a new AuthData."""
-        if self._nt_hash is None:
-            self._nt_hash = mschap.nt_password_hash(self.password)
-        return self._nt_hash
+    def mschap_keys(self):
+        """The password's NT hash and DES keys (MS-CHAP), made once: a changed password comes as a new
+        AuthData (the cache replaces, never changes, an entry)."""
+        if self._mschap_keys is None:
+            self._mschap_keys = mschap.PasswordKeys(self.password)
+        return self._mschap_keys
 
     def is_frozen(self, today):
         # Frozen days are kept as dates, so a cached entry turns frozen on the first day by itself.
@@ -261,7 +262,7 @@ def mschap_of(packet):
 
 def mschap_matches(login, username, data):
     """An MS-CHAP response made from the subscription's password (never an empty one, as PAP and CHAP)."""
-    return bool(data.password) and login.verify(username.encode(), data.nt_hash())
+    return bool(data.password) and login.verify(username.encode(), data.mschap_keys())
 
 
 def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, request_authenticator):
@@ -276,7 +277,7 @@ def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, 
         if not password_ok:
             return login.failure(mschap.AUTHENTICATION_FAILURE)
         return login.failure(mschap.NO_DIALIN_PERMISSION if not mac_ok else mschap.ACCOUNT_DISABLED)
-    return login.success(username.encode(), data.password, data.nt_hash(), nas.secret, request_authenticator)
+    return login.success(username.encode(), data.mschap_keys(), nas.secret, request_authenticator)
 
 
 def from_bound_device(packet, data):

@@ -67,7 +67,7 @@ def parse(data, nas, source):
         return None
     request = LeanRequest(nas, source, data[1], data[4:20])
     authenticator_at = None
-    microsoft = {number: [] for number in mschap.READ}
+    microsoft = None  # MS-CHAP's attributes, when a Microsoft Vendor-Specific comes
     position = 20
     while position < length:
         if position + 2 > length:
@@ -94,8 +94,11 @@ def parse(data, nas, source):
         elif kind == PROXY_STATE:
             request.proxy_states.append(value)
         elif kind == VENDOR_SPECIFIC:
-            if value[:4] == MICROSOFT and not _read_microsoft(value, microsoft):
-                return None
+            if value[:4] == MICROSOFT:
+                if microsoft is None:
+                    microsoft = {number: [] for number in mschap.READ}
+                if not _read_microsoft(value, microsoft):
+                    return None
         elif kind == MESSAGE_AUTHENTICATOR:
             if authenticator_at is not None or size != 18:
                 return None
@@ -103,7 +106,7 @@ def parse(data, nas, source):
         elif kind not in IGNORED:
             return None
         position += size
-    if any(microsoft.values()):
+    if microsoft is not None:
         request.mschap = mschap.read(microsoft[mschap.CHAP_CHALLENGE], microsoft[mschap.CHAP_RESPONSE],
                                      microsoft[mschap.CHAP2_RESPONSE])
         if request.mschap is None:

@@ -20,21 +20,30 @@ LAN Manager response (flags 0) is rejected — that hash is broken and no
 current client sends it alone. Password change (MS-CHAP-CPW-*) is not
 offered: the subscriber's password is the office's to set.
 
-Primitives: MD4 (the NT password hash) and DES come from PyCryptodome
-(`pycryptodome` on PyPI, maintained, C implementations). OpenSSL 3 moved
-MD4 to its "legacy" provider, so hashlib.new("md4") fails on current
-Debian/Ubuntu, and `cryptography` only keeps single DES as a deprecated
-TripleDES key form; PyCryptodome has both, independent of OpenSSL. Both
-are checked against the RFC 2759 section 9 and RFC 3079 section 3.5 vectors
-(tests/radius/test_mschap.py).
+Primitives, and why these:
+- MD4 (the NT password hash) from PyCryptodome (`pycryptodome` on PyPI,
+  maintained, written in C): OpenSSL 3 moved MD4 to its "legacy" provider,
+  so hashlib.new("md4") fails on current Debian/Ubuntu, and `cryptography`
+  has no MD4. It runs once per subscription: PasswordKeys is cached with
+  the login cache's AuthData.
+- DES from `cryptography` (OpenSSL's, already a dependency through
+  pyOpenSSL): three-key TripleDES with the key repeated three times is
+  single DES, in OpenSSL 3's default provider (single DES is in the legacy
+  one). Its ECB contexts are made once per subscription and reused: about
+  1 µs a block, where PyCryptodome spends 5 µs a call in its C binding and
+  16 µs making a cipher.
+Both are checked against the RFC 2759 section 9 and RFC 3079 section 3.5
+vectors, and the server's answers against the tests' own MD4 and
+PyCryptodome's DES (tests/radius/test_mschap.py).
 """
 import hashlib
 import hmac
 import os
 import struct
 
-from Crypto.Cipher import DES
 from Crypto.Hash import MD4
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 MICROSOFT = 311  # the vendor number of Microsoft's attributes (RFC 2548)
 CHAP_RESPONSE, CHAP_ERROR = 1, 2
@@ -80,20 +89,56 @@ def lm_password_hash(password):
     return des_encrypt(LM_MAGIC, typed[:7]) + des_encrypt(LM_MAGIC, typed[7:])
 
 
-def _des_key(seven):
-    """56 key bits spread over 8 octets; the parity bit (the lowest) is ignored by DES (RFC 2759 8.6)."""
+def _des(seven):
+    """A DES encryptor (ECB: reusable for any number of blocks) of a 7-octet key: the 56 key bits spread over
+    8 octets, the parity bit (the lowest) left 0, as DES ignores it (RFC 2759 8.6)."""
     bits = int.from_bytes(seven, "big")
-    return bytes(((bits >> shift) & 0x7F) << 1 for shift in range(49, -1, -7))
+    key = bytes(((bits >> shift) & 0x7F) << 1 for shift in range(49, -1, -7))
+    return Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
 
 
 def des_encrypt(clear, seven):
-    return DES.new(_des_key(seven), DES.MODE_ECB).encrypt(clear)
+    return _des(seven).update(clear)
 
 
 def challenge_response(challenge, password_hash):
     """ChallengeResponse (RFC 2759 8.5): three DES encryptions of the 8-octet challenge."""
-    key = password_hash + bytes(5)
-    return des_encrypt(challenge, key[:7]) + des_encrypt(challenge, key[7:14]) + des_encrypt(challenge, key[14:])
+    return PasswordKeys.of_hash(password_hash).challenge_response(challenge)
+
+
+class PasswordKeys:
+    """What MS-CHAP needs of one password, made once per subscription (app.radius.auth.AuthData keeps it)."""
+
+    __slots__ = ("password", "hash", "hash_hash", "_ciphers", "_lm_key")
+
+    def __init__(self, password):
+        self.password = password
+        self._set(nt_password_hash(password))
+
+    @classmethod
+    def of_hash(cls, password_hash):
+        keys = cls.__new__(cls)
+        keys.password = None
+        keys._set(password_hash)
+        return keys
+
+    def _set(self, password_hash):
+        self.hash = password_hash
+        self.hash_hash = hash_nt_password_hash(password_hash)
+        key = password_hash + bytes(5)
+        self._ciphers = tuple(_des(key[start:start + 7]) for start in (0, 7, 14))
+        self._lm_key = None
+
+    def challenge_response(self, challenge):
+        first, second, third = self._ciphers
+        return first.update(challenge) + second.update(challenge) + third.update(challenge)
+
+    @property
+    def lm_key(self):
+        """The first half of the LAN Manager hash (MS-CHAPv1's LM-Key); zeros without the password."""
+        if self._lm_key is None:
+            self._lm_key = lm_password_hash(self.password)[:8] if self.password is not None else bytes(8)
+        return self._lm_key
 
 
 def challenge_hash(peer_challenge, authenticator_challenge, username):
@@ -136,13 +181,12 @@ def password_encrypt(plain, secret, request_authenticator):
 
 
 def _chained_xor(plain, secret, first):
-    cipher, last = bytearray(), first
+    cipher, last = b"", first
     for start in range(0, len(plain), 16):
         mask = hashlib.md5(secret + last).digest()
-        block = bytes(a ^ b for a, b in zip(plain[start:start + 16], mask))
-        cipher += block
-        last = block
-    return bytes(cipher)
+        last = (int.from_bytes(plain[start:start + 16], "big") ^ int.from_bytes(mask, "big")).to_bytes(16, "big")
+        cipher += last
+    return cipher
 
 
 def _salts():
@@ -172,21 +216,22 @@ class MsChap:
             return self.challenge
         return challenge_hash(self.response[2:18], self.challenge, _without_domain(username))
 
-    def verify(self, username, password_hash):
-        """Whether the NT-Response was made from this password (RFC 2433 A.5, RFC 2759 8.1)."""
+    def verify(self, username, keys):
+        """Whether the NT-Response was made from this password (RFC 2433 A.5, RFC 2759 8.1); `keys` are its
+        PasswordKeys."""
         if not self._well_formed() or (self.version == 1 and not self.response[1] & 1):
             return False
-        expected = challenge_response(self._challenge(username), password_hash)
+        expected = keys.challenge_response(self._challenge(username))
         return hmac.compare_digest(expected, self.response[26:50])
 
-    def success(self, username, password, password_hash, secret, request_authenticator):
+    def success(self, username, keys, secret, request_authenticator):
         """[(Microsoft attribute number, value)] of the Access-Accept of a verified login."""
         nt_response = self.response[26:50]
-        hash_hash = hash_nt_password_hash(password_hash)
+        hash_hash = keys.hash_hash
         if self.version == 1:
             # LM-Key, NT-Key and padding. The NT-Key is the hash of the hash, not the hash RFC 2548 names:
             # what Windows and every NAS use (RFC 3079 2.4; FreeRADIUS does the same).
-            keys = lm_password_hash(password)[:8] + hash_hash + bytes(8)
+            keys = keys.lm_key + hash_hash + bytes(8)
             return [(CHAP_MPPE_KEYS, password_encrypt(keys, secret, request_authenticator)),
                     (MPPE_ENCRYPTION_POLICY, ENCRYPTION_ALLOWED), (MPPE_ENCRYPTION_TYPES, RC4_40_OR_128)]
         answer = authenticator_response(hash_hash, nt_response, self.response[2:18], self.challenge,

@@ -1,8 +1,9 @@
 """MS-CHAPv1/v2 and Status-Server, as a NAS sees them: a real `flask radius serve`, asked by pyrad and radclient.
 
 What the server answers is checked against this file's own computation of
-MS-CHAP — MD4 written here from RFC 1320 (checked on its test suite), DES
-from `cryptography` rather than the server's PyCryptodome — and the RFC
+MS-CHAP — MD4 written here from RFC 1320 (checked on its test suite) where
+the server uses PyCryptodome's, DES from PyCryptodome where the server uses
+OpenSSL's through `cryptography` — and the RFC
 2759 section 9.2 and RFC 3079 section 3.5.3 vectors: a shared mistake in one
 library or one reading of the RFCs cannot pass on both sides.
 """
@@ -14,8 +15,7 @@ import struct
 import subprocess
 
 import pytest
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from Crypto.Cipher import DES
 from pyrad import packet as radius_packet
 
 from app.clients.models import Subscription
@@ -29,7 +29,7 @@ from tests.radius.test_radius import SECRET, client, nas, start_server, stop_ser
 # --- The test's own MS-CHAP, independent of app.radius.mschap -------------------------------------------------
 
 def md4(message):
-    """RFC 1320, written out: the server's MD4 is PyCryptodome's."""
+    """RFC 1320, written out (the server's MD4 is PyCryptodome's)."""
     def rotate(value, bits):
         value &= 0xFFFFFFFF
         return ((value << bits) | (value >> (32 - bits))) & 0xFFFFFFFF
@@ -53,14 +53,13 @@ def md4(message):
 
 
 def des(clear, seven):
-    """DES through `cryptography` (a 3-key TripleDES of one key is DES), with RFC 2759 9.3's parity bits."""
+    """PyCryptodome's DES (the server's is OpenSSL's), with RFC 2759 9.3's parity bits set."""
     bits = int.from_bytes(seven, "big")
     key = bytearray()
     for index in range(8):
         octet = ((bits >> (49 - 7 * index)) & 0x7F) << 1
         key.append(octet | (bin(octet).count("1") % 2 == 0))
-    encryptor = Cipher(TripleDES(bytes(key) * 3), modes.ECB()).encryptor()
-    return encryptor.update(clear) + encryptor.finalize()
+    return DES.new(bytes(key), DES.MODE_ECB).encrypt(clear)
 
 
 def nt_hash(password):
@@ -121,14 +120,16 @@ def test_the_rfc_vectors_both_ways():
         == "S=407A5589115FD0D6209F510FE9C04566932CDA56"
     assert expected_mppe_keys(PASSWORD, NT_RESPONSE)[0].hex().upper() == "8B7CDC149B993A1BA118CB153F56DCCB"
     # …and the server's.
-    password_hash = mschap.nt_password_hash(PASSWORD)
-    assert password_hash.hex().upper() == "44EBBA8D5312B8D611474411F56989AE"
-    assert mschap.hash_nt_password_hash(password_hash).hex().upper() == "41C00C584BD2D91C4017A2A12FA59F3F"
+    keys = mschap.PasswordKeys(PASSWORD)
+    assert keys.hash.hex().upper() == "44EBBA8D5312B8D611474411F56989AE"
+    assert keys.hash_hash.hex().upper() == "41C00C584BD2D91C4017A2A12FA59F3F"
+    assert keys.challenge_response(bytes.fromhex("D02E4386BCE91226")) == NT_RESPONSE
+    assert keys.challenge_response(bytes.fromhex("D02E4386BCE91226")) == NT_RESPONSE  # its DES contexts are reused
     login = mschap.MsChap(2, AUTHENTICATOR_CHALLENGE, b"\x01\x00" + PEER_CHALLENGE + bytes(8) + NT_RESPONSE)
-    assert login.verify(USER, password_hash)
-    assert login.verify(b"FIRMA\\User", password_hash)  # the peer hashes the name without its domain
-    assert not login.verify(USER, mschap.nt_password_hash("clientpass"))
-    hash_hash = mschap.hash_nt_password_hash(password_hash)
+    assert login.verify(USER, keys)
+    assert login.verify(b"FIRMA\\User", keys)  # the peer hashes the name without its domain
+    assert not login.verify(USER, mschap.PasswordKeys("clientpass"))
+    hash_hash = keys.hash_hash
     assert mschap.authenticator_response(hash_hash, NT_RESPONSE, PEER_CHALLENGE, AUTHENTICATOR_CHALLENGE, USER) \
         == b"S=407A5589115FD0D6209F510FE9C04566932CDA56"
     master = mschap.master_key(hash_hash, NT_RESPONSE)
