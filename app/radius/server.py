@@ -262,7 +262,10 @@ class RadiusServer:
                 continue
             if isinstance(request, Request) and request.packet.code == radius_packet.StatusServer:
                 # Alive and reachable is all it asks: no database, no batch to wait for.
-                self._answer(sock, [(status_reply(request.packet), source)])
+                try:
+                    self._answer(sock, [(status_reply(request.packet), source)])
+                except Exception:  # noqa: BLE001 — an odd packet must not stop the loop
+                    log.exception("radius: cannot answer a Status-Server from %s", source[0])
                 continue
             requests.append(request)
         return count
