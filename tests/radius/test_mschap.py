@@ -140,6 +140,20 @@ def test_the_rfc_vectors_both_ways():
     assert mschap.des_encrypt(b"12345678", raw) == des(b"12345678", raw)
 
 
+def test_the_rfc_2433_vector_of_ms_chap_v1():
+    challenge = bytes.fromhex("102DB5DF085D3041")
+    expected = bytes.fromhex("4E9D3C8F9CFD385D5BF4D3246791956CA4C351AB409A3D61")
+    assert nt_hash("MyPw").hex().upper() == "FC156AF7EDCD6C0EDDE3337D427F4EAC"
+    assert nt_response(challenge, "MyPw") == expected
+    login = mschap.MsChap(1, challenge, b"\x03\x01" + bytes(24) + expected)
+    assert login.verify(b"anyone", mschap.PasswordKeys("MyPw"))  # v1 hashes no user name
+    assert not login.verify(b"anyone", mschap.PasswordKeys("MyPW"))
+    lm_only = mschap.MsChap(1, challenge, b"\x03\x00" + bytes(24) + expected)
+    assert not lm_only.verify(b"anyone", mschap.PasswordKeys("MyPw"))  # flags 0: the LAN Manager response only
+    # The LAN Manager hash behind MS-CHAPv1's LM-Key, RFC 3079 section 2.5's value.
+    assert mschap.lm_password_hash("clientPass").hex().upper() == "76A152936096D7830E2390227404AFD2"
+
+
 def test_the_mppe_keys_are_encrypted_as_rfc_2548_says():
     """Decrypted by pyrad (the salt method of RFC 2868, which RFC 2548 uses for the MPPE keys) and by this
     test's own reading of the User-Password method for MS-CHAP-MPPE-Keys."""
