@@ -13,7 +13,8 @@ hand, waiting up to GROUP_WINDOW seconds for more), then
 - writes the batch's Accounting-Requests in one transaction and sends
   their Accounting-Responses only after it has committed (group commit):
   an acknowledged packet is durable, and a process killed before the
-  commit acknowledged nothing — the NAS sends it again.
+  commit acknowledged nothing — the NAS sends it again. A packet the
+  accounting cannot store costs only itself (app.radius.accounting.record).
 
 A Status-Server (RFC 5997) from a NAS, on either port, is answered at once
 with an Access-Accept (authentication port) or an Accounting-Response
@@ -215,7 +216,7 @@ class RadiusServer:
         if auth_requests:
             self._answer(self.auth_socket, self._safely(self._authorise, auth_requests))
         if acct_requests:
-            self._answer(self.acct_socket, self._safely(accounting.record, acct_requests))
+            self._answer(self.acct_socket, self._safely(self._account, acct_requests))
 
     def _receive_changes(self):
         try:
@@ -233,6 +234,10 @@ class RadiusServer:
         if self.cache is not None:
             self._receive_changes()  # a change committed before these requests came is in effect for them
         return auth.answer(requests, self.cache, self.dictionary)
+
+    def _account(self, requests):
+        # A packet not stored is counted with the dropped ones, so it reaches the LOG.
+        return accounting.record(requests, self.drops)
 
     @staticmethod
     def _safely(handle, requests):
