@@ -69,7 +69,7 @@ def payment_references(actor, client_id, method=None, payment_type=None):
     """The client, payment method and payment type a request names, as (client, method, type), for
     record_payment: the client by its id, only within the actor's reach (another dealer's client is as
     unknown as a missing one); the method and the type by their id (a whole number) or their code (text,
-    "cash", "monthly_fee"), None when not named (record_payment then chooses). Raises FieldErrors naming
+    "cash", "monthly"), None when not named (record_payment then chooses). Raises FieldErrors naming
     every reference that names nothing."""
     errors = {}
     client = get_in_scope(Client, client_id, actor)

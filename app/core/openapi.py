@@ -298,7 +298,7 @@ class NullableRelationsConverter(Model2SchemaConverter):
 
 class IdOrCode(fields.Field):
     """An entry of an office-edited list (a payment method, a payment type) named by its id — a whole number —
-    or by its code — text, as the built-in entries have ("cash", "monthly_fee"). Loaded as sent; the module
+    or by its code — text, as the built-in entries have ("cash", "monthly"). Loaded as sent; the module
     looks it up and says when it names nothing."""
 
     default_error_messages = {"invalid": "Invalid value."}
