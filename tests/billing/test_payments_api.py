@@ -2,6 +2,8 @@
 from datetime import date
 from decimal import Decimal
 
+import schemathesis
+
 from app.billing.models import Payment, PaymentMethod, PaymentType
 from app.clients.models import Subscription
 from app.extensions import db
@@ -15,6 +17,13 @@ def spec_of_recording(api):
     spec = api.get("/api/v1/_openapi").json
     body = spec["paths"]["/api/v1/payments/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     return spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+
+
+def on_spec(api, response, path="/api/v1/payments/", method="POST"):
+    """The answer as the published spec describes it (schemathesis's own check of status, headers and body)."""
+    spec = schemathesis.openapi.from_dict(api.get("/api/v1/_openapi").json)
+    spec[path][method].validate_response(response)
+    return response
 
 
 def entry_id(app, model, code):
@@ -45,7 +54,7 @@ def test_a_payment_by_client_id_and_method_id_pays_what_it_names_and_shows_on_th
     bank = entry_id(app, PaymentMethod, "bank")
     response = api.post("/api/v1/payments/", json={"client": client_id, "method": bank,
                                                    "periods": {str(subscription_id): 2}, "note": "по извлечение"})
-    assert response.status_code == 201, response.text
+    assert on_spec(api, response).status_code == 201, response.text
     assert response.json["result"]["method"]["name"] == "Банков превод"
     assert response.json["result"]["payment_type"]["name"] == "Месечна такса"
     assert response.json["result"]["amount"] == "30.00" and response.json["warnings"] == []
@@ -96,7 +105,7 @@ def test_what_names_nothing_is_refused_with_a_clear_422_and_nothing_is_written(a
         ({"client": client_id, "amount": "5", "method": True}, {"method": ["Невалидна стойност."]}),
     ]
     for body, messages in refusals:
-        response = api.post("/api/v1/payments/", json=body)
+        response = on_spec(api, api.post("/api/v1/payments/", json=body))
         assert (response.status_code, response.json["message"]) == (422, messages), body
     assert state(app, subscription_id) == before
 
@@ -133,6 +142,7 @@ def test_an_operator_without_the_right_to_record_is_refused_and_a_repeated_reque
     body = {"client": client_id, "amount": "15.00", "method": "bank", "request_id": "bank-line-17"}
     first, again = api.post("/api/v1/payments/", json=body), api.post("/api/v1/payments/", json=body)
     assert (first.status_code, again.status_code) == (201, 200) and first.json["id"] == again.json["id"]
+    on_spec(api, first) and on_spec(api, again)
     assert again.json["result"] == first.json["result"]
     with app.app_context():
         assert db.session.query(Payment).one().amount == Decimal("15.00")
