@@ -76,6 +76,9 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     add_columns = list(PaymentRecord().fields)
     # No PUT: what _info describes for a change is the payment's own columns.
     edit_columns = ["client", "method", "payment_type", "currency", "amount", "note"]
+    label_columns = {"client": _l("Client"), "periods": _l("Months"), "charge_ids": _l("Charges"),
+                     "amount": _l("Amount"), "currency": _l("Currency"), "method": _l("Payment method"),
+                     "payment_type": _l("Payment type"), "note": _l("Note"), "request_id": _l("Request id")}
     description_columns = {
         "client": _l("The client's id."),
         "periods": _l("Months per subscription: {\"<subscription id>\": months}."),

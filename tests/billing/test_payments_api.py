@@ -47,6 +47,7 @@ def test_the_spec_names_the_client_by_id_and_the_method_and_type_by_id_or_code(a
     info = api.get("/api/v1/payments/_info").json["add_columns"]
     methods = next(column for column in info if column["name"] == "method")
     assert {"id": entry_id(app, PaymentMethod, "bank"), "code": "bank", "value": "Банков превод"} in methods["values"]
+    assert methods["label"] == "Начин на плащане" and "по id или по код" in methods["description"]
 
 
 def test_a_payment_by_client_id_and_method_id_pays_what_it_names_and_shows_on_the_card(app, api, admin):
