@@ -120,6 +120,6 @@ def test_the_operation_itself_refuses_an_operator_without_the_permission(app):
         cashier = make_operator(None, "kasa", p.CASHIER, username="kasa8")
         with pytest.raises(FieldErrors) as refusal:
             change_status_by_hand(cashier, db.session.get(Subscription, subscription_id), "suspended", "опит")
-        assert refusal.value.errors == {"status": ["Нямате право да сменяте състоянието на абонамент."]}
+        assert refusal.value.errors == {"status": ["Нямате право да сменяте състоянието на услуга."]}
         db.session.rollback()
     assert status_of(app, subscription_id) == ("active", None)
