@@ -1,14 +1,25 @@
 """REST API /api/v1/payments/: read, record and reverse payments; no update, no delete."""
 from flask_appbuilder.api import expose, permission_name, protect, safe
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext as _l
+from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
-from app.billing.models import Payment, PaymentMethod
-from app.billing.services import find_by_request_key, record_payment, reverse_payment
-from app.clients.models import Client
+from app.billing.models import Payment, PaymentMethod, PaymentType
+from app.billing.periods import MAX_PERIODS
+from app.billing.services import (
+    MAX_NOTE,
+    MAX_REQUEST_KEY,
+    find_by_request_key,
+    payment_references,
+    record_payment,
+    reverse_payment,
+)
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
+from app.core.money import CURRENCY_CHOICES
+from app.core.openapi import AmountValue, IdOrCode, JsonInteger
 from app.core.transaction import discard
+from app.core.validators import MAX_ID
 from app.core.views import BillingInterface, BillingModelApi
 from app.extensions import db
 from app.security import permissions
@@ -18,12 +29,38 @@ from app.core.scoping import DealerScopedApi, get_in_scope
 PAYMENT_FIELDS = ["id", "paid_at", "client.id", "client.client_number", "client.name", "dealer.id", "amount",
                   "currency", "amount_eur", "method.name", "payment_type.name", "operator.username", "collector.name",
                   "note", "reversal_of.id"]
+CODE_LENGTH = 20  # PaymentMethod.code, PaymentType.code
+LISTS = {"method": PaymentMethod, "payment_type": PaymentType}
+
+
+class PaymentRecord(Schema):
+    """The body of POST /api/v1/payments/: published in the spec as PaymentApi.post and read with it, so the two
+    cannot disagree. The cash desk's payment form, field for field (app.billing.forms.read_payment_form)."""
+
+    client = JsonInteger(required=True, validate=validate.Range(min=1, max=MAX_ID),
+                         metadata={"description": "The client's id"})
+    periods = fields.Dict(keys=fields.String(), values=JsonInteger(validate=validate.Range(min=0, max=MAX_PERIODS)),
+                          metadata={"description": "What it pays: months per subscription, {\"<subscription id>\": "
+                                                   "months}; the client's advance pays its part first"})
+    charge_ids = fields.List(JsonInteger(validate=validate.Range(min=1, max=MAX_ID)),
+                             metadata={"description": "What it pays: the ids of the client's open charges"})
+    amount = AmountValue(metadata={"description": "Without periods and charges: the money brought, spent on open "
+                                                  "charges oldest first, then whole months, the rest kept as an "
+                                                  "advance; with them, it must be their price"})
+    currency = fields.String(load_default="EUR", validate=validate.OneOf([code for code, _label in CURRENCY_CHOICES]))
+    method = IdOrCode(CODE_LENGTH, metadata={"description": "The payment method by its id or its code (cash when "
+                                                            "left out)"})
+    payment_type = IdOrCode(CODE_LENGTH, metadata={"description": "The payment type by its id or its code (when "
+                                                                  "left out, from what the payment pays)"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=MAX_NOTE))
+    request_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=MAX_REQUEST_KEY),
+                               metadata={"description": "The same request id sent again records nothing new and "
+                                                        "answers the payment recorded the first time"})
 
 
 class PaymentApi(DealerScopedApi, BillingModelApi):
-    """POST body: {"client_id", "periods": {"<subscription id>": months}, "charge_ids": [...],
-    "amount", "currency", "method": code, "type": code, "note", "request_id"} — either
-    what it pays, or an amount alone; "request_id" makes a retried call record nothing new."""
+    """Payments as the cash desk records them (app.billing.services.record_payment), either what it pays or an
+    amount alone; see PaymentRecord for the body."""
 
     datamodel = BillingInterface(Payment)
     resource_name = "payments"
@@ -35,12 +72,77 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     # Payment view's permissions, as in the panel.
     method_permission_name = {**BillingModelApi.method_permission_name, "post": "show", "reverse": "show"}
     list_columns = show_columns = PAYMENT_FIELDS
-    # What _info describes for a new payment (the POST body itself is read by post_headless):
-    # FAB's default, every relation, would list other dealers' allocations and versions.
-    add_columns = edit_columns = ["client", "method", "payment_type", "currency", "amount", "note"]
+    add_model_schema = PaymentRecord()
+    add_columns = list(PaymentRecord().fields)
+    # No PUT: what _info describes for a change is the payment's own columns.
+    edit_columns = ["client", "method", "payment_type", "currency", "amount", "note"]
+    label_columns = {"client": _l("Client"), "periods": _l("Months"), "charge_ids": _l("Charges"),
+                     "amount": _l("Amount"), "currency": _l("Currency"), "method": _l("Payment method"),
+                     "payment_type": _l("Payment type"), "note": _l("Note"), "request_id": _l("Request id")}
+    description_columns = {
+        "client": _l("The client's id."),
+        "periods": _l("Months per subscription: {\"<subscription id>\": months}."),
+        "charge_ids": _l("The ids of the client's open charges to pay."),
+        "amount": _l("Without months and charges: the money brought (open charges first, then whole months, the "
+                     "rest an advance)."),
+        "method": _l("The payment method by its id or its code; cash when left out."),
+        "payment_type": _l("The payment type by its id or its code; by default from what the payment pays."),
+        "request_id": _l("Sent again, the same request id records nothing new."),
+    }
     search_columns = ["paid_at", "currency", "method", "payment_type"]
     order_columns = ["id", "paid_at"]
     base_order = ("paid_at", "desc")
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self):
+        """Record a payment of a client, as the cash desk does: the same "record payment" right, only for a client
+        within the operator's reach, the same refusals (nothing is recorded then).
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/{{self.__class__.__name__}}.post'
+          responses:
+            200:
+              description: The request id was recorded before; the payment it recorded, nothing new
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [id, result, warnings]
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
+                      warnings:
+                        type: array
+                        items:
+                          type: string
+            201:
+              description: The payment recorded, and messages about what followed it (an invoice not issued)
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    required: [id, result, warnings]
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
+                      warnings:
+                        type: array
+                        items:
+                          type: string
+        """
+        return self.post_headless()
 
     def post_headless(self):
         actor = current_operator()
@@ -49,27 +151,41 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
         body = self._body()
         if body is None:
             return self.response_400(message=gettext("A JSON object is expected."))
+        values, refusal = self._load(self.add_model_schema, body)
+        if refusal is not None:
+            return refusal
         try:
-            client = get_in_scope(Client, body.get("client_id"), actor)
-            if client is None:
-                return self.response_422(message={"client_id": [gettext("Unknown client.")]})
+            client, method, payment_type = payment_references(actor, values["client"], values.get("method"),
+                                                              values.get("payment_type"))
             result = record_payment(
-                actor, client, periods=body.get("periods") or {}, charge_ids=body.get("charge_ids") or [],
-                amount=body.get("amount"), currency=body.get("currency") or "EUR",
-                method=self._by_code(PaymentMethod, body.get("method")),
-                type_code=body.get("type"), note=body.get("note"), request_key=body.get("request_id"),
+                actor, client, periods=values.get("periods") or {}, charge_ids=values.get("charge_ids") or [],
+                amount=values.get("amount"), currency=values["currency"], method=method, chosen_type=payment_type,
+                note=values.get("note"), request_key=values.get("request_id"),
             )
         except FieldErrors as refusal:
             return self._refused(refusal)
         except IntegrityError:
             # The same request sent twice at once: the other one recorded it.
             discard()
-            repeated = find_by_request_key(body.get("request_id"))
+            repeated = find_by_request_key(values.get("request_id"))
             if repeated is None:
                 raise
-            return self.response(200, id=repeated.id, result=self._show(repeated))
-        return self.response(200 if result.repeated else 201, id=result.payment.id,
-                             result=self._show(result.payment), warnings=result.warnings)
+            return self._recorded(200, repeated)
+        return self._recorded(200 if result.repeated else 201, result.payment, result.warnings)
+
+    def _recorded(self, status, payment, warnings=()):
+        return self.response(status, id=payment.id, result=self._show(payment),
+                             warnings=[str(warning) for warning in warnings])
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        if field.name in LISTS:
+            # What a method or type may be named by: the active entries, by id or code.
+            model = LISTS[field.name]
+            entries = db.session.scalars(db.select(model).where(model.active).order_by(model.id)).all()
+            info["count"] = len(entries)
+            info["values"] = [{"id": entry.id, "code": entry.code, "value": entry.name} for entry in entries]
+        return info
 
     @expose("/<int:pk>/reverse", methods=["POST"])
     @protect()
@@ -136,15 +252,6 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
         except IntegrityError:
             return self._refused(FieldErrors({"reason": [gettext("This payment is already reversed.")]}))
         return self.response(201, id=reversal.id, result=self._show(reversal))
-
-    @staticmethod
-    def _by_code(model, code):
-        if code in (None, ""):
-            return None
-        found = db.session.scalar(db.select(model).where(model.code == str(code)))
-        if found is None:
-            raise FieldErrors({"method": [gettext("Unknown payment method %(code)s.", code=code)]})
-        return found
 
     def _show(self, payment):
         return self.show_model_schema.dump(payment)

@@ -3,12 +3,10 @@ from datetime import date
 
 from flask_babel import gettext
 
-from app.billing.charges import payment_method
 from app.billing.cycle import chunk_failed, run_chunk
-from app.billing.services import record_payment
-from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
+from app.billing.services import payment_references, record_payment
+from app.clients.models import ACTIVE, SUSPENDED, Subscription
 from app.clients.subscriptions import change_status
-from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_today, office_language
 from app.extensions import db
 from app.notifications.services import retry_failed
@@ -39,10 +37,7 @@ def record_payment_job(actor, client_id, *, amount, currency="EUR", method_code=
     Retried safely: a request key already recorded records nothing new.
     Returns the payment's id.
     """
-    client = db.session.scalar(scope(db.select(Client).where(Client.id == client_id), actor))
-    if client is None:
-        raise FieldErrors({"client_id": [gettext("Unknown client.")]})
-    method = payment_method(method_code) if method_code else None
+    client, method, _type = payment_references(actor, client_id, method=method_code)
     return record_payment(actor, client, amount=amount, currency=currency, method=method, note=note,
                           request_key=request_key).payment.id
 

@@ -32,6 +32,8 @@ from app.billing.models import (
     Charge,
     Payment,
     PaymentAllocation,
+    PaymentMethod,
+    PaymentType,
 )
 from app.clients.models import Client, Subscription
 from app.core.actors import operator_of
@@ -39,11 +41,11 @@ from app.core.errors import FieldErrors
 from app.core.events import payment_recorded, payment_reversed, send
 from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import check_amount, check_currency, format_money, quantize
-from app.core.validators import InvalidValue
+from app.core.validators import InvalidValue, as_id
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may
-from app.core.scoping import in_scope
+from app.core.scoping import get_in_scope, in_scope
 
 
 MAX_NOTE = 500  # Payment.note
@@ -61,6 +63,36 @@ def find_by_request_key(request_key):
     if not request_key:
         return None
     return db.session.scalar(db.select(Payment).where(Payment.request_key == str(request_key)))
+
+
+def payment_references(actor, client_id, method=None, payment_type=None):
+    """The client, payment method and payment type a request names, as (client, method, type), for
+    record_payment: the client by its id, only within the actor's reach (another dealer's client is as
+    unknown as a missing one); the method and the type by their id (a whole number) or their code (text,
+    "cash", "monthly"), None when not named (record_payment then chooses). Raises FieldErrors naming
+    every reference that names nothing."""
+    errors = {}
+    client = get_in_scope(Client, client_id, actor)
+    if client is None:
+        errors["client"] = [gettext("Unknown client.")]
+    chosen_method = _list_entry(PaymentMethod, method)
+    if chosen_method is None and method not in (None, ""):
+        errors["method"] = [gettext("Unknown payment method %(code)s.", code=method)]
+    chosen_type = _list_entry(PaymentType, payment_type)
+    if chosen_type is None and payment_type not in (None, ""):
+        errors["payment_type"] = [gettext("Unknown payment type %(code)s.", code=payment_type)]
+    if errors:
+        raise FieldErrors(errors)
+    return client, chosen_method, chosen_type
+
+
+def _list_entry(model, reference):
+    """The entry of an office-edited list named by its id (a whole number) or its code (text); None if none."""
+    if isinstance(reference, str) and reference.strip():
+        return db.session.scalar(db.select(model).where(model.code == reference.strip()))
+    if isinstance(reference, int) and as_id(reference) is not None:
+        return db.session.get(model, reference)
+    return None
 
 
 def record_payment(actor, client, *, method=None, currency="EUR", periods=None, charge_ids=(), amount=None,
@@ -97,6 +129,8 @@ def record_payment(actor, client, *, method=None, currency="EUR", periods=None, 
     method = method or payment_method(CASH)
     if method is None or not method.active:
         errors["method"] = [gettext("Choose an active payment method.")]
+    if chosen_type is not None and not chosen_type.active:
+        errors["payment_type"] = [gettext("Choose an active payment type.")]
     try:
         currency = check_currency(currency)
     except InvalidValue as error:
@@ -171,7 +205,11 @@ def _locked_subscriptions(client, ids):
 
 def _chosen_allocations(client, periods, charge_ids, day):
     allocations, errors = [], {}
-    charge_ids = {int(charge_id) for charge_id in charge_ids}
+    # An id no record can have (text, beyond 64 bits: SQLite cannot even compare it) is no charge of the client.
+    wanted = {as_id(charge_id) for charge_id in charge_ids}
+    charge_ids = wanted - {None}
+    if None in wanted:
+        errors["charges"] = [gettext("A chosen charge is not this client's.")]
     if charge_ids:
         charges = db.session.scalars(
             db.select(Charge).where(Charge.id.in_(charge_ids), Charge.client_id == client.id)
@@ -185,17 +223,21 @@ def _chosen_allocations(client, periods, charge_ids, day):
             errors["charges"] = [gettext("A chosen charge is cancelled.")]
         for charge in sorted(charges, key=lambda charge: charge.id):
             allocations.append(PaymentAllocation(kind=PAID_CHARGE, charge=charge, amount_eur=charge.amount))
-    counts = {}
+    counts, strangers = {}, False
     for subscription_id, count in periods.items():
         try:
-            counts[int(subscription_id)] = int(count)
+            count = int(count)
         except (TypeError, ValueError):
             errors["periods"] = [gettext("The number of months must be a whole number.")]
-    counts = {key: value for key, value in counts.items() if value}
+            continue
+        if count and as_id(subscription_id) is None:
+            strangers = True  # no subscription has that id, let alone this client's
+        elif count:
+            counts[as_id(subscription_id)] = count
     if any(not 1 <= count <= period_rules.MAX_PERIODS for count in counts.values()):
         errors["periods"] = [gettext("Between 1 and %(max)d months at once.", max=period_rules.MAX_PERIODS)]
     subscriptions = _locked_subscriptions(client, list(counts)) if counts else {}
-    if len(subscriptions) != len(counts):
+    if strangers or len(subscriptions) != len(counts):
         errors["periods"] = [gettext("A chosen subscription is not this client's.")]
     elif any(subscription.status not in LIVE for subscription in subscriptions.values()):
         # Awaiting installation it owes no months yet: money brought now stays an advance, which pays its

@@ -1,12 +1,18 @@
 """REST API: /api/v1/clients/ and /api/v1/subscriptions/, over the same operations as the panel."""
+from flask_appbuilder.api import expose, permission_name, protect, safe
 from flask_appbuilder.models.filters import BaseFilter
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
+from marshmallow import Schema, fields, validate
 from sqlalchemy import false
 
-from app.clients.models import Client, Subscription
+from app.clients.models import ACTIVE, SUSPENDED, TERMINATED, Client, Subscription
 from app.clients.services import create_client, phone_condition, update_client
-from app.clients.subscriptions import change_technical_parameters, sell_subscription
-from app.core.validators import check_egn, check_eik, check_vat_number
+from app.clients.subscriptions import change_status_by_hand, change_technical_parameters, sell_subscription
+from app.core.actors import current_operator
+from app.core.errors import FieldErrors, StateConflict
+from app.core.openapi import NotBlank
+from app.core.transaction import discard
+from app.core.validators import as_id, check_egn, check_eik, check_vat_number
 from app.core.views import BillingInterface, BillingModelApi, FilterConverter, RecordOperations
 from app.core.scoping import DealerScopedApi
 
@@ -75,6 +81,15 @@ class ClientApi(DealerScopedApi, BillingModelApi):
     operations = CLIENT_OPERATIONS
 
 
+class SubscriptionStatusChange(Schema):
+    """The body of POST /api/v1/subscriptions/<id>/status: published in the spec and read with it."""
+
+    status = fields.String(required=True, validate=validate.OneOf([ACTIVE, SUSPENDED, TERMINATED]),
+                           metadata={"description": "The new status: active, suspended or terminated"})
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=300), NotBlank()],
+                           metadata={"description": "Why the status changes; the card and the LOG show it"})
+
+
 class SubscriptionApi(DealerScopedApi, BillingModelApi):
     datamodel = BillingInterface(Subscription)
     resource_name = "subscriptions"
@@ -87,3 +102,62 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     edit_columns = ["username", "password", "delivery_address", "mac_address"]
     search_columns = ["client", "service", "status", "username"]
     operations = SUBSCRIPTION_OPERATIONS
+    # A status changes only through its own operation, with a reason (not through PUT, which has no "status").
+    method_permission_name = {**BillingModelApi.method_permission_name, "status": "status"}
+    openapi_spec_component_schemas = (SubscriptionStatusChange,)
+    status_change_schema = SubscriptionStatusChange()
+
+    @expose("/<int:pk>/status", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("status")
+    def status(self, pk):
+        """Change the subscription's status, saying why: the card's status change, under the same "change
+        status" permission, scope and rules; the card and the LOG show the reason.
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/SubscriptionStatusChange'
+          responses:
+            200:
+              description: The subscription with its new status
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/409'
+        """
+        body = self._body()
+        if body is None:
+            return self.response_400(message=gettext("A JSON object is expected."))
+        subscription = self.datamodel.get(as_id(pk), self._base_filters)
+        if subscription is None:
+            return self.response_404()
+        values, refusal = self._load(self.status_change_schema, body)
+        if refusal is not None:
+            return refusal
+        try:
+            change_status_by_hand(current_operator(), subscription, values["status"], values["reason"])
+        except StateConflict as conflict:
+            discard()
+            return self.response(409, message=conflict.errors)
+        except FieldErrors as refusal:
+            return self._refused(refusal)
+        return self.response(200, id=subscription.id, result=self.show_model_schema.dump(subscription))

@@ -24,6 +24,7 @@ from app.clients.models import (
     digits_only,
     name_words,
 )
+from app.clients.subscriptions import may_change_status
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
@@ -230,7 +231,7 @@ def client_card(client, actor, day=None):
         can_pay=may(actor, permissions.RECORD_PAYMENT),
         can_add_subscription=may(actor, permissions.ADD_SUBSCRIPTIONS),
         can_add_contract=may_access(actor, "can_add", "Contract"),
-        can_change_status=may_access(actor, "can_status", "Subscription"),
+        can_change_status=may_change_status(actor),
     )
 
 

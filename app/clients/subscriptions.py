@@ -14,13 +14,13 @@ from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.catalog.services import may_sell
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED, Subscription
-from app.core.errors import FieldErrors
+from app.core.errors import FieldErrors, StateConflict
 from app.core.events import send, subscription_sold, subscription_status_changed
 from app.core.formatting import local_today, office_language
 from app.extensions import db
 from app.networks.services import NoFreeAddress, allocate, normalize_mac, release
 from app.security import permissions
-from app.security.rights import may
+from app.security.rights import may, may_access
 from app.core.scoping import in_scope
 
 # status → statuses it may change to
@@ -154,8 +154,11 @@ def change_status(actor, subscription, status, reason):
     """
     if not in_scope(subscription, actor):
         raise FieldErrors({"status": [gettext("This record belongs to another dealer.")]})
+    if status not in TRANSITIONS:
+        raise FieldErrors({"status": [gettext("Unknown subscription status.")]})
     if status not in TRANSITIONS[subscription.status]:
-        raise FieldErrors({"status": [gettext("A subscription cannot go from this status to that one.")]})
+        # The same request may be right for another subscription, or was right before this one changed.
+        raise StateConflict({"status": [gettext("A subscription cannot go from this status to that one.")]})
     if not (reason or "").strip():
         raise FieldErrors({"status_reason": [gettext("Say why the status changes.")]})
     old_status = subscription.status
@@ -169,6 +172,21 @@ def change_status(actor, subscription, status, reason):
     db.session.flush()
     announce_status_change(actor, subscription, old_status)
     return subscription
+
+
+def may_change_status(actor):
+    """Whether the actor changes statuses by hand: the "change status" permission of subscriptions (the card's
+    form and the API's status operation alike)."""
+    return may_access(actor, "can_status", "Subscription")
+
+
+def change_status_by_hand(actor, subscription, status, reason):
+    """An operator's status change, from the card or the API: needs the "change status" permission, then is
+    `change_status`. (The cycle's suspensions, an installation's completion and a sale without installation
+    call change_status itself: their actors act under their own rights.)"""
+    if not may_change_status(actor):
+        raise FieldErrors({"status": [gettext("You do not have the right to change a subscription's status.")]})
+    return change_status(actor, subscription, status, reason)
 
 
 def announce_status_change(actor, subscription, old_status):

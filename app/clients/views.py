@@ -23,7 +23,7 @@ from app.clients.api import (
 )
 from app.clients.models import KINDS, Client, Subscription
 from app.clients.services import client_card, home_figures, mask_egn, search_condition
-from app.clients.subscriptions import change_status, may_read_password, record_password_read
+from app.clients.subscriptions import change_status_by_hand, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no
@@ -387,7 +387,8 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
         if subscription is None:
             abort(404)
         try:
-            change_status(current_operator(), subscription, request.form.get("status"), request.form.get("reason"))
+            change_status_by_hand(current_operator(), subscription, request.form.get("status"),
+                                  request.form.get("reason"))
             flash(gettext("Status changed."), "info")
         except FieldErrors as refusal:
             discard()

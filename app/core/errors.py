@@ -22,6 +22,12 @@ class FieldErrors(Exception):
         return " ".join(message for messages in self.errors.values() for message in messages)
 
 
+class StateConflict(FieldErrors):
+    """A refusal because of the record's present state, not of what was sent (a terminated subscription is
+    never activated again): a request that may be right tomorrow. The panel shows it like any refusal; an
+    API operation that documents it answers 409 rather than 422."""
+
+
 def _no_such_record(error):
     # SQLite refuses to compare an id column with a number beyond 64 bits
     # (a forged /…/<id> or ?client=…); no record has such an id.

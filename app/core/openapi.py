@@ -43,6 +43,7 @@ ERROR_RESPONSES = {
     "403": "The operator lacks the permission",
     "404": "No such record (or one of another dealer)",
     "405": "The address does not take this method",
+    "409": "Refused by the record's present state (a terminated subscription is not activated again)",
     "422": "Refused: the messages say why, per field",
     "429": "Too many failed logins from this address or for this username; try later",
     "500": "Unexpected error",
@@ -293,3 +294,40 @@ class NullableRelationsConverter(Model2SchemaConverter):
             field.allow_none = True
         return field
 
+
+
+class IdOrCode(fields.Field):
+    """An entry of an office-edited list (a payment method, a payment type) named by its id — a whole number —
+    or by its code — text, as the built-in entries have ("cash", "monthly"). Loaded as sent; the module
+    looks it up and says when it names nothing."""
+
+    default_error_messages = {"invalid": "Invalid value."}
+
+    def __init__(self, max_code_length, **kwargs):
+        self.max_code_length = max_code_length
+        any_of = [{"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                  {"type": "string", "minLength": 1, "maxLength": max_code_length}]
+        super().__init__(**{**kwargs, "metadata": {**kwargs.get("metadata", {}), "anyOf": any_of}})
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 2**63 - 1:
+            return value
+        if isinstance(value, str) and 1 <= len(value) <= self.max_code_length:
+            return value
+        raise self.make_error("invalid")
+
+
+class AmountValue(fields.Field):
+    """An amount as text ("12.90", "12,90") or as a JSON number; loaded as sent, judged by the module's money
+    rules (app.core.money.check_amount), which say what is wrong with it in the office's words."""
+
+    default_error_messages = {"invalid": "Invalid value."}
+
+    def __init__(self, **kwargs):
+        any_of = [{"type": "string", "format": "decimal", "example": "12.90"}, {"type": "number"}]
+        super().__init__(**{**kwargs, "metadata": {**kwargs.get("metadata", {}), "anyOf": any_of}})
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return value
+        raise self.make_error("invalid")

@@ -581,6 +581,8 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
     def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
         info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
         # FAB asks gettext("") for a column without one, which is the catalog's header.
+        if not self.label_columns.get(field.name):
+            info["label"] = self._prettify_column(field.name)
         if field.name in self.description_columns:
             info["description"] = str(self.description_columns[field.name])
         else:

@@ -116,7 +116,7 @@ def test_payments_cannot_be_changed_through_the_panel_or_the_api(app, api):
     client_id, subscription_id = client_with_subscription(app)
     routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("PaymentView.")}
     assert not any(word in route for route in routes for word in ("/edit", "/delete", "/add", "/action"))
-    created = api.post("/api/v1/payments/", json={"client_id": client_id, "periods": {str(subscription_id): 1}})
+    created = api.post("/api/v1/payments/", json={"client": client_id, "periods": {str(subscription_id): 1}})
     assert created.status_code == 201, created.text
     payment_id = created.json["id"]
     assert created.json["result"]["amount"] == "15.00" or Decimal(str(created.json["result"]["amount"])) == 15
@@ -131,11 +131,11 @@ def test_payments_cannot_be_changed_through_the_panel_or_the_api(app, api):
 def test_api_refuses_bad_amounts_and_repeats_nothing(app, api):
     client_id, _ = client_with_subscription(app)
     for amount in ("0", "-5", "1.234", "abc"):
-        response = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": amount})
+        response = api.post("/api/v1/payments/", json={"client": client_id, "amount": amount})
         assert response.status_code == 422, amount
-    assert api.post("/api/v1/payments/", json={"client_id": 999999, "amount": "5"}).status_code == 422
-    first = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": "15.00", "request_id": "abc-1"})
-    again = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": "15.00", "request_id": "abc-1"})
+    assert api.post("/api/v1/payments/", json={"client": 999999, "amount": "5"}).status_code == 422
+    first = api.post("/api/v1/payments/", json={"client": client_id, "amount": "15.00", "request_id": "abc-1"})
+    again = api.post("/api/v1/payments/", json={"client": client_id, "amount": "15.00", "request_id": "abc-1"})
     assert first.status_code == 201 and again.status_code == 200 and first.json["id"] == again.json["id"]
     with app.app_context():
         assert db.session.query(Payment).count() == 1
@@ -148,7 +148,7 @@ def test_a_manager_cannot_record_through_the_api_without_the_right(app):
     api = app.test_client()
     api.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(api, "mgr1", PASSWORD)
     assert api.get("/api/v1/payments/").status_code == 200
-    response = api.post("/api/v1/payments/", json={"client_id": client_id, "amount": "5.00"})
+    response = api.post("/api/v1/payments/", json={"client": client_id, "amount": "5.00"})
     assert response.status_code == 403
     with app.app_context():
         assert db.session.query(Payment).count() == 0
@@ -230,11 +230,11 @@ def test_a_request_id_of_another_clients_payment_shows_nothing_of_it(app, api):
     first_id, _ = client_with_subscription(app)
     with app.app_context():
         other_id = make_client(None, "Друг Клиент").id
-    assert api.post("/api/v1/payments/", json={"client_id": first_id, "amount": "5.00",
+    assert api.post("/api/v1/payments/", json={"client": first_id, "amount": "5.00",
                                                "request_id": "shared-7"}).status_code == 201
-    response = api.post("/api/v1/payments/", json={"client_id": other_id, "amount": "5.00", "request_id": "shared-7"})
+    response = api.post("/api/v1/payments/", json={"client": other_id, "amount": "5.00", "request_id": "shared-7"})
     assert response.status_code == 422 and "Георги Касов" not in response.text
-    too_long = api.post("/api/v1/payments/", json={"client_id": other_id, "amount": "5.00", "note": "х" * 501})
+    too_long = api.post("/api/v1/payments/", json={"client": other_id, "amount": "5.00", "note": "х" * 501})
     assert too_long.status_code == 422
     with app.app_context():
         assert db.session.query(Payment).count() == 1
@@ -271,7 +271,7 @@ def test_a_dealers_cashier_reaches_no_other_dealers_client_or_payment(app):
     assert forged.status_code == 404
     api = app.test_client()
     api.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(api, "alfa1", PASSWORD)
-    response = api.post("/api/v1/payments/", json={"client_id": foreign_id, "amount": "5.00"})
+    response = api.post("/api/v1/payments/", json={"client": foreign_id, "amount": "5.00"})
     assert response.status_code == 422
     assert api.post(f"/api/v1/payments/{payment_id}/reverse", json={"reason": "чужд"}).status_code == 404
     with app.app_context():
@@ -320,7 +320,7 @@ def test_a_charge_made_by_mistake_is_cancelled_with_a_reason_not_deleted(app):
 def test_a_payment_is_reversed_through_the_api_with_the_panels_right_and_rules(app, api):
     last_month_end = date(2026, 11, 30)
     client_id, subscription_id = client_with_subscription(app, paid_until=last_month_end)
-    paid = api.post("/api/v1/payments/", json={"client_id": client_id, "periods": {str(subscription_id): 2}})
+    paid = api.post("/api/v1/payments/", json={"client": client_id, "periods": {str(subscription_id): 2}})
     assert paid.status_code == 201, paid.text
     payment_id = paid.json["id"]
     with app.app_context():

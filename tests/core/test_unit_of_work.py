@@ -103,7 +103,7 @@ def pay_in_panel(app, client_id, key):
 
 
 def pay_through_api(api, client_id, key):
-    return api.post("/api/v1/payments/", json={"client_id": client_id, "amount": FEE, "currency": "EUR",
+    return api.post("/api/v1/payments/", json={"client": client_id, "amount": FEE, "currency": "EUR",
                                                "request_id": key})
 
 
@@ -284,7 +284,7 @@ def test_a_job_acting_for_a_dealers_operator_sees_only_that_dealers_rows(app):
         assert db.session.get(Subscription, subscription_id).status == "suspended"
         with pytest.raises(FieldErrors) as refusal:
             enqueue("app.billing.jobs.record_payment_job", alpha_cashier, client_id, amount="10.00")
-        assert "client_id" in refusal.value.errors
+        assert "client" in refusal.value.errors
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
 
         enqueue("app.billing.jobs.reactivate", beta_cashier, subscription_id)
