@@ -10,7 +10,7 @@ from app.billing.models import PaymentMethod, PaymentType
 from app.catalog.models import Service, ServiceGroup
 from app.core.formatting import format_date, local_today
 from app.core.scoping import dealer_of, get_in_scope
-from app.core.validators import InvalidValue, as_id, check_day
+from app.core.validators import InvalidValue, as_id, parse_day
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.reports import charts
@@ -78,7 +78,7 @@ def parse_filters(key, args, actor):
     if "as_of" in names:
         text = (args.get("as_of") or "").strip()
         try:
-            filters["as_of"] = check_day(text) if text else None
+            filters["as_of"] = parse_day(text) if text else None
         except InvalidValue as error:
             errors["as_of"] = str(error)
             filters["as_of"] = None
@@ -87,7 +87,7 @@ def parse_filters(key, args, actor):
         for name, default in (("date_from", start), ("date_to", end)):
             text = (args.get(name) or "").strip()
             try:
-                filters[name] = check_day(text) if text else default
+                filters[name] = parse_day(text) if text else default
             except InvalidValue as error:
                 errors[name] = str(error)
                 filters[name] = default
