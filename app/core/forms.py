@@ -72,7 +72,6 @@ class BulgarianTimePicker:
         kwargs.setdefault("placeholder", str(_l("hh:mm")))
         kwargs.setdefault("autocomplete", "off")
         kwargs.setdefault("inputmode", "numeric")
-        kwargs.setdefault("maxlength", "5")
         kwargs.setdefault("class", "form-control billing-time")
         return Markup(f'<input {html_params(type="text", value=field._value(), **kwargs)} />')
 

@@ -84,8 +84,9 @@ def parse_filters(key, args, actor):
             filters["as_of"] = None
     if "date_from" in names:
         start, end = default_period(period=REPORTS[key].period)
-        for name, default in (("date_from", start), ("date_to", end)):
-            text = (args.get(name) or "").strip()
+        # ?from= and ?to= as the payments list writes them, too: a link between the two keeps its days.
+        for name, alias, default in (("date_from", "from", start), ("date_to", "to", end)):
+            text = (args.get(name) or args.get(alias) or "").strip()
             try:
                 filters[name] = parse_day(text) if text else default
             except InvalidValue as error:
