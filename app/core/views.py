@@ -173,8 +173,15 @@ DAY_FILTERS = [DayEqual, DayFrom, DayTo, DayNotEqual]
 
 
 class FilterConverter(SQLAFilterConverter):
-    """FAB's filters, knowing that a time of day (a task's window) has none, rather than warning at start, and
-    reading days the office's way (DAY_FILTERS)."""
+    """FAB's filters, knowing that a time of day (a task's window) has none, rather than warning at start.
+
+    The REST API's: it publishes and takes FAB's operators (gt, lt…) on ISO moments."""
+
+    conversion_table = (("is_time", []),) + SQLAFilterConverter.conversion_table
+
+
+class PanelFilterConverter(FilterConverter):
+    """The panel's lists: their date and moment columns filtered by the office's days (DAY_FILTERS)."""
 
     conversion_table = (("is_time", []), ("is_date", DAY_FILTERS), ("is_datetime", DAY_FILTERS)) + tuple(
         (marker, filters) for marker, filters in SQLAFilterConverter.conversion_table
@@ -378,6 +385,11 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
 
     # No model has file columns; FAB's file download route is not registered.
     download = _not_routed("download")
+
+    def __init__(self, **kwargs):
+        # The view's own data access object (each view declares its own; the API's has FAB's filters).
+        self.datamodel.filter_converter_class = PanelFilterConverter
+        super().__init__(**kwargs)
 
     def _init_forms(self):
         """The search form's date and moment columns as the day picker, empty: their filters take a day
