@@ -34,6 +34,8 @@ from app.core.validators import InvalidValue, parse_day, parse_moment, parse_tim
 class BulgarianDatePicker(DatePickerWidget):
     """FAB's picker markup, with the placeholder the office reads."""
 
+    kind = "appbuilder_date"
+
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
         kwargs.setdefault("name", field.name)
@@ -41,7 +43,7 @@ class BulgarianDatePicker(DatePickerWidget):
         kwargs.setdefault("autocomplete", "off")
         value = field._value()
         return Markup(
-            '<div class="input-group date appbuilder_date">'
+            f'<div class="input-group date {self.kind}">'
             '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
             f'<input class="form-control" {html_params(type="text", value=value, **kwargs)} /></div>')
 
@@ -97,7 +99,10 @@ class BulgarianTimeField(Field):
 
 
 class BulgarianDateTimePicker(BulgarianDatePicker):
-    """A moment: the day picker, with "dd.mm.yyyy hh:mm" as its hint."""
+    """A moment: the day picker, with "dd.mm.yyyy hh:mm" as its hint (dates.js keeps the time when a day is
+    picked)."""
+
+    kind = "appbuilder_datetime"
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("placeholder", str(_l("dd.mm.yyyy hh:mm")))

@@ -140,3 +140,30 @@ def test_a_tasks_times_are_typed_on_a_24_hour_clock(app, admin):
     for name in ("time_from", "time_to"):
         field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
         assert 'type="text"' in field and 'placeholder="чч:мм"' in field  # never the browser's AM/PM
+
+
+def test_the_forms_fields_read_with_the_one_parser(app):
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+
+    from app.core.forms import BulgarianDateField, BulgarianDateTimeField, BulgarianTimeField
+
+    class TaskLike(Form):
+        day = BulgarianDateField()
+        at = BulgarianTimeField()
+        moment = BulgarianDateTimeField()
+
+    with app.test_request_context(), force_locale("bg"):
+        form = TaskLike(MultiDict({"day": "15.01.2027", "at": "15:30", "moment": "01.07.2026 15:30"}))
+        assert form.validate(), form.errors
+        assert (form.day.data, form.at.data, form.moment.data) == (
+            date(2027, 1, 15), time(15, 30), datetime(2026, 7, 1, 12, 30))  # the moment stored UTC
+        shown = TaskLike(data={"day": date(2027, 1, 15), "at": time(8, 5), "moment": datetime(2026, 7, 1, 12, 30)})
+        assert 'value="15.01.2027"' in shown.day() and 'value="08:05"' in shown.at()
+        assert 'value="01.07.2026 15:30"' in shown.moment() and "appbuilder_datetime" in shown.moment()
+        wrong = TaskLike(MultiDict({"day": "31.11.2026", "at": "3:30 PM", "moment": "31.11.2026 10:00"}))
+        assert not wrong.validate()
+        assert wrong.errors == {"day": ["Няма такава дата: 31.11.2026."],
+                                "at": ["Въведете часа като чч:мм (24 часа), напр. 15:30."],
+                                "moment": ["Няма такава дата: 31.11.2026."]}
+        assert 'value="31.11.2026"' in wrong.day()  # what was typed stays, to be corrected
