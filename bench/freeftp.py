@@ -31,8 +31,10 @@ WORDS = ("песен музика филм концерт сезон епизо�
          "remastered deluxe edition collection bluray webrip x264 flac mp3 original soundtrack part disc").split()
 EXTENSIONS = ("mp3", "flac", "mkv", "avi", "mp4", "jpg", "pdf", "epub", "zip", "iso")
 RARE = "Кукерландия"  # in 10 files only
-SEARCHES = {"common": "песен", "common two words": "music live", "rare": "кукерланд", "partial": "щурц",
-            "partial latin": "remast edit", "nothing": "несъществуващо"}
+SEARCHES = {"common": ("песен", 1), "common, page 20": ("песен", 20), "common two words": ("music live", 1),
+            "rare": ("кукерланд", 1), "partial": ("щурц", 1), "partial latin": ("remast edit", 1),
+            "two partial words": ("стар градск", 1), "a short and a partial word": ("x2 webr", 1),
+            "nothing": ("несъществуващо", 1)}
 PER_FOLDER = 100
 
 
@@ -56,28 +58,34 @@ def make_tree(root, files):
     print(f"tree: {files:,} files in {folders:,} folders made in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def database(kind, root):
+def database(kind, root, name, reuse):
     if kind == "sqlite":
         path = root.parent / "freeftp-bench.db"
-        path.unlink(missing_ok=True)
+        if not reuse:
+            path.unlink(missing_ok=True)
         return f"sqlite:///{path}"
     url = sa.engine.make_url(os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(sa.text("DROP DATABASE IF EXISTS billing_bench_freeftp"))
-        connection.execute(sa.text("CREATE DATABASE billing_bench_freeftp"))
+        exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+        if not (reuse and exists):
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
-    return url.set(database="billing_bench_freeftp").render_as_string(hide_password=False)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
-def run(kind, root):
+def run(kind, root, name, reuse):
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database(kind, root), "REDIS_URL": None, "TESTING": True})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database(kind, root, name, reuse), "REDIS_URL": None,
+                      "TESTING": True})
     with app.app_context():
         upgrade()
         figures = {}
-        for label in ("first index", "again, nothing changed"):
+        indexed = reuse and db.session.scalar(sa.select(sa.func.count()).select_from(FreeFtpIndexRun).where(
+            FreeFtpIndexRun.status == "done"))
+        for label in () if indexed else ("first index", "again, nothing changed"):
             started = time.monotonic()
             run_id = index_tree(str(root))
             seconds = time.monotonic() - started
@@ -88,14 +96,15 @@ def run(kind, root):
         if kind == "postgresql":
             db.session.execute(sa.text("ANALYZE freeftp_file"))
             db.session.commit()
-        for label, text in SEARCHES.items():
+        for label, (text, page) in SEARCHES.items():
             times = []
             for _repeat in range(7):
                 started = time.monotonic()
-                results = search.find(text, page=1)
+                results = search.find(text, page=page)
                 times.append(time.monotonic() - started)
                 db.session.rollback()
-            print(f"{kind}: search {label} ({text!r}): median {statistics.median(times) * 1000:.1f} ms, "
+            figures[label] = statistics.median(times)
+            print(f"{kind}: search {label} ({text!r}, page {page}): median {statistics.median(times) * 1000:.1f} ms, "
                   f"found {results.count_text}", flush=True)
         db.session.remove()
         db.engine.dispose()
@@ -106,13 +115,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=1_000_000)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--database", default="billing_bench_freeftp",
+                        help="PostgreSQL: the database's name on the server of BENCH_DATABASE_URL")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the databases of an earlier run (migrated, not indexed again) and only search")
     arguments = parser.parse_args()
     root = Path(os.environ.get("BENCH_FREEFTP_TREE", "/tmp/freeftp-bench-tree"))
     root.mkdir(parents=True, exist_ok=True)
     make_tree(root, arguments.files)
     for kind in ("sqlite", "postgresql"):
         if arguments.only in (None, kind):
-            run(kind, root)
+            run(kind, root, arguments.database, arguments.reuse)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@
    (18320/18330), the same with pyrad reading every Access-Request (RADIUS_LEAN=0, 18420/18430: what the lean
    path of app/radius/lean.py gains), and with 2 processes sharing the ports (SO_REUSEPORT, 18520/18530).
 3. Loads (the yardstick's gen_loads.py and split_loads.py, run in a scratch folder): 20,000 Access-Requests
-   for random users, 10,000 Accounting Start + 10,000 Interim-Update, in files of 2,000 packets.
+   for random users, 10,000 Accounting Start + 10,000 Interim-Update, in files of 2,000 packets; and 20,000
+   MS-CHAPv2 Access-Requests for random users, precomputed here (MS-CHAP-Challenge and MS-CHAP2-Response as
+   a NAS relays them), answered by FreeRADIUS's rlm_mschap (enabled in the yardstick's configuration, which
+   leaves it out) and by ours, both with MS-CHAP2-Success and the MPPE keys.
 4. radclient -q -s -p P -f <file> for P = 32 and 200: packets per second over the files (wall time), the
    packets lost (no answer), and the p99 latency from a pyrad probe sending 500 requests one at a time while
    the load runs. Targets and servers alternate, 3 rounds; the medians are printed.
@@ -43,6 +46,9 @@ USERS = 100_000
 ROUNDS = 3
 IN_FLIGHT = (32, 200)
 PROBES = 300
+
+MSCHAP_LOGINS = 20_000
+CHUNK = 2_000
 
 SETUP_RADIUS_SUBSCRIPTIONS = f"""
 UPDATE service SET username_type = 'radius', download_kbps = COALESCE(download_kbps, 50000),
@@ -115,12 +121,53 @@ def seed_freeradius():
 def start_freeradius(scratch):
     env = dict(os.environ, ANCHOR_DIR=str(scratch))
     subprocess.run(["bash", str(YARDSTICK / "configure_fr.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
+    enable_mschap(scratch / "raddb")
     process = subprocess.Popen(["freeradius", "-f", "-d", str(scratch / "raddb")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     if process.poll() is not None:
         raise SystemExit("FreeRADIUS did not start: " + process.stderr.read()[-2000:])
     return process
+
+
+def enable_mschap(raddb):
+    """The yardstick's site answers PAP only: rlm_mschap back in (its packaged settings: MPPE keys on), as
+    FreeRADIUS's default site has it."""
+    (raddb / "mods-enabled" / "mschap").unlink(missing_ok=True)
+    (raddb / "mods-enabled" / "mschap").symlink_to("../mods-available/mschap")
+    site = raddb / "sites-available" / "bench"
+    text = site.read_text()
+    text = text.replace("\tsql\n\tpap\n", "\tsql\n\tmschap\n\tpap\n", 1)
+    text = text.replace("\tAuth-Type PAP {\n\t\tpap\n\t}\n",
+                        "\tAuth-Type PAP {\n\t\tpap\n\t}\n\tAuth-Type MS-CHAP {\n\t\tmschap\n\t}\n", 1)
+    if "mschap" not in text.split("authenticate", 1)[1]:
+        raise SystemExit("the yardstick's site changed: MS-CHAP could not be enabled in FreeRADIUS")
+    site.write_text(text)
+
+
+def make_mschap_loads(scratch):
+    """MS-CHAPv2 Access-Requests for random users, in files of CHUNK, computed once (radclient only sends)."""
+    import random
+
+    from app.radius import mschap
+
+    rng = random.Random(2759)
+    folder = scratch / "loads" / "mschap"
+    folder.mkdir(parents=True, exist_ok=True)
+    packets = []
+    for _number in range(MSCHAP_LOGINS):
+        user = rng.randint(1, USERS)
+        challenge, peer = rng.randbytes(16), rng.randbytes(16)
+        response = mschap.PasswordKeys(f"pw{user}").challenge_response(
+            mschap.challenge_hash(peer, challenge, f"user{user}".encode()))
+        packets.append(f'User-Name = "user{user}"\nMS-CHAP-Challenge = 0x{challenge.hex()}\n'
+                       f"MS-CHAP2-Response = 0x{(bytes((1, 0)) + peer + bytes(8) + response).hex()}\n")
+    files = []
+    for start in range(0, len(packets), CHUNK):
+        path = folder / f"mschap_{start // CHUNK:03d}.txt"
+        path.write_text("\n".join(packets[start:start + CHUNK]) + "\n")
+        files.append(path)
+    return files
 
 
 def start_ours(database_url, auth_port, acct_port, processes, cache, lean=True):
@@ -169,7 +216,8 @@ def make_loads(scratch):
 
 
 def radclient(files, port, kind, in_flight):
-    """Packets per second over the files, and the packets without an answer."""
+    """Packets per second over the files, and the packets without an answer (or rejected: every load's
+    packet is for a known user with the right password)."""
     sent = lost = 0
     started = time.perf_counter()
     for path in files:
@@ -182,11 +230,13 @@ def radclient(files, port, kind, in_flight):
 
 
 def _lost(output):
+    """radclient -s's "Lost" and "Rejected" counts."""
+    missing = 0
     for line in output.splitlines():
-        if "Packets lost" in line or "Lost" in line:
+        if "Lost" in line or "Rejected" in line:
             digits = "".join(ch for ch in line.split(":")[-1] if ch.isdigit())
-            return int(digits or 0)
-    return 0
+            missing += int(digits or 0)
+    return missing
 
 
 def probe_latencies(port, stop):
@@ -215,7 +265,7 @@ def probe_latencies(port, stop):
     return latencies
 
 
-def measure(name, auth_port, acct_port, auth_files, acct_files, in_flight):
+def measure(name, auth_port, acct_port, auth_files, acct_files, mschap_files, in_flight):
     stop = threading.Event()
     latencies = []
     probe = threading.Thread(target=lambda: latencies.extend(probe_latencies(auth_port, stop)))
@@ -224,9 +274,10 @@ def measure(name, auth_port, acct_port, auth_files, acct_files, in_flight):
     stop.set()
     probe.join()
     acct_rate, acct_lost = radclient(acct_files, acct_port, "acct", in_flight)
+    mschap_rate, mschap_lost = radclient(mschap_files, auth_port, "auth", in_flight)
     p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies or [0])
     return {"name": name, "p": in_flight, "auth": auth_rate, "auth_lost": auth_lost, "acct": acct_rate,
-            "acct_lost": acct_lost, "p99_ms": p99}
+            "acct_lost": acct_lost, "mschap": mschap_rate, "mschap_lost": mschap_lost, "p99_ms": p99}
 
 
 def main():
@@ -239,6 +290,7 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="bench-radius-"))
     os.chmod(scratch, 0o755)
     auth_files, acct_files = make_loads(scratch)
+    mschap_files = make_mschap_loads(scratch)
     # (name, auth port, accounting port, processes, auth cache, lean Access-Request path)
     targets = [("FreeRADIUS + sql", 18120, 18130, None, None, None),
                ("ours, 1 process, no cache", 18220, 18230, 1, False, True),
@@ -254,11 +306,12 @@ def main():
         for round_number in range(ROUNDS):
             for in_flight in IN_FLIGHT:
                 for name, auth, acct, *_settings in targets:
-                    result = measure(name, auth, acct, auth_files, acct_files, in_flight)
+                    result = measure(name, auth, acct, auth_files, acct_files, mschap_files, in_flight)
                     result["round"] = round_number
                     results.append(result)
                     print(f"round {round_number + 1}, {in_flight} in flight, {name}: auth {result['auth']:.0f}/s "
                           f"(lost {result['auth_lost']}), acct {result['acct']:.0f}/s (lost {result['acct_lost']}), "
+                          f"MS-CHAPv2 {result['mschap']:.0f}/s (lost or rejected {result['mschap_lost']}), "
                           f"auth p99 {result['p99_ms']:.1f} ms", flush=True)
     finally:
         freeradius.terminate()
@@ -271,12 +324,15 @@ def main():
             rows = [r for r in results if r["name"] == name and r["p"] == in_flight]
             auth = statistics.median(r["auth"] for r in rows)
             acct = statistics.median(r["acct"] for r in rows)
+            ms = statistics.median(r["mschap"] for r in rows)
             p99 = statistics.median(r["p99_ms"] for r in rows)
-            lost = sum(r["auth_lost"] + r["acct_lost"] for r in rows)
+            lost = sum(r["auth_lost"] + r["acct_lost"] + r["mschap_lost"] for r in rows)
             base.setdefault("auth", auth)
             base.setdefault("acct", acct)
+            base.setdefault("mschap", ms)
             print(f"  {in_flight:>3} in flight  {name:<28} auth {auth:7.0f}/s ({auth / base['auth']:.2f}×)  "
-                  f"acct {acct:7.0f}/s ({acct / base['acct']:.2f}×)  auth p99 {p99:6.1f} ms  lost {lost}")
+                  f"acct {acct:7.0f}/s ({acct / base['acct']:.2f}×)  MS-CHAPv2 {ms:7.0f}/s "
+                  f"({ms / base['mschap']:.2f}×)  auth p99 {p99:6.1f} ms  lost {lost}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, insert, or_, select, update
 
+from app.core import like
 from app.core.formatting import utcnow
 from app.core.transaction import finish, unit_of_work
 from app.extensions import db
@@ -154,9 +155,8 @@ class Indexer:
 
     def _remove_folder(self, path):
         """A folder gone from the tree: it, its subfolders and their files leave the index."""
-        prefix = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
-        ids = list(db.session.scalars(select(FreeFtpFolder.id).where(
-            or_(FreeFtpFolder.path == path, FreeFtpFolder.path.like(prefix, escape="\\")))))
+        below = FreeFtpFolder.path.like(like.starts_with(path + "/"), escape=like.ESCAPE)
+        ids = list(db.session.scalars(select(FreeFtpFolder.id).where(or_(FreeFtpFolder.path == path, below))))
         for start in range(0, len(ids), 1000):
             chunk = ids[start:start + 1000]
             removed = db.session.execute(delete(FreeFtpFile).where(FreeFtpFile.folder_id.in_(chunk))).rowcount

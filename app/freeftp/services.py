@@ -86,8 +86,12 @@ def fold(text):
 
 
 def search_words(text):
-    """The words of a search (letters and digits), folded."""
-    return [word for word in re.split(r"[\W_]+", fold(text)) if word]
+    """The words of a search, folded: letters, digits, `_` and `%` (file names have them: "a_b.txt", "100%.mp3").
+
+    `_` and `%` are part of a word and match only themselves (app.core.like);
+    the rest (spaces, dots, dashes, brackets) separates words.
+    """
+    return [word for word in re.split(r"[^\w%]+", fold(text)) if word]
 
 
 # --- settings --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, and_, exists, func, literal, or_, select, tru
 
 from sqlalchemy.orm import defer
 
+from app.core import like
 from app.core.scoping import dealer_of
 from app.extensions import db
 from app.networks.models import IpAllocation, Network, gateway_int, network_service, usable_count, usable_range
@@ -291,9 +292,9 @@ def find_in_network(network, text, actor, per_page=256):
         return None, []
     if not text:
         return None, []
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     allocations = db.session.scalars(
         select(IpAllocation).where(IpAllocation.address.between(network.first_address, network.last_address),
-                                   IpAllocation.holder.ilike(pattern, escape="\\"), holder_visible(actor))
+                                   IpAllocation.holder.ilike(like.contains(text), escape=like.ESCAPE),
+                                   holder_visible(actor))
         .order_by(IpAllocation.address).limit(per_page)).all()
     return None, [(allocation.ip, allocation.holder or "", USED) for allocation in allocations]

@@ -13,6 +13,15 @@ A batch of requests (app.radius.server) is written in one transaction:
   its open sessions are closed.
 The replies are returned only once the transaction has committed; a
 failed commit returns none (the NAS sends again).
+
+One bad packet never costs the others: `event_of` is the one place a
+packet's values are checked and made to fit their columns before the batch
+(strings decoded with replacement and cut, the session time clamped), and
+a packet that cannot be true (a byte counter beyond 2⁶³) is refused there.
+Should a batch still fail in the database, its packets are stored again
+one by one, so that only the one the database refuses goes unacknowledged.
+Every packet not stored is counted with its NAS and the reason, and so
+reaches the LOG (app.radius.drops), not stderr alone.
 """
 import logging
 from dataclasses import dataclass
@@ -22,13 +31,14 @@ from flask_babel import gettext
 from psycopg2.extras import execute_values
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.audit.models import LogEntry
 from app.audit.services import record_security_event
 from app.billing.models import DailyTraffic
 from app.billing.periods import add_months
 from app.clients.models import Subscription
+from app.core.api_language import N_
 from app.core.formatting import format_date, local_time
 from app.extensions import db
 from app.radius.models import RadiusSession
@@ -42,6 +52,17 @@ GIGAWORD = 2 ** 32
 ATTEMPTS = 3
 STALE = "Stale"  # the stop cause of a session closed for silence
 PURGE_PART = 10_000
+BIGINT_MAX, INTEGER_MAX = 2 ** 63 - 1, 2 ** 31 - 1  # the columns' range (PostgreSQL bigint and integer)
+# Why an accounting packet is not stored, and so not acknowledged, as the LOG says it (translated when written).
+IMPOSSIBLE_COUNTER = N_("accounting refused: a byte counter beyond what a session can move (Acct-*-Gigawords)")
+UNREADABLE = N_("accounting refused: the packet could not be read")
+REFUSED_BY_DATABASE = N_("accounting not stored: the database refused it")
+DATABASE_UNAVAILABLE = N_("accounting not stored: the database did not answer (the NAS sends again)")
+# Strings are cut to their columns' lengths, read from the model so that the two never drift apart.
+_COLUMNS = RadiusSession.__table__.c
+SESSION_ID_LENGTH, USERNAME_LENGTH = _COLUMNS.acct_session_id.type.length, _COLUMNS.username.type.length
+FRAMED_IP_LENGTH, CALLING_STATION_LENGTH = _COLUMNS.framed_ip.type.length, _COLUMNS.calling_station_id.type.length
+CAUSE_LENGTH = _COLUMNS.stop_cause.type.length
 
 
 @dataclass
@@ -59,28 +80,112 @@ class Event:
     cause: str
 
 
-def record(requests):
-    """Stores a batch of Accounting-Requests; returns their replies [(bytes, destination)] once committed."""
-    events = [event_of(request) for request in requests]
+class Refused(Exception):
+    """A packet whose values cannot be true: not stored, not acknowledged, counted (`reason`)."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def record(requests, drops):
+    """Stores a batch of Accounting-Requests; returns the replies [(bytes, destination)] of those committed.
+
+    A packet not stored is counted in `drops` (app.radius.drops.Drops) with
+    its NAS and why, and gets no reply: the NAS sends it again.
+    """
+    taken, events = [], []
+    for request in requests:
+        try:
+            event = event_of(request)
+        except Refused as refused:
+            _not_stored(drops, request, refused.reason)
+            continue
+        except Exception:  # noqa: BLE001 — a packet that breaks the reading costs only itself
+            log.exception("radius accounting: a packet from %s could not be read", request.nas.name)
+            _not_stored(drops, request, UNREADABLE)
+            continue
+        taken.append(request)
+        events.append(event)
+    try:
+        store(events)
+        return [_reply(request) for request in taken]
+    except OperationalError:
+        return _unavailable(drops, taken)
+    except Exception as error:  # noqa: BLE001 — which packet it was is found below
+        if len(taken) == 1:
+            _not_stored(drops, taken[0], REFUSED_BY_DATABASE, error)
+            return []
+        log.warning("radius accounting: a batch of %d failed (%s); stored again one by one",
+                    len(taken), _fault(error))
+    # Each on its own: the innocent are stored and answered, the packet the database refuses is not.
+    replies = []
+    for position, (request, event) in enumerate(zip(taken, events)):
+        try:
+            store([event])
+        except OperationalError:
+            return replies + _unavailable(drops, taken[position:])
+        except Exception as error:  # noqa: BLE001
+            _not_stored(drops, request, REFUSED_BY_DATABASE, error)
+            continue
+        replies.append(_reply(request))
+    return replies
+
+
+def store(events):
+    """Applies the events in one transaction and commits it, again when another server process created one of
+    these sessions meanwhile; raises (rolled back) when it cannot."""
     for attempt in range(ATTEMPTS):
         try:
             apply(events)
             db.session.commit()
-            break
+            return
         except IntegrityError:
-            # Another server process created one of these sessions meanwhile: read again and redo.
             db.session.rollback()
             if attempt == ATTEMPTS - 1:
-                log.exception("radius accounting: batch of %d not stored", len(events))
-                return []
-        except DBAPIError:
+                raise
+        except BaseException:
             db.session.rollback()
-            log.exception("radius accounting: batch of %d not stored", len(events))
-            return []
-    return [(request.packet.CreateReply().ReplyPacket(), request.source) for request in requests]
+            raise
+
+
+def _reply(request):
+    return request.packet.CreateReply().ReplyPacket(), request.source
+
+
+def _fault(error):
+    """The database's own words on what it refused, one short line (e.g. "bigint out of range")."""
+    words = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return (words[0] if words else type(error).__name__)[:150]
+
+
+def _not_stored(drops, request, reason, error=None):
+    """Counts a packet not stored with what tells it apart in the LOG: its NAS, user and session (and the
+    database's words); the same packet sent again is counted under the same entry."""
+    try:
+        username = _text(request.packet, "User-Name", USERNAME_LENGTH) or ""
+        session_id = _text(request.packet, "Acct-Session-Id", SESSION_ID_LENGTH) or ""
+    except Exception:  # noqa: BLE001 — a packet that cannot be read at all is still counted
+        username = session_id = ""
+    detail = gettext("NAS %(nas)s, user %(username)s, session %(session)s",
+                     nas=request.nas.name, username=username, session=session_id)
+    if error is not None:
+        detail += f": {_fault(error)}"
+        log.warning("radius accounting: a packet not stored (%s): %s", detail, type(error).__name__)
+    drops.count(reason, request.source[0], detail)
+
+
+def _unavailable(drops, requests):
+    """The database is gone or busy (not the packets' fault): none of them is stored, each is sent again."""
+    db.session.rollback()
+    log.exception("radius accounting: %d packets not stored", len(requests))
+    for request in requests:
+        drops.count(DATABASE_UNAVAILABLE, request.source[0], request.nas.name)
+    return []
 
 
 def _first(packet, name, default=None):
+    """The attribute's first value; `default` when absent or when it does not decode (a 3-octet address)."""
     try:
         values = packet[name]
     except (KeyError, UnicodeDecodeError, ValueError):
@@ -88,8 +193,31 @@ def _first(packet, name, default=None):
     return values[0] if values else default
 
 
+def _text(packet, name, length):
+    """A string attribute as its column takes it: pyrad gives bytes that are not UTF-8, which are decoded with
+    replacement; NUL, which PostgreSQL refuses in text, is left out; cut to the column's `length`."""
+    value = _first(packet, name)
+    if value is None:
+        return None
+    value = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    if "\0" in value:
+        value = value.replace("\0", "")
+    return value[:length] or None
+
+
+def _integer(packet, name):
+    value = _first(packet, name, 0)
+    return value if isinstance(value, int) and value > 0 else 0
+
+
 def event_of(request):
-    """The accounting event a request reports, or None when it reports none this server can use."""
+    """The accounting event a request reports, its values made to fit their columns; None when it reports
+    none this server can use (acknowledged, nothing stored). The one place a packet's values are checked.
+
+    Raises Refused when a value cannot be true: a byte counter beyond 2⁶³
+    (Acct-*-Gigawords ≥ 2³¹, over 8 EiB in one session) is a NAS's fault,
+    and clamped it would be billed as extra traffic, so it is not stored.
+    """
     packet = request.packet
     status = _first(packet, "Acct-Status-Type")
     status = STATUS_NAMES.get(status, status)
@@ -102,22 +230,24 @@ def event_of(request):
         at = now - timedelta(seconds=delay if isinstance(delay, int) and 0 <= delay < 86400 else 0)
     if status in (ACCOUNTING_ON, ACCOUNTING_OFF):
         return Event(status, request.nas.id, "", "", at, 0, 0, 0, None, None, None)
-    session_id, username = _first(packet, "Acct-Session-Id"), _first(packet, "User-Name")
+    session_id, username = _text(packet, "Acct-Session-Id", SESSION_ID_LENGTH), _text(packet, "User-Name", USERNAME_LENGTH)
     if status not in (START, STOP, INTERIM) or not session_id or not username:
         return None
-    cause = _first(packet, "Acct-Terminate-Cause")
+    input_bytes = _counter(packet, "Acct-Input-Gigawords", "Acct-Input-Octets")
+    output_bytes = _counter(packet, "Acct-Output-Gigawords", "Acct-Output-Octets")
+    if input_bytes > BIGINT_MAX or output_bytes > BIGINT_MAX:
+        raise Refused(IMPOSSIBLE_COUNTER)
     return Event(
-        status, request.nas.id, str(session_id)[:64], str(username)[:100], at,
-        _counter(packet, "Acct-Input-Gigawords", "Acct-Input-Octets"),
-        _counter(packet, "Acct-Output-Gigawords", "Acct-Output-Octets"),
-        max(_first(packet, "Acct-Session-Time", 0) or 0, 0),
-        _first(packet, "Framed-IP-Address"), (_first(packet, "Calling-Station-Id") or "")[:50] or None,
-        str(cause)[:40] if cause is not None else None,
+        status, request.nas.id, session_id, username, at, input_bytes, output_bytes,
+        # Only the longest is kept, and shown: clamped, it does no harm (2³¹ seconds are 68 years).
+        min(_integer(packet, "Acct-Session-Time"), INTEGER_MAX),
+        _text(packet, "Framed-IP-Address", FRAMED_IP_LENGTH), _text(packet, "Calling-Station-Id", CALLING_STATION_LENGTH),
+        _text(packet, "Acct-Terminate-Cause", CAUSE_LENGTH),
     )
 
 
 def _counter(packet, gigawords, octets):
-    return (_first(packet, gigawords, 0) or 0) * GIGAWORD + (_first(packet, octets, 0) or 0)
+    return _integer(packet, gigawords) * GIGAWORD + _integer(packet, octets)
 
 
 def apply(events):

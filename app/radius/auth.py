@@ -6,7 +6,9 @@ indexed reads per batch, not per packet; on PostgreSQL the server keeps
 them all in memory instead (AuthCache), current to the millisecond.
 
 Accepted: an active, not frozen subscription of a RADIUS-type service,
-with the right password (PAP or CHAP). The Access-Accept carries
+with the right password (PAP, CHAP, or MS-CHAPv1/v2: app.radius.mschap, whose
+MS-CHAP2-Success, MPPE keys or MS-CHAP-Error are added to the reply here,
+`mschap_attributes`). The Access-Accept carries
 - Framed-IP-Address (the subscription's first address) and a Framed-Route
   for each further one;
 - the speed in the NAS vendor's attribute: MikroTik's Mikrotik-Rate-Limit,
@@ -36,7 +38,7 @@ from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.networks.services import normalize_mac
-from app.radius import lean
+from app.radius import lean, mschap
 from app.radius.models import CISCO, MIKROTIK
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ class AuthData:
     """What authorising one username needs."""
 
     __slots__ = ("subscription_id", "username", "service_id", "password", "status", "mac", "download_kbps",
-                 "upload_kbps", "addresses", "parameters", "freezes", "encoded")
+                 "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_mschap_keys")
 
     def __init__(self, row):
         self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
@@ -97,6 +99,14 @@ class AuthData:
         self.download_kbps, self.upload_kbps = row.download_kbps, row.upload_kbps
         self.addresses, self.parameters, self.freezes = [], [], []
         self.encoded = {}  # (NAS make, interim interval): the Accept's attribute bytes (app.radius.lean)
+        self._mschap_keys = None
+
+    def mschap_keys(self):
+        """The password's NT hash and DES keys (MS-CHAP), made once: a changed password comes as a new
+        AuthData (the cache replaces, never changes, an entry)."""
+        if self._mschap_keys is None:
+            self._mschap_keys = mschap.PasswordKeys(self.password)
+        return self._mschap_keys
 
     def is_frozen(self, today):
         # Frozen days are kept as dates, so a cached entry turns frozen on the first day by itself.
@@ -240,6 +250,36 @@ def password_matches(packet, password):
     return bool(password) and typed == password
 
 
+def mschap_of(packet):
+    """The MS-CHAP login of a request read by pyrad (app.radius.mschap.MsChap), or None."""
+    def values(number):
+        return packet.get((mschap.MICROSOFT, number), [])
+
+    if (mschap.MICROSOFT, mschap.CHAP_CHALLENGE) not in packet:
+        return None
+    return mschap.read(values(mschap.CHAP_CHALLENGE), values(mschap.CHAP_RESPONSE), values(mschap.CHAP2_RESPONSE))
+
+
+def mschap_matches(login, username, data):
+    """An MS-CHAP response made from the subscription's password (never an empty one, as PAP and CHAP)."""
+    return bool(data.password) and login.verify(username.encode(), data.mschap_keys())
+
+
+def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, request_authenticator):
+    """The Microsoft attributes of the reply to an MS-CHAP login, [(number, value)]; both paths ask here.
+
+    Accepted (or into the walled garden): MS-CHAP2-Success and the MPPE keys. Rejected: MS-CHAP-Error
+    saying why, as Windows shows it — a wrong password (691, may retry), a subscription bound to another
+    device (649), or one that may not log in now (647, "account disabled"): the latter two only to whom
+    typed the right password.
+    """
+    if outcome == REJECT:
+        if not password_ok:
+            return login.failure(mschap.AUTHENTICATION_FAILURE)
+        return login.failure(mschap.NO_DIALIN_PERMISSION if not mac_ok else mschap.ACCOUNT_DISABLED)
+    return login.success(username.encode(), data.mschap_keys(), nas.secret, request_authenticator)
+
+
 def from_bound_device(packet, data):
     """True unless the subscription is bound to a MAC and the request comes from another device."""
     if not data.mac:
@@ -269,13 +309,21 @@ def decide(request, data, today):
     packet = request.packet
     reply = packet.CreateReply()
     reply.code = radius_packet.AccessReject
-    outcome = verdict(data, request.nas, today, data is not None and password_matches(packet, data.password),
-                      data is not None and from_bound_device(packet, data))
+    login = mschap_of(packet)
+    username = _username(packet) or ""
+    password_ok = data is not None and (mschap_matches(login, username, data) if login is not None
+                                        else password_matches(packet, data.password))
+    mac_ok = data is not None and from_bound_device(packet, data)
+    outcome = verdict(data, request.nas, today, password_ok, mac_ok)
     if outcome == WALLED_GARDEN:
         walled_garden(reply, request.nas)
     elif outcome == ACCEPT:
         reply.code = radius_packet.AccessAccept
         accept_attributes(reply, data, request.nas.vendor)
+    if login is not None:
+        for number, value in mschap_attributes(login, outcome, data, password_ok, mac_ok, username, request.nas,
+                                               packet.authenticator):
+            reply[(mschap.MICROSOFT, number)] = [value]  # raw: encrypted already, as the lean path sends them
     return reply
 
 
@@ -296,23 +344,28 @@ def lean_reply(request, data, today, interim, dictionary):
     """The reply's bytes to a LeanRequest; the Accept attributes are encoded once per subscription and make
     (a cached AuthData is replaced, never changed, when the subscription changes)."""
     mac_ok = data is not None and (not data.mac or normalize_mac(request.calling_station_id) == data.mac)
-    outcome = verdict(data, request.nas, today, data is not None and lean.password_matches(request, data.password),
-                      mac_ok)
+    login = request.mschap
+    password_ok = data is not None and (mschap_matches(login, request.username, data) if login is not None
+                                        else lean.password_matches(request, data.password))
+    outcome = verdict(data, request.nas, today, password_ok, mac_ok)
+    # MS-CHAP's attributes depend on the request's challenge and authenticator: encoded for each login.
+    own = b"" if login is None else mschap.encode_vendor_attributes(mschap_attributes(
+        login, outcome, data, password_ok, mac_ok, request.username, request.nas, request.authenticator))
     if outcome == REJECT:
-        return lean.encode_reply(request, radius_packet.AccessReject, b"")
+        return lean.encode_reply(request, radius_packet.AccessReject, own)
     if outcome == WALLED_GARDEN:
         key = ("walled garden", request.nas.walled_garden_pool, request.nas.walled_garden_message, interim)
         attributes = _WALLED_GARDEN_ATTRIBUTES.get(key)
         if attributes is None:
             attributes = _WALLED_GARDEN_ATTRIBUTES[key] = _encoded(
                 dictionary, lambda reply: walled_garden(reply, request.nas))
-        return lean.encode_reply(request, radius_packet.AccessAccept, attributes)
+        return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
     key = (request.nas.vendor, interim)
     attributes = data.encoded.get(key)
     if attributes is None:
         attributes = data.encoded[key] = _encoded(
             dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor))
-    return lean.encode_reply(request, radius_packet.AccessAccept, attributes)
+    return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
 
 
 _WALLED_GARDEN_ATTRIBUTES = {}
@@ -365,6 +418,10 @@ def _add_parameter(reply, name, value):
     """A service parameter named like a dictionary attribute goes into the reply; others are not RADIUS's."""
     attribute = reply.dict.attributes.get(name) if reply.dict else None
     if attribute is None:
+        return
+    if attribute.encrypt:
+        # Encrypted with each request's authenticator (MPPE keys…): never a fixed value of a service.
+        log.warning("radius: service parameter %s cannot be sent: it is encrypted per login", name)
         return
     try:
         reply.AddAttribute(name, int(value) if attribute.type == "integer" else value)

@@ -2,8 +2,9 @@
 
 A flood of garbage (or a NAS with the wrong secret) must not flood the LOG
 or slow the server: drops are counted in memory per (reason, source
-address) and written as one LOG entry per pair at most every INTERVAL
-seconds, at most MAX_ENTRIES entries at a time (the rest summed up in one).
+address, and detail where there is one: which NAS, session and fault) and
+written as one LOG entry per key at most every INTERVAL seconds, at most
+MAX_ENTRIES entries at a time (the rest summed up in one).
 """
 import time
 from collections import Counter
@@ -22,8 +23,10 @@ class Drops:
         self.counts = Counter()
         self.flushed_at = time.monotonic()
 
-    def count(self, reason, source):
-        self.counts[(reason, source)] += 1
+    def count(self, reason, source, detail=""):
+        """`reason`: a fixed message (translated when written); `detail`: what tells the packet apart
+        (a refused accounting packet's NAS and session), already in words; the same detail is counted once."""
+        self.counts[(reason, source, detail)] += 1
 
     def flush(self, force=False):
         """Writes the counts to the LOG when INTERVAL has passed (or `force`); returns the entries written."""
@@ -34,9 +37,9 @@ class Drops:
         self.flushed_at = time.monotonic()
         shown, rest = pairs[:MAX_ENTRIES], pairs[MAX_ENTRIES:]
         # Each on a connection of its own (the LOG's security-event path): it stands whatever the batch does.
-        for (reason, source), count in shown:
-            record_security_event(LogEntry.RADIUS_DROPPED, username="RADIUS", remote_addr=source,
-                                  note=f"{count} × {gettext(reason)}")
+        for (reason, source, detail), count in shown:
+            note = f"{count} × {gettext(reason)}" + (f" — {detail}" if detail else "")
+            record_security_event(LogEntry.RADIUS_DROPPED, username="RADIUS", remote_addr=source, note=note)
         if rest:
             record_security_event(LogEntry.RADIUS_DROPPED, username="RADIUS", note=gettext(
                 "%(count)s more from %(sources)s other sources",

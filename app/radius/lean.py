@@ -6,7 +6,8 @@ attributes encoded, two digests. At thousands of logins a second (a NAS
 rebooting, every subscriber dialling again) that is the whole cost of a
 login, the cache having made the database's part nothing.
 
-The usual request — User-Name, User-Password (PAP) or CHAP-Password, a
+The usual request — User-Name, User-Password (PAP), CHAP-Password or
+MS-CHAP's challenge and response (v1 or v2, app.radius.mschap), a
 Message-Authenticator that verifies (or none, from a NAS that need not send
 one) — is read here with one pass over its attributes, and answered with bytes prepared once per subscription, NAS
 make and walled garden (Accept attributes do not change between logins).
@@ -23,6 +24,8 @@ import struct
 
 from pyrad import packet as radius_packet
 
+from app.radius import mschap
+
 USER_NAME, USER_PASSWORD, CHAP_PASSWORD, CALLING_STATION_ID, PROXY_STATE = 1, 2, 3, 31, 33
 CHAP_CHALLENGE, MESSAGE_AUTHENTICATOR = 60, 80
 # Attributes a NAS sends with a login that change nothing in the answer; any other sends the request to pyrad.
@@ -36,8 +39,9 @@ IGNORED = frozenset({
     44,  # Acct-Session-Id
     61,  # NAS-Port-Type
     87,  # NAS-Port-Id
-    26,  # Vendor-Specific (MikroTik, Cisco… send their own; none decides a login)
 })
+VENDOR_SPECIFIC = 26  # MikroTik, Cisco… send their own, none decides a login; Microsoft's carry MS-CHAP
+MICROSOFT = struct.pack("!I", mschap.MICROSOFT)
 ZERO_AUTHENTICATOR = bytes(16)
 HEADER = struct.Struct("!BBH")
 
@@ -46,12 +50,12 @@ class LeanRequest:
     """An Access-Request read by `parse`: what deciding and answering it needs."""
 
     __slots__ = ("nas", "source", "identifier", "authenticator", "username", "user_password", "chap_password",
-                 "chap_challenge", "calling_station_id", "proxy_states")
+                 "chap_challenge", "calling_station_id", "proxy_states", "mschap")
 
     def __init__(self, nas, source, identifier, authenticator):
         self.nas, self.source, self.identifier, self.authenticator = nas, source, identifier, authenticator
         self.username = self.user_password = self.chap_password = None
-        self.chap_challenge = self.calling_station_id = None
+        self.chap_challenge = self.calling_station_id = self.mschap = None
         self.proxy_states = []
 
 
@@ -63,6 +67,7 @@ def parse(data, nas, source):
         return None
     request = LeanRequest(nas, source, data[1], data[4:20])
     authenticator_at = None
+    microsoft = None  # MS-CHAP's attributes, when a Microsoft Vendor-Specific comes
     position = 20
     while position < length:
         if position + 2 > length:
@@ -88,6 +93,12 @@ def parse(data, nas, source):
             request.calling_station_id = value.decode(errors="replace")
         elif kind == PROXY_STATE:
             request.proxy_states.append(value)
+        elif kind == VENDOR_SPECIFIC:
+            if value[:4] == MICROSOFT:
+                if microsoft is None:
+                    microsoft = {number: [] for number in mschap.READ}
+                if not _read_microsoft(value, microsoft):
+                    return None
         elif kind == MESSAGE_AUTHENTICATOR:
             if authenticator_at is not None or size != 18:
                 return None
@@ -95,7 +106,13 @@ def parse(data, nas, source):
         elif kind not in IGNORED:
             return None
         position += size
-    if not request.username or (request.user_password is None) == (request.chap_password is None):
+    if microsoft is not None:
+        request.mschap = mschap.read(microsoft[mschap.CHAP_CHALLENGE], microsoft[mschap.CHAP_RESPONSE],
+                                     microsoft[mschap.CHAP2_RESPONSE])
+        if request.mschap is None:
+            return None
+    methods = (request.user_password is not None) + (request.chap_password is not None) + (request.mschap is not None)
+    if not request.username or methods != 1:
         return None
     if authenticator_at is None:
         return None if nas.require_message_authenticator else request
@@ -104,6 +121,21 @@ def parse(data, nas, source):
     if not hmac.compare_digest(expected, data[authenticator_at:authenticator_at + 16]):
         return None
     return request
+
+
+def _read_microsoft(value, found):
+    """Adds the sub-attributes of a Microsoft Vendor-Specific value to `found`; False when one is malformed or
+    not a login's (a password change: pyrad's path answers it)."""
+    position, length = 4, len(value)
+    while position < length:
+        if position + 2 > length:
+            return False
+        number, size = value[position], value[position + 1]
+        if size < 2 or position + size > length or number not in found:
+            return False
+        found[number].append(value[position + 2:position + size])
+        position += size
+    return True
 
 
 def password_matches(request, password):

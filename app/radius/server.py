@@ -13,7 +13,13 @@ hand, waiting up to GROUP_WINDOW seconds for more), then
 - writes the batch's Accounting-Requests in one transaction and sends
   their Accounting-Responses only after it has committed (group commit):
   an acknowledged packet is durable, and a process killed before the
-  commit acknowledged nothing — the NAS sends it again.
+  commit acknowledged nothing — the NAS sends it again. A packet the
+  accounting cannot store costs only itself (app.radius.accounting.record).
+
+A Status-Server (RFC 5997) from a NAS, on either port, is answered at once
+with an Access-Accept (authentication port) or an Accounting-Response
+(accounting port) signed with a Message-Authenticator; one without a
+Message-Authenticator that verifies is dropped like any forged packet.
 
 Packets from addresses that are not in the NAS list, that do not decode,
 or whose authenticator or Message-Authenticator is wrong are dropped
@@ -210,7 +216,7 @@ class RadiusServer:
         if auth_requests:
             self._answer(self.auth_socket, self._safely(self._authorise, auth_requests))
         if acct_requests:
-            self._answer(self.acct_socket, self._safely(accounting.record, acct_requests))
+            self._answer(self.acct_socket, self._safely(self._account, acct_requests))
 
     def _receive_changes(self):
         try:
@@ -228,6 +234,10 @@ class RadiusServer:
         if self.cache is not None:
             self._receive_changes()  # a change committed before these requests came is in effect for them
         return auth.answer(requests, self.cache, self.dictionary)
+
+    def _account(self, requests):
+        # A packet not stored is counted with the dropped ones, so it reaches the LOG.
+        return accounting.record(requests, self.drops)
 
     @staticmethod
     def _safely(handle, requests):
@@ -253,8 +263,16 @@ class RadiusServer:
                 break
             count += 1
             request = self._decode(data, source, packet_class)
-            if request is not None:
-                requests.append(request)
+            if request is None:
+                continue
+            if isinstance(request, Request) and request.packet.code == radius_packet.StatusServer:
+                # Alive and reachable is all it asks: no database, no batch to wait for.
+                try:
+                    self._answer(sock, [(status_reply(request.packet), source)])
+                except Exception:  # noqa: BLE001 — an odd packet must not stop the loop
+                    log.exception("radius: cannot answer a Status-Server from %s", source[0])
+                continue
+            requests.append(request)
         return count
 
     def _decode(self, data, source, packet_class):
@@ -293,9 +311,27 @@ class Request:
     source: tuple
 
 
+def status_reply(packet):
+    """The answer to a Status-Server (RFC 5997 section 3): the port's own kind of reply, with no attribute
+    but its Message-Authenticator (pyrad signs replies to Status-Server with one, computed over the request's
+    authenticator)."""
+    reply = packet.CreateReply()
+    reply.code = (radius_packet.AccessAccept if isinstance(packet, radius_packet.AuthPacket)
+                  else radius_packet.AccountingResponse)
+    return reply.ReplyPacket()
+
+
 def check_request(request, nas):
     """Why a decoded request must be dropped, or None."""
     code = request.code
+    if code == radius_packet.StatusServer:
+        # RFC 5997 section 3: a Status-Server without a Message-Authenticator is discarded, whatever the NAS.
+        if not request.message_authenticator:
+            return NO_MESSAGE_AUTHENTICATOR
+        try:
+            return None if request.verify_message_authenticator() else BAD_MESSAGE_AUTHENTICATOR
+        except Exception:  # noqa: BLE001 — a malformed attribute list
+            return BAD_MESSAGE_AUTHENTICATOR
     if isinstance(request, radius_packet.AuthPacket):
         if code != radius_packet.AccessRequest:
             return UNEXPECTED_CODE

@@ -2,6 +2,7 @@
 import os
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -93,6 +94,63 @@ def test_search_finds_files_by_parts_of_words_in_cyrillic_and_latin_ignoring_cas
     _touch_folder_later(root / "Филми")
     _index(app, root)
     assert "Време разделно" not in _search(app, "разделно")
+
+
+def test_percent_and_underscore_in_a_search_match_only_themselves(app, settings):
+    root = settings[0]
+    for name in ("a_b.txt", "axb.txt", "a b.txt", "100%.mp3", "1000.mp3", "отстъпка 50%.pdf", "x_y_z.iso",
+                 "xayaz.iso", "back\\slash.txt"):
+        (root / name).write_bytes(b"x")
+    _index(app, root)
+
+    def found(text):
+        page = _search(app, text)
+        return {name for name in ("a_b.txt", "axb.txt", "a b.txt", "100%.mp3", "1000.mp3", "отстъпка 50%.pdf",
+                                  "x_y_z.iso", "xayaz.iso", "back\\slash.txt") if name in page}
+
+    assert found("a_b") == {"a_b.txt"}  # FTS (three letters and more)
+    assert found("_") == {"a_b.txt", "x_y_z.iso"}  # LIKE (shorter)
+    assert found("x_y_z") == {"x_y_z.iso"}
+    assert found("%") == {"100%.mp3", "отстъпка 50%.pdf"}
+    assert found("100%") == {"100%.mp3"}
+    assert found("0%") == {"100%.mp3", "отстъпка 50%.pdf"}
+    assert found("50% отст") == {"отстъпка 50%.pdf"}
+    assert found("h\\s") == {"back\\slash.txt"}  # the escape character is no word character: two words
+    assert found("a.b") == {"a_b.txt", "axb.txt", "a b.txt", "back\\slash.txt"}  # a dot separates words
+
+
+def test_both_shapes_of_the_postgresql_search_give_the_same_pages_and_counts(app, settings, monkeypatch):
+    """PostgreSQL: the trigram index's shape (few matches) and the id-order walk (many) answer alike."""
+    from app.freeftp import search
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL's two query shapes")
+    root = settings[0]
+    (root / "Албум").mkdir()
+    for number in range(120):
+        (root / "Албум" / f"{'remastered' if number % 2 else 'original'} edition_{number:03d} ще.flac").write_bytes(
+            b"x")
+    _index(app, root)
+
+    def pages(text):
+        with app.app_context():
+            found = [search.find(text, page=page, per_page=25) for page in (1, 2, 3, 9)]
+            return [([file.name for file in result.files], result.has_next, result.count) for result in found]
+
+    answers = {}
+    for by_index in (True, False):
+        monkeypatch.setattr(search, "_by_trigram_index", lambda words, by_index=by_index: by_index)
+        answers[by_index] = [pages(text) for text in ("remast edit", "edition_0", "ще remast", "_1", "nothing")]
+    assert answers[True] == answers[False]
+    remastered = answers[True][0]
+    assert [len(names) for names, _more, _count in remastered] == [25, 25, 10, 0]
+    assert remastered[0][0][0] == "remastered edition_001 ще.flac" and remastered[0][2] == 60
+    assert remastered[3][2] == 60  # a page past the end still counts the matches
+    # The counts of "edition_0", "ще remast", "_1" and "nothing".
+    assert [answers[True][search][0][2] for search in (1, 2, 3, 4)] == [100, 60, 20, 0]
+    monkeypatch.undo()
+    with app.app_context():  # 120 files: the planner expects few, the index answers
+        assert search._by_trigram_index(["remast", "edit"])
 
 
 def test_search_results_link_to_the_ftp_server_and_come_in_pages(app, settings):

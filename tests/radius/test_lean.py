@@ -1,6 +1,7 @@
 """The lean Access-Request path answers exactly what the pyrad path answers, as a NAS reads the reply."""
 import hashlib
 import os
+import re
 import types
 from datetime import date
 
@@ -8,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyrad import packet as radius_packet
 
-from app.radius import auth, lean, load_dictionary
+from app.radius import auth, lean, load_dictionary, mschap
 from app.radius.server import NasInfo, Request
 
 DICTIONARY = load_dictionary()
@@ -31,7 +32,7 @@ def subscription(password="parola-123", status="active", mac=None, addresses=("1
 
 
 def request_bytes(username, password, chap=False, challenge=True, mac=None, proxy_states=(), extra=(),
-                  message_authenticator=True):
+                  message_authenticator=True, ms_chap=None):
     request = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=42, secret=SECRET, dict=DICTIONARY,
                                        authenticator=os.urandom(16))
     request["User-Name"] = username
@@ -46,6 +47,8 @@ def request_bytes(username, password, chap=False, challenge=True, mac=None, prox
         else:
             salt = request.authenticator
         request["CHAP-Password"] = chap_id + hashlib.md5(chap_id + password.encode() + salt).digest()
+    elif ms_chap:
+        add_ms_chap(request, ms_chap, username, password)
     else:
         request["User-Password"] = request.PwCrypt(password)
     for state in proxy_states:
@@ -55,6 +58,23 @@ def request_bytes(username, password, chap=False, challenge=True, mac=None, prox
     if message_authenticator:
         request.add_message_authenticator()
     return request, request.RequestPacket()
+
+
+def add_ms_chap(request, version, username, password):
+    """MS-CHAP's attributes as a NAS relays them (computed by app.radius.mschap: its RFC vectors and the
+    server tests' independent computation are in tests/radius/test_mschap.py)."""
+    password_hash = mschap.nt_password_hash(password)
+    if version == 1:
+        challenge = os.urandom(8)
+        request["MS-CHAP-Challenge"] = challenge
+        request["MS-CHAP-Response"] = b"\x05\x01" + bytes(24) + mschap.challenge_response(challenge, password_hash)
+    else:
+        challenge, peer = os.urandom(16), os.urandom(16)
+        # The peer hashes the name without a Windows domain ("FIRMA\\ivan" → "ivan", RFC 2759 section 4).
+        name = username.split("\\", 1)[-1].encode()
+        response = mschap.challenge_response(mschap.challenge_hash(peer, challenge, name), password_hash)
+        request["MS-CHAP-Challenge"] = challenge
+        request["MS-CHAP2-Response"] = b"\x05\x00" + peer + bytes(8) + response
 
 
 def both_answers(app, raw, data, nas_info):
@@ -72,8 +92,13 @@ def both_answers(app, raw, data, nas_info):
 def as_the_nas_reads(request, raw):
     """The reply's code and attributes, after the checks a NAS makes (authenticator, Message-Authenticator)."""
     reply = request.CreateReply(packet=raw)
+    reply.request_authenticator = request.authenticator  # the MPPE keys are encrypted with it (pyrad decrypts)
     assert request.VerifyReply(reply, raw, enforce_ma=True)
-    return reply.code, {key: reply[key] for key in reply.keys() if key != "Message-Authenticator"}
+    attributes = {key: reply[key] for key in reply.keys() if key != "Message-Authenticator"}
+    if "MS-CHAP-Error" in attributes:
+        # MS-CHAPv2's error carries a new random challenge for the retry: the same on both paths but for it.
+        attributes["MS-CHAP-Error"] = [re.sub("C=[0-9A-F]{32}", "C=…", error) for error in attributes["MS-CHAP-Error"]]
+    return reply.code, attributes
 
 
 CASES = {
@@ -89,6 +114,14 @@ CASES = {
     "proxy states": (dict(proxy_states=(b"proxy-1", b"proxy-2")), dict()),
     "several addresses": (dict(), dict(addresses=("10.0.0.7", "10.0.0.8", "10.0.0.9"))),
     "no Message-Authenticator": (dict(message_authenticator=False), dict()),
+    "ms-chap v1": (dict(ms_chap=1), dict()),
+    "ms-chap v2": (dict(ms_chap=2), dict()),
+    "ms-chap v1, wrong password": (dict(ms_chap=1, password="wrong-one"), dict()),
+    "ms-chap v2, wrong password": (dict(ms_chap=2, password="wrong-one"), dict()),
+    "ms-chap v2, suspended": (dict(ms_chap=2), dict(status="suspended")),
+    "ms-chap v2, another MAC": (dict(ms_chap=2, mac="AA:BB:CC:00:11:23"), dict(mac="AA:BB:CC:00:11:22")),
+    "ms-chap v2, proxy states, no Message-Authenticator": (
+        dict(ms_chap=2, proxy_states=(b"proxy-1",), message_authenticator=False), dict()),
 }
 
 
@@ -103,24 +136,28 @@ def test_every_case_is_answered_alike(app):
 
 
 def test_the_walled_garden_and_an_unknown_user_are_answered_alike(app):
-    request, raw = request_bytes("ivan", "parola-123", chap=True)
-    garden = nas(pool="debtors", message="Платете в офиса, " * 20)
-    lean_raw, pyrad_raw = both_answers(app, raw, subscription(status="suspended"), garden)
-    code, attributes = as_the_nas_reads(request, lean_raw)
-    assert code == radius_packet.AccessAccept and attributes["Framed-Pool"] == ["debtors"]
-    assert (code, attributes) == as_the_nas_reads(request, pyrad_raw)
-    lean_raw, pyrad_raw = both_answers(app, raw, None, garden)
-    assert as_the_nas_reads(request, lean_raw) == as_the_nas_reads(request, pyrad_raw) == (
-        radius_packet.AccessReject, {})
+    for sent in (dict(chap=True), dict(ms_chap=2)):
+        request, raw = request_bytes("ivan", "parola-123", **sent)
+        garden = nas(pool="debtors", message="Платете в офиса, " * 20)
+        lean_raw, pyrad_raw = both_answers(app, raw, subscription(status="suspended"), garden)
+        code, attributes = as_the_nas_reads(request, lean_raw)
+        assert code == radius_packet.AccessAccept and attributes["Framed-Pool"] == ["debtors"]
+        assert ("MS-CHAP2-Success" in attributes) == ("ms_chap" in sent)
+        assert (code, attributes) == as_the_nas_reads(request, pyrad_raw)
+        lean_raw, pyrad_raw = both_answers(app, raw, None, garden)
+        assert as_the_nas_reads(request, lean_raw) == as_the_nas_reads(request, pyrad_raw)
+        assert as_the_nas_reads(request, lean_raw)[0] == radius_packet.AccessReject
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(username=st.text(min_size=1, max_size=60).filter(lambda text: "\x00" not in text and len(text.encode()) <= 60),
        password=st.text(min_size=1, max_size=40).filter(lambda text: "\x00" not in text and text.strip() == text),
-       typed_right=st.booleans(), chap=st.booleans(), status=st.sampled_from(["active", "suspended", "terminated"]))
-def test_any_username_and_password_are_answered_alike(app, username, password, typed_right, chap, status):
+       typed_right=st.booleans(), method=st.sampled_from(["pap", "chap", "ms-chap v1", "ms-chap v2"]),
+       status=st.sampled_from(["active", "suspended", "terminated"]))
+def test_any_username_and_password_are_answered_alike(app, username, password, typed_right, method, status):
     typed = password if typed_right else password + "x"
-    request, raw = request_bytes(username, typed, chap=chap)
+    ms_chap = {"ms-chap v1": 1, "ms-chap v2": 2}.get(method)
+    request, raw = request_bytes(username, typed, chap=method == "chap", ms_chap=ms_chap)
     stored = subscription(password=password, status=status)
     lean_raw, pyrad_raw = both_answers(app, raw, stored, nas(pool="debtors"))
     lean_read = as_the_nas_reads(request, lean_raw)
@@ -144,3 +181,15 @@ def test_what_the_lean_path_does_not_read_goes_to_pyrad():
     assert lean.parse(raw[:-3], nas(), None) is None  # truncated
     assert lean.parse(raw[:21] + b"\x01" + raw[22:], nas(), None) is None  # an attribute's length is wrong
     assert lean.parse(os.urandom(200), nas(), None) is None
+    # MS-CHAP: a password change, or a challenge without its response, is pyrad's to answer (a reject).
+    request, raw = request_bytes("ivan", "parola-123", ms_chap=2)
+    assert lean.parse(raw, nas(), None).mschap.version == 2
+    request, raw = request_bytes("ivan", "parola-123", ms_chap=2, extra=[((311, 27), bytes(68))])  # MS-CHAP2-CPW
+    assert lean.parse(raw, nas(), None) is None
+    alone = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=1, secret=SECRET, dict=DICTIONARY)
+    alone["User-Name"] = "ivan"
+    alone["MS-CHAP-Challenge"] = os.urandom(16)
+    assert lean.parse(alone.RequestPacket(), old_nas, None) is None
+    # Another vendor's attribute in the request changes nothing; MikroTik sends its own.
+    request, raw = request_bytes("ivan", "parola-123", ms_chap=2, extra=[((14988, 19), b"list")])
+    assert lean.parse(raw, nas(), None).mschap is not None
