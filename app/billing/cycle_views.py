@@ -13,7 +13,7 @@ from app.clients.models import Subscription
 from app.core.actors import current_operator
 from app.core.formatting import format_date, format_datetime, local_today
 from app.core.scoping import scope
-from app.core.validators import InvalidValue, check_day
+from app.core.validators import InvalidValue, parse_day
 from app.core.views import BillingInterface, ReadOnlyModelView
 from app.extensions import db
 from app.security.rights import may_access
@@ -91,7 +91,7 @@ class BillingRunView(ReadOnlyModelView):
     def start(self):
         """Runs the cycle for a day now; it never acts twice on what an earlier run of the day did."""
         try:
-            day = check_day(request.form.get("day", ""))
+            day = parse_day(request.form.get("day", ""))
             run = run_by_hand(day, str(current_operator()))
         except InvalidValue as error:
             flash(str(error.message), "danger")

@@ -14,7 +14,8 @@ from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime
 from app.core.scoping import DealerScopedView
 from app.core.transaction import discard
-from app.core.validators import FieldCheck, InvalidValue, check_day
+from app.core.forms import BulgarianDateField
+from app.core.validators import InvalidValue, parse_day
 from app.core.views import BillingInterface, BillingModelView, RecordOperations, ReadOnlyModelView
 from app.security.rights import may_access
 
@@ -54,10 +55,8 @@ class FreezeView(DealerScopedView, BackToTheCard, BillingModelView):
     base_order = ("starts_on", "desc")
     add_form_query_rel_fields = {"subscription": [["id", SubscriptionOfClientFilter, None]]}
     add_form_extra_fields = {
-        "starts_on": StringField(_l("From"), validators=[InputRequired(), FieldCheck(check_day)],
-                                 description=_l("dd.mm.yyyy")),
-        "ends_on": StringField(_l("To"), validators=[InputRequired(), FieldCheck(check_day)],
-                               description=_l("dd.mm.yyyy")),
+        "starts_on": BulgarianDateField(_l("From"), validators=[InputRequired()]),
+        "ends_on": BulgarianDateField(_l("To"), validators=[InputRequired()]),
         "reason": StringField(_l("Reason"), validators=[InputRequired()]),
     }
     formatters_columns = {
@@ -85,7 +84,7 @@ class FreezeView(DealerScopedView, BackToTheCard, BillingModelView):
         if freeze is None:
             abort(404)
         try:
-            unused = end_freeze_early(current_operator(), freeze, back_on=check_day(request.form.get("back_on")))
+            unused = end_freeze_early(current_operator(), freeze, back_on=parse_day(request.form.get("back_on")))
             flash(gettext("The freeze ends; %(days)d unused days came off \"paid until\".", days=unused), "info")
         except InvalidValue as error:
             flash(str(error.message), "danger")

@@ -6,6 +6,7 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import false
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, StringField
 
@@ -41,7 +42,7 @@ from app.core.formatting import format_date, format_datetime, format_yes_no, loc
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.sections import PageSections
 from app.core.transaction import discard
-from app.core.validators import FieldCheck, InvalidValue, ModelRules, check_day
+from app.core.validators import FieldCheck, ModelRules
 from app.core.views import (
     BillingInterface,
     BillingModelView,
@@ -49,6 +50,7 @@ from app.core.views import (
     CappedCountListWidget,
     ReadOnlyModelView,
     RecordOperations,
+    requested_day,
 )
 from app.security import permissions
 from app.extensions import db
@@ -124,6 +126,8 @@ class PaidBetweenFilter(BaseFilter):
     arg_name = "paid_between"
 
     def apply(self, query, value):
+        if refused_days():
+            return query.filter(false())  # a day that is not one lists nothing, and says why (requested_day)
         first, last = requested_days()
         if first is not None:
             query = query.filter(self.model.paid_at >= utc_bounds(first)[0])
@@ -133,14 +137,16 @@ class PaidBetweenFilter(BaseFilter):
 
 
 def requested_days():
-    """(from, to) of the address, each a date or None when absent or not a day."""
-    days = []
-    for name in ("from", "to"):
-        try:
-            days.append(check_day(request.args.get(name)) if request and request.args.get(name) else None)
-        except InvalidValue:
-            days.append(None)
-    return tuple(days)
+    """(from, to) of the address, each a date or None when absent; a value that is not a day is refused
+    with its message (app.core.views.requested_day) and reads None."""
+    if not request:
+        return None, None
+    return requested_day("from"), requested_day("to")
+
+
+def refused_days():
+    """Whether ?from= or ?to= holds something that is not a day (31.11.2026)."""
+    return any(request.args.get(name, "").strip() and requested_day(name) is None for name in ("from", "to"))
 
 
 class PaymentView(DealerScopedView, ReadOnlyModelView):

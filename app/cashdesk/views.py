@@ -25,18 +25,9 @@ from app.core.money import format_money
 from app.core.pdf import PdfError
 from app.core.actors import current_operator
 from app.core.transaction import discard
-from app.core.views import HOME_PAGE
-from app.core.validators import InvalidValue, check_day
+from app.core.views import HOME_PAGE, requested_day
 from app.security.permissions import SEE_CASH_BALANCE
 from app.security.rights import require_right
-
-
-def requested_day(value):
-    """The day of a parameter as typed (dd.mm.yyyy) or linked (yyyy-mm-dd), or None."""
-    try:
-        return check_day(value)
-    except InvalidValue:
-        return None
 
 
 class CashDeskView(BaseView):
@@ -56,7 +47,7 @@ class CashDeskView(BaseView):
         desk = visible_desk(viewer, request.args.get("operator", type=int), request.args.get("collector", type=int))
         if desk is None:
             abort(404)
-        day = requested_day(request.args.get("day")) or local_today()
+        day = requested_day("day", local_today())
         return self.render_template(
             "cashdesk/index.html",
             title=_l("Cash desk"),
@@ -77,7 +68,7 @@ class CashDeskView(BaseView):
         operator = reachable_operator(viewer, request.form.get("operator", type=int))
         if operator is None:
             abort(404)
-        day = requested_day(request.form.get("day"))
+        day = requested_day("day", source=request.form)
         if day is None:
             abort(400)
         try:
@@ -94,7 +85,7 @@ class CashDeskView(BaseView):
         """The closed day's handover record as a PDF, to be signed."""
         require_right(SEE_CASH_BALANCE)
         operator = reachable_operator(current_operator(), request.args.get("operator", type=int))
-        day = requested_day(request.args.get("day"))
+        day = requested_day("day")
         if operator is None or day is None:
             abort(404)
         closing = closing_of(operator.id, day)

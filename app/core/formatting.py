@@ -108,6 +108,13 @@ def local_today():
     return local_time(utcnow()).date()
 
 
+def utc_moment(day, time):
+    """A day and a time of day on the office's clock (Europe/Sofia) as a naive UTC datetime, as stored."""
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Sofia"))
+    moment = datetime.combine(day, time).replace(tzinfo=zone)
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def utc_bounds(day):
     """A local calendar day as naive UTC datetimes [start, end), to query stored times."""
     from datetime import timedelta

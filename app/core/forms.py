@@ -1,36 +1,40 @@
 """FAB's generated forms in the office's words: dates typed dd.mm.yyyy, and a named empty choice.
 
-Date fields.
+Date and time fields.
 
-FAB builds a form's date fields as WTForms DateFields in yyyy-mm-dd. Here
-they read 01.12.2026 and 1.12.2026, still take the ISO form a script may
-send, and show dd.mm.yyyy; the picker (app/static/billing/dates.js) is
-Bulgarian with weeks from Monday. `init_app` puts the field into FAB's
-model-to-form conversion, so every generated form gets it, and makes the
-lists' date filters read a typed day the same way (FAB's own reading,
-dateutil's, takes 01.12.2026 for the 12th of January).
+FAB builds a form's date fields as WTForms DateFields in yyyy-mm-dd and its
+moments (DateTimeFields) in yyyy-mm-dd hh:mm:ss UTC; a browser's own time
+input shows "03:30 PM" where its locale is English. Here every day, time and
+moment is a text box read by the one parser (app.core.validators:
+parse_day, parse_time, parse_moment): dd.mm.yyyy, 24-hour hh:mm, moments
+on the office's clock (Europe/Sofia) and stored UTC; the day picker
+(app/static/billing/dates.js, on FAB's own bootstrap-datepicker) is
+Bulgarian with weeks from Monday whatever the browser's language.
+`init_app` puts the fields into FAB's model-to-form conversion, so every
+generated form gets them; the lists' date filters are
+app.core.views.DAY_FILTERS.
 
 The empty choice of a relation's drop-down. FAB labels it with its
 internal value, "__None"; here it reads "Централен офис" for a dealer
 (a record of no dealer is head office's) and "— няма —" elsewhere.
 """
-import datetime
 
-from dateutil import parser as dateutil_parser
 from flask_appbuilder.fieldwidgets import DatePickerWidget
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.forms import FieldConverter
-from flask_appbuilder.models.sqla import filters as sqla_filters
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from wtforms import DateField
+from wtforms import DateField, Field
 from wtforms.widgets import html_params
 
-FORMATS = ("%d.%m.%Y", "%Y-%m-%d")
+from app.core.formatting import local_time
+from app.core.validators import InvalidValue, parse_day, parse_moment, parse_time
 
 
 class BulgarianDatePicker(DatePickerWidget):
     """FAB's picker markup, with the placeholder the office reads."""
+
+    kind = "appbuilder_date"
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
@@ -39,50 +43,93 @@ class BulgarianDatePicker(DatePickerWidget):
         kwargs.setdefault("autocomplete", "off")
         value = field._value()
         return Markup(
-            '<div class="input-group date appbuilder_date">'
+            f'<div class="input-group date {self.kind}">'
             '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
             f'<input class="form-control" {html_params(type="text", value=value, **kwargs)} /></div>')
 
 
 class BulgarianDateField(DateField):
-    """A day typed dd.mm.yyyy (also d.m.yyyy, or yyyy-mm-dd), shown dd.mm.yyyy."""
+    """A day typed dd.mm.yyyy (also d.m.yyyy, or yyyy-mm-dd), shown dd.mm.yyyy; read by parse_day."""
 
-    def __init__(self, label=None, validators=None, format=FORMATS, **kwargs):
+    def __init__(self, label=None, validators=None, format=None, **kwargs):
         kwargs.setdefault("widget", BulgarianDatePicker())
-        super().__init__(label, validators, format=list(format), **kwargs)
+        super().__init__(label, validators, format="%d.%m.%Y", **kwargs)
 
     def process_formdata(self, valuelist):
         if not valuelist:
             return
-        text = " ".join(valuelist).strip()
-        if not text:
-            self.data = None
-            return
-        for pattern in self.format:
-            try:
-                self.data = datetime.datetime.strptime(text, pattern).date()
-                return
-            except ValueError:
-                continue
-        self.data = None
-        raise ValueError(str(_l("Enter the day as dd.mm.yyyy, e.g. 01.12.2026.")))
-
-
-def parse_day(text):
-    """A typed day: dd.mm.yyyy, d.m.yyyy or yyyy-mm-dd; anything else as dateutil reads it."""
-    text = str(text).strip()
-    for pattern in FORMATS:
         try:
-            return datetime.datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    return dateutil_parser.parse(text, dayfirst=True)
+            self.data = parse_day(" ".join(valuelist), None)
+        except InvalidValue as error:
+            self.data = None
+            raise ValueError(str(error.message)) from None
 
 
-class _DayFirstParser:
-    """What FAB's filters call `parser`: its one method, reading the office's days first."""
+class BulgarianTimePicker:
+    """A time of day as a text box (hh:mm, 24 hours): the browser's <input type=time> follows its own locale."""
 
-    parse = staticmethod(parse_day)
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("name", field.name)
+        kwargs.setdefault("placeholder", str(_l("hh:mm")))
+        kwargs.setdefault("autocomplete", "off")
+        kwargs.setdefault("inputmode", "numeric")
+        kwargs.setdefault("class", "form-control billing-time")
+        return Markup(f'<input {html_params(type="text", value=field._value(), **kwargs)} />')
+
+
+class BulgarianTimeField(Field):
+    """A time of day typed 24-hour (15:30, 9:05), shown hh:mm; read by parse_time."""
+
+    widget = BulgarianTimePicker()
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return self.data.strftime("%H:%M") if self.data else ""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = parse_time(" ".join(valuelist), None)
+        except InvalidValue as error:
+            self.data = None
+            raise ValueError(str(error.message)) from None
+
+
+class BulgarianDateTimePicker(BulgarianDatePicker):
+    """A moment: the day picker, with "dd.mm.yyyy hh:mm" as its hint (dates.js keeps the time when a day is
+    picked)."""
+
+    kind = "appbuilder_datetime"
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("placeholder", str(_l("dd.mm.yyyy hh:mm")))
+        return super().__call__(field, **kwargs)
+
+
+class BulgarianDateTimeField(Field):
+    """A moment typed "dd.mm.yyyy hh:mm" on the office's clock, stored as naive UTC; read by parse_moment."""
+
+    widget = BulgarianDateTimePicker()
+
+    def __init__(self, label=None, validators=None, format=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return local_time(self.data).strftime("%d.%m.%Y %H:%M") if self.data else ""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = parse_moment(" ".join(valuelist), None)
+        except InvalidValue as error:
+            self.data = None
+            raise ValueError(str(error.message)) from None
 
 
 def _named_blank_choice(iter_choices):
@@ -101,7 +148,7 @@ def init_app(app):
     if not getattr(QuerySelectField.iter_choices, "named_blank", False):
         QuerySelectField.iter_choices = _named_blank_choice(QuerySelectField.iter_choices)
         QuerySelectField.iter_choices.named_blank = True
-    sqla_filters.parser = _DayFirstParser
+    ours = {"is_date": (BulgarianDateField, BulgarianDatePicker),
+            "is_datetime": (BulgarianDateTimeField, BulgarianDateTimePicker)}
     FieldConverter.conversion_table = tuple(
-        ("is_date", BulgarianDateField, BulgarianDatePicker) if marker == "is_date" else (marker, field, widget)
-        for marker, field, widget in FieldConverter.conversion_table)
+        (marker, *ours.get(marker, (field, widget))) for marker, field, widget in FieldConverter.conversion_table)

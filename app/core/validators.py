@@ -83,17 +83,73 @@ def check_bic(value):
 MAX_ID = 2**63 - 1
 
 
-def check_day(value):
-    """A day as the office types it (01.12.2026, also 1.12.2026) or as a date field sends it (2026-12-01)."""
+# Days and times as the office types them. The one reading of a typed day, time or moment in the
+# panel, its forms, its lists' filters, its reports and its API: FAB's and the browser's own readings
+# (dateutil, <input type=date>) take 01.12.2026 for the 12th of January or the browser's locale for
+# the format, and a day that does not exist (31.11.2026) must be refused, not dropped.
+_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})|(\d{4})-(\d{2})-(\d{2})")
+_TIME = re.compile(r"(\d{1,2})[:.](\d{2})(?::(\d{2}))?")
+_REQUIRED = object()
+
+
+def parse_day(value, default=_REQUIRED):
+    """A day typed dd.mm.yyyy (also d.m.yyyy) or linked yyyy-mm-dd, as a date.
+
+    Empty: `default` when one is given, else refused. Anything else that is
+    not such a day — another form, or a day the calendar has not
+    (31.11.2026, 29.02.2027) — raises InvalidValue with the words to show.
+    """
+    if isinstance(value, datetime.datetime):
+        return value.date()
     if isinstance(value, datetime.date):
         return value
     text = str(value or "").strip()
-    for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return datetime.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise InvalidValue(_l("Enter the day as dd.mm.yyyy, e.g. 01.12.2026."))
+    if not text:
+        if default is _REQUIRED:
+            raise InvalidValue(_l("Enter the day as dd.mm.yyyy, e.g. 01.12.2026."))
+        return default
+    match = _DAY.fullmatch(text)
+    if match is None:
+        raise InvalidValue(_l("Enter the day as dd.mm.yyyy, e.g. 01.12.2026."))
+    day, month, year = match.group(1, 2, 3) if match.group(1) else reversed(match.group(4, 5, 6))
+    try:
+        return datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        raise InvalidValue(_l("There is no such day: %(day)s.", day=text)) from None
+
+
+def parse_time(value, default=_REQUIRED):
+    """A time of day typed 24-hour: 15:30 (also 9:05, 15.30, 15:30:00), as a time."""
+    if isinstance(value, datetime.time):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        if default is _REQUIRED:
+            raise InvalidValue(_l("Enter the time as hh:mm (24 hours), e.g. 15:30."))
+        return default
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise InvalidValue(_l("Enter the time as hh:mm (24 hours), e.g. 15:30."))
+    try:
+        return datetime.time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+    except ValueError:
+        raise InvalidValue(_l("There is no such time: %(time)s.", time=text)) from None
+
+
+def parse_moment(value, default=_REQUIRED):
+    """A moment typed "dd.mm.yyyy hh:mm" (the time may be left out: midnight) in the office's time zone
+    (Europe/Sofia), as the naive UTC datetime moments are stored in."""
+    from app.core.formatting import utc_moment
+
+    if isinstance(value, datetime.datetime):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        if default is _REQUIRED:
+            raise InvalidValue(_l("Enter the day as dd.mm.yyyy, e.g. 01.12.2026."))
+        return default
+    day_text, _, time_text = text.replace("T", " ").partition(" ")
+    return utc_moment(parse_day(day_text), parse_time(time_text, datetime.time()))
 
 
 def as_id(value):

@@ -15,25 +15,53 @@ from typing import Callable
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import IndexView, ModelView, expose
 from flask_appbuilder.api import ModelRestApi
-from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface, _is_sqla_type
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from jsonschema import Draft7Validator, FormatChecker
 from marshmallow import ValidationError
-from sqlalchemy import inspect, types as sa_types
+from sqlalchemy import and_, false, inspect, or_, types as sa_types
 from sqlalchemy.exc import IntegrityError
+from wtforms.validators import Optional
 
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
+from app.core.formatting import utc_bounds
+from app.core.forms import BulgarianDateField
 from app.core.openapi import NullableRelationsConverter
 from app.core.sections import PageSections
 from app.core.transaction import discard
-from app.core.validators import InvalidValue, as_id
+from app.core.validators import InvalidValue, as_id, parse_day, parse_moment
 
 # A list's filter in its query string, as FAB's list pages write it: _flt_<filter index>_<column>=<value>.
 FILTER_ARG = re.compile(r"_flt_(\d)_(.+)")
+
+
+def refuse_day(error):
+    """Say once per request that a typed day is not one (a list asks for its rows and for their count)."""
+    message = str(error.message)
+    shown = g.setdefault("refused_days", set())
+    if message not in shown:
+        shown.add(message)
+        flash(message, "danger")
+
+
+def requested_day(name, default=None, source=None):
+    """The day of the request's parameter `name` (dd.mm.yyyy, or yyyy-mm-dd as links carry it).
+
+    Absent: `default`. A value that is not a day (31.11.2026, 2026/12/01) is
+    refused out loud: its message is flashed and `default` stands in, so a
+    page never quietly shows another day (or every day) than the one asked for.
+    """
+    try:
+        return parse_day((source if source is not None else request.args).get(name), default)
+    except InvalidValue as error:
+        refuse_day(error)
+        return default
 
 
 def visible_columns(view, actor, columns):
@@ -78,10 +106,86 @@ def list_order(view, actor):
     return view.base_order or ("", "")
 
 
+class _DayFilter(BaseFilter):
+    """A list's filter on a date or a moment column by the office's days, typed dd.mm.yyyy (parse_day).
+
+    FAB's own reads the value with dateutil (01.12.2026 as the 12th of
+    January), compares a moment with UTC midnight, and drops a value it cannot
+    read, listing everything. Here a moment column is compared with the
+    day's bounds on the office's clock, and a day that is not one
+    (31.11.2026) lists nothing and says so.
+    """
+
+    def bounds(self, value):
+        """[start, end) of the typed day in the column's terms, or None when it is not a day."""
+        moment = self.datamodel.is_datetime(self.column_name)
+        try:
+            if moment and " " in str(value).strip():  # a moment, as an address may carry one: that minute
+                start = parse_moment(value)
+                return start, start + datetime.timedelta(minutes=1)
+            day = parse_day(value)
+        except InvalidValue as error:
+            refuse_day(error)
+            return None
+        return utc_bounds(day) if moment else (day, day + datetime.timedelta(days=1))
+
+    def apply(self, query, value):
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        bounds = self.bounds(value)
+        if bounds is None:
+            return query.filter(false())
+        return query.filter(self.condition(field, *bounds))
+
+
+class DayEqual(_DayFilter):
+    name = _l("On the day")
+    arg_name = "eq"
+
+    def condition(self, field, start, end):
+        return and_(field >= start, field < end)
+
+
+class DayFrom(_DayFilter):
+    name = _l("From the day")
+    arg_name = "ge"
+
+    def condition(self, field, start, end):
+        return field >= start
+
+
+class DayTo(_DayFilter):
+    name = _l("To the day (inclusive)")
+    arg_name = "le"
+
+    def condition(self, field, start, end):
+        return field < end
+
+
+class DayNotEqual(_DayFilter):
+    name = _l("Not on the day")
+    arg_name = "neq"
+
+    def condition(self, field, start, end):
+        return or_(field < start, field >= end, field.is_(None))
+
+
+DAY_FILTERS = [DayEqual, DayFrom, DayTo, DayNotEqual]
+
+
 class FilterConverter(SQLAFilterConverter):
-    """FAB's filters, knowing that a time of day (a task's window) has none, rather than warning at start."""
+    """FAB's filters, knowing that a time of day (a task's window) has none, rather than warning at start.
+
+    The REST API's: it publishes and takes FAB's operators (gt, lt…) on ISO moments."""
 
     conversion_table = (("is_time", []),) + SQLAFilterConverter.conversion_table
+
+
+class PanelFilterConverter(FilterConverter):
+    """The panel's lists: their date and moment columns filtered by the office's days (DAY_FILTERS)."""
+
+    conversion_table = (("is_time", []), ("is_date", DAY_FILTERS), ("is_datetime", DAY_FILTERS)) + tuple(
+        (marker, filters) for marker, filters in SQLAFilterConverter.conversion_table
+        if marker not in ("is_date", "is_datetime"))
 
 
 class BillingInterface(SQLAInterface):
@@ -281,6 +385,20 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
 
     # No model has file columns; FAB's file download route is not registered.
     download = _not_routed("download")
+
+    def __init__(self, **kwargs):
+        # The view's own data access object (each view declares its own; the API's has FAB's filters).
+        self.datamodel.filter_converter_class = PanelFilterConverter
+        super().__init__(**kwargs)
+
+    def _init_forms(self):
+        """The search form's date and moment columns as the day picker, empty: their filters take a day
+        (DAY_FILTERS), and a column's default (a payment's paid_at: now, UTC) is no value to search by."""
+        super()._init_forms()
+        for column in self.search_columns or []:
+            if self.datamodel.is_date(column) or self.datamodel.is_datetime(column):
+                setattr(self.search_form, column,
+                        BulgarianDateField(self.label_columns.get(column, column), validators=[Optional()]))
 
     # FAB's list page, its columns, filters and order read for the operator by the functions its export uses.
     def _list(self, **kwargs):

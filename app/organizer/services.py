@@ -8,7 +8,7 @@ FieldErrors with the reason and stores nothing when refused, and flushes.
 import re
 from collections import namedtuple
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 from flask_babel import gettext
@@ -510,15 +510,3 @@ def week_load(actor, monday, technician=None):
     else:
         technicians = [actor]
     return [WeekLoad(op, [(day, *counts.get((op.id, day), (0, 0))) for day in days]) for op in technicians]
-
-
-def parse_day(text, default=None):
-    """A day typed dd.mm.yyyy (or yyyy-mm-dd, as links carry it); `default` for nothing or nonsense."""
-    if isinstance(text, date):
-        return text
-    for form in ("%d.%m.%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime((text or "").strip(), form).date()
-        except ValueError:
-            continue
-    return default

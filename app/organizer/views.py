@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TimeField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.audit.formatting import register_entity
@@ -18,12 +18,13 @@ from app.clients.models import Client
 from app.clients.views import CLIENT_CARD, BackToTheCard
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
+from app.core.forms import BulgarianTimeField
 from app.core.formatting import format_date, format_datetime, format_yes_no, local_today
 from app.core.pdf import PdfError, html_to_pdf
 from app.core.scoping import DealerScopedView, get_in_scope, scope
 from app.core.transaction import discard
 from app.core.validators import ModelRules
-from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
+from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, requested_day
 from app.extensions import db
 from app.organizer import handlers
 from app.organizer.api import TASK_OPERATIONS, VISIBLE_TASKS, TaskApi
@@ -57,7 +58,6 @@ from app.organizer.services import (
     mark_step,
     missing_required_steps,
     may_work_on,
-    parse_day,
     planned_technicians,
     works_tasks,
     plans_tasks,
@@ -256,7 +256,7 @@ class FormTechniciansFilter(BaseFilter):
 
 
 def _time_field(label):
-    return TimeField(label, format="%H:%M", validators=[Optional()], render_kw={"class": "form-control"})
+    return BulgarianTimeField(label, validators=[Optional()])
 
 
 def _safe_next(default):
@@ -416,7 +416,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
 
     def _plan_arguments(self):
         actor = current_operator()
-        day = parse_day(request.args.get("day"), local_today())
+        day = requested_day("day", local_today())
         technician = None
         technician_id = request.args.get("technician", type=int)
         if technician_id:
@@ -479,7 +479,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     def mine(self):
         """Today's tasks assigned to me, on a phone: tap a step to mark it, call the client."""
         actor = current_operator()
-        day = parse_day(request.args.get("day"), local_today())
+        day = requested_day("day", local_today())
         tasks = [task for task in task_list(actor, day=day, technician=actor)]
         return render_template("organizer/mine.html", tasks=tasks, day=day, request_key=lambda: uuid.uuid4().hex,
                                step_status=_labels(STEP_STATUSES), task_status=_labels(TASK_STATUSES),

@@ -10,7 +10,7 @@ from app.billing.models import PaymentMethod, PaymentType
 from app.catalog.models import Service, ServiceGroup
 from app.core.formatting import format_date, local_today
 from app.core.scoping import dealer_of, get_in_scope
-from app.core.validators import InvalidValue, as_id, check_day
+from app.core.validators import InvalidValue, as_id, parse_day
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.reports import charts
@@ -78,16 +78,17 @@ def parse_filters(key, args, actor):
     if "as_of" in names:
         text = (args.get("as_of") or "").strip()
         try:
-            filters["as_of"] = check_day(text) if text else None
+            filters["as_of"] = parse_day(text) if text else None
         except InvalidValue as error:
             errors["as_of"] = str(error)
             filters["as_of"] = None
     if "date_from" in names:
         start, end = default_period(period=REPORTS[key].period)
-        for name, default in (("date_from", start), ("date_to", end)):
-            text = (args.get(name) or "").strip()
+        # ?from= and ?to= as the payments list writes them, too: a link between the two keeps its days.
+        for name, alias, default in (("date_from", "from", start), ("date_to", "to", end)):
+            text = (args.get(name) or args.get(alias) or "").strip()
             try:
-                filters[name] = check_day(text) if text else default
+                filters[name] = parse_day(text) if text else default
             except InvalidValue as error:
                 errors[name] = str(error)
                 filters[name] = default

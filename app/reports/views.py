@@ -1,4 +1,5 @@
 """Reports at /reports/ and exports at /exports/ (every report and every list view)."""
+import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -65,6 +66,9 @@ class ReportsView(BaseView):
         page = request.args.get("page", "")
         page = int(page) if page.isdigit() and len(page) < 7 else 0
         report = kind.build(actor, filters, page=page) if kind.paged else kind.build(actor, filters)
+        if filters["errors"]:
+            # A day that is not one is refused: no figures of another period under it (the message says why).
+            report = dataclasses.replace(report, rows=[], total=None, page=None, count=None)
         chart = chart_of(key, actor, filters, report)
         source = REPORT_PREFIX + key
         return self.render_template(

@@ -95,7 +95,10 @@ def test_a_date_is_typed_and_shown_the_bulgarian_way(app, admin):
     assert 'placeholder="дд.мм.гггг"' in form and "billing/dates.js" in form
     wrong = admin.submit(f"/contracts/add?client={client_id}", {"client": client_id, "contract_type": type_id,
                                                                    "signed_on": "31.02.2026", "status": "draft"})
-    assert wrong.status_code == 200 and "Въведете деня като дд.мм.гггг" in visible_text(wrong.text)
+    assert wrong.status_code == 200 and "Няма такава дата: 31.02.2026." in visible_text(wrong.text)
+    typed_otherwise = admin.submit(f"/contracts/add?client={client_id}", {
+        "client": client_id, "contract_type": type_id, "signed_on": "12/01/2026", "status": "draft"})
+    assert "Въведете деня като дд.мм.гггг" in visible_text(typed_otherwise.text)
     with app.app_context():
         assert db.session.scalar(select(Contract.id)) is None
     saved = admin.submit(f"/contracts/add?client={client_id}", {"client": client_id, "contract_type": type_id,
