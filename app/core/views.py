@@ -180,12 +180,17 @@ class FilterConverter(SQLAFilterConverter):
     conversion_table = (("is_time", []),) + SQLAFilterConverter.conversion_table
 
 
-class PanelFilterConverter(FilterConverter):
-    """The panel's lists: their date and moment columns filtered by the office's days (DAY_FILTERS)."""
-
-    conversion_table = (("is_time", []), ("is_date", DAY_FILTERS), ("is_datetime", DAY_FILTERS)) + tuple(
-        (marker, filters) for marker, filters in SQLAFilterConverter.conversion_table
-        if marker not in ("is_date", "is_datetime"))
+def panel_filter_converter(converter):
+    """The panel's lists: `converter` (a data access's own, e.g. the clients' phone filter) with date and
+    moment columns filtered by the office's days (DAY_FILTERS)."""
+    if getattr(converter, "filters_by_office_days", False):
+        return converter
+    return type(f"Panel{converter.__name__}", (converter,), {
+        "filters_by_office_days": True,
+        "conversion_table": (("is_time", []), ("is_date", DAY_FILTERS), ("is_datetime", DAY_FILTERS)) + tuple(
+            (marker, filters) for marker, filters in converter.conversion_table
+            if marker not in ("is_time", "is_date", "is_datetime")),
+    })
 
 
 class BillingInterface(SQLAInterface):
@@ -388,7 +393,7 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
 
     def __init__(self, **kwargs):
         # The view's own data access object (each view declares its own; the API's has FAB's filters).
-        self.datamodel.filter_converter_class = PanelFilterConverter
+        self.datamodel.filter_converter_class = panel_filter_converter(self.datamodel.filter_converter_class)
         super().__init__(**kwargs)
 
     def _init_forms(self):
