@@ -1,5 +1,4 @@
 """`flask --app app billing …`: the daily billing cycle."""
-from datetime import date
 
 import click
 from flask.cli import AppGroup
@@ -10,14 +9,15 @@ from app.billing.cycle import start_run
 from app.billing.models import BillingRun, CycleEffect
 from app.core.formatting import format_date, local_today
 from app.core.transaction import unit_of_work
-from app.core.validators import InvalidValue
+from app.core.validators import InvalidValue, parse_day
 from app.extensions import db
 
 commands = AppGroup("billing", help="Payments and the daily billing cycle.")
 
 
 @commands.command("run-cycle")
-@click.option("--date", "day", default=None, help="the day to run, YYYY-MM-DD (default: today in Europe/Sofia)")
+@click.option("--date", "day", default=None,
+              help="the day to run, DD.MM.YYYY or YYYY-MM-DD (default: today in Europe/Sofia)")
 @click.option("--allow-future", is_flag=True,
               help="allow a day after today (tests and benchmarks only; the LOG says so)")
 def run_cycle(day, allow_future):
@@ -27,10 +27,7 @@ def run_cycle(day, allow_future):
     the workers (`python worker.py`); without it they run here.
     """
     try:
-        day = date.fromisoformat(day) if day else local_today()
-    except ValueError:
-        raise click.BadParameter("a date as YYYY-MM-DD, e.g. 2026-12-01", param_hint="--date") from None
-    try:
+        day = parse_day(day, default=None) or local_today()  # the panel's one reading of a typed day
         with unit_of_work():
             run = start_run(day, gettext("command line"), allow_future=allow_future)
             run_id = run.id

@@ -163,6 +163,12 @@ def test_a_day_after_today_is_refused_in_the_panel_and_on_the_command_line(app):
     assert "Цикълът се пуска за днес" in page
     result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", (tomorrow + timedelta(days=60)).isoformat()])
     assert result.exit_code != 0 and "Цикълът се пуска за днес" in result.output
+    # The command line reads a day as the panel does: dd.mm.yyyy too, and a day the calendar has not is refused.
+    result = app.test_cli_runner().invoke(
+        args=["billing", "run-cycle", "--date", f"{tomorrow + timedelta(days=60):%d.%m.%Y}"])
+    assert result.exit_code != 0 and "Цикълът се пуска за днес" in result.output
+    result = app.test_cli_runner().invoke(args=["billing", "run-cycle", "--date", "31.11.2026"])
+    assert result.exit_code != 0 and "31.11.2026" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BillingRun)) == 0
         assert db.session.get(Subscription, subscription_id).status == "active"
