@@ -12,7 +12,8 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask_babel import gettext
-from sqlalchemy import and_, case, func, select
+from flask_appbuilder.security.sqla.models import Role
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block, Neighbourhood
@@ -22,8 +23,9 @@ from app.clients.models import PENDING as SUBSCRIPTION_PENDING
 from app.clients.models import Client
 from app.clients.subscriptions import change_status
 from app.core.errors import FieldErrors
-from app.core.formatting import office_language, utcnow
-from app.core.scoping import in_scope, refuse_out_of_scope, scope
+from app.core.formatting import local_today, office_language, utcnow
+from app.core.scoping import dealer_of, in_scope, refuse_out_of_scope, scope
+from app.core.validators import InvalidValue, as_id, parse_day, parse_time
 from app.extensions import db
 from app.organizer.models import (
     ASKS,
@@ -47,7 +49,7 @@ from app.organizer.models import (
     task_technician,
 )
 from app.security.models import Operator
-from app.security.permissions import PLAN_TASKS
+from app.security.permissions import PLAN_TASKS, RIGHTS, TECHNICIAN
 from app.security.rights import holding_access, may, may_access
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -457,9 +459,13 @@ def day_plan(actor, day, technician=None):
 
 
 def works_tasks():
-    """SQL condition on Operator: active, with a role that has the technician's page (Task's can_mine) — whom
-    a task can be given to; a cashier or an accountant is not offered."""
-    return and_(Operator.active.is_(True), holding_access(Operator, "can_mine", "Task"))
+    """SQL condition on Operator: whom a task can be given to — active, and a technician: holding the
+    technician's role, or a role with the technician's page (Task's can_mine) without planning tasks. An
+    administrator, a dealer's administrator or a cashier is not offered."""
+    planner = holding_access(Operator, *RIGHTS[PLAN_TASKS])
+    return and_(Operator.active.is_(True),
+                or_(Operator.roles.any(Role.name == TECHNICIAN),
+                    and_(holding_access(Operator, "can_mine", "Task"), ~planner)))
 
 
 def planned_technicians(actor):
@@ -510,3 +516,95 @@ def week_load(actor, monday, technician=None):
     else:
         technicians = [actor]
     return [WeekLoad(op, [(day, *counts.get((op.id, day), (0, 0))) for day in days]) for op in technicians]
+
+
+# --- planning: the tasks with no technician or no day, and giving them both --------------------------------------
+
+def _unplanned(query):
+    """`query` over Task limited to the open tasks that miss a technician or a day (a sale's installation task
+    is opened so): they are on no day's plan until planned."""
+    return query.where(Task.status.not_in(CLOSED), or_(Task.scheduled_on.is_(None), ~Task.technicians.any()))
+
+
+def unplanned_tasks(actor, limit=None):
+    """Непланирани: the open tasks the actor sees with no technician or no day, the urgent and the oldest
+    first."""
+    query = _unplanned(visible_tasks(select(Task), actor)).options(
+        selectinload(Task.technicians), selectinload(Task.task_type), selectinload(Task.client))
+    query = query.order_by(case((Task.priority == "high", 0), (Task.priority == NORMAL, 1), else_=2),
+                           Task.created_at, Task.id)
+    if limit:
+        query = query.limit(limit)
+    return db.session.scalars(query).unique().all()
+
+
+def unplanned_count(actor):
+    """How many tasks unplanned_tasks lists for the actor (the home page's and the day plan's link)."""
+    return db.session.scalar(_unplanned(visible_tasks(select(func.count(Task.id)), actor))) or 0
+
+
+def may_plan(actor, task):
+    """True when the actor may give the task its technician and day: a planner with the right to change
+    tasks, in the task's dealer scope, while the task is open."""
+    return (task is not None and not task.is_closed and plans_tasks(actor)
+            and may_access(actor, "can_edit", "Task") and in_scope(task, actor))
+
+
+def technicians_for(actor, task):
+    """The technicians a task can be given to: the task's dealer's (head office's for a head-office
+    client), and for a head-office planner head office's own too; within the actor's scope, by name."""
+    dealer_id = task.client.dealer_id if task.client is not None else None
+    if dealer_id is None:
+        ours = Operator.dealer_id.is_(None)
+    elif dealer_of(actor) is None:
+        ours = or_(Operator.dealer_id == dealer_id, Operator.dealer_id.is_(None))
+    else:
+        ours = Operator.dealer_id == dealer_id
+    query = scope(select(Operator).where(works_tasks(), ours), actor, Operator)
+    return db.session.scalars(query.order_by(Operator.first_name, Operator.last_name, Operator.id)).all()
+
+
+def plan_task(actor, task, *, technician, day, time_from=None, time_to=None):
+    """Give an open task its technician, its day (dd.mm.yyyy, from today on) and a time (24-hour hh:mm), so
+    that it is on that day's plan and the technician's phone. Typed values are read by the panel's one
+    parser (parse_day, parse_time). The technician is one of technicians_for(actor, task). The change is in
+    the LOG like any change of a task. Flushes; FieldErrors (nothing stored)."""
+    if task is None or not (plans_tasks(actor) and may_access(actor, "can_edit", "Task")) \
+            or not in_scope(task, actor):
+        raise FieldErrors({"technician": [gettext("You do not have the right to plan tasks.")]})
+    if task.is_closed:
+        raise FieldErrors({"technician": [gettext("A closed task cannot be changed.")]})
+    errors = {}
+    if isinstance(technician, (str, int)) and not isinstance(technician, bool):
+        technician = db.session.get(Operator, as_id(technician)) if as_id(technician) else None
+    if technician is None:
+        errors["technician"] = [gettext("Choose the technician.")]
+    elif technician.id not in {operator.id for operator in technicians_for(actor, task)}:
+        errors["technician"] = [gettext("%(name)s is not a technician of this task's dealer.",
+                                        name=_full_name(technician))]
+    values = {}
+    for name, read, typed in (("scheduled_on", parse_day, day), ("time_from", parse_time, time_from),
+                              ("time_to", parse_time, time_to)):
+        try:
+            values[name] = read(typed) if name == "scheduled_on" else read(typed, None)
+        except InvalidValue as error:
+            errors[name] = [str(error.message)]
+    if "scheduled_on" in values and values["scheduled_on"] < local_today():
+        errors["scheduled_on"] = [gettext("The day has passed: plan for today or a later day.")]
+    if values.get("time_from") and values.get("time_to") and values["time_to"] <= values["time_from"]:
+        errors["time_to"] = [gettext("The window ends after it starts.")]
+    if values.get("time_to") and not values.get("time_from") and "time_from" not in errors:
+        errors["time_from"] = [gettext("Enter the time as hh:mm (24 hours), e.g. 15:30.")]
+    if errors:
+        raise FieldErrors(errors)
+    with db.session.no_autoflush:
+        task.technicians = [technician]
+        for name, value in values.items():
+            setattr(task, name, value)
+        _refuse_invalid(actor, task)
+    db.session.flush()
+    return task
+
+
+def _full_name(operator):
+    return f"{operator.first_name} {operator.last_name}".strip() or operator.username

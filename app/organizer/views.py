@@ -9,6 +9,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -57,7 +58,9 @@ from app.organizer.services import (
     day_plan,
     mark_step,
     missing_required_steps,
+    may_plan,
     may_work_on,
+    plan_task,
     planned_technicians,
     works_tasks,
     plans_tasks,
@@ -65,7 +68,10 @@ from app.organizer.services import (
     task_list,
     task_type_errors,
     task_type_step_errors,
+    technicians_for,
     type_for,
+    unplanned_count,
+    unplanned_tasks,
     visible_task,
     week_load,
     week_start,
@@ -259,9 +265,9 @@ def _time_field(label):
     return BulgarianTimeField(label, validators=[Optional()])
 
 
-def _safe_next(default):
+def _safe_next(default, target=None):
     """Where a step's form returns: one of the organizer's own pages, never an outside address."""
-    target = request.form.get("next") or ""
+    target = (target if target is not None else request.form.get("next")) or ""
     return target if target.startswith("/tasks/") and "//" not in target else default
 
 
@@ -349,6 +355,8 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
                 kwargs.update(task=task, steps=task.steps, step_status=_labels(STEP_STATUSES),
                               can_work=may_work_on(actor, task) and may_access(actor, "can_work", "Task"),
                               can_cancel=plans_tasks(actor) and may_access(actor, "can_cancel", "Task"),
+                              can_plan=may_plan(actor, task), date_bg=format_date,
+                              unplanned=not task.is_closed and (task.scheduled_on is None or not task.technicians),
                               missing=missing_required_steps(task), request_key=uuid.uuid4().hex,
                               next_url=url_for("TaskView.show", pk=task.id))
         return super().render_template(template, **kwargs)
@@ -412,6 +420,63 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
             flash(gettext("The task is cancelled."), "info")
         return redirect(url_for("TaskView.show", pk=task.id))
 
+    # --- planning: Непланирани, and the plan form (a technician, a day, a time) ---------------------------------
+
+    @expose("/unplanned/")
+    @has_access
+    @permission_name("plan")
+    def unplanned(self):
+        """Непланирани: the open tasks with no technician or no day (a sale's installation task is opened so),
+        each with its Планирай button."""
+        actor = current_operator()
+        tasks = unplanned_tasks(actor, limit=500)
+        return self.render_template(
+            "organizer/unplanned.html", title=gettext("Unplanned tasks"), tasks=tasks,
+            plannable={task.id for task in tasks if may_plan(actor, task)},
+            can_see_clients=may_access(actor, "can_show", "Client"), **_plan_helpers())
+
+    @expose("/plan/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def plan(self, pk):
+        """Планирай: give a task its technician, day and time (app.organizer.services.plan_task)."""
+        actor = current_operator()
+        task = self.datamodel.get(pk, self._base_filters)
+        if task is None:
+            abort(404)
+        back = _safe_next(url_for("TaskView.show", pk=task.id), request.values.get("next"))
+        if not may_plan(actor, task):
+            flash(gettext("This task cannot be planned: it is closed, or you do not have the right to plan "
+                          "tasks."), "danger")
+            return redirect(url_for("TaskView.show", pk=task.id))
+        errors = {}
+        typed = {"technician": request.form.get("technician", ""), "day": request.form.get("day", ""),
+                 "time_from": request.form.get("time_from", ""), "time_to": request.form.get("time_to", "")}
+        if request.method == "POST":
+            try:
+                plan_task(actor, task, technician=typed["technician"], day=typed["day"],
+                          time_from=typed["time_from"], time_to=typed["time_to"])
+            except FieldErrors as refusal:
+                discard()
+                errors = refusal.errors
+            else:
+                day_url = url_for("TaskView.day", day=task.scheduled_on.isoformat())
+                flash(Markup(gettext("Task No. %(number)s is planned for %(day)s %(time)s: %(technician)s. "
+                                     "<a href=\"%(url)s\">Tasks for the day</a>",
+                                     number=task.id, day=format_date(task.scheduled_on), time=task.window,
+                                     technician=escape(_technician_name(task.technicians[0])),
+                                     url=day_url)), "success")
+                return redirect(back)
+        else:
+            first = task.technicians[0] if task.technicians else None
+            typed.update(technician=str(first.id) if first else "",
+                         day=format_date(task.scheduled_on) if task.scheduled_on else "",
+                         time_from=task.time_from.strftime("%H:%M") if task.time_from else "",
+                         time_to=task.time_to.strftime("%H:%M") if task.time_to else "")
+        return self.render_template(
+            "organizer/plan.html", title=gettext("Plan the task"), task=task, typed=typed, errors=errors,
+            technicians=technicians_for(actor, task), next_url=back, **_plan_helpers())
+
     # --- the day's plan, its PDF, the week ----------------------------------------------------------------------
 
     def _plan_arguments(self):
@@ -435,7 +500,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
         return self.render_template(
             "organizer/day.html", title=gettext("Tasks for the day"), day=day, technician=technician,
             tasks=tasks, technicians=planned_technicians(actor) if plans_tasks(actor) else [],
-            can_see_clients=may_access(actor, "can_show", "Client"),
+            can_see_clients=may_access(actor, "can_show", "Client"), unplanned=unplanned_count(actor),
             previous_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_plan_helpers())
 
     @expose("/day/pdf")
@@ -517,6 +582,7 @@ def tasks_part(record, actor, **_known):
         tasks = task_list(actor, day=local_today(), limit=50, steps="none")
         return {"home_tasks": tasks, "home_tasks_day": local_today(), "task_window": window,
                 "task_status_label": _labels(TASK_STATUSES), "can_plan_tasks": may_access(actor, "can_plan", "Task"),
+                "home_unplanned": unplanned_count(actor) if may_access(actor, "can_plan", "Task") else 0,
                 "can_mine_tasks": may_access(actor, "can_mine", "Task") and not plans_tasks(actor)}
     return {
         "card_tasks": task_list(actor, client=record, limit=50, steps="none"),
@@ -545,6 +611,8 @@ def register(appbuilder):
     tasks = appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-tasks", category="Organizer",
                                 category_label=_l("Organizer"), category_icon="fa-calendar")
     appbuilder.add_link("Day plan", href="/tasks/day/", icon="fa-list-ol", label=_l("Tasks for the day"),
+                        category="Organizer", baseview=tasks)
+    appbuilder.add_link("Unplanned", href="/tasks/unplanned/", icon="fa-inbox", label=_l("Unplanned tasks"),
                         category="Organizer", baseview=tasks)
     appbuilder.add_link("Week", href="/tasks/week/", icon="fa-calendar-o", label=_l("The technicians' week"),
                         category="Organizer", baseview=tasks)

@@ -159,6 +159,7 @@ VIEW_LABELS = {
     "Tasks": _l("Tasks"),
     "Task types": _l("Task types"),
     "Day plan": _l("Tasks for the day"),
+    "Unplanned": _l("Unplanned tasks"),
     "FREEFTP": _l("FREEFTP"),
     "My tasks": _l("My tasks"),
 }
