@@ -123,6 +123,7 @@ class InvoiceView(DealerScopedView, ReadOnlyModelView):
         if template == self.show_template and "pk" in kwargs:
             invoice = self.datamodel.get(kwargs["pk"], self._base_filters)
             kwargs["lines"] = invoice_lines(invoice) if invoice is not None else []
+            kwargs["invoice"] = invoice
         return super().render_template(template, **kwargs)
 
 

@@ -341,3 +341,31 @@ def test_a_payment_is_reversed_through_the_api_with_the_panels_right_and_rules(a
     with app.app_context():
         assert db.session.get(Subscription, subscription_id).paid_until == last_month_end
         assert db.session.query(Payment).filter(Payment.reversal_of_id == payment_id).count() == 1
+
+
+def test_after_a_payment_the_receipt_is_at_the_top_and_the_reversal_apart_with_its_confirmation(app, admin):
+    from app.invoices.models import Invoice
+
+    client_id, subscription_id = client_with_subscription(app)
+    admin.submit(f"/payments/record/{client_id}", {f"months_{subscription_id}": "1", "currency": "EUR",
+                                                  "request_key": "top-1"})
+    with app.app_context():
+        payment_id = db.session.query(Payment.id).scalar()
+        invoice_id = db.session.query(Invoice.id).filter_by(payment_id=payment_id).scalar()
+    html = admin.get(f"/payments/show/{payment_id}").text
+    receipt, table = html.index(f"/payments/receipt/{payment_id}"), html.index("Платено на")
+    reverse = html.index(f"/payments/reverse/{payment_id}")
+    # The receipt (and the invoice) come before the record's table; the reversal after the table, in its own panel.
+    assert receipt < table < reverse
+    assert html.index("Сторнирай плащането") > html.index("Какво плати")
+    assert f'data-confirm="Да се сторнира ли плащане № {payment_id} за 15,00 EUR? Това не може да бъде отменено."' \
+        in html
+    top = visible_text(html[:table])
+    assert "Разписка (PDF)" in top and "Към клиента" in top and "15,00 EUR" in top
+    if invoice_id is None:
+        issued = admin.submit(f"/payments/invoice/{payment_id}", {}, form_url=f"/payments/show/{payment_id}")
+        invoice_id = int(issued.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    html = admin.get(f"/invoices/show/{invoice_id}").text
+    table = html.index("Дата на издаване")
+    assert html.index(f"/invoices/pdf/{invoice_id}") < table
+    assert f"/payments/show/{payment_id}" in html[:table] and "Печат (PDF)" in visible_text(html[:table])
