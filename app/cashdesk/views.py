@@ -27,7 +27,7 @@ from app.core.actors import current_operator
 from app.core.transaction import discard
 from app.core.views import HOME_PAGE, requested_day
 from app.security.permissions import SEE_CASH_BALANCE
-from app.security.rights import require_right
+from app.security.rights import may_access, require_right
 
 
 class CashDeskView(BaseView):
@@ -58,6 +58,12 @@ class CashDeskView(BaseView):
             can_close=desk.operator is not None and day <= local_today(),
             format_money=format_money,
             local_time=local_time,
+            # Each row opens its payment (its receipt reprinted from there); the pages keep the dealer scope.
+            can_open_payments=may_access(viewer, "can_show", "Payment"),
+            can_open_clients=may_access(viewer, "can_show", "Client"),
+            payment_url_base=url_for("PaymentView.show", pk=0)[:-1],
+            receipt_url_base=url_for("PaymentDocumentsView.receipt", pk=0)[:-1],
+            client_url_base=url_for("ClientView.show", pk=0)[:-1],
         )
 
     @expose("/close", methods=["POST"])

@@ -290,3 +290,34 @@ def test_the_closed_days_handover_record_prints_as_a_pdf(app, desk_roles, tmp_pa
         stranger = make_operator(make_dealer("Бета"), "каса", CASHIER)
         stranger_browser = logged_in(app, stranger)
     assert stranger_browser.get(handover).status_code == 404
+
+
+def test_each_row_of_the_desk_and_of_my_latest_actions_opens_its_payment_and_reprints_its_receipt(app, desk_roles):
+    with app.app_context():
+        alfa, beta = make_dealer("Алфа"), make_dealer("Бета")
+        cashier = make_operator(alfa, "своя", CASHIER)
+        stranger = make_operator(beta, "външен", CASHIER)
+        own = make_payment(make_client(alfa, "Мария Своя"), operator=cashier, amount="11.00")
+        other = make_payment(make_client(beta, "Георги Чужд"), operator=stranger, amount="22.00")
+        own_id, other_id, client_id = own.id, other.id, own.client_id
+        browser = logged_in(app, cashier)
+
+    desk = browser.get("/cashdesk/").text
+    for address in (f'href="/payments/show/{own_id}"', f'href="/payments/receipt/{own_id}"'):
+        assert address in desk
+    assert "Разписка" in visible_text(desk)
+    receipt = browser.get(f"/payments/receipt/{own_id}")
+    assert receipt.status_code == 200 and receipt.mimetype == "application/pdf"
+    assert f"/payments/receipt/{own_id}" in browser.get(f"/payments/show/{own_id}").text
+    # Another dealer's payment is not reached by changing the number.
+    assert browser.get(f"/payments/show/{other_id}").status_code == 404
+    assert browser.get(f"/payments/receipt/{other_id}").status_code == 404
+
+    # The payment recorded from the panel is among "my latest actions" on the home page, as a link to it.
+    answer = browser.submit(f"/payments/record/{client_id}", {"amount": "7.00", "currency": "EUR",
+                                                              "request_key": "latest-1"})
+    assert answer.status_code == 302
+    home = browser.get("/").text
+    latest = home[home.index("Последните ми действия"):]
+    assert re.search(r'href="/payments/show/\d+"', latest), visible_text(latest)[:400]
+    assert "/payments/show/" + str(other_id) + '"' not in latest
