@@ -6,7 +6,7 @@ reads "Дилър · ЕИК/Булстат: 121… → 131…" rather than class
 import re
 from datetime import datetime
 
-from flask import g
+from flask import current_app, g, url_for
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -107,6 +107,7 @@ def entity_choices():
 
 MAX_SHOWN_VALUE = 120
 _ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d:\d\d(\.\d+)?)?")
+_ISO_TIME = re.compile(r"\d{2}:\d{2}:00")
 
 
 EMPTY = "—"
@@ -118,6 +119,8 @@ def _value(value):
     if isinstance(value, str) and _ISO_MOMENT.fullmatch(value):
         moment = datetime.fromisoformat(value)
         return format_date(moment.date()) if len(value) == 10 else format_datetime(moment)
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value):
+        return value[:5]  # a time of day as the office writes it: 09:00, not 09:00:00
     if value is True:
         return str(_l("Yes"))
     if value is False:
@@ -232,3 +235,43 @@ def init_app(app):
     app.add_template_filter(lambda entry: format_operation(entry.operation), "log_operation")
     app.add_template_filter(format_changes, "log_changes")
     app.add_template_filter(entity_label, "log_entity")
+
+
+def _show_endpoints():
+    """{model class name: (the show page's endpoint, its permission name)} of the panel's record views: the
+    view named after the model first (ClientView for Client), else the first that shows it."""
+    found = {}
+    for view in current_app.appbuilder.baseviews:
+        model = getattr(getattr(view, "datamodel", None), "obj", None)
+        endpoint = f"{type(view).__name__}.show"
+        if model is None or endpoint not in current_app.view_functions:
+            continue
+        preferred = type(view).__name__ == f"{model.__name__}View"
+        if model.__name__ not in found or preferred:
+            found[model.__name__] = (endpoint, view.class_permission_name)
+    return found
+
+
+def record_links(entries, may_show=None):
+    """{entry id: the address of its record's page} for the entries whose record still exists as far as the LOG
+    knows (not deleted) and whose page the operator may open: `may_show(view permission name)`, by default the
+    panel's own check for the request's operator. The page itself keeps the dealer scope (another dealer's
+    record answers 404)."""
+    if may_show is None:
+        def may_show(view_name):
+            return current_app.appbuilder.sm.has_access("can_show", view_name)
+    endpoints, links, allowed = _show_endpoints(), {}, {}
+    for entry in entries:
+        target = endpoints.get(entry.entity_type or "")
+        if target is None or not str(entry.entity_id or "").isdigit() or entry.operation == "delete":
+            continue
+        if target[1] not in allowed:
+            allowed[target[1]] = bool(may_show(target[1]))
+        if allowed[target[1]]:
+            links[entry.id] = url_for(target[0], pk=int(entry.entity_id))
+    return links
+
+
+def registered_models():
+    """The model classes the LOG names (register_entity), by class name."""
+    return dict(_models)

@@ -1,8 +1,10 @@
 """Reading and writing the LOG."""
-from sqlalchemy import insert, select
+from dataclasses import dataclass
+
+from sqlalchemy import String, and_, cast, func, insert, or_, select
 
 from app.core.actors import current_remote_addr
-from app.audit.formatting import prefetch_references
+from app.audit.formatting import prefetch_references, registered_models
 from app.audit.models import LogEntry
 from app.extensions import db
 
@@ -65,6 +67,41 @@ def record_history(model_class, pk, limit=200):
     )
     prefetch_references(entries)
     return entries
+
+
+@dataclass
+class OwnedHistory:
+    """A record's business in the LOG (its own changes and those of what it owns), and the views of its
+    personal data apart."""
+
+    entries: list
+    personal_views: list
+    personal_view_count: int
+
+
+def owned_history(owner_model, pk, owner_column="client_id", limit=200, views_limit=50):
+    """The LOG entries of a record and of the records it owns — every model the LOG names with
+    `owner_column` pointing at it: a client's subscriptions (sales, status changes), payments, charges, tasks,
+    invoices, contracts —, newest first. The views of personal data (one per card opened) are not business:
+    they come apart, the latest `views_limit` and how many there are."""
+    owned = [LogEntry.entity_type == owner_model.__name__, LogEntry.entity_id == str(pk)]
+    conditions = [and_(*owned)]
+    for name, model in sorted(registered_models().items()):
+        column = getattr(model, owner_column, None)
+        if model is owner_model or column is None or not hasattr(model, "id"):
+            continue
+        conditions.append(and_(LogEntry.entity_type == name,
+                               LogEntry.entity_id.in_(select(cast(model.id, String)).where(column == pk))))
+    mine = or_(*conditions)
+    newest = (LogEntry.issued_at.desc(), LogEntry.id.desc())
+    entries = db.session.scalars(select(LogEntry).where(mine, LogEntry.operation != LogEntry.PERSONAL_DATA)
+                                 .order_by(*newest).limit(limit)).all()
+    viewed = and_(mine, LogEntry.operation == LogEntry.PERSONAL_DATA)
+    views = db.session.scalars(select(LogEntry).where(viewed).order_by(*newest).limit(views_limit)).all()
+    count = db.session.scalar(select(func.count(LogEntry.id)).where(viewed)) if len(views) == views_limit \
+        else len(views)
+    prefetch_references(entries)
+    return OwnedHistory(entries, views, count)
 
 
 HOME_ENTRIES = 8

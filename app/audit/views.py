@@ -1,9 +1,9 @@
 """The LOG at /log/: read-only for everyone; no route changes it."""
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.audit import formatting
-from app.audit.formatting import entity_label, format_operation, prefetch_references
+from app.audit.formatting import entity_label, format_operation, prefetch_references, record_links
 from app.audit.models import LogEntry
 from app.audit.services import home_latest_entries, record_history
 from app.core.formatting import format_datetime
@@ -15,7 +15,6 @@ from app.core.views import (
     ReadOnlyModelView,
     show_history_with,
 )
-from app.security.rights import may_access
 
 
 class LogInterface(CappedCountInterface):
@@ -87,37 +86,8 @@ class LogView(DealerScopedView, ReadOnlyModelView):
 def home_log(_record, actor, **_known):
     values = home_latest_entries(actor)
     if values.get("home_entries"):
-        values["home_entry_links"] = record_links(values["home_entries"], actor)
+        values["home_entry_links"] = record_links(values["home_entries"])
     return values
-
-
-def _show_endpoints():
-    """{model class name: (the show page's endpoint, its permission name)} of the panel's record views: the
-    view named after the model first (ClientView for Client), else the first that shows it."""
-    found = {}
-    for view in current_app.appbuilder.baseviews:
-        model = getattr(getattr(view, "datamodel", None), "obj", None)
-        endpoint = f"{type(view).__name__}.show"
-        if model is None or endpoint not in current_app.view_functions:
-            continue
-        preferred = type(view).__name__ == f"{model.__name__}View"
-        if model.__name__ not in found or preferred:
-            found[model.__name__] = (endpoint, view.class_permission_name)
-    return found
-
-
-def record_links(entries, actor):
-    """{entry id: the address of its record's page} for the entries whose record still exists as far as the LOG
-    knows (not deleted) and whose page the actor may open. The page itself keeps the dealer scope (another
-    dealer's record answers 404)."""
-    endpoints, links = _show_endpoints(), {}
-    for entry in entries:
-        target = endpoints.get(entry.entity_type or "")
-        if target is None or not str(entry.entity_id or "").isdigit() or entry.operation == LogEntry.DELETE:
-            continue
-        if may_access(actor, "can_show", target[1]):
-            links[entry.id] = url_for(target[0], pk=int(entry.entity_id))
-    return links
 
 
 def register(appbuilder):

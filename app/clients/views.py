@@ -10,9 +10,9 @@ from sqlalchemy.orm import undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from app.audit.formatting import register_entity
+from app.audit.formatting import record_links, register_entity
 from app.audit.models import LogEntry
-from app.audit.services import record_event
+from app.audit.services import owned_history, record_event
 from app.clients.api import (
     CLIENT_DESCRIPTIONS,
     CLIENT_OPERATIONS,
@@ -278,7 +278,13 @@ class ClientView(DealerScopedView, BillingModelView):
             # Personal data seen unmasked: the LOG says who looked, and when.
             record_event(LogEntry.PERSONAL_DATA, user=actor, entity=client, note="ЕГН")
         card = client_card(client, actor)
-        return {"card": card, "client": client, "status_label": status_label,
+        # The History tab: the client's business (sales, status changes, payments, charges, tasks, documents),
+        # each row linked to its record; who viewed the personal data folded apart.
+        history = owned_history(Client, client.id)
+        return {"card": card, "client": client, "status_label": status_label, "history": history.entries,
+                "history_links": record_links(history.entries, lambda view: may_access(actor, "can_show", view)),
+                "personal_views": history.personal_views,
+                "personal_view_count": history.personal_view_count,
                 **CLIENT_CARD.context(client, actor, subscriptions=card.subscriptions)}
 
 

@@ -384,7 +384,9 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
 
     def render_template(self, template, **kwargs):
         # Only a versioned record has a history; a page of one that is not (a notification) shows none.
-        if template == self.show_template and "pk" in kwargs and hasattr(self.datamodel.obj, "__versioned__"):
+        # A page that gathers a wider history of its own (the client card) has set it already.
+        if template == self.show_template and "pk" in kwargs and hasattr(self.datamodel.obj, "__versioned__") \
+                and "history" not in kwargs:
             kwargs["history"] = _record_history(self.datamodel.obj, kwargs["pk"])
         return super().render_template(template, **kwargs)
 

@@ -72,6 +72,8 @@ def test_a_sale_s_task_is_unplanned_until_planned_and_then_on_the_day_s_plan(app
     plan = visible_text(admin.get(f"/tasks/day/?day={day.strftime('%d.%m.%Y')}").text)
     assert "Анна Стоянова" in plan and "09:30–11:00" in plan and "Оператор-наш" in plan
     assert "Непланирани задачи: 1" in visible_text(admin.get("/").text)
+    history = visible_text(admin.get(f"/tasks/show/{task_id}").text)
+    assert "Планирана за" in history and "09:30" in history and "09:30:00" not in history  # times as typed
     with app.app_context():
         entries = db.session.scalars(select(LogEntry).where(LogEntry.entity_type == "Task",
                                                             LogEntry.entity_id == str(task_id),
