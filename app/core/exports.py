@@ -16,7 +16,9 @@ turns them into what its reader expects:
 
 Every writer neutralises a text cell that a spreadsheet would read as a
 formula (it starts with = + - @, a tab or a CR): a quote goes in front, so
-the cell shows the text and runs nothing.
+the cell shows the text and runs nothing. In XLSX, where a cell has a type,
+only = and @ keep a visible quote; a phone "+359…" is a text cell shown as
+typed.
 """
 import csv
 import io
@@ -27,11 +29,13 @@ from html import escape
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from app.core.formatting import format_date, format_datetime, local_time
 from app.core.pdf import html_to_pdf
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HOSTILE_STARTS = ("=", "@")
 CSV, XLSX, PDF = "csv", "xlsx", "pdf"
 FORMATS = (CSV, XLSX, PDF)
 YES, NO = "Да", "Не"
@@ -90,20 +94,68 @@ class CsvWriter:
 NUMBER_FORMATS = {Decimal: "#,##0.00", int: "0", date: "DD.MM.YYYY", datetime: "DD.MM.YYYY HH:MM:SS"}
 
 
+# The columns' widths are measured on the first rows (a write-only sheet sets them before its first row).
+WIDTH_SAMPLE_ROWS = 200
+MIN_WIDTH, MAX_WIDTH = 6, 60
+# What a typed cell shows, in characters, as its number format writes it.
+SHOWN_WIDTHS = {date: 10, datetime: 19, bool: 2}
+
+
+def shown_width(value):
+    """How many characters a value takes in its cell (a text's longest line)."""
+    if value is None:
+        return 0
+    for kind, width in SHOWN_WIDTHS.items():
+        if isinstance(value, kind) and (kind is not date or not isinstance(value, datetime)):
+            return width
+    if isinstance(value, (Decimal, float)):
+        return len(f"{value:,.2f}")
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
 class XlsxWriter:
+    """Typed cells with Bulgarian number formats; each column as wide as its title and its first rows need (a
+    date shows as a date, not ###); a text a spreadsheet would read as a formula is stored as text (a phone
+    "+359…" reads as typed, with no apostrophe shown)."""
+
     def __init__(self, stream, title="Справка"):
         self.stream = stream
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(title[:31])
         self.sheet.freeze_panes = "A2"
+        self._titles, self._pending, self._started = None, [], False
 
     def header(self, titles):
-        cells = []
-        for title in titles:
-            cell = WriteOnlyCell(self.sheet, value=neutralise(str(title)))
-            cell.font = Font(bold=True)
-            cells.append(cell)
-        self.sheet.append(cells)
+        self._titles = [str(title) for title in titles]
+
+    def _start(self):
+        """Sets the widths from the title and the rows held so far, then writes them."""
+        if self._started:
+            return
+        self._started = True
+        rows = ([self._titles] if self._titles is not None else []) + [values for values, _bold in self._pending]
+        columns = max((len(row) for row in rows), default=0)
+        for index in range(columns):
+            widest = max((shown_width(row[index]) + (2 if row is self._titles else 0)
+                          for row in rows if index < len(row)), default=0)
+            self.sheet.column_dimensions[get_column_letter(index + 1)].width = \
+                min(MAX_WIDTH, max(MIN_WIDTH, widest)) + 2
+        if self._titles is not None:
+            self.sheet.append([self._bold(self._text_cell(title)) for title in self._titles])
+        for values, bold in self._pending:
+            self._append(values, bold)
+        self._pending = []
+
+    def _text_cell(self, text):
+        if text.startswith(HOSTILE_STARTS):
+            text = neutralise(text)  # what can only be meant as a formula keeps its visible quote
+        cell = WriteOnlyCell(self.sheet, value=text)
+        if text.startswith(FORMULA_STARTS):
+            # A phone "+359…" or "-": a text cell, never a formula, shown as typed (Excel's own quote prefix,
+            # which it does not display).
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        return cell
 
     def _cell(self, value):
         if isinstance(value, bool):
@@ -112,29 +164,41 @@ class XlsxWriter:
             # Stored in UTC; a spreadsheet has no zones: the office's time, as on screen.
             value = local_time(value).replace(tzinfo=None)
         elif isinstance(value, str):
-            return neutralise(value)
+            return self._text_cell(value)
         elif value is not None and not isinstance(value, (int, Decimal, float, date)):
-            return neutralise(str(value))
+            return self._text_cell(str(value))
         cell = WriteOnlyCell(self.sheet, value=value)
         number_format = NUMBER_FORMATS.get(type(value))
         if number_format:
             cell.number_format = number_format
         return cell
 
+    def _bold(self, cell):
+        if not hasattr(cell, "font"):  # a plain value (yes/no): made a cell to be bold
+            cell = WriteOnlyCell(self.sheet, value=cell)
+        cell.font = Font(bold=True)
+        return cell
+
+    def _append(self, values, bold=False):
+        cells = [self._cell(value) for value in values]
+        self.sheet.append([self._bold(cell) for cell in cells] if bold else cells)
+
     def row(self, values):
-        self.sheet.append([self._cell(value) for value in values])
+        if self._started:
+            self._append(values)
+            return
+        self._pending.append((list(values), False))
+        if len(self._pending) >= WIDTH_SAMPLE_ROWS:
+            self._start()
 
     def total(self, values):
-        cells = []
-        for value in values:
-            cell = self._cell(value)
-            if not hasattr(cell, "font"):  # a plain value (text, yes/no): made a cell to be bold
-                cell = WriteOnlyCell(self.sheet, value=cell)
-            cell.font = Font(bold=True)
-            cells.append(cell)
-        self.sheet.append(cells)
+        if self._started:
+            self._append(values, bold=True)
+        else:
+            self._pending.append((list(values), True))
 
     def close(self):
+        self._start()
         self.book.save(self.stream)
 
 

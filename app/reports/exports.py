@@ -238,11 +238,13 @@ def _write_list(actor, export, writer):
     return count
 
 
-TYPED = (Decimal, int, float, date, datetime, bool)
+# Written as typed cells whatever the list's formatter: amounts, dates and yes/no (the writers format them).
+TYPED = (Decimal, float, date, datetime, bool)
 
 
 def _cell(view, item, column):
-    """A list cell as a typed value (numbers, dates) or the text the list shows (codes by their names)."""
+    """A list cell as a typed value (amounts, dates) or the text the list shows: a code by its label (a
+    client's services "Активна", not 2), an empty relation as the list names it (head office's dealer)."""
     value = item
     for part in column.split("."):
         value = getattr(value, part, None)
@@ -250,11 +252,14 @@ def _cell(view, item, column):
             break
     if callable(value):
         value = value()
-    if value is None or isinstance(value, TYPED):
+    if isinstance(value, TYPED):
         return value
     formatter = (view.formatters_columns or {}).get(column)
-    if formatter is not None:
-        value = formatter(value)
+    if formatter is not None and (value is not None or view.datamodel.is_relation_many_to_one(column)):
+        shown = formatter(value)
+        return None if shown is None or shown == "" else str(shown)
+    if value is None or isinstance(value, int):
+        return value
     return str(value)
 
 

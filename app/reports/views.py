@@ -2,7 +2,7 @@
 import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -208,7 +208,31 @@ class ExportsView(BaseView):
         if not path.is_file():
             abort(404)
         name = f"{export.title} {format_date(export.created_at)}.{export.fmt}"
-        return send_file(path, as_attachment=True, download_name=name, mimetype=None)
+        response = send_file(path, as_attachment=True, download_name=name, mimetype=None)
+        # The name in Cyrillic (filename*, every browser since 2012); a client that reads only the plain
+        # filename gets it in Latin letters ("Klienti 07.12.2026.xlsx"), not stripped to " 07.12.2026.xlsx".
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{latin_file_name(name)}"; filename*=UTF-8\'\'{quote(name, safe="")}')
+        return response
+
+
+BULGARIAN_LATIN = dict(zip("абвгдежзийклмнопрстуфхцчшщъьюя",
+                           ["a", "b", "v", "g", "d", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r",
+                            "s", "t", "u", "f", "h", "ts", "ch", "sh", "sht", "a", "y", "yu", "ya"]))
+
+
+def latin_file_name(name):
+    """A file name in Latin letters (Bulgaria's official transliteration), for the plain filename parameter."""
+    letters = []
+    for char in name:
+        latin = BULGARIAN_LATIN.get(char.lower())
+        if latin is not None:
+            letters.append(latin.capitalize() if char.isupper() else latin)
+        elif char.isascii() and char.isprintable() and char not in '"\\':
+            letters.append(char)
+        else:
+            letters.append("_")
+    return "".join(letters)
 
 
 def export_links():

@@ -229,6 +229,9 @@ def test_formula_cells_are_neutralised_in_every_list_export(app, admin):
     cells = [cell.value for row in sheet.iter_rows(min_row=2) for cell in row]
     assert "'=HYPERLINK(\"http://evil\";\"click\")" in cells
     assert not any(isinstance(value, str) and value.startswith("=") for value in cells)
+    # A phone is a text cell shown as typed: no visible quote, never a formula.
+    phone = next(cell for row in sheet.iter_rows(min_row=2) for cell in row if cell.value == "+359 888 000 111")
+    assert phone.data_type == "s" and phone.quotePrefix
 
 
 def test_a_dealers_operator_exports_only_the_dealers_rows(app, payments):
