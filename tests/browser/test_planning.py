@@ -38,10 +38,13 @@ def test_a_sale_s_task_is_planned_from_the_unplanned_list_and_is_on_the_day_s_pl
     assert counter.is_visible() and "Непланирани задачи" in counter.inner_text()
     desk_screenshot(page, "plan-home")
     counter.click()
+    page.wait_for_url("**/tasks/unplanned/")
     row = page.locator(f"tr.unplanned-task[data-task='{task_id}']")
     assert "Иван Петров Иванов" in row.inner_text()
     desk_screenshot(page, "plan-unplanned-list")
     row.locator("text=Планирай").click()
+    page.wait_for_url(f"**/tasks/plan/{task_id}**")
+    page.locator("select[name=technician]").wait_for()
 
     technicians = page.locator("select[name=technician] option").all_inner_texts()
     assert "Тодор Стоянов" in technicians and not any("Администратор" in name for name in technicians)
@@ -56,12 +59,12 @@ def test_a_sale_s_task_is_planned_from_the_unplanned_list_and_is_on_the_day_s_pl
     page.fill("input[name=time_to]", "12:00")
     desk_screenshot(page, "plan-form")
     page.click("form.plan-form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url("**/tasks/unplanned/")
     assert f"Задача № {task_id} е планирана за {day.strftime('%d.%m.%Y')} 10:00–12:00" in page.inner_text("body")
     assert page.locator(f"tr.unplanned-task[data-task='{task_id}']").count() == 0
 
     page.click(".alert-success a")  # the message's link to that day's plan
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url("**/tasks/day/**")
     plan = page.locator("tr.plan-task", has_text="Иван Петров Иванов")
     assert plan.count() == 1 and "10:00–12:00" in plan.inner_text() and "Тодор" in plan.inner_text()
     desk_screenshot(page, "plan-day")
