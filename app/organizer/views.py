@@ -589,6 +589,7 @@ def tasks_part(record, actor, **_known):
         "task_window": window,
         "task_status_label": _labels(TASK_STATUSES),
         "can_add_task": may_access(actor, "can_add", "Task") and plans_tasks(actor),
+        "can_plan_task": may_access(actor, "can_edit", "Task") and plans_tasks(actor),
     }
 
 
