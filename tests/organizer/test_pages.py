@@ -162,3 +162,20 @@ def test_a_fault_opens_from_the_client_card_in_two_clicks_and_shows_on_the_card_
     assert "Задачи" in card and "Повреда" in card and "Отворена" in card
     home = visible_text(admin.get("/").text)
     assert "Задачи днес (1)" in home and "Стефан Повредов" in home
+
+
+def test_the_phone_page_opens_only_the_task_at_hand(app):
+    with app.app_context():
+        task_type = make_installation_type()
+        ivan = make_technician("фонов")
+        today = local_today()
+        first = make_task(task_type, make_client(None, "Първи Клиент"), [ivan], day=today, start=(9, 0))
+        second = make_task(task_type, make_client(None, "Втори Клиент"), [ivan], day=today, start=(11, 0))
+        first_id, second_id, username = first.id, second.id, ivan.username
+    phone = Browser(app)
+    phone.login(username, PASSWORD)
+    html = phone.get("/tasks/mine/").text
+    opened = re.findall(r'<details class="task" id="task-(\d+)"[^>]*\bopen\b', html)
+    assert opened == [str(first_id)]
+    assert f'id="task-{second_id}"' in html and "Втори Клиент" in visible_text(html)  # folded, named
+    assert "Стъпки: 0/4" in visible_text(html)
