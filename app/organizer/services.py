@@ -27,6 +27,7 @@ from app.core.formatting import local_today, office_language, utcnow
 from app.core.scoping import dealer_of, in_scope, refuse_out_of_scope, scope
 from app.core.validators import InvalidValue, as_id, parse_day, parse_time
 from app.extensions import db
+from app.networks.services import normalize_mac
 from app.organizer.models import (
     ASKS,
     ASKS_VALUE,
@@ -37,6 +38,7 @@ from app.organizer.models import (
     NORMAL,
     OPEN,
     PRIORITIES,
+    PURPOSE_FAULT,
     PURPOSE_INSTALLATION,
     PURPOSES,
     STEP_DONE,
@@ -254,6 +256,8 @@ def mark_step(actor, step, status, note=None, value=None, request_key=None):
                                               step=step.name)]})
     note = note if note is not None else step.note
     value = value if value is not None else step.value
+    if value and asks_mac(step):
+        value = checked_mac(step, value)
     if status == STEP_DONE and step.asks == ASKS_VALUE and not value:
         raise FieldErrors({"value": [gettext("Enter %(label)s.", label=step.value_label or gettext("the value"))]})
     if (status, note, value) == (step.status, step.note, step.value):
@@ -267,6 +271,8 @@ def mark_step(actor, step, status, note=None, value=None, request_key=None):
     if task.status == OPEN:
         task.status = IN_PROGRESS
     db.session.flush()
+    if status == STEP_DONE:
+        bind_installed_mac(actor, step)
     warnings = []
     if all(s.status != STEP_PENDING for s in task.steps) and not missing_required_steps(task):
         warnings = close_task(actor, task)
@@ -608,3 +614,38 @@ def plan_task(actor, task, *, technician, day, time_from=None, time_to=None):
 
 def _full_name(operator):
     return f"{operator.first_name} {operator.last_name}".strip() or operator.username
+
+
+# --- a MAC typed at a step ----------------------------------------------------------------------------------------
+
+MAC_LABEL = re.compile(r"\bMAC\b", re.IGNORECASE)
+# The purposes whose MAC step puts a modem at the client's: an installation, a fault's replacement.
+MAC_BINDING_PURPOSES = (PURPOSE_INSTALLATION, PURPOSE_FAULT)
+
+
+def asks_mac(step):
+    """A value step whose label names a MAC ("MAC на модема") takes a MAC address."""
+    return step.asks == ASKS_VALUE and bool(MAC_LABEL.search(step.value_label or ""))
+
+
+def checked_mac(step, value):
+    """The value of a MAC step written AA:BB:CC:DD:EE:FF (as NASes and the card write it); FieldErrors for
+    anything that is no MAC ("zz-12")."""
+    mac = normalize_mac(value)
+    if mac is None:
+        raise FieldErrors({"value": [gettext("%(label)s: a MAC address has 12 hexadecimal digits, e.g. "
+                                             "AA:BB:CC:DD:EE:FF.", label=step.value_label or "MAC")]})
+    return mac
+
+
+def bind_installed_mac(actor, step):
+    """The MAC marked done at an installation's (or a fault's) MAC step becomes the subscription's "Вързан към
+    MAC", as the technician's change in the LOG; a removal's MAC step binds nothing. Flushes."""
+    task = step.task
+    subscription = task.subscription
+    if (not asks_mac(step) or not step.value or subscription is None or task.task_type is None
+            or task.task_type.purpose not in MAC_BINDING_PURPOSES or not may_work_on(actor, task)):
+        return
+    if subscription.mac_address != step.value:
+        subscription.mac_address = step.value
+        db.session.flush()

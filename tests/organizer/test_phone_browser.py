@@ -85,6 +85,7 @@ def test_a_technician_ticks_every_step_on_a_phone_and_the_subscription_is_active
             office.goto(f"{server}/clients/show/{installation['client']}")
             services = office.inner_text("#tab-services")
             assert "Интернет 1000 Mbps" in services and "Активна" in services
+            assert "AA:BB:CC:DD:EE:01" in office.content()  # the MAC typed on the phone, bound to the service
             office.click("#card-tabs a[href='#tab-tasks']")
             assert "Приключена" in office.inner_text("#tab-tasks")
         finally:

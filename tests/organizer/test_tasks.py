@@ -235,3 +235,35 @@ def test_a_task_goes_only_to_technicians_of_the_planners_dealer_and_the_form_off
         client_id = client.id
     form = admin.get(f"/tasks/add?client={client_id}").text
     assert "Оператор-наш" in form and "Оператор-чужд" in form and "Оператор-каса" not in form
+
+
+def test_a_mac_step_takes_only_a_mac_and_binds_it_to_the_installed_subscription(app):
+    with app.app_context():
+        make_installation_type()
+        technician = make_technician("мак")
+        client = make_client(None, "Мак Клиентов")
+        service = make_service("Интернет МАК")
+        service.needs_installation = True
+        db.session.commit()
+        subscription = sell_subscription(head_office_cashier(), client, service)
+        db.session.commit()
+        task = db.session.scalar(select(Task).where(Task.subscription_id == subscription.id))
+        task.technicians = [technician]
+        db.session.commit()
+        steps = _steps(task)
+        with acting_as(technician):
+            with pytest.raises(FieldErrors) as refused:
+                mark_step(technician, steps["Монтаж на модем"], "done", value="zz-12")
+            assert "MAC на модема: MAC адресът има 12 шестнадесетични цифри" in str(refused.value)
+            db.session.rollback()
+            assert db.session.get(Subscription, subscription.id).mac_address is None
+            mark_step(technician, steps["Монтаж на модем"], "done", value="aabb.cc00.1122")
+            mark_step(technician, steps["Ниво на сигнала"], "done", value="zz-12")  # no MAC asked: any value
+            db.session.commit()
+        assert steps["Монтаж на модем"].value == "AA:BB:CC:00:11:22"
+        bound = db.session.get(Subscription, subscription.id)
+        assert bound.mac_address == "AA:BB:CC:00:11:22"
+        changes = db.session.scalars(select(LogEntry).where(LogEntry.entity_type == "Subscription",
+                                                            LogEntry.entity_id == str(subscription.id),
+                                                            LogEntry.operation == "update")).all()
+        assert any("mac_address" in entry.changes and entry.user_id == technician.id for entry in changes)
