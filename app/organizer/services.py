@@ -25,7 +25,8 @@ from app.clients.subscriptions import change_status
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today, office_language, utcnow
 from app.core.scoping import dealer_of, in_scope, refuse_out_of_scope, scope
-from app.core.validators import InvalidValue, as_id, parse_day, parse_time
+from app.core import validators
+from app.core.validators import InvalidValue, as_id
 from app.extensions import db
 from app.networks.services import normalize_mac
 from app.organizer.models import (
@@ -589,8 +590,10 @@ def plan_task(actor, task, *, technician, day, time_from=None, time_to=None):
         errors["technician"] = [gettext("%(name)s is not a technician of this task's dealer.",
                                         name=_full_name(technician))]
     values = {}
-    for name, read, typed in (("scheduled_on", parse_day, day), ("time_from", parse_time, time_from),
-                              ("time_to", parse_time, time_to)):
+    # The panel's one reading of a typed day and time (app.core.validators).
+    for name, read, typed in (("scheduled_on", validators.parse_day, day),
+                              ("time_from", validators.parse_time, time_from),
+                              ("time_to", validators.parse_time, time_to)):
         try:
             values[name] = read(typed) if name == "scheduled_on" else read(typed, None)
         except InvalidValue as error:
