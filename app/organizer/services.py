@@ -35,6 +35,7 @@ from app.organizer.models import (
     CANCELLED,
     CLOSED,
     DONE,
+    HIGH,
     IN_PROGRESS,
     NORMAL,
     OPEN,
@@ -538,7 +539,7 @@ def unplanned_tasks(actor, limit=None):
     first."""
     query = _unplanned(visible_tasks(select(Task), actor)).options(
         selectinload(Task.technicians), selectinload(Task.task_type), selectinload(Task.client))
-    query = query.order_by(case((Task.priority == "high", 0), (Task.priority == NORMAL, 1), else_=2),
+    query = query.order_by(case((Task.priority == HIGH, 0), (Task.priority == NORMAL, 1), else_=2),
                            Task.created_at, Task.id)
     if limit:
         query = query.limit(limit)
