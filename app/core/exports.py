@@ -24,9 +24,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from html import escape
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+# openpyxl (with NumPy) is imported by the XLSX writer only: loading it costs every process that never writes one
+# (RADIUS, FTP, the worker's start, each CLI command) about a second.
 
 from app.core.formatting import format_date, format_datetime, local_time
 from app.core.pdf import html_to_pdf
@@ -92,6 +91,11 @@ NUMBER_FORMATS = {Decimal: "#,##0.00", int: "0", date: "DD.MM.YYYY", datetime: "
 
 class XlsxWriter:
     def __init__(self, stream, title="Справка"):
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        self.new_cell, self.bold = WriteOnlyCell, Font(bold=True)
         self.stream = stream
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(title[:31])
@@ -100,8 +104,8 @@ class XlsxWriter:
     def header(self, titles):
         cells = []
         for title in titles:
-            cell = WriteOnlyCell(self.sheet, value=neutralise(str(title)))
-            cell.font = Font(bold=True)
+            cell = self.new_cell(self.sheet, value=neutralise(str(title)))
+            cell.font = self.bold
             cells.append(cell)
         self.sheet.append(cells)
 
@@ -115,7 +119,7 @@ class XlsxWriter:
             return neutralise(value)
         elif value is not None and not isinstance(value, (int, Decimal, float, date)):
             return neutralise(str(value))
-        cell = WriteOnlyCell(self.sheet, value=value)
+        cell = self.new_cell(self.sheet, value=value)
         number_format = NUMBER_FORMATS.get(type(value))
         if number_format:
             cell.number_format = number_format
@@ -129,8 +133,8 @@ class XlsxWriter:
         for value in values:
             cell = self._cell(value)
             if not hasattr(cell, "font"):  # a plain value (text, yes/no): made a cell to be bold
-                cell = WriteOnlyCell(self.sheet, value=cell)
-            cell.font = Font(bold=True)
+                cell = self.new_cell(self.sheet, value=cell)
+            cell.font = self.bold
             cells.append(cell)
         self.sheet.append(cells)
 
