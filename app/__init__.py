@@ -43,9 +43,10 @@ def create_app(overrides=None, views=True):
     """Build a complete, independent application (a fresh AppBuilder each call).
 
     `views=False` builds what `python worker.py` needs and no more: the
-    configuration, the database, every module's receivers and periodic jobs,
-    and FAB's security manager for the jobs' actors — no FAB view, API,
-    menu, page or request hook.
+    configuration, the database and its unit of work, every module's
+    receivers and periodic jobs, and FAB's security manager for the jobs'
+    actors — no FAB view, API, menu or page, nor the panel's request guards
+    (protection list, rights, logins) or CLI commands.
     """
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config())
