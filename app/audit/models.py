@@ -15,6 +15,7 @@ from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, I
 from sqlalchemy.orm import relationship
 
 from app.audit.formatting import SUMMARY_LINES, format_changes
+from app.audit.plugin import log_entries_are
 from app.core.formatting import utcnow
 
 
@@ -74,3 +75,6 @@ class LogEntry(Model):
     def changes_summary(self):
         """The changed fields as the LOG's list shows them: a creation in a few lines."""
         return format_changes(self, limit=SUMMARY_LINES)
+
+
+log_entries_are(LogEntry)
