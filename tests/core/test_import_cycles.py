@@ -25,6 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 PLUMBING = "core"
@@ -176,6 +178,7 @@ def summarise(failures):
     return "\n\n".join(paragraphs)
 
 
+@pytest.mark.once  # imports the code, not the database: the same in both of CI's runs
 def test_every_file_imports_first_in_a_fresh_process(tmp_path):
     targets = [module_name(path) for path in app_files()]
     shuffled = sorted(random.Random(SEED).sample(targets, min(SHUFFLED_PASSES, len(targets))))
