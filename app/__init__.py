@@ -22,9 +22,10 @@ from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "organizer", "billing", "invoices",
-           "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit")
+           "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit",
+           "imports")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
-CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo")
+CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo", "imports")
 # What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)
 # connects the module's receivers and registers its periodic jobs. In this order, as the menu's: receivers
 # of one event run in the order they were connected.

@@ -37,6 +37,7 @@ class LogEntry(Model):
     RADIUS_DROPPED = "radius_dropped"
     EXPORT = "export"
     SECOND_FACTOR = "second_factor"
+    IMPORT = "import"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)
