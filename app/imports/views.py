@@ -14,13 +14,23 @@ from app.dealers.models import Dealer
 from app.extensions import db
 from app.imports.columns import template_csv
 from app.imports.models import CLIENTS, KINDS, SUBSCRIPTIONS, ImportFile
-from app.imports.services import OUTCOME_LABELS, OUTCOMES, REFUSED, import_file, refused_rows_file, template_rows
+from app.imports.services import (
+    OUTCOME_LABELS,
+    OUTCOMES,
+    REFUSED,
+    UNCHANGED,
+    import_file,
+    refused_rows_file,
+    template_rows,
+)
 from app.security.permissions import IMPORT_DATA
 from app.security.rights import require_right
 
 KIND_LABELS = {CLIENTS: _l("Clients"), SUBSCRIPTIONS: _l("Subscriptions")}
 MAX_FILE_BYTES = 50 * 1024 * 1024
 RECENT_FILES = 10
+# A page of a large file's report shows every row that is not "unchanged", up to this many.
+MAX_ROWS_SHOWN = 2000
 
 
 def _file_or_404(pk):
@@ -122,9 +132,14 @@ class ImportView(BaseView):
     def report(self, pk):
         require_right(IMPORT_DATA)
         record = _file_or_404(pk)
+        report = record.report or {}
+        rows = report.get("rows", [])
+        if len(rows) > MAX_ROWS_SHOWN:
+            rows = [row for row in rows if row["outcome"] != UNCHANGED][:MAX_ROWS_SHOWN]
         return self.render_template(
-            "imports/report.html", title=_l("Import report"), record=record, report=record.report or {},
-            kind_label=KIND_LABELS.get(record.kind, record.kind), outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS)
+            "imports/report.html", title=_l("Import report"), record=record, report=report, rows=rows,
+            shortened=len(rows) < len(report.get("rows", [])), kind_label=KIND_LABELS.get(record.kind, record.kind),
+            outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS)
 
     @expose("/<pk>/refused")
     @has_access

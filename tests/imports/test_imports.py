@@ -22,7 +22,7 @@ from app.networks.services import allocate_address
 from app.radius import auth, load_dictionary
 from app.radius.server import NasInfo
 from tests.conftest import ADMIN_USERNAME, Browser
-from tests.factories import make_client, make_network, make_operator, make_service, make_subscription
+from tests.factories import make_client, make_dealer, make_network, make_operator, make_service, make_subscription
 
 CLIENT_HEADER = "Клиентски номер;Вид;Име;ЕГН;ЕИК;ДДС номер;Телефон;Имейл;Адрес;Стара колона"
 CLIENT_ROWS = [
@@ -124,8 +124,12 @@ def test_clients_dry_run_lists_the_bad_rows_writes_nothing_then_runs_reruns_and_
         assert (ivan.egn, ivan.phone, ivan.address_text) == ("7501020018", "0888 123 456", "гр. София, бл. 5")
         assert (company.kind, company.eik, company.vat_registered, company.vat_number) == (
             "company", "123456786", True, "BG123456786")
-        notes = db.session.scalars(select(LogEntry.note).where(LogEntry.operation == "import")).all()
-        assert sorted(notes) == ["внос от клиенти.csv, ред 2", "внос от клиенти.csv, ред 3"]
+        entries = db.session.scalars(select(LogEntry).where(LogEntry.operation == "import")).all()
+        assert sorted(entry.note for entry in entries) == ["внос от клиенти.csv, ред 2", "внос от клиенти.csv, ред 3"]
+        # The operator who ran it made the clients, in the LOG too.
+        assert {entry.user_id for entry in entries} == {administrator().id}
+        assert db.session.scalars(select(LogEntry.user_id).where(
+            LogEntry.entity_type == "Client", LogEntry.operation == "insert")).all() == [administrator().id] * 2
         written = counts()
 
         again = run_import(content, "клиенти.csv", "clients")
@@ -300,8 +304,16 @@ def test_the_command_line(app, catalog, tmp_path):
     assert "Проба" in result.output and "ред 4: отказан" in result.output and "Стара колона" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ImportKey)) == 0
-    result = runner.invoke(args=["import", "run", str(path), "--kind", "clients", "--operator", ADMIN_USERNAME])
+    with app.app_context():
+        make_dealer("Север")
+        db.session.commit()
+    result = runner.invoke(args=["import", "run", str(path), "--kind", "clients", "--dealer", "Дилър Север",
+                                 "--operator", ADMIN_USERNAME])
     assert result.exit_code == 0, result.output
     assert "създаден 2" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ImportKey)) == 2
+        assert {client.dealer.name for client in db.session.scalars(
+            select(Client).where(Client.name.in_(["Иван Петров", "Тест ООД"])))} == {"Дилър Север"}
+    result = runner.invoke(args=["import", "run", str(path), "--kind", "clients", "--operator", "nobody"])
+    assert result.exit_code != 0 and "nobody" in result.output
