@@ -317,3 +317,25 @@ def test_the_command_line(app, catalog, tmp_path):
             select(Client).where(Client.name.in_(["Иван Петров", "Тест ООД"])))} == {"Дилър Север"}
     result = runner.invoke(args=["import", "run", str(path), "--kind", "clients", "--operator", "nobody"])
     assert result.exit_code != 0 and "nobody" in result.output
+
+
+def test_a_comma_separated_utf8_file_with_quoted_decimal_commas_and_iso_days(app, catalog):
+    with app.app_context():
+        clients = "Клиентски номер,Име,Телефон\r\n88,Калина Димова,\"0877 111 222, 02 123 456\"\r\n".encode()
+        assert outcomes(run_import(clients, "c.csv", "clients")) == {"88": "created"}
+        subscriptions = ("Номер на абонамента,Клиентски номер,Услуга,Активиран на,Платено до,Месечна такса\r\n"
+                         "8,88,Интернет 100,2024-05-01,2027-03-31,\"12,90\"\r\n").encode()
+        report = run_import(subscriptions, "s.csv", "subscriptions")
+        assert refused(report) == {}
+        subscription = db.session.scalar(select(Subscription).join(Client).where(Client.name == "Калина Димова"))
+        assert (subscription.activation_date, subscription.paid_until) == (date(2024, 5, 1), date(2027, 3, 31))
+        assert subscription.client.phone == "0877 111 222, 02 123 456"
+
+
+def test_a_file_that_is_no_table_or_lacks_a_required_column_is_refused_whole(app):
+    with app.app_context():
+        report = run_import(b"\x00\x01\x02binary", "x.csv", "clients", dry_run=True)
+        assert report["error"] == "Това не е CSV или XLSX файл." and report["rows"] == []
+        report = run_import(csv_bytes(SUBSCRIPTION_HEADER, SUBSCRIPTION_ROWS[:1]), "x.csv", "clients", dry_run=True)
+        assert report["error"] == "Липсват колони: Име." and report["rows"] == []
+        assert "Номер на абонамента" in report["unknown_columns"]
