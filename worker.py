@@ -6,8 +6,12 @@
 Run as many workers as the load needs; jobs are taken once each. Run one
 `--cron` process besides them: RQ's cron scheduler, which asks every few
 minutes whether the nightly billing cycle is due (app/billing/schedule.py)
-and queues it for the workers. (A second one would start nothing twice,
-but one is enough.)
+and queues it for the workers — every periodic job a module registered in
+its wiring.py. (A second one would start nothing twice, but one is enough.)
+
+Neither builds the panel: no FAB view, API or page (`build_app`). The
+modules' receivers and jobs are wired all the same (app/<module>/wiring.py),
+so a payment recorded by a job is invoiced, a suspension disconnects.
 """
 import argparse
 
@@ -15,8 +19,12 @@ from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from app import create_app
-from app.billing.schedule import register_cron
-from app.core.queue import redis_connection
+from app.core.queue import redis_connection, register_periodic_jobs
+
+
+def build_app(overrides=None):
+    """The worker's application: the modules' wiring without the panel's views."""
+    return create_app(overrides, views=False)
 
 
 def main():
@@ -25,13 +33,13 @@ def main():
     parser.add_argument("--cron", action="store_true", help="run the cron scheduler (the nightly cycle), not a worker")
     options = parser.parse_args()
 
-    app = create_app()
+    app = build_app()
     if not app.config.get("REDIS_URL"):
         raise SystemExit("worker.py needs REDIS_URL; without it jobs run inside the panel.")
     connection = redis_connection(app)
     if options.cron:
         scheduler = CronScheduler(connection=connection, name=f"billing-cron-{app.config['JOB_QUEUE_NAME']}")
-        register_cron(scheduler, app.config["JOB_QUEUE_NAME"])
+        register_periodic_jobs(app, scheduler)
         scheduler.start()
         return
     # SimpleWorker runs each job in this process, inside the application

@@ -5,24 +5,50 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.extensions import csrf, db, migrate  # first: turns on versioning
+from app.audit import versioning  # noqa: F401  first: turns on versioning, before any model class
+from app.extensions import csrf, db, migrate
 from app import models  # noqa: F401  every module's models, before mappers are configured
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
+from app.billing import wiring as billing_wiring
 from app.core import api_language, errors, formatting, forms, headers, openapi, pages, queue, transaction
+from app.invoices import wiring as invoices_wiring
+from app.notifications import wiring as notifications_wiring
+from app.organizer import wiring as organizer_wiring
 from app.protection import guard
+from app.radius import wiring as radius_wiring
 from app.security import access, logins
 from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "organizer", "billing", "invoices",
-           "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit")
+           "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit",
+           "imports")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
-CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo")
+CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo", "imports")
+# What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)
+# connects the module's receivers and registers its periodic jobs. In this order, as the menu's: receivers
+# of one event run in the order they were connected.
+WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring)
 
 
-def create_app(overrides=None):
-    """Build a complete, independent application (a fresh AppBuilder each call)."""
+class _AppBuilderWithoutViews(AppBuilder):
+    """FAB's security manager (operators, roles, rights) and Babel, without a single view or menu: a worker's."""
+
+    def _add_admin_views(self):
+        # FAB adds its home, language, security and spec views here; a worker serves no page.
+        pass
+
+
+def create_app(overrides=None, views=True):
+    """Build a complete, independent application (a fresh AppBuilder each call).
+
+    `views=False` builds what `python worker.py` needs and no more: the
+    configuration, the database and its unit of work, every module's
+    receivers and periodic jobs, and FAB's security manager for the jobs'
+    actors — no FAB view, API, menu or page, nor the panel's request guards
+    (protection list, rights, logins) or CLI commands.
+    """
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config())
     if overrides:
@@ -44,6 +70,13 @@ def create_app(overrides=None):
     csrf.init_app(app)
     configure_mappers()
     queue.init_app(app)
+    for wiring in WIRING:
+        wiring.init(app)
+
+    if not views:
+        with app.app_context():
+            _AppBuilderWithoutViews(update_perms=False).init_app(app, db.session)
+        return app
 
     # Before FAB's own request hooks: a refused address gets no further.
     guard.init_app(app)

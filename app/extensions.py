@@ -1,7 +1,7 @@
-"""Extension objects shared by every module.
+"""Extension objects shared by every module: plumbing, importing no business module.
 
-Importing this module turns on versioning, so it must be imported before any
-model class is defined (app/__init__.py does that first).
+Versioning is turned on by app.audit.versioning, which app/__init__.py
+imports before any model class is defined.
 """
 import sqlite3
 from datetime import datetime, timezone
@@ -14,22 +14,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy_continuum import make_versioned
-from sqlalchemy_continuum.plugins import FlaskPlugin
-
-from app.core.actors import current_actor_id, current_remote_addr
-from app.audit.plugin import LogEntryPlugin
-
-make_versioned(
-    user_cls="User",
-    plugins=[
-        FlaskPlugin(
-            current_user_id_factory=current_actor_id,
-            remote_addr_factory=current_remote_addr,
-        ),
-        LogEntryPlugin(),
-    ],
-)
 
 # FAB's Model is the declarative base of the security tables too, so one
 # metadata (Model.metadata) holds the whole schema for Alembic.

@@ -134,6 +134,23 @@ def clean_database(request):
         db.session.commit()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "once: the test needs nothing of the run's own database (it makes its own PostgreSQL database, "
+        "starts fresh processes or walks every page in a browser); CI runs it in its SQLite run only")
+
+
+def pytest_collection_modifyitems(config, items):
+    """CI runs the suite twice, on SQLite and on PostgreSQL; a `once` test would only repeat itself in the second
+    run (same databases, same processes), so there it is skipped, saying where it ran."""
+    if not (os.environ.get("CI") and os.environ.get("TEST_DATABASE_URL")):
+        return
+    ran_before = pytest.mark.skip(reason="ran in CI's SQLite run: it does not depend on the run's database")
+    for item in items:
+        if item.get_closest_marker("once"):
+            item.add_marker(ran_before)
+
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

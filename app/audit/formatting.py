@@ -35,6 +35,7 @@ OPERATION_LABELS = {
     "radius_dropped": _l("RADIUS packets dropped"),
     "export": _l("Export"),
     "second_factor": _l("Two-factor login"),
+    "import": _l("Import from a file"),
 }
 
 

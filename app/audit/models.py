@@ -15,6 +15,7 @@ from sqlalchemy import JSON, select, BigInteger, Column, DateTime, ForeignKey, I
 from sqlalchemy.orm import relationship
 
 from app.audit.formatting import SUMMARY_LINES, format_changes
+from app.audit.plugin import log_entries_are
 from app.core.formatting import utcnow
 
 
@@ -36,6 +37,7 @@ class LogEntry(Model):
     RADIUS_DROPPED = "radius_dropped"
     EXPORT = "export"
     SECOND_FACTOR = "second_factor"
+    IMPORT = "import"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)
@@ -74,3 +76,6 @@ class LogEntry(Model):
     def changes_summary(self):
         """The changed fields as the LOG's list shows them: a creation in a few lines."""
         return format_changes(self, limit=SUMMARY_LINES)
+
+
+log_entries_are(LogEntry)

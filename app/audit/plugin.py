@@ -16,6 +16,15 @@ _OPERATIONS = {
     Operation.DELETE: "delete",
 }
 MASK = "***"
+# The LOG's model, app.audit.models.LogEntry. This plugin exists before any model class may be defined
+# (make_versioned(), app.audit.versioning), so the model hands itself over once defined: log_entries_are.
+_entry_model = None
+
+
+def log_entries_are(model):
+    """The model the plugin writes its LOG rows as (app.audit.models calls it right after defining LogEntry)."""
+    global _entry_model
+    _entry_model = model
 
 
 def loggable(value):
@@ -135,11 +144,7 @@ def record_key(parent_obj):
 
 
 def _log_entry(transaction, obj, operation, changes):
-    # Not at the top: this plugin is loaded by make_versioned(), which must
-    # run before any model class (LogEntry included) is defined.
-    from app.audit.models import LogEntry
-
-    return LogEntry(
+    return _entry_model(
         transaction_id=transaction.id,
         issued_at=transaction.issued_at,
         user_id=transaction.user_id,

@@ -27,7 +27,7 @@ process one after another. A chunk reads at once, decides per
 subscription in Python and writes set-based (see run_chunk).
 """
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -81,6 +81,7 @@ from app.core.validators import InvalidValue
 from app.dealers.services import company_of
 from app.extensions import db
 from app.notifications import templates as mail_templates
+from app.notifications.jobs import retry_failed
 from app.notifications.services import queue_mails
 
 CHUNK = 1000
@@ -133,11 +134,11 @@ def start_run(day, started_by, scheduled=False, allow_future=False):
         run.status, run.finished_at = RUN_DONE, utcnow()
     actor = cycle_actor(run.id)
     # Earlier runs' failed mail first: a message failing in this run waits for the next.
-    after_commit(enqueue, "app.billing.jobs.retry_mail", actor)
+    after_commit(enqueue, retry_failed, actor)
     chunk = current_app.config.get("CYCLE_CHUNK") or CHUNK
     for start in range(0, len(ids), chunk):
-        after_commit(enqueue, "app.billing.jobs.cycle_chunk", actor, run.id, day.isoformat(), ids[start:start + chunk],
-                     retries=CHUNK_RETRIES, on_failure="app.billing.jobs.cycle_chunk_failed")
+        after_commit(enqueue, cycle_chunk, actor, run.id, day.isoformat(), ids[start:start + chunk],
+                     retries=CHUNK_RETRIES, on_failure=cycle_chunk_failed)
     return run
 
 
@@ -231,6 +232,19 @@ def chunk_failed(run_id, error):
     """A chunk that failed after its retries: the run says so; running the day again finishes it."""
     db.session.execute(update(BillingRun).where(BillingRun.id == run_id).values(
         failures=BillingRun.failures + 1, status=RUN_FAILED, error=str(error)[:500]))
+
+
+# The run's jobs, beside the run that queues them (start_run): each chunk is one; the job after a chunk's last try.
+
+
+def cycle_chunk(actor, run_id, day, subscription_ids):
+    """One chunk of a run, as a job; retried, and safe to run again."""
+    return run_chunk(actor, run_id, date.fromisoformat(day), subscription_ids)
+
+
+def cycle_chunk_failed(actor, error, run_id, day, subscription_ids):
+    """A chunk that failed on every try: the run shows it; running the day again finishes it."""
+    chunk_failed(run_id, error)
 
 
 class Chunk:

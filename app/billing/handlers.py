@@ -1,8 +1,8 @@
-"""What billing does when other operations happen (connected in app.billing.views.register)."""
+"""What billing does when other operations happen (connected in app.billing.wiring.init)."""
 from app.billing.charges import add_installation_charge, cancel_sale_charges
+from app.billing.jobs import reactivate
 from app.billing.models import PAID_PERIODS
 from app.clients.models import PENDING, SUSPENDED, TERMINATED
-from app.core import events
 from app.core.formatting import local_today
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
@@ -14,7 +14,7 @@ def reactivate_when_paid(actor, payment, **_details):
     for allocation in payment.allocations:
         subscription = allocation.subscription
         if allocation.kind == PAID_PERIODS and subscription.status == SUSPENDED and subscription.paid_until >= today:
-            after_commit(enqueue, "app.billing.jobs.reactivate", actor, subscription.id)
+            after_commit(enqueue, reactivate, actor, subscription.id)
 
 
 def charge_installation(actor, subscription, **_details):
@@ -26,9 +26,3 @@ def cancel_charges_of_sale_never_started(actor, subscription, old_status, new_st
     """A sale ended before the service started (its installation cancelled) owes nothing: its open charges go."""
     if old_status == PENDING and new_status == TERMINATED:
         cancel_sale_charges(actor, subscription, reason or "")
-
-
-def connect():
-    events.payment_recorded.connect(reactivate_when_paid)
-    events.subscription_sold.connect(charge_installation)
-    events.subscription_status_changed.connect(cancel_charges_of_sale_never_started)

@@ -1,15 +1,11 @@
 """Background entry points of billing: take the actor and ids, call services."""
-from datetime import date
-
 from flask_babel import gettext
 
-from app.billing.cycle import chunk_failed, run_chunk
 from app.billing.services import payment_references, record_payment
 from app.clients.models import ACTIVE, SUSPENDED, Subscription
 from app.clients.subscriptions import change_status
 from app.core.formatting import format_date, local_today, office_language
 from app.extensions import db
-from app.notifications.services import retry_failed
 from app.core.scoping import scope
 
 
@@ -40,18 +36,3 @@ def record_payment_job(actor, client_id, *, amount, currency="EUR", method_code=
     client, method, _type = payment_references(actor, client_id, method=method_code)
     return record_payment(actor, client, amount=amount, currency=currency, method=method, note=note,
                           request_key=request_key).payment.id
-
-
-def cycle_chunk(actor, run_id, day, subscription_ids):
-    """One chunk of a billing-cycle run (app.billing.cycle); retried, and safe to run again."""
-    return run_chunk(actor, run_id, date.fromisoformat(day), subscription_ids)
-
-
-def cycle_chunk_failed(actor, error, run_id, day, subscription_ids):
-    """A chunk that failed on every try: the run shows it; running the day again finishes it."""
-    chunk_failed(run_id, error)
-
-
-def retry_mail(actor):
-    """Another try for the e-mails the server refused or could not be reached for."""
-    return retry_failed(actor)

@@ -7,8 +7,8 @@ unique (`BillingRun.scheduled_day`), so a second scheduler, or a check
 repeated before the first finished, starts nothing twice.
 
 Who asks:
-- with Redis, RQ's cron scheduler inside exactly one worker
-  (`python worker.py --with-cron`), every CHECK_MINUTES;
+- with Redis, RQ's cron scheduler of exactly one `python worker.py --cron`,
+  every CHECK_MINUTES (app.billing.wiring registers it);
 - in the embedded default (no Redis), a thread of the panel process
   (`start_embedded`, from run.py), with the runs' chunks in that thread.
 A run started by hand from the panel goes the same way (`run_by_hand`).
@@ -126,9 +126,3 @@ def start_embedded(app):
     scheduler = EmbeddedScheduler(app)
     scheduler.start()
     return scheduler
-
-
-def register_cron(cron_scheduler, queue_name):
-    """Registers the check with RQ's cron scheduler (worker.py --with-cron); each run is its own unit of work."""
-    cron_scheduler.register(run_due_days, queue_name, interval=CHECK_MINUTES * 60, name="billing-cycle-schedule")
-

@@ -24,7 +24,6 @@ from app.billing.models import (
     SubscriptionFreeze,
     check_rate,
 )
-from app.billing import handlers
 from app.billing.charges import add_manual_charge, cancel_charge, due_today
 from app.billing.currency import rate_errors
 from app.billing.services import (
@@ -463,4 +462,3 @@ def register(appbuilder):
     appbuilder.add_api(PaymentApi)
     CLIENT_CARD.add("billing/_card_money.html", card_payments, order=10, place="summary")
     CLIENT_CARD.add("billing/_card_payments.html", None, order=10, place="payments", count=card_payment_count)
-    handlers.connect()

@@ -7,6 +7,8 @@ installation task) and subscription_status_changed (RADIUS will disconnect a
 suspended subscriber).
 """
 import secrets
+from dataclasses import dataclass
+from datetime import date
 
 from flask_babel import gettext
 
@@ -18,7 +20,7 @@ from app.core.errors import FieldErrors, StateConflict
 from app.core.events import send, subscription_sold, subscription_status_changed
 from app.core.formatting import local_today, office_language
 from app.extensions import db
-from app.networks.services import NoFreeAddress, allocate, normalize_mac, release
+from app.networks.services import AddressRefused, NoFreeAddress, allocate, allocate_address, normalize_mac, release
 from app.security import permissions
 from app.security.rights import may, may_access
 from app.core.scoping import in_scope
@@ -31,6 +33,17 @@ TRANSITIONS = {
     TERMINATED: set(),
 }
 TECHNICAL_FIELDS = ("username", "password", "delivery_address", "mac_address")
+
+
+@dataclass(frozen=True)
+class CarriedOver:
+    """A subscription brought over from another system (app.imports): installed and paid there. Its sale sends
+    no subscription_sold (no installation fee, no installation task), keeps the days it had there, and is
+    active from the start unless `active` is False (it was awaiting installation there)."""
+    reason: str
+    activation_date: date = None
+    paid_until: date = None
+    active: bool = True
 
 
 def sale_errors(actor, client, service, username=None, override_technology=False):
@@ -70,9 +83,12 @@ def _username_taken(username, subscription_id=None):
 
 
 def sell_subscription(actor, client, service, *, username=None, password=None, delivery_address=None,
-                      technology_override=False):
+                      technology_override=False, addresses=None, carried_over=None):
     """Sells `service` to `client`: a subscription with its username, password and IP addresses — awaiting
     installation when the service needs one (the organizer's task activates it), else active at once.
+
+    `addresses`: the IP addresses to give instead of the next free ones (a subscriber carried over keeps
+    theirs). `carried_over`: a CarriedOver when the subscription comes from another system.
 
     Returns the subscription, flushed; sends subscription_sold. Raises
     FieldErrors, and nothing is kept, when it may not be sold.
@@ -84,6 +100,8 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     subscription = Subscription(client=client, service=service, status=PENDING, username=username or None,
                                 password=password or None, delivery_address=delivery_address or None,
                                 technology_override=bool(override and service.technology_id))
+    if carried_over is not None:
+        subscription.activation_date, subscription.paid_until = carried_over.activation_date, carried_over.paid_until
     if service.username_type != "none":
         subscription.password = subscription.password or secrets.token_urlsafe(9)
     db.session.add(subscription)
@@ -91,15 +109,24 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     if service.username_type != "none" and not subscription.username:
         subscription.username = f"{client.client_number}-{subscription.id}"
     try:
-        allocate(service.ip_count, service=service, dealer_id=client.dealer_id, holder=client.name,
-                 subscription_id=subscription.id)
-    except NoFreeAddress as refusal:
-        raise FieldErrors({"service": [str(refusal)]}) from None
+        if addresses:
+            for address in addresses:
+                allocate_address(address, service=service, dealer_id=client.dealer_id, holder=client.name,
+                                 subscription_id=subscription.id)
+        else:
+            allocate(service.ip_count, service=service, dealer_id=client.dealer_id, holder=client.name,
+                     subscription_id=subscription.id)
+    except (NoFreeAddress, AddressRefused) as refusal:
+        raise FieldErrors({"ip_addresses" if addresses else "service": [str(refusal)]}) from None
     if subscription.technology_override:
         with office_language():
             note = gettext("Sold without the block's technology: %(service)s", service=service.name)
         record_event(LogEntry.OVERRIDE, user=actor, entity=subscription, note=note)
     db.session.flush()
+    if carried_over is not None:
+        if carried_over.active:
+            change_status(actor, subscription, ACTIVE, carried_over.reason)
+        return subscription
     send(subscription_sold, actor, subscription=subscription)
     if not service.needs_installation:
         # Nothing to install: live from the sale, by the same status change an installation's completion makes.

@@ -2,8 +2,8 @@
 
 The module that performs an operation sends the event from its services.py,
 inside the unit of work, with the acting actor as sender; modules that care
-connect a receiver in their register() (receivers live in the module's
-handlers.py). Receivers run at once, in the same transaction: what they
+connect a receiver in their wiring.py's init(app), called by create_app for
+the panel and the worker alike (receivers live in the module's handlers.py). Receivers run at once, in the same transaction: what they
 write is committed or rolled back with the operation. An effect outside the
 database (a job, a mail, a RADIUS disconnect) is registered by the receiver
 with app.core.transaction.after_commit, so it happens only once the

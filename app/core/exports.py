@@ -26,10 +26,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from html import escape
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+# openpyxl (with NumPy) is imported by the XLSX writer only: loading it costs every process that never writes one
+# (RADIUS, FTP, the worker's start, each CLI command) about a second.
 
 from app.core.formatting import format_date, format_datetime, local_time
 from app.core.pdf import html_to_pdf
@@ -119,6 +117,12 @@ class XlsxWriter:
     "+359…" reads as typed, with no apostrophe shown)."""
 
     def __init__(self, stream, title="Справка"):
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+
+        self.new_cell, self.bold, self.column_letter = WriteOnlyCell, Font(bold=True), get_column_letter
         self.stream = stream
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(title[:31])
@@ -138,7 +142,7 @@ class XlsxWriter:
         for index in range(columns):
             widest = max((shown_width(row[index]) + (2 if row is self._titles else 0)
                           for row in rows if index < len(row)), default=0)
-            self.sheet.column_dimensions[get_column_letter(index + 1)].width = \
+            self.sheet.column_dimensions[self.column_letter(index + 1)].width = \
                 min(MAX_WIDTH, max(MIN_WIDTH, widest)) + 2
         if self._titles is not None:
             self.sheet.append([self._bold(self._text_cell(title)) for title in self._titles])
@@ -149,7 +153,7 @@ class XlsxWriter:
     def _text_cell(self, text):
         if text.startswith(HOSTILE_STARTS):
             text = neutralise(text)  # what can only be meant as a formula keeps its visible quote
-        cell = WriteOnlyCell(self.sheet, value=text)
+        cell = self.new_cell(self.sheet, value=text)
         if text.startswith(FORMULA_STARTS):
             # A phone "+359…" or "-": a text cell, never a formula, shown as typed (Excel's own quote prefix,
             # which it does not display).
@@ -167,7 +171,7 @@ class XlsxWriter:
             return self._text_cell(value)
         elif value is not None and not isinstance(value, (int, Decimal, float, date)):
             return self._text_cell(str(value))
-        cell = WriteOnlyCell(self.sheet, value=value)
+        cell = self.new_cell(self.sheet, value=value)
         number_format = NUMBER_FORMATS.get(type(value))
         if number_format:
             cell.number_format = number_format
@@ -175,8 +179,8 @@ class XlsxWriter:
 
     def _bold(self, cell):
         if not hasattr(cell, "font"):  # a plain value (yes/no): made a cell to be bold
-            cell = WriteOnlyCell(self.sheet, value=cell)
-        cell.font = Font(bold=True)
+            cell = self.new_cell(self.sheet, value=cell)
+        cell.font = self.bold
         return cell
 
     def _append(self, values, bold=False):

@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from xhtml2pdf import pisa
-from xhtml2pdf.config.resources import ResourceAccessPolicy
-from xhtml2pdf.default import DEFAULT_CSS
+
+# xhtml2pdf (with ReportLab) is imported where a PDF is made: loading it costs every process that never makes one
+# (RADIUS, FTP, the worker's start, each CLI command) about a second.
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ def html_to_pdf(html, title=None, page=None):
     `page` replaces the default page rule (A4 portrait, 2 cm margins): a landscape table with a footer
     frame for page numbers (app.core.exports). xhtml2pdf takes the first unnamed @page only.
     """
+    from xhtml2pdf import pisa
+    from xhtml2pdf.default import DEFAULT_CSS
+
     fonts = _installed_fonts()
     out = io.BytesIO()
     try:
@@ -101,5 +104,7 @@ def _link_callback(fonts):
 def _policy(fonts):
     """No network; local reads only inside the fonts' folder(s). The limits of
     xhtml2pdf's server policy (time, size, depth) stay on."""
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
+
     roots = tuple(sorted({path.parent for path in fonts.values()}))
     return ResourceAccessPolicy.server(base_dir=None, extra_roots=roots, allow_remote=False)

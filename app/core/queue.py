@@ -13,7 +13,6 @@ SystemActor), then ids; each run is one unit of work (app.core.transaction).
 import logging
 import queue as thread_queue
 import threading
-from importlib import import_module
 
 from flask import current_app
 
@@ -26,6 +25,20 @@ log = logging.getLogger(__name__)
 
 def init_app(app):
     app.extensions["billing_queue"] = None
+    app.extensions["periodic_jobs"] = {}
+
+
+def every(app, minutes, func, name):
+    """Runs `func()` every `minutes` (a module's init registers it): with Redis, RQ's cron scheduler of
+    `python worker.py --cron` queues it (register_periodic_jobs). `func` starts its own units of work."""
+    _check_job(func)
+    app.extensions["periodic_jobs"][name] = (func, minutes)
+
+
+def register_periodic_jobs(app, cron_scheduler):
+    """Hands every periodic job the modules registered to RQ's cron scheduler (worker.py --cron)."""
+    for name, (func, minutes) in sorted(app.extensions["periodic_jobs"].items()):
+        cron_scheduler.register(func, app.config["JOB_QUEUE_NAME"], interval=minutes * 60, name=name)
 
 
 def redis_connection(app=None):
@@ -52,16 +65,18 @@ def get_queue(app=None):
 def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, **kwargs):
     """Run `func(actor, *args, **kwargs)` as a background job.
 
-    `func` is a module-level function given as an object or as a dotted
-    path; `actor` is the operator (or SystemActor) the job acts as: it sees
-    what that actor sees, and the LOG attributes its changes to it. Returns
+    `func` is a module-level function, given as the function itself (never
+    its name: readers and tools follow it; RQ stores it by module and name,
+    and the worker imports it); `actor` is the operator (or SystemActor)
+    the job acts as: it sees what that actor sees, and the LOG attributes
+    its changes to it. Returns
     the RQ job, or None when it ran in-process. Call it after the commit
     (app.core.transaction.after_commit), so the job finds what it is about.
 
     With `retries`, a job that raises is run again (each try its own unit
     of work); when the last try fails too, `on_failure(actor, error_text,
-    *args)` runs (a dotted path), and the failure goes no further: a chunk
-    of a long run that fails does not stop the others.
+    *args)` runs (a module-level function too), and the failure goes no
+    further: a chunk of a long run that fails does not stop the others.
 
     With `background`, a job that would run in-process runs in the
     process's background thread instead (BackgroundJobs).
@@ -70,12 +85,14 @@ def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, **
         # Before the commit the job could run without what it is about, or
         # (in-process) commit the caller's half-done work.
         raise RuntimeError("enqueue runs after the commit: register it with after_commit")
-    path = _path(func)
+    _check_job(func)
+    if on_failure is not None:
+        _check_job(on_failure)
     reference = actor if isinstance(actor, SystemActor) or actor is None else actor.id
     if retries or on_failure:
-        entry = (run_with_retries, path, args, kwargs, reference, retries, on_failure and _path(on_failure))
+        entry = (run_with_retries, func, args, kwargs, reference, retries, on_failure)
     else:
-        entry = (run_job, path, args, kwargs, reference)
+        entry = (run_job, func, args, kwargs, reference)
     queue = get_queue()
     if queue is None:
         if background:
@@ -115,7 +132,7 @@ class BackgroundJobs(threading.Thread):
                     finally:
                         db.session.remove()
             except Exception:  # noqa: BLE001 - a failed job is logged; the next one still runs
-                log.exception("background job %s failed", entry[1])
+                log.exception("background job %s failed", job_name(entry[1]))
             finally:
                 self.waiting.task_done()
 
@@ -130,31 +147,36 @@ def wait_for_background_jobs(app=None):
         jobs.waiting.join()
 
 
-def _path(func):
-    return func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+def _check_job(func):
+    """A job is a module-level function: what RQ can store by reference and a worker import again."""
+    if not callable(func) or "<" in getattr(func, "__qualname__", "<"):
+        raise TypeError(f"a job is a module-level function, not {func!r}")
 
 
-def run_with_retries(path, args, kwargs, actor_reference, retries, on_failure):
+def job_name(func):
+    """How the logs name a job: app.billing.jobs.reactivate."""
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def run_with_retries(func, args, kwargs, actor_reference, retries, on_failure):
     """Entry point of a job with retries: up to 1 + `retries` tries, then `on_failure` once."""
     for attempt in range(retries + 1):
         try:
-            return run_job(path, args, kwargs, actor_reference)
+            return run_job(func, args, kwargs, actor_reference)
         except Exception as error:  # noqa: BLE001 - any failure of the job is retried, then recorded
-            log.exception("job %s failed (try %d of %d)", path, attempt + 1, retries + 1)
+            log.exception("job %s failed (try %d of %d)", job_name(func), attempt + 1, retries + 1)
             last = error
     if on_failure:
         run_job(on_failure, (f"{type(last).__name__}: {last}",) + tuple(args), {}, actor_reference)
     return None
 
 
-def run_job(path, args, kwargs, actor_reference):
-    """Entry point of every job: resolve the function and the actor, run it as one unit of work.
+def run_job(func, args, kwargs, actor_reference):
+    """Entry point of every job: resolve the actor, run the function as it, as one unit of work.
 
     Leaves the session clean afterwards, since one worker process runs many
     jobs in the same application context.
     """
-    module_name, func_name = path.rsplit(".", 1)
-    func = getattr(import_module(module_name), func_name)
     try:
         with unit_of_work():
             actor = _resolve(actor_reference)

@@ -15,6 +15,7 @@ from app.core.queue import enqueue
 from app.core.transaction import after_commit, discard
 from app.core.views import BillingInterface, CappedCountInterface, ReadOnlyModelView, show_refusal_on_form
 from app.extensions import db
+from app.freeftp import jobs
 from app.freeftp.forms import SettingsForm
 from app.freeftp.indexer import start_run
 from app.freeftp.models import (
@@ -217,7 +218,7 @@ class FreeFtpIndexView(BaseView):
         if run_id is None:
             flash(gettext("The index is being brought up to date already."), "warning")
         else:
-            after_commit(enqueue, "app.freeftp.jobs.index", current_operator(), run_id, background=True)
+            after_commit(enqueue, jobs.index, current_operator(), run_id, background=True)
             flash(gettext("The index is being brought up to date; this page shows how far it got."), "info")
         return redirect(url_for("FreeFtpIndexView.status"))
 

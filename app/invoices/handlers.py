@@ -1,5 +1,4 @@
-"""What the invoices module does when payments happen (connected in app.invoices.views.register)."""
-from app.core import events
+"""What the invoices module does when payments happen (connected in app.invoices.wiring.init)."""
 from app.invoices.services import InvoiceRefused, credit_note_for_reversal, issue_invoice
 
 
@@ -17,8 +16,3 @@ def invoice_company_payment(actor, payment, **_details):
 def credit_reversed_payment(actor, payment, reversal, **_details):
     """A reversed payment's invoice is cancelled by a credit note for the whole invoice."""
     credit_note_for_reversal(actor, payment, reversal)
-
-
-def connect():
-    events.payment_recorded.connect(invoice_company_payment)
-    events.payment_reversed.connect(credit_reversed_payment)

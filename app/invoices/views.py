@@ -16,7 +16,6 @@ from app.core.pdf import PdfError
 from app.core.transaction import discard
 from app.core.views import BillingInterface, ReadOnlyModelView
 from app.extensions import db
-from app.invoices import handlers
 from app.invoices.documents import invoice_lines, invoice_response, receipt_response
 from app.invoices.models import CREDIT_NOTE, INVOICE, Invoice
 from app.invoices.services import InvoiceRefused, invoice_for, issue_invoice
@@ -200,4 +199,3 @@ def register(appbuilder):
     PAYMENT_PAGE.add("invoices/_payment_documents.html", payment_documents, order=10)
     CLIENT_CARD.add("invoices/_card_invoices.html", card_invoices, order=15, place="payments",
                     count=card_invoice_count)
-    handlers.connect()

@@ -182,6 +182,33 @@ def allocate(count, service=None, dealer_id=None, holder=None, subscription_id=N
     return allocations
 
 
+class AddressRefused(Exception):
+    """A named address cannot be given: outside the networks the subscription may use, or taken."""
+
+
+def allocate_address(ip, service=None, dealer_id=None, holder=None, subscription_id=None):
+    """Give out this one address (a subscriber carried over from another system keeps theirs): a usable address
+    of a network the subscription may draw from (matching_networks), and free. Flushes; raises AddressRefused."""
+    try:
+        address = int(ipaddress.IPv4Address(str(ip).strip()))
+    except ValueError:
+        raise AddressRefused(gettext("%(ip)s is not an IPv4 address.", ip=ip)) from None
+    text = str(ipaddress.IPv4Address(address))
+    network = next((network for network in matching_networks(service, dealer_id)
+                    if usable_range(network)[0] <= address <= usable_range(network)[1]
+                    and address != gateway_int(network)), None)
+    if network is None:
+        raise AddressRefused(gettext("The IP address %(ip)s is in none of the networks this service may use.",
+                                     ip=text))
+    _lock([network])
+    if db.session.scalar(select(IpAllocation.id).where(IpAllocation.address == address)) is not None:
+        raise AddressRefused(gettext("The IP address %(ip)s is taken.", ip=text))
+    allocation = IpAllocation(network_id=network.id, address=address, holder=holder, subscription_id=subscription_id)
+    db.session.add(allocation)
+    db.session.flush()
+    return allocation
+
+
 def _lock(networks):
     """Row locks on the networks, in id order (no-op on SQLite, which has one writer)."""
     ids = sorted(network.id for network in networks)

@@ -1,10 +1,10 @@
-"""What the notifications module mails when other modules act: an operator's second factor, to the operator."""
+"""What the notifications module mails when other modules act: an operator's second factor, to the operator
+(connected in app.notifications.wiring.init)."""
 import hashlib
 
 from flask import current_app
 from flask_babel import force_locale, gettext
 
-from app.core.events import second_factor_changed, second_factor_link_issued
 from app.core.formatting import format_datetime, utcnow
 from app.notifications.services import queue_mail
 
@@ -33,8 +33,3 @@ def mail_second_factor_change(actor, operator, change, **_details):
                        "at once.\n", name=operator, what=what, when=format_datetime(utcnow()))
     key = "second-factor:%d:%s:%s" % (operator.id, change, utcnow().strftime("%Y%m%d%H%M%S%f"))
     queue_mail(actor, key, operator.email, subject, body)
-
-
-def connect():
-    second_factor_link_issued.connect(mail_enrolment_link)
-    second_factor_changed.connect(mail_second_factor_change)

@@ -1,38 +1,16 @@
-"""Queueing and sending e-mail, once per key.
+"""Queueing e-mail, once per key.
 
 `queue_mail` stores the message (flushes, in the caller's unit of work) and
-registers its sending after the commit, as a job. `send_notification`
-claims the message, sends it and records the outcome; a message whose
-sending failed stays FAILED and is tried again by `retry_failed` (the
-billing cycle's run calls it) until MAX_ATTEMPTS.
-
-Without MAIL_SERVER (the embedded default) a message is written as an .eml
-file to instance/outbox/ and to the application log instead of being sent.
-
-Never twice: the key is unique, and a message is claimed by moving it from
-pending/failed to SENDING in one UPDATE, committed on a connection of its
-own before the SMTP conversation (the one write outside the unit of work
-besides security events: the claim must hold even if the worker dies while
-sending). Two workers never both send it; a message left SENDING by a
-killed worker is not sent again on its own — the notifications page shows it.
+registers its sending after the commit, as a job (app.notifications.jobs);
+how a message is sent, and never twice, is app.notifications.sending.
 """
-import logging
-import smtplib
-import ssl
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from pathlib import Path
+from sqlalchemy import insert
 
-from flask import current_app
-from sqlalchemy import insert, update
-
-from app.core.formatting import utcnow
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
 from app.extensions import db
-from app.notifications.models import FAILED, MAX_ATTEMPTS, PENDING, SENDING, SENT, Notification
-
-log = logging.getLogger(__name__)
+from app.notifications.jobs import send, send_many
+from app.notifications.models import Notification
 
 
 def queue_mail(actor, key, recipient, subject, body, client=None):
@@ -46,7 +24,7 @@ def queue_mail(actor, key, recipient, subject, body, client=None):
     notification = Notification(key=key, recipient=recipient, subject=subject, body=body, client=client)
     db.session.add(notification)
     db.session.flush()
-    after_commit(enqueue, "app.notifications.jobs.send", actor, notification.id)
+    after_commit(enqueue, send, actor, notification.id)
     return notification
 
 
@@ -65,77 +43,5 @@ def queue_mails(actor, messages):
     if not messages:
         return []
     ids = list(db.session.scalars(insert(Notification).returning(Notification.id), messages))
-    after_commit(enqueue, "app.notifications.jobs.send_many", actor, ids)
+    after_commit(enqueue, send_many, actor, ids)
     return ids
-
-
-def _claim(notification_id):
-    """Takes the message for sending, committed at once: True for exactly one caller."""
-    with db.engine.begin() as connection:
-        claimed = connection.execute(
-            update(Notification)
-            .where(Notification.id == notification_id, Notification.status.in_((PENDING, FAILED)),
-                   Notification.attempts < MAX_ATTEMPTS)
-            .values(attempts=Notification.attempts + 1, status=SENDING)
-        )
-    return claimed.rowcount == 1
-
-
-def send_notification(notification_id):
-    """Sends one queued message; returns its status, or None when another sender has it (or had it)."""
-    if not _claim(notification_id):
-        return None
-    notification = db.session.get(Notification, notification_id)
-    db.session.refresh(notification)
-    try:
-        deliver(notification)
-    except (OSError, smtplib.SMTPException) as error:
-        notification.status = FAILED
-        notification.error = str(error)[:500] or type(error).__name__
-    else:
-        notification.status = SENT
-        notification.error = None
-        notification.sent_at = utcnow()
-    db.session.flush()
-    return notification.status
-
-
-def retry_failed(actor):
-    """Queues another try of each message the server refused or could not be reached for, up to MAX_ATTEMPTS."""
-    ids = db.session.scalars(
-        db.select(Notification.id).where(Notification.status == FAILED, Notification.attempts < MAX_ATTEMPTS)
-        .order_by(Notification.id)
-    ).all()
-    for notification_id in ids:
-        after_commit(enqueue, "app.notifications.jobs.send", actor, notification_id)
-    return len(ids)
-
-
-def as_email(notification):
-    config = current_app.config
-    message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = notification.recipient
-    message["Subject"] = notification.subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain="billing")
-    message.set_content(notification.body)
-    return message
-
-
-def deliver(notification):
-    """Hands the message to the configured SMTP server, or writes it to the outbox folder without one."""
-    config = current_app.config
-    message = as_email(notification)
-    if not config.get("MAIL_SERVER"):
-        outbox = Path(config.get("MAIL_OUTBOX") or Path(current_app.instance_path) / "outbox")
-        outbox.mkdir(parents=True, exist_ok=True)
-        (outbox / f"{notification.id:08d}.eml").write_bytes(bytes(message))
-        log.info("mail to %s written to %s: %s", notification.recipient, outbox, notification.subject)
-        return
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-        if config.get("MAIL_USE_TLS"):
-            smtp.starttls(context=ssl.create_default_context())
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-        smtp.send_message(message)

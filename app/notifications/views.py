@@ -5,7 +5,6 @@ from app.audit.formatting import register_entity
 from app.core.formatting import format_datetime
 from app.core.scoping import DealerScopedView
 from app.core.views import BillingInterface, ReadOnlyModelView
-from app.notifications import handlers
 from app.notifications.models import MailTemplate, Notification
 from app.notifications.template_views import MailTemplateView
 
@@ -45,7 +44,6 @@ class NotificationView(DealerScopedView, ReadOnlyModelView):
 
 
 def register(appbuilder):
-    handlers.connect()
     appbuilder.add_view(NotificationView, "Notifications", label=_l("Notifications"), icon="fa-envelope",
                         category="Payments")
     register_entity(MailTemplate, _l("E-mail template"),

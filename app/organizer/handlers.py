@@ -1,5 +1,4 @@
-"""What the organizer does when other modules' operations happen (connected in app.organizer.views.register)."""
-from app.core import events
+"""What the organizer does when other modules' operations happen (connected in app.organizer.wiring.init)."""
 from app.organizer.services import open_installation_task
 
 
@@ -7,7 +6,3 @@ def open_installation(actor, subscription, **_details):
     """A sold service that needs installation gets its installation task; why none was opened goes back to the
     operator."""
     return open_installation_task(actor, subscription)
-
-
-def connect():
-    events.subscription_sold.connect(open_installation)

@@ -27,7 +27,6 @@ from app.core.transaction import discard
 from app.core.validators import ModelRules
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, requested_day
 from app.extensions import db
-from app.organizer import handlers
 from app.organizer.api import TASK_OPERATIONS, VISIBLE_TASKS, TaskApi
 from app.organizer.models import (
     ASKS_NOTHING,
@@ -622,4 +621,3 @@ def register(appbuilder):
     appbuilder.add_view(TaskTypeView, "Task types", label=_l("Task types"), icon="fa-list", category="Organizer")
     appbuilder.add_view_no_menu(TaskTypeStepView)
     appbuilder.add_api(TaskApi)
-    handlers.connect()

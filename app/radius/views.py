@@ -11,7 +11,6 @@ from app.core.actors import current_operator
 from app.core.formatting import format_datetime, format_duration, format_yes_no
 from app.core.scoping import DealerScopedView
 from app.core.views import BillingInterface, BillingModelView, ReadOnlyModelView
-from app.radius import handlers
 from app.radius.auth import WALLED_GARDEN_MESSAGE
 from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, Nas, RadiusSession
 from app.radius.services import card_radius, format_bytes, may_read_secret, nas_errors, record_secret_read
@@ -168,4 +167,3 @@ def register(appbuilder):
     CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30, place="services")
     appbuilder.add_view(OnlineView, "Online now", label=_l("Online now"), icon="fa-signal", category="Clients")
     appbuilder.add_view_no_menu(SessionsView)
-    handlers.connect()

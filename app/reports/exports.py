@@ -57,22 +57,37 @@ def exports_dir():
     return folder
 
 
-def list_view(name):
-    """The panel's list view of that class name, or None."""
+def list_view(name, view_class=None):
+    """The panel's list view of that class name, or None.
+
+    A worker builds no views (`python worker.py`): there the export job has
+    the view's class, which the panel handed it (start_export), and reads
+    the list through an instance of its own, built once per application and
+    never registered with FAB (no route, no menu).
+    """
     for view in current_app.appbuilder.baseviews:
-        if type(view).__name__ == name and hasattr(view, "datamodel") and hasattr(view, "list_columns"):
+        if type(view).__name__ == name and _is_list(view):
             return view
-    return None
+    if view_class is None or view_class.__name__ != name:
+        return None
+    built = current_app.extensions.setdefault("export_list_views", {})
+    if view_class not in built:
+        built[view_class] = view_class()
+    return built[view_class] if _is_list(built[view_class]) else None
 
 
-def may_export(actor, source):
+def _is_list(view):
+    return hasattr(view, "datamodel") and hasattr(view, "list_columns")
+
+
+def may_export(actor, source, view_class=None):
     """Whether `actor` may export `source` ("report:<key>" or "list:<ViewClass>")."""
     if actor is None or not may(actor, permissions.EXPORT_REPORTS):
         return False
     if source.startswith(REPORT_PREFIX):
         return source[len(REPORT_PREFIX):] in REPORTS and may_access(actor, "can_list", "Reports")
     if source.startswith(LIST_PREFIX):
-        view = list_view(source[len(LIST_PREFIX):])
+        view = list_view(source[len(LIST_PREFIX):], view_class)
         return view is not None and may_access(actor, "can_list", view.class_permission_name)
     return False
 
@@ -97,7 +112,9 @@ def start_export(actor, source, fmt, query_string=""):
     db.session.flush()
     record_event(LogEntry.EXPORT, user=actor, entity=export,
                  note=f"{export.title} ({fmt.upper()}): {describe(actor, source, query_string)}"[:500])
-    after_commit(enqueue, write_export, actor, export.id, background=True)
+    # The job gets the list view's class, not only its name: a worker has no views to find it among.
+    view_class = type(list_view(source[len(LIST_PREFIX):])) if source.startswith(LIST_PREFIX) else None
+    after_commit(enqueue, write_export, actor, export.id, view_class, background=True)
     return export
 
 
@@ -107,7 +124,7 @@ def describe(actor, source, query_string):
     return "; ".join(f"{name}: {value}" for name, value in pairs) or gettext("no filters")
 
 
-def filter_pairs(actor, source, query_string):
+def filter_pairs(actor, source, query_string, view_class=None):
     """[(label, value)] of the filters the export applies for `actor`: the LOG's note and the PDF's header.
 
     A report's, as its own filters describe them; a list's, only those its
@@ -116,7 +133,7 @@ def filter_pairs(actor, source, query_string):
     """
     if source.startswith(REPORT_PREFIX):
         return filter_description(source[len(REPORT_PREFIX):], _args(query_string), actor)
-    view = list_view(source[len(LIST_PREFIX):])
+    view = list_view(source[len(LIST_PREFIX):], view_class)
     with current_app.test_request_context("/?" + query_string):
         applied = read_list_filters(view, actor).get_filters_values()
     return [(f"{view.label_columns.get(flt.column_name, flt.column_name)} ({flt.name})",
@@ -145,12 +162,15 @@ def export_progress(export):
     return (min(99, int(done * 100 / total)) if total else 0), done
 
 
-def write_export(actor, export_id):
-    """The job: writes the export's file. A retried job does nothing twice (it writes only a queued export)."""
+def write_export(actor, export_id, view_class=None):
+    """The job: writes the export's file. A retried job does nothing twice (it writes only a queued export).
+
+    `view_class`: a list's view class (list_view), None for a report.
+    """
     export = db.session.get(Export, export_id)
     if export is None or export.status != QUEUED:
         return
-    if not may_export(actor, export.source):
+    if not may_export(actor, export.source, view_class):
         # The right was taken away after the request: nothing is written.
         export.status, export.error, export.finished_at = FAILED, gettext("No right to export this."), utcnow()
         return
@@ -160,7 +180,7 @@ def write_export(actor, export_id):
     partial = path.with_suffix(path.suffix + ".part")
     try:
         with open(partial, "wb") as stream:
-            export.rows_done = _write(actor, export, stream)
+            export.rows_done = _write(actor, export, stream, view_class)
         os.replace(partial, path)
     except Exception as error:  # noqa: BLE001 — the export's page says it failed; the log has the trace
         current_app.logger.exception("export %s failed", export_id)
@@ -171,19 +191,19 @@ def write_export(actor, export_id):
     cleanup_exports()
 
 
-def _pdf_header(actor, export):
+def _pdf_header(actor, export, view_class):
     company = company_of(getattr(actor, "dealer", None))
     return {"company": company.get("name") or "", "operator": str(actor), "made_at": utcnow(),
-            "filters": filter_pairs(actor, export.source, export.query_string)}
+            "filters": filter_pairs(actor, export.source, export.query_string, view_class)}
 
 
-def _write(actor, export, stream):
-    header = _pdf_header(actor, export) if export.fmt == PDF else {}
+def _write(actor, export, stream, view_class):
+    header = _pdf_header(actor, export, view_class) if export.fmt == PDF else {}
     writer = writer_for(export.fmt, stream, export.title, **header)
     if export.source.startswith(REPORT_PREFIX):
         count = _write_report(actor, export, writer)
     else:
-        count = _write_list(actor, export, writer)
+        count = _write_list(actor, export, writer, view_class)
     writer.close()
     return count
 
@@ -212,8 +232,8 @@ def export_columns(view, actor):
     return visible_columns(view, actor, getattr(view, "export_columns", None) or view.list_columns)
 
 
-def _write_list(actor, export, writer):
-    view = list_view(export.source[len(LIST_PREFIX):])
+def _write_list(actor, export, writer, view_class):
+    view = list_view(export.source[len(LIST_PREFIX):], view_class)
     columns = export_columns(view, actor)
     writer.header([str(view.label_columns.get(column, column)) for column in columns])
     model = view.datamodel.obj

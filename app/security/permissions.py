@@ -33,6 +33,8 @@ SEE_ALL_CASH_DESKS = "see_all_cash_desks"
 PLAN_TASKS = "plan_tasks"
 # Held by a role, it makes its operators log in with a one-time code too (app.security.two_factor).
 TWO_FACTOR_LOGIN = "two_factor_login"
+# Bringing an ISP's clients and subscriptions in from a file (app.imports): administrators only by default.
+IMPORT_DATA = "import_data"
 
 # right → (permission, view menu)
 RIGHTS = {
@@ -49,6 +51,7 @@ RIGHTS = {
     SEE_ALL_CASH_DESKS: (SEE_ALL_CASH_DESKS, OPERATIONS),
     TWO_FACTOR_LOGIN: (TWO_FACTOR_LOGIN, OPERATIONS),
     PLAN_TASKS: (PLAN_TASKS, OPERATIONS),
+    IMPORT_DATA: (IMPORT_DATA, OPERATIONS),
     MANAGE_OPERATORS: ("can_edit", "Operator"),
     MANAGE_PROTECTION: ("can_edit", "AllowedAddress"),
     READ_LOG: ("can_list", "LogEntry"),
@@ -94,6 +97,7 @@ PERMISSION_LABELS = {
     SEE_ALL_CASH_DESKS: _l("see every operator's cash desk"),
     TWO_FACTOR_LOGIN: _l("must log in with a one-time code"),
     PLAN_TASKS: _l("plan tasks: see every task, assign technicians"),
+    IMPORT_DATA: _l("import clients and subscriptions from a file"),
 }
 
 # View menus that are not a model (the model views register their labels
@@ -162,6 +166,7 @@ VIEW_LABELS = {
     "Unplanned": _l("Unplanned tasks"),
     "FREEFTP": _l("FREEFTP"),
     "My tasks": _l("My tasks"),
+    "Import": _l("Import from another system"),
 }
 
 ADMINISTRATOR = "Администратор"

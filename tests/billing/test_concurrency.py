@@ -15,6 +15,9 @@ from tests.conftest import app_config, migrate_and_prepare
 from tests.core.test_migrations import fresh_postgres_database
 from tests.factories import head_office_cashier, make_client, make_service, make_subscription
 
+# Each makes its own databases: nothing here depends on the run's database.
+pytestmark = pytest.mark.once
+
 THREADS = 10
 
 

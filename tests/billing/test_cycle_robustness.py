@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from app import create_app
@@ -47,6 +48,7 @@ def final_state(app):
     return statuses, sorted(effects), notifications, suspensions_logged
 
 
+@pytest.mark.once
 def test_two_runs_of_the_same_day_at_once_act_once_on_postgresql(tmp_path):
     url = fresh_postgres_database("billing_cycle_test")
     app = create_app(app_config(url, MAIL_SERVER=None, MAIL_OUTBOX=str(tmp_path / "outbox")))

@@ -118,6 +118,7 @@ def menu_entries(page):
         "links => links.map(link => [link.textContent.trim(), link.getAttribute('href')])")
 
 
+@pytest.mark.once
 def test_every_role_opens_every_menu_entry_and_reads_bulgarian(live_server, browser):
     report = {}
     for role, (username, password) in ROLES.items():

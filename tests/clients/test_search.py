@@ -199,6 +199,7 @@ def database_before_the_keys(request, tmp_path):
     return fresh_postgres_database("billing_phone_keys_test")
 
 
+@pytest.mark.once
 def test_the_upgrade_keys_the_phones_of_existing_clients(database_before_the_keys):
     app = create_app(app_config(database_before_the_keys))
     with app.app_context():

@@ -314,6 +314,7 @@ def test_concurrent_repeats_pay_once_on_sqlite(app):
     assert_one_payment_for_concurrent_repeats(app)
 
 
+@pytest.mark.once
 def test_concurrent_repeats_pay_once_on_postgresql():
     url = fresh_postgres_database("billing_collectors_test")
     app = create_app(app_config(url))

@@ -9,9 +9,10 @@ Two checks:
   seeded shuffled order;
 * static: every import of `app.<module>` written in app/, module-level or
   inside a function, is an edge of the module graph, which must have no
-  cycle; app/core is plumbing and imports no business module at all. A
-  function-local import that hides a cycle from the interpreter is still a
-  cycle here: the point is that dependencies go one way.
+  cycle; app/core and app/extensions.py are plumbing and import no business
+  module at all. A function-local import that hides a cycle from the
+  interpreter is still a cycle here: the point is that dependencies go one
+  way. And no function-local import crosses from one module into another.
 """
 import ast
 import json
@@ -24,12 +25,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 PLUMBING = "core"
-# Not edges: the application package itself, and the two files every module
-# may use (the extension objects, the list of all models).
-SHARED = {"app", "app.extensions", "app.models"}
+# Plumbing beside app/core: the extension objects every module uses (db, csrf, migrate).
+PLUMBING_FILES = {"app.extensions"}
+# Not edges: the application package itself (the composition root, create_app),
+# and the list of all models every module may import.
+SHARED = {"app", "app.models"}
 SEED = 20240601
 # Processes that import all the other files after their first one. Each
 # costs ~0.6 s of CPU (mapper configuration, PDF stack), so doing it in all
@@ -55,8 +60,8 @@ def business_modules():
 # --- dynamic: each file first in a fresh process -------------------------
 
 # Runs in a fresh interpreter. It imports only the third-party modules that
-# any `import app...` runs anyway before the first line of project code (the
-# leading imports of app/__init__.py and app/extensions.py, in their order),
+# any `import app...` imports anyway (the module-level imports of
+# app/__init__.py and of the project files it imports, in their order),
 # then forks one child per target: the child has no project module loaded
 # and imports its target first; children in `shuffled` then import all the
 # others in a seeded shuffled order. Forking saves the ~0.8 s of
@@ -113,24 +118,41 @@ for other in rest:
 """
 
 
-def leading_third_party_imports(path):
-    """Module-level imports of `path` before its first project import, following app.extensions."""
+def is_project(name):
+    return name.split(".")[0] in ("app", "config")
+
+
+def project_file(dotted):
+    """The file of a project module ("app.audit.versioning"), or None (a name imported from a module)."""
+    path = ROOT.joinpath(*dotted.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def leading_third_party_imports(path, seen=None):
+    """The third-party modules `import app` imports anyway, in order: the module-level imports of `path`,
+    following each project import into its file (once each)."""
+    seen = set() if seen is None else seen
+    seen.add(path)
     found = []
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and not node.level:
-            names = [node.module]
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            return found  # a relative import is a project import
+            # `from app.audit import versioning` imports app/audit/versioning.py; `from flask import Flask`, flask.
+            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module] \
+                if is_project(node.module) else [node.module]
         else:
+            continue  # a relative import is a project import, and followed by the absolute ones
+        if not is_project(names[0]):
+            found += [name for name in names if name not in found]
             continue
         for name in names:
-            if name == "app.extensions" and path != APP / "extensions.py":
-                return found + leading_third_party_imports(APP / "extensions.py")
-            if name == "app" or name.startswith("app.") or name == "config":
-                return found
-            found.append(name)
+            target = project_file(name)
+            if target is not None and target not in seen:
+                found += [more for more in leading_third_party_imports(target, seen) if more not in found]
     return found
 
 
@@ -156,6 +178,7 @@ def summarise(failures):
     return "\n\n".join(paragraphs)
 
 
+@pytest.mark.once  # imports the code, not the database: the same in both of CI's runs
 def test_every_file_imports_first_in_a_fresh_process(tmp_path):
     targets = [module_name(path) for path in app_files()]
     shuffled = sorted(random.Random(SEED).sample(targets, min(SHUFFLED_PASSES, len(targets))))
@@ -232,6 +255,8 @@ def imports_of(path):
 
 
 def module_of(dotted, modules):
+    if dotted in PLUMBING_FILES:
+        return PLUMBING
     parts = dotted.split(".")
     if len(parts) >= 2 and parts[0] == "app" and parts[1] in modules:
         return parts[1]
@@ -244,7 +269,7 @@ def module_graph():
     edges = defaultdict(list)
     for path in app_files():
         source = module_of(module_name(path), modules)
-        if source is None:  # app/__init__.py, app/extensions.py, app/models.py
+        if source is None:  # app/__init__.py, app/models.py
             continue
         for found in imports_of(path):
             if found.target in SHARED:
@@ -351,5 +376,20 @@ def test_core_imports_no_business_module():
     edges = module_graph()
     wrong = [found for (source, target), imports in sorted(edges.items()) if source == PLUMBING
              for found in imports]
-    assert not wrong, f"app/{PLUMBING} is plumbing: it may import only app.{PLUMBING}, app.extensions and " \
-        "third-party code, but:\n" + "\n".join(f"    {found}" for found in wrong)
+    assert not wrong, f"app/{PLUMBING} and app/extensions.py are plumbing: they may import only app.{PLUMBING}, " \
+        "app.extensions and third-party code, but:\n" + "\n".join(f"    {found}" for found in wrong)
+
+
+def test_no_function_local_import_crosses_a_module():
+    """A function that imports from another module hides a dependency (usually a cycle) from the reader: the
+    module imports it at the top, or the other module reacts to an event."""
+    modules = set(business_modules())
+    crossing = []
+    for path in app_files():
+        source = module_of(module_name(path), modules)
+        for found in imports_of(path):
+            target = module_of(found.target, modules) if found.target not in SHARED else None
+            if found.local and target is not None and target != source:
+                crossing.append(found)
+    assert not crossing, "function-local imports from another module:\n" + "\n".join(f"    {found}"
+                                                                                        for found in crossing)

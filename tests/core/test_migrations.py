@@ -12,6 +12,9 @@ from app import create_app
 from app.extensions import db
 from tests.conftest import POSTGRES_URL, app_config, unavailable
 
+# Each makes its own databases: nothing here depends on the run's database.
+pytestmark = pytest.mark.once
+
 EXPECTED_TABLES = {"ab_user", "ab_role", "dealer", "dealer_version", "transaction", "log_entry"}
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import LogEntry
 from app.billing.charges import payment_method
+from app.billing.jobs import reactivate, record_payment_job
 from app.billing.models import Payment
 from app.billing.periods import month_end
 from app.clients.models import Client, Subscription
@@ -115,7 +116,7 @@ def pay_through_collector(app, number, key):
 
 def pay_in_job(app, client_id, key):
     with app.app_context():
-        enqueue("app.billing.jobs.record_payment_job", head_office_cashier(), client_id, amount=FEE,
+        enqueue(record_payment_job, head_office_cashier(), client_id, amount=FEE,
                 request_key=key)
 
 
@@ -280,14 +281,14 @@ def test_a_job_acting_for_a_dealers_operator_sees_only_that_dealers_rows(app):
                                          paid_until=today + timedelta(days=20))
         subscription_id, client_id = subscription.id, client.id
 
-        enqueue("app.billing.jobs.reactivate", alpha_cashier, subscription_id)
+        enqueue(reactivate, alpha_cashier, subscription_id)
         assert db.session.get(Subscription, subscription_id).status == "suspended"
         with pytest.raises(FieldErrors) as refusal:
-            enqueue("app.billing.jobs.record_payment_job", alpha_cashier, client_id, amount="10.00")
+            enqueue(record_payment_job, alpha_cashier, client_id, amount="10.00")
         assert "client" in refusal.value.errors
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
 
-        enqueue("app.billing.jobs.reactivate", beta_cashier, subscription_id)
+        enqueue(reactivate, beta_cashier, subscription_id)
         db.session.expire_all()
         assert db.session.get(Subscription, subscription_id).status == "active"
         activation = db.session.scalars(select(LogEntry).where(

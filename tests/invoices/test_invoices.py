@@ -45,6 +45,7 @@ def bare_payment(client):
     return payment
 
 
+@pytest.mark.once
 def test_twenty_concurrent_issues_on_postgresql_get_consecutive_numbers():
     url = fresh_postgres_database("billing_invoices_test")
     # One connection per thread, so that all twenty really wait on the counter at once.

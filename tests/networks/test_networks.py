@@ -135,6 +135,7 @@ def _allocate_in_process(database_url, holder, count, start, results):
             results.put((holder, str(refusal)))
 
 
+@pytest.mark.once
 def test_concurrent_allocation_on_postgresql_never_shares(app):
     from tests.core.test_migrations import fresh_postgres_database
     from tests.conftest import migrate_and_prepare

@@ -1,0 +1,376 @@
+"""Importing clients and subscriptions from another system's file, a dry run first.
+
+`import_file(actor, content, file_name, kind, dealer=None, dry_run=True)`
+reads the file (app.imports.reading), maps its columns by header
+(app.imports.columns) and takes each row through the same operations the
+panel's forms use — create_client/update_client, sell_subscription,
+change_technical_parameters, change_status — so a row is refused by the
+same rules and in the same words. Each row is its own unit of work: kept
+(committed) in a run, undone in a dry run, undone when refused; a refused
+row never undoes another. Every imported record keeps its key in the old
+system (ImportKey) with the values imported, so the same file again changes
+nothing and a corrected file changes what was corrected; the LOG says
+"внос от <file>, ред N". The report is a plain dict (kept as JSON with the
+uploaded file): rows, totals, unknown columns.
+"""
+import ipaddress
+import re
+from datetime import date
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.models import LogEntry
+from app.audit.services import record_event
+from app.catalog.models import Service
+from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, PENDING, SUSPENDED, TERMINATED, Client, Subscription
+from app.clients.services import create_client, update_client
+from app.clients.subscriptions import CarriedOver, change_status, change_technical_parameters, sell_subscription
+from app.core.errors import FieldErrors
+from app.core.formatting import office_language
+from app.core.money import check_amount, format_money, quantize
+from app.core.transaction import discard, finish
+from app.core.validators import IDENTIFIER_CHECKS, InvalidValue, parse_day
+from app.extensions import db
+from app.imports.columns import COLUMNS, HEADERS, REASON_HEADER, map_header, write_csv
+from app.imports.models import CLIENTS, KINDS, SUBSCRIPTIONS, ImportKey
+from app.imports.reading import UnreadableFile, read_table
+from app.networks.services import AddressRefused, allocate_address, normalize_mac, release
+from app.security import permissions
+from app.security.rights import may
+
+CREATED, CHANGED, UNCHANGED, REFUSED = "created", "changed", "unchanged", "refused"
+OUTCOMES = (CREATED, CHANGED, UNCHANGED, REFUSED)
+OUTCOME_LABELS = {CREATED: _l("created"), CHANGED: _l("changed"), UNCHANGED: _l("unchanged"),
+                  REFUSED: _l("refused row")}
+COMPANY_WORDS = {"фирма", "юридическо лице", "юл", "company", "ет", "еоод", "оод", "ад"}
+INDIVIDUAL_WORDS = {"", "физическо лице", "фл", "физическо", "лице", "individual"}
+STATUS_WORDS = {
+    ACTIVE: {"", "активен", "активна", "активно", "active", "включен"},
+    SUSPENDED: {"спрян", "спряна", "спряно", "suspended", "изключен", "блокиран"},
+    PENDING: {"чака инсталация", "очаква инсталация", "pending", "нов"},
+    TERMINATED: {"прекратен", "прекратена", "прекратено", "terminated", "закрит"},
+}
+
+
+class Refused(Exception):
+    """A row the import will not take; the message says why, in Bulgarian."""
+
+
+def may_import(actor):
+    return may(actor, permissions.IMPORT_DATA)
+
+
+def origin_of(dealer):
+    """Whose old system the file's keys are of: head office's, or the dealer's."""
+    return f"dealer:{dealer.id}" if dealer is not None else "office"
+
+
+def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
+    """Import (or with `dry_run` only judge) every row of the file; returns the report.
+
+    Commits each row that is kept (not in a dry run); undoes the others. Raises FieldErrors when the actor may
+    not import or the kind is unknown.
+    """
+    if not may_import(actor):
+        raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
+    if kind not in KINDS:
+        raise FieldErrors({"kind": [gettext("Choose what the file holds: clients or subscriptions.")]})
+    report = {"kind": kind, "file_name": file_name, "dry_run": dry_run, "dealer": str(dealer) if dealer else None,
+              "format": None, "unknown_columns": [], "missing_columns": [], "error": None, "rows": [],
+              "totals": dict.fromkeys(OUTCOMES, 0)}
+    try:
+        table = read_table(content, file_name)
+    except UnreadableFile as error:
+        report["error"] = str(error)
+        return report
+    report["format"] = table.format
+    mapping, report["unknown_columns"], report["missing_columns"] = map_header(table.header, kind)
+    if report["missing_columns"]:
+        with office_language():
+            report["error"] = gettext("Columns missing: %(columns)s.", columns=", ".join(report["missing_columns"]))
+        return report
+    rows = RowImporter(actor, kind, file_name, dealer, table.format)
+    for number, cells in table.rows:
+        values = {field: cells[index] if index < len(cells) else "" for field, index in mapping.items()}
+        with office_language():
+            try:
+                outcome, label, details = rows.take(number, values)
+            except Refused as refusal:
+                outcome, label, details = REFUSED, values.get("name") or values.get("source_key") or "", str(refusal)
+            except InvalidValue as refusal:
+                outcome, label, details = REFUSED, values.get("source_key", ""), str(refusal.message)
+            except FieldErrors as refusal:
+                outcome, label, details = REFUSED, values.get("source_key", ""), str(refusal)
+            except IntegrityError:
+                # Another process took the same username or address between the check and the write.
+                outcome, label, details = REFUSED, values.get("source_key", ""), gettext(
+                    "The row collides with a record written meanwhile (a username or an address); import it again.")
+        if dry_run or outcome == REFUSED:
+            discard()
+        else:
+            finish()
+        report["rows"].append({"row": number, "key": str(values.get("source_key", "")), "outcome": outcome,
+                               "label": str(label), "details": details})
+        report["totals"][outcome] += 1
+    return report
+
+
+def refused_rows_file(content, file_name, report):
+    """The refused rows of a report as a CSV in the file's own columns, with the reason in a last column, to be
+    corrected and imported again."""
+    table = read_table(content, file_name)
+    reasons = {row["row"]: row["details"] for row in report["rows"] if row["outcome"] == REFUSED}
+    header = [title for title in table.header if title != REASON_HEADER]
+    width = len(header)
+    rows = [[_as_text(cell) for cell in (cells + [""] * width)[:width]] + [reasons[number]]
+            for number, cells in table.rows if number in reasons]
+    return write_csv(header + [REASON_HEADER], rows)
+
+
+def _as_text(cell):
+    return cell.strftime("%d.%m.%Y") if isinstance(cell, date) else cell
+
+
+def _jsonable(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+class RowImporter:
+    """Takes a file's rows one by one; remembers the keys, usernames and addresses earlier rows used (a dry
+    run undoes each row, so the database alone cannot tell a row it repeats an earlier one)."""
+
+    def __init__(self, actor, kind, file_name, dealer, file_format):
+        self.actor, self.kind, self.file_name, self.dealer = actor, kind, file_name, dealer
+        self.dealer_id = dealer.id if dealer is not None else None
+        self.origin = origin_of(dealer)
+        self.file_format = file_format
+        self.seen = {}  # (what, value) → row number
+
+    def note(self, number):
+        return f"внос от {self.file_name}, ред {number}"
+
+    def once(self, what, value, number, message):
+        """Refuse a value an earlier row of the file has already used."""
+        earlier = self.seen.setdefault((what, value), number)
+        if earlier != number:
+            raise Refused(message + " " + gettext("(row %(row)s)", row=earlier))
+
+    def take(self, number, values):
+        values = {field: _as_text(value) if field not in ("activation_date", "paid_until") else value
+                  for field, value in values.items()}
+        key = str(values.get("source_key") or "").strip()
+        if not key:
+            raise Refused(gettext("The row has no %(column)s.", column=HEADERS[self.kind]["source_key"]))
+        self.once("key", key, number, gettext("%(column)s %(key)s is repeated in the file",
+                                              column=HEADERS[self.kind]["source_key"], key=key))
+        existing = db.session.scalar(select(ImportKey).where(
+            ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key == key))
+        if self.kind == CLIENTS:
+            return self.client_row(number, key, values, existing)
+        return self.subscription_row(number, key, values, existing)
+
+    def keep(self, existing, key, record, number, fields):
+        """The key and the values imported, beside the record; the LOG's line about the row."""
+        imported = {field: _jsonable(value) for field, value in fields.items()}
+        if existing is None:
+            existing = ImportKey(kind=self.kind, origin=self.origin, source_key=key, record_id=record.id)
+            db.session.add(existing)
+        existing.imported_values, existing.file_name, existing.row_number = imported, self.file_name[:200], number
+        record_event(LogEntry.IMPORT, user=self.actor, entity=record, note=self.note(number))
+        db.session.flush()
+
+    @staticmethod
+    def changed(existing, fields):
+        return {field: value for field, value in fields.items()
+                if existing.imported_values.get(field) != _jsonable(value)}
+
+    def labels(self, fields):
+        return ", ".join(HEADERS[self.kind].get(field, field) for field in fields)
+
+    # Clients
+
+    def client_row(self, number, key, values, existing):
+        fields = self.client_fields(values)
+        if existing is None:
+            client = create_client(self.actor, dealer=self.dealer, **fields)
+            self.keep(None, key, client, number, fields)
+            return CREATED, client.name, ""
+        client = db.session.get(Client, existing.record_id)
+        if client is None:
+            raise Refused(gettext("The client imported from this row earlier has been deleted."))
+        changed = self.changed(existing, fields)
+        if not changed:
+            return UNCHANGED, str(client), ""
+        update_client(self.actor, client, **changed)
+        self.keep(existing, key, client, number, fields)
+        return CHANGED, str(client), self.labels(changed)
+
+    def client_fields(self, values):
+        """The row as create_client's fields, identifiers checked by the form's own checks."""
+        kind_word = values.get("kind", "").strip().lower()
+        if kind_word in INDIVIDUAL_WORDS:
+            kind = INDIVIDUAL
+        elif kind_word in COMPANY_WORDS:
+            kind = COMPANY
+        else:
+            raise Refused(gettext("Unknown type \"%(value)s\": an individual (физическо лице) or a company (фирма).",
+                                  value=values.get("kind")))
+        name = values.get("name", "").strip()
+        if not name:
+            raise Refused(gettext("The row has no %(column)s.", column=HEADERS[CLIENTS]["name"]))
+        fields = {"kind": kind, "name": name}
+        for field in ("phone", "email", "address_text", "comment", "id_card", "mol", "company_address"):
+            if field in values:
+                fields[field] = values[field].strip() or None
+        for field in ("egn", "eik", "vat_number"):
+            text = values.get(field, "").strip()
+            if text and field == "egn" and self.file_format == "XLSX" and text.isdigit() and len(text) < 10:
+                text = text.zfill(10)  # a number cell lost the leading zero of a birth year 2000 and later
+            fields[field] = IDENTIFIER_CHECKS[field](text) if text else None
+        fields["vat_registered"] = bool(fields.get("vat_number"))
+        if kind == COMPANY:
+            fields["company_name"] = name
+        return fields
+
+    # Subscriptions
+
+    def subscription_row(self, number, key, values, existing):
+        fields = self.subscription_fields(number, values)
+        client_key = fields.pop("client_key")
+        client_link = db.session.scalar(select(ImportKey).where(
+            ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
+        client = db.session.get(Client, client_link.record_id) if client_link is not None else None
+        if client is None:
+            raise Refused(gettext("No client with the number %(key)s has been imported (import the clients first).",
+                                  key=client_key))
+        service = fields.pop("service")
+        fields["client_id"], fields["service_id"] = client.id, service.id
+        if existing is None:
+            return self.new_subscription(number, key, fields, client, service)
+        subscription = db.session.get(Subscription, existing.record_id)
+        if subscription is None:
+            raise Refused(gettext("The subscription imported from this row earlier has been deleted."))
+        changed = self.changed(existing, fields)
+        if not changed:
+            return UNCHANGED, str(subscription), ""
+        self.change_subscription(number, subscription, changed)
+        self.keep(existing, key, subscription, number, fields)
+        return CHANGED, str(subscription), self.labels(changed)
+
+    def new_subscription(self, number, key, fields, client, service):
+        status = fields["status"]
+        carried = CarriedOver(reason=self.note(number), activation_date=fields["activation_date"],
+                              paid_until=fields["paid_until"], active=status != PENDING)
+        subscription = sell_subscription(
+            self.actor, client, service, username=fields["username"], password=fields["password"],
+            delivery_address=fields["delivery_address"], addresses=fields["ip_addresses"], carried_over=carried)
+        if fields["mac_address"]:
+            change_technical_parameters(self.actor, subscription, mac_address=fields["mac_address"])
+        if status in (SUSPENDED, TERMINATED):
+            change_status(self.actor, subscription, status, self.note(number))
+        self.keep(None, key, subscription, number, fields)
+        return CREATED, str(subscription), ""
+
+    def change_subscription(self, number, subscription, changed):
+        """A corrected row: each change through its operation (the days, which no operation sets, directly)."""
+        if "client_id" in changed or "service_id" in changed:
+            raise Refused(gettext("An imported subscription's client or service is not changed by an import."))
+        technical = {field: changed[field] or None
+                     for field in ("username", "password", "mac_address", "delivery_address") if field in changed}
+        if technical:
+            change_technical_parameters(self.actor, subscription, **technical)
+        for field in ("activation_date", "paid_until"):
+            if field in changed:
+                setattr(subscription, field, changed[field])
+        if "ip_addresses" in changed:
+            release(list(subscription.ip_allocations))
+            try:
+                for address in changed["ip_addresses"]:
+                    allocate_address(address, service=subscription.service, dealer_id=subscription.client.dealer_id,
+                                     holder=subscription.client.name, subscription_id=subscription.id)
+            except AddressRefused as refusal:
+                raise Refused(str(refusal)) from None
+        if "status" in changed and changed["status"] != subscription.status:
+            change_status(self.actor, subscription, changed["status"], self.note(number))
+        db.session.flush()
+
+    def subscription_fields(self, number, values):
+        client_key = values.get("client_key", "").strip()
+        if not client_key:
+            raise Refused(gettext("The row has no %(column)s.", column=HEADERS[SUBSCRIPTIONS]["client_key"]))
+        fields = {"client_key": client_key, "service": self.service(values.get("service", "").strip())}
+        status_word = values.get("status", "").strip().lower()
+        status = next((status for status, words in STATUS_WORDS.items() if status_word in words), None)
+        if status is None:
+            raise Refused(gettext("Unknown status \"%(value)s\": активен, спрян, чака инсталация or прекратен.",
+                                  value=values.get("status")))
+        fields["status"] = status
+        for field in ("activation_date", "paid_until"):
+            try:
+                fields[field] = parse_day(values.get(field, ""), default=None)
+            except InvalidValue as error:
+                raise Refused(f"{HEADERS[SUBSCRIPTIONS][field]}: {error.message}") from None
+        fee = values.get("monthly_fee", "").strip()
+        if fee:
+            try:
+                amount = check_amount(fee)
+            except InvalidValue as error:
+                raise Refused(f"{HEADERS[SUBSCRIPTIONS]['monthly_fee']}: {error.message}") from None
+            service = fields["service"]
+            if amount != quantize(service.monthly_fee):
+                raise Refused(gettext(
+                    "The monthly fee %(fee)s differs from the service's %(service_fee)s (%(service)s).",
+                    fee=format_money(amount, service.currency), service_fee=format_money(service.monthly_fee,
+                                                                                         service.currency),
+                    service=service.name))
+            fields["monthly_fee"] = str(amount)
+        username = values.get("username", "").strip() or None
+        if username:
+            self.once("username", username.lower(), number,
+                      gettext("The username %(username)s is repeated in the file", username=username))
+        fields["username"] = username
+        fields["password"] = values.get("password") or None  # as typed: the subscriber's login keeps working
+        mac = values.get("mac_address", "").strip()
+        fields["mac_address"] = normalize_mac(mac) if mac else None
+        if mac and fields["mac_address"] is None:
+            raise Refused(gettext(
+                "A MAC address has 12 hexadecimal digits, e.g. AA:BB:CC:DD:EE:FF or aabb.ccdd.eeff.") + f" ({mac})")
+        fields["ip_addresses"] = self.addresses(number, values.get("ip_addresses", ""))
+        fields["delivery_address"] = values.get("delivery_address", "").strip() or None
+        return fields
+
+    def service(self, text):
+        if not text:
+            raise Refused(gettext("The row has no %(column)s.", column=HEADERS[SUBSCRIPTIONS]["service"]))
+        # Compared in Python: SQLite's lower() leaves Cyrillic as it is. A catalog has tens of services.
+        service = db.session.scalar(select(Service).where(Service.name == text)) or next(
+            (service for service in db.session.scalars(select(Service)) if service.name.casefold() == text.casefold()),
+            None)
+        if service is None and text.isdigit() and len(text) < 10:
+            service = db.session.get(Service, int(text))
+        if service is None:
+            raise Refused(gettext("Unknown service \"%(service)s\".", service=text))
+        return service
+
+    def addresses(self, number, text):
+        found = []
+        for part in (part for part in re.split(r"[,;\s]+", text or "") if part):
+            try:
+                address = str(ipaddress.IPv4Address(part))
+            except ValueError:
+                raise Refused(gettext("%(ip)s is not an IPv4 address.", ip=part)) from None
+            self.once("ip", address, number, gettext("The IP address %(ip)s is repeated in the file", ip=address))
+            found.append(address)
+        return found
+
+
+def template_rows(kind):
+    """The template's documentation: (header, required, example, note) per column."""
+    return [(column.header, column.required, column.example, column.note) for column in COLUMNS[kind]]

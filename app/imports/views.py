@@ -1,0 +1,157 @@
+"""The import page /import/: upload a file, read its dry run row by row, run it, download the refused rows."""
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.core.actors import current_operator
+from app.core.errors import FieldErrors
+from app.core.formatting import utcnow
+from app.core.transaction import discard, finish
+from app.core.validators import as_id
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.imports.columns import template_csv
+from app.imports.models import CLIENTS, KINDS, SUBSCRIPTIONS, ImportFile
+from app.imports.services import (
+    OUTCOME_LABELS,
+    OUTCOMES,
+    REFUSED,
+    UNCHANGED,
+    import_file,
+    refused_rows_file,
+    template_rows,
+)
+from app.security.permissions import IMPORT_DATA
+from app.security.rights import require_right
+
+KIND_LABELS = {CLIENTS: _l("Clients"), SUBSCRIPTIONS: _l("Subscriptions")}
+MAX_FILE_BYTES = 50 * 1024 * 1024
+RECENT_FILES = 10
+# A page of a large file's report shows every row that is not "unchanged", up to this many.
+MAX_ROWS_SHOWN = 2000
+
+
+def _file_or_404(pk):
+    record = db.session.get(ImportFile, as_id(pk) or 0)
+    if record is None:
+        abort(404)
+    return record
+
+
+def _csv(content, name):
+    return Response(content, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+class ImportView(BaseView):
+    """One page for the whole import: the templates, the upload, the reports."""
+
+    route_base = "/import"
+    class_permission_name = "Import"
+    default_view = "index"
+    # One permission opens the page; the import right (checked in the operation too) decides the rest.
+    method_permission_name = {"index": "list", "upload": "list", "report": "list", "run": "list",
+                              "refused": "list", "template": "list"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        require_right(IMPORT_DATA)
+        recent = db.session.scalars(select(ImportFile).order_by(ImportFile.id.desc()).limit(RECENT_FILES)).all()
+        return self.render_template(
+            "imports/index.html", title=_l("Import from another system"), kinds=KIND_LABELS,
+            templates={kind: template_rows(kind) for kind in KINDS},
+            dealers=db.session.scalars(select(Dealer).order_by(Dealer.name)).all(), recent=recent,
+            outcome_labels=OUTCOME_LABELS)
+
+    @expose("/template/<kind>")
+    @has_access
+    def template(self, kind):
+        require_right(IMPORT_DATA)
+        if kind not in KINDS:
+            abort(404)
+        return _csv(template_csv(kind), f"shablon-{kind}.csv")
+
+    @expose("/upload", methods=["POST"])
+    @has_access
+    def upload(self):
+        """Keeps the file and shows its dry run: nothing of it is written yet."""
+        require_right(IMPORT_DATA)
+        kind = request.form.get("kind")
+        upload = request.files.get("file")
+        dealer = None
+        if request.form.get("dealer"):
+            dealer = db.session.get(Dealer, as_id(request.form.get("dealer")) or 0)
+            if dealer is None:
+                abort(404)
+        content = upload.read(MAX_FILE_BYTES + 1) if upload else b""
+        if kind not in KINDS:
+            flash(gettext("Choose what the file holds: clients or subscriptions."), "danger")
+            return redirect(url_for("ImportView.index"))
+        if not content:
+            flash(gettext("Choose a CSV or XLSX file."), "danger")
+            return redirect(url_for("ImportView.index"))
+        if len(content) > MAX_FILE_BYTES:
+            flash(gettext("The file is larger than 50 MB."), "danger")
+            return redirect(url_for("ImportView.index"))
+        operator = current_operator()
+        record = ImportFile(kind=kind, file_name=(upload.filename or "file.csv")[:200], content=content,
+                            dealer_id=dealer.id if dealer else None, operator_id=operator.id)
+        db.session.add(record)
+        finish()  # the file is kept; the dry run undoes every row of its own
+        return self._judge(record.id, dry_run=True)
+
+    @expose("/<pk>/run", methods=["POST"])
+    @has_access
+    def run(self, pk):
+        """Imports the file: each row its own transaction; the report says what was done."""
+        require_right(IMPORT_DATA)
+        _file_or_404(pk)
+        return self._judge(as_id(pk), dry_run=False)
+
+    def _judge(self, file_id, dry_run):
+        record = db.session.get(ImportFile, file_id)
+        dealer = db.session.get(Dealer, record.dealer_id) if record.dealer_id else None
+        try:
+            report = import_file(current_operator(), record.content, record.file_name, record.kind,
+                                 dealer=dealer, dry_run=dry_run)
+        except FieldErrors as refusal:
+            discard()
+            flash(str(refusal), "danger")
+            return redirect(url_for("ImportView.index"))
+        record = db.session.get(ImportFile, file_id)
+        record.report = report
+        if not dry_run:
+            record.ran_at = utcnow()
+        return redirect(url_for("ImportView.report", pk=file_id))
+
+    @expose("/<pk>")
+    @has_access
+    def report(self, pk):
+        require_right(IMPORT_DATA)
+        record = _file_or_404(pk)
+        report = record.report or {}
+        rows = report.get("rows", [])
+        if len(rows) > MAX_ROWS_SHOWN:
+            rows = [row for row in rows if row["outcome"] != UNCHANGED][:MAX_ROWS_SHOWN]
+        return self.render_template(
+            "imports/report.html", title=_l("Import report"), record=record, report=report, rows=rows,
+            shortened=len(rows) < len(report.get("rows", [])), kind_label=KIND_LABELS.get(record.kind, record.kind),
+            outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS)
+
+    @expose("/<pk>/refused")
+    @has_access
+    def refused(self, pk):
+        """The refused rows in the file's own columns, with the reason, to correct and import again."""
+        require_right(IMPORT_DATA)
+        record = _file_or_404(pk)
+        if not record.report or not record.report.get("totals", {}).get(REFUSED):
+            abort(404)
+        return _csv(refused_rows_file(record.content, record.file_name, record.report), f"otkazani-{record.id}.csv")
+
+
+def register(appbuilder):
+    appbuilder.add_view(ImportView, "Import", label=_l("Import from another system"), icon="fa-upload",
+                        category="Clients")
