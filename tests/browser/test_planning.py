@@ -3,6 +3,7 @@
 task is then on that day's plan (Задачи за деня). Screenshots go to SCREENSHOTS_DIR."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.clients.models import Client
@@ -18,6 +19,7 @@ from tests.factories import head_office_cashier, make_service
 DESK = {"width": 1366, "height": 768}
 
 
+@pytest.mark.once  # the planning itself is tested on both databases in tests/organizer/test_planning.py
 def test_a_sale_s_task_is_planned_from_the_unplanned_list_and_is_on_the_day_s_plan(live_server, browser, app):  # noqa: F811,E501
     with app.app_context():
         client = db.session.scalar(select(Client).where(Client.name == "Иван Петров Иванов"))
