@@ -1,7 +1,8 @@
 """What billing does when other operations happen (connected in app.billing.views.register)."""
+from app.billing.advance import spend_advance
 from app.billing.charges import add_installation_charge, cancel_sale_charges
 from app.billing.models import PAID_PERIODS
-from app.clients.models import PENDING, SUSPENDED, TERMINATED
+from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED
 from app.core import events
 from app.core.formatting import local_today
 from app.core.queue import enqueue
@@ -28,7 +29,16 @@ def cancel_charges_of_sale_never_started(actor, subscription, old_status, new_st
         cancel_sale_charges(actor, subscription, reason or "")
 
 
+def spend_advance_on_activation(actor, subscription, old_status, new_status, **_details):
+    """A subscription that becomes active (installation completed, sale without installation, its activation
+    day come, reactivation by hand) is paid from the client's advance at once, by the cycle's rule: the card,
+    the home page, the debtors report and the collectors agree from the activation on."""
+    if new_status == ACTIVE and old_status in (PENDING, SUSPENDED):
+        spend_advance(actor, subscription)
+
+
 def connect():
     events.payment_recorded.connect(reactivate_when_paid)
     events.subscription_sold.connect(charge_installation)
     events.subscription_status_changed.connect(cancel_charges_of_sale_never_started)
+    events.subscription_status_changed.connect(spend_advance_on_activation)
