@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import schemathesis
 import time_machine
 from sqlalchemy import select
 
@@ -198,15 +199,20 @@ def test_the_api_sells_on_a_chosen_day_and_refuses_a_past_one(app, api):
         db.session.commit()
         client_id, service_id, installed_id, today = client.id, service.id, installed.id, local_today()
     future = today + timedelta(days=5)
+    published = api.get("/api/v1/_openapi").json
+    assert published["components"]["schemas"]["SubscriptionApi.post"]["properties"]["activates_on"]["format"] == "date"
+    operation = schemathesis.openapi.from_dict(published)["/api/v1/subscriptions/"]["POST"]
     sold = api.post("/api/v1/subscriptions/", json={"client": client_id, "service": service_id,
                                                     "activates_on": future.isoformat()})
     assert sold.status_code == 201, sold.text
+    operation.validate_response(sold)
     assert sold.json["result"]["activates_on"] == future.isoformat()
     shown = api.get(f"/api/v1/subscriptions/{sold.json['id']}").json["result"]
     assert (shown["status"], shown["activates_on"]) == ("pending", future.isoformat())
     past = api.post("/api/v1/subscriptions/", json={"client": client_id, "service": service_id,
                                                     "activates_on": (today - timedelta(days=1)).isoformat()})
     assert past.status_code == 422
+    operation.validate_response(past)
     assert "е минал" in past.json["message"]["activates_on"][0]
     wrong = api.post("/api/v1/subscriptions/", json={"client": client_id, "service": service_id,
                                                      "activates_on": "2027-02-30"})
