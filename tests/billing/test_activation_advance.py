@@ -228,3 +228,25 @@ def test_the_api_sells_on_a_chosen_day_and_refuses_a_past_one(app, api):
     assert api.get(f"/api/v1/subscriptions/{now.json['id']}").json["result"]["status"] == "active"
     with app.app_context():
         assert db.session.scalar(select(Subscription.id).where(Subscription.status == "pending")) == sold.json["id"]
+
+
+def test_a_cancelled_installation_is_owed_nowhere_and_the_deposit_stays_an_advance(app, admin):
+    with app.app_context():
+        client_id, subscription_id = sale_awaiting_installation(deposit="15.00")
+        service = db.session.get(Subscription, subscription_id).service
+        client = db.session.get(Client, client_id)
+        # A second sale of it, now with an installation fee: owed at once, less the deposit.
+        service.installation_fee = Decimal("30.00")
+        db.session.commit()
+        second = sell_subscription(head_office_cashier(), client, service)
+        db.session.commit()
+        task_id = db.session.scalar(select(Task.id).where(Task.subscription_id == second.id))
+        assert due_today(client).due_eur == Decimal("15.00")
+    token = admin.csrf_token(f"/tasks/show/{task_id}")
+    cancelled = admin.client.post(f"/tasks/cancel/{task_id}", data={"csrf_token": token,
+                                                                    "reason": "Клиентът се отказа"})
+    assert cancelled.status_code == 302
+    with app.app_context():
+        assert db.session.get(Subscription, second.id).status == "terminated"
+        assert advance_total(client_id) == Decimal("15.00")
+    assert what_everyone_says(app, admin, client_id) == ("Без активна услуга", "0,00 EUR", 0, None, NOTHING_DUE)
