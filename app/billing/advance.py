@@ -34,6 +34,7 @@ from app.billing.models import (
     SubscriptionFreeze,
 )
 from app.clients.models import ACTIVE, LIVE, SUSPENDED, Client
+from app.clients.subscriptions import change_status
 from app.core.formatting import format_date, local_today, office_language
 from app.core.money import format_money
 from app.extensions import db
@@ -114,14 +115,12 @@ class AtOnce:
         setattr(subscription, field, value)
 
     def change_status(self, subscription, status, reason):
-        from app.clients.subscriptions import change_status
-
         change_status(self.actor, subscription, status, reason)
 
-    def record(self, subscription, _kind, _period_end, detail, done):
+    def record(self, subscription, kind, period_end, detail, done):
         # The cycle keeps its effects per run; an activation's is in the LOG, with the change of "paid until".
         record_event(LogEntry.JOB, user=self.actor, entity=subscription, note=detail)
-        done.add((_kind, _period_end))
+        done.add((kind, period_end))
 
 
 def spend_advance(actor, subscription, day=None):

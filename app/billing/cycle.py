@@ -120,7 +120,7 @@ def start_run(day, started_by, scheduled=False, allow_future=False):
     db.session.flush()
     actor = cycle_actor(run.id)
     # Sales made to start on a day that has come start now (the client's advance paying them at once), before
-    # the day's candidates are chosen: their periods are the cycle's from today on.
+    # the day's candidates are chosen: from then on the run treats them as any active subscription.
     activate_on_chosen_day(actor, day)
     ids = candidates(day)
     run.total = len(ids)
