@@ -32,7 +32,8 @@ def test_a_dealers_operator_forcing_another_dealers_ids_reads_no_name_of_them(ap
     list_query = f"_flt_0_dealer={south_id}&_flt_0_received_by={rival_id}&_flt_2_note=наем"
     export(browser, "list:PaymentView", "pdf", list_query)
     with app.app_context():
-        notes = db.session.scalars(select(LogEntry.note).where(LogEntry.operation == LogEntry.EXPORT)).all()
+        notes = db.session.scalars(select(LogEntry.note).where(LogEntry.operation == LogEntry.EXPORT)
+                                   .order_by(LogEntry.id)).all()
     assert len(notes) == 2
     # The list's note says the filter its page honours, and only that one.
     assert "наем" in notes[1] and str(south_id) not in notes[1], notes
