@@ -5,7 +5,8 @@ For day D and each active (or suspended) subscription not frozen that day
 
 1. advance: once its paid period has ended ("paid until" < D), the client's
    advance pays the next period(s) it covers whole (oldest advance first);
-   a suspended subscription that is paid again so is reactivated;
+   a suspended subscription that is paid again so is reactivated — the rule
+   of app/billing/advance.py, which an activation applies at once too;
 2. extra traffic: when a usage period ended on D-1, the traffic over the
    service's included amount, per started GB, times the extra-traffic fee,
    becomes a charge;
@@ -28,7 +29,6 @@ subscription in Python and writes set-based (see run_chunk).
 """
 import math
 from datetime import date, timedelta
-from decimal import Decimal
 
 from flask import current_app
 from flask_babel import gettext
@@ -42,19 +42,11 @@ from app.billing import warning_mail
 from app.audit.bulk import log_updates
 from app.audit.models import LogEntry
 from app.audit.services import record_event
-from app.billing.charges import (
-    ZERO,
-    add_charge,
-    client_due,
-    not_reversed,
-    period_fee_eur,
-    periods_for,
-)
+from app.billing.advance import advance_holders, use_advance
+from app.billing.charges import ZERO, add_charge, client_due, not_reversed
 from app.billing.models import (
     ADVANCE,
-    ADVANCE_USE,
     EXTRA_TRAFFIC,
-    PAID_PERIODS,
     RUN_DONE,
     RUN_FAILED,
     RUN_RUNNING,
@@ -71,7 +63,7 @@ from app.billing.models import (
 )
 from app.catalog.models import Service
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
-from app.clients.subscriptions import TRANSITIONS, announce_status_change
+from app.clients.subscriptions import TRANSITIONS, activate_on_chosen_day, announce_status_change
 from app.core.actors import SystemActor
 from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import format_money
@@ -114,7 +106,8 @@ def check_day_to_run(day, allow_future=False):
 
 
 def start_run(day, started_by, scheduled=False, allow_future=False):
-    """Creates the run for `day`, selects what may need an action, and queues its chunks after the commit.
+    """Creates the run for `day`, activates the sales chosen to start by `day` (activate_on_chosen_day), selects
+    what may need an action, and queues its chunks after the commit.
 
     Returns the run. Its chunks run after the unit of work commits: on the
     workers, or (no Redis) right then in this process. A `scheduled` run is
@@ -122,17 +115,21 @@ def start_run(day, started_by, scheduled=False, allow_future=False):
     Raises InvalidValue for a day after today (check_day_to_run).
     """
     check_day_to_run(day, allow_future)
-    ids = candidates(day)
-    run = BillingRun(day=day, status=RUN_RUNNING, total=len(ids), started_by=started_by[:100],
+    run = BillingRun(day=day, status=RUN_RUNNING, total=0, started_by=started_by[:100],
                      scheduled_day=day if scheduled else None)
     db.session.add(run)
     db.session.flush()
+    actor = cycle_actor(run.id)
+    # Sales made to start on a day that has come start now (the client's advance paying them at once), before
+    # the day's candidates are chosen: from then on the run treats them as any active subscription.
+    activate_on_chosen_day(actor, day)
+    ids = candidates(day)
+    run.total = len(ids)
     if day > local_today():
         record_event(LogEntry.JOB, username=started_by, entity=run,
                      note=gettext("Run for a day ahead of today (%(day)s), allowed explicitly", day=format_date(day)))
     if not ids:
         run.status, run.finished_at = RUN_DONE, utcnow()
-    actor = cycle_actor(run.id)
     # Earlier runs' failed mail first: a message failing in this run waits for the next.
     after_commit(enqueue, retry_failed, actor)
     chunk = current_app.config.get("CYCLE_CHUNK") or CHUNK
@@ -302,18 +299,7 @@ class Chunk:
                         if subscription.first_unpaid_day(self.day) <= self.day})
         if using:
             db.session.execute(select(Client.id).where(Client.id.in_(using)).order_by(Client.id).with_for_update())
-        client_ids = sorted({subscription.client_id for subscription in subscriptions})
-        # Ids and sums only: a Payment row drags its eagerly joined relations into a GROUP BY.
-        for client_id, payment_id, available in db.session.execute(
-                select(Payment.client_id, Payment.id, func.sum(PaymentAllocation.amount_eur))
-                .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-                .where(Payment.client_id.in_(client_ids), PaymentAllocation.kind == ADVANCE, not_reversed())
-                .group_by(Payment.client_id, Payment.id, Payment.paid_at)
-                # A payment at the desk that spent some of the advance holds a negative amount: counted, so
-                # that advance_left is what is really left.
-                .having(func.sum(PaymentAllocation.amount_eur) != 0)
-                .order_by(Payment.paid_at, Payment.id)):
-            self.advances.setdefault(client_id, []).append([payment_id, Decimal(available)])
+        self.advances = advance_holders(sorted({subscription.client_id for subscription in subscriptions}))
 
     def advance_left(self, client_id):
         return sum((left for _payment, left in self.advances.get(client_id, ())), ZERO)
@@ -396,47 +382,6 @@ class Chunk:
 
 
 # --- the rules -------------------------------------------------------------------
-
-
-def use_advance(chunk, subscription, done):
-    """Pays the periods that ended with the client's advance, whole periods only, oldest advance first.
-
-    Each payment whose advance is used gets two allocations: its advance
-    less that part, and the period for that part. What a payment paid still
-    adds up to its amount, and reversing it restores "paid until" as for
-    any period it paid. A suspended subscription so paid again is reactivated.
-    """
-    day, used = chunk.day, 0
-    holders = chunk.advances.get(subscription.client_id)
-    while holders and subscription.first_unpaid_day(day) <= day:
-        period = periods_for(subscription, 1, day)
-        price = period_rules.periods_price(period, period_fee_eur(subscription, day))
-        end = period[-1].end
-        if price <= 0 or chunk.advance_left(subscription.client_id) < price or (ADVANCE_USE, end) in done:
-            break
-        left, before = price, subscription.paid_until
-        for holder in holders:
-            payment_id, available = holder
-            if left <= 0:
-                break
-            part = min(available, left)
-            if part <= 0:
-                continue
-            chunk.allocations += [
-                {"payment_id": payment_id, "kind": ADVANCE, "amount_eur": -part},
-                {"payment_id": payment_id, "kind": PAID_PERIODS, "subscription_id": subscription.id, "periods": 1,
-                 "paid_until_before": before, "paid_until_after": end, "amount_eur": part},
-            ]
-            holder[1] -= part
-            left -= part
-        chunk.change(subscription, "paid_until", end)
-        chunk.record(subscription, ADVANCE_USE, end,
-                     gettext("Paid until %(day)s from the advance (%(amount)s)", day=format_date(end),
-                             amount=format_money(price, "EUR")), done)
-        used += 1
-    if used and subscription.status == SUSPENDED and subscription.paid_until >= day:
-        chunk.change_status(subscription, ACTIVE,
-                            gettext("Paid until %(day)s", day=format_date(subscription.paid_until)))
 
 
 def usage_period_ending(subscription, last_day):

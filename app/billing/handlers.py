@@ -1,8 +1,9 @@
 """What billing does when other operations happen (connected in app.billing.wiring.init)."""
+from app.billing.advance import spend_advance
 from app.billing.charges import add_installation_charge, cancel_sale_charges
 from app.billing.jobs import reactivate
 from app.billing.models import PAID_PERIODS
-from app.clients.models import PENDING, SUSPENDED, TERMINATED
+from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED
 from app.core.formatting import local_today
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
@@ -26,3 +27,12 @@ def cancel_charges_of_sale_never_started(actor, subscription, old_status, new_st
     """A sale ended before the service started (its installation cancelled) owes nothing: its open charges go."""
     if old_status == PENDING and new_status == TERMINATED:
         cancel_sale_charges(actor, subscription, reason or "")
+
+
+def spend_advance_on_activation(actor, subscription, old_status, new_status, **_details):
+    """A subscription that becomes active (installation completed, sale without installation, its activation
+    day come, reactivation by hand) is paid from the client's advance at once, by the cycle's rule: the card,
+    the home page, the debtors report and the collectors agree from the activation on."""
+    if new_status == ACTIVE and old_status in (PENDING, SUSPENDED):
+        spend_advance(actor, subscription)
+

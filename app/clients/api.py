@@ -10,7 +10,7 @@ from app.clients.services import create_client, phone_condition, update_client
 from app.clients.subscriptions import change_status_by_hand, change_technical_parameters, sell_subscription
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors, StateConflict
-from app.core.openapi import NotBlank
+from app.core.openapi import NotBlank, TypedDaysConverter
 from app.core.transaction import discard
 from app.core.validators import as_id, check_egn, check_eik, check_vat_number
 from app.core.views import BillingInterface, BillingModelApi, FilterConverter, RecordOperations
@@ -97,8 +97,15 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
     allow_browser_login = True
     list_columns = show_columns = ["id", "client.id", "service.id", "service.name", "status", "status_reason",
-                                   "activation_date", "paid_until", "username", "delivery_address", "mac_address"]
-    add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
+                                   "activation_date", "activates_on", "paid_until", "username", "delivery_address",
+                                   "mac_address"]
+    add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override",
+                   "activates_on"]
+    # The activation day is read by the panel's parser of days (yyyy-mm-dd as the spec says, or dd.mm.yyyy).
+    model2schemaconverter = TypedDaysConverter
+    description_columns = {"activates_on": _l("A service without installation: the day it starts (today or later). "
+                                              "Empty: at once. Until then it awaits; that day's billing run "
+                                              "activates it.")}
     edit_columns = ["username", "password", "delivery_address", "mac_address"]
     search_columns = ["client", "service", "status", "username"]
     operations = SUBSCRIPTION_OPERATIONS

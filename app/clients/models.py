@@ -165,6 +165,8 @@ class Subscription(OfAClient, Model):
     status = Column(String(12), nullable=False, default=PENDING, index=True)
     status_reason = Column(String(300))
     activation_date = Column(Date)
+    # The day chosen at the sale for a service without installation: awaiting until the cycle's run for it.
+    activates_on = Column(Date)
     paid_until = Column(Date, index=True)
     username = Column(String(100), unique=True)
     # Kept readable: RADIUS CHAP needs the subscriber's cleartext password.

@@ -18,7 +18,8 @@ from app.catalog.services import may_sell
 from app.clients.models import ACTIVE, PENDING, SUSPENDED, TERMINATED, Subscription
 from app.core.errors import FieldErrors, StateConflict
 from app.core.events import send, subscription_sold, subscription_status_changed
-from app.core.formatting import local_today, office_language
+from app.core.formatting import format_date, local_today, office_language
+from app.core.validators import InvalidValue, parse_day
 from app.extensions import db
 from app.networks.services import AddressRefused, NoFreeAddress, allocate, allocate_address, normalize_mac, release
 from app.security import permissions
@@ -82,10 +83,30 @@ def _username_taken(username, subscription_id=None):
     ).first() is not None
 
 
+def activation_day_errors(service, activates_on, today):
+    """Why `activates_on` (a day, or text read by parse_day; empty: at once) cannot be a sale's activation day,
+    as ({field: [message]}, the day or None)."""
+    try:
+        day = parse_day(activates_on, None)
+    except InvalidValue as error:
+        return {"activates_on": [str(error.message)]}, None
+    if day is None:
+        return {}, None
+    if day < today:
+        return {"activates_on": [gettext("The activation day %(day)s has passed; choose today or a later day.",
+                                         day=format_date(day))]}, None
+    if service is not None and service.needs_installation:
+        return {"activates_on": [gettext("A service that needs installation is activated when its installation "
+                                         "is completed; leave the activation day empty.")]}, None
+    return {}, day
+
+
 def sell_subscription(actor, client, service, *, username=None, password=None, delivery_address=None,
-                      technology_override=False, addresses=None, carried_over=None):
+                      technology_override=False, addresses=None, carried_over=None, activates_on=None):
     """Sells `service` to `client`: a subscription with its username, password and IP addresses — awaiting
-    installation when the service needs one (the organizer's task activates it), else active at once.
+    installation when the service needs one (the organizer's task activates it), else active at once, or on
+    the day chosen (`activates_on`, a day after today: it awaits that day, and the billing cycle's run for the
+    day activates it — activate_on_chosen_day).
 
     `addresses`: the IP addresses to give instead of the next free ones (a subscriber carried over keeps
     theirs). `carried_over`: a CarriedOver when the subscription comes from another system.
@@ -95,8 +116,12 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     """
     override = bool(technology_override)
     errors = sale_errors(actor, client, service, username, override)
+    day_errors, activates_on = activation_day_errors(service, activates_on, local_today())
+    errors.update(day_errors)
     if errors:
         raise FieldErrors(errors)
+    if activates_on is not None and activates_on <= local_today():
+        activates_on = None  # today is at once
     subscription = Subscription(client=client, service=service, status=PENDING, username=username or None,
                                 password=password or None, delivery_address=delivery_address or None,
                                 technology_override=bool(override and service.technology_id))
@@ -128,12 +153,36 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
             change_status(actor, subscription, ACTIVE, carried_over.reason)
         return subscription
     send(subscription_sold, actor, subscription=subscription)
-    if not service.needs_installation:
+    if activates_on is not None:
+        # Nothing to install, but a day ahead chosen: it awaits that day.
+        subscription.activates_on = activates_on
+        with office_language():
+            subscription.status_reason = gettext("Sold to start on the chosen day, %(day)s.",
+                                                 day=format_date(activates_on))
+        db.session.flush()
+    elif not service.needs_installation:
         # Nothing to install: live from the sale, by the same status change an installation's completion makes.
         with office_language():
             reason = gettext("Sold without installation: active from the sale.")
         change_status(actor, subscription, ACTIVE, reason)
     return subscription
+
+
+def activate_on_chosen_day(actor, day):
+    """Activates the subscriptions sold to start on a chosen day that has come by `day` (the billing cycle's
+    run for `day` calls it), each by change_status with its reason — so billing spends the client's advance on
+    it, as on any activation. Its activation day (the floating months' anchor) is the day chosen. Flushes;
+    returns the subscriptions activated."""
+    due = db.session.scalars(
+        db.select(Subscription).where(Subscription.status == PENDING, Subscription.activates_on.is_not(None),
+                                      Subscription.activates_on <= day)
+        .order_by(Subscription.id).with_for_update(of=Subscription)).all()
+    for subscription in due:
+        subscription.activation_date = subscription.activates_on
+        with office_language():
+            reason = gettext("Activated on the chosen day, %(day)s.", day=format_date(subscription.activates_on))
+        change_status(actor, subscription, ACTIVE, reason)
+    return due
 
 
 def change_technical_parameters(actor, subscription, **fields):

@@ -81,6 +81,7 @@ SUBSCRIPTION_LABELS = {
     "status": _l("Status"),
     "status_reason": _l("Reason for the status"),
     "activation_date": _l("Activated on"),
+    "activates_on": _l("Activation day"),
     "paid_until": _l("Paid until"),
     "username": _l("Username"),
     "password": _l("Password"),
@@ -336,10 +337,11 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     list_columns = ["client", "service", "status", "paid_until", "username"]
     search_columns = ["service", "status", "username", "paid_until"]
     order_columns = ["paid_until", "username"]
-    add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
+    add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override",
+                   "activates_on"]
     edit_columns = ["username", "password", "delivery_address", "mac_address"]
-    show_columns = ["client", "service", "status", "status_reason", "activation_date", "paid_until", "username",
-                    "password", "mac_address", "delivery_address", "technology_override", "ip_addresses",
+    show_columns = ["client", "service", "status", "status_reason", "activates_on", "activation_date", "paid_until",
+                    "username", "password", "mac_address", "delivery_address", "technology_override", "ip_addresses",
                     "created_at"]
     add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]]}
     # The username's own field: a taken one is refused by the sale with its
@@ -365,11 +367,14 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
         "status": status_label,
         "paid_until": format_date,
         "activation_date": format_date,
+        "activates_on": format_date,
         "technology_override": format_yes_no,
         "created_at": format_datetime,
     }
     description_columns = {
         "username": _l("Empty: made from the client number."),
+        "activates_on": _l("A service without installation: the day it starts (today or later). Empty: at once. "
+                           "Until then it awaits; that day's billing run activates it."),
         "mac_address": _l("RADIUS lets this username in only from the device with this MAC (Calling-Station-Id). "
                           "Empty: from any device."),
     }

@@ -21,6 +21,8 @@ from flask_appbuilder.api.manager import OpenApi, SwaggerView
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.core.validators import InvalidValue, parse_day
+
 # What every refusal carries: one sentence, or messages per field (a 422
 # of a form: {"name": ["Вече съществува."]}; a list field's item errors are
 # keyed by position).
@@ -246,6 +248,19 @@ class JsonInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class TypedDay(fields.Date):
+    """A day as the spec says (yyyy-mm-dd), read by the one parser of days (app.core.validators.parse_day),
+    which also takes the office's dd.mm.yyyy and says what is wrong in Bulgarian; empty is no day."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        try:
+            return parse_day(value, None)
+        except InvalidValue as error:
+            raise ValidationError(str(error.message)) from None
+
+
 def _required_text(datamodel, name, field):
     """A text column that must hold something: not nullable and without a default."""
     column = datamodel.list_columns.get(name)
@@ -292,6 +307,16 @@ class NullableRelationsConverter(Model2SchemaConverter):
         field = super()._column2relation(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
         if nested and not field.many and datamodel.is_nullable(column.name):
             field.allow_none = True
+        return field
+
+
+class TypedDaysConverter(NullableRelationsConverter):
+    """NullableRelationsConverter whose days are TypedDay (an API that takes a day a person chooses)."""
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        if type(field) is fields.Date:
+            field.__class__ = TypedDay
         return field
 
 
