@@ -19,12 +19,13 @@ depends_on = None
 
 
 def upgrade():
+    # A plain ADD COLUMN, not a batch: SQLite's batch would copy the table, and the mailbox view (mail_account,
+    # 0021) that reads subscription refuses the rename.
     for table in ("subscription", "subscription_version"):
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.add_column(sa.Column('activates_on', sa.Date(), nullable=True))
+        op.add_column(table, sa.Column('activates_on', sa.Date(), nullable=True))
 
 
 def downgrade():
+    # A plain DROP COLUMN (SQLite has it since 3.35), for the same reason as the upgrade's plain ADD COLUMN.
     for table in ("subscription_version", "subscription"):
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.drop_column('activates_on')
+        op.execute(f"ALTER TABLE {table} DROP COLUMN activates_on")
