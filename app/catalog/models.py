@@ -60,6 +60,8 @@ class Service(Model):
     username_type = Column(String(10), nullable=False, default="none")
     download_kbps = Column(Integer)
     upload_kbps = Column(Integer)
+    # RADIUS Simultaneous-Use: sessions a subscription may have open at once; 0: any number (app.radius.simultaneous).
+    simultaneous_use = Column(Integer, nullable=False, default=1, server_default="1")
     technology_id = Column(Integer, ForeignKey("technology.id", ondelete="RESTRICT"), index=True)
     technology = relationship("Technology")
     sellable = Column(Boolean, nullable=False, default=True)

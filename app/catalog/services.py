@@ -32,6 +32,8 @@ def service_errors(service):
         errors["ip_count"] = [gettext("At most 16 IP addresses per subscription.")]
     if service.max_freeze_days is not None and not 0 <= service.max_freeze_days <= 366:
         errors["max_freeze_days"] = [gettext("From 0 to 366 days.")]
+    if service.simultaneous_use is not None and not 0 <= service.simultaneous_use <= 1000:
+        errors["simultaneous_use"] = [gettext("From 0 (any number) to 1000 sessions.")]
     for field in ("download_kbps", "upload_kbps", "included_traffic_gb"):
         value = getattr(service, field)
         if value is not None and value < 0:

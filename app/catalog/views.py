@@ -32,6 +32,7 @@ LABELS = {
     "username_type": _l("Username"),
     "download_kbps": _l("Download, kbit/s"),
     "upload_kbps": _l("Upload, kbit/s"),
+    "simultaneous_use": _l("Sessions at once (RADIUS)"),
     "technology": _l("Required technology"),
     "technology_id": _l("Required technology"),
     "sellable": _l("Sellable"),
@@ -108,7 +109,8 @@ class ServiceView(BillingModelView):
     fields = [
         "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
         "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",
-        "username_type", "download_kbps", "upload_kbps", "technology", "sellable", "needs_installation",
+        "username_type", "download_kbps", "upload_kbps", "simultaneous_use", "technology", "sellable",
+        "needs_installation",
     ]
     add_columns = edit_columns = fields
     show_fieldsets = [
@@ -118,7 +120,7 @@ class ServiceView(BillingModelView):
                                    "included_traffic_gb"]}),
         (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days", "max_freeze_days"]}),
         (_l("Technical parameters"), {"fields": ["ip_count", "username_type", "download_kbps", "upload_kbps",
-                                                 "parameters"]}),
+                                                 "simultaneous_use", "parameters"]}),
     ]
     add_form_extra_fields = edit_form_extra_fields = {
         "installation_fee": _money_field(LABELS["installation_fee"]),
@@ -132,6 +134,9 @@ class ServiceView(BillingModelView):
         # Left empty: the service cannot be frozen.
         "max_freeze_days": IntegerField(LABELS["max_freeze_days"], default=0, validators=[Optional()],
                                         filters=[lambda value: 0 if value is None else value]),
+        # Left empty: one session (0 is any number).
+        "simultaneous_use": IntegerField(LABELS["simultaneous_use"], default=1, validators=[Optional()],
+                                         filters=[lambda value: 1 if value is None else value]),
     }
     record_errors = staticmethod(service_errors)
     operations = SERVICE_OPERATIONS
@@ -151,6 +156,8 @@ class ServiceView(BillingModelView):
         "tolerance_days": _l("Days after the paid period ends before the service is suspended."),
         "max_freeze_days": _l("How many days a year a subscriber may freeze the service (vacation); 0: never."),
         "extra_traffic_fee": _l("Charged per GB over the included traffic at the end of the period."),
+        "simultaneous_use": _l("How many RADIUS sessions a subscription may have open at once (1: one device); "
+                               "0: any number. A subscription may set its own."),
     }
 
 

@@ -97,9 +97,10 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_status"]
     allow_browser_login = True
     list_columns = show_columns = ["id", "client.id", "service.id", "service.name", "status", "status_reason",
-                                   "activation_date", "paid_until", "username", "delivery_address", "mac_address"]
+                                   "activation_date", "paid_until", "username", "delivery_address", "mac_address",
+                                   "simultaneous_use"]
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override"]
-    edit_columns = ["username", "password", "delivery_address", "mac_address"]
+    edit_columns = ["username", "password", "delivery_address", "mac_address", "simultaneous_use"]
     search_columns = ["client", "service", "status", "username"]
     operations = SUBSCRIPTION_OPERATIONS
     # A status changes only through its own operation, with a reason (not through PUT, which has no "status").

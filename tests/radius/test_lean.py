@@ -23,7 +23,8 @@ def nas(vendor="mikrotik", pool=None, message=None, require_message_authenticato
 
 def subscription(password="parola-123", status="active", mac=None, addresses=("10.0.0.7",), frozen=False):
     data = auth.AuthData(types.SimpleNamespace(id=7, username="ivan", service_id=3, password=password, status=status,
-                                               mac_address=mac, download_kbps=20000, upload_kbps=5000))
+                                               mac_address=mac, download_kbps=20000, upload_kbps=5000,
+                                               simultaneous_use=None, service_simultaneous_use=1))
     data.addresses = list(addresses)
     data.parameters = [("Session-Timeout", "86400")]
     if frozen:

@@ -1,0 +1,123 @@
+"""Simultaneous-Use against a real server process: one session at a time unless the service or subscription says
+otherwise; a silent session or the same device redialling on the same port does not lock the subscriber out."""
+import time
+from datetime import timedelta
+
+from pyrad import packet as radius_packet
+from sqlalchemy import select, update
+
+from app.clients.models import Subscription
+from app.core.formatting import utcnow
+from app.extensions import db
+from app.radius.models import RadiusSession
+from tests.radius.test_radius import client, nas, start_server, stop_server, subscriber
+
+MAC_A, MAC_B, MAC_C = "AA:BB:CC:00:00:0A", "aa-bb-cc-00-00-0b", "aabb.cc00.000c"
+REFUSAL = "Достигнат е броят едновременни връзки за този абонамент (1)."
+
+
+def login(server, mac, port="ether1", lean=True, username="ivan", password="parola-123"):
+    """The reply to a PAP login from `mac` on NAS port `port`; lean=False adds an attribute the lean path does
+    not read, so that pyrad's path answers."""
+    radius_client = client(server)
+    request = radius_client.CreateAuthPacket(code=radius_packet.AccessRequest, User_Name=username)
+    request["Calling-Station-Id"] = mac
+    request["NAS-Port-Id"] = port
+    request["NAS-Port"] = 15
+    if not lean:
+        request["Framed-MTU"] = 1480
+    request["User-Password"] = request.PwCrypt(password)
+    request.add_message_authenticator()
+    return radius_client.SendPacket(request)
+
+
+def account(server, status, session_id, mac, port="ether1", username="ivan"):
+    radius_client = client(server)
+    request = radius_client.CreateAcctPacket(User_Name=username)
+    request["Acct-Status-Type"] = status
+    request["Acct-Session-Id"] = session_id
+    request["Calling-Station-Id"] = mac
+    request["NAS-Port-Id"] = port
+    assert radius_client.SendPacket(request).code == radius_packet.AccountingResponse
+
+
+def code_within(server, mac, expected, seconds=1.0, **options):
+    """The login's reply once its code is `expected`: on PostgreSQL a session's Start reaches the servers' memory
+    by a notification, within milliseconds of the Accounting-Response, not before it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        reply = login(server, mac, **options)
+        if reply.code == expected or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.02)
+
+
+def reply_message(reply):
+    return "".join(part.decode() if isinstance(part, bytes) else part for part in reply["Reply-Message"])
+
+
+def sessions(app):
+    with app.app_context():
+        return {row.acct_session_id: (row.stop_cause, row.nas_port)
+                for row in db.session.scalars(select(RadiusSession).order_by(RadiusSession.id))}
+
+
+def test_simultaneous_use_1_rejects_a_second_device_while_the_first_session_is_live(app):
+    with app.app_context():
+        nas()
+        subscriber()
+    # A session is silent after 2 × 5 + 5 seconds without accounting (the test moves its last report back).
+    server = start_server(app, RADIUS_INTERIM_INTERVAL="5", RADIUS_STALE_MARGIN="5")
+    try:
+        assert login(server, MAC_A).code == radius_packet.AccessAccept
+        account(server, "Start", "a1", MAC_A)
+        for lean in (True, False):
+            rejected = code_within(server, MAC_B, radius_packet.AccessReject, lean=lean)
+            assert rejected.code == radius_packet.AccessReject
+            assert reply_message(rejected).startswith(REFUSAL)
+        account(server, "Interim-Update", "a1", MAC_A)
+        assert login(server, MAC_B).code == radius_packet.AccessReject
+        # The wrong password is still only a wrong password: no word about sessions.
+        wrong = login(server, MAC_B, password="wrong-one")
+        assert wrong.code == radius_packet.AccessReject and "Reply-Message" not in wrong
+
+        # A silent session (the NAS lost it without a Stop) gives way, closed at its last report.
+        with app.app_context():
+            db.session.execute(update(RadiusSession).values(updated_at=utcnow() - timedelta(seconds=16)))
+            db.session.commit()
+        assert login(server, MAC_B).code == radius_packet.AccessAccept
+        assert sessions(app) == {"a1": ("Stale", "ether1")}
+        account(server, "Start", "b1", MAC_B, port="ether2")
+        assert code_within(server, MAC_C, radius_packet.AccessReject, lean=False).code == radius_packet.AccessReject
+
+        # The same device on the same port redials (pyrad's path and the lean one): the old session is closed.
+        assert login(server, MAC_B.replace("-", ":").upper(), port="ether2", lean=False).code == \
+            radius_packet.AccessAccept
+        assert sessions(app)["b1"] == ("Redial", "ether2")
+        account(server, "Start", "b2", MAC_B, port="ether2")
+        assert code_within(server, MAC_B, radius_packet.AccessReject, port="ether3").code == radius_packet.AccessReject
+        assert login(server, MAC_B, port="ether2").code == radius_packet.AccessAccept
+        assert sessions(app)["b2"] == ("Redial", "ether2")
+
+        # A stopped session no longer counts.
+        account(server, "Start", "b3", MAC_B, port="ether2")
+        assert code_within(server, MAC_C, radius_packet.AccessReject).code == radius_packet.AccessReject
+        account(server, "Stop", "b3", MAC_B, port="ether2")
+        assert login(server, MAC_C).code == radius_packet.AccessAccept
+        assert sessions(app)["b3"] == (None, "ether2")
+
+        # The subscription's own number: two at once; then any number (0).
+        with app.app_context():
+            db.session.execute(update(Subscription).values(simultaneous_use=2))
+            db.session.commit()
+        account(server, "Start", "c1", MAC_C, port="ether4")
+        account(server, "Start", "a2", MAC_A, port="ether5")
+        rejected = code_within(server, MAC_B, radius_packet.AccessReject, port="ether6")
+        assert reply_message(rejected).startswith(REFUSAL.replace("(1)", "(2)"))
+        with app.app_context():
+            db.session.execute(update(Subscription).values(simultaneous_use=0))
+            db.session.commit()
+        reply = code_within(server, MAC_B, radius_packet.AccessAccept, port="ether6")
+        assert reply.code == radius_packet.AccessAccept
+    finally:
+        stop_server(server)
