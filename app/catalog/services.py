@@ -1,5 +1,6 @@
 """Rules of the service catalog."""
 from flask_babel import gettext
+from sqlalchemy import inspect
 
 from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
 from app.core.errors import FieldErrors
@@ -44,11 +45,14 @@ def service_errors(service):
 def update_service(actor, service, **fields):
     """Change a service of the catalog; a new download or upload speed sends speed_changed. Flushes.
 
-    Raises FieldErrors and keeps nothing when a rule refuses.
+    The old speed is the stored one, whatever the adapter did first: the
+    REST API loads the body into the record before it calls this, the panel
+    does not (`stored_speed`). Raises FieldErrors and keeps nothing when a
+    rule refuses.
     """
+    old_speed = stored_speed(service)  # before anything here may flush the record
     if not may_access(actor, "can_edit", "Service"):
         raise FieldErrors({"name": [gettext("You do not have the right to change services.")]})
-    old_speed = (service.download_kbps, service.upload_kbps)
     with db.session.no_autoflush:
         for name, value in fields.items():
             setattr(service, name, value)
@@ -61,3 +65,14 @@ def update_service(actor, service, **fields):
         # Subscribers online keep their old speed until RADIUS tells their NAS (CoA).
         send(speed_changed, actor, service=service, old=old_speed, new=new_speed)
     return service
+
+
+def stored_speed(service):
+    """(download, upload) of the service as stored, not as changed in this unit of work and not flushed yet."""
+    state = inspect(service)
+    with db.session.no_autoflush:
+        def stored(name):
+            history = state.attrs[name].history
+            return history.deleted[0] if history.deleted else getattr(service, name)
+
+        return stored("download_kbps"), stored("upload_kbps")
