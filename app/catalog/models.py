@@ -119,11 +119,20 @@ class ServiceParameter(Model):
     service = relationship("Service", back_populates="parameters")
     name = Column(String(100), nullable=False)
     value = Column(String(500), nullable=False, default="")
+    # RADIUS: the NAS makes it is sent to, "mikrotik,cisco"; empty: every make that knows the attribute
+    # (app.radius.attributes). The form gives a list.
+    nas_makes = Column(String(60))
 
     __table_args__ = (
         UniqueConstraint("service_id", "name", name="uq_service_parameter_name"),
         {"extend_existing": True},
     )
+
+    @validates("nas_makes")
+    def _join_makes(self, key, value):
+        if isinstance(value, (list, tuple, set)):
+            value = ",".join(str(item) for item in value)
+        return (value or "").strip() or None
 
     def __str__(self):
         return f"{self.name}={self.value}"

@@ -1,6 +1,6 @@
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 
 from app.audit.formatting import register_entity
@@ -11,9 +11,12 @@ from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck
 from app.core.views import BillingInterface, BillingModelView
+from app.radius.attributes import parameter_errors, split_makes
+from app.radius.views import VENDOR_CHOICES
 
 GROUP_LABELS = {"name": _l("Name"), "description": _l("Description")}
-PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value")}
+PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value"),
+                    "nas_makes": _l("NAS makes")}
 LABELS = {
     "name": _l("Name"),
     "group": _l("Group"),
@@ -72,6 +75,18 @@ class ServiceGroupView(BillingModelView):
     add_columns = edit_columns = show_columns = ["name", "description"]
 
 
+class MakesField(SelectMultipleField):
+    """The NAS makes of a parameter: stored as "mikrotik,cisco", chosen as a list (none: all that know it)."""
+
+    def process_data(self, value):
+        super().process_data(split_makes(value) if isinstance(value, str) else value)
+
+    def pre_validate(self, form):
+        if self.data is None:
+            self.data = []
+        super().pre_validate(form)
+
+
 class ServiceParameterView(BillingModelView):
     datamodel = BillingInterface(ServiceParameter)
     route_base = "/service-parameters"
@@ -81,12 +96,23 @@ class ServiceParameterView(BillingModelView):
     add_title = _l("Add extra parameter")
     edit_title = _l("Edit extra parameter")
     label_columns = PARAMETER_LABELS
-    list_columns = ["service", "name", "value"]
+    list_columns = ["service", "name", "value", "nas_makes"]
     search_columns = ["service", "name", "value"]
-    add_columns = edit_columns = show_columns = ["service", "name", "value"]
+    add_columns = edit_columns = show_columns = ["service", "name", "value", "nas_makes"]
     description_columns = {
-        "name": _l("E.g. a RADIUS reply attribute: Mikrotik-Rate-Limit"),
+        "name": _l("Of a RADIUS service: an attribute of the RADIUS dictionary sent with every login, e.g. "
+                   "Session-Timeout or Mikrotik-Address-List (the speed is the service's own fields)."),
+        "nas_makes": _l("The NAS makes it is sent to. None chosen: every make that knows the attribute (a "
+                        "vendor's own attribute only to that vendor's NAS)."),
     }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "nas_makes": MakesField(PARAMETER_LABELS["nas_makes"], choices=VENDOR_CHOICES),
+    }
+    formatters_columns = {
+        "nas_makes": lambda value: ", ".join(str(dict(VENDOR_CHOICES).get(make, make))
+                                             for make in split_makes(value)),
+    }
+    record_errors = staticmethod(parameter_errors)
 
 
 class ServiceView(BillingModelView):

@@ -16,7 +16,9 @@ MS-CHAP2-Success, MPPE keys or MS-CHAP-Error are added to the reply here,
   attributes;
 - Acct-Interim-Interval (RADIUS_INTERIM_INTERVAL);
 - every extra parameter of the service named like an attribute of the
-  dictionary ("Session-Timeout" = "86400", "Framed-Pool" = "clients").
+  dictionary ("Session-Timeout" = "86400", "Framed-Pool" = "clients") that
+  is meant for the NAS's make and does not repeat the speed
+  (app.radius.attributes).
 
 A subscription bound to a MAC address logs in only from that device (the
 request's Calling-Station-Id); one with as many sessions open as it may
@@ -40,7 +42,7 @@ from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.networks.services import normalize_mac
-from app.radius import accounting, lean, mschap, simultaneous
+from app.radius import accounting, attributes, lean, mschap, simultaneous
 from app.radius.models import CISCO, MIKROTIK
 
 log = logging.getLogger(__name__)
@@ -165,10 +167,11 @@ def load(usernames=None, subscription_ids=None):
                 by_id[subscription_id].addresses.append(str(ipaddress.IPv4Address(address)))
         services = {data.service_id for data in by_id.values()}
         parameters = {}
-        for service_id, name, value in db.session.execute(
-                select(ServiceParameter.service_id, ServiceParameter.name, ServiceParameter.value)
+        for service_id, name, value, makes in db.session.execute(
+                select(ServiceParameter.service_id, ServiceParameter.name, ServiceParameter.value,
+                       ServiceParameter.nas_makes)
                 .where(ServiceParameter.service_id.in_(services)).order_by(ServiceParameter.id)):
-            parameters.setdefault(service_id, []).append((name, value))
+            parameters.setdefault(service_id, []).append((name, value, makes))
         for data in by_id.values():
             data.parameters = parameters.get(data.service_id, [])
         for subscription_id, sessions in simultaneous.open_sessions(
@@ -364,7 +367,9 @@ def accept_attributes(reply, data, vendor):
     for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
         reply.AddAttribute(name, value)
     reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
-    for name, value in data.parameters:
+    # Only the parameters meant for this make, and never a second speed (app.radius.attributes).
+    for name, value in attributes.parameters_for(vendor, data.parameters,
+                                                 bool(data.download_kbps or data.upload_kbps)):
         _add_parameter(reply, name, value)
 
 

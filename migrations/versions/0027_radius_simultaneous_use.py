@@ -1,4 +1,5 @@
-"""radius: Simultaneous-Use (sessions allowed per service, or per subscription), the NAS port of a session
+"""radius: Simultaneous-Use (sessions allowed per service, or per subscription), the NAS port of a session,
+the NAS makes a service's extra parameter is sent to
 
 Revision ID: 0027
 Revises: 0026
@@ -55,6 +56,9 @@ def upgrade():
     op.add_column('subscription_version', sa.Column('simultaneous_use', sa.Integer(), autoincrement=False,
                                                     nullable=True))
     op.add_column('radius_session', sa.Column('nas_port', sa.String(length=50), nullable=True))
+    op.add_column('service_parameter', sa.Column('nas_makes', sa.String(length=60), nullable=True))
+    op.add_column('service_parameter_version', sa.Column('nas_makes', sa.String(length=60), autoincrement=False,
+                                                         nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(FUNCTION)
         for trigger in TRIGGERS:
@@ -66,6 +70,10 @@ def downgrade():
         for name in ("radius_sessions_opened", "radius_sessions_changed", "radius_sessions_deleted"):
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON radius_session")
         op.execute("DROP FUNCTION IF EXISTS radius_sessions_changed()")
+    with op.batch_alter_table('service_parameter_version') as batch_op:
+        batch_op.drop_column('nas_makes')
+    with op.batch_alter_table('service_parameter') as batch_op:
+        batch_op.drop_column('nas_makes')
     with op.batch_alter_table('radius_session') as batch_op:
         batch_op.drop_column('nas_port')
     with op.batch_alter_table('subscription_version') as batch_op:
