@@ -462,6 +462,12 @@ def add_traffic(traffic):
 # --- housekeeping (app.radius.server runs it every RADIUS_HOUSEKEEPING seconds) -----------------------------
 
 
+def silent_since(now, interim_seconds, margin_seconds):
+    """A session with no report since this moment is silent (stale): 2 × the interim interval plus a margin. The
+    one rule for housekeeping and for Simultaneous-Use (app.radius.simultaneous)."""
+    return now - timedelta(seconds=2 * int(interim_seconds) + int(margin_seconds))
+
+
 def close_stale_sessions(now, interim_seconds, margin_seconds):
     """Sessions the NAS has not reported on for 2 × the interim interval plus a margin end at their last report.
 
@@ -469,8 +475,9 @@ def close_stale_sessions(now, interim_seconds, margin_seconds):
     would otherwise leave a subscriber "online" for ever. Returns how many.
     """
     table = RadiusSession.__table__
-    silent_since = now - timedelta(seconds=2 * interim_seconds + margin_seconds)
-    result = db.session.execute(update(table).where(table.c.stopped_at.is_(None), table.c.updated_at < silent_since)
+    result = db.session.execute(update(table).where(table.c.stopped_at.is_(None),
+                                                    table.c.updated_at < silent_since(now, interim_seconds,
+                                                                                      margin_seconds))
                                 .values(stopped_at=table.c.updated_at, stop_cause=STALE))
     db.session.commit()
     return result.rowcount

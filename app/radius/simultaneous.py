@@ -4,10 +4,10 @@ The number is the subscription's own (Subscription.simultaneous_use) or
 its service's (Service.simultaneous_use, 1 unless set); 0 means any
 number. A login that would go beyond it is rejected with a Reply-Message
 saying why (`MESSAGE`), unless an open session
-- is silent: no accounting for 2 × the interim interval plus the margin,
-  the rule by which housekeeping closes sessions and "В мрежата сега"
-  stops listing them (app.radius.accounting.close_stale_sessions); it is
-  closed at its last report, as housekeeping would;
+- is silent: no accounting for 2 × the interim interval plus the margin
+  (app.radius.accounting.silent_since, the rule by which housekeeping
+  closes sessions, and so takes them off "В мрежата сега"); it is closed
+  at its last report, as housekeeping would;
 - or is the same device redialling: the same MAC (Calling-Station-Id), NAS
   and NAS port (NAS-Port-Id, else NAS-Port) — the NAS lost the old
   session without a Stop; it is closed now ("Redial").
@@ -20,7 +20,6 @@ login that finds the number reached reads the database: the sessions' last
 reports, to tell the silent ones and close them.
 """
 from collections import namedtuple
-from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -28,6 +27,7 @@ from sqlalchemy import select, update
 from app.core.formatting import utcnow
 from app.extensions import db
 from app.networks.services import normalize_mac
+from app.radius.accounting import silent_since
 from app.radius.models import RadiusSession
 
 OpenSession = namedtuple("OpenSession", "id nas_id device nas_port updated_at")
@@ -71,10 +71,9 @@ def admits(data, nas_id, calling_station_id, nas_port):
 def _admits_after_closing(data, limit, nas_id, new_device, new_port):
     config = current_app.config
     now = utcnow()
-    silent_since = now - timedelta(seconds=2 * int(config["RADIUS_INTERIM_INTERVAL"])
-                                   + int(config["RADIUS_STALE_MARGIN"]))
+    silent = silent_since(now, config["RADIUS_INTERIM_INTERVAL"], config["RADIUS_STALE_MARGIN"])
     sessions = open_sessions([data.subscription_id]).get(data.subscription_id, [])
-    stale = [session.id for session in sessions if session.updated_at < silent_since]
+    stale = [session.id for session in sessions if session.updated_at < silent]
     redialled = [session.id for session in sessions
                  if session.id not in stale and new_device and new_port and session.nas_id == nas_id
                  and session.device == new_device and session.nas_port == new_port]
