@@ -15,9 +15,11 @@ saying why (`MESSAGE`), unless an open session
 Fast: each subscription's open sessions come with its login data
 (app.radius.auth.AuthData.sessions): read with it per batch on SQLite, in
 memory on PostgreSQL, where a session that opens or ends notifies the
-servers (migration 0027) and an Interim-Update notifies nothing. Only a
-login that finds the number reached reads the database: the sessions' last
-reports, to tell the silent ones and close them.
+servers (migration 0027) and an Interim-Update notifies nothing. A login
+that finds the number reached is refused from memory while every open
+session has reported within the silence limit; only when one may have gone
+silent, or the same device redials, the database is read (the sessions'
+last reports) and the sessions that give way are closed.
 """
 from collections import namedtuple
 
@@ -65,22 +67,33 @@ def admits(data, nas_id, calling_station_id, nas_port):
     limit = data.simultaneous_use
     if not limit or len(data.sessions) < limit:
         return True  # the usual login: nothing read, nothing written
-    return _admits_after_closing(data, limit, nas_id, device(calling_station_id), nas_port)
-
-
-def _admits_after_closing(data, limit, nas_id, new_device, new_port):
     config = current_app.config
     now = utcnow()
     silent = silent_since(now, config["RADIUS_INTERIM_INTERVAL"], config["RADIUS_STALE_MARGIN"])
+    new_device = device(calling_station_id)
+    # A session's last report only moves on: one known to have reported since `silent` is live still, and so a
+    # device retrying while the others are live is refused from memory. Else the database says (below).
+    if not any(session.updated_at < silent or _redials(session, nas_id, new_device, nas_port)
+               for session in data.sessions):
+        return False
+    return _admits_after_closing(data, limit, now, silent, nas_id, new_device, nas_port)
+
+
+def _redials(session, nas_id, new_device, new_port):
+    """The same device on the same NAS and port as this open session."""
+    return bool(new_device and new_port) and (session.nas_id, session.device, session.nas_port) == (
+        nas_id, new_device, new_port)
+
+
+def _admits_after_closing(data, limit, now, silent, nas_id, new_device, new_port):
     sessions = open_sessions([data.subscription_id]).get(data.subscription_id, [])
     stale = [session.id for session in sessions if session.updated_at < silent]
     redialled = [session.id for session in sessions
-                 if session.id not in stale and new_device and new_port and session.nas_id == nas_id
-                 and session.device == new_device and session.nas_port == new_port]
+                 if session.id not in stale and _redials(session, nas_id, new_device, new_port)]
     live = [session for session in sessions if session.id not in stale and session.id not in redialled]
     if len(live) >= limit:
         db.session.rollback()
-        data.sessions = sessions
+        data.sessions = sessions  # their last reports as of now: the next retry is answered from memory
         return False
     table = RadiusSession.__table__
     if stale:

@@ -70,17 +70,10 @@ def downgrade():
         for name in ("radius_sessions_opened", "radius_sessions_changed", "radius_sessions_deleted"):
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON radius_session")
         op.execute("DROP FUNCTION IF EXISTS radius_sessions_changed()")
-    with op.batch_alter_table('service_parameter_version') as batch_op:
-        batch_op.drop_column('nas_makes')
-    with op.batch_alter_table('service_parameter') as batch_op:
-        batch_op.drop_column('nas_makes')
-    with op.batch_alter_table('radius_session') as batch_op:
-        batch_op.drop_column('nas_port')
-    with op.batch_alter_table('subscription_version') as batch_op:
-        batch_op.drop_column('simultaneous_use')
-    with op.batch_alter_table('subscription') as batch_op:
-        batch_op.drop_column('simultaneous_use')
-    with op.batch_alter_table('service_version') as batch_op:
-        batch_op.drop_column('simultaneous_use')
-    with op.batch_alter_table('service') as batch_op:
-        batch_op.drop_column('simultaneous_use')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of service_parameter would break the
+    # mail_account view that reads it.
+    for table, column in (("service_parameter_version", "nas_makes"), ("service_parameter", "nas_makes"),
+                          ("radius_session", "nas_port"), ("subscription_version", "simultaneous_use"),
+                          ("subscription", "simultaneous_use"), ("service_version", "simultaneous_use"),
+                          ("service", "simultaneous_use")):
+        op.drop_column(table, column)

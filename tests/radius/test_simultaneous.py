@@ -31,19 +31,22 @@ def login(server, mac, port="ether1", lean=True, username="ivan", password="paro
     return radius_client.SendPacket(request)
 
 
-def account(server, status, session_id, mac, port="ether1", username="ivan"):
+def account(server, status, session_id, mac, port="ether1", username="ivan", delay=0):
+    """An Accounting-Request; `delay` seconds late (Acct-Delay-Time): the session was last heard of then."""
     radius_client = client(server)
     request = radius_client.CreateAcctPacket(User_Name=username)
     request["Acct-Status-Type"] = status
     request["Acct-Session-Id"] = session_id
     request["Calling-Station-Id"] = mac
     request["NAS-Port-Id"] = port
+    if delay:
+        request["Acct-Delay-Time"] = delay
     assert radius_client.SendPacket(request).code == radius_packet.AccountingResponse
 
 
 def code_within(server, mac, expected, seconds=1.0, **options):
-    """The login's reply once its code is `expected`: on PostgreSQL a session's Start reaches the servers' memory
-    by a notification, within milliseconds of the Accounting-Response, not before it."""
+    """The login's reply once its code is `expected`: on PostgreSQL a session's Start or Stop reaches the servers'
+    memory by a notification, within milliseconds of the Accounting-Response, not before it."""
     deadline = time.monotonic() + seconds
     while True:
         reply = login(server, mac, **options)
@@ -66,7 +69,7 @@ def test_simultaneous_use_1_rejects_a_second_device_while_the_first_session_is_l
     with app.app_context():
         nas()
         subscriber()
-    # A session is silent after 2 × 5 + 5 seconds without accounting (the test moves its last report back).
+    # A session is silent after 2 × 5 + 5 seconds without accounting.
     server = start_server(app, RADIUS_INTERIM_INTERVAL="5", RADIUS_STALE_MARGIN="5")
     try:
         assert login(server, MAC_A).code == radius_packet.AccessAccept
@@ -81,12 +84,19 @@ def test_simultaneous_use_1_rejects_a_second_device_while_the_first_session_is_l
         wrong = login(server, MAC_B, password="wrong-one")
         assert wrong.code == radius_packet.AccessReject and "Reply-Message" not in wrong
 
-        # A silent session (the NAS lost it without a Stop) gives way, closed at its last report.
-        with app.app_context():
-            db.session.execute(update(RadiusSession).values(updated_at=utcnow() - timedelta(seconds=16)))
-            db.session.commit()
+        # A stopped session no longer counts.
+        account(server, "Stop", "a1", MAC_A)
+        assert code_within(server, MAC_B, radius_packet.AccessAccept).code == radius_packet.AccessAccept
+        assert sessions(app) == {"a1": (None, "ether1")}
+
+        # A silent session (the NAS lost it without a Stop: last heard of 16 s ago) gives way, closed at its
+        # last report.
+        account(server, "Start", "a2", MAC_A, delay=16)
         assert login(server, MAC_B).code == radius_packet.AccessAccept
-        assert sessions(app) == {"a1": ("Stale", "ether1")}
+        with app.app_context():
+            silent = db.session.scalar(select(RadiusSession).where(RadiusSession.acct_session_id == "a2"))
+            assert silent.stop_cause == "Stale" and silent.stopped_at == silent.updated_at
+            assert silent.updated_at < utcnow() - timedelta(seconds=15)
         account(server, "Start", "b1", MAC_B, port="ether2")
         assert code_within(server, MAC_C, radius_packet.AccessReject, lean=False).code == radius_packet.AccessReject
 
@@ -99,25 +109,18 @@ def test_simultaneous_use_1_rejects_a_second_device_while_the_first_session_is_l
         assert login(server, MAC_B, port="ether2").code == radius_packet.AccessAccept
         assert sessions(app)["b2"] == ("Redial", "ether2")
 
-        # A stopped session no longer counts.
-        account(server, "Start", "b3", MAC_B, port="ether2")
-        assert code_within(server, MAC_C, radius_packet.AccessReject).code == radius_packet.AccessReject
-        account(server, "Stop", "b3", MAC_B, port="ether2")
-        assert login(server, MAC_C).code == radius_packet.AccessAccept
-        assert sessions(app)["b3"] == (None, "ether2")
-
         # The subscription's own number: two at once; then any number (0).
         with app.app_context():
             db.session.execute(update(Subscription).values(simultaneous_use=2))
             db.session.commit()
+        account(server, "Start", "b3", MAC_B, port="ether2")
         account(server, "Start", "c1", MAC_C, port="ether4")
-        account(server, "Start", "a2", MAC_A, port="ether5")
-        rejected = code_within(server, MAC_B, radius_packet.AccessReject, port="ether6")
+        rejected = code_within(server, MAC_A, radius_packet.AccessReject, port="ether6")
         assert reply_message(rejected).startswith(REFUSAL.replace("(1)", "(2)"))
         with app.app_context():
             db.session.execute(update(Subscription).values(simultaneous_use=0))
             db.session.commit()
-        reply = code_within(server, MAC_B, radius_packet.AccessAccept, port="ether6")
+        reply = code_within(server, MAC_A, radius_packet.AccessAccept, port="ether6")
         assert reply.code == radius_packet.AccessAccept
     finally:
         stop_server(server)
