@@ -10,6 +10,7 @@ from app.clients.models import Subscription
 from app.core.formatting import utcnow
 from app.extensions import db
 from app.radius.models import RadiusSession
+from tests.conftest import visible_text
 from tests.radius.test_radius import client, nas, start_server, stop_server, subscriber
 
 MAC_A, MAC_B, MAC_C = "AA:BB:CC:00:00:0A", "aa-bb-cc-00-00-0b", "aabb.cc00.000c"
@@ -124,3 +125,21 @@ def test_simultaneous_use_1_rejects_a_second_device_while_the_first_session_is_l
         assert reply.code == radius_packet.AccessAccept
     finally:
         stop_server(server)
+
+
+def test_the_office_sets_the_sessions_allowed_on_the_service_and_on_a_subscription(app, admin, api):
+    with app.app_context():
+        subscription_id = subscriber()
+        service_id = db.session.get(Subscription, subscription_id).service_id
+    url = f"/subscriptions/edit/{subscription_id}"
+    page = admin.submit(url, {"username": "ivan", "simultaneous_use": "5000"})
+    assert page.status_code == 200 and "От 0 (без ограничение) до 1000 връзки." in visible_text(page.text)
+    assert admin.submit(url, {"username": "ivan", "simultaneous_use": "2"}).status_code == 302
+    assert "Едновременни връзки (RADIUS) 2" in visible_text(admin.get(f"/subscriptions/show/{subscription_id}").text)
+    assert admin.submit(url, {"username": "ivan", "simultaneous_use": ""}).status_code == 302
+    response = api.put(f"/api/v1/services/{service_id}", json={"simultaneous_use": -1})
+    assert response.status_code == 422 and "simultaneous_use" in response.json["message"]
+    assert api.put(f"/api/v1/services/{service_id}", json={"simultaneous_use": 3}).status_code == 200
+    with app.app_context():
+        subscription = db.session.get(Subscription, subscription_id)
+        assert subscription.simultaneous_use is None and subscription.service.simultaneous_use == 3
