@@ -128,6 +128,11 @@ class ServiceParameter(Model):
         {"extend_existing": True},
     )
 
+    @staticmethod
+    def split_makes(text):
+        """The NAS makes "mikrotik,cisco" names, ["mikrotik", "cisco"]; empty: none named."""
+        return [make.strip() for make in (text or "").split(",") if make.strip()]
+
     @validates("nas_makes")
     def _join_makes(self, key, value):
         if isinstance(value, (list, tuple, set)):

@@ -4,7 +4,7 @@ from sqlalchemy import inspect
 
 from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
 from app.core.errors import FieldErrors
-from app.core.events import send, speed_changed
+from app.core.events import send, service_parameter_checked, speed_changed
 from app.extensions import db
 from app.security.rights import may_access
 
@@ -39,6 +39,20 @@ def service_errors(service):
         value = getattr(service, field)
         if value is not None and value < 0:
             errors[field] = [gettext("Cannot be negative.")]
+    return errors
+
+
+# The NAS makes a service's extra parameter may name, [(value, label)]: RADIUS's, filled when it registers.
+PARAMETER_MAKES = []
+
+
+def parameter_errors(parameter):
+    """{field: [message]} of a service's extra parameter that may not be stored as it is: what the modules that
+    read parameters refuse (RADIUS: app.radius.attributes.parameter_errors)."""
+    errors = {}
+    for refused in send(service_parameter_checked, None, parameter=parameter):
+        for field, messages in refused.items():
+            errors.setdefault(field, []).extend(messages)
     return errors
 
 

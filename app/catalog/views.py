@@ -6,13 +6,11 @@ from wtforms.validators import Optional
 from app.audit.formatting import register_entity
 from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
-from app.catalog.services import service_errors
+from app.catalog.services import PARAMETER_MAKES, parameter_errors, service_errors
 from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck
 from app.core.views import BillingInterface, BillingModelView
-from app.radius.attributes import parameter_errors, split_makes
-from app.radius.views import VENDOR_CHOICES
 
 GROUP_LABELS = {"name": _l("Name"), "description": _l("Description")}
 PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value"),
@@ -79,7 +77,7 @@ class MakesField(SelectMultipleField):
     """The NAS makes of a parameter: stored as "mikrotik,cisco", chosen as a list (none: all that know it)."""
 
     def process_data(self, value):
-        super().process_data(split_makes(value) if isinstance(value, str) else value)
+        super().process_data(ServiceParameter.split_makes(value) if isinstance(value, str) else value)
 
     def pre_validate(self, form):
         if self.data is None:
@@ -106,11 +104,11 @@ class ServiceParameterView(BillingModelView):
                         "vendor's own attribute only to that vendor's NAS)."),
     }
     add_form_extra_fields = edit_form_extra_fields = {
-        "nas_makes": MakesField(PARAMETER_LABELS["nas_makes"], choices=VENDOR_CHOICES),
+        "nas_makes": MakesField(PARAMETER_LABELS["nas_makes"], choices=PARAMETER_MAKES),
     }
     formatters_columns = {
-        "nas_makes": lambda value: ", ".join(str(dict(VENDOR_CHOICES).get(make, make))
-                                             for make in split_makes(value)),
+        "nas_makes": lambda value: ", ".join(str(dict(PARAMETER_MAKES).get(make, make))
+                                             for make in ServiceParameter.split_makes(value)),
     }
     record_errors = staticmethod(parameter_errors)
 

@@ -7,19 +7,22 @@ vendor's own attribute (Mikrotik-*, Cisco-*, ERX-* for Juniper) to that
 make only, a standard one (or WISPr's, Microsoft's) to all. The speed is
 the service's own fields, sent in each make's one attribute
 (app.radius.auth.speed_attributes); a parameter that would send it a second
-time is refused at save (`parameter_errors`) and, should the service get a
+time is refused at save (`parameter_errors`, which the catalog asks
+through the event service_parameter_checked) and, should the service get a
 speed later, left out of the Accept (`parameters_for`). A name the
 dictionary does not know is refused at save too, not dropped later.
 """
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
+from app.catalog.models import ServiceParameter
 from app.radius import load_dictionary
 from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, VENDORS
 
 RADIUS_TYPE = "radius"
 # A vendor's own attributes reach only its make's NAS (dictionary vendor name → make).
 VENDOR_MAKES = {"Mikrotik": MIKROTIK, "Cisco": CISCO, "ERX": JUNIPER}
-MAKE_NAMES = {MIKROTIK: "MikroTik", CISCO: "Cisco", JUNIPER: "Juniper", OTHER: "други"}
+MAKE_CHOICES = [(MIKROTIK, "MikroTik"), (CISCO, "Cisco"), (JUNIPER, "Juniper"), (OTHER, _l("Other"))]
 _dictionary = None
 
 
@@ -28,12 +31,6 @@ def dictionary():
     if _dictionary is None:
         _dictionary = load_dictionary()
     return _dictionary
-
-
-def split_makes(text):
-    """The makes a parameter names ("mikrotik,cisco"), in VENDORS' order; empty: none named (all that know it)."""
-    named = {part.strip() for part in (text or "").split(",") if part.strip()}
-    return [make for make in VENDORS if make in named] + sorted(named - set(VENDORS))
 
 
 def makes_knowing(attribute):
@@ -54,7 +51,7 @@ def applies_to(make, name, value, makes, has_speed):
     attribute = dictionary().attributes.get(name)
     if attribute is None:
         return False
-    if make not in (split_makes(makes) or makes_knowing(attribute)):
+    if make not in (ServiceParameter.split_makes(makes) or makes_knowing(attribute)):
         return False
     return not (has_speed and is_speed(name, value))
 
@@ -81,11 +78,12 @@ def parameter_errors(parameter):
     if attribute.type == "integer" and not (value.isdigit() and int(value) < 2 ** 32):
         return {"value": [gettext("%(name)s takes a whole number.", name=name)]}
     knowing = makes_knowing(attribute)
-    named = split_makes(parameter.nas_makes)
+    named = ServiceParameter.split_makes(parameter.nas_makes)
     strangers = [make for make in named if make not in knowing]
     if strangers:
         return {"nas_makes": [gettext("%(name)s is an attribute of %(makes)s only.", name=name,
-                                      makes=", ".join(MAKE_NAMES.get(make, make) for make in knowing))]}
+                                      makes=", ".join(str(dict(MAKE_CHOICES).get(make, make))
+                                                      for make in knowing))]}
     if (service.download_kbps or service.upload_kbps) and is_speed(name, value):
         return {"name": [gettext(
             "The service's speed is sent already, to each NAS make in its own attribute: change it in the "
