@@ -189,7 +189,7 @@ class AuthCache:
     change to what a login depends on — a subscription ("subscription:<id>"),
     its addresses and freezes (the same), a service or its parameters
     ("service:<id>"), a session opened or ended ("sessions:<subscription id>",
-    migration 0027) — whoever makes it: the panel, the API, the billing
+    migration 0028) — whoever makes it: the panel, the API, the billing
     cycle's set-based suspensions, a script. The server's loop waits on the
     listening connection too and reloads what a notification names, so a
     change is in effect in every server process on every host within

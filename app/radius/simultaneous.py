@@ -15,7 +15,7 @@ saying why (`MESSAGE`), unless an open session
 Fast: each subscription's open sessions come with its login data
 (app.radius.auth.AuthData.sessions): read with it per batch on SQLite, in
 memory on PostgreSQL, where a session that opens or ends notifies the
-servers (migration 0027) and an Interim-Update notifies nothing. A login
+servers (migration 0028) and an Interim-Update notifies nothing. A login
 that finds the number reached is refused from memory while every open
 session has reported within the silence limit; only when one may have gone
 silent, or the same device redials, the database is read (the sessions'

@@ -1,8 +1,8 @@
 """radius: Simultaneous-Use (sessions allowed per service, or per subscription), the NAS port of a session,
 the NAS makes a service's extra parameter is sent to
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-07 00:10:00
 
 A login beyond the number of sessions allowed is refused unless the open
@@ -15,8 +15,8 @@ which changes neither, notifies nothing.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0027'
-down_revision = '0026'
+revision = '0028'
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 
