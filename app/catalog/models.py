@@ -60,6 +60,8 @@ class Service(Model):
     username_type = Column(String(10), nullable=False, default="none")
     download_kbps = Column(Integer)
     upload_kbps = Column(Integer)
+    # RADIUS Simultaneous-Use: sessions a subscription may have open at once; 0: any number (app.radius.simultaneous).
+    simultaneous_use = Column(Integer, nullable=False, default=1, server_default="1")
     technology_id = Column(Integer, ForeignKey("technology.id", ondelete="RESTRICT"), index=True)
     technology = relationship("Technology")
     sellable = Column(Boolean, nullable=False, default=True)
@@ -117,11 +119,25 @@ class ServiceParameter(Model):
     service = relationship("Service", back_populates="parameters")
     name = Column(String(100), nullable=False)
     value = Column(String(500), nullable=False, default="")
+    # RADIUS: the NAS makes it is sent to, "mikrotik,cisco"; empty: every make that knows the attribute
+    # (app.radius.attributes). The form gives a list.
+    nas_makes = Column(String(60))
 
     __table_args__ = (
         UniqueConstraint("service_id", "name", name="uq_service_parameter_name"),
         {"extend_existing": True},
     )
+
+    @staticmethod
+    def split_makes(text):
+        """The NAS makes "mikrotik,cisco" names, ["mikrotik", "cisco"]; empty: none named."""
+        return [make.strip() for make in (text or "").split(",") if make.strip()]
+
+    @validates("nas_makes")
+    def _join_makes(self, key, value):
+        if isinstance(value, (list, tuple, set)):
+            value = ",".join(str(item) for item in value)
+        return (value or "").strip() or None
 
     def __str__(self):
         return f"{self.name}={self.value}"

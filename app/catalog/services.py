@@ -1,9 +1,10 @@
 """Rules of the service catalog."""
 from flask_babel import gettext
+from sqlalchemy import inspect
 
 from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
 from app.core.errors import FieldErrors
-from app.core.events import send, speed_changed
+from app.core.events import send, service_parameter_checked, speed_changed
 from app.extensions import db
 from app.security.rights import may_access
 
@@ -32,6 +33,8 @@ def service_errors(service):
         errors["ip_count"] = [gettext("At most 16 IP addresses per subscription.")]
     if service.max_freeze_days is not None and not 0 <= service.max_freeze_days <= 366:
         errors["max_freeze_days"] = [gettext("From 0 to 366 days.")]
+    if service.simultaneous_use is not None and not 0 <= service.simultaneous_use <= 1000:
+        errors["simultaneous_use"] = [gettext("From 0 (any number) to 1000 sessions.")]
     for field in ("download_kbps", "upload_kbps", "included_traffic_gb"):
         value = getattr(service, field)
         if value is not None and value < 0:
@@ -39,14 +42,31 @@ def service_errors(service):
     return errors
 
 
+# The NAS makes a service's extra parameter may name, [(value, label)]: RADIUS's, filled when it registers.
+PARAMETER_MAKES = []
+
+
+def parameter_errors(parameter):
+    """{field: [message]} of a service's extra parameter that may not be stored as it is: what the modules that
+    read parameters refuse (RADIUS: app.radius.attributes.parameter_errors)."""
+    errors = {}
+    for refused in send(service_parameter_checked, None, parameter=parameter):
+        for field, messages in refused.items():
+            errors.setdefault(field, []).extend(messages)
+    return errors
+
+
 def update_service(actor, service, **fields):
     """Change a service of the catalog; a new download or upload speed sends speed_changed. Flushes.
 
-    Raises FieldErrors and keeps nothing when a rule refuses.
+    The old speed is the stored one, whatever the adapter did first: the
+    REST API loads the body into the record before it calls this, the panel
+    does not (`stored_speed`). Raises FieldErrors and keeps nothing when a
+    rule refuses.
     """
+    old_speed = stored_speed(service)  # before anything here may flush the record
     if not may_access(actor, "can_edit", "Service"):
         raise FieldErrors({"name": [gettext("You do not have the right to change services.")]})
-    old_speed = (service.download_kbps, service.upload_kbps)
     with db.session.no_autoflush:
         for name, value in fields.items():
             setattr(service, name, value)
@@ -59,3 +79,14 @@ def update_service(actor, service, **fields):
         # Subscribers online keep their old speed until RADIUS tells their NAS (CoA).
         send(speed_changed, actor, service=service, old=old_speed, new=new_speed)
     return service
+
+
+def stored_speed(service):
+    """(download, upload) of the service as stored, not as changed in this unit of work and not flushed yet."""
+    state = inspect(service)
+    with db.session.no_autoflush:
+        def stored(name):
+            history = state.attrs[name].history
+            return history.deleted[0] if history.deleted else getattr(service, name)
+
+        return stored("download_kbps"), stored("upload_kbps")

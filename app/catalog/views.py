@@ -1,19 +1,20 @@
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 
 from app.audit.formatting import register_entity
 from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
-from app.catalog.services import service_errors
+from app.catalog.services import PARAMETER_MAKES, parameter_errors, service_errors
 from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck
 from app.core.views import BillingInterface, BillingModelView
 
 GROUP_LABELS = {"name": _l("Name"), "description": _l("Description")}
-PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value")}
+PARAMETER_LABELS = {"service": _l("Service"), "name": _l("Parameter"), "value": _l("Value"),
+                    "nas_makes": _l("NAS makes")}
 LABELS = {
     "name": _l("Name"),
     "group": _l("Group"),
@@ -32,6 +33,7 @@ LABELS = {
     "username_type": _l("Username"),
     "download_kbps": _l("Download, kbit/s"),
     "upload_kbps": _l("Upload, kbit/s"),
+    "simultaneous_use": _l("Sessions at once (RADIUS)"),
     "technology": _l("Required technology"),
     "technology_id": _l("Required technology"),
     "sellable": _l("Sellable"),
@@ -71,6 +73,18 @@ class ServiceGroupView(BillingModelView):
     add_columns = edit_columns = show_columns = ["name", "description"]
 
 
+class MakesField(SelectMultipleField):
+    """The NAS makes of a parameter: stored as "mikrotik,cisco", chosen as a list (none: all that know it)."""
+
+    def process_data(self, value):
+        super().process_data(ServiceParameter.split_makes(value) if isinstance(value, str) else value)
+
+    def pre_validate(self, form):
+        if self.data is None:
+            self.data = []
+        super().pre_validate(form)
+
+
 class ServiceParameterView(BillingModelView):
     datamodel = BillingInterface(ServiceParameter)
     route_base = "/service-parameters"
@@ -80,12 +94,23 @@ class ServiceParameterView(BillingModelView):
     add_title = _l("Add extra parameter")
     edit_title = _l("Edit extra parameter")
     label_columns = PARAMETER_LABELS
-    list_columns = ["service", "name", "value"]
+    list_columns = ["service", "name", "value", "nas_makes"]
     search_columns = ["service", "name", "value"]
-    add_columns = edit_columns = show_columns = ["service", "name", "value"]
+    add_columns = edit_columns = show_columns = ["service", "name", "value", "nas_makes"]
     description_columns = {
-        "name": _l("E.g. a RADIUS reply attribute: Mikrotik-Rate-Limit"),
+        "name": _l("Of a RADIUS service: an attribute of the RADIUS dictionary sent with every login, e.g. "
+                   "Session-Timeout or Mikrotik-Address-List (the speed is the service's own fields)."),
+        "nas_makes": _l("The NAS makes it is sent to. None chosen: every make that knows the attribute (a "
+                        "vendor's own attribute only to that vendor's NAS)."),
     }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "nas_makes": MakesField(PARAMETER_LABELS["nas_makes"], choices=PARAMETER_MAKES),
+    }
+    formatters_columns = {
+        "nas_makes": lambda value: ", ".join(str(dict(PARAMETER_MAKES).get(make, make))
+                                             for make in ServiceParameter.split_makes(value)),
+    }
+    record_errors = staticmethod(parameter_errors)
 
 
 class ServiceView(BillingModelView):
@@ -108,7 +133,8 @@ class ServiceView(BillingModelView):
     fields = [
         "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
         "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",
-        "username_type", "download_kbps", "upload_kbps", "technology", "sellable", "needs_installation",
+        "username_type", "download_kbps", "upload_kbps", "simultaneous_use", "technology", "sellable",
+        "needs_installation",
     ]
     add_columns = edit_columns = fields
     show_fieldsets = [
@@ -118,7 +144,7 @@ class ServiceView(BillingModelView):
                                    "included_traffic_gb"]}),
         (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days", "max_freeze_days"]}),
         (_l("Technical parameters"), {"fields": ["ip_count", "username_type", "download_kbps", "upload_kbps",
-                                                 "parameters"]}),
+                                                 "simultaneous_use", "parameters"]}),
     ]
     add_form_extra_fields = edit_form_extra_fields = {
         "installation_fee": _money_field(LABELS["installation_fee"]),
@@ -132,6 +158,9 @@ class ServiceView(BillingModelView):
         # Left empty: the service cannot be frozen.
         "max_freeze_days": IntegerField(LABELS["max_freeze_days"], default=0, validators=[Optional()],
                                         filters=[lambda value: 0 if value is None else value]),
+        # Left empty: one session (0 is any number).
+        "simultaneous_use": IntegerField(LABELS["simultaneous_use"], default=1, validators=[Optional()],
+                                         filters=[lambda value: 1 if value is None else value]),
     }
     record_errors = staticmethod(service_errors)
     operations = SERVICE_OPERATIONS
@@ -151,6 +180,8 @@ class ServiceView(BillingModelView):
         "tolerance_days": _l("Days after the paid period ends before the service is suspended."),
         "max_freeze_days": _l("How many days a year a subscriber may freeze the service (vacation); 0: never."),
         "extra_traffic_fee": _l("Charged per GB over the included traffic at the end of the period."),
+        "simultaneous_use": _l("How many RADIUS sessions a subscription may have open at once (1: one device); "
+                               "0: any number. A subscription may set its own."),
     }
 
 

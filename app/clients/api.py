@@ -98,7 +98,7 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     allow_browser_login = True
     list_columns = show_columns = ["id", "client.id", "service.id", "service.name", "status", "status_reason",
                                    "activation_date", "activates_on", "paid_until", "username", "delivery_address",
-                                   "mac_address"]
+                                   "mac_address", "simultaneous_use"]
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override",
                    "activates_on"]
     # The activation day is read by the panel's parser of days (yyyy-mm-dd as the spec says, or dd.mm.yyyy).
@@ -106,7 +106,7 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     description_columns = {"activates_on": _l("A service without installation: the day it starts (today or later). "
                                               "Empty: at once. Until then it awaits; that day's billing run "
                                               "activates it.")}
-    edit_columns = ["username", "password", "delivery_address", "mac_address"]
+    edit_columns = ["username", "password", "delivery_address", "mac_address", "simultaneous_use"]
     search_columns = ["client", "service", "status", "username"]
     operations = SUBSCRIPTION_OPERATIONS
     # A status changes only through its own operation, with a reason (not through PUT, which has no "status").

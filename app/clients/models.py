@@ -174,6 +174,8 @@ class Subscription(OfAClient, Model):
     delivery_address = Column(String(300))
     # RADIUS logins only from this device (its Calling-Station-Id), "AA:BB:CC:DD:EE:FF"; empty: from any.
     mac_address = Column(String(17))
+    # RADIUS sessions open at once, when not the service's number (Service.simultaneous_use); 0: any number.
+    simultaneous_use = Column(Integer)
     technology_override = Column(Boolean, nullable=False, default=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     ip_allocations = relationship("IpAllocation", back_populates="subscription", order_by="IpAllocation.address")

@@ -33,7 +33,7 @@ TRANSITIONS = {
     SUSPENDED: {ACTIVE, TERMINATED},
     TERMINATED: set(),
 }
-TECHNICAL_FIELDS = ("username", "password", "delivery_address", "mac_address")
+TECHNICAL_FIELDS = ("username", "password", "delivery_address", "mac_address", "simultaneous_use")
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,9 @@ def change_technical_parameters(actor, subscription, **fields):
         if typed and fields["mac_address"] is None:
             raise FieldErrors({"mac_address": [gettext(
                 "A MAC address has 12 hexadecimal digits, e.g. AA:BB:CC:DD:EE:FF or aabb.ccdd.eeff.")]})
+    sessions = fields.get("simultaneous_use")
+    if sessions is not None and (not isinstance(sessions, int) or not 0 <= sessions <= 1000):
+        raise FieldErrors({"simultaneous_use": [gettext("From 0 (any number) to 1000 sessions.")]})
     for name, value in fields.items():
         setattr(subscription, name, value)
     db.session.flush()

@@ -87,6 +87,7 @@ SUBSCRIPTION_LABELS = {
     "password": _l("Password"),
     "delivery_address": _l("Delivery address"),
     "mac_address": _l("Bound to MAC"),
+    "simultaneous_use": _l("Sessions at once (RADIUS)"),
     "technology_override": _l("Technology check overridden"),
     "ip_addresses": _l("IP addresses"),
     "created_at": _l("Created on"),
@@ -339,10 +340,10 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     order_columns = ["paid_until", "username"]
     add_columns = ["client", "service", "username", "password", "delivery_address", "technology_override",
                    "activates_on"]
-    edit_columns = ["username", "password", "delivery_address", "mac_address"]
+    edit_columns = ["username", "password", "delivery_address", "mac_address", "simultaneous_use"]
     show_columns = ["client", "service", "status", "status_reason", "activates_on", "activation_date", "paid_until",
-                    "username", "password", "mac_address", "delivery_address", "technology_override", "ip_addresses",
-                    "created_at"]
+                    "username", "password", "mac_address", "simultaneous_use", "delivery_address", "technology_override",
+                    "ip_addresses", "created_at"]
     add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]]}
     # The username's own field: a taken one is refused by the sale with its
     # name in the message, not by FAB's generic uniqueness check.
@@ -377,6 +378,8 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
                            "Until then it awaits; that day's billing run activates it."),
         "mac_address": _l("RADIUS lets this username in only from the device with this MAC (Calling-Station-Id). "
                           "Empty: from any device."),
+        "simultaneous_use": _l("RADIUS sessions this subscription may have open at once. Empty: as its service "
+                               "says; 0: any number."),
     }
     operations = SUBSCRIPTION_OPERATIONS
 

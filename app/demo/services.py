@@ -135,9 +135,9 @@ TECHNOLOGIES = [
 SERVICES = {
     "Кабелен интернет": [
         ("Интернет 100 Mbps", "20.00", "12.90", "fixed", 1, "radius", (100000, 20000), "Интернет по LAN",
-         {"Mikrotik-Rate-Limit": "20M/100M"}),
+         {"Mikrotik-Address-List": "internet-100"}),
         ("Интернет 300 Mbps", "20.00", "17.90", "fixed", 1, "radius", (300000, 50000), "Интернет по LAN",
-         {"Mikrotik-Rate-Limit": "50M/300M"}),
+         {"Mikrotik-Address-List": "internet-300"}),
         ("Интернет DOCSIS 150", "30.00", "14.90", "floating", 1, "radius", (150000, 15000),
          "Кабелен интернет по КТВ (DOCSIS)", {}),
         ("Оптика 1 Gbps", "0.00", "24.90", "fixed", 1, "radius", (1000000, 500000), "Оптика до дома (FTTH)", {}),

@@ -62,7 +62,7 @@ DATABASE_UNAVAILABLE = N_("accounting not stored: the database did not answer (t
 _COLUMNS = RadiusSession.__table__.c
 SESSION_ID_LENGTH, USERNAME_LENGTH = _COLUMNS.acct_session_id.type.length, _COLUMNS.username.type.length
 FRAMED_IP_LENGTH, CALLING_STATION_LENGTH = _COLUMNS.framed_ip.type.length, _COLUMNS.calling_station_id.type.length
-CAUSE_LENGTH = _COLUMNS.stop_cause.type.length
+CAUSE_LENGTH, NAS_PORT_LENGTH = _COLUMNS.stop_cause.type.length, _COLUMNS.nas_port.type.length
 
 
 @dataclass
@@ -78,6 +78,7 @@ class Event:
     framed_ip: str
     calling_station_id: str
     cause: str
+    nas_port: str = None  # NAS-Port-Id, else NAS-Port (app.radius.simultaneous: a redial comes on it again)
 
 
 class Refused(Exception):
@@ -242,8 +243,22 @@ def event_of(request):
         # Only the longest is kept, and shown: clamped, it does no harm (2³¹ seconds are 68 years).
         min(_integer(packet, "Acct-Session-Time"), INTEGER_MAX),
         _text(packet, "Framed-IP-Address", FRAMED_IP_LENGTH), _text(packet, "Calling-Station-Id", CALLING_STATION_LENGTH),
-        _text(packet, "Acct-Terminate-Cause", CAUSE_LENGTH),
+        _text(packet, "Acct-Terminate-Cause", CAUSE_LENGTH), nas_port(packet),
     )
+
+
+def calling_station_id(packet):
+    return _text(packet, "Calling-Station-Id", CALLING_STATION_LENGTH)
+
+
+def nas_port(packet):
+    """The port a session came on, as its NAS names it: NAS-Port-Id, else NAS-Port's number (both the login and
+    the accounting read it here, so that they compare alike)."""
+    port = _text(packet, "NAS-Port-Id", NAS_PORT_LENGTH)
+    if port is None:
+        number = _first(packet, "NAS-Port")
+        port = str(number) if isinstance(number, int) else None
+    return port
 
 
 def _counter(packet, gigawords, octets):
@@ -309,7 +324,7 @@ def new_session(event, subscription_id):
     started = event.at if event.status == START else event.at - timedelta(seconds=event.session_time)
     return {"nas_id": event.nas_id, "acct_session_id": event.session_id, "username": event.username,
             "subscription_id": subscription_id, "framed_ip": event.framed_ip,
-            "calling_station_id": event.calling_station_id, "started_at": started, "updated_at": event.at,
+            "calling_station_id": event.calling_station_id, "nas_port": event.nas_port, "started_at": started, "updated_at": event.at,
             "stopped_at": None, "stop_cause": None, "input_bytes": 0, "output_bytes": 0, "session_time": 0}
 
 
@@ -327,6 +342,8 @@ def advance(session, event):
         session["framed_ip"] = event.framed_ip
     if event.calling_station_id and not session["calling_station_id"]:
         session["calling_station_id"] = event.calling_station_id
+    if event.nas_port and not session["nas_port"]:
+        session["nas_port"] = event.nas_port
     if event.status == STOP and session["stopped_at"] is None:
         session["stopped_at"] = max(event.at, session["started_at"])
         session["stop_cause"] = event.cause
@@ -351,15 +368,17 @@ def close_sessions_of(event, sessions, fresh):
 PG_SELECT = ("SELECT s.* FROM radius_session s JOIN (VALUES %s) AS k(nas_id, acct_session_id) "
              "ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id ORDER BY s.id FOR UPDATE OF s")
 PG_UPDATE = ("UPDATE radius_session AS s SET username = v.username, subscription_id = v.subscription_id, "
-             "framed_ip = v.framed_ip, calling_station_id = v.calling_station_id, started_at = v.started_at, "
+             "framed_ip = v.framed_ip, calling_station_id = v.calling_station_id, nas_port = v.nas_port, "
+             "started_at = v.started_at, "
              "updated_at = v.updated_at, stopped_at = v.stopped_at, stop_cause = v.stop_cause, "
              "input_bytes = v.input_bytes, output_bytes = v.output_bytes, session_time = v.session_time "
-             "FROM (VALUES %s) AS v(id, username, subscription_id, framed_ip, calling_station_id, started_at, "
+             "FROM (VALUES %s) AS v(id, username, subscription_id, framed_ip, calling_station_id, nas_port, started_at, "
              "updated_at, stopped_at, stop_cause, input_bytes, output_bytes, session_time) WHERE s.id = v.id")
-PG_UPDATE_ROW = ("(%s::bigint, %s::varchar, %s::integer, %s::varchar, %s::varchar, %s::timestamp, %s::timestamp, "
+PG_UPDATE_ROW = ("(%s::bigint, %s::varchar, %s::integer, %s::varchar, %s::varchar, %s::varchar, %s::timestamp, "
+                 "%s::timestamp, "
                  "%s::timestamp, %s::varchar, %s::bigint, %s::bigint, %s::integer)")
 INSERTED = ("nas_id", "acct_session_id", "username", "subscription_id", "framed_ip", "calling_station_id",
-            "started_at", "updated_at", "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
+            "nas_port", "started_at", "updated_at", "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
 PG_INSERT = f"INSERT INTO radius_session ({', '.join(INSERTED)}) VALUES %s"
 PG_ADD_TRAFFIC = ("INSERT INTO daily_traffic (subscription_id, day, bytes_in, bytes_out) VALUES %s "
                   "ON CONFLICT (subscription_id, day) DO UPDATE SET bytes_in = daily_traffic.bytes_in + "
@@ -388,7 +407,7 @@ def _pg_load_sessions(keys):
     return found
 
 
-COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "started_at", "updated_at",
+COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "nas_port", "started_at", "updated_at",
            "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
 
 
@@ -443,6 +462,12 @@ def add_traffic(traffic):
 # --- housekeeping (app.radius.server runs it every RADIUS_HOUSEKEEPING seconds) -----------------------------
 
 
+def silent_since(now, interim_seconds, margin_seconds):
+    """A session with no report since this moment is silent (stale): 2 × the interim interval plus a margin. The
+    one rule for housekeeping and for Simultaneous-Use (app.radius.simultaneous)."""
+    return now - timedelta(seconds=2 * int(interim_seconds) + int(margin_seconds))
+
+
 def close_stale_sessions(now, interim_seconds, margin_seconds):
     """Sessions the NAS has not reported on for 2 × the interim interval plus a margin end at their last report.
 
@@ -450,8 +475,9 @@ def close_stale_sessions(now, interim_seconds, margin_seconds):
     would otherwise leave a subscriber "online" for ever. Returns how many.
     """
     table = RadiusSession.__table__
-    silent_since = now - timedelta(seconds=2 * interim_seconds + margin_seconds)
-    result = db.session.execute(update(table).where(table.c.stopped_at.is_(None), table.c.updated_at < silent_since)
+    result = db.session.execute(update(table).where(table.c.stopped_at.is_(None),
+                                                    table.c.updated_at < silent_since(now, interim_seconds,
+                                                                                      margin_seconds))
                                 .values(stopped_at=table.c.updated_at, stop_cause=STALE))
     db.session.commit()
     return result.rowcount

@@ -16,10 +16,14 @@ MS-CHAP2-Success, MPPE keys or MS-CHAP-Error are added to the reply here,
   attributes;
 - Acct-Interim-Interval (RADIUS_INTERIM_INTERVAL);
 - every extra parameter of the service named like an attribute of the
-  dictionary ("Session-Timeout" = "86400", "Framed-Pool" = "clients").
+  dictionary ("Session-Timeout" = "86400", "Framed-Pool" = "clients") that
+  is meant for the NAS's make and does not repeat the speed
+  (app.radius.attributes).
 
 A subscription bound to a MAC address logs in only from that device (the
-request's Calling-Station-Id). A suspended (unpaid) subscription with the
+request's Calling-Station-Id); one with as many sessions open as it may
+have is rejected with a Reply-Message saying so (Simultaneous-Use,
+app.radius.simultaneous). A suspended (unpaid) subscription with the
 right password is accepted into the NAS's walled-garden pool where the NAS
 has one — no address or speed of its own, a Reply-Message saying how to
 pay — and rejected where it has none. Anything else gets an Access-Reject.
@@ -38,7 +42,7 @@ from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.networks.services import normalize_mac
-from app.radius import lean, mschap
+from app.radius import accounting, attributes, lean, mschap, simultaneous
 from app.radius.models import CISCO, MIKROTIK
 
 log = logging.getLogger(__name__)
@@ -89,7 +93,8 @@ class AuthData:
     """What authorising one username needs."""
 
     __slots__ = ("subscription_id", "username", "service_id", "password", "status", "mac", "download_kbps",
-                 "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_mschap_keys")
+                 "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_mschap_keys", "simultaneous_use",
+                 "sessions")
 
     def __init__(self, row):
         self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
@@ -98,6 +103,10 @@ class AuthData:
         self.mac = row.mac_address
         self.download_kbps, self.upload_kbps = row.download_kbps, row.upload_kbps
         self.addresses, self.parameters, self.freezes = [], [], []
+        # Sessions allowed at once (0: any number), and the open ones (app.radius.simultaneous.OpenSession).
+        self.simultaneous_use = (row.simultaneous_use if row.simultaneous_use is not None
+                                 else row.service_simultaneous_use)
+        self.sessions = []
         self.encoded = {}  # (NAS make, interim interval): the Accept's attribute bytes (app.radius.lean)
         self._mschap_keys = None
 
@@ -126,7 +135,8 @@ def load(usernames=None, subscription_ids=None):
         return {}
     query = (
         select(Subscription.id, Subscription.username, Subscription.password, Subscription.status,
-               Subscription.mac_address, Subscription.service_id, Service.download_kbps, Service.upload_kbps)
+               Subscription.mac_address, Subscription.service_id, Service.download_kbps, Service.upload_kbps,
+               Subscription.simultaneous_use, Service.simultaneous_use.label("service_simultaneous_use"))
         .join(Service, Service.id == Subscription.service_id)
         .where(Service.username_type == RADIUS_TYPE, Subscription.username.is_not(None))
     )
@@ -157,12 +167,17 @@ def load(usernames=None, subscription_ids=None):
                 by_id[subscription_id].addresses.append(str(ipaddress.IPv4Address(address)))
         services = {data.service_id for data in by_id.values()}
         parameters = {}
-        for service_id, name, value in db.session.execute(
-                select(ServiceParameter.service_id, ServiceParameter.name, ServiceParameter.value)
+        for service_id, name, value, makes in db.session.execute(
+                select(ServiceParameter.service_id, ServiceParameter.name, ServiceParameter.value,
+                       ServiceParameter.nas_makes)
                 .where(ServiceParameter.service_id.in_(services)).order_by(ServiceParameter.id)):
-            parameters.setdefault(service_id, []).append((name, value))
+            parameters.setdefault(service_id, []).append((name, value, makes))
         for data in by_id.values():
             data.parameters = parameters.get(data.service_id, [])
+        for subscription_id, sessions in simultaneous.open_sessions(
+                None if some is None else list(by_id)).items():
+            if subscription_id in by_id:
+                by_id[subscription_id].sessions = sessions
     db.session.rollback()  # a read-only transaction ends here: no snapshot held between batches
     return found
 
@@ -173,7 +188,8 @@ class AuthCache:
     Triggers (migration 0017) notify the channel `radius_auth` on every
     change to what a login depends on — a subscription ("subscription:<id>"),
     its addresses and freezes (the same), a service or its parameters
-    ("service:<id>") — whoever makes it: the panel, the API, the billing
+    ("service:<id>"), a session opened or ended ("sessions:<subscription id>",
+    migration 0028) — whoever makes it: the panel, the API, the billing
     cycle's set-based suspensions, a script. The server's loop waits on the
     listening connection too and reloads what a notification names, so a
     change is in effect in every server process on every host within
@@ -211,17 +227,26 @@ class AuthCache:
             self.listen()
             self.reload_all()
             return
-        subscriptions, services = set(), set()
+        subscriptions, services, sessions = set(), set(), set()
         while self.listener.notifies:
             kind, _, number = self.listener.notifies.pop().payload.partition(":")
             if number.isdigit():
-                (services if kind == "service" else subscriptions).add(int(number))
+                {"service": services, "sessions": sessions}.get(kind, subscriptions).add(int(number))
         if services:
             # Those that no longer log in (the service's username type changed) drop out on the reload.
             subscriptions |= set(db.session.scalars(select(Subscription.id).where(
                 Subscription.service_id.in_(services))))
         if subscriptions:
             self._replace(load(subscription_ids=subscriptions), ids=subscriptions)
+        sessions -= subscriptions  # reloaded whole already
+        if sessions:
+            # A session opened or ended: only the open sessions are read again, the login data stay (and so
+            # their encoded Accept and MS-CHAP keys).
+            found = simultaneous.open_sessions(sessions)
+            for subscription_id in sessions:
+                data = self.by_username.get(self.username_of.get(subscription_id))
+                if data is not None:
+                    data.sessions = found.get(subscription_id, [])
         db.session.rollback()
 
     def _replace(self, found, ids=(), everything=False):
@@ -291,14 +316,16 @@ def from_bound_device(packet, data):
 
 
 ACCEPT, WALLED_GARDEN, REJECT = "accept", "walled garden", "reject"
+TOO_MANY = "too many sessions"  # rejected with a Reply-Message (Simultaneous-Use)
 
 
-def verdict(data, nas, today, password_ok, mac_ok):
-    """Whether a login is accepted, let into the walled garden or rejected; both paths ask here."""
+def verdict(data, nas, today, password_ok, mac_ok, calling_station_id=None, nas_port=None):
+    """Whether a login is accepted, let into the walled garden or rejected (TOO_MANY: beyond the sessions it
+    may have open); both paths ask here."""
     if data is None or not password_ok or not mac_ok:
         return REJECT
     if data.may_log_in(today):
-        return ACCEPT
+        return ACCEPT if simultaneous.admits(data, nas.id, calling_station_id, nas_port) else TOO_MANY
     if nas.walled_garden_pool and data.may_enter_walled_garden(today):
         return WALLED_GARDEN
     return REJECT
@@ -314,8 +341,12 @@ def decide(request, data, today):
     password_ok = data is not None and (mschap_matches(login, username, data) if login is not None
                                         else password_matches(packet, data.password))
     mac_ok = data is not None and from_bound_device(packet, data)
-    outcome = verdict(data, request.nas, today, password_ok, mac_ok)
-    if outcome == WALLED_GARDEN:
+    outcome = verdict(data, request.nas, today, password_ok, mac_ok,
+                      accounting.calling_station_id(packet), accounting.nas_port(packet))
+    if outcome == TOO_MANY:
+        too_many(reply, data)
+        outcome = REJECT
+    elif outcome == WALLED_GARDEN:
         walled_garden(reply, request.nas)
     elif outcome == ACCEPT:
         reply.code = radius_packet.AccessAccept
@@ -336,7 +367,9 @@ def accept_attributes(reply, data, vendor):
     for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
         reply.AddAttribute(name, value)
     reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
-    for name, value in data.parameters:
+    # Only the parameters meant for this make, and never a second speed (app.radius.attributes).
+    for name, value in attributes.parameters_for(vendor, data.parameters,
+                                                 bool(data.download_kbps or data.upload_kbps)):
         _add_parameter(reply, name, value)
 
 
@@ -347,12 +380,19 @@ def lean_reply(request, data, today, interim, dictionary):
     login = request.mschap
     password_ok = data is not None and (mschap_matches(login, request.username, data) if login is not None
                                         else lean.password_matches(request, data.password))
-    outcome = verdict(data, request.nas, today, password_ok, mac_ok)
+    outcome = verdict(data, request.nas, today, password_ok, mac_ok, request.calling_station_id, request.nas_port)
+    refusal = b""
+    if outcome == TOO_MANY:
+        key = ("too many", data.simultaneous_use)
+        refusal = _REFUSALS.get(key)
+        if refusal is None:
+            refusal = _REFUSALS[key] = _encoded(dictionary, lambda reply: too_many(reply, data))
+        outcome = REJECT
     # MS-CHAP's attributes depend on the request's challenge and authenticator: encoded for each login.
     own = b"" if login is None else mschap.encode_vendor_attributes(mschap_attributes(
         login, outcome, data, password_ok, mac_ok, request.username, request.nas, request.authenticator))
     if outcome == REJECT:
-        return lean.encode_reply(request, radius_packet.AccessReject, own)
+        return lean.encode_reply(request, radius_packet.AccessReject, refusal + own)
     if outcome == WALLED_GARDEN:
         key = ("walled garden", request.nas.walled_garden_pool, request.nas.walled_garden_message, interim)
         attributes = _WALLED_GARDEN_ATTRIBUTES.get(key)
@@ -369,6 +409,14 @@ def lean_reply(request, data, today, interim, dictionary):
 
 
 _WALLED_GARDEN_ATTRIBUTES = {}
+_REFUSALS = {}  # the Reply-Message of a login beyond its sessions, by the number allowed
+
+
+def too_many(reply, data):
+    """Rejected: as many sessions open as the subscription may have (the subscriber reads why)."""
+    reply.code = radius_packet.AccessReject
+    reply["Reply-Message"] = split_octets(simultaneous.MESSAGE.format(limit=data.simultaneous_use),
+                                          REPLY_MESSAGE_OCTETS)
 
 
 def _encoded(dictionary, fill):

@@ -5,6 +5,7 @@ from flask_babel import gettext
 from app.clients.models import ACTIVE, SUSPENDED, TERMINATED
 from app.core.queue import enqueue
 from app.core.transaction import after_commit, unit_cache
+from app.radius import attributes
 from app.radius.jobs import change_speed, disconnect, lift_walled_garden
 
 CUT_OFF = (SUSPENDED, TERMINATED)
@@ -31,6 +32,11 @@ def change_speed_online(actor, service, old, new, **_details):
     """A service's new speed: a CoA-Request to each of its subscribers online, after the commit."""
     after_commit(enqueue, change_speed, actor, service.id,
                  gettext("New speed %(down)s/%(up)s kbit/s", down=new[0] or 0, up=new[1] or 0), background=True)
+
+
+def check_service_parameter(_actor, parameter, **_details):
+    """A RADIUS service's extra parameter: a dictionary attribute for makes that know it, never a second speed."""
+    return attributes.parameter_errors(parameter)
 
 
 def _after_commit(job, actor, subscription, reason):

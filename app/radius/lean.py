@@ -27,35 +27,35 @@ from pyrad import packet as radius_packet
 from app.radius import mschap
 
 USER_NAME, USER_PASSWORD, CHAP_PASSWORD, CALLING_STATION_ID, PROXY_STATE = 1, 2, 3, 31, 33
+NAS_PORT, NAS_PORT_ID = 5, 87  # where a session comes in (Simultaneous-Use: a redial comes on the same port)
 CHAP_CHALLENGE, MESSAGE_AUTHENTICATOR = 60, 80
 # Attributes a NAS sends with a login that change nothing in the answer; any other sends the request to pyrad.
 IGNORED = frozenset({
     4,   # NAS-IP-Address
-    5,   # NAS-Port
     6,   # Service-Type
     7,   # Framed-Protocol
     30,  # Called-Station-Id
     32,  # NAS-Identifier
     44,  # Acct-Session-Id
     61,  # NAS-Port-Type
-    87,  # NAS-Port-Id
 })
 VENDOR_SPECIFIC = 26  # MikroTik, Cisco… send their own, none decides a login; Microsoft's carry MS-CHAP
 MICROSOFT = struct.pack("!I", mschap.MICROSOFT)
 ZERO_AUTHENTICATOR = bytes(16)
 HEADER = struct.Struct("!BBH")
+NAS_PORT_LENGTH = 50  # radius_session.nas_port
 
 
 class LeanRequest:
     """An Access-Request read by `parse`: what deciding and answering it needs."""
 
     __slots__ = ("nas", "source", "identifier", "authenticator", "username", "user_password", "chap_password",
-                 "chap_challenge", "calling_station_id", "proxy_states", "mschap")
+                 "chap_challenge", "calling_station_id", "proxy_states", "mschap", "nas_port")
 
     def __init__(self, nas, source, identifier, authenticator):
         self.nas, self.source, self.identifier, self.authenticator = nas, source, identifier, authenticator
         self.username = self.user_password = self.chap_password = None
-        self.chap_challenge = self.calling_station_id = self.mschap = None
+        self.chap_challenge = self.calling_station_id = self.mschap = self.nas_port = None
         self.proxy_states = []
 
 
@@ -67,6 +67,7 @@ def parse(data, nas, source):
         return None
     request = LeanRequest(nas, source, data[1], data[4:20])
     authenticator_at = None
+    port_id = False  # a NAS-Port-Id came (it names the port, whatever the order of the attributes)
     microsoft = None  # MS-CHAP's attributes, when a Microsoft Vendor-Specific comes
     position = 20
     while position < length:
@@ -91,6 +92,15 @@ def parse(data, nas, source):
             request.chap_challenge = value
         elif kind == CALLING_STATION_ID:
             request.calling_station_id = value.decode(errors="replace")
+        elif kind == NAS_PORT_ID:
+            # Preferred to NAS-Port's number, as app.radius.accounting.nas_port reads it.
+            if not port_id:
+                port = value.decode(errors="replace").replace("\0", "")[:NAS_PORT_LENGTH]
+                if port:
+                    request.nas_port, port_id = port, True
+        elif kind == NAS_PORT:
+            if size == 6 and not port_id:
+                request.nas_port = str(int.from_bytes(value, "big"))
         elif kind == PROXY_STATE:
             request.proxy_states.append(value)
         elif kind == VENDOR_SPECIFIC:

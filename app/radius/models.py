@@ -82,6 +82,8 @@ class RadiusSession(Model):
                           secondaryjoin="Client.dealer_id == Dealer.id", viewonly=True, lazy="select")
     framed_ip = Column(String(45))
     calling_station_id = Column(String(50))
+    # NAS-Port-Id, else NAS-Port, as the accounting reports it: a redial from the same device comes on it again.
+    nas_port = Column(String(50))
     started_at = Column(DateTime, nullable=False)
     updated_at = Column(DateTime, nullable=False)
     stopped_at = Column(DateTime)

@@ -1,8 +1,10 @@
 """What RADIUS plugs into the application, panel or worker alike (app.create_app calls init): a suspended,
 terminated or frozen subscription is disconnected, one active again leaves the walled garden, a service's new
-speed reaches its subscribers online (each a job after the commit, app.radius.jobs)."""
+speed reaches its subscribers online (each a job after the commit, app.radius.jobs); a service's extra parameter
+is checked against the RADIUS dictionary and the NAS makes before it is stored (app.radius.attributes)."""
+from app.catalog import services as catalog
 from app.core import events
-from app.radius import handlers
+from app.radius import attributes, handlers
 
 
 def init(app):
@@ -10,3 +12,5 @@ def init(app):
     events.subscription_status_changed.connect(handlers.disconnect_when_cut_off)
     events.subscription_frozen.connect(handlers.disconnect_when_frozen)
     events.speed_changed.connect(handlers.change_speed_online)
+    events.service_parameter_checked.connect(handlers.check_service_parameter)
+    catalog.PARAMETER_MAKES[:] = attributes.MAKE_CHOICES  # the NAS makes a service's parameter may name

@@ -132,3 +132,32 @@ def test_a_new_speed_is_an_event_for_the_network_and_a_price_change_is_not(app, 
     with app.app_context():
         service = db.session.get(Service, service_id)
         assert (service.download_kbps, str(service.monthly_fee)) == (300000, "17.90")
+
+
+def test_a_radius_parameter_names_a_known_attribute_its_makes_and_never_a_second_speed(app, admin, group_id):
+    admin.submit("/services/add", service_form(group_id, download_kbps="50000", upload_kbps="10000"))
+    with app.app_context():
+        service_id = db.session.scalar(select(Service.id))
+
+    def refused(form, field):
+        response = admin.submit("/service-parameters/add", dict({"service": service_id}, **form))
+        assert response.status_code == 200
+        return visible_text(response.text.split(f'id="{field}"', 1)[1][:2500])
+
+    assert "RADIUS не познава атрибут Mikrotik-Rate-Limt" in refused(
+        {"name": "Mikrotik-Rate-Limt", "value": "1M/1M"}, "name")
+    assert "Скоростта на услугата вече се изпраща" in refused(
+        {"name": "Mikrotik-Rate-Limit", "value": "100M/100M"}, "name")
+    assert "Скоростта на услугата вече се изпраща" in refused(
+        {"name": "Cisco-AVPair", "value": "lcp:interface-config=rate-limit input 1000 8000 8000"}, "name")
+    assert "Session-Timeout е цяло число" in refused({"name": "Session-Timeout", "value": "ден"}, "value")
+    assert "Mikrotik-Address-List е атрибут само на MikroTik" in refused(
+        {"name": "Mikrotik-Address-List", "value": "clients", "nas_makes": "cisco"}, "nas_makes")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ServiceParameter.id))) == 0
+    response = admin.submit("/service-parameters/add", {"service": service_id, "name": "Framed-Pool",
+                                                        "value": "pppoe", "nas_makes": ["cisco", "juniper"]})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(ServiceParameter.nas_makes)) == "cisco,juniper"
+    assert "Framed-Pool pppoe Cisco, Juniper" in visible_text(admin.get("/service-parameters/list/").text)

@@ -59,6 +59,9 @@ def test_the_server_outlives_its_database_connections(app):
     with app.app_context():
         nas()
         subscription_id = subscriber()
+        # Logins while its session is open: any number of sessions at once (Simultaneous-Use is tested apart).
+        db.session.get(Subscription, subscription_id).service.simultaneous_use = 0
+        db.session.commit()
     server = start_server(app)
     try:
         assert access(server, "ivan", "parola-123").code == radius_packet.AccessAccept

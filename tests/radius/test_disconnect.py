@@ -265,6 +265,26 @@ def test_a_new_speed_reaches_the_subscribers_online_by_coa(app, admin):
     assert "CoA (скорост) petar MikroTik 127.0.0.1 Нова скорост 50000/10000 kbit/s приложено от NAS" in card
 
 
+def test_a_new_speed_through_the_rest_api_sends_the_coa_too(app, api):
+    """The API loads the body into the record before the operation runs: the operation still sees the old speed."""
+    nas = NasListener(radius_packet.CoAACK)
+    try:
+        subscription_id = online_subscriber(app, nas)
+        with app.app_context():
+            service_id = db.session.get(Subscription, subscription_id).service_id
+        response = api.put(f"/api/v1/services/{service_id}", json={"download_kbps": 40000, "upload_kbps": 8000})
+        assert response.status_code == 200, response.text
+        # The same speed again changes nothing, and tells the NAS nothing.
+        assert api.put(f"/api/v1/services/{service_id}", json={"download_kbps": 40000}).status_code == 200
+        with app.app_context():
+            wait_for_background_jobs()
+    finally:
+        nas.close()
+    assert nas.received == [{"code": radius_packet.CoARequest, "User-Name": "petar", "Acct-Session-Id": "81a00001",
+                             "Mikrotik-Rate-Limit": "8000k/40000k"}]
+    assert outcomes(app, "coa") == [("ack", None, 1, "81a00001")]
+
+
 def test_a_coa_the_nas_refuses_is_recorded_with_its_cause(app, admin):
     nas = NasListener(radius_packet.CoANAK, error_cause=502)
     try:

@@ -23,9 +23,10 @@ def nas(vendor="mikrotik", pool=None, message=None, require_message_authenticato
 
 def subscription(password="parola-123", status="active", mac=None, addresses=("10.0.0.7",), frozen=False):
     data = auth.AuthData(types.SimpleNamespace(id=7, username="ivan", service_id=3, password=password, status=status,
-                                               mac_address=mac, download_kbps=20000, upload_kbps=5000))
+                                               mac_address=mac, download_kbps=20000, upload_kbps=5000,
+                                               simultaneous_use=None, service_simultaneous_use=1))
     data.addresses = list(addresses)
-    data.parameters = [("Session-Timeout", "86400")]
+    data.parameters = [("Session-Timeout", "86400", None)]
     if frozen:
         data.freezes = [(TODAY, TODAY)]
     return data
@@ -147,6 +148,29 @@ def test_the_walled_garden_and_an_unknown_user_are_answered_alike(app):
         lean_raw, pyrad_raw = both_answers(app, raw, None, garden)
         assert as_the_nas_reads(request, lean_raw) == as_the_nas_reads(request, pyrad_raw)
         assert as_the_nas_reads(request, lean_raw)[0] == radius_packet.AccessReject
+
+
+def test_each_make_gets_its_own_parameters_and_one_speed(app):
+    """A vendor's attribute reaches only its make's NAS, a parameter naming makes only those, and a parameter that
+    would repeat the service's speed none (both paths alike)."""
+    stored = subscription()
+    stored.parameters = [("Session-Timeout", "86400", None), ("Mikrotik-Address-List", "clients", None),
+                         ("Framed-Pool", "pppoe", "cisco,juniper"), ("Mikrotik-Rate-Limit", "1M/1M", None),
+                         ("WISPr-Bandwidth-Max-Up", "1000", None), ("Бележка", "не е атрибут", None)]
+    got = {}
+    for vendor in ("mikrotik", "cisco", "juniper"):
+        request, raw = request_bytes("ivan", "parola-123")
+        lean_raw, pyrad_raw = both_answers(app, raw, stored, nas(vendor))
+        code, attributes = as_the_nas_reads(request, lean_raw)
+        assert (code, attributes) == as_the_nas_reads(request, pyrad_raw)
+        got[vendor] = attributes
+    assert got["mikrotik"]["Mikrotik-Rate-Limit"] == ["5000k/20000k"]
+    assert got["mikrotik"]["Mikrotik-Address-List"] == ["clients"] and "Framed-Pool" not in got["mikrotik"]
+    assert got["mikrotik"].get("WISPr-Bandwidth-Max-Up") is None  # a MikroTik hotspot reads it: no second speed
+    assert "Mikrotik-Address-List" not in got["cisco"] and got["cisco"]["Framed-Pool"] == ["pppoe"]
+    assert got["juniper"]["WISPr-Bandwidth-Max-Up"] == [5000000] and got["juniper"]["Framed-Pool"] == ["pppoe"]
+    assert all(attributes["Session-Timeout"] == [86400] for attributes in got.values())
+    assert not any("Mikrotik-Rate-Limit" in got[vendor] for vendor in ("cisco", "juniper"))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

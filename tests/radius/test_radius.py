@@ -340,7 +340,9 @@ def test_a_killed_server_loses_no_acknowledged_accounting(app, radius):
 def test_two_processes_share_the_ports_and_both_answer(app):
     with app.app_context():
         nas()
-        subscriber()
+        # Logins while its session is open: any number of sessions at once (Simultaneous-Use is tested apart).
+        db.session.get(Subscription, subscriber()).service.simultaneous_use = 0
+        db.session.commit()
     server = start_server(app, processes=2)
     try:
         # Many source ports: the kernel spreads them over both processes' sockets.
