@@ -108,6 +108,8 @@ def cancel_charge(actor, charge, reason):
     """
     if not may(actor, permissions.ADD_CHARGES):
         raise FieldErrors({"reason": [gettext("You do not have the right to add charges.")]})
+    if not in_scope(charge, actor):
+        raise FieldErrors({"reason": [gettext("This record belongs to another dealer.")]})
     if not (reason or "").strip():
         raise FieldErrors({"reason": [gettext("Say why the charge is cancelled.")]})
     if len(reason.strip()) > 300:

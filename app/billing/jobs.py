@@ -3,9 +3,10 @@ from flask_babel import gettext
 
 from app.billing.services import payment_references, record_payment
 from app.clients.models import ACTIVE, SUSPENDED, Subscription
-from app.clients.subscriptions import change_status
+from app.clients.subscriptions import change_status_as_consequence
 from app.core.formatting import format_date, local_today, office_language
 from app.extensions import db
+from app.security.permissions import RECORD_PAYMENT
 from app.core.scoping import scope
 
 
@@ -23,7 +24,8 @@ def reactivate(actor, subscription_id):
         return False
     with office_language():
         reason = gettext("Paid until %(day)s", day=format_date(subscription.paid_until))
-    change_status(actor, subscription, ACTIVE, reason)
+    # A payment made it current: the payment's actor (who may record payments) reactivates it.
+    change_status_as_consequence(actor, subscription, ACTIVE, reason, right=RECORD_PAYMENT)
     return True
 
 

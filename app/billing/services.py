@@ -334,6 +334,12 @@ def reversal_of(payment):
     return db.session.scalar(db.select(Payment).where(Payment.reversal_of_id == payment.id))
 
 
+def may_reverse(actor, payment):
+    """Whether the actor may reverse this payment: the right to reverse, a payment in scope, not a reversal
+    itself (the payment page's button asks this; reverse_payment refuses the rest with its reason)."""
+    return may(actor, permissions.REVERSE_PAYMENT) and not payment.is_reversal and in_scope(payment, actor)
+
+
 def reverse_payment(actor, payment, reason):
     """Records the reversal of a payment and restores what it changed, then sends payment_reversed. Flushes.
 

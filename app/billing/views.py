@@ -28,6 +28,7 @@ from app.billing.charges import add_manual_charge, cancel_charge, due_today
 from app.billing.currency import rate_errors
 from app.billing.services import (
     find_by_request_key,
+    may_reverse,
     payment_totals,
     record_payment,
     reversal_of,
@@ -199,7 +200,7 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         return {
             "payment": payment,
             "reversal": reversal,
-            "can_reverse": may(actor, permissions.REVERSE_PAYMENT) and not payment.is_reversal,
+            "can_reverse": may_reverse(actor, payment),
             "format_money": format_money,
             **PAYMENT_PAGE.context(payment, actor, reversal=reversal),
         }

@@ -192,6 +192,8 @@ def close_day(viewer, operator, day, note=None):
     Raises CashDeskRefused for a future day or a day already closed (the
     caller discards the unit of work then).
     """
+    if not may(viewer, SEE_CASH_BALANCE):
+        raise CashDeskRefused(gettext("You do not have the right to see cash balances."))
     if operator.id != viewer.id and not sees_all_desks(viewer):
         raise CashDeskRefused(gettext("You may close only your own cash desk."))
     if day > local_today():

@@ -12,6 +12,8 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import selectinload
 
 from app.addresses.models import Block
+from app.audit.models import LogEntry
+from app.audit.services import record_event
 from app.catalog.models import Service
 from app.clients.models import (
     ACTIVE,
@@ -33,7 +35,7 @@ from app.extensions import db
 from app.networks.models import IpAllocation
 from app.security import permissions
 from app.security.rights import may, may_access
-from app.core.scoping import refuse_out_of_scope, scope
+from app.core.scoping import in_scope, refuse_out_of_scope, scope
 
 FIRST_CLIENT_NUMBER = 100001
 INDIVIDUAL_FIELDS = ("egn", "id_card")
@@ -214,6 +216,13 @@ class ClientCard:
     @property
     def phones(self):
         return [phone.strip() for phone in (self.client.phone or "").split(",") if phone.strip()]
+
+
+def record_personal_data_read(actor, client):
+    """The card showed the client's ЕГН unmasked to the actor (who may see personal data, within scope): the LOG
+    says who looked, and when. Nothing is written for who sees it masked."""
+    if client.egn and may(actor, permissions.SEE_PERSONAL_DATA) and in_scope(client, actor):
+        record_event(LogEntry.PERSONAL_DATA, user=actor, entity=client, note="ЕГН")
 
 
 def client_card(client, actor, day=None):

@@ -164,7 +164,7 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
         # Nothing to install: live from the sale, by the same status change an installation's completion makes.
         with office_language():
             reason = gettext("Sold without installation: active from the sale.")
-        change_status(actor, subscription, ACTIVE, reason)
+        change_status_as_consequence(actor, subscription, ACTIVE, reason, right=permissions.ADD_SUBSCRIPTIONS)
     return subscription
 
 
@@ -229,8 +229,32 @@ def record_password_read(actor, subscription):
 def change_status(actor, subscription, status, reason):
     """Move a subscription to another status, saying why (the LOG keeps both); sends subscription_status_changed.
 
-    Termination gives its IP addresses back. Flushes; raises FieldErrors.
+    Only by who holds the "change status" permission of subscriptions (the card's form, the API's status
+    operation); what another operation changes as its consequence goes through
+    `change_status_as_consequence`. Termination gives its IP addresses back. Flushes; raises FieldErrors.
     """
+    if not may_change_status(actor):
+        raise FieldErrors({"status": [gettext("You do not have the right to change a subscription's status.")]})
+    return _change_status(actor, subscription, status, reason)
+
+
+def change_status_as_consequence(actor, subscription, status, reason, *, right):
+    """The system path of a status change: the one another operation makes as its consequence — a sale without
+    installation activates (ADD_SUBSCRIPTIONS), a payment reactivates (RECORD_PAYMENT), an installation's
+    completion activates and its cancellation terminates (the task's ("can_work" / "can_cancel", "Task")).
+
+    `right` is the right of that operation, a business right (app.security.permissions) or a view permission
+    as a (permission, view) pair: the actor must hold it, and the subscription be in its scope; then it is
+    `change_status`. The actor is the one of the causing operation (an operator, a collector, a job's actor),
+    so the LOG names it. Flushes; raises FieldErrors.
+    """
+    held = may_access(actor, *right) if isinstance(right, tuple) else may(actor, right)
+    if not held:
+        raise FieldErrors({"status": [gettext("You do not have the right to change a subscription's status.")]})
+    return _change_status(actor, subscription, status, reason)
+
+
+def _change_status(actor, subscription, status, reason):
     if not in_scope(subscription, actor):
         raise FieldErrors({"status": [gettext("This record belongs to another dealer.")]})
     if status not in TRANSITIONS:
@@ -260,11 +284,10 @@ def may_change_status(actor):
 
 
 def change_status_by_hand(actor, subscription, status, reason):
-    """An operator's status change, from the card or the API: needs the "change status" permission, then is
-    `change_status`. (The cycle's suspensions, an installation's completion and a sale without installation
-    call change_status itself: their actors act under their own rights.)"""
-    if not may_change_status(actor):
-        raise FieldErrors({"status": [gettext("You do not have the right to change a subscription's status.")]})
+    """An operator's status change, from the card or the API: `change_status`, which checks the "change status"
+    permission itself. (An installation's completion, a sale without installation and a reactivating payment go
+    through `change_status_as_consequence` under their own rights; the billing cycle's suspensions are
+    set-based and announced with `announce_status_change`.)"""
     return change_status(actor, subscription, status, reason)
 
 

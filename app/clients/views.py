@@ -11,8 +11,7 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from app.audit.formatting import record_links, register_entity
-from app.audit.models import LogEntry
-from app.audit.services import owned_history, record_event
+from app.audit.services import owned_history
 from app.clients.api import (
     CLIENT_DESCRIPTIONS,
     CLIENT_OPERATIONS,
@@ -22,7 +21,7 @@ from app.clients.api import (
     SubscriptionApi,
 )
 from app.clients.models import KINDS, Client, Subscription
-from app.clients.services import client_card, home_figures, mask_egn, search_condition
+from app.clients.services import client_card, home_figures, mask_egn, record_personal_data_read, search_condition
 from app.clients.subscriptions import change_status_by_hand, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
@@ -276,9 +275,7 @@ class ClientView(DealerScopedView, BillingModelView):
         if client is None:
             abort(404)
         actor = current_operator()
-        if client.egn and may(actor, permissions.SEE_PERSONAL_DATA):
-            # Personal data seen unmasked: the LOG says who looked, and when.
-            record_event(LogEntry.PERSONAL_DATA, user=actor, entity=client, note="ЕГН")
+        record_personal_data_read(actor, client)
         card = client_card(client, actor)
         # The History tab: the client's business (sales, status changes, payments, charges, tasks, documents),
         # each row linked to its record; who viewed the personal data folded apart.

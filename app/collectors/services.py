@@ -48,6 +48,7 @@ import secrets
 from decimal import Decimal
 
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.models import LogEntry
@@ -57,7 +58,7 @@ from app.billing.models import Payment
 from app.billing.services import record_payment
 from app.clients.models import Client
 from app.collectors.models import CollectorTransaction, PaymentCollector
-from app.core.actors import SystemActor
+from app.core.actors import acting_as, named_actor
 from app.core.errors import FieldErrors
 from app.core.money import MAX_AMOUNT
 from app.core.validators import InvalidValue
@@ -65,6 +66,7 @@ from app.extensions import db
 from app.core.transaction import discard
 from app.protection.services import normalise_network
 from app.security.permissions import RECORD_PAYMENT
+from app.security.rights import may_access
 
 OK = "00"
 BAD_AMOUNT = "13"
@@ -127,6 +129,48 @@ def complete_collector(collector):
         collector.secret = secrets.token_urlsafe(32)
 
 
+COLLECTOR_FIELDS = ("name", "code", "method", "allowed_addresses", "secret", "active")
+COLLECTOR_CHECKS = {"code": check_code, "allowed_addresses": normalise_addresses, "secret": check_secret}
+
+
+def _store_collector(collector, values):
+    unknown = set(values) - set(COLLECTOR_FIELDS)
+    if unknown:
+        raise FieldErrors({name: [gettext("This field cannot be changed here.")] for name in unknown})
+    errors = {}
+    for name, check in COLLECTOR_CHECKS.items():
+        if values.get(name) not in (None, ""):
+            try:
+                values[name] = check(values[name])
+            except InvalidValue as error:
+                errors[name] = [str(error.message)]
+    if errors:
+        raise FieldErrors(errors)
+    with db.session.no_autoflush:
+        for name, value in values.items():
+            setattr(collector, name, value)
+        complete_collector(collector)
+    db.session.add(collector)
+    db.session.flush()
+    return collector
+
+
+def create_collector(actor, **values):
+    """A new payment collector (the "add" permission of collectors); an empty secret gets a random one.
+    Flushes; FieldErrors."""
+    if not may_access(actor, "can_add", "PaymentCollector"):
+        raise FieldErrors({"name": [gettext("You do not have the right to change payment collectors.")]})
+    return _store_collector(PaymentCollector(), values)
+
+
+def update_collector(actor, collector, **values):
+    """A collector's settings changed (the "edit" permission); an emptied secret gets a new random one.
+    Flushes; FieldErrors."""
+    if not may_access(actor, "can_edit", "PaymentCollector"):
+        raise FieldErrors({"name": [gettext("You do not have the right to change payment collectors.")]})
+    return _store_collector(collector, values)
+
+
 def address_allowed(collector, address):
     """True when `address` is inside one of the collector's addresses; an empty list allows none."""
     try:
@@ -144,8 +188,10 @@ def address_allowed(collector, address):
 
 
 def collector_actor(collector):
-    """The system actor a collector's payments are recorded by: it may record payments, nothing else."""
-    return SystemActor(f"collector {collector.code}", rights=frozenset({RECORD_PAYMENT}), collector_id=collector.id)
+    """The system actor a collector's payments are recorded by ("Колектор ePay" in the LOG): it may record
+    payments, nothing else."""
+    return named_actor(_l("Collector %(name)s"), collector.name or collector.code, rights={RECORD_PAYMENT},
+                       collector_id=collector.id)
 
 
 # --- the protocol --------------------------------------------------------------
@@ -262,6 +308,16 @@ def answer_confirm(code, values, address):
            f" DATE={values.get('DATE', '')}"
     try:
         collector, params = _authenticated(code, values, address, CONFIRM_FIELDS)
+    except Refused as refusal:
+        return _refused(code, call, refusal)
+    actor = collector_actor(collector)
+    with acting_as(actor):
+        return _confirmed(actor, code, call, collector, params)
+
+
+def _confirmed(actor, code, call, collector, params):
+    """A confirm from an authenticated collector, done as its actor: the LOG names it ("Колектор ePay")."""
+    try:
         tid = params["TID"]
         if len(tid) > MAX_TID:
             raise Refused(MALFORMED)
@@ -279,7 +335,7 @@ def answer_confirm(code, values, address):
             discard()
             return _repeated(code, call, _stored(collector_id, tid))
         try:
-            result = record_payment(collector_actor(collector), client, method=collector.method, amount=amount,
+            result = record_payment(actor, client, method=collector.method, amount=amount,
                                     currency="EUR", note=f"{collector.name} TID {tid}")
         except FieldErrors as error:  # e.g. the collector's payment method was deactivated
             raise Refused(MALFORMED, str(error)) from None
@@ -289,6 +345,7 @@ def answer_confirm(code, values, address):
     transaction.payment_id = payment.id
     transaction.response = answer_text({"STATUS": OK, "TID": tid, "PAYMENT": payment.id})
     _log(code, f"{call} → {OK}", entity=payment)
+    db.session.flush()  # the LOG rows of this flush name the collector too
     return transaction.response
 
 

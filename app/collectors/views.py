@@ -12,12 +12,13 @@ from app.collectors.services import (
     answer_init,
     check_code,
     check_secret,
-    complete_collector,
+    create_collector,
     normalise_addresses,
+    update_collector,
 )
 from app.core.formatting import format_yes_no
 from app.core.validators import FieldCheck
-from app.core.views import BillingInterface, BillingModelView
+from app.core.views import BillingInterface, BillingModelView, RecordOperations
 from app.extensions import csrf
 from app.protection.guard import public_route
 
@@ -72,13 +73,7 @@ class PaymentCollectorView(BillingModelView):
         "method": _l("The payment method the collector's payments are recorded with."),
     }
 
-    def pre_add(self, item):
-        complete_collector(item)
-        super().pre_add(item)
-
-    def pre_update(self, item):
-        complete_collector(item)
-        super().pre_update(item)
+    operations = RecordOperations(create=create_collector, update=update_collector)
 
 
 # The collectors' callbacks: authenticated by their signature and address,

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 from flask import g, has_request_context, request
 
+from app.core.formatting import office_language
+
 _job_actor: ContextVar = ContextVar("job_actor", default=None)
 
 
 @dataclass(frozen=True)
 class SystemActor:
-    """A part of the system acting on its own: "billing cycle", "RADIUS", "collector ePay"."""
+    """A part of the system acting on its own: "billing cycle № 12", "RADIUS server", "Колектор ePay"."""
 
     name: str
     rights: frozenset = field(default_factory=frozenset)
@@ -34,6 +36,29 @@ class SystemActor:
 
     def __str__(self):
         return self.name
+
+
+def named_actor(label, name, *, rights=(), dealer_id=None, collector_id=None):
+    """The system actor of work that arrives from outside the panel, named as the LOG shows it.
+
+    For a payment collector (app.collectors.services.collector_actor: "Колектор ePay"), and the same way for
+    an import ("Импорт <file>") and a subscriber acting from the portal ("Абонат <number>"). `label` is a
+    lazy_gettext pattern with %(name)s (_l("Collector %(name)s")), filled in the office's language whoever's
+    request it is, since the LOG keeps it as written; `rights` are exactly the business rights
+    (app.security.permissions) the work needs; `dealer_id` limits it to one dealer's records.
+
+    Pass it first to every operation (each checks its rights and scope, for this actor as for an operator),
+    and run the work inside `acting_as(actor)`: the LOG rows of what it writes, Continuum's and the set-based
+    ones of app.audit.bulk, then name it (user empty, username the name), as they name the billing cycle.
+
+        actor = named_actor(_l("Collector %(name)s"), collector.name, rights={RECORD_PAYMENT})
+        with acting_as(actor):
+            record_payment(actor, client, amount=...)
+            db.session.flush()  # the LOG rows are written at the flush: inside the block
+    """
+    with office_language():
+        text = str(label) % {"name": name}
+    return SystemActor(text[:256], rights=frozenset(rights), dealer_id=dealer_id, collector_id=collector_id)
 
 
 def current_actor():

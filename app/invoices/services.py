@@ -18,11 +18,15 @@ from app.billing.services import reversal_of
 from app.clients.services import format_address
 from app.core.actors import SystemActor
 from app.core.counters import next_number
+from app.core.errors import FieldErrors
 from app.core.formatting import format_date, local_time, local_today
 from app.core.money import quantize
+from app.core.scoping import in_scope
 from app.dealers.services import company_of
 from app.extensions import db
 from app.invoices.models import CREDIT_NOTE, HEAD_OFFICE, INVOICE, Invoice, InvoiceLine
+from app.security import permissions
+from app.security.rights import may
 
 VAT_RATE = Decimal("20.00")
 NO_VAT_REASON = "чл. 113, ал. 9 от ЗДДС"
@@ -153,11 +157,22 @@ def invoice_for(payment):
     return db.session.scalar(db.select(Invoice).where(Invoice.payment_id == payment.id, Invoice.kind == INVOICE))
 
 
+def may_invoice(actor, payment):
+    """Whether the actor may have an invoice issued for this payment: who may record payments, for a payment in
+    their scope that is not itself a reversal (the payment page's button asks this too)."""
+    return may(actor, permissions.RECORD_PAYMENT) and not payment.is_reversal and in_scope(payment, actor)
+
+
 def issue_invoice(actor, payment, issue_date=None):
     """The invoice for a payment (the one already issued, if any), compiled by `actor`. Flushes.
 
-    The tax event is the day the money was received. Raises InvoiceRefused.
+    The tax event is the day the money was received. Raises FieldErrors when the actor may not record payments
+    or the payment is another dealer's, InvoiceRefused when no invoice can be issued.
     """
+    if not may(actor, permissions.RECORD_PAYMENT):
+        raise FieldErrors({"invoice": [gettext("You do not have the right to issue invoices.")]})
+    if not in_scope(payment, actor):
+        raise FieldErrors({"invoice": [gettext("This record belongs to another dealer.")]})
     existing = invoice_for(payment)
     if existing is not None:
         return existing
@@ -185,7 +200,14 @@ def _issuer_of(invoice):
 
 
 def credit_note_for_reversal(actor, payment, reversal):
-    """When a payment with an invoice is reversed: a credit note for the whole invoice. Flushes."""
+    """When a payment with an invoice is reversed: a credit note for the whole invoice. Flushes.
+
+    Only by who may reverse payments, for a payment in their scope (FieldErrors).
+    """
+    if not may(actor, permissions.REVERSE_PAYMENT):
+        raise FieldErrors({"reason": [gettext("You do not have the right to reverse payments.")]})
+    if not in_scope(payment, actor):
+        raise FieldErrors({"reason": [gettext("This record belongs to another dealer.")]})
     invoice = invoice_for(payment)
     if invoice is None:
         return None

@@ -10,6 +10,7 @@ from app.billing.models import Payment
 from app.billing.views import PAYMENT_PAGE, ClientParameterFilter
 from app.clients.views import CLIENT_CARD
 from app.core.actors import current_operator
+from app.core.errors import FieldErrors
 from app.core.formatting import format_date
 from app.core.money import format_money
 from app.core.pdf import PdfError
@@ -18,9 +19,8 @@ from app.core.views import BillingInterface, ReadOnlyModelView
 from app.extensions import db
 from app.invoices.documents import invoice_lines, invoice_response, receipt_response
 from app.invoices.models import CREDIT_NOTE, INVOICE, Invoice
-from app.invoices.services import InvoiceRefused, invoice_for, issue_invoice
-from app.security import permissions
-from app.security.rights import may, may_access, require_right
+from app.invoices.services import InvoiceRefused, invoice_for, issue_invoice, may_invoice
+from app.security.rights import may_access
 from app.core.scoping import DealerScopedView, get_in_scope
 
 KINDS = [(INVOICE, _l("Invoice")), (CREDIT_NOTE, _l("Credit note"))]
@@ -151,12 +151,10 @@ class PaymentDocumentsView(BaseView):
     @has_access
     def invoice(self, pk):
         """An invoice on the client's request (companies get one automatically)."""
-        actor = current_operator()
-        require_right(permissions.RECORD_PAYMENT, actor)
         payment = self._payment_or_404(pk)
         try:
-            invoice = issue_invoice(actor, payment)
-        except InvoiceRefused as refusal:
+            invoice = issue_invoice(current_operator(), payment)
+        except (FieldErrors, InvoiceRefused) as refusal:
             discard()
             flash(str(refusal), "danger")
             return redirect(url_for("PaymentView.show", pk=pk))
@@ -167,7 +165,7 @@ def payment_documents(payment, actor, reversal=None, **_known):
     """The payment page's documents part: its receipt and its invoice, or the button to issue one."""
     return {
         "invoice": invoice_for(payment),
-        "can_invoice": may(actor, permissions.RECORD_PAYMENT) and not payment.is_reversal,
+        "can_invoice": may_invoice(actor, payment),
     }
 
 

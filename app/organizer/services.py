@@ -21,7 +21,7 @@ from app.clients.models import ACTIVE as SUBSCRIPTION_ACTIVE
 from app.clients.models import TERMINATED as SUBSCRIPTION_TERMINATED
 from app.clients.models import PENDING as SUBSCRIPTION_PENDING
 from app.clients.models import Client
-from app.clients.subscriptions import change_status
+from app.clients.subscriptions import change_status_as_consequence
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today, office_language, utcnow
 from app.core.scoping import dealer_of, in_scope, refuse_out_of_scope, scope
@@ -53,7 +53,7 @@ from app.organizer.models import (
     task_technician,
 )
 from app.security.models import Operator
-from app.security.permissions import PLAN_TASKS, RIGHTS, TECHNICIAN
+from app.security.permissions import ADD_SUBSCRIPTIONS, PLAN_TASKS, RIGHTS, TECHNICIAN
 from app.security.rights import holding_access, may, may_access
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -118,6 +118,28 @@ def may_work_on(actor, task):
     return plans_tasks(actor) or any(operator.id == actor.id for operator in task.technicians)
 
 
+def may_add_tasks(actor):
+    """Adding a task by hand: the "add" permission of tasks and the right to plan tasks."""
+    return may_access(actor, "can_add", "Task") and plans_tasks(actor)
+
+
+def may_change_task(actor, task):
+    """Changing a task's fields: the "edit" permission of tasks, the right to plan tasks, the task in scope."""
+    return may_access(actor, "can_edit", "Task") and plans_tasks(actor) and in_scope(task, actor)
+
+
+def may_mark_steps(actor, task):
+    """Marking the task's steps and closing it: the "mark steps, close" permission, and the task is the
+    actor's to work on (may_work_on)."""
+    return may_access(actor, "can_work", "Task") and may_work_on(actor, task)
+
+
+def may_cancel_task(actor, task):
+    """Cancelling a task: the "cancel" permission of tasks, the right to plan tasks, the task in scope."""
+    return may_access(actor, "can_cancel", "Task") and plans_tasks(actor) and task is not None \
+        and in_scope(task, actor)
+
+
 def visible_task(actor, task_id):
     """The task with this id when the actor sees it, else None."""
     if not isinstance(task_id, int) or isinstance(task_id, bool):
@@ -141,7 +163,7 @@ def create_task(actor, *, task_type=None, client=None, subscription=None, addres
     it when done. `check_right=False` is for tasks the system opens on its
     own (a sale's installation task).
     """
-    if check_right and not (may_access(actor, "can_add", "Task") and plans_tasks(actor)):
+    if check_right and not may_add_tasks(actor):
         raise FieldErrors({"task_type": [gettext("You do not have the right to add tasks.")]})
     with db.session.no_autoflush:
         task = Task(task_type=task_type, client=client, subscription=subscription, description=description or None,
@@ -171,7 +193,7 @@ def update_task(actor, task, **fields):
 
     A task stays with its client and its type (its steps are the type's copy). Flushes; FieldErrors.
     """
-    if not (may_access(actor, "can_edit", "Task") and plans_tasks(actor)) or not in_scope(task, actor):
+    if not may_change_task(actor, task):
         raise FieldErrors({"description": [gettext("You do not have the right to change tasks.")]})
     if task.is_closed:
         raise FieldErrors({"description": [gettext("A closed task cannot be changed.")]})
@@ -241,7 +263,7 @@ def mark_step(actor, step, status, note=None, value=None, request_key=None):
     Flushes; FieldErrors.
     """
     task = step.task
-    if not may_work_on(actor, task):
+    if not may_mark_steps(actor, task):
         raise FieldErrors({"status": [gettext("This task is not assigned to you.")]})
     request_key = (str(request_key).strip()[:64] or None) if request_key not in (None, "") else None
     if request_key is not None and step.request_key == request_key:
@@ -297,7 +319,7 @@ def close_task(actor, task):
 
     Returns messages for the operator. Flushes; FieldErrors.
     """
-    if not may_work_on(actor, task):
+    if not may_mark_steps(actor, task):
         raise FieldErrors({"status": [gettext("This task is not assigned to you.")]})
     if task.status == DONE:
         return []
@@ -314,7 +336,7 @@ def close_task(actor, task):
     if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
         with office_language():
             reason = gettext("Installed (task No. %(number)s).", number=task.id)
-        change_status(actor, subscription, SUBSCRIPTION_ACTIVE, reason)
+        change_status_as_consequence(actor, subscription, SUBSCRIPTION_ACTIVE, reason, right=("can_work", "Task"))
         return [gettext("The service %(service)s is active.", service=subscription.service.name)]
     return []
 
@@ -322,7 +344,7 @@ def close_task(actor, task):
 def cancel_task(actor, task, reason):
     """Cancel a task, saying why. A cancelled installation activates nothing: the sale it was for ends
     (terminated, with the reason), and what the sale charged is cancelled. Cancelling again changes nothing."""
-    if not (plans_tasks(actor) and in_scope(task, actor)):
+    if not may_cancel_task(actor, task):
         raise FieldErrors({"cancel_reason": [gettext("You do not have the right to cancel tasks.")]})
     # A cancel says why, a repeated one too: the same request is refused or taken whatever the task's state.
     reason = reason.strip() if isinstance(reason, str) else ""
@@ -343,13 +365,18 @@ def cancel_task(actor, task, reason):
         with office_language():
             why = gettext("Installation cancelled (task No. %(number)s): %(reason)s", number=task.id,
                           reason=task.cancel_reason)
-        change_status(actor, subscription, SUBSCRIPTION_TERMINATED, why)
+        change_status_as_consequence(actor, subscription, SUBSCRIPTION_TERMINATED, why, right=("can_cancel", "Task"))
     return task
 
 
 def open_installation_task(actor, subscription):
     """The installation task a sale of a service that needs installation opens; its completion activates the
-    subscription. Returns a message for the operator when no task type is meant for installations."""
+    subscription. Returns a message for the operator when no task type is meant for installations.
+
+    A consequence of the sale: the seller needs the right to add subscriptions, not the right to add tasks.
+    """
+    if not may(actor, ADD_SUBSCRIPTIONS):
+        raise FieldErrors({"service": [gettext("You do not have the right to add services to clients.")]})
     if not subscription.service.needs_installation:
         return None
     task_type = type_for(PURPOSE_INSTALLATION)

@@ -57,8 +57,10 @@ from app.organizer.services import (
     day_plan,
     mark_step,
     missing_required_steps,
+    may_add_tasks,
+    may_cancel_task,
+    may_mark_steps,
     may_plan,
-    may_work_on,
     plan_task,
     planned_technicians,
     works_tasks,
@@ -352,8 +354,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
             if task is not None:
                 actor = current_operator()
                 kwargs.update(task=task, steps=task.steps, step_status=_labels(STEP_STATUSES),
-                              can_work=may_work_on(actor, task) and may_access(actor, "can_work", "Task"),
-                              can_cancel=plans_tasks(actor) and may_access(actor, "can_cancel", "Task"),
+                              can_work=may_mark_steps(actor, task), can_cancel=may_cancel_task(actor, task),
                               can_plan=may_plan(actor, task), date_bg=format_date,
                               unplanned=not task.is_closed and (task.scheduled_on is None or not task.technicians),
                               missing=missing_required_steps(task), request_key=uuid.uuid4().hex,
@@ -587,7 +588,7 @@ def tasks_part(record, actor, **_known):
         "card_tasks": task_list(actor, client=record, limit=50, steps="none"),
         "task_window": window,
         "task_status_label": _labels(TASK_STATUSES),
-        "can_add_task": may_access(actor, "can_add", "Task") and plans_tasks(actor),
+        "can_add_task": may_add_tasks(actor),
         "can_plan_task": may_access(actor, "can_edit", "Task") and plans_tasks(actor),
     }
 

@@ -8,10 +8,14 @@ import ipaddress
 
 from flask_babel import gettext
 
+from app.core.actors import current_remote_addr
 from app.core.errors import FieldErrors
 from app.core.validators import InvalidValue
 from app.extensions import db
 from app.protection.models import AllowedAddress
+from app.security.rights import may_access
+
+FIELDS = ("network", "comment")
 
 
 def normalise_network(value):
@@ -74,6 +78,52 @@ def networks_after_change(changed=None, removed=None):
     if changed is not None:
         networks[changed.id or "new"] = changed.network
     return list(networks.values())
+
+
+def _refuse_without(actor, permission):
+    if not may_access(actor, permission, "AllowedAddress"):
+        raise FieldErrors({"network": [gettext("You do not have the right to change the protection list.")]})
+
+
+def _store(actor, record, values, operator_address):
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise FieldErrors({name: [gettext("This field cannot be changed here.")] for name in unknown})
+    with db.session.no_autoflush:
+        for name, value in values.items():
+            setattr(record, name, value)
+        try:
+            record.network = normalise_network(record.network)
+        except InvalidValue as error:
+            raise FieldErrors({"network": [str(error.message)]}) from None
+        if operator_address is not None:
+            check_list_keeps_operator_in(networks_after_change(changed=record), operator_address)
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def add_allowed_address(actor, *, operator_address=None, **values):
+    """A new address or network on the list: the "add" permission of the list; refused when it would shut
+    out the operator making it (`operator_address`, default: the request's). Flushes; FieldErrors."""
+    _refuse_without(actor, "can_add")
+    return _store(actor, AllowedAddress(), values, operator_address or current_remote_addr())
+
+
+def update_allowed_address(actor, record, *, operator_address=None, **values):
+    """A changed entry of the list, under the same rules as a new one. Flushes; FieldErrors."""
+    _refuse_without(actor, "can_edit")
+    return _store(actor, record, values, operator_address or current_remote_addr())
+
+
+def delete_allowed_address(actor, record, *, operator_address=None):
+    """An entry taken off the list, unless that shuts out the operator taking it off. Flushes; FieldErrors."""
+    _refuse_without(actor, "can_delete")
+    operator_address = operator_address or current_remote_addr()
+    if operator_address is not None:
+        check_list_keeps_operator_in(networks_after_change(removed=record), operator_address)
+    db.session.delete(record)
+    db.session.flush()
 
 
 def clear():

@@ -1,14 +1,14 @@
-from flask import request
 from flask_babel import lazy_gettext as _l
 
 from app.audit.formatting import register_entity
 from app.core.validators import FieldCheck
-from app.core.views import BillingInterface, BillingModelView
+from app.core.views import BillingInterface, BillingModelView, RecordOperations
 from app.protection.models import AllowedAddress
 from app.protection.services import (
-    check_list_keeps_operator_in,
-    networks_after_change,
+    add_allowed_address,
+    delete_allowed_address,
     normalise_network,
+    update_allowed_address,
 )
 
 LABELS = {"network": _l("Address or network"), "comment": _l("Comment")}
@@ -37,14 +37,8 @@ class ProtectionView(BillingModelView):
         )
     }
 
-    def pre_add(self, item):
-        check_list_keeps_operator_in(networks_after_change(changed=item), request.remote_addr)
-
-    def pre_update(self, item):
-        check_list_keeps_operator_in(networks_after_change(changed=item), request.remote_addr)
-
-    def pre_delete(self, item):
-        check_list_keeps_operator_in(networks_after_change(removed=item), request.remote_addr)
+    operations = RecordOperations(create=add_allowed_address, update=update_allowed_address,
+                                  delete=delete_allowed_address)
 
 
 def register(appbuilder):

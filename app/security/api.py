@@ -1,6 +1,4 @@
 """REST API for operators at /api/v1/operators/ (same rules as the panel)."""
-from werkzeug.security import generate_password_hash
-
 from app.core.views import BillingInterface, BillingModelApi
 from app.security.models import Operator
 from app.core.scoping import DealerScopedApi
@@ -27,10 +25,5 @@ class OperatorApi(DealerScopedApi, BillingModelApi):
     add_query_rel_fields = edit_query_rel_fields = {"roles": [["id", GrantableRolesFilter, None]]}
     record_errors = staticmethod(current_operator_may_save)
     operations = OPERATOR_OPERATIONS
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        if item.password:
-            item.password = generate_password_hash(item.password)
 
 

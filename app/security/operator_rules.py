@@ -3,7 +3,7 @@ from flask_appbuilder.models.filters import BaseFilter
 
 from app.core.actors import current_operator
 from app.core.views import RecordOperations
-from app.security.services import delete_operator, grantable_roles, operator_errors
+from app.security.services import create_operator, delete_operator, grantable_roles, operator_errors, update_operator
 
 # FAB's user view adds own-profile and password permissions to the usual
 # five; the operators' REST API declares the same set, since views sharing a
@@ -33,5 +33,5 @@ class GrantableRolesFilter(BaseFilter):
 
 
 ROLE_CHOICES = {"roles": [["id", GrantableRolesFilter, None]]}
-# Added and changed under FAB's user forms with operator_errors; deleted only through delete_operator.
-OPERATOR_OPERATIONS = RecordOperations(delete=delete_operator)
+# Added (the password hashed), changed and deleted only through the operations, from the panel and the API alike.
+OPERATOR_OPERATIONS = RecordOperations(create=create_operator, update=update_operator, delete=delete_operator)

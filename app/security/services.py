@@ -1,13 +1,16 @@
 """Operator accounts and roles (the full role matrix grows in the security issue)."""
 import secrets
+from datetime import datetime
 
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, assoc_user_role
 from flask_babel import gettext
 from sqlalchemy import exists, func, select
+from werkzeug.security import generate_password_hash
 
 from app.audit.models import LogEntry
 from app.core.errors import FieldErrors
+from app.core.scoping import refuse_out_of_scope
 from app.extensions import db
 from app.security import permissions as p
 from app.security.models import AppliedRoleGrant, Operator
@@ -151,6 +154,54 @@ def operator_errors(actor, operator):
         errors["roles"] = errors.get("roles", []) + [
             gettext("This is the last active administrator: give another operator the role first.")]
     return errors
+
+
+# What an operator's form or the API's body may set; the form's password confirmation was checked by the form.
+OPERATOR_FIELDS = ("first_name", "last_name", "username", "email", "active", "dealer", "roles", "allowed_services")
+
+
+def hash_password(password):
+    """A password as stored: hashed the way FAB's login checks it (FAB_PASSWORD_HASH_METHOD)."""
+    return generate_password_hash(password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                                  salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+
+
+def _store_operator(actor, operator, values):
+    values.pop("conf_password", None)
+    unknown = set(values) - set(OPERATOR_FIELDS)
+    if unknown:
+        raise FieldErrors({name: [gettext("This field cannot be changed here.")] for name in unknown})
+    with db.session.no_autoflush:
+        for name, value in values.items():
+            setattr(operator, name, value)
+        refuse_out_of_scope(operator, actor)
+        errors = operator_errors(actor, operator)
+    if errors:
+        raise FieldErrors(errors)
+    db.session.add(operator)
+    db.session.flush()
+    return operator
+
+
+def create_operator(actor, *, password=None, **values):
+    """A new operator account, its password stored hashed: the "add" permission of operators, roles the
+    actor may give, within the actor's dealer. Flushes; FieldErrors."""
+    if not may_access(actor, "can_add", "Operator"):
+        raise FieldErrors({"username": [gettext("You do not have the right to do this.")]})
+    if not password:
+        raise FieldErrors({"password": [gettext("Enter the password.")]})
+    operator = Operator(password=hash_password(password), created_by_fk=getattr(actor, "id", None))
+    return _store_operator(actor, operator, values)
+
+
+def update_operator(actor, operator, **values):
+    """An operator's account changed (not the password: that has its own form): the "edit" permission of
+    operators, under the same rules as a new one. Flushes; FieldErrors."""
+    if not may_access(actor, "can_edit", "Operator"):
+        raise FieldErrors({"username": [gettext("You do not have the right to do this.")]})
+    operator.changed_on = datetime.now()  # as FAB stamps it
+    operator.changed_by_fk = getattr(actor, "id", None)
+    return _store_operator(actor, operator, values)
 
 
 def other_active_administrators(operator):

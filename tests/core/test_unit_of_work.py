@@ -162,16 +162,17 @@ def test_a_payment_is_the_same_through_the_panel_the_api_a_collector_and_a_job(a
     # One event per payment, from the actor who recorded it; its effect ran once, after the commit.
     payment_ids = [stored[entry][3][0] for entry in ("panel", "api", "collector", "job")]
     assert witness.events == [("admin", payment_ids[0]), ("admin", payment_ids[1]),
-                              ("collector epay", payment_ids[2]), ("admin", payment_ids[3])]
+                              ("Колектор ePay", payment_ids[2]), ("admin", payment_ids[3])]
     assert witness.effects == [(payment_id, 1) for payment_id in payment_ids]
     with app.app_context():
-        # The LOG names who acted: the operator, or no operator for the collector.
-        users = {entry: db.session.scalar(select(LogEntry.user_id).where(
+        # The LOG names who acted: the operator, or the collector by its name (no operator account).
+        users = {entry: tuple(db.session.execute(select(LogEntry.user_id, LogEntry.username).where(
             LogEntry.entity_type == "Payment", LogEntry.entity_id == str(stored[entry][3][0]),
-            LogEntry.operation == "insert"))
+            LogEntry.operation == "insert")).one())
             for entry in stored}
         admin_id = head_office_cashier().id
-        assert users == {"panel": admin_id, "api": admin_id, "collector": None, "job": admin_id}
+        assert users == {"panel": (admin_id, None), "api": (admin_id, None), "collector": (None, "Колектор ePay"),
+                         "job": (admin_id, None)}
 
 
 def boom(actor, payment, **_details):

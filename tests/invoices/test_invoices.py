@@ -63,7 +63,7 @@ def test_twenty_concurrent_issues_on_postgresql_get_consecutive_numbers():
         with app.app_context():
             try:
                 barrier.wait(timeout=30)
-                invoice = issue_invoice(None, db.session.get(Payment, payment_id))
+                invoice = issue_invoice(head_office_cashier(), db.session.get(Payment, payment_id))
                 # Hold the counter row a moment, so the others queue behind it.
                 time.sleep(0.05)
                 db.session.commit()
