@@ -25,5 +25,3 @@ class OperatorApi(DealerScopedApi, BillingModelApi):
     add_query_rel_fields = edit_query_rel_fields = {"roles": [["id", GrantableRolesFilter, None]]}
     record_errors = staticmethod(current_operator_may_save)
     operations = OPERATOR_OPERATIONS
-
-
