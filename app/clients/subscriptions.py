@@ -150,7 +150,9 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     db.session.flush()
     if carried_over is not None:
         if carried_over.active:
-            change_status(actor, subscription, ACTIVE, carried_over.reason)
+            # Active where it comes from: a consequence of the sale, as a sale without installation.
+            change_status_as_consequence(actor, subscription, ACTIVE, carried_over.reason,
+                                         right=permissions.ADD_SUBSCRIPTIONS)
         return subscription
     send(subscription_sold, actor, subscription=subscription)
     if activates_on is not None:

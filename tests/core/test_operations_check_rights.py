@@ -117,6 +117,9 @@ WRITERS = {
     "app.freeftp.services.save_settings": lambda w, a: w.fn(a, {"enabled": False, "max_sessions": 2, "home_quota_mb": 1024}),
     "app.freeftp.services.set_account_active": lambda w, a: w.fn(a, w.ftp_account, False),
     "app.freeftp.services.send_password_reset": lambda w, a: w.fn(a, w.ftp_account),
+    "app.imports.services.import_file":
+        lambda w, a: w.fn(a, "Име;ЕГН\nМария Иванова;7501020018\n".encode("utf-8"), "klienti.csv", "clients",
+                          dry_run=False),
     "app.invoices.services.issue_invoice": lambda w, a: w.fn(a, w.payment),
     "app.invoices.services.credit_note_for_reversal": lambda w, a: w.fn(a, w.invoiced_payment, w.payment),
     "app.notifications.templates.save": lambda w, a: w.fn(a, w.mail_kind, "Тема", "Текст"),
@@ -168,12 +171,10 @@ NOT_OPERATIONS = {
     "app.freeftp.services.note_login": "the FTP server's counters, after the account's own password",
     "app.freeftp.services.note_download": "the FTP server's counters, after the account's own password",
     "app.networks.services.allocate": STEP + " (sell_subscription)",
+    "app.networks.services.allocate_address": STEP + " (sell_subscription with the addresses it had elsewhere)",
     "app.networks.services.release": STEP + " (change_status: termination)",
     "app.notifications.services.queue_mail": STEP + " (the outbox of an operation's message)",
     "app.notifications.services.queue_mails": STEP + " (the outbox of the cycle's warnings)",
-    "app.notifications.services.send_notification": "the sending job of a queued message",
-    "app.notifications.services.retry_failed": "the cycle's job: enqueues the failed messages again",
-    "app.notifications.services.deliver": "the sending job's SMTP conversation",
     "app.protection.services.clear": "the server's console (flask protection clear): whoever has its shell",
     "app.radius.services.keep_secret_unless_typed": STEP + " (the NAS form's save; in memory)",
     "app.reports.exports.write_export": "the job start_export queued for its actor, after its check",
@@ -210,10 +211,10 @@ READ_ONLY = {
     "app.freeftp.services": "account_may_log_in address_may_register check_account_password check_password_link "
                             "current_settings email_matches_pattern fold is_clients_email parse_networks "
                             "rate_limit_message search_words settings_errors",
+    "app.imports.services": "may_import origin_of refused_rows_file template_rows",
     "app.invoices.services": "invoice_for issuer_details issuer_key may_invoice place_of_issue split_vat",
     "app.networks.services": "address_listing address_page find_in_network first_free_address holder_visible "
                              "matching_networks network_errors normalize_mac parse_cidr",
-    "app.notifications.services": "as_email",
     "app.notifications.templates": "check edited kind_of register_kind render sources",
     "app.organizer.services": "day_plan may_add_tasks may_cancel_task may_change_task may_mark_steps may_work_on "
                               "missing_required_steps planned_technicians plans_tasks task_count_query task_list "
