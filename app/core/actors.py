@@ -42,7 +42,8 @@ def named_actor(label, name, *, rights=(), dealer_id=None, collector_id=None):
     """The system actor of work that arrives from outside the panel, named as the LOG shows it.
 
     For a payment collector (app.collectors.services.collector_actor: "Колектор ePay"), and the same way for
-    an import ("Импорт <file>") and a subscriber acting from the portal ("Абонат <number>"). `label` is a
+    a subscriber acting from the portal ("Абонат <number>") or an import no operator runs (a scheduled one:
+    "Импорт <file>"; an operator's import acts as that operator). `label` is a
     lazy_gettext pattern with %(name)s (_l("Collector %(name)s")), filled in the office's language whoever's
     request it is, since the LOG keeps it as written; `rights` are exactly the business rights
     (app.security.permissions) the work needs; `dealer_id` limits it to one dealer's records.
