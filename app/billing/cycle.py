@@ -63,7 +63,12 @@ from app.billing.models import (
 )
 from app.catalog.models import Service
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
-from app.clients.subscriptions import TRANSITIONS, activate_on_chosen_day, announce_status_change
+from app.clients.subscriptions import (
+    ACTIVATE_ON_CHOSEN_DAY,
+    TRANSITIONS,
+    activate_on_chosen_day,
+    announce_status_change,
+)
 from app.core.actors import SystemActor
 from app.core.formatting import format_date, local_today, utcnow
 from app.core.money import format_money
@@ -83,8 +88,9 @@ LIVE = (ACTIVE, SUSPENDED)
 
 
 def cycle_actor(run_id):
-    """The system actor of one run: the LOG names its changes "billing cycle № <run>"."""
-    return SystemActor(gettext("billing cycle № %(run)s", run=run_id))
+    """The system actor of one run: the LOG names its changes "billing cycle № <run>". Its one right: activating
+    the sales chosen to start on a day (its suspensions and reactivations are set-based, announced as such)."""
+    return SystemActor(gettext("billing cycle № %(run)s", run=run_id), rights=frozenset({ACTIVATE_ON_CHOSEN_DAY}))
 
 
 # --- a run ------------------------------------------------------------------------

@@ -170,11 +170,18 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     return subscription
 
 
+# A right of the system only, not in the operators' matrix: the billing cycle's actor (app.billing.cycle.cycle_actor)
+# holds it, and with it activates the sales chosen to start on a day.
+ACTIVATE_ON_CHOSEN_DAY = "activate_on_chosen_day"
+
+
 def activate_on_chosen_day(actor, day):
     """Activates the subscriptions sold to start on a chosen day that has come by `day` (the billing cycle's
-    run for `day` calls it), each by change_status with its reason — so billing spends the client's advance on
-    it, as on any activation. Its activation day (the floating months' anchor) is the day chosen. Flushes;
-    returns the subscriptions activated."""
+    run for `day` calls it), each by a status change with its reason — so billing spends the client's advance
+    on it, as on any activation. Its activation day (the floating months' anchor) is the day chosen. Only by
+    a system actor holding ACTIVATE_ON_CHOSEN_DAY (FieldErrors). Flushes; returns the subscriptions activated."""
+    if ACTIVATE_ON_CHOSEN_DAY not in getattr(actor, "rights", ()):
+        raise FieldErrors({"status": [gettext("You do not have the right to change a subscription's status.")]})
     due = db.session.scalars(
         db.select(Subscription).where(Subscription.status == PENDING, Subscription.activates_on.is_not(None),
                                       Subscription.activates_on <= day)
@@ -183,7 +190,7 @@ def activate_on_chosen_day(actor, day):
         subscription.activation_date = subscription.activates_on
         with office_language():
             reason = gettext("Activated on the chosen day, %(day)s.", day=format_date(subscription.activates_on))
-        change_status(actor, subscription, ACTIVE, reason)
+        change_status_as_consequence(actor, subscription, ACTIVE, reason, right=ACTIVATE_ON_CHOSEN_DAY)
     return due
 
 

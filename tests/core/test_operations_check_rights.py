@@ -29,6 +29,7 @@ from flask import current_app
 from flask_appbuilder import Model
 
 from app.billing.charges import add_charge, payment_method
+from app.billing.cycle import cycle_actor
 from app.billing.freeze import freeze_subscription
 from app.cashdesk.services import CashDeskRefused
 from app.collectors.models import PaymentCollector
@@ -98,6 +99,7 @@ WRITERS = {
     "app.clients.services.create_client": lambda w, a: w.fn(a, name="Нов Клиент", kind="individual"),
     "app.clients.services.update_client": lambda w, a: w.fn(a, w.client, name="Друго Име"),
     "app.clients.subscriptions.sell_subscription": lambda w, a: w.fn(a, w.client, w.service),
+    "app.clients.subscriptions.activate_on_chosen_day": lambda w, a: w.fn(a, _today(w)),
     "app.clients.subscriptions.change_technical_parameters":
         lambda w, a: w.fn(a, w.subscription, username="nov-abonat"),
     "app.clients.subscriptions.change_status": lambda w, a: w.fn(a, w.subscription, "suspended", "Неплатена"),
@@ -130,6 +132,8 @@ WRITERS = {
     "app.organizer.services.close_task": lambda w, a: w.fn(a, w.task),
     "app.organizer.services.cancel_task": lambda w, a: w.fn(a, w.task, "Клиентът се отказа"),
     "app.organizer.services.open_installation_task": lambda w, a: w.fn(a, w.subscription),
+    "app.organizer.services.plan_task":
+        lambda w, a: w.fn(a, w.task, technician=w.colleague, day=_today(w) + timedelta(days=1)),
     "app.protection.services.add_allowed_address": lambda w, a: w.fn(a, network="10.0.0.0/8"),
     "app.protection.services.update_allowed_address": lambda w, a: w.fn(a, w.allowed, comment="склад"),
     "app.protection.services.delete_allowed_address": lambda w, a: w.fn(a, w.allowed),
@@ -142,6 +146,9 @@ WRITERS = {
     "app.security.two_factor.issue_enrolment_link": lambda w, a: w.fn(a, w.colleague),
     "app.security.two_factor.reset_second_factor": lambda w, a: w.fn(a, w.colleague),
 }
+
+# Operations no operator holds the right to, done by a system actor: the administrator's run calls them as it.
+SYSTEM_ONLY = {"app.clients.subscriptions.activate_on_chosen_day": lambda: cycle_actor(1)}
 
 READ_LOGS = {
     "app.clients.services.record_personal_data_read": lambda w, a: w.fn(a, w.client),
@@ -170,6 +177,7 @@ NOT_OPERATIONS = {
     "app.freeftp.services.record_attempt": "the public FTP page's counter of attempts per address",
     "app.freeftp.services.note_login": "the FTP server's counters, after the account's own password",
     "app.freeftp.services.note_download": "the FTP server's counters, after the account's own password",
+    "app.organizer.services.bind_installed_mac": STEP + " (mark_step: the MAC step done by who works on the task)",
     "app.networks.services.allocate": STEP + " (sell_subscription)",
     "app.networks.services.allocate_address": STEP + " (sell_subscription with the addresses it had elsewhere)",
     "app.networks.services.release": STEP + " (change_status: termination)",
@@ -191,7 +199,7 @@ NOT_OPERATIONS = {
 
 READ_ONLY = {
     "app.addresses.services": "coverage neighbourhoods",
-    "app.audit.services": "home_latest_entries record_history",
+    "app.audit.services": "home_latest_entries owned_history record_history",
     "app.billing.services": "find_by_request_key may_reverse payment_references payment_totals reversal_of",
     "app.billing.charges": "advance_total anchor_day client_due due_lines due_today not_reversed open_charges "
                            "payment_method payment_type period_fee_eur periods_for subscription_due",
@@ -202,7 +210,7 @@ READ_ONLY = {
     "app.catalog.services": "may_sell service_errors",
     "app.clients.services": "card_standing client_card client_errors format_address home_figures mask_egn "
                             "phone_condition search_condition",
-    "app.clients.subscriptions": "may_change_status may_read_password sale_errors",
+    "app.clients.subscriptions": "activation_day_errors may_change_status may_read_password sale_errors",
     "app.collectors.services": "address_allowed answer_text check_code check_secret collector_actor "
                                "normalise_addresses parse_cents signature",
     "app.contracts.services": "contract_errors contract_html contract_pdf contract_title contract_type_errors",
@@ -216,7 +224,8 @@ READ_ONLY = {
     "app.networks.services": "address_listing address_page find_in_network first_free_address holder_visible "
                              "matching_networks network_errors normalize_mac parse_cidr",
     "app.notifications.templates": "check edited kind_of register_kind render sources",
-    "app.organizer.services": "day_plan may_add_tasks may_cancel_task may_change_task may_mark_steps may_work_on "
+    "app.organizer.services": "asks_mac checked_mac may_plan technicians_for unplanned_count unplanned_tasks "
+                              "day_plan may_add_tasks may_cancel_task may_change_task may_mark_steps may_work_on "
                               "missing_required_steps planned_technicians plans_tasks task_count_query task_list "
                               "task_type_errors task_type_step_errors type_for visible_task visible_tasks "
                               "week_load week_start works_tasks",
@@ -367,7 +376,7 @@ def test_the_same_calls_go_through_for_the_administrator(app):
         for qualified, call in sorted(WRITERS.items()):
             world.fn = function(qualified)
             try:
-                call(world, head_office_cashier())
+                call(world, SYSTEM_ONLY[qualified]() if qualified in SYSTEM_ONLY else head_office_cashier())
             except REFUSALS as refusal:
                 refused.append((qualified, str(refusal)))
             else:
