@@ -207,7 +207,7 @@ READ_ONLY = {
     "app.cashdesk.services": "closing_of closing_totals day_payments day_totals desk_collectors desk_day "
                              "desk_operators home_takings reachable_operator sees_all_desks totals_difference "
                              "visible_desk",
-    "app.catalog.services": "may_sell service_errors",
+    "app.catalog.services": "may_sell parameter_errors service_errors stored_speed",
     "app.clients.services": "card_standing client_card client_errors format_address home_figures mask_egn "
                             "phone_condition search_condition",
     "app.clients.subscriptions": "activation_day_errors may_change_status may_read_password sale_errors",
