@@ -22,6 +22,21 @@ from app import create_app
 from app.core.queue import redis_connection, register_periodic_jobs
 
 
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker whose command channel (shutdown, stop a job) is read every second.
+
+    RQ reads it in a thread that waits up to 60 s for a message, and redis-py (8.2 on) joins that thread when
+    the worker stops: unless the unsubscribe reply wakes it in time, every stop — a burst worker's end, a
+    SIGTERM at deploy — waited up to a minute. A one-second wait costs nothing and bounds the stop.
+    """
+
+    def subscribe(self):
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
+
+
 def build_app(overrides=None):
     """The worker's application: the modules' wiring without the panel's views."""
     return create_app(overrides, views=False)
@@ -47,7 +62,7 @@ def main():
     # connections of the parent with its children.
     with app.app_context():
         queue = Queue(app.config["JOB_QUEUE_NAME"], connection=connection)
-        worker = SimpleWorker([queue], connection=connection)
+        worker = Worker([queue], connection=connection)
         worker.work(burst=options.burst, with_scheduler=True)
 
 
