@@ -66,7 +66,7 @@ def _read_csv(content):
     try:
         for record in reader:
             number = reader.line_num
-            cells = [cell.strip() for cell in record]
+            cells = [_csv_cell(cell) for cell in record]
             if header is None:
                 header = cells
                 continue
@@ -77,6 +77,15 @@ def _read_csv(content):
     if not header or not any(header):
         raise UnreadableFile(gettext("The file has no header row."))
     return Table(header, rows, "CSV")
+
+
+def _csv_cell(cell):
+    """A CSV cell as typed: the quote that a refused-rows file (app.imports.services.refused_rows_file) puts
+    before a value Excel would run as a formula is taken off again when the corrected file comes back."""
+    text = cell.strip()
+    if text.startswith("'") and text[1:2] in ("=", "+", "-", "@"):
+        return text[1:]
+    return text
 
 
 def _read_xlsx(content):

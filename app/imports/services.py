@@ -29,6 +29,7 @@ from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, PENDING, SUSPENDED, 
 from app.clients.services import create_client, update_client
 from app.clients.subscriptions import CarriedOver, change_status, change_technical_parameters, sell_subscription
 from app.core.errors import FieldErrors
+from app.core.exports import neutralise
 from app.core.formatting import office_language
 from app.core.money import check_amount, format_money, quantize
 from app.core.transaction import discard, finish
@@ -131,7 +132,9 @@ def refused_rows_file(content, file_name, report):
 
 
 def _as_text(cell):
-    return cell.strftime("%d.%m.%Y") if isinstance(cell, date) else cell
+    """A cell of the refused-rows file: a day as the office types it; a text Excel would run as a formula
+    (=, +, -, @ first) behind a quote, which the import takes off again (reading._csv_cell)."""
+    return cell.strftime("%d.%m.%Y") if isinstance(cell, date) else neutralise(cell)
 
 
 def _jsonable(value):

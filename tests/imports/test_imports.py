@@ -16,6 +16,7 @@ from app.core.formatting import local_today
 from app.core.transaction import unit_of_work
 from app.extensions import db
 from app.imports.models import ImportKey
+from app.imports.reading import read_table
 from app.imports.services import import_file, refused_rows_file
 from app.networks.models import IpAllocation
 from app.networks.services import allocate_address
@@ -339,3 +340,17 @@ def test_a_file_that_is_no_table_or_lacks_a_required_column_is_refused_whole(app
         report = run_import(csv_bytes(SUBSCRIPTION_HEADER, SUBSCRIPTION_ROWS[:1]), "x.csv", "clients", dry_run=True)
         assert report["error"] == "Липсват колони: Име." and report["rows"] == []
         assert "Номер на абонамента" in report["unknown_columns"]
+
+
+def test_a_refused_row_that_excel_would_run_goes_back_quoted_and_comes_in_as_typed(app):
+    """The refused-rows file is opened in Excel: a cell starting with = + - @ must not run there; corrected and
+    imported again, the cell reads as it was typed in the first file."""
+    header = "Клиентски номер;Вид;Име;Телефон"
+    content = csv_bytes(header, ["2001;марсианец;=HYPERLINK(\"http://example.com\");+359 888 123 456"])
+    with app.app_context():
+        report = run_import(content, "клиенти.csv", "clients", dry_run=True)
+        returned = refused_rows_file(content, "клиенти.csv", report)
+    line = returned.decode("utf-8-sig").splitlines()[1]
+    assert line.startswith("2001;марсианец;\"'=HYPERLINK(\"\"http://example.com\"\")\";'+359 888 123 456;"), line
+    assert read_table(returned, "отказани.csv").rows[0][1][2:4] == ['=HYPERLINK("http://example.com")',
+                                                                 "+359 888 123 456"]
