@@ -96,18 +96,20 @@ def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
     rows = RowImporter(actor, kind, file_name, dealer, table.format)
     for number, cells in table.rows:
         values = {field: cells[index] if index < len(cells) else "" for field, index in mapping.items()}
+        # A refused row is named as the file names it: the client's name, else the row's key.
+        named = values.get("name") or values.get("source_key") or ""
         with office_language():
             try:
                 outcome, label, details = rows.take(number, values)
             except Refused as refusal:
-                outcome, label, details = REFUSED, values.get("name") or values.get("source_key") or "", str(refusal)
+                outcome, label, details = REFUSED, named, str(refusal)
             except InvalidValue as refusal:
-                outcome, label, details = REFUSED, values.get("source_key", ""), str(refusal.message)
+                outcome, label, details = REFUSED, named, str(refusal.message)
             except FieldErrors as refusal:
-                outcome, label, details = REFUSED, values.get("source_key", ""), str(refusal)
+                outcome, label, details = REFUSED, named, str(refusal)
             except IntegrityError:
                 # Another process took the same username or address between the check and the write.
-                outcome, label, details = REFUSED, values.get("source_key", ""), gettext(
+                outcome, label, details = REFUSED, named, gettext(
                     "The row collides with a record written meanwhile (a username or an address); import it again.")
         if dry_run or outcome == REFUSED:
             discard()

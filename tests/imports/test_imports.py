@@ -350,6 +350,8 @@ def test_a_refused_row_that_excel_would_run_goes_back_quoted_and_comes_in_as_typ
     with app.app_context():
         report = run_import(content, "клиенти.csv", "clients", dry_run=True)
         returned = refused_rows_file(content, "клиенти.csv", report)
+    # The report names the refused row as the file does (its name), not by its key alone.
+    assert [(row["outcome"], row["label"]) for row in report["rows"]] == [("refused", '=HYPERLINK("http://example.com")')]
     line = returned.decode("utf-8-sig").splitlines()[1]
     assert line.startswith("2001;марсианец;\"'=HYPERLINK(\"\"http://example.com\"\")\";'+359 888 123 456;"), line
     assert read_table(returned, "отказани.csv").rows[0][1][2:4] == ['=HYPERLINK("http://example.com")',
