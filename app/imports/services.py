@@ -101,37 +101,49 @@ def new_report(kind, file_name, dry_run, dealer=None):
             "totals": dict.fromkeys(OUTCOMES, 0)}
 
 
-def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None):
+def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None, origin=None):
     """Takes `rows` ([(row number, {field: value})], as a file's or another system's database's) one by one,
     each its own unit of work (kept in a run, undone in a dry run or when refused), into `report`. Raises
     FieldErrors when the actor may not import."""
     if not may_import(actor):
         raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
-    importer = RowImporter(actor, kind, file_name, dealer, file_format)
+    importer = RowImporter(actor, kind, file_name, dealer, file_format, origin=origin)
     for number, values in rows:
-        # A refused row is named as the file names it: the client's name, else the row's key.
-        named = values.get("name") or values.get("source_key") or ""
-        with office_language():
-            try:
-                outcome, label, details = importer.take(number, values)
-            except Refused as refusal:
-                outcome, label, details = REFUSED, named, str(refusal)
-            except InvalidValue as refusal:
-                outcome, label, details = REFUSED, named, str(refusal.message)
-            except FieldErrors as refusal:
-                outcome, label, details = REFUSED, named, str(refusal)
-            except IntegrityError:
-                # Another process took the same username or address between the check and the write.
-                outcome, label, details = REFUSED, named, gettext(
-                    "The row collides with a record written meanwhile (a username or an address); import it again.")
+        outcome, label, details = judge(importer, number, values)
+        note_row(report, number, values.get("source_key", ""), outcome, label, details)
         if dry_run or outcome == REFUSED:
             discard()
         else:
             finish()
-        report["rows"].append({"row": number, "key": str(values.get("source_key", "")), "outcome": outcome,
-                               "label": str(label), "details": details})
-        report["totals"][outcome] += 1
     return report
+
+
+def judge(importer, number, values):
+    """Takes one row: (outcome, label, details). A refusal is the outcome, with its reason; after a collision
+    with another process's write the unit of work is undone (the session cannot go on)."""
+    # A refused row is named as the file names it: the client's name, else the row's key.
+    named = values.get("name") or values.get("source_key") or ""
+    with office_language():
+        try:
+            outcome, label, details = importer.take(number, values)
+        except Refused as refusal:
+            outcome, label, details = REFUSED, named, str(refusal)
+        except InvalidValue as refusal:
+            outcome, label, details = REFUSED, named, str(refusal.message)
+        except FieldErrors as refusal:
+            outcome, label, details = REFUSED, named, str(refusal)
+        except IntegrityError:
+            # Another process took the same username or address between the check and the write.
+            discard()
+            outcome, label, details = REFUSED, named, gettext(
+                "The row collides with a record written meanwhile (a username or an address); import it again.")
+    return outcome, label, details
+
+
+def note_row(report, number, key, outcome, label, details=""):
+    report["rows"].append({"row": number, "key": str(key), "outcome": outcome, "label": str(label),
+                           "details": str(details)})
+    report["totals"][outcome] += 1
 
 
 def refused_rows_file(content, file_name, report):
@@ -164,10 +176,10 @@ class RowImporter(MoneyRows):
     """Takes a file's rows one by one; remembers the keys, usernames and addresses earlier rows used (a dry
     run undoes each row, so the database alone cannot tell a row it repeats an earlier one)."""
 
-    def __init__(self, actor, kind, file_name, dealer, file_format):
+    def __init__(self, actor, kind, file_name, dealer, file_format, origin=None):
         self.actor, self.kind, self.file_name, self.dealer = actor, kind, file_name, dealer
         self.dealer_id = dealer.id if dealer is not None else None
-        self.origin = origin_of(dealer)
+        self.origin = origin or origin_of(dealer)
         self.file_format = file_format
         self.seen = {}  # (what, value) → row number
 
@@ -181,8 +193,10 @@ class RowImporter(MoneyRows):
             raise Refused(message + " " + gettext("(row %(row)s)", row=earlier))
 
     def take(self, number, values):
-        values = {field: _as_text(value) if field not in ("activation_date", "paid_until", "day") else value
-                  for field, value in values.items()}
+        # A day typed in an XLSX cell reads as the office types it; the quote that keeps a text from running
+        # as a formula belongs to the refused-rows file only (a phone "+359…" comes in as typed).
+        values = {field: value.strftime("%d.%m.%Y") if isinstance(value, date) and field not in (
+            "activation_date", "paid_until", "day") else value for field, value in values.items()}
         key = str(values.get("source_key") or "").strip()
         if not key:
             raise Refused(gettext("The row has no %(column)s.", column=HEADERS[self.kind]["source_key"]))

@@ -172,6 +172,7 @@ STEP = "a step inside an operation that checked its own right and scope first"
 NOT_OPERATIONS = {
     "app.audit.services.record_event": "the LOG itself: each operation writes its entry with its actor",
     "app.audit.services.record_security_event": "the LOG of a refusal (a login, the protection list)",
+    "app.imports.services.judge": STEP + " (import_rows, import_ubilling: a row of an import)",
     "app.billing.charges.add_charge": STEP + " (the cycle's traffic fee, a sale's installation fee)",
     "app.billing.charges.add_installation_charge": STEP + " (subscription_sold: the sale)",
     "app.billing.charges.cancel_sale_charges": STEP + " (subscription_status_changed: the status change)",
@@ -232,7 +233,7 @@ READ_ONLY = {
     "app.freeftp.services": "account_may_log_in address_may_register check_account_password check_password_link "
                             "current_settings email_matches_pattern fold is_clients_email parse_networks "
                             "rate_limit_message search_words settings_errors",
-    "app.imports.services": "may_import new_report origin_of refused_rows_file template_rows",
+    "app.imports.services": "may_import new_report note_row origin_of refused_rows_file template_rows",
     "app.invoices.services": "invoice_for issuer_details issuer_key may_invoice place_of_issue split_vat",
     "app.networks.services": "address_listing address_page find_in_network first_free_address holder_visible "
                              "matching_networks network_errors normalize_mac parse_cidr",
