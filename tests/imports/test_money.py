@@ -229,3 +229,12 @@ def test_the_payment_history_comes_in_as_history(app, moved_in, admin):
     page = admin.get(f"/payments/show/{payment_id}").text
     assert "Внесено от предишната система" in visible_text(page) and "payment-receipt" not in page
     assert admin.get(f"/payments/receipt/{payment_id}").status_code == 404
+
+
+def test_a_phone_starting_with_a_plus_comes_in_as_typed(app):
+    """The quote that keeps a cell from running in Excel belongs to the refused-rows file, not to the data."""
+    with app.app_context():
+        report = run_import(csv_bytes("Клиентски номер;Име;Телефон", ["3001;Стоян Илиев;+359 888 123 456"]),
+                            "клиенти.csv", "clients")
+        assert outcomes(report) == {"3001": "created"}
+        assert client("Стоян Илиев").phone == "+359 888 123 456"
