@@ -1,5 +1,6 @@
-"""`flask --app app import run FILE --kind clients|subscriptions|balances|payments [--dealer D] [--dry-run] --operator U`,
-`flask --app app import ubilling --mysql-url mysql+pymysql://… [--tariff OLD=NEW] [--currency BGN] [--dry-run] --operator U`."""
+"""`flask --app app import run FILE --kind clients|subscriptions|balances|payments [--dealer D] [--dry-run]
+--operator U` and `flask --app app import ubilling --mysql-url mysql+pymysql://… [--tariff OLD=NEW] [--currency BGN]
+[--dry-run] --operator U`."""
 from pathlib import Path
 
 import click

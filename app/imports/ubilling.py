@@ -23,7 +23,9 @@ through the file import's own rows (app.imports.services), so refused by
 the same rules in the same words. A user's subscription is paid to the end
 of the current month: Stargazer has taken that month's fee from Cash
 already, and what Cash lacks is the debt. Down or Passive users are
-suspended. A dry run undoes each user; nothing is written.
+suspended. Every user comes in as an individual (Ubilling keeps no ЕГН or
+ЕИК): the office completes companies on the card. A dry run undoes each
+user; nothing is written.
 """
 import ipaddress
 from decimal import ROUND_HALF_UP, Decimal
@@ -197,11 +199,13 @@ def user_rows(user, extra, service_id, paid_until, currency):
               "email": (_text((extra["emails"].get(login) or {}).get("email")) or _text(user["Email"]))[:150],
               "address_text": (extra["addresses"].get(login) or _text(user["Address"]))[:300],
               "comment": "; ".join(notes)}
-    ip = _text(user["IP"])
+    # Stargazer writes "*" for no fixed address, and may write one as "10.0.0.5/32".
+    ip = _text(user["IP"]).removesuffix("/32")
     ip = "" if ip in ("*", "0.0.0.0") else ip
+    password = _text(user["Password"])
     status = "спрян" if int(user["Down"] or 0) or int(user["Passive"] or 0) else "активен"
     subscription = {"source_key": login, "client_key": login, "service": str(service_id or ""), "status": status,
-                    "paid_until": paid_until, "username": login, "password": _text(user["Password"]),
+                    "paid_until": paid_until, "username": login, "password": "" if password == "*" else password,
                     "mac_address": extra["macs"].get(ip, "") if ip else "", "ip_addresses": ip}
     cash = _money(user["Cash"])
     balance = {"source_key": login, "debt": str(-cash) if cash < 0 else "", "credit": str(cash) if cash > 0 else "",

@@ -1,4 +1,5 @@
 """Moving in the money: opening balances (a debt an open charge, a credit an advance) and the payment history."""
+import io
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from app.billing.models import Charge, CycleEffect, Payment, PaymentAllocation
 from app.billing.periods import add_months, month_end
 from app.clients.models import Client, Subscription
 from app.core.actors import acting_as
-from app.core.formatting import format_date, local_today
+from app.core.formatting import local_today
 from app.core.transaction import unit_of_work
 from app.extensions import db
 from app.imports.models import ImportKey
@@ -238,3 +239,21 @@ def test_a_phone_starting_with_a_plus_comes_in_as_typed(app):
                             "клиенти.csv", "clients")
         assert outcomes(report) == {"3001": "created"}
         assert client("Стоян Илиев").phone == "+359 888 123 456"
+
+
+def test_the_panel_takes_a_balances_file_dry_run_first(app, moved_in, admin):
+    assert "Начални салда" in admin.get("/import/").text
+    template = admin.get("/import/template/balances").data.decode("utf-8-sig").splitlines()
+    assert template[0] == BALANCE_HEADER
+    content = csv_bytes(BALANCE_HEADER, BALANCE_ROWS[:2])
+    response = admin.submit("/import/upload", {"kind": "balances", "file": (io.BytesIO(content), "салда.csv")},
+                            form_url="/import/", content_type="multipart/form-data")
+    report_url = response.headers["Location"]
+    page = visible_text(admin.get(report_url).text)
+    assert "Пробно внасяне: нищо не е записано" in page and "дължи 25,80 EUR" in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Charge)) == 0
+    admin.submit(report_url.rstrip("/") + "/run", {}, form_url=report_url)
+    with app.app_context():
+        assert [charge.amount for charge in open_charges(client("Иван Петров").id)] == [Decimal("25.80")]
+        assert advance_total(client("Мария Георгиева").id) == Decimal("25.00")

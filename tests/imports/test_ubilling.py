@@ -63,8 +63,8 @@ SCHEMA = [
     "CREATE TABLE `street` (`id` int NOT NULL AUTO_INCREMENT, `cityid` int NOT NULL, "
     "`streetname` varchar(255) NOT NULL, `streetalias` varchar(45) DEFAULT NULL, PRIMARY KEY (`id`)) "
     "DEFAULT CHARSET=utf8",
-    "CREATE TABLE `build` (`id` int NOT NULL AUTO_INCREMENT, `streetid` int NOT NULL, `buildnum` varchar(10) NOT NULL, "
-    "`geo` varchar(255) DEFAULT NULL, PRIMARY KEY (`id`)) DEFAULT CHARSET=utf8",
+    "CREATE TABLE `build` (`id` int NOT NULL AUTO_INCREMENT, `streetid` int NOT NULL, "
+    "`buildnum` varchar(10) NOT NULL, `geo` varchar(255) DEFAULT NULL, PRIMARY KEY (`id`)) DEFAULT CHARSET=utf8",
     "CREATE TABLE `apt` (`id` int NOT NULL AUTO_INCREMENT, `buildid` int NOT NULL, `entrance` varchar(15) DEFAULT NULL, "
     "`floor` varchar(15) DEFAULT NULL, `apt` varchar(5) DEFAULT NULL, PRIMARY KEY (`id`)) DEFAULT CHARSET=utf8",
     "CREATE TABLE `address` (`id` int NOT NULL AUTO_INCREMENT, `login` varchar(45) NOT NULL, `aptid` int NOT NULL, "
@@ -98,7 +98,8 @@ USERS = [
     ("petar", "petarpw", 0, 0, "Old-TV", "", "", "", "", "Петър Колев", 0, "*", 0),
     ("georgi", "georgipw", 0, 1, "интернет 50", "", "", "", "", "Георги Стоянов", 0, "10.99.0.5", 0),
 ]
-NETWORKS = [(1, "10.30.0.1", "10.30.0.254", "Абонати", "dhcpstatic"), (2, "10.99.0.1", "10.99.0.254", "Стара", "dhcpstatic")]
+NETWORKS = [(1, "10.30.0.1", "10.30.0.254", "Абонати", "dhcpstatic"),
+            (2, "10.99.0.1", "10.99.0.254", "Стара", "dhcpstatic")]
 
 
 def mysql_server():
@@ -213,10 +214,11 @@ def test_a_ubilling_database_moves_in_dry_run_first_then_again_unchanged_then_co
                 subscription.mac_address, subscription.status, subscription.paid_until) == (
             "StarPass1", "Интернет 50", "10.30.0.10", "AA:BB:CC:00:00:01", "active", month_end(local_today()))
         assert advance_total(ivan.id) == Decimal("25.50")
-        history = db.session.scalars(select(Payment).where(Payment.client_id == ivan.id, Payment.allocations.any()
-                                                           == False).order_by(Payment.paid_at)).all()  # noqa: E712
+        history = db.session.scalars(select(Payment).where(
+            Payment.client_id == ivan.id, ~Payment.allocations.any()).order_by(Payment.paid_at)).all()
         assert [(payment.paid_at.date(), payment.amount, payment.method.code, payment.note) for payment in history] == [
-            (date(2026, 10, 1), Decimal("15.00"), "cash", "октомври"), (date(2026, 11, 1), Decimal("15.00"), "carried", None)]
+            (date(2026, 10, 1), Decimal("15.00"), "cash", "октомври"),
+            (date(2026, 11, 1), Decimal("15.00"), "carried", None)]
         maria = db.session.scalar(select(Client).where(Client.name == "Мария Иванова"))
         assert (maria.phone, maria.email, maria.address_text) == ("052 600 700", "maria@example.bg",
                                                                   "гр. Варна, ул. Морска 3")
