@@ -12,6 +12,7 @@ from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
 from app.billing import wiring as billing_wiring
 from app.core import api_language, errors, formatting, forms, headers, openapi, pages, queue, transaction
+from app.epay import wiring as epay_wiring
 from app.invoices import wiring as invoices_wiring
 from app.notifications import wiring as notifications_wiring
 from app.organizer import wiring as organizer_wiring
@@ -22,14 +23,14 @@ from config import engine_options, load_config
 
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "organizer", "billing", "invoices",
-           "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit",
+           "cashdesk", "collectors", "epay", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit",
            "imports")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
 CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo", "imports")
 # What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)
 # connects the module's receivers and registers its periodic jobs. In this order, as the menu's: receivers
 # of one event run in the order they were connected.
-WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring)
+WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring, epay_wiring)
 
 
 class _AppBuilderWithoutViews(AppBuilder):

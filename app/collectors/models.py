@@ -6,6 +6,12 @@ from sqlalchemy.orm import relationship
 
 from app.core.formatting import utcnow
 
+# The protocol a collector speaks (PaymentCollector.protocol): ours, in the style of ePay, under
+# /collect/<code>/init and /confirm; or ePay.bg's published billing protocol under /collect/<code>/pay/init
+# and /pay/confirm (app.collectors.epay_billing).
+OWN_PROTOCOL, EPAY_BILLING = "own", "epay_billing"
+PROTOCOLS = (OWN_PROTOCOL, EPAY_BILLING)
+
 
 class PaymentCollector(Model):
     """An outside payment collector (ePay, EasyPay, a bank) posting payments through the API."""
@@ -24,6 +30,9 @@ class PaymentCollector(Model):
     method_id = Column(Integer, ForeignKey("payment_method.id", ondelete="RESTRICT"), nullable=False)
     method = relationship("PaymentMethod")
     active = Column(Boolean, nullable=False, default=True)
+    protocol = Column(String(20), nullable=False, default=OWN_PROTOCOL, server_default=OWN_PROTOCOL)
+    # ePay.bg billing: the MERCHANTID ePay.bg gave the ISP; its requests must name it.
+    merchant_id = Column(String(8))
 
     def __str__(self):
         return self.name or ""

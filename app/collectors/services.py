@@ -1,5 +1,9 @@
 """The payment-collector protocol (ePay/EasyPay "billing" style) and the collectors' settings.
 
+A collector speaks this, our own protocol ("собствен протокол", protocol "own"), or ePay.bg's published
+billing protocol (protocol "epay_billing", app.collectors.epay_billing). Each is refused on the other's
+addresses.
+
 A collector (ePay, EasyPay, a bank) asks what a client owes and reports the
 payments it took, by form-encoded POST (init also by GET):
 
@@ -57,7 +61,7 @@ from app.billing.charges import client_due, due_lines
 from app.billing.models import Payment
 from app.billing.services import record_payment
 from app.clients.models import Client
-from app.collectors.models import CollectorTransaction, PaymentCollector
+from app.collectors.models import OWN_PROTOCOL, PROTOCOLS, CollectorTransaction, PaymentCollector
 from app.core.actors import acting_as, named_actor
 from app.core.errors import FieldErrors
 from app.core.money import MAX_AMOUNT
@@ -123,14 +127,31 @@ def check_secret(value):
     return value
 
 
+def check_merchant_id(value):
+    """ePay.bg's MERCHANTID: up to 8 digits."""
+    text = (value or "").strip()
+    if text and not re.fullmatch(r"[0-9]{1,8}", text):
+        raise InvalidValue(gettext("Up to 8 digits, as ePay.bg gave it."))
+    return text or None
+
+
+def check_protocol(value):
+    if value not in PROTOCOLS:
+        raise InvalidValue(gettext("Choose the collector's protocol."))
+    return value
+
+
 def complete_collector(collector):
     """Before saving: an empty secret gets a random one (it is shown on the collector's page)."""
     if not (collector.secret or "").strip():
         collector.secret = secrets.token_urlsafe(32)
+    collector.protocol = collector.protocol or OWN_PROTOCOL
+    collector.merchant_id = collector.merchant_id or None
 
 
-COLLECTOR_FIELDS = ("name", "code", "method", "allowed_addresses", "secret", "active")
-COLLECTOR_CHECKS = {"code": check_code, "allowed_addresses": normalise_addresses, "secret": check_secret}
+COLLECTOR_FIELDS = ("name", "code", "protocol", "merchant_id", "method", "allowed_addresses", "secret", "active")
+COLLECTOR_CHECKS = {"code": check_code, "allowed_addresses": normalise_addresses, "secret": check_secret,
+                    "protocol": check_protocol, "merchant_id": check_merchant_id}
 
 
 def _store_collector(collector, values):
@@ -224,7 +245,7 @@ def _authenticated(code, values, address, required):
     there is the same NOT_A_COLLECTOR, its reason only in the LOG.
     """
     collector = db.session.scalar(db.select(PaymentCollector).where(PaymentCollector.code == code))
-    if collector is None or not collector.active:
+    if collector is None or not collector.active or collector.protocol not in (None, OWN_PROTOCOL):
         raise Refused(NOT_A_COLLECTOR, gettext("unknown or inactive code"))
     if not address_allowed(collector, address):
         raise Refused(NOT_A_COLLECTOR, gettext("address not among the collector's"))

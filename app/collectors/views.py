@@ -2,15 +2,18 @@
 from flask import Blueprint, Response, current_app, request
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, StringField
+from flask_appbuilder.fieldwidgets import Select2Widget
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Optional
 
 from app.audit.formatting import register_entity
-from app.collectors.models import PaymentCollector
+from app.collectors.epay_billing import answer_pay_confirm, answer_pay_init
+from app.collectors.models import EPAY_BILLING, OWN_PROTOCOL, PaymentCollector
 from app.collectors.services import (
     answer_confirm,
     answer_init,
     check_code,
+    check_merchant_id,
     check_secret,
     create_collector,
     normalise_addresses,
@@ -29,7 +32,14 @@ LABELS = {
     "allowed_addresses": _l("Allowed addresses"),
     "method": _l("Payment method"),
     "active": _l("Active"),
+    "protocol": _l("Protocol"),
+    "merchant_id": _l("MERCHANTID at ePay.bg"),
 }
+PROTOCOL_CHOICES = [(OWN_PROTOCOL, _l("own protocol")), (EPAY_BILLING, _l("ePay.bg billing"))]
+
+
+def _protocol_label(value):
+    return str(dict(PROTOCOL_CHOICES).get(value, value))
 
 ACTIVE_METHODS = [["active", FilterEqual, True]]
 
@@ -46,13 +56,14 @@ class PaymentCollectorView(BillingModelView):
     add_title = _l("Add payment collector")
     edit_title = _l("Edit payment collector")
     label_columns = LABELS
-    list_columns = ["name", "code", "method", "allowed_addresses", "active"]
+    list_columns = ["name", "code", "protocol", "method", "allowed_addresses", "active"]
     search_columns = ["name", "code", "active"]
     order_columns = ["name", "code"]
     base_order = ("name", "asc")
-    add_columns = edit_columns = ["name", "code", "method", "allowed_addresses", "secret", "active"]
-    show_columns = ["name", "code", "method", "allowed_addresses", "active", "secret"]
-    formatters_columns = {"active": format_yes_no}
+    add_columns = edit_columns = ["name", "code", "protocol", "merchant_id", "method", "allowed_addresses", "secret",
+                                  "active"]
+    show_columns = ["name", "code", "protocol", "merchant_id", "method", "allowed_addresses", "active", "secret"]
+    formatters_columns = {"active": format_yes_no, "protocol": _protocol_label}
     validators_columns = {
         "code": [FieldCheck(check_code)],
         "allowed_addresses": [FieldCheck(normalise_addresses)],
@@ -65,9 +76,15 @@ class PaymentCollectorView(BillingModelView):
                               description=_l("The key both sides sign requests with. Leave empty to "
                                              "generate a random one.")),
         "active": BooleanField(LABELS["active"], default=True),
+        "protocol": SelectField(LABELS["protocol"], choices=PROTOCOL_CHOICES, default=OWN_PROTOCOL,
+                                widget=Select2Widget()),
+        "merchant_id": StringField(LABELS["merchant_id"], validators=[Optional(), FieldCheck(check_merchant_id)],
+                                   description=_l("For the ePay.bg billing protocol: the MERCHANTID ePay.bg gave "
+                                                  "you; its requests must name it.")),
     }
     description_columns = {
-        "code": _l("Part of the collector's addresses: /collect/<code>/init and /collect/<code>/confirm."),
+        "code": _l("Part of the collector's addresses: /collect/<code>/init and /collect/<code>/confirm (own "
+                   "protocol), or /collect/<code>/pay/init and /collect/<code>/pay/confirm (ePay.bg billing)."),
         "allowed_addresses": _l("The addresses or networks the collector calls from, comma separated, "
                                 "e.g. 203.0.113.10, 198.51.100.0/24. Calls from anywhere else are refused."),
         "method": _l("The payment method the collector's payments are recorded with."),
@@ -95,6 +112,19 @@ def init(code):
 @public_route
 def confirm(code):
     return _json(answer_confirm(code, request.values, request.remote_addr))
+
+
+# ePay.bg's billing protocol: GET only, as published.
+@public.route("/<code>/pay/init", methods=["GET"])
+@public_route
+def pay_init(code):
+    return _json(answer_pay_init(code, request.args, request.remote_addr))
+
+
+@public.route("/<code>/pay/confirm", methods=["GET"])
+@public_route
+def pay_confirm(code):
+    return _json(answer_pay_confirm(code, request.args, request.remote_addr))
 
 
 def register(appbuilder):

@@ -57,7 +57,7 @@ def test_the_worker_s_app_has_no_view_api_or_page_and_the_receivers_connected_on
     assert receivers() == panel_receivers  # building apps again connected nothing twice
     assert "app.invoices.handlers.invoice_company_payment" in receivers()["payment-recorded"]
     assert "app.radius.handlers.disconnect_when_cut_off" in receivers()["subscription-status-changed"]
-    assert sorted(first.extensions["periodic_jobs"]) == ["billing-cycle-schedule"]
+    assert sorted(first.extensions["periodic_jobs"]) == ["billing-cycle-schedule", "epay-expire-requests"]
 
     with first.app_context():
         client = make_client(make_dealer("Алфа"), "Север фирма", kind="company", company_name="Север ООД",
