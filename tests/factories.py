@@ -8,6 +8,7 @@ from app.audit.models import LogEntry
 from app.billing.models import Charge, CycleEffect, Payment, SubscriptionFreeze
 from app.invoices.models import Invoice
 from app.dealers.models import Dealer
+from app.epay.models import EpayRequest
 from app.clients.models import Client, Subscription
 from app.contracts.models import Contract
 from app.extensions import db
@@ -242,6 +243,20 @@ def _task_record(dealer, tag):
     return task
 
 
+def _epay_request_record(dealer, tag):
+    from datetime import timedelta
+
+    from app.core.formatting import utcnow
+
+    client = make_client(dealer, f"Онлайн-{tag}")
+    request = EpayRequest(invoice=str(900000 + client.id), client=client, amount="10.00", currency="EUR",
+                          description=f"Онлайн плащане-{tag}", status="pending", created_at=utcnow(),
+                          expires_at=utcnow() + timedelta(days=1))
+    db.session.add(request)
+    db.session.commit()
+    return request
+
+
 # model → (make a record for dealer, text that identifies it on a page)
 SCOPED_FACTORIES = {
     Dealer: (lambda dealer, tag: dealer, lambda record: record.name),
@@ -259,4 +274,5 @@ SCOPED_FACTORIES = {
     SubscriptionFreeze: (_freeze_record, lambda record: record.reason),
     RadiusSession: (_radius_session_record, lambda record: record.username),
     Task: (_task_record, lambda record: record.client.name),
+    EpayRequest: (_epay_request_record, lambda record: record.description),
 }

@@ -35,6 +35,7 @@ from app.cashdesk.services import CashDeskRefused
 from app.collectors.models import PaymentCollector
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
+from app.epay.models import EpaySettings
 from app.extensions import db
 from app.freeftp.models import FreeFtpAccount
 from app.notifications import templates as mail_templates
@@ -124,6 +125,9 @@ WRITERS = {
     "app.contracts.services.update_contract": lambda w, a: w.fn(a, w.contract, term_months=24),
     "app.dealers.services.save_head_office": lambda w, a: w.fn(a, {"company_name": "Друга ЕООД", "eik": "175074752", "vat_registered": False,
                                                      "company_address": "гр. София, ул. „Първа“ 1"}),
+    "app.epay.services.save_settings":
+        lambda w, a: w.fn(a, {"kin": "D476235845", "secret": "", "environment": "demo", "valid_hours": 72}),
+    "app.epay.services.start_online_payment": lambda w, a: w.fn(a, w.client, "12.90"),
     "app.freeftp.services.save_settings": lambda w, a: w.fn(a, {"enabled": False, "max_sessions": 2, "home_quota_mb": 1024}),
     "app.freeftp.services.set_account_active": lambda w, a: w.fn(a, w.ftp_account, False),
     "app.freeftp.services.send_password_reset": lambda w, a: w.fn(a, w.ftp_account),
@@ -182,6 +186,9 @@ NOT_OPERATIONS = {
     "app.collectors.services.answer_init": "the collectors' protocol: authenticated by its signature and address, "
                                            "every call on record; payments as the collector's named actor",
     "app.collectors.services.answer_confirm": "the collectors' protocol (as answer_init)",
+    "app.epay.services.answer_notification": "ePay.bg's notification: authenticated by its CHECKSUM, every call on "
+                                             "record; payments as the named actor ePay.bg",
+    "app.epay.services.expire_abandoned_requests": "periodic housekeeping job: marks requests past their expiry",
     "app.contracts.services.ensure_default_contract_type": "set-up: the first contract type (demo, migration)",
     "app.freeftp.services.register": "the public FTP page: anybody, limited per address (record_attempt)",
     "app.freeftp.services.confirm_registration": "the public FTP page: authenticated by the e-mailed link",
@@ -226,10 +233,12 @@ READ_ONLY = {
                             "phone_condition search_condition",
     "app.clients.subscriptions": "activation_day_errors may_change_status may_read_password sale_errors",
     "app.collectors.services": "address_allowed answer_text check_code check_secret collector_actor "
-                               "normalise_addresses parse_cents signature",
+                               "normalise_addresses parse_cents signature check_merchant_id check_protocol",
     "app.contracts.services": "contract_errors contract_html contract_pdf contract_title contract_type_errors",
     "app.dealers.services": "company_of dealer_errors head_office head_office_errors",
     "app.demo.services": "demo_eik demo_iban",
+    "app.epay.services": "checksum current_settings encode epay_actor format_amount format_expiry "
+                         "may_start_online_payment parse_line settings_errors",
     "app.freeftp.services": "account_may_log_in address_may_register check_account_password check_password_link "
                             "current_settings email_matches_pattern fold is_clients_email parse_networks "
                             "rate_limit_message search_words settings_errors",
@@ -316,7 +325,8 @@ def make_world():
     allowed = AllowedAddress(network="192.0.2.0/24", comment="офис")
     nas = Nas(name="NAS-права", ip_address="10.99.0.1", secret="nas-secret-1")
     ftp_account = FreeFtpAccount(username="ftpuser", password_hash="x", email="ftp@example.bg")
-    db.session.add_all([collector, allowed, nas, ftp_account])
+    epay = EpaySettings(id=1, kin="D476235845", secret="e" * 64, environment="demo", valid_hours=72)
+    db.session.add_all([collector, allowed, nas, ftp_account, epay])
     db.session.commit()
     colleague = make_operator(None, "колега", "Касиер")
     security = current_app.appbuilder.sm
