@@ -373,3 +373,34 @@ def test_panel_lists_online_payments(app, admin):
     notify(app, notification(paid_line(invoice)))
     text = visible_text(admin.get("/epay/payments/list/").text)
     assert invoice in text and "платено" in text and "10,00 EUR" in text
+
+
+def test_a_paid_notification_lets_the_subscriber_out_of_the_walled_garden(app):
+    """Suspended and online in the NAS's walled garden; ePay.bg says PAID: active, and the NAS gets the
+    Disconnect-Request, so the router dials again with its own address and speed."""
+    from pyrad import packet as radius_packet
+
+    from app.core.queue import wait_for_background_jobs
+    from app.radius.models import RadiusDisconnect
+    from tests.radius.test_disconnect import NasListener, online_subscriber
+
+    nas = NasListener(radius_packet.DisconnectACK)
+    try:
+        with app.app_context():
+            configure()
+            today = local_today()
+        subscription_id = online_subscriber(app, nas, status="suspended", walled_garden_pool="debtors",
+                                            paid_until=month_end(add_months(today, -1)))
+        with app.app_context():
+            client = db.session.get(Subscription, subscription_id).client
+            invoice = started(client, "12.90").request.invoice
+        assert notify(app, notification(paid_line(invoice))) == f"INVOICE={invoice}:STATUS=OK\n"
+        with app.app_context():
+            wait_for_background_jobs()
+            assert db.session.get(Subscription, subscription_id).status == "active"
+    finally:
+        nas.close()
+    assert [(request["code"], request["User-Name"]) for request in nas.received] == [
+        (radius_packet.DisconnectRequest, "petar")]
+    with app.app_context():
+        assert db.session.scalar(select(RadiusDisconnect.result)) == "ack"
