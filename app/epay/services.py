@@ -32,7 +32,7 @@ from app.billing.services import record_payment
 from app.core.actors import acting_as, named_actor
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
-from app.core.formatting import local_time, utcnow
+from app.core.formatting import local_time, office_language, utcnow
 from app.core.money import check_amount
 from app.core.scoping import in_scope
 from app.core.transaction import discard
@@ -114,8 +114,7 @@ def save_settings(actor, values):
 
 def checksum(secret, encoded):
     """CHECKSUM: hex HMAC-SHA1 of the ENCODED text (base64, as sent) keyed with the secret word."""
-    text = encoded.encode("ascii") if isinstance(encoded, str) else encoded
-    return hmac.new(secret.encode("utf-8"), text, hashlib.sha1).hexdigest()
+    return hmac.new(secret.encode("utf-8"), encoded.encode("utf-8"), hashlib.sha1).hexdigest()
 
 
 def encode(lines):
@@ -175,8 +174,9 @@ def start_online_payment(actor, client, amount, *, description=None, page=PAY_LO
     if page not in PAGES:
         raise FieldErrors({"page": [gettext("Unknown ePay.bg page.")]})
     now = utcnow()
-    description = _description(description or gettext("Payment for client no. %(number)s",
-                                                       number=client.client_number))
+    with office_language():  # stored, and shown on ePay.bg's page: the office's language whoever asks
+        description = _description(description or gettext("Payment for client no. %(number)s",
+                                                           number=client.client_number))
     # Digits only, unique: the day it was made and a counter (a demo database started again does not
     # repeat the numbers ePay.bg's demo has seen already).
     invoice = f"{local_time(now):%y%m%d}{next_number('epay_invoice'):06d}"
@@ -217,8 +217,8 @@ def answer_notification(encoded, given_checksum):
     payment once. Flushes; the request commits. Every notification is one LOG entry per invoice."""
     settings = current_settings()
     encoded = (encoded or "").strip()
-    if not settings.secret or not hmac.compare_digest(
-            checksum(settings.secret, encoded), (given_checksum or "").strip().lower()):
+    given = (given_checksum or "").strip().lower().encode("utf-8")
+    if not settings.secret or not hmac.compare_digest(checksum(settings.secret, encoded).encode("ascii"), given):
         record_event(LogEntry.COLLECTOR, username=EPAY_NAME, note=f"notification → {BAD_CHECKSUM}")
         return BAD_CHECKSUM + "\n"
     try:

@@ -176,7 +176,7 @@ def test_a_bad_checksum_is_err_and_records_nothing(app):
         invoice = started(client).request.invoice
     data = notification(paid_line(invoice))
     for forged in ({**data, "CHECKSUM": sign(data["ENCODED"], "another-secret-word-0123456789")},
-                   {**data, "CHECKSUM": ""}, {"ENCODED": data["ENCODED"]},
+                   {**data, "CHECKSUM": ""}, {"ENCODED": data["ENCODED"]}, {"ENCODED": "тест", "CHECKSUM": "абв"},
                    {**data, "ENCODED": encoded([paid_line(invoice, stan="999999")])}):
         assert notify(app, forged) == "ERR=Not valid CHECKSUM\n"
     with app.app_context():
