@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing import periods as period_rules
+from app.billing import usable
 from app.billing.charges import ZERO, not_reversed, period_fee_eur, periods_for
 from app.billing.models import (
     ADVANCE,
@@ -31,7 +32,6 @@ from app.billing.models import (
     CycleEffect,
     Payment,
     PaymentAllocation,
-    SubscriptionFreeze,
 )
 from app.clients.models import ACTIVE, LIVE, SUSPENDED, Client
 from app.clients.subscriptions import change_status
@@ -138,9 +138,7 @@ def spend_advance(actor, subscription, day=None):
         return 0
     db.session.flush()
     db.session.execute(select(Client.id).where(Client.id == subscription.client_id).with_for_update())
-    frozen = db.session.scalar(select(SubscriptionFreeze.id).where(
-        SubscriptionFreeze.subscription_id == subscription.id, SubscriptionFreeze.covers(day)).limit(1))
-    if frozen is not None:
+    if usable.is_frozen(subscription.id, day):
         return 0
     ledger = AtOnce(actor, day)
     ledger.advances = advance_holders([subscription.client_id])

@@ -38,7 +38,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing import periods as period_rules
-from app.billing import warning_mail
+from app.billing import usable, warning_mail
 from app.audit.bulk import log_updates
 from app.audit.models import LogEntry
 from app.audit.services import record_event
@@ -59,7 +59,6 @@ from app.billing.models import (
     DailyTraffic,
     Payment,
     PaymentAllocation,
-    SubscriptionFreeze,
 )
 from app.catalog.models import Service
 from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
@@ -187,11 +186,9 @@ def candidates(day):
                                               DailyTraffic.day >= day - timedelta(days=31),
                                               DailyTraffic.day < day).exists())
     )
-    frozen = select(SubscriptionFreeze.id).where(SubscriptionFreeze.subscription_id == Subscription.id,
-                                                 SubscriptionFreeze.covers(day)).exists()
     query = active.union(never_paid, with_advance, metered).subquery()
     return sorted(db.session.scalars(
-        select(Subscription.id).where(Subscription.id.in_(select(query.c.id)), ~frozen)).all())
+        select(Subscription.id).where(Subscription.id.in_(select(query.c.id)), ~usable.frozen_condition(day))).all())
 
 
 def _clients_with_advance():
@@ -288,8 +285,7 @@ class Chunk:
                 select(CycleEffect.subscription_id, CycleEffect.kind, CycleEffect.period_end)
                 .where(CycleEffect.subscription_id.in_(ids))):
             self.done.setdefault(subscription_id, set()).add((kind, period_end))
-        self.frozen = set(db.session.scalars(select(SubscriptionFreeze.subscription_id).where(
-            SubscriptionFreeze.subscription_id.in_(ids), SubscriptionFreeze.covers(self.day))))
+        self.frozen = usable.frozen_ids(ids, self.day)
         client_ids = sorted({subscription.client_id for subscription in subscriptions})
         self._load_advances(subscriptions)
         for charge in db.session.scalars(select(Charge).where(Charge.client_id.in_(client_ids),
