@@ -24,7 +24,7 @@ from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing import periods as period_rules
 from app.billing import usable
-from app.billing.charges import ZERO, not_reversed, period_fee_eur, periods_for
+from app.billing.charges import ZERO, advances, period_fee_eur, periods_for
 from app.billing.models import (
     ADVANCE,
     ADVANCE_USE,
@@ -46,11 +46,9 @@ def advance_holders(client_ids):
     if not client_ids:
         return holders
     # Ids and sums only: a Payment row drags its eagerly joined relations into a GROUP BY.
-    for client_id, payment_id, available in db.session.execute(
-            select(Payment.client_id, Payment.id, func.sum(PaymentAllocation.amount_eur))
-            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(Payment.client_id.in_(client_ids), PaymentAllocation.kind == ADVANCE, not_reversed())
-            .group_by(Payment.client_id, Payment.id, Payment.paid_at)
+    for client_id, payment_id, _paid_at, available in db.session.execute(
+            advances(Payment.client_id, Payment.id, Payment.paid_at)
+            .where(Payment.client_id.in_(client_ids))
             # A payment at the desk that spent some of the advance holds a negative amount: counted, so
             # that advance_left is what is really left.
             .having(func.sum(PaymentAllocation.amount_eur) != 0)

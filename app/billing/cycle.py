@@ -43,9 +43,8 @@ from app.audit.bulk import log_updates
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing.advance import advance_holders, use_advance
-from app.billing.charges import ZERO, add_charge, client_due, not_reversed
+from app.billing.charges import ZERO, add_charge, advances, client_due
 from app.billing.models import (
-    ADVANCE,
     EXTRA_TRAFFIC,
     RUN_DONE,
     RUN_FAILED,
@@ -192,13 +191,8 @@ def candidates(day):
 
 
 def _clients_with_advance():
-    return (
-        select(Payment.client_id)
-        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-        .where(PaymentAllocation.kind == ADVANCE, not_reversed())
-        .group_by(Payment.client_id)
-        .having(func.sum(PaymentAllocation.amount_eur) > 0)
-    )
+    return advances(Payment.client_id).having(func.sum(PaymentAllocation.amount_eur) > 0) \
+        .with_only_columns(Payment.client_id)
 
 
 def run_chunk(actor, run_id, day, subscription_ids):
