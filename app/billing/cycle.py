@@ -35,11 +35,10 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing import periods as period_rules
 from app.billing import usable, warning_mail
-from app.audit.bulk import log_updates
+from app.audit.bulk import PendingUpdates
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing.advance import advance_holders, use_advance
@@ -256,7 +255,7 @@ class Chunk:
         self.frozen = set()
         self.advances = {}  # client id -> [[payment id, advance left], ...], oldest first
         self.charges = {}  # client id -> its open charges
-        self.changes = {}  # subscription -> {field: [old, new]}
+        self.changes = PendingUpdates()  # of the chunk's subscriptions, written by `write`
         self.status_changes = []  # (subscription, old status)
         self.effects, self.allocations, self.mails = [], [], []
         self.companies = {}
@@ -327,9 +326,7 @@ class Chunk:
 
     def change(self, subscription, field, value):
         """Sets a field for `write` to store; the object shows the value now, its old one is kept for the LOG."""
-        fields = self.changes.setdefault(subscription, {})
-        fields.setdefault(field, [getattr(subscription, field), value])[1] = value
-        set_committed_value(subscription, field, value)
+        self.changes.set(subscription, field, value)
 
     def change_status(self, subscription, status, reason):
         if status not in TRANSITIONS[subscription.status]:
@@ -348,7 +345,7 @@ class Chunk:
 
     def write(self):
         """Stores what the rules decided, set-based; returns the number of effects."""
-        self._write_subscriptions()
+        self.changes.write()
         if self.allocations:
             db.session.execute(insert(PaymentAllocation), self.allocations)
         if self.effects:
@@ -359,22 +356,6 @@ class Chunk:
         for subscription, old_status in self.status_changes:
             announce_status_change(self.actor, subscription, old_status)
         return len(self.effects)
-
-    def _write_subscriptions(self):
-        changed = [(subscription, {field: (old, new) for field, (old, new) in fields.items() if old != new})
-                   for subscription, fields in self.changes.items()]
-        # Rows getting the same values share one UPDATE: the day's suspensions are a handful of statements.
-        groups = {}
-        for subscription, fields in changed:
-            if fields:
-                values = tuple(sorted((field, new) for field, (_old, new) in fields.items()))
-                groups.setdefault(values, []).append(subscription.id)
-        for values, ids in groups.items():
-            for start in range(0, len(ids), 500):
-                db.session.execute(update(Subscription.__table__)
-                                   .where(Subscription.__table__.c.id.in_(ids[start:start + 500]))
-                                   .values(dict(values)))
-        log_updates(changed)
 
 
 # --- the rules -------------------------------------------------------------------
