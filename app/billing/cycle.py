@@ -59,7 +59,7 @@ from app.billing.models import (
     PaymentAllocation,
 )
 from app.catalog.models import Service
-from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
+from app.clients.models import ACTIVE, LIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import (
     ACTIVATE_ON_CHOSEN_DAY,
     TRANSITIONS,
@@ -81,7 +81,6 @@ from app.notifications.services import queue_mails
 CHUNK = 1000
 CHUNK_RETRIES = 2
 GB = 10 ** 9
-LIVE = (ACTIVE, SUSPENDED)
 
 
 def cycle_actor(run_id):
