@@ -23,7 +23,8 @@ from sqlalchemy import func, insert, select
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing import periods as period_rules
-from app.billing.charges import ZERO, not_reversed, period_fee_eur, periods_for
+from app.billing import usable
+from app.billing.charges import ZERO, advances, period_fee_eur, periods_for
 from app.billing.models import (
     ADVANCE,
     ADVANCE_USE,
@@ -31,7 +32,6 @@ from app.billing.models import (
     CycleEffect,
     Payment,
     PaymentAllocation,
-    SubscriptionFreeze,
 )
 from app.clients.models import ACTIVE, LIVE, SUSPENDED, Client
 from app.clients.subscriptions import change_status
@@ -46,11 +46,9 @@ def advance_holders(client_ids):
     if not client_ids:
         return holders
     # Ids and sums only: a Payment row drags its eagerly joined relations into a GROUP BY.
-    for client_id, payment_id, available in db.session.execute(
-            select(Payment.client_id, Payment.id, func.sum(PaymentAllocation.amount_eur))
-            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(Payment.client_id.in_(client_ids), PaymentAllocation.kind == ADVANCE, not_reversed())
-            .group_by(Payment.client_id, Payment.id, Payment.paid_at)
+    for client_id, payment_id, _paid_at, available in db.session.execute(
+            advances(Payment.client_id, Payment.id, Payment.paid_at)
+            .where(Payment.client_id.in_(client_ids))
             # A payment at the desk that spent some of the advance holds a negative amount: counted, so
             # that advance_left is what is really left.
             .having(func.sum(PaymentAllocation.amount_eur) != 0)
@@ -138,9 +136,7 @@ def spend_advance(actor, subscription, day=None):
         return 0
     db.session.flush()
     db.session.execute(select(Client.id).where(Client.id == subscription.client_id).with_for_update())
-    frozen = db.session.scalar(select(SubscriptionFreeze.id).where(
-        SubscriptionFreeze.subscription_id == subscription.id, SubscriptionFreeze.covers(day)).limit(1))
-    if frozen is not None:
+    if usable.is_frozen(subscription.id, day):
         return 0
     ledger = AtOnce(actor, day)
     ledger.advances = advance_holders([subscription.client_id])

@@ -297,11 +297,23 @@ def due_today(client, day=None, *, subscriptions=None, charges=None, advance_eur
     return due
 
 
+def advances(*keys):
+    """SQL: the advance summed per `keys` (Payment's columns: client_id; client_id, id…), labelled "advance".
+
+    The advance is the money paid beyond whole charges and periods: the
+    allocations of kind ADVANCE of payments not reversed (a payment at the
+    desk that spent some of it holds a negative one). Every reading of a
+    client's advance is this query — the card and the desk (advance_total),
+    the cycle's clients with one, the payments holding it
+    (app.billing.advance.advance_holders), the debtors report.
+    """
+    return (db.select(*keys, func.sum(PaymentAllocation.amount_eur).label("advance"))
+            .select_from(Payment).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+            .where(PaymentAllocation.kind == ADVANCE, not_reversed())
+            .group_by(*keys))
+
+
 def advance_total(client_id):
-    """Money paid beyond whole charges and periods, by payments not reversed."""
-    total = db.session.scalar(
-        db.select(func.coalesce(func.sum(PaymentAllocation.amount_eur), 0))
-        .join(Payment, PaymentAllocation.payment_id == Payment.id)
-        .where(Payment.client_id == client_id, PaymentAllocation.kind == ADVANCE, not_reversed())
-    )
-    return Decimal(total).quantize(Decimal("0.01"))
+    """The client's advance (see `advances`), 0 when none."""
+    row = db.session.execute(advances(Payment.client_id).where(Payment.client_id == client_id)).first()
+    return Decimal(row.advance if row is not None else 0).quantize(Decimal("0.01"))

@@ -35,17 +35,15 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing import periods as period_rules
-from app.billing import warning_mail
-from app.audit.bulk import log_updates
+from app.billing import usable, warning_mail
+from app.audit.bulk import PendingUpdates
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing.advance import advance_holders, use_advance
-from app.billing.charges import ZERO, add_charge, client_due, not_reversed
+from app.billing.charges import ZERO, add_charge, advances, client_due
 from app.billing.models import (
-    ADVANCE,
     EXTRA_TRAFFIC,
     RUN_DONE,
     RUN_FAILED,
@@ -59,10 +57,9 @@ from app.billing.models import (
     DailyTraffic,
     Payment,
     PaymentAllocation,
-    SubscriptionFreeze,
 )
 from app.catalog.models import Service
-from app.clients.models import ACTIVE, SUSPENDED, Client, Subscription
+from app.clients.models import ACTIVE, LIVE, SUSPENDED, Client, Subscription
 from app.clients.subscriptions import (
     ACTIVATE_ON_CHOSEN_DAY,
     TRANSITIONS,
@@ -84,7 +81,6 @@ from app.notifications.services import queue_mails
 CHUNK = 1000
 CHUNK_RETRIES = 2
 GB = 10 ** 9
-LIVE = (ACTIVE, SUSPENDED)
 
 
 def cycle_actor(run_id):
@@ -187,21 +183,14 @@ def candidates(day):
                                               DailyTraffic.day >= day - timedelta(days=31),
                                               DailyTraffic.day < day).exists())
     )
-    frozen = select(SubscriptionFreeze.id).where(SubscriptionFreeze.subscription_id == Subscription.id,
-                                                 SubscriptionFreeze.covers(day)).exists()
     query = active.union(never_paid, with_advance, metered).subquery()
     return sorted(db.session.scalars(
-        select(Subscription.id).where(Subscription.id.in_(select(query.c.id)), ~frozen)).all())
+        select(Subscription.id).where(Subscription.id.in_(select(query.c.id)), ~usable.frozen_condition(day))).all())
 
 
 def _clients_with_advance():
-    return (
-        select(Payment.client_id)
-        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-        .where(PaymentAllocation.kind == ADVANCE, not_reversed())
-        .group_by(Payment.client_id)
-        .having(func.sum(PaymentAllocation.amount_eur) > 0)
-    )
+    return advances(Payment.client_id).having(func.sum(PaymentAllocation.amount_eur) > 0) \
+        .with_only_columns(Payment.client_id)
 
 
 def run_chunk(actor, run_id, day, subscription_ids):
@@ -265,7 +254,7 @@ class Chunk:
         self.frozen = set()
         self.advances = {}  # client id -> [[payment id, advance left], ...], oldest first
         self.charges = {}  # client id -> its open charges
-        self.changes = {}  # subscription -> {field: [old, new]}
+        self.changes = PendingUpdates()  # of the chunk's subscriptions, written by `write`
         self.status_changes = []  # (subscription, old status)
         self.effects, self.allocations, self.mails = [], [], []
         self.companies = {}
@@ -288,8 +277,7 @@ class Chunk:
                 select(CycleEffect.subscription_id, CycleEffect.kind, CycleEffect.period_end)
                 .where(CycleEffect.subscription_id.in_(ids))):
             self.done.setdefault(subscription_id, set()).add((kind, period_end))
-        self.frozen = set(db.session.scalars(select(SubscriptionFreeze.subscription_id).where(
-            SubscriptionFreeze.subscription_id.in_(ids), SubscriptionFreeze.covers(self.day))))
+        self.frozen = usable.frozen_ids(ids, self.day)
         client_ids = sorted({subscription.client_id for subscription in subscriptions})
         self._load_advances(subscriptions)
         for charge in db.session.scalars(select(Charge).where(Charge.client_id.in_(client_ids),
@@ -337,9 +325,7 @@ class Chunk:
 
     def change(self, subscription, field, value):
         """Sets a field for `write` to store; the object shows the value now, its old one is kept for the LOG."""
-        fields = self.changes.setdefault(subscription, {})
-        fields.setdefault(field, [getattr(subscription, field), value])[1] = value
-        set_committed_value(subscription, field, value)
+        self.changes.set(subscription, field, value)
 
     def change_status(self, subscription, status, reason):
         if status not in TRANSITIONS[subscription.status]:
@@ -358,7 +344,7 @@ class Chunk:
 
     def write(self):
         """Stores what the rules decided, set-based; returns the number of effects."""
-        self._write_subscriptions()
+        self.changes.write()
         if self.allocations:
             db.session.execute(insert(PaymentAllocation), self.allocations)
         if self.effects:
@@ -369,22 +355,6 @@ class Chunk:
         for subscription, old_status in self.status_changes:
             announce_status_change(self.actor, subscription, old_status)
         return len(self.effects)
-
-    def _write_subscriptions(self):
-        changed = [(subscription, {field: (old, new) for field, (old, new) in fields.items() if old != new})
-                   for subscription, fields in self.changes.items()]
-        # Rows getting the same values share one UPDATE: the day's suspensions are a handful of statements.
-        groups = {}
-        for subscription, fields in changed:
-            if fields:
-                values = tuple(sorted((field, new) for field, (_old, new) in fields.items()))
-                groups.setdefault(values, []).append(subscription.id)
-        for values, ids in groups.items():
-            for start in range(0, len(ids), 500):
-                db.session.execute(update(Subscription.__table__)
-                                   .where(Subscription.__table__.c.id.in_(ids[start:start + 500]))
-                                   .values(dict(values)))
-        log_updates(changed)
 
 
 # --- the rules -------------------------------------------------------------------

@@ -379,6 +379,7 @@ class DailyTraffic(Model):
 class SubscriptionFreeze(OfAClient, Model):
     """A subscription frozen (ваканция) from `starts_on` through `last_day` (app/billing/freeze.py).
 
+    Which days it holds, and what a subscription may do then: app/billing/usable.py.
     `ends_on` is the last day asked for; `last_day` the last day in force,
     earlier when the freeze was ended early (`ended_on`: the day the service
     worked again). "Paid until" before and after the freeze are kept.
@@ -419,10 +420,6 @@ class SubscriptionFreeze(OfAClient, Model):
     def days_in_year(self, year):
         first, last = max(self.starts_on, date(year, 1, 1)), min(self.last_day, date(year, 12, 31))
         return max((last - first).days + 1, 0)
-
-    @classmethod
-    def covers(cls, day):
-        return (cls.starts_on <= day) & (cls.last_day >= day)
 
     def __str__(self):
         return f"{self.starts_on:%d.%m.%Y}–{self.last_day:%d.%m.%Y}"

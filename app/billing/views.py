@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, StringField
 
 from app.audit.formatting import register_entity
+from app.billing import usable
 from app.billing.api import PaymentApi
 from app.billing.cycle_views import BillingRunView
 from app.billing.freeze_views import FREEZE_LABELS, FreezeView
@@ -279,7 +280,7 @@ def card_payments(client, actor, subscriptions=None, **_known):
         ).all()
     freezes = db.session.scalars(
         db.select(SubscriptionFreeze).where(SubscriptionFreeze.client_id == client.id,
-                                            SubscriptionFreeze.last_day >= local_today())
+                                            usable.not_over(local_today()))
         .order_by(SubscriptionFreeze.starts_on)
     ).all()
     return {

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from app.billing.models import SubscriptionFreeze
+from app.billing import usable
 from app.catalog.models import Service, ServiceParameter
-from app.clients.models import ACTIVE, Subscription
+from app.clients.models import Subscription
 from app.core.formatting import local_today
 from app.extensions import db
 from app.freeftp.models import FreeFtpAccount
@@ -48,13 +48,6 @@ class Login:
     max_sessions: int = 0  # 0: unlimited
 
 
-def _frozen_today(subscription_id):
-    today = local_today()
-    return db.session.scalar(select(SubscriptionFreeze.id).where(
-        SubscriptionFreeze.subscription_id == subscription_id, SubscriptionFreeze.starts_on <= today,
-        SubscriptionFreeze.last_day >= today).limit(1)) is not None
-
-
 def _ftp_subscription(username):
     return db.session.scalar(
         select(Subscription).join(Service, Service.id == Subscription.service_id)
@@ -62,7 +55,7 @@ def _ftp_subscription(username):
 
 
 def _subscription_usable(subscription):
-    return subscription.status == ACTIVE and not _frozen_today(subscription.id)
+    return usable.is_usable(subscription, local_today())
 
 
 def _quota_mb(subscription, settings):

@@ -35,9 +35,10 @@ from flask import current_app
 from pyrad import packet as radius_packet
 from sqlalchemy import select, true
 
+from app.billing import usable
 from app.billing.models import SubscriptionFreeze
 from app.catalog.models import Service, ServiceParameter
-from app.clients.models import ACTIVE, SUSPENDED, Subscription
+from app.clients.models import Subscription
 from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
@@ -117,16 +118,17 @@ class AuthData:
             self._mschap_keys = mschap.PasswordKeys(self.password)
         return self._mschap_keys
 
+    # The rules are app.billing.usable's, asked of the cached status and freeze days: frozen days are kept as
+    # dates, so a cached entry turns frozen on the first day by itself.
     def is_frozen(self, today):
-        # Frozen days are kept as dates, so a cached entry turns frozen on the first day by itself.
-        return any(first <= today <= last for first, last in self.freezes)
+        return usable.frozen_on(self.freezes, today)
 
     def may_log_in(self, today):
-        return self.status == ACTIVE and not self.is_frozen(today)
+        return usable.usable(self.status, self.is_frozen(today))
 
     def may_enter_walled_garden(self, today):
         """Suspended for not paying: let in to see how to pay (a frozen one asked for a pause: rejected)."""
-        return self.status == SUSPENDED and not self.is_frozen(today)
+        return usable.in_walled_garden(self.status, self.is_frozen(today))
 
 
 def load(usernames=None, subscription_ids=None):
@@ -156,7 +158,7 @@ def load(usernames=None, subscription_ids=None):
 
         for subscription_id, first, last in db.session.execute(
                 select(SubscriptionFreeze.subscription_id, SubscriptionFreeze.starts_on, SubscriptionFreeze.last_day)
-                .where(of(SubscriptionFreeze.subscription_id), SubscriptionFreeze.last_day >= local_today())):
+                .where(of(SubscriptionFreeze.subscription_id), usable.not_over(local_today()))):
             if subscription_id in by_id:
                 by_id[subscription_id].freezes.append((first, last))
         for subscription_id, address in db.session.execute(

@@ -28,12 +28,12 @@ from datetime import timedelta
 
 from flask_babel import gettext
 from pyrad import packet as radius_packet
-from sqlalchemy import and_, exists, or_, text
+from sqlalchemy import and_, exists, text
 from sqlalchemy import select as sql_select
 
-from app.billing.models import SubscriptionFreeze
+from app.billing import usable
 from app.catalog.models import Service
-from app.clients.models import ACTIVE, SUSPENDED, Subscription
+from app.clients.models import ACTIVE, Subscription
 from app.core.formatting import local_today, utcnow
 from app.extensions import db
 from app.radius.auth import speed_attributes
@@ -88,13 +88,11 @@ def change_speed(service_id, reason):
 def sessions_to_cut(now, limit=ENFORCE_LIMIT):
     """Open sessions whose subscription may not be online, not asked about since RETRY_AFTER.
 
-    May not be online: not active (a suspended one only where its NAS has no
-    walled garden), or frozen today.
+    May not be online: not usable today, nor suspended on a NAS with a walled
+    garden (app.billing.usable).
     """
     today = local_today()
     walled = and_(Nas.walled_garden_pool.is_not(None), Nas.walled_garden_pool != "")
-    frozen = exists().where(SubscriptionFreeze.subscription_id == Subscription.id,
-                            SubscriptionFreeze.starts_on <= today, SubscriptionFreeze.last_day >= today)
     asked = exists().where(RadiusDisconnect.session_id == RadiusSession.id, RadiusDisconnect.kind == DISCONNECT,
                            RadiusDisconnect.requested_at > now - RETRY_AFTER)
     return db.session.execute(
@@ -102,7 +100,7 @@ def sessions_to_cut(now, limit=ENFORCE_LIMIT):
         .join(Nas, Nas.id == RadiusSession.nas_id)
         .join(Subscription, Subscription.id == RadiusSession.subscription_id)
         .where(RadiusSession.stopped_at.is_(None), ~asked,
-               or_(and_(Subscription.status != ACTIVE, or_(Subscription.status != SUSPENDED, ~walled)), frozen))
+               ~usable.may_be_online_condition(today, walled))
         .order_by(RadiusSession.id).limit(limit)
     ).all()
 

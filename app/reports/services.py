@@ -19,6 +19,7 @@ from sqlalchemy_continuum import version_class, versioning_manager
 
 from app.addresses.models import Block, Neighbourhood
 from app.billing.charges import ZERO
+from app.billing.charges import advances as billing_advances  # the one query of the advance
 from app.billing.models import ADVANCE, Charge, DailyTraffic, Payment, PaymentAllocation, PaymentMethod, PaymentType
 from app.cashdesk.models import CashDeskClosing
 from app.catalog.models import Service, ServiceGroup
@@ -363,12 +364,7 @@ def _debts(actor, filters, today):
     if not subscription_filters:
         owing = owing.union(select(charges.c.client_id))
     owing = owing.subquery()
-    reversal = db.aliased(Payment)
-    advances = (select(Payment.client_id.label("client_id"), func.sum(PaymentAllocation.amount_eur).label("advance"))
-                .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-                .where(PaymentAllocation.kind == ADVANCE,
-                       ~select(reversal.id).where(reversal.reversal_of_id == Payment.id).exists())
-                .group_by(Payment.client_id).subquery())
+    advances = billing_advances(Payment.client_id).subquery()
     since = case((overdue.c.since.is_(None), charges.c.since), (charges.c.since.is_(None), overdue.c.since),
                  (charges.c.since < overdue.c.since, charges.c.since), else_=overdue.c.since)
     age = days_since(since, today) + 1

@@ -1,10 +1,11 @@
 """A set-based change (app.audit.bulk) leaves the same LOG and history as the same change flushed through the ORM."""
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy_continuum import version_class
 
-from app.audit.bulk import log_updates
+from app.audit.bulk import PendingUpdates, log_updates, update_rows
 from app.audit.models import LogEntry
 from app.clients.models import Subscription
 from app.core.actors import SystemActor, acting_as
@@ -78,3 +79,58 @@ def test_nothing_changed_writes_nothing(app):
         entries = db.session.scalar(select(db.func.count(LogEntry.id)))
         assert log_updates([(bulk, {})]) is None
         assert db.session.scalar(select(db.func.count(LogEntry.id))) == entries
+
+
+def test_update_rows_writes_the_rows_and_their_log_and_the_objects_show_them(app):
+    actor = SystemActor("билинг цикъл № 8")
+    with app.app_context(), acting_as(actor):
+        flushed, bulk = two_subscriptions()
+        flushed_id, bulk_id = flushed.id, bulk.id
+        for field, value in CHANGE.items():
+            setattr(flushed, field, value)
+        db.session.commit()
+
+        assert update_rows({bulk: CHANGE}) is not None
+        # The object holds what its row now holds, and the ORM has nothing left to flush for it.
+        assert {field: getattr(bulk, field) for field in CHANGE} == CHANGE
+        assert not db.session.is_modified(bulk) and bulk not in db.session.dirty
+        db.session.commit()
+        db.session.expire_all()
+        assert {field: getattr(db.session.get(Subscription, bulk_id), field) for field in CHANGE} == CHANGE
+
+        flushed_history, _validity, flushed_log = written(flushed_id)
+        bulk_history, bulk_validity, bulk_log = written(bulk_id)
+    assert bulk_history == flushed_history and bulk_validity
+    assert bulk_log[-1][:3] + bulk_log[-1][4:] == flushed_log[-1][:3] + flushed_log[-1][4:]
+
+
+def test_pending_updates_show_at_once_and_log_from_the_first_value_to_the_last(app):
+    with app.app_context(), acting_as(SystemActor("билинг цикъл № 9")):
+        first, second = two_subscriptions()
+        first_id, second_id = first.id, second.id
+        entries = db.session.scalar(select(db.func.count(LogEntry.id)))
+        pending = PendingUpdates()
+        pending.set(first, "paid_until", date(2026, 12, 31))
+        pending.set(first, "paid_until", date(2027, 1, 31))
+        pending.set(second, "status", "suspended")
+        pending.set(second, "status", "active")  # back where it was: nothing to write for it
+        # The next rule reads the new value; nothing is flushed behind the set-based write's back.
+        assert first.paid_until == date(2027, 1, 31) and not db.session.is_modified(first)
+        assert pending.write() is not None
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Subscription, first_id).paid_until == date(2027, 1, 31)
+        assert db.session.get(Subscription, second_id).status == "active"
+        new = db.session.scalars(select(LogEntry).where(LogEntry.id > 0).order_by(LogEntry.id)).all()[entries:]
+        assert [(entry.entity_id, entry.changes) for entry in new] == [
+            (str(first_id), {"paid_until": ["2026-11-30", "2027-01-31"]})]
+
+
+def test_no_module_sets_orm_state_by_hand():
+    """A set-based change goes through app.audit.bulk (update_rows, PendingUpdates): only core and audit may
+    make a loaded object show what the database holds."""
+    root = Path(__file__).resolve().parents[2] / "app"
+    callers = sorted(str(path.relative_to(root.parent)) for path in root.rglob("*.py")
+                     if "set_committed_value" in path.read_text(encoding="utf-8")
+                     and path.relative_to(root).parts[0] not in ("core", "audit"))
+    assert callers == []

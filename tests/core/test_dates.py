@@ -2,6 +2,7 @@
 import json
 import re
 from datetime import date, datetime, time
+from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
@@ -89,6 +90,23 @@ def test_there_is_one_parse_day():
     assert not hasattr(app.core.forms, "parse_day") or app.core.forms.parse_day is parse_day
     assert not hasattr(app.organizer.services, "parse_day")
     assert not hasattr(app.core.validators, "check_day")
+
+
+def test_no_other_reading_of_a_typed_day_in_the_sources():
+    """Every typed day goes through app.core.validators.parse_day: no strptime, dateutil or parser of its own."""
+    root = Path(__file__).resolve().parents[2] / "app"
+    found = []
+    for path in root.rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"\.strptime\(|^\s*(from|import) dateutil|def parse_day\(|def parse_date\(", code):
+                found.append(f"{path.relative_to(root.parent)}:{number}")
+    assert found == ["app/core/validators.py:" + str(_line_of("def parse_day(", root / "core" / "validators.py"))]
+
+
+def _line_of(text, path):
+    return next(number for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if line.startswith(text))
 
 
 def _payment_at(app, paid_at):
