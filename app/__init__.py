@@ -15,6 +15,7 @@ from app.core import api_language, errors, formatting, forms, headers, openapi, 
 from app.invoices import wiring as invoices_wiring
 from app.notifications import wiring as notifications_wiring
 from app.organizer import wiring as organizer_wiring
+from app.portal import wiring as portal_wiring
 from app.protection import guard
 from app.radius import wiring as radius_wiring
 from app.security import access, logins
@@ -23,13 +24,13 @@ from config import engine_options, load_config
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "organizer", "billing", "invoices",
            "cashdesk", "collectors", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit",
-           "imports")
+           "imports", "portal")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
 CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo", "imports")
 # What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)
 # connects the module's receivers and registers its periodic jobs. In this order, as the menu's: receivers
 # of one event run in the order they were connected.
-WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring)
+WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring, portal_wiring)
 
 
 class _AppBuilderWithoutViews(AppBuilder):
