@@ -346,5 +346,5 @@ def profile():
 
 @portal.errorhandler(404)
 def _not_found(_error):
-    return _page("message.html", 404, title=gettext("Not found"), message=gettext(
+    return _page("message.html", 404, title=gettext("Page not found"), message=gettext(
         "There is nothing at this address."))

@@ -33,7 +33,7 @@ from app.contracts.models import Contract
 from app.core import one_time_links
 from app.core.actors import named_actor, operator_of
 from app.core.errors import FieldErrors
-from app.core.formatting import utcnow
+from app.core.formatting import office_language, utcnow
 from app.core.links import public_url
 from app.core.scoping import in_scope
 from app.extensions import db
@@ -160,11 +160,12 @@ def log_in(login, password, remote_addr):
     password = password if isinstance(password, str) and len(password) <= MAX_PASSWORD else ""
     matches = check_password_hash(stored or _hash_of_nobody(), password) and stored is not None
     if not matches:
+        # The LOG's entry first, on its own connection, before this unit writes (SQLite has one writer).
+        record_security_event(LogEntry.LOGIN_FAILED, username=subscriber_label(key),
+                              note=f"{PORTAL_NOTE}: wrong login or password")
         if access is not None:
             db.session.execute(update(PortalAccess).where(PortalAccess.id == access.id)
                                .values(failed_logins=PortalAccess.failed_logins + 1))
-        record_security_event(LogEntry.LOGIN_FAILED, username=subscriber_label(key),
-                              note=f"{PORTAL_NOTE}: wrong login or password")
         return None
     # Plain UPDATEs: a login is no change of the access's data (the LOG's entry below says it).
     db.session.execute(update(PortalAccess).where(PortalAccess.id == access.id).values(
@@ -403,8 +404,7 @@ def overview(actor, client):
 def book_freeze(actor, client, subscription, *, starts_on, ends_on, reason):
     """A vacation freeze of the subscriber's own subscription, through the office's operation and its rules."""
     return freeze_subscription(actor, subscription, starts_on=starts_on, ends_on=ends_on,
-                               reason=f"{gettext('From the portal')}: {(reason or '').strip()}"[:300]
-                               if (reason or "").strip() else "")
+                               reason=f"{_from_portal()}: {reason.strip()}"[:300] if (reason or "").strip() else "")
 
 
 def report_fault(actor, client, subscription, note):
@@ -419,7 +419,13 @@ def report_fault(actor, client, subscription, note):
     if fault is None:
         raise FieldErrors({"note": [gettext("Faults cannot be reported here now: please phone the office.")]})
     return create_task(actor, task_type=fault, client=client, subscription=subscription,
-                       description=f"{gettext('From the portal')}: {note}", priority=HIGH)
+                       description=f"{_from_portal()}: {note}", priority=HIGH)
+
+
+def _from_portal():
+    # Written into the record, which the office reads: in the office's language whoever asked.
+    with office_language():
+        return gettext("From the portal")
 
 
 def portal_card(client, actor, **_known):
@@ -427,7 +433,7 @@ def portal_card(client, actor, **_known):
     return {"portal_access": access_of(client), "can_send_portal_access": may_send_access(actor)}
 
 
-STATUS_LABELS = {"pending": _l("Awaiting installation"), "active": _l("Active"), "suspended": _l("Suspended"),
+STATUS_LABELS = {"pending": _l("Awaiting installation"), "active": _l("Active (service)"), "suspended": _l("Suspended"),
                  "terminated": _l("Terminated")}
 
 
