@@ -96,6 +96,9 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
     shot(page, width, "8-fault-sent")
 
     page.click("nav >> text=Профил")
+    page.wait_for_url("**/my/profile")
+    assert page.input_value("input[name=contacts-phone]") == "0888 123 456"
+    assert page.get_attribute("input[name=password-current]", "placeholder") is None
     assert fits(page)
     shot(page, width, "9-profile")
     context.close()
