@@ -40,7 +40,7 @@ from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.services import queue_mail
 from app.organizer.models import HIGH, PURPOSE_FAULT
-from app.organizer.services import create_task, type_for
+from app.organizer.services import create_task, may_add_tasks, type_for
 from app.portal.models import PortalAccess
 from app.radius.services import card_radius
 from app.security.permissions import PLAN_TASKS
@@ -410,6 +410,8 @@ def book_freeze(actor, client, subscription, *, starts_on, ends_on, reason):
 def report_fault(actor, client, subscription, note):
     """A fault task (the fault type the card's button opens) with the subscriber's note, marked as from the
     portal. Flushes; FieldErrors."""
+    if not may_add_tasks(actor):
+        raise FieldErrors({"note": [gettext("You do not have the right to add tasks.")]})
     note = (note or "").strip()
     if not note:
         raise FieldErrors({"note": [gettext("Describe the fault.")]})
