@@ -12,6 +12,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
 
 from app.core.sandbox import TemplateProblem
 from app.contracts.services import contract_pdf
@@ -342,6 +343,13 @@ def profile():
                 _show_errors(chosen, refusal.errors)
                 status = 422
     return _page("profile.html", status, contacts=contacts, password=password, saved=saved, active="profile")
+
+
+@portal.errorhandler(CSRFError)
+def _form_expired(_error):
+    # A form kept open past its session (or sent from elsewhere): said in the portal's words, nothing done.
+    return _page("message.html", 400, title=gettext("The form expired. Fill it in again."), message=gettext(
+        "Open the page again and send the form from there."), to_home=True)
 
 
 @portal.errorhandler(404)
