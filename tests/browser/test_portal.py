@@ -16,6 +16,7 @@ from app.invoices.services import issue_invoice
 from app.organizer.models import Task
 from app.security.models import Operator
 from tests.browser.test_walk import SCREENS, browser, live_server  # noqa: F401 (fixtures)
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 
 
 def shot(page, width, name):
@@ -41,6 +42,7 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
         invoice = issue_invoice(cashier, payment)
         db.session.commit()
         number, invoice_number, service = client.client_number, invoice.number, subscription.service.name
+        client_id = client.id
         start = local_today() + timedelta(days=3)
         end = start + timedelta(days=6)
 
@@ -102,8 +104,22 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
     assert fits(page)
     shot(page, width, "9-profile")
     context.close()
+
+    if width > 1000:  # the office sees it on the client's card: access, and the login just made
+        office = browser.new_context(viewport={"width": width, "height": height}, locale="bg-BG").new_page()
+        office.goto(f"{live_server}/login/")
+        office.fill("input[name=username]", ADMIN_USERNAME)
+        office.fill("input[name=password]", ADMIN_PASSWORD)
+        office.click("input[type=submit], button[type=submit]")
+        office.wait_for_load_state("networkidle")
+        office.goto(f"{live_server}/clients/show/{client_id}")
+        line = office.inner_text("#card-portal")
+        assert "има достъп" in line and "последен вход" in line and "127.0.0.1" in line
+        assert "Изпрати достъп до портала" in line
+        office.locator("#card-portal").scroll_into_view_if_needed()
+        shot(office, width, "10-office-card")
     with app.app_context():
         freeze = db.session.scalar(select(SubscriptionFreeze))
         assert (freeze.starts_on, freeze.ends_on) == (start, end)
         task = db.session.scalar(select(Task).where(Task.description.like("От портала:%")))
-        assert task.client_id == client.id and task.description == "От портала: Интернетът прекъсва вечер."
+        assert task.client_id == client_id and task.description == "От портала: Интернетът прекъсва вечер."
