@@ -15,7 +15,6 @@ from app.core import api_language, errors, formatting, forms, headers, openapi, 
 from app.invoices import wiring as invoices_wiring
 from app.notifications import wiring as notifications_wiring
 from app.organizer import wiring as organizer_wiring
-from app.portal import wiring as portal_wiring
 from app.protection import guard
 from app.radius import wiring as radius_wiring
 from app.security import access, logins
@@ -30,7 +29,7 @@ CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo",
 # What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)
 # connects the module's receivers and registers its periodic jobs. In this order, as the menu's: receivers
 # of one event run in the order they were connected.
-WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring, portal_wiring)
+WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring)
 
 
 class _AppBuilderWithoutViews(AppBuilder):

@@ -1,6 +1,7 @@
-"""The portal in the panel: the client card's line (access sent or set, last login) and its button
-"Изпрати достъп до портала", which mails the client a link to set the password."""
-from flask import flash, redirect, url_for
+"""The portal in the application: its pages at /my/ (registered here, with the panel's views, as FREEFTP's
+public pages are: a worker's application serves no page), the client card's line (access sent or set, last
+login) and its button "Изпрати достъп до портала", which mails the client a link to set the password."""
+from flask import current_app, flash, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -14,6 +15,7 @@ from app.core.pages import not_found_page
 from app.core.scoping import get_in_scope
 from app.core.transaction import discard
 from app.portal.models import PortalAccess
+from app.portal.pages import portal
 from app.portal.services import portal_card, send_access
 
 LABELS = {"client": _l("Client"), "password_set_at": _l("Password set"), "last_login_at": _l("Last login"),
@@ -49,3 +51,4 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(PortalAccessView)
     # In the profile's place: after the services' parts, a line of its own.
     CLIENT_CARD.add("portal/_card_portal.html", portal_card, order=40, place="services")
+    current_app.register_blueprint(portal)
