@@ -10,7 +10,7 @@ from app.clients.models import Client
 from app.extensions import db
 from app.organizer.models import Task
 from app.portal.models import PortalAccess
-from tests.conftest import Browser, CSRF_RE, app_config
+from tests.conftest import Browser, CSRF_RE, app_config, visible_text
 from tests.portal.helpers import PASSWORD, fault_type, portal_client, portal_login
 
 
@@ -48,6 +48,13 @@ def test_a_client_logs_in_with_the_client_number_or_a_username_and_the_log_has_i
         assert access.last_login_addr == "192.0.2.10" and access.last_login_at is not None
         assert access.failed_logins == 1  # since the last login
         assert log(LogEntry.LOGOUT, f"абонат {a.number}")
+    # The office reads it in the LOG and in the client card's history.
+    office = Browser(app, "192.0.2.99")
+    office.login()
+    entries = visible_text(office.get("/log/list/").text)
+    assert f"192.0.2.10 Достъп до портала № {a.number} Вход портал" in entries
+    card = visible_text(office.get(f"/clients/show/{a.client_id}").text)
+    assert f"абонат {a.number} Вход Достъп до портала: № {a.number} портал" in card
 
 
 def test_a_missing_client_gets_the_same_answer_as_a_wrong_password_in_the_same_time(app):
