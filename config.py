@@ -142,6 +142,10 @@ def load_config():
         "AUTH_RATE_LIMITED": False,
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute"),
         "AUTH_ADDRESS_RATE_LIMIT": os.environ.get("AUTH_ADDRESS_RATE_LIMIT", "50 per 5 minute"),
+        # The subscribers' portal (app.portal.services): failed logins and access links asked, per client
+        # (its number, or whatever was typed) and per address.
+        "PORTAL_RATE_LIMIT": os.environ.get("PORTAL_RATE_LIMIT", "10 per 15 minute"),
+        "PORTAL_ADDRESS_RATE_LIMIT": os.environ.get("PORTAL_ADDRESS_RATE_LIMIT", "30 per 15 minute"),
         # How long an enrolment link of the one-time code works (app.security.two_factor).
         "TWO_FACTOR_LINK_HOURS": _int("TWO_FACTOR_LINK_HOURS", 24),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),

@@ -24,7 +24,7 @@ from config import engine_options, load_config
 # Business modules in menu order; each has views.register(appbuilder).
 MODULES = ("clients", "dealers", "catalog", "networks", "addresses", "contracts", "organizer", "billing", "invoices",
            "cashdesk", "collectors", "epay", "notifications", "radius", "reports", "freeftp", "security", "protection", "audit",
-           "imports")
+           "imports", "portal")
 # Modules with `flask --app app <module> …` commands: their cli.py's `commands` group.
 CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo", "imports")
 # What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)

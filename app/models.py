@@ -18,6 +18,7 @@ from app.invoices import models as invoices_models  # noqa: F401
 from app.networks import models as networks_models  # noqa: F401
 from app.notifications import models as notifications_models  # noqa: F401
 from app.organizer import models as organizer_models  # noqa: F401
+from app.portal import models as portal_models  # noqa: F401
 from app.protection import models as protection_models  # noqa: F401
 from app.reports import models as reports_models  # noqa: F401
 from app.security import models as operator_models  # noqa: F401

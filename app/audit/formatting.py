@@ -36,6 +36,7 @@ OPERATION_LABELS = {
     "export": _l("Export"),
     "second_factor": _l("Two-factor login"),
     "import": _l("Import from a file"),
+    "portal_link": _l("Portal access link"),
 }
 
 

@@ -38,6 +38,7 @@ class LogEntry(Model):
     EXPORT = "export"
     SECOND_FACTOR = "second_factor"
     IMPORT = "import"
+    PORTAL_LINK = "portal_link"
 
     id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     transaction_id = Column(BigInteger, index=True)

@@ -29,6 +29,9 @@ class SystemActor:
     dealer_id: int = None
     # The payment collector a collector actor stands for (its payments name it).
     collector_id: int = None
+    # View permissions ("can_add", "SubscriptionFreeze") the operations it calls ask with may_access: a
+    # subscriber on the portal books a freeze through the office's own operation, which asks that one.
+    permissions: frozenset = field(default_factory=frozenset)
 
     id = None
     is_active = True
@@ -38,7 +41,7 @@ class SystemActor:
         return self.name
 
 
-def named_actor(label, name, *, rights=(), dealer_id=None, collector_id=None):
+def named_actor(label, name, *, rights=(), permissions=(), dealer_id=None, collector_id=None):
     """The system actor of work that arrives from outside the panel, named as the LOG shows it.
 
     For a payment collector (app.collectors.services.collector_actor: "Колектор ePay"), and the same way for
@@ -46,7 +49,8 @@ def named_actor(label, name, *, rights=(), dealer_id=None, collector_id=None):
     "Импорт <file>"; an operator's import acts as that operator). `label` is a
     lazy_gettext pattern with %(name)s (_l("Collector %(name)s")), filled in the office's language whoever's
     request it is, since the LOG keeps it as written; `rights` are exactly the business rights
-    (app.security.permissions) the work needs; `dealer_id` limits it to one dealer's records.
+    (app.security.permissions) the work needs, `permissions` the view permissions ((permission, view) pairs)
+    its operations ask with may_access; `dealer_id` limits it to one dealer's records.
 
     Pass it first to every operation (each checks its rights and scope, for this actor as for an operator),
     and run the work inside `acting_as(actor)`: the LOG rows of what it writes, Continuum's and the set-based
@@ -59,7 +63,8 @@ def named_actor(label, name, *, rights=(), dealer_id=None, collector_id=None):
     """
     with office_language():
         text = str(label) % {"name": name}
-    return SystemActor(text[:256], rights=frozenset(rights), dealer_id=dealer_id, collector_id=collector_id)
+    return SystemActor(text[:256], rights=frozenset(rights), dealer_id=dealer_id, collector_id=collector_id,
+                       permissions=frozenset(permissions))
 
 
 def current_actor():

@@ -25,6 +25,8 @@ def seed(client_count):
         click.echo(f"demo operators' password: {password}")
     click.echo(f"RADIUS: NAS 127.0.0.1 with the secret {services.DEMO_NAS_SECRET}; demo logins u<client number> "
                f"with the password {services.DEMO_RADIUS_PASSWORD}")
+    click.echo(f"Portal /my/: {services.DEMO_PORTAL_CLIENT} logs in with the client number (or u<client number>) "
+               f"and the password {services.DEMO_PORTAL_PASSWORD}")
     if client_count:
         clients, subscriptions = seed_clients(client_count)
         click.echo(f"demo: {clients} clients with {subscriptions} subscriptions")

@@ -38,6 +38,8 @@ from app.organizer.models import (
     TaskTypeStep,
 )
 from app.organizer.services import create_task
+from app.portal.services import access_of as portal_access_of
+from app.portal.services import demo_password
 from app.security.models import Operator
 from app.security.services import ensure_operator
 
@@ -108,7 +110,23 @@ def seed_everything(password):
     made["clients"] = seed_billing()
     made["tasks"] = seed_organizer()
     made["freeftp"] = seed_freeftp(password)
+    with unit_of_work():
+        made["portal"] = seed_portal()
     return made
+
+
+DEMO_PORTAL_CLIENT = "Иван Петров Иванов"
+DEMO_PORTAL_PASSWORD = "portal123"
+
+
+def seed_portal():
+    """The first demo client logs in to the subscribers' portal (/my/) with its client number and
+    DEMO_PORTAL_PASSWORD, unless it has a portal password already; returns whether one was set."""
+    client = db.session.query(Client).filter_by(name=DEMO_PORTAL_CLIENT).first()
+    if client is None or portal_access_of(client) is not None:
+        return False
+    demo_password(client, DEMO_PORTAL_PASSWORD)
+    return True
 
 
 def seed_operators(password):

@@ -13,10 +13,12 @@ from app.notifications.jobs import send, send_many
 from app.notifications.models import Notification
 
 
-def queue_mail(actor, key, recipient, subject, body, client=None):
+def queue_mail(actor, key, recipient, subject, body, client=None, background=False):
     """The message with this key, queued now unless it was queued before (then the existing one). Flushes.
 
-    Sending starts after the commit (a job), so a rolled-back unit sends nothing.
+    Sending starts after the commit (a job), so a rolled-back unit sends nothing. `background`: without
+    Redis the job runs in the process's background thread, not before the answer (a page that must answer
+    alike whether it sent a mail or not: the portal's access links).
     """
     existing = db.session.scalar(db.select(Notification).where(Notification.key == key))
     if existing is not None:
@@ -24,7 +26,7 @@ def queue_mail(actor, key, recipient, subject, body, client=None):
     notification = Notification(key=key, recipient=recipient, subject=subject, body=body, client=client)
     db.session.add(notification)
     db.session.flush()
-    after_commit(enqueue, send, actor, notification.id)
+    after_commit(enqueue, send, actor, notification.id, background=background)
     return notification
 
 

@@ -150,6 +150,13 @@ WRITERS = {
     "app.organizer.services.open_installation_task": lambda w, a: w.fn(a, w.subscription),
     "app.organizer.services.plan_task":
         lambda w, a: w.fn(a, w.task, technician=w.colleague, day=_today(w) + timedelta(days=1)),
+    "app.portal.services.send_access": lambda w, a: w.fn(a, w.client),
+    "app.portal.services.book_freeze":
+        lambda w, a: w.fn(a, w.client, w.subscription, starts_on=_today(w) + timedelta(days=20),
+                          ends_on=_today(w) + timedelta(days=22), reason="На море"),
+    "app.portal.services.report_fault": lambda w, a: w.fn(a, w.client, w.subscription, "Няма интернет"),
+    "app.portal.services.change_contacts":
+        lambda w, a: w.fn(a, w.client, phone="0899 111 222", email="ivan-nov@example.bg"),
     "app.protection.services.add_allowed_address": lambda w, a: w.fn(a, network="10.0.0.0/8"),
     "app.protection.services.update_allowed_address": lambda w, a: w.fn(a, w.allowed, comment="склад"),
     "app.protection.services.delete_allowed_address": lambda w, a: w.fn(a, w.allowed),
@@ -203,6 +210,13 @@ NOT_OPERATIONS = {
     "app.networks.services.release": STEP + " (change_status: termination)",
     "app.notifications.services.queue_mail": STEP + " (the outbox of an operation's message)",
     "app.notifications.services.queue_mails": STEP + " (the outbox of the cycle's warnings)",
+    "app.portal.services.log_in": "the subscriber's own login, authenticated by the portal password",
+    "app.portal.services.end_sessions": "the subscriber's own logout",
+    "app.portal.services.refuse_too_many": "the portal's limit: the LOG of a refusal",
+    "app.portal.services.request_link": "the public portal page: the link goes to the client's e-mail on record",
+    "app.portal.services.set_password_by_link": "the public portal page: authenticated by the e-mailed link",
+    "app.portal.services.change_password": "the subscriber's own password, after the current one",
+    "app.portal.services.demo_password": "the demo data (flask demo seed), never in production",
     "app.protection.services.clear": "the server's console (flask protection clear): whoever has its shell",
     "app.radius.services.keep_secret_unless_typed": STEP + " (the NAS form's save; in memory)",
     "app.reports.exports.write_export": "the job start_export queued for its actor, after its check",
@@ -214,7 +228,7 @@ NOT_OPERATIONS = {
     "app.security.two_factor.login_state": STEP + " (the login's second factor; one row per operator)",
     **{f"app.demo.services.{name}": "the demo data (flask demo seed), never in production"
        for name in ("seed_billing", "seed_catalog", "seed_dealers", "seed_everything", "seed_freeftp", "seed_nas",
-                    "seed_neighbourhoods", "seed_networks", "seed_operators", "seed_organizer")},
+                    "seed_neighbourhoods", "seed_networks", "seed_operators", "seed_organizer", "seed_portal")},
 }
 
 READ_ONLY = {
@@ -252,6 +266,9 @@ READ_ONLY = {
                               "missing_required_steps planned_technicians plans_tasks task_count_query task_list "
                               "task_type_errors task_type_step_errors type_for visible_task visible_tasks "
                               "week_load week_start works_tasks",
+    "app.portal.services": "access_of check_link find_client format_speed may_send_access overview own_contract "
+                           "own_contracts own_invoice own_invoices own_payment own_payments own_subscription "
+                           "own_subscriptions portal_card session_is_current subscriber_actor subscriber_label",
     "app.protection.services": "address_allowed allowed_networks check_list_keeps_operator_in "
                                "networks_after_change normalise_network",
     "app.radius.services": "card_radius format_bytes may_read_secret nas_errors",
@@ -308,7 +325,7 @@ def make_world():
     admin = head_office_cashier()
     service = make_service("Интернет 100")
     service.max_freeze_days = 30
-    client = make_client(None, "Иван Петров", egn="7501020018")
+    client = make_client(None, "Иван Петров", egn="7501020018", email="ivan@example.bg")
     subscription = make_subscription(client, service, status="active", activation_date=local_today(),
                                      paid_until=local_today() + timedelta(days=40), username="ivan", password="p4ss")
     payment = make_payment(client, admin, amount="12.90")

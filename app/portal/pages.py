@@ -1,0 +1,358 @@
+"""The portal's pages under /my/: a plain Flask blueprint with its own layout (never FAB's panel).
+
+A portal session is one key of the session cookie (PORTAL_SESSION: the client's id and the session
+generation of its access), which FAB never reads: a subscriber logged in here is no operator, and an
+operator's login (FAB's `_user_id`) is no subscriber's here. Every page finds the logged-in client again,
+and every record by that client's id: another client's id in an address is a 404. Each action runs as
+the subscriber's own actor (app.portal.services.subscriber_actor), inside `acting_as`, so the LOG names it.
+
+The protection list of the operators does not apply (`public_route`): the portal has its own limits.
+"""
+from functools import wraps
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
+
+from app.core.sandbox import TemplateProblem
+from app.contracts.services import contract_pdf
+from app.core.actors import acting_as
+from app.core.errors import FieldErrors
+from app.core.money import format_money
+from app.core.one_time_links import LinkRefused
+from app.core.pdf import PdfError
+from app.core.transaction import discard
+from app.core.validators import InvalidValue, parse_day
+from app.extensions import db
+from app.clients.models import ACTIVE, Client
+from app.invoices.documents import invoice_response, receipt_response
+from app.portal import services
+from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm,
+                              LoginForm, NewPasswordForm)
+from app.protection.guard import public_route
+from app.radius.services import format_bytes
+
+portal = Blueprint("portal", __name__, url_prefix="/my")
+PORTAL_SESSION = "portal"
+
+
+def _page(template, status=200, **values):
+    return render_template(f"portal/{template}", format_bytes=format_bytes, format_money=format_money,
+                           format_speed=services.format_speed, status_labels=services.STATUS_LABELS,
+                           **values), status
+
+
+def _show_errors(form, errors):
+    for name, messages in errors.items():
+        target = getattr(form, name, None)
+        if target is None:
+            form.form_errors = list(getattr(form, "form_errors", []) or []) + list(messages)
+        else:
+            target.errors = list(target.errors or []) + list(messages)
+
+
+def _expired(form):
+    if form.csrf_token.errors:
+        form.csrf_token.errors = [gettext("The form expired. Fill it in again.")]
+
+
+def _logged_in_client():
+    state = session.get(PORTAL_SESSION)
+    if not isinstance(state, dict):
+        return None
+    client_id, generation = state.get("client"), state.get("generation")
+    if not isinstance(client_id, int) or not isinstance(generation, int):
+        return None
+    client = db.session.get(Client, client_id)
+    if client is None or not services.session_is_current(client, generation):
+        session.pop(PORTAL_SESSION, None)
+        return None
+    return client
+
+
+def subscriber_page(view):
+    """A page of a logged-in subscriber: g.client and g.actor; anyone else goes to the login (and a change
+    they sent is not made)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        client = _logged_in_client()
+        if client is None:
+            return redirect(url_for("portal.login", next=request.path if request.method == "GET" else None))
+        g.client, g.actor = client, services.subscriber_actor(client)
+        with acting_as(g.actor):
+            return view(*args, **kwargs)
+    return public_route(wrapper)
+
+
+def _safe_next(target):
+    return target if isinstance(target, str) and target.startswith("/my/") and "//" not in target else None
+
+
+# --- logging in -----------------------------------------------------------------------------------------------
+
+@portal.route("/login", methods=["GET", "POST"])
+@public_route
+def login():
+    form = LoginForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            _expired(form)
+            return _page("login.html", form=form)
+        try:
+            client = services.log_in(form.login.data, form.password.data, request.remote_addr)
+        except services.TooManyAttempts as refusal:
+            discard()
+            form.form_errors = [refusal.message]
+            return _page("login.html", 429, form=form)
+        if client is not None:
+            access = services.access_of(client)
+            session[PORTAL_SESSION] = {"client": client.id, "generation": access.session_generation}
+            return redirect(_safe_next(request.args.get("next")) or url_for("portal.home"))
+        form.form_errors = [gettext("Wrong client number, username or password.")]
+    return _page("login.html", status, form=form)
+
+
+@portal.route("/logout", methods=["POST"])
+@subscriber_page
+def logout():
+    if EmptyForm().validate_on_submit():
+        services.end_sessions(g.client)
+        session.pop(PORTAL_SESSION, None)
+    return redirect(url_for("portal.login"))
+
+
+@portal.route("/access", methods=["GET", "POST"])
+@public_route
+def ask_link():
+    """First password or a forgotten one: the same page, the same answer for anyone."""
+    form = LinkForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            _expired(form)
+            return _page("ask_link.html", form=form)
+        try:
+            services.request_link(form.login.data, request.remote_addr)
+        except services.TooManyAttempts as refusal:
+            discard()
+            form.form_errors = [refusal.message]
+            return _page("ask_link.html", 429, form=form)
+        return _page("message.html", title=gettext("Check your e-mail"), message=gettext(
+            "If the number or username is a client's with an e-mail on record, we sent a link to set the "
+            "password to that e-mail. It works once and for 48 hours."))
+    return _page("ask_link.html", form=form)
+
+
+@portal.route("/password/<token>", methods=["GET", "POST"])
+@public_route
+def set_password(token):
+    try:
+        client = services.check_link(token)
+    except LinkRefused as refusal:
+        return _page("message.html", 404, title=gettext("The link is not valid"), message=refusal.message,
+                     ask_again=True)
+    form = NewPasswordForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                client = services.set_password_by_link(token, form.password.data, form.repeated.data)
+            except LinkRefused as refusal:
+                discard()
+                return _page("message.html", 404, title=gettext("The link is not valid"),
+                             message=refusal.message, ask_again=True)
+            except FieldErrors as refusal:
+                discard()
+                _show_errors(form, refusal.errors)
+            else:
+                return _page("message.html", title=gettext("Password set"), message=gettext(
+                    "Log in with your client number %(number)s and the new password.",
+                    number=client.client_number), to_login=True)
+        else:
+            _expired(form)
+    return _page("set_password.html", form=form, client=client)
+
+
+# --- what the subscriber sees ---------------------------------------------------------------------------------
+
+@portal.route("/", methods=["GET"])
+@subscriber_page
+def home():
+    return _page("home.html", view=services.overview(g.actor, g.client), active="home")
+
+
+@portal.route("/payments", methods=["GET"])
+@subscriber_page
+def payments():
+    return _page("payments.html", payments=services.own_payments(g.client), active="payments")
+
+
+@portal.route("/documents", methods=["GET"])
+@subscriber_page
+def documents():
+    return _page("documents.html", invoices=services.own_invoices(g.client),
+                 contracts=services.own_contracts(g.client), active="documents")
+
+
+def _pdf_or_problem(make):
+    try:
+        return make()
+    except (PdfError, TemplateProblem):
+        return _page("message.html", 503, title=gettext("The document cannot be made now"), message=gettext(
+            "Please try again later, or ask our office for it."))
+
+
+@portal.route("/invoices/<int:invoice_id>.pdf", methods=["GET"])
+@subscriber_page
+def invoice(invoice_id):
+    record = services.own_invoice(g.client, invoice_id)
+    if record is None:
+        abort(404)
+    return _pdf_or_problem(lambda: invoice_response(record))
+
+
+@portal.route("/receipts/<int:payment_id>.pdf", methods=["GET"])
+@subscriber_page
+def receipt(payment_id):
+    record = services.own_payment(g.client, payment_id)
+    if record is None:
+        abort(404)
+    return _pdf_or_problem(lambda: receipt_response(record))
+
+
+@portal.route("/contracts/<int:contract_id>.pdf", methods=["GET"])
+@subscriber_page
+def contract(contract_id):
+    record = services.own_contract(g.client, contract_id)
+    if record is None:
+        abort(404)
+
+    def make():
+        # The ЕГН masked, as for an operator without the right to personal data: a PDF travels.
+        data = contract_pdf(record, None, False)
+        return Response(data, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="dogovor-{record.number}.pdf"'})
+    return _pdf_or_problem(make)
+
+
+@portal.route("/pay", methods=["GET"])
+@subscriber_page
+def pay():
+    return _page("pay.html", view=services.overview(g.actor, g.client), active="pay")
+
+
+# --- what the subscriber does ---------------------------------------------------------------------------------
+
+def _day(form, name):
+    try:
+        return parse_day(getattr(form, name).data)
+    except InvalidValue as error:
+        getattr(form, name).errors = list(getattr(form, name).errors or []) + [str(error.message)]
+        return None
+
+
+@portal.route("/freeze/<int:subscription_id>", methods=["GET", "POST"])
+@subscriber_page
+def freeze(subscription_id):
+    subscription = services.own_subscription(g.client, subscription_id)
+    if subscription is None:
+        abort(404)
+    form = FreezeForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            _expired(form)
+        else:
+            starts_on, ends_on = _day(form, "starts_on"), _day(form, "ends_on")
+            if starts_on is not None and ends_on is not None:
+                try:
+                    record = services.book_freeze(g.actor, g.client, subscription, starts_on=starts_on,
+                                                  ends_on=ends_on, reason=form.reason.data)
+                except FieldErrors as refusal:
+                    discard()
+                    _show_errors(form, refusal.errors)
+                    status = 422
+                else:
+                    return _page("message.html", title=gettext("Vacation booked"), message=gettext(
+                        "%(service)s is frozen from %(start)s to %(end)s. It is paid until %(paid)s now.",
+                        service=subscription.service.name, start=record.starts_on.strftime("%d.%m.%Y"),
+                        end=record.ends_on.strftime("%d.%m.%Y"),
+                        paid=subscription.paid_until.strftime("%d.%m.%Y")), to_home=True)
+            else:
+                status = 422
+    return _page("freeze.html", status, form=form, subscription=subscription, active="home")
+
+
+@portal.route("/fault", methods=["GET", "POST"])
+@subscriber_page
+def fault():
+    subscriptions = [item for item in services.own_subscriptions(g.client) if item.status == ACTIVE] or \
+        services.own_subscriptions(g.client)
+    form = FaultForm()
+    form.subscription.choices = [("", gettext("— any / I don't know —"))] + [
+        (str(item.id), item.service.name) for item in subscriptions]
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            _expired(form)
+        else:
+            subscription = None
+            if form.subscription.data:
+                try:
+                    subscription = services.own_subscription(g.client, int(form.subscription.data))
+                except ValueError:
+                    subscription = None
+                if subscription is None:
+                    abort(404)
+            try:
+                task = services.report_fault(g.actor, g.client, subscription, form.note.data)
+            except FieldErrors as refusal:
+                discard()
+                _show_errors(form, refusal.errors)
+                status = 422
+            else:
+                return _page("message.html", title=gettext("Fault reported"), message=gettext(
+                    "Our technicians have it as task No. %(number)d and will call you.", number=task.id),
+                    to_home=True)
+    return _page("fault.html", status, form=form, active="fault")
+
+
+@portal.route("/profile", methods=["GET", "POST"])
+@subscriber_page
+def profile():
+    contacts = ContactsForm(prefix="contacts", data={"phone": g.client.phone, "email": g.client.email})
+    password = ChangePasswordForm(prefix="password")
+    status, saved = 200, None
+    if request.method == "POST":
+        chosen = contacts if request.form.get("which") == "contacts" else password
+        if not chosen.validate_on_submit():
+            _expired(chosen)
+        else:
+            try:
+                if chosen is contacts:
+                    services.change_contacts(g.actor, g.client, phone=contacts.phone.data, email=contacts.email.data)
+                    saved = gettext("Your phone and e-mail are saved.")
+                else:
+                    access = services.change_password(g.actor, g.client, password.current.data,
+                                                      password.password.data, password.repeated.data)
+                    # The change ended every other session: this one goes on.
+                    session[PORTAL_SESSION] = {"client": g.client.id, "generation": access.session_generation}
+                    saved = gettext("Your password is changed.")
+                    password = ChangePasswordForm(prefix="password", formdata=None)
+            except FieldErrors as refusal:
+                discard()
+                _show_errors(chosen, refusal.errors)
+                status = 422
+    return _page("profile.html", status, contacts=contacts, password=password, saved=saved, active="profile")
+
+
+@portal.errorhandler(CSRFError)
+def _form_expired(_error):
+    # A form kept open past its session (or sent from elsewhere): said in the portal's words, nothing done.
+    return _page("message.html", 400, title=gettext("The form expired. Fill it in again."), message=gettext(
+        "Open the page again and send the form from there."), to_home=True)
+
+
+@portal.errorhandler(404)
+def _not_found(_error):
+    return _page("message.html", 404, title=gettext("Page not found"), message=gettext(
+        "There is nothing at this address."))
