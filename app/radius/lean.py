@@ -86,13 +86,22 @@ def parse(data, nas, source):
                 request.username = value.decode()[:100]
             except UnicodeDecodeError:
                 return None
+        # A second one of these is left to pyrad, which reads the first (`from_pyrad`), as of User-Name.
         elif kind == USER_PASSWORD:
+            if request.user_password is not None:
+                return None
             request.user_password = value
         elif kind == CHAP_PASSWORD:
+            if request.chap_password is not None:
+                return None
             request.chap_password = value
         elif kind == CHAP_CHALLENGE:
+            if request.chap_challenge is not None:
+                return None
             request.chap_challenge = value
         elif kind == CALLING_STATION_ID:
+            if request.calling_station_id is not None:
+                return None
             request.calling_station_id = value.decode(errors="replace")
         elif kind == NAS_PORT_ID:
             # Preferred to NAS-Port's number, as app.radius.accounting.nas_port reads it.
@@ -101,7 +110,7 @@ def parse(data, nas, source):
                 if port:
                     request.nas_port, port_id = port, True
         elif kind == NAS_PORT:
-            if size == 6 and not port_id:
+            if size == 6 and not port_id and request.nas_port is None:
                 request.nas_port = str(int.from_bytes(value, "big"))
         elif kind == PROXY_STATE:
             request.proxy_states.append(value)

@@ -56,7 +56,10 @@ def request_bytes(username, password, chap=False, challenge=True, mac=None, prox
     for state in proxy_states:
         request.AddAttribute("Proxy-State", state)
     for code, value in extra:
-        request[code] = [value]
+        if isinstance(code, str):
+            request.AddAttribute(code, value)  # after any of the same name
+        else:
+            request[code] = [value]
     if message_authenticator:
         request.add_message_authenticator()
     return request, request.RequestPacket()
@@ -273,6 +276,13 @@ def test_requests_the_lean_decoder_finds_ambiguous_are_rejected_or_decided_by_th
         assert lean.parse(raw, nas(), source) is None
         assert as_the_nas_reads(both, auth.reply(pyrad_decoded(raw, nas(), source), subscription(), TODAY, 300,
                                                  DICTIONARY))[0] == radius_packet.AccessAccept
+        # Two Calling-Station-Ids: the first is the device (pyrad's reading), here the bound one.
+        twice, raw = request_bytes("ivan", "parola-123", mac="AA:BB:CC:00:11:22",
+                                   extra=[("Calling-Station-Id", "AA:BB:CC:00:11:23")])
+        assert lean.parse(raw, nas(), source) is None
+        assert pyrad_decoded(raw, nas(), source).calling_station_id == "AA:BB:CC:00:11:22"
+        assert as_the_nas_reads(twice, auth.reply(pyrad_decoded(raw, nas(), source), subscription(
+            mac="AA:BB:CC:00:11:22"), TODAY, 300, DICTIONARY))[0] == radius_packet.AccessAccept
         # A user name that is not UTF-8 names nobody: rejected.
         request = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=1, secret=SECRET, dict=DICTIONARY)
         request[1] = [b"iv\xffan"]
