@@ -277,7 +277,7 @@ def mschap_matches(login, username, data):
 
 
 def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, request_authenticator):
-    """The Microsoft attributes of the reply to an MS-CHAP login, [(number, value)]; both paths ask here.
+    """The Microsoft attributes of the reply to an MS-CHAP login, [(number, value)] (`reply` adds them).
 
     Accepted (or into the walled garden): MS-CHAP2-Success and the MPPE keys. Rejected: MS-CHAP-Error
     saying why, as Windows shows it — a wrong password (691, may retry), a subscription bound to another
@@ -302,7 +302,7 @@ TOO_MANY = "too many sessions"  # rejected with a Reply-Message (Simultaneous-Us
 
 def verdict(data, nas, today, password_ok, mac_ok, calling_station_id=None, nas_port=None):
     """Whether a login is accepted, let into the walled garden or rejected (TOO_MANY: beyond the sessions it
-    may have open); both paths ask here."""
+    may have open): the rule `decide` applies."""
     if data is None or not password_ok or not mac_ok:
         return REJECT
     if data.may_log_in(today):
@@ -318,7 +318,7 @@ def decide(request, data, today):
     if data is None:
         return REJECT, False, False
     login = request.mschap
-    # MS-CHAP when it came, else CHAP, else PAP (a request with several: the first of these it carries).
+    # MS-CHAP when it came, else CHAP, else PAP (only pyrad's fallback reads a request with several).
     password_ok = (mschap_matches(login, request.username, data) if login is not None
                    else password_matches(request, data.password))
     mac_ok = from_bound_device(request, data)
