@@ -24,12 +24,14 @@ Every packet not stored is counted with its NAS and the reason, and so
 reaches the LOG (app.radius.drops), not stderr alone.
 """
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask_babel import gettext
 from psycopg2.extras import execute_values
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -247,10 +249,6 @@ def event_of(request):
     )
 
 
-def calling_station_id(packet):
-    return _text(packet, "Calling-Station-Id", CALLING_STATION_LENGTH)
-
-
 def nas_port(packet):
     """The port a session came on, as its NAS names it: NAS-Port-Id, else NAS-Port's number (both the login and
     the accounting read it here, so that they compare alike)."""
@@ -267,11 +265,13 @@ def _counter(packet, gigawords, octets):
 
 def apply(events):
     """Brings the sessions and the daily traffic up to date with the events, in order, in the current transaction."""
+    storage = _storage()
     events = [event for event in events if event is not None]
     keys = {(event.nas_id, event.session_id) for event in events if event.session_id}
-    sessions = load_sessions(keys)
+    sessions = load_sessions(storage, keys)
     fresh = {}  # key -> values of sessions first seen in this batch
-    subscriptions = subscription_ids({event.username for event in events if event.username})
+    usernames = {event.username for event in events if event.username}
+    subscriptions = storage.subscription_ids(usernames) if usernames else {}
     traffic = {}
     for event in events:
         if not event.session_id:
@@ -287,36 +287,18 @@ def apply(events):
             counted = traffic.setdefault((session["subscription_id"], day), [0, 0])
             counted[0] += grown_in
             counted[1] += grown_out
-    write(sessions, fresh, traffic)
+    write(storage, sessions, fresh, traffic)
 
 
-def load_sessions(keys):
-    """{(nas, session id): values} of the known sessions among `keys`, locked until the commit."""
-    if not keys:
-        return {}
-    if _postgresql():
-        return _pg_load_sessions(sorted(keys))
-    table = RadiusSession.__table__
+def load_sessions(storage, keys):
+    """{(nas, session id): values} of the known sessions among `keys`, locked until the commit; each keeps its
+    values as read (`_original`), so that only the changed ones are written back."""
     found = {}
-    keys = sorted(keys)
-    for start in range(0, len(keys), 400):
-        query = select(table).where(tuple_(table.c.nas_id, table.c.acct_session_id).in_(keys[start:start + 400]))
-        for row in db.session.execute(query).mappings():
-            values = dict(row)
-            values["_original"] = dict(row)
-            found[(row["nas_id"], row["acct_session_id"])] = values
+    for row in storage.sessions(sorted(keys)) if keys else ():
+        values = dict(row)
+        values["_original"] = dict(row)
+        found[(values["nas_id"], values["acct_session_id"])] = values
     return found
-
-
-def subscription_ids(usernames):
-    if not usernames:
-        return {}
-    if _postgresql():
-        cursor = _cursor()
-        cursor.execute("SELECT username, id FROM subscription WHERE username = ANY(%s)", (list(usernames),))
-        return dict(cursor.fetchall())
-    return dict(db.session.execute(select(Subscription.username, Subscription.id)
-                                   .where(Subscription.username.in_(usernames))).all())
 
 
 def new_session(event, subscription_id):
@@ -324,8 +306,9 @@ def new_session(event, subscription_id):
     started = event.at if event.status == START else event.at - timedelta(seconds=event.session_time)
     return {"nas_id": event.nas_id, "acct_session_id": event.session_id, "username": event.username,
             "subscription_id": subscription_id, "framed_ip": event.framed_ip,
-            "calling_station_id": event.calling_station_id, "nas_port": event.nas_port, "started_at": started, "updated_at": event.at,
-            "stopped_at": None, "stop_cause": None, "input_bytes": 0, "output_bytes": 0, "session_time": 0}
+            "calling_station_id": event.calling_station_id, "nas_port": event.nas_port, "started_at": started,
+            "updated_at": event.at, "stopped_at": None, "stop_cause": None, "input_bytes": 0, "output_bytes": 0,
+            "session_time": 0}
 
 
 def advance(session, event):
@@ -362,101 +345,129 @@ def close_sessions_of(event, sessions, fresh):
                        .values(stopped_at=event.at, stop_cause=cause))
 
 
-# PostgreSQL, the production database, gets each batch's reads and writes as a few plain statements on the
-# session's own connection (psycopg2's execute_values): building them with SQLAlchemy cost more than running
-# them (37 ms a batch of 32 against 9 ms). SQLite, the embedded default, goes through SQLAlchemy.
-PG_SELECT = ("SELECT s.* FROM radius_session s JOIN (VALUES %s) AS k(nas_id, acct_session_id) "
-             "ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id ORDER BY s.id FOR UPDATE OF s")
-PG_UPDATE = ("UPDATE radius_session AS s SET username = v.username, subscription_id = v.subscription_id, "
-             "framed_ip = v.framed_ip, calling_station_id = v.calling_station_id, nas_port = v.nas_port, "
-             "started_at = v.started_at, "
-             "updated_at = v.updated_at, stopped_at = v.stopped_at, stop_cause = v.stop_cause, "
-             "input_bytes = v.input_bytes, output_bytes = v.output_bytes, session_time = v.session_time "
-             "FROM (VALUES %s) AS v(id, username, subscription_id, framed_ip, calling_station_id, nas_port, started_at, "
-             "updated_at, stopped_at, stop_cause, input_bytes, output_bytes, session_time) WHERE s.id = v.id")
-PG_UPDATE_ROW = ("(%s::bigint, %s::varchar, %s::integer, %s::varchar, %s::varchar, %s::varchar, %s::timestamp, "
-                 "%s::timestamp, "
-                 "%s::timestamp, %s::varchar, %s::bigint, %s::bigint, %s::integer)")
-INSERTED = ("nas_id", "acct_session_id", "username", "subscription_id", "framed_ip", "calling_station_id",
-            "nas_port", "started_at", "updated_at", "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
-PG_INSERT = f"INSERT INTO radius_session ({', '.join(INSERTED)}) VALUES %s"
-PG_ADD_TRAFFIC = ("INSERT INTO daily_traffic (subscription_id, day, bytes_in, bytes_out) VALUES %s "
-                  "ON CONFLICT (subscription_id, day) DO UPDATE SET bytes_in = daily_traffic.bytes_in + "
-                  "excluded.bytes_in, bytes_out = daily_traffic.bytes_out + excluded.bytes_out")
-
-
-def _postgresql():
-    return db.engine.dialect.name == "postgresql"
-
-
-def _cursor():
-    """A cursor on the unit's own connection: its statements are part of the batch's transaction."""
-    return db.session.connection().connection.dbapi_connection.cursor()
-
-
-def _pg_load_sessions(keys):
-    cursor = _cursor()
-    found = {}
-    for start in range(0, len(keys), 500):
-        execute_values(cursor, PG_SELECT, keys[start:start + 500], page_size=500)
-        names = [description[0] for description in cursor.description]
-        for row in cursor.fetchall():
-            values = dict(zip(names, row))
-            values["_original"] = dict(values)
-            found[(values["nas_id"], values["acct_session_id"])] = values
-    return found
-
-
+# What a session row holds besides its key, and what a new one is written with: the one list both databases'
+# statements are made from.
 COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "nas_port", "started_at", "updated_at",
            "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
+INSERTED = ("nas_id", "acct_session_id", *COLUMNS)
+# The casts PostgreSQL's VALUES list needs to assign them to typed columns, read from the model (a varchar's
+# length left out: a cast to varchar(n) would cut silently, and event_of has cut already).
+PG_TYPES = {name: re.sub(r"\(.*\)", "", _COLUMNS[name].type.compile(dialect=postgresql.dialect())) for name in COLUMNS}
 
 
-def write(sessions, fresh, traffic):
-    table = RadiusSession.__table__
+def write(storage, sessions, fresh, traffic):
+    """Writes what the batch changed: the sessions read and changed, the new ones, and the traffic they grew by
+    ([(subscription id, day, bytes in, bytes out)] in key order, so that concurrent batches lock alike)."""
     changed = [session for session in sessions.values()
                if any(session[column] != session["_original"][column] for column in COLUMNS)]
     if changed:
-        update_sessions(table, changed)
+        storage.update_sessions(changed)
     if fresh:
-        if _postgresql():
-            execute_values(_cursor(), PG_INSERT, [tuple(session[name] for name in INSERTED)
-                                                  for session in fresh.values()], page_size=500)
-        else:
-            db.session.execute(insert(table), list(fresh.values()))
+        storage.insert_sessions(list(fresh.values()))
     if traffic:
-        add_traffic(traffic)
+        storage.add_traffic([(subscription_id, day, grown_in, grown_out)
+                             for (subscription_id, day), (grown_in, grown_out) in sorted(traffic.items())])
 
 
-def update_sessions(table, changed):
-    """Writes the changed sessions back: one UPDATE … FROM (VALUES …) on PostgreSQL, else one statement per row."""
-    if _postgresql():
-        execute_values(_cursor(), PG_UPDATE, [(session["id"], *(session[name] for name in COLUMNS))
-                                              for session in changed], template=PG_UPDATE_ROW, page_size=500)
-        return
-    statement = update(table).where(table.c.id == bindparam("session_id")).values(
-        {column: bindparam(f"new_{column}") for column in COLUMNS})
-    db.session.execute(statement, [{"session_id": session["id"], **{f"new_{column}": session[column]
-                                                                       for column in COLUMNS}}
-                                   for session in changed])
+# The statements, one set per database. Everything above them (what a packet says, how a session and the
+# traffic change, which rows to write) is the same for both and tested on both (tests/radius run on SQLite,
+# and on PostgreSQL with TEST_DATABASE_URL); they differ only in how the rows reach the database.
 
 
-def add_traffic(traffic):
-    """Adds bytes to DailyTraffic rows, creating them as needed, in one statement (safe across processes)."""
-    rows = [(subscription_id, day, grown_in, grown_out)
-            for (subscription_id, day), (grown_in, grown_out) in sorted(traffic.items())]
-    if _postgresql():
-        execute_values(_cursor(), PG_ADD_TRAFFIC, rows, page_size=500)
-        return
-    table = DailyTraffic.__table__
-    dialect_insert = sqlite_insert
-    statement = dialect_insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.subscription_id, table.c.day],
-        set_={"bytes_in": table.c.bytes_in + statement.excluded.bytes_in,
-              "bytes_out": table.c.bytes_out + statement.excluded.bytes_out})
-    db.session.execute(statement, [
-        {"subscription_id": subscription_id, "day": day, "bytes_in": grown_in, "bytes_out": grown_out}
-        for subscription_id, day, grown_in, grown_out in rows])
+def _storage():
+    return POSTGRESQL if db.engine.dialect.name == "postgresql" else SQLITE
+
+
+class PostgreSQLStorage:
+    """PostgreSQL, the production database: each batch's reads and writes as a few plain statements on the
+    session's own connection (psycopg2's execute_values), so they are part of its transaction; building them
+    with SQLAlchemy cost more than running them (37 ms a batch of 32 against 9 ms). Sessions are locked
+    (FOR UPDATE) in id order: two server processes never deadlock over a batch."""
+
+    SELECT = ("SELECT s.* FROM radius_session s JOIN (VALUES %s) AS k(nas_id, acct_session_id) "
+              "ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id ORDER BY s.id FOR UPDATE OF s")
+    UPDATE = (f"UPDATE radius_session AS s SET {', '.join(f'{name} = v.{name}' for name in COLUMNS)} "
+              f"FROM (VALUES %s) AS v(id, {', '.join(COLUMNS)}) WHERE s.id = v.id")
+    UPDATE_ROW = f"(%s::bigint, {', '.join(f'%s::{PG_TYPES[name]}' for name in COLUMNS)})"
+    INSERT = f"INSERT INTO radius_session ({', '.join(INSERTED)}) VALUES %s"
+    ADD_TRAFFIC = ("INSERT INTO daily_traffic (subscription_id, day, bytes_in, bytes_out) VALUES %s "
+                   "ON CONFLICT (subscription_id, day) DO UPDATE SET bytes_in = daily_traffic.bytes_in + "
+                   "excluded.bytes_in, bytes_out = daily_traffic.bytes_out + excluded.bytes_out")
+    PAGE = 500
+
+    @staticmethod
+    def _cursor():
+        """A cursor on the unit's own connection: its statements are part of the batch's transaction."""
+        return db.session.connection().connection.dbapi_connection.cursor()
+
+    def sessions(self, keys):
+        cursor = self._cursor()
+        for start in range(0, len(keys), self.PAGE):
+            execute_values(cursor, self.SELECT, keys[start:start + self.PAGE], page_size=self.PAGE)
+            names = [description[0] for description in cursor.description]
+            yield from (dict(zip(names, row)) for row in cursor.fetchall())
+
+    def subscription_ids(self, usernames):
+        cursor = self._cursor()
+        cursor.execute("SELECT username, id FROM subscription WHERE username = ANY(%s)", (list(usernames),))
+        return dict(cursor.fetchall())
+
+    def update_sessions(self, changed):
+        execute_values(self._cursor(), self.UPDATE, [(session["id"], *(session[name] for name in COLUMNS))
+                                                     for session in changed],
+                       template=self.UPDATE_ROW, page_size=self.PAGE)
+
+    def insert_sessions(self, sessions):
+        execute_values(self._cursor(), self.INSERT, [tuple(session[name] for name in INSERTED)
+                                                     for session in sessions], page_size=self.PAGE)
+
+    def add_traffic(self, rows):
+        execute_values(self._cursor(), self.ADD_TRAFFIC, rows, page_size=self.PAGE)
+
+
+class SQLiteStorage:
+    """SQLite, the embedded default: the same reads and writes through SQLAlchemy (one writer at a time, so no
+    locks to take)."""
+
+    PAGE = 400  # keys per SELECT: SQLite's limit of bound parameters
+
+    def sessions(self, keys):
+        table = RadiusSession.__table__
+        for start in range(0, len(keys), self.PAGE):
+            query = select(table).where(tuple_(table.c.nas_id, table.c.acct_session_id).in_(
+                keys[start:start + self.PAGE]))
+            yield from db.session.execute(query).mappings()
+
+    def subscription_ids(self, usernames):
+        return dict(db.session.execute(select(Subscription.username, Subscription.id)
+                                       .where(Subscription.username.in_(usernames))).all())
+
+    def update_sessions(self, changed):
+        table = RadiusSession.__table__
+        statement = update(table).where(table.c.id == bindparam("session_id")).values(
+            {column: bindparam(f"new_{column}") for column in COLUMNS})
+        db.session.execute(statement, [{"session_id": session["id"],
+                                        **{f"new_{column}": session[column] for column in COLUMNS}}
+                                       for session in changed])
+
+    def insert_sessions(self, sessions):
+        db.session.execute(insert(RadiusSession.__table__), [{name: session[name] for name in INSERTED}
+                                                             for session in sessions])
+
+    def add_traffic(self, rows):
+        """Adds bytes to DailyTraffic rows, creating them as needed, in one statement."""
+        table = DailyTraffic.__table__
+        statement = sqlite_insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.subscription_id, table.c.day],
+            set_={"bytes_in": table.c.bytes_in + statement.excluded.bytes_in,
+                  "bytes_out": table.c.bytes_out + statement.excluded.bytes_out})
+        db.session.execute(statement, [{"subscription_id": subscription_id, "day": day, "bytes_in": grown_in,
+                                        "bytes_out": grown_out}
+                                       for subscription_id, day, grown_in, grown_out in rows])
+
+
+POSTGRESQL, SQLITE = PostgreSQLStorage(), SQLiteStorage()
 
 
 # --- housekeeping (app.radius.server runs it every RADIUS_HOUSEKEEPING seconds) -----------------------------

@@ -28,6 +28,8 @@ right password is accepted into the NAS's walled-garden pool where the NAS
 has one — no address or speed of its own, a Reply-Message saying how to
 pay — and rejected where it has none. Anything else gets an Access-Reject.
 """
+import hashlib
+import hmac
 import ipaddress
 import logging
 
@@ -43,7 +45,7 @@ from app.core.formatting import local_today
 from app.extensions import db
 from app.networks.models import IpAllocation
 from app.networks.services import normalize_mac
-from app.radius import accounting, attributes, lean, mschap, simultaneous
+from app.radius import attributes, lean, mschap, simultaneous
 from app.radius.models import CISCO, MIKROTIK
 
 log = logging.getLogger(__name__)
@@ -55,39 +57,21 @@ REPLY_MESSAGE_OCTETS = 253  # one attribute's value at most; a longer text goes 
 
 
 def answer(requests, cache=None, dictionary=None):
-    """The encoded replies to a batch of Access-Requests: [(bytes, destination)].
-
-    `requests` are pyrad's (app.radius.server.Request) or the lean path's
-    (app.radius.lean.LeanRequest, answered from bytes encoded once; it
-    needs the `dictionary`). With `cache` (an AuthCache) nothing is read
-    from the database.
-    """
-    usernames = {_requested_username(request) for request in requests} - {None}
-    subscriptions = cache.get_many(usernames) if cache is not None else load(usernames)
+    """The encoded replies to a batch of Access-Requests (app.radius.lean.AccessRequest, whichever decoder read
+    them): [(bytes, destination)]. With `cache` (an AuthCache) nothing is read from the database; the
+    `dictionary` encodes the attributes (once per subscription and make, see `reply`)."""
+    subscriptions = cache.get_many if cache is not None else load
+    subscriptions = subscriptions({request.username for request in requests} - {None})
     today = local_today()
     interim = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
     replies = []
     for request in requests:
         try:
-            data = subscriptions.get(_requested_username(request))
-            if isinstance(request, lean.LeanRequest):
-                replies.append((lean_reply(request, data, today, interim, dictionary), request.source))
-            else:
-                replies.append((decide(request, data, today).ReplyPacket(), request.source))
+            replies.append((reply(request, subscriptions.get(request.username), today, interim, dictionary),
+                            request.source))
         except Exception:  # noqa: BLE001 — one odd packet must not cost the batch its answers
             log.exception("radius: cannot answer an Access-Request from %s", request.source[0])
     return replies
-
-
-def _requested_username(request):
-    return request.username if isinstance(request, lean.LeanRequest) else _username(request.packet)
-
-
-def _username(packet):
-    try:
-        return packet["User-Name"][0][:100]
-    except (KeyError, IndexError, UnicodeDecodeError):
-        return None
 
 
 class AuthData:
@@ -266,25 +250,27 @@ class AuthCache:
         return {username: self.by_username[username] for username in usernames if username in self.by_username}
 
 
-def password_matches(packet, password):
-    """PAP (User-Password) or CHAP (CHAP-Password) against the subscription's password."""
-    if "CHAP-Password" in packet:
-        return packet.VerifyChapPasswd(password)
-    try:
-        typed = packet.PwDecrypt(packet["User-Password"][0])
-    except (KeyError, IndexError, UnicodeDecodeError):
+def password_matches(request, password):
+    """PAP (User-Password) or CHAP (CHAP-Password) of an AccessRequest against the subscription's password, as
+    RFC 2865 says (what pyrad's PwDecrypt and VerifyChapPasswd did): never an empty password."""
+    if not password:
         return False
-    return bool(password) and typed == password
-
-
-def mschap_of(packet):
-    """The MS-CHAP login of a request read by pyrad (app.radius.mschap.MsChap), or None."""
-    def values(number):
-        return packet.get((mschap.MICROSOFT, number), [])
-
-    if (mschap.MICROSOFT, mschap.CHAP_CHALLENGE) not in packet:
-        return None
-    return mschap.read(values(mschap.CHAP_CHALLENGE), values(mschap.CHAP_RESPONSE), values(mschap.CHAP2_RESPONSE))
+    if request.chap_password is not None:
+        chap = request.chap_password
+        if len(chap) != 17:
+            return False
+        challenge = request.chap_challenge if request.chap_challenge is not None else request.authenticator
+        return hmac.compare_digest(chap[1:], hashlib.md5(chap[:1] + password.strip().encode() + challenge).digest())
+    hidden = request.user_password
+    if not hidden or len(hidden) % 16:
+        return False
+    secret, last, typed = request.nas.secret, request.authenticator, bytearray()
+    for start in range(0, len(hidden), 16):
+        block = hidden[start:start + 16]
+        mask = hashlib.md5(secret + last).digest()
+        typed += bytes(a ^ b for a, b in zip(block, mask))
+        last = block
+    return hmac.compare_digest(bytes(typed).rstrip(b"\0"), password.encode())
 
 
 def mschap_matches(login, username, data):
@@ -293,7 +279,7 @@ def mschap_matches(login, username, data):
 
 
 def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, request_authenticator):
-    """The Microsoft attributes of the reply to an MS-CHAP login, [(number, value)]; both paths ask here.
+    """The Microsoft attributes of the reply to an MS-CHAP login, [(number, value)] (`reply` adds them).
 
     Accepted (or into the walled garden): MS-CHAP2-Success and the MPPE keys. Rejected: MS-CHAP-Error
     saying why, as Windows shows it — a wrong password (691, may retry), a subscription bound to another
@@ -307,14 +293,9 @@ def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, 
     return login.success(username.encode(), data.mschap_keys(), nas.secret, request_authenticator)
 
 
-def from_bound_device(packet, data):
-    """True unless the subscription is bound to a MAC and the request comes from another device."""
-    if not data.mac:
-        return True
-    try:
-        return normalize_mac(packet["Calling-Station-Id"][0]) == data.mac
-    except (KeyError, IndexError, UnicodeDecodeError):
-        return False
+def from_bound_device(request, data):
+    """True unless the subscription is bound to a MAC and the request comes from another device (or says none)."""
+    return not data.mac or normalize_mac(request.calling_station_id) == data.mac
 
 
 ACCEPT, WALLED_GARDEN, REJECT = "accept", "walled garden", "reject"
@@ -323,7 +304,7 @@ TOO_MANY = "too many sessions"  # rejected with a Reply-Message (Simultaneous-Us
 
 def verdict(data, nas, today, password_ok, mac_ok, calling_station_id=None, nas_port=None):
     """Whether a login is accepted, let into the walled garden or rejected (TOO_MANY: beyond the sessions it
-    may have open); both paths ask here."""
+    may have open): the rule `decide` applies."""
     if data is None or not password_ok or not mac_ok:
         return REJECT
     if data.may_log_in(today):
@@ -334,55 +315,25 @@ def verdict(data, nas, today, password_ok, mac_ok, calling_station_id=None, nas_
 
 
 def decide(request, data, today):
-    """The reply to one Access-Request read by pyrad."""
-    packet = request.packet
-    reply = packet.CreateReply()
-    reply.code = radius_packet.AccessReject
-    login = mschap_of(packet)
-    username = _username(packet) or ""
-    password_ok = data is not None and (mschap_matches(login, username, data) if login is not None
-                                        else password_matches(packet, data.password))
-    mac_ok = data is not None and from_bound_device(packet, data)
-    outcome = verdict(data, request.nas, today, password_ok, mac_ok,
-                      accounting.calling_station_id(packet), accounting.nas_port(packet))
-    if outcome == TOO_MANY:
-        too_many(reply, data)
-        outcome = REJECT
-    elif outcome == WALLED_GARDEN:
-        walled_garden(reply, request.nas)
-    elif outcome == ACCEPT:
-        reply.code = radius_packet.AccessAccept
-        accept_attributes(reply, data, request.nas.vendor)
-    if login is not None:
-        for number, value in mschap_attributes(login, outcome, data, password_ok, mac_ok, username, request.nas,
-                                               packet.authenticator):
-            reply[(mschap.MICROSOFT, number)] = [value]  # raw: encrypted already, as the lean path sends them
-    return reply
-
-
-def accept_attributes(reply, data, vendor):
-    """An accepted login's attributes: its addresses, speed, interim interval and the service's parameters."""
-    if data.addresses:
-        reply["Framed-IP-Address"] = data.addresses[0]
-        if len(data.addresses) > 1:
-            reply["Framed-Route"] = [f"{address}/32 0.0.0.0 1" for address in data.addresses[1:]]
-    for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
-        reply.AddAttribute(name, value)
-    reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
-    # Only the parameters meant for this make, and never a second speed (app.radius.attributes).
-    for name, value in attributes.parameters_for(vendor, data.parameters,
-                                                 bool(data.download_kbps or data.upload_kbps)):
-        _add_parameter(reply, name, value)
-
-
-def lean_reply(request, data, today, interim, dictionary):
-    """The reply's bytes to a LeanRequest; the Accept attributes are encoded once per subscription and make
-    (a cached AuthData is replaced, never changed, when the subscription changes)."""
-    mac_ok = data is not None and (not data.mac or normalize_mac(request.calling_station_id) == data.mac)
+    """The one decision on an Access-Request (an AccessRequest, `data` its subscription's AuthData or None):
+    (outcome, password right, from the bound device) — the last two say which MS-CHAP error a reject gets."""
+    if data is None:
+        return REJECT, False, False
     login = request.mschap
-    password_ok = data is not None and (mschap_matches(login, request.username, data) if login is not None
-                                        else lean.password_matches(request, data.password))
-    outcome = verdict(data, request.nas, today, password_ok, mac_ok, request.calling_station_id, request.nas_port)
+    # MS-CHAP when it came, else CHAP, else PAP (only pyrad's fallback reads a request with several).
+    password_ok = (mschap_matches(login, request.username, data) if login is not None
+                   else password_matches(request, data.password))
+    mac_ok = from_bound_device(request, data)
+    return (verdict(data, request.nas, today, password_ok, mac_ok, request.calling_station_id, request.nas_port),
+            password_ok, mac_ok)
+
+
+def reply(request, data, today, interim, dictionary):
+    """The bytes of the reply to an AccessRequest: its code and attributes as `decide` says. The attributes
+    of an Accept are encoded once per subscription and make (a cached AuthData is replaced, never changed,
+    when the subscription changes), those of a walled garden and a refusal once per their text."""
+    outcome, password_ok, mac_ok = decide(request, data, today)
+    login = request.mschap
     refusal = b""
     if outcome == TOO_MANY:
         key = ("too many", data.simultaneous_use)
@@ -392,7 +343,7 @@ def lean_reply(request, data, today, interim, dictionary):
         outcome = REJECT
     # MS-CHAP's attributes depend on the request's challenge and authenticator: encoded for each login.
     own = b"" if login is None else mschap.encode_vendor_attributes(mschap_attributes(
-        login, outcome, data, password_ok, mac_ok, request.username, request.nas, request.authenticator))
+        login, outcome, data, password_ok, mac_ok, request.username or "", request.nas, request.authenticator))
     if outcome == REJECT:
         return lean.encode_reply(request, radius_packet.AccessReject, refusal + own)
     if outcome == WALLED_GARDEN:
@@ -408,6 +359,21 @@ def lean_reply(request, data, today, interim, dictionary):
         attributes = data.encoded[key] = _encoded(
             dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor))
     return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
+
+
+def accept_attributes(reply, data, vendor):
+    """An accepted login's attributes: its addresses, speed, interim interval and the service's parameters."""
+    if data.addresses:
+        reply["Framed-IP-Address"] = data.addresses[0]
+        if len(data.addresses) > 1:
+            reply["Framed-Route"] = [f"{address}/32 0.0.0.0 1" for address in data.addresses[1:]]
+    for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
+        reply.AddAttribute(name, value)
+    reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
+    # Only the parameters meant for this make, and never a second speed (app.radius.attributes).
+    for name, value in attributes.parameters_for(vendor, data.parameters,
+                                                 bool(data.download_kbps or data.upload_kbps)):
+        _add_parameter(reply, name, value)
 
 
 _WALLED_GARDEN_ATTRIBUTES = {}

@@ -1,22 +1,24 @@
-"""The common Access-Request, read and answered without building pyrad packets.
+"""An Access-Request as the one login path reads it, and the bytes of its reply.
 
-pyrad spends about 150 µs of Python on each Access-Request: a packet
-object, its attributes decoded through the dictionary, a reply object, its
-attributes encoded, two digests. At thousands of logins a second (a NAS
-rebooting, every subscriber dialling again) that is the whole cost of a
-login, the cache having made the database's part nothing.
-
-The usual request — User-Name, User-Password (PAP), CHAP-Password or
-MS-CHAP's challenge and response (v1 or v2, app.radius.mschap), a
-Message-Authenticator that verifies (or none, from a NAS that need not send
-one) — is read here with one pass over its attributes, and answered with bytes prepared once per subscription, NAS
-make and walled garden (Accept attributes do not change between logins).
-Everything else — a wrong or missing but required Message-Authenticator, malformed
-attributes, a Status-Server, an attribute this path does not read — goes
-to pyrad as before (`parse` returns None), which also counts what it drops.
-The decision is app.radius.auth's own (`decide_lean` below mirrors
-`decide`); tests/radius/test_lean.py answers the same requests both ways
-and compares what a NAS reads.
+Every Access-Request becomes an AccessRequest — the fields deciding and
+answering a login needs — read by one of two decoders:
+- `parse`, here: the usual request (User-Name, User-Password (PAP),
+  CHAP-Password or MS-CHAP's challenge and response (v1 or v2,
+  app.radius.mschap), a Message-Authenticator that verifies, or none from a
+  NAS that need not send one) in one pass over its bytes. pyrad spends about
+  150 µs of Python on a request (a packet object, its attributes decoded
+  through the dictionary); at thousands of logins a second (a NAS
+  rebooting, every subscriber dialling again) that was the whole cost of a
+  login, the cache having made the database's part nothing;
+- pyrad, the fallback for whatever `parse` does not read (it returns None):
+  an attribute it does not know, several User-Names, a mix of methods… The
+  server (app.radius.server) has pyrad decode and check the packet, drop
+  what must be dropped, and `from_pyrad` takes the same fields from it.
+Both feed the same decision and the same reply (app.radius.auth.reply),
+which `encode_reply` writes: the attributes come encoded already (once per
+subscription, NAS make and walled garden: Accept attributes do not change
+between logins), so a reply costs two digests. tests/radius/test_lean.py
+decodes the same requests both ways and checks that they read alike.
 """
 import hashlib
 import hmac
@@ -46,8 +48,8 @@ HEADER = struct.Struct("!BBH")
 NAS_PORT_LENGTH = 50  # radius_session.nas_port
 
 
-class LeanRequest:
-    """An Access-Request read by `parse`: what deciding and answering it needs."""
+class AccessRequest:
+    """An Access-Request, read by `parse` or `from_pyrad`: what deciding and answering it needs."""
 
     __slots__ = ("nas", "source", "identifier", "authenticator", "username", "user_password", "chap_password",
                  "chap_challenge", "calling_station_id", "proxy_states", "mschap", "nas_port")
@@ -60,12 +62,12 @@ class LeanRequest:
 
 
 def parse(data, nas, source):
-    """A LeanRequest of a usual Access-Request whose Message-Authenticator verifies (or is absent, from a NAS
+    """The AccessRequest of a usual Access-Request whose Message-Authenticator verifies (or is absent, from a NAS
     that need not send one); None for pyrad to read (and to drop, where it must)."""
     length = len(data)
     if length < 20 or data[0] != radius_packet.AccessRequest or HEADER.unpack_from(data)[2] != length:
         return None
-    request = LeanRequest(nas, source, data[1], data[4:20])
+    request = AccessRequest(nas, source, data[1], data[4:20])
     authenticator_at = None
     port_id = False  # a NAS-Port-Id came (it names the port, whatever the order of the attributes)
     microsoft = None  # MS-CHAP's attributes, when a Microsoft Vendor-Specific comes
@@ -84,22 +86,31 @@ def parse(data, nas, source):
                 request.username = value.decode()[:100]
             except UnicodeDecodeError:
                 return None
+        # A second one of these is left to pyrad, which reads the first (`from_pyrad`), as of User-Name.
         elif kind == USER_PASSWORD:
+            if request.user_password is not None:
+                return None
             request.user_password = value
         elif kind == CHAP_PASSWORD:
+            if request.chap_password is not None:
+                return None
             request.chap_password = value
         elif kind == CHAP_CHALLENGE:
+            if request.chap_challenge is not None:
+                return None
             request.chap_challenge = value
         elif kind == CALLING_STATION_ID:
+            if request.calling_station_id is not None:
+                return None
             request.calling_station_id = value.decode(errors="replace")
         elif kind == NAS_PORT_ID:
             # Preferred to NAS-Port's number, as app.radius.accounting.nas_port reads it.
             if not port_id:
-                port = value.decode(errors="replace").replace("\0", "")[:NAS_PORT_LENGTH]
+                port = port_text(value)
                 if port:
                     request.nas_port, port_id = port, True
         elif kind == NAS_PORT:
-            if size == 6 and not port_id:
+            if size == 6 and not port_id and request.nas_port is None:
                 request.nas_port = str(int.from_bytes(value, "big"))
         elif kind == PROXY_STATE:
             request.proxy_states.append(value)
@@ -148,26 +159,42 @@ def _read_microsoft(value, found):
     return True
 
 
-def password_matches(request, password):
-    """PAP or CHAP against the subscription's password, as pyrad's PwDecrypt and VerifyChapPasswd would."""
-    if not password:
-        return False
-    if request.chap_password is not None:
-        chap = request.chap_password
-        if len(chap) != 17:
-            return False
-        challenge = request.chap_challenge if request.chap_challenge is not None else request.authenticator
-        return hmac.compare_digest(chap[1:], hashlib.md5(chap[:1] + password.strip().encode() + challenge).digest())
-    hidden = request.user_password
-    if not hidden or len(hidden) % 16:
-        return False
-    secret, last, typed = request.nas.secret, request.authenticator, bytearray()
-    for start in range(0, len(hidden), 16):
-        block = hidden[start:start + 16]
-        mask = hashlib.md5(secret + last).digest()
-        typed += bytes(a ^ b for a, b in zip(block, mask))
-        last = block
-    return hmac.compare_digest(bytes(typed).rstrip(b"\0"), password.encode())
+def port_text(value):
+    """A NAS-Port-Id as the sessions store it (app.radius.accounting.nas_port reads it alike): text, no NUL, cut."""
+    return value.decode(errors="replace").replace("\0", "")[:NAS_PORT_LENGTH]
+
+
+def from_pyrad(packet, nas, source):
+    """The AccessRequest of an Access-Request that pyrad decoded and app.radius.server checked (the fallback
+    for what `parse` does not read): the same fields, from pyrad's raw values, read as `parse` reads them. A
+    request `parse` would refuse as ambiguous (no or several methods, no user name) is still answered, by
+    the decision (a reject)."""
+    def first(key):
+        values = packet.get(key)
+        return values[0] if values else None
+
+    request = AccessRequest(nas, source, packet.id, packet.authenticator)
+    name = first(USER_NAME)
+    if name is not None:
+        try:
+            request.username = name.decode()[:100] or None
+        except UnicodeDecodeError:
+            pass  # no user of ours: rejected
+    request.user_password, request.chap_password = first(USER_PASSWORD), first(CHAP_PASSWORD)
+    request.chap_challenge = first(CHAP_CHALLENGE)
+    calling = first(CALLING_STATION_ID)
+    request.calling_station_id = None if calling is None else calling.decode(errors="replace")
+    port = first(NAS_PORT_ID)
+    request.nas_port = port_text(port) if port is not None else None
+    if not request.nas_port:
+        number = first(NAS_PORT)
+        request.nas_port = str(int.from_bytes(number, "big")) if number is not None and len(number) == 4 else None
+    request.proxy_states = list(packet.get(PROXY_STATE, []))
+    if (mschap.MICROSOFT, mschap.CHAP_CHALLENGE) in packet:
+        request.mschap = mschap.read(*(packet.get((mschap.MICROSOFT, number), [])
+                                       for number in (mschap.CHAP_CHALLENGE, mschap.CHAP_RESPONSE,
+                                                      mschap.CHAP2_RESPONSE)))
+    return request
 
 
 def encode_reply(request, code, attributes):

@@ -8,8 +8,9 @@ hand, waiting up to GROUP_WINDOW seconds for more), then
 - answers the batch's Access-Requests from memory on PostgreSQL (the
   AuthCache, which the same loop keeps current from LISTEN/NOTIFY), else
   with one query for all their usernames (app.radius.auth decides each);
-  the usual Access-Request is read and answered without pyrad
-  (app.radius.lean), the rest by pyrad;
+  the usual Access-Request is read without pyrad (app.radius.lean.parse),
+  the rest is decoded by pyrad, and either way decided and answered by
+  the same code (app.radius.auth.reply);
 - writes the batch's Accounting-Requests in one transaction and sends
   their Accounting-Responses only after it has committed (group commit):
   an acknowledged packet is durable, and a process killed before the
@@ -121,7 +122,7 @@ class RadiusServer:
         self.auth_socket, self.acct_socket = sockets or (open_socket(host, auth_port), open_socket(host, acct_port))
         self.nas_list = NasList(float(app.config["RADIUS_NAS_REFRESH"]))
         self.drops = Drops()
-        self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request without pyrad
+        self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request decoded without pyrad
         self.cache = None
         self.next_housekeeping, self.purged_on = 0.0, None
         with app.app_context():
@@ -268,7 +269,7 @@ class RadiusServer:
             if isinstance(request, Request) and request.packet.code == radius_packet.StatusServer:
                 # Alive and reachable is all it asks: no database, no batch to wait for.
                 try:
-                    self._answer(sock, [(status_reply(request.packet), source)])
+                    self._answer(sock, [(status_reply(request), source)])
                 except Exception:  # noqa: BLE001 — an odd packet must not stop the loop
                     log.exception("radius: cannot answer a Status-Server from %s", source[0])
                 continue
@@ -293,6 +294,9 @@ class RadiusServer:
         if problem:
             self.drops.count(problem, source[0])
             return None
+        if request.code == radius_packet.AccessRequest:
+            # The fallback decoder: from here on the same login path as `lean.parse`'s requests.
+            return lean.from_pyrad(request, nas, source)
         return Request(request, nas, source)
 
     @staticmethod
@@ -311,14 +315,13 @@ class Request:
     source: tuple
 
 
-def status_reply(packet):
+def status_reply(request):
     """The answer to a Status-Server (RFC 5997 section 3): the port's own kind of reply, with no attribute
-    but its Message-Authenticator (pyrad signs replies to Status-Server with one, computed over the request's
-    authenticator)."""
-    reply = packet.CreateReply()
-    reply.code = (radius_packet.AccessAccept if isinstance(packet, radius_packet.AuthPacket)
-                  else radius_packet.AccountingResponse)
-    return reply.ReplyPacket()
+    but its Message-Authenticator, computed over the request's authenticator (the logins' encoder)."""
+    packet = request.packet
+    code = (radius_packet.AccessAccept if isinstance(packet, radius_packet.AuthPacket)
+            else radius_packet.AccountingResponse)
+    return lean.encode_reply(lean.from_pyrad(packet, request.nas, request.source), code, b"")
 
 
 def check_request(request, nas):

@@ -20,7 +20,7 @@ from app.imports.reading import read_table
 from app.imports.services import import_file, refused_rows_file
 from app.networks.models import IpAllocation
 from app.networks.services import allocate_address
-from app.radius import auth, load_dictionary
+from app.radius import auth, lean, load_dictionary
 from app.radius.server import NasInfo
 from tests.conftest import ADMIN_USERNAME, Browser
 from tests.factories import make_client, make_dealer, make_network, make_operator, make_service, make_subscription
@@ -203,12 +203,11 @@ def test_subscriptions_keep_their_days_passwords_and_addresses_and_the_cycle_lea
         packet["User-Password"] = packet.PwCrypt("tajna-123")
         packet["Calling-Station-Id"] = "AA-BB-CC-DD-EE-01"
         nas = NasInfo(1, "NAS", secret, "mikrotik", False, None, None)
-        assert auth.password_matches(packet, data.password)
-        assert auth.verdict(data, nas, local_today(), True, auth.from_bound_device(packet, data)) == auth.ACCEPT
+        assert auth.decide(lean.from_pyrad(packet, nas, None), data, local_today()) == (auth.ACCEPT, True, True)
         wrong = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=2, secret=secret,
                                          dict=load_dictionary(), authenticator=os.urandom(16))
         wrong["User-Password"] = wrong.PwCrypt("друга")
-        assert not auth.password_matches(wrong, data.password)
+        assert not auth.password_matches(lean.from_pyrad(wrong, nas, None), data.password)
 
         # A corrected file: the refused rows fixed, and one subscription paid further.
         corrected = csv_bytes(SUBSCRIPTION_HEADER, [

@@ -1,4 +1,5 @@
-"""The lean Access-Request path answers exactly what the pyrad path answers, as a NAS reads the reply."""
+"""The two decoders of an Access-Request (app.radius.lean.parse, and pyrad as the fallback) read the same request, and
+the one decision answers it alike, as a NAS reads the reply."""
 import hashlib
 import os
 import re
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from pyrad import packet as radius_packet
 
 from app.radius import auth, lean, load_dictionary, mschap
-from app.radius.server import NasInfo, Request
+from app.radius.server import NasInfo, check_request
 
 DICTIONARY = load_dictionary()
 SECRET = b"lean-secret-123"
@@ -55,7 +56,10 @@ def request_bytes(username, password, chap=False, challenge=True, mac=None, prox
     for state in proxy_states:
         request.AddAttribute("Proxy-State", state)
     for code, value in extra:
-        request[code] = [value]
+        if isinstance(code, str):
+            request.AddAttribute(code, value)  # after any of the same name
+        else:
+            request[code] = [value]
     if message_authenticator:
         request.add_message_authenticator()
     return request, request.RequestPacket()
@@ -78,16 +82,35 @@ def add_ms_chap(request, version, username, password):
         request["MS-CHAP2-Response"] = b"\x05\x00" + peer + bytes(8) + response
 
 
+FIELDS = [name for name in lean.AccessRequest.__slots__ if name != "mschap"]
+
+
+def read_alike(lean_request, pyrad_request):
+    """Both decoders took the same fields from the request (MS-CHAP's login by its values)."""
+    def fields(request):
+        login = request.mschap
+        return ({name: getattr(request, name) for name in FIELDS},
+                None if login is None else (login.version, login.challenge, login.response))
+
+    assert fields(lean_request) == fields(pyrad_request)
+
+
+def pyrad_decoded(raw, nas_info, source):
+    """The request as the server's fallback reads it: pyrad decodes and checks it, then app.radius.lean.from_pyrad."""
+    packet = radius_packet.AuthPacket(packet=raw, secret=SECRET, dict=DICTIONARY)
+    assert check_request(packet, nas_info) is None
+    return lean.from_pyrad(packet, nas_info, source)
+
+
 def both_answers(app, raw, data, nas_info):
-    """(lean reply bytes, pyrad reply bytes) to the same request bytes."""
+    """(reply bytes, reply bytes) to the same request bytes, read by the lean decoder and by pyrad's."""
     source = ("192.0.2.1", 3000)
     with app.app_context():
         lean_request = lean.parse(raw, nas_info, source)
         assert lean_request is not None
-        lean_raw = auth.lean_reply(lean_request, data, TODAY, 300, DICTIONARY)
-        packet = radius_packet.AuthPacket(packet=raw, secret=SECRET, dict=DICTIONARY)
-        pyrad_raw = auth.decide(Request(packet, nas_info, source), data, TODAY).ReplyPacket()
-    return lean_raw, pyrad_raw
+        pyrad_request = pyrad_decoded(raw, nas_info, source)
+        read_alike(lean_request, pyrad_request)
+        return tuple(auth.reply(request, data, TODAY, 300, DICTIONARY) for request in (lean_request, pyrad_request))
 
 
 def as_the_nas_reads(request, raw):
@@ -217,3 +240,103 @@ def test_what_the_lean_path_does_not_read_goes_to_pyrad():
     # Another vendor's attribute in the request changes nothing; MikroTik sends its own.
     request, raw = request_bytes("ivan", "parola-123", ms_chap=2, extra=[((14988, 19), b"list")])
     assert lean.parse(raw, nas(), None).mschap is not None
+
+
+def without_mschap_values(read):
+    code, attributes = read
+    return code, {name: ("…" if name.startswith("MS-") else values) for name, values in attributes.items()}
+
+
+def test_what_only_pyrad_decodes_is_decided_and_answered_alike(app):
+    """The fallback answers what the lean decoder leaves to it as the lean path answers the usual request."""
+    source = ("192.0.2.1", 3000)
+    stored = subscription(mac="AA:BB:CC:00:11:22")
+    for sent in (dict(), dict(chap=True), dict(ms_chap=2), dict(password="wrong-one"), dict(ms_chap=2, password="x")):
+        password = sent.pop("password", "parola-123")
+        usual, usual_raw = request_bytes("ivan", password, mac="aa-bb-cc-00-11-22", **sent)
+        # Connect-Info and Framed-MTU: attributes the lean decoder does not know.
+        odd, odd_raw = request_bytes("ivan", password, mac="aa-bb-cc-00-11-22",
+                                     extra=[("Connect-Info", "1000BaseT"), ("Framed-MTU", 1480)], **sent)
+        assert lean.parse(odd_raw, nas(), source) is None
+        with app.app_context():
+            usual_reply = auth.reply(lean.parse(usual_raw, nas(), source), stored, TODAY, 300, DICTIONARY)
+            odd_reply = auth.reply(pyrad_decoded(odd_raw, nas(), source), stored, TODAY, 300, DICTIONARY)
+        # Two requests, two challenges: MS-CHAP's values differ, which of them came does not.
+        assert without_mschap_values(as_the_nas_reads(usual, usual_reply)) == without_mschap_values(
+            as_the_nas_reads(odd, odd_reply)), sent
+        assert as_the_nas_reads(odd, odd_reply)[0] == (
+            radius_packet.AccessAccept if password == "parola-123" else radius_packet.AccessReject)
+
+
+def test_requests_the_lean_decoder_finds_ambiguous_are_rejected_or_decided_by_the_first_method(app):
+    source = ("192.0.2.1", 3000)
+    with app.app_context():
+        # Both CHAP and PAP: CHAP decides, as pyrad's own path always did.
+        both, raw = request_bytes("ivan", "parola-123", chap=True, extra=[("User-Password", b"x" * 16)])
+        assert lean.parse(raw, nas(), source) is None
+        assert as_the_nas_reads(both, auth.reply(pyrad_decoded(raw, nas(), source), subscription(), TODAY, 300,
+                                                 DICTIONARY))[0] == radius_packet.AccessAccept
+        # Two Calling-Station-Ids: the first is the device (pyrad's reading), here the bound one.
+        twice, raw = request_bytes("ivan", "parola-123", mac="AA:BB:CC:00:11:22",
+                                   extra=[("Calling-Station-Id", "AA:BB:CC:00:11:23")])
+        assert lean.parse(raw, nas(), source) is None
+        assert pyrad_decoded(raw, nas(), source).calling_station_id == "AA:BB:CC:00:11:22"
+        assert as_the_nas_reads(twice, auth.reply(pyrad_decoded(raw, nas(), source), subscription(
+            mac="AA:BB:CC:00:11:22"), TODAY, 300, DICTIONARY))[0] == radius_packet.AccessAccept
+        # A user name that is not UTF-8 names nobody: rejected.
+        request = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=1, secret=SECRET, dict=DICTIONARY)
+        request[1] = [b"iv\xffan"]
+        request["User-Password"] = request.PwCrypt("parola-123")
+        request.add_message_authenticator()
+        raw = request.RequestPacket()
+        assert lean.parse(raw, nas(), source) is None
+        decoded = pyrad_decoded(raw, nas(), source)
+        assert decoded.username is None
+        assert as_the_nas_reads(request, auth.answer([decoded], types.SimpleNamespace(get_many=lambda names: {}),
+                                                     DICTIONARY)[0][0])[0] == radius_packet.AccessReject
+
+
+METHODS = st.sampled_from([
+    [("User-Password", st.binary(min_size=16, max_size=32))],
+    [("CHAP-Password", st.binary(min_size=17, max_size=17))],
+    [("CHAP-Password", st.binary(min_size=17, max_size=17)), ("CHAP-Challenge", st.binary(min_size=16, max_size=16))],
+    [("MS-CHAP-Challenge", st.binary(min_size=16, max_size=16)),
+     ("MS-CHAP2-Response", st.binary(min_size=50, max_size=50))],
+    [("MS-CHAP-Challenge", st.binary(min_size=8, max_size=8)),
+     ("MS-CHAP-Response", st.binary(min_size=50, max_size=50))],
+])
+OTHERS = st.sampled_from([
+    ("Calling-Station-Id", st.sampled_from(["AA:BB:CC:00:11:22", "aabb.cc00.1123", "не MAC"])),
+    ("NAS-Port", st.integers(min_value=0, max_value=2 ** 32 - 1)),
+    ("NAS-Port-Id", st.sampled_from(["ether1", "", "pppoe-1/2\x00", "д" * 40])),
+    ("Proxy-State", st.binary(min_size=1, max_size=8)),
+    ("NAS-Identifier", st.just("mikrotik-1")),
+    ("Service-Type", st.just(2)),
+    ("Mikrotik-Address-List", st.just("list")),
+    # What the lean decoder leaves to pyrad: another attribute, a second name or method.
+    ("Connect-Info", st.just("1000BaseT")),
+    ("User-Name", st.just("petar")),
+    ("User-Password", st.binary(min_size=16, max_size=16)),
+    ("MS-CHAP-Challenge", st.binary(min_size=16, max_size=16)),
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), message_authenticator=st.booleans())
+def test_both_decoders_read_any_request_alike(data, message_authenticator):
+    """Whatever the attributes, their order and repeats: a request the lean decoder reads, pyrad's fallback reads
+    the same (and one it leaves, pyrad alone reads, for the same decision)."""
+    request = radius_packet.AuthPacket(code=radius_packet.AccessRequest, id=9, secret=SECRET, dict=DICTIONARY,
+                                       authenticator=os.urandom(16))
+    attributes = [("User-Name", st.text(min_size=1, max_size=20).filter(lambda text: "\x00" not in text)),
+                  *data.draw(METHODS), *data.draw(st.lists(OTHERS, max_size=6))]
+    for name, values in data.draw(st.permutations(attributes)):
+        request.AddAttribute(name, data.draw(values))
+    if message_authenticator:
+        request.add_message_authenticator()
+    raw = request.RequestPacket()
+    source = ("192.0.2.1", 3000)
+    fallback = pyrad_decoded(raw, nas(), source)
+    lean_request = lean.parse(raw, nas(), source)
+    if lean_request is not None:
+        read_alike(lean_request, fallback)
