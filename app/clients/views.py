@@ -10,6 +10,7 @@ from sqlalchemy.orm import undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import record_links, register_entity
 from app.audit.services import owned_history
 from app.clients.api import (
@@ -24,12 +25,10 @@ from app.clients.models import KINDS, Client, Subscription
 from app.clients.services import client_card, home_figures, mask_egn, record_personal_data_read, search_condition
 from app.clients.subscriptions import change_status_by_hand, may_read_password, record_password_read
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.sections import PageSections
-from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
-from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
+from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, shown_refusals
 from app.security import permissions
 from app.security.rights import may, may_access
 from app.core.scoping import DealerScopedView
@@ -383,27 +382,19 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     def prefill_form(self, form, pk):
         form.password.data = ""
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            subscription = self.datamodel.get(kwargs["pk"], self._base_filters)
-            if subscription is not None:
-                record_password_read(current_operator(), subscription)
-        return super().render_template(template, **kwargs)
+    def record_page(self, subscription):
+        record_password_read(current_operator(), subscription)
+        return {}
 
     @expose("/status/<int:pk>", methods=["POST"])
     @has_access
     def status(self, pk):
         """Change the status from the card: suspend, activate, terminate — with a reason."""
-        subscription = self.datamodel.get(pk, self._base_filters)
-        if subscription is None:
-            abort(404)
-        try:
+        subscription = self.record_or_404(pk)
+        with shown_refusals():
             change_status_by_hand(current_operator(), subscription, request.form.get("status"),
                                   request.form.get("reason"))
             flash(gettext("Status changed."), "info")
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
         return redirect(url_for("ClientView.show", pk=subscription.client_id))
 
 
@@ -416,9 +407,9 @@ def register(appbuilder):
     register_entity(Client, _l("Client"), LABELS, personal_fields={"egn": mask_egn}, value_labels={"kind": KINDS})
     register_entity(Subscription, _l("Subscription"), SUBSCRIPTION_LABELS, value_labels={"status": STATUS_LABELS})
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book",
-                        category="Clients", category_label=_l("Clients"), category_icon="fa-users")
+                        **in_menu("Clients"))
     appbuilder.add_view(SubscriptionView, "Subscriptions", label=_l("Subscriptions"), icon="fa-plug",
-                        category="Clients")
+                        **in_menu("Clients"))
     appbuilder.add_api(ClientApi)
     appbuilder.add_api(SubscriptionApi)
 

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField
 from wtforms.validators import Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.collectors.models import PaymentCollector
 from app.collectors.services import (
@@ -99,14 +100,7 @@ def confirm(code):
 
 def register(appbuilder):
     register_entity(PaymentCollector, _l("Payment collector"), LABELS)
-    appbuilder.add_view(
-        PaymentCollectorView,
-        "Payment collectors",
-        label=_l("Payment collectors"),
-        icon="fa-plug",
-        category="Payments",
-        category_label=_l("Payments"),
-        category_icon="fa-money",
-    )
+    appbuilder.add_view(PaymentCollectorView, "Payment collectors", label=_l("Payment collectors"), icon="fa-plug",
+                        **in_menu("Payments"))
     csrf.exempt(public)
     current_app.register_blueprint(public)

@@ -1,5 +1,5 @@
 """Contract types at /contract-types/, contracts at /contracts/ with their preview and PDF."""
-from flask import Response, abort, request
+from flask import Response, request
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectField, TextAreaField, widgets
 from wtforms.validators import DataRequired
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.clients.views import CLIENT_CARD
 from app.contracts.api import CONTRACT_OPERATIONS, ContractApi
@@ -206,10 +207,7 @@ class ContractView(DealerScopedView, BillingModelView):
 
     def _contract_to_print(self, pk):
         require_right(PRINT_CONTRACTS)
-        contract = self.datamodel.get(pk, self._base_filters)
-        if contract is None:
-            abort(404)
-        return contract
+        return self.record_or_404(pk)
 
     def _problem_page(self, contract, problem):
         return self._page(contract, problem=str(problem))
@@ -244,7 +242,7 @@ def register(appbuilder):
     register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
     register_entity(Contract, _l("Contract"), LABELS, value_labels={"status": STATUSES})
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",
-                        category="Contracts", category_label=_l("Contracts"), category_icon="fa-file-text")
+                        **in_menu("Contracts"))
     appbuilder.add_view(ContractTypeView, "Contract types", label=_l("Contract types"), icon="fa-files-o",
-                        category="Contracts")
+                        **in_menu("Contracts"))
     appbuilder.add_api(ContractApi)

@@ -9,24 +9,11 @@ from app.core.views import BillingInterface, BillingModelApi
 from app.dealers.models import Dealer
 from app.dealers.services import dealer_errors
 
-COLUMNS = [
-    "name",
-    "address",
-    "phone",
-    "fax",
-    "email",
-    "comment",
-    "company_name",
-    "eik",
-    "tax_number",
-    "mol",
-    "company_address",
-    "vat_registered",
-    "vat_number",
-    "bank_name",
-    "bic",
-    "iban",
-]
+# A dealer's fields in the groups the panel's form shows them in (app.dealers.views.FIELDSETS).
+CONTACT_COLUMNS = ["name", "address", "phone", "fax", "email", "comment"]
+COMPANY_COLUMNS = ["company_name", "eik", "tax_number", "mol", "company_address", "vat_registered", "vat_number"]
+BANK_COLUMNS = ["bank_name", "bic", "iban"]
+COLUMNS = CONTACT_COLUMNS + COMPANY_COLUMNS + BANK_COLUMNS
 
 
 class DealerApi(DealerScopedApi, BillingModelApi):
