@@ -6,6 +6,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
@@ -29,6 +30,7 @@ from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.sections import PageSections
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, shown_refusals
+from app.extensions import db
 from app.security import permissions
 from app.security.rights import may, may_access
 from app.core.scoping import DealerScopedView
@@ -306,6 +308,38 @@ class SubscriptionOfClientFilter(BaseFilter):
     def apply(self, query, value):
         client_id = request.args.get("client", type=int) if request else None
         return query.filter(self.model.client_id == (client_id or -1))
+
+
+def form_client_filters(model, prefix):
+    """The filters of a form about one client's record (`model`: a contract, a task), added from the client card:
+    (the client it offers: the edited record's, or ?client=; the subscriptions it offers: that client's).
+    `prefix` keeps their FAB names apart."""
+
+    def form_client_id():
+        pk = (request.view_args or {}).get("pk")
+        if pk is not None:
+            return db.session.scalar(select(model.client_id).where(model.id == pk))
+        return request.args.get("client", type=int)
+
+    class FormClientFilter(BaseFilter):
+        """The add form offers only the client whose card it was opened from."""
+
+        name = "client of the form"
+        arg_name = f"{prefix}_client"
+
+        def apply(self, query, value):
+            return query.filter(self.model.id == (form_client_id() or -1))
+
+    class FormClientSubscriptionsFilter(BaseFilter):
+        """The form offers only the subscriptions of the record's client."""
+
+        name = "subscriptions of the form's client"
+        arg_name = f"{prefix}_client_subscriptions"
+
+        def apply(self, query, value):
+            return query.filter(self.model.client_id == (form_client_id() or -1))
+
+    return FormClientFilter, FormClientSubscriptionsFilter
 
 
 class BackToTheCard:

@@ -3,17 +3,10 @@ from wtforms import BooleanField
 
 from app.core.menu import in_menu
 from app.core.formatting import format_yes_no
-from app.core.validators import (
-    FieldCheck,
-    ModelRules,
-    check_bic,
-    check_eik,
-    check_iban,
-    check_vat_number,
-)
+from app.core.validators import FieldCheck, ModelRules
 from app.audit.formatting import register_entity
 from app.core.views import BillingInterface, BillingModelView, SettingsView
-from app.dealers.api import BANK_COLUMNS, COMPANY_COLUMNS, CONTACT_COLUMNS, DealerApi
+from app.dealers.api import BANK_COLUMNS, CHECKS, COMPANY_COLUMNS, CONTACT_COLUMNS, DealerApi
 from app.dealers.forms import HeadOfficeForm
 from app.dealers.models import Dealer, HeadOffice
 from app.dealers.services import dealer_errors, head_office, save_head_office
@@ -44,12 +37,8 @@ FIELDSETS = [
     (_l("Bank account for client payments"), {"fields": BANK_COLUMNS}),
 ]
 
-FIELD_CHECKS = {
-    "eik": [FieldCheck(check_eik)],
-    "vat_number": [FieldCheck(check_vat_number), ModelRules(dealer_errors)],
-    "iban": [FieldCheck(check_iban)],
-    "bic": [FieldCheck(check_bic)],
-}
+FIELD_CHECKS = {name: [FieldCheck(check)] for name, check in CHECKS.items()}
+FIELD_CHECKS["vat_number"].append(ModelRules(dealer_errors))
 
 
 class DealerView(DealerScopedView, BillingModelView):

@@ -10,14 +10,13 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.clients.models import Client
-from app.clients.views import CLIENT_CARD, BackToTheCard
+from app.clients.views import CLIENT_CARD, BackToTheCard, form_client_filters
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.forms import BulgarianTimeField
@@ -225,32 +224,7 @@ class TaskTypeView(BillingModelView):
     record_errors = staticmethod(task_type_errors)
 
 
-def _form_client_id():
-    """The client of a task form: the edited task's, or ?client= when the add form is opened from the card."""
-    pk = (request.view_args or {}).get("pk")
-    if pk is not None:
-        return db.session.scalar(select(Task.client_id).where(Task.id == pk))
-    return request.args.get("client", type=int)
-
-
-class FormClientFilter(BaseFilter):
-    """The add form offers only the client whose card it was opened from."""
-
-    name = "client of the form"
-    arg_name = "task_client"
-
-    def apply(self, query, value):
-        return query.filter(self.model.id == (_form_client_id() or -1))
-
-
-class FormClientSubscriptionsFilter(BaseFilter):
-    """Task forms offer only the subscriptions of the task's client."""
-
-    name = "subscriptions of the form's client"
-    arg_name = "task_client_subscriptions"
-
-    def apply(self, query, value):
-        return query.filter(self.model.client_id == (_form_client_id() or -1))
+FormClientFilter, FormClientSubscriptionsFilter = form_client_filters(Task, "task")
 
 
 class FormTechniciansFilter(BaseFilter):
