@@ -41,6 +41,8 @@ BANK = "bank"
 EPAY = "epay"
 EASYPAY = "easypay"
 CARD = "card"
+# Money moved in from the previous system (an opening credit, the payment history): inactive, never at the desk.
+CARRIED = "carried"
 
 MONTHLY_FEE = "monthly"
 INSTALLATION_FEE = "installation"
@@ -212,6 +214,8 @@ class Payment(Model):
     # submission finds the payment it already made instead of paying twice.
     request_key = Column(String(64), unique=True)
     allocations = relationship("PaymentAllocation", back_populates="payment", order_by="PaymentAllocation.id")
+    # Moved in from the previous system ("внос от <file>, ред N"): no cashier received it, no receipt or invoice.
+    imported_from = Column(String(200))
 
     __table_args__ = (
         CheckConstraint("currency IN ('EUR', 'BGN', 'USD')", name="ck_payment_currency"),
@@ -244,6 +248,8 @@ class Payment(Model):
 
     def received_by(self):
         """The cashier, or the collector (ePay…) that posted it."""
+        if self.imported_from:
+            return str(_l("Imported from the previous system"))
         return str(self.collector) if self.collector_id else str(self.operator or "")
 
     def __str__(self):

@@ -10,7 +10,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from app.imports.models import CLIENTS, SUBSCRIPTIONS
+from app.imports.models import BALANCES, CLIENTS, PAYMENTS, SUBSCRIPTIONS
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,34 @@ SUBSCRIPTION_COLUMNS = (
     Column("delivery_address", "Адрес на услугата", "", aliases=("адрес на доставка",)),
 )
 
-COLUMNS = {CLIENTS: CLIENT_COLUMNS, SUBSCRIPTIONS: SUBSCRIPTION_COLUMNS}
+BALANCE_COLUMNS = (
+    Column("source_key", "Клиентски номер", "10045", True, ("номер на клиент", "клиент №", "абонатен номер"),
+           "клиентът (внесен преди това); салдото му е едно и повторният внос го поправя"),
+    Column("debt", "Задължение", "25,80", aliases=("дълг", "дължи", "дължима сума"),
+           note="какво дължи клиентът в старата система: открито задължение „Задължение от предишната система“"),
+    Column("credit", "Аванс", "", aliases=("кредит", "надплатено", "предплатено"),
+           note="какво е платил напред: аванс, който цикълът харчи за следващите периоди; попълва се едното от двете"),
+    Column("day", "Към дата", "30.11.2026", aliases=("дата", "дата на салдото"),
+           note="денят на салдото (дд.мм.гггг или гггг-мм-дд); празно: днес"),
+    Column("currency", "Валута", "EUR", note="EUR, BGN или USD; празно: EUR"),
+)
+
+PAYMENT_COLUMNS = (
+    Column("source_key", "Номер на плащането", "880123", True, ("плащане №", "номер на плащане", "id на плащането"),
+           "номерът на плащането в старата система; по него повторният внос го намира"),
+    Column("client_key", "Клиентски номер", "10045", True, ("номер на клиент", "клиент №", "абонатен номер"),
+           "клиентският номер от файла с клиентите (внесени преди това)"),
+    Column("day", "Дата", "15.10.2026", True, ("дата на плащане", "платено на"),
+           note="денят на плащането, днес или по-рано (дд.мм.гггг или гггг-мм-дд)"),
+    Column("amount", "Сума", "12,90", True, ("платена сума",)),
+    Column("currency", "Валута", "EUR", note="EUR, BGN или USD; празно: EUR"),
+    Column("method", "Начин на плащане", "В брой", aliases=("начин",),
+           note="име или код на начин на плащане; празно: „Пренесено от предишната система“"),
+    Column("note", "Бележка", "", aliases=("коментар", "забележка", "основание")),
+)
+
+COLUMNS = {CLIENTS: CLIENT_COLUMNS, SUBSCRIPTIONS: SUBSCRIPTION_COLUMNS, BALANCES: BALANCE_COLUMNS,
+           PAYMENTS: PAYMENT_COLUMNS}
 # The column the refused rows' file adds; read back without complaint when the corrected file comes in.
 REASON_HEADER = "Причина за отказ"
 HEADERS = {kind: {column.field: column.header for column in columns} for kind, columns in COLUMNS.items()}

@@ -6,7 +6,9 @@ from app.core.formatting import utcnow
 
 CLIENTS = "clients"
 SUBSCRIPTIONS = "subscriptions"
-KINDS = (CLIENTS, SUBSCRIPTIONS)
+BALANCES = "balances"
+PAYMENTS = "payments"
+KINDS = (CLIENTS, SUBSCRIPTIONS, BALANCES, PAYMENTS)
 
 
 class ImportKey(Model):
@@ -20,7 +22,8 @@ class ImportKey(Model):
     # Whose old system the key is of: head office's ("office") or a dealer's ("dealer:7"); two may both have a "1".
     origin = Column(String(20), nullable=False)
     source_key = Column(String(100), nullable=False)
-    record_id = Column(Integer, nullable=False)  # the Client's or Subscription's id
+    # The Client's or Subscription's id; a balance's Charge or Payment id (its values say which); a Payment's.
+    record_id = Column(Integer, nullable=False)
     imported_values = Column(JSON, nullable=False, default=dict)
     file_name = Column(String(200))
     row_number = Column(Integer)

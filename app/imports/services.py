@@ -36,7 +36,8 @@ from app.core.transaction import discard, finish
 from app.core.validators import IDENTIFIER_CHECKS, InvalidValue, parse_day
 from app.extensions import db
 from app.imports.columns import COLUMNS, HEADERS, REASON_HEADER, map_header, write_csv
-from app.imports.models import CLIENTS, KINDS, SUBSCRIPTIONS, ImportKey
+from app.imports.models import BALANCES, CLIENTS, KINDS, PAYMENTS, SUBSCRIPTIONS, ImportKey
+from app.imports.money import MoneyRows, Refused
 from app.imports.reading import UnreadableFile, read_table
 from app.networks.services import AddressRefused, allocate_address, normalize_mac, release
 from app.security import permissions
@@ -54,10 +55,6 @@ STATUS_WORDS = {
     PENDING: {"чака инсталация", "очаква инсталация", "pending", "нов"},
     TERMINATED: {"прекратен", "прекратена", "прекратено", "terminated", "закрит"},
 }
-
-
-class Refused(Exception):
-    """A row the import will not take; the message says why, in Bulgarian."""
 
 
 def may_import(actor):
@@ -78,10 +75,9 @@ def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
     if not may_import(actor):
         raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
     if kind not in KINDS:
-        raise FieldErrors({"kind": [gettext("Choose what the file holds: clients or subscriptions.")]})
-    report = {"kind": kind, "file_name": file_name, "dry_run": dry_run, "dealer": str(dealer) if dealer else None,
-              "format": None, "unknown_columns": [], "missing_columns": [], "error": None, "rows": [],
-              "totals": dict.fromkeys(OUTCOMES, 0)}
+        raise FieldErrors({"kind": [gettext("Choose what the file holds: clients, subscriptions, balances or "
+                                            "payments.")]})
+    report = new_report(kind, file_name, dry_run, dealer)
     try:
         table = read_table(content, file_name)
     except UnreadableFile as error:
@@ -93,32 +89,61 @@ def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
         with office_language():
             report["error"] = gettext("Columns missing: %(columns)s.", columns=", ".join(report["missing_columns"]))
         return report
-    rows = RowImporter(actor, kind, file_name, dealer, table.format)
-    for number, cells in table.rows:
-        values = {field: cells[index] if index < len(cells) else "" for field, index in mapping.items()}
-        # A refused row is named as the file names it: the client's name, else the row's key.
-        named = values.get("name") or values.get("source_key") or ""
-        with office_language():
-            try:
-                outcome, label, details = rows.take(number, values)
-            except Refused as refusal:
-                outcome, label, details = REFUSED, named, str(refusal)
-            except InvalidValue as refusal:
-                outcome, label, details = REFUSED, named, str(refusal.message)
-            except FieldErrors as refusal:
-                outcome, label, details = REFUSED, named, str(refusal)
-            except IntegrityError:
-                # Another process took the same username or address between the check and the write.
-                outcome, label, details = REFUSED, named, gettext(
-                    "The row collides with a record written meanwhile (a username or an address); import it again.")
+    rows = ((number, {field: cells[index] if index < len(cells) else "" for field, index in mapping.items()})
+            for number, cells in table.rows)
+    return import_rows(actor, kind, file_name, rows, report, dealer=dealer, dry_run=dry_run,
+                       file_format=table.format)
+
+
+def new_report(kind, file_name, dry_run, dealer=None):
+    return {"kind": kind, "file_name": file_name, "dry_run": dry_run, "dealer": str(dealer) if dealer else None,
+            "format": None, "unknown_columns": [], "missing_columns": [], "error": None, "rows": [],
+            "totals": dict.fromkeys(OUTCOMES, 0)}
+
+
+def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None, origin=None):
+    """Takes `rows` ([(row number, {field: value})], as a file's or another system's database's) one by one,
+    each its own unit of work (kept in a run, undone in a dry run or when refused), into `report`. Raises
+    FieldErrors when the actor may not import."""
+    if not may_import(actor):
+        raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
+    importer = RowImporter(actor, kind, file_name, dealer, file_format, origin=origin)
+    for number, values in rows:
+        outcome, label, details = judge(importer, number, values)
+        note_row(report, number, values.get("source_key", ""), outcome, label, details)
         if dry_run or outcome == REFUSED:
             discard()
         else:
             finish()
-        report["rows"].append({"row": number, "key": str(values.get("source_key", "")), "outcome": outcome,
-                               "label": str(label), "details": details})
-        report["totals"][outcome] += 1
     return report
+
+
+def judge(importer, number, values):
+    """Takes one row: (outcome, label, details). A refusal is the outcome, with its reason; after a collision
+    with another process's write the unit of work is undone (the session cannot go on)."""
+    # A refused row is named as the file names it: the client's name, else the row's key.
+    named = values.get("name") or values.get("source_key") or ""
+    with office_language():
+        try:
+            outcome, label, details = importer.take(number, values)
+        except Refused as refusal:
+            outcome, label, details = REFUSED, named, str(refusal)
+        except InvalidValue as refusal:
+            outcome, label, details = REFUSED, named, str(refusal.message)
+        except FieldErrors as refusal:
+            outcome, label, details = REFUSED, named, str(refusal)
+        except IntegrityError:
+            # Another process took the same username or address between the check and the write.
+            discard()
+            outcome, label, details = REFUSED, named, gettext(
+                "The row collides with a record written meanwhile (a username or an address); import it again.")
+    return outcome, label, details
+
+
+def note_row(report, number, key, outcome, label, details=""):
+    report["rows"].append({"row": number, "key": str(key), "outcome": outcome, "label": str(label),
+                           "details": str(details)})
+    report["totals"][outcome] += 1
 
 
 def refused_rows_file(content, file_name, report):
@@ -147,14 +172,14 @@ def _jsonable(value):
     return value
 
 
-class RowImporter:
+class RowImporter(MoneyRows):
     """Takes a file's rows one by one; remembers the keys, usernames and addresses earlier rows used (a dry
     run undoes each row, so the database alone cannot tell a row it repeats an earlier one)."""
 
-    def __init__(self, actor, kind, file_name, dealer, file_format):
+    def __init__(self, actor, kind, file_name, dealer, file_format, origin=None):
         self.actor, self.kind, self.file_name, self.dealer = actor, kind, file_name, dealer
         self.dealer_id = dealer.id if dealer is not None else None
-        self.origin = origin_of(dealer)
+        self.origin = origin or origin_of(dealer)
         self.file_format = file_format
         self.seen = {}  # (what, value) → row number
 
@@ -168,8 +193,10 @@ class RowImporter:
             raise Refused(message + " " + gettext("(row %(row)s)", row=earlier))
 
     def take(self, number, values):
-        values = {field: _as_text(value) if field not in ("activation_date", "paid_until") else value
-                  for field, value in values.items()}
+        # A day typed in an XLSX cell reads as the office types it; the quote that keeps a text from running
+        # as a formula belongs to the refused-rows file only (a phone "+359…" comes in as typed).
+        values = {field: value.strftime("%d.%m.%Y") if isinstance(value, date) and field not in (
+            "activation_date", "paid_until", "day") else value for field, value in values.items()}
         key = str(values.get("source_key") or "").strip()
         if not key:
             raise Refused(gettext("The row has no %(column)s.", column=HEADERS[self.kind]["source_key"]))
@@ -179,14 +206,29 @@ class RowImporter:
             ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key == key))
         if self.kind == CLIENTS:
             return self.client_row(number, key, values, existing)
+        if self.kind == BALANCES:
+            return self.balance_row(number, key, values, existing)
+        if self.kind == PAYMENTS:
+            return self.payment_row(number, key, values, existing)
         return self.subscription_row(number, key, values, existing)
 
-    def keep(self, existing, key, record, number, fields):
+    def client_by_key(self, client_key):
+        """The client imported with this number (by this file's origin); refused when there is none."""
+        client_link = db.session.scalar(select(ImportKey).where(
+            ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
+        client = db.session.get(Client, client_link.record_id) if client_link is not None else None
+        if client is None:
+            raise Refused(gettext("No client with the number %(key)s has been imported (import the clients first).",
+                                  key=client_key))
+        return client
+
+    def keep(self, existing, key, record, number, fields, record_id=None):
         """The key and the values imported, beside the record; the LOG's line about the row."""
         imported = {field: _jsonable(value) for field, value in fields.items()}
         if existing is None:
             existing = ImportKey(kind=self.kind, origin=self.origin, source_key=key, record_id=record.id)
             db.session.add(existing)
+        existing.record_id = record_id or record.id
         existing.imported_values, existing.file_name, existing.row_number = imported, self.file_name[:200], number
         record_event(LogEntry.IMPORT, user=self.actor, entity=record, note=self.note(number))
         db.session.flush()
@@ -255,13 +297,7 @@ class RowImporter:
 
     def subscription_row(self, number, key, values, existing):
         fields = self.subscription_fields(number, values)
-        client_key = fields.pop("client_key")
-        client_link = db.session.scalar(select(ImportKey).where(
-            ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
-        client = db.session.get(Client, client_link.record_id) if client_link is not None else None
-        if client is None:
-            raise Refused(gettext("No client with the number %(key)s has been imported (import the clients first).",
-                                  key=client_key))
+        client = self.client_by_key(fields.pop("client_key"))
         service = fields.pop("service")
         fields["client_id"], fields["service_id"] = client.id, service.id
         if existing is None:

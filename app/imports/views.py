@@ -14,7 +14,7 @@ from app.core.views import shown_refusals
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.imports.columns import template_csv
-from app.imports.models import CLIENTS, KINDS, SUBSCRIPTIONS, ImportFile
+from app.imports.models import BALANCES, CLIENTS, KINDS, PAYMENTS, SUBSCRIPTIONS, ImportFile
 from app.imports.services import (
     OUTCOME_LABELS,
     OUTCOMES,
@@ -27,7 +27,8 @@ from app.imports.services import (
 from app.security.permissions import IMPORT_DATA
 from app.security.rights import require_right
 
-KIND_LABELS = {CLIENTS: _l("Clients"), SUBSCRIPTIONS: _l("Subscriptions")}
+KIND_LABELS = {CLIENTS: _l("Clients"), SUBSCRIPTIONS: _l("Subscriptions"), BALANCES: _l("Opening balances"),
+               PAYMENTS: _l("Payment history")}
 MAX_FILE_BYTES = 50 * 1024 * 1024
 RECENT_FILES = 10
 # A page of a large file's report shows every row that is not "unchanged", up to this many.
@@ -89,7 +90,7 @@ class ImportView(BaseView):
                 abort(404)
         content = upload.read(MAX_FILE_BYTES + 1) if upload else b""
         if kind not in KINDS:
-            flash(gettext("Choose what the file holds: clients or subscriptions."), "danger")
+            flash(gettext("Choose what the file holds: clients, subscriptions, balances or payments."), "danger")
             return redirect(url_for("ImportView.index"))
         if not content:
             flash(gettext("Choose a CSV or XLSX file."), "danger")

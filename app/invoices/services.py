@@ -160,7 +160,8 @@ def invoice_for(payment):
 def may_invoice(actor, payment):
     """Whether the actor may have an invoice issued for this payment: who may record payments, for a payment in
     their scope that is not itself a reversal (the payment page's button asks this too)."""
-    return may(actor, permissions.RECORD_PAYMENT) and not payment.is_reversal and in_scope(payment, actor)
+    return (may(actor, permissions.RECORD_PAYMENT) and not payment.is_reversal and not payment.imported_from
+            and in_scope(payment, actor))
 
 
 def issue_invoice(actor, payment, issue_date=None):
@@ -178,6 +179,8 @@ def issue_invoice(actor, payment, issue_date=None):
         return existing
     if payment.is_reversal:
         raise InvoiceRefused(gettext("A reversal gets a credit note, not an invoice."))
+    if payment.imported_from:
+        raise InvoiceRefused(gettext("A payment moved in from the previous system gets no invoice here."))
     if reversal_of(payment) is not None:
         raise InvoiceRefused(gettext("The payment is reversed; there is nothing to invoice."))
     issue_date = issue_date or local_today()

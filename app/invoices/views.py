@@ -140,7 +140,10 @@ class PaymentDocumentsView(BaseView):
     @expose("/receipt/<int:pk>")
     @has_access
     def receipt(self, pk):
-        return receipt_response(self._payment_or_404(pk))
+        payment = self._payment_or_404(pk)
+        if payment.imported_from:
+            abort(404)  # moved in from the previous system: its receipt was issued there
+        return receipt_response(payment)
 
     @expose("/invoice/<int:pk>", methods=["POST"])
     @has_access

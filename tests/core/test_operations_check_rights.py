@@ -54,7 +54,8 @@ from tests.factories import (
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA_MODULES = [
-    "app.clients.subscriptions", "app.billing.freeze", "app.billing.charges", "app.notifications.templates",
+    "app.clients.subscriptions", "app.billing.freeze", "app.billing.charges", "app.billing.opening",
+    "app.notifications.templates",
     "app.reports.exports", "app.security.two_factor",
 ]
 # What an operation may raise when it refuses: FieldErrors (the panel shows it under the fields, the API answers
@@ -90,6 +91,13 @@ WRITERS = {
     "app.billing.charges.add_manual_charge":
         lambda w, a: w.fn(a, w.client, description="Ремонт", amount="5.00", currency="EUR"),
     "app.billing.charges.cancel_charge": lambda w, a: w.fn(a, w.charge, "По грешка"),
+    "app.billing.opening.carry_debt": lambda w, a: w.fn(a, w.client, "5.00", _today(w)),
+    "app.billing.opening.change_debt": lambda w, a: w.fn(a, w.charge, "6.00"),
+    "app.billing.opening.cancel_debt": lambda w, a: w.fn(a, w.charge, "Поправено салдо"),
+    "app.billing.opening.carry_credit": lambda w, a: w.fn(a, w.client, "5.00", _today(w), "внос от x.csv, ред 2"),
+    "app.billing.opening.withdraw_credit": lambda w, a: w.fn(a, w.payment, "внос от x.csv, ред 2"),
+    "app.billing.opening.record_past_payment":
+        lambda w, a: w.fn(a, w.client, "5.00", _today(w), "внос от x.csv, ред 2"),
     "app.billing.freeze.freeze_subscription":
         lambda w, a: w.fn(a, w.subscription, starts_on=_today(w) + timedelta(days=1),
                           ends_on=_today(w) + timedelta(days=5), reason="На море"),
@@ -119,6 +127,10 @@ WRITERS = {
     "app.freeftp.services.save_settings": lambda w, a: w.fn(a, {"enabled": False, "max_sessions": 2, "home_quota_mb": 1024}),
     "app.freeftp.services.set_account_active": lambda w, a: w.fn(a, w.ftp_account, False),
     "app.freeftp.services.send_password_reset": lambda w, a: w.fn(a, w.ftp_account),
+    "app.imports.services.import_rows":
+        lambda w, a: w.fn(a, "clients", "klienti.csv", [(2, {"source_key": "7", "name": "Мария Иванова"})],
+                          {"rows": [], "totals": dict.fromkeys(("created", "changed", "unchanged", "refused"), 0)},
+                          dry_run=False),
     "app.imports.services.import_file":
         lambda w, a: w.fn(a, "Име;ЕГН\nМария Иванова;7501020018\n".encode("utf-8"), "klienti.csv", "clients",
                           dry_run=False),
@@ -160,6 +172,7 @@ STEP = "a step inside an operation that checked its own right and scope first"
 NOT_OPERATIONS = {
     "app.audit.services.record_event": "the LOG itself: each operation writes its entry with its actor",
     "app.audit.services.record_security_event": "the LOG of a refusal (a login, the protection list)",
+    "app.imports.services.judge": STEP + " (import_rows, import_ubilling: a row of an import)",
     "app.billing.charges.add_charge": STEP + " (the cycle's traffic fee, a sale's installation fee)",
     "app.billing.charges.add_installation_charge": STEP + " (subscription_sold: the sale)",
     "app.billing.charges.cancel_sale_charges": STEP + " (subscription_status_changed: the status change)",
@@ -204,6 +217,7 @@ READ_ONLY = {
     "app.billing.charges": "advance_total anchor_day client_due due_lines due_today not_reversed open_charges "
                            "payment_method payment_type period_fee_eur periods_for subscription_due",
     "app.billing.freeze": "frozen_days_in_year",
+    "app.billing.opening": "debt_description moment_of",
     "app.cashdesk.services": "closing_of closing_totals day_payments day_totals desk_collectors desk_day "
                              "desk_operators home_takings reachable_operator sees_all_desks totals_difference "
                              "visible_desk",
@@ -219,7 +233,7 @@ READ_ONLY = {
     "app.freeftp.services": "account_may_log_in address_may_register check_account_password check_password_link "
                             "current_settings email_matches_pattern fold is_clients_email parse_networks "
                             "rate_limit_message search_words settings_errors",
-    "app.imports.services": "may_import origin_of refused_rows_file template_rows",
+    "app.imports.services": "may_import new_report note_row origin_of refused_rows_file template_rows",
     "app.invoices.services": "invoice_for issuer_details issuer_key may_invoice place_of_issue split_vat",
     "app.networks.services": "address_listing address_page find_in_network first_free_address holder_visible "
                              "matching_networks network_errors normalize_mac parse_cidr",
