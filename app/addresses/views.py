@@ -3,6 +3,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
+from app.core.menu import in_menu
 from app.addresses.models import NEIGHBOURHOOD_KINDS, Block, City, Neighbourhood, Technology
 from app.addresses.services import coverage, neighbourhoods
 from app.audit.formatting import register_entity
@@ -121,9 +122,9 @@ def register(appbuilder):
     register_entity(Neighbourhood, _l("Neighbourhood"), NEIGHBOURHOOD_LABELS)
     register_entity(Block, _l("Block"), BLOCK_LABELS)
     appbuilder.add_view(NeighbourhoodView, "Neighbourhoods", label=_l("Neighbourhoods"), icon="fa-map",
-                        category="Addresses", category_label=_l("Addresses"), category_icon="fa-map-marker")
-    appbuilder.add_view(BlockView, "Blocks", label=_l("Blocks"), icon="fa-building", category="Addresses")
-    appbuilder.add_view(CoverageView, "Coverage", label=_l("Coverage"), icon="fa-th", category="Addresses")
-    appbuilder.add_view(CityView, "Cities", label=_l("Cities"), icon="fa-globe", category="Addresses")
+                        **in_menu("Addresses"))
+    appbuilder.add_view(BlockView, "Blocks", label=_l("Blocks"), icon="fa-building", **in_menu("Addresses"))
+    appbuilder.add_view(CoverageView, "Coverage", label=_l("Coverage"), icon="fa-th", **in_menu("Addresses"))
+    appbuilder.add_view(CityView, "Cities", label=_l("Cities"), icon="fa-globe", **in_menu("Addresses"))
     appbuilder.add_view(TechnologyView, "Technologies", label=_l("Technologies"), icon="fa-plug",
-                        category="Addresses")
+                        **in_menu("Addresses"))

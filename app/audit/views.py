@@ -2,6 +2,7 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app.core.menu import in_menu
 from app.audit import formatting
 from app.audit.formatting import entity_label, format_operation, prefetch_references, record_links
 from app.audit.models import LogEntry
@@ -94,11 +95,5 @@ def register(appbuilder):
     HOME_PAGE.add("home/_latest_entries.html", home_log, order=90)
     formatting.init_app(current_app)
     show_history_with(record_history)
-    appbuilder.add_view(
-        LogView,
-        "Log",
-        label=_l("LOG"),
-        icon="fa-history",
-        category="Company",
-        category_label=_l("Company"),
-    )
+    appbuilder.add_view(LogView, "Log", label=_l("LOG"), icon="fa-history",
+                        **in_menu("Company"))

@@ -15,6 +15,8 @@ from app.billing.services import (
     reverse_payment,
 )
 from app.core.actors import current_operator
+from app.core.api import (RECORD_ID, RECORD_SCHEMA, api_operation, body_text, documented, json_answer, json_request,
+                          reason_request, record_answer)
 from app.core.errors import FieldErrors
 from app.core.money import CURRENCY_CHOICES
 from app.core.openapi import AmountValue, IdOrCode, JsonInteger
@@ -31,6 +33,14 @@ PAYMENT_FIELDS = ["id", "paid_at", "client.id", "client.client_number", "client.
                   "note", "reversal_of.id"]
 CODE_LENGTH = 20  # PaymentMethod.code, PaymentType.code
 LISTS = {"method": PaymentMethod, "payment_type": PaymentType}
+MAX_REASON = 500  # a reversal's reason, as the spec publishes it
+
+
+def _recorded_answer(description):
+    """The spec's answer with a recorded payment (PaymentApi._recorded)."""
+    return json_answer(description, {"id": {"type": "integer"}, "result": RECORD_SCHEMA,
+                                     "warnings": {"type": "array", "items": {"type": "string"}}},
+                       required=["id", "result", "warnings"])
 
 
 class PaymentRecord(Schema):
@@ -97,63 +107,22 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     @protect()
     @safe
     @permission_name("post")
+    @documented(
+        requestBody=json_request({"$ref": "#/components/schemas/{{self.__class__.__name__}}.post"}),
+        responses={200: _recorded_answer("The request id was recorded before; the payment it recorded, nothing new"),
+                   201: _recorded_answer("The payment recorded, and messages about what followed it (an invoice "
+                                         "not issued)")})
     def post(self):
         """Record a payment of a client, as the cash desk does: the same "record payment" right, only for a client
-        within the operator's reach, the same refusals (nothing is recorded then).
-        ---
-        post:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  $ref: '#/components/schemas/{{self.__class__.__name__}}.post'
-          responses:
-            200:
-              description: The request id was recorded before; the payment it recorded, nothing new
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    required: [id, result, warnings]
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
-                      warnings:
-                        type: array
-                        items:
-                          type: string
-            201:
-              description: The payment recorded, and messages about what followed it (an invoice not issued)
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    required: [id, result, warnings]
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
-                      warnings:
-                        type: array
-                        items:
-                          type: string
-        """
+        within the operator's reach, the same refusals (nothing is recorded then)."""
         return self.post_headless()
 
+    @api_operation
     def post_headless(self):
         actor = current_operator()
         if not may(actor, permissions.RECORD_PAYMENT):
             return self.response_403()
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
-        values, refusal = self._load(self.add_model_schema, body)
-        if refusal is not None:
-            return refusal
+        values = self.loaded(self.add_model_schema, self.json_body())
         try:
             client, method, payment_type = payment_references(actor, values["client"], values.get("method"),
                                                               values.get("payment_type"))
@@ -162,8 +131,6 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
                 amount=values.get("amount"), currency=values["currency"], method=method, chosen_type=payment_type,
                 note=values.get("note"), request_key=values.get("request_id"),
             )
-        except FieldErrors as refusal:
-            return self._refused(refusal)
         except IntegrityError:
             # The same request sent twice at once: the other one recorded it.
             discard()
@@ -191,64 +158,18 @@ class PaymentApi(DealerScopedApi, BillingModelApi):
     @protect()
     @safe
     @permission_name("reverse")
+    @documented(path=[RECORD_ID], requestBody=reason_request(MAX_REASON),
+                responses={201: record_answer("The reversal, a payment of its own with the negative amount")})
+    @api_operation
     def reverse(self, pk):
-        """Reverse a payment, saying why: the same right and rules as the panel.
-        ---
-        post:
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  required: [reason]
-                  properties:
-                    reason:
-                      type: string
-                      minLength: 1
-                      maxLength: 500
-          responses:
-            201:
-              description: The reversal, a payment of its own with the negative amount
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-        """
+        """Reverse a payment, saying why: the same right and rules as the panel."""
         actor = current_operator()
         if not may(actor, permissions.REVERSE_PAYMENT):
             return self.response_403()
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
-        payment = get_in_scope(Payment, pk, actor)
-        if payment is None:
-            return self.response_404()
-        reason = body.get("reason")
+        body = self.json_body()
+        payment = self.found(get_in_scope(Payment, pk, actor))
         try:
-            reversal = reverse_payment(actor, payment, reason if isinstance(reason, str) else None)
-        except FieldErrors as refusal:
-            return self._refused(refusal)
+            reversal = reverse_payment(actor, payment, body_text(body, "reason"))
         except IntegrityError:
             return self._refused(FieldErrors({"reason": [gettext("This payment is already reversed.")]}))
         return self.response(201, id=reversal.id, result=self._show(reversal))

@@ -1,5 +1,5 @@
 """Freezes (ваканция) at /freezes/: made from the client card, ended early from the freeze's page."""
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -10,13 +10,11 @@ from app.billing.freeze import end_freeze_early, freeze_subscription
 from app.billing.models import SubscriptionFreeze
 from app.clients.views import BackToTheCard, SubscriptionOfClientFilter
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime
 from app.core.scoping import DealerScopedView
-from app.core.transaction import discard
 from app.core.forms import BulgarianDateField
-from app.core.validators import InvalidValue, parse_day
-from app.core.views import BillingInterface, BillingModelView, RecordOperations, ReadOnlyModelView
+from app.core.validators import parse_day
+from app.core.views import AddedOnly, BillingInterface, BillingModelView, RecordOperations, shown_refusals
 from app.security.rights import may_access
 
 FREEZE_LABELS = {
@@ -31,7 +29,7 @@ def create_freeze(actor, subscription=None, **values):
     return freeze_subscription(actor, subscription, **values)
 
 
-class FreezeView(DealerScopedView, BackToTheCard, BillingModelView):
+class FreezeView(AddedOnly, DealerScopedView, BackToTheCard, BillingModelView):
     datamodel = BillingInterface(SubscriptionFreeze)
     route_base = "/freezes"
     class_permission_name = "SubscriptionFreeze"
@@ -64,31 +62,16 @@ class FreezeView(DealerScopedView, BackToTheCard, BillingModelView):
         "paid_until_before": format_date, "paid_until_after": format_date, "created_at": format_datetime,
     }
     operations = RecordOperations(create=create_freeze)
-    edit = ReadOnlyModelView.edit
-    delete = ReadOnlyModelView.delete
-    action = ReadOnlyModelView.action
-    action_post = ReadOnlyModelView.action_post
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            freeze = self.datamodel.get(kwargs["pk"], self._base_filters)
-            kwargs["can_end"] = (freeze is not None and freeze.ended_on is None
-                                 and may_access(current_operator(), "can_add", "SubscriptionFreeze"))
-        return super().render_template(template, **kwargs)
+    def record_page(self, freeze):
+        return {"can_end": freeze.ended_on is None and may_access(current_operator(), "can_add", "SubscriptionFreeze")}
 
     @expose("/end/<int:pk>", methods=["POST"])
     @has_access
     def end(self, pk):
         """Ends a freeze early: the service works again from the day typed; the unused days come off."""
-        freeze = self.datamodel.get(pk, self._base_filters)
-        if freeze is None:
-            abort(404)
-        try:
+        freeze = self.record_or_404(pk)
+        with shown_refusals():
             unused = end_freeze_early(current_operator(), freeze, back_on=parse_day(request.form.get("back_on")))
             flash(gettext("The freeze ends; %(days)d unused days came off \"paid until\".", days=unused), "info")
-        except InvalidValue as error:
-            flash(str(error.message), "danger")
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
         return redirect(url_for("FreezeView.show", pk=pk))

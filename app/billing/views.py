@@ -10,6 +10,7 @@ from sqlalchemy import false
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, StringField
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.billing import usable
 from app.billing.api import PaymentApi
@@ -38,13 +39,13 @@ from app.billing.services import (
 from app.clients.models import Client
 from app.clients.views import CLIENT_CARD, BackToTheCard, ClientChoiceFilter, SubscriptionOfClientFilter
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no, local_today, utc_bounds
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.sections import PageSections
 from app.core.transaction import discard
 from app.core.validators import FieldCheck, ModelRules
 from app.core.views import (
+    AddedOnly,
     BillingInterface,
     BillingModelView,
     CappedCountInterface,
@@ -52,6 +53,7 @@ from app.core.views import (
     ReadOnlyModelView,
     RecordOperations,
     requested_day,
+    shown_refusals,
 )
 from app.security import permissions
 from app.extensions import db
@@ -195,7 +197,7 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         return super().render_template(template, **kwargs)
 
     def _payment_page(self, pk):
-        payment = self._payment_or_404(pk)
+        payment = self.record_or_404(pk)
         actor = current_operator()
         reversal = reversal_of(payment)
         return {
@@ -205,12 +207,6 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
             "format_money": format_money,
             **PAYMENT_PAGE.context(payment, actor, reversal=reversal),
         }
-
-    def _payment_or_404(self, pk):
-        payment = self.datamodel.get(pk, self._base_filters)
-        if payment is None:
-            abort(404)
-        return payment
 
     @expose("/record/<int:client_id>", methods=["GET", "POST"])
     @has_access
@@ -224,19 +220,16 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
         form_values = {}
         if request.method == "POST":
             form_values = read_payment_form(request.form)
-            try:
-                result = record_payment(actor, client, **form_values)
-            except FieldErrors as refusal:
-                discard()
-                flash(str(refusal), "danger")
-            except IntegrityError:
-                # The same form sent twice at once: the other request recorded it.
-                discard()
-                repeated = find_by_request_key(form_values.get("request_key"))
-                if repeated is None:
-                    raise
-                return redirect(url_for("PaymentView.show", pk=repeated.id))
-            else:
+            with shown_refusals():
+                try:
+                    result = record_payment(actor, client, **form_values)
+                except IntegrityError:
+                    # The same form sent twice at once: the other request recorded it.
+                    discard()
+                    repeated = find_by_request_key(form_values.get("request_key"))
+                    if repeated is None:
+                        raise
+                    return redirect(url_for("PaymentView.show", pk=repeated.id))
                 if result.repeated:
                     flash(gettext("This payment was already recorded."), "info")
                 else:
@@ -252,16 +245,10 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     @expose("/reverse/<int:pk>", methods=["POST"])
     @has_access
     def reverse(self, pk):
-        payment = self._payment_or_404(pk)
-        try:
+        payment = self.record_or_404(pk)
+        with shown_refusals(conflict=gettext("This payment is already reversed.")):
             reverse_payment(current_operator(), payment, request.form.get("reason"))
             flash(gettext("The payment is reversed."), "info")
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        except IntegrityError:
-            discard()
-            flash(gettext("This payment is already reversed."), "danger")
         return redirect(url_for("PaymentView.show", pk=pk))
 
 
@@ -304,7 +291,7 @@ def card_payment_count(client, actor, **_known):
     return db.select(db.func.count(Payment.id)).where(Payment.client_id == client.id)
 
 
-class ChargeView(DealerScopedView, BackToTheCard, BillingModelView):
+class ChargeView(AddedOnly, DealerScopedView, BackToTheCard, BillingModelView):
     datamodel = BillingInterface(Charge)
     route_base = "/charges"
     class_permission_name = "Charge"
@@ -343,31 +330,18 @@ class ChargeView(DealerScopedView, BackToTheCard, BillingModelView):
         "is_open": format_yes_no,
     }
     operations = RecordOperations(create=create_manual_charge)
-    edit = ReadOnlyModelView.edit
-    delete = ReadOnlyModelView.delete
-    action = ReadOnlyModelView.action
-    action_post = ReadOnlyModelView.action_post
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            charge = self.datamodel.get(kwargs["pk"], self._base_filters)
-            kwargs["can_cancel"] = charge is not None and charge.is_open and may(current_operator(),
-                                                                                 permissions.ADD_CHARGES)
-        return super().render_template(template, **kwargs)
+    def record_page(self, charge):
+        return {"can_cancel": charge.is_open and may(current_operator(), permissions.ADD_CHARGES)}
 
     @expose("/cancel/<int:pk>", methods=["POST"])
     @has_access
     def cancel(self, pk):
         """Cancel a charge made by mistake, with a reason."""
-        charge = self.datamodel.get(pk, self._base_filters)
-        if charge is None:
-            abort(404)
-        try:
+        charge = self.record_or_404(pk)
+        with shown_refusals():
             cancel_charge(current_operator(), charge, request.form.get("reason"))
             flash(gettext("The charge is cancelled."), "info")
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
         return redirect(url_for("ChargeView.show", pk=pk))
 
 
@@ -449,18 +423,18 @@ def register(appbuilder):
     register_entity(PaymentType, _l("Payment type"), LIST_LABELS)
     register_entity(CurrencyRate, _l("Currency rate"), RATE_LABELS)
     appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-money",
-                        category="Payments", category_label=_l("Payments"), category_icon="fa-eur")
-    appbuilder.add_view(ChargeView, "Charges", label=_l("Charges"), icon="fa-file-text-o", category="Payments")
+                        **in_menu("Payments"))
+    appbuilder.add_view(ChargeView, "Charges", label=_l("Charges"), icon="fa-file-text-o", **in_menu("Payments"))
     appbuilder.add_view(PaymentMethodView, "Payment methods", label=_l("Payment methods"), icon="fa-credit-card",
-                        category="Payments")
+                        **in_menu("Payments"))
     appbuilder.add_view(PaymentTypeView, "Payment types", label=_l("Payment types"), icon="fa-tags",
-                        category="Payments")
+                        **in_menu("Payments"))
     appbuilder.add_view(CurrencyRateView, "Currencies", label=_l("Currency rates"), icon="fa-usd",
-                        category="Payments")
+                        **in_menu("Payments"))
     register_entity(SubscriptionFreeze, _l("Freeze"), FREEZE_LABELS)
     appbuilder.add_view(BillingRunView, "Billing cycle", label=_l("Billing cycle"), icon="fa-refresh",
-                        category="Payments")
-    appbuilder.add_view(FreezeView, "Freezes", label=_l("Freezes"), icon="fa-snowflake-o", category="Clients")
+                        **in_menu("Payments"))
+    appbuilder.add_view(FreezeView, "Freezes", label=_l("Freezes"), icon="fa-snowflake-o", **in_menu("Clients"))
     appbuilder.add_api(PaymentApi)
     CLIENT_CARD.add("billing/_card_money.html", card_payments, order=10, place="summary")
     CLIENT_CARD.add("billing/_card_payments.html", None, order=10, place="payments", count=card_payment_count)

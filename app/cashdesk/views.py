@@ -5,6 +5,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.cashdesk.documents import handover_response
 from app.cashdesk.models import CashDeskClosing
@@ -120,4 +121,4 @@ def register(appbuilder):
     HOME_PAGE.add("home/_takings.html", home_cash, order=20)
     register_entity(CashDeskClosing, _l("Cash desk closing"), CLOSING_LABELS)
     appbuilder.add_view(CashDeskView, "Cash desk", label=_l("Cash desk"), icon="fa-money",
-                        category="Payments", category_label=_l("Payments"))
+                        **in_menu("Payments"))

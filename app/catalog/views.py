@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
@@ -191,8 +192,8 @@ def register(appbuilder):
                     value_labels={"month_type": MONTH_TYPES, "username_type": USERNAME_TYPES})
     register_entity(ServiceParameter, _l("Extra parameter"), PARAMETER_LABELS)
     appbuilder.add_view(ServiceView, "Services", label=_l("Services"), icon="fa-cubes",
-                        category="Catalog", category_label=_l("Catalog"), category_icon="fa-book")
+                        **in_menu("Catalog"))
     appbuilder.add_view(ServiceGroupView, "Service groups", label=_l("Service groups"), icon="fa-folder",
-                        category="Catalog")
+                        **in_menu("Catalog"))
     appbuilder.add_view_no_menu(ServiceParameterView)
     appbuilder.add_api(ServiceApi)

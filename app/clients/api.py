@@ -1,7 +1,7 @@
 """REST API: /api/v1/clients/ and /api/v1/subscriptions/, over the same operations as the panel."""
 from flask_appbuilder.api import expose, permission_name, protect, safe
 from flask_appbuilder.models.filters import BaseFilter
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 from sqlalchemy import false
 
@@ -9,7 +9,8 @@ from app.clients.models import ACTIVE, SUSPENDED, TERMINATED, Client, Subscripti
 from app.clients.services import create_client, phone_condition, update_client
 from app.clients.subscriptions import change_status_by_hand, change_technical_parameters, sell_subscription
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors, StateConflict
+from app.core.api import RECORD_ID, api_operation, documented, json_request, record_answer
+from app.core.errors import StateConflict
 from app.core.openapi import NotBlank, TypedDaysConverter
 from app.core.transaction import discard
 from app.core.validators import as_id, check_egn, check_eik, check_vat_number
@@ -118,53 +119,19 @@ class SubscriptionApi(DealerScopedApi, BillingModelApi):
     @protect()
     @safe
     @permission_name("status")
+    @documented(path=[RECORD_ID], requestBody=json_request({"$ref": "#/components/schemas/SubscriptionStatusChange"}),
+                responses={200: record_answer("The subscription with its new status"),
+                           409: {"$ref": "#/components/responses/409"}})
+    @api_operation
     def status(self, pk):
         """Change the subscription's status, saying why: the card's status change, under the same "change
-        status" permission, scope and rules; the card and the LOG show the reason.
-        ---
-        post:
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  $ref: '#/components/schemas/SubscriptionStatusChange'
-          responses:
-            200:
-              description: The subscription with its new status
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
-            404:
-              $ref: '#/components/responses/404'
-            409:
-              $ref: '#/components/responses/409'
-        """
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
-        subscription = self.datamodel.get(as_id(pk), self._base_filters)
-        if subscription is None:
-            return self.response_404()
-        values, refusal = self._load(self.status_change_schema, body)
-        if refusal is not None:
-            return refusal
+        status" permission, scope and rules; the card and the LOG show the reason."""
+        body = self.json_body()
+        subscription = self.found(self.datamodel.get(as_id(pk), self._base_filters))
+        values = self.loaded(self.status_change_schema, body)
         try:
             change_status_by_hand(current_operator(), subscription, values["status"], values["reason"])
         except StateConflict as conflict:
             discard()
             return self.response(409, message=conflict.errors)
-        except FieldErrors as refusal:
-            return self._refused(refusal)
         return self.response(200, id=subscription.id, result=self.show_model_schema.dump(subscription))

@@ -6,10 +6,12 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import record_links, register_entity
 from app.audit.services import owned_history
 from app.clients.api import (
@@ -24,12 +26,11 @@ from app.clients.models import KINDS, Client, Subscription
 from app.clients.services import client_card, home_figures, mask_egn, record_personal_data_read, search_condition
 from app.clients.subscriptions import change_status_by_hand, may_read_password, record_password_read
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import format_date, format_datetime, format_yes_no
 from app.core.sections import PageSections
-from app.core.transaction import discard
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
-from app.core.views import HOME_PAGE, BillingInterface, BillingModelView
+from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, shown_refusals
+from app.extensions import db
 from app.security import permissions
 from app.security.rights import may, may_access
 from app.core.scoping import DealerScopedView
@@ -309,6 +310,38 @@ class SubscriptionOfClientFilter(BaseFilter):
         return query.filter(self.model.client_id == (client_id or -1))
 
 
+def form_client_filters(model, prefix):
+    """The filters of a form about one client's record (`model`: a contract, a task), added from the client card:
+    (the client it offers: the edited record's, or ?client=; the subscriptions it offers: that client's).
+    `prefix` keeps their FAB names apart."""
+
+    def form_client_id():
+        pk = (request.view_args or {}).get("pk")
+        if pk is not None:
+            return db.session.scalar(select(model.client_id).where(model.id == pk))
+        return request.args.get("client", type=int)
+
+    class FormClientFilter(BaseFilter):
+        """The add form offers only the client whose card it was opened from."""
+
+        name = "client of the form"
+        arg_name = f"{prefix}_client"
+
+        def apply(self, query, value):
+            return query.filter(self.model.id == (form_client_id() or -1))
+
+    class FormClientSubscriptionsFilter(BaseFilter):
+        """The form offers only the subscriptions of the record's client."""
+
+        name = "subscriptions of the form's client"
+        arg_name = f"{prefix}_client_subscriptions"
+
+        def apply(self, query, value):
+            return query.filter(self.model.client_id == (form_client_id() or -1))
+
+    return FormClientFilter, FormClientSubscriptionsFilter
+
+
 class BackToTheCard:
     """Mixin for a view whose records are also added from the client card (?client=<id>): the save returns
     to the card, which shows the new record, instead of the record's own page."""
@@ -383,27 +416,19 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     def prefill_form(self, form, pk):
         form.password.data = ""
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            subscription = self.datamodel.get(kwargs["pk"], self._base_filters)
-            if subscription is not None:
-                record_password_read(current_operator(), subscription)
-        return super().render_template(template, **kwargs)
+    def record_page(self, subscription):
+        record_password_read(current_operator(), subscription)
+        return {}
 
     @expose("/status/<int:pk>", methods=["POST"])
     @has_access
     def status(self, pk):
         """Change the status from the card: suspend, activate, terminate — with a reason."""
-        subscription = self.datamodel.get(pk, self._base_filters)
-        if subscription is None:
-            abort(404)
-        try:
+        subscription = self.record_or_404(pk)
+        with shown_refusals():
             change_status_by_hand(current_operator(), subscription, request.form.get("status"),
                                   request.form.get("reason"))
             flash(gettext("Status changed."), "info")
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
         return redirect(url_for("ClientView.show", pk=subscription.client_id))
 
 
@@ -416,9 +441,9 @@ def register(appbuilder):
     register_entity(Client, _l("Client"), LABELS, personal_fields={"egn": mask_egn}, value_labels={"kind": KINDS})
     register_entity(Subscription, _l("Subscription"), SUBSCRIPTION_LABELS, value_labels={"status": STATUS_LABELS})
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book",
-                        category="Clients", category_label=_l("Clients"), category_icon="fa-users")
+                        **in_menu("Clients"))
     appbuilder.add_view(SubscriptionView, "Subscriptions", label=_l("Subscriptions"), icon="fa-plug",
-                        category="Clients")
+                        **in_menu("Clients"))
     appbuilder.add_api(ClientApi)
     appbuilder.add_api(SubscriptionApi)
 

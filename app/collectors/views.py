@@ -6,6 +6,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.collectors.epay_billing import answer_pay_confirm, answer_pay_init
 from app.collectors.models import EPAY_BILLING, OWN_PROTOCOL, PaymentCollector
@@ -129,14 +130,7 @@ def pay_confirm(code):
 
 def register(appbuilder):
     register_entity(PaymentCollector, _l("Payment collector"), LABELS)
-    appbuilder.add_view(
-        PaymentCollectorView,
-        "Payment collectors",
-        label=_l("Payment collectors"),
-        icon="fa-plug",
-        category="Payments",
-        category_label=_l("Payments"),
-        category_icon="fa-money",
-    )
+    appbuilder.add_view(PaymentCollectorView, "Payment collectors", label=_l("Payment collectors"), icon="fa-plug",
+                        **in_menu("Payments"))
     csrf.exempt(public)
     current_app.register_blueprint(public)

@@ -1,7 +1,6 @@
 """Contract types at /contract-types/, contracts at /contracts/ with their preview and PDF."""
-from flask import Response, abort, request
+from flask import Response
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
@@ -9,8 +8,9 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectField, TextAreaField, widgets
 from wtforms.validators import DataRequired
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
-from app.clients.views import CLIENT_CARD
+from app.clients.views import CLIENT_CARD, form_client_filters
 from app.contracts.api import CONTRACT_OPERATIONS, ContractApi
 from app.contracts.models import ACTIVE, DRAFT, TERMINATED, Contract, ContractType
 from app.core.sandbox import TemplateProblem, screen_page
@@ -101,33 +101,7 @@ class ContractTypeView(BillingModelView):
     description_columns = {"services": _l("The services this contract is for; empty: any service.")}
 
 
-def _form_client_id():
-    """The client of a contract form: the edited contract's, or ?client= when
-    the add form is opened from the client card."""
-    pk = (request.view_args or {}).get("pk")
-    if pk is not None:
-        return db.session.scalar(select(Contract.client_id).where(Contract.id == pk))
-    return request.args.get("client", type=int)
-
-
-class FormClientFilter(BaseFilter):
-    """The add form offers only the client whose card it was opened from."""
-
-    name = "client of the form"
-    arg_name = "contract_client"
-
-    def apply(self, query, value):
-        return query.filter(self.model.id == (_form_client_id() or -1))
-
-
-class FormClientSubscriptionsFilter(BaseFilter):
-    """Contract forms offer only the subscriptions of the contract's client."""
-
-    name = "subscriptions of the form's client"
-    arg_name = "contract_client_subscriptions"
-
-    def apply(self, query, value):
-        return query.filter(self.model.client_id == (_form_client_id() or -1))
+FormClientFilter, FormClientSubscriptionsFilter = form_client_filters(Contract, "contract")
 
 
 class ContractView(DealerScopedView, BillingModelView):
@@ -206,10 +180,7 @@ class ContractView(DealerScopedView, BillingModelView):
 
     def _contract_to_print(self, pk):
         require_right(PRINT_CONTRACTS)
-        contract = self.datamodel.get(pk, self._base_filters)
-        if contract is None:
-            abort(404)
-        return contract
+        return self.record_or_404(pk)
 
     def _problem_page(self, contract, problem):
         return self._page(contract, problem=str(problem))
@@ -244,7 +215,7 @@ def register(appbuilder):
     register_entity(ContractType, _l("Contract type"), TYPE_LABELS)
     register_entity(Contract, _l("Contract"), LABELS, value_labels={"status": STATUSES})
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-file-text-o",
-                        category="Contracts", category_label=_l("Contracts"), category_icon="fa-file-text")
+                        **in_menu("Contracts"))
     appbuilder.add_view(ContractTypeView, "Contract types", label=_l("Contract types"), icon="fa-files-o",
-                        category="Contracts")
+                        **in_menu("Contracts"))
     appbuilder.add_api(ContractApi)

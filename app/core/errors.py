@@ -19,7 +19,7 @@ class FieldErrors(Exception):
     def __str__(self):
         # One line, for a refusal flashed rather than shown under a field
         # (a status change, a reversal, a form field the page does not have).
-        return " ".join(message for messages in self.errors.values() for message in messages)
+        return " ".join(str(message) for messages in self.errors.values() for message in messages)
 
 
 class StateConflict(FieldErrors):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
-from flask_appbuilder import IndexView, ModelView, expose
+from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
@@ -29,11 +29,13 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.validators import Optional
 
 from app.core.actors import current_operator
+from app.core.api import Answer, api_operation
 from app.core.errors import FieldErrors
 from app.core.formatting import utc_bounds
 from app.core.forms import BulgarianDateField
 from app.core.openapi import NullableRelationsConverter
 from app.core.sections import PageSections
+from app.core.settings import SETTINGS_ID
 from app.core.transaction import discard
 from app.core.validators import InvalidValue, as_id, parse_day, parse_moment
 
@@ -290,6 +292,39 @@ def show_refusal_on_form(form, refusal):
                 flash(str(message), "danger")
 
 
+class shown_refusals:
+    """`with shown_refusals():` around an operation and what follows its success (a flash, a redirect): a
+    FieldErrors refusal raised inside is undone (discard) and flashed — or shown under the form's fields with
+    `form` — and the view goes on after the block (its redirect, or the form again). A typed value no parser
+    reads (InvalidValue) is flashed the same way. `conflict`: the message for an IntegrityError (the same
+    request twice at once, a record in use). `.refused` is the refusal, None when there was none.
+    """
+
+    def __init__(self, form=None, conflict=None):
+        self.form = form
+        self.conflict = conflict
+        self.refused = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, _traceback):
+        if isinstance(error, FieldErrors):
+            self.refused = error
+        elif isinstance(error, InvalidValue):
+            self.refused = FieldErrors({"_schema": [error.message]})
+        elif isinstance(error, IntegrityError) and self.conflict is not None:
+            self.refused = FieldErrors({"_schema": [self.conflict]})
+        else:
+            return False
+        discard()
+        if self.form is not None:
+            show_refusal_on_form(self.form, self.refused)
+        else:
+            flash(str(self.refused), "danger")
+        return True
+
+
 def form_values(form, columns):
     """The form's values for the view's declared columns, as an operation takes them."""
     return {field.name: field.data for field in form if field.name in columns}
@@ -382,7 +417,16 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
     show_template = "audit/show_with_history.html"
 
+    # record_page(record) -> {name: value}: what a view's record page shows besides the record's columns (its
+    # buttons' conditions, its lines); None for a page of the columns alone.
+    record_page = None
+
     def render_template(self, template, **kwargs):
+        if template == self.show_template and "pk" in kwargs and self.record_page is not None:
+            # FAB has answered 404 already for a record the operator may not see.
+            record = self.datamodel.get(kwargs["pk"], self._base_filters)
+            if record is not None:
+                kwargs.update(self.record_page(record))
         # Only a versioned record has a history; a page of one that is not (a notification) shows none.
         # A page that gathers a wider history of its own (the client card) has set it already.
         if template == self.show_template and "pk" in kwargs and hasattr(self.datamodel.obj, "__versioned__") \
@@ -392,6 +436,13 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
 
     # No model has file columns; FAB's file download route is not registered.
     download = _not_routed("download")
+
+    def record_or_404(self, pk):
+        """The view's record `pk` as the operator may see it (the view's base filters: dealer scope), or 404."""
+        record = self.datamodel.get(pk, self._base_filters)
+        if record is None:
+            abort(404)
+        return record
 
     def __init__(self, **kwargs):
         # The view's own data access object (each view declares its own; the API's has FAB's filters).
@@ -474,9 +525,7 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
         pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            abort(404)
+        item = self.record_or_404(pk)
         pk = self.datamodel.get_pk_value(item)
         if request.method == "POST":
             form = self.edit_form.refresh(request.form)
@@ -487,9 +536,7 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
                 if self._saved(form, lambda values: self.update_record(current_operator(), item, values),
                                self.edit_columns, self.edit_row_message):
                     return None
-                item = self.datamodel.get(pk, self._base_filters)
-                if not item:
-                    abort(404)
+                item = self.record_or_404(pk)
         else:
             form = self.edit_form.refresh(obj=item)
             self.prefill_form(form, pk)
@@ -500,45 +547,78 @@ class BillingModelView(RecordAdapter, RecordRules, ListNote, ModelView):
 
     def _saved(self, form, save, columns, message):
         """Runs the save; True when it is done, else the refusal is undone and shown on the form."""
-        try:
+        with shown_refusals(form, conflict=gettext("Already exists.")):
             save(form_values(form, columns))
-        except FieldErrors as refusal:
-            discard()
-            show_refusal_on_form(form, refusal)
-            return False
-        except IntegrityError:
-            discard()
-            flash(gettext("Already exists."), "danger")
-            return False
-        flash(message, "success")
-        return True
+            flash(message, "success")
+            return True
+        return False
 
     def _delete(self, pk):
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            abort(404)
-        try:
+        item = self.record_or_404(pk)
+        with shown_refusals(conflict=gettext("The record is in use and cannot be deleted.")):
             self.delete_record(current_operator(), item)
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        except IntegrityError:
-            discard()
-            flash(gettext("The record is in use and cannot be deleted."), "danger")
-        else:
             flash(self.delete_row_message, "success")
         self.update_redirect()
 
 
-class ReadOnlyModelView(BillingModelView):
-    """List and show only: the routes that could change a record do not exist."""
+class AddedOnly:
+    """Put first among a view's bases: records added, then only shown — no generated edit, delete or actions (a
+    record's later changes are its own operations' routes)."""
 
-    base_permissions = ["can_list", "can_show"]
-    add = _not_routed("add")
     edit = _not_routed("edit")
     delete = _not_routed("delete")
     action = _not_routed("action")
     action_post = _not_routed("action_post")
+
+
+class ReadOnlyModelView(AddedOnly, BillingModelView):
+    """List and show only: the routes that could change a record do not exist."""
+
+    base_permissions = ["can_list", "can_show"]
+    add = _not_routed("add")
+
+
+class SettingsView(BaseView):
+    """A page editing one row of settings (head office's company data, FREEFTP's settings): the form, the
+    module's save operation (its refusals under their fields, nothing kept), the row's LOG history.
+
+    A module's view names its form, model, template (extending core/settings.html with its intro) and title,
+    and says how its settings are read (`current`) and saved (`save(actor, values)`, the module's operation).
+    """
+
+    default_view = "edit"
+    method_permission_name = {"edit": "edit"}
+    form_class = None
+    model = None
+    template = "core/settings.html"
+    title = None
+    saved_message = _l("Saved.")
+    label_width = 2  # of 12: the form's label column
+
+    def current(self):
+        """The settings as they are: the stored row, or the defaults of one not saved yet."""
+        raise NotImplementedError
+
+    def save(self, actor, values):
+        raise NotImplementedError
+
+    def page_values(self):
+        """More values for the template (its intro's)."""
+        return {}
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def edit(self):
+        settings = self.current()
+        form = self.form_class(obj=settings)
+        if form.validate_on_submit():
+            with shown_refusals(form):
+                self.save(current_operator(), form.data)
+                flash(str(self.saved_message), "info")
+                return redirect(url_for(f"{self.endpoint}.edit"))
+        return self.render_template(self.template, form=form, history=_record_history(self.model, SETTINGS_ID),
+                                    saved=inspect(settings).persistent, title=self.title,
+                                    label_width=self.label_width, **self.page_values())
 
 
 # Lists that grow without bound (payments, the LOG) count at most this many
@@ -614,9 +694,26 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
     put = _on_record_ids(ModelRestApi.put)
     delete = _on_record_ids(ModelRestApi.delete)
 
-    def _body(self):
+    def json_body(self):
+        """The request's JSON object, or the 400 that says one is expected (an Answer, see @api_operation)."""
         body = request.get_json(silent=True)
-        return body if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            raise Answer(self.response_400(message=gettext("A JSON object is expected.")))
+        return body
+
+    def found(self, record):
+        """The record the path names, or the 404 when there is none the operator may see (an Answer)."""
+        if record is None:
+            raise Answer(self.response_404())
+        return record
+
+    def loaded(self, schema, body, **kwargs):
+        """The body as the schema loads it, or the 422 that says what is wrong with it (an Answer)."""
+        values, refusal = self._load(schema, body, **kwargs)
+        if refusal is not None:
+            discard()
+            raise Answer(refusal)
+        return values
 
     def _raw_errors(self, body):
         errors = {}
@@ -785,46 +882,35 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
             return self.response_400(message=gettext("The page is a whole number from 0 to %(max)d.", max=MAX_PAGE))
         return super().get_list_headless(**kwargs)
 
-    def post_headless(self):
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
-        errors = self._body_errors(self.add_model_schema, body, self.add_columns)
+    def _judged(self, schema, body, columns, pk=None):
+        """The body with nothing _body_errors refuses, or the 422 that lists what it refuses (an Answer)."""
+        errors = self._body_errors(schema, body, columns, pk=pk)
         if errors:
-            return self.response_422(message=errors)
-        item, refusal = self._load(self.add_model_schema, body)
-        if refusal is not None:
-            return refusal
+            raise Answer(self.response_422(message=errors))
+        return body
+
+    @api_operation
+    def post_headless(self):
+        body = self._judged(self.add_model_schema, self.json_body(), self.add_columns)
+        item = self.loaded(self.add_model_schema, body)
         try:
             values = sent_values(item, body, self.add_columns)
             if self.operations.create is not None:
                 _forget_loaded(item)  # the operation builds the record itself
             record = self.create_record(current_operator(), values)
-        except FieldErrors as refusal:
-            return self._refused(refusal)
         except IntegrityError:
             return self._refused(FieldErrors({"_schema": [gettext("Already exists.")]}))
         return self.response(201, result=self.add_model_schema.dump(record, many=False),
                              id=self.datamodel.get_pk_value(record))
 
+    @api_operation
     def put_headless(self, pk):
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            return self.response_404()
-        errors = self._body_errors(self.edit_model_schema, body, self.edit_columns, pk=item.id)
-        if errors:
-            return self.response_422(message=errors)
-        item, refusal = self._load(self.edit_model_schema, self._merge_update_item(item, body), instance=item)
-        if refusal is not None:
-            discard()
-            return refusal
+        body = self.json_body()
+        item = self.found(self.datamodel.get(pk, self._base_filters))
+        self._judged(self.edit_model_schema, body, self.edit_columns, pk=item.id)
+        item = self.loaded(self.edit_model_schema, self._merge_update_item(item, body), instance=item)
         try:
             record = self.update_record(current_operator(), item, sent_values(item, body, self.edit_columns))
-        except FieldErrors as refusal:
-            return self._refused(refusal)
         except IntegrityError:
             return self._refused(FieldErrors({"_schema": [gettext("Already exists.")]}))
         return self.response(200, result=self.edit_model_schema.dump(record, many=False))
@@ -838,14 +924,11 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
                 data[name] = data_item[name]
         return data
 
+    @api_operation
     def delete_headless(self, pk):
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            return self.response_404()
+        item = self.found(self.datamodel.get(pk, self._base_filters))
         try:
             self.delete_record(current_operator(), item)
-        except FieldErrors as refusal:
-            return self._refused(refusal)
         except IntegrityError:
             return self._refused(FieldErrors({"_schema": [gettext("The record is in use and cannot be deleted.")]}))
         return self.response(200, message="OK")

@@ -9,24 +9,13 @@ from app.core.views import BillingInterface, BillingModelApi
 from app.dealers.models import Dealer
 from app.dealers.services import dealer_errors
 
-COLUMNS = [
-    "name",
-    "address",
-    "phone",
-    "fax",
-    "email",
-    "comment",
-    "company_name",
-    "eik",
-    "tax_number",
-    "mol",
-    "company_address",
-    "vat_registered",
-    "vat_number",
-    "bank_name",
-    "bic",
-    "iban",
-]
+# A dealer's fields in the groups the panel's form shows them in (app.dealers.views.FIELDSETS).
+CONTACT_COLUMNS = ["name", "address", "phone", "fax", "email", "comment"]
+COMPANY_COLUMNS = ["company_name", "eik", "tax_number", "mol", "company_address", "vat_registered", "vat_number"]
+BANK_COLUMNS = ["bank_name", "bic", "iban"]
+COLUMNS = CONTACT_COLUMNS + COMPANY_COLUMNS + BANK_COLUMNS
+# The checks of a dealer's typed values, for the API's body as sent and the panel's form fields alike.
+CHECKS = {"eik": check_eik, "vat_number": check_vat_number, "iban": check_iban, "bic": check_bic}
 
 
 class DealerApi(DealerScopedApi, BillingModelApi):
@@ -39,10 +28,5 @@ class DealerApi(DealerScopedApi, BillingModelApi):
     add_columns = edit_columns = COLUMNS
     search_columns = ["name", "company_name", "eik", "email", "phone"]
     order_columns = ["name", "eik"]
-    raw_checks = {
-        "eik": check_eik,
-        "vat_number": check_vat_number,
-        "iban": check_iban,
-        "bic": check_bic,
-    }
+    raw_checks = CHECKS
     record_errors = staticmethod(dealer_errors)

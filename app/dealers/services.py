@@ -5,6 +5,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.errors import FieldErrors
+from app.core.settings import settings_row
 from app.dealers.models import HeadOffice
 from app.extensions import db
 from app.security.rights import may_access
@@ -85,10 +86,7 @@ def save_head_office(actor, values):
     errors = head_office_errors(SimpleNamespace(**values))
     if errors:
         raise FieldErrors(errors)
-    office = db.session.get(HeadOffice, 1)
-    if office is None:
-        office = HeadOffice(id=1)
-        db.session.add(office)
+    office = settings_row(HeadOffice)
     for field in HEAD_OFFICE_FIELDS:
         setattr(office, field, values.get(field) if values.get(field) not in ("",) else None)
     office.vat_registered = bool(values.get("vat_registered"))

@@ -1,26 +1,12 @@
-from flask import flash, redirect, url_for
-from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import inspect
 from wtforms import BooleanField
 
+from app.core.menu import in_menu
 from app.core.formatting import format_yes_no
-from app.core.validators import (
-    FieldCheck,
-    ModelRules,
-    check_bic,
-    check_eik,
-    check_iban,
-    check_vat_number,
-)
+from app.core.validators import FieldCheck, ModelRules
 from app.audit.formatting import register_entity
-from app.audit.services import record_history
-from app.core.actors import current_operator
-from app.core.errors import FieldErrors
-from app.core.transaction import discard
-from app.core.views import BillingInterface, BillingModelView, show_refusal_on_form
-from app.dealers.api import DealerApi
+from app.core.views import BillingInterface, BillingModelView, SettingsView
+from app.dealers.api import BANK_COLUMNS, CHECKS, COMPANY_COLUMNS, CONTACT_COLUMNS, DealerApi
 from app.dealers.forms import HeadOfficeForm
 from app.dealers.models import Dealer, HeadOffice
 from app.dealers.services import dealer_errors, head_office, save_head_office
@@ -46,30 +32,13 @@ LABELS = {
 }
 
 FIELDSETS = [
-    (_l("Contact"), {"fields": ["name", "address", "phone", "fax", "email", "comment"]}),
-    (
-        _l("Company"),
-        {
-            "fields": [
-                "company_name",
-                "eik",
-                "tax_number",
-                "mol",
-                "company_address",
-                "vat_registered",
-                "vat_number",
-            ]
-        },
-    ),
-    (_l("Bank account for client payments"), {"fields": ["bank_name", "bic", "iban"]}),
+    (_l("Contact"), {"fields": CONTACT_COLUMNS}),
+    (_l("Company"), {"fields": COMPANY_COLUMNS}),
+    (_l("Bank account for client payments"), {"fields": BANK_COLUMNS}),
 ]
 
-FIELD_CHECKS = {
-    "eik": [FieldCheck(check_eik)],
-    "vat_number": [FieldCheck(check_vat_number), ModelRules(dealer_errors)],
-    "iban": [FieldCheck(check_iban)],
-    "bic": [FieldCheck(check_bic)],
-}
+FIELD_CHECKS = {name: [FieldCheck(check)] for name, check in CHECKS.items()}
+FIELD_CHECKS["vat_number"].append(ModelRules(dealer_errors))
 
 
 class DealerView(DealerScopedView, BillingModelView):
@@ -105,43 +74,27 @@ class DealerView(DealerScopedView, BillingModelView):
 
 def register(appbuilder):
     register_entity(Dealer, _l("Dealer"), LABELS)
-    appbuilder.add_view(
-        DealerView,
-        "Dealers",
-        label=_l("Dealers"),
-        icon="fa-handshake-o",
-        category="Company",
-        category_label=_l("Company"),
-        category_icon="fa-building",
-    )
+    appbuilder.add_view(DealerView, "Dealers", label=_l("Dealers"), icon="fa-handshake-o",
+                        **in_menu("Company"))
     appbuilder.add_api(DealerApi)
     register_entity(HeadOffice, _l("Head office"), {**LABELS, "city": _l("Place of issue")})
     appbuilder.add_view(HeadOfficeView, "Head office", label=_l("Head office"), icon="fa-building-o",
-                        category="Company")
+                        **in_menu("Company"))
 
 
-class HeadOfficeView(BaseView):
+class HeadOfficeView(SettingsView):
     """Head office's own company data: the seller on its clients' documents."""
 
     route_base = "/head-office"
     class_permission_name = "HeadOffice"
-    default_view = "edit"
-    method_permission_name = {"edit": "edit"}
+    form_class = HeadOfficeForm
+    model = HeadOffice
+    template = "dealers/head_office.html"
+    title = _l("Head office")
+    saved_message = _l("Saved. New contracts, receipts and invoices use these details.")
 
-    @expose("/", methods=["GET", "POST"])
-    @has_access
-    def edit(self):
-        office = head_office()
-        form = HeadOfficeForm(obj=office)
-        if form.validate_on_submit():
-            try:
-                save_head_office(current_operator(), form.data)
-            except FieldErrors as refusal:
-                discard()
-                show_refusal_on_form(form, refusal)
-            else:
-                flash(gettext("Saved. New contracts, receipts and invoices use these details."), "info")
-                return redirect(url_for("HeadOfficeView.edit"))
-        history = record_history(HeadOffice, 1)
-        return self.render_template("dealers/head_office.html", form=form, history=history,
-                                    saved=inspect(office).persistent, title=_l("Head office"))
+    def current(self):
+        return head_office()
+
+    def save(self, actor, values):
+        save_head_office(actor, values)

@@ -28,6 +28,7 @@ from app.core.formatting import utcnow
 from app.core import one_time_links
 from app.core.links import public_url
 from app.core.one_time_links import WRONG, LinkRefused
+from app.core.settings import settings_row
 from app.extensions import db
 from app.freeftp.models import (
     ACCEPTED,
@@ -150,10 +151,7 @@ def save_settings(actor, values):
     errors = settings_errors(values)
     if errors:
         raise FieldErrors(errors)
-    row = db.session.get(FreeFtpSettings, 1)
-    if row is None:
-        row = FreeFtpSettings(id=1)
-        db.session.add(row)
+    row = settings_row(FreeFtpSettings)
     for field in SETTINGS_FIELDS:
         value = values.get(field)
         if isinstance(value, str):

@@ -1,19 +1,19 @@
 """FREEFTP in the panel: settings, accounts, registration attempts, the index; and the public pages' blueprint."""
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
-from app.audit.services import record_history
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import format_datetime, format_yes_no
 from app.core.links import public_url
 from app.core.queue import enqueue
-from app.core.transaction import after_commit, discard
-from app.core.views import BillingInterface, CappedCountInterface, ReadOnlyModelView, show_refusal_on_form
+from app.core.transaction import after_commit
+from app.core.views import BillingInterface, CappedCountInterface, ReadOnlyModelView, SettingsView, \
+    shown_refusals
 from app.extensions import db
 from app.freeftp import jobs
 from app.freeftp.forms import SettingsForm
@@ -79,31 +79,25 @@ def _label(labels):
     return lambda value: str(labels.get(value, value or "—"))
 
 
-class FreeFtpSettingsView(BaseView):
+class FreeFtpSettingsView(SettingsView):
     """The one row of FREEFTP's settings."""
 
     route_base = "/freeftp/settings"
     class_permission_name = "FreeFtpSettings"
-    default_view = "edit"
-    method_permission_name = {"edit": "edit"}
+    form_class = SettingsForm
+    model = FreeFtpSettings
+    template = "freeftp/settings.html"
+    title = _l("FREEFTP settings")
+    label_width = 3
 
-    @expose("/", methods=["GET", "POST"])
-    @has_access
-    def edit(self):
-        settings = current_settings()
-        form = SettingsForm(obj=settings)
-        if form.validate_on_submit():
-            try:
-                save_settings(current_operator(), form.data)
-            except FieldErrors as refusal:
-                discard()
-                show_refusal_on_form(form, refusal)
-            else:
-                flash(gettext("Saved."), "info")
-                return redirect(url_for("FreeFtpSettingsView.edit"))
-        return self.render_template("freeftp/settings.html", form=form, history=record_history(FreeFtpSettings, 1),
-                                    saved=inspect(settings).persistent, title=_l("FREEFTP settings"),
-                                    public_page=public_url("freeftp_public.index"))
+    def current(self):
+        return current_settings()
+
+    def save(self, actor, values):
+        save_settings(actor, values)
+
+    def page_values(self):
+        return {"public_page": public_url("freeftp_public.index")}
 
 
 class FreeFtpAccountView(ReadOnlyModelView):
@@ -130,28 +124,16 @@ class FreeFtpAccountView(ReadOnlyModelView):
                           "bytes_downloaded": format_bytes}
     show_template = "freeftp/account.html"
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            kwargs["account"] = self.datamodel.get(kwargs["pk"], self._base_filters)
-        return super().render_template(template, **kwargs)
-
-    def _account(self, pk):
-        account = self.datamodel.get(pk, self._base_filters)
-        if account is None:
-            abort(404)
-        return account
+    def record_page(self, account):
+        return {"account": account}
 
     @expose("/active/<int:pk>", methods=["POST"])
     @has_access
     def active(self, pk):
-        account = self._account(pk)
+        account = self.record_or_404(pk)
         wanted = request.form.get("active") == "1"
-        try:
+        with shown_refusals():
             set_account_active(current_operator(), account, wanted)
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        else:
             flash(gettext("The account is enabled.") if wanted else
                   gettext("The account is disabled: its open FTP sessions end at their next command."), "info")
         return redirect(url_for("FreeFtpAccountView.show", pk=pk))
@@ -159,13 +141,9 @@ class FreeFtpAccountView(ReadOnlyModelView):
     @expose("/reset/<int:pk>", methods=["POST"])
     @has_access
     def reset(self, pk):
-        account = self._account(pk)
-        try:
+        account = self.record_or_404(pk)
+        with shown_refusals():
             send_password_reset(current_operator(), account)
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        else:
             flash(gettext("A link to set a new password was sent to %(email)s.", email=account.email), "info")
         return redirect(url_for("FreeFtpAccountView.show", pk=pk))
 
@@ -227,11 +205,11 @@ def register(appbuilder):
     register_entity(FreeFtpSettings, _l("FREEFTP settings"), SETTINGS_LABELS)
     register_entity(FreeFtpAccount, _l("FTP account"), ACCOUNT_LABELS)
     appbuilder.add_view(FreeFtpAccountView, "FTP accounts", label=_l("FTP accounts"), icon="fa-user",
-                        category="FREEFTP", category_label=_l("FREEFTP"), category_icon="fa-folder-open")
+                        **in_menu("FREEFTP"))
     appbuilder.add_view(FreeFtpAttemptView, "FTP registrations", label=_l("FTP registrations"), icon="fa-list",
-                        category="FREEFTP")
+                        **in_menu("FREEFTP"))
     appbuilder.add_view(FreeFtpIndexView, "FTP index", label=_l("Index of the FTP folder"), icon="fa-search",
-                        category="FREEFTP")
+                        **in_menu("FREEFTP"))
     appbuilder.add_view(FreeFtpSettingsView, "FREEFTP settings", label=_l("FREEFTP settings"), icon="fa-cog",
-                        category="FREEFTP")
+                        **in_menu("FREEFTP"))
     current_app.register_blueprint(public)

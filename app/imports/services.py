@@ -234,6 +234,14 @@ class RowImporter(MoneyRows):
         db.session.flush()
 
     @staticmethod
+    def earlier(model, existing, deleted):
+        """The record an earlier run imported from this row; refused, saying `deleted`, when it is gone since."""
+        record = db.session.get(model, existing.record_id)
+        if record is None:
+            raise Refused(deleted)
+        return record
+
+    @staticmethod
     def changed(existing, fields):
         return {field: value for field, value in fields.items()
                 if existing.imported_values.get(field) != _jsonable(value)}
@@ -249,9 +257,8 @@ class RowImporter(MoneyRows):
             client = create_client(self.actor, dealer=self.dealer, **fields)
             self.keep(None, key, client, number, fields)
             return CREATED, client.name, ""
-        client = db.session.get(Client, existing.record_id)
-        if client is None:
-            raise Refused(gettext("The client imported from this row earlier has been deleted."))
+        client = self.earlier(Client, existing,
+                              gettext("The client imported from this row earlier has been deleted."))
         changed = self.changed(existing, fields)
         if not changed:
             return UNCHANGED, str(client), ""
@@ -295,9 +302,8 @@ class RowImporter(MoneyRows):
         fields["client_id"], fields["service_id"] = client.id, service.id
         if existing is None:
             return self.new_subscription(number, key, fields, client, service)
-        subscription = db.session.get(Subscription, existing.record_id)
-        if subscription is None:
-            raise Refused(gettext("The subscription imported from this row earlier has been deleted."))
+        subscription = self.earlier(Subscription, existing,
+                                    gettext("The subscription imported from this row earlier has been deleted."))
         changed = self.changed(existing, fields)
         if not changed:
             return UNCHANGED, str(subscription), ""

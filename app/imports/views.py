@@ -5,11 +5,12 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.core.menu import in_menu
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
-from app.core.transaction import discard, finish
+from app.core.transaction import finish
 from app.core.validators import as_id
+from app.core.views import shown_refusals
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.imports.columns import template_csv
@@ -115,12 +116,10 @@ class ImportView(BaseView):
     def _judge(self, file_id, dry_run):
         record = db.session.get(ImportFile, file_id)
         dealer = db.session.get(Dealer, record.dealer_id) if record.dealer_id else None
-        try:
+        with shown_refusals() as outcome:
             report = import_file(current_operator(), record.content, record.file_name, record.kind,
                                  dealer=dealer, dry_run=dry_run)
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
+        if outcome.refused:
             return redirect(url_for("ImportView.index"))
         record = db.session.get(ImportFile, file_id)
         record.report = report
@@ -155,4 +154,4 @@ class ImportView(BaseView):
 
 def register(appbuilder):
     appbuilder.add_view(ImportView, "Import", label=_l("Import from another system"), icon="fa-upload",
-                        category="Clients")
+                        **in_menu("Clients"))

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectField
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.billing.models import Payment
 from app.billing.views import PAYMENT_PAGE, ClientParameterFilter
@@ -109,21 +110,15 @@ class InvoiceView(DealerScopedView, ReadOnlyModelView):
     @has_access
     def pdf(self, pk):
         """The invoice as an A4 PDF, opened in the browser."""
-        invoice = self.datamodel.get(pk, self._base_filters)
-        if invoice is None:
-            abort(404)
+        invoice = self.record_or_404(pk)
         try:
             return invoice_response(invoice)
         except PdfError as problem:
             flash(str(problem), "danger")
             return redirect(url_for("InvoiceView.show", pk=pk))
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            invoice = self.datamodel.get(kwargs["pk"], self._base_filters)
-            kwargs["lines"] = invoice_lines(invoice) if invoice is not None else []
-            kwargs["invoice"] = invoice
-        return super().render_template(template, **kwargs)
+    def record_page(self, invoice):
+        return {"lines": invoice_lines(invoice), "invoice": invoice}
 
 
 class PaymentDocumentsView(BaseView):
@@ -195,7 +190,7 @@ def register(appbuilder):
     # The numbering's key ("head", "dealer:3") is internal: the issuer's name says whose numbering it is.
     register_entity(Invoice, _l("Invoice"), LABELS, value_labels={"kind": KINDS}, hidden=("issuer_key",))
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
-                        category="Payments", category_label=_l("Payments"), category_icon="fa-money")
+                        **in_menu("Payments"))
     appbuilder.add_view_no_menu(PaymentDocumentsView)
     PAYMENT_PAGE.add("invoices/_payment_documents.html", payment_documents, order=10)
     CLIENT_CARD.add("invoices/_card_invoices.html", card_invoices, order=15, place="payments",

@@ -1,6 +1,7 @@
 from flask import request
 from flask_babel import lazy_gettext as _l
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.core.actors import current_operator
 from app.core.formatting import format_percent
@@ -70,12 +71,8 @@ class NetworkView(DealerScopedView, BillingModelView):
         "dealer": _l("Empty: shared by head office and every dealer."),
     }
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            network = self.datamodel.get(kwargs["pk"], self._base_filters)
-            if network is not None:
-                kwargs.update(self._addresses(network))
-        return super().render_template(template, **kwargs)
+    def record_page(self, network):
+        return self._addresses(network)
 
 
     @staticmethod
@@ -101,5 +98,5 @@ def register(appbuilder):
     register_entity(Network, _l("Network"), LABELS)
     register_entity(IpAllocation, _l("IP address"), ALLOCATION_LABELS)
     appbuilder.add_view(NetworkView, "Networks", label=_l("Networks"), icon="fa-sitemap",
-                        category="Catalog", category_label=_l("Catalog"))
+                        **in_menu("Catalog"))
     appbuilder.add_api(NetworkApi)

@@ -1,6 +1,7 @@
 """The notifications page (/notifications/): every e-mail the system queued, to whom, with its status."""
 from flask_babel import lazy_gettext as _l
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.core.formatting import format_datetime
 from app.core.scoping import DealerScopedView
@@ -45,8 +46,8 @@ class NotificationView(DealerScopedView, ReadOnlyModelView):
 
 def register(appbuilder):
     appbuilder.add_view(NotificationView, "Notifications", label=_l("Notifications"), icon="fa-envelope",
-                        category="Payments")
+                        **in_menu("Payments"))
     register_entity(MailTemplate, _l("E-mail template"),
                     {"kind": _l("E-mail"), "subject": _l("Subject"), "body": _l("Text"), "updated_at": _l("Changed")})
     appbuilder.add_view(MailTemplateView, "E-mail templates", label=_l("E-mail templates"), icon="fa-envelope-o",
-                        category="Payments")
+                        **in_menu("Payments"))

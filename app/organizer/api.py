@@ -8,7 +8,8 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
+from app.core.api import (RECORD_ID, api_operation, body_text, documented, json_request, reason_request,
+                          record_answer)
 from app.core.scoping import DealerScopedApi
 from app.core.validators import as_id
 from app.core.views import BillingInterface, BillingModelApi, RecordOperations
@@ -35,42 +36,18 @@ class AssignedTasksFilter(BaseFilter):
 
 VISIBLE_TASKS = ["id", AssignedTasksFilter, None]
 
-_RECORD_RESPONSES = """
-          responses:
-            200:
-              description: The task as it is now (a resent update changes nothing and answers the same)
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      changed:
-                        type: boolean
-                      warnings:
-                        type: array
-                        items:
-                          type: string
-                      result:
-                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-"""
-
-
-def _answers_with_the_task(func):
-    """Adds the spec's answers (the task, or a refusal) to an operation's docstring, before FAB reads it."""
-    func.__doc__ += _RECORD_RESPONSES
-    return func
+# The spec's answer of every task operation: the task as it is now (a resent request changes nothing and answers
+# the same).
+TASK_ANSWER = {200: record_answer("The task as it is now (a resent update changes nothing and answers the same)",
+                                  changed={"type": "boolean"},
+                                  warnings={"type": "array", "items": {"type": "string"}})}
+STEP_ID = {"in": "path", "schema": {"type": "integer"}, "name": "step_id"}
+STEP_BODY = {"type": "object", "required": ["status"], "properties": {
+    "status": {"type": "string", "enum": ["pending", "done", "failed", "skipped"]},
+    "note": {"type": "string", "maxLength": 500},
+    "value": {"type": "string", "maxLength": 200},
+    "request_key": {"type": "string", "maxLength": 64},
+}}
 
 
 class TaskApi(DealerScopedApi, BillingModelApi):
@@ -105,45 +82,12 @@ class TaskApi(DealerScopedApi, BillingModelApi):
     @protect()
     @safe
     @permission_name("work")
-    @_answers_with_the_task
+    @documented(path=[RECORD_ID, STEP_ID], requestBody=json_request(STEP_BODY), responses=TASK_ANSWER)
+    @api_operation
     def step(self, pk, step_id):
         """Mark a step of the task: done, failed, skipped (optional steps) or pending, with a note or value.
-        The same request_key (or the same target state) sent again changes nothing.
-        ---
-        post:
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
-          - in: path
-            schema:
-              type: integer
-            name: step_id
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  required: [status]
-                  properties:
-                    status:
-                      type: string
-                      enum: [pending, done, failed, skipped]
-                    note:
-                      type: string
-                      maxLength: 500
-                    value:
-                      type: string
-                      maxLength: 200
-                    request_key:
-                      type: string
-                      maxLength: 64
-        """
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
+        The same request_key (or the same target state) sent again changes nothing."""
+        body = self.json_body()
         task = self._task(as_id(pk))
         step = db.session.get(TaskStep, as_id(step_id)) if task is not None and as_id(step_id) else None
         if step is None or step.task_id != task.id:
@@ -153,76 +97,34 @@ class TaskApi(DealerScopedApi, BillingModelApi):
                  if value is not None and not isinstance(value, str)}
         if wrong:
             return self.response_422(message=wrong)
-        try:
-            update = mark_step(current_operator(), step, texts["status"], note=texts["note"], value=texts["value"],
-                               request_key=texts["request_key"])
-        except FieldErrors as refusal:
-            return self._refused(refusal)
+        update = mark_step(current_operator(), step, texts["status"], note=texts["note"], value=texts["value"],
+                           request_key=texts["request_key"])
         return self._answer(task, update.changed, update.warnings)
 
     @expose("/<int:pk>/close", methods=["POST"])
     @protect()
     @safe
     @permission_name("work")
-    @_answers_with_the_task
+    @documented(path=[RECORD_ID], responses=TASK_ANSWER)
+    @api_operation
     def close(self, pk):
         """Close the task as done: refused while a required step is not done; an installation activates its
-        subscription.
-        ---
-        post:
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
-        """
-        task = self._task(as_id(pk))
-        if task is None:
-            return self.response_404()
+        subscription."""
+        task = self.found(self._task(as_id(pk)))
         was_done = task.status == "done"
-        try:
-            warnings = close_task(current_operator(), task)
-        except FieldErrors as refusal:
-            return self._refused(refusal)
+        warnings = close_task(current_operator(), task)
         return self._answer(task, not was_done, warnings)
 
     @expose("/<int:pk>/cancel", methods=["POST"])
     @protect()
     @safe
     @permission_name("cancel")
-    @_answers_with_the_task
+    @documented(path=[RECORD_ID], requestBody=reason_request(300), responses=TASK_ANSWER)
+    @api_operation
     def cancel(self, pk):
-        """Cancel the task, saying why; a cancelled installation activates nothing.
-        ---
-        post:
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-                  required: [reason]
-                  properties:
-                    reason:
-                      type: string
-                      minLength: 1
-                      maxLength: 300
-        """
-        body = self._body()
-        if body is None:
-            return self.response_400(message=gettext("A JSON object is expected."))
-        task = self._task(as_id(pk))
-        if task is None:
-            return self.response_404()
+        """Cancel the task, saying why; a cancelled installation activates nothing."""
+        body = self.json_body()
+        task = self.found(self._task(as_id(pk)))
         was_cancelled = task.status == "cancelled"
-        reason = body.get("reason")
-        try:
-            cancel_task(current_operator(), task, reason if isinstance(reason, str) else None)
-        except FieldErrors as refusal:
-            return self._refused(refusal)
+        cancel_task(current_operator(), task, body_text(body, "reason"))
         return self._answer(task, not was_cancelled)

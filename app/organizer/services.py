@@ -313,6 +313,19 @@ def missing_required_steps(task):
     return [step for step in task.steps if step.required and step.status != STEP_DONE]
 
 
+def _closed(actor, task, status):
+    """Closes the task as `status` (done or cancelled); the subscription its installation was for when that sale
+    still awaits it (the caller activates or ends it), else None."""
+    task.status = status
+    task.closed_at = utcnow()
+    task.closed_by_id = actor.id
+    db.session.flush()
+    subscription = task.subscription
+    if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
+        return subscription
+    return None
+
+
 def close_task(actor, task):
     """The task done. Refused while a required step is not done. An installation opened by a sale activates its
     subscription (through the subscription's status change, in the LOG). Closing a done task again changes nothing.
@@ -328,12 +341,8 @@ def close_task(actor, task):
     missing = missing_required_steps(task)
     if missing:
         raise FieldErrors({"status": [gettext("Not done yet: %(steps)s.", steps=", ".join(s.name for s in missing))]})
-    task.status = DONE
-    task.closed_at = utcnow()
-    task.closed_by_id = actor.id
-    db.session.flush()
-    subscription = task.subscription
-    if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
+    subscription = _closed(actor, task, DONE)
+    if subscription is not None:
         with office_language():
             reason = gettext("Installed (task No. %(number)s).", number=task.id)
         change_status_as_consequence(actor, subscription, SUBSCRIPTION_ACTIVE, reason, right=("can_work", "Task"))
@@ -354,13 +363,9 @@ def cancel_task(actor, task, reason):
         return task
     if task.status == DONE:
         raise FieldErrors({"cancel_reason": [gettext("A done task cannot be cancelled.")]})
-    task.status = CANCELLED
     task.cancel_reason = reason[:300]
-    task.closed_at = utcnow()
-    task.closed_by_id = actor.id
-    db.session.flush()
-    subscription = task.subscription
-    if task.activates_subscription and subscription is not None and subscription.status == SUBSCRIPTION_PENDING:
+    subscription = _closed(actor, task, CANCELLED)
+    if subscription is not None:
         # The sale never started: it ends here, and billing cancels what it charged (with this reason).
         with office_language():
             why = gettext("Installation cancelled (task No. %(number)s): %(reason)s", number=task.id,

@@ -10,13 +10,13 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.clients.models import Client
-from app.clients.views import CLIENT_CARD, BackToTheCard
+from app.clients.views import CLIENT_CARD, BackToTheCard, form_client_filters
 from app.core.actors import current_operator
 from app.core.errors import FieldErrors
 from app.core.forms import BulgarianTimeField
@@ -25,7 +25,7 @@ from app.core.pdf import PdfError, html_to_pdf
 from app.core.scoping import DealerScopedView, get_in_scope, scope
 from app.core.transaction import discard
 from app.core.validators import ModelRules
-from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, requested_day
+from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, requested_day, shown_refusals
 from app.extensions import db
 from app.organizer.api import TASK_OPERATIONS, VISIBLE_TASKS, TaskApi
 from app.organizer.models import (
@@ -224,32 +224,7 @@ class TaskTypeView(BillingModelView):
     record_errors = staticmethod(task_type_errors)
 
 
-def _form_client_id():
-    """The client of a task form: the edited task's, or ?client= when the add form is opened from the card."""
-    pk = (request.view_args or {}).get("pk")
-    if pk is not None:
-        return db.session.scalar(select(Task.client_id).where(Task.id == pk))
-    return request.args.get("client", type=int)
-
-
-class FormClientFilter(BaseFilter):
-    """The add form offers only the client whose card it was opened from."""
-
-    name = "client of the form"
-    arg_name = "task_client"
-
-    def apply(self, query, value):
-        return query.filter(self.model.id == (_form_client_id() or -1))
-
-
-class FormClientSubscriptionsFilter(BaseFilter):
-    """Task forms offer only the subscriptions of the task's client."""
-
-    name = "subscriptions of the form's client"
-    arg_name = "task_client_subscriptions"
-
-    def apply(self, query, value):
-        return query.filter(self.model.client_id == (_form_client_id() or -1))
+FormClientFilter, FormClientSubscriptionsFilter = form_client_filters(Task, "task")
 
 
 class FormTechniciansFilter(BaseFilter):
@@ -348,18 +323,14 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
                 form.priority.data = HIGH
         return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            task = self.datamodel.get(kwargs["pk"], self._base_filters)
-            if task is not None:
-                actor = current_operator()
-                kwargs.update(task=task, steps=task.steps, step_status=_labels(STEP_STATUSES),
-                              can_work=may_mark_steps(actor, task), can_cancel=may_cancel_task(actor, task),
-                              can_plan=may_plan(actor, task), date_bg=format_date,
-                              unplanned=not task.is_closed and (task.scheduled_on is None or not task.technicians),
-                              missing=missing_required_steps(task), request_key=uuid.uuid4().hex,
-                              next_url=url_for("TaskView.show", pk=task.id))
-        return super().render_template(template, **kwargs)
+    def record_page(self, task):
+        actor = current_operator()
+        return dict(task=task, steps=task.steps, step_status=_labels(STEP_STATUSES),
+                    can_work=may_mark_steps(actor, task), can_cancel=may_cancel_task(actor, task),
+                    can_plan=may_plan(actor, task), date_bg=format_date,
+                    unplanned=not task.is_closed and (task.scheduled_on is None or not task.technicians),
+                    missing=missing_required_steps(task), request_key=uuid.uuid4().hex,
+                    next_url=url_for("TaskView.show", pk=task.id))
 
     # --- marking steps, closing, cancelling (the task page and the phone page post here) ---------------------
 
@@ -373,13 +344,9 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
         task = visible_task(actor, step.task_id) if step is not None else None
         if task is None:
             abort(404)
-        try:
+        with shown_refusals():
             update = mark_step(actor, step, request.form.get("status"), note=request.form.get("note"),
                                value=request.form.get("value"), request_key=request.form.get("request_key"))
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        else:
             for warning in update.warnings:
                 flash(str(warning), "info")
             if update.changed and task.status == DONE:
@@ -390,15 +357,9 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     @has_access
     @permission_name("work")
     def close(self, pk):
-        task = self.datamodel.get(pk, self._base_filters)
-        if task is None:
-            abort(404)
-        try:
+        task = self.record_or_404(pk)
+        with shown_refusals():
             warnings = close_task(current_operator(), task)
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        else:
             flash(gettext("The task is done."), "success")
             for warning in warnings:
                 flash(str(warning), "info")
@@ -408,15 +369,9 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     @has_access
     @permission_name("cancel")
     def cancel(self, pk):
-        task = self.datamodel.get(pk, self._base_filters)
-        if task is None:
-            abort(404)
-        try:
+        task = self.record_or_404(pk)
+        with shown_refusals():
             cancel_task(current_operator(), task, request.form.get("reason"))
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-        else:
             flash(gettext("The task is cancelled."), "info")
         return redirect(url_for("TaskView.show", pk=task.id))
 
@@ -441,9 +396,7 @@ class TaskView(DealerScopedView, BackToTheCard, BillingModelView):
     def plan(self, pk):
         """Планирай: give a task its technician, day and time (app.organizer.services.plan_task)."""
         actor = current_operator()
-        task = self.datamodel.get(pk, self._base_filters)
-        if task is None:
-            abort(404)
+        task = self.record_or_404(pk)
         back = _safe_next(url_for("TaskView.show", pk=task.id), request.values.get("next"))
         if not may_plan(actor, task):
             flash(gettext("This task cannot be planned: it is closed, or you do not have the right to plan "
@@ -609,16 +562,15 @@ def register(appbuilder):
     register_entity(TaskStep, _l("Step of a task"), STEP_LABELS, value_labels={"status": STEP_STATUSES,
                                                                                 "asks": ASKS},
                     hidden=("request_key",))
-    tasks = appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-tasks", category="Organizer",
-                                category_label=_l("Organizer"), category_icon="fa-calendar")
+    tasks = appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-tasks", **in_menu("Organizer"))
     appbuilder.add_link("Day plan", href="/tasks/day/", icon="fa-list-ol", label=_l("Tasks for the day"),
-                        category="Organizer", baseview=tasks)
+                        **in_menu("Organizer"), baseview=tasks)
     appbuilder.add_link("Unplanned", href="/tasks/unplanned/", icon="fa-inbox", label=_l("Unplanned tasks"),
-                        category="Organizer", baseview=tasks)
+                        **in_menu("Organizer"), baseview=tasks)
     appbuilder.add_link("Week", href="/tasks/week/", icon="fa-calendar-o", label=_l("The technicians' week"),
-                        category="Organizer", baseview=tasks)
+                        **in_menu("Organizer"), baseview=tasks)
     appbuilder.add_link("My tasks", href="/tasks/mine/", icon="fa-mobile", label=_l("My tasks"),
-                        category="Organizer", baseview=tasks)
-    appbuilder.add_view(TaskTypeView, "Task types", label=_l("Task types"), icon="fa-list", category="Organizer")
+                        **in_menu("Organizer"), baseview=tasks)
+    appbuilder.add_view(TaskTypeView, "Task types", label=_l("Task types"), icon="fa-list", **in_menu("Organizer"))
     appbuilder.add_view_no_menu(TaskTypeStepView)
     appbuilder.add_api(TaskApi)

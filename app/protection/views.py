@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.core.validators import FieldCheck
 from app.core.views import BillingInterface, BillingModelView, RecordOperations
@@ -43,11 +44,5 @@ class ProtectionView(BillingModelView):
 
 def register(appbuilder):
     register_entity(AllowedAddress, _l("Allowed address"), LABELS)
-    appbuilder.add_view(
-        ProtectionView,
-        "Protection",
-        label=_l("Protection"),
-        icon="fa-shield",
-        category="Security",
-        category_label=_l("Security"),
-    )
+    appbuilder.add_view(ProtectionView, "Protection", label=_l("Protection"), icon="fa-shield",
+                        **in_menu("Security"))

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.clients.views import CLIENT_CARD
 from app.core.actors import current_operator
@@ -162,8 +163,8 @@ class SessionsView(DealerScopedView, ReadOnlyModelView):
 
 def register(appbuilder):
     register_entity(Nas, _l("NAS"), LABELS, value_labels={"vendor": VENDOR_CHOICES})
-    appbuilder.add_view(NasView, "NAS", label=_l("NAS"), icon="fa-server", category="Catalog")
+    appbuilder.add_view(NasView, "NAS", label=_l("NAS"), icon="fa-server", **in_menu("Catalog"))
     # After payments (10) and contracts (20): what the network says of the client's subscriptions.
     CLIENT_CARD.add("radius/_card_radius.html", card_radius, order=30, place="services")
-    appbuilder.add_view(OnlineView, "Online now", label=_l("Online now"), icon="fa-signal", category="Clients")
+    appbuilder.add_view(OnlineView, "Online now", label=_l("Online now"), icon="fa-signal", **in_menu("Clients"))
     appbuilder.add_view_no_menu(SessionsView)

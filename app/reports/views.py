@@ -14,13 +14,11 @@ from sqlalchemy import select
 from app.billing.models import PaymentMethod, PaymentType
 from app.catalog.models import Service, ServiceGroup
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.exports import FORMATS
 from app.core.formatting import format_date, format_datetime
 from app.core.money import format_money
 from app.core.scoping import dealer_of
-from app.core.transaction import discard
-from app.core.views import HOME_PAGE
+from app.core.views import HOME_PAGE, shown_refusals
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.reports import charts
@@ -167,14 +165,11 @@ class ExportsView(BaseView):
     @has_access
     def start(self):
         actor = current_operator()
-        try:
+        with shown_refusals():
             export = start_export(actor, request.form.get("source", ""), request.form.get("fmt", ""),
                                   request.form.get("query", ""))
-        except FieldErrors as refusal:
-            discard()
-            flash(str(refusal), "danger")
-            return redirect(request.referrer or url_for("ReportsView.index"))
-        return redirect(url_for("ExportsView.show", pk=export.id))
+            return redirect(url_for("ExportsView.show", pk=export.id))
+        return redirect(request.referrer or url_for("ReportsView.index"))
 
     def _own(self, pk):
         export = db.session.get(Export, pk)

@@ -1,5 +1,5 @@
 """Operators at /operators/, roles at /roles/, the rights matrix at /roles/matrix/."""
-from flask import abort, current_app, flash, make_response, redirect, url_for
+from flask import current_app, flash, make_response, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access, permission_name
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.models.filters import BaseFilter
@@ -11,14 +11,13 @@ from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 from wtforms.validators import DataRequired
 
+from app.core.menu import in_menu
 from app.audit import formatting as log_formatting
 from app.audit.formatting import register_entity
 from app.core.actors import current_operator
-from app.core.errors import FieldErrors
 from app.core.formatting import format_datetime, format_yes_no
-from app.core.transaction import discard
 from app.core.validators import OfferedChoicesOnly
-from app.core.views import BillingInterface, BillingModelView, ListNote
+from app.core.views import BillingInterface, BillingModelView, ListNote, shown_refusals
 from app.extensions import db
 from app.security.labels import permission_label, rights_matrix
 from app.security.models import Operator
@@ -110,32 +109,18 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     record_errors = staticmethod(current_operator_may_save)
     operations = OPERATOR_OPERATIONS
 
-    def render_template(self, template, **kwargs):
-        if template == self.show_template and "pk" in kwargs:
-            operator = self.datamodel.get(kwargs["pk"], self._base_filters)
-            kwargs["second_factor"] = operator and {
-                "enrolled": bool(operator.totp_secret),
-                "link_until": enrolment_link_until(operator),
-            }
-        return super().render_template(template, **kwargs)
-
-    def _operator_or_404(self, pk):
-        operator = self.datamodel.get(pk, self._base_filters)
-        if operator is None:
-            abort(404)
-        return operator
+    def record_page(self, operator):
+        return {"second_factor": {"enrolled": bool(operator.totp_secret), "link_until": enrolment_link_until(operator)}}
 
     @expose("/second-factor/<int:pk>/link", methods=["POST"])
     @has_access
     @permission_name("edit")
     def enrolment_link(self, pk):
         """An enrolment link issued by an administrator: shown here once (and e-mailed to the operator)."""
-        operator = self._operator_or_404(pk)
-        try:
+        operator = self.record_or_404(pk)
+        with shown_refusals() as outcome:
             link = issue_enrolment_link(current_operator(), operator)
-        except FieldErrors as refusal:
-            discard()
-            flash(" ".join(str(message) for messages in refusal.errors.values() for message in messages), "danger")
+        if outcome.refused:
             return redirect(url_for(".show", pk=pk))
         response = make_response(self.render_template(
             "security/enrolment_link.html", operator=operator, link=link,
@@ -148,13 +133,9 @@ class OperatorView(DealerScopedView, BillingModelView, UserDBModelView):
     @permission_name("edit")
     def reset_second_factor(self, pk):
         """A lost phone: the operator's key is forgotten, and they enrol again through a new link."""
-        operator = self._operator_or_404(pk)
-        try:
+        operator = self.record_or_404(pk)
+        with shown_refusals():
             reset_second_factor(current_operator(), operator)
-        except FieldErrors as refusal:
-            discard()
-            flash(" ".join(str(message) for messages in refusal.errors.values() for message in messages), "danger")
-        else:
             flash(gettext("The two-factor login of %(operator)s was reset.", operator=operator), "info")
         return redirect(url_for(".show", pk=pk))
 
@@ -222,27 +203,10 @@ def register(appbuilder):
     register_entity(Operator, _l("Operator"), OPERATOR_LABELS)
     log_formatting.show_personal_data_when(lambda: may(current_operator(), SEE_PERSONAL_DATA))
     security = appbuilder.sm
-    security.user_view = appbuilder.add_view(
-        OperatorView,
-        "Operators",
-        label=_l("Operators"),
-        icon="fa-user",
-        category="Security",
-        category_label=_l("Security"),
-        category_icon="fa-lock",
-    )
-    appbuilder.add_view(
-        BillingRoleView,
-        "Roles",
-        label=_l("Roles"),
-        icon="fa-users",
-        category="Security",
-    )
-    appbuilder.add_view(
-        RightsMatrixView,
-        "Rights matrix",
-        label=_l("Rights matrix"),
-        icon="fa-table",
-        category="Security",
-    )
+    security.user_view = appbuilder.add_view(OperatorView, "Operators", label=_l("Operators"), icon="fa-user",
+                        **in_menu("Security"))
+    appbuilder.add_view(BillingRoleView, "Roles", label=_l("Roles"), icon="fa-users",
+                        **in_menu("Security"))
+    appbuilder.add_view(RightsMatrixView, "Rights matrix", label=_l("Rights matrix"), icon="fa-table",
+                        **in_menu("Security"))
     appbuilder.add_api(OperatorApi)
