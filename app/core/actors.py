@@ -29,6 +29,9 @@ class SystemActor:
     dealer_id: int = None
     # The payment collector a collector actor stands for (its payments name it).
     collector_id: int = None
+    # The one client a subscriber on the portal acts for: operations that act for a client (a payment request
+    # to ePay.bg) allow it that client only.
+    client_id: int = None
     # View permissions ("can_add", "SubscriptionFreeze") the operations it calls ask with may_access: a
     # subscriber on the portal books a freeze through the office's own operation, which asks that one.
     permissions: frozenset = field(default_factory=frozenset)
@@ -41,7 +44,7 @@ class SystemActor:
         return self.name
 
 
-def named_actor(label, name, *, rights=(), permissions=(), dealer_id=None, collector_id=None):
+def named_actor(label, name, *, rights=(), permissions=(), dealer_id=None, collector_id=None, client_id=None):
     """The system actor of work that arrives from outside the panel, named as the LOG shows it.
 
     For a payment collector (app.collectors.services.collector_actor: "Колектор ePay"), and the same way for
@@ -50,7 +53,7 @@ def named_actor(label, name, *, rights=(), permissions=(), dealer_id=None, colle
     lazy_gettext pattern with %(name)s (_l("Collector %(name)s")), filled in the office's language whoever's
     request it is, since the LOG keeps it as written; `rights` are exactly the business rights
     (app.security.permissions) the work needs, `permissions` the view permissions ((permission, view) pairs)
-    its operations ask with may_access; `dealer_id` limits it to one dealer's records.
+    its operations ask with may_access; `dealer_id` limits it to one dealer's records, `client_id` to one client's.
 
     Pass it first to every operation (each checks its rights and scope, for this actor as for an operator),
     and run the work inside `acting_as(actor)`: the LOG rows of what it writes, Continuum's and the set-based
@@ -64,7 +67,7 @@ def named_actor(label, name, *, rights=(), permissions=(), dealer_id=None, colle
     with office_language():
         text = str(label) % {"name": name}
     return SystemActor(text[:256], rights=frozenset(rights), dealer_id=dealer_id, collector_id=collector_id,
-                       permissions=frozenset(permissions))
+                       permissions=frozenset(permissions), client_id=client_id)
 
 
 def current_actor():

@@ -149,10 +149,13 @@ class PaymentForm:
 
 
 def may_start_online_payment(actor, client):
-    """Who may send a client to ePay.bg: an actor recording payments within its reach; one acting for a single
-    client (the portal's subscriber: `client_id`) for that client only."""
+    """Who may send a client to ePay.bg: one acting for a single client (the portal's subscriber: `client_id`)
+    for that client only — a request records nothing, the payment is ePay.bg's notification's —; an office
+    actor recording payments, within its reach."""
     own_client = getattr(actor, "client_id", None)
-    return may(actor, RECORD_PAYMENT) and in_scope(client, actor) and own_client in (None, client.id)
+    if own_client is not None:
+        return getattr(actor, "is_active", False) and own_client == client.id
+    return may(actor, RECORD_PAYMENT) and in_scope(client, actor)
 
 
 def start_online_payment(actor, client, amount, *, description=None, page=PAY_LOGIN, url_ok=None,

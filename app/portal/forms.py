@@ -39,5 +39,12 @@ class FaultForm(FlaskForm):
     note = TextAreaField(_l("What is wrong"), validators=[Length(max=1000)])
 
 
+class PayForm(FlaskForm):
+    """What to pay online: what is due today or the next payment (the amounts the page shows), and how."""
+    what = SelectField(_l("What to pay"), validate_choice=False)
+    page = SelectField(_l("How"), choices=[("credit_paydirect", _l("by bank card")),
+                                           ("paylogin", _l("from my ePay.bg account"))], validate_choice=False)
+
+
 class EmptyForm(FlaskForm):
     """A button that changes something (logout): its CSRF token only."""

@@ -27,7 +27,8 @@ from app.extensions import db
 from app.clients.models import ACTIVE, Client
 from app.invoices.documents import invoice_response, receipt_response
 from app.portal import services
-from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm,
+from app.epay.services import PAGES as EPAY_PAGES, start_online_payment
+from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm, PayForm,
                               LoginForm, NewPasswordForm)
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
@@ -234,10 +235,50 @@ def contract(contract_id):
     return _pdf_or_problem(make)
 
 
-@portal.route("/pay", methods=["GET"])
+def _pay_choices(money):
+    """What the subscriber may pay online: the amounts the page shows, never one typed in the browser."""
+    choices = {}
+    if money.due_eur > 0:
+        choices["due"] = (money.due_eur, gettext("Due today: %(amount)s", amount=format_money(money.due_eur, "EUR")))
+    if money.next_day and money.next_eur > 0:
+        total = money.due_eur + money.next_eur
+        choices["next"] = (total, gettext("Due today and the next payment (from %(day)s): %(amount)s",
+                                          day=money.next_day.strftime("%d.%m.%Y"),
+                                          amount=format_money(total, "EUR")))
+    return choices
+
+
+@portal.route("/pay", methods=["GET", "POST"])
 @subscriber_page
 def pay():
-    return _page("pay.html", view=services.overview(g.actor, g.client), active="pay")
+    """The amount due and the way to ePay.bg: a POST makes the payment request (app.epay) and answers with the
+    form the browser sends on to ePay.bg; ePay.bg's notification records the payment, not this page."""
+    view = services.overview(g.actor, g.client)
+    choices = _pay_choices(view.money)
+    form = PayForm()
+    form.what.choices = [(key, label) for key, (_amount, label) in choices.items()]
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            _expired(form)
+            status = 422
+        elif form.what.data not in choices or form.page.data not in EPAY_PAGES:
+            form.what.errors = [gettext("Choose what to pay.")]
+            status = 422
+        else:
+            amount = choices[form.what.data][0]
+            try:
+                payment = start_online_payment(
+                    g.actor, g.client, amount, page=form.page.data,
+                    url_ok=url_for("portal.pay", result="ok", _external=True),
+                    url_cancel=url_for("portal.pay", result="cancel", _external=True))
+            except FieldErrors as refusal:
+                discard()
+                form.what.errors = [message for messages in refusal.errors.values() for message in messages]
+                status = 422
+            else:
+                return _page("pay_redirect.html", payment=payment, active="pay")
+    return _page("pay.html", status, view=view, form=form, result=request.args.get("result"), active="pay")
 
 
 # --- what the subscriber does ---------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def subscriber_actor(client):
     """The acting party of a logged-in subscriber: named for the LOG, holding only the portal's rights, and
     limited to the client's dealer."""
     return named_actor(SUBSCRIBER, client.client_number, rights=SUBSCRIBER_RIGHTS,
-                       permissions=SUBSCRIBER_PERMISSIONS, dealer_id=client.dealer_id)
+                       permissions=SUBSCRIBER_PERMISSIONS, dealer_id=client.dealer_id, client_id=client.id)
 
 
 def subscriber_label(key):

@@ -42,6 +42,7 @@ from app.notifications import templates as mail_templates
 from app.protection.models import AllowedAddress
 from app.radius.models import Nas
 from app.security.permissions import ADD_SUBSCRIPTIONS
+from tests.portal.helpers import fault_type
 from tests.factories import (
     _contract_record,
     _task_record,
@@ -337,6 +338,7 @@ def make_world():
                                  ends_on=local_today() + timedelta(days=12), reason="Ваканция")
     contract = _contract_record(None, "права")
     task = _task_record(None, "права")
+    fault_type()  # what a fault reported from the portal opens
     collector = PaymentCollector(code="epay", name="ePay", secret="s" * 32, allowed_addresses="203.0.113.0/24",
                                  method=payment_method("epay"), active=True)
     allowed = AllowedAddress(network="192.0.2.0/24", comment="офис")

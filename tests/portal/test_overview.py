@@ -41,4 +41,4 @@ def test_the_overview_shows_the_card_s_figures_and_each_service_as_radius_sees_i
     assert "Скорост ↓ 100 Mbit/s · ↑ 20 Mbit/s" in text
     assert "Трафик този месец 1,50 GB" in text
     pay = visible_text(browser.get("/my/pay").text)
-    assert f"Дължима сума днес: {due}" in pay and "Плащане онлайн с карта (ePay.bg)" in pay
+    assert f"Дължима сума днес: {due}" in pay and "Плащане онлайн през ePay.bg" in pay
