@@ -1,0 +1,108 @@
+"""The office's desk in Chromium at 1366 × 768: a caller's phone to a printed receipt in at most five clicks with
+nothing scrolled; a dealer's administrator's debtors report holds his own clients only. Screenshots of the
+viewport, as the desk sees it, go to SCREENSHOTS_DIR."""
+from sqlalchemy import select
+
+from app.clients.models import Client
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.reports import services as reports
+from app.security.models import Operator
+from tests.browser.test_search import desk_screenshot
+from tests.browser.test_walk import DEMO_PASSWORD, browser, live_server  # noqa: F401 (fixtures)
+
+DESK = {"width": 1366, "height": 768}
+
+
+def desk(browser, base, username):  # noqa: F811
+    page = browser.new_context(viewport=DESK, locale="bg-BG").new_page()
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login/" not in page.url, f"{username} could not log in"
+    return page
+
+
+def in_view_unscrolled(page, selector):
+    """The element is whole in the 1366 × 768 window and the page is not scrolled: seen without hunting."""
+    box = page.locator(selector).first.bounding_box()
+    scrolled = page.evaluate("[window.scrollX, window.scrollY]")
+    assert scrolled == [0, 0], (selector, scrolled)
+    assert box and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= DESK["width"] and \
+        box["y"] + box["height"] <= DESK["height"], (selector, box)
+
+
+def test_a_callers_phone_to_a_printed_receipt_in_five_clicks_without_scrolling(live_server, browser, app):  # noqa: F811,E501
+    with app.app_context():
+        ivan = db.session.scalar(select(Client.id).where(Client.name == "Иван Петров Иванов"))
+    page = desk(browser, live_server, "m.ivanova")
+    clicks = 0
+
+    def click(selector):
+        nonlocal clicks
+        in_view_unscrolled(page, selector)
+        page.locator(selector).first.click()
+        clicks += 1
+
+    # The caller ID's number typed into the home page's box; Enter is a key, not a click.
+    in_view_unscrolled(page, "input[type=search][name=q]")
+    page.fill("input[type=search][name=q]", "+359 888 123 456")
+    page.press("input[type=search][name=q]", "Enter")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/clients/show/{ivan}"), page.url
+    desk_screenshot(page, "desk-1-card")
+
+    click("#client-header a:has-text('Плати')")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("#payment-total") not in ("—", "0,00 EUR")  # the form opens with what is due
+    desk_screenshot(page, "desk-2-payment-form")
+    click("button:has-text('Запиши плащането')")
+    page.wait_for_load_state("networkidle")
+    assert "Плащането е записано" in page.inner_text("body"), page.inner_text("body")[:800]
+    desk_screenshot(page, "desk-3-payment")
+
+    receipt = ".payment-actions a:has-text('Разписка')"
+    href = page.get_attribute(receipt, "href")
+    with page.context.expect_page() as opened:
+        click(receipt)
+    opened.value.close()
+    assert clicks <= 5, clicks
+    printed = page.request.get(live_server + href)  # what the new tab showed, read with the desk's session
+    assert printed.status == 200 and printed.headers["content-type"].startswith("application/pdf")
+    assert printed.body()[:5] == b"%PDF-"
+
+
+def test_a_dealers_administrator_sees_his_own_debtors_only(live_server, browser, app):  # noqa: F811
+    with app.app_context():
+        administrator = db.session.scalar(select(Operator).where(Operator.username == "l.dimitrov"))
+        dealer_id = administrator.dealer_id
+        dealer = db.session.get(Dealer, dealer_id).name
+        own = set(db.session.scalars(select(Client.name).where(Client.dealer_id == dealer_id)))
+        others = set(db.session.scalars(select(Client.name).where(
+            (Client.dealer_id != dealer_id) | Client.dealer_id.is_(None))))
+        # Head office's report over the same day has debtors of others: the dealer's page must leave them out.
+        everyone = reports.debtors(db.session.get(Operator, app.config["TEST_ADMINISTRATOR"][0]["id"]), {})
+        assert {row[1] for row in everyone.rows} & others
+    page = desk(browser, live_server, "l.dimitrov")
+    menu = page.locator("header.top .navbar-nav")
+    assert menu.locator("a:has-text('Справки')").count() >= 1
+    page.goto(f"{live_server}/reports/")
+    desk_screenshot(page, "desk-dealer-reports")
+    page.click("a[href*='/reports/debtors/']")
+    page.wait_for_load_state("networkidle")
+    rows = page.locator("#report-table tbody tr").all_inner_texts()
+    desk_screenshot(page, "desk-dealer-debtors")
+    assert rows and rows != ["Няма намерени записи"], rows
+    names = {name for name in own | others if any(name in row for row in rows)}
+    assert names and names <= own, (names - own)
+    assert all(dealer in row for row in rows if any(name in row for name in names)), rows
+    # The address is the dealer's too: head office's filter is not his to use.
+    page.goto(f"{live_server}/reports/debtors/?dealer=0")
+    rows = page.locator("#report-table tbody tr").all_inner_texts()
+    assert not {name for name in others if any(name in row for row in rows)}, rows
+
+    page.goto(f"{live_server}/reports/revenue/")
+    assert page.locator("#report-table").count() == 1
+    desk_screenshot(page, "desk-dealer-revenue")
