@@ -106,3 +106,43 @@ def test_a_dealers_administrator_sees_his_own_debtors_only(live_server, browser,
     page.goto(f"{live_server}/reports/revenue/")
     assert page.locator("#report-table").count() == 1
     desk_screenshot(page, "desk-dealer-revenue")
+
+
+def test_the_mac_a_technician_types_on_his_phone_shows_on_the_card(live_server, browser, app):  # noqa: F811
+    from app.organizer.models import Task
+
+    with app.app_context():
+        client = db.session.scalar(select(Client).where(Client.name == "Техно Сървиз ООД"))
+        client_id = client.id
+        task_id = db.session.scalar(select(Task.id).where(Task.client_id == client_id))
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="bg-BG", is_mobile=True,
+                                has_touch=True).new_page()
+    phone.goto(f"{live_server}/login/")
+    phone.fill("input[name=username]", "t.stoyanov")
+    phone.fill("input[name=password]", DEMO_PASSWORD)
+    phone.click("input[type=submit], button[type=submit]")
+    phone.wait_for_load_state("networkidle")
+    phone.goto(f"{live_server}/tasks/mine/")
+    task = phone.locator(f"#task-{task_id}")
+    if task.get_attribute("open") is None:
+        task.locator("summary").click()
+    step = task.locator("li.task-step", has_text="Монтаж и регистрация на модема")
+    step.locator("input[name=value]").fill("zz-12")
+    step.locator("button[value=done]").click()
+    phone.wait_for_load_state("networkidle")
+    assert "12 шестнадесетични цифри" in phone.inner_text("body")
+    desk_screenshot(phone, "phone-mac-refused")
+    task = phone.locator(f"#task-{task_id}")
+    if task.get_attribute("open") is None:
+        task.locator("summary").click()
+    step = task.locator("li.task-step", has_text="Монтаж и регистрация на модема")
+    step.locator("input[name=value]").fill("a4-91-b1-0c-22-7f")
+    step.locator("button[value=done]").click()
+    phone.wait_for_load_state("networkidle")
+    assert "A4:91:B1:0C:22:7F" in phone.inner_text(f"#task-{task_id}")
+    desk_screenshot(phone, "phone-mac-done")
+
+    page = desk(browser, live_server, "m.ivanova")
+    page.goto(f"{live_server}/clients/show/{client_id}")
+    assert "Вързан към MAC: A4:91:B1:0C:22:7F" in page.inner_text("#tab-services")
+    desk_screenshot(page, "desk-card-mac")
