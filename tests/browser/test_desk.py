@@ -146,3 +146,21 @@ def test_the_mac_a_technician_types_on_his_phone_shows_on_the_card(live_server, 
     page.goto(f"{live_server}/clients/show/{client_id}")
     assert "Вързан към MAC: A4:91:B1:0C:22:7F" in page.inner_text("#tab-services")
     desk_screenshot(page, "desk-card-mac")
+
+
+def test_a_head_office_cashier_logs_the_callers_fault_from_the_card(live_server, browser, app):  # noqa: F811
+    with app.app_context():
+        ivan = db.session.scalar(select(Client.id).where(Client.name == "Иван Петров Иванов"))
+    page = desk(browser, live_server, "m.ivanova")
+    page.goto(f"{live_server}/clients/show/{ivan}")
+    page.click("#card-tabs a:has-text('Задачи')")
+    page.click("#card-tasks button:has-text('Повреда')")
+    page.wait_for_selector("#report-fault", state="visible")
+    page.fill("#fault-description", "Телевизията прекъсва вечер")
+    desk_screenshot(page, "desk-cashier-fault-form")
+    page.click("#report-fault button:has-text('Въведи повредата')")
+    page.wait_for_load_state("networkidle")
+    assert "Повредата е въведена като задача №" in page.inner_text("body")
+    tasks = page.inner_text("#card-tasks")
+    assert "Непланирана" in tasks
+    desk_screenshot(page, "desk-cashier-fault-logged")
