@@ -284,6 +284,7 @@ class ClientView(DealerScopedView, BillingModelView):
                 "history_links": record_links(history.entries, lambda view: may_access(actor, "can_show", view)),
                 "personal_views": history.personal_views,
                 "personal_view_count": history.personal_view_count,
+                "may_read_log": may_access(actor, "can_list", "LogEntry"),
                 **CLIENT_CARD.context(client, actor, subscriptions=card.subscriptions)}
 
 

@@ -164,3 +164,24 @@ def test_a_head_office_cashier_logs_the_callers_fault_from_the_card(live_server,
     tasks = page.inner_text("#card-tasks")
     assert "Непланирана" in tasks
     desk_screenshot(page, "desk-cashier-fault-logged")
+
+
+def test_the_log_shows_one_clients_business_from_the_cards_history_without_logins(live_server, browser, app):  # noqa: F811,E501
+    with app.app_context():
+        ivan = db.session.scalar(select(Client).where(Client.name == "Иван Петров Иванов"))
+        ivan_id, number = ivan.id, ivan.client_number
+    page = desk(browser, live_server, "s.koleva")  # the manager reads the LOG
+    page.goto(f"{live_server}/clients/show/{ivan_id}")
+    page.click("#card-tabs a:has-text('История')")
+    page.click("a.client-log-link")
+    page.wait_for_load_state("networkidle")
+    assert page.input_value("#log-client") == number
+    listing = page.inner_text("body")
+    assert "Иван Петров Иванов" in listing and "Елена Николова Петкова" not in listing
+    assert "Входовете и изходите не са показани" in listing and "Входовете и изходите не са показани" in listing
+    desk_screenshot(page, "desk-log-client")
+    page.fill("#log-client", "")
+    page.check("input[name=logins]")
+    page.click("#log-filters button")
+    page.wait_for_load_state("networkidle")
+    desk_screenshot(page, "desk-log-logins")
