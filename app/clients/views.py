@@ -302,8 +302,11 @@ def _warned_without_block(client):
 def _service_label(service, block=None):
     """A service as the sale form offers it: its price a month and its installation, and a block's missing
     technology (offered to who may override the check)."""
-    label = gettext("%(service)s — %(monthly)s a month", service=service.name,
-                    monthly=format_money(service.monthly_fee, service.currency))
+    if service.monthly_fee:
+        label = gettext("%(service)s — %(monthly)s a month", service=service.name,
+                        monthly=format_money(service.monthly_fee, service.currency))
+    else:
+        label = gettext("%(service)s — no monthly fee", service=service.name)
     if service.installation_fee:
         label += gettext(", installation %(fee)s", fee=format_money(service.installation_fee, service.currency))
     if block is not None and service.technology_id and not block.has_technology(service.technology_id):

@@ -185,3 +185,43 @@ def test_the_log_shows_one_clients_business_from_the_cards_history_without_login
     page.click("#log-filters button")
     page.wait_for_load_state("networkidle")
     desk_screenshot(page, "desk-log-logins")
+
+
+def test_the_client_form_block_picker_takes_typing_and_a_wrong_egn_is_said_at_the_top(live_server, browser, app):  # noqa: F811,E501
+    page = desk(browser, live_server, "l.dimitrov")
+    page.goto(f"{live_server}/clients/add")
+    page.fill("#name", "Пробен Клиент Блоков")
+    page.locator("#s2id_block, select#block + .select2, .select2-container:near(#block)").first.click()
+    page.keyboard.type("520")  # typed at once, into the open picker's search box
+    assert page.evaluate("document.activeElement.classList.contains('select2-search__field')")
+    page.keyboard.type("999")
+    assert page.locator(".select2-results__option", has_text="Няма намерени").is_visible()  # not "No results found"
+    for _ in range(3):
+        page.keyboard.press("Backspace")
+    page.locator(".select2-results__option", has_text="бл. 520").first.wait_for()
+    desk_screenshot(page, "desk-client-block-picker")
+    page.keyboard.press("Enter")
+    assert "бл. 520" in page.locator("#block option:checked").inner_text()
+    page.fill("#egn", "1234567890")
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    in_view_unscrolled(page, ".form-error-summary")
+    assert "ЕГН" in page.inner_text(".form-error-summary")
+    desk_screenshot(page, "desk-client-egn-refused")
+    page.click(".form-error-summary a[href='#egn']")
+    page.fill("#egn", "7501020018")
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/clients/show/" in page.url and "Клиентът е записан без блок" not in page.inner_text("body")
+
+
+def test_a_sale_lists_priced_services_of_the_block_and_says_the_login(live_server, browser, app):  # noqa: F811
+    with app.app_context():
+        client = db.session.scalar(select(Client).where(Client.name == "Цветелина Иванова Бонева"))
+        client_id = client.id
+    page = desk(browser, live_server, "l.dimitrov")
+    page.goto(f"{live_server}/subscriptions/add?client={client_id}")
+    options = page.locator("select[name=service] option").all_inner_texts()
+    desk_screenshot(page, "desk-sale-form")
+    priced = [text for text in options if " EUR на месец" in text or "без месечна такса" in text]
+    assert priced and len(priced) == len([text for text in options if text.strip() and text != "— няма —"]), options
