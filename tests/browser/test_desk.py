@@ -130,7 +130,10 @@ def test_the_mac_a_technician_types_on_his_phone_shows_on_the_card(live_server, 
     step.locator("input[name=value]").fill("zz-12")
     step.locator("button[value=done]").click()
     phone.wait_for_load_state("networkidle")
-    assert "12 шестнадесетични цифри" in phone.inner_text("body")
+    refused = phone.locator(f"#task-{task_id} li.task-step .flash.danger")  # said at the step, in view
+    assert "12 шестнадесетични цифри" in refused.inner_text()
+    box = refused.bounding_box()
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= 740, box
     desk_screenshot(phone, "phone-mac-refused")
     task = phone.locator(f"#task-{task_id}")
     if task.get_attribute("open") is None:
