@@ -451,7 +451,12 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
         """The sale; then what to hand to the client: the username and the password the sale made."""
         subscription = super().create_record(actor, values)
         if subscription is not None and subscription.username:
-            if subscription.password and may_read_password(actor):
+            if values.get("password"):
+                # Typed by the seller: he has it; the page does not say it a second time.
+                flash(gettext("Hand to the client: username %(username)s and the password you typed.",
+                              username=subscription.username), "info")
+            elif subscription.password and may_read_password(actor):
+                # Made by the sale: said once, here, and the LOG notes who read it (as the service's page does).
                 record_password_read(actor, subscription)
                 flash(gettext("Hand to the client: username %(username)s, password %(password)s.",
                               username=subscription.username, password=subscription.password), "info")

@@ -200,7 +200,7 @@ NOT_OPERATIONS = {
 
 READ_ONLY = {
     "app.addresses.services": "coverage neighbourhoods",
-    "app.audit.services": "home_latest_entries owned_history record_history",
+    "app.audit.services": "home_latest_entries owned_entries owned_history record_history",
     "app.billing.services": "find_by_request_key may_reverse payment_references payment_totals reversal_of",
     "app.billing.charges": "advance_total anchor_day client_due due_lines due_today not_reversed open_charges "
                            "payment_method payment_type period_fee_eur periods_for subscription_due",
