@@ -1,6 +1,7 @@
 """The office's desk in Chromium at 1366 × 768: a caller's phone to a printed receipt in at most five clicks with
 nothing scrolled; a dealer's administrator's debtors report holds his own clients only. Screenshots of the
 viewport, as the desk sees it, go to SCREENSHOTS_DIR."""
+import pytest
 from sqlalchemy import select
 
 from app.clients.models import Client
@@ -108,6 +109,7 @@ def test_a_dealers_administrator_sees_his_own_debtors_only(live_server, browser,
     desk_screenshot(page, "desk-dealer-revenue")
 
 
+@pytest.mark.once  # the binding itself is tested on both databases in tests/organizer/test_tasks.py
 def test_the_mac_a_technician_types_on_his_phone_shows_on_the_card(live_server, browser, app):  # noqa: F811
     from app.organizer.models import Task
 
@@ -151,6 +153,7 @@ def test_the_mac_a_technician_types_on_his_phone_shows_on_the_card(live_server, 
     desk_screenshot(page, "desk-card-mac")
 
 
+@pytest.mark.once  # the fault itself is tested on both databases in tests/organizer/test_faults.py
 def test_a_head_office_cashier_logs_the_callers_fault_from_the_card(live_server, browser, app):  # noqa: F811
     with app.app_context():
         ivan = db.session.scalar(select(Client.id).where(Client.name == "Иван Петров Иванов"))
@@ -169,6 +172,7 @@ def test_a_head_office_cashier_logs_the_callers_fault_from_the_card(live_server,
     desk_screenshot(page, "desk-cashier-fault-logged")
 
 
+@pytest.mark.once  # the filters are tested on both databases in tests/audit/test_log_filters.py
 def test_the_log_shows_one_clients_business_from_the_cards_history_without_logins(live_server, browser, app):  # noqa: F811,E501
     with app.app_context():
         ivan = db.session.scalar(select(Client).where(Client.name == "Иван Петров Иванов"))
@@ -190,6 +194,7 @@ def test_the_log_shows_one_clients_business_from_the_cards_history_without_login
     desk_screenshot(page, "desk-log-logins")
 
 
+@pytest.mark.once  # the page's script; the form's answers are tested on both databases in tests/clients/test_forms.py
 def test_the_client_form_block_picker_takes_typing_and_a_wrong_egn_is_said_at_the_top(live_server, browser, app):  # noqa: F811,E501
     page = desk(browser, live_server, "l.dimitrov")
     page.goto(f"{live_server}/clients/add")
@@ -218,6 +223,7 @@ def test_the_client_form_block_picker_takes_typing_and_a_wrong_egn_is_said_at_th
     assert "/clients/show/" in page.url and "Клиентът е записан без блок" not in page.inner_text("body")
 
 
+@pytest.mark.once  # the offer is tested on both databases in tests/clients/test_forms.py
 def test_a_sale_lists_priced_services_of_the_block_and_says_the_login(live_server, browser, app):  # noqa: F811
     with app.app_context():
         client = db.session.scalar(select(Client).where(Client.name == "Цветелина Иванова Бонева"))
