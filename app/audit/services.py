@@ -79,20 +79,26 @@ class OwnedHistory:
     personal_view_count: int
 
 
-def owned_history(owner_model, pk, owner_column="client_id", limit=200, views_limit=50):
-    """The LOG entries of a record and of the records it owns — every model the LOG names with
-    `owner_column` pointing at it: a client's subscriptions (sales, status changes), payments, charges, tasks,
-    invoices, contracts —, newest first. The views of personal data (one per card opened) are not business:
-    they come apart, the latest `views_limit` and how many there are."""
-    owned = [LogEntry.entity_type == owner_model.__name__, LogEntry.entity_id == str(pk)]
-    conditions = [and_(*owned)]
+def owned_entries(owner_model, pks, owner_column="client_id"):
+    """SQL condition: the LOG entry is of one of these records (`pks`, ids or a SELECT of ids) or of a record
+    they own (every model the LOG names with `owner_column` pointing at them)."""
+    own_ids = select(cast(owner_model.id, String)).where(owner_model.id.in_(pks))
+    conditions = [and_(LogEntry.entity_type == owner_model.__name__, LogEntry.entity_id.in_(own_ids))]
     for name, model in sorted(registered_models().items()):
         column = getattr(model, owner_column, None)
         if model is owner_model or column is None or not hasattr(model, "id"):
             continue
         conditions.append(and_(LogEntry.entity_type == name,
-                               LogEntry.entity_id.in_(select(cast(model.id, String)).where(column == pk))))
-    mine = or_(*conditions)
+                               LogEntry.entity_id.in_(select(cast(model.id, String)).where(column.in_(pks)))))
+    return or_(*conditions)
+
+
+def owned_history(owner_model, pk, owner_column="client_id", limit=200, views_limit=50):
+    """The LOG entries of a record and of the records it owns — every model the LOG names with
+    `owner_column` pointing at it: a client's subscriptions (sales, status changes), payments, charges, tasks,
+    invoices, contracts —, newest first. The views of personal data (one per card opened) are not business:
+    they come apart, the latest `views_limit` and how many there are."""
+    mine = owned_entries(owner_model, [pk], owner_column)
     newest = (LogEntry.issued_at.desc(), LogEntry.id.desc())
     entries = db.session.scalars(select(LogEntry).where(mine, LogEntry.operation != LogEntry.PERSONAL_DATA)
                                  .order_by(*newest).limit(limit)).all()

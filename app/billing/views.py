@@ -182,6 +182,9 @@ class PaymentView(DealerScopedView, ReadOnlyModelView):
     formatters_columns = {
         "paid_at": format_datetime,
         "amount_eur": lambda value: format_money(value, "EUR"),
+        # The payment page says head office and "not a reversal" in words, not with empty rows.
+        "dealer": lambda dealer: str(dealer) if dealer is not None else gettext("Central office"),
+        "reversal_of": lambda original: str(original) if original is not None else "—",
     }
     # No actions: the scoping mixin's action routes are not registered either.
     action = ReadOnlyModelView.action

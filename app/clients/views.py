@@ -6,7 +6,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
@@ -27,13 +27,14 @@ from app.clients.services import client_card, home_figures, mask_egn, record_per
 from app.clients.subscriptions import change_status_by_hand, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.formatting import format_date, format_datetime, format_yes_no
+from app.core.money import format_money
 from app.core.sections import PageSections
 from app.core.validators import FieldCheck, check_egn, check_eik, check_vat_number
 from app.core.views import HOME_PAGE, BillingInterface, BillingModelView, shown_refusals
 from app.extensions import db
 from app.security import permissions
 from app.security.rights import may, may_access
-from app.core.scoping import DealerScopedView
+from app.core.scoping import DealerScopedView, get_in_scope
 
 # The client card; billing adds its payments, contracts its contracts, and
 # later modules (RADIUS, the organizer) their parts.
@@ -243,10 +244,10 @@ class ClientView(DealerScopedView, BillingModelView):
         return self.render_template(self.list_template, title=self.list_title, widgets=widgets)
 
     def create_record(self, actor, values):
-        return super().create_record(actor, with_company_name(values))
+        return _warned_without_block(super().create_record(actor, with_company_name(values)))
 
     def update_record(self, actor, item, values):
-        return super().update_record(actor, item, with_company_name(values))
+        return _warned_without_block(super().update_record(actor, item, with_company_name(values)))
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -285,7 +286,62 @@ class ClientView(DealerScopedView, BillingModelView):
                 "history_links": record_links(history.entries, lambda view: may_access(actor, "can_show", view)),
                 "personal_views": history.personal_views,
                 "personal_view_count": history.personal_view_count,
+                "may_read_log": may_access(actor, "can_list", "LogEntry"),
                 **CLIENT_CARD.context(client, actor, subscriptions=card.subscriptions)}
+
+
+def _warned_without_block(client):
+    """Saved, but with no block: said at once, since the coverage, the technology check of a sale and the
+    technicians' round all go by the block."""
+    if client is not None and client.block_id is None and client.block is None:
+        flash(gettext("The client is saved without a block: the technology check of a sale, the coverage and "
+                      "the technicians' round do not find him. Choose his block with Edit."), "warning")
+    return client
+
+
+def _service_label(service, block=None):
+    """A service as the sale form offers it: its price a month and its installation, and a block's missing
+    technology (offered to who may override the check)."""
+    if service.monthly_fee:
+        label = gettext("%(service)s — %(monthly)s a month", service=service.name,
+                        monthly=format_money(service.monthly_fee, service.currency))
+    else:
+        label = gettext("%(service)s — no monthly fee", service=service.name)
+    if service.installation_fee:
+        label += gettext(", installation %(fee)s", fee=format_money(service.installation_fee, service.currency))
+    if block is not None and service.technology_id and not block.has_technology(service.technology_id):
+        label += " " + gettext("(the block has no %(technology)s)", technology=service.technology.name)
+    return label
+
+
+def _sale_client():
+    """The client of a sale opened from the card (?client=), when the operator sees it."""
+    client_id = request.args.get("client", type=int) if request else None
+    return get_in_scope(Client, client_id, current_operator()) if client_id else None
+
+
+class ServiceForSaleFilter(BaseFilter):
+    """The sale form offers what may be sold to the card's client: the sellable services (of the operator's own
+    list, when he has one) that the client's block can get — every technology for who may override the check.
+    The sale checks the same on the server (app.clients.subscriptions.sale_errors)."""
+
+    name = "services for sale"
+    arg_name = "service_for_sale"
+
+    def apply(self, query, value):
+        if not request or request.method != "GET":
+            # A sent form is checked by the sale itself, which names why a service may not be sold.
+            return query
+        actor = current_operator()
+        query = query.filter(self.model.sellable.is_(True))
+        allowed = getattr(actor, "allowed_services", None) or []
+        if allowed:
+            query = query.filter(self.model.id.in_([service.id for service in allowed]))
+        client = _sale_client()
+        if client is not None and client.block is not None and not may(actor, permissions.OVERRIDE_TECHNOLOGY):
+            offered = [technology.id for technology in client.block.technologies]
+            query = query.filter(or_(self.model.technology_id.is_(None), self.model.technology_id.in_(offered)))
+        return query.order_by(self.model.name)
 
 
 class ClientChoiceFilter(BaseFilter):
@@ -374,7 +430,8 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     show_columns = ["client", "service", "status", "status_reason", "activates_on", "activation_date", "paid_until",
                     "username", "password", "mac_address", "simultaneous_use", "delivery_address", "technology_override",
                     "ip_addresses", "created_at"]
-    add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]]}
+    add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]],
+                                 "service": [["id", ServiceForSaleFilter, None]]}
     # The username's own field: a taken one is refused by the sale with its
     # name in the message, not by FAB's generic uniqueness check.
     username_field = StringField(SUBSCRIPTION_LABELS["username"], validators=[Optional(), Length(max=100)],
@@ -419,6 +476,30 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     def record_page(self, subscription):
         record_password_read(current_operator(), subscription)
         return {}
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        client = _sale_client()
+        block = client.block if client is not None else None
+        form.service.get_label = lambda service: _service_label(service, block)
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+    def create_record(self, actor, values):
+        """The sale; then what to hand to the client: the username and the password the sale made."""
+        subscription = super().create_record(actor, values)
+        if subscription is not None and subscription.username:
+            if values.get("password"):
+                # Typed by the seller: he has it; the page does not say it a second time.
+                flash(gettext("Hand to the client: username %(username)s and the password you typed.",
+                              username=subscription.username), "info")
+            elif subscription.password and may_read_password(actor):
+                # Made by the sale: said once, here, and the LOG notes who read it (as the service's page does).
+                record_password_read(actor, subscription)
+                flash(gettext("Hand to the client: username %(username)s, password %(password)s.",
+                              username=subscription.username, password=subscription.password), "info")
+            else:
+                flash(gettext("Hand to the client: username %(username)s; the password is on the service's page "
+                              "for technical support.", username=subscription.username), "info")
+        return subscription
 
     @expose("/status/<int:pk>", methods=["POST"])
     @has_access

@@ -136,7 +136,8 @@ def _named_blank_choice(iter_choices):
     def iter_named_choices(field):
         for choice in iter_choices(field):
             if choice[0] == "__None" and not choice[1]:
-                label = str(_l("Central office")) if field.name == "dealer" else str(_l("— none —"))
+                # Head office apart from any dealer whose name says "Централен офис …".
+                label = str(_l("— Central office (no dealer) —")) if field.name == "dealer" else str(_l("— none —"))
                 choice = (choice[0], label) + tuple(choice[2:])
             yield choice
 

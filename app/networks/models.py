@@ -2,6 +2,7 @@ import ipaddress
 
 from flask_appbuilder import Model
 from sqlalchemy import (
+    and_,
     BigInteger,
     CheckConstraint,
     Column,
@@ -129,8 +130,10 @@ class Network(Model):
 
     @classmethod
     def dealer_scope(cls, dealer_id):
-        """A dealer sees its own networks and the shared ones (no dealer)."""
-        return or_(cls.dealer_id == dealer_id, cls.dealer_id.is_(None))
+        """A dealer sees its own networks, and of the shared ones (no dealer) those its clients hold addresses in:
+        a shared network only head office's clients use is head office's business, not the dealer's."""
+        return or_(cls.dealer_id == dealer_id,
+                   and_(cls.dealer_id.is_(None), cls.allocations.any(IpAllocation.held_for_dealer(dealer_id))))
 
     @property
     def usable_count(self):

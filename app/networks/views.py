@@ -1,4 +1,5 @@
 from flask import request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from app.core.menu import in_menu
@@ -64,6 +65,7 @@ class NetworkView(DealerScopedView, BillingModelView):
     formatters_columns = {
         "services": lambda items: ", ".join(str(s) for s in items) or "—",
         "used_percent": format_percent,
+        "dealer": lambda dealer: str(dealer) if dealer else gettext("Shared by all"),
     }
     description_columns = {
         "cidr": _l("E.g. 10.20.0.0/22. It may not overlap another network."),

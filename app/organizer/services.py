@@ -53,7 +53,7 @@ from app.organizer.models import (
     task_technician,
 )
 from app.security.models import Operator
-from app.security.permissions import ADD_SUBSCRIPTIONS, PLAN_TASKS, RIGHTS, TECHNICIAN
+from app.security.permissions import ADD_SUBSCRIPTIONS, PLAN_TASKS, REPORT_FAULTS, RIGHTS, TECHNICIAN
 from app.security.rights import holding_access, may, may_access
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -123,6 +123,19 @@ def may_add_tasks(actor):
     return may_access(actor, "can_add", "Task") and plans_tasks(actor)
 
 
+def may_report_faults(actor):
+    """Logging a fault from the card: the right to log faults (a cashier's), or to add tasks (a planner's)."""
+    return may(actor, REPORT_FAULTS) or may_add_tasks(actor)
+
+
+def _visible_of_client(query, actor):
+    """A client's tasks on the card: a desk that logs the client's faults sees them all in its dealer scope (to
+    say when the technician comes); anyone else what visible_tasks gives."""
+    if may(actor, REPORT_FAULTS):
+        return scope(query, actor, Task)
+    return visible_tasks(query, actor)
+
+
 def may_change_task(actor, task):
     """Changing a task's fields: the "edit" permission of tasks, the right to plan tasks, the task in scope."""
     return may_access(actor, "can_edit", "Task") and plans_tasks(actor) and in_scope(task, actor)
@@ -180,6 +193,24 @@ def create_task(actor, *, task_type=None, client=None, subscription=None, addres
     db.session.add(task)
     db.session.flush()
     return task
+
+
+def report_fault(actor, client, description, subscription=None):
+    """A fault the client reports, logged from the card: a task of the fault type, urgent, with no technician or
+    day yet, so it is among the unplanned tasks of the client's dealer. Flushes; FieldErrors."""
+    if not may_report_faults(actor):
+        raise FieldErrors({"description": [gettext("You do not have the right to log faults.")]})
+    description = _text(description, 2000)
+    if not description:
+        raise FieldErrors({"description": [gettext("Say what does not work, as the client tells it.")]})
+    if subscription is not None and (client is None or subscription.client_id != client.id):
+        raise FieldErrors({"subscription": [gettext("A task covers only its own client's subscriptions.")]})
+    fault = type_for(PURPOSE_FAULT)
+    if fault is None:
+        raise FieldErrors({"description": [gettext("There is no task type for faults: an administrator adds one "
+                                                   "with the purpose Fault (Организатор → Видове задачи).")]})
+    return create_task(actor, task_type=fault, client=client, subscription=subscription,
+                       description=description, priority=HIGH, check_right=False)
 
 
 def _address_of(client, subscription):
@@ -421,7 +452,7 @@ def task_list(actor, *, day=None, client=None, technician=None, open_only=False,
 
 def task_count_query(actor, *, client):
     """SELECT of how many of `client`'s tasks the actor sees (task_list's rows)."""
-    return visible_tasks(select(func.count(Task.id)).where(Task.client_id == client.id), actor)
+    return _visible_of_client(select(func.count(Task.id)).where(Task.client_id == client.id), actor)
 
 
 def _in_plan_order(query, actor, *, day=None, client=None, technician=None, open_only=False):
@@ -430,7 +461,7 @@ def _in_plan_order(query, actor, *, day=None, client=None, technician=None, open
     query = (query.join(Client, Client.id == Task.client_id)
              .outerjoin(Block, Block.id == Client.block_id)
              .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id))
-    query = visible_tasks(query, actor)
+    query = _visible_of_client(query, actor) if client is not None else visible_tasks(query, actor)
     if day is not None:
         query = query.where(Task.scheduled_on == day)
     if client is not None:

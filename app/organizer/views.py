@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_appbuilder import expose, has_access
+from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
@@ -61,7 +61,9 @@ from app.organizer.services import (
     may_cancel_task,
     may_mark_steps,
     may_plan,
+    may_report_faults,
     plan_task,
+    report_fault,
     planned_technicians,
     works_tasks,
     plans_tasks,
@@ -529,6 +531,11 @@ def _phones(client):
 
 def tasks_part(record, actor, **_known):
     """The client card's tasks part and the home page's today: the same service list (task_list)."""
+    if record is not None and not may_access(actor, "can_list", "Task") and may_report_faults(actor):
+        # A desk that logs faults (a cashier): the client's tasks to read, and the fault form.
+        return {"card_tasks": task_list(actor, client=record, limit=50, steps="none"), "task_window": window,
+                "task_status_label": _labels(TASK_STATUSES), "can_add_task": False, "can_plan_task": False,
+                "can_report_fault": True, "can_open_tasks": False}
     if not may_access(actor, "can_list", "Task"):
         return {}
     if record is None:
@@ -543,12 +550,44 @@ def tasks_part(record, actor, **_known):
         "task_status_label": _labels(TASK_STATUSES),
         "can_add_task": may_add_tasks(actor),
         "can_plan_task": may_access(actor, "can_edit", "Task") and plans_tasks(actor),
+        "can_report_fault": False, "can_open_tasks": may_access(actor, "can_show", "Task"),
     }
+
+
+class FaultView(BaseView):
+    """Повреда from the card, for a desk that takes the client's call but does not plan tasks (a cashier): opened
+    by whoever opens the card (the client's "show" permission); report_fault checks the right to log faults."""
+    route_base = "/faults"
+    class_permission_name = "Client"
+    method_permission_name = {"report": "show"}
+
+    @expose("/<int:client_id>", methods=["POST"])
+    @has_access
+    def report(self, client_id):
+        actor = current_operator()
+        client = get_in_scope(Client, client_id, actor)
+        if client is None:
+            abort(404)
+        subscription = None
+        subscription_id = request.form.get("subscription", type=int)
+        if subscription_id:
+            subscription = next((item for item in client.subscriptions if item.id == subscription_id), None)
+        try:
+            task = report_fault(actor, client, request.form.get("description"), subscription=subscription)
+        except FieldErrors as refusal:
+            discard()
+            for messages in refusal.errors.values():
+                for message in messages:
+                    flash(message, "danger")
+        else:
+            flash(gettext("Fault logged as task No. %(number)s, urgent; the planners find it among the unplanned "
+                          "tasks and give it a technician and a day.", number=task.id), "success")
+        return redirect(url_for("ClientView.show", pk=client.id, _anchor="tasks"))
 
 
 def card_task_count(client, actor, **_known):
     """The tasks tab's counter: the client's tasks the actor sees (the tab lists the same)."""
-    if not may_access(actor, "can_list", "Task"):
+    if not may_access(actor, "can_list", "Task") and not may_report_faults(actor):
         return None
     return task_count_query(actor, client=client)
 
@@ -573,4 +612,5 @@ def register(appbuilder):
                         **in_menu("Organizer"), baseview=tasks)
     appbuilder.add_view(TaskTypeView, "Task types", label=_l("Task types"), icon="fa-list", **in_menu("Organizer"))
     appbuilder.add_view_no_menu(TaskTypeStepView)
+    appbuilder.add_view_no_menu(FaultView)
     appbuilder.add_api(TaskApi)

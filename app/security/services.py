@@ -70,6 +70,10 @@ def _default_grants(appbuilder, defaults):
     # Menus follow the views a role works with (own-profile rights add none).
     granted_views = {view for _permission, view in grants}
     for category in appbuilder.menu.get_list():
+        # A menu entry of its own, with no items under it (Справки), is opened as its view is.
+        if getattr(category, "baseview", None) is not None and \
+                category.baseview.class_permission_name in granted_views:
+            grants.add(("menu_access", category.name))
         for item in category.childs or []:
             baseview = getattr(item, "baseview", None)
             if baseview is not None and baseview.class_permission_name in granted_views:

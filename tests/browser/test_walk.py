@@ -158,9 +158,14 @@ def test_new_client_service_payment_and_receipt_clicked_through(live_server, bro
     assert page.url.endswith(f"/clients/show/{client_id}")  # the save lands on the new client's card
     page.click("#client-header >> text=Добави услуга")
     page.wait_for_load_state("networkidle")
-    page.select_option("select[name=service]", label="Интернет 100 Mbps")
+    # Offered with its price: "Интернет 100 Mbps — 12,90 EUR на месец, инсталация …".
+    offered = page.locator("select[name=service] option", has_text="Интернет 100 Mbps — ")
+    assert "EUR на месец" in offered.inner_text()
+    page.select_option("select[name=service]", value=offered.get_attribute("value"))
     page.click("form button[type=submit], form input[type=submit]")
     page.wait_for_load_state("networkidle")
+    assert re.search(r"Дайте на клиента: потребителско име \S+, парола \S+", page.inner_text("body")), \
+        page.inner_text("body")[:1000]  # what to hand to the client, said after the sale
     page.goto(f"{live_server}/clients/show/{client_id}")
     assert "Интернет 100 Mbps" in page.inner_text("body")
     screenshot(page, "flow-card-after-sale")

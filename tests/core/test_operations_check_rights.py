@@ -149,6 +149,7 @@ WRITERS = {
     "app.organizer.services.close_task": lambda w, a: w.fn(a, w.task),
     "app.organizer.services.cancel_task": lambda w, a: w.fn(a, w.task, "Клиентът се отказа"),
     "app.organizer.services.open_installation_task": lambda w, a: w.fn(a, w.subscription),
+    "app.organizer.services.report_fault": lambda w, a: w.fn(a, w.client, "Няма интернет"),
     "app.organizer.services.plan_task":
         lambda w, a: w.fn(a, w.task, technician=w.colleague, day=_today(w) + timedelta(days=1)),
     "app.portal.services.send_access": lambda w, a: w.fn(a, w.client),
@@ -234,7 +235,7 @@ NOT_OPERATIONS = {
 
 READ_ONLY = {
     "app.addresses.services": "coverage neighbourhoods",
-    "app.audit.services": "home_latest_entries owned_history record_history",
+    "app.audit.services": "home_latest_entries owned_entries owned_history record_history",
     "app.billing.services": "find_by_request_key may_reverse payment_references payment_totals reversal_of",
     "app.billing.charges": "advance_total advances anchor_day client_due due_lines due_today not_reversed open_charges "
                            "payment_method payment_type period_fee_eur periods_for subscription_due",
@@ -263,7 +264,7 @@ READ_ONLY = {
                              "matching_networks network_errors normalize_mac parse_cidr",
     "app.notifications.templates": "check edited kind_of register_kind render sources",
     "app.organizer.services": "asks_mac checked_mac may_plan technicians_for unplanned_count unplanned_tasks "
-                              "day_plan may_add_tasks may_cancel_task may_change_task may_mark_steps may_work_on "
+                              "day_plan may_add_tasks may_cancel_task may_change_task may_mark_steps may_report_faults may_work_on "
                               "missing_required_steps planned_technicians plans_tasks task_count_query task_list "
                               "task_type_errors task_type_step_errors type_for visible_task visible_tasks "
                               "week_load week_start works_tasks",

@@ -113,7 +113,7 @@ def test_network_page_shows_usage_and_holders(app, admin):
     listing = visible_text(admin.get("/networks/list/").text)
     assert "Офис" in listing and "10.40.0.0/28" in listing
     # used 3 of 13 usable (16 − network − broadcast − gateway): 10 free, 23,1 %
-    assert "Офис 10.40.0.0/28 10.40.0.1 3 10 23,1 %" in listing
+    assert "Офис 10.40.0.0/28 Обща за всички 10.40.0.1 3 10 23,1 %" in listing  # no dealer: shared, so named
     page = visible_text(admin.get(f"/networks/show/{network_id}").text)
     assert "10.40.0.2 Зает Петър Петров" in page
     assert "10.40.0.1 Шлюз" in page and "10.40.0.0 Адрес на мрежата" in page
