@@ -47,6 +47,8 @@ CREATED, CHANGED, UNCHANGED, REFUSED = "created", "changed", "unchanged", "refus
 OUTCOMES = (CREATED, CHANGED, UNCHANGED, REFUSED)
 OUTCOME_LABELS = {CREATED: _l("created"), CHANGED: _l("changed"), UNCHANGED: _l("unchanged"),
                   REFUSED: _l("refused row")}
+# How often a long import tells its progress (a job's bar on the import page).
+PROGRESS_ROWS = 100
 COMPANY_WORDS = {"фирма", "юридическо лице", "юл", "company", "ет", "еоод", "оод", "ад"}
 INDIVIDUAL_WORDS = {"", "физическо лице", "фл", "физическо", "лице", "individual"}
 STATUS_WORDS = {
@@ -66,11 +68,11 @@ def origin_of(dealer):
     return f"dealer:{dealer.id}" if dealer is not None else "office"
 
 
-def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
+def import_file(actor, content, file_name, kind, dealer=None, dry_run=True, progress=None):
     """Import (or with `dry_run` only judge) every row of the file; returns the report.
 
     Commits each row that is kept (not in a dry run); undoes the others. Raises FieldErrors when the actor may
-    not import or the kind is unknown.
+    not import or the kind is unknown. `progress(done, total)` is called every PROGRESS_ROWS rows (a job's bar).
     """
     if not may_import(actor):
         raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
@@ -91,8 +93,11 @@ def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
         return report
     rows = ((number, {field: cells[index] if index < len(cells) else "" for field, index in mapping.items()})
             for number, cells in table.rows)
+    if progress is not None:
+        progress(0, table.count)
     return import_rows(actor, kind, file_name, rows, report, dealer=dealer, dry_run=dry_run,
-                       file_format=table.format)
+                       file_format=table.format,
+                       progress=(lambda done: progress(done, max(done, table.count))) if progress else None)
 
 
 def new_report(kind, file_name, dry_run, dealer=None):
@@ -101,13 +106,15 @@ def new_report(kind, file_name, dry_run, dealer=None):
             "totals": dict.fromkeys(OUTCOMES, 0)}
 
 
-def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None, origin=None):
+def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None, origin=None,
+                progress=None):
     """Takes `rows` ([(row number, {field: value})], as a file's or another system's database's) one by one,
     each its own unit of work (kept in a run, undone in a dry run or when refused), into `report`. Raises
     FieldErrors when the actor may not import."""
     if not may_import(actor):
         raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
     importer = RowImporter(actor, kind, file_name, dealer, file_format, origin=origin)
+    done = 0
     for number, values in rows:
         outcome, label, details = judge(importer, number, values)
         note_row(report, number, values.get("source_key", ""), outcome, label, details)
@@ -115,6 +122,11 @@ def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True,
             discard()
         else:
             finish()
+        done += 1
+        if progress is not None and done % PROGRESS_ROWS == 0:
+            progress(done)
+    if progress is not None:
+        progress(done)
     return report
 
 

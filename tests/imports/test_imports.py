@@ -12,6 +12,7 @@ from app.billing.models import Charge, CycleEffect
 from app.billing.cycle import start_run
 from app.clients.models import Client, Subscription
 from app.core.actors import acting_as
+from app.core.queue import wait_for_background_jobs
 from app.core.formatting import local_today
 from app.core.transaction import unit_of_work
 from app.extensions import db
@@ -266,6 +267,7 @@ def test_the_panel_page_dry_run_then_run_and_the_refused_rows(app, catalog):
                               form_url="/import/", content_type="multipart/form-data")
     assert response.status_code == 302
     report_url = response.headers["Location"]
+    wait_for_background_jobs(app)  # the dry run is a job (in this process's background thread without Redis)
     page = browser.get(report_url).text
     assert "Пробно внасяне: нищо не е записано" in page and "Стара колона" in page
     assert "Невалидно ЕГН" in page
@@ -273,6 +275,7 @@ def test_the_panel_page_dry_run_then_run_and_the_refused_rows(app, catalog):
         assert db.session.scalar(select(func.count()).select_from(Client)) == 1  # the catalog's own holder
     response = browser.submit(report_url.rstrip("/") + "/run", {}, form_url=report_url)
     assert response.status_code == 302
+    wait_for_background_jobs(app)
     page = browser.get(report_url).text
     assert "Внасянето завърши" in page
     with app.app_context():
@@ -356,3 +359,35 @@ def test_a_refused_row_that_excel_would_run_goes_back_quoted_and_comes_in_as_typ
     assert line.startswith("2001;марсианец;\"'=HYPERLINK(\"\"http://example.com\"\")\";'+359 888 123 456;"), line
     assert read_table(returned, "отказани.csv").rows[0][1][2:4] == ['=HYPERLINK("http://example.com")',
                                                                  "+359 888 123 456"]
+
+
+def test_the_run_is_a_job_whose_progress_the_page_follows_and_ends_with_the_report(app, catalog):
+    """The dry run and the run are jobs: the page shows a bar while the rows are taken, then the report; a file
+    already queued is not queued twice."""
+    from app.imports.models import ImportFile
+    from app.imports.runs import import_progress, start_import
+
+    header = "Клиентски номер;Име"
+    content = csv_bytes(header, [f"{3000 + number};Клиент {number}" for number in range(250)] + ["3000;Повторен"])
+    with app.app_context():
+        actor = administrator()
+        with acting_as(actor), unit_of_work():
+            record = ImportFile(kind="clients", file_name="много.csv", content=content, operator_id=actor.id)
+            db.session.add(record)
+            db.session.flush()
+            start_import(actor, record, dry_run=False)
+            assert import_progress(record)[0] == "queued"
+            with pytest.raises(Exception, match="вече се внася"):
+                start_import(actor, record, dry_run=False)
+            file_id = record.id
+        wait_for_background_jobs(app)
+        db.session.expire_all()
+        record = db.session.get(ImportFile, file_id)
+        assert record.report["state"] == "done" and record.ran_at is not None
+        assert record.report["totals"] == {"created": 250, "changed": 0, "unchanged": 0, "refused": 1}
+        assert import_progress(record)[:2] == ("done", 100)
+    browser = Browser(app)
+    browser.login()
+    page = browser.get(f"/import/{file_id}").text
+    assert "Внасянето завърши" in page and "created" not in page
+    assert browser.get(f"/import/{file_id}/progress").json["state"] == "done"
