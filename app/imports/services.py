@@ -35,6 +35,7 @@ from app.core.money import check_amount, format_money, quantize
 from app.core.transaction import discard, finish
 from app.core.validators import IDENTIFIER_CHECKS, InvalidValue, parse_day
 from app.extensions import db
+from app.imports.addresses import BlockIndex
 from app.imports.columns import COLUMNS, HEADERS, REASON_HEADER, map_header, write_csv
 from app.imports.models import BALANCES, CLIENTS, KINDS, PAYMENTS, SUBSCRIPTIONS, ImportKey
 from app.imports.money import MoneyRows, Refused
@@ -116,8 +117,11 @@ def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True,
     importer = RowImporter(actor, kind, file_name, dealer, file_format, origin=origin)
     done = 0
     for number, values in rows:
+        importer.unmatched_address = None
         outcome, label, details = judge(importer, number, values)
         note_row(report, number, values.get("source_key", ""), outcome, label, details)
+        if importer.unmatched_address and outcome != REFUSED:
+            report.setdefault("unmatched_addresses", []).append([number, importer.unmatched_address])
         if dry_run or outcome == REFUSED:
             discard()
         else:
@@ -194,6 +198,8 @@ class RowImporter(MoneyRows):
         self.origin = origin or origin_of(dealer)
         self.file_format = file_format
         self.seen = {}  # (what, value) → row number
+        self.blocks = None  # the neighbourhoods' blocks, read once (app.imports.addresses)
+        self.unmatched_address = None  # the row's address when no block matched it (the report lists them)
 
     def note(self, number):
         return f"внос от {self.file_name}, ред {number}"
@@ -288,6 +294,8 @@ class RowImporter(MoneyRows):
         for field in ("phone", "email", "address_text", "comment", "id_card", "mol", "company_address"):
             if field in values:
                 fields[field] = values[field].strip() or None
+        if "address_text" in values:
+            fields.update(self.address(fields["address_text"]))
         for field in ("egn", "eik", "vat_number"):
             text = values.get(field, "").strip()
             if text and field == "egn" and self.file_format == "XLSX" and text.isdigit() and len(text) < 10:
@@ -297,6 +305,17 @@ class RowImporter(MoneyRows):
         if kind == COMPANY:
             fields["company_name"] = name
         return fields
+
+    def address(self, text):
+        """The address as a block of the neighbourhoods with its entrance, floor and apartment when it names
+        one, else as free text (noted for the report's list of the unmatched)."""
+        if self.blocks is None:
+            self.blocks = BlockIndex()
+        matched = self.blocks.match(text)
+        if matched is None:
+            self.unmatched_address = text
+            return {"block_id": None, "entrance": None, "floor": None, "apartment": None, "address_text": text}
+        return matched
 
     # Subscriptions
 

@@ -391,3 +391,44 @@ def test_the_run_is_a_job_whose_progress_the_page_follows_and_ends_with_the_repo
     page = browser.get(f"/import/{file_id}").text
     assert "Внасянето завърши" in page and "created" not in page
     assert browser.get(f"/import/{file_id}/progress").json["state"] == "done"
+
+
+def test_addresses_matched_to_the_neighbourhoods_blocks_where_they_match_else_free_text_listed(app):
+    from app.addresses.models import Block, City, Neighbourhood
+
+    with app.app_context():
+        sofia, plovdiv = City(name="София"), City(name="Пловдив")
+        mladost = Neighbourhood(city=sofia, kind="ж.к.", name="Младост 1")
+        trakia = Neighbourhood(city=plovdiv, kind="ж.к.", name="Тракия")
+        db.session.add_all([sofia, plovdiv, mladost, trakia, Block(neighbourhood=mladost, name="105"),
+                            Block(neighbourhood=trakia, name="3А")])
+        db.session.commit()
+        header = "Клиентски номер;Име;Адрес"
+        content = csv_bytes(header, [
+            "4001;Първи;гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12",
+            "4002;Втори;гр. Пловдив, ж.к. тракия бл. 3а ап. 7",
+            "4003;Трети;гр. София, ж.к. Младост 1, бл. 999, ап. 1",
+            "4004;Четвърти;гр. Варна, ул. Славянска 5",
+            "4005;Пети;гр. Пловдив, ж.к. Младост 1, бл. 105",
+            "4006;Шести;",
+        ])
+        dry = run_import(content, "адреси.csv", "clients", dry_run=True)
+        unmatched = [[4, "гр. София, ж.к. Младост 1, бл. 999, ап. 1"], [5, "гр. Варна, ул. Славянска 5"],
+                     [6, "гр. Пловдив, ж.к. Младост 1, бл. 105"]]
+        assert dry["unmatched_addresses"] == unmatched
+        report = run_import(content, "адреси.csv", "clients")
+        assert report["unmatched_addresses"] == unmatched and refused(report) == {}
+        first, second, third = (db.session.scalar(select(Client).where(Client.name == name))
+                                for name in ("Първи", "Втори", "Трети"))
+        assert (first.block.name, first.entrance, first.floor, first.apartment, first.address_text) == (
+            "105", "А", "3", "12", None)
+        assert first.address() == "гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12"
+        assert (second.block.name, second.apartment) == ("3А", "7")
+        assert (third.block, third.address_text) == (None, "гр. София, ж.к. Младост 1, бл. 999, ап. 1")
+        assert outcomes(run_import(content, "адреси.csv", "clients"))["4001"] == "unchanged"
+        # Corrected: the third's block now exists in its address.
+        fixed = run_import(csv_bytes(header, ["4003;Трети;гр. София, ж.к. Младост 1, бл. 105, ап. 1"]),
+                           "адреси-2.csv", "clients")
+        assert outcomes(fixed) == {"4003": "changed"} and "unmatched_addresses" not in fixed
+        db.session.refresh(third)
+        assert (third.block.name, third.apartment, third.address_text) == ("105", "1", None)
