@@ -48,6 +48,8 @@ CREATED, CHANGED, UNCHANGED, REFUSED = "created", "changed", "unchanged", "refus
 OUTCOMES = (CREATED, CHANGED, UNCHANGED, REFUSED)
 OUTCOME_LABELS = {CREATED: _l("created"), CHANGED: _l("changed"), UNCHANGED: _l("unchanged"),
                   REFUSED: _l("refused row")}
+# The longest old client number kept as ours (Client.client_number's width); a longer one gets our next number.
+CLIENT_NUMBER_LENGTH = 20
 # How often a long import tells its progress (a job's bar on the import page).
 PROGRESS_ROWS = 100
 COMPANY_WORDS = {"фирма", "юридическо лице", "юл", "company", "ет", "еоод", "оод", "ад"}
@@ -264,7 +266,10 @@ class RowImporter(MoneyRows):
     def client_row(self, number, key, values, existing):
         fields = self.client_fields(values)
         if existing is None:
-            client = create_client(self.actor, dealer=self.dealer, **fields)
+            # The old system's number stays the client's (on the contracts, the bank transfers' reason) when it
+            # fits and no other client has it; refused when taken. A database's keys (Ubilling's logins) don't.
+            number_kept = key if self.file_format in ("CSV", "XLSX") and len(key) <= CLIENT_NUMBER_LENGTH else None
+            client = create_client(self.actor, dealer=self.dealer, client_number=number_kept, **fields)
             self.keep(None, key, client, number, fields)
             return CREATED, client.name, ""
         client = db.session.get(Client, existing.record_id)

@@ -31,6 +31,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 RECENT_FILES = 10
 # A page of a large file's report shows every row that is not "unchanged", up to this many.
 MAX_ROWS_SHOWN = 2000
+SHOWN_FIRST = {REFUSED: 0, "changed": 1}
 
 
 def _file_or_404(pk):
@@ -139,6 +140,9 @@ class ImportView(BaseView):
         rows = report.get("rows", []) if state in (DONE, FAILED) else []
         if len(rows) > MAX_ROWS_SHOWN:
             rows = [row for row in rows if row["outcome"] != UNCHANGED][:MAX_ROWS_SHOWN]
+        # What needs the office first: the refused rows on top, then the changed, then the rest (each in the
+        # file's order), so a long file's few refusals are not at the bottom of thousands of created rows.
+        rows = sorted(rows, key=lambda row: SHOWN_FIRST.get(row["outcome"], len(SHOWN_FIRST)))
         return self.render_template(
             "imports/report.html", title=_l("Import report"), record=record, report=report, rows=rows,
             shortened=len(rows) < len(report.get("rows", [])), kind_label=KIND_LABELS.get(record.kind, record.kind),

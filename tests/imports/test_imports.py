@@ -432,3 +432,23 @@ def test_addresses_matched_to_the_neighbourhoods_blocks_where_they_match_else_fr
         assert outcomes(fixed) == {"4003": "changed"} and "unmatched_addresses" not in fixed
         db.session.refresh(third)
         assert (third.block.name, third.apartment, third.address_text) == ("105", "1", None)
+
+
+def test_the_old_client_numbers_are_kept_where_free_and_refused_where_another_client_has_them(app, catalog):
+    with app.app_context():
+        taken = db.session.scalar(select(Client.client_number).where(Client.name == "Стар Абонат"))
+        following = str(int(taken) + 1)
+        content = csv_bytes("Клиентски номер;Име", [
+            "1001;Стар Номер", f"{taken};Зает Номер", f"{following};Следващ Номер", "К-0000000000000000000042;Дълъг"])
+        report = run_import(content, "номера.csv", "clients", dry_run=True)
+        assert refused(report) == {3: f"Клиентският номер {taken} е на друг клиент."}
+        report = run_import(content, "номера.csv", "clients")
+        assert refused(report) == {3: f"Клиентският номер {taken} е на друг клиент."}
+        numbers = dict(db.session.execute(select(Client.name, Client.client_number)).all())
+        assert (numbers["Стар Номер"], numbers["Следващ Номер"]) == ("1001", following)
+        assert numbers["Дълъг"] not in ("1001", following, taken)  # too long for ours: the next free number
+        # The counter passes over a number an import kept.
+        assert numbers["Дълъг"] == str(int(following) + 1)
+        assert make_client(None, "Нов в панела").client_number == str(int(following) + 2)
+        assert outcomes(run_import(content, "номера.csv", "clients")) == {
+            "1001": "unchanged", following: "unchanged", "К-0000000000000000000042": "unchanged"}
