@@ -62,18 +62,33 @@ def create_client(actor, **fields):
 
     `fields` are Client's columns and relations (name, kind, dealer, block,
     egn, eik…). Raises FieldErrors and stores nothing when a rule refuses.
+    A `client_number` given (an import keeps the old system's) is refused
+    when another client has it; else the next free number is given.
     """
     if not may_access(actor, "can_add", "Client"):
         raise FieldErrors({"name": [gettext("You do not have the right to add clients.")]})
     fields.setdefault("kind", INDIVIDUAL)
+    number = str(fields.pop("client_number", None) or "").strip()
+    if number and _number_taken(number):
+        raise FieldErrors({"client_number": [gettext("The client number %(number)s belongs to another client.",
+                                                     number=number)]})
     with db.session.no_autoflush:
         client = Client(**fields)
         _refuse_invalid(actor, client)
     clear_other_type_fields(client)
-    client.client_number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
+    if not number:
+        # Numbers kept from an old system may stand where the counter goes: those are skipped.
+        number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
+        while _number_taken(number):
+            number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
+    client.client_number = number
     db.session.add(client)
     db.session.flush()
     return client
+
+
+def _number_taken(number):
+    return db.session.scalar(select(Client.id).where(Client.client_number == number).limit(1)) is not None
 
 
 def update_client(actor, client, **fields):

@@ -44,6 +44,8 @@ def _echo_rows(report, title=None):
             line = f"{prefix}ред {row['row']} ({row['key']}): {labels[row['outcome']]} — {row['label']}" if title \
                 else f"ред {row['row']}: {labels[row['outcome']]} — {row['label']}"
             click.echo(line + (f": {row['details']}" if row["details"] else ""))
+    for number, address in report.get("unmatched_addresses", []):
+        click.echo(f"{prefix}ред {number}: адресът не съвпада с блок от кварталите (остава като текст): {address}")
     totals = report["totals"]
     click.echo((f"{title} — общо: " if title else "Общо: ")
                + ", ".join(f"{labels[outcome]} {totals[outcome]}" for outcome in totals))

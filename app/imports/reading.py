@@ -9,6 +9,7 @@ import csv
 import datetime
 import io
 import zipfile
+from contextlib import contextmanager
 
 from flask_babel import gettext
 
@@ -20,12 +21,17 @@ class UnreadableFile(Exception):
 
 
 class Table:
-    """A file's header and its rows: [(row number, [cell, …])], cells as text ("" when empty) or dates."""
+    """A file's header and its rows: [(row number, [cell, …])], cells as text ("" when empty) or dates.
 
-    def __init__(self, header, rows, file_format):
+    `rows` may be read more than once (the import, then the refused-rows file); an XLSX's are read from the
+    file each time, one row at a time (openpyxl's read-only mode), so 50,000 rows are never all in memory.
+    `count` is how many rows there are (for a progress bar; an XLSX's as its sheet says, about right)."""
+
+    def __init__(self, header, rows, file_format, count=None):
         self.header = header
         self.rows = rows
         self.format = file_format
+        self.count = len(rows) if count is None else count
 
 
 def read_table(content, file_name=""):
@@ -89,30 +95,48 @@ def _csv_cell(cell):
 
 
 def _read_xlsx(content):
+    header_number, header, count = None, None, None
+    with _first_sheet(content) as sheet:
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(value) for value in values]
+            if any(cells):
+                header_number, header = number, cells
+                break
+        if sheet.max_row:
+            count = max(0, sheet.max_row - (header_number or 0))
+    if not header:
+        raise UnreadableFile(gettext("The file has no header row."))
+    return Table(header, XlsxRows(content, header_number), "XLSX", count=count or 0)
+
+
+class XlsxRows:
+    """An XLSX's rows below its header, streamed from the file on each reading."""
+
+    def __init__(self, content, header_number):
+        self.content, self.header_number = content, header_number
+
+    def __iter__(self):
+        with _first_sheet(self.content) as sheet:
+            for number, values in enumerate(sheet.iter_rows(min_row=self.header_number + 1, values_only=True),
+                                            start=self.header_number + 1):
+                cells = [_cell_text(value) for value in values]
+                if any(cell != "" for cell in cells):
+                    yield number, cells
+
+
+@contextmanager
+def _first_sheet(content):
     from openpyxl import load_workbook  # loaded by the import only: every other process is spared it
 
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        sheet = workbook.worksheets[0]
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError):
         raise UnreadableFile(gettext("The XLSX file cannot be read.")) from None
     try:
-        sheet = workbook.worksheets[0]
-        header = None
-        rows = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(value) for value in values]
-            if header is None:
-                if not any(cells):
-                    continue
-                header = cells
-                continue
-            if any(cell != "" for cell in cells):
-                rows.append((number, cells))
+        yield sheet
     finally:
         workbook.close()
-    if not header:
-        raise UnreadableFile(gettext("The file has no header row."))
-    return Table(header, rows, "XLSX")
 
 
 def _cell_text(value):

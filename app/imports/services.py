@@ -32,9 +32,10 @@ from app.core.errors import FieldErrors
 from app.core.exports import neutralise
 from app.core.formatting import office_language
 from app.core.money import check_amount, format_money, quantize
-from app.core.transaction import discard, finish
+from app.core.transaction import discard, finish, unit_cache
 from app.core.validators import IDENTIFIER_CHECKS, InvalidValue, parse_day
 from app.extensions import db
+from app.imports.addresses import BlockIndex
 from app.imports.columns import COLUMNS, HEADERS, REASON_HEADER, map_header, write_csv
 from app.imports.models import BALANCES, CLIENTS, KINDS, PAYMENTS, SUBSCRIPTIONS, ImportKey
 from app.imports.money import MoneyRows, Refused
@@ -47,6 +48,10 @@ CREATED, CHANGED, UNCHANGED, REFUSED = "created", "changed", "unchanged", "refus
 OUTCOMES = (CREATED, CHANGED, UNCHANGED, REFUSED)
 OUTCOME_LABELS = {CREATED: _l("created"), CHANGED: _l("changed"), UNCHANGED: _l("unchanged"),
                   REFUSED: _l("refused row")}
+# The longest old client number kept as ours (Client.client_number's width); a longer one gets our next number.
+CLIENT_NUMBER_LENGTH = 20
+# How often a long import tells its progress (a job's bar on the import page).
+PROGRESS_ROWS = 100
 COMPANY_WORDS = {"фирма", "юридическо лице", "юл", "company", "ет", "еоод", "оод", "ад"}
 INDIVIDUAL_WORDS = {"", "физическо лице", "фл", "физическо", "лице", "individual"}
 STATUS_WORDS = {
@@ -66,11 +71,11 @@ def origin_of(dealer):
     return f"dealer:{dealer.id}" if dealer is not None else "office"
 
 
-def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
+def import_file(actor, content, file_name, kind, dealer=None, dry_run=True, progress=None):
     """Import (or with `dry_run` only judge) every row of the file; returns the report.
 
     Commits each row that is kept (not in a dry run); undoes the others. Raises FieldErrors when the actor may
-    not import or the kind is unknown.
+    not import or the kind is unknown. `progress(done, total)` is called every PROGRESS_ROWS rows (a job's bar).
     """
     if not may_import(actor):
         raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
@@ -91,8 +96,11 @@ def import_file(actor, content, file_name, kind, dealer=None, dry_run=True):
         return report
     rows = ((number, {field: cells[index] if index < len(cells) else "" for field, index in mapping.items()})
             for number, cells in table.rows)
+    if progress is not None:
+        progress(0, table.count)
     return import_rows(actor, kind, file_name, rows, report, dealer=dealer, dry_run=dry_run,
-                       file_format=table.format)
+                       file_format=table.format,
+                       progress=(lambda done: progress(done, max(done, table.count))) if progress else None)
 
 
 def new_report(kind, file_name, dry_run, dealer=None):
@@ -101,20 +109,36 @@ def new_report(kind, file_name, dry_run, dealer=None):
             "totals": dict.fromkeys(OUTCOMES, 0)}
 
 
-def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None, origin=None):
+def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True, file_format=None, origin=None,
+                progress=None):
     """Takes `rows` ([(row number, {field: value})], as a file's or another system's database's) one by one,
     each its own unit of work (kept in a run, undone in a dry run or when refused), into `report`. Raises
     FieldErrors when the actor may not import."""
     if not may_import(actor):
         raise FieldErrors({"file": [gettext("You do not have the right to import from a file.")]})
     importer = RowImporter(actor, kind, file_name, dealer, file_format, origin=origin)
+    done = 0
     for number, values in rows:
+        if done % PROGRESS_ROWS:
+            # Each row is a unit of work of its own, whose cache would read the actor's rights once more: a tenth
+            # of a row's time, 50,000 times. A chunk's first row reads them; the chunk's other rows reuse them.
+            unit_cache().update(rights)
+        importer.unmatched_address = None
         outcome, label, details = judge(importer, number, values)
+        if done % PROGRESS_ROWS == 0:
+            rights = {"permissions": unit_cache().get("permissions", {})}
         note_row(report, number, values.get("source_key", ""), outcome, label, details)
+        if importer.unmatched_address and outcome != REFUSED:
+            report.setdefault("unmatched_addresses", []).append([number, importer.unmatched_address])
         if dry_run or outcome == REFUSED:
             discard()
         else:
             finish()
+        done += 1
+        if progress is not None and done % PROGRESS_ROWS == 0:
+            progress(done)
+    if progress is not None:
+        progress(done)
     return report
 
 
@@ -182,6 +206,8 @@ class RowImporter(MoneyRows):
         self.origin = origin or origin_of(dealer)
         self.file_format = file_format
         self.seen = {}  # (what, value) → row number
+        self.blocks = None  # the neighbourhoods' blocks, read once (app.imports.addresses)
+        self.unmatched_address = None  # the row's address when no block matched it (the report lists them)
 
     def note(self, number):
         return f"внос от {self.file_name}, ред {number}"
@@ -254,7 +280,10 @@ class RowImporter(MoneyRows):
     def client_row(self, number, key, values, existing):
         fields = self.client_fields(values)
         if existing is None:
-            client = create_client(self.actor, dealer=self.dealer, **fields)
+            # The old system's number stays the client's (on the contracts, the bank transfers' reason) when it
+            # fits and no other client has it; refused when taken. A database's keys (Ubilling's logins) don't.
+            number_kept = key if self.file_format in ("CSV", "XLSX") and len(key) <= CLIENT_NUMBER_LENGTH else None
+            client = create_client(self.actor, dealer=self.dealer, client_number=number_kept, **fields)
             self.keep(None, key, client, number, fields)
             return CREATED, client.name, ""
         client = self.earlier(Client, existing,
@@ -283,6 +312,8 @@ class RowImporter(MoneyRows):
         for field in ("phone", "email", "address_text", "comment", "id_card", "mol", "company_address"):
             if field in values:
                 fields[field] = values[field].strip() or None
+        if "address_text" in values:
+            fields.update(self.address(fields["address_text"]))
         for field in ("egn", "eik", "vat_number"):
             text = values.get(field, "").strip()
             if text and field == "egn" and self.file_format == "XLSX" and text.isdigit() and len(text) < 10:
@@ -292,6 +323,17 @@ class RowImporter(MoneyRows):
         if kind == COMPANY:
             fields["company_name"] = name
         return fields
+
+    def address(self, text):
+        """The address as a block of the neighbourhoods with its entrance, floor and apartment when it names
+        one, else as free text (noted for the report's list of the unmatched)."""
+        if self.blocks is None:
+            self.blocks = BlockIndex()
+        matched = self.blocks.match(text)
+        if matched is None:
+            self.unmatched_address = text
+            return {"block_id": None, "entrance": None, "floor": None, "apartment": None, "address_text": text}
+        return matched
 
     # Subscriptions
 

@@ -1,5 +1,5 @@
 """The import page /import/: upload a file, read its dry run row by row, run it, download the refused rows."""
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from app.core.menu import in_menu
 from app.core.actors import current_operator
-from app.core.formatting import utcnow
 from app.core.transaction import finish
 from app.core.validators import as_id
 from app.core.views import shown_refusals
@@ -20,10 +19,10 @@ from app.imports.services import (
     OUTCOMES,
     REFUSED,
     UNCHANGED,
-    import_file,
     refused_rows_file,
     template_rows,
 )
+from app.imports.runs import DONE, FAILED, import_progress, is_busy, start_import, state_of
 from app.security.permissions import IMPORT_DATA
 from app.security.rights import require_right
 
@@ -33,6 +32,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 RECENT_FILES = 10
 # A page of a large file's report shows every row that is not "unchanged", up to this many.
 MAX_ROWS_SHOWN = 2000
+SHOWN_FIRST = {REFUSED: 0, "changed": 1}
 
 
 def _file_or_404(pk):
@@ -55,7 +55,7 @@ class ImportView(BaseView):
     default_view = "index"
     # One permission opens the page; the import right (checked in the operation too) decides the rest.
     method_permission_name = {"index": "list", "upload": "list", "report": "list", "run": "list",
-                              "refused": "list", "template": "list"}
+                              "refused": "list", "template": "list", "progress": "list"}
 
     @expose("/")
     @has_access
@@ -102,30 +102,32 @@ class ImportView(BaseView):
         record = ImportFile(kind=kind, file_name=(upload.filename or "file.csv")[:200], content=content,
                             dealer_id=dealer.id if dealer else None, operator_id=operator.id)
         db.session.add(record)
-        finish()  # the file is kept; the dry run undoes every row of its own
-        return self._judge(record.id, dry_run=True)
+        db.session.flush()
+        return self._start(record, dry_run=True, new=True)
 
     @expose("/<pk>/run", methods=["POST"])
     @has_access
     def run(self, pk):
-        """Imports the file: each row its own transaction; the report says what was done."""
+        """Imports the file, as a job: each row its own transaction; the report page shows its progress."""
         require_right(IMPORT_DATA)
-        _file_or_404(pk)
-        return self._judge(as_id(pk), dry_run=False)
+        return self._start(_file_or_404(pk), dry_run=False)
 
-    def _judge(self, file_id, dry_run):
-        record = db.session.get(ImportFile, file_id)
-        dealer = db.session.get(Dealer, record.dealer_id) if record.dealer_id else None
+    def _start(self, record, dry_run, new=False):
+        file_id = record.id
         with shown_refusals() as outcome:
-            report = import_file(current_operator(), record.content, record.file_name, record.kind,
-                                 dealer=dealer, dry_run=dry_run)
+            start_import(current_operator(), record, dry_run)
         if outcome.refused:
-            return redirect(url_for("ImportView.index"))
-        record = db.session.get(ImportFile, file_id)
-        record.report = report
-        if not dry_run:
-            record.ran_at = utcnow()
+            return redirect(url_for("ImportView.index") if new else url_for("ImportView.report", pk=file_id))
+        finish()  # the file and its "queued" are kept; the job starts after this commit
         return redirect(url_for("ImportView.report", pk=file_id))
+
+    @expose("/<pk>/progress")
+    @has_access
+    def progress(self, pk):
+        """How far the file's job got, for the report page's bar."""
+        require_right(IMPORT_DATA)
+        state, percent, done, total = import_progress(_file_or_404(pk))
+        return jsonify({"state": state, "percent": percent, "done": done, "total": total})
 
     @expose("/<pk>")
     @has_access
@@ -133,13 +135,18 @@ class ImportView(BaseView):
         require_right(IMPORT_DATA)
         record = _file_or_404(pk)
         report = record.report or {}
-        rows = report.get("rows", [])
+        state, percent, done, total = import_progress(record)
+        rows = report.get("rows", []) if state in (DONE, FAILED) else []
         if len(rows) > MAX_ROWS_SHOWN:
             rows = [row for row in rows if row["outcome"] != UNCHANGED][:MAX_ROWS_SHOWN]
+        # What needs the office first: the refused rows on top, then the changed, then the rest (each in the
+        # file's order), so a long file's few refusals are not at the bottom of thousands of created rows.
+        rows = sorted(rows, key=lambda row: SHOWN_FIRST.get(row["outcome"], len(SHOWN_FIRST)))
         return self.render_template(
             "imports/report.html", title=_l("Import report"), record=record, report=report, rows=rows,
             shortened=len(rows) < len(report.get("rows", [])), kind_label=KIND_LABELS.get(record.kind, record.kind),
-            outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS)
+            outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS, state=state, busy=is_busy(record), percent=percent,
+            done=done, total=total)
 
     @expose("/<pk>/refused")
     @has_access
@@ -147,7 +154,7 @@ class ImportView(BaseView):
         """The refused rows in the file's own columns, with the reason, to correct and import again."""
         require_right(IMPORT_DATA)
         record = _file_or_404(pk)
-        if not record.report or not record.report.get("totals", {}).get(REFUSED):
+        if state_of(record) != DONE or not record.report.get("totals", {}).get(REFUSED):
             abort(404)
         return _csv(refused_rows_file(record.content, record.file_name, record.report), f"otkazani-{record.id}.csv")
 

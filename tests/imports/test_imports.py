@@ -12,6 +12,7 @@ from app.billing.models import Charge, CycleEffect
 from app.billing.cycle import start_run
 from app.clients.models import Client, Subscription
 from app.core.actors import acting_as
+from app.core.queue import wait_for_background_jobs
 from app.core.formatting import local_today
 from app.core.transaction import unit_of_work
 from app.extensions import db
@@ -265,6 +266,7 @@ def test_the_panel_page_dry_run_then_run_and_the_refused_rows(app, catalog):
                               form_url="/import/", content_type="multipart/form-data")
     assert response.status_code == 302
     report_url = response.headers["Location"]
+    wait_for_background_jobs(app)  # the dry run is a job (in this process's background thread without Redis)
     page = browser.get(report_url).text
     assert "Пробно внасяне: нищо не е записано" in page and "Стара колона" in page
     assert "Невалидно ЕГН" in page
@@ -272,6 +274,7 @@ def test_the_panel_page_dry_run_then_run_and_the_refused_rows(app, catalog):
         assert db.session.scalar(select(func.count()).select_from(Client)) == 1  # the catalog's own holder
     response = browser.submit(report_url.rstrip("/") + "/run", {}, form_url=report_url)
     assert response.status_code == 302
+    wait_for_background_jobs(app)
     page = browser.get(report_url).text
     assert "Внасянето завърши" in page
     with app.app_context():
@@ -355,3 +358,96 @@ def test_a_refused_row_that_excel_would_run_goes_back_quoted_and_comes_in_as_typ
     assert line.startswith("2001;марсианец;\"'=HYPERLINK(\"\"http://example.com\"\")\";'+359 888 123 456;"), line
     assert read_table(returned, "отказани.csv").rows[0][1][2:4] == ['=HYPERLINK("http://example.com")',
                                                                  "+359 888 123 456"]
+
+
+def test_the_run_is_a_job_whose_progress_the_page_follows_and_ends_with_the_report(app, catalog):
+    """The dry run and the run are jobs: the page shows a bar while the rows are taken, then the report; a file
+    already queued is not queued twice."""
+    from app.imports.models import ImportFile
+    from app.imports.runs import import_progress, start_import
+
+    header = "Клиентски номер;Име"
+    content = csv_bytes(header, [f"{3000 + number};Клиент {number}" for number in range(250)] + ["3000;Повторен"])
+    with app.app_context():
+        actor = administrator()
+        with acting_as(actor), unit_of_work():
+            record = ImportFile(kind="clients", file_name="много.csv", content=content, operator_id=actor.id)
+            db.session.add(record)
+            db.session.flush()
+            start_import(actor, record, dry_run=False)
+            assert import_progress(record)[0] == "queued"
+            with pytest.raises(Exception, match="вече се внася"):
+                start_import(actor, record, dry_run=False)
+            file_id = record.id
+        wait_for_background_jobs(app)
+        db.session.expire_all()
+        record = db.session.get(ImportFile, file_id)
+        assert record.report["state"] == "done" and record.ran_at is not None
+        assert record.report["totals"] == {"created": 250, "changed": 0, "unchanged": 0, "refused": 1}
+        assert import_progress(record)[:2] == ("done", 100)
+    browser = Browser(app)
+    browser.login()
+    page = browser.get(f"/import/{file_id}").text
+    assert "Внасянето завърши" in page and "created" not in page
+    assert browser.get(f"/import/{file_id}/progress").json["state"] == "done"
+
+
+def test_addresses_matched_to_the_neighbourhoods_blocks_where_they_match_else_free_text_listed(app):
+    from app.addresses.models import Block, City, Neighbourhood
+
+    with app.app_context():
+        sofia, plovdiv = City(name="София"), City(name="Пловдив")
+        mladost = Neighbourhood(city=sofia, kind="ж.к.", name="Младост 1")
+        trakia = Neighbourhood(city=plovdiv, kind="ж.к.", name="Тракия")
+        db.session.add_all([sofia, plovdiv, mladost, trakia, Block(neighbourhood=mladost, name="105"),
+                            Block(neighbourhood=trakia, name="3А")])
+        db.session.commit()
+        header = "Клиентски номер;Име;Адрес"
+        content = csv_bytes(header, [
+            "4001;Първи;гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12",
+            "4002;Втори;гр. Пловдив, ж.к. тракия бл. 3а ап. 7",
+            "4003;Трети;гр. София, ж.к. Младост 1, бл. 999, ап. 1",
+            "4004;Четвърти;гр. Варна, ул. Славянска 5",
+            "4005;Пети;гр. Пловдив, ж.к. Младост 1, бл. 105",
+            "4006;Шести;",
+        ])
+        dry = run_import(content, "адреси.csv", "clients", dry_run=True)
+        unmatched = [[4, "гр. София, ж.к. Младост 1, бл. 999, ап. 1"], [5, "гр. Варна, ул. Славянска 5"],
+                     [6, "гр. Пловдив, ж.к. Младост 1, бл. 105"]]
+        assert dry["unmatched_addresses"] == unmatched
+        report = run_import(content, "адреси.csv", "clients")
+        assert report["unmatched_addresses"] == unmatched and refused(report) == {}
+        first, second, third = (db.session.scalar(select(Client).where(Client.name == name))
+                                for name in ("Първи", "Втори", "Трети"))
+        assert (first.block.name, first.entrance, first.floor, first.apartment, first.address_text) == (
+            "105", "А", "3", "12", None)
+        assert first.address() == "гр. София, ж.к. Младост 1, бл. 105, вх. А, ет. 3, ап. 12"
+        assert (second.block.name, second.apartment) == ("3А", "7")
+        assert (third.block, third.address_text) == (None, "гр. София, ж.к. Младост 1, бл. 999, ап. 1")
+        assert outcomes(run_import(content, "адреси.csv", "clients"))["4001"] == "unchanged"
+        # Corrected: the third's block now exists in its address.
+        fixed = run_import(csv_bytes(header, ["4003;Трети;гр. София, ж.к. Младост 1, бл. 105, ап. 1"]),
+                           "адреси-2.csv", "clients")
+        assert outcomes(fixed) == {"4003": "changed"} and "unmatched_addresses" not in fixed
+        db.session.refresh(third)
+        assert (third.block.name, third.apartment, third.address_text) == ("105", "1", None)
+
+
+def test_the_old_client_numbers_are_kept_where_free_and_refused_where_another_client_has_them(app, catalog):
+    with app.app_context():
+        taken = db.session.scalar(select(Client.client_number).where(Client.name == "Стар Абонат"))
+        following = str(int(taken) + 1)
+        content = csv_bytes("Клиентски номер;Име", [
+            "1001;Стар Номер", f"{taken};Зает Номер", f"{following};Следващ Номер", "К-0000000000000000000042;Дълъг"])
+        report = run_import(content, "номера.csv", "clients", dry_run=True)
+        assert refused(report) == {3: f"Клиентският номер {taken} е на друг клиент."}
+        report = run_import(content, "номера.csv", "clients")
+        assert refused(report) == {3: f"Клиентският номер {taken} е на друг клиент."}
+        numbers = dict(db.session.execute(select(Client.name, Client.client_number)).all())
+        assert (numbers["Стар Номер"], numbers["Следващ Номер"]) == ("1001", following)
+        assert numbers["Дълъг"] not in ("1001", following, taken)  # too long for ours: the next free number
+        # The counter passes over a number an import kept.
+        assert numbers["Дълъг"] == str(int(following) + 1)
+        assert make_client(None, "Нов в панела").client_number == str(int(following) + 2)
+        assert outcomes(run_import(content, "номера.csv", "clients")) == {
+            "1001": "unchanged", following: "unchanged", "К-0000000000000000000042": "unchanged"}

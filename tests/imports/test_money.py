@@ -16,6 +16,7 @@ from app.clients.models import Client, Subscription
 from app.core.actors import acting_as
 from app.core.formatting import local_today
 from app.core.transaction import unit_of_work
+from app.core.queue import wait_for_background_jobs
 from app.extensions import db
 from app.imports.models import ImportKey
 from app.imports.services import import_file
@@ -249,11 +250,13 @@ def test_the_panel_takes_a_balances_file_dry_run_first(app, moved_in, admin):
     response = admin.submit("/import/upload", {"kind": "balances", "file": (io.BytesIO(content), "салда.csv")},
                             form_url="/import/", content_type="multipart/form-data")
     report_url = response.headers["Location"]
+    wait_for_background_jobs(app)  # the dry run and the run are jobs (this process's background thread)
     page = visible_text(admin.get(report_url).text)
     assert "Пробно внасяне: нищо не е записано" in page and "дължи 25,80 EUR" in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Charge)) == 0
     admin.submit(report_url.rstrip("/") + "/run", {}, form_url=report_url)
+    wait_for_background_jobs(app)
     with app.app_context():
         assert [charge.amount for charge in open_charges(client("Иван Петров").id)] == [Decimal("25.80")]
         assert advance_total(client("Мария Георгиева").id) == Decimal("25.00")
