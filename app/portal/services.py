@@ -39,19 +39,19 @@ from app.core.scoping import in_scope
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.services import queue_mail
-from app.organizer.models import HIGH, PURPOSE_FAULT
-from app.organizer.services import create_task, may_add_tasks, type_for
+from app.organizer.models import PURPOSE_FAULT
+from app.organizer.services import may_report_faults, report_fault as office_report_fault, type_for
 from app.portal.models import PortalAccess
 from app.radius.services import card_radius
-from app.security.permissions import PLAN_TASKS
+from app.security.permissions import REPORT_FAULTS
 from app.security.rights import may_access
 
 SUBSCRIBER = _l("subscriber %(name)s")
 # Exactly what the portal's operations ask: a fault task (the organizer asks "add" of tasks and "plan tasks"),
 # a freeze ("add" of freezes), the client's own phone and e-mail ("edit" of clients; the portal passes only
 # those two fields).
-SUBSCRIBER_RIGHTS = frozenset({PLAN_TASKS})
-SUBSCRIBER_PERMISSIONS = frozenset({("can_add", "SubscriptionFreeze"), ("can_add", "Task"), ("can_edit", "Client")})
+SUBSCRIBER_RIGHTS = frozenset({REPORT_FAULTS})
+SUBSCRIBER_PERMISSIONS = frozenset({("can_add", "SubscriptionFreeze"), ("can_edit", "Client")})
 
 LINK_PURPOSE = "portal-password"
 LINK_LIFETIME = timedelta(hours=48)
@@ -408,20 +408,22 @@ def book_freeze(actor, client, subscription, *, starts_on, ends_on, reason):
 
 
 def report_fault(actor, client, subscription, note):
-    """A fault task (the fault type the card's button opens) with the subscriber's note, marked as from the
-    portal. Flushes; FieldErrors."""
-    if not may_add_tasks(actor):
+    """A fault the subscriber reports: the office's own operation (a fault task, urgent, among the unplanned), with
+    the note marked as from the portal. Flushes; FieldErrors."""
+    if not may_report_faults(actor):
         raise FieldErrors({"note": [gettext("You do not have the right to add tasks.")]})
     note = (note or "").strip()
     if not note:
         raise FieldErrors({"note": [gettext("Describe the fault.")]})
     if len(note) > MAX_NOTE:
         raise FieldErrors({"note": [gettext("At most %(max)d characters.", max=MAX_NOTE)]})
-    fault = type_for(PURPOSE_FAULT)
-    if fault is None:
+    if type_for(PURPOSE_FAULT) is None:  # the office's message tells an administrator what to set up
         raise FieldErrors({"note": [gettext("Faults cannot be reported here now: please phone the office.")]})
-    return create_task(actor, task_type=fault, client=client, subscription=subscription,
-                       description=f"{_from_portal()}: {note}", priority=HIGH)
+    try:
+        return office_report_fault(actor, client, f"{_from_portal()}: {note}", subscription)
+    except FieldErrors as refusal:
+        raise FieldErrors({"note": [message for messages in refusal.errors.values() for message in messages]}) \
+            from None
 
 
 def _from_portal():

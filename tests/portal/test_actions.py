@@ -86,8 +86,8 @@ def test_the_subscriber_holds_only_the_rights_the_portal_needs(app):
         a = portal_client("Алфа ООД", "A")
         actor = subscriber_actor(db.session.get(Client, a.client_id))
         assert str(actor) == f"абонат {a.number}"
-        assert [right for right in permissions.BUSINESS_RIGHTS if may(actor, right)] == [permissions.PLAN_TASKS]
-        assert may_access(actor, "can_add", "SubscriptionFreeze") and may_access(actor, "can_add", "Task")
+        assert [right for right in permissions.BUSINESS_RIGHTS if may(actor, right)] == [permissions.REPORT_FAULTS]
+        assert may_access(actor, "can_add", "SubscriptionFreeze") and not may_access(actor, "can_add", "Task")
         for permission, view in (("can_list", "Client"), ("can_add", "Payment"), ("can_delete", "Client"),
                                  ("can_edit", "Subscription"), ("can_list", "LogEntry")):
             assert not may_access(actor, permission, view)
