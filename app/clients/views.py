@@ -481,6 +481,12 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
         client = _sale_client()
         block = client.block if client is not None else None
         form.service.get_label = lambda service: _service_label(service, block)
+        if not may(current_operator(), permissions.OVERRIDE_TECHNOLOGY):
+            # A seller who may not override the technology check is not offered the box (it would be refused);
+            # what a hand-made request with it was told shows at the top, the box being hidden.
+            for message in form.technology_override.errors or ():
+                flash(str(message), "danger")
+            exclude_cols = [*(exclude_cols or []), "technology_override"]
         return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
     def create_record(self, actor, values):

@@ -59,6 +59,7 @@ def test_technology_refused_unless_overridden_with_the_right(app, admin):
     client_id, _lan, fibre, _tv = setup_world(app)
     response = add(admin, client_id, fibre)
     assert "Блок ж.к. Младост 1, бл. 105 няма FTTH, необходима за Оптика." in visible_text(response.text)
+    assert "Без проверка на техническата възможност" in visible_text(response.text)  # offered to who may
     assert subscriptions(app) == []
     with app.app_context():
         make_operator(None, "каса", "Касиер", username="cashier")
@@ -130,6 +131,8 @@ def test_override_needs_its_own_right(app):
         make_operator(None, "продавач", "Администратор на дилър", username="seller")
     seller = Browser(app)
     seller.login("seller", "operator-pass-123")
+    assert "Без проверка на техническата възможност" not in visible_text(
+        seller.get(f"/subscriptions/add?client={client_id}").text)  # not offered to who may not
     response = add(seller, client_id, fibre, technology_override="y")
     assert "Нямате право да пренебрегвате проверката за техническа възможност." in visible_text(response.text)
     assert subscriptions(app) == []
