@@ -51,8 +51,10 @@ MSCHAP_LOGINS = 20_000
 CHUNK = 2_000
 
 SETUP_RADIUS_SUBSCRIPTIONS = f"""
+-- simultaneous_use 0 (any number): the yardstick's FreeRADIUS checks no Simultaneous-Use, and the accounting
+-- load opens sessions for random users, whose next login one session per user would reject.
 UPDATE service SET username_type = 'radius', download_kbps = COALESCE(download_kbps, 50000),
-       upload_kbps = COALESCE(upload_kbps, 10000);
+       upload_kbps = COALESCE(upload_kbps, 10000), simultaneous_use = 0;
 WITH numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM subscription)
 UPDATE subscription s SET username = 'user' || numbered.n, password = 'pw' || numbered.n, status = 'active',
        status_reason = NULL
