@@ -141,7 +141,7 @@ def _by_trigram_index(words):
         return False
     connection = db.session.connection()
     # Compiled for the connected dialect: before a process's first connection, the dialect still doubles a
-    # backslash in a literal (ESCAPE '\\\\'), which PostgreSQL refuses ("invalid escape string").
+    # backslash in a literal (ESCAPE '\\'), which PostgreSQL refuses ("invalid escape string").
     compiled = select(FreeFtpFile.id).where(*_indexed(FreeFtpFile.search_name, words)).compile(connection)
     plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar()
     expected = plan[0]["Plan"]["Plan Rows"]
