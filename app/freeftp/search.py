@@ -10,7 +10,7 @@ be a substring of the name:
   a word of three letters or more through the trigram index
   ix_freeftp_file_search_trgm (pg_trgm), a shorter one, which has no
   trigram, through the index of each name's letters and letter pairs
-  ix_freeftp_file_grams (migration 0032); otherwise the files are read in id
+  ix_freeftp_file_grams (migration 0033); otherwise the files are read in id
   order and the walk stops at the rows asked for. Left to itself, the
   planner priced the two within 5 % of each other for `ORDER BY id LIMIT`:
   when ANALYZE's sample overestimated two partial words that 0.2 % of a
@@ -97,7 +97,7 @@ def _long_words(words):
 
 
 def _grams_holding(column, grams):
-    """PostgreSQL: the name has each of `grams` (letters and letter pairs; ix_freeftp_file_grams, migration 0032)."""
+    """PostgreSQL: the name has each of `grams` (letters and letter pairs; ix_freeftp_file_grams, migration 0033)."""
     return func.freeftp_grams(column).op("@>")(literal(sorted(grams), ARRAY(Text)))
 
 

@@ -1,7 +1,7 @@
 """freeftp: the letters and letter pairs of each file's folded name, GIN-indexed (PostgreSQL), for words of one or two letters
 
-Revision ID: 0032
-Revises: 0031
+Revision ID: 0033
+Revises: 0032
 Create Date: 2026-12-07 04:05:00
 
 pg_trgm has no trigram for a searched word of one or two letters ("x2",
@@ -15,8 +15,8 @@ answers the longer words. SQLite's FTS table needs nothing new.
 """
 from alembic import op
 
-revision = '0032'
-down_revision = '0031'
+revision = '0033'
+down_revision = '0032'
 branch_labels = None
 depends_on = None
 
