@@ -1,4 +1,4 @@
-"""freeftp: the letters and letter pairs of each file's folded name, GIN-indexed (PostgreSQL), for words of one or two letters
+"""freeftp: each name's letters and letter pairs, GIN-indexed (PostgreSQL), for searched words of one or two letters
 
 Revision ID: 0033
 Revises: 0032
