@@ -41,11 +41,11 @@ target_db = current_app.extensions['migrate'].db
 
 
 def include_object(object, name, type_, reflected, compare_to):
-    """PostgreSQL-only trigram indexes (*_trgm) and SQLite's full-text tables (*_fts*) live in migrations,
-    not in the models."""
+    """PostgreSQL-only trigram and letter-pair indexes (*_trgm, *_grams) and SQLite's full-text tables (*_fts*)
+    live in migrations, not in the models."""
     if type_ == "table" and name and "_fts" in name and compare_to is None:
         return False
-    return not (type_ == "index" and name and name.endswith("_trgm"))
+    return not (type_ == "index" and name and name.endswith(("_trgm", "_grams")))
 
 
 def get_metadata():

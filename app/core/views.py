@@ -16,6 +16,7 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView, expose, has_access
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, get_field_setup_query
 from flask_appbuilder.models.sqla.interface import SQLAInterface, _is_sqla_type
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
@@ -28,6 +29,7 @@ from sqlalchemy import and_, false, inspect, or_, types as sa_types
 from sqlalchemy.exc import IntegrityError
 from wtforms.validators import Optional
 
+from app.core import like
 from app.core.actors import current_operator
 from app.core.api import Answer, api_operation
 from app.core.errors import FieldErrors
@@ -180,6 +182,43 @@ class FilterConverter(SQLAFilterConverter):
     The REST API's: it publishes and takes FAB's operators (gt, lt…) on ISO moments."""
 
     conversion_table = (("is_time", []),) + SQLAFilterConverter.conversion_table
+
+
+class _EscapedPattern:
+    """FAB's text filter with the typed value's `%`, `_` and `\\` matching only themselves (app.core.like):
+    FAB pastes the value into its ILIKE pattern as it is, so "ivan_p" also listed "ivanxp"."""
+
+    pattern = None  # value → the LIKE pattern
+    negated = False
+
+    def apply(self, query, value):
+        query, field = get_field_setup_query(query, self.model, self.column_name)
+        condition = field.ilike(self.pattern(value), escape=like.ESCAPE)
+        return query.filter(~condition if self.negated else condition)
+
+
+def _escaped(filter_class, pattern, negated=False):
+    return type(filter_class.__name__, (_EscapedPattern, filter_class),
+                {"pattern": staticmethod(pattern), "negated": negated})
+
+
+ESCAPED_TEXT_FILTERS = {
+    fab_filters.FilterStartsWith: _escaped(fab_filters.FilterStartsWith, like.starts_with),
+    fab_filters.FilterNotStartsWith: _escaped(fab_filters.FilterNotStartsWith, like.starts_with, negated=True),
+    fab_filters.FilterEndsWith: _escaped(fab_filters.FilterEndsWith, like.ends_with),
+    fab_filters.FilterNotEndsWith: _escaped(fab_filters.FilterNotEndsWith, like.ends_with, negated=True),
+    fab_filters.FilterContains: _escaped(fab_filters.FilterContains, like.contains),
+    fab_filters.FilterNotContains: _escaped(fab_filters.FilterNotContains, like.contains, negated=True),
+}
+
+
+def escaped_text_filters(converter):
+    """`converter` with FAB's contains/starts with/ends with filters taking the typed text literally."""
+    return type(f"Escaped{converter.__name__}", (converter,), {
+        "conversion_table": tuple(
+            (marker, [ESCAPED_TEXT_FILTERS.get(filter_class, filter_class) for filter_class in filters])
+            for marker, filters in converter.conversion_table),
+    })
 
 
 def panel_filter_converter(converter):

@@ -5,22 +5,27 @@ Cyrillic and Latin alike), and so are the searched words. Each word must
 be a substring of the name:
 
 - PostgreSQL: `search_name LIKE '%word%'`. When the planner expects few
-  files to match (at most SPARSE_SHARE of the index), the trigram GIN index
-  ix_freeftp_file_search_trgm (pg_trgm) finds them all and one query gives
-  the page and the count (`_by_trigram_index`); otherwise the files are read
-  in id order and the walk stops at the rows asked for. Left to itself, the
+  files to match (at most SPARSE_SHARE of the index), the GIN indexes find
+  them all and one query gives the page and the count (`_by_trigram_index`):
+  a word of three letters or more through the trigram index
+  ix_freeftp_file_search_trgm (pg_trgm), a shorter one, which has no
+  trigram, through the index of each name's letters and letter pairs
+  ix_freeftp_file_grams (migration 0033); otherwise the files are read in id
+  order and the walk stops at the rows asked for. Left to itself, the
   planner priced the two within 5 % of each other for `ORDER BY id LIMIT`:
   when ANALYZE's sample overestimated two partial words that 0.2 % of a
   million files hold ("remast edit"), it walked the key and filtered 783,000
-  rows (212–440 ms; 10–30 ms through the index). A word of one or two
-  letters has no trigram: it only filters (bench/README.md);
+  rows (212–440 ms; 10–30 ms through the index). Before the letter-pair
+  index, a two-letter word beside a common longer one ("x2 webr") could only
+  filter the walk: half the table read (64–285 ms; bench/README.md);
 - SQLite: the FTS5 table freeftp_file_fts (trigram tokenizer, external
   content kept current by triggers, migration 0021) answers the words of
   three letters or more; shorter ones are LIKE on the rows it found.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, func, select, text
+from sqlalchemy import Integer, Text, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.core import like
 from app.extensions import db
@@ -91,19 +96,53 @@ def _long_words(words):
     return [word for word in words if len(word) >= 3]
 
 
+def _grams_holding(column, grams):
+    """PostgreSQL: the name has each of `grams` (letters and letter pairs; ix_freeftp_file_grams, migration 0033)."""
+    return func.freeftp_grams(column).op("@>")(literal(sorted(grams), ARRAY(Text)))
+
+
+def _indexed(column, words):
+    """PostgreSQL: conditions the GIN indexes answer, exactly `_holding`'s: a word of three letters or more is a
+    LIKE (trigrams, ix_freeftp_file_search_trgm); a shorter one is one of the name's letters or letter pairs
+    (`freeftp_grams`), where `%` and `_` are letters like any other. The planner's estimate of these decides
+    the shape (`_by_trigram_index`)."""
+    return [column.like(like.contains(word), escape=like.ESCAPE) if len(word) >= 3 else _grams_holding(column, [word])
+            for word in words]
+
+
+def _found_by_indexes(column, words):
+    """PostgreSQL: the conditions the index shape runs, giving the same rows as `_indexed`.
+
+    With a word of one or two letters, the letter-pair index alone finds the
+    candidates: the short words and every letter pair of the longer ones
+    (exact for the short words, a superset for the longer), and the longer
+    words' LIKE filters them on an expression no index has. ANDed with the
+    trigram index's bitmap instead, every row found was checked again with
+    freeftp_grams computed afresh (trigram matches are always rechecked):
+    "x2 webr", 2,020 rows, 135 ms; alone, the letter-pair index needs no
+    recheck: 21 ms.
+    """
+    short_words = [word for word in words if len(word) < 3]
+    long_words = _long_words(words)
+    if not short_words:
+        return _holding(column, long_words)
+    grams = set(short_words) | {word[start:start + 2] for word in long_words for start in range(len(word) - 1)}
+    return [_grams_holding(column, grams), *_holding(column.concat(""), long_words)]
+
+
 def _by_trigram_index(words):
-    """PostgreSQL: whether the planner expects at most SPARSE_SHARE of the files to hold the long words.
+    """PostgreSQL: whether the planner expects at most SPARSE_SHARE of the files to hold the words.
 
     Its estimate (EXPLAIN, no execution: well under a millisecond) decides the
     shape; the planner's own choice between the two shapes, for ORDER BY id
     LIMIT, was the wrong one for two words.
     """
-    long_words = _long_words(words)
-    if db.engine.dialect.name != "postgresql" or not long_words:
+    if db.engine.dialect.name != "postgresql":
         return False
-    statement = select(FreeFtpFile.id).where(*_holding(FreeFtpFile.search_name, long_words))
-    compiled = statement.compile(dialect=db.engine.dialect)
     connection = db.session.connection()
+    # Compiled for the connected dialect: before a process's first connection, the dialect still doubles a
+    # backslash in a literal (ESCAPE '\\'), which PostgreSQL refuses ("invalid escape string").
+    compiled = select(FreeFtpFile.id).where(*_indexed(FreeFtpFile.search_name, words)).compile(connection)
     plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar()
     expected = plan[0]["Plan"]["Plan Rows"]
     files = connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'freeftp_file'::regclass")).scalar()
@@ -113,15 +152,12 @@ def _by_trigram_index(words):
 def _ids_by_trigram_index(words, limit, offset):
     """PostgreSQL, few matches: (`limit` ids from `offset` in id order, how many match) in one query.
 
-    The matches of the long words are fenced in a MATERIALIZED CTE, so the
-    planner cannot trade the index for the primary key's order; the short
-    words filter them, then one sort of the few.
+    The matches are fenced in a MATERIALIZED CTE, so the planner cannot
+    trade the indexes for the primary key's order; then one sort of the few.
     """
-    hits = (select(FreeFtpFile.id, FreeFtpFile.search_name)
-            .where(*_holding(FreeFtpFile.search_name, _long_words(words)))
+    hits = (select(FreeFtpFile.id).where(*_found_by_indexes(FreeFtpFile.search_name, words))
             .cte("hits").prefix_with("MATERIALIZED"))
-    short_words = [word for word in words if len(word) < 3]
-    matching = select(hits.c.id).where(*_holding(hits.c.search_name, short_words))
+    matching = select(hits.c.id)
     rows = db.session.execute(matching.add_columns(func.count().over()).order_by(hits.c.id)
                               .offset(offset).limit(limit)).all()
     if rows:

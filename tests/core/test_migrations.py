@@ -19,10 +19,10 @@ EXPECTED_TABLES = {"ab_user", "ab_role", "dealer", "dealer_version", "transactio
 
 
 def _include_object(object, name, type_, reflected, compare_to):
-    # The PostgreSQL-only trigram indexes and SQLite's full-text tables, as migrations/env.py does.
+    # The PostgreSQL-only trigram and letter-pair indexes and SQLite's full-text tables, as migrations/env.py does.
     if type_ == "table" and name and "_fts" in name and compare_to is None:
         return False
-    return not (type_ == "index" and name and name.endswith("_trgm"))
+    return not (type_ == "index" and name and name.endswith(("_trgm", "_grams")))
 
 
 def fresh_postgres_database(name):

@@ -75,3 +75,34 @@ def test_the_office_sends_a_new_password_link_and_never_sees_the_password(app, a
     assert "парола-123456" not in card and "scrypt" not in card
     mail = mails(outbox)[-1]
     assert mail["To"] == "p@example.bg" and "/freeftp/reset/" in mail.get_content()
+
+
+def test_the_account_lists_search_takes_percent_and_underscore_as_typed(app, admin):
+    """The panel's filters on the accounts and the registrations: "ivan_p" finds ivan_p only, not ivanxp."""
+    from app.freeftp.models import FreeFtpAttempt
+    from werkzeug.security import generate_password_hash
+
+    with app.app_context():
+        for username in ("ivan_p", "ivanxp", "ivan100", "ivan_1"):
+            db.session.add(FreeFtpAccount(username=username, password_hash=generate_password_hash("x"),
+                                          email=f"{username}@example.bg", active=True, email_confirmed=True))
+            db.session.add(FreeFtpAttempt(remote_addr="198.51.100.7", kind="register", outcome="refused",
+                                          username=username, email=f"{username}%@example.bg"))
+        db.session.commit()
+
+    def listed(url, column, operator, value):
+        # FAB's text filters in its order: starts with 0, ends with 1, contains 2 … not contains 6.
+        page = visible_text(admin.get(url, query_string={f"_flt_{operator}_{column}": value}).text)
+        assert "Грешка" not in page
+        return {username for username in ("ivan_p", "ivanxp", "ivan100", "ivan_1")
+                if f"{username}@" in page or f"{username}%@" in page}
+
+    accounts = "/freeftp/accounts/list/"
+    assert listed(accounts, "username", 2, "n_p") == {"ivan_p"}
+    assert listed(accounts, "username", 0, "ivan_") == {"ivan_p", "ivan_1"}
+    assert listed(accounts, "username", 1, "_1") == {"ivan_1"}
+    assert listed(accounts, "username", 6, "_") == {"ivanxp", "ivan100"}
+    assert listed(accounts, "email", 2, "%") == set()
+    registrations = "/freeftp/registrations/list/"
+    assert listed(registrations, "email", 2, "p%@") == {"ivan_p", "ivanxp"}
+    assert listed(registrations, "username", 2, "n_") == {"ivan_p", "ivan_1"}

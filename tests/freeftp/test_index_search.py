@@ -140,7 +140,8 @@ def test_both_shapes_of_the_postgresql_search_give_the_same_pages_and_counts(app
     answers = {}
     for by_index in (True, False):
         monkeypatch.setattr(search, "_by_trigram_index", lambda words, by_index=by_index: by_index)
-        answers[by_index] = [pages(text) for text in ("remast edit", "edition_0", "ще remast", "_1", "nothing")]
+        answers[by_index] = [pages(text) for text in ("remast edit", "edition_0", "ще remast", "_1", "nothing",
+                                                            "1 ще", "n_0 1")]
     assert answers[True] == answers[False]
     remastered = answers[True][0]
     assert [len(names) for names, _more, _count in remastered] == [25, 25, 10, 0]
@@ -148,6 +149,9 @@ def test_both_shapes_of_the_postgresql_search_give_the_same_pages_and_counts(app
     assert remastered[3][2] == 60  # a page past the end still counts the matches
     # The counts of "edition_0", "ще remast", "_1" and "nothing".
     assert [answers[True][search][0][2] for search in (1, 2, 3, 4)] == [100, 60, 20, 0]
+    # Words of one and two letters only (PostgreSQL: the letter-pair index): "1" in 19 numbers below 100 and
+    # in 100-119; "n_0" and "1" only in those below 100.
+    assert [answers[True][search][0][2] for search in (5, 6)] == [39, 19]
     monkeypatch.undo()
     with app.app_context():  # 120 files: the planner expects few, the index answers
         assert search._by_trigram_index(["remast", "edit"])
@@ -182,3 +186,4 @@ def test_the_index_page_shows_the_runs_and_starts_one(app, settings, admin):
     assert "завършен" in page and "Файлове в индекса: 4" in page and "100%" in page
     with app.app_context():
         assert db.session.scalar(select(FreeFtpIndexRun.status)) == "done"
+
