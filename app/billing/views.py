@@ -77,6 +77,7 @@ PAYMENT_LABELS = {
     "note": _l("Note"),
     "reversal_of": _l("Reversal of"),
     "received_by": _l("Received by"),
+    "imported_from": _l("Moved in from"),
 }
 # The LOG names a payment's stored columns.
 PAYMENT_LOG_LABELS = {

@@ -223,13 +223,14 @@ def escaped_text_filters(converter):
 
 def panel_filter_converter(converter):
     """The panel's lists: `converter` (a data access's own, e.g. the clients' phone filter) with date and
-    moment columns filtered by the office's days (DAY_FILTERS)."""
+    moment columns filtered by the office's days (DAY_FILTERS), and text filters taking "%" and "_" as typed
+    (a username "ivan_p" does not also find "ivanxp")."""
     if getattr(converter, "filters_by_office_days", False):
         return converter
     return type(f"Panel{converter.__name__}", (converter,), {
         "filters_by_office_days": True,
         "conversion_table": (("is_time", []), ("is_date", DAY_FILTERS), ("is_datetime", DAY_FILTERS)) + tuple(
-            (marker, filters) for marker, filters in converter.conversion_table
+            (marker, filters) for marker, filters in escaped_text_filters(converter).conversion_table
             if marker not in ("is_time", "is_date", "is_datetime")),
     })
 

@@ -12,8 +12,7 @@ from app.core.formatting import format_datetime, format_yes_no
 from app.core.links import public_url
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
-from app.core.views import BillingInterface, CappedCountInterface, FilterConverter, ReadOnlyModelView, SettingsView, \
-    escaped_text_filters, shown_refusals
+from app.core.views import BillingInterface, CappedCountInterface, ReadOnlyModelView, SettingsView, shown_refusals
 from app.extensions import db
 from app.freeftp import jobs
 from app.freeftp.forms import SettingsForm
@@ -102,8 +101,6 @@ class FreeFtpSettingsView(SettingsView):
 
 class FreeFtpAccountView(ReadOnlyModelView):
     datamodel = BillingInterface(FreeFtpAccount)
-    # A username or an address with "_" in it is searched as typed, not as a wildcard.
-    datamodel.filter_converter_class = escaped_text_filters(FilterConverter)
     route_base = "/freeftp/accounts"
     class_permission_name = "FreeFtpAccount"
     # can_edit: enable, disable, send a new-password link (the form of FAB's edit is not offered).
@@ -152,7 +149,6 @@ class FreeFtpAccountView(ReadOnlyModelView):
 
 class FreeFtpAttemptView(ReadOnlyModelView):
     datamodel = CappedCountInterface(FreeFtpAttempt)
-    datamodel.filter_converter_class = escaped_text_filters(FilterConverter)
     route_base = "/freeftp/registrations"
     class_permission_name = "FreeFtpAttempt"
     list_title = _l("FTP registrations")
