@@ -71,7 +71,7 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
 
     page.click("nav >> text=Плати")
     page.wait_for_url("**/my/pay")
-    assert "Плащане онлайн с карта (ePay.bg)" in page.inner_text("#online-payment")
+    assert "Плащане онлайн през ePay.bg" in page.inner_text("#online-payment")
     shot(page, width, "4-pay")
 
     page.click("nav >> text=Начало")
