@@ -11,6 +11,7 @@ from app.billing.services import record_payment
 from app.clients.models import Client
 from app.core.formatting import local_today
 from app.demo.services import DEMO_PORTAL_CLIENT, DEMO_PORTAL_PASSWORD
+from app.epay.models import EpaySettings
 from app.extensions import db
 from app.invoices.services import issue_invoice
 from app.organizer.models import Task
@@ -40,6 +41,8 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
         # Paid through this month (a freeze needs the days before it paid), with an invoice asked for.
         payment = record_payment(cashier, client, periods={subscription.id: 2}).payment
         invoice = issue_invoice(cashier, payment)
+        if db.session.get(EpaySettings, 1) is None:  # the merchant's settings, as the office sets them
+            db.session.add(EpaySettings(id=1, kin="D476235845", secret="S" * 64, environment="demo", valid_hours=48))
         db.session.commit()
         number, invoice_number, service = client.client_number, invoice.number, subscription.service.name
         client_id = client.id
@@ -73,6 +76,13 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
     page.wait_for_url("**/my/pay")
     assert "Плащане онлайн през ePay.bg" in page.inner_text("#online-payment")
     shot(page, width, "4-pay")
+    # Paid through this month: what is offered is the next payment; up to the form that goes to ePay.bg.
+    assert "следващото плащане" in page.inner_text("#what")
+    page.click("#pay-online")
+    page.wait_for_selector("#epay-form")
+    assert page.get_attribute("#epay-form", "action") == "https://demo.epay.bg/"
+    assert page.is_visible("#to-epay") and fits(page)
+    shot(page, width, "4b-to-epay")
 
     page.click("nav >> text=Начало")
     page.click("text=Ваканция (замразяване)")
