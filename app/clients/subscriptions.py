@@ -132,7 +132,11 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
     db.session.add(subscription)
     db.session.flush()
     if service.username_type != "none" and not subscription.username:
-        subscription.username = f"{client.client_number}-{subscription.id}"
+        # "u" and the client number, as the office reads it to the subscriber (the demo's form too); a second
+        # login of the same client adds its subscription's number.
+        username = f"u{client.client_number}"
+        subscription.username = username if not _username_taken(username, subscription.id) else \
+            f"{username}-{subscription.id}"
     try:
         if addresses:
             for address in addresses:

@@ -48,11 +48,16 @@ def test_sale_allocates_ips_and_makes_a_username(app, admin):
         # The service needs no installation: active from the sale.
         assert subscription.status == "active"
         assert subscription.ip_addresses == "10.50.0.2, 10.50.0.3"
-        assert subscription.username.endswith(f"-{subscription.id}") and len(subscription.password) >= 8
         number = subscription.client.client_number
+        assert subscription.username == f"u{number}" and len(subscription.password) >= 8
     card = visible_text(admin.get(f"/clients/show/{client_id}").text)
     assert "Интернет LAN Активна" in card and "10.50.0.2, 10.50.0.3" in card
-    assert f"{number}-" in card
+    assert f"u{number}" in card
+    # The client's second login: the same form with its subscription's number.
+    assert add(admin, client_id, lan).status_code == 302
+    with app.app_context():
+        second = db.session.scalars(select(Subscription).order_by(Subscription.id.desc())).first()
+        assert second.username == f"u{number}-{second.id}"
 
 
 def test_technology_refused_unless_overridden_with_the_right(app, admin):
