@@ -28,8 +28,9 @@ from app.clients.models import ACTIVE, Client
 from app.invoices.documents import invoice_response, receipt_response
 from app.portal import services
 from app.epay.services import PAGES as EPAY_PAGES, start_online_payment
+from app.core.forms import NewPasswordForm
 from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm, PayForm,
-                              LoginForm, NewPasswordForm)
+                              LoginForm)
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
 
