@@ -43,8 +43,8 @@ from flask_babel import gettext
 
 from app.billing.charges import client_due, due_lines
 from app.collectors.models import EPAY_BILLING, PaymentCollector
-from app.collectors.services import (MAX_CENTS, Refused, _client, _log, _refused, _single_values, address_allowed,
-                                      confirm)
+from app.collectors.services import (MAX_CENTS, Refused, _client, _confirm, _log, _refused, _single_values,
+                                      address_allowed)
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
 from app.extensions import db
@@ -167,7 +167,7 @@ def answer_pay_confirm(code, values, address):
     TID waits on the unique index and then gives the stored first answer.
     """
     call = _call("pay/confirm", values)
-    return confirm(code, call, lambda: _authenticated(code, values, address, CONFIRM_FIELDS), _tid, _total,
+    return _confirm(code, call, lambda: _authenticated(code, values, address, CONFIRM_FIELDS), _tid, _total,
                    lambda client, tid, payment: answer_body({"STATUS": OK, "IDN": client.client_number, "TID": tid}))
 
 

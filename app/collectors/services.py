@@ -329,7 +329,7 @@ def answer_confirm(code, values, address):
     """
     call = f"confirm IDN={values.get('IDN', '')} TID={values.get('TID', '')} AMOUNT={values.get('AMOUNT', '')}" \
            f" DATE={values.get('DATE', '')}"
-    return confirm(code, call, lambda: _authenticated(code, values, address, CONFIRM_FIELDS), _own_tid,
+    return _confirm(code, call, lambda: _authenticated(code, values, address, CONFIRM_FIELDS), _own_tid,
                    lambda collector, tid, params: (parse_cents(params["AMOUNT"]), f"{collector.name} TID {tid}"),
                    lambda client, tid, payment: answer_text({"STATUS": OK, "TID": tid, "PAYMENT": payment.id}))
 
@@ -341,7 +341,7 @@ def _own_tid(params):
     return tid
 
 
-def confirm(code, call, authenticate, tid_of, amount_and_note, answer):
+def _confirm(code, call, authenticate, tid_of, amount_and_note, answer):
     """A confirm of either protocol: authenticate() gives the collector and the request's parameters; done as
     the collector's actor, so the LOG names it ("Колектор ePay"). tid_of(params) checks the TID;
     amount_and_note(collector, tid, params) the amount (Decimal euro) and the payment's note;
