@@ -40,22 +40,17 @@ import textwrap
 from decimal import Decimal
 
 from flask_babel import gettext
-from sqlalchemy.exc import IntegrityError
 
 from app.billing.charges import client_due, due_lines
-from app.billing.models import Payment
-from app.billing.services import record_payment
-from app.clients.models import Client
-from app.collectors.models import EPAY_BILLING, CollectorTransaction, PaymentCollector
-from app.collectors.services import MAX_CENTS, _log, _stored, address_allowed, collector_actor
-from app.core.actors import acting_as
+from app.collectors.models import EPAY_BILLING, PaymentCollector
+from app.collectors.services import (MAX_CENTS, Refused, _client, _confirm, _log, _refused, _single_values,
+                                      address_allowed)
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
-from app.core.transaction import discard
 from app.extensions import db
 
 OK = "00"
-UNKNOWN_IDN = "14"
+UNKNOWN_IDN = "14"  # as the own protocol's: services._client answers it for both
 NO_OBLIGATION = "62"
 BAD_CHECKSUM = "93"
 GENERAL_ERROR = "96"
@@ -72,13 +67,6 @@ LONGDESC_LENGTH = 4000
 LONGDESC_LINE = 110
 # The order of an answer's keys (JSON objects are unordered; collectors' logs read better in one order).
 ANSWER_ORDER = ("STATUS", "IDN", "TID", "SHORTDESC", "LONGDESC", "AMOUNT", "VALIDTO", "INVOICE", "INVOICES")
-
-
-class Refused(Exception):
-    def __init__(self, status, detail=None):
-        super().__init__(status)
-        self.status = status
-        self.detail = detail
 
 
 def checksum(secret, params):
@@ -115,15 +103,6 @@ def long_description(lines):
     return text
 
 
-def _single_values(values):
-    params = {}
-    for name, items in values.lists():
-        if len(items) != 1:
-            raise Refused(BAD_CHECKSUM, gettext("a parameter repeated"))
-        params[name] = items[0]
-    return params
-
-
 def _authenticated(code, values, address, required):
     """The active ePay.bg billing collector the request comes from, and its parameters; until the signature
     is checked the caller is anyone, so every refusal up to there is the same BAD_CHECKSUM."""
@@ -132,7 +111,7 @@ def _authenticated(code, values, address, required):
         raise Refused(BAD_CHECKSUM, gettext("unknown or inactive code"))
     if not address_allowed(collector, address):
         raise Refused(BAD_CHECKSUM, gettext("address not among the collector's"))
-    params = _single_values(values)
+    params = _single_values(values, BAD_CHECKSUM)
     expected = checksum(collector.secret, params).encode("ascii")
     if not hmac.compare_digest(expected, (params.get(CHECKSUM) or "").lower().encode("utf-8")):
         raise Refused(BAD_CHECKSUM, gettext("CHECKSUM missing or wrong"))
@@ -141,20 +120,6 @@ def _authenticated(code, values, address, required):
     if any(not params.get(name) for name in required) or params["TYPE"] not in TYPES:
         raise Refused(GENERAL_ERROR)
     return collector, params
-
-
-def _client(number):
-    client = db.session.scalar(db.select(Client).where(Client.client_number == number))
-    if client is None:
-        raise Refused(UNKNOWN_IDN)
-    return client
-
-
-def _refused(code, call, refusal):
-    discard()
-    detail = f": {refusal.detail}" if refusal.detail else ""
-    _log(code, f"{call} → {refusal.status}{detail}")
-    return answer_body({"STATUS": refusal.status})
 
 
 def _call(name, values):
@@ -202,54 +167,22 @@ def answer_pay_confirm(code, values, address):
     TID waits on the unique index and then gives the stored first answer.
     """
     call = _call("pay/confirm", values)
-    try:
-        collector, params = _authenticated(code, values, address, CONFIRM_FIELDS)
-    except Refused as refusal:
-        return _refused(code, call, refusal)
-    actor = collector_actor(collector)
-    with acting_as(actor):
-        return _confirmed(actor, code, call, collector, params)
+    return _confirm(code, call, lambda: _authenticated(code, values, address, CONFIRM_FIELDS), _tid, _total,
+                   lambda client, tid, payment: answer_body({"STATUS": OK, "IDN": client.client_number, "TID": tid}))
 
 
-def _confirmed(actor, code, call, collector, params):
-    try:
-        tid = params["TID"]
-        if not TID.fullmatch(tid):
-            raise Refused(GENERAL_ERROR, gettext("TID is not 26 digits or fewer"))
-        collector_id = collector.id
-        stored = _stored(collector_id, tid)
-        if stored is not None:
-            return _repeated(code, call, stored)
-        client = _client(params["IDN"])
-        total = params["TOTAL"]
-        if not CENTS.fullmatch(total) or not 0 < int(total) <= MAX_CENTS:
-            raise Refused(GENERAL_ERROR, gettext("TOTAL is not a whole number of cents above zero"))
-        transaction = CollectorTransaction(collector_id=collector_id, transaction_id=tid, response="")
-        db.session.add(transaction)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            discard()
-            return _repeated(code, call, _stored(collector_id, tid))
-        invoices = params.get("INVOICES") or params.get("INVOICE") or ""
-        note = f"{collector.name} TID {tid}" + (f" INVOICE {invoices}" if invoices else "")
-        try:
-            result = record_payment(actor, client, method=collector.method, amount=Decimal(int(total)) / 100,
-                                    currency="EUR", note=note[:500])
-        except FieldErrors as error:
-            raise Refused(GENERAL_ERROR, str(error)) from None
-    except Refused as refusal:
-        return _refused(code, call, refusal)
-    payment = result.payment
-    transaction.payment_id = payment.id
-    transaction.response = answer_body({"STATUS": OK, "IDN": client.client_number, "TID": tid})
-    _log(code, f"{call} → {OK}", entity=payment)
-    db.session.flush()
-    return transaction.response
+def _tid(params):
+    tid = params["TID"]
+    if not TID.fullmatch(tid):
+        raise Refused(GENERAL_ERROR, gettext("TID is not 26 digits or fewer"))
+    return tid
 
 
-def _repeated(code, call, stored):
-    """The first answer to this TID again; only the LOG entry is new."""
-    payment = db.session.get(Payment, stored.payment_id) if stored.payment_id else None
-    _log(code, f"{call} → {json.loads(stored.response)['STATUS']} (repeated TID)", entity=payment)
-    return stored.response
+def _total(collector, tid, params):
+    """TOTAL as euro, and the payment's note: the TID and the invoices ePay.bg names."""
+    total = params["TOTAL"]
+    if not CENTS.fullmatch(total) or not 0 < int(total) <= MAX_CENTS:
+        raise Refused(GENERAL_ERROR, gettext("TOTAL is not a whole number of cents above zero"))
+    invoices = params.get("INVOICES") or params.get("INVOICE") or ""
+    note = f"{collector.name} TID {tid}" + (f" INVOICE {invoices}" if invoices else "")
+    return Decimal(int(total)) / 100, note[:500]

@@ -228,12 +228,13 @@ def answer_text(answer):
     return json.dumps(answer, ensure_ascii=False)
 
 
-def _single_values(values):
-    """The request's parameters as {name: value}; a repeated name makes the signature meaningless."""
+def _single_values(values, status=NOT_A_COLLECTOR):
+    """The request's parameters as {name: value}; a repeated name makes the signature meaningless (refused with
+    the protocol's `status` for a caller not yet authenticated)."""
     params = {}
     for name, items in values.lists():
         if len(items) != 1:
-            raise Refused(NOT_A_COLLECTOR, gettext("a parameter repeated"))
+            raise Refused(status, gettext("a parameter repeated"))
         params[name] = items[0]
     return params
 
@@ -259,6 +260,7 @@ def _authenticated(code, values, address, required):
 
 
 def _client(number):
+    """The client of the IDN; both protocols answer an unknown one 14."""
     client = db.session.scalar(db.select(Client).where(Client.client_number == number))
     if client is None:
         raise Refused(UNKNOWN_CLIENT)
@@ -327,27 +329,42 @@ def answer_confirm(code, values, address):
     """
     call = f"confirm IDN={values.get('IDN', '')} TID={values.get('TID', '')} AMOUNT={values.get('AMOUNT', '')}" \
            f" DATE={values.get('DATE', '')}"
+    return _confirm(code, call, lambda: _authenticated(code, values, address, CONFIRM_FIELDS), _own_tid,
+                   lambda collector, tid, params: (parse_cents(params["AMOUNT"]), f"{collector.name} TID {tid}"),
+                   lambda client, tid, payment: answer_text({"STATUS": OK, "TID": tid, "PAYMENT": payment.id}))
+
+
+def _own_tid(params):
+    tid = params["TID"]
+    if len(tid) > MAX_TID:
+        raise Refused(MALFORMED)
+    return tid
+
+
+def _confirm(code, call, authenticate, tid_of, amount_and_note, answer):
+    """A confirm of either protocol: authenticate() gives the collector and the request's parameters; done as
+    the collector's actor, so the LOG names it ("Колектор ePay"). tid_of(params) checks the TID;
+    amount_and_note(collector, tid, params) the amount (Decimal euro) and the payment's note;
+    answer(client, tid, payment) is the answer's text, stored for a repeated TID. Refusals raise Refused.
+    Flushes; the request commits."""
     try:
-        collector, params = _authenticated(code, values, address, CONFIRM_FIELDS)
+        collector, params = authenticate()
     except Refused as refusal:
         return _refused(code, call, refusal)
     actor = collector_actor(collector)
     with acting_as(actor):
-        return _confirmed(actor, code, call, collector, params)
+        return _confirmed(actor, code, call, collector, params, tid_of, amount_and_note, answer)
 
 
-def _confirmed(actor, code, call, collector, params):
-    """A confirm from an authenticated collector, done as its actor: the LOG names it ("Колектор ePay")."""
+def _confirmed(actor, code, call, collector, params, tid_of, amount_and_note, answer):
     try:
-        tid = params["TID"]
-        if len(tid) > MAX_TID:
-            raise Refused(MALFORMED)
-        collector_id = collector.id
+        tid = tid_of(params)
+        collector_id = collector.id  # kept: discard() below expires the collector
         stored = _stored(collector_id, tid)
         if stored is not None:
             return _repeated(code, call, stored)
         client = _client(params["IDN"])
-        amount = parse_cents(params["AMOUNT"])
+        amount, note = amount_and_note(collector, tid, params)
         transaction = CollectorTransaction(collector_id=collector_id, transaction_id=tid, response="")
         db.session.add(transaction)
         try:
@@ -357,14 +374,14 @@ def _confirmed(actor, code, call, collector, params):
             return _repeated(code, call, _stored(collector_id, tid))
         try:
             result = record_payment(actor, client, method=collector.method, amount=amount,
-                                    currency="EUR", note=f"{collector.name} TID {tid}")
+                                    currency="EUR", note=note)
         except FieldErrors as error:  # e.g. the collector's payment method was deactivated
             raise Refused(MALFORMED, str(error)) from None
     except Refused as refusal:
         return _refused(code, call, refusal)
     payment = result.payment
     transaction.payment_id = payment.id
-    transaction.response = answer_text({"STATUS": OK, "TID": tid, "PAYMENT": payment.id})
+    transaction.response = answer(client, tid, payment)
     _log(code, f"{call} → {OK}", entity=payment)
     db.session.flush()  # the LOG rows of this flush name the collector too
     return transaction.response
@@ -377,7 +394,6 @@ def _stored(collector_id, tid):
 
 def _repeated(code, call, stored):
     """The first answer to this TID again; only the LOG entry is new."""
-    text = stored.response
-    payment = db.session.get(Payment, stored.payment_id)
-    _log(code, f"{call} → {json.loads(text)['STATUS']} (repeated TID)", entity=payment)
-    return text
+    payment = db.session.get(Payment, stored.payment_id) if stored.payment_id else None
+    _log(code, f"{call} → {json.loads(stored.response)['STATUS']} (repeated TID)", entity=payment)
+    return stored.response

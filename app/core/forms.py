@@ -23,8 +23,10 @@ from flask_appbuilder.fieldwidgets import DatePickerWidget
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.forms import FieldConverter
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import DateField, Field
+from wtforms import DateField, Field, PasswordField
+from wtforms.validators import Length
 from wtforms.widgets import html_params
 
 from app.core.formatting import local_time
@@ -153,3 +155,10 @@ def init_app(app):
             "is_datetime": (BulgarianDateTimeField, BulgarianDateTimePicker)}
     FieldConverter.conversion_table = tuple(
         (marker, *ours.get(marker, (field, widget))) for marker, field, widget in FieldConverter.conversion_table)
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password typed twice, on the public pages that set one (FREEFTP's, the subscribers' portal's); the
+    operation that stores it checks the two agree and the password's length."""
+    password = PasswordField(_l("New password"), validators=[Length(max=200)])
+    repeated = PasswordField(_l("New password again"), validators=[Length(max=200)])

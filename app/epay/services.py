@@ -32,6 +32,7 @@ from app.billing.services import record_payment
 from app.core.actors import acting_as, named_actor
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
+from app.core.settings import row_to_save
 from app.core.formatting import local_time, office_language, utcnow
 from app.core.money import check_amount
 from app.core.scoping import in_scope
@@ -91,15 +92,7 @@ def settings_errors(values):
 
 def save_settings(actor, values):
     """Stores the merchant's settings (one row); an empty secret keeps the saved one. Flushes; FieldErrors."""
-    if not may_access(actor, "can_edit", "EpaySettings"):
-        raise FieldErrors({"kin": [gettext("You do not have the right to do this.")]})
-    errors = settings_errors(values)
-    if errors:
-        raise FieldErrors(errors)
-    row = db.session.get(EpaySettings, 1)
-    if row is None:
-        row = EpaySettings(id=1)
-        db.session.add(row)
+    row = row_to_save(EpaySettings, may_access(actor, "can_edit", "EpaySettings"), "kin", values, settings_errors)
     row.kin = (values.get("kin") or "").strip() or None
     secret = (values.get("secret") or "").strip()
     if secret:

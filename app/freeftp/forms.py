@@ -46,8 +46,3 @@ class RegistrationForm(FlaskForm):
 
 class ResetRequestForm(FlaskForm):
     email = StringField(_l("E-mail"), validators=[Length(max=250)])
-
-
-class NewPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[Length(max=200)])
-    repeated = PasswordField(_l("New password again"), validators=[Length(max=200)])

@@ -12,12 +12,13 @@ from sqlalchemy import insert
 from app.core.actors import acting_as
 from app.core.errors import FieldErrors
 from app.core.formatting import utcnow
+from app.core.forms import NewPasswordForm
 from app.core.links import public_host
 from app.core.one_time_links import LinkRefused
 from app.core.transaction import discard
 from app.extensions import db
 from app.freeftp import search as file_search
-from app.freeftp.forms import NewPasswordForm, RegistrationForm, ResetRequestForm
+from app.freeftp.forms import RegistrationForm, ResetRequestForm
 from app.freeftp.models import REASON_RATE, REFUSED, REGISTER, RESET, FreeFtpAttempt
 from app.freeftp.services import (
     PUBLIC_ACTOR,

@@ -28,7 +28,7 @@ from app.core.formatting import utcnow
 from app.core import one_time_links
 from app.core.links import public_url
 from app.core.one_time_links import WRONG, LinkRefused
-from app.core.settings import settings_row
+from app.core.settings import row_to_save
 from app.extensions import db
 from app.freeftp.models import (
     ACCEPTED,
@@ -146,12 +146,8 @@ def settings_errors(values):
 
 def save_settings(actor, values):
     """Stores the settings (one row). Flushes; raises FieldErrors and stores nothing when refused."""
-    if not may_access(actor, "can_edit", "FreeFtpSettings"):
-        raise FieldErrors({"enabled": [gettext("You do not have the right to do this.")]})
-    errors = settings_errors(values)
-    if errors:
-        raise FieldErrors(errors)
-    row = settings_row(FreeFtpSettings)
+    row = row_to_save(FreeFtpSettings, may_access(actor, "can_edit", "FreeFtpSettings"), "enabled", values,
+                      settings_errors)
     for field in SETTINGS_FIELDS:
         value = values.get(field)
         if isinstance(value, str):

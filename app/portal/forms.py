@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from app.core.forms import NewPasswordForm
+
 
 class LoginForm(FlaskForm):
     login = StringField(_l("Client number or username"), validators=[Length(max=100)])
@@ -12,11 +14,6 @@ class LoginForm(FlaskForm):
 
 class LinkForm(FlaskForm):
     login = StringField(_l("Client number or username"), validators=[Length(max=100)])
-
-
-class NewPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[Length(max=200)])
-    repeated = PasswordField(_l("New password again"), validators=[Length(max=200)])
 
 
 class ChangePasswordForm(NewPasswordForm):

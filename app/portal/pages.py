@@ -28,8 +28,9 @@ from app.clients.models import ACTIVE, Client
 from app.invoices.documents import invoice_response, receipt_response
 from app.portal import services
 from app.epay.services import PAGES as EPAY_PAGES, start_online_payment
+from app.core.forms import NewPasswordForm
 from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm, PayForm,
-                              LoginForm, NewPasswordForm)
+                              LoginForm)
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
 
@@ -194,9 +195,13 @@ def documents():
                  contracts=services.own_contracts(g.client), active="documents")
 
 
-def _pdf_or_problem(make):
+def _own_document(record, respond):
+    """The subscriber's own document (None: not theirs, or none such — the same 404 either way) as a PDF, or a page
+    saying it cannot be made now when the PDF engine or the document's template fails."""
+    if record is None:
+        abort(404)
     try:
-        return make()
+        return respond(record)
     except (PdfError, TemplateProblem):
         return _page("message.html", 503, title=gettext("The document cannot be made now"), message=gettext(
             "Please try again later, or ask our office for it."))
@@ -205,34 +210,26 @@ def _pdf_or_problem(make):
 @portal.route("/invoices/<int:invoice_id>.pdf", methods=["GET"])
 @subscriber_page
 def invoice(invoice_id):
-    record = services.own_invoice(g.client, invoice_id)
-    if record is None:
-        abort(404)
-    return _pdf_or_problem(lambda: invoice_response(record))
+    return _own_document(services.own_invoice(g.client, invoice_id), invoice_response)
 
 
 @portal.route("/receipts/<int:payment_id>.pdf", methods=["GET"])
 @subscriber_page
 def receipt(payment_id):
-    record = services.own_payment(g.client, payment_id)
-    if record is None:
-        abort(404)
-    return _pdf_or_problem(lambda: receipt_response(record))
+    return _own_document(services.own_payment(g.client, payment_id), receipt_response)
+
+
+def _contract_response(record):
+    # The ЕГН masked, as for an operator without the right to personal data: a PDF travels.
+    data = contract_pdf(record, None, False)
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="dogovor-{record.number}.pdf"'})
 
 
 @portal.route("/contracts/<int:contract_id>.pdf", methods=["GET"])
 @subscriber_page
 def contract(contract_id):
-    record = services.own_contract(g.client, contract_id)
-    if record is None:
-        abort(404)
-
-    def make():
-        # The ЕГН masked, as for an operator without the right to personal data: a PDF travels.
-        data = contract_pdf(record, None, False)
-        return Response(data, mimetype="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="dogovor-{record.number}.pdf"'})
-    return _pdf_or_problem(make)
+    return _own_document(services.own_contract(g.client, contract_id), _contract_response)
 
 
 def _pay_choices(money):
@@ -291,6 +288,17 @@ def _day(form, name):
         return None
 
 
+def _unless_refused(form, operation, *args, **kwargs):
+    """What the service operation returns, or None when it refuses: its transaction dropped and its reasons shown
+    on the form's fields."""
+    try:
+        return operation(*args, **kwargs)
+    except FieldErrors as refusal:
+        discard()
+        _show_errors(form, refusal.errors)
+        return None
+
+
 @portal.route("/freeze/<int:subscription_id>", methods=["GET", "POST"])
 @subscriber_page
 def freeze(subscription_id):
@@ -304,22 +312,16 @@ def freeze(subscription_id):
             _expired(form)
         else:
             starts_on, ends_on = _day(form, "starts_on"), _day(form, "ends_on")
-            if starts_on is not None and ends_on is not None:
-                try:
-                    record = services.book_freeze(g.actor, g.client, subscription, starts_on=starts_on,
-                                                  ends_on=ends_on, reason=form.reason.data)
-                except FieldErrors as refusal:
-                    discard()
-                    _show_errors(form, refusal.errors)
-                    status = 422
-                else:
-                    return _page("message.html", title=gettext("Vacation booked"), message=gettext(
-                        "%(service)s is frozen from %(start)s to %(end)s. It is paid until %(paid)s now.",
-                        service=subscription.service.name, start=record.starts_on.strftime("%d.%m.%Y"),
-                        end=record.ends_on.strftime("%d.%m.%Y"),
-                        paid=subscription.paid_until.strftime("%d.%m.%Y")), to_home=True)
-            else:
-                status = 422
+            record = None if starts_on is None or ends_on is None else _unless_refused(
+                form, services.book_freeze, g.actor, g.client, subscription, starts_on=starts_on, ends_on=ends_on,
+                reason=form.reason.data)
+            if record is not None:
+                return _page("message.html", title=gettext("Vacation booked"), message=gettext(
+                    "%(service)s is frozen from %(start)s to %(end)s. It is paid until %(paid)s now.",
+                    service=subscription.service.name, start=record.starts_on.strftime("%d.%m.%Y"),
+                    end=record.ends_on.strftime("%d.%m.%Y"),
+                    paid=subscription.paid_until.strftime("%d.%m.%Y")), to_home=True)
+            status = 422
     return _page("freeze.html", status, form=form, subscription=subscription, active="home")
 
 
@@ -344,16 +346,12 @@ def fault():
                     subscription = None
                 if subscription is None:
                     abort(404)
-            try:
-                task = services.report_fault(g.actor, g.client, subscription, form.note.data)
-            except FieldErrors as refusal:
-                discard()
-                _show_errors(form, refusal.errors)
-                status = 422
-            else:
+            task = _unless_refused(form, services.report_fault, g.actor, g.client, subscription, form.note.data)
+            if task is not None:
                 return _page("message.html", title=gettext("Fault reported"), message=gettext(
                     "Our technicians have it as task No. %(number)d and will call you.", number=task.id),
                     to_home=True)
+            status = 422
     return _page("fault.html", status, form=form, active="fault")
 
 

@@ -202,7 +202,11 @@ def _ensure_access(client):
     return access
 
 
-def _send_link(actor, client, first):
+def _send_link(actor, client, note, **who):
+    """Mails the client a link to set the portal password (a first access or a new password) and writes the LOG
+    line; `who` names the asker for it (the subscriber's username= or the operator's user=)."""
+    access = _ensure_access(client)
+    first = access.password_hash is None
     token = one_time_links.issue(LINK_PURPOSE, f"client:{client.id}", LINK_LIFETIME)
     link = public_url("portal.set_password", token=token)
     if first:
@@ -219,6 +223,8 @@ def _send_link(actor, client, first):
                        number=client.client_number, link=link)
     key = f"{LINK_PURPOSE}-{hashlib.sha256(token.encode()).hexdigest()[:32]}"
     queue_mail(actor, key, client.email, subject, body, client=client, background=True)
+    record_event(LogEntry.PORTAL_LINK, note=f"{PORTAL_NOTE}: {note}", entity=access, **who)
+    return access
 
 
 def request_link(login, remote_addr):
@@ -233,11 +239,7 @@ def request_link(login, remote_addr):
         record_event(LogEntry.PORTAL_LINK, username=subscriber_label(key),
                      note=f"{PORTAL_NOTE}: link asked, " + ("no e-mail on record" if client else "no such client"))
         return None
-    access = _ensure_access(client)
-    actor = subscriber_actor(client)
-    _send_link(actor, client, first=access.password_hash is None)
-    record_event(LogEntry.PORTAL_LINK, username=subscriber_label(key), note=f"{PORTAL_NOTE}: link sent by e-mail",
-                 entity=access)
+    _send_link(subscriber_actor(client), client, "link sent by e-mail", username=subscriber_label(key))
     return client
 
 
@@ -253,11 +255,7 @@ def send_access(actor, client):
         raise FieldErrors({"email": [gettext("You do not have the right to change clients.")]})
     if not client.email or not EMAIL.match(client.email):
         raise FieldErrors({"email": [gettext("The client has no e-mail on record: add it on the card first.")]})
-    access = _ensure_access(client)
-    _send_link(actor, client, first=access.password_hash is None)
-    record_event(LogEntry.PORTAL_LINK, user=operator_of(actor), note=f"{PORTAL_NOTE}: access sent to {client.email}",
-                 entity=access)
-    return access
+    return _send_link(actor, client, f"access sent to {client.email}", user=operator_of(actor))
 
 
 def check_link(token):
