@@ -232,26 +232,13 @@ def contract(contract_id):
     return _own_document(services.own_contract(g.client, contract_id), _contract_response)
 
 
-def _pay_choices(money):
-    """What the subscriber may pay online: the amounts the page shows, never one typed in the browser."""
-    choices = {}
-    if money.due_eur > 0:
-        choices["due"] = (money.due_eur, gettext("Due today: %(amount)s", amount=format_money(money.due_eur, "EUR")))
-    if money.next_day and money.next_eur > 0:
-        total = money.due_eur + money.next_eur
-        choices["next"] = (total, gettext("Due today and the next payment (from %(day)s): %(amount)s",
-                                          day=money.next_day.strftime("%d.%m.%Y"),
-                                          amount=format_money(total, "EUR")))
-    return choices
-
-
 @portal.route("/pay", methods=["GET", "POST"])
 @subscriber_page
 def pay():
     """The amount due and the way to ePay.bg: a POST makes the payment request (app.epay) and answers with the
     form the browser sends on to ePay.bg; ePay.bg's notification records the payment, not this page."""
     view = services.overview(g.actor, g.client)
-    choices = _pay_choices(view.money)
+    choices = services.payable_amounts(view.money)
     form = PayForm()
     form.what.choices = [(key, label) for key, (_amount, label) in choices.items()]
     status = 200

@@ -33,6 +33,7 @@ from app.contracts.models import Contract
 from app.core import one_time_links
 from app.core.actors import named_actor, operator_of
 from app.core.errors import FieldErrors
+from app.core.money import format_money
 from app.core.formatting import office_language, utcnow
 from app.core.links import public_url
 from app.core.scoping import in_scope
@@ -398,6 +399,20 @@ def overview(actor, client):
 
 
 # --- what the subscriber does ---------------------------------------------------------------------------------
+
+def payable_amounts(money):
+    """What the subscriber may pay online, {key: (amount in EUR, label)}: the amounts the portal shows (due today,
+    or that and the next payment), never one typed in the browser."""
+    choices = {}
+    if money.due_eur > 0:
+        choices["due"] = (money.due_eur, gettext("Due today: %(amount)s", amount=format_money(money.due_eur, "EUR")))
+    if money.next_day and money.next_eur > 0:
+        total = money.due_eur + money.next_eur
+        choices["next"] = (total, gettext("Due today and the next payment (from %(day)s): %(amount)s",
+                                          day=money.next_day.strftime("%d.%m.%Y"),
+                                          amount=format_money(total, "EUR")))
+    return choices
+
 
 def book_freeze(actor, client, subscription, *, starts_on, ends_on, reason):
     """A vacation freeze of the subscriber's own subscription, through the office's operation and its rules."""
