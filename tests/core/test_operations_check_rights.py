@@ -270,7 +270,7 @@ READ_ONLY = {
                               "week_load week_start works_tasks",
     "app.portal.services": "access_of check_link find_client format_speed may_send_access overview own_contract "
                            "own_contracts own_invoice own_invoices own_payment own_payments own_subscription "
-                           "own_subscriptions portal_card session_is_current subscriber_actor subscriber_label",
+                           "own_subscriptions payable_amounts portal_card session_is_current subscriber_actor subscriber_label",
     "app.protection.services": "address_allowed allowed_networks check_list_keeps_operator_in "
                                "networks_after_change normalise_network",
     "app.radius.services": "card_radius format_bytes may_read_secret nas_errors",
