@@ -195,7 +195,7 @@ def test_the_office_card_marks_the_payments_started_and_paid_online(app, admin, 
     invoice = decoded_invoice(answer.text)
     notify(app, notification(paid_line(invoice)))
     line = visible_text(admin.get(f"/clients/show/{client_id}").text)
-    assert "онлайн плащания (ePay.bg): 2 започнати, 1 платени, 1 кода за EasyPay; последно започнато" in line
+    assert "онлайн плащания (ePay.bg): започнати 2, платени 1, кодове за EasyPay: 1; последно започнато" in line
 
 
 def decoded_invoice(html):
