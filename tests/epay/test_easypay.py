@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from app import create_app
 from app.audit.models import LogEntry
 from app.billing.models import Payment
 from app.clients.models import Client
@@ -20,7 +22,8 @@ from app.epay.models import EpayRequest
 from app.epay.services import easypay_code
 from app.extensions import db
 from app.portal.services import subscriber_actor
-from tests.conftest import visible_text
+from tests.conftest import Browser, app_config, migrate_and_prepare, visible_text
+from tests.core.test_migrations import fresh_postgres_database
 from tests.epay.test_web_merchant import KIN, SECRET, configure, notification, notify, paid_line
 from tests.factories import make_operator
 from tests.portal.helpers import portal_login
@@ -31,13 +34,14 @@ class RegBill:
     """ePay.bg's reg_bill.cgi on 127.0.0.1: records every GET and answers `answer` (text/plain)."""
 
     def __init__(self):
-        self.calls, self.answer = [], "IDN=1234567890"
+        self.calls, self.answer, self.delay = [], "IDN=1234567890", 0
         registry = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
                 registry.calls.append((parts.path, {key: values[0] for key, values in parse_qs(parts.query).items()}))
+                time.sleep(registry.delay)
                 body = registry.answer.encode("utf-8")
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -123,6 +127,22 @@ def test_the_code_is_registered_once_shown_with_how_to_pay_and_its_payment_is_re
     assert "1234567890" not in after and "Днес нищо не се дължи." in after
 
 
+def test_another_client_s_code_is_neither_listed_nor_given(app, browser, reg_bill):
+    with app.app_context():
+        configure()
+        _own_id, own_number = debtor("Свой Платец")
+        _other_id, other_number = debtor("Чужд Платец")
+    other = Browser(app, "192.0.2.61")
+    portal_login(other, other_number)
+    assert "1234567890" in ask_code(other).text
+    portal_login(browser, own_number)
+    assert "1234567890" not in browser.get("/my/pay").text
+    reg_bill.answer = "IDN=4444444444"
+    mine = ask_code(browser)  # the same amount, but another client's: a code of its own
+    assert "4444444444" in mine.text and "1234567890" not in mine.text
+    assert len(reg_bill.calls) == 2
+
+
 def test_another_amount_gets_a_code_of_its_own(app, browser, reg_bill):
     with app.app_context():
         configure()
@@ -202,3 +222,44 @@ def decoded_invoice(html):
     from tests.portal.test_pay import hidden_fields
     fields = hidden_fields(html)
     return dict(line.split("=", 1) for line in base64.b64decode(fields["ENCODED"]).decode().splitlines())["INVOICE"]
+
+
+@pytest.mark.once
+def test_simultaneous_clicks_register_one_code_on_postgresql():
+    """Five clicks at once (a phone's double tap, two tabs): one registration at ePay.bg, one code for all."""
+    app = create_app(app_config(fresh_postgres_database("billing_easypay_test")))
+    migrate_and_prepare(app)
+    server = RegBill()
+    server.delay = 0.5  # ePay.bg takes its time: the others arrive while the first waits for it
+    app.config["EASYPAY_URL"] = server.url
+    try:
+        with app.app_context():
+            configure()
+            _client_id, number = debtor()
+        browsers = [Browser(app, f"192.0.2.{40 + index}") for index in range(5)]
+        tokens = []
+        for browser in browsers:
+            portal_login(browser, number)
+            tokens.append(browser.csrf_token("/my/pay"))
+        barrier, answers = threading.Barrier(len(browsers)), [None] * len(browsers)
+
+        def click(index):
+            barrier.wait()
+            response = browsers[index].client.post("/my/pay/easypay", data={
+                "csrf_token": tokens[index], "what": "due", "page": "paylogin"})
+            answers[index] = (response.status_code, "1234567890" in response.text)
+
+        threads = [threading.Thread(target=click, args=(index,)) for index in range(len(browsers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert answers == [(200, True)] * len(browsers)
+        assert len(server.calls) == 1
+        with app.app_context():
+            assert count(EpayRequest) == 1
+    finally:
+        server.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
