@@ -146,6 +146,10 @@ def load_config():
         # (its number, or whatever was typed) and per address.
         "PORTAL_RATE_LIMIT": os.environ.get("PORTAL_RATE_LIMIT", "10 per 15 minute"),
         "PORTAL_ADDRESS_RATE_LIMIT": os.environ.get("PORTAL_ADDRESS_RATE_LIMIT", "30 per 15 minute"),
+        # EasyPay's reg_bill.cgi (app.epay.services.easypay_code): empty means the one of the ePay.bg system chosen
+        # in the merchant's settings (demo or production); the seconds a registration may take.
+        "EASYPAY_URL": os.environ.get("EASYPAY_URL") or None,
+        "EASYPAY_TIMEOUT": _int("EASYPAY_TIMEOUT", 10),
         # How long an enrolment link of the one-time code works (app.security.two_factor).
         "TWO_FACTOR_LINK_HOURS": _int("TWO_FACTOR_LINK_HOURS", 24),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),

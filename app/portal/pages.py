@@ -9,6 +9,7 @@ the subscriber's own actor (app.portal.services.subscriber_actor), inside `actin
 The protection list of the operators does not apply (`public_route`): the portal has its own limits.
 """
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
@@ -17,6 +18,7 @@ from flask_wtf.csrf import CSRFError
 from app.core.sandbox import TemplateProblem
 from app.contracts.services import contract_pdf
 from app.core.actors import acting_as
+from app.core.headers import CONTENT_SECURITY_POLICY
 from app.core.errors import FieldErrors
 from app.core.money import format_money
 from app.core.one_time_links import LinkRefused
@@ -27,7 +29,7 @@ from app.extensions import db
 from app.clients.models import ACTIVE, Client
 from app.invoices.documents import invoice_response, receipt_response
 from app.portal import services
-from app.epay.services import PAGES as EPAY_PAGES, start_online_payment
+from app.epay.services import PAGES as EPAY_PAGES, easypay_code, start_online_payment, valid_easypay_codes
 from app.core.forms import NewPasswordForm
 from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm, PayForm,
                               LoginForm)
@@ -192,7 +194,9 @@ def payments():
 @subscriber_page
 def documents():
     return _page("documents.html", invoices=services.own_invoices(g.client),
-                 contracts=services.own_contracts(g.client), active="documents")
+                 contracts=services.own_contracts(g.client), notices=services.own_notices(g.client),
+                 notice_body_shown=services.notice_body_shown, notice_statuses=services.NOTICE_STATUSES,
+                 active="documents")
 
 
 def _own_document(record, respond):
@@ -232,25 +236,47 @@ def contract(contract_id):
     return _own_document(services.own_contract(g.client, contract_id), _contract_response)
 
 
+def _pay_form():
+    """The overview, what may be paid ({key: (amount, label)}) and the form offering it."""
+    view = services.overview(g.actor, g.client)
+    choices = services.payable_amounts(view.money)
+    form = PayForm()
+    form.what.choices = [(key, label) for key, (_amount, label) in choices.items()]
+    return view, choices, form
+
+
+def _chosen_amount(form, choices):
+    """The amount of the choice sent, or None with the form's errors set."""
+    if not form.validate_on_submit():
+        _expired(form)
+        return None
+    if form.what.data not in choices or form.page.data not in EPAY_PAGES:
+        form.what.errors = [gettext("Choose what to pay.")]
+        return None
+    return choices[form.what.data][0]
+
+
+def _epay_origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _pay_page(status, view, form, **values):
+    return _page("pay.html", status, view=view, form=form, result=request.args.get("result"),
+                 codes=valid_easypay_codes(g.client), active="pay", **values)
+
+
 @portal.route("/pay", methods=["GET", "POST"])
 @subscriber_page
 def pay():
     """The amount due and the way to ePay.bg: a POST makes the payment request (app.epay) and answers with the
     form the browser sends on to ePay.bg; ePay.bg's notification records the payment, not this page."""
-    view = services.overview(g.actor, g.client)
-    choices = services.payable_amounts(view.money)
-    form = PayForm()
-    form.what.choices = [(key, label) for key, (_amount, label) in choices.items()]
+    view, choices, form = _pay_form()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            _expired(form)
-            status = 422
-        elif form.what.data not in choices or form.page.data not in EPAY_PAGES:
-            form.what.errors = [gettext("Choose what to pay.")]
-            status = 422
-        else:
-            amount = choices[form.what.data][0]
+        amount = _chosen_amount(form, choices)
+        status = 422
+        if amount is not None:
             try:
                 payment = start_online_payment(
                     g.actor, g.client, amount, page=form.page.data,
@@ -259,10 +285,30 @@ def pay():
             except FieldErrors as refusal:
                 discard()
                 form.what.errors = [message for messages in refusal.errors.values() for message in messages]
-                status = 422
             else:
-                return _page("pay_redirect.html", payment=payment, active="pay")
-    return _page("pay.html", status, view=view, form=form, result=request.args.get("result"), active="pay")
+                body, status = _page("pay_redirect.html", payment=payment, active="pay")
+                # The one form that leaves the site: the policy lets it go to ePay.bg (and nowhere else).
+                return body, status, {"Content-Security-Policy": CONTENT_SECURITY_POLICY.replace(
+                    "form-action 'self'", f"form-action 'self' {_epay_origin(payment.url)}")}
+    return _pay_page(status, view, form)
+
+
+@portal.route("/pay/easypay", methods=["POST"])
+@subscriber_page
+def easypay():
+    """EasyPay's 10-digit payment code for the amount chosen, registered with ePay.bg once (a second click gives
+    the same code); paid in cash at an EasyPay desk, it arrives as ePay.bg's notification."""
+    view, choices, form = _pay_form()
+    amount = _chosen_amount(form, choices)
+    if amount is None:
+        return _pay_page(422, view, form)
+    try:
+        code = easypay_code(g.actor, g.client, amount)
+    except FieldErrors as refusal:
+        discard()
+        return _pay_page(503, view, form, easypay_errors=[
+            message for messages in refusal.errors.values() for message in messages])
+    return _page("easypay.html", code=code, active="pay")
 
 
 # --- what the subscriber does ---------------------------------------------------------------------------------
