@@ -22,6 +22,8 @@ with an Access-Accept (authentication port) or an Accounting-Response
 (accounting port) signed with a Message-Authenticator; one without a
 Message-Authenticator that verifies is dropped like any forged packet.
 
+A packet is the NAS's whose address it comes from and, where the address
+has NAS with a NAS-Identifier, whose identifier it carries (NasList).
 Packets from addresses that are not in the NAS list, that do not decode,
 or whose authenticator or Message-Authenticator is wrong are dropped
 unanswered and counted; the counts reach the LOG at most once a minute
@@ -78,28 +80,56 @@ class NasInfo:
     require_message_authenticator: bool
     walled_garden_pool: str | None = None
     walled_garden_message: str | None = None
+    interim_interval: int | None = None  # its Acct-Interim-Interval; None: RADIUS_INTERIM_INTERVAL
 
 
 class NasList:
-    """The NAS list by address, reloaded every few seconds (a new NAS needs no restart)."""
+    """The NAS list by address and NAS-Identifier, reloaded every few seconds (a new NAS needs no restart).
+
+    A request is the NAS's whose address it comes from and whose
+    NAS-Identifier it carries; failing that (none sent, or one no NAS of the
+    address has), the address's NAS without an identifier, if it has one.
+    A NAS given an identifier takes only requests that carry it: several
+    NAS behind one address (NAT) are told apart, and one that sends another
+    identifier is not taken for its neighbour (its secret would differ).
+    """
 
     def __init__(self, refresh):
         self.refresh = refresh  # seconds between reloads (RADIUS_NAS_REFRESH)
         self.by_address, self.loaded_at = {}, None
 
-    def get(self, address):
+    def get(self, address, identifier=None):
+        """The NAS of this address and NAS-Identifier (text, or None when the request carries none), or None."""
         if self.loaded_at is None or time.monotonic() - self.loaded_at >= self.refresh:
             self.reload()
-        return self.by_address.get(address)
+        found = self.by_address.get(address)
+        if found is None:
+            return None
+        return found.get(identifier) or found.get(None)
+
+    def find(self, address, data):
+        """The NAS of a request's bytes from this address: its NAS-Identifier read only where the address has
+        NAS that need it (the usual address, of one NAS without an identifier, costs one lookup)."""
+        if self.loaded_at is None or time.monotonic() - self.loaded_at >= self.refresh:
+            self.reload()
+        found = self.by_address.get(address)
+        if found is None:
+            return None
+        if len(found) == 1 and None in found:
+            return found[None]
+        return self.get(address, lean.nas_identifier(data))
 
     def reload(self):
-        rows = db.session.execute(select(Nas.id, Nas.name, Nas.ip_address, Nas.secret, Nas.vendor,
-                                         Nas.require_message_authenticator, Nas.walled_garden_pool,
-                                         Nas.walled_garden_message)).all()
+        rows = db.session.execute(select(Nas.id, Nas.name, Nas.ip_address, Nas.nas_identifier, Nas.secret,
+                                         Nas.vendor, Nas.require_message_authenticator, Nas.walled_garden_pool,
+                                         Nas.walled_garden_message, Nas.interim_interval)).all()
         db.session.rollback()
-        self.by_address = {row.ip_address: NasInfo(row.id, row.name, row.secret.encode(), row.vendor,
-                                                   row.require_message_authenticator, row.walled_garden_pool,
-                                                   row.walled_garden_message) for row in rows}
+        by_address = {}
+        for row in rows:
+            by_address.setdefault(row.ip_address, {})[row.nas_identifier] = NasInfo(
+                row.id, row.name, row.secret.encode(), row.vendor, row.require_message_authenticator,
+                row.walled_garden_pool, row.walled_garden_message, row.interim_interval)
+        self.by_address = by_address
         self.loaded_at = time.monotonic()
 
 
@@ -277,7 +307,7 @@ class RadiusServer:
         return count
 
     def _decode(self, data, source, packet_class):
-        nas = self.nas_list.get(source[0])
+        nas = self.nas_list.find(source[0], data)
         if nas is None:
             self.drops.count(UNKNOWN_NAS, source[0])
             return None

@@ -10,7 +10,19 @@ from app.audit.services import record_event
 from app.billing.models import DailyTraffic
 from app.core.formatting import local_today
 from app.extensions import db
-from app.radius.models import ACK, COA, NAK, NO_ANSWER, VENDORS, Nas, RadiusDisconnect, RadiusSession
+from app.radius.models import (
+    ACK,
+    COA,
+    MAX_INTERIM,
+    MIN_INTERIM,
+    NAK,
+    NAS_IDENTIFIER_LENGTH,
+    NO_ANSWER,
+    VENDORS,
+    Nas,
+    RadiusDisconnect,
+    RadiusSession,
+)
 from app.security.rights import may_access
 
 DISCONNECT_RESULTS = {ACK: _l("disconnected"), NAK: _l("refused by the NAS"), NO_ANSWER: _l("no answer")}
@@ -56,14 +68,27 @@ def nas_errors(nas):
         errors["vendor"] = [gettext("Choose the NAS's make.")]
     if not isinstance(nas.coa_port, int) or not 1 <= nas.coa_port <= 65535:
         errors["coa_port"] = [gettext("A port from 1 to 65535.")]
+    nas.nas_identifier = (nas.nas_identifier or "").strip() or None
+    if nas.nas_identifier is not None and (len(nas.nas_identifier) > NAS_IDENTIFIER_LENGTH
+                                           or not nas.nas_identifier.isprintable()):
+        errors["nas_identifier"] = [gettext("The NAS-Identifier: at most %(count)d printable characters, as the "
+                                            "NAS sends it.", count=NAS_IDENTIFIER_LENGTH)]
+    if nas.interim_interval is not None and (
+            not isinstance(nas.interim_interval, int) or not MIN_INTERIM <= nas.interim_interval <= MAX_INTERIM):
+        errors["interim_interval"] = [gettext("Seconds from %(low)d to %(high)d, or empty for the default.",
+                                              low=MIN_INTERIM, high=MAX_INTERIM)]
     with db.session.no_autoflush:
-        for field, value, message in (
-                ("name", name, gettext("Another NAS has this name.")),
-                ("ip_address", nas.ip_address, gettext("Another NAS has this address."))):
-            if field in errors or not value:
+        same_address = (Nas.ip_address == nas.ip_address) & (
+            Nas.nas_identifier.is_(None) if nas.nas_identifier is None else Nas.nas_identifier == nas.nas_identifier)
+        for field, condition, message in (
+                ("name", Nas.name == name, gettext("Another NAS has this name.")),
+                ("ip_address", same_address,
+                 gettext("Another NAS has this address and NAS-Identifier. NAS behind one address are told "
+                         "apart by their NAS-Identifier: give each its own."))):
+            if field in errors or (field == "name" and not name):
                 continue
-            other = db.session.scalar(select(Nas.id).where(getattr(Nas, field) == value, Nas.id != nas.id)
-                                      if nas.id else select(Nas.id).where(getattr(Nas, field) == value))
+            other = db.session.scalar(select(Nas.id).where(condition, Nas.id != nas.id)
+                                      if nas.id else select(Nas.id).where(condition))
             if other is not None:
                 errors[field] = [message]
     nas.name = name
