@@ -31,8 +31,8 @@ from app.invoices.documents import invoice_response, receipt_response
 from app.portal import services
 from app.epay.services import PAGES as EPAY_PAGES, easypay_code, start_online_payment, valid_easypay_codes
 from app.core.forms import NewPasswordForm
-from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm, PayForm,
-                              LoginForm)
+from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, GardenPayForm,
+                              LinkForm, LoginForm, PayForm)
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
 
@@ -74,13 +74,19 @@ def _logged_in_client():
     return client
 
 
-def subscriber_page(view):
+def subscriber_page(view=None, *, visitor=None):
     """A page of a logged-in subscriber: g.client and g.actor; anyone else goes to the login (and a change
-    they sent is not made)."""
+    they sent is not made) — unless `visitor()` answers for them (the walled garden's page)."""
+    if view is None:
+        return lambda view: subscriber_page(view, visitor=visitor)
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         client = _logged_in_client()
         if client is None:
+            answer = visitor() if visitor is not None else None
+            if answer is not None:
+                return answer
             return redirect(url_for("portal.login", next=request.path if request.method == "GET" else None))
         g.client, g.actor = client, services.subscriber_actor(client)
         with acting_as(g.actor):
@@ -176,10 +182,45 @@ def set_password(token):
     return _page("set_password.html", form=form, client=client)
 
 
+# --- the walled garden ----------------------------------------------------------------------------------------
+
+def _walled_garden_page(form=None, status=200):
+    """Who opens the portal from an address of the walled garden, not logged in: that session's subscriber's
+    initials, what is due today and the button to pay it (app.portal.services.garden_visit); None elsewhere."""
+    visit = services.garden_visit(request.remote_addr)
+    if visit is None:
+        return None
+    return _page("garden.html", status, visit=visit, form=form or GardenPayForm(), result=request.args.get("result"))
+
+
+@portal.route("/garden/pay", methods=["POST"])
+@public_route
+def garden_pay():
+    """The walled garden's "Плати": the ePay.bg request for what the address's subscriber owes today."""
+    form = GardenPayForm()
+    if not form.validate_on_submit():
+        _expired(form)
+        return _walled_garden_page(form, 400) or redirect(url_for("portal.login"))
+    if form.page.data not in EPAY_PAGES:
+        form.page.errors = [gettext("Choose how to pay.")]
+        return _walled_garden_page(form, 422) or redirect(url_for("portal.login"))
+    try:
+        payment = services.start_garden_payment(
+            request.remote_addr, page=form.page.data,
+            url_ok=url_for("portal.home", result="ok", _external=True),
+            url_cancel=url_for("portal.home", result="cancel", _external=True))
+    except FieldErrors as refusal:
+        discard()
+        form.form_errors = [message for messages in refusal.errors.values() for message in messages]
+        return _walled_garden_page(form, 422) or _page("message.html", 422, title=gettext("Pay"),
+                                                         message=" ".join(form.form_errors), to_login=True)
+    return _page("pay_redirect.html", payment=payment)
+
+
 # --- what the subscriber sees ---------------------------------------------------------------------------------
 
 @portal.route("/", methods=["GET"])
-@subscriber_page
+@subscriber_page(visitor=_walled_garden_page)
 def home():
     return _page("home.html", view=services.overview(g.actor, g.client), active="home")
 

@@ -31,7 +31,7 @@ from app.clients.models import Client, Subscription
 from app.clients.services import update_client
 from app.contracts.models import Contract
 from app.core import one_time_links
-from app.core.actors import named_actor, operator_of
+from app.core.actors import acting_as, named_actor, operator_of
 from app.core.errors import FieldErrors
 from app.core.money import format_money
 from app.core.formatting import local_today, office_language, utcnow
@@ -45,7 +45,8 @@ from app.notifications.services import queue_mail
 from app.organizer.models import PURPOSE_FAULT
 from app.organizer.services import may_report_faults, report_fault as office_report_fault, type_for
 from app.portal.models import PortalAccess
-from app.radius.services import card_radius
+from app.epay.services import start_online_payment
+from app.radius.services import card_radius, walled_garden_subscription
 from app.security.permissions import REPORT_FAULTS
 from app.security.rights import may_access
 
@@ -448,6 +449,54 @@ def overview(actor, client):
                     subscriptions=subscriptions, online=online,
                     month_traffic=radius.get("radius_month_traffic", {}),
                     daily_traffic=own_daily_traffic(subscriptions))
+
+
+# --- the walled garden: no login, only what paying needs ----------------------------------------------------------
+
+@dataclass
+class GardenVisit:
+    """What the portal shows at an address of the walled garden without a login: whose initials, what is due."""
+
+    client: object
+    initials: str
+    due_eur: object  # Decimal: due today, the card's own figure
+
+
+def initials(name):
+    """"Иван Петров Иванов" → "И. П. И.": enough for a subscriber to know their own account, too little to tell
+    anyone else whose it is."""
+    return " ".join(f"{word[0].upper()}." for word in (name or "").split()[:3] if word[:1].isalpha())
+
+
+def garden_visit(address):
+    """The visit of a subscriber in the walled garden (the live RADIUS session holding `address`, after the
+    configured proxies), or None: then the portal asks for a login as anywhere else. Reads only."""
+    subscription = walled_garden_subscription(address)
+    if subscription is None:
+        return None
+    client = subscription.client
+    return GardenVisit(client=client, initials=initials(client.name), due_eur=due_today(client).due_eur)
+
+
+def garden_actor(client):
+    """The acting party of a payment started from the walled garden: the subscriber (the LOG's "абонат <number>"),
+    holding no right at all — starting an online payment of their own needs none."""
+    return named_actor(SUBSCRIBER, client.client_number, rights=frozenset(), permissions=frozenset(),
+                       dealer_id=client.dealer_id, client_id=client.id)
+
+
+def start_garden_payment(address, *, page, url_ok, url_cancel):
+    """The ePay.bg payment request for what the subscriber at `address` in the walled garden owes today, never
+    another amount: as the subscriber's own actor, for their own client only. Flushes; FieldErrors."""
+    visit = garden_visit(address)
+    if visit is None:
+        raise FieldErrors({"page": [gettext("This address is no longer in the limited access: log in to pay.")]})
+    if visit.due_eur <= 0:
+        raise FieldErrors({"page": [gettext("There is nothing to pay online now.")]})
+    actor = garden_actor(visit.client)
+    with acting_as(actor):  # the LOG names the subscriber
+        return start_online_payment(actor, visit.client, visit.due_eur, page=page, url_ok=url_ok,
+                                    url_cancel=url_cancel)
 
 
 # --- what the subscriber does ---------------------------------------------------------------------------------

@@ -350,7 +350,8 @@ def reply(request, data, today, interim, dictionary):
     if outcome == REJECT:
         return lean.encode_reply(request, radius_packet.AccessReject, refusal + own)
     if outcome == WALLED_GARDEN:
-        key = ("walled garden", request.nas.walled_garden_pool, request.nas.walled_garden_message, interim)
+        key = ("walled garden", request.nas.vendor, request.nas.walled_garden_pool, request.nas.walled_garden_message,
+               interim)
         attributes = _WALLED_GARDEN_ATTRIBUTES.get(key)
         if attributes is None:
             attributes = _WALLED_GARDEN_ATTRIBUTES[key] = _encoded(
@@ -399,9 +400,12 @@ def _encoded(dictionary, fill):
 
 
 def walled_garden(reply, nas, interim):
-    """Accepted into the NAS's walled-garden pool: an address from it, and the text saying how to pay."""
+    """Accepted into the NAS's walled-garden pool: an address from it, and the text saying how to pay. A MikroTik
+    also puts the address in the firewall address list of the pool's name, which its garden rules match."""
     reply.code = radius_packet.AccessAccept
     reply["Framed-Pool"] = nas.walled_garden_pool
+    if nas.vendor == MIKROTIK:
+        reply["Mikrotik-Address-List"] = nas.walled_garden_pool
     reply["Reply-Message"] = split_octets(nas.walled_garden_message or WALLED_GARDEN_MESSAGE, REPLY_MESSAGE_OCTETS)
     reply["Acct-Interim-Interval"] = int(interim)
 

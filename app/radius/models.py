@@ -114,6 +114,9 @@ class RadiusSession(Model):
         Index("ix_radius_session_open", "nas_id", postgresql_where=text("stopped_at IS NULL"),
               sqlite_where=text("stopped_at IS NULL")),
         Index("ix_radius_session_started", "started_at"),
+        # Who holds an address now (the portal's walled-garden page): the open sessions only.
+        Index("ix_radius_session_open_ip", "framed_ip", postgresql_where=text("stopped_at IS NULL"),
+              sqlite_where=text("stopped_at IS NULL")),
         {"extend_existing": True},
     )
 

@@ -1,15 +1,19 @@
 """The NAS list's rules, reading a NAS's shared secret (a right of its own, in the LOG), and the card's RADIUS part."""
 import ipaddress
 
+from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
+from app.billing import usable
 from app.billing.models import DailyTraffic
-from app.core.formatting import local_today
+from app.clients.models import Subscription
+from app.core.formatting import local_today, utcnow
 from app.extensions import db
+from app.radius.accounting import silent_since
 from app.radius.models import (
     ACK,
     COA,
@@ -129,3 +133,27 @@ def card_radius(client, actor, subscriptions=None, **_known):
             "radius_month_traffic": month_traffic, "format_bytes": format_bytes,
             "disconnect_result": lambda request: str(
                 (COA_RESULTS if request.kind == COA else DISCONNECT_RESULTS).get(request.result, request.result))}
+
+
+def walled_garden_subscription(address, now=None):
+    """The subscription in the walled garden that holds `address` now, or None: the address's newest open session
+    that still reports (the silence rule of housekeeping), on a NAS with a walled garden, of a subscription in the
+    walled garden today. How the portal knows, without a login, who opens it from the garden."""
+    try:
+        address = str(ipaddress.ip_address((address or "").strip()))
+    except ValueError:
+        return None
+    now = now or utcnow()
+    config = current_app.config
+    open_here = db.session.execute(
+        select(RadiusSession.subscription_id, RadiusSession.updated_at, Nas.walled_garden_pool, Nas.interim_interval)
+        .join(Nas, Nas.id == RadiusSession.nas_id)
+        .where(RadiusSession.framed_ip == address, RadiusSession.stopped_at.is_(None))
+        .order_by(RadiusSession.started_at.desc(), RadiusSession.id.desc()).limit(5)).all()
+    # Silent by the NAS's own interim interval where it has one, as housekeeping closes them.
+    session = next((row for row in open_here if row.updated_at >= silent_since(
+        now, row.interim_interval or config["RADIUS_INTERIM_INTERVAL"], config["RADIUS_STALE_MARGIN"])), None)
+    if session is None or session.subscription_id is None or not session.walled_garden_pool:
+        return None
+    return db.session.scalar(select(Subscription).where(Subscription.id == session.subscription_id,
+                                                        usable.walled_garden_condition(local_today())))

@@ -232,6 +232,8 @@ NOT_OPERATIONS = {
     "app.portal.services.set_password_by_link": "the public portal page: authenticated by the e-mailed link",
     "app.portal.services.change_password": "the subscriber's own password, after the current one",
     "app.portal.services.demo_password": "the demo data (flask demo seed), never in production",
+    "app.portal.services.start_garden_payment": "the walled garden's page: the subscriber of the address's live "
+                                                "RADIUS session, as their own actor (start_online_payment checks it)",
     "app.protection.services.clear": "the server's console (flask protection clear): whoever has its shell",
     "app.radius.services.keep_secret_unless_typed": STEP + " (the NAS form's save; in memory)",
     "app.reports.exports.write_export": "the job start_export queued for its actor, after its check",
@@ -281,13 +283,14 @@ READ_ONLY = {
                               "missing_required_steps planned_technicians plans_tasks task_count_query task_list "
                               "task_type_errors task_type_step_errors type_for visible_task visible_tasks "
                               "week_load week_start works_tasks",
-    "app.portal.services": "access_of check_link find_client format_speed may_send_access overview own_contract "
+    "app.portal.services": "access_of check_link find_client format_speed garden_actor garden_visit initials "
+                           "may_send_access overview own_contract "
                            "own_contracts own_invoice own_invoices own_payment own_payments own_subscription "
                            "own_subscriptions payable_amounts portal_card session_is_current subscriber_actor subscriber_label "
                            "notice_body_shown own_daily_traffic own_notices",
     "app.protection.services": "address_allowed allowed_networks check_list_keeps_operator_in "
                                "networks_after_change normalise_network",
-    "app.radius.services": "card_radius format_bytes may_read_secret nas_errors",
+    "app.radius.services": "card_radius format_bytes may_read_secret nas_errors walled_garden_subscription",
     "app.reports.services": "age_label cash_desk debtors online revenue service_movement services traffic "
                             "traffic_per_day",
     "app.reports.exports": "describe export_columns export_progress exports_dir filter_pairs list_view may_export "
