@@ -4,9 +4,11 @@
   no Redis), so a slow database never gets a healthy panel restarted;
 - `/readyz`: this process can serve: the database answers within
   READY_TIMEOUT seconds, Redis too when REDIS_URL is set, and the
-  database's schema is at the migrations' head (an upgraded code base whose
-  `flask db upgrade` has not run yet is not ready). 200 when ready, 503
-  when not.
+  database's schema is at this code's migrations' head. 200 when ready, 503
+  when not. New code whose `flask db upgrade` has not run yet says
+  "behind"; old code once a new release has migrated says "ahead": during
+  a rolling upgrade the balancer so sends requests only to the panels
+  whose code matches the schema (README, "Upgrades").
 
 Both are unauthenticated and outside the protection list (a load balancer's
 address is in no operator's list), and say nothing but machine keys:
@@ -28,7 +30,8 @@ from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
-OK, UNREACHABLE, NOT_CONFIGURED, BEHIND, UNKNOWN = "ok", "unreachable", "not_configured", "behind", "unknown"
+OK, UNREACHABLE, NOT_CONFIGURED, UNKNOWN = "ok", "unreachable", "not_configured", "unknown"
+BEHIND, AHEAD = "behind", "ahead"  # the schema is older than this code / newer (a later release migrated it)
 
 blueprint = Blueprint("health", __name__)
 
@@ -73,7 +76,7 @@ def readiness(app):
     if checks["database"] != OK:
         checks["migrations"] = UNKNOWN
     else:
-        checks["migrations"] = OK if revision == migration_heads(app) else BEHIND
+        checks["migrations"] = _migrations_state(app, revision)
     ready = checks["database"] == OK and checks["redis"] in (OK, NOT_CONFIGURED) and checks["migrations"] == OK
     return ready, checks
 
@@ -108,15 +111,23 @@ def _database_revisions(app):
         return frozenset(connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
 
 
-def migration_heads(app):
-    """The head revisions of the migrations this code carries (read once per application)."""
-    heads = app.extensions.get("billing_migration_heads")
-    if heads is None:
+def _migrations_state(app, revision):
+    heads, known = migrations_of(app)
+    if revision == heads:
+        return OK
+    return BEHIND if revision <= known else AHEAD
+
+
+def migrations_of(app):
+    """(head revisions, every revision) of the migrations this code carries, read once per application."""
+    found = app.extensions.get("billing_migrations")
+    if found is None:
         config = Config()
         config.set_main_option("script_location", str(app.extensions["migrate"].directory))
-        heads = frozenset(ScriptDirectory.from_config(config).get_heads())
-        app.extensions["billing_migration_heads"] = heads
-    return heads
+        script = ScriptDirectory.from_config(config)
+        found = (frozenset(script.get_heads()), frozenset(each.revision for each in script.walk_revisions()))
+        app.extensions["billing_migrations"] = found
+    return found
 
 
 def _redis_state(app):

@@ -25,7 +25,9 @@ Message-Authenticator that verifies is dropped like any forged packet.
 Packets from addresses that are not in the NAS list, that do not decode,
 or whose authenticator or Message-Authenticator is wrong are dropped
 unanswered and counted; the counts reach the LOG at most once a minute
-per reason and source (app.radius.drops).
+per reason and source (app.radius.drops). Prometheus's counts (app.radius.metrics) take each
+packet once, per port and NAS: answered (accept, reject, acknowledged, status) or dropped, with the reason;
+`flask radius serve` serves them on RADIUS_METRICS_ADDRESS with /healthz and /readyz.
 
 Several processes may share the ports (SO_REUSEPORT, `--processes`): the
 kernel spreads the NASes over them. SIGTERM (and SIGINT) ends the loop

@@ -1,4 +1,5 @@
-"""/readyz of a real panel (gunicorn) over a PostgreSQL cluster of the test's own, stopped and started again.
+"""/readyz of a real panel (gunicorn, as docs/deploy/gunicorn.conf.py runs it) over a PostgreSQL cluster of the
+test's own, stopped and started again; its two workers' request counts summed in /metrics.
 
 The cluster is made by initdb in a temporary folder and served on a free
 port (never the shared server); as root, its commands run as the postgres
@@ -92,14 +93,23 @@ def wait_for(port, status, seconds=30):
         time.sleep(0.2)
 
 
+def scrape(port, token):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.read().decode()
+
+
 def test_readyz_follows_the_database_and_its_migrations(cluster, tmp_path):
+    from tests.ops.test_health import metric_value
+
     url = f"postgresql://postgres@127.0.0.1:{cluster.port}/billing"
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="readyz-test", READY_TIMEOUT="1", CYCLE_SCHEDULE="0",
-               PYTHONUNBUFFERED="1")
-    env.pop("REDIS_URL", None)
     web_port = free_port()
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="readyz-test", READY_TIMEOUT="1", CYCLE_SCHEDULE="0",
+               PYTHONUNBUFFERED="1", GUNICORN_BIND=f"127.0.0.1:{web_port}", GUNICORN_WORKERS="2",
+               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"), METRICS_TOKEN="readyz-scrape")
+    env.pop("REDIS_URL", None)
     panel = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{web_port}", "app:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py", "app:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.log", "w"))
     try:
         # Code newer than the schema (nothing migrated yet): alive, not ready.
@@ -122,6 +132,13 @@ def test_readyz_follows_the_database_and_its_migrations(cluster, tmp_path):
 
         cluster.start()
         assert wait_for(web_port, 200, seconds=30)[0] == 200
+
+        # Two workers answer; whichever answers the scrape, it counts both workers' requests.
+        for _ in range(20):
+            urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=10).close()
+        for _ in range(4):
+            scraped = scrape(web_port, "readyz-scrape")
+            assert metric_value(scraped, "billing_http_requests_total", route="/healthz", status="200") == 21
     finally:
         panel.terminate()
         panel.wait(timeout=20)
