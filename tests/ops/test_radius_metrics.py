@@ -3,6 +3,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -20,7 +21,19 @@ def free_tcp_port():
         return sock.getsockname()[1]
 
 
-def get(port, path, token=None):
+def get(port, path, token=None, wait=20):
+    """(status, body) of a GET on the side port; waits up to `wait` seconds for the port to open."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _get(port, path, token)
+        except urllib.error.URLError as error:
+            if isinstance(error, urllib.error.HTTPError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _get(port, path, token):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -96,5 +109,39 @@ def test_the_scraped_counts_are_what_the_nas_saw(app):
         code, ready = get(metrics_port, "/readyz")
         assert code == 200 and '"status": "ready"' in ready
         assert get(metrics_port, "/healthz") == (200, '{"status": "alive"}')
+    finally:
+        stop_server(server)
+
+
+def two_free_tcp_ports():
+    """A port whose next one is free too."""
+    for _ in range(50):
+        first = free_tcp_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+    pytest.fail("no two free ports in a row")
+
+
+def test_each_of_several_processes_serves_its_own_counts_on_the_next_port(app):
+    with app.app_context():
+        nas()
+        subscriber()
+    base = two_free_tcp_ports()
+    server = start_server(app, processes=2, RADIUS_METRICS_ADDRESS=f"127.0.0.1:{base}")
+    try:
+        for _ in range(6):
+            assert access(server, "ivan", "parola-123").code == radius_packet.AccessAccept
+        accepts = 0
+        for port in (base, base + 1):
+            code, scraped = get(port, "/metrics")  # no METRICS_TOKEN: loopback only, open
+            assert code == 200
+            accepts += metric_value(scraped, "billing_radius_requests_total", port="auth", nas="NAS mikrotik",
+                                    result="accept")
+            assert get(port, "/readyz")[0] == 200
+        assert accepts == 6  # Prometheus sums the two
     finally:
         stop_server(server)
