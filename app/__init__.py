@@ -12,6 +12,7 @@ from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
 from app.billing import wiring as billing_wiring
 from app.core import api_language, errors, formatting, forms, headers, openapi, pages, queue, transaction
+from app.core import cli as core_cli
 from app.epay import wiring as epay_wiring
 from app.invoices import wiring as invoices_wiring
 from app.notifications import wiring as notifications_wiring
@@ -93,6 +94,8 @@ def create_app(overrides=None, views=True):
     logins.init_app(app)
     for name in CLI_MODULES:
         app.cli.add_command(import_module(f"app.{name}.cli").commands)
+    app.cli.add_command(core_cli.backup)
+    app.cli.add_command(core_cli.stored_files)
     return app
 
 
