@@ -1,4 +1,5 @@
 """Billing: the back office of a Bulgarian internet provider or cable-TV operator."""
+import os
 from importlib import import_module
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def create_app(overrides=None, views=True):
     actors — no FAB view, API, menu or page, nor the panel's request guards
     (protection list, rights, logins) or CLI commands.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    # INSTANCE_PATH: this machine's own folder (nothing in it is shared: the files are in the database).
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("INSTANCE_PATH") or None)
     app.config.update(load_config())
     if overrides:
         app.config.update(overrides)

@@ -49,7 +49,12 @@ def register_periodic_jobs(app, cron_scheduler):
 def run_periodic(name, now=None):
     """The job a scheduler queues: runs the periodic job `name` unless another process has run it in this
     interval already. Returns whether it ran."""
+    from rq import get_current_job
+
     func, minutes = current_app.extensions["periodic_jobs"][name]
+    job = get_current_job()
+    # The interval it was queued in, not the one a busy worker reaches it in: two schedulers' copies agree.
+    now = now or (job.enqueued_at.replace(tzinfo=None) if job is not None and job.enqueued_at else None)
     if not duties.claim(name, duties.slot(minutes * 60, now)):
         log.info("periodic job %s: done elsewhere in this interval", name)
         return False
