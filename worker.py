@@ -1,4 +1,4 @@
-"""Background worker: runs the billing jobs queued on Redis, with RQ's scheduler.
+"""Background worker: runs the billing jobs queued on Redis.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python worker.py [--burst]
     REDIS_URL=redis://127.0.0.1:6379/0 python worker.py --cron
@@ -63,7 +63,12 @@ def main():
     with app.app_context():
         queue = Queue(app.config["JOB_QUEUE_NAME"], connection=connection)
         worker = Worker([queue], connection=connection)
-        worker.work(burst=options.burst, with_scheduler=True)
+        # No RQ scheduler inside the worker (nothing is queued for later: enqueue_at/enqueue_in or RQ's Retry
+        # are unused; the periodic jobs are `--cron`'s). Its scheduler is a forked child holding a copy of the
+        # worker's Redis socket: a worker killed with SIGKILL (the OOM killer) stayed blocked in Redis's BLMOVE
+        # through that copy, and the next job queued went to the dead worker, never to run
+        # (tests/core/test_multi_node.py).
+        worker.work(burst=options.burst, with_scheduler=False)
 
 
 if __name__ == "__main__":

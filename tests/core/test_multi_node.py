@@ -51,6 +51,7 @@ def subscriber(nas, name, username, session_id, paid_until):
     """A subscriber online on `nas`; its subscription's id."""
     service = make_service(f"Интернет {username}", username_type="radius")
     service.warning_days, service.tolerance_days = 0, 0
+    service.simultaneous_use = 0  # the open session does not refuse the login: only a suspension does
     subscription = make_subscription(make_client(None, name), service, activation_date=add_months(local_today(), -6),
                                      paid_until=paid_until, username=username, password="parola-123")
     now = utcnow()
@@ -149,7 +150,7 @@ def test_two_panels_two_workers_a_cron_and_radius_share_one_database_and_redis(t
 
         # A suspension through B: the NAS is told to disconnect; the RADIUS server refuses the next login.
         assert access_code(auth_port, acct_port, "ivan") == radius_packet.AccessAccept
-        suspended = browser.post(panel_b + f"/clients/status/{paying_id}", allow_redirects=False,
+        suspended = browser.post(panel_b + f"/subscriptions/status/{paying_id}", allow_redirects=False,
                                  data={"status": "suspended", "reason": "по молба на клиента",
                                        "csrf_token": csrf(browser, panel_b + f"/clients/show/{paying_client_id}")})
         assert suspended.status_code == 302, suspended.text[:500]
@@ -197,8 +198,8 @@ def test_two_panels_two_workers_a_cron_and_radius_share_one_database_and_redis(t
 
 def _answers(url):
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(url, timeout=10).status_code == 200
+    except requests.RequestException:  # not listening yet, or still loading
         return False
 
 
