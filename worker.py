@@ -7,7 +7,9 @@ Run as many workers as the load needs; jobs are taken once each. Run one
 `--cron` process besides them: RQ's cron scheduler, which asks every few
 minutes whether the nightly billing cycle is due (app/billing/schedule.py)
 and queues it for the workers — every periodic job a module registered in
-its wiring.py. (A second one would start nothing twice, but one is enough.)
+its wiring.py. A second one (on another machine, so that the schedule outlives
+one) runs nothing twice: each job runs once per interval across them
+(app.core.queue.run_periodic).
 
 Neither builds the panel: no FAB view, API or page (`build_app`). The
 modules' receivers and jobs are wired all the same (app/<module>/wiring.py),
