@@ -10,8 +10,9 @@ nothing. Files now live in stored_file (name, kind, for whom) and their
 content in stored_file_chunk (1 MB parts, written and streamed one at a
 time). duty_claim holds one row per (duty, period) done, so a periodic job
 queued by two schedulers, or the daily purge of every RADIUS server, runs
-once (app.core.duties). Exports finished before this upgrade are dropped:
-their files stayed in the old folder.
+once (app.core.duties). Exports written before this upgrade are dropped
+(their files stayed in the old folder, and an export is kept 24 hours
+anyway): the operator asks again.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -56,7 +57,7 @@ def upgrade():
     )
     with op.batch_alter_table('duty_claim', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_duty_claim_claimed_at'), ['claimed_at'], unique=False)
-    op.execute("DELETE FROM export WHERE status IN ('done', 'failed')")
+    op.execute("DELETE FROM export WHERE status = 'done'")
 
 
 def downgrade():
