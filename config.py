@@ -79,8 +79,8 @@ def load_config():
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "billing@localhost"),
-        "MAIL_OUTBOX": os.environ.get("MAIL_OUTBOX") or None,  # default instance/outbox/
-        "EXPORTS_DIR": os.environ.get("EXPORTS_DIR") or None,  # default instance/exports/ (app.reports.exports)
+        # Without MAIL_SERVER: a folder for the messages as .eml files; unset, they are kept in the database.
+        "MAIL_OUTBOX": os.environ.get("MAIL_OUTBOX") or None,
         # The nightly billing cycle: local time (Europe/Sofia), and whether the schedule runs at all.
         "CYCLE_TIME": os.environ.get("CYCLE_TIME", "02:30"),
         "CYCLE_SCHEDULE": _bool("CYCLE_SCHEDULE", True),

@@ -1,4 +1,4 @@
-"""Background worker: runs the billing jobs queued on Redis, with RQ's scheduler.
+"""Background worker: runs the billing jobs queued on Redis.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python worker.py [--burst]
     REDIS_URL=redis://127.0.0.1:6379/0 python worker.py --cron
@@ -7,7 +7,9 @@ Run as many workers as the load needs; jobs are taken once each. Run one
 `--cron` process besides them: RQ's cron scheduler, which asks every few
 minutes whether the nightly billing cycle is due (app/billing/schedule.py)
 and queues it for the workers — every periodic job a module registered in
-its wiring.py. (A second one would start nothing twice, but one is enough.)
+its wiring.py. A second one (on another machine, so that the schedule outlives
+one) runs nothing twice: each job runs once per interval across them
+(app.core.queue.run_periodic).
 
 Neither builds the panel: no FAB view, API or page (`build_app`). The
 modules' receivers and jobs are wired all the same (app/<module>/wiring.py),
@@ -63,7 +65,12 @@ def main():
     with app.app_context():
         queue = Queue(app.config["JOB_QUEUE_NAME"], connection=connection)
         worker = Worker([queue], connection=connection)
-        worker.work(burst=options.burst, with_scheduler=True)
+        # No RQ scheduler inside the worker (nothing is queued for later: enqueue_at/enqueue_in or RQ's Retry
+        # are unused; the periodic jobs are `--cron`'s). Its scheduler is a forked child holding a copy of the
+        # worker's Redis socket: a worker killed with SIGKILL (the OOM killer) stayed blocked in Redis's BLMOVE
+        # through that copy, and the next job queued went to the dead worker, never to run
+        # (tests/core/test_multi_node.py).
+        worker.work(burst=options.burst, with_scheduler=False)
 
 
 if __name__ == "__main__":

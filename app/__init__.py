@@ -1,4 +1,5 @@
 """Billing: the back office of a Bulgarian internet provider or cable-TV operator."""
+import os
 from importlib import import_module
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import configure_mappers
 from app.billing import wiring as billing_wiring
 from app.core import (api_language, errors, formatting, forms, headers, health, metrics, openapi, pages, queue,
                       transaction)
+from app.core import cli as core_cli
 from app.epay import wiring as epay_wiring
 from app.invoices import wiring as invoices_wiring
 from app.notifications import wiring as notifications_wiring
@@ -51,7 +53,8 @@ def create_app(overrides=None, views=True):
     actors — no FAB view, API, menu or page, nor the panel's request guards
     (protection list, rights, logins) or CLI commands.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    # INSTANCE_PATH: this machine's own folder (nothing in it is shared: the files are in the database).
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("INSTANCE_PATH") or None)
     app.config.update(load_config())
     if overrides:
         app.config.update(overrides)
@@ -97,6 +100,8 @@ def create_app(overrides=None, views=True):
     logins.init_app(app)
     for name in CLI_MODULES:
         app.cli.add_command(import_module(f"app.{name}.cli").commands)
+    app.cli.add_command(core_cli.backup)
+    app.cli.add_command(core_cli.stored_files)
     return app
 
 

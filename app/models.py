@@ -9,7 +9,7 @@ from app.catalog import models as catalog_models  # noqa: F401
 from app.collectors import models as collectors_models  # noqa: F401
 from app.clients import models as clients_models  # noqa: F401
 from app.contracts import models as contracts_models  # noqa: F401
-from app.core import counters, one_time_links  # noqa: F401
+from app.core import counters, duties, files, one_time_links  # noqa: F401
 from app.dealers import models as dealers_models  # noqa: F401
 from app.epay import models as epay_models  # noqa: F401
 from app.freeftp import models as freeftp_models  # noqa: F401

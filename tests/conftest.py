@@ -6,7 +6,6 @@ from empty. Redis-backed tests use TEST_REDIS_URL. When CI is set, an
 unreachable PostgreSQL or Redis fails the run instead of skipping.
 """
 import os
-import tempfile
 import re
 
 import pytest
@@ -20,8 +19,6 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-test-pass-1"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-# Where the tests' exports are written (app.reports.exports), not the project's instance/ folder.
-EXPORTS_DIR = tempfile.mkdtemp(prefix="billing-test-exports-")
 
 # Tables that keep their rows for the whole run: the permission matrix and
 # the built-in roles (made once by init-roles). Everything else is emptied
@@ -65,7 +62,6 @@ def app_config(database_url, **extra):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": None,
         "RATELIMIT_ENABLED": False,
-        "EXPORTS_DIR": EXPORTS_DIR,
         "PUBLIC_BASE_URL": "http://localhost",  # the test client's own host: links in pages and mails
     }
     config.update(extra)

@@ -16,6 +16,7 @@ import threading
 
 from flask import current_app
 
+from app.core import duties
 from app.core.actors import SystemActor, acting_as
 from app.core.transaction import unit_has_written, unit_of_work
 from app.extensions import db
@@ -36,9 +37,29 @@ def every(app, minutes, func, name):
 
 
 def register_periodic_jobs(app, cron_scheduler):
-    """Hands every periodic job the modules registered to RQ's cron scheduler (worker.py --cron)."""
-    for name, (func, minutes) in sorted(app.extensions["periodic_jobs"].items()):
-        cron_scheduler.register(func, app.config["JOB_QUEUE_NAME"], interval=minutes * 60, name=name)
+    """Hands every periodic job the modules registered to RQ's cron scheduler (worker.py --cron).
+
+    Each is queued as `run_periodic(name)`: however many schedulers run (one per machine, so that the
+    schedule outlives one), a job runs once per its interval across all of them (app.core.duties)."""
+    for name, (_func, minutes) in sorted(app.extensions["periodic_jobs"].items()):
+        cron_scheduler.register(run_periodic, app.config["JOB_QUEUE_NAME"], args=(name,), interval=minutes * 60,
+                                name=name)
+
+
+def run_periodic(name, now=None):
+    """The job a scheduler queues: runs the periodic job `name` unless another process has run it in this
+    interval already. Returns whether it ran."""
+    from rq import get_current_job
+
+    func, minutes = current_app.extensions["periodic_jobs"][name]
+    job = get_current_job()
+    # The interval it was queued in, not the one a busy worker reaches it in: two schedulers' copies agree.
+    now = now or (job.enqueued_at.replace(tzinfo=None) if job is not None and job.enqueued_at else None)
+    if not duties.claim(name, duties.slot(minutes * 60, now)):
+        log.info("periodic job %s: done elsewhere in this interval", name)
+        return False
+    func()
+    return True
 
 
 def redis_connection(app=None):

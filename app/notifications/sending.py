@@ -5,8 +5,11 @@ message whose sending failed stays FAILED and is tried again by
 app.notifications.jobs.retry_failed (the billing cycle's run queues it)
 until MAX_ATTEMPTS.
 
-Without MAIL_SERVER (the embedded default) a message is written as an .eml
-file to instance/outbox/ and to the application log instead of being sent.
+Without MAIL_SERVER (the embedded default) a message is kept as an .eml
+file instead of being sent, and named in the application log: in the
+MAIL_OUTBOX folder when one is configured, otherwise in the database
+(app.core.files, kind "outbox"), which every machine reads — written in the
+same unit of work as the message's SENT status.
 
 Never twice: the key is unique, and a message is claimed by moving it from
 pending/failed to SENDING in one UPDATE, committed on a connection of its
@@ -25,6 +28,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import update
 
+from app.core import files
 from app.core.formatting import utcnow
 from app.extensions import db
 from app.notifications.models import FAILED, MAX_ATTEMPTS, PENDING, SENDING, SENT, Notification
@@ -80,10 +84,15 @@ def deliver(notification):
     config = current_app.config
     message = as_email(notification)
     if not config.get("MAIL_SERVER"):
-        outbox = Path(config.get("MAIL_OUTBOX") or Path(current_app.instance_path) / "outbox")
-        outbox.mkdir(parents=True, exist_ok=True)
-        (outbox / f"{notification.id:08d}.eml").write_bytes(bytes(message))
-        log.info("mail to %s written to %s: %s", notification.recipient, outbox, notification.subject)
+        name = f"{notification.id:08d}.eml"
+        if config.get("MAIL_OUTBOX"):
+            outbox = Path(config["MAIL_OUTBOX"])
+            outbox.mkdir(parents=True, exist_ok=True)
+            (outbox / name).write_bytes(bytes(message))
+        else:
+            files.remove([f"outbox-{name}"])  # a message sent again after a failure replaces its copy
+            files.save_bytes(bytes(message), f"outbox-{name}", files.OUTBOX)
+        log.info("mail to %s kept as %s: %s", notification.recipient, name, notification.subject)
         return
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
         if config.get("MAIL_USE_TLS"):

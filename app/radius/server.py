@@ -49,6 +49,7 @@ from pyrad import packet as radius_packet
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from app.core import duties
 from app.core.actors import SystemActor
 from app.core.api_language import N_
 from app.core.formatting import utcnow
@@ -224,8 +225,9 @@ class RadiusServer:
         """Every RADIUS_HOUSEKEEPING seconds: close the silent sessions, and queue the disconnects of those
         still online that may not be (app.radius.disconnect.enforce); once a day: purge the old ones.
 
-        Each server process does it (the statements are idempotent), so it
-        runs wherever and whenever RADIUS does, with no scheduler of its own.
+        Each server process does the closing and the disconnects (the statements are idempotent), so they
+        run wherever and whenever RADIUS does, with no scheduler of their own; the purge is claimed for the
+        day (app.core.duties), so one process on one host does it.
         """
         now_monotonic = time.monotonic()
         if now_monotonic < self.next_housekeeping:
@@ -246,7 +248,9 @@ class RadiusServer:
                 enqueue(jobs.enforce, SystemActor(gettext("RADIUS server")), background=True)
             db.session.rollback()
             if self.purged_on != now.date():
-                accounting.purge_old_sessions(now, config["RADIUS_RETENTION_MONTHS"])
+                # Once a day across every RADIUS process on every host: one purge, one LOG entry.
+                if duties.claim("radius-purge", now.date().isoformat()):
+                    accounting.purge_old_sessions(now, config["RADIUS_RETENTION_MONTHS"])
                 self.purged_on = now.date()
         except DBAPIError:
             db.session.rollback()

@@ -5,8 +5,11 @@ are checked, the request is recorded in the LOG (who, what, which
 filters), and a job (app.core.queue, background=True: the worker, or this
 process's background thread in the embedded default) writes the file
 (write_export), reporting its progress. The export's page shows a bar and,
-once done, the download link. Files older than KEEP_HOURS are removed by
-cleanup_exports (run from the housekeeping job of each export).
+once done, the download link. The file is stored in the database
+(app.core.files), so whichever panel node answers the download streams
+what whichever worker wrote. Exports older than KEEP_HOURS are removed,
+rows and files, by cleanup_exports (run at the end of each export's job;
+any node may run it, the deletes are idempotent).
 
 A list is exported exactly as the operator's list view selects it: the
 view's own filters read from the same query string, its base filters (the
@@ -16,11 +19,10 @@ Its columns, filters and order are the ones the list page offers that
 operator (app.core.views.visible_columns, read_list_filters, list_order):
 a filter on a column the operator may not see is ignored there and here.
 """
-import os
 import secrets
+import tempfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs
 
 from flask import current_app
@@ -31,6 +33,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
+from app.core import files
 from app.core.actors import operator_of
 from app.core.errors import FieldErrors
 from app.core.exports import FORMATS, PDF, writer_for
@@ -49,12 +52,6 @@ from app.security.rights import may, may_access
 EXPORT_PAGE = 1000
 KEEP_HOURS = 24
 LIST_PREFIX, REPORT_PREFIX = "list:", "report:"
-
-
-def exports_dir():
-    folder = Path(current_app.config.get("EXPORTS_DIR") or Path(current_app.instance_path) / "exports")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def list_view(name, view_class=None):
@@ -175,16 +172,17 @@ def write_export(actor, export_id, view_class=None):
         export.status, export.error, export.finished_at = FAILED, gettext("No right to export this."), utcnow()
         return
     export.status = RUNNING
-    name = f"{export.id}-{secrets.token_hex(8)}.{export.fmt}"
-    path = exports_dir() / name
-    partial = path.with_suffix(path.suffix + ".part")
+    name = f"export-{export.id}-{secrets.token_hex(8)}.{export.fmt}"
     try:
-        with open(partial, "wb") as stream:
+        # Written to a local temporary file first (the XLSX writer seeks in it), then stored a chunk at a time.
+        with tempfile.TemporaryFile() as stream:
             export.rows_done = _write(actor, export, stream, view_class)
-        os.replace(partial, path)
+            stream.seek(0)
+            with db.session.begin_nested():  # a file stored half is not stored
+                files.save(stream, name, files.EXPORT, operator_id=export.operator_id,
+                           dealer_id=getattr(export.operator, "dealer_id", None))
     except Exception as error:  # noqa: BLE001 — the export's page says it failed; the log has the trace
         current_app.logger.exception("export %s failed", export_id)
-        partial.unlink(missing_ok=True)
         export.status, export.error, export.finished_at = FAILED, str(error)[:500], utcnow()
         return
     export.status, export.file_name, export.finished_at = DONE, name, utcnow()
@@ -287,8 +285,6 @@ def cleanup_exports(now=None):
     """Removes the files and rows of exports finished more than KEEP_HOURS ago."""
     limit = (now or utcnow()) - timedelta(hours=KEEP_HOURS)
     old = db.session.execute(select(Export.id, Export.file_name).where(Export.created_at < limit)).all()
-    for _export_id, file_name in old:
-        if file_name:
-            (exports_dir() / file_name).unlink(missing_ok=True)
     if old:
+        files.remove(file_name for _export_id, file_name in old if file_name)
         db.session.execute(delete(Export).where(Export.id.in_([export_id for export_id, _name in old])))

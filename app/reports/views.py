@@ -1,10 +1,11 @@
 """Reports at /reports/ and exports at /exports/ (every report and every list view)."""
 import dataclasses
+import mimetypes
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import quote, urlencode
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from app.billing.models import PaymentMethod, PaymentType
 from app.catalog.models import Service, ServiceGroup
+from app.core import files
 from app.core.actors import current_operator
 from app.core.exports import FORMATS
 from app.core.formatting import format_date, format_datetime
@@ -27,7 +29,6 @@ from app.reports.exports import (
     LIST_PREFIX,
     REPORT_PREFIX,
     export_progress,
-    exports_dir,
     list_view,
     may_export,
     start_export,
@@ -199,11 +200,14 @@ class ExportsView(BaseView):
         export = self._own(pk)
         if export.status != DONE or not export.file_name:
             abort(404)
-        path = exports_dir() / export.file_name
-        if not path.is_file():
+        stored = files.find(export.file_name)
+        if stored is None:
             abort(404)
         name = f"{export.title} {format_date(export.created_at)}.{export.fmt}"
-        response = send_file(path, as_attachment=True, download_name=name, mimetype=None)
+        # Streamed from the database a chunk at a time: any panel node serves what any worker wrote.
+        response = Response(files.chunks(stored.id),
+                            mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream")
+        response.headers["Content-Length"] = str(stored.size)
         # The name in Cyrillic (filename*, every browser since 2012); a client that reads only the plain
         # filename gets it in Latin letters ("Klienti 07.12.2026.xlsx"), not stripped to " 07.12.2026.xlsx".
         response.headers["Content-Disposition"] = (

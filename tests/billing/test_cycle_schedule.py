@@ -86,8 +86,10 @@ def test_with_redis_one_cron_process_queues_the_night_s_run_for_the_workers(app,
         while time.monotonic() < deadline and queue.count < 2:
             time.sleep(0.2)
         # The check, queued for a worker (beside the other module's periodic job: ePay.bg's expired requests).
-        assert sorted(job.func_name for job in queue.get_jobs()) == [
-            "app.billing.schedule.run_due_days", "app.epay.jobs.expire_requests"]
+        # Each as run_periodic(its name): once per interval however many schedulers queue it (app.core.duties).
+        assert sorted((job.func_name, job.args) for job in queue.get_jobs()) == [
+            ("app.core.queue.run_periodic", ("billing-cycle-schedule",)),
+            ("app.core.queue.run_periodic", ("epay-expire-requests",))]
     finally:
         cron.send_signal(signal.SIGTERM)
         output, _ = cron.communicate(timeout=30)

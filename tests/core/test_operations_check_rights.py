@@ -293,7 +293,7 @@ READ_ONLY = {
     "app.radius.services": "card_radius format_bytes may_read_secret nas_errors walled_garden_subscription",
     "app.reports.services": "age_label cash_desk debtors online revenue service_movement services traffic "
                             "traffic_per_day",
-    "app.reports.exports": "describe export_columns export_progress exports_dir filter_pairs list_view may_export "
+    "app.reports.exports": "describe export_columns export_progress filter_pairs list_view may_export "
                            "progress_key source_title",
     "app.security.services": "grantable_roles has_history hash_password operator_errors "
                              "other_active_administrators",

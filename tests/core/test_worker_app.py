@@ -9,7 +9,6 @@ import sys
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from pyrad import packet as radius_packet
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from app.billing.jobs import record_payment_job
 from app.billing.periods import add_months, month_end
 from app.billing.services import record_payment
 from app.clients.models import Subscription
-from app.core import events
+from app.core import events, files
 from app.core.formatting import local_today, utcnow
 from app.core.queue import enqueue
 from app.core.transaction import unit_of_work
@@ -30,7 +29,7 @@ from app.invoices.models import Invoice
 from app.radius.models import Nas, RadiusDisconnect, RadiusSession
 from app.reports.exports import start_export
 from app.reports.models import DONE, Export
-from tests.conftest import EXPORTS_DIR, REDIS_URL, app_config
+from tests.conftest import REDIS_URL, app_config
 from tests.core.test_jobs import ROOT, redis_or_skip
 from tests.factories import head_office_cashier, make_client, make_dealer, make_service, make_subscription
 from tests.radius.test_disconnect import SECRET, NasListener
@@ -117,7 +116,7 @@ def test_python_worker_py_runs_the_jobs_and_their_receivers_without_the_panel(ap
             db.session.remove()
 
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue_name,
-                   SECRET_KEY="test-secret-key-for-the-test-suite-only", EXPORTS_DIR=EXPORTS_DIR,
+                   SECRET_KEY="test-secret-key-for-the-test-suite-only",
                    MAIL_OUTBOX=str(tmp_path / "outbox"))
         run = subprocess.run([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=180)
@@ -137,7 +136,7 @@ def test_python_worker_py_runs_the_jobs_and_their_receivers_without_the_panel(ap
         # The export of a list, read through a view of its own: the worker has none registered.
         export = db.session.get(Export, export_id)
         assert export.status == DONE, export.error
-        text = (Path(EXPORTS_DIR) / export.file_name).read_text(encoding="utf-8-sig")
+        text = files.read_bytes(export.file_name).decode("utf-8-sig")
     assert nas.received == [{"code": radius_packet.DisconnectRequest, "User-Name": "dlajnikov",
                              "Acct-Session-Id": "81b00001"}]
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))

@@ -9,7 +9,6 @@ import sys
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -23,6 +22,7 @@ from app.billing.models import BANK, CASH, CurrencyRate, Payment
 from app.clients.models import Subscription
 from app.billing.services import reverse_payment
 from app.clients.subscriptions import change_status
+from app.core import files
 from app.core.formatting import local_today
 from app.core.queue import get_progress, wait_for_background_jobs
 from app.extensions import db
@@ -31,7 +31,7 @@ from app.reports.exports import cleanup_exports, progress_key
 from app.reports.models import Export
 from app.security.models import Operator
 from app.security.permissions import CASHIER, DEALER_ADMINISTRATOR, MANAGER
-from tests.conftest import EXPORTS_DIR, REDIS_URL, Browser, app_config, visible_text
+from tests.conftest import REDIS_URL, Browser, app_config, visible_text
 from tests.core.test_jobs import ROOT, redis_or_skip
 from tests.factories import (
     head_office_cashier,
@@ -287,7 +287,7 @@ def test_a_large_export_runs_in_the_worker_and_shows_its_progress(app, admin, da
     assert browser.get(page + "/status").get_json()["status"] == "queued"  # the request did not write it
     assert "0 %" in visible_text(browser.get(page).text)
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue_name,
-               SECRET_KEY="test-secret-key-for-the-test-suite-only", EXPORTS_DIR=EXPORTS_DIR)
+               SECRET_KEY="test-secret-key-for-the-test-suite-only")
     worker = subprocess.run([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
     assert worker.returncode == 0, worker.stderr[-3000:]
@@ -301,10 +301,11 @@ def test_a_large_export_runs_in_the_worker_and_shows_its_progress(app, admin, da
     assert len(rows) == entries + 1 and any("ред 2499" in cell for row in rows for cell in row)
     with app.app_context():
         file_name = db.session.query(Export).one().file_name
-        assert (Path(EXPORTS_DIR) / file_name).is_file()
+        assert files.find(file_name) is not None
         cleanup_exports(now=datetime(2100, 1, 1))
         db.session.commit()
-        assert not (Path(EXPORTS_DIR) / file_name).exists() and db.session.query(Export).count() == 0
+        assert files.find(file_name) is None and db.session.query(Export).count() == 0
+        assert db.session.query(files.StoredFileChunk).count() == 0
 
 
 def test_the_cash_desk_report_adds_up_per_operator_day_and_method_and_says_what_is_closed(app, payments):
