@@ -8,7 +8,7 @@ change_technical_parameters, change_status — so a row is refused by the
 same rules and in the same words. The rows go in chunks of CHUNK_ROWS, each
 chunk one unit of work: kept (committed) in a run, undone in a dry run; a
 refused row is left out of its chunk and never undoes another
-(take_chunk). Every imported record keeps its key in the old
+(_take_chunk). Every imported record keeps its key in the old
 system (ImportKey) with the values imported, so the same file again changes
 nothing and a corrected file changes what was corrected; the LOG says
 "внос от <file>, ред N". The report is a plain dict (kept as JSON with the
@@ -123,7 +123,7 @@ def import_rows(actor, kind, file_name, rows, report, dealer=None, dry_run=True,
     importer = RowImporter(actor, kind, file_name, dealer, file_format, origin=origin)
     done = 0
     for chunk in _chunks(rows, CHUNK_ROWS):
-        for (number, values), (outcome, label, details, unmatched) in zip(chunk, take_chunk(importer, chunk,
+        for (number, values), (outcome, label, details, unmatched) in zip(chunk, _take_chunk(importer, chunk,
                                                                                              dry_run)):
             note_row(report, number, values.get("source_key", ""), outcome, label, details)
             if unmatched and outcome != REFUSED:
@@ -147,7 +147,7 @@ def _chunks(rows, size):
         yield chunk
 
 
-def take_chunk(importer, chunk, dry_run):
+def _take_chunk(importer, chunk, dry_run):
     """The chunk's rows in one unit of work: [(outcome, label, details, unmatched address)] in their order.
 
     A row refused before it wrote anything (a wrong ЕГН, an unknown service: most refusals) is simply left
@@ -183,7 +183,7 @@ def take_chunk(importer, chunk, dry_run):
             return results
         discard()
         known[late] = results[late]
-    return [take_alone(importer, number, values, dry_run) for number, values in chunk]
+    return [_take_alone(importer, number, values, dry_run) for number, values in chunk]
 
 
 def _forget_row(before_chunk):
@@ -199,7 +199,7 @@ def _forget_row(before_chunk):
             session.expunge(obj)
 
 
-def take_alone(importer, number, values, dry_run):
+def _take_alone(importer, number, values, dry_run):
     """One row as its own unit of work (kept in a run, undone in a dry run or when refused)."""
     importer.unmatched_address = None
     outcome, label, details = judge(importer, number, values)
