@@ -6,8 +6,8 @@ empty). Writes two XLSX files (openpyxl's write-only mode): the clients (a third
 names a block of the seeded neighbourhoods, a third an unknown block, a third a street; every 500th row with a
 wrong ЕГН) and their subscriptions (every 5th client has two; usernames and passwords, a RADIUS service,
 paid until a day in the next year; every 500th row names an unknown service). Then, as the administrator,
-each file's dry run and real run through `import_file` exactly as the import page's job runs it (each row its
-own unit of work), timed, with the process's peak resident memory (resource.getrusage) after each step and
+each file's dry run and real run through `import_file` exactly as the import page's job runs it (chunks of
+500 rows, each chunk one unit of work), timed, with the process's peak resident memory (resource.getrusage) after each step and
 the peak of Python's allocations during it (tracemalloc, with --tracemalloc: slower, so times are taken
 without it). Memory flat in the number of rows: run it at two sizes and compare.
 """

@@ -47,6 +47,12 @@ def unit_has_written():
     return bool(db.session.info.get(WROTE))
 
 
+def writes_so_far():
+    """How many times the current unit of work has written (flushes, bulk statements): a step compares it
+    before and after itself to know whether it wrote (an import's row refused inside a chunk)."""
+    return db.session.info.get(WROTE, 0)
+
+
 def discard():
     """Undo everything the current unit of work has flushed; its after-commit effects are dropped."""
     db.session.rollback()
@@ -109,14 +115,15 @@ def _finish_request(response):
 
 
 def _remember_writes(session, flush_context):
-    session.info[WROTE] = True
+    session.info[WROTE] = session.info.get(WROTE, 0) + 1
 
 
 def _remember_statement_writes(orm_execute_state):
     # Bulk INSERTs, UPDATEs with RETURNING (counters) and text statements
     # write without a flush.
     if not orm_execute_state.is_select:
-        orm_execute_state.session.info[WROTE] = True
+        session = orm_execute_state.session
+        session.info[WROTE] = session.info.get(WROTE, 0) + 1
 
 
 def _committed(session):

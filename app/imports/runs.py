@@ -3,9 +3,9 @@
 The page asks (start_import): the right is checked, the file's report says
 "queued", and after the commit a job (app.core.queue, background=True: the
 worker, or this process's background thread in the embedded default) takes
-the file row by row — each row its own unit of work, committed in a run,
-undone in a dry run (app.imports.services.import_file) — telling its
-progress every PROGRESS_ROWS rows (set_progress: Redis or this process's
+the file a chunk of rows at a time — each chunk one unit of work, committed
+in a run, undone in a dry run (app.imports.services.import_file) — telling
+its progress after each chunk (set_progress: Redis or this process's
 memory, not the database). At the end the file keeps the report, which the
 page then shows. A file has one job at a time: asking again while one is
 queued or running is refused.
@@ -66,7 +66,7 @@ def _previous(report):
 
 
 def run_import(actor, file_id, dry_run):
-    """The job: the file's rows one by one, then its report. Does nothing for a file not queued."""
+    """The job: the file's rows a chunk at a time, then its report. Does nothing for a file not queued."""
     record = db.session.get(ImportFile, file_id)
     if record is None or state_of(record) != QUEUED:
         return

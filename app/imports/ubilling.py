@@ -32,7 +32,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext
 from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from app.billing.periods import month_end
@@ -58,6 +58,22 @@ class UbillingUnreadable(Exception):
 def origin_for(dealer):
     """Whose keys: Ubilling's logins are not the spreadsheet's client numbers."""
     return f"ubilling:dealer:{dealer.id}" if dealer is not None else "ubilling"
+
+
+def ubilling_url(host, database, user="", password="", port=""):
+    """The address of a Ubilling database from the import page's fields. Raises FieldErrors."""
+    errors = {}
+    host, database, port = (host or "").strip(), (database or "").strip(), (port or "").strip()
+    if not host:
+        errors["host"] = [gettext("Name the database server (its host name or IP address).")]
+    if not database:
+        errors["database"] = [gettext("Name Ubilling's database (usually stg).")]
+    if port and (not port.isdigit() or not 0 < int(port) < 65536):
+        errors["port"] = [gettext("A port is a number from 1 to 65535.")]
+    if errors:
+        raise FieldErrors(errors)
+    return URL.create("mysql+pymysql", username=(user or "").strip() or None, password=password or None, host=host,
+                      port=int(port) if port else None, database=database).render_as_string(hide_password=False)
 
 
 def _engine(mysql_url):

@@ -22,6 +22,7 @@ from app.imports.services import (
     refused_rows_file,
     template_rows,
 )
+from app.imports.ubilling import import_ubilling, ubilling_url
 from app.imports.runs import DONE, FAILED, import_progress, is_busy, start_import, state_of
 from app.security.permissions import IMPORT_DATA
 from app.security.rights import require_right
@@ -30,6 +31,8 @@ KIND_LABELS = {CLIENTS: _l("Clients"), SUBSCRIPTIONS: _l("Subscriptions"), BALAN
                PAYMENTS: _l("Payment history")}
 MAX_FILE_BYTES = 50 * 1024 * 1024
 RECENT_FILES = 10
+# The currency of Ubilling's amounts (Cash, the payments log), the first the default.
+UBILLING_CURRENCIES = ("EUR", "BGN", "USD")
 # A page of a large file's report shows every row that is not "unchanged", up to this many.
 MAX_ROWS_SHOWN = 2000
 SHOWN_FIRST = {REFUSED: 0, "changed": 1}
@@ -55,7 +58,8 @@ class ImportView(BaseView):
     default_view = "index"
     # One permission opens the page; the import right (checked in the operation too) decides the rest.
     method_permission_name = {"index": "list", "upload": "list", "report": "list", "run": "list",
-                              "refused": "list", "template": "list", "progress": "list"}
+                              "refused": "list", "template": "list", "progress": "list",
+                              "ubilling": "list"}
 
     @expose("/")
     @has_access
@@ -66,7 +70,7 @@ class ImportView(BaseView):
             "imports/index.html", title=_l("Import from another system"), kinds=KIND_LABELS,
             templates={kind: template_rows(kind) for kind in KINDS},
             dealers=db.session.scalars(select(Dealer).order_by(Dealer.name)).all(), recent=recent,
-            outcome_labels=OUTCOME_LABELS)
+            outcome_labels=OUTCOME_LABELS, currencies=UBILLING_CURRENCIES, chosen={})
 
     @expose("/template/<kind>")
     @has_access
@@ -147,6 +151,40 @@ class ImportView(BaseView):
             shortened=len(rows) < len(report.get("rows", [])), kind_label=KIND_LABELS.get(record.kind, record.kind),
             outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS, state=state, busy=is_busy(record), percent=percent,
             done=done, total=total)
+
+    @expose("/ubilling", methods=["POST"])
+    @has_access
+    def ubilling(self):
+        """Reads a Ubilling database (dry run or run) while the page waits, and shows the report. The password
+        is used for this request only: not kept, not shown again."""
+        require_right(IMPORT_DATA)
+        form = request.form
+        dealer = None
+        if form.get("dealer"):
+            dealer = db.session.get(Dealer, as_id(form.get("dealer")) or 0)
+            if dealer is None:
+                abort(404)
+        dry_run = form.get("dry_run") == "1"
+        currency = form.get("currency") if form.get("currency") in UBILLING_CURRENCIES else UBILLING_CURRENCIES[0]
+        tariffs = {}
+        for line in (form.get("tariffs") or "").splitlines():
+            old, separator, new = line.partition("=")
+            if separator and old.strip() and new.strip():
+                tariffs[old.strip()] = new.strip()
+        report = None
+        with shown_refusals():
+            url = ubilling_url(form.get("host"), form.get("database"), form.get("user"), form.get("password"),
+                               form.get("port"))
+            report = import_ubilling(current_operator(), url, dealer=dealer, dry_run=dry_run, tariffs=tariffs,
+                                     currency=currency)
+        if report is None:
+            return redirect(url_for("ImportView.index"))
+        return self.render_template(
+            "imports/ubilling.html", title=_l("Import from Ubilling"), report=report, kinds=KIND_LABELS,
+            outcomes=OUTCOMES, outcome_labels=OUTCOME_LABELS, currencies=UBILLING_CURRENCIES,
+            dealers=db.session.scalars(select(Dealer).order_by(Dealer.name)).all(),
+            chosen={key: form.get(key, "") for key in ("host", "port", "database", "user", "dealer", "currency",
+                                                        "tariffs")})
 
     @expose("/<pk>/refused")
     @has_access

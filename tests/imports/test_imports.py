@@ -451,3 +451,41 @@ def test_the_old_client_numbers_are_kept_where_free_and_refused_where_another_cl
         assert make_client(None, "Нов в панела").client_number == str(int(following) + 2)
         assert outcomes(run_import(content, "номера.csv", "clients")) == {
             "1001": "unchanged", following: "unchanged", "К-0000000000000000000042": "unchanged"}
+
+
+def test_rows_go_in_chunks_and_a_row_refused_after_writing_loses_no_other_row(app, catalog, monkeypatch):
+    from sqlalchemy_continuum import version_class
+
+    from app.imports import services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 5)
+    with app.app_context():
+        run_import(csv_bytes(CLIENT_HEADER, CLIENT_ROWS), "клиенти.csv", "clients")
+    # No network holds 192.168.5.x: the sale writes the subscription before the address is refused.
+    late = {2, 5, 6, 7}
+    rows = [f"60{n:02d};1001;Интернет 100;активен;;;;chunk{n};x;;"
+            + (f"192.168.5.{n}" if n in late else f"10.20.0.{100 + n}") for n in range(10)]
+    with app.app_context():
+        report = run_import(csv_bytes(SUBSCRIPTION_HEADER, rows), "абонаменти.csv", "subscriptions")
+        assert sorted(refused(report)) == [n + 2 for n in sorted(late)]
+        assert all(f"192.168.5.{number - 2}" in reason for number, reason in refused(report).items())
+        kept = [f"chunk{n}" for n in range(10) if n not in late]
+        subscriptions = db.session.scalars(select(Subscription).where(Subscription.username.like("chunk%"))).all()
+        assert sorted(subscription.username for subscription in subscriptions) == kept
+        assert sorted(subscription.ip_addresses for subscription in subscriptions) == sorted(
+            f"10.20.0.{100 + n}" for n in range(10) if n not in late)
+        # Each kept row: its version and its LOG line "внос от …, ред N"; a refused row left nothing behind.
+        versions = version_class(Subscription)
+        for subscription in subscriptions:
+            assert db.session.scalar(select(func.count()).where(versions.id == subscription.id)) >= 1
+        entries = db.session.scalars(select(LogEntry).where(LogEntry.operation == "import",
+                                                            LogEntry.note.like("внос от абонаменти.csv%"))).all()
+        assert sorted(entry.note for entry in entries) == sorted(
+            f"внос от абонаменти.csv, ред {n + 2}" for n in range(10) if n not in late)
+        # The first chunk's four kept rows (one row refused late) are one transaction; the second chunk had
+        # three rows refused late, as many as the passes a chunk gets, so its rows went one by one: two more.
+        first_versions = db.session.scalars(select(func.min(versions.transaction_id)).where(
+            versions.id.in_([subscription.id for subscription in subscriptions])).group_by(versions.id)).all()
+        assert len(set(first_versions)) == 3
+        again = run_import(csv_bytes(SUBSCRIPTION_HEADER, rows), "абонаменти.csv", "subscriptions")
+        assert again["totals"]["unchanged"] == len(kept) and again["totals"]["refused"] == len(late)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from app.billing.charges import advance_total, open_charges
 from app.billing.models import Charge, Payment
@@ -22,7 +23,7 @@ from app.core.formatting import local_today
 from app.extensions import db
 from app.imports.models import ImportKey
 from app.networks.models import IpAllocation
-from tests.conftest import ADMIN_USERNAME
+from tests.conftest import ADMIN_USERNAME, Browser
 from tests.factories import make_network, make_service
 
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -257,3 +258,36 @@ def test_an_unreachable_or_foreign_database_is_refused_with_the_reason(app, ubil
     result = app.test_cli_runner().invoke(args=["import", "ubilling", "--mysql-url", "postgresql://x@127.0.0.1/y",
                                                 "--operator", ADMIN_USERNAME])
     assert result.exit_code != 0 and "mysql+pymysql" in result.output
+
+
+def test_the_import_page_reads_a_ubilling_database_dry_run_first_then_runs_it(app, catalog, ubilling_db):
+    url, _cursor = ubilling_db
+    address = make_url(url)
+    browser = Browser(app)
+    browser.login()
+    page = browser.get("/import/").text
+    assert "Внос от Ubilling" in page and 'name="password"' in page
+    fields = {"host": address.host, "port": str(address.port or 3306), "database": address.database,
+              "user": address.username or "", "password": address.password or "", "currency": "EUR",
+              "tariffs": "Gold=Интернет 50"}
+    with app.app_context():
+        before = counts()
+    page = browser.submit("/import/ubilling", {**fields, "dry_run": "1"}, form_url="/import/")
+    assert page.status_code == 200
+    text = page.text
+    assert "Пробно внасяне: нищо не е записано" in text and "Old-TV" in text and "Няма услуга" in text
+    assert "10.99.0.5" in text  # a refused row with its reason
+    with app.app_context():
+        assert counts() == before
+    page = browser.submit("/import/ubilling", {**fields, "dry_run": "0"}, form_url="/import/")
+    assert page.status_code == 200 and "Внасянето завърши" in page.text
+    with app.app_context():
+        assert db.session.scalar(select(Subscription.password).where(Subscription.username == "ivan")) == "StarPass1"
+        assert counts()["Client"] == before["Client"] + 4
+    # A form without a server or database, or an unreachable one: the reason on the page, nothing written.
+    page = browser.submit("/import/ubilling", {**fields, "host": "", "dry_run": "1"}, form_url="/import/",
+                          follow_redirects=True)
+    assert "Посочете сървъра на базата" in page.text
+    page = browser.submit("/import/ubilling", {**fields, "port": "1", "dry_run": "1"}, form_url="/import/",
+                          follow_redirects=True)
+    assert page.status_code == 200 and "Базата на Ubilling не може да бъде прочетена" in page.text
