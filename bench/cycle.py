@@ -11,13 +11,19 @@
    The run is started (start_run, as the schedule does) and two `worker.py
    --burst` processes take its chunks and the e-mails (to an outbox folder);
    timed until the run is done, and until the last e-mail is written.
+   With BENCH_CYCLE_SMTP=1 the e-mails go through a real SMTP server instead
+   (aiosmtpd on localhost, in this process), timed until it has received the last.
 3. A quiet day (everyone paid until 31.01.2027, run for 12.01.2027): the
    selection alone.
 
 Works in its own database, billing_bench_cycle on the server of
-BENCH_DATABASE_URL (recreated each run), and on Redis BENCH_REDIS_URL.
+BENCH_DATABASE_URL (recreated each run; BENCH_CYCLE_DB names another), and on
+Redis BENCH_REDIS_URL. BENCH_CYCLE_STEPS="33334" measures fewer steps (clients
+added per step, comma-separated).
 """
 import os
+import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,9 +40,11 @@ from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
 from bench.networks import build_app, fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_CYCLE_DB = "billing_bench_cycle"
+BENCH_CYCLE_DB = os.environ.get("BENCH_CYCLE_DB", "billing_bench_cycle")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-STEPS = (33_334, 33_333, 33_333)
+STEPS = tuple(int(step) for step in os.environ.get("BENCH_CYCLE_STEPS", "33334,33333,33333").split(","))
+SMTP = os.environ.get("BENCH_CYCLE_SMTP") == "1"
+MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
 WORKERS = 2
 WORST_DAY, QUIET_DAY = date(2027, 1, 1), date(2027, 1, 12)
 
@@ -99,6 +107,32 @@ def count(app, sql):
         return db.session.scalar(sa.text(sql))
 
 
+class Mailbox:
+    """The SMTP server's handler: counts what it receives and when the last message came."""
+
+    def __init__(self):
+        self.received, self.last_at, self.message_ids = 0, None, set()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.message_ids.add(MESSAGE_ID.search(envelope.content).group(1))
+        self.received += 1
+        self.last_at = time.perf_counter()
+        return "250 OK"
+
+
+def smtp_server():
+    """aiosmtpd on a free localhost port: (controller, mailbox, port)."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, mailbox, port
+
+
 def run_day(app, database_url, day, outbox):
     """Starts the run for `day`, lets WORKERS burst workers drain the queue; the figures."""
     from app.billing.cycle import start_run
@@ -108,7 +142,7 @@ def run_day(app, database_url, day, outbox):
     queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"
     app.config["JOB_QUEUE_NAME"] = queue
     app.extensions["billing_queue"] = None
-    started = time.perf_counter()
+    started, started_wall = time.perf_counter(), time.time()
     with app.app_context():
         with unit_of_work():
             run = start_run(day, "bench", allow_future=True)
@@ -117,6 +151,11 @@ def run_day(app, database_url, day, outbox):
     selected_at = time.perf_counter()
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue,
                SECRET_KEY="bench", MAIL_OUTBOX=str(outbox), RATELIMIT_ENABLED="0")
+    env.pop("MAIL_SERVER", None)
+    controller = mailbox = None
+    if SMTP:
+        controller, mailbox, port = smtp_server()
+        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
     workers = [subprocess.Popen([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                for _ in range(WORKERS)]
@@ -127,6 +166,8 @@ def run_day(app, database_url, day, outbox):
             run_done = time.perf_counter()
         time.sleep(0.2)
     drained = time.perf_counter()
+    if controller is not None:
+        controller.stop()
     for worker in workers:
         if worker.returncode != 0:
             raise SystemExit(worker.stderr.read()[-3000:])
@@ -136,9 +177,17 @@ def run_day(app, database_url, day, outbox):
             "SELECT kind, count(*) FROM cycle_effect WHERE run_id = :run GROUP BY kind"), {"run": run_id}).all())
         status = db.session.scalar(sa.text("SELECT status FROM billing_run WHERE id = :run"), {"run": run_id})
         db.session.remove()
+    if mailbox is not None:
+        # Distinct Message-IDs: a message sent twice would be counted once here and twice in `received`.
+        mails, last_mail = f"{mailbox.received} (distinct {len(mailbox.message_ids)}) via SMTP", mailbox.last_at
+    else:
+        written = list(Path(outbox).glob("*.eml"))
+        mails = len(written)
+        # A file's st_mtime is wall-clock time: carried over to the perf_counter's scale.
+        last_mail = max((path.stat().st_mtime - started_wall + started for path in written), default=None)
     return {"selected": selected, "select_s": selected_at - started, "run_s": run_done - started,
-            "drained_s": drained - started, "effects": effects, "status": status,
-            "mails": len(list(Path(outbox).glob("*.eml")))}
+            "drained_s": drained - started, "effects": effects, "status": status, "mails": mails,
+            "last_mail_s": (last_mail - started) if last_mail else None}
 
 
 def main():
@@ -146,7 +195,8 @@ def main():
     app = build_app(database_url)
     app.config["REDIS_URL"] = REDIS_URL
     subscriptions_total = 0
-    print(f"billing cycle bench on {BENCH_CYCLE_DB}, {WORKERS} workers (worker.py --burst), Redis {REDIS_URL}")
+    print(f"billing cycle bench on {BENCH_CYCLE_DB}, {WORKERS} workers (worker.py --burst), Redis {REDIS_URL}, "
+          f"mail {'through aiosmtpd on localhost' if SMTP else 'to an outbox folder'}; load {os.getloadavg()}")
     for step, clients in enumerate(STEPS):
         seconds = seed_step(app, clients, first=step == 0)
         run_sql(app, "VACUUM ANALYZE")
@@ -161,7 +211,8 @@ def main():
             worst = run_day(app, database_url, WORST_DAY, outbox)
         total_effects = sum(worst["effects"].values())
         print(f"worst day {WORST_DAY:%d.%m.%Y}: {worst['selected']} selected in {worst['select_s']:.2f} s; "
-              f"run done in {worst['run_s']:.1f} s ({worst['status']}), e-mails written by {worst['drained_s']:.1f} s")
+              f"run done in {worst['run_s']:.1f} s ({worst['status']}), last e-mail written at "
+              f"{worst['last_mail_s'] or 0:.1f} s, workers done at {worst['drained_s']:.1f} s")
         print(f"  effects {total_effects}: {worst['effects']}; {worst['mails']} e-mails; "
               f"{1000 * worst['run_s'] / max(total_effects, 1):.2f} ms per effect (run), "
               f"{1000 * worst['drained_s'] / max(total_effects, 1):.2f} ms per effect (with mail)")

@@ -3,24 +3,29 @@ from app.core.queue import enqueue
 from app.core.transaction import after_commit, unit_of_work
 from app.extensions import db
 from app.notifications.models import FAILED, MAX_ATTEMPTS, Notification
-from app.notifications.sending import send_notification
+from app.notifications.sending import BATCH, send_batch
+
+# Messages per retry job: a few batches each, so that two workers share a long list.
+RETRY_JOB = 10 * BATCH
 
 
 def send(actor, notification_id):
-    """Sends one queued message (at most once: see app.notifications.sending)."""
-    return send_notification(notification_id)
+    """Sends one queued message (at most once: see app.notifications.sending); its status, or None when
+    another sender has it (or had it)."""
+    return send_many(actor, [notification_id]).get(notification_id)
 
 
 def send_many(actor, notification_ids):
-    """Sends queued messages one after another, each outcome committed before the next message.
+    """Sends queued messages a batch at a time, each batch's outcome committed before the next is claimed.
 
-    Each message is claimed on its own, so a retried job sends none twice,
-    and a worker dying halfway leaves the sent ones recorded as sent.
+    Each batch is claimed on its own, so a retried job sends none twice, and
+    a worker dying halfway leaves the sent batches recorded as sent (and at
+    most one batch SENDING, for a person to look at). {id: status}.
     """
-    statuses = []
-    for notification_id in notification_ids:
+    statuses = {}
+    for start in range(0, len(notification_ids), BATCH):
         with unit_of_work():
-            statuses.append(send_notification(notification_id))
+            statuses.update(send_batch(notification_ids[start:start + BATCH]))
     return statuses
 
 
@@ -30,6 +35,6 @@ def retry_failed(actor):
         db.select(Notification.id).where(Notification.status == FAILED, Notification.attempts < MAX_ATTEMPTS)
         .order_by(Notification.id)
     ).all()
-    for notification_id in ids:
-        after_commit(enqueue, send, actor, notification_id)
+    for start in range(0, len(ids), RETRY_JOB):
+        after_commit(enqueue, send_many, actor, ids[start:start + RETRY_JOB])
     return len(ids)
