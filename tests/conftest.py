@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_appbuilder import Model
 
 from app import create_app
+from app.core.figures import forget as forget_figures
 from app.extensions import db
 
 ADMIN_USERNAME = "admin"
@@ -113,6 +114,7 @@ def clean_database(request):
         return
     app = request.getfixturevalue("app")
     with app.app_context():
+        forget_figures()  # the home page's counts of this test's rows are not the next test's
         db.session.rollback()
         admin_id = app.config["TEST_ADMINISTRATOR"][0]["id"]
         restore_administrator(app.config["TEST_ADMINISTRATOR"])

@@ -28,6 +28,7 @@ from app.clients.models import (
 )
 from app.clients.subscriptions import may_change_status
 from app.core.counters import next_number
+from app.core.figures import counted
 from app.core.errors import FieldErrors
 from app.core.formatting import local_today
 from app.core.phones import phone_key
@@ -196,19 +197,24 @@ def search_condition(text, by_egn=True):
 
 def home_figures(actor):
     """The home page's clients part: whether the search box is offered, and the day's subscription figures
-    (suspended; active with the paid period ended), within the actor's dealer; counted in SQL."""
+    (suspended; active with the paid period ended), within the actor's dealer; counted in one SQL statement
+    at most every few minutes (app.core.figures), `home_counted_at` says when."""
     if not may_access(actor, "can_list", "Client"):
         return {}
     figures = {"home_client_search": True}
     if may_access(actor, "can_list", "Subscription"):
-        def count(*criteria):
-            return db.session.scalar(scope(select(func.count(Subscription.id))
-                                           .join(Service, Service.id == Subscription.service_id)
-                                           .where(*criteria), actor, Subscription))
+        today = local_today()
 
-        figures["home_suspended"] = count(Subscription.status == SUSPENDED)
-        figures["home_overdue"] = count(Subscription.status == ACTIVE,
-                                        Subscription.owes_periods_condition(local_today(), Service))
+        def count():
+            overdue = (Subscription.status == ACTIVE) & Subscription.owes_periods_condition(today, Service)
+            return tuple(db.session.execute(scope(
+                select(func.count(Subscription.id).filter(Subscription.status == SUSPENDED),
+                       func.count(Subscription.id).filter(overdue))
+                .join(Service, Service.id == Subscription.service_id), actor, Subscription)).one())
+
+        counts = counted(f"subscriptions:{today.isoformat()}", actor, count)
+        figures["home_suspended"], figures["home_overdue"] = counts.value
+        figures["home_counted_at"] = counts.at
     return figures
 
 

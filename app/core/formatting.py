@@ -34,6 +34,13 @@ def format_datetime(value):
     return local_time(value).strftime("%d.%m.%Y %H:%M:%S")
 
 
+def format_clock(value):
+    """HH:MM in local time, from a naive UTC datetime (a figure's age on a page counted today)."""
+    if value is None:
+        return ""
+    return local_time(value).strftime("%H:%M")
+
+
 @contextmanager
 def office_language():
     """gettext in the office's language (BABEL_DEFAULT_LOCALE) within the block, whoever asks.
@@ -72,6 +79,7 @@ def init_app(app):
     app.jinja_options = {**app.jinja_options, "finalize": finalize}
     app.add_template_filter(format_date, "date_bg")
     app.add_template_filter(format_datetime, "datetime_bg")
+    app.add_template_filter(format_clock, "clock_bg")
 
 
 def format_yes_no(value):

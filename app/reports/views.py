@@ -17,7 +17,8 @@ from app.catalog.models import Service, ServiceGroup
 from app.core import files
 from app.core.actors import current_operator
 from app.core.exports import FORMATS
-from app.core.formatting import format_date, format_datetime
+from app.core.figures import counted
+from app.core.formatting import format_date, format_datetime, local_today
 from app.core.money import format_money
 from app.core.scoping import dealer_of
 from app.core.views import HOME_PAGE, shown_refusals
@@ -251,8 +252,9 @@ def home_revenue(_record, actor, **_known):
     """The home page's month: revenue so far against the whole previous month, for who may see reports."""
     if not may_access(actor, "can_list", "Reports"):
         return {}
-    this_month, previous_month = month_revenue(actor)
-    return {"home_revenue": (this_month, previous_month), "format_money": format_money}
+    today = local_today()
+    revenue = counted(f"month-revenue:{today.isoformat()}", actor, lambda: month_revenue(actor, today))
+    return {"home_revenue": revenue.value, "home_revenue_at": revenue.at, "format_money": format_money}
 
 
 def register(appbuilder):

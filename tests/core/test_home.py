@@ -2,6 +2,8 @@
 each only for who may see it, and a dealer's operators only their dealer's."""
 from datetime import date, timedelta
 
+import sqlalchemy as sa
+
 from app.core.formatting import local_today
 from app.extensions import db
 from tests.conftest import Browser, visible_text
@@ -70,3 +72,45 @@ def test_a_dealers_operator_counts_only_the_dealers_subscriptions(app):
     assert number_after(text, "Спрени услуги") == "1"
     assert number_after(text, "Активни с изтекъл платен период") == "0"
     assert "Днес във всички каси 0,00 EUR" in text  # head office's payment is not the dealer's
+
+
+class Statements:
+    """The SQL statements the application runs while counted."""
+
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.seen = []
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self.seen
+
+    def __exit__(self, *_exception):
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, connection, cursor, statement, *args):
+        self.seen.append(" ".join(statement.split()))
+
+
+def test_the_counts_are_counted_once_in_a_while_and_say_when(app, admin, monkeypatch):
+    world(app)
+    with Statements(app) as first:
+        text = visible_text(admin.get("/").text)
+    assert number_after(text, "Спрени услуги") == "2" and "Приходи този месец 20,00 EUR" in text
+    assert "данни към " in text
+    subscription_counts = [s for s in first if s.startswith("SELECT count(subscription.id)")]
+    assert len(subscription_counts) == 1  # suspended and overdue in one statement
+
+    with app.app_context():
+        make_subscription(make_client(None, "Спрян току-що"), make_service("Интернет 2"), status="suspended",
+                          paid_until=local_today() - timedelta(days=30))
+    with Statements(app) as again:
+        text = visible_text(admin.get("/").text)
+    # Within FIGURES_MAX_AGE the page shows what it counted, and when; no scan of subscriptions or payments' months.
+    assert number_after(text, "Спрени услуги") == "2" and "данни към " in text
+    assert not [s for s in again if "count(subscription.id)" in s or "payments.paid_on" in s]
+    assert len(again) == len(first) - 3, again
+
+    monkeypatch.setitem(app.config, "FIGURES_MAX_AGE", 0)
+    assert number_after(visible_text(admin.get("/").text), "Спрени услуги") == "3"
