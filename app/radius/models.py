@@ -113,6 +113,9 @@ class RadiusSession(Model):
         # Who is online now: the open sessions only.
         Index("ix_radius_session_open", "nas_id", postgresql_where=text("stopped_at IS NULL"),
               sqlite_where=text("stopped_at IS NULL")),
+        # A login's Simultaneous-Use check: the open sessions of the batch's subscriptions, not their history.
+        Index("ix_radius_session_open_subscription", "subscription_id", postgresql_where=text("stopped_at IS NULL"),
+              sqlite_where=text("stopped_at IS NULL")),
         Index("ix_radius_session_started", "started_at"),
         # Who holds an address now (the portal's walled-garden page): the open sessions only.
         Index("ix_radius_session_open_ip", "framed_ip", postgresql_where=text("stopped_at IS NULL"),
