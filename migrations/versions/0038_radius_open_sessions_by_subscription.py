@@ -1,7 +1,7 @@
 """radius: the open sessions indexed by subscription, for the login's Simultaneous-Use check
 
-Revision ID: 0034
-Revises: 0033
+Revision ID: 0038
+Revises: 0037
 Create Date: 2026-12-07 13:40:00
 
 app.radius.simultaneous.open_sessions reads the open sessions of a batch's
@@ -15,8 +15,8 @@ machine at load 14–18.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0034'
-down_revision = '0033'
+revision = '0038'
+down_revision = '0037'
 branch_labels = None
 depends_on = None
 
