@@ -12,7 +12,7 @@ from app.core.queue import wait_for_background_jobs
 from app.core.transaction import unit_of_work
 from app.extensions import db
 from app.notifications.models import SENT, Notification
-from app.notifications.sending import send_notification
+from app.notifications.jobs import send
 from app.reports.models import Export
 from tests.conftest import Browser, app_config
 from app.security.permissions import MANAGER
@@ -79,7 +79,6 @@ def test_without_smtp_or_an_outbox_folder_a_message_is_kept_in_the_database(app,
         message = Notification(key="proba-1", recipient="ivan@example.bg", subject="Напомняне", body="Здравейте")
         db.session.add(message)
         db.session.commit()
-        with unit_of_work():
-            assert send_notification(message.id) == SENT
+        assert send(None, message.id) == SENT  # the job: a batch of one, committed
         kept = files.read_bytes(f"outbox-{message.id:08d}.eml").decode()
         assert "To: ivan@example.bg" in kept and files.find(f"outbox-{message.id:08d}.eml").kind == files.OUTBOX
