@@ -118,7 +118,7 @@ IPV6_ALLOCATION_LABELS = {
 }
 IPV6_KIND_CHOICES = [(LINK, _l("Link: a /64 per subscriber (Framed-IPv6-Prefix)")),
                      (DELEGATED, _l("Delegated: a /56 or /60 per subscriber's router (Delegated-IPv6-Prefix)"))]
-ASSIGN_LENGTHS = [(64, "/64"), (56, "/56"), (60, "/60")]
+ASSIGN_LENGTHS = [(64, _l("/64 for the link")), (56, _l("/56 delegated")), (60, _l("/60 delegated"))]
 
 
 class Ipv6PoolView(BillingModelView):
