@@ -146,8 +146,19 @@ def load_config():
         # (its number, or whatever was typed) and per address.
         "PORTAL_RATE_LIMIT": os.environ.get("PORTAL_RATE_LIMIT", "10 per 15 minute"),
         "PORTAL_ADDRESS_RATE_LIMIT": os.environ.get("PORTAL_ADDRESS_RATE_LIMIT", "30 per 15 minute"),
+        # EasyPay's reg_bill.cgi (app.epay.services.easypay_code): empty means the one of the ePay.bg system chosen
+        # in the merchant's settings (demo or production); the seconds a registration may take.
+        "EASYPAY_URL": os.environ.get("EASYPAY_URL") or None,
+        "EASYPAY_TIMEOUT": _int("EASYPAY_TIMEOUT", 10),
         # How long an enrolment link of the one-time code works (app.security.two_factor).
         "TWO_FACTOR_LINK_HOURS": _int("TWO_FACTOR_LINK_HOURS", 24),
+        # Health and metrics (app.core.health, app.core.metrics). /readyz gives the database and Redis this many
+        # seconds. /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (unset: no /metrics on
+        # the panel); the RADIUS and FTP servers serve theirs on a side port ("host:port", empty: none).
+        "READY_TIMEOUT": float(os.environ.get("READY_TIMEOUT", "2")),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        "RADIUS_METRICS_ADDRESS": os.environ.get("RADIUS_METRICS_ADDRESS", "127.0.0.1:9812" if production else ""),
+        "FREEFTP_METRICS_ADDRESS": os.environ.get("FREEFTP_METRICS_ADDRESS", "127.0.0.1:9821" if production else ""),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "FAB_CREATE_DB": False,

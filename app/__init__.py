@@ -11,7 +11,8 @@ from app import models  # noqa: F401  every module's models, before mappers are 
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
 from app.billing import wiring as billing_wiring
-from app.core import api_language, errors, formatting, forms, headers, openapi, pages, queue, transaction
+from app.core import (api_language, errors, formatting, forms, headers, health, metrics, openapi, pages, queue,
+                      transaction)
 from app.epay import wiring as epay_wiring
 from app.invoices import wiring as invoices_wiring
 from app.notifications import wiring as notifications_wiring
@@ -64,6 +65,7 @@ def create_app(overrides=None, views=True):
     formatting.init_app(app)  # first: it sets Jinja options
     forms.init_app(app)  # before the views: FAB builds their forms' date fields and choices from it
     db.init_app(app)
+    metrics.init_app(app)  # before the unit of work's hooks: counts each request once it has committed
     transaction.init_app(app)  # before any other after_request hook, so it runs last
     errors.init_app(app)
     headers.init_app(app)
@@ -81,6 +83,8 @@ def create_app(overrides=None, views=True):
 
     # Before FAB's own request hooks: a refused address gets no further.
     guard.init_app(app)
+    health.register(app)  # /healthz, /readyz: for load balancers, no login, no data
+    metrics.register(app)  # /metrics: with METRICS_TOKEN only
 
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)

@@ -15,9 +15,18 @@
    MS-CHAPv2 Access-Requests for random users, precomputed here (MS-CHAP-Challenge and MS-CHAP2-Response as
    a NAS relays them), answered by FreeRADIUS's rlm_mschap (enabled in the yardstick's configuration, which
    leaves it out) and by ours, both with MS-CHAP2-Success and the MPPE keys.
-4. radclient -q -s -p P -f <file> for P = 32 and 200: packets per second over the files (wall time), the
-   packets lost (no answer), and the p99 latency from a pyrad probe sending 500 requests one at a time while
-   the load runs. Targets and servers alternate, 3 rounds; the medians are printed.
+4. radclient -q -s -r 3 -t 3 -p P -f <file> for P = 32 and 200: packets per second over the files (wall
+   time), the replies the kernel dropped at radclient's socket meanwhile (Udp RcvbufErrors of /proc/net/snmp:
+   each costs its request a retransmit after 3 s, which radclient's summary does not show), and the p99
+   latency from a pyrad probe sending PROBES (300) Access-Requests one at a time while the PAP/CHAP load
+   runs. Targets and servers alternate, ROUNDS (3) rounds; the medians are printed. A radclient that fails
+   (exits non-zero, or reports fewer answers than the file's requests, or a reject: every request is for a
+   known user with the right password) ends the bench with what it said: no figure is printed from it.
+   radclient runs with a receive buffer of 4 MB (bench/radclient_rcvbuf.c, preloaded; every target alike):
+   with Linux's default 208 KB, 200 MS-CHAPv2 Accepts in flight do not fit (~1,280 bytes each on loopback),
+   and a server answering faster than radclient reads lost 34 replies a file to the kernel, each a 3 s
+   retransmit: FreeRADIUS, slower than radclient, never filled it; ours fell to ~500/s (RADCLIENT_RCVBUF=0
+   measures with the default buffer).
 
 Needs root (apt packages, FreeRADIUS as its own user) and the yardstick folder; takes about 10 minutes.
 """
@@ -48,6 +57,9 @@ IN_FLIGHT = (32, 200)
 PROBES = 300
 
 MSCHAP_LOGINS = 20_000
+# radclient's socket receive buffer (bytes; bench/radclient_rcvbuf.c), "0": Linux's default.
+RADCLIENT_RCVBUF = os.environ.get("RADCLIENT_RCVBUF", "4194304")
+_radclient_env = None
 CHUNK = 2_000
 
 SETUP_RADIUS_SUBSCRIPTIONS = f"""
@@ -217,28 +229,63 @@ def make_loads(scratch):
     return sorted(chunks.glob("auth_bench_*.txt")), sorted(chunks.glob("acct_bench_*.txt"))
 
 
+class RadclientFailed(SystemExit):
+    pass
+
+
 def radclient(files, port, kind, in_flight):
-    """Packets per second over the files, and the packets without an answer (or rejected: every load's
-    packet is for a known user with the right password)."""
-    sent = lost = 0
+    """(packets per second over the files, replies dropped at the client's socket); raises RadclientFailed when
+    radclient fails or a request of the files was not accepted (answered, for accounting)."""
+    sent = 0
+    dropped_before = client_drops()
     started = time.perf_counter()
     for path in files:
         result = subprocess.run(["radclient", "-q", "-s", "-r", "3", "-t", "3", "-p", str(in_flight), "-f", str(path),
-                                 f"127.0.0.1:{port}", kind, SECRET], capture_output=True, text=True)
+                                 f"127.0.0.1:{port}", kind, SECRET], capture_output=True, text=True,
+                                env=radclient_env())
         packets = open(path).read().strip().count("\n\n") + 1
+        summary = _summary(result.stdout + result.stderr)
+        answered = summary.get("Accepted", 0) + summary.get("Rejected", 0)
+        if result.returncode != 0 or answered < packets or summary.get("Rejected", 0) or summary.get("Lost", 0):
+            raise RadclientFailed(
+                f"radclient failed on {path.name} ({kind}, port {port}, {in_flight} in flight): exit "
+                f"{result.returncode}, {answered} answers to {packets} requests, summary {summary}\n"
+                f"{(result.stdout + result.stderr)[-1500:]}")
         sent += packets
-        lost += _lost(result.stdout + result.stderr)
-    return sent / (time.perf_counter() - started), lost
+    return sent / (time.perf_counter() - started), client_drops() - dropped_before
 
 
-def _lost(output):
-    """radclient -s's "Lost" and "Rejected" counts."""
-    missing = 0
+def radclient_env():
+    """radclient's environment: bench/radclient_rcvbuf.c built and preloaded (its receive buffer
+    RADCLIENT_RCVBUF), unless RADCLIENT_RCVBUF is 0."""
+    global _radclient_env
+    if _radclient_env is None:
+        _radclient_env = dict(os.environ)
+        if RADCLIENT_RCVBUF != "0":
+            library = Path(tempfile.mkdtemp(prefix="bench-rcvbuf-")) / "radclient_rcvbuf.so"
+            subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(library),
+                            str(ROOT / "bench" / "radclient_rcvbuf.c"), "-ldl"], check=True)
+            _radclient_env.update(LD_PRELOAD=str(library), RCVBUF=RADCLIENT_RCVBUF)
+    return _radclient_env
+
+
+def _summary(output):
+    """radclient -s's "Packet summary" counts: {"Accepted": n, "Rejected": n, "Lost": n, …}."""
+    counts = {}
     for line in output.splitlines():
-        if "Lost" in line or "Rejected" in line:
-            digits = "".join(ch for ch in line.split(":")[-1] if ch.isdigit())
-            missing += int(digits or 0)
-    return missing
+        name, colon, value = line.partition(":")
+        if colon and value.strip().isdigit():
+            counts[name.strip()] = int(value.strip())
+    return counts
+
+
+def client_drops():
+    """Datagrams the kernel dropped for a full socket receive buffer, all sockets (Linux: Udp RcvbufErrors)."""
+    try:
+        lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+        return int(lines[1][lines[0].index("RcvbufErrors")])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def probe_latencies(port, stop):
@@ -272,9 +319,11 @@ def measure(name, auth_port, acct_port, auth_files, acct_files, mschap_files, in
     latencies = []
     probe = threading.Thread(target=lambda: latencies.extend(probe_latencies(auth_port, stop)))
     probe.start()
-    auth_rate, auth_lost = radclient(auth_files, auth_port, "auth", in_flight)
-    stop.set()
-    probe.join()
+    try:
+        auth_rate, auth_lost = radclient(auth_files, auth_port, "auth", in_flight)
+    finally:
+        stop.set()
+        probe.join()
     acct_rate, acct_lost = radclient(acct_files, acct_port, "acct", in_flight)
     mschap_rate, mschap_lost = radclient(mschap_files, auth_port, "auth", in_flight)
     p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies or [0])
@@ -283,7 +332,7 @@ def measure(name, auth_port, acct_port, auth_files, acct_files, mschap_files, in
 
 
 def main():
-    for tool in ("radclient", "freeradius", "psql"):
+    for tool in ("radclient", "freeradius", "psql", "cc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: apt-get install freeradius freeradius-postgresql freeradius-utils "
                              "postgresql-client")
@@ -312,8 +361,9 @@ def main():
                     result["round"] = round_number
                     results.append(result)
                     print(f"round {round_number + 1}, {in_flight} in flight, {name}: auth {result['auth']:.0f}/s "
-                          f"(lost {result['auth_lost']}), acct {result['acct']:.0f}/s (lost {result['acct_lost']}), "
-                          f"MS-CHAPv2 {result['mschap']:.0f}/s (lost or rejected {result['mschap_lost']}), "
+                          f"(replies dropped at the client {result['auth_lost']}), acct {result['acct']:.0f}/s "
+                          f"(dropped {result['acct_lost']}), MS-CHAPv2 {result['mschap']:.0f}/s "
+                          f"(dropped {result['mschap_lost']}), "
                           f"auth p99 {result['p99_ms']:.1f} ms", flush=True)
     finally:
         freeradius.terminate()
@@ -334,7 +384,7 @@ def main():
             base.setdefault("mschap", ms)
             print(f"  {in_flight:>3} in flight  {name:<28} auth {auth:7.0f}/s ({auth / base['auth']:.2f}×)  "
                   f"acct {acct:7.0f}/s ({acct / base['acct']:.2f}×)  MS-CHAPv2 {ms:7.0f}/s "
-                  f"({ms / base['mschap']:.2f}×)  auth p99 {p99:6.1f} ms  lost {lost}")
+                  f"({ms / base['mschap']:.2f}×)  auth p99 {p99:6.1f} ms  replies dropped at the client {lost}")
 
 
 if __name__ == "__main__":

@@ -471,6 +471,12 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     }
     operations = SUBSCRIPTION_OPERATIONS
 
+    def _init_forms(self):
+        """The sale names no service until the seller picks one: a preselected first service is sold by
+        whoever saves without looking (a blank choice is refused as a required field)."""
+        super()._init_forms()
+        self.add_form.service.kwargs.update(allow_blank=True, blank_text=_l("— choose a service —"))
+
     def prefill_form(self, form, pk):
         form.password.data = ""
 

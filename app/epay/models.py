@@ -1,6 +1,6 @@
 """ePay.bg's WEB-merchant protocol: the merchant's settings, and each payment request sent to ePay.bg."""
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import relationship
 
 from app.clients.models import OfAClient
@@ -79,12 +79,16 @@ class EpayRequest(OfAClient, Model):
     notified_at = Column(DateTime)
     # The first answer to ePay.bg's notification of this invoice; a repeated notification gets it again.
     answer = Column(Text)
+    # EasyPay's 10-digit payment code, when the request was registered for one (reg_bill.cgi): the subscriber
+    # pays it in cash at an EasyPay desk, and ePay.bg notifies this INVOICE as any other.
+    idn = Column(String(10))
     payment_id = Column(Integer, ForeignKey("payment.id", ondelete="RESTRICT"), unique=True)
     payment = relationship("Payment")
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="ck_epay_request_amount_positive"),
         CheckConstraint("status IN ('pending', 'paid', 'denied', 'expired')", name="ck_epay_request_status"),
+        Index("uq_epay_request_idn", "idn", unique=True),
         {"extend_existing": True},
     )
 

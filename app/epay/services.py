@@ -20,15 +20,19 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
+from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.billing.charges import payment_method
 from app.billing.models import EPAY
 from app.billing.services import record_payment
+from app.clients.models import Client
 from app.core.actors import acting_as, named_actor
 from app.core.counters import next_number
 from app.core.errors import FieldErrors
@@ -151,10 +155,9 @@ def may_start_online_payment(actor, client):
     return may(actor, RECORD_PAYMENT) and in_scope(client, actor)
 
 
-def start_online_payment(actor, client, amount, *, description=None, page=PAY_LOGIN, url_ok=None,
-                         url_cancel=None, lang="bg"):
-    """A payment request for ePay.bg: an EpayRequest (our INVOICE number, pending until ePay.bg's notification)
-    and the form the subscriber's browser posts to ePay.bg. `amount` in EUR. Flushes; FieldErrors."""
+def _check_request(actor, client, amount):
+    """The amount (EUR) of a request this actor may make for this client with the merchant's settings, or
+    FieldErrors."""
     if not may_start_online_payment(actor, client):
         raise FieldErrors({"amount": [gettext("You do not have the right to record payments.")]})
     settings = current_settings()
@@ -167,8 +170,11 @@ def start_online_payment(actor, client, amount, *, description=None, page=PAY_LO
             raise InvalidValue(gettext("The amount must be more than zero."))
     except InvalidValue as error:
         raise FieldErrors({"amount": [str(error)]}) from None
-    if page not in PAGES:
-        raise FieldErrors({"page": [gettext("Unknown ePay.bg page.")]})
+    return settings, amount
+
+
+def _new_request(actor, client, settings, amount, description):
+    """A pending EpayRequest with a new INVOICE number, and its ENCODED text and CHECKSUM. Flushes."""
     now = utcnow()
     with office_language():  # stored, and shown on ePay.bg's page: the office's language whoever asks
         description = _description(description or gettext("Payment for client no. %(number)s",
@@ -184,15 +190,99 @@ def start_online_payment(actor, client, amount, *, description=None, page=PAY_LO
     encoded = encode([f"MIN={settings.kin}", f"INVOICE={invoice}", f"AMOUNT={format_amount(amount)}",
                       f"EXP_TIME={format_expiry(request.expires_at)}", f"DESCR={description}",
                       f"CURRENCY={CURRENCY}", "ENCODING=utf-8"])
+    return request, encoded, checksum(settings.secret, encoded)
+
+
+def start_online_payment(actor, client, amount, *, description=None, page=PAY_LOGIN, url_ok=None,
+                         url_cancel=None, lang="bg"):
+    """A payment request for ePay.bg: an EpayRequest (our INVOICE number, pending until ePay.bg's notification)
+    and the form the subscriber's browser posts to ePay.bg. `amount` in EUR. Flushes; FieldErrors."""
+    settings, amount = _check_request(actor, client, amount)
+    if page not in PAGES:
+        raise FieldErrors({"page": [gettext("Unknown ePay.bg page.")]})
+    request, encoded, signature = _new_request(actor, client, settings, amount, description)
     fields = {"PAGE": page, "LANG": lang if lang in ("bg", "en") else "bg", "ENCODED": encoded,
-              "CHECKSUM": checksum(settings.secret, encoded)}
+              "CHECKSUM": signature}
     if url_ok:
         fields["URL_OK"] = url_ok
     if url_cancel:
         fields["URL_CANCEL"] = url_cancel
     record_event(LogEntry.COLLECTOR, username=EPAY_NAME, entity=client,
-                 note=f"request INVOICE={invoice} AMOUNT={format_amount(amount)} {CURRENCY}")
+                 note=f"request INVOICE={request.invoice} AMOUNT={format_amount(amount)} {CURRENCY}")
     return PaymentForm(request, settings.url, fields)
+
+
+# --- EasyPay's payment code ------------------------------------------------------------------------------------
+
+EASYPAY_PATH = "ezp/reg_bill.cgi"
+IDN_ANSWER = re.compile(r"IDN=([0-9]{10})")
+
+
+def easypay_url(settings):
+    """reg_bill.cgi of the settings' ePay.bg system, or EASYPAY_URL (tests point it at a local server)."""
+    return current_app.config.get("EASYPAY_URL") or settings.url + EASYPAY_PATH
+
+
+def _reg_bill(settings, encoded, signature):
+    """ePay.bg's answer to the registration: the IDN, or None with ePay.bg's words (or the network's) for the
+    LOG. A server-side GET, ENCODED and CHECKSUM as in the WEB-merchant request."""
+    url = f"{easypay_url(settings)}?{urlencode({'ENCODED': encoded, 'CHECKSUM': signature})}"
+    try:
+        with urlopen(url, timeout=current_app.config.get("EASYPAY_TIMEOUT", 10)) as answer:
+            raw = answer.read(2000)
+    except (OSError, ValueError) as error:  # refused, timed out, HTTP error status, a bad URL
+        return None, f"no answer: {error}"[:200]
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text = raw.decode("cp1251", "replace").strip()
+    found = IDN_ANSWER.fullmatch(text)
+    return (found.group(1), text) if found else (None, text[:200] or "empty answer")
+
+
+def _valid_code(client, amount, settings):
+    """A code already registered for this client and amount, unpaid and with more than half its time left."""
+    left = utcnow() + timedelta(hours=settings.valid_hours) / 2
+    return db.session.scalar(
+        select(EpayRequest).where(EpayRequest.client_id == client.id, EpayRequest.idn.is_not(None),
+                                  EpayRequest.amount == amount, EpayRequest.status == PENDING,
+                                  EpayRequest.answer.is_(None), EpayRequest.expires_at > left)
+        .order_by(EpayRequest.id.desc()).limit(1))
+
+
+def valid_easypay_codes(client):
+    """The client's EasyPay codes still waiting for a payment, newest first (the portal lists them)."""
+    return db.session.scalars(
+        select(EpayRequest).where(EpayRequest.client_id == client.id, EpayRequest.idn.is_not(None),
+                                  EpayRequest.status == PENDING, EpayRequest.answer.is_(None),
+                                  EpayRequest.expires_at > utcnow())
+        .order_by(EpayRequest.id.desc()).limit(10)).all()
+
+
+def easypay_code(actor, client, amount, *, description=None):
+    """The 10-digit EasyPay code (IDN) for paying `amount` (EUR) in cash at an EasyPay desk: registered with
+    ePay.bg's reg_bill.cgi once — a code for the same amount still valid is given again, with no second
+    registration. ePay.bg then notifies the payment as any WEB-merchant one (answer_notification). Returns the
+    EpayRequest (its `idn`). Flushes; FieldErrors (ePay.bg refused or did not answer: the caller discards, and
+    nothing is kept)."""
+    settings, amount = _check_request(actor, client, amount)
+    # One registration per client at a time: a double click waits here for the first (PostgreSQL's row lock;
+    # SQLite has one writer).
+    db.session.execute(select(Client.id).where(Client.id == client.id).with_for_update())
+    existing = _valid_code(client, amount, settings)
+    if existing is not None:
+        return existing
+    request, encoded, signature = _new_request(actor, client, settings, amount, description)
+    idn, said = _reg_bill(settings, encoded, signature)
+    if idn is None:
+        current_app.logger.warning("EasyPay reg_bill INVOICE=%s refused: %s", request.invoice, said)
+        raise FieldErrors({"amount": [gettext("ePay.bg did not give a payment code now. Please try again later, "
+                                              "or pay online by card.")]})
+    request.idn = idn
+    db.session.flush()
+    record_event(LogEntry.COLLECTOR, username=EPAY_NAME, entity=client,
+                 note=f"EasyPay INVOICE={request.invoice} AMOUNT={format_amount(amount)} {CURRENCY} → IDN={idn}")
+    return request
 
 
 # --- the notification ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.core.metrics import serve_side_port
 from app.extensions import db
 from app.freeftp.indexer import index_tree
 from app.freeftp.models import FreeFtpIndexRun
@@ -17,11 +18,15 @@ commands = AppGroup("freeftp", help="FREEFTP: the FTP server and the index of it
 @commands.command("serve")
 @click.option("--host", default=None, help="address to listen on (default FREEFTP_HOST)")
 @click.option("--port", type=int, default=None, help="control port (default FREEFTP_PORT)")
-def serve(host, port):
+@click.option("--metrics", "metrics_address", default=None,
+              help="host:port of /metrics, /healthz and /readyz (default FREEFTP_METRICS_ADDRESS; \"\": none)")
+def serve(host, port, metrics_address):
     """Serve FTP until SIGTERM or Ctrl-C."""
     config = current_app.config
     app = current_app._get_current_object()
     server = FreeFtpServer(app, host or config["FREEFTP_HOST"], port if port is not None else config["FREEFTP_PORT"])
+    serve_side_port(app, config["FREEFTP_METRICS_ADDRESS"] if metrics_address is None else metrics_address,
+                    name="freeftp")
     click.echo(f"FTP on {server.address[0]}:{server.address[1]}, passive ports {config['FREEFTP_PASSIVE_PORTS']}")
     signal.signal(signal.SIGTERM, _stop)
     server.serve()  # ends, closing every session, on SystemExit or Ctrl-C

@@ -36,11 +36,18 @@ class FaultForm(FlaskForm):
     note = TextAreaField(_l("What is wrong"), validators=[Length(max=1000)])
 
 
+PAY_PAGES = [("credit_paydirect", _l("by bank card")), ("paylogin", _l("from my ePay.bg account"))]
+
+
 class PayForm(FlaskForm):
     """What to pay online: what is due today or the next payment (the amounts the page shows), and how."""
     what = SelectField(_l("What to pay"), validate_choice=False)
-    page = SelectField(_l("How"), choices=[("credit_paydirect", _l("by bank card")),
-                                           ("paylogin", _l("from my ePay.bg account"))], validate_choice=False)
+    page = SelectField(_l("How"), choices=PAY_PAGES, validate_choice=False)
+
+
+class GardenPayForm(FlaskForm):
+    """The walled garden's button: only how to pay; what is paid is what the address's subscriber owes today."""
+    page = SelectField(_l("How"), choices=PAY_PAGES, validate_choice=False)
 
 
 class EmptyForm(FlaskForm):

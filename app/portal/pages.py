@@ -9,6 +9,7 @@ the subscriber's own actor (app.portal.services.subscriber_actor), inside `actin
 The protection list of the operators does not apply (`public_route`): the portal has its own limits.
 """
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
@@ -17,6 +18,7 @@ from flask_wtf.csrf import CSRFError
 from app.core.sandbox import TemplateProblem
 from app.contracts.services import contract_pdf
 from app.core.actors import acting_as
+from app.core.headers import CONTENT_SECURITY_POLICY
 from app.core.errors import FieldErrors
 from app.core.money import format_money
 from app.core.one_time_links import LinkRefused
@@ -27,10 +29,10 @@ from app.extensions import db
 from app.clients.models import ACTIVE, Client
 from app.invoices.documents import invoice_response, receipt_response
 from app.portal import services
-from app.epay.services import PAGES as EPAY_PAGES, start_online_payment
+from app.epay.services import PAGES as EPAY_PAGES, easypay_code, start_online_payment, valid_easypay_codes
 from app.core.forms import NewPasswordForm
-from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, LinkForm, PayForm,
-                              LoginForm)
+from app.portal.forms import (ChangePasswordForm, ContactsForm, EmptyForm, FaultForm, FreezeForm, GardenPayForm,
+                              LinkForm, LoginForm, PayForm)
 from app.protection.guard import public_route
 from app.radius.services import format_bytes
 
@@ -72,13 +74,19 @@ def _logged_in_client():
     return client
 
 
-def subscriber_page(view):
+def subscriber_page(view=None, *, visitor=None):
     """A page of a logged-in subscriber: g.client and g.actor; anyone else goes to the login (and a change
-    they sent is not made)."""
+    they sent is not made) — unless `visitor()` answers for them (the walled garden's page)."""
+    if view is None:
+        return lambda view: subscriber_page(view, visitor=visitor)
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         client = _logged_in_client()
         if client is None:
+            answer = visitor() if visitor is not None else None
+            if answer is not None:
+                return answer
             return redirect(url_for("portal.login", next=request.path if request.method == "GET" else None))
         g.client, g.actor = client, services.subscriber_actor(client)
         with acting_as(g.actor):
@@ -174,10 +182,45 @@ def set_password(token):
     return _page("set_password.html", form=form, client=client)
 
 
+# --- the walled garden ----------------------------------------------------------------------------------------
+
+def _walled_garden_page(form=None, status=200):
+    """Who opens the portal from an address of the walled garden, not logged in: that session's subscriber's
+    initials, what is due today and the button to pay it (app.portal.services.garden_visit); None elsewhere."""
+    visit = services.garden_visit(request.remote_addr)
+    if visit is None:
+        return None
+    return _page("garden.html", status, visit=visit, form=form or GardenPayForm(), result=request.args.get("result"))
+
+
+@portal.route("/garden/pay", methods=["POST"])
+@public_route
+def garden_pay():
+    """The walled garden's "Плати": the ePay.bg request for what the address's subscriber owes today."""
+    form = GardenPayForm()
+    if not form.validate_on_submit():
+        _expired(form)
+        return _walled_garden_page(form, 400) or redirect(url_for("portal.login"))
+    if form.page.data not in EPAY_PAGES:
+        form.page.errors = [gettext("Choose how to pay.")]
+        return _walled_garden_page(form, 422) or redirect(url_for("portal.login"))
+    try:
+        payment = services.start_garden_payment(
+            request.remote_addr, page=form.page.data,
+            url_ok=url_for("portal.home", result="ok", _external=True),
+            url_cancel=url_for("portal.home", result="cancel", _external=True))
+    except FieldErrors as refusal:
+        discard()
+        form.form_errors = [message for messages in refusal.errors.values() for message in messages]
+        return _walled_garden_page(form, 422) or _page("message.html", 422, title=gettext("Pay"),
+                                                         message=" ".join(form.form_errors), to_login=True)
+    return _page("pay_redirect.html", payment=payment)
+
+
 # --- what the subscriber sees ---------------------------------------------------------------------------------
 
 @portal.route("/", methods=["GET"])
-@subscriber_page
+@subscriber_page(visitor=_walled_garden_page)
 def home():
     return _page("home.html", view=services.overview(g.actor, g.client), active="home")
 
@@ -192,7 +235,9 @@ def payments():
 @subscriber_page
 def documents():
     return _page("documents.html", invoices=services.own_invoices(g.client),
-                 contracts=services.own_contracts(g.client), active="documents")
+                 contracts=services.own_contracts(g.client), notices=services.own_notices(g.client),
+                 notice_body_shown=services.notice_body_shown, notice_statuses=services.NOTICE_STATUSES,
+                 active="documents")
 
 
 def _own_document(record, respond):
@@ -232,25 +277,47 @@ def contract(contract_id):
     return _own_document(services.own_contract(g.client, contract_id), _contract_response)
 
 
+def _pay_form():
+    """The overview, what may be paid ({key: (amount, label)}) and the form offering it."""
+    view = services.overview(g.actor, g.client)
+    choices = services.payable_amounts(view.money)
+    form = PayForm()
+    form.what.choices = [(key, label) for key, (_amount, label) in choices.items()]
+    return view, choices, form
+
+
+def _chosen_amount(form, choices):
+    """The amount of the choice sent, or None with the form's errors set."""
+    if not form.validate_on_submit():
+        _expired(form)
+        return None
+    if form.what.data not in choices or form.page.data not in EPAY_PAGES:
+        form.what.errors = [gettext("Choose what to pay.")]
+        return None
+    return choices[form.what.data][0]
+
+
+def _epay_origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _pay_page(status, view, form, **values):
+    return _page("pay.html", status, view=view, form=form, result=request.args.get("result"),
+                 codes=valid_easypay_codes(g.client), active="pay", **values)
+
+
 @portal.route("/pay", methods=["GET", "POST"])
 @subscriber_page
 def pay():
     """The amount due and the way to ePay.bg: a POST makes the payment request (app.epay) and answers with the
     form the browser sends on to ePay.bg; ePay.bg's notification records the payment, not this page."""
-    view = services.overview(g.actor, g.client)
-    choices = services.payable_amounts(view.money)
-    form = PayForm()
-    form.what.choices = [(key, label) for key, (_amount, label) in choices.items()]
+    view, choices, form = _pay_form()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            _expired(form)
-            status = 422
-        elif form.what.data not in choices or form.page.data not in EPAY_PAGES:
-            form.what.errors = [gettext("Choose what to pay.")]
-            status = 422
-        else:
-            amount = choices[form.what.data][0]
+        amount = _chosen_amount(form, choices)
+        status = 422
+        if amount is not None:
             try:
                 payment = start_online_payment(
                     g.actor, g.client, amount, page=form.page.data,
@@ -259,10 +326,30 @@ def pay():
             except FieldErrors as refusal:
                 discard()
                 form.what.errors = [message for messages in refusal.errors.values() for message in messages]
-                status = 422
             else:
-                return _page("pay_redirect.html", payment=payment, active="pay")
-    return _page("pay.html", status, view=view, form=form, result=request.args.get("result"), active="pay")
+                body, status = _page("pay_redirect.html", payment=payment, active="pay")
+                # The one form that leaves the site: the policy lets it go to ePay.bg (and nowhere else).
+                return body, status, {"Content-Security-Policy": CONTENT_SECURITY_POLICY.replace(
+                    "form-action 'self'", f"form-action 'self' {_epay_origin(payment.url)}")}
+    return _pay_page(status, view, form)
+
+
+@portal.route("/pay/easypay", methods=["POST"])
+@subscriber_page
+def easypay():
+    """EasyPay's 10-digit payment code for the amount chosen, registered with ePay.bg once (a second click gives
+    the same code); paid in cash at an EasyPay desk, it arrives as ePay.bg's notification."""
+    view, choices, form = _pay_form()
+    amount = _chosen_amount(form, choices)
+    if amount is None:
+        return _pay_page(422, view, form)
+    try:
+        code = easypay_code(g.actor, g.client, amount)
+    except FieldErrors as refusal:
+        discard()
+        return _pay_page(503, view, form, easypay_errors=[
+            message for messages in refusal.errors.values() for message in messages])
+    return _page("easypay.html", code=code, active="pay")
 
 
 # --- what the subscriber does ---------------------------------------------------------------------------------

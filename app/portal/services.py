@@ -19,31 +19,34 @@ from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from limits import parse
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event, record_security_event
 from app.billing.charges import due_today
 from app.billing.freeze import freeze_subscription
-from app.billing.models import Payment
+from app.billing.models import DailyTraffic, Payment
 from app.clients.models import Client, Subscription
 from app.clients.services import update_client
 from app.contracts.models import Contract
 from app.core import one_time_links
-from app.core.actors import named_actor, operator_of
+from app.core.actors import acting_as, named_actor, operator_of
 from app.core.errors import FieldErrors
 from app.core.money import format_money
-from app.core.formatting import office_language, utcnow
+from app.core.formatting import local_today, office_language, utcnow
 from app.core.links import public_url
 from app.core.scoping import in_scope
+from app.epay.models import PAID as EPAY_PAID, EpayRequest
 from app.extensions import db
 from app.invoices.models import Invoice
+from app.notifications.models import Notification
 from app.notifications.services import queue_mail
 from app.organizer.models import PURPOSE_FAULT
 from app.organizer.services import may_report_faults, report_fault as office_report_fault, type_for
 from app.portal.models import PortalAccess
-from app.radius.services import card_radius
+from app.epay.services import start_online_payment
+from app.radius.services import card_radius, walled_garden_subscription
 from app.security.permissions import REPORT_FAULTS
 from app.security.rights import may_access
 
@@ -377,6 +380,54 @@ def own_contract(client, contract_id):
     return db.session.scalar(select(Contract).where(Contract.id == contract_id, Contract.client_id == client.id))
 
 
+def own_notices(client, limit=100):
+    """The e-mails sent (or being sent) to the client, newest first: the warnings, the portal's access mails."""
+    return db.session.scalars(select(Notification).where(Notification.client_id == client.id)
+                              .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
+
+
+NOTICE_STATUSES = {"pending": _l("being sent"), "sending": _l("being sent"), "sent": _l("sent"),
+                   "failed": _l("not delivered yet")}
+
+
+def notice_body_shown(notice):
+    """A mail carrying a password link is listed without its text: a session (a shared computer) must not
+    become a new password without the current one."""
+    return not notice.key.startswith(LINK_PURPOSE)
+
+
+TRAFFIC_DAYS = 30
+
+
+@dataclass
+class TrafficDay:
+    day: object
+    bytes: int
+    percent: float  # of the busiest day shown
+
+
+def own_daily_traffic(subscriptions, days=TRAFFIC_DAYS):
+    """{subscription id: [TrafficDay] for each of the last `days` days, today last}, for the given (own)
+    subscriptions only: one query by the daily table's key (subscription, day), as RADIUS accounting sums it."""
+    ids = [subscription.id for subscription in subscriptions if subscription.service.username_type == "radius"]
+    if not ids:
+        return {}
+    today = local_today()
+    first = today - timedelta(days=days - 1)
+    moved = {}
+    for subscription_id, day, count in db.session.execute(
+            select(DailyTraffic.subscription_id, DailyTraffic.day, DailyTraffic.bytes_in + DailyTraffic.bytes_out)
+            .where(DailyTraffic.subscription_id.in_(ids), DailyTraffic.day >= first, DailyTraffic.day <= today)):
+        moved[(subscription_id, day)] = int(count or 0)
+    chart = {}
+    for subscription_id in ids:
+        values = [(first + timedelta(days=offset), moved.get((subscription_id, first + timedelta(days=offset)), 0))
+                  for offset in range(days)]
+        busiest = max(count for _day, count in values) or 1
+        chart[subscription_id] = [TrafficDay(day, count, round(100 * count / busiest, 1)) for day, count in values]
+    return chart
+
+
 @dataclass
 class Overview:
     client: object
@@ -384,6 +435,7 @@ class Overview:
     subscriptions: list
     online: dict  # subscription id → its open sessions
     month_traffic: dict  # subscription id → bytes this month
+    daily_traffic: dict  # subscription id → [TrafficDay] of the last 30 days
 
 
 def overview(actor, client):
@@ -395,7 +447,56 @@ def overview(actor, client):
         online.setdefault(session.subscription_id, []).append(session)
     return Overview(client=client, money=due_today(client, subscriptions=subscriptions),
                     subscriptions=subscriptions, online=online,
-                    month_traffic=radius.get("radius_month_traffic", {}))
+                    month_traffic=radius.get("radius_month_traffic", {}),
+                    daily_traffic=own_daily_traffic(subscriptions))
+
+
+# --- the walled garden: no login, only what paying needs ----------------------------------------------------------
+
+@dataclass
+class GardenVisit:
+    """What the portal shows at an address of the walled garden without a login: whose initials, what is due."""
+
+    client: object
+    initials: str
+    due_eur: object  # Decimal: due today, the card's own figure
+
+
+def initials(name):
+    """"Иван Петров Иванов" → "И. П. И.": enough for a subscriber to know their own account, too little to tell
+    anyone else whose it is."""
+    return " ".join(f"{word[0].upper()}." for word in (name or "").split()[:3] if word[:1].isalpha())
+
+
+def garden_visit(address):
+    """The visit of a subscriber in the walled garden (the live RADIUS session holding `address`, after the
+    configured proxies), or None: then the portal asks for a login as anywhere else. Reads only."""
+    subscription = walled_garden_subscription(address)
+    if subscription is None:
+        return None
+    client = subscription.client
+    return GardenVisit(client=client, initials=initials(client.name), due_eur=due_today(client).due_eur)
+
+
+def garden_actor(client):
+    """The acting party of a payment started from the walled garden: the subscriber (the LOG's "абонат <number>"),
+    holding no right at all — starting an online payment of their own needs none."""
+    return named_actor(SUBSCRIBER, client.client_number, rights=frozenset(), permissions=frozenset(),
+                       dealer_id=client.dealer_id, client_id=client.id)
+
+
+def start_garden_payment(address, *, page, url_ok, url_cancel):
+    """The ePay.bg payment request for what the subscriber at `address` in the walled garden owes today, never
+    another amount: as the subscriber's own actor, for their own client only. Flushes; FieldErrors."""
+    visit = garden_visit(address)
+    if visit is None:
+        raise FieldErrors({"page": [gettext("This address is no longer in the limited access: log in to pay.")]})
+    if visit.due_eur <= 0:
+        raise FieldErrors({"page": [gettext("There is nothing to pay online now.")]})
+    actor = garden_actor(visit.client)
+    with acting_as(actor):  # the LOG names the subscriber
+        return start_online_payment(actor, visit.client, visit.due_eur, page=page, url_ok=url_ok,
+                                    url_cancel=url_cancel)
 
 
 # --- what the subscriber does ---------------------------------------------------------------------------------
@@ -445,9 +546,26 @@ def _from_portal():
         return gettext("From the portal")
 
 
+@dataclass
+class OnlinePayments:
+    started: int  # requests sent to ePay.bg (the WEB page or an EasyPay code), paid or not
+    paid: int
+    easypay_codes: int
+    last_started_at: object
+
+
 def portal_card(client, actor, **_known):
-    """The client card's line about the portal: access sent or set, last login; the button if allowed."""
-    return {"portal_access": access_of(client), "can_send_portal_access": may_send_access(actor)}
+    """The client card's line about the portal: access sent or set, last login, payments started and paid online
+    (the WEB page or an EasyPay code); the button if allowed. One statement: the access and the requests' counts."""
+    access, started, paid, codes, last = db.session.execute(
+        select(PortalAccess, func.count(EpayRequest.id), func.count(case((EpayRequest.status == EPAY_PAID, 1))),
+               func.count(EpayRequest.idn), func.max(EpayRequest.created_at))
+        .select_from(Client)
+        .outerjoin(PortalAccess, PortalAccess.client_id == Client.id)
+        .outerjoin(EpayRequest, EpayRequest.client_id == Client.id)
+        .where(Client.id == client.id).group_by(PortalAccess.id)).one()
+    return {"portal_access": access, "can_send_portal_access": may_send_access(actor),
+            "online_payments": OnlinePayments(started or 0, paid or 0, codes or 0, last)}
 
 
 STATUS_LABELS = {"pending": _l("Awaiting installation"), "active": _l("Active (service)"), "suspended": _l("Suspended"),

@@ -43,7 +43,7 @@ from app.clients.models import Subscription
 from app.core.api_language import N_
 from app.core.formatting import format_date, local_time
 from app.extensions import db
-from app.radius.models import RadiusSession
+from app.radius.models import Nas, RadiusSession
 
 log = logging.getLogger(__name__)
 
@@ -492,18 +492,27 @@ def silent_since(now, interim_seconds, margin_seconds):
 
 
 def close_stale_sessions(now, interim_seconds, margin_seconds):
-    """Sessions the NAS has not reported on for 2 × the interim interval plus a margin end at their last report.
+    """Sessions the NAS has not reported on for 2 × the interim interval plus a margin end at their last report;
+    the interval is the NAS's own where it has one (Nas.interim_interval), else `interim_seconds`.
 
     A NAS that rebooted without Accounting-On, or a Stop that never came,
     would otherwise leave a subscriber "online" for ever. Returns how many.
     """
     table = RadiusSession.__table__
-    result = db.session.execute(update(table).where(table.c.stopped_at.is_(None),
-                                                    table.c.updated_at < silent_since(now, interim_seconds,
-                                                                                      margin_seconds))
-                                .values(stopped_at=table.c.updated_at, stop_cause=STALE))
+    own = {}
+    for nas_id, interval in db.session.execute(select(Nas.id, Nas.interim_interval)
+                                               .where(Nas.interim_interval.is_not(None))):
+        own.setdefault(interval, []).append(nas_id)
+    closed = 0
+    everyone_else = [nas_id for ids in own.values() for nas_id in ids]
+    for interval, which in [(interim_seconds, table.c.nas_id.not_in(everyone_else))] + [
+            (interval, table.c.nas_id.in_(ids)) for interval, ids in own.items()]:
+        closed += db.session.execute(update(table).where(
+            table.c.stopped_at.is_(None), which,
+            table.c.updated_at < silent_since(now, interval, margin_seconds))
+            .values(stopped_at=table.c.updated_at, stop_cause=STALE)).rowcount
     db.session.commit()
-    return result.rowcount
+    return closed
 
 
 def purge_old_sessions(now, months):

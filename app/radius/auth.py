@@ -17,7 +17,8 @@ MS-CHAP2-Success, MPPE keys or MS-CHAP-Error are added to the reply here,
 - the speed in the NAS vendor's attribute: MikroTik's Mikrotik-Rate-Limit,
   Cisco's rate-limit AV pairs, else (Juniper and others) WISPr's bandwidth
   attributes;
-- Acct-Interim-Interval (RADIUS_INTERIM_INTERVAL);
+- Acct-Interim-Interval: the NAS's own (Nas.interim_interval), else
+  RADIUS_INTERIM_INTERVAL;
 - every extra parameter of the service named like an attribute of the
   dictionary ("Session-Timeout" = "86400", "Framed-Pool" = "clients") that
   is meant for the NAS's make and does not repeat the speed
@@ -342,8 +343,10 @@ def decide(request, data, today):
 
 def reply(request, data, today, interim, dictionary):
     """The bytes of the reply to an AccessRequest: its code and attributes as `decide` says. The attributes
-    of an Accept are encoded once per subscription and make (a cached AuthData is replaced, never changed,
-    when the subscription changes), those of a walled garden and a refusal once per their text."""
+    of an Accept are encoded once per subscription, make and interim interval (a cached AuthData is replaced,
+    never changed, when the subscription changes), those of a walled garden and a refusal once per their text.
+    `interim`: RADIUS_INTERIM_INTERVAL, sent unless the NAS has an interval of its own."""
+    interim = getattr(request.nas, "interim_interval", None) or interim
     outcome, password_ok, mac_ok = decide(request, data, today)
     login = request.mschap
     refusal = b""
@@ -359,21 +362,22 @@ def reply(request, data, today, interim, dictionary):
     if outcome == REJECT:
         return lean.encode_reply(request, radius_packet.AccessReject, refusal + own)
     if outcome == WALLED_GARDEN:
-        key = ("walled garden", request.nas.walled_garden_pool, request.nas.walled_garden_message, interim)
+        key = ("walled garden", request.nas.vendor, request.nas.walled_garden_pool, request.nas.walled_garden_message,
+               interim)
         attributes = _WALLED_GARDEN_ATTRIBUTES.get(key)
         if attributes is None:
             attributes = _WALLED_GARDEN_ATTRIBUTES[key] = _encoded(
-                dictionary, lambda reply: walled_garden(reply, request.nas))
+                dictionary, lambda reply: walled_garden(reply, request.nas, interim))
         return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
     key = (request.nas.vendor, interim)
     attributes = data.encoded.get(key)
     if attributes is None:
         attributes = data.encoded[key] = _encoded(
-            dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor))
+            dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor, interim))
     return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
 
 
-def accept_attributes(reply, data, vendor):
+def accept_attributes(reply, data, vendor, interim):
     """An accepted login's attributes: its addresses and IPv6 prefixes, speed, interim interval and the service's
     parameters."""
     if data.addresses:
@@ -386,7 +390,7 @@ def accept_attributes(reply, data, vendor):
         reply["Delegated-IPv6-Prefix"] = data.delegated_prefix
     for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
         reply.AddAttribute(name, value)
-    reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
+    reply["Acct-Interim-Interval"] = int(interim)
     # Only the parameters meant for this make, and never a second speed (app.radius.attributes).
     for name, value in attributes.parameters_for(vendor, data.parameters,
                                                  bool(data.download_kbps or data.upload_kbps)):
@@ -412,12 +416,15 @@ def _encoded(dictionary, fill):
     return reply.ReplyPacket()[20:]
 
 
-def walled_garden(reply, nas):
-    """Accepted into the NAS's walled-garden pool: an address from it, and the text saying how to pay."""
+def walled_garden(reply, nas, interim):
+    """Accepted into the NAS's walled-garden pool: an address from it, and the text saying how to pay. A MikroTik
+    also puts the address in the firewall address list of the pool's name, which its garden rules match."""
     reply.code = radius_packet.AccessAccept
     reply["Framed-Pool"] = nas.walled_garden_pool
+    if nas.vendor == MIKROTIK:
+        reply["Mikrotik-Address-List"] = nas.walled_garden_pool
     reply["Reply-Message"] = split_octets(nas.walled_garden_message or WALLED_GARDEN_MESSAGE, REPLY_MESSAGE_OCTETS)
-    reply["Acct-Interim-Interval"] = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
+    reply["Acct-Interim-Interval"] = int(interim)
 
 
 def split_octets(text, size):

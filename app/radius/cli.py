@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.core.metrics import serve_side_port
 from app.extensions import db
 from app.radius.server import RadiusServer, open_socket
 
@@ -19,15 +20,20 @@ commands = AppGroup("radius", help="The RADIUS server: subscriber logins and acc
 @click.option("--acct-port", type=int, default=None, help="accounting port (default RADIUS_ACCT_PORT)")
 @click.option("--processes", type=click.IntRange(1, 64), default=1,
               help="server processes sharing the ports (SO_REUSEPORT); one per core")
-def serve(host, auth_port, acct_port, processes):
+@click.option("--metrics", "metrics_address", default=None,
+              help="host:port of /metrics, /healthz and /readyz (default RADIUS_METRICS_ADDRESS; \"\": none); "
+                   "with --processes N, process i takes port + i")
+def serve(host, auth_port, acct_port, processes, metrics_address):
     """Serve Access-Request and Accounting-Request until SIGTERM or Ctrl-C."""
     config = current_app.config
+    metrics_address = config["RADIUS_METRICS_ADDRESS"] if metrics_address is None else metrics_address
     host = host or config["RADIUS_HOST"]
     auth_port = auth_port if auth_port is not None else config["RADIUS_AUTH_PORT"]
     acct_port = acct_port if acct_port is not None else config["RADIUS_ACCT_PORT"]
     app = current_app._get_current_object()
     if processes == 1:
         server = RadiusServer(app, host, auth_port, acct_port)
+        serve_side_port(app, metrics_address, name="radius")
         cached = f"; {len(server.cache.by_username)} logins in memory" if server.cache is not None else ""
         click.echo(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}{cached}")
         server.serve()
@@ -35,7 +41,7 @@ def serve(host, auth_port, acct_port, processes):
     # Every process's sockets are bound before any starts, so the ports answer as soon as this says so.
     sockets = [(open_socket(host, auth_port), open_socket(host, acct_port)) for _number in range(processes)]
     children = []
-    for own in sockets:
+    for number, own in enumerate(sockets):
         pid = os.fork()
         if pid == 0:  # a child: its own sockets on the shared ports, its own database connections
             code = 1
@@ -45,7 +51,9 @@ def serve(host, auth_port, acct_port, processes):
                         for sock in pair:
                             sock.close()
                 db.engine.dispose(close=False)
-                RadiusServer(app, host, auth_port, acct_port, sockets=own).serve()
+                server = RadiusServer(app, host, auth_port, acct_port, sockets=own)
+                serve_side_port(app, metrics_address, offset=number, name=f"radius {number + 1}")
+                server.serve()
                 code = 0
             except BaseException:  # noqa: BLE001 — said on stderr; the child must not run the parent's code on
                 traceback.print_exc()

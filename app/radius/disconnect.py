@@ -145,6 +145,9 @@ def _request(kind, number, session, nas, dictionary, attributes):
     request = radius_packet.CoAPacket(code=REQUESTS[kind][0], id=number, secret=nas.secret.encode(),
                                       dict=dictionary)
     request["User-Name"] = session.username
+    if nas.nas_identifier:
+        # Several NAS behind one address: the one meant (RFC 5176 section 3).
+        request["NAS-Identifier"] = nas.nas_identifier
     request["Acct-Session-Id"] = session.acct_session_id
     if session.framed_ip:
         request["Framed-IP-Address"] = session.framed_ip

@@ -31,13 +31,14 @@ from app.radius import mschap
 USER_NAME, USER_PASSWORD, CHAP_PASSWORD, CALLING_STATION_ID, PROXY_STATE = 1, 2, 3, 31, 33
 NAS_PORT, NAS_PORT_ID = 5, 87  # where a session comes in (Simultaneous-Use: a redial comes on the same port)
 CHAP_CHALLENGE, MESSAGE_AUTHENTICATOR = 60, 80
+NAS_IDENTIFIER = 32
 # Attributes a NAS sends with a login that change nothing in the answer; any other sends the request to pyrad.
 IGNORED = frozenset({
     4,   # NAS-IP-Address
     6,   # Service-Type
     7,   # Framed-Protocol
     30,  # Called-Station-Id
-    32,  # NAS-Identifier
+    32,  # NAS-Identifier (app.radius.server.NasList chose the NAS by it already)
     44,  # Acct-Session-Id
     61,  # NAS-Port-Type
     95,  # NAS-IPv6-Address
@@ -71,6 +72,7 @@ def parse(data, nas, source):
     request = AccessRequest(nas, source, data[1], data[4:20])
     authenticator_at = None
     port_id = False  # a NAS-Port-Id came (it names the port, whatever the order of the attributes)
+    port_id_seen = False
     microsoft = None  # MS-CHAP's attributes, when a Microsoft Vendor-Specific comes
     position = 20
     while position < length:
@@ -105,8 +107,10 @@ def parse(data, nas, source):
                 return None
             request.calling_station_id = value.decode(errors="replace")
         elif kind == NAS_PORT_ID:
-            # Preferred to NAS-Port's number, as app.radius.accounting.nas_port reads it.
-            if not port_id:
+            # Preferred to NAS-Port's number, as app.radius.accounting.nas_port reads it; the first one only, as
+            # pyrad's reading (an empty first one leaves NAS-Port's number).
+            if not port_id_seen:
+                port_id_seen = True
                 port = port_text(value)
                 if port:
                     request.nas_port, port_id = port, True
@@ -143,6 +147,20 @@ def parse(data, nas, source):
     if not hmac.compare_digest(expected, data[authenticator_at:authenticator_at + 16]):
         return None
     return request
+
+
+def nas_identifier(data):
+    """The text of a request's first NAS-Identifier (how app.radius.server.NasList tells apart NAS behind one
+    address), or None: none, or the attributes do not parse (the packet is dropped later as malformed)."""
+    position, length = 20, len(data)
+    while position + 2 <= length:
+        kind, size = data[position], data[position + 1]
+        if size < 2 or position + size > length:
+            return None
+        if kind == NAS_IDENTIFIER:
+            return data[position + 2:position + size].decode(errors="replace")
+        position += size
+    return None
 
 
 def _read_microsoft(value, found):

@@ -20,10 +20,16 @@ from app.core.formatting import utcnow
 
 MIKROTIK, CISCO, JUNIPER, OTHER = "mikrotik", "cisco", "juniper", "other"
 VENDORS = (MIKROTIK, CISCO, JUNIPER, OTHER)
+NAS_IDENTIFIER_LENGTH = 128
+MIN_INTERIM, MAX_INTERIM = 60, 86400  # a NAS's own Acct-Interim-Interval, seconds
 
 
 class Nas(Model):
-    """An access server (MikroTik, Cisco, Juniper…) allowed to ask: its address, shared secret and CoA port."""
+    """An access server (MikroTik, Cisco, Juniper…) allowed to ask: its address, shared secret and CoA port.
+
+    A NAS is known by the address its packets come from and, where set, the
+    NAS-Identifier they carry: several NAS behind one address (a concentrator
+    behind NAT) are told apart by it (app.radius.server.NasList.find)."""
 
     __tablename__ = "nas"
     __versioned__ = {}
@@ -32,7 +38,9 @@ class Nas(Model):
 
     id = Column(Integer, primary_key=True)
     name = Column(String(100), nullable=False, unique=True)
-    ip_address = Column(String(45), nullable=False, unique=True)
+    ip_address = Column(String(45), nullable=False)
+    # The NAS-Identifier its requests carry; empty: any request from the address that names no other NAS of it.
+    nas_identifier = Column(String(NAS_IDENTIFIER_LENGTH))
     secret = Column(String(128), nullable=False)
     vendor = Column(String(10), nullable=False, default=MIKROTIK)
     coa_port = Column(Integer, nullable=False, default=3799)
@@ -43,11 +51,18 @@ class Nas(Model):
     walled_garden_pool = Column(String(64))
     # Sent as Reply-Message with a walled-garden login; empty: app.radius.auth.WALLED_GARDEN_MESSAGE.
     walled_garden_message = Column(String(500))
+    # Acct-Interim-Interval in its Accepts, seconds; empty: RADIUS_INTERIM_INTERVAL.
+    interim_interval = Column(Integer)
     description = Column(String(300))
 
     __table_args__ = (
         CheckConstraint("vendor IN ('mikrotik', 'cisco', 'juniper', 'other')", name="ck_nas_vendor"),
         CheckConstraint("coa_port BETWEEN 1 AND 65535", name="ck_nas_coa_port"),
+        CheckConstraint(f"interim_interval BETWEEN {MIN_INTERIM} AND {MAX_INTERIM}", name="ck_nas_interim_interval"),
+        # One NAS per address and identifier, and at most one of an address without one.
+        Index("uq_nas_address_identifier", "ip_address", "nas_identifier", unique=True),
+        Index("uq_nas_address", "ip_address", unique=True, postgresql_where=text("nas_identifier IS NULL"),
+              sqlite_where=text("nas_identifier IS NULL")),
         {"extend_existing": True},
     )
 
@@ -103,6 +118,9 @@ class RadiusSession(Model):
         Index("ix_radius_session_open", "nas_id", postgresql_where=text("stopped_at IS NULL"),
               sqlite_where=text("stopped_at IS NULL")),
         Index("ix_radius_session_started", "started_at"),
+        # Who holds an address now (the portal's walled-garden page): the open sessions only.
+        Index("ix_radius_session_open_ip", "framed_ip", postgresql_where=text("stopped_at IS NULL"),
+              sqlite_where=text("stopped_at IS NULL")),
         {"extend_existing": True},
     )
 

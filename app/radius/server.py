@@ -22,10 +22,14 @@ with an Access-Accept (authentication port) or an Accounting-Response
 (accounting port) signed with a Message-Authenticator; one without a
 Message-Authenticator that verifies is dropped like any forged packet.
 
+A packet is the NAS's whose address it comes from and, where the address
+has NAS with a NAS-Identifier, whose identifier it carries (NasList).
 Packets from addresses that are not in the NAS list, that do not decode,
 or whose authenticator or Message-Authenticator is wrong are dropped
 unanswered and counted; the counts reach the LOG at most once a minute
-per reason and source (app.radius.drops).
+per reason and source (app.radius.drops). Prometheus's counts (app.radius.metrics) take each
+packet once, per port and NAS: answered (accept, reject, acknowledged, status) or dropped, with the reason;
+`flask radius serve` serves them on RADIUS_METRICS_ADDRESS with /healthz and /readyz.
 
 Several processes may share the ports (SO_REUSEPORT, `--processes`): the
 kernel spreads the NASes over them. SIGTERM (and SIGINT) ends the loop
@@ -37,6 +41,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from flask_babel import gettext
@@ -49,7 +54,7 @@ from app.core.api_language import N_
 from app.core.formatting import utcnow
 from app.core.queue import enqueue
 from app.extensions import db
-from app.radius import accounting, auth, disconnect, jobs, lean, load_dictionary
+from app.radius import accounting, auth, disconnect, jobs, lean, load_dictionary, metrics
 from app.radius.drops import Drops
 from app.radius.models import Nas
 
@@ -67,6 +72,15 @@ UNEXPECTED_CODE = N_("unexpected kind of packet")
 BAD_MESSAGE_AUTHENTICATOR = N_("wrong Message-Authenticator (wrong secret?)")
 NO_MESSAGE_AUTHENTICATOR = N_("no Message-Authenticator, which this NAS must send")
 BAD_AUTHENTICATOR = N_("wrong authenticator (wrong secret?)")
+# The same reasons as Prometheus labels them (app.radius.metrics): short fixed keys.
+DROP_KEYS = {
+    UNKNOWN_NAS: "unknown_nas", MALFORMED: "malformed", UNEXPECTED_CODE: "unexpected_code",
+    BAD_MESSAGE_AUTHENTICATOR: "bad_message_authenticator", NO_MESSAGE_AUTHENTICATOR: "no_message_authenticator",
+    BAD_AUTHENTICATOR: "bad_authenticator", accounting.IMPOSSIBLE_COUNTER: "impossible_counter",
+    accounting.UNREADABLE: "unreadable", accounting.REFUSED_BY_DATABASE: "refused_by_database",
+    accounting.DATABASE_UNAVAILABLE: "database_unavailable",
+}
+FAILED = "failed"  # a batch (or one login) that could not be answered: the log says why
 
 
 @dataclass(frozen=True)
@@ -78,28 +92,56 @@ class NasInfo:
     require_message_authenticator: bool
     walled_garden_pool: str | None = None
     walled_garden_message: str | None = None
+    interim_interval: int | None = None  # its Acct-Interim-Interval; None: RADIUS_INTERIM_INTERVAL
 
 
 class NasList:
-    """The NAS list by address, reloaded every few seconds (a new NAS needs no restart)."""
+    """The NAS list by address and NAS-Identifier, reloaded every few seconds (a new NAS needs no restart).
+
+    A request is the NAS's whose address it comes from and whose
+    NAS-Identifier it carries; failing that (none sent, or one no NAS of the
+    address has), the address's NAS without an identifier, if it has one.
+    A NAS given an identifier takes only requests that carry it: several
+    NAS behind one address (NAT) are told apart, and one that sends another
+    identifier is not taken for its neighbour (its secret would differ).
+    """
 
     def __init__(self, refresh):
         self.refresh = refresh  # seconds between reloads (RADIUS_NAS_REFRESH)
         self.by_address, self.loaded_at = {}, None
 
-    def get(self, address):
+    def get(self, address, identifier=None):
+        """The NAS of this address and NAS-Identifier (text, or None when the request carries none), or None."""
         if self.loaded_at is None or time.monotonic() - self.loaded_at >= self.refresh:
             self.reload()
-        return self.by_address.get(address)
+        found = self.by_address.get(address)
+        if found is None:
+            return None
+        return found.get(identifier) or found.get(None)
+
+    def find(self, address, data):
+        """The NAS of a request's bytes from this address: its NAS-Identifier read only where the address has
+        NAS that need it (the usual address, of one NAS without an identifier, costs one lookup)."""
+        if self.loaded_at is None or time.monotonic() - self.loaded_at >= self.refresh:
+            self.reload()
+        found = self.by_address.get(address)
+        if found is None:
+            return None
+        if len(found) == 1 and None in found:
+            return found[None]
+        return self.get(address, lean.nas_identifier(data))
 
     def reload(self):
-        rows = db.session.execute(select(Nas.id, Nas.name, Nas.ip_address, Nas.secret, Nas.vendor,
-                                         Nas.require_message_authenticator, Nas.walled_garden_pool,
-                                         Nas.walled_garden_message)).all()
+        rows = db.session.execute(select(Nas.id, Nas.name, Nas.ip_address, Nas.nas_identifier, Nas.secret,
+                                         Nas.vendor, Nas.require_message_authenticator, Nas.walled_garden_pool,
+                                         Nas.walled_garden_message, Nas.interim_interval)).all()
         db.session.rollback()
-        self.by_address = {row.ip_address: NasInfo(row.id, row.name, row.secret.encode(), row.vendor,
-                                                   row.require_message_authenticator, row.walled_garden_pool,
-                                                   row.walled_garden_message) for row in rows}
+        by_address = {}
+        for row in rows:
+            by_address.setdefault(row.ip_address, {})[row.nas_identifier] = NasInfo(
+                row.id, row.name, row.secret.encode(), row.vendor, row.require_message_authenticator,
+                row.walled_garden_pool, row.walled_garden_message, row.interim_interval)
+        self.by_address = by_address
         self.loaded_at = time.monotonic()
 
 
@@ -122,6 +164,9 @@ class RadiusServer:
         self.auth_socket, self.acct_socket = sockets or (open_socket(host, auth_port), open_socket(host, acct_port))
         self.nas_list = NasList(float(app.config["RADIUS_NAS_REFRESH"]))
         self.drops = Drops()
+        # The LOG's counts and Prometheus's, per port (app.radius.metrics).
+        self.auth_drops = metrics.CountingDrops(self.drops, metrics.AUTH, self.nas_name, _drop_key)
+        self.acct_drops = metrics.CountingDrops(self.drops, metrics.ACCT, self.nas_name, _drop_key)
         self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request decoded without pyrad
         self.cache = None
         self.next_housekeeping, self.purged_on = 0.0, None
@@ -129,6 +174,15 @@ class RadiusServer:
             if app.config["RADIUS_AUTH_CACHE"] and db.engine.dialect.name == "postgresql":
                 self.cache = auth.AuthCache()
         self.running = True
+
+    def nas_name(self, address):
+        """The NAS's name for the metrics' labels; "unknown" for any address not in the NAS list. A reply knows
+        only its address: several NAS behind one address (told apart by NAS-Identifier) share one label, their
+        names joined."""
+        found = self.nas_list.by_address.get(address)
+        if not found:
+            return metrics.UNKNOWN
+        return "/".join(sorted(nas.name for nas in found.values()))
 
     @property
     def ports(self):
@@ -184,6 +238,8 @@ class RadiusServer:
                                                      config["RADIUS_STALE_MARGIN"])
             if closed:
                 log.info("radius: %d silent sessions closed", closed)
+            if self.cache is not None:
+                metrics.CACHED_LOGINS.set(len(self.cache.by_username))
             if disconnect.sessions_to_cut(now, limit=1):
                 db.session.rollback()
                 # A job, never here: a NAS that does not answer must not hold up the logins.
@@ -200,14 +256,15 @@ class RadiusServer:
         """Reads what is waiting, answers the logins at once, and answers the accounting once what arrives
         within GROUP_WINDOW is read too (one commit for all of it)."""
         auth_requests, acct_requests = [], []
-        deadline = time.monotonic() + GROUP_WINDOW
+        started = time.monotonic()
+        deadline = started + GROUP_WINDOW
         while len(auth_requests) + len(acct_requests) < BATCH:
             got = self._read(self.auth_socket, auth_requests, radius_packet.AuthPacket)
             got += self._read(self.acct_socket, acct_requests, radius_packet.AcctPacket)
             if not got:
                 if auth_requests:
                     # A login shares no commit: waiting for company would only make the NAS wait.
-                    self._answer(self.auth_socket, self._safely(self._authorise, auth_requests))
+                    self._answer_logins(auth_requests, started)
                     auth_requests = []
                 if not acct_requests:
                     break
@@ -215,9 +272,18 @@ class RadiusServer:
                 if left <= 0 or not selector.select(timeout=left):
                     break
         if auth_requests:
-            self._answer(self.auth_socket, self._safely(self._authorise, auth_requests))
+            self._answer_logins(auth_requests, started)
         if acct_requests:
-            self._answer(self.acct_socket, self._safely(self._account, acct_requests))
+            replies = self._safely(self._account, acct_requests, metrics.ACCT)
+            self._answer(self.acct_socket, replies)
+            metrics.replied(metrics.ACCT, replies, self.nas_name)
+            metrics.BATCH_SECONDS.labels(metrics.ACCT).observe(time.monotonic() - started)
+
+    def _answer_logins(self, requests, started):
+        replies = self._safely(self._authorise, requests, metrics.AUTH)
+        self._answer(self.auth_socket, replies)
+        metrics.replied(metrics.AUTH, replies, self.nas_name)
+        metrics.BATCH_SECONDS.labels(metrics.AUTH).observe(time.monotonic() - started)
 
     def _receive_changes(self):
         try:
@@ -234,14 +300,21 @@ class RadiusServer:
     def _authorise(self, requests):
         if self.cache is not None:
             self._receive_changes()  # a change committed before these requests came is in effect for them
-        return auth.answer(requests, self.cache, self.dictionary)
+        replies = auth.answer(requests, self.cache, self.dictionary)
+        if len(replies) < len(requests):  # a login that could not be answered (the log says why)
+            unanswered = Counter(self.nas_name(request.source[0]) for request in requests)  # as replies are named
+            unanswered.subtract(self.nas_name(destination[0]) for _raw, destination in replies)
+            for nas_name, count in unanswered.items():
+                if count > 0:
+                    metrics.dropped(metrics.AUTH, nas_name, FAILED, count)
+        return replies
 
     def _account(self, requests):
         # A packet not stored is counted with the dropped ones, so it reaches the LOG.
-        return accounting.record(requests, self.drops)
+        return accounting.record(requests, self.acct_drops)
 
     @staticmethod
-    def _safely(handle, requests):
+    def _safely(handle, requests, port):
         """The batch's replies, or none when handling it failed (the database is gone, a bug): the server
         stays up, and the NAS sends again."""
         try:
@@ -249,6 +322,8 @@ class RadiusServer:
         except Exception:  # noqa: BLE001 — one failed batch must not stop the network's logins
             log.exception("radius: a batch of %d requests failed", len(requests))
             db.session.rollback()
+            for nas_name, count in Counter(request.nas.name for request in requests).items():
+                metrics.dropped(port, nas_name, FAILED, count)
             return []
 
     def _read(self, sock, requests, packet_class):
@@ -270,6 +345,8 @@ class RadiusServer:
                 # Alive and reachable is all it asks: no database, no batch to wait for.
                 try:
                     self._answer(sock, [(status_reply(request), source)])
+                    metrics.status_answered(metrics.AUTH if sock is self.auth_socket else metrics.ACCT,
+                                            request.nas.name)
                 except Exception:  # noqa: BLE001 — an odd packet must not stop the loop
                     log.exception("radius: cannot answer a Status-Server from %s", source[0])
                 continue
@@ -277,9 +354,10 @@ class RadiusServer:
         return count
 
     def _decode(self, data, source, packet_class):
-        nas = self.nas_list.get(source[0])
+        drops = self.auth_drops if packet_class is radius_packet.AuthPacket else self.acct_drops
+        nas = self.nas_list.find(source[0], data)
         if nas is None:
-            self.drops.count(UNKNOWN_NAS, source[0])
+            drops.count(UNKNOWN_NAS, source[0])
             return None
         if packet_class is radius_packet.AuthPacket and self.lean:
             request = lean.parse(data, nas, source)
@@ -288,11 +366,11 @@ class RadiusServer:
         try:
             request = packet_class(packet=data, secret=nas.secret, dict=self.dictionary)
         except Exception:  # noqa: BLE001 — pyrad raises PacketError, KeyError, struct.error… on garbage
-            self.drops.count(MALFORMED, source[0])
+            drops.count(MALFORMED, source[0])
             return None
         problem = check_request(request, nas)
         if problem:
-            self.drops.count(problem, source[0])
+            drops.count(problem, source[0])
             return None
         if request.code == radius_packet.AccessRequest:
             # The fallback decoder: from here on the same login path as `lean.parse`'s requests.
@@ -306,6 +384,10 @@ class RadiusServer:
                 sock.sendto(raw, destination)
             except OSError as error:
                 log.warning("radius reply to %s: %s", destination, error)
+
+
+def _drop_key(reason):
+    return DROP_KEYS.get(reason, "other")
 
 
 @dataclass

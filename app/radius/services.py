@@ -1,16 +1,32 @@
 """The NAS list's rules, reading a NAS's shared secret (a right of its own, in the LOG), and the card's RADIUS part."""
 import ipaddress
 
+from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
+from app.billing import usable
 from app.billing.models import DailyTraffic
-from app.core.formatting import local_today
+from app.clients.models import Subscription
+from app.core.formatting import local_today, utcnow
 from app.extensions import db
-from app.radius.models import ACK, COA, NAK, NO_ANSWER, VENDORS, Nas, RadiusDisconnect, RadiusSession
+from app.radius.accounting import silent_since
+from app.radius.models import (
+    ACK,
+    COA,
+    MAX_INTERIM,
+    MIN_INTERIM,
+    NAK,
+    NAS_IDENTIFIER_LENGTH,
+    NO_ANSWER,
+    VENDORS,
+    Nas,
+    RadiusDisconnect,
+    RadiusSession,
+)
 from app.security.rights import may_access
 
 DISCONNECT_RESULTS = {ACK: _l("disconnected"), NAK: _l("refused by the NAS"), NO_ANSWER: _l("no answer")}
@@ -56,14 +72,27 @@ def nas_errors(nas):
         errors["vendor"] = [gettext("Choose the NAS's make.")]
     if not isinstance(nas.coa_port, int) or not 1 <= nas.coa_port <= 65535:
         errors["coa_port"] = [gettext("A port from 1 to 65535.")]
+    nas.nas_identifier = (nas.nas_identifier or "").strip() or None
+    if nas.nas_identifier is not None and (len(nas.nas_identifier) > NAS_IDENTIFIER_LENGTH
+                                           or not nas.nas_identifier.isprintable()):
+        errors["nas_identifier"] = [gettext("The NAS-Identifier: at most %(count)d printable characters, as the "
+                                            "NAS sends it.", count=NAS_IDENTIFIER_LENGTH)]
+    if nas.interim_interval is not None and (
+            not isinstance(nas.interim_interval, int) or not MIN_INTERIM <= nas.interim_interval <= MAX_INTERIM):
+        errors["interim_interval"] = [gettext("Seconds from %(low)d to %(high)d, or empty for the default.",
+                                              low=MIN_INTERIM, high=MAX_INTERIM)]
     with db.session.no_autoflush:
-        for field, value, message in (
-                ("name", name, gettext("Another NAS has this name.")),
-                ("ip_address", nas.ip_address, gettext("Another NAS has this address."))):
-            if field in errors or not value:
+        same_address = (Nas.ip_address == nas.ip_address) & (
+            Nas.nas_identifier.is_(None) if nas.nas_identifier is None else Nas.nas_identifier == nas.nas_identifier)
+        for field, condition, message in (
+                ("name", Nas.name == name, gettext("Another NAS has this name.")),
+                ("ip_address", same_address,
+                 gettext("Another NAS has this address and NAS-Identifier. NAS behind one address are told "
+                         "apart by their NAS-Identifier: give each its own."))):
+            if field in errors or (field == "name" and not name):
                 continue
-            other = db.session.scalar(select(Nas.id).where(getattr(Nas, field) == value, Nas.id != nas.id)
-                                      if nas.id else select(Nas.id).where(getattr(Nas, field) == value))
+            other = db.session.scalar(select(Nas.id).where(condition, Nas.id != nas.id)
+                                      if nas.id else select(Nas.id).where(condition))
             if other is not None:
                 errors[field] = [message]
     nas.name = name
@@ -104,3 +133,27 @@ def card_radius(client, actor, subscriptions=None, **_known):
             "radius_month_traffic": month_traffic, "format_bytes": format_bytes,
             "disconnect_result": lambda request: str(
                 (COA_RESULTS if request.kind == COA else DISCONNECT_RESULTS).get(request.result, request.result))}
+
+
+def walled_garden_subscription(address, now=None):
+    """The subscription in the walled garden that holds `address` now, or None: the address's newest open session
+    that still reports (the silence rule of housekeeping), on a NAS with a walled garden, of a subscription in the
+    walled garden today. How the portal knows, without a login, who opens it from the garden."""
+    try:
+        address = str(ipaddress.ip_address((address or "").strip()))
+    except ValueError:
+        return None
+    now = now or utcnow()
+    config = current_app.config
+    open_here = db.session.execute(
+        select(RadiusSession.subscription_id, RadiusSession.updated_at, Nas.walled_garden_pool, Nas.interim_interval)
+        .join(Nas, Nas.id == RadiusSession.nas_id)
+        .where(RadiusSession.framed_ip == address, RadiusSession.stopped_at.is_(None))
+        .order_by(RadiusSession.started_at.desc(), RadiusSession.id.desc()).limit(5)).all()
+    # Silent by the NAS's own interim interval where it has one, as housekeeping closes them.
+    session = next((row for row in open_here if row.updated_at >= silent_since(
+        now, row.interim_interval or config["RADIUS_INTERIM_INTERVAL"], config["RADIUS_STALE_MARGIN"])), None)
+    if session is None or session.subscription_id is None or not session.walled_garden_pool:
+        return None
+    return db.session.scalar(select(Subscription).where(Subscription.id == session.subscription_id,
+                                                        usable.walled_garden_condition(local_today())))

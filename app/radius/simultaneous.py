@@ -4,7 +4,8 @@ The number is the subscription's own (Subscription.simultaneous_use) or
 its service's (Service.simultaneous_use, 1 unless set); 0 means any
 number. A login that would go beyond it is rejected with a Reply-Message
 saying why (`MESSAGE`), unless an open session
-- is silent: no accounting for 2 × the interim interval plus the margin
+- is silent: no accounting for 2 × the interim interval (its NAS's own, else
+  the global one) plus the margin
   (app.radius.accounting.silent_since, the rule by which housekeeping
   closes sessions, and so takes them off "В мрежата сега"); it is closed
   at its last report, as housekeeping would;
@@ -30,9 +31,10 @@ from app.core.formatting import utcnow
 from app.extensions import db
 from app.networks.services import normalize_mac
 from app.radius.accounting import silent_since
-from app.radius.models import RadiusSession
+from app.radius.models import Nas, RadiusSession
 
-OpenSession = namedtuple("OpenSession", "id nas_id device nas_port updated_at")
+# interim: the session's NAS's own interim interval, or None (RADIUS_INTERIM_INTERVAL): its silence limit.
+OpenSession = namedtuple("OpenSession", "id nas_id device nas_port updated_at interim")
 STALE, REDIAL = "Stale", "Redial"  # the stop causes of the sessions a login closes
 # The Reply-Message of a login beyond the number (Bulgarian: the subscriber reads it on the router or PC).
 MESSAGE = ("Достигнат е броят едновременни връзки за този абонамент ({limit}). Прекъснете другата връзка "
@@ -49,15 +51,17 @@ def device(calling_station_id):
 def open_sessions(subscription_ids=None):
     """{subscription id: [OpenSession]} of these subscriptions (all when None)."""
     table = RadiusSession.__table__
-    query = select(table.c.id, table.c.subscription_id, table.c.nas_id, table.c.calling_station_id,
-                   table.c.nas_port, table.c.updated_at).where(table.c.stopped_at.is_(None),
-                                                               table.c.subscription_id.is_not(None))
+    query = (select(table.c.id, table.c.subscription_id, table.c.nas_id, table.c.calling_station_id,
+                    table.c.nas_port, table.c.updated_at, Nas.interim_interval)
+             .join(Nas, Nas.id == table.c.nas_id)
+             .where(table.c.stopped_at.is_(None), table.c.subscription_id.is_not(None)))
     if subscription_ids is not None:
         query = query.where(table.c.subscription_id.in_(list(subscription_ids)))
     found = {}
     for row in db.session.execute(query):
         found.setdefault(row.subscription_id, []).append(
-            OpenSession(row.id, row.nas_id, device(row.calling_station_id), row.nas_port, row.updated_at))
+            OpenSession(row.id, row.nas_id, device(row.calling_station_id), row.nas_port, row.updated_at,
+                        row.interim_interval))
     return found
 
 
@@ -69,11 +73,15 @@ def admits(data, nas_id, calling_station_id, nas_port):
         return True  # the usual login: nothing read, nothing written
     config = current_app.config
     now = utcnow()
-    silent = silent_since(now, config["RADIUS_INTERIM_INTERVAL"], config["RADIUS_STALE_MARGIN"])
+
+    def silent(session):
+        return session.updated_at < silent_since(now, session.interim or config["RADIUS_INTERIM_INTERVAL"],
+                                                 config["RADIUS_STALE_MARGIN"])
+
     new_device = device(calling_station_id)
     # A session's last report only moves on: one known to have reported since `silent` is live still, and so a
     # device retrying while the others are live is refused from memory. Else the database says (below).
-    if not any(session.updated_at < silent or _redials(session, nas_id, new_device, nas_port)
+    if not any(silent(session) or _redials(session, nas_id, new_device, nas_port)
                for session in data.sessions):
         return False
     return _admits_after_closing(data, limit, now, silent, nas_id, new_device, nas_port)
@@ -87,7 +95,7 @@ def _redials(session, nas_id, new_device, new_port):
 
 def _admits_after_closing(data, limit, now, silent, nas_id, new_device, new_port):
     sessions = open_sessions([data.subscription_id]).get(data.subscription_id, [])
-    stale = [session.id for session in sessions if session.updated_at < silent]
+    stale = [session.id for session in sessions if silent(session)]
     redialled = [session.id for session in sessions
                  if session.id not in stale and _redials(session, nas_id, new_device, new_port)]
     live = [session for session in sessions if session.id not in stale and session.id not in redialled]

@@ -21,7 +21,8 @@ LABELS = {
     "name": _l("Name"), "ip_address": _l("IP address"), "secret": _l("Shared secret"), "vendor": _l("Make"),
     "coa_port": _l("CoA port"), "require_message_authenticator": _l("Requires Message-Authenticator"),
     "walled_garden_pool": _l("Walled-garden pool"), "walled_garden_message": _l("Walled-garden message"),
-    "description": _l("Description"),
+    "description": _l("Description"), "nas_identifier": _l("NAS-Identifier"),
+    "interim_interval": _l("Interim interval, seconds"),
 }
 HIDDEN = "••••••"
 
@@ -49,15 +50,15 @@ class NasView(BillingModelView):
     edit_title = _l("Edit NAS")
     label_columns = LABELS
     column_visible_when = {"secret": may_read_secret}
-    list_columns = ["name", "ip_address", "vendor", "coa_port", "require_message_authenticator"]
-    search_columns = ["name", "ip_address", "vendor"]
+    list_columns = ["name", "ip_address", "nas_identifier", "vendor", "coa_port", "require_message_authenticator"]
+    search_columns = ["name", "ip_address", "nas_identifier", "vendor"]
     order_columns = ["name", "ip_address"]
     base_order = ("name", "asc")
-    add_columns = edit_columns = ["name", "ip_address", "secret", "vendor", "coa_port",
-                                  "require_message_authenticator", "walled_garden_pool", "walled_garden_message",
-                                  "description"]
-    show_columns = ["name", "ip_address", "secret", "vendor", "coa_port", "require_message_authenticator",
-                    "walled_garden_pool", "walled_garden_message", "description"]
+    add_columns = edit_columns = ["name", "ip_address", "nas_identifier", "secret", "vendor", "coa_port",
+                                  "interim_interval", "require_message_authenticator", "walled_garden_pool",
+                                  "walled_garden_message", "description"]
+    show_columns = ["name", "ip_address", "nas_identifier", "secret", "vendor", "coa_port", "interim_interval",
+                    "require_message_authenticator", "walled_garden_pool", "walled_garden_message", "description"]
     formatters_columns = {"vendor": _vendor_label, "require_message_authenticator": format_yes_no,
                           "secret": secret_as_allowed}
     add_form_extra_fields = edit_form_extra_fields = {
@@ -66,6 +67,10 @@ class NasView(BillingModelView):
                                              "When editing, leave empty to keep the current one.")),
         "vendor": SelectField(LABELS["vendor"], choices=VENDOR_CHOICES, default=MIKROTIK, widget=Select2Widget()),
         "coa_port": IntegerField(LABELS["coa_port"], default=3799, widget=BS3TextFieldWidget()),
+        "interim_interval": IntegerField(
+            LABELS["interim_interval"], validators=[Optional()], widget=BS3TextFieldWidget(),
+            description=_l("How often the NAS reports a session (Acct-Interim-Interval in the Accept). Empty: "
+                           "the server's setting. A session silent for twice this plus a margin is closed.")),
         "require_message_authenticator": BooleanField(LABELS["require_message_authenticator"], default=True),
         "walled_garden_message": TextAreaField(
             LABELS["walled_garden_message"], validators=[Optional(), Length(max=500)],
@@ -75,6 +80,10 @@ class NasView(BillingModelView):
     }
     description_columns = {
         "ip_address": _l("The address the NAS sends its requests from; packets from any other address are dropped."),
+        "nas_identifier": _l("As the NAS sends it in NAS-Identifier (MikroTik: its identity). Needed only when "
+                             "several NAS send from one address (behind NAT): each gets its own, and a NAS with "
+                             "one set is asked to send it. Empty: every request from the address that names no "
+                             "other NAS of it."),
         "coa_port": _l("Where the NAS takes Disconnect and CoA requests (RFC 5176); usually 3799 (Cisco: 1700)."),
         "require_message_authenticator": _l("Drop Access-Requests without a valid Message-Authenticator "
                                             "(protection against BlastRADIUS). Turn off only for a NAS that "

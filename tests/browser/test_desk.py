@@ -233,4 +233,5 @@ def test_a_sale_lists_priced_services_of_the_block_and_says_the_login(live_serve
     options = page.locator("select[name=service] option").all_inner_texts()
     desk_screenshot(page, "desk-sale-form")
     priced = [text for text in options if " EUR на месец" in text or "без месечна такса" in text]
-    assert priced and len(priced) == len([text for text in options if text.strip() and text != "— няма —"]), options
+    assert options[0] == "— изберете услуга —", options
+    assert priced and len(priced) == len([text for text in options[1:] if text.strip() and text != "— няма —"]), options

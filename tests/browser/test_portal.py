@@ -6,18 +6,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.billing.models import SubscriptionFreeze
+from app.billing.models import DailyTraffic, SubscriptionFreeze
 from app.billing.services import record_payment
 from app.clients.models import Client
-from app.core.formatting import local_today
+from app.core.formatting import local_today, utcnow
 from app.demo.services import DEMO_PORTAL_CLIENT, DEMO_PORTAL_PASSWORD
 from app.epay.models import EpaySettings
 from app.extensions import db
+from app.notifications.models import Notification
 from app.invoices.services import issue_invoice
 from app.organizer.models import Task
 from app.security.models import Operator
 from tests.browser.test_walk import SCREENS, browser, live_server  # noqa: F401 (fixtures)
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.epay.test_easypay import RegBill
 
 
 def shot(page, width, name):
@@ -34,6 +36,16 @@ def fits(page):
 @pytest.mark.parametrize("width,height", [(360, 740), (1366, 768)])
 def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_a_fault(
         live_server, browser, app, width, height):  # noqa: F811
+    reg_bill = RegBill()
+    reg_bill.answer = "IDN=7301234567"
+    app.config["EASYPAY_URL"] = reg_bill.url
+    try:
+        walk(live_server, browser, app, width, height, reg_bill)
+    finally:
+        reg_bill.close()
+
+
+def walk(live_server, browser, app, width, height, reg_bill):  # noqa: F811
     with app.app_context():
         client = db.session.scalar(select(Client).where(Client.name == DEMO_PORTAL_CLIENT))
         subscription = client.subscriptions[0]
@@ -44,8 +56,17 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
         if db.session.get(EpaySettings, 1) is None:  # the merchant's settings, as the office sets them
             db.session.add(EpaySettings(id=1, kin="D476235845", secret="S" * 64, environment="demo", valid_hours=48))
         db.session.commit()
+        # Traffic on most of the last 30 days, and a notice sent (the cycle's warning).
+        for days_ago in range(30):
+            if days_ago % 4 != 2:
+                db.session.add(DailyTraffic(subscription_id=subscription.id, day=local_today() - timedelta(days=days_ago),
+                                            bytes_in=(days_ago * 37 % 11 + 1) * 180_000_000, bytes_out=40_000_000))
+        db.session.add(Notification(key="warning:browser", client_id=client.id, recipient=client.email or "demo@example.bg",
+                                    subject="Напомняне: абонаментът изтича", body="Платете до края на месеца.",
+                                    status="sent", sent_at=utcnow()))
+        db.session.commit()
         number, invoice_number, service = client.client_number, invoice.number, subscription.service.name
-        client_id = client.id
+        client_id, subscription_id = client.id, subscription.id
         start = local_today() + timedelta(days=3)
         end = start + timedelta(days=6)
 
@@ -60,12 +81,14 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
     page.wait_for_url("**/my/")
     body = page.inner_text("body")
     assert DEMO_PORTAL_CLIENT in body and "Дължимо днес" in body and "Следващо плащане" in body and service in body
+    assert page.is_visible(f"#traffic-{subscription_id}") and page.locator(f"#traffic-{subscription_id} .bar").count() == 30
     assert fits(page)
     shot(page, width, "2-overview")
 
     page.click("nav >> text=Документи")
     page.wait_for_url("**/my/documents")
     assert invoice_number in page.inner_text("#invoices")
+    assert "Напомняне: абонаментът изтича" in page.inner_text("#notices")
     assert fits(page)
     shot(page, width, "3-documents")
     href = page.locator("#invoices a.invoice-pdf").first.get_attribute("href")
@@ -83,6 +106,29 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
     assert page.get_attribute("#epay-form", "action") == "https://demo.epay.bg/"
     assert page.is_visible("#to-epay") and fits(page)
     shot(page, width, "4b-to-epay")
+    # The browser really sends the form to ePay.bg (the page's security policy lets it): caught on its way.
+    sent = []
+
+    def at_epay(route):
+        sent.append((route.request.method, route.request.post_data or ""))
+        route.fulfill(status=200, content_type="text/html", body="<p>ePay.bg</p>")
+
+    page.route("https://demo.epay.bg/**", at_epay)
+    page.click("#to-epay")
+    page.wait_for_url("https://demo.epay.bg/**")
+    assert sent and sent[0][0] == "POST" and "ENCODED=" in sent[0][1] and "CHECKSUM=" in sent[0][1]
+
+    # Cash at an EasyPay desk: the 10-digit code, and how to pay it.
+    page.goto(f"{live_server}/my/pay")
+    page.click("#easypay-code")
+    page.wait_for_url("**/my/pay/easypay")
+    assert page.inner_text("#idn") == "7301234567" and "Как да платите" in page.inner_text("main")
+    assert fits(page)
+    shot(page, width, "4c-easypay")
+    page.goto(f"{live_server}/my/pay")
+    assert "7301234567" in page.inner_text("#easypay-codes")
+    shot(page, width, "4d-pay-with-code")
+    assert len(reg_bill.calls) == 1
 
     page.click("nav >> text=Начало")
     page.click("text=Ваканция (замразяване)")
@@ -126,6 +172,7 @@ def test_a_subscriber_logs_in_downloads_an_invoice_books_a_vacation_and_reports_
         line = office.inner_text("#card-portal")
         assert "има достъп" in line and "последен вход" in line and "127.0.0.1" in line
         assert "Изпрати достъп до портала" in line
+        assert "онлайн плащания (ePay.bg): започнати 2, платени 0, кодове за EasyPay: 1; последно започнато" in line
         office.locator("#card-portal").scroll_into_view_if_needed()
         shot(office, width, "10-office-card")
     with app.app_context():

@@ -1,4 +1,6 @@
 """Selling a service: rights, technology, IP addresses, usernames, status changes."""
+import re
+
 from sqlalchemy import func, select
 
 from app.addresses.models import Block, City, Neighbourhood, Technology
@@ -37,6 +39,19 @@ def add(browser, client_id, service_id, **extra):
         dict({"client": client_id, "service": service_id}, **extra),
         form_url=f"/subscriptions/add?client={client_id}",
     )
+
+
+def test_the_sale_form_names_no_service_until_one_is_chosen(app, admin):
+    client_id, lan, _fibre, _tv = setup_world(app)
+    form = admin.get(f"/subscriptions/add?client={client_id}").text
+    options = re.findall(r'<option([^>]*)>([^<]*)</option>', form.split('name="service"', 1)[1].split("</select>")[0])
+    # The first choice is the prompt, and it is the one selected: no service is sold by saving without looking.
+    assert options[0][1] == "— изберете услуга —" and "selected" in options[0][0], options[:2]
+    assert not any("selected" in attributes for attributes, _label in options[1:])
+    refused = add(admin, client_id, "__None")
+    assert refused.status_code == 200
+    assert "Това поле е задължително" in visible_text(refused.text)
+    assert subscriptions(app) == []
 
 
 def test_sale_allocates_ips_and_makes_a_username(app, admin):

@@ -42,6 +42,7 @@ from app.notifications import templates as mail_templates
 from app.protection.models import AllowedAddress
 from app.radius.models import Nas
 from app.security.permissions import ADD_SUBSCRIPTIONS
+from tests.epay.test_easypay import RegBill
 from tests.portal.helpers import fault_type
 from tests.factories import (
     _contract_record,
@@ -55,6 +56,17 @@ from tests.factories import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _with_reg_bill(operation, *args):
+    """An EasyPay code asked of ePay.bg's reg_bill.cgi standing on 127.0.0.1 (the refusals never reach it)."""
+    server = RegBill()
+    current_app.config["EASYPAY_URL"] = server.url
+    try:
+        return operation(*args)
+    finally:
+        server.close()
+        current_app.config.pop("EASYPAY_URL")
 EXTRA_MODULES = [
     "app.clients.subscriptions", "app.billing.freeze", "app.billing.charges", "app.billing.opening",
     "app.notifications.templates",
@@ -129,6 +141,7 @@ WRITERS = {
     "app.epay.services.save_settings":
         lambda w, a: w.fn(a, {"kin": "D476235845", "secret": "", "environment": "demo", "valid_hours": 72}),
     "app.epay.services.start_online_payment": lambda w, a: w.fn(a, w.client, "12.90"),
+    "app.epay.services.easypay_code": lambda w, a: _with_reg_bill(w.fn, a, w.client, "12.90"),
     "app.freeftp.services.save_settings": lambda w, a: w.fn(a, {"enabled": False, "max_sessions": 2, "home_quota_mb": 1024}),
     "app.freeftp.services.set_account_active": lambda w, a: w.fn(a, w.ftp_account, False),
     "app.freeftp.services.send_password_reset": lambda w, a: w.fn(a, w.ftp_account),
@@ -221,6 +234,8 @@ NOT_OPERATIONS = {
     "app.portal.services.set_password_by_link": "the public portal page: authenticated by the e-mailed link",
     "app.portal.services.change_password": "the subscriber's own password, after the current one",
     "app.portal.services.demo_password": "the demo data (flask demo seed), never in production",
+    "app.portal.services.start_garden_payment": "the walled garden's page: the subscriber of the address's live "
+                                                "RADIUS session, as their own actor (start_online_payment checks it)",
     "app.protection.services.clear": "the server's console (flask protection clear): whoever has its shell",
     "app.radius.services.keep_secret_unless_typed": STEP + " (the NAS form's save; in memory)",
     "app.reports.exports.write_export": "the job start_export queued for its actor, after its check",
@@ -256,7 +271,7 @@ READ_ONLY = {
     "app.dealers.services": "company_of dealer_errors head_office head_office_errors",
     "app.demo.services": "demo_eik demo_iban",
     "app.epay.services": "checksum current_settings encode epay_actor format_amount format_expiry "
-                         "may_start_online_payment parse_line settings_errors",
+                         "may_start_online_payment parse_line settings_errors easypay_url valid_easypay_codes",
     "app.freeftp.services": "account_may_log_in address_may_register check_account_password check_password_link "
                             "current_settings email_matches_pattern fold is_clients_email parse_networks "
                             "rate_limit_message search_words settings_errors",
@@ -272,12 +287,14 @@ READ_ONLY = {
                               "missing_required_steps planned_technicians plans_tasks task_count_query task_list "
                               "task_type_errors task_type_step_errors type_for visible_task visible_tasks "
                               "week_load week_start works_tasks",
-    "app.portal.services": "access_of check_link find_client format_speed may_send_access overview own_contract "
+    "app.portal.services": "access_of check_link find_client format_speed garden_actor garden_visit initials "
+                           "may_send_access overview own_contract "
                            "own_contracts own_invoice own_invoices own_payment own_payments own_subscription "
-                           "own_subscriptions payable_amounts portal_card session_is_current subscriber_actor subscriber_label",
+                           "own_subscriptions payable_amounts portal_card session_is_current subscriber_actor subscriber_label "
+                           "notice_body_shown own_daily_traffic own_notices",
     "app.protection.services": "address_allowed allowed_networks check_list_keeps_operator_in "
                                "networks_after_change normalise_network",
-    "app.radius.services": "card_radius format_bytes may_read_secret nas_errors",
+    "app.radius.services": "card_radius format_bytes may_read_secret nas_errors walled_garden_subscription",
     "app.reports.services": "age_label cash_desk debtors online revenue service_movement services traffic "
                             "traffic_per_day",
     "app.reports.exports": "describe export_columns export_progress exports_dir filter_pairs list_view may_export "

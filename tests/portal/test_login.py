@@ -141,6 +141,8 @@ def test_an_operator_s_session_is_no_subscriber_s(app, admin):
         assert db.session.scalar(select(Task)) is None
         assert db.session.get(Client, a.client_id).phone == "0888 123 456"
     assert admin.get(f"/my/invoices/{a.invoice_id}.pdf").status_code == 302
+    code = admin.client.post("/my/pay/easypay", data={"csrf_token": token, "what": "due", "page": "paylogin"})
+    assert code.status_code == 302 and "/my/login" in code.headers["Location"]
 
 
 def test_the_forms_need_their_csrf_token(app, browser):

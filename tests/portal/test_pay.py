@@ -101,3 +101,16 @@ def test_a_subscriber_may_ask_to_pay_for_their_own_account_only(app):
             start_online_payment(actor, other, "10.00")
         assert db.session.scalar(select(func.count()).select_from(EpayRequest).where(
             EpayRequest.client_id == other_id)) == 0
+
+
+def test_the_page_that_goes_to_epay_lets_its_form_leave_for_epay_only(app, browser):
+    """The security policy's form-action is the site's own everywhere; a browser would not send the payment form to
+    ePay.bg unless the page that holds it lets it go there."""
+    with app.app_context():
+        configure()
+        _client_id, number = debtor()
+    portal_login(browser, number)
+    assert "form-action 'self';" in browser.get("/my/pay").headers["Content-Security-Policy"]
+    answer = browser.submit("/my/pay", {"what": "due", "page": "credit_paydirect"})
+    policy = answer.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://demo.epay.bg;" in policy and "frame-ancestors 'none'" in policy

@@ -18,8 +18,8 @@ SECRET = b"lean-secret-123"
 TODAY = date(2026, 12, 1)
 
 
-def nas(vendor="mikrotik", pool=None, message=None, require_message_authenticator=False):
-    return NasInfo(1, "NAS", SECRET, vendor, require_message_authenticator, pool, message)
+def nas(vendor="mikrotik", pool=None, message=None, require_message_authenticator=False, interim=None):
+    return NasInfo(1, "NAS", SECRET, vendor, require_message_authenticator, pool, message, interim)
 
 
 def subscription(password="parola-123", status="active", mac=None, addresses=("10.0.0.7",), frozen=False):
@@ -196,6 +196,22 @@ def test_each_make_gets_its_own_parameters_and_one_speed(app):
     assert not any("Mikrotik-Rate-Limit" in got[vendor] for vendor in ("cisco", "juniper"))
 
 
+def test_a_nas_with_its_own_interim_interval_gets_it_on_both_paths(app):
+    """Acct-Interim-Interval is the NAS's own where set, else the server's (300 here), in an Accept and a walled
+    garden alike, by both decoders; the encoded Accept of one NAS is not another's."""
+    stored = subscription()
+    for sent in (dict(), dict(ms_chap=2)):
+        for own, expected in ((120, 120), (None, 300), (3600, 3600)):
+            for status, pool in (("active", None), ("suspended", "debtors")):
+                stored.status = status
+                request, raw = request_bytes("ivan", "parola-123", **sent)
+                lean_raw, pyrad_raw = both_answers(app, raw, stored, nas(pool=pool, interim=own))
+                code, attributes = as_the_nas_reads(request, lean_raw)
+                assert (code, attributes) == as_the_nas_reads(request, pyrad_raw)
+                assert code == radius_packet.AccessAccept
+                assert attributes["Acct-Interim-Interval"] == [expected], (sent, own, status)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(username=st.text(min_size=1, max_size=60).filter(lambda text: "\x00" not in text and len(text.encode()) <= 60),
        password=st.text(min_size=1, max_size=40).filter(lambda text: "\x00" not in text and text.strip() == text),
@@ -337,6 +353,9 @@ def test_both_decoders_read_any_request_alike(data, message_authenticator):
     raw = request.RequestPacket()
     source = ("192.0.2.1", 3000)
     fallback = pyrad_decoded(raw, nas(), source)
+    # The NAS-Identifier that chooses the NAS (app.radius.server.NasList) is the first, as pyrad reads it.
+    identifiers = request.get(32)
+    assert lean.nas_identifier(raw) == (identifiers[0].decode() if identifiers else None)
     lean_request = lean.parse(raw, nas(), source)
     if lean_request is not None:
         read_alike(lean_request, fallback)

@@ -42,7 +42,7 @@ def test_a_nas_the_rules_refuse_is_not_stored(app, admin):
     for values, message in (
             ({"name": "Друг", "ip_address": "10.0.0.300"}, "IP адреса"),
             ({"name": "Друг", "ip_address": "10.0.0.2", "secret": "short"}, "поне 8 знака"),
-            ({"name": "Друг", "ip_address": "10.0.0.1"}, "Вече съществува"),
+            ({"name": "Друг", "ip_address": "10.0.0.1"}, "Друг NAS вече е с този адрес"),
             ({"ip_address": "10.0.0.3"}, "Вече съществува"),
             ({"name": "Друг", "ip_address": "10.0.0.4", "coa_port": "70000"}, "от 1 до 65535")):
         response = add(admin, **values)
@@ -67,3 +67,26 @@ def test_who_may_read_the_list_but_not_the_secret_sees_dots(app, admin):
     page = visible_text(manager.get(f"/nas/show/{nas_id}").text)
     assert "MikroTik Младост" in page and "Tajna-Parola-7" not in page and "••••••" in page
     assert manager.get(f"/nas/edit/{nas_id}").status_code in (302, 403)
+
+
+def test_nas_behind_one_address_each_with_its_identifier_and_interval(app, admin):
+    assert add(admin, nas_identifier="bras-1", interim_interval="120").status_code == 302
+    assert add(admin, name="BRAS 2", nas_identifier=" bras-2 ", interim_interval="").status_code == 302
+    assert add(admin, name="Адресът", nas_identifier="").status_code == 302  # the address's NAS, without one
+    for values, message in (
+            ({"name": "Друг", "nas_identifier": "bras-1"}, "Друг NAS вече е с този адрес и NAS-Identifier"),
+            ({"name": "Друг"}, "Друг NAS вече е с този адрес и NAS-Identifier"),
+            ({"name": "Друг", "ip_address": "10.0.0.9", "interim_interval": "30"}, "Секунди от 60 до 86400"),
+            ({"name": "Друг", "ip_address": "10.0.0.9", "interim_interval": "час"}, "Друг NAS")):
+        response = add(admin, **values)
+        assert response.status_code == 200, values
+        page = visible_text(response.text)
+        if values.get("interim_interval") == "час":
+            assert "Друг NAS" not in page and "Интервал на междинните отчети" in page  # the form's own refusal
+        else:
+            assert message in page, (values, page[:2000])
+    with app.app_context():
+        stored = {nas.name: (nas.nas_identifier, nas.interim_interval) for nas in db.session.scalars(select(Nas))}
+    assert stored == {"MikroTik Младост": ("bras-1", 120), "BRAS 2": ("bras-2", None), "Адресът": (None, None)}
+    page = visible_text(admin.get("/nas/list/").text)
+    assert "bras-2" in page and "NAS-Identifier" in page

@@ -172,6 +172,8 @@ def test_a_suspended_subscriber_is_let_into_the_walled_garden_where_the_nas_has_
     reply = access(radius, "suspended", "parola-123", chap=True)
     assert reply.code == radius_packet.AccessAccept
     assert reply["Framed-Pool"] == ["debtors"]
+    # A MikroTik also lists the address under the pool's name, which its walled-garden firewall rules match.
+    assert reply["Mikrotik-Address-List"] == ["debtors"]
     assert "Framed-IP-Address" not in reply and "Mikrotik-Rate-Limit" not in reply
     assert reply["Reply-Message"] == ["Достъпът Ви е ограничен поради неплатена такса. Платете в офиса или при "
                                       "инкасатор и достъпът се възстановява веднага."]

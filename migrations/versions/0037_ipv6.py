@@ -1,8 +1,8 @@
 """ipv6: IPv6 pools (the link's /64s, delegated /56s or /60s) and the prefixes handed to subscriptions; a
 service's IPv6; the IPv6 a NAS reports on a session
 
-Revision ID: 0034
-Revises: 0033
+Revision ID: 0037
+Revises: 0036
 Create Date: 2026-12-07 13:00:00
 
 A pool and its prefixes are stored as ranges of the upper 64 bits of their addresses (app.networks.models:
@@ -13,8 +13,8 @@ RADIUS servers' login cache (radius_auth, as its IPv4 addresses do).
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0034'
-down_revision = '0033'
+revision = '0037'
+down_revision = '0036'
 branch_labels = None
 depends_on = None
 
