@@ -8,8 +8,8 @@ SERVICE_OPERATIONS = RecordOperations(update=update_service)
 COLUMNS = [
     "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
     "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",
-    "username_type", "download_kbps", "upload_kbps", "simultaneous_use", "technology", "sellable",
-    "needs_installation",
+    "username_type", "download_kbps", "upload_kbps", "simultaneous_use", "ipv6", "ipv6_delegated_length",
+    "technology", "sellable", "needs_installation",
 ]
 
 

@@ -58,6 +58,10 @@ class Service(Model):
     max_freeze_days = Column(Integer, nullable=False, default=0, server_default="0")
     ip_count = Column(Integer, nullable=False, default=0)
     username_type = Column(String(10), nullable=False, default="none")
+    # IPv6: a /64 on the subscriber's link (Framed-IPv6-Prefix), and a /56 or /60 delegated to their router
+    # (Delegated-IPv6-Prefix; None: no delegation), from the Networks module's IPv6 pools.
+    ipv6 = Column(Boolean, nullable=False, default=False, server_default=false())
+    ipv6_delegated_length = Column(Integer)
     download_kbps = Column(Integer)
     upload_kbps = Column(Integer)
     # RADIUS Simultaneous-Use: sessions a subscription may have open at once; 0: any number (app.radius.simultaneous).
@@ -79,6 +83,8 @@ class Service(Model):
         CheckConstraint("username_type IN ('none', 'radius', 'email', 'ftp')", name="ck_service_username_type"),
         CheckConstraint("ip_count >= 0 AND warning_days >= 0 AND tolerance_days >= 0",
                         name="ck_service_counts_not_negative"),
+        CheckConstraint("ipv6_delegated_length IS NULL OR ipv6_delegated_length IN (56, 60)",
+                        name="ck_service_ipv6_delegated_length"),
         {"extend_existing": True},
     )
 

@@ -35,6 +35,10 @@ def service_errors(service):
         errors["max_freeze_days"] = [gettext("From 0 to 366 days.")]
     if service.simultaneous_use is not None and not 0 <= service.simultaneous_use <= 1000:
         errors["simultaneous_use"] = [gettext("From 0 (any number) to 1000 sessions.")]
+    if service.ipv6_delegated_length is not None and service.ipv6_delegated_length not in (56, 60):
+        errors["ipv6_delegated_length"] = [gettext("A delegated IPv6 prefix is a /56 or a /60.")]
+    elif service.ipv6_delegated_length and not service.ipv6:
+        errors["ipv6_delegated_length"] = [gettext("A prefix is delegated only with IPv6: tick IPv6 too.")]
     for field in ("download_kbps", "upload_kbps", "included_traffic_gb"):
         value = getattr(service, field)
         if value is not None and value < 0:

@@ -35,6 +35,8 @@ LABELS = {
     "download_kbps": _l("Download, kbit/s"),
     "upload_kbps": _l("Upload, kbit/s"),
     "simultaneous_use": _l("Sessions at once (RADIUS)"),
+    "ipv6": _l("IPv6 (a /64 on the link)"),
+    "ipv6_delegated_length": _l("Delegated IPv6 prefix"),
     "technology": _l("Required technology"),
     "technology_id": _l("Required technology"),
     "sellable": _l("Sellable"),
@@ -45,6 +47,11 @@ LABELS = {
 }
 MONTH_TYPES = [("fixed", _l("Fixed (calendar months)")), ("floating", _l("Floating (from the activation day)"))]
 USERNAME_TYPES = [("none", _l("None")), ("radius", "RADIUS"), ("email", _l("E-mail")), ("ftp", "FTP")]
+DELEGATED_LENGTHS = [("", _l("None")), ("56", "/56"), ("60", "/60")]
+
+
+def _delegated_length(value):
+    return int(value) if value not in (None, "", "None") else None
 
 
 def _choice_label(choices):
@@ -134,8 +141,8 @@ class ServiceView(BillingModelView):
     fields = [
         "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
         "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",
-        "username_type", "download_kbps", "upload_kbps", "simultaneous_use", "technology", "sellable",
-        "needs_installation",
+        "username_type", "download_kbps", "upload_kbps", "simultaneous_use", "ipv6", "ipv6_delegated_length",
+        "technology", "sellable", "needs_installation",
     ]
     add_columns = edit_columns = fields
     show_fieldsets = [
@@ -145,7 +152,8 @@ class ServiceView(BillingModelView):
                                    "included_traffic_gb"]}),
         (_l("Billing rules"), {"fields": ["month_type", "warning_days", "tolerance_days", "max_freeze_days"]}),
         (_l("Technical parameters"), {"fields": ["ip_count", "username_type", "download_kbps", "upload_kbps",
-                                                 "simultaneous_use", "parameters"]}),
+                                                 "simultaneous_use", "ipv6", "ipv6_delegated_length",
+                                                 "parameters"]}),
     ]
     add_form_extra_fields = edit_form_extra_fields = {
         "installation_fee": _money_field(LABELS["installation_fee"]),
@@ -155,6 +163,9 @@ class ServiceView(BillingModelView):
         "month_type": SelectField(LABELS["month_type"], choices=MONTH_TYPES, default="fixed"),
         "username_type": SelectField(LABELS["username_type"], choices=USERNAME_TYPES, default="none"),
         "sellable": BooleanField(LABELS["sellable"], default=True),
+        "ipv6": BooleanField(LABELS["ipv6"], default=False),
+        "ipv6_delegated_length": SelectField(LABELS["ipv6_delegated_length"], choices=DELEGATED_LENGTHS, default="",
+                                             coerce=_delegated_length, validate_choice=False),
         "needs_installation": BooleanField(LABELS["needs_installation"], default=False),
         # Left empty: the service cannot be frozen.
         "max_freeze_days": IntegerField(LABELS["max_freeze_days"], default=0, validators=[Optional()],
@@ -170,6 +181,8 @@ class ServiceView(BillingModelView):
         "username_type": _choice_label(USERNAME_TYPES),
         "sellable": format_yes_no,
         "needs_installation": format_yes_no,
+        "ipv6": format_yes_no,
+        "ipv6_delegated_length": lambda length: f"/{length}" if length else "—",
         "monthly_fee": format_money,
         "installation_fee": format_money,
         "extra_traffic_fee": format_money,
@@ -183,6 +196,9 @@ class ServiceView(BillingModelView):
         "extra_traffic_fee": _l("Charged per GB over the included traffic at the end of the period."),
         "simultaneous_use": _l("How many RADIUS sessions a subscription may have open at once (1: one device); "
                                "0: any number. A subscription may set its own."),
+        "ipv6": _l("Each subscription gets a /64 from an IPv6 pool of the link (Framed-IPv6-Prefix)."),
+        "ipv6_delegated_length": _l("A prefix for the subscriber's router (DHCPv6-PD, Delegated-IPv6-Prefix) from "
+                                    "a delegated IPv6 pool; needs IPv6."),
     }
 
 

@@ -179,6 +179,9 @@ class Subscription(OfAClient, Model):
     technology_override = Column(Boolean, nullable=False, default=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     ip_allocations = relationship("IpAllocation", back_populates="subscription", order_by="IpAllocation.address")
+    # Its IPv6 prefixes (the link's /64 first, then the delegated one), kept until termination.
+    ipv6_allocations = relationship("Ipv6Allocation", back_populates="subscription",
+                                    order_by="desc(Ipv6Allocation.kind)")
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'active', 'suspended', 'terminated')", name="ck_subscription_status"),
@@ -190,6 +193,11 @@ class Subscription(OfAClient, Model):
     @property
     def ip_addresses(self):
         return ", ".join(allocation.ip for allocation in self.ip_allocations)
+
+    @property
+    def ipv6_prefixes(self):
+        """"2001:db8:1:2::/64, 2001:db8:ff00:100::/56": the link's prefix, then the delegated one."""
+        return ", ".join(allocation.prefix for allocation in self.ipv6_allocations)
 
     # When a subscription owes periods is decided here, once, in Python and in SQL alike: the card, the
     # desk, the collectors, the warnings and the billing cycle ask the methods; the debtors report and the

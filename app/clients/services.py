@@ -33,6 +33,7 @@ from app.core.errors import FieldErrors
 from app.core.formatting import local_today
 from app.core.phones import phone_key
 from app.extensions import db
+from app.networks.ipv6 import parse_address as parse_ipv6_address, subscriptions_holding
 from app.networks.models import IpAllocation
 from app.security import permissions
 from app.security.rights import may, may_access
@@ -142,7 +143,8 @@ def phone_condition(text):
 
 def search_condition(text, by_egn=True):
     """SQL condition finding clients by name (its words or their fragments, in any order), phone (in any
-    of its written forms: app.core.phones), client number, ЕГН/ЕИК, IP address, username or block
+    of its written forms: app.core.phones), client number, ЕГН/ЕИК, IP address (IPv4, or IPv6 inside a
+    subscriber's prefix), username or block
     ("бл. 105") — one box for all.
 
     `by_egn` False for an operator who may not see personal data: a search by ЕГН would tell them whose
@@ -187,6 +189,10 @@ def search_condition(text, by_egn=True):
             .join(IpAllocation, IpAllocation.subscription_id == Subscription.id)
             .where(IpAllocation.address == address)
         )
+    ipv6 = parse_ipv6_address(text)
+    if ipv6 is not None:
+        # Any address inside a subscriber's prefix (their link's /64 or their delegated /56 or /60).
+        lookups.append(select(Subscription.client_id).where(Subscription.id.in_(subscriptions_holding(ipv6))))
     block = re.fullmatch(r"бл\.?\s*(\S+)", text, flags=re.IGNORECASE)
     if block:
         lookups.append(
@@ -251,7 +257,8 @@ def client_card(client, actor, day=None):
     subscriptions with their services and IP addresses."""
     subscriptions = db.session.scalars(
         select(Subscription).where(Subscription.client_id == client.id)
-        .options(selectinload(Subscription.service), selectinload(Subscription.ip_allocations))
+        .options(selectinload(Subscription.service), selectinload(Subscription.ip_allocations),
+                 selectinload(Subscription.ipv6_allocations))
         .order_by(Subscription.id)
     ).all()
     return ClientCard(

@@ -21,6 +21,7 @@ from app.core.events import send, subscription_sold, subscription_status_changed
 from app.core.formatting import format_date, local_today, office_language
 from app.core.validators import InvalidValue, parse_day
 from app.extensions import db
+from app.networks.ipv6 import NoFreePrefix, allocate_prefixes, release_prefixes
 from app.networks.services import AddressRefused, NoFreeAddress, allocate, allocate_address, normalize_mac, release
 from app.security import permissions
 from app.security.rights import may, may_access
@@ -147,6 +148,10 @@ def sell_subscription(actor, client, service, *, username=None, password=None, d
                      subscription_id=subscription.id)
     except (NoFreeAddress, AddressRefused) as refusal:
         raise FieldErrors({"ip_addresses" if addresses else "service": [str(refusal)]}) from None
+    try:
+        allocate_prefixes(service, subscription.id)  # its IPv6 prefixes, when the service gives IPv6
+    except NoFreePrefix as refusal:
+        raise FieldErrors({"service": [str(refusal)]}) from None
     if subscription.technology_override:
         with office_language():
             note = gettext("Sold without the block's technology: %(service)s", service=service.name)
@@ -244,7 +249,8 @@ def change_status(actor, subscription, status, reason):
 
     Only by who holds the "change status" permission of subscriptions (the card's form, the API's status
     operation); what another operation changes as its consequence goes through
-    `change_status_as_consequence`. Termination gives its IP addresses back. Flushes; raises FieldErrors.
+    `change_status_as_consequence`. Termination gives its IP addresses and IPv6 prefixes back. Flushes; raises
+    FieldErrors.
     """
     if not may_change_status(actor):
         raise FieldErrors({"status": [gettext("You do not have the right to change a subscription's status.")]})
@@ -285,6 +291,7 @@ def _change_status(actor, subscription, status, reason):
         subscription.activation_date = local_today()
     if status == TERMINATED:
         release(list(subscription.ip_allocations))
+        release_prefixes(list(subscription.ipv6_allocations))
     db.session.flush()
     announce_status_change(actor, subscription, old_status)
     return subscription

@@ -91,6 +91,7 @@ SUBSCRIPTION_LABELS = {
     "simultaneous_use": _l("Sessions at once (RADIUS)"),
     "technology_override": _l("Technology check overridden"),
     "ip_addresses": _l("IP addresses"),
+    "ipv6_prefixes": _l("IPv6 prefixes"),
     "created_at": _l("Created on"),
 }
 
@@ -429,7 +430,7 @@ class SubscriptionView(DealerScopedView, BackToTheCard, BillingModelView):
     edit_columns = ["username", "password", "delivery_address", "mac_address", "simultaneous_use"]
     show_columns = ["client", "service", "status", "status_reason", "activates_on", "activation_date", "paid_until",
                     "username", "password", "mac_address", "simultaneous_use", "delivery_address", "technology_override",
-                    "ip_addresses", "created_at"]
+                    "ip_addresses", "ipv6_prefixes", "created_at"]
     add_form_query_rel_fields = {"client": [["id", ClientChoiceFilter, None]],
                                  "service": [["id", ServiceForSaleFilter, None]]}
     # The username's own field: a taken one is refused by the sale with its

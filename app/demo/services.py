@@ -13,7 +13,8 @@ from app.contracts.services import ensure_default_contract_type
 from app.core.transaction import unit_of_work
 from app.dealers.models import Dealer
 from app.extensions import db
-from app.networks.models import Network
+from app.networks.ipv6 import allocate_prefixes, pool_errors
+from app.networks.models import Ipv6Pool, Network
 from app.networks.services import network_errors
 from app.radius.models import Nas
 from app.freeftp.indexer import index_tree
@@ -196,6 +197,13 @@ NETWORKS = [
     ("Люлин", "10.20.0.0/20", "10.20.0.1", "Частни (NAT)", 1000, "Дилър Люлин"),
     ("Надежда", "10.30.0.0/20", "10.30.0.1", "Частни (NAT)", 1000, "Дилър Надежда"),
 ]
+# IPv6 (documentation prefixes): /64s for the links, /56s delegated to the subscribers' routers.
+IPV6_POOLS = [
+    ("IPv6 линкове", "2001:db8:1000::/40", "link", 64),
+    ("IPv6 делегирани /56", "2001:db8:8000::/36", "delegated", 56),
+]
+# Services that give IPv6, and the prefix they delegate.
+IPV6_SERVICES = {"Интернет 300 Mbps": 56}
 
 
 # A sale of these opens an installation task (app.organizer).
@@ -224,6 +232,7 @@ def seed_catalog():
                 max_freeze_days=60, ip_count=ips, username_type=username, download_kbps=down, upload_kbps=up,
                 technology=technologies.get(technology), sellable=True,
                 needs_installation=group_name in NEEDS_INSTALLATION,
+                ipv6=name in IPV6_SERVICES, ipv6_delegated_length=IPV6_SERVICES.get(name),
             )
             service.parameters = [ServiceParameter(name=key, value=value) for key, value in params.items()]
             db.session.add(service)
@@ -300,7 +309,7 @@ def seed_neighbourhoods():
 
 
 def seed_networks():
-    """Demo IP networks, shared and per dealer; returns how many were created."""
+    """Demo IP networks, shared and per dealer, and a pair of IPv6 pools; returns how many were created."""
     created = 0
     for name, cidr, gateway, group, speed, dealer_name in NETWORKS:
         if db.session.query(Network.id).filter_by(name=name).first():
@@ -311,6 +320,15 @@ def seed_networks():
         if errors:
             raise ValueError(f"demo network {name}: {errors}")
         db.session.add(network)
+        created += 1
+    for name, prefix, kind, length in IPV6_POOLS:
+        if db.session.query(Ipv6Pool.id).filter_by(name=name).first():
+            continue
+        pool = Ipv6Pool(name=name, prefix=prefix, kind=kind, assign_length=length)
+        errors = pool_errors(pool)
+        if errors:
+            raise ValueError(f"demo IPv6 pool {name}: {errors}")
+        db.session.add(pool)
         created += 1
     db.session.flush()
     return created
@@ -400,6 +418,7 @@ def _seed_client(cashier, today, name, kind, eik8, service_name, months_behind, 
         subscription.username, subscription.password = f"u{client.client_number}", DEMO_RADIUS_PASSWORD
     db.session.add(subscription)
     db.session.flush()
+    allocate_prefixes(service, subscription.id)  # IPv6 where the service gives it (Интернет 300 Mbps)
     if service.installation_fee and months_behind > 0:
         add_charge(client, f"Инсталация: {service.name}", service.installation_fee, service.currency,
                    subscription=subscription, type_code="installation", operator=cashier)

@@ -1,6 +1,7 @@
 from flask import request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
 
 from app.core.menu import in_menu
 from app.audit.formatting import register_entity
@@ -9,8 +10,9 @@ from app.core.formatting import format_percent
 from app.core.scoping import DealerScopedView
 from app.core.validators import ModelRules
 from app.core.views import BillingInterface, BillingModelView
-from app.networks.api import NetworkApi
-from app.networks.models import IpAllocation, Network
+from app.networks.api import Ipv6PoolApi, NetworkApi
+from app.networks.ipv6 import pool_errors
+from app.networks.models import DELEGATED, LINK, IpAllocation, Ipv6Allocation, Ipv6Pool, Network
 from app.networks.services import FREE, USED, address_listing, find_in_network, network_errors
 
 LABELS = {
@@ -96,9 +98,74 @@ class NetworkView(DealerScopedView, BillingModelView):
                 "address_find": find, "address_highlighted": highlighted}
 
 
+IPV6_LABELS = {
+    "name": _l("Name"),
+    "prefix": _l("IPv6 prefix"),
+    "kind": _l("Kind"),
+    "assign_length": _l("Prefix handed out"),
+    "comment": _l("Comment"),
+    "used_count": _l("Used"),
+    "free_count": _l("Free"),
+    "size": _l("Prefixes in the pool"),
+}
+IPV6_ALLOCATION_LABELS = {
+    "pool": _l("IPv6 pool"),
+    "pool_id": _l("IPv6 pool"),
+    "prefix": _l("IPv6 prefix"),
+    "kind": _l("Kind"),
+    "subscription_id": _l("Subscription"),
+    "allocated_at": _l("Allocated on"),
+}
+IPV6_KIND_CHOICES = [(LINK, _l("Link: a /64 per subscriber (Framed-IPv6-Prefix)")),
+                     (DELEGATED, _l("Delegated: a /56 or /60 per subscriber's router (Delegated-IPv6-Prefix)"))]
+ASSIGN_LENGTHS = [(64, _l("/64 for the link")), (56, _l("/56 delegated")), (60, _l("/60 delegated"))]
+
+
+class Ipv6PoolView(BillingModelView):
+    """IPv6 pools, beside the IPv4 networks and under the same permission (Network)."""
+
+    datamodel = BillingInterface(Ipv6Pool)
+    route_base = "/ipv6-pools"
+    class_permission_name = "Network"
+    list_title = _l("IPv6 pools")
+    list_note = _l(
+        "The IPv6 prefixes subscribers get theirs from when a service with IPv6 is sold: a link pool hands out "
+        "/64s, a delegated pool /56s or /60s. A pool is added with the + button above the list.")
+    show_title = _l("IPv6 pool")
+    add_title = _l("Add IPv6 pool")
+    edit_title = _l("Edit IPv6 pool")
+    label_columns = IPV6_LABELS
+    list_columns = ["name", "prefix", "kind", "assign_length", "used_count", "free_count"]
+    search_columns = ["name", "prefix", "kind"]
+    order_columns = ["name", "prefix"]
+    base_order = ("name", "asc")
+    add_columns = edit_columns = ["name", "prefix", "kind", "assign_length", "comment"]
+    show_columns = ["name", "prefix", "kind", "assign_length", "comment", "size", "used_count", "free_count"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(IPV6_LABELS["kind"], choices=IPV6_KIND_CHOICES, default=LINK),
+        "assign_length": SelectField(IPV6_LABELS["assign_length"], choices=ASSIGN_LENGTHS, default=64, coerce=int),
+    }
+    validators_columns = {"prefix": [ModelRules(pool_errors)], "assign_length": [ModelRules(pool_errors)]}
+    record_errors = staticmethod(pool_errors)
+    formatters_columns = {
+        "kind": lambda kind: str(dict(IPV6_KIND_CHOICES).get(kind, kind)),
+        "assign_length": lambda length: f"/{length}",
+    }
+    description_columns = {
+        "prefix": _l("E.g. 2001:db8:100::/40. It may not overlap another IPv6 pool."),
+        "assign_length": _l("/64 for a link pool; /56 or /60 for a delegated one, as the services delegate."),
+    }
+
+
 def register(appbuilder):
     register_entity(Network, _l("Network"), LABELS)
     register_entity(IpAllocation, _l("IP address"), ALLOCATION_LABELS)
+    register_entity(Ipv6Pool, _l("IPv6 pool"), IPV6_LABELS, value_labels={"kind": IPV6_KIND_CHOICES})
+    register_entity(Ipv6Allocation, _l("IPv6 prefix"), IPV6_ALLOCATION_LABELS,
+                    value_labels={"kind": IPV6_KIND_CHOICES})
     appbuilder.add_view(NetworkView, "Networks", label=_l("Networks"), icon="fa-sitemap",
                         **in_menu("Catalog"))
+    appbuilder.add_view(Ipv6PoolView, "IPv6 pools", label=_l("IPv6 pools"), icon="fa-sitemap",
+                        **in_menu("Catalog"))
     appbuilder.add_api(NetworkApi)
+    appbuilder.add_api(Ipv6PoolApi)

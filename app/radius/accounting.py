@@ -65,6 +65,8 @@ _COLUMNS = RadiusSession.__table__.c
 SESSION_ID_LENGTH, USERNAME_LENGTH = _COLUMNS.acct_session_id.type.length, _COLUMNS.username.type.length
 FRAMED_IP_LENGTH, CALLING_STATION_LENGTH = _COLUMNS.framed_ip.type.length, _COLUMNS.calling_station_id.type.length
 CAUSE_LENGTH, NAS_PORT_LENGTH = _COLUMNS.stop_cause.type.length, _COLUMNS.nas_port.type.length
+IPV6_COLUMNS = {"Framed-IPv6-Prefix": "framed_ipv6_prefix", "Delegated-IPv6-Prefix": "delegated_ipv6_prefix",
+                "Framed-IPv6-Address": "framed_ipv6_address"}
 
 
 @dataclass
@@ -81,6 +83,10 @@ class Event:
     calling_station_id: str
     cause: str
     nas_port: str = None  # NAS-Port-Id, else NAS-Port (app.radius.simultaneous: a redial comes on it again)
+    # IPv6 as the NAS reports it: Framed-IPv6-Prefix, Delegated-IPv6-Prefix, Framed-IPv6-Address.
+    framed_ipv6_prefix: str = None
+    delegated_ipv6_prefix: str = None
+    framed_ipv6_address: str = None
 
 
 class Refused(Exception):
@@ -246,6 +252,8 @@ def event_of(request):
         min(_integer(packet, "Acct-Session-Time"), INTEGER_MAX),
         _text(packet, "Framed-IP-Address", FRAMED_IP_LENGTH), _text(packet, "Calling-Station-Id", CALLING_STATION_LENGTH),
         _text(packet, "Acct-Terminate-Cause", CAUSE_LENGTH), nas_port(packet),
+        # An address or prefix that does not decode (a wrong length) is left out, as a 3-octet IPv4 address is.
+        *(_text(packet, name, _COLUMNS[column].type.length) for name, column in IPV6_COLUMNS.items()),
     )
 
 
@@ -306,7 +314,8 @@ def new_session(event, subscription_id):
     started = event.at if event.status == START else event.at - timedelta(seconds=event.session_time)
     return {"nas_id": event.nas_id, "acct_session_id": event.session_id, "username": event.username,
             "subscription_id": subscription_id, "framed_ip": event.framed_ip,
-            "calling_station_id": event.calling_station_id, "nas_port": event.nas_port, "started_at": started,
+            "calling_station_id": event.calling_station_id, "nas_port": event.nas_port,
+            **{column: getattr(event, column) for column in IPV6_COLUMNS.values()}, "started_at": started,
             "updated_at": event.at, "stopped_at": None, "stop_cause": None, "input_bytes": 0, "output_bytes": 0,
             "session_time": 0}
 
@@ -327,6 +336,9 @@ def advance(session, event):
         session["calling_station_id"] = event.calling_station_id
     if event.nas_port and not session["nas_port"]:
         session["nas_port"] = event.nas_port
+    for column in IPV6_COLUMNS.values():
+        if getattr(event, column) and not session[column]:
+            session[column] = getattr(event, column)
     if event.status == STOP and session["stopped_at"] is None:
         session["stopped_at"] = max(event.at, session["started_at"])
         session["stop_cause"] = event.cause
@@ -348,7 +360,7 @@ def close_sessions_of(event, sessions, fresh):
 # What a session row holds besides its key, and what a new one is written with: the one list both databases'
 # statements are made from.
 COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "nas_port", "started_at", "updated_at",
-           "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time")
+           "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time", *IPV6_COLUMNS.values())
 INSERTED = ("nas_id", "acct_session_id", *COLUMNS)
 # The casts PostgreSQL's VALUES list needs to assign them to typed columns, read from the model (a varchar's
 # length left out: a cast to varchar(n) would cut silently, and event_of has cut already).

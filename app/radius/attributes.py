@@ -24,6 +24,8 @@ RADIUS_TYPE = "radius"
 VENDOR_MAKES = {"Mikrotik": MIKROTIK, "Cisco": CISCO, "ERX": JUNIPER}
 MAKE_CHOICES = [(MIKROTIK, "MikroTik"), (CISCO, "Cisco"), (JUNIPER, "Juniper"), (OTHER, _l("Other"))]
 _dictionary = None
+# Sent from each subscription's own prefixes (app.radius.auth.accept_attributes), never one value for a service.
+OWN_PREFIXES = ("Framed-IPv6-Prefix", "Delegated-IPv6-Prefix")
 
 
 def dictionary():
@@ -75,6 +77,10 @@ def parameter_errors(parameter):
     if attribute.encrypt:
         return {"name": [gettext("%(name)s is encrypted for each login: it cannot be a fixed value of a service.",
                                  name=name)]}
+    if name in OWN_PREFIXES:
+        return {"name": [gettext(
+            "%(name)s is each subscription's own prefix, from the IPv6 pools: give the service IPv6 (and a "
+            "delegated prefix) instead; Framed-IPv6-Pool names a pool of the NAS.", name=name)]}
     if attribute.type == "integer" and not (value.isdigit() and int(value) < 2 ** 32):
         return {"value": [gettext("%(name)s takes a whole number.", name=name)]}
     knowing = makes_knowing(attribute)

@@ -11,6 +11,9 @@ MS-CHAP2-Success, MPPE keys or MS-CHAP-Error are added to the reply here,
 `mschap_attributes`). The Access-Accept carries
 - Framed-IP-Address (the subscription's first address) and a Framed-Route
   for each further one;
+- its IPv6 prefixes when its service gives IPv6 (app.networks.ipv6): the
+  link's /64 as Framed-IPv6-Prefix and the /56 or /60 for the subscriber's
+  router as Delegated-IPv6-Prefix (RFC 3162, 4818);
 - the speed in the NAS vendor's attribute: MikroTik's Mikrotik-Rate-Limit,
   Cisco's rate-limit AV pairs, else (Juniper and others) WISPr's bandwidth
   attributes;
@@ -44,7 +47,7 @@ from app.catalog.models import Service, ServiceParameter
 from app.clients.models import Subscription
 from app.core.formatting import local_today
 from app.extensions import db
-from app.networks.models import IpAllocation
+from app.networks.models import DELEGATED, LINK, IpAllocation, Ipv6Allocation
 from app.networks.services import normalize_mac
 from app.radius import attributes, lean, mschap, simultaneous
 from app.radius.models import CISCO, MIKROTIK
@@ -80,7 +83,7 @@ class AuthData:
 
     __slots__ = ("subscription_id", "username", "service_id", "password", "status", "mac", "download_kbps",
                  "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_mschap_keys", "simultaneous_use",
-                 "sessions")
+                 "sessions", "ipv6_prefix", "delegated_prefix")
 
     def __init__(self, row):
         self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
@@ -89,6 +92,7 @@ class AuthData:
         self.mac = row.mac_address
         self.download_kbps, self.upload_kbps = row.download_kbps, row.upload_kbps
         self.addresses, self.parameters, self.freezes = [], [], []
+        self.ipv6_prefix = self.delegated_prefix = None  # "2001:db8:1:2::/64", "2001:db8:ff00:100::/56"
         # Sessions allowed at once (0: any number), and the open ones (app.radius.simultaneous.OpenSession).
         self.simultaneous_use = (row.simultaneous_use if row.simultaneous_use is not None
                                  else row.service_simultaneous_use)
@@ -152,6 +156,14 @@ def load(usernames=None, subscription_ids=None):
                 .order_by(IpAllocation.address)):
             if subscription_id in by_id:
                 by_id[subscription_id].addresses.append(str(ipaddress.IPv4Address(address)))
+        for subscription_id, kind, prefix in db.session.execute(
+                select(Ipv6Allocation.subscription_id, Ipv6Allocation.kind, Ipv6Allocation.prefix)
+                .where(of(Ipv6Allocation.subscription_id), Ipv6Allocation.subscription_id.is_not(None))):
+            if subscription_id in by_id:
+                if kind == LINK:
+                    by_id[subscription_id].ipv6_prefix = prefix
+                elif kind == DELEGATED:
+                    by_id[subscription_id].delegated_prefix = prefix
         services = {data.service_id for data in by_id.values()}
         parameters = {}
         for service_id, name, value, makes in db.session.execute(
@@ -174,7 +186,7 @@ class AuthCache:
 
     Triggers (migration 0017) notify the channel `radius_auth` on every
     change to what a login depends on — a subscription ("subscription:<id>"),
-    its addresses and freezes (the same), a service or its parameters
+    its addresses, IPv6 prefixes and freezes (the same), a service or its parameters
     ("service:<id>"), a session opened or ended ("sessions:<subscription id>",
     migration 0028) — whoever makes it: the panel, the API, the billing
     cycle's set-based suspensions, a script. The server's loop waits on the
@@ -366,11 +378,16 @@ def reply(request, data, today, interim, dictionary):
 
 
 def accept_attributes(reply, data, vendor, interim):
-    """An accepted login's attributes: its addresses, speed, interim interval and the service's parameters."""
+    """An accepted login's attributes: its addresses and IPv6 prefixes, speed, interim interval and the service's
+    parameters."""
     if data.addresses:
         reply["Framed-IP-Address"] = data.addresses[0]
         if len(data.addresses) > 1:
             reply["Framed-Route"] = [f"{address}/32 0.0.0.0 1" for address in data.addresses[1:]]
+    if data.ipv6_prefix:
+        reply["Framed-IPv6-Prefix"] = data.ipv6_prefix
+    if data.delegated_prefix:
+        reply["Delegated-IPv6-Prefix"] = data.delegated_prefix
     for name, value in speed_attributes(vendor, data.download_kbps, data.upload_kbps):
         reply.AddAttribute(name, value)
     reply["Acct-Interim-Interval"] = int(interim)

@@ -41,6 +41,7 @@ IGNORED = frozenset({
     32,  # NAS-Identifier (app.radius.server.NasList chose the NAS by it already)
     44,  # Acct-Session-Id
     61,  # NAS-Port-Type
+    95,  # NAS-IPv6-Address
 })
 VENDOR_SPECIFIC = 26  # MikroTik, Cisco… send their own, none decides a login; Microsoft's carry MS-CHAP
 MICROSOFT = struct.pack("!I", mschap.MICROSOFT)

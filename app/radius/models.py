@@ -96,6 +96,10 @@ class RadiusSession(Model):
                           primaryjoin="RadiusSession.subscription_id == Subscription.id",
                           secondaryjoin="Client.dealer_id == Dealer.id", viewonly=True, lazy="select")
     framed_ip = Column(String(45))
+    # IPv6 as the NAS reports it: the link's prefix, the prefix delegated to the router, the link's address.
+    framed_ipv6_prefix = Column(String(43))
+    delegated_ipv6_prefix = Column(String(43))
+    framed_ipv6_address = Column(String(39))
     calling_station_id = Column(String(50))
     # NAS-Port-Id, else NAS-Port, as the accounting reports it: a redial from the same device comes on it again.
     nas_port = Column(String(50))

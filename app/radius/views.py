@@ -120,7 +120,10 @@ SESSION_LABELS = {
     "calling_station_id": _l("MAC / Calling-Station-Id"), "acct_session_id": _l("Session"),
     "service": _l("Service"), "dealer": _l("Dealer"), "subscription_id": _l("Subscription No."),
     "stopped_at": _l("Ended"), "stop_cause": _l("Why it ended"), "duration": _l("Duration"),
+    "framed_ipv6_prefix": _l("IPv6 prefix"), "delegated_ipv6_prefix": _l("Delegated IPv6 prefix"),
+    "framed_ipv6_address": _l("IPv6 address"),
 }
+IPV6_COLUMNS = ["framed_ipv6_prefix", "delegated_ipv6_prefix", "framed_ipv6_address"]
 SESSION_FORMATTERS = {
     "started_at": format_datetime, "updated_at": format_datetime, "stopped_at": format_datetime,
     "traffic": lambda traffic: f"{format_bytes(traffic[0])} / {format_bytes(traffic[1])}",
@@ -142,9 +145,10 @@ class OnlineView(DealerScopedView, ReadOnlyModelView):
     base_filters = [["stopped_at", OpenSessions, None]]
     label_columns = SESSION_LABELS
     list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "updated_at", "traffic"]
-    show_columns = ["username", "client_name", "framed_ip", "calling_station_id", "nas", "acct_session_id",
-                    "started_at", "updated_at", "traffic"]
-    search_columns = ["username", "framed_ip", "nas", "service", "dealer", "calling_station_id"]
+    show_columns = ["username", "client_name", "framed_ip", *IPV6_COLUMNS, "calling_station_id", "nas",
+                    "acct_session_id", "started_at", "updated_at", "traffic"]
+    search_columns = ["username", "framed_ip", "framed_ipv6_prefix", "delegated_ipv6_prefix", "nas", "service",
+                      "dealer", "calling_station_id"]
     order_columns = ["username", "framed_ip", "started_at", "updated_at"]
     base_order = ("started_at", "desc")
     formatters_columns = SESSION_FORMATTERS
@@ -161,8 +165,8 @@ class SessionsView(DealerScopedView, ReadOnlyModelView):
     label_columns = SESSION_LABELS
     list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "stopped_at", "duration",
                     "stop_cause", "traffic"]
-    show_columns = ["username", "client_name", "framed_ip", "calling_station_id", "nas", "acct_session_id",
-                    "started_at", "updated_at", "stopped_at", "stop_cause", "duration", "traffic"]
+    show_columns = ["username", "client_name", "framed_ip", *IPV6_COLUMNS, "calling_station_id", "nas",
+                    "acct_session_id", "started_at", "updated_at", "stopped_at", "stop_cause", "duration", "traffic"]
     # The subscription by its number (the card's link), not a drop-down of every subscription.
     search_columns = ["subscription_id", "username", "framed_ip", "nas", "started_at", "calling_station_id"]
     order_columns = ["username", "started_at", "stopped_at"]

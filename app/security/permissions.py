@@ -124,6 +124,7 @@ VIEW_LABELS = {
     "Services": _l("Services"),
     "Service groups": _l("Service groups"),
     "Networks": _l("Networks"),
+    "IPv6 pools": _l("IPv6 pools"),
     "NAS": _l("NAS"),
     "Nas": _l("NAS"),
     "Online now": _l("Online now"),

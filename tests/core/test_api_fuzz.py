@@ -50,19 +50,20 @@ INFO_QUERY = ("FAB's own _info/get q schema lets any extra key through in its sp
 ALLOWED = {
     **{("positive_data_acceptance", f"{method} /api/v1/{resource}/"): BUSINESS_RULES
        for method in ("POST",) for resource in
-       ("clients", "contracts", "dealers", "networks", "operators", "payments", "services", "subscriptions", "tasks")},
+       ("clients", "contracts", "dealers", "networks", "ipv6-pools", "operators", "payments", "services",
+        "subscriptions", "tasks")},
     **{("positive_data_acceptance", f"PUT /api/v1/{resource}/{{pk}}"): BUSINESS_RULES
-       for resource in ("clients", "contracts", "dealers", "networks", "operators", "services", "subscriptions",
-                        "tasks")},
+       for resource in ("clients", "contracts", "dealers", "networks", "ipv6-pools", "operators", "services",
+                        "subscriptions", "tasks")},
     **{("positive_data_acceptance", f"POST /api/v1/{path}"): BUSINESS_RULES + " (a payment already reversed, a "
        "task already closed, a step out of order)"
        for path in ("payments/{pk}/reverse", "tasks/{pk}/cancel", "tasks/{pk}/close", "tasks/{pk}/steps/{step_id}")},
     **{("positive_data_acceptance", f"DELETE /api/v1/{resource}/{{pk}}"): IN_USE
-       for resource in ("clients", "contracts", "dealers", "networks", "operators", "services", "subscriptions",
-                        "tasks")},
+       for resource in ("clients", "contracts", "dealers", "networks", "ipv6-pools", "operators", "services",
+                        "subscriptions", "tasks")},
     **{("positive_data_acceptance", f"GET /api/v1/{resource}/{suffix}"): INFO_QUERY
-       for resource in ("clients", "contracts", "dealers", "networks", "operators", "payments", "services",
-                        "subscriptions", "tasks") for suffix in ("_info", "{pk}")},
+       for resource in ("clients", "contracts", "dealers", "networks", "ipv6-pools", "operators", "payments",
+                        "services", "subscriptions", "tasks") for suffix in ("_info", "{pk}")},
 }
 
 

@@ -70,7 +70,7 @@ def _with_reg_bill(operation, *args):
 EXTRA_MODULES = [
     "app.clients.subscriptions", "app.billing.freeze", "app.billing.charges", "app.billing.opening",
     "app.notifications.templates",
-    "app.reports.exports", "app.security.two_factor",
+    "app.reports.exports", "app.security.two_factor", "app.networks.ipv6",
 ]
 # What an operation may raise when it refuses: FieldErrors (the panel shows it under the fields, the API answers
 # 422), or the cash desk's own refusal, which its view flashes.
@@ -223,6 +223,8 @@ NOT_OPERATIONS = {
     "app.networks.services.allocate": STEP + " (sell_subscription)",
     "app.networks.services.allocate_address": STEP + " (sell_subscription with the addresses it had elsewhere)",
     "app.networks.services.release": STEP + " (change_status: termination)",
+    "app.networks.ipv6.allocate_prefixes": STEP + " (sell_subscription)",
+    "app.networks.ipv6.release_prefixes": STEP + " (change_status: termination)",
     "app.notifications.services.queue_mail": STEP + " (the outbox of an operation's message)",
     "app.notifications.services.queue_mails": STEP + " (the outbox of the cycle's warnings)",
     "app.portal.services.log_in": "the subscriber's own login, authenticated by the portal password",
@@ -277,6 +279,8 @@ READ_ONLY = {
     "app.invoices.services": "invoice_for issuer_details issuer_key may_invoice place_of_issue split_vat",
     "app.networks.services": "address_listing address_page find_in_network first_free_address holder_visible "
                              "matching_networks network_errors normalize_mac parse_cidr",
+    "app.networks.ipv6": "first_free_slot holding_condition parse_address parse_prefix pool_errors "
+                         "subscriptions_holding wanted",
     "app.notifications.templates": "check edited kind_of register_kind render sources",
     "app.organizer.services": "asks_mac checked_mac may_plan technicians_for unplanned_count unplanned_tasks "
                               "day_plan may_add_tasks may_cancel_task may_change_task may_mark_steps may_report_faults may_work_on "
