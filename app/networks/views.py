@@ -115,6 +115,10 @@ IPV6_ALLOCATION_LABELS = {
     "kind": _l("Kind"),
     "subscription_id": _l("Subscription"),
     "allocated_at": _l("Allocated on"),
+    # The allocation's bookkeeping, shown in the LOG beside the prefix it stands for.
+    "slot": _l("Place in the pool"),
+    "first_key": _l("Range start (number)"),
+    "last_key": _l("Range end (number)"),
 }
 IPV6_KIND_CHOICES = [(LINK, _l("Link: a /64 per subscriber (Framed-IPv6-Prefix)")),
                      (DELEGATED, _l("Delegated: a /56 or /60 per subscriber's router (Delegated-IPv6-Prefix)"))]

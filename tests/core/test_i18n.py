@@ -16,8 +16,9 @@ CATALOG = ROOT / "translations" / "bg" / "LC_MESSAGES" / "messages.po"
 # access server, as Bulgarian operators call it; FTP and the FREEFTP module, named so in the original too).
 # Names the office reads as they are: file formats on the export buttons (CSV, Excel, PDF) among them.
 ALLOWED_LATIN = {"English", "LOG", "BIC", "IBAN", "BG", "IP", "NAS", "CSV", "Excel", "PDF", "FTP", "FREEFTP"}
-# Brands written so in Bulgarian too: the payment system's name is read as a whole, never as its parts.
-ALLOWED_NAMES = ("ePay.bg", "EasyPay")
+# Brands written so in Bulgarian too: the payment system's name is read as a whole, never as its parts;
+# IPv6 likewise ("IPv6 пулове").
+ALLOWED_NAMES = ("ePay.bg", "EasyPay", "IPv6")
 
 
 def _catalog():
