@@ -47,6 +47,9 @@ class StoredFileChunk(Model):
     number = Column(Integer, primary_key=True, autoincrement=False)
     data = Column(LargeBinary, nullable=False)
 
+    def __str__(self):
+        return f"{self.file_id}/{self.number}"
+
 
 def save(stream, name, kind, operator_id=None, dealer_id=None):
     """Stores what `stream` (a binary file object) holds under `name`, a chunk at a time. Flushes; the caller's

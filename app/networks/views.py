@@ -164,9 +164,11 @@ class Ipv6PoolView(BillingModelView):
 def register(appbuilder):
     register_entity(Network, _l("Network"), LABELS)
     register_entity(IpAllocation, _l("IP address"), ALLOCATION_LABELS)
-    register_entity(Ipv6Pool, _l("IPv6 pool"), IPV6_LABELS, value_labels={"kind": IPV6_KIND_CHOICES})
+    # first_key/last_key are the prefix's range as numbers (for the search): the LOG shows the prefix instead.
+    register_entity(Ipv6Pool, _l("IPv6 pool"), IPV6_LABELS, value_labels={"kind": IPV6_KIND_CHOICES},
+                    hidden=("first_key", "last_key"))
     register_entity(Ipv6Allocation, _l("IPv6 prefix"), IPV6_ALLOCATION_LABELS,
-                    value_labels={"kind": IPV6_KIND_CHOICES})
+                    value_labels={"kind": IPV6_KIND_CHOICES}, hidden=("first_key", "last_key"))
     appbuilder.add_view(NetworkView, "Networks", label=_l("Networks"), icon="fa-sitemap",
                         **in_menu("Catalog"))
     appbuilder.add_view(Ipv6PoolView, "IPv6 pools", label=_l("IPv6 pools"), icon="fa-sitemap",
