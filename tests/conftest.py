@@ -220,3 +220,25 @@ def visible_text(html):
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
     text = re.sub(r"<[^>]+>", " ", html)
     return re.sub(r"\s+", " ", html_module.unescape(text)).strip()
+
+
+class Statements:
+    """The SQL statements the application runs inside `with Statements(app) as seen:`, whitespace folded;
+    `keep(statement)` chooses which are listed (all by default)."""
+
+    def __init__(self, app, keep=None):
+        with app.app_context():
+            self.engine = db.engine
+        self.keep = keep or (lambda _statement: True)
+        self.seen = []
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self.seen
+
+    def __exit__(self, *_exception):
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, connection, cursor, statement, *args):
+        if self.keep(statement):
+            self.seen.append(" ".join(statement.split()))

@@ -2,11 +2,9 @@
 each only for who may see it, and a dealer's operators only their dealer's."""
 from datetime import date, timedelta
 
-import sqlalchemy as sa
-
 from app.core.formatting import local_today
 from app.extensions import db
-from tests.conftest import Browser, visible_text
+from tests.conftest import Browser, Statements, visible_text
 from tests.factories import make_client, make_dealer, make_operator, make_payment, make_service, make_subscription
 
 
@@ -72,25 +70,6 @@ def test_a_dealers_operator_counts_only_the_dealers_subscriptions(app):
     assert number_after(text, "Спрени услуги") == "1"
     assert number_after(text, "Активни с изтекъл платен период") == "0"
     assert "Днес във всички каси 0,00 EUR" in text  # head office's payment is not the dealer's
-
-
-class Statements:
-    """The SQL statements the application runs while counted."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.seen = []
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-        return self.seen
-
-    def __exit__(self, *_exception):
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, connection, cursor, statement, *args):
-        self.seen.append(" ".join(statement.split()))
 
 
 def test_the_counts_are_counted_once_in_a_while_and_say_when(app, admin, monkeypatch):

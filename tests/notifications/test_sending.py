@@ -15,6 +15,7 @@ from app.extensions import db
 from app.notifications import jobs
 from app.notifications.models import FAILED, MAX_ATTEMPTS, Notification
 from app.notifications.sending import BATCH
+from tests.conftest import Statements
 
 ACTOR = SystemActor("тест")
 COUNT = 2 * BATCH + 7  # three batches, the last one short
@@ -94,29 +95,14 @@ def statuses(app):
         return dict(db.session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all())
 
 
-class Statements:
-    """Every SQL statement the engine runs while counted."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.seen = []
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-        return self.seen
-
-    def __exit__(self, *_exception):
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, connection, cursor, statement, *args):
-        if statement.split(None, 1)[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE"):
-            self.seen.append(statement)
+def data_statement(statement):
+    """A statement that reads or writes rows (not BEGIN, SAVEPOINT or the like)."""
+    return statement.split(None, 1)[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE")
 
 
 def test_a_batch_costs_one_claim_and_one_update_and_one_smtp_connection(app, smtp):
     ids = queued(app)
-    with Statements(app) as statements, app.app_context():
+    with Statements(app, keep=data_statement) as statements, app.app_context():
         sent = jobs.send_many(ACTOR, ids)
     assert list(sent.values()) == ["sent"] * COUNT
     assert smtp.recipients() == [address(number) for number in range(COUNT)]
