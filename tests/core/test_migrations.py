@@ -1,5 +1,6 @@
 """The schema comes only from migrations, the same on SQLite and PostgreSQL."""
 import json
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -25,8 +26,13 @@ def _include_object(object, name, type_, reflected, compare_to):
     return not (type_ == "index" and name and name.endswith(("_trgm", "_grams")))
 
 
+# CI runs the SQLite and the PostgreSQL suites side by side on one server: each run's own databases are named apart.
+RUN_SUFFIX = "_pgrun" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres") else ""
+
+
 def fresh_postgres_database(name):
-    """An empty database on the test server, or skip (fail in CI)."""
+    """An empty database on the test server (named for this run), or skip (fail in CI)."""
+    name += RUN_SUFFIX
     admin_url = sa.engine.make_url(POSTGRES_URL)
     try:
         engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
