@@ -58,3 +58,12 @@ def test_an_ordinary_template_fills_as_before(app):
             "a, b|zy|1.50|123|a1|   7|<Иванов & син>|[2]|12|3|abab"
         assert fill("{% set b %}{{ name }}{% endset %}{{ b }}{{ 'x' ~ name }}", {"name": "<b>"}) == \
             "&lt;b&gt;x&lt;b&gt;"
+
+
+def test_a_fill_that_runs_too_long_is_stopped_in_bulgarian(app, monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.05)
+    source = "{% for i in range(90000) %}{{ i ~ i ~ i }}{% endfor %}"  # under the rounds' limit, slower than 0.05 s
+    with app.test_request_context():
+        with pytest.raises(TemplateProblem) as refusal:
+            fill(source, {}, kind="text")
+    assert "попълването на шаблона отнема повече от 0.05 секунди" in str(refusal.value)
