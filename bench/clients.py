@@ -4,20 +4,28 @@
    then app.demo.scale.seed_clients(100,000) — what `flask demo seed
    --clients 100000` runs — timed; then VACUUM ANALYZE.
 2. As the administrator: server time and SQL statements per request for the
-   home page (no client data: the floor of every page), the client list's
-   first page, the one search box (?q=) by phone, ЕГН, IP
-   address, name fragment (rare, medium, common), client number and
-   username, and the card of a client with 2 subscriptions.
+   floor — a panel page that reads no client data (the operator's empty
+   change-password form: login, menu, layout, permission check) —, the home
+   page (its figures cached), the client list's first page, the one search
+   box (?q=) by phone, ЕГН, IP address, name fragment (rare, medium, common),
+   client number and username (one match answers with a redirect to the
+   card: timed to that answer), and the card of a client with 2
+   subscriptions; in rounds of one request of every page in turn (the
+   machine is shared: the floor and the pages over it see the same load),
+   with each page's ratio to the floor and the load average.
 3. The slowest statement of each page, run again under EXPLAIN ANALYZE, with
    the plan's key lines.
 4. What-if, in the bench database only (the application is not changed):
    the pages again with the server's JIT off for the database, then also
    with an index on client (name, id).
 
-Works in its own database, billing_bench_clients on the server of
-BENCH_DATABASE_URL, dropped and created afresh on each run (the database
-the URL names is not touched) and left behind for inspection — as step 4
-leaves it: jit = off and the extra index bench_client_name_id.
+Works in its own database, billing_bench_clients (BENCH_CLIENTS_DB) on the
+server of BENCH_DATABASE_URL, dropped and created afresh on each run (the
+database the URL names is not touched; it must exist) and left behind for
+inspection — as step 4 leaves it: jit = off and the extra index
+bench_client_name_id. BENCH_CLIENTS_REUSE=1 measures that database again
+without seeding (the extra index dropped first); BENCH_CLIENTS_WHAT_IF=0
+leaves step 4 out.
 """
 import ipaddress
 import os

@@ -22,11 +22,6 @@ def capped(monkeypatch):
     monkeypatch.setattr(services, "SEARCH_COUNT_CAP", CAP)
 
 
-def record_count(page):
-    return visible_text(page).split("Брой записи:", 1)[1].split("\n")[0].strip() if "Брой записи:" in visible_text(
-        page) else re.search(r"Брой записи:\s*([^\s<][^<]*)", visible_text(page)).group(1).strip()
-
-
 def listed_names(page):
     return re.findall(r'<a class="client-link" href="[^"]+">([^<]+)</a>', page)
 
