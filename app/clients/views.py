@@ -23,7 +23,16 @@ from app.clients.api import (
     SubscriptionApi,
 )
 from app.clients.models import KINDS, Client, Subscription
-from app.clients.services import client_card, home_figures, mask_egn, record_personal_data_read, search_condition
+from app.clients.services import (
+    MoreThan,
+    among_few,
+    capped_count,
+    client_card,
+    home_figures,
+    mask_egn,
+    record_personal_data_read,
+    search_condition,
+)
 from app.clients.subscriptions import change_status_by_hand, may_read_password, record_password_read
 from app.core.actors import current_operator
 from app.core.formatting import format_date, format_datetime, format_yes_no
@@ -106,7 +115,18 @@ class ClientSearchFilter(BaseFilter):
         if not request:
             return query
         condition = search_condition(request.args.get("q"), by_egn=may_see_personal_data(current_operator()))
-        return query if condition is None else query.filter(condition)
+        if condition is None:
+            return query
+        # The list counts first (ClientListInterface.query_count): a page of few matches reads them by id.
+        found = g.get("client_search_found")
+        if found is not None and not isinstance(found, MoreThan):
+            condition = among_few(condition)
+        return query.filter(condition)
+
+
+def searched():
+    """The list's search box was filled in."""
+    return bool(request and (request.args.get("q") or "").strip())
 
 
 def may_see_personal_data(actor):
@@ -139,6 +159,15 @@ def with_company_name(values):
 class ClientListInterface(ClientInterface):
     """The client list loads each row's service standing and nearest "paid until" with the row (two
     correlated subqueries), not with a query per row."""
+
+    def query_count(self, query, filters=None, select_columns=None):
+        """A search's count stops past SEARCH_COUNT_CAP (app.clients.services.capped_count); the list's own,
+        unsearched, counts every client."""
+        if self.obj is not Client or not searched():
+            return super().query_count(query, filters, select_columns)
+        found = capped_count(self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={}))
+        g.client_search_found = found
+        return found
 
     def apply_all(self, *args, **kwargs):
         query = super().apply_all(*args, **kwargs)

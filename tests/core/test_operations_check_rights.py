@@ -262,8 +262,8 @@ READ_ONLY = {
                              "desk_operators home_takings reachable_operator sees_all_desks totals_difference "
                              "visible_desk",
     "app.catalog.services": "may_sell parameter_errors service_errors stored_speed",
-    "app.clients.services": "card_standing client_card client_errors format_address home_figures mask_egn "
-                            "phone_condition search_condition",
+    "app.clients.services": "among_few capped_count card_standing client_card client_errors format_address "
+                            "home_figures mask_egn phone_condition search_condition",
     "app.clients.subscriptions": "activation_day_errors may_change_status may_read_password sale_errors",
     "app.collectors.services": "address_allowed answer_text check_code check_secret collector_actor "
                                "normalise_addresses parse_cents signature check_merchant_id check_protocol",
