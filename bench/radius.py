@@ -37,14 +37,14 @@ Needs root (apt packages, FreeRADIUS as its own user) and the yardstick folder; 
 """
 import os
 import shutil
-import urllib.request
-from collections import Counter
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
