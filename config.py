@@ -66,6 +66,9 @@ def load_config():
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(_database_url()),
         "REDIS_URL": redis_url,
         "JOB_QUEUE_NAME": os.environ.get("JOB_QUEUE_NAME", "billing"),
+        # A job whose worker has given no sign of life for this long (killed, its machine gone) is queued again
+        # for another worker (worker.py): its unit of work never committed, so running it again is safe.
+        "JOB_ABANDONED_SECONDS": _int("JOB_ABANDONED_SECONDS", 60),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Where the panel and the public pages are reached, for the links in e-mails and on the public
         # pages (app.core.links); never the request's Host header. Default: where `make run` serves.

@@ -27,6 +27,11 @@
    and a server answering faster than radclient reads lost 34 replies a file to the kernel, each a 3 s
    retransmit: FreeRADIUS, slower than radclient, never filled it; ours fell to ~500/s (RADCLIENT_RCVBUF=0
    measures with the default buffer).
+5. Our servers' own counts (each process's metrics side port, RADIUS_METRICS_ADDRESS = the auth port + 1000, +i
+   for process i), scraped before and after each radclient file, are held to radclient's (ScrapedCounts): the
+   accepts and rejects (accounting: acknowledged) the server counted are the ones radclient and the probe got
+   — more only by a retransmit whose first reply the kernel dropped at the client; any other difference ends
+   the bench.
 
 Needs root (apt packages, FreeRADIUS as its own user) and the yardstick folder; takes about 10 minutes.
 """
@@ -38,6 +43,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -186,7 +193,8 @@ def make_mschap_loads(scratch):
 
 def start_ours(database_url, auth_port, acct_port, processes, cache, lean=True):
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench", PYTHONUNBUFFERED="1",
-               CYCLE_SCHEDULE="0", RADIUS_AUTH_CACHE="1" if cache else "0", RADIUS_LEAN="1" if lean else "0")
+               CYCLE_SCHEDULE="0", RADIUS_AUTH_CACHE="1" if cache else "0", RADIUS_LEAN="1" if lean else "0",
+               RADIUS_METRICS_ADDRESS=f"127.0.0.1:{metrics_port(auth_port)}")
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1", "--auth-port",
@@ -233,13 +241,105 @@ class RadclientFailed(SystemExit):
     pass
 
 
-def radclient(files, port, kind, in_flight):
+def metrics_port(auth_port):
+    """The side port (/metrics) of our server on `auth_port`: process i of it serves on this + i."""
+    return auth_port + 1000
+
+
+class CountsDiffer(SystemExit):
+    pass
+
+
+class ScrapedCounts:
+    """What our server counted (billing_radius_requests_total, summed over its processes' side ports and every
+    NAS), scraped before and after each radclient file, held to what radclient's summary and the latency probe
+    got in between.
+
+    The server counts every packet it answered, radclient each request once: a request retransmitted after its
+    reply was lost (the kernel dropped it at the client: Udp RcvbufErrors) is counted twice by the server, once
+    by radclient; so is a probe's request answered after the probe gave up. Those (counted, not told apart)
+    are the only excess allowed; fewer counts, or more than that, end the bench (CountsDiffer). The probe is
+    held between two of its requests while a scrape runs, so its counts are exact (its latencies untouched).
+    """
+
+    def __init__(self, name, auth_port, processes):
+        self.name = name
+        self.ports = [metrics_port(auth_port) + number for number in range(processes)]
+        self.turn = threading.Condition()
+        self.scraping = self.probing = False
+        self.probe = Counter()  # the probe's answers by result, and its timeouts
+
+    def probe_turn(self):
+        """The probe, before each request: waits while a scrape runs."""
+        with self.turn:
+            while self.scraping:
+                self.turn.wait()
+            self.probing = True
+
+    def probe_done(self, code):
+        """The probe, after each request: its answer's code, or None when it timed out."""
+        with self.turn:
+            self.probe[{2: "accept", 3: "reject", None: "timeout"}.get(code, str(code))] += 1
+            self.probing = False
+            self.turn.notify_all()
+
+    def snapshot(self):
+        """(server counts by (port, result), the probe's counts, client socket drops), the probe held meanwhile."""
+        with self.turn:
+            self.scraping = True
+            while self.probing:
+                self.turn.wait()
+        try:
+            return self._scrape(), Counter(self.probe), client_drops()
+        finally:
+            with self.turn:
+                self.scraping = False
+                self.turn.notify_all()
+
+    def _scrape(self):
+        from prometheus_client.parser import text_string_to_metric_families
+
+        counts = Counter()
+        for port in self.ports:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+            if os.environ.get("METRICS_TOKEN"):
+                request.add_header("Authorization", f"Bearer {os.environ['METRICS_TOKEN']}")
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                text = answer.read().decode()
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "billing_radius_requests_total":
+                        counts[sample.labels["port"], sample.labels["result"]] += sample.value
+        return counts
+
+    def check(self, before, path, kind, summary):
+        """Fails the bench unless the server's counts over one radclient file are what the client side got."""
+        (server_before, probe_before, drops_before), (server_after, probe_after, drops_after) = before, self.snapshot()
+        probe = probe_after - probe_before
+        slack = (drops_after - drops_before) + probe["timeout"]
+        if kind == "acct":
+            expected = {("acct", "acknowledged"): summary.get("Accepted", 0)}
+        else:
+            expected = {("auth", "accept"): summary.get("Accepted", 0) + probe["accept"],
+                        ("auth", "reject"): summary.get("Rejected", 0) + probe["reject"]}
+        for key, want in expected.items():
+            counted = server_after[key] - server_before[key]
+            if not want <= counted <= want + slack:
+                raise CountsDiffer(
+                    f"{self.name}: the server's metrics (ports {self.ports}) counted {counted:.0f} {key[0]} "
+                    f"{key[1]} over {path.name}, the client side got {want} (radclient {summary}, probe "
+                    f"{dict(probe)}; {slack} retransmits at most)")
+
+
+def radclient(files, port, kind, in_flight, counts=None):
     """(packets per second over the files, replies dropped at the client's socket); raises RadclientFailed when
-    radclient fails or a request of the files was not accepted (answered, for accounting)."""
+    radclient fails or a request of the files was not accepted (answered, for accounting); with `counts`
+    (ScrapedCounts: our servers), CountsDiffer when the server's metrics differ from radclient's counts."""
     sent = 0
     dropped_before = client_drops()
     started = time.perf_counter()
     for path in files:
+        scraped = counts.snapshot() if counts else None
         result = subprocess.run(["radclient", "-q", "-s", "-r", "3", "-t", "3", "-p", str(in_flight), "-f", str(path),
                                  f"127.0.0.1:{port}", kind, SECRET], capture_output=True, text=True,
                                 env=radclient_env())
@@ -251,6 +351,8 @@ def radclient(files, port, kind, in_flight):
                 f"radclient failed on {path.name} ({kind}, port {port}, {in_flight} in flight): exit "
                 f"{result.returncode}, {answered} answers to {packets} requests, summary {summary}\n"
                 f"{(result.stdout + result.stderr)[-1500:]}")
+        if counts:
+            counts.check(scraped, path, kind, summary)
         sent += packets
     return sent / (time.perf_counter() - started), client_drops() - dropped_before
 
@@ -288,8 +390,8 @@ def client_drops():
         return 0
 
 
-def probe_latencies(port, stop):
-    """One Access-Request at a time while the load runs: the latencies (ms)."""
+def probe_latencies(port, stop, counts=None):
+    """One Access-Request at a time while the load runs: the latencies (ms); its answers told to `counts`."""
     from pyrad import packet as radius_packet
     from pyrad.client import Client, Timeout
 
@@ -304,28 +406,36 @@ def probe_latencies(port, stop):
         user = 1 + (number * 7919) % USERS
         request = client.CreateAuthPacket(code=radius_packet.AccessRequest, User_Name=f"user{user}")
         request["User-Password"] = request.PwCrypt(f"pw{user}")
+        if counts:
+            counts.probe_turn()
         started = time.perf_counter()
         try:
-            client.SendPacket(request)
+            reply = client.SendPacket(request)
         except Timeout:
+            if counts:
+                counts.probe_done(None)
             latencies.append(6000.0)
             continue
         latencies.append((time.perf_counter() - started) * 1000)
+        if counts:
+            counts.probe_done(reply.code)
     return latencies
 
 
-def measure(name, auth_port, acct_port, auth_files, acct_files, mschap_files, in_flight):
+def measure(name, auth_port, acct_port, auth_files, acct_files, mschap_files, in_flight, processes=None):
+    """One target's figures; `processes` (ours: how many) has its metrics held to radclient's counts."""
+    counts = ScrapedCounts(name, auth_port, processes) if processes else None
     stop = threading.Event()
     latencies = []
-    probe = threading.Thread(target=lambda: latencies.extend(probe_latencies(auth_port, stop)))
+    probe = threading.Thread(target=lambda: latencies.extend(probe_latencies(auth_port, stop, counts)))
     probe.start()
     try:
-        auth_rate, auth_lost = radclient(auth_files, auth_port, "auth", in_flight)
+        auth_rate, auth_lost = radclient(auth_files, auth_port, "auth", in_flight, counts)
     finally:
         stop.set()
         probe.join()
-    acct_rate, acct_lost = radclient(acct_files, acct_port, "acct", in_flight)
-    mschap_rate, mschap_lost = radclient(mschap_files, auth_port, "auth", in_flight)
+    acct_rate, acct_lost = radclient(acct_files, acct_port, "acct", in_flight, counts)
+    mschap_rate, mschap_lost = radclient(mschap_files, auth_port, "auth", in_flight, counts)
     p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies or [0])
     return {"name": name, "p": in_flight, "auth": auth_rate, "auth_lost": auth_lost, "acct": acct_rate,
             "acct_lost": acct_lost, "mschap": mschap_rate, "mschap_lost": mschap_lost, "p99_ms": p99}
@@ -356,8 +466,8 @@ def main():
     try:
         for round_number in range(ROUNDS):
             for in_flight in IN_FLIGHT:
-                for name, auth, acct, *_settings in targets:
-                    result = measure(name, auth, acct, auth_files, acct_files, mschap_files, in_flight)
+                for name, auth, acct, processes, *_settings in targets:
+                    result = measure(name, auth, acct, auth_files, acct_files, mschap_files, in_flight, processes)
                     result["round"] = round_number
                     results.append(result)
                     print(f"round {round_number + 1}, {in_flight} in flight, {name}: auth {result['auth']:.0f}/s "
