@@ -279,14 +279,15 @@ class RadiusServer:
             self._answer_logins(auth_requests, started)
         if acct_requests:
             replies = self._safely(self._account, acct_requests, metrics.ACCT)
-            self._answer(self.acct_socket, replies)
+            # Counted before they are sent: whoever has the answer finds it in the metrics already.
             metrics.replied(metrics.ACCT, replies, self.nas_name)
+            self._answer(self.acct_socket, replies)
             metrics.BATCH_SECONDS.labels(metrics.ACCT).observe(time.monotonic() - started)
 
     def _answer_logins(self, requests, started):
         replies = self._safely(self._authorise, requests, metrics.AUTH)
-        self._answer(self.auth_socket, replies)
         metrics.replied(metrics.AUTH, replies, self.nas_name)
+        self._answer(self.auth_socket, replies)
         metrics.BATCH_SECONDS.labels(metrics.AUTH).observe(time.monotonic() - started)
 
     def _receive_changes(self):
