@@ -57,4 +57,6 @@ def test_online_finds_a_subscriber_by_an_address_inside_their_delegated_prefix(l
     body = page.inner_text("body")
     assert "Брой записи: 1" in body and f"\t{username}\t" in body, body
     assert page.input_value("#filter_form input[name$=_framed_ipv6_address]") == address  # kept for the next search
+    page.click("text=Търсене")  # the panel open again, the address in view beside the row it found
+    page.wait_for_selector("#filter_form input[name$=_framed_ipv6_address]", state="visible")
     desk_screenshot(page, "online-ipv6-search")
