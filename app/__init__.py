@@ -12,6 +12,7 @@ from app import models  # noqa: F401  every module's models, before mappers are 
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
 from app.billing import wiring as billing_wiring
+from app.clients import wiring as clients_wiring
 from app.core import (api_language, errors, formatting, forms, headers, health, metrics, openapi, pages, queue,
                       transaction)
 from app.core import cli as core_cli
@@ -33,7 +34,8 @@ CLI_MODULES = ("security", "protection", "billing", "radius", "freeftp", "demo",
 # What the modules plug in whatever the process (panel, worker, RADIUS, FTP): each wiring.py's init(app)
 # connects the module's receivers and registers its periodic jobs. In this order, as the menu's: receivers
 # of one event run in the order they were connected.
-WIRING = (organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring, epay_wiring)
+WIRING = (clients_wiring, organizer_wiring, billing_wiring, invoices_wiring, notifications_wiring, radius_wiring,
+          epay_wiring)
 
 
 class _AppBuilderWithoutViews(AppBuilder):

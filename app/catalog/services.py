@@ -4,7 +4,7 @@ from sqlalchemy import inspect
 
 from app.catalog.models import MONTH_FIXED, MONTH_FLOATING, USERNAME_TYPES
 from app.core.errors import FieldErrors
-from app.core.events import send, service_parameter_checked, speed_changed
+from app.core.events import send, service_ipv6_changed, service_parameter_checked, speed_changed
 from app.extensions import db
 from app.security.rights import may_access
 
@@ -60,15 +60,19 @@ def parameter_errors(parameter):
     return errors
 
 
-def update_service(actor, service, **fields):
-    """Change a service of the catalog; a new download or upload speed sends speed_changed. Flushes.
+def update_service(actor, service, notices=None, **fields):
+    """Change a service of the catalog; a new download or upload speed sends speed_changed, a change of its IPv6
+    (given or not, the delegated prefix's size) service_ipv6_changed: its subscriptions get their prefixes in
+    the same transaction (app.clients.subscriptions.give_service_prefixes). Flushes.
 
-    The old speed is the stored one, whatever the adapter did first: the
+    The old values are the stored ones, whatever the adapter did first: the
     REST API loads the body into the record before it calls this, the panel
     does not (`stored_speed`). Raises FieldErrors and keeps nothing when a
-    rule refuses.
+    rule refuses. `notices`, a list, receives what the operator is to be told (how many subscriptions got
+    prefixes).
     """
     old_speed = stored_speed(service)  # before anything here may flush the record
+    old_ipv6 = stored_values(service, "ipv6", "ipv6_delegated_length")
     if not may_access(actor, "can_edit", "Service"):
         raise FieldErrors({"name": [gettext("You do not have the right to change services.")]})
     with db.session.no_autoflush:
@@ -82,15 +86,26 @@ def update_service(actor, service, **fields):
     if new_speed != old_speed:
         # Subscribers online keep their old speed until RADIUS tells their NAS (CoA).
         send(speed_changed, actor, service=service, old=old_speed, new=new_speed)
+    if (bool(service.ipv6), service.ipv6_delegated_length if service.ipv6 else None) != \
+            (bool(old_ipv6[0]), old_ipv6[1] if old_ipv6[0] else None):
+        told = send(service_ipv6_changed, actor, service=service)
+        if notices is not None:
+            notices.extend(told)
     return service
 
 
 def stored_speed(service):
     """(download, upload) of the service as stored, not as changed in this unit of work and not flushed yet."""
+    return stored_values(service, "download_kbps", "upload_kbps")
+
+
+def stored_values(service, *names):
+    """The values of these fields of the service as stored, not as changed in this unit of work and not flushed
+    yet."""
     state = inspect(service)
     with db.session.no_autoflush:
         def stored(name):
             history = state.attrs[name].history
             return history.deleted[0] if history.deleted else getattr(service, name)
 
-        return stored("download_kbps"), stored("upload_kbps")
+        return tuple(stored(name) for name in names)

@@ -1,3 +1,4 @@
+from flask import flash
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
@@ -7,7 +8,7 @@ from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
-from app.catalog.services import PARAMETER_MAKES, parameter_errors, service_errors
+from app.catalog.services import PARAMETER_MAKES, parameter_errors, service_errors, update_service
 from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck
@@ -176,6 +177,14 @@ class ServiceView(BillingModelView):
     }
     record_errors = staticmethod(service_errors)
     operations = SERVICE_OPERATIONS
+
+    def update_record(self, actor, item, values):
+        """update_service, and what it tells the operator (the subscriptions that got IPv6 prefixes) shown."""
+        notices = []
+        record = update_service(actor, item, notices=notices, **values)
+        for notice in notices:
+            flash(notice, "info")
+        return record
     formatters_columns = {
         "month_type": _choice_label(MONTH_TYPES),
         "username_type": _choice_label(USERNAME_TYPES),

@@ -141,10 +141,16 @@ def phone_condition(text):
     return Client.phone_digits.contains(key, autoescape=True)
 
 
+# Other modules' lookups of client ids by an IPv6 address typed in the search, each a function of the address
+# giving a SELECT of client ids (RADIUS: the addresses its NAS report for the sessions open now), set when they
+# are wired (app.radius.wiring).
+IPV6_LOOKUPS = []
+
+
 def search_condition(text, by_egn=True):
     """SQL condition finding clients by name (its words or their fragments, in any order), phone (in any
     of its written forms: app.core.phones), client number, ЕГН/ЕИК, IP address (IPv4, or IPv6 inside a
-    subscriber's prefix), username or block
+    subscriber's prefix or inside what their NAS reports for a session open now), username or block
     ("бл. 105") — one box for all.
 
     `by_egn` False for an operator who may not see personal data: a search by ЕГН would tell them whose
@@ -194,6 +200,8 @@ def search_condition(text, by_egn=True):
     if ipv6 is not None:
         # Any address inside a subscriber's prefix (their link's /64 or their delegated /56 or /60).
         elsewhere.append(select(Subscription.client_id).where(Subscription.id.in_(subscriptions_holding(ipv6))))
+        # Or inside what a NAS reported for a session open now (the NAS assigns from its own pool).
+        elsewhere.extend(lookup(ipv6) for lookup in IPV6_LOOKUPS)
     block = re.fullmatch(r"бл\.?\s*(\S+)", text, flags=re.IGNORECASE)
     if block:
         elsewhere.append(

@@ -10,7 +10,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
+from sqlalchemy import select
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
@@ -21,7 +22,7 @@ from app.core.events import send, subscription_sold, subscription_status_changed
 from app.core.formatting import format_date, local_today, office_language
 from app.core.validators import InvalidValue, parse_day
 from app.extensions import db
-from app.networks.ipv6 import NoFreePrefix, allocate_prefixes, release_prefixes
+from app.networks.ipv6 import NoFreePrefix, allocate_prefixes, give_service_prefixes as give_prefixes, release_prefixes
 from app.networks.services import AddressRefused, NoFreeAddress, allocate, allocate_address, normalize_mac, release
 from app.security import permissions
 from app.security.rights import may, may_access
@@ -317,3 +318,32 @@ def announce_status_change(actor, subscription, old_status):
     send(subscription_status_changed, actor, subscription=subscription, old_status=old_status,
          new_status=subscription.status, reason=subscription.status_reason)
 
+
+
+def give_service_prefixes(actor, service, **_details):
+    """service_ipv6_changed's receiver: a service's subscriptions sold before its IPv6 changed (given, its
+    delegated prefix's size, taken away) get their prefixes now, in the edit's transaction — all of them or,
+    when a pool has too few free, none and the edit is refused (the message under the field). The pools are
+    locked as at a sale (app.networks.ipv6.give_service_prefixes), so no prefix is given twice, and a sale of the
+    service committing meanwhile is either seen here or reads the new sizes (it waits on the service's row).
+    Subscriptions online get them at their next login. Returns what the operator is told."""
+    holders = select(Subscription.id).where(Subscription.service_id == service.id,
+                                            Subscription.status != TERMINATED)
+    try:
+        given, gave_back = give_prefixes(service, holders)
+    except NoFreePrefix as refusal:
+        field = "ipv6_delegated_length" if service.ipv6_delegated_length else "ipv6"
+        raise FieldErrors({field: [str(refusal)]}) from None
+    told = []
+    if given:
+        told.append(ngettext("%(num)d subscription of the service got its IPv6 prefixes; it gets them at its "
+                             "next login.",
+                             "%(num)d subscriptions of the service got their IPv6 prefixes; they get them at "
+                             "their next login.", given))
+    if gave_back:
+        told.append(ngettext("%(num)d subscription gave back IPv6 prefixes the service no longer gives.",
+                             "%(num)d subscriptions gave back IPv6 prefixes the service no longer gives.",
+                             gave_back))
+    if not given and not gave_back:
+        told.append(gettext("No subscription of the service needed new IPv6 prefixes."))
+    return " ".join(told)

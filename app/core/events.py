@@ -28,6 +28,7 @@ subscription_status_changed = _events.signal("subscription-status-changed")
 subscription_frozen = _events.signal("subscription-frozen")
 # service=Service whose download/upload speed changed, old=(down, up), new=(down, up)
 speed_changed = _events.signal("speed-changed")
+service_ipv6_changed = _events.signal("service-ipv6-changed")
 # parameter=ServiceParameter about to be stored (panel or API); a receiver returns {field: [message]} of what it
 # refuses (RADIUS: an attribute its dictionary does not know, a second speed), or nothing
 service_parameter_checked = _events.signal("service-parameter-checked")

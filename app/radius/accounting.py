@@ -43,6 +43,7 @@ from app.clients.models import Subscription
 from app.core.api_language import N_
 from app.core.formatting import format_date, local_time
 from app.extensions import db
+from app.networks.ipv6 import prefix_keys
 from app.radius.models import Nas, RadiusSession
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ FRAMED_IP_LENGTH, CALLING_STATION_LENGTH = _COLUMNS.framed_ip.type.length, _COLU
 CAUSE_LENGTH, NAS_PORT_LENGTH = _COLUMNS.stop_cause.type.length, _COLUMNS.nas_port.type.length
 IPV6_COLUMNS = {"Framed-IPv6-Prefix": "framed_ipv6_prefix", "Delegated-IPv6-Prefix": "delegated_ipv6_prefix",
                 "Framed-IPv6-Address": "framed_ipv6_address"}
+# The same as ranges of keys, which the search finds an address inside by (app.networks.ipv6.inside_condition).
+IPV6_KEY_COLUMNS = ("ipv6_link_first_key", "ipv6_link_last_key", "ipv6_delegated_first_key",
+                    "ipv6_delegated_last_key")
 
 
 @dataclass
@@ -315,9 +319,18 @@ def new_session(event, subscription_id):
     return {"nas_id": event.nas_id, "acct_session_id": event.session_id, "username": event.username,
             "subscription_id": subscription_id, "framed_ip": event.framed_ip,
             "calling_station_id": event.calling_station_id, "nas_port": event.nas_port,
-            **{column: getattr(event, column) for column in IPV6_COLUMNS.values()}, "started_at": started,
-            "updated_at": event.at, "stopped_at": None, "stop_cause": None, "input_bytes": 0, "output_bytes": 0,
-            "session_time": 0}
+            **{column: getattr(event, column) for column in IPV6_COLUMNS.values()},
+            **ipv6_keys(event.framed_ipv6_prefix, event.delegated_ipv6_prefix, event.framed_ipv6_address),
+            "started_at": started, "updated_at": event.at, "stopped_at": None, "stop_cause": None, "input_bytes": 0,
+            "output_bytes": 0, "session_time": 0}
+
+
+def ipv6_keys(framed_prefix, delegated_prefix, framed_address):
+    """{key column: value} of a session's IPv6 as its NAS reports it: the link's range (its prefix, else the /64
+    of its address) and the delegated prefix's; None where it reports none (or one that does not read)."""
+    link = prefix_keys(framed_prefix) or prefix_keys(framed_address) or (None, None)
+    delegated = prefix_keys(delegated_prefix) or (None, None)
+    return dict(zip(IPV6_KEY_COLUMNS, (*link, *delegated)))
 
 
 def advance(session, event):
@@ -336,9 +349,13 @@ def advance(session, event):
         session["calling_station_id"] = event.calling_station_id
     if event.nas_port and not session["nas_port"]:
         session["nas_port"] = event.nas_port
+    reported = False
     for column in IPV6_COLUMNS.values():
         if getattr(event, column) and not session[column]:
-            session[column] = getattr(event, column)
+            session[column] = reported = getattr(event, column)
+    if reported:  # an address first reported by an Interim: its keys too
+        session.update(ipv6_keys(session["framed_ipv6_prefix"], session["delegated_ipv6_prefix"],
+                                 session["framed_ipv6_address"]))
     if event.status == STOP and session["stopped_at"] is None:
         session["stopped_at"] = max(event.at, session["started_at"])
         session["stop_cause"] = event.cause
@@ -360,7 +377,8 @@ def close_sessions_of(event, sessions, fresh):
 # What a session row holds besides its key, and what a new one is written with: the one list both databases'
 # statements are made from.
 COLUMNS = ("username", "subscription_id", "framed_ip", "calling_station_id", "nas_port", "started_at", "updated_at",
-           "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time", *IPV6_COLUMNS.values())
+           "stopped_at", "stop_cause", "input_bytes", "output_bytes", "session_time", *IPV6_COLUMNS.values(),
+           *IPV6_KEY_COLUMNS)
 INSERTED = ("nas_id", "acct_session_id", *COLUMNS)
 # The casts PostgreSQL's VALUES list needs to assign them to typed columns, read from the model (a varchar's
 # length left out: a cast to varchar(n) would cut silently, and event_of has cut already).

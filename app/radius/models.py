@@ -100,6 +100,12 @@ class RadiusSession(Model):
     framed_ipv6_prefix = Column(String(43))
     delegated_ipv6_prefix = Column(String(43))
     framed_ipv6_address = Column(String(39))
+    # The same as ranges of keys (app.networks.ipv6.prefix_keys), which the search finds an address inside by:
+    # the link (its prefix, else its address's /64) and the delegated prefix. Filled by the accounting.
+    ipv6_link_first_key = Column(BigInteger)
+    ipv6_link_last_key = Column(BigInteger)
+    ipv6_delegated_first_key = Column(BigInteger)
+    ipv6_delegated_last_key = Column(BigInteger)
     calling_station_id = Column(String(50))
     # NAS-Port-Id, else NAS-Port, as the accounting reports it: a redial from the same device comes on it again.
     nas_port = Column(String(50))
@@ -124,6 +130,14 @@ class RadiusSession(Model):
         # Who holds an address now (the portal's walled-garden page): the open sessions only.
         Index("ix_radius_session_open_ip", "framed_ip", postgresql_where=text("stopped_at IS NULL"),
               sqlite_where=text("stopped_at IS NULL")),
+        # Who had an IPv6 address (the online page, the sessions and the client search): the sessions that report
+        # any, by their ranges' first keys (app.networks.ipv6.inside_condition: one index probe per prefix length).
+        Index("ix_radius_session_ipv6_link", "ipv6_link_first_key",
+              postgresql_where=text("ipv6_link_first_key IS NOT NULL"),
+              sqlite_where=text("ipv6_link_first_key IS NOT NULL")),
+        Index("ix_radius_session_ipv6_delegated", "ipv6_delegated_first_key",
+              postgresql_where=text("ipv6_delegated_first_key IS NOT NULL"),
+              sqlite_where=text("ipv6_delegated_first_key IS NOT NULL")),
         {"extend_existing": True},
     )
 

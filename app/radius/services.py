@@ -4,7 +4,7 @@ import ipaddress
 from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, union
 
 from app.audit.models import LogEntry
 from app.audit.services import record_event
@@ -13,6 +13,7 @@ from app.billing.models import DailyTraffic
 from app.clients.models import Subscription
 from app.core.formatting import local_today, utcnow
 from app.extensions import db
+from app.networks.ipv6 import inside_condition, subscriptions_holding
 from app.radius.accounting import silent_since
 from app.radius.models import (
     ACK,
@@ -157,3 +158,33 @@ def walled_garden_subscription(address, now=None):
         return None
     return db.session.scalar(select(Subscription).where(Subscription.id == session.subscription_id,
                                                         usable.walled_garden_condition(local_today())))
+
+
+def sessions_holding_ipv6(address, open_only=False):
+    """SQL: the ids of the sessions (`open_only`: open now) of a subscriber holding this IPv6 address — inside
+    the link's /64 or the delegated prefix handed to their subscription (app.networks.ipv6), or inside what the
+    NAS reported for the session (its prefixes, or its address's /64).
+
+    Each part is its own indexed lookup joined with UNION (one OR over them would read every session)."""
+    session = RadiusSession
+
+    def where(*conditions):
+        return select(session.id).where(*conditions, *([session.stopped_at.is_(None)] if open_only else []))
+
+    return union(
+        where(session.subscription_id.in_(subscriptions_holding(address))),
+        where(inside_condition(session.ipv6_link_first_key, session.ipv6_link_last_key, address)),
+        where(inside_condition(session.ipv6_delegated_first_key, session.ipv6_delegated_last_key, address)),
+    )
+
+
+def clients_with_ipv6_session(address):
+    """SQL: the ids of the clients online now with this IPv6 address inside what their NAS reported (the client
+    search, app.clients.services.SEARCH_LOOKUPS; the prefixes handed to subscriptions it finds itself)."""
+    session = RadiusSession
+    return select(Subscription.client_id).join(session, session.subscription_id == Subscription.id).where(
+        session.id.in_(union(
+            select(session.id).where(session.stopped_at.is_(None), inside_condition(
+                session.ipv6_link_first_key, session.ipv6_link_last_key, address)),
+            select(session.id).where(session.stopped_at.is_(None), inside_condition(
+                session.ipv6_delegated_first_key, session.ipv6_delegated_last_key, address)))))

@@ -2,6 +2,7 @@
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import false
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -14,6 +15,8 @@ from app.core.scoping import DealerScopedView
 from app.core.views import BillingInterface, BillingModelView, ReadOnlyModelView
 from app.radius.auth import WALLED_GARDEN_MESSAGE
 from app.radius.models import CISCO, JUNIPER, MIKROTIK, OTHER, Nas, RadiusSession
+from app.networks.ipv6 import parse_address as parse_ipv6_address
+from app.radius.services import sessions_holding_ipv6
 from app.radius.services import card_radius, format_bytes, may_read_secret, nas_errors, record_secret_read
 
 VENDOR_CHOICES = [(MIKROTIK, "MikroTik"), (CISCO, "Cisco"), (JUNIPER, "Juniper"), (OTHER, _l("Other"))]
@@ -114,6 +117,41 @@ class OpenSessions(BaseFilter):
         return query.filter(self.model.stopped_at.is_(None))
 
 
+class HoldsIpv6Filter(BaseFilter):
+    """The sessions of a subscriber holding the typed IPv6 address: inside the prefixes handed to their
+    subscription or inside what their NAS reported (app.radius.services.sessions_holding_ipv6). Something that is
+    not an IPv6 address lists nothing."""
+
+    name = _l("Holds the address (inside the prefix)")
+    arg_name = "ipv6"
+    open_only = False
+
+    def apply(self, query, value):
+        if isinstance(value, (list, tuple)):  # the list page passes the address's values
+            value = value[0] if value else None
+        address = parse_ipv6_address(value if isinstance(value, str) else None)
+        if address is None:
+            return query.filter(false())
+        return query.filter(self.model.id.in_(sessions_holding_ipv6(address, open_only=self.open_only)))
+
+
+class HoldsIpv6OpenFilter(HoldsIpv6Filter):
+    open_only = True  # the online page: its lookups read the open sessions only
+
+
+class Ipv6Search:
+    """A session list searched by an IPv6 address (as "IPv6 address"): the one filter HoldsIpv6Filter."""
+
+    ipv6_filter = HoldsIpv6Filter
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Offered (search filters) and applied (FAB reads an address's filter by its index among all filters).
+        found = [self.ipv6_filter("framed_ipv6_address", self.datamodel)]
+        self._filters.get_search_filters()["framed_ipv6_address"] = found
+        self._filters._all_filters["framed_ipv6_address"] = found
+
+
 SESSION_LABELS = {
     "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"), "nas": _l("NAS"),
     "started_at": _l("Since"), "updated_at": _l("Last report"), "traffic": _l("Traffic ↓ / ↑"),
@@ -131,7 +169,7 @@ SESSION_FORMATTERS = {
 }
 
 
-class OnlineView(DealerScopedView, ReadOnlyModelView):
+class OnlineView(Ipv6Search, DealerScopedView, ReadOnlyModelView):
     """Who is online now: the open sessions, newest first (a dealer's operators see their clients')."""
 
     datamodel = BillingInterface(RadiusSession)
@@ -147,14 +185,16 @@ class OnlineView(DealerScopedView, ReadOnlyModelView):
     list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "updated_at", "traffic"]
     show_columns = ["username", "client_name", "framed_ip", *IPV6_COLUMNS, "calling_station_id", "nas",
                     "acct_session_id", "started_at", "updated_at", "traffic"]
-    search_columns = ["username", "framed_ip", "framed_ipv6_prefix", "delegated_ipv6_prefix", "nas", "service",
-                      "dealer", "calling_station_id"]
+    # framed_ipv6_address: any IPv6 address inside the subscriber's prefixes (Ipv6Search).
+    search_columns = ["username", "framed_ip", "framed_ipv6_address", "nas", "service", "dealer",
+                      "calling_station_id"]
+    ipv6_filter = HoldsIpv6OpenFilter
     order_columns = ["username", "framed_ip", "started_at", "updated_at"]
     base_order = ("started_at", "desc")
     formatters_columns = SESSION_FORMATTERS
 
 
-class SessionsView(DealerScopedView, ReadOnlyModelView):
+class SessionsView(Ipv6Search, DealerScopedView, ReadOnlyModelView):
     """Every session, open and ended, newest first: a subscription's history (the card links here)."""
 
     datamodel = BillingInterface(RadiusSession)
@@ -168,7 +208,8 @@ class SessionsView(DealerScopedView, ReadOnlyModelView):
     show_columns = ["username", "client_name", "framed_ip", *IPV6_COLUMNS, "calling_station_id", "nas",
                     "acct_session_id", "started_at", "updated_at", "stopped_at", "stop_cause", "duration", "traffic"]
     # The subscription by its number (the card's link), not a drop-down of every subscription.
-    search_columns = ["subscription_id", "username", "framed_ip", "nas", "started_at", "calling_station_id"]
+    search_columns = ["subscription_id", "username", "framed_ip", "framed_ipv6_address", "nas", "started_at",
+                      "calling_station_id"]
     order_columns = ["username", "started_at", "stopped_at"]
     base_order = ("started_at", "desc")
     formatters_columns = SESSION_FORMATTERS

@@ -225,6 +225,9 @@ NOT_OPERATIONS = {
     "app.networks.services.release": STEP + " (change_status: termination)",
     "app.networks.ipv6.allocate_prefixes": STEP + " (sell_subscription)",
     "app.networks.ipv6.release_prefixes": STEP + " (change_status: termination)",
+    "app.networks.ipv6.give_service_prefixes": STEP + " (update_service, through service_ipv6_changed)",
+    "app.clients.subscriptions.give_service_prefixes": "service_ipv6_changed's receiver: a step of update_service, "
+                                                       "which checks the right",
     "app.notifications.services.queue_mail": STEP + " (the outbox of an operation's message)",
     "app.notifications.services.queue_mails": STEP + " (the outbox of the cycle's warnings)",
     "app.portal.services.log_in": "the subscriber's own login, authenticated by the portal password",
@@ -261,7 +264,7 @@ READ_ONLY = {
     "app.cashdesk.services": "closing_of closing_totals day_payments day_totals desk_collectors desk_day "
                              "desk_operators home_takings reachable_operator sees_all_desks totals_difference "
                              "visible_desk",
-    "app.catalog.services": "may_sell parameter_errors service_errors stored_speed",
+    "app.catalog.services": "may_sell parameter_errors service_errors stored_speed stored_values",
     "app.clients.services": "among_few capped_count card_standing client_card client_errors format_address "
                             "home_figures mask_egn phone_condition search_condition",
     "app.clients.subscriptions": "activation_day_errors may_change_status may_read_password sale_errors",
@@ -279,7 +282,8 @@ READ_ONLY = {
     "app.invoices.services": "invoice_for issuer_details issuer_key may_invoice place_of_issue split_vat",
     "app.networks.services": "address_listing address_page find_in_network first_free_address holder_visible "
                              "matching_networks network_errors normalize_mac parse_cidr",
-    "app.networks.ipv6": "first_free_slot holding_condition parse_address parse_prefix pool_errors "
+    "app.networks.ipv6": "aligned_keys inside_condition prefix_keys "
+                         "first_free_slot holding_condition parse_address parse_prefix pool_errors "
                          "subscriptions_holding wanted",
     "app.notifications.templates": "check edited kind_of register_kind render sources",
     "app.organizer.services": "asks_mac checked_mac may_plan technicians_for unplanned_count unplanned_tasks "
@@ -294,7 +298,8 @@ READ_ONLY = {
                            "notice_body_shown own_daily_traffic own_notices",
     "app.protection.services": "address_allowed allowed_networks check_list_keeps_operator_in "
                                "networks_after_change normalise_network",
-    "app.radius.services": "card_radius format_bytes may_read_secret nas_errors walled_garden_subscription",
+    "app.radius.services": "clients_with_ipv6_session sessions_holding_ipv6 "
+                           "card_radius format_bytes may_read_secret nas_errors walled_garden_subscription",
     "app.reports.services": "age_label cash_desk debtors online revenue service_movement services traffic "
                             "traffic_per_day",
     "app.reports.exports": "describe export_columns export_progress filter_pairs list_view may_export "
