@@ -2,9 +2,11 @@
 
 Seeds BENCH_CYCLE_DB (default billing_bench_cycle_profile) once with BENCH_PROFILE_CLIENTS clients (default
 33,334, ~50,000 subscriptions) when it has no subscriptions yet, sets up bench/cycle.py's worst day, selects
-its candidates, then runs CHUNKS chunks (default 3) of 1,000 in this process, each its own unit of work, the
-first under cProfile (top functions printed). Jobs go to a throwaway queue on Redis BENCH_REDIS_URL (nothing
-runs them): the chunk's own cost, without the e-mail it queues.
+its candidates, then runs BENCH_PROFILE_CHUNKS chunks (default 3) of 1,000 in this process, each its own unit
+of work, chunk number BENCH_PROFILE_CHUNK (default 1: the first pays for imports and caches) under cProfile
+(top functions printed, unless BENCH_PROFILE_QUIET=1; the profile is left in /tmp/cycle_chunk.prof). With
+BENCH_PROFILE_STATEMENTS=1, each chunk's statements by kind, with their count and time. Jobs go to a throwaway
+queue on Redis BENCH_REDIS_URL (nothing runs them): the chunk's own cost, without the e-mail it queues.
 """
 import cProfile
 import os
