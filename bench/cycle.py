@@ -20,10 +20,18 @@
 Works in its own database, billing_bench_cycle on the server of
 BENCH_DATABASE_URL (recreated each run; BENCH_CYCLE_DB names another), and on
 Redis BENCH_REDIS_URL. BENCH_CYCLE_STEPS="33334" measures fewer steps (clients
-added per step, comma-separated).
+added per step, comma-separated). BENCH_CYCLE_KEEP=1 keeps a database seeded
+before (its migrations brought up to date) and measures it as it is, seeding nothing.
+
+Beside the wall times: the CPU seconds of the worker processes (user + system,
+both together, from the kernel's accounting of this process's children) and of
+this process (the selection, and aiosmtpd when it receives the mail) — the
+figures a neighbour's load changes least — and of the PostgreSQL backends serving the
+workers (read from /proc every 0.2 s: a lower bound; the server must be on this machine).
 """
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -38,12 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
-from bench.networks import build_app, fresh_database  # noqa: E402
+from bench.networks import SERVER_URL, build_app, fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_CYCLE_DB = os.environ.get("BENCH_CYCLE_DB", "billing_bench_cycle")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 STEPS = tuple(int(step) for step in os.environ.get("BENCH_CYCLE_STEPS", "33334,33333,33333").split(","))
+KEEP = os.environ.get("BENCH_CYCLE_KEEP") == "1"
 # The worst day's e-mails: to an outbox folder ("0"), through aiosmtpd ("1"), or both, one run after the other.
 MAIL_MODES = {"0": (False,), "1": (True,), "both": (False, True)}[os.environ.get("BENCH_CYCLE_SMTP", "0")]
 MESSAGE_ID = re.compile(rb"^Message-ID: *(\S+)", re.M | re.I)
@@ -144,6 +153,8 @@ def run_day(app, database_url, day, outbox, smtp=False):
     queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"
     app.config["JOB_QUEUE_NAME"] = queue
     app.extensions["billing_queue"] = None
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
     started, started_wall = time.perf_counter(), time.time()
     with app.app_context():
         with unit_of_work():
@@ -161,13 +172,16 @@ def run_day(app, database_url, day, outbox, smtp=False):
     workers = [subprocess.Popen([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                for _ in range(WORKERS)]
-    run_done = None
+    run_done, backends = None, {}
     while any(worker.poll() is None for worker in workers):
         if run_done is None and count(app, f"SELECT count(*) FROM billing_run WHERE id = {run_id} "
                                            "AND status <> 'running'"):
             run_done = time.perf_counter()
+        _sample_backends(app, backends)
         time.sleep(0.2)
     drained = time.perf_counter()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own_after = resource.getrusage(resource.RUSAGE_SELF)
     if controller is not None:
         controller.stop()
     for worker in workers:
@@ -189,18 +203,53 @@ def run_day(app, database_url, day, outbox, smtp=False):
         last_mail = max((path.stat().st_mtime - started_wall + started for path in written), default=None)
     return {"selected": selected, "select_s": selected_at - started, "run_s": run_done - started,
             "drained_s": drained - started, "effects": effects, "status": status, "mails": mails,
-            "last_mail_s": (last_mail - started) if last_mail else None}
+            "last_mail_s": (last_mail - started) if last_mail else None,
+            "workers_cpu_s": _cpu(children_after) - _cpu(children_before),
+            "postgres_cpu_s": sum(backends.values()),
+            "bench_cpu_s": _cpu(own_after) - _cpu(own_before)}
+
+
+def _cpu(usage):
+    return usage.ru_utime + usage.ru_stime
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _sample_backends(app, backends):
+    """The CPU seconds so far of each PostgreSQL backend on the bench's database but this process's (the
+    workers'), read from /proc: the server is on this machine. Sampled every 0.2 s, so a backend's last
+    0.2 s before its worker exits may be missed (a lower bound)."""
+    from app.extensions import db
+
+    with app.app_context():
+        pids = db.session.scalars(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+        db.session.remove()
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        backends[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
 def main():
-    database_url = fresh_database(BENCH_CYCLE_DB)
+    if KEEP:
+        database_url = sa.engine.make_url(SERVER_URL).set(database=BENCH_CYCLE_DB) \
+            .render_as_string(hide_password=False)
+    else:
+        database_url = fresh_database(BENCH_CYCLE_DB)
     app = build_app(database_url)
     app.config["REDIS_URL"] = REDIS_URL
     subscriptions_total = 0
     print(f"billing cycle bench on {BENCH_CYCLE_DB}, {WORKERS} workers (worker.py --burst), Redis {REDIS_URL}, "
           f"load {os.getloadavg()}")
-    for step, clients in enumerate(STEPS):
-        seconds = seed_step(app, clients, first=step == 0)
+    for step, clients in enumerate(STEPS[:1] if KEEP else STEPS):
+        if KEEP:
+            seconds, clients = 0, 0
+        else:
+            seconds = seed_step(app, clients, first=step == 0)
         run_sql(app, "VACUUM ANALYZE")
         subscriptions_total = count(app, "SELECT count(*) FROM subscription")
         live = count(app, "SELECT count(*) FROM subscription WHERE status IN ('active', 'suspended')")
@@ -216,7 +265,9 @@ def main():
             print(f"worst day {WORST_DAY:%d.%m.%Y}, mail {'through aiosmtpd' if smtp else 'to the outbox'} "
                   f"(load {os.getloadavg()[0]:.1f}): {worst['selected']} selected in {worst['select_s']:.2f} s; "
                   f"run done in {worst['run_s']:.1f} s ({worst['status']}), last e-mail written at "
-                  f"{worst['last_mail_s'] or 0:.1f} s, workers done at {worst['drained_s']:.1f} s")
+                  f"{worst['last_mail_s'] or 0:.1f} s, workers done at {worst['drained_s']:.1f} s; CPU: workers "
+                  f"{worst['workers_cpu_s']:.1f} s, their PostgreSQL backends {worst['postgres_cpu_s']:.1f} s, "
+                  f"this process {worst['bench_cpu_s']:.1f} s")
             print(f"  effects {total_effects}: {worst['effects']}; {worst['mails']} e-mails; "
                   f"{1000 * worst['run_s'] / max(total_effects, 1):.2f} ms per effect (run), "
                   f"{1000 * worst['drained_s'] / max(total_effects, 1):.2f} ms per effect (with mail)")
@@ -226,7 +277,8 @@ def main():
         with tempfile.TemporaryDirectory() as outbox:
             quiet = run_day(app, database_url, QUIET_DAY, outbox)
         print(f"quiet day {QUIET_DAY:%d.%m.%Y}: {quiet['selected']} selected; run done in {quiet['run_s']:.2f} s, "
-              f"queue drained in {quiet['drained_s']:.2f} s (includes starting {WORKERS} worker processes)")
+              f"queue drained in {quiet['drained_s']:.2f} s (includes starting {WORKERS} worker processes); CPU: "
+              f"workers {quiet['workers_cpu_s']:.1f} s")
 
 
 if __name__ == "__main__":

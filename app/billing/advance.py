@@ -81,8 +81,12 @@ def use_advance(ledger, subscription, done):
             part = min(available, left)
             if part <= 0:
                 continue
+            # Both rows with the same keys, written with the table's INSERT (app.billing.cycle.Chunk.write): one
+            # multi-row statement (the ORM's bulk INSERT splits rows by the keys not None, one statement a row
+            # here: 400 a chunk).
             ledger.allocations += [
-                {"payment_id": payment_id, "kind": ADVANCE, "amount_eur": -part},
+                {"payment_id": payment_id, "kind": ADVANCE, "subscription_id": None, "periods": None,
+                 "paid_until_before": None, "paid_until_after": None, "amount_eur": -part},
                 {"payment_id": payment_id, "kind": PAID_PERIODS, "subscription_id": subscription.id, "periods": 1,
                  "paid_until_before": before, "paid_until_after": end, "amount_eur": part},
             ]
@@ -146,6 +150,6 @@ def spend_advance(actor, subscription, day=None):
     with office_language():
         use_advance(ledger, subscription, done)
     if ledger.allocations:
-        db.session.execute(insert(PaymentAllocation), ledger.allocations)
+        db.session.execute(insert(PaymentAllocation.__table__), ledger.allocations)
     db.session.flush()
     return len(done) - before

@@ -346,7 +346,7 @@ class Chunk:
         """Stores what the rules decided, set-based; returns the number of effects."""
         self.changes.write()
         if self.allocations:
-            db.session.execute(insert(PaymentAllocation), self.allocations)
+            db.session.execute(insert(PaymentAllocation.__table__), self.allocations)
         if self.effects:
             # The uniqueness constraint is the last word if two runs ever got this far with one subscription.
             db.session.execute(insert(CycleEffect), self.effects)

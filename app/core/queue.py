@@ -83,7 +83,8 @@ def get_queue(app=None):
     return queue
 
 
-def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, job_timeout=None, **kwargs):
+def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, job_timeout=None, first=False,
+            **kwargs):
     """Run `func(actor, *args, **kwargs)` as a background job.
 
     `func` is a module-level function, given as the function itself (never
@@ -104,6 +105,11 @@ def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, jo
 
     `job_timeout` (seconds): how long a worker lets the job run before it
     stops it (RQ's default is 180 s; an import of 50,000 rows takes minutes).
+
+    With `first`, the job goes to the front of the queue: the next free
+    worker takes it before the jobs queued earlier (the e-mails of a billing
+    cycle's chunk go out while the run's other chunks wait, not after all of
+    them).
     """
     if unit_has_written():
         # Before the commit the job could run without what it is about, or
@@ -124,9 +130,10 @@ def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, jo
         else:
             entry[0](*entry[1:])
         return None
+    options = {"at_front": True} if first else {}
     if job_timeout:
-        return queue.enqueue(*entry, job_timeout=job_timeout)
-    return queue.enqueue(*entry)
+        options["job_timeout"] = job_timeout
+    return queue.enqueue(*entry, **options)
 
 
 class BackgroundJobs(threading.Thread):

@@ -45,5 +45,7 @@ def queue_mails(actor, messages):
     if not messages:
         return []
     ids = list(db.session.scalars(insert(Notification).returning(Notification.id), messages))
-    after_commit(enqueue, send_many, actor, ids)
+    # At the front of the queue: a cycle's chunk's warnings go out as the chunk commits, while the run's later
+    # chunks wait their turn, rather than all after the last chunk (RQ takes jobs in order).
+    after_commit(enqueue, send_many, actor, ids, first=True)
     return ids

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import create_app
 from app.audit.models import LogEntry
 from app.audit.jobs import record_heartbeat
-from app.core.queue import enqueue
+from app.core.queue import enqueue, get_queue
 from app.extensions import db
 from tests.conftest import REDIS_URL, app_config, unavailable
 
@@ -78,3 +78,19 @@ def test_worker_refuses_to_start_without_redis(database_url):
     )
     assert worker.returncode != 0
     assert "REDIS_URL" in worker.stderr
+
+
+def test_a_job_queued_first_goes_before_the_jobs_waiting(app, database_url):
+    """The e-mails of a billing cycle's chunk (queue_mails) are taken before the run's chunks still waiting."""
+    connection = redis_or_skip()
+    queue_name = f"billing-test-{uuid.uuid4().hex[:8]}"
+    queued_app = create_app(app_config(database_url, REDIS_URL=REDIS_URL, JOB_QUEUE_NAME=queue_name))
+    with queued_app.app_context():
+        queue = get_queue()
+        try:
+            waiting = [enqueue(record_heartbeat, None, f"chunk {number}") for number in range(2)]
+            first = enqueue(record_heartbeat, None, "mail", first=True)
+            assert queue.job_ids == [first.id] + [job.id for job in waiting]
+        finally:
+            queue.empty()
+    assert connection.llen(f"rq:queue:{queue_name}") == 0
