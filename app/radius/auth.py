@@ -1,8 +1,8 @@
 """Access-Request: who may log in to the network, and with which address and speed.
 
-A batch of requests is answered with one query per table for all its
-usernames (app.radius.server batches them), so the database sees a few
-indexed reads per batch, not per packet; on PostgreSQL the server keeps
+A batch of requests is answered with one statement for all its usernames
+(app.radius.server batches them; `batch_statement`), so the database sees
+one round trip per batch, not per packet; on PostgreSQL the server keeps
 them all in memory instead (AuthCache), current to the millisecond.
 
 Accepted: an active, not frozen subscription of a RADIUS-type service,
