@@ -56,7 +56,8 @@ from bench.networks import SERVER_URL, build_app, fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 YARDSTICK = ROOT.parent / "shared" / "yardsticks" / "freeradius"
-BENCH_DB = "billing_bench_radius"
+BENCH_DB = os.environ.get("BENCH_RADIUS_DB", "billing_bench_radius")
+REUSE = os.environ.get("BENCH_RADIUS_REUSE") == "1"  # the seeded databases of an earlier run (reuse_seeded)
 SECRET = "testing123"
 USERS = 100_000
 ROUNDS = 3
@@ -130,6 +131,27 @@ def seed_ours():
     run_sql(app, "VACUUM ANALYZE")
     print(f"ours: {users} RADIUS subscriptions (clients seeded in {seconds:.0f} s)")
     return database_url
+
+
+def reuse_seeded():
+    """BENCH_RADIUS_REUSE=1: the databases a previous run seeded (BENCH_RADIUS_DB, `radius`), their sessions and
+    radacct emptied, so the run starts as a fresh one would (the seeding takes 5–10 minutes); None when
+    they are not there."""
+    server = sa.engine.make_url(SERVER_URL)
+    engine = sa.create_engine(server.set(database=BENCH_DB))
+    try:
+        with engine.begin() as connection:
+            users = connection.scalar(sa.text("SELECT count(*) FROM subscription WHERE username LIKE 'user%'"))
+            connection.execute(sa.text("DELETE FROM radius_session"))
+        psql("radius", "TRUNCATE radacct; TRUNCATE radpostauth;", user="radius", password="radpass")
+    except (sa.exc.DBAPIError, subprocess.CalledProcessError):
+        return None
+    finally:
+        engine.dispose()
+    if users != USERS:
+        return None
+    print(f"ours: {users} RADIUS subscriptions (reused: BENCH_RADIUS_REUSE)")
+    return server.set(database=BENCH_DB).render_as_string(hide_password=False)
 
 
 def seed_freeradius():
@@ -446,8 +468,11 @@ def main():
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: apt-get install freeradius freeradius-postgresql freeradius-utils "
                              "postgresql-client")
-    database_url = seed_ours()
-    seed_freeradius()
+    print(f"load average at the start: {' / '.join(f'{load:.1f}' for load in os.getloadavg())}", flush=True)
+    database_url = reuse_seeded() if REUSE else None
+    if database_url is None:
+        database_url = seed_ours()
+        seed_freeradius()
     scratch = Path(tempfile.mkdtemp(prefix="bench-radius-"))
     os.chmod(scratch, 0o755)
     auth_files, acct_files = make_loads(scratch)
@@ -479,7 +504,8 @@ def main():
         freeradius.terminate()
         for process in ours:
             os.killpg(process.pid, 15)
-    print("\nmedians of", ROUNDS, "rounds:")
+    print(f"\nload average at the end: {' / '.join(f'{load:.1f}' for load in os.getloadavg())}")
+    print("medians of", ROUNDS, "rounds:")
     for in_flight in IN_FLIGHT:
         base = {}
         for name, *_rest in targets:

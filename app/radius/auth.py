@@ -1,8 +1,8 @@
 """Access-Request: who may log in to the network, and with which address and speed.
 
-A batch of requests is answered with one query per table for all its
-usernames (app.radius.server batches them), so the database sees a few
-indexed reads per batch, not per packet; on PostgreSQL the server keeps
+A batch of requests is answered with one statement for all its usernames
+(app.radius.server batches them; `batch_statement`), so the database sees
+one round trip per batch, not per packet; on PostgreSQL the server keeps
 them all in memory instead (AuthCache), current to the millisecond.
 
 Accepted: an active, not frozen subscription of a RADIUS-type service,
@@ -39,7 +39,7 @@ import logging
 
 from flask import current_app
 from pyrad import packet as radius_packet
-from sqlalchemy import select, true
+from sqlalchemy import BigInteger, Date, Integer, bindparam, cast, literal_column, null, select, true, union_all
 
 from app.billing import usable
 from app.billing.models import SubscriptionFreeze
@@ -50,7 +50,7 @@ from app.extensions import db
 from app.networks.models import DELEGATED, LINK, IpAllocation, Ipv6Allocation
 from app.networks.services import normalize_mac
 from app.radius import attributes, lean, mschap, simultaneous
-from app.radius.models import CISCO, MIKROTIK
+from app.radius.models import CISCO, MIKROTIK, Nas, RadiusSession
 
 log = logging.getLogger(__name__)
 RADIUS_TYPE = "radius"
@@ -60,21 +60,27 @@ WALLED_GARDEN_MESSAGE = ("Достъпът Ви е ограничен порад
 REPLY_MESSAGE_OCTETS = 253  # one attribute's value at most; a longer text goes in several Reply-Messages
 
 
-def answer(requests, cache=None, dictionary=None):
+def answer(requests, cache=None, dictionary=None, send=None, connection=None):
     """The encoded replies to a batch of Access-Requests (app.radius.lean.AccessRequest, whichever decoder read
     them): [(bytes, destination)]. With `cache` (an AuthCache) nothing is read from the database; the
-    `dictionary` encodes the attributes (once per subscription and make, see `reply`)."""
-    subscriptions = cache.get_many if cache is not None else load
-    subscriptions = subscriptions({request.username for request in requests} - {None})
+    `dictionary` encodes the attributes (once per subscription and make, see `reply`). `send((bytes,
+    destination))`, when given, is called with each reply as soon as it is made: the NAS (and a client
+    keeping N requests in flight) gets the first answers while the batch's others are being computed.
+    `connection`: where `load` reads without the cache (the server's own, see `load`)."""
+    usernames = {request.username for request in requests} - {None}
+    subscriptions = cache.get_many(usernames) if cache is not None else load(usernames, connection=connection)
     today = local_today()
     interim = int(current_app.config["RADIUS_INTERIM_INTERVAL"])
     replies = []
     for request in requests:
         try:
-            replies.append((reply(request, subscriptions.get(request.username), today, interim, dictionary),
-                            request.source))
+            made = (reply(request, subscriptions.get(request.username), today, interim, dictionary), request.source)
         except Exception:  # noqa: BLE001 — one odd packet must not cost the batch its answers
             log.exception("radius: cannot answer an Access-Request from %s", request.source[0])
+            continue
+        replies.append(made)
+        if send is not None:
+            send(made)
     return replies
 
 
@@ -83,7 +89,7 @@ class AuthData:
 
     __slots__ = ("subscription_id", "username", "service_id", "password", "status", "mac", "download_kbps",
                  "upload_kbps", "addresses", "parameters", "freezes", "encoded", "_mschap_keys", "simultaneous_use",
-                 "sessions", "ipv6_prefix", "delegated_prefix")
+                 "sessions", "ipv6_prefix", "delegated_prefix", "transient")
 
     def __init__(self, row):
         self.subscription_id, self.username, self.service_id = row.id, row.username, row.service_id
@@ -99,12 +105,19 @@ class AuthData:
         self.sessions = []
         self.encoded = {}  # (NAS make, interim interval): the Accept's attribute bytes (app.radius.lean)
         self._mschap_keys = None
+        # Read for one batch (no AuthCache): what is made of it once is kept by content instead, across
+        # batches (`_by_content`), as the cache's entries keep it.
+        self.transient = False
 
     def mschap_keys(self):
         """The password's NT hash and DES keys (MS-CHAP), made once: a changed password comes as a new
-        AuthData (the cache replaces, never changes, an entry)."""
+        AuthData (the cache replaces, never changes, an entry); without the cache, once per password."""
         if self._mschap_keys is None:
-            self._mschap_keys = mschap.PasswordKeys(self.password)
+            if self.transient:
+                self._mschap_keys = _by_content(_KEYS_BY_PASSWORD, self.password,
+                                                lambda: mschap.PasswordKeys(self.password))
+            else:
+                self._mschap_keys = mschap.PasswordKeys(self.password)
         return self._mschap_keys
 
     # The rules are app.billing.usable's, asked of the cached status and freeze days: frozen days are kept as
@@ -120,10 +133,16 @@ class AuthData:
         return usable.in_walled_garden(self.status, self.is_frozen(today))
 
 
-def load(usernames=None, subscription_ids=None):
-    """{username: AuthData} of the RADIUS-type subscriptions with these usernames or ids (all when neither)."""
+def load(usernames=None, subscription_ids=None, connection=None):
+    """{username: AuthData} of the RADIUS-type subscriptions with these usernames or ids (all when neither).
+
+    By usernames (a batch of logins without the cache) it is one statement, `batch_statement`: one round
+    trip to the database, on `connection` when given (app.radius.server's own, in autocommit: no BEGIN,
+    no ROLLBACK either). The others read table by table (the cache's first load reads them whole)."""
     if usernames is not None and not usernames or subscription_ids is not None and not subscription_ids:
         return {}
+    if usernames is not None and subscription_ids is None:
+        return _load_batch(usernames, connection)
     query = (
         select(Subscription.id, Subscription.username, Subscription.password, Subscription.status,
                Subscription.mac_address, Subscription.service_id, Service.download_kbps, Service.upload_kbps,
@@ -181,6 +200,117 @@ def load(usernames=None, subscription_ids=None):
     return found
 
 
+# The columns of `batch_statement`'s rows: each part fills its own and leaves the others NULL.
+_SUBSCRIPTION, _FREEZE, _IPV4, _IPV6, _PARAMETER, _SESSION = range(6)
+
+
+def _batch_columns():
+    session = RadiusSession.__table__.c
+    return {
+        "part": Integer(), "id": Subscription.id.type, "username": Subscription.username.type,
+        "password": Subscription.password.type, "status": Subscription.status.type,
+        "mac_address": Subscription.mac_address.type, "service_id": Subscription.service_id.type,
+        "download_kbps": Service.download_kbps.type, "upload_kbps": Service.upload_kbps.type,
+        "simultaneous_use": Subscription.simultaneous_use.type,
+        "service_simultaneous_use": Service.simultaneous_use.type,
+        "starts_on": SubscriptionFreeze.starts_on.type, "last_day": SubscriptionFreeze.last_day.type,
+        "address": IpAllocation.address.type, "ipv6_kind": Ipv6Allocation.kind.type,
+        "prefix": Ipv6Allocation.prefix.type, "parameter_id": ServiceParameter.id.type,
+        "name": ServiceParameter.name.type, "value": ServiceParameter.value.type,
+        "nas_makes": ServiceParameter.nas_makes.type, "session_id": BigInteger(), "nas_id": session.nas_id.type,
+        "calling_station_id": session.calling_station_id.type, "nas_port": session.nas_port.type,
+        "updated_at": session.updated_at.type, "interim_interval": Nas.interim_interval.type,
+    }
+
+
+def batch_statement():
+    """One SELECT of everything a batch of logins needs (what `load` reads table by table): the
+    subscriptions of the usernames (the expanding parameter `usernames`), their freezes not over by `today`
+    (a parameter), IPv4 addresses, IPv6 prefixes, their services' parameters and their open sessions, as a
+    UNION ALL of rows tagged by `part`. Built once (`_load_batch`): its building and compiling cost more
+    than the database's answer."""
+    columns = _batch_columns()
+    usernames, today = bindparam("usernames", expanding=True), bindparam("today", type_=Date())
+
+    def part(number, **values):
+        values["part"] = literal_column(str(number))
+        return select(*[(values[name] if name in values else cast(null(), kind)).label(name)
+                        for name, kind in columns.items()])
+
+    logins = (select(Subscription.id, Subscription.username, Subscription.password, Subscription.status,
+                     Subscription.mac_address, Subscription.service_id, Service.download_kbps, Service.upload_kbps,
+                     Subscription.simultaneous_use, Service.simultaneous_use.label("service_simultaneous_use"))
+              .join(Service, Service.id == Subscription.service_id)
+              .where(Service.username_type == RADIUS_TYPE, Subscription.username.in_(usernames))
+              .cte("logins"))
+    ids = select(logins.c.id)
+    session = RadiusSession.__table__.c
+    return union_all(
+        part(_SUBSCRIPTION, **{name: logins.c[name] for name in logins.c.keys()}),
+        part(_FREEZE, id=SubscriptionFreeze.subscription_id, starts_on=SubscriptionFreeze.starts_on,
+             last_day=SubscriptionFreeze.last_day)
+        .where(SubscriptionFreeze.subscription_id.in_(ids), usable.not_over(today)),
+        part(_IPV4, id=IpAllocation.subscription_id, address=IpAllocation.address)
+        .where(IpAllocation.subscription_id.in_(ids)),
+        part(_IPV6, id=Ipv6Allocation.subscription_id, ipv6_kind=Ipv6Allocation.kind, prefix=Ipv6Allocation.prefix)
+        .where(Ipv6Allocation.subscription_id.in_(ids)),
+        part(_PARAMETER, service_id=ServiceParameter.service_id, parameter_id=ServiceParameter.id,
+             name=ServiceParameter.name, value=ServiceParameter.value, nas_makes=ServiceParameter.nas_makes)
+        .where(ServiceParameter.service_id.in_(select(logins.c.service_id))),
+        part(_SESSION, id=session.subscription_id, session_id=session.id, nas_id=session.nas_id,
+             calling_station_id=session.calling_station_id, nas_port=session.nas_port, updated_at=session.updated_at,
+             interim_interval=Nas.interim_interval)
+        .select_from(RadiusSession.__table__.join(Nas, Nas.id == session.nas_id))
+        .where(session.stopped_at.is_(None), session.subscription_id.in_(ids)),
+    )
+
+
+_BATCH_STATEMENT = []
+
+
+def _load_batch(usernames, connection=None):
+    if not _BATCH_STATEMENT:
+        _BATCH_STATEMENT.append(batch_statement())
+    rows = (connection or db.session).execute(
+        _BATCH_STATEMENT[0], {"usernames": sorted(usernames), "today": local_today()}).all()
+    if connection is None:
+        db.session.rollback()  # a read-only transaction ends here: no snapshot held between batches
+    by_id = {row.id: AuthData(row) for row in rows if row.part == _SUBSCRIPTION}
+    for data in by_id.values():
+        data.transient = True
+    parameters, addresses = {}, {}
+    for row in rows:
+        part = row.part
+        if part == _SUBSCRIPTION:
+            continue
+        if part == _PARAMETER:
+            parameters.setdefault(row.service_id, []).append((row.parameter_id, row.name, row.value, row.nas_makes))
+            continue
+        data = by_id.get(row.id)
+        if data is None:
+            continue
+        if part == _FREEZE:
+            data.freezes.append((row.starts_on, row.last_day))
+        elif part == _IPV4:
+            addresses.setdefault(row.id, []).append(row.address)
+        elif part == _IPV6:
+            if row.ipv6_kind == LINK:
+                data.ipv6_prefix = row.prefix
+            elif row.ipv6_kind == DELEGATED:
+                data.delegated_prefix = row.prefix
+        elif part == _SESSION:
+            data.sessions.append(simultaneous.OpenSession(
+                row.session_id, row.nas_id, simultaneous.device(row.calling_station_id), row.nas_port,
+                row.updated_at, row.interim_interval))
+    for subscription_id, numbers in addresses.items():
+        by_id[subscription_id].addresses = [str(ipaddress.IPv4Address(number)) for number in sorted(numbers)]
+    for service_id, found in parameters.items():
+        parameters[service_id] = [(name, value, makes) for _id, name, value, makes in sorted(found)]
+    for data in by_id.values():
+        data.parameters = parameters.get(data.service_id, [])
+    return {data.username: data for data in by_id.values()}
+
+
 class AuthCache:
     """Every RADIUS-type subscription's AuthData in memory, kept current by PostgreSQL's LISTEN/NOTIFY.
 
@@ -212,6 +342,13 @@ class AuthCache:
 
     def fileno(self):
         return self.listener.fileno()
+
+    def close(self):
+        """Closes the listening connection (the server stops): never handed back to the pool, it listens."""
+        try:
+            self.pooled.invalidate()
+        except Exception:  # noqa: BLE001 — lost already
+            log.debug("radius auth cache: the notification connection could not be closed", exc_info=True)
 
     def reload_all(self):
         self._replace(load(), everything=True)
@@ -292,7 +429,7 @@ def mschap_matches(login, username, data):
 
 
 def mschap_attributes(login, outcome, data, password_ok, mac_ok, username, nas, request_authenticator):
-    """The Microsoft attributes of the reply to an MS-CHAP login, [(number, value)] (`reply` adds them).
+    """The Microsoft attributes of the reply to an MS-CHAP login, encoded (`reply` adds them).
 
     Accepted (or into the walled garden): MS-CHAP2-Success and the MPPE keys. Rejected: MS-CHAP-Error
     saying why, as Windows shows it — a wrong password (691, may retry), a subscription bound to another
@@ -357,8 +494,8 @@ def reply(request, data, today, interim, dictionary):
             refusal = _REFUSALS[key] = _encoded(dictionary, lambda reply: too_many(reply, data))
         outcome = REJECT
     # MS-CHAP's attributes depend on the request's challenge and authenticator: encoded for each login.
-    own = b"" if login is None else mschap.encode_vendor_attributes(mschap_attributes(
-        login, outcome, data, password_ok, mac_ok, request.username or "", request.nas, request.authenticator))
+    own = b"" if login is None else mschap_attributes(
+        login, outcome, data, password_ok, mac_ok, request.username or "", request.nas, request.authenticator)
     if outcome == REJECT:
         return lean.encode_reply(request, radius_packet.AccessReject, refusal + own)
     if outcome == WALLED_GARDEN:
@@ -372,9 +509,32 @@ def reply(request, data, today, interim, dictionary):
     key = (request.nas.vendor, interim)
     attributes = data.encoded.get(key)
     if attributes is None:
-        attributes = data.encoded[key] = _encoded(
-            dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor, interim))
+        def encode():
+            return _encoded(dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor, interim))
+
+        if data.transient:
+            content = (key, tuple(data.addresses), data.ipv6_prefix, data.delegated_prefix, data.download_kbps,
+                       data.upload_kbps, tuple(data.parameters))
+            attributes = data.encoded[key] = _by_content(_ACCEPTS_BY_CONTENT, content, encode)
+        else:
+            attributes = data.encoded[key] = encode()
     return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
+
+
+# Without the AuthCache: an Accept's attributes by everything they are made of, an MS-CHAP password's keys by
+# the password: a login's next batch finds them (never stale: a change makes another key). At most
+# CONTENT_KEPT each, emptied when full.
+CONTENT_KEPT = 50_000
+_ACCEPTS_BY_CONTENT, _KEYS_BY_PASSWORD = {}, {}
+
+
+def _by_content(kept, key, make):
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= CONTENT_KEPT:
+            kept.clear()
+        found = kept[key] = make()
+    return found
 
 
 def accept_attributes(reply, data, vendor, interim):

@@ -39,6 +39,7 @@ PyCryptodome's DES (tests/radius/test_mschap.py).
 import hashlib
 import hmac
 import os
+import random
 import struct
 
 from Crypto.Hash import MD4
@@ -189,20 +190,53 @@ def _chained_xor(plain, secret, first):
     return cipher
 
 
+_SALT_NUMBERS = random.Random(os.urandom(16))  # a salt needs to be unique, not secret: no system call a login
+
+
 def _salts():
     """Two different salts with the top bit set (RFC 2548: each salt in a packet unique)."""
-    first = int.from_bytes(os.urandom(2), "big") | 0x8000
+    first = _SALT_NUMBERS.getrandbits(16) | 0x8000
     second = first ^ 0x0001
-    return struct.pack("!H", first), struct.pack("!H", second)
+    return _SALT.pack(first), _SALT.pack(second)
+
+
+_SALT = struct.Struct("!H")
+# RFC 3079 3.4's constant tails of the send and receive keys' SHA-1 (the master key comes first).
+_SERVER_SEND_TAIL = SHS_PAD1 + MAGIC_SERVER_SEND + SHS_PAD2
+_SERVER_RECEIVE_TAIL = SHS_PAD1 + MAGIC_CLIENT_SEND + SHS_PAD2
+_ZERO_KEY_TAIL = bytes(15)  # a 16-octet key's padding to two blocks, after its length octet
+
+
+def _vendor_header(number, value_length):
+    return struct.pack("!BBIBB", 26, value_length + 8, MICROSOFT, number, value_length + 2)
+
+
+# The parts of an MS-CHAPv2 Accept that never change: the headers of its fixed-length values, and the policy.
+_SUCCESS_HEADER = _vendor_header(CHAP2_SUCCESS, 43)  # ident, "S=" and 40 hexadecimal digits
+_RECV_KEY_HEADER = _vendor_header(MPPE_RECV_KEY, 34)  # salt, then two encrypted blocks
+_SEND_KEY_HEADER = _vendor_header(MPPE_SEND_KEY, 34)
+_POLICY = (_vendor_header(MPPE_ENCRYPTION_POLICY, 4) + ENCRYPTION_ALLOWED
+           + _vendor_header(MPPE_ENCRYPTION_TYPES, 4) + RC4_40_OR_128)
+
+
+def _key_value(key, secret, request_authenticator, salt):
+    """`salt_encrypt` of a 16-octet key, written out (two blocks): what every MS-CHAPv2 Accept sends twice."""
+    md5 = hashlib.md5
+    first = (int.from_bytes(md5(secret + request_authenticator + salt).digest(), "big")
+             ^ int.from_bytes(b"\x10" + key[:15], "big")).to_bytes(16, "big")
+    second = (int.from_bytes(md5(secret + first).digest(), "big")
+              ^ int.from_bytes(key[15:] + _ZERO_KEY_TAIL, "big")).to_bytes(16, "big")
+    return salt + first + second
 
 
 class MsChap:
     """An MS-CHAP login as the Access-Request carries it."""
 
-    __slots__ = ("version", "challenge", "response")
+    __slots__ = ("version", "challenge", "response", "_hashed")
 
     def __init__(self, version, challenge, response):
         self.version, self.challenge, self.response = version, challenge, response
+        self._hashed = None  # (user name, its ChallengeHash): `verify` makes it, `success` needs it again
 
     @property
     def ident(self):
@@ -214,7 +248,9 @@ class MsChap:
     def _challenge(self, username):
         if self.version == 1:
             return self.challenge
-        return challenge_hash(self.response[2:18], self.challenge, _without_domain(username))
+        if self._hashed is None or self._hashed[0] != username:
+            self._hashed = (username, challenge_hash(self.response[2:18], self.challenge, _without_domain(username)))
+        return self._hashed[1]
 
     def verify(self, username, keys):
         """Whether the NT-Response was made from this password (RFC 2433 A.5, RFC 2759 8.1); `keys` are its
@@ -225,32 +261,38 @@ class MsChap:
         return hmac.compare_digest(expected, self.response[26:50])
 
     def success(self, username, keys, secret, request_authenticator):
-        """[(Microsoft attribute number, value)] of the Access-Accept of a verified login."""
+        """The Microsoft Vendor-Specific attributes' bytes of the Access-Accept of a verified login."""
         nt_response = self.response[26:50]
         hash_hash = keys.hash_hash
         if self.version == 1:
             # LM-Key, NT-Key and padding. The NT-Key is the hash of the hash, not the hash RFC 2548 names:
             # what Windows and every NAS use (RFC 3079 2.4; FreeRADIUS does the same).
             keys = keys.lm_key + hash_hash + bytes(8)
-            return [(CHAP_MPPE_KEYS, password_encrypt(keys, secret, request_authenticator)),
-                    (MPPE_ENCRYPTION_POLICY, ENCRYPTION_ALLOWED), (MPPE_ENCRYPTION_TYPES, RC4_40_OR_128)]
-        answer = authenticator_response(hash_hash, nt_response, self.response[2:18], self.challenge,
-                                        _without_domain(username))
-        send, receive = server_start_keys(master_key(hash_hash, nt_response))
+            return encode_vendor_attributes([(CHAP_MPPE_KEYS, password_encrypt(keys, secret, request_authenticator))]) \
+                + _POLICY
+        # authenticator_response, master_key, server_start_keys and salt_encrypt (each tested on the RFCs'
+        # vectors), written out for the login's path: the ChallengeHash of `verify` reused, one SHA-1 each.
+        sha1 = hashlib.sha1
+        known = hash_hash + nt_response
+        digest = sha1(known + MAGIC_SERVER).digest()
+        answer = sha1(digest + self._challenge(username) + MAGIC_PAD).hexdigest().upper().encode()
+        master = sha1(known + MAGIC_MASTER).digest()[:16]
+        send = sha1(master + _SERVER_SEND_TAIL).digest()[:16]
+        receive = sha1(master + _SERVER_RECEIVE_TAIL).digest()[:16]
         send_salt, receive_salt = _salts()
-        return [(CHAP2_SUCCESS, self.ident + answer),
-                (MPPE_RECV_KEY, salt_encrypt(receive, secret, request_authenticator, receive_salt)),
-                (MPPE_SEND_KEY, salt_encrypt(send, secret, request_authenticator, send_salt)),
-                (MPPE_ENCRYPTION_POLICY, ENCRYPTION_ALLOWED), (MPPE_ENCRYPTION_TYPES, RC4_40_OR_128)]
+        return (_SUCCESS_HEADER + self.ident + b"S=" + answer
+                + _RECV_KEY_HEADER + _key_value(receive, secret, request_authenticator, receive_salt)
+                + _SEND_KEY_HEADER + _key_value(send, secret, request_authenticator, send_salt) + _POLICY)
 
     def failure(self, error):
-        """[(Microsoft attribute number, value)] of the Access-Reject: MS-CHAP-Error (RFC 2759 section 6)."""
+        """The Microsoft Vendor-Specific attribute's bytes of the Access-Reject: MS-CHAP-Error (RFC 2759
+        section 6)."""
         retry = 1 if error == AUTHENTICATION_FAILURE else 0
         text = f"E={error} R={retry}"
         if self.version == 2:
             # A new challenge for the retry, as RFC 2759 requires it present (32 hexadecimal digits).
             text += f" C={os.urandom(16).hex().upper()} V=3"
-        return [(CHAP_ERROR, self.ident + text.encode())]
+        return encode_vendor_attributes([(CHAP_ERROR, self.ident + text.encode())])
 
 
 def read(challenges, v1_responses, v2_responses):

@@ -33,7 +33,9 @@ packet once, per port and NAS: answered (accept, reject, acknowledged, status) o
 
 Several processes may share the ports (SO_REUSEPORT, `--processes`): the
 kernel spreads the NASes over them. SIGTERM (and SIGINT) ends the loop
-after the batch in hand.
+after the batch in hand (its logins answered, its accounting committed and
+acknowledged); `flask radius serve` then closes its connections and exits
+at once (app.radius.cli), without the interpreter's teardown.
 """
 import logging
 import selectors
@@ -171,9 +173,15 @@ class RadiusServer:
         self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request decoded without pyrad
         self.cache = None
         self.next_housekeeping, self.purged_on = 0.0, None
+        # Without the cache on PostgreSQL, a batch of logins is read in one statement on a connection of the
+        # server's own in autocommit: one round trip a batch (no pool check-out, BEGIN or ROLLBACK).
+        self.reader, self.own_reader = None, False
         with app.app_context():
-            if app.config["RADIUS_AUTH_CACHE"] and db.engine.dialect.name == "postgresql":
-                self.cache = auth.AuthCache()
+            if db.engine.dialect.name == "postgresql":
+                if app.config["RADIUS_AUTH_CACHE"]:
+                    self.cache = auth.AuthCache()
+                else:
+                    self.own_reader = True
         self.running = True
 
     def nas_name(self, address):
@@ -215,6 +223,9 @@ class RadiusServer:
                     except DBAPIError:
                         log.exception("radius: the dropped packets' counts could not be logged")
             finally:
+                self._close_reader()
+                if self.cache is not None:
+                    self.cache.close()
                 self.drops.flush(force=True)
                 selector.close()
                 self.auth_socket.close()
@@ -285,6 +296,7 @@ class RadiusServer:
             metrics.BATCH_SECONDS.labels(metrics.ACCT).observe(time.monotonic() - started)
 
     def _answer_logins(self, requests, started):
+        # Each reply leaves as soon as it is made (auth.answer's `send`), not once the batch is done.
         replies = self._safely(self._authorise, requests, metrics.AUTH)
         metrics.replied(metrics.AUTH, replies, self.nas_name)
         self._answer(self.auth_socket, replies)
@@ -305,7 +317,14 @@ class RadiusServer:
     def _authorise(self, requests):
         if self.cache is not None:
             self._receive_changes()  # a change committed before these requests came is in effect for them
-        replies = auth.answer(requests, self.cache, self.dictionary)
+        if self.own_reader and self.reader is None:
+            self.reader = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            replies = auth.answer(requests, self.cache, self.dictionary, send=self._send_login_reply,
+                                  connection=self.reader)
+        except Exception:
+            self._close_reader()  # the next batch reads on a new connection
+            raise
         if len(replies) < len(requests):  # a login that could not be answered (the log says why)
             unanswered = Counter(self.nas_name(request.source[0]) for request in requests)  # as replies are named
             unanswered.subtract(self.nas_name(destination[0]) for _raw, destination in replies)
@@ -381,6 +400,21 @@ class RadiusServer:
             # The fallback decoder: from here on the same login path as `lean.parse`'s requests.
             return lean.from_pyrad(request, nas, source)
         return Request(request, nas, source)
+
+    def _close_reader(self):
+        if self.reader is not None:
+            try:
+                self.reader.close()
+            except Exception:  # noqa: BLE001 — a lost connection: dropped all the same
+                log.debug("radius: the logins' connection could not be closed", exc_info=True)
+            self.reader = None
+
+    def _send_login_reply(self, made):
+        raw, destination = made
+        try:
+            self.auth_socket.sendto(raw, destination)
+        except OSError as error:
+            log.warning("radius reply to %s: %s", destination, error)
 
     @staticmethod
     def _answer(sock, replies):
