@@ -297,9 +297,8 @@ class RadiusServer:
 
     def _answer_logins(self, requests, started):
         # Each reply leaves as soon as it is made (auth.answer's `send`), not once the batch is done.
-        replies = self._safely(self._authorise, requests, metrics.AUTH)
-        metrics.replied(metrics.AUTH, replies, self.nas_name)
-        self._answer(self.auth_socket, replies)
+        # Each is counted just before it leaves (_send_login_reply): whoever has an answer finds it counted.
+        self._safely(self._authorise, requests, metrics.AUTH)
         metrics.BATCH_SECONDS.labels(metrics.AUTH).observe(time.monotonic() - started)
 
     def _receive_changes(self):
@@ -411,6 +410,7 @@ class RadiusServer:
 
     def _send_login_reply(self, made):
         raw, destination = made
+        metrics.replied(metrics.AUTH, (made,), self.nas_name)
         try:
             self.auth_socket.sendto(raw, destination)
         except OSError as error:
