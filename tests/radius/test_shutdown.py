@@ -37,7 +37,8 @@ def _starts(dictionary, count):
     for number in range(count):
         request = radius_packet.AcctPacket(code=radius_packet.AccountingRequest, id=number % 256, secret=SECRET,
                                            dict=dictionary)
-        request["User-Name"] = "ivan"
+        # Another subscriber's sessions: ivan's would count against his Simultaneous-Use and refuse his logins.
+        request["User-Name"] = "gost"
         request["Acct-Status-Type"] = "Start"
         request["Acct-Session-Id"] = f"stop-{number}"
         request["Framed-IP-Address"] = "10.0.0.5"
@@ -49,6 +50,7 @@ def test_sigterm_under_load_stops_within_two_seconds_and_keeps_what_it_acknowled
     with app.app_context():
         nas(require_ma=False)
         subscriber()
+        subscriber("gost", "parola-456")
     server = start_server(app)
     dictionary = load_dictionary()
     logins, starts = _logins(dictionary, 400), _starts(dictionary, 3000)
