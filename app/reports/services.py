@@ -455,7 +455,8 @@ def _debts(actor, filters, today):
         select(Client.client_number, Client.name, func.coalesce(Client.phone, literal("")).label("phone"),
                _address_sql().label("address"),
                func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
-               type_coerce(since, Date).label("since"), cast(func.coalesce(overdue.c.months, 0), Integer).label("months"),
+               type_coerce(since, Date).label("since"),
+               cast(func.coalesce(overdue.c.months, 0), Integer).label("months"),
                fees.label("fees"), open_charges.label("charges"), advance.label("advance"),
                (fees + open_charges - advance).label("due"),
                cast(age, Integer).label("age"), age_group.label("age_group"), cast(label, String).label("age_label"))
