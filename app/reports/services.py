@@ -14,7 +14,22 @@ from decimal import Decimal
 
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Numeric, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy_continuum import version_class, versioning_manager
 
 from app.addresses.models import Block, Neighbourhood
@@ -82,14 +97,12 @@ REVENUE_GROUPS = {
 }
 
 
-def _payment_filters(query, actor, filters, dated=Payment):
+def _payment_filters(query, actor, filters, dated=Payment, day=None):
     """The period (the office's days, both included), dealer, method, type and operator. `dated`: the
     payment whose day and cashier count (the reversal's, when revenue by service takes a reversal back);
-    dealer, method and type are the original payment's."""
-    if filters.get("date_from"):
-        query = query.where(dated.paid_on >= filters["date_from"])
-    if filters.get("date_to"):
-        query = query.where(dated.paid_on <= filters["date_to"])
+    dealer, method and type are the original payment's. `day`: the column of that day (an allocation's
+    copy of its payment's day; by default `dated.paid_on`)."""
+    query = _period_filter(query, filters, dated.paid_on if day is None else day)
     query = _dealer_filter(query, filters, Payment.dealer_id)
     if filters.get("method"):
         query = query.where(Payment.method_id == filters["method"])
@@ -98,6 +111,20 @@ def _payment_filters(query, actor, filters, dated=Payment):
     if filters.get("operator"):
         query = query.where(dated.operator_id == filters["operator"])
     return _scoped(query, actor, Payment.dealer_id)
+
+
+def _period_filter(query, filters, day):
+    if filters.get("date_from"):
+        query = query.where(day >= filters["date_from"])
+    if filters.get("date_to"):
+        query = query.where(day <= filters["date_to"])
+    return query
+
+
+def _reads_the_payment(actor, filters):
+    """Whether the filters (or the actor's dealer) ask about the payment itself, beyond its day."""
+    return (dealer_of(actor) is not None or filters.get("dealer") is not None
+            or any(filters.get(name) for name in ("method", "payment_type", "operator")))
 
 
 # What a revenue report sums per group, first over the payments (grouped by the stored columns alone:
@@ -193,24 +220,35 @@ def _revenue_by_service(actor, filters):
 
     Summed by the service's id and the allocation's kind first, and only those few groups named: PostgreSQL
     then sums in parallel workers, where naming every allocation's row took twice as long (3,000,000
-    payments: 2.2 → 1.1 s)."""
+    payments: 2.2 → 1.1 s). The period is the allocation's own copy of its payment's day (indexed with what
+    is summed): the payments themselves are joined only when a filter asks about them (dealer, method,
+    type, cashier, a dealer's operator); a reversal's allocations are its original's, found from the
+    reversals made in the period."""
+    joined = _reads_the_payment(actor, filters)
     reversal = db.aliased(Payment)
     paid = (select(Subscription.service_id, PaymentAllocation.kind,
                    func.sum(PaymentAllocation.amount_eur).label("eur"), literal(0).label("reversed"))
-            .select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id))
+            .select_from(PaymentAllocation))
+    if joined:
+        paid = paid.join(Payment, Payment.id == PaymentAllocation.payment_id)
     reversed_ = (select(Subscription.service_id, PaymentAllocation.kind,
                         (-func.sum(PaymentAllocation.amount_eur)).label("eur"),
                         (-func.sum(PaymentAllocation.amount_eur)).label("reversed"))
-                 .select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id)
-                 .join(reversal, reversal.reversal_of_id == Payment.id))
+                 .select_from(reversal).join(PaymentAllocation, PaymentAllocation.payment_id == reversal.reversal_of_id)
+                 # said, not only implied by the join: the planner then reads the reversals (1 %) by their index
+                 # instead of every payment of the period
+                 .where(reversal.reversal_of_id.isnot(None)))
+    if joined:
+        reversed_ = reversed_.join(Payment, Payment.id == PaymentAllocation.payment_id)
     parts = []
-    for query, dated in ((paid, Payment), (reversed_, reversal)):
+    for query, dated, day in ((paid, Payment, PaymentAllocation.paid_on), (reversed_, reversal, reversal.paid_on)):
         query = (query.outerjoin(Charge, Charge.id == PaymentAllocation.charge_id)
                  .outerjoin(Subscription, Subscription.id == func.coalesce(PaymentAllocation.subscription_id,
                                                                            Charge.subscription_id)))
         if filters.get("service"):
             query = query.where(Subscription.service_id == filters["service"])
-        query = _payment_filters(query, actor, filters, dated)
+        query = (_payment_filters(query, actor, filters, dated, day) if joined
+                 else _period_filter(query, filters, day))
         parts.append(query.group_by(Subscription.service_id, PaymentAllocation.kind))
     lines = union_all(*parts).subquery()
     key = func.coalesce(Service.name, case((lines.c.kind == ADVANCE, literal("Аванс")),
@@ -293,15 +331,14 @@ def debtors(actor, filters, today=None, page=None):
     address. Oldest debts first: the order the office calls in.
 
     `page` (from 0): that page of DEBTORS_PAGE rows, as the screen shows them; None: every row, as an
-    export writes them. The totals and the age groups are summed in SQL over every debtor either way."""
+    export writes them. The totals and the age groups are summed in SQL over every debtor either way.
+
+    One statement: the debts computed once (a common table expression) give both the rows and the age
+    groups' totals (UNION ALL; the two statements computed every debt twice). The rows come out of SQL as
+    the report shows them (address and age group written there): on PostgreSQL a row is taken as it is,
+    where formatting each in Python cost as much as its query (every debtor, for an export)."""
     today = today or local_today()
-    debts = _debts(actor, filters, today).subquery("debts")
-    totals = _debt_totals(debts)
-    count = sum(group["count"] for group in totals.values())
-    query = select(debts).order_by(debts.c.since, debts.c.client_number)
-    if page is not None:
-        page = min(page, max(count - 1, 0) // DEBTORS_PAGE)  # a page past the end shows the last one
-        query = query.limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE)
+    debts = _debts(actor, filters, today).cte("debts")
     report = Report(
         title=gettext("Debtors"),
         columns=[gettext("Client number"), gettext("Name"), gettext("Phone"), gettext("Address"), gettext("Dealer"),
@@ -309,11 +346,14 @@ def debtors(actor, filters, today=None, page=None):
                  gettext("Fees, EUR"), gettext("Charges, EUR"), gettext("Advance, EUR"), gettext("Due, EUR")],
         numeric={6, 8, 9, 10, 11, 12},
     )
-    for row in db.session.execute(query):
-        fees, open_charges, advance = (_cents(value) for value in (row.fees, row.charges, row.advance))
-        report.rows.append([row.client_number, row.name, row.phone or "", _address(row), row.dealer,
-                            _as_date(row.since), int(row.age), age_label(*AGES[row.age_group]),
-                            int(row.months), fees, open_charges, advance, fees + open_charges - advance])
+    totals, rows = _debts_page(debts, page)
+    count = sum(group["count"] for group in totals.values())
+    if page is not None:
+        last = max(count - 1, 0) // DEBTORS_PAGE
+        if page > last:  # a page past the end shows the last one
+            page = last
+            totals, rows = _debts_page(debts, page)
+    report.rows = rows
     report.total = [gettext("Total"), ngettext("%(num)d client", "%(num)d clients", count), "", "", "", "", "", "",
                     "", *(sum((group[name] for group in totals.values()), ZERO)
                           for name in ("fees", "charges", "advance", "due"))]
@@ -323,6 +363,47 @@ def debtors(actor, filters, today=None, page=None):
     report.page = page
     report.page_size = DEBTORS_PAGE
     return report
+
+
+# The report's row as the debts' columns, in its order; the totals' rows put their figures in the same
+# columns (the group's number in "age_group", its count in "age", its sums in the amounts').
+DEBTOR_COLUMNS = ("client_number", "name", "phone", "address", "dealer", "since", "age", "age_label", "months",
+                  "fees", "charges", "advance", "due")
+
+
+def _debts_page(debts, page):
+    """({age group: totals}, the rows of `page`, or every row) from one statement over the debts."""
+    rows = select(literal(0).label("part"), debts.c.age_group, *(debts.c[name] for name in DEBTOR_COLUMNS))
+    if page is not None:
+        rows = rows.order_by(debts.c.since, debts.c.client_number).limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE)
+        rows = select(rows.subquery("page"))
+    typed = {"since": Date(), "age": Integer(), "months": Integer(), "fees": Numeric(12, 2),
+             "charges": Numeric(12, 2), "advance": Numeric(12, 2), "due": Numeric(12, 2)}
+    blank = {name: cast(null(), typed.get(name, String())).label(name) for name in DEBTOR_COLUMNS}
+    figures = {"age": func.count().label("age"), "fees": func.sum(debts.c.fees).label("fees"),
+               "charges": func.sum(debts.c.charges).label("charges"),
+               "advance": func.sum(debts.c.advance).label("advance")}
+    totals = (select(literal(1).label("part"), debts.c.age_group,
+                     *(figures.get(name, blank[name]) for name in DEBTOR_COLUMNS))
+              .group_by(debts.c.age_group))
+    both = union_all(rows, totals).subquery("both")
+    query = select(both).order_by(both.c.part, both.c.since, both.c.client_number)
+    sums = {index: {"count": 0, "fees": ZERO, "charges": ZERO, "advance": ZERO, "due": ZERO}
+            for index in range(len(AGES))}
+    found = []
+    exact = db.session.get_bind().dialect.name == "postgresql"  # numeric and date, rounded in SQL, as shown
+    for part, group, *row in db.session.connection().execute(query):
+        if part:
+            fees, charges, advance = _cents(row[9]), _cents(row[10]), _cents(row[11])
+            sums[group] = {"count": int(row[6]), "fees": fees, "charges": charges, "advance": advance,
+                           "due": fees + charges - advance}
+        elif exact:
+            found.append(row)
+        else:  # SQLite: dates as text, amounts as floats
+            fees, open_charges, advance = _cents(row[9]), _cents(row[10]), _cents(row[11])
+            found.append(row[:5] + [_as_date(row[5]), int(row[6]), row[7], int(row[8]),
+                                    fees, open_charges, advance, fees + open_charges - advance])
+    return sums, found
 
 
 def _as_date(value):
@@ -359,11 +440,7 @@ def _debts(actor, filters, today):
                       func.min(local_day(Charge.created_at)).label("since"))
                .where(Charge.open_condition()).group_by(Charge.client_id).subquery())
     # Who may owe: clients with periods due, and (unless a service filter asks for subscriptions) clients
-    # who owe open charges only.
-    owing = select(overdue.c.client_id)
-    if not subscription_filters:
-        owing = owing.union(select(charges.c.client_id))
-    owing = owing.subquery()
+    # who owe open charges only — each list computed once (a union of the two computed the periods twice).
     advances = billing_advances(Payment.client_id).subquery()
     since = case((overdue.c.since.is_(None), charges.c.since), (charges.c.since.is_(None), overdue.c.since),
                  (charges.c.since < overdue.c.since, charges.c.since), else_=overdue.c.since)
@@ -373,17 +450,26 @@ def _debts(actor, filters, today):
     advance = func.round(func.coalesce(advances.c.advance, 0), 2)
     age_group = case(*((age <= high, index) for index, (_low, high) in enumerate(AGES) if high),
                      else_=len(AGES) - 1)
+    label = case(*((age_group == index, literal(age_label(*bounds))) for index, bounds in enumerate(AGES)))
     query = (
-        select(Client.client_number, Client.name, Client.phone, Client.address_text, Block.name.label("block"),
-               (Neighbourhood.kind + literal(" ") + Neighbourhood.name).label("neighbourhood"), Client.entrance,
-               Client.floor, Client.apartment, func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
-               since.label("since"), func.coalesce(overdue.c.months, 0).label("months"), fees.label("fees"),
-               open_charges.label("charges"), advance.label("advance"), (fees + open_charges - advance).label("due"),
-               age.label("age"), age_group.label("age_group"))
-        .select_from(owing).join(Client, Client.id == owing.c.client_id)
-        .outerjoin(overdue, overdue.c.client_id == Client.id)
-        .outerjoin(charges, charges.c.client_id == Client.id)
-        .outerjoin(advances, advances.c.client_id == Client.id)
+        select(Client.client_number, Client.name, func.coalesce(Client.phone, literal("")).label("phone"),
+               _address_sql().label("address"),
+               func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
+               type_coerce(since, Date).label("since"),
+               cast(func.coalesce(overdue.c.months, 0), Integer).label("months"),
+               fees.label("fees"), open_charges.label("charges"), advance.label("advance"),
+               (fees + open_charges - advance).label("due"),
+               cast(age, Integer).label("age"), age_group.label("age_group"), cast(label, String).label("age_label"))
+    )
+    if subscription_filters:
+        query = (query.select_from(overdue).join(Client, Client.id == overdue.c.client_id)
+                 .outerjoin(charges, charges.c.client_id == Client.id))
+    else:
+        query = (query.select_from(Client).outerjoin(overdue, overdue.c.client_id == Client.id)
+                 .outerjoin(charges, charges.c.client_id == Client.id)
+                 .where(or_(overdue.c.client_id.isnot(None), charges.c.client_id.isnot(None))))
+    query = (
+        query.outerjoin(advances, advances.c.client_id == Client.id)
         .outerjoin(Dealer, Dealer.id == Client.dealer_id)
         .outerjoin(Block, Block.id == Client.block_id)
         .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
@@ -396,27 +482,18 @@ def _debts(actor, filters, today):
     return _scoped(query, actor, Client.dealer_id)
 
 
-def _debt_totals(debts):
-    """{age group: {count, fees, charges, advance, due}} over every debtor, summed in SQL."""
-    totals = {index: {"count": 0, "fees": ZERO, "charges": ZERO, "advance": ZERO, "due": ZERO}
-              for index in range(len(AGES))}
-    query = (select(debts.c.age_group, func.count(), func.sum(debts.c.fees), func.sum(debts.c.charges),
-                    func.sum(debts.c.advance))
-             .group_by(debts.c.age_group))
-    for group, count, fees, charges, advance in db.session.execute(query):
-        fees, charges, advance = _cents(fees), _cents(charges), _cents(advance)
-        totals[group] = {"count": count, "fees": fees, "charges": charges, "advance": advance,
-                         "due": fees + charges - advance}
-    return totals
+def _address_sql():
+    """The client's address as the card writes it (Client's structured address: neighbourhood, block,
+    entrance, floor, apartment; else the free text), in SQL."""
+    def part(prefix, column):
+        return case((func.coalesce(column, literal("")) != "", literal(f", {prefix} ") + column), else_=literal(""))
 
-
-def _address(row):
-    if row.block:
-        parts = [row.neighbourhood or "", f"бл. {row.block}"]
-        parts += [f"вх. {row.entrance}" if row.entrance else "", f"ет. {row.floor}" if row.floor else "",
-                  f"ап. {row.apartment}" if row.apartment else ""]
-        return ", ".join(part for part in parts if part)
-    return row.address_text or ""
+    neighbourhood = Neighbourhood.kind + literal(" ") + Neighbourhood.name
+    structured = (case((neighbourhood.isnot(None), neighbourhood + literal(", ")), else_=literal(""))
+                  + literal("бл. ") + Block.name + part("вх.", Client.entrance) + part("ет.", Client.floor)
+                  + part("ап.", Client.apartment))
+    return case((func.coalesce(Block.name, literal("")) != "", structured),
+                else_=func.coalesce(Client.address_text, literal("")))
 
 
 # --- Cash desk -----------------------------------------------------------------------------------------
