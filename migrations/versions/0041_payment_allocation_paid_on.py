@@ -4,16 +4,16 @@ Existing allocations get their payment's day (payment.paid_on); new ones get it 
 (app.billing.models: _payment_office_days). Indexed with what revenue by service sums and groups by, so a
 year's allocations are read from the index without joining each to its payment.
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0041
+Revises: 0040
 Create Date: 2026-12-07 16:30:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0040'
-down_revision = '0039'
+revision = '0041'
+down_revision = '0040'
 branch_labels = None
 depends_on = None
 
