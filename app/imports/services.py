@@ -16,22 +16,26 @@ uploaded file): rows, totals, unknown columns.
 """
 import ipaddress
 import re
-from datetime import date
+import secrets
+from datetime import date, timedelta
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.bulk import PendingInserts
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.catalog.models import Service
 from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, PENDING, SUSPENDED, TERMINATED, Client, Subscription
-from app.clients.services import create_client, update_client
-from app.clients.subscriptions import CarriedOver, change_status, change_technical_parameters, sell_subscription
+from app.billing.advance import advance_holders
+from app.clients.services import create_client, new_client, update_client
+from app.clients.subscriptions import (CarriedOver, change_status, change_technical_parameters, sale_errors,
+                                      sell_subscription)
 from app.core.errors import FieldErrors
 from app.core.exports import neutralise
-from app.core.formatting import office_language
+from app.core.formatting import local_today, office_language, utcnow
 from app.core.money import check_amount, format_money, quantize
 from app.core.transaction import discard, finish, writes_so_far
 from app.core.validators import IDENTIFIER_CHECKS, InvalidValue, parse_day
@@ -41,6 +45,7 @@ from app.imports.columns import COLUMNS, HEADERS, REASON_HEADER, map_header, wri
 from app.imports.models import BALANCES, CLIENTS, KINDS, PAYMENTS, SUBSCRIPTIONS, ImportKey
 from app.imports.money import MoneyRows, Refused
 from app.imports.reading import UnreadableFile, read_table
+from app.networks.ipv6 import wanted
 from app.networks.services import AddressRefused, allocate_address, normalize_mac, release
 from app.security import permissions
 from app.security.rights import may
@@ -160,6 +165,7 @@ def _take_chunk(importer, chunk, dry_run):
     known = {}  # row index → its refusal, found by an earlier pass
     for _attempt in range(CHUNK_PASSES):
         results, late = [], None
+        importer.start_chunk()
         before_chunk = {id(obj) for obj in db.session.identity_map.values()}
         for index, (number, values) in enumerate(chunk):
             if index in known:
@@ -177,10 +183,20 @@ def _take_chunk(importer, chunk, dry_run):
             _forget_row(before_chunk)
         if late is None:
             if dry_run:
+                importer.end_chunk()
                 discard()
-            else:
-                finish()
+                return results
+            try:
+                importer.write_chunk()
+            except IntegrityError:
+                # Another process wrote a key, a number or a username meanwhile: the chunk again, a row at a
+                # time, each judged against what is there now.
+                importer.end_chunk()
+                discard()
+                break
+            finish()
             return results
+        importer.end_chunk()
         discard()
         known[late] = results[late]
     return [_take_alone(importer, number, values, dry_run) for number, values in chunk]
@@ -200,7 +216,9 @@ def _forget_row(before_chunk):
 
 
 def _take_alone(importer, number, values, dry_run):
-    """One row as its own unit of work (kept in a run, undone in a dry run or when refused)."""
+    """One row as its own unit of work (kept in a run, undone in a dry run or when refused), through the
+    operations themselves (no set-based write)."""
+    importer.end_chunk()
     importer.unmatched_address = None
     outcome, label, details = judge(importer, number, values)
     if dry_run or outcome == REFUSED:
@@ -276,6 +294,29 @@ class RowImporter(MoneyRows):
         self.seen = {}  # (what, value) → row number
         self.blocks = None  # the neighbourhoods' blocks, read once (app.imports.addresses)
         self.unmatched_address = None  # the row's address when no block matched it (the report lists them)
+        # The chunk's new records, checked row by row and written at its end set-based (app.audit.bulk); None:
+        # each row writes through the operations (a row taken alone).
+        self.pending = None
+        self.pending_keys = []  # (ImportKey row, record)
+        self.pending_numbers, self.pending_usernames = set(), set()
+        self.advances = {}  # client id → holds an advance (read once a client)
+
+    def start_chunk(self):
+        self.pending, self.pending_keys = PendingInserts(), []
+        self.pending_numbers, self.pending_usernames = set(), set()
+
+    def end_chunk(self):
+        self.pending, self.pending_keys = None, []
+        self.pending_numbers, self.pending_usernames = set(), set()
+
+    def write_chunk(self):
+        """The chunk's new records, their versions and LOG, and their import keys: an INSERT per table."""
+        if self.pending is not None and len(self.pending):
+            self.pending.write()
+            now = utcnow()
+            db.session.execute(insert(ImportKey.__table__), [
+                {**row, "record_id": record.id, "imported_at": now} for row, record in self.pending_keys])
+        self.end_chunk()
 
     def note(self, number):
         return f"внос от {self.file_name}, ред {number}"
@@ -327,6 +368,13 @@ class RowImporter(MoneyRows):
         record_event(LogEntry.IMPORT, user=self.actor, entity=record, note=self.note(number))
         db.session.flush()
 
+    def keep_pending(self, key, record, number, fields):
+        """keep() for a record written at the chunk's end."""
+        self.pending_keys.append(({"kind": self.kind, "origin": self.origin, "source_key": key,
+                                   "imported_values": {field: _jsonable(value) for field, value in fields.items()},
+                                   "file_name": self.file_name[:200], "row_number": number}, record))
+        self.pending.event(LogEntry.IMPORT, record, user=self.actor, note=self.note(number))
+
     @staticmethod
     def earlier(model, existing, deleted):
         """The record an earlier run imported from this row; refused, saying `deleted`, when it is gone since."""
@@ -351,6 +399,12 @@ class RowImporter(MoneyRows):
             # The old system's number stays the client's (on the contracts, the bank transfers' reason) when it
             # fits and no other client has it; refused when taken. A database's keys (Ubilling's logins) don't.
             number_kept = key if self.file_format in ("CSV", "XLSX") and len(key) <= CLIENT_NUMBER_LENGTH else None
+            if self.pending is not None:
+                client = new_client(self.actor, dealer=self.dealer, client_number=number_kept,
+                                    number_taken=self.pending_numbers.__contains__, **fields)
+                self.pending_numbers.add(client.client_number)
+                self.keep_pending(key, self.pending.add(client), number, fields)
+                return CREATED, client.name, ""
             client = create_client(self.actor, dealer=self.dealer, client_number=number_kept, **fields)
             self.keep(None, key, client, number, fields)
             return CREATED, client.name, ""
@@ -423,6 +477,8 @@ class RowImporter(MoneyRows):
 
     def new_subscription(self, number, key, fields, client, service):
         status = fields["status"]
+        if self.set_based(fields, client, service):
+            return self.new_subscription_set_based(number, key, fields, client, service)
         carried = CarriedOver(reason=self.note(number), activation_date=fields["activation_date"],
                               paid_until=fields["paid_until"], active=status != PENDING)
         subscription = sell_subscription(
@@ -434,6 +490,56 @@ class RowImporter(MoneyRows):
             change_status(self.actor, subscription, status, self.note(number))
         self.keep(None, key, subscription, number, fields)
         return CREATED, str(subscription), ""
+
+    def set_based(self, fields, client, service):
+        """Whether the sale is written with the chunk (a sale that stays pending or is activated, no addresses,
+        no MAC, a login given, nothing the activation would pay from an advance); else through the operations."""
+        if self.pending is None or fields["status"] not in (ACTIVE, PENDING):
+            return False
+        if fields["mac_address"] or fields["ip_addresses"] or service.ip_count or list(wanted(service)):
+            return False
+        if service.username_type != "none" and not fields["username"]:
+            return False
+        if fields["status"] == ACTIVE:
+            today = local_today()
+            first_unpaid = (fields["paid_until"] + timedelta(days=1) if fields["paid_until"]
+                            else fields["activation_date"] or today)
+            if first_unpaid <= today:
+                if client.id not in self.advances:
+                    self.advances[client.id] = bool(advance_holders([client.id]))
+                if self.advances[client.id]:
+                    return False
+        return True
+
+    def new_subscription_set_based(self, number, key, fields, client, service):
+        """sell_subscription's carried-over sale (and its activation), checked as it checks, written with the
+        chunk: the same record, version and LOG (tests/imports/test_set_based.py)."""
+        username = fields["username"]
+        errors = sale_errors(self.actor, client, service, username)
+        if username and username in self.pending_usernames and "username" not in errors:
+            errors["username"] = [gettext("The username %(username)s is taken.", username=username)]
+        if errors:
+            raise FieldErrors(errors)
+        subscription = Subscription(client_id=client.id, service_id=service.id, status=PENDING,
+                                    username=username or None, password=fields["password"] or None,
+                                    delivery_address=fields["delivery_address"] or None, technology_override=False,
+                                    activation_date=fields["activation_date"], paid_until=fields["paid_until"])
+        if service.username_type != "none":
+            subscription.password = subscription.password or secrets.token_urlsafe(9)
+        label = f"{service.name} — {client.name}"
+        self.pending.add(subscription, label=label)
+        if fields["status"] == ACTIVE:
+            # change_status_as_consequence's activation, in the same unit of work.
+            after = {"status": (PENDING, ACTIVE), "status_reason": (None, self.note(number))}
+            if subscription.activation_date is None:
+                after["activation_date"] = (None, local_today())
+            for field, (_old, new) in after.items():
+                setattr(subscription, field, new)
+            self.pending.changed(subscription, after)
+        if username:
+            self.pending_usernames.add(username)
+        self.keep_pending(key, subscription, number, fields)
+        return CREATED, label, ""
 
     def change_subscription(self, number, subscription, changed):
         """A corrected row: each change through its operation (the days, which no operation sets, directly)."""
