@@ -75,14 +75,11 @@ def create_client(actor, **fields):
 
 def new_client(actor, number_taken=None, **fields):
     """create_client's checked and numbered client, not yet added to the session (an import writes a chunk's
-    new clients set-based: app.audit.bulk.PendingInserts). `number_taken(number)`: also taken besides the
-    database's clients (the numbers of the chunk's clients not written yet). Raises FieldErrors."""
+    new clients set-based: app.audit.bulk.PendingInserts). `number_taken(number)`: whether a number is taken, in
+    place of asking the database (the import's, which knows its chunk's numbers too). Raises FieldErrors."""
     if not may_access(actor, "can_add", "Client"):
         raise FieldErrors({"name": [gettext("You do not have the right to add clients.")]})
-
-    def taken(number):
-        return _number_taken(number) or bool(number_taken and number_taken(number))
-
+    taken = number_taken or _number_taken
     fields.setdefault("kind", INDIVIDUAL)
     number = str(fields.pop("client_number", None) or "").strip()
     if number and taken(number):

@@ -166,6 +166,7 @@ def _take_chunk(importer, chunk, dry_run):
     for _attempt in range(CHUNK_PASSES):
         results, late = [], None
         importer.start_chunk()
+        importer.read_ahead(chunk)
         before_chunk = {id(obj) for obj in db.session.identity_map.values()}
         for index, (number, values) in enumerate(chunk):
             if index in known:
@@ -202,6 +203,11 @@ def _take_chunk(importer, chunk, dry_run):
     return [_take_alone(importer, number, values, dry_run) for number, values in chunk]
 
 
+def _parts(items, size=500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def _forget_row(before_chunk):
     """Lets go of the records a row loaded or wrote, all flushed by now (the chunk's transaction goes on).
 
@@ -219,6 +225,8 @@ def _take_alone(importer, number, values, dry_run):
     """One row as its own unit of work (kept in a run, undone in a dry run or when refused), through the
     operations themselves (no set-based write)."""
     importer.end_chunk()
+    importer.known_keys = importer.known_clients = importer.services = None
+    importer.taken_numbers, importer.taken_usernames = {}, {}
     importer.unmatched_address = None
     outcome, label, details = judge(importer, number, values)
     if dry_run or outcome == REFUSED:
@@ -300,6 +308,48 @@ class RowImporter(MoneyRows):
         self.pending_keys = []  # (ImportKey row, record)
         self.pending_numbers, self.pending_usernames = set(), set()
         self.advances = {}  # client id → holds an advance (read once a client)
+        # The chunk's keys read at its start, one query each (None: each row reads its own): {key: ImportKey or
+        # None}, {client key: Client or None}.
+        self.known_keys = self.known_clients = self.services = None
+        # Of the chunk's client numbers and usernames, those taken in the database: {value: taken}.
+        self.taken_numbers, self.taken_usernames = {}, {}
+
+    def read_ahead(self, chunk):
+        """What the chunk's rows look up, a query or two each instead of one a row: their import keys (and, for
+        subscriptions, their clients, the catalog's services and their usernames taken; for clients, their
+        numbers taken)."""
+        self.known_keys = self.known_clients = self.services = None
+        self.taken_numbers, self.taken_usernames = {}, {}
+        if self.kind not in (CLIENTS, SUBSCRIPTIONS):
+            return
+        keys = {str(values.get("source_key") or "").strip() for _number, values in chunk} - {""}
+        self.known_keys = dict.fromkeys(keys)
+        if self.kind == CLIENTS:
+            self.taken_numbers = dict.fromkeys(keys, False)
+            for part in _parts(sorted(keys)):
+                for number in db.session.scalars(select(Client.client_number).where(Client.client_number.in_(part))):
+                    self.taken_numbers[number] = True
+        else:
+            self.services = db.session.scalars(select(Service).order_by(Service.id)).all()
+            usernames = {str(values.get("username") or "").strip() for _number, values in chunk} - {""}
+            self.taken_usernames = dict.fromkeys(usernames, False)
+            for part in _parts(sorted(usernames)):
+                for username in db.session.scalars(select(Subscription.username).where(
+                        Subscription.username.in_(part))):
+                    self.taken_usernames[username] = True
+        for part in _parts(sorted(keys)):
+            for link in db.session.scalars(select(ImportKey).where(
+                    ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key.in_(part))):
+                self.known_keys[link.source_key] = link
+        if self.kind == SUBSCRIPTIONS:
+            client_keys = {str(values.get("client_key") or "").strip() for _number, values in chunk} - {""}
+            self.known_clients = dict.fromkeys(client_keys)
+            for part in _parts(sorted(client_keys)):
+                links = {record_id: source_key for record_id, source_key in db.session.execute(
+                    select(ImportKey.record_id, ImportKey.source_key).where(
+                        ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key.in_(part)))}
+                for client in db.session.scalars(select(Client).where(Client.id.in_(list(links)))):
+                    self.known_clients[links[client.id]] = client
 
     def start_chunk(self):
         self.pending, self.pending_keys = PendingInserts(), []
@@ -337,8 +387,11 @@ class RowImporter(MoneyRows):
             raise Refused(gettext("The row has no %(column)s.", column=HEADERS[self.kind]["source_key"]))
         self.once("key", key, number, gettext("%(column)s %(key)s is repeated in the file",
                                               column=HEADERS[self.kind]["source_key"], key=key))
-        existing = db.session.scalar(select(ImportKey).where(
-            ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key == key))
+        if self.known_keys is not None and key in self.known_keys:
+            existing = self.known_keys[key]
+        else:
+            existing = db.session.scalar(select(ImportKey).where(
+                ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key == key))
         if self.kind == CLIENTS:
             return self.client_row(number, key, values, existing)
         if self.kind == BALANCES:
@@ -349,9 +402,12 @@ class RowImporter(MoneyRows):
 
     def client_by_key(self, client_key):
         """The client imported with this number (by this file's origin); refused when there is none."""
-        client_link = db.session.scalar(select(ImportKey).where(
-            ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
-        client = db.session.get(Client, client_link.record_id) if client_link is not None else None
+        if self.known_clients is not None and client_key in self.known_clients:
+            client = self.known_clients[client_key]
+        else:
+            client_link = db.session.scalar(select(ImportKey).where(
+                ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
+            client = db.session.get(Client, client_link.record_id) if client_link is not None else None
         if client is None:
             raise Refused(gettext("No client with the number %(key)s has been imported (import the clients first).",
                                   key=client_key))
@@ -367,6 +423,22 @@ class RowImporter(MoneyRows):
         existing.imported_values, existing.file_name, existing.row_number = imported, self.file_name[:200], number
         record_event(LogEntry.IMPORT, user=self.actor, entity=record, note=self.note(number))
         db.session.flush()
+
+    def number_taken(self, number):
+        """A client number taken in the database or by the chunk's clients not written yet."""
+        if number in self.pending_numbers:
+            return True
+        if number in self.taken_numbers:
+            return self.taken_numbers[number]
+        return db.session.scalar(select(Client.id).where(Client.client_number == number).limit(1)) is not None
+
+    def username_taken(self, username):
+        if username in self.pending_usernames:
+            return True
+        if username in self.taken_usernames:
+            return self.taken_usernames[username]
+        return db.session.scalar(select(Subscription.id).where(Subscription.username == username).limit(1)) \
+            is not None
 
     def keep_pending(self, key, record, number, fields):
         """keep() for a record written at the chunk's end."""
@@ -401,7 +473,7 @@ class RowImporter(MoneyRows):
             number_kept = key if self.file_format in ("CSV", "XLSX") and len(key) <= CLIENT_NUMBER_LENGTH else None
             if self.pending is not None:
                 client = new_client(self.actor, dealer=self.dealer, client_number=number_kept,
-                                    number_taken=self.pending_numbers.__contains__, **fields)
+                                    number_taken=self.number_taken, **fields)
                 self.pending_numbers.add(client.client_number)
                 self.keep_pending(key, self.pending.add(client), number, fields)
                 return CREATED, client.name, ""
@@ -515,8 +587,8 @@ class RowImporter(MoneyRows):
         """sell_subscription's carried-over sale (and its activation), checked as it checks, written with the
         chunk: the same record, version and LOG (tests/imports/test_set_based.py)."""
         username = fields["username"]
-        errors = sale_errors(self.actor, client, service, username)
-        if username and username in self.pending_usernames and "username" not in errors:
+        errors = sale_errors(self.actor, client, service, None)  # the username checked here, read ahead
+        if username and self.username_taken(username):
             errors["username"] = [gettext("The username %(username)s is taken.", username=username)]
         if errors:
             raise FieldErrors(errors)
@@ -612,12 +684,13 @@ class RowImporter(MoneyRows):
     def service(self, text):
         if not text:
             raise Refused(gettext("The row has no %(column)s.", column=HEADERS[SUBSCRIPTIONS]["service"]))
-        # Compared in Python: SQLite's lower() leaves Cyrillic as it is. A catalog has tens of services.
-        service = db.session.scalar(select(Service).where(Service.name == text)) or next(
-            (service for service in db.session.scalars(select(Service)) if service.name.casefold() == text.casefold()),
-            None)
+        # Compared in Python: SQLite's lower() leaves Cyrillic as it is. A catalog has tens of services (read
+        # once a chunk: read_ahead).
+        services = self.services if self.services is not None else db.session.scalars(select(Service)).all()
+        service = next((service for service in services if service.name == text), None) or next(
+            (service for service in services if service.name.casefold() == text.casefold()), None)
         if service is None and text.isdigit() and len(text) < 10:
-            service = db.session.get(Service, int(text))
+            service = next((service for service in services if service.id == int(text)), None)
         if service is None:
             raise Refused(gettext("Unknown service \"%(service)s\".", service=text))
         return service
