@@ -1,4 +1,11 @@
-"""The one set-based write path for versioned rows: the UPDATEs, and the LOG a flush would have written.
+"""The one set-based write path for versioned rows: the UPDATEs and INSERTs, and the LOG a flush would have written.
+
+New records (an import's chunk of clients) go the same way: `PendingInserts` (or
+`insert_rows`) writes transient objects with one INSERT per table, copies
+them into their version tables (operation "insert", or "update" when the
+same unit of work changed them after the insert, as Continuum records it)
+under one transaction row, and writes their LOG entries: the insert with
+every column set, the later change old → new, and the events queued.
 
 A job that changes thousands of records of one kind (the billing cycle
 suspending a fifth of the subscriptions on the first of a month) writes

@@ -13,6 +13,19 @@ system (ImportKey) with the values imported, so the same file again changes
 nothing and a corrected file changes what was corrected; the LOG says
 "внос от <file>, ред N". The report is a plain dict (kept as JSON with the
 uploaded file): rows, totals, unknown columns.
+
+A new client, and a new subscription sold pending or active without
+addresses or MAC (the common rows of a move-in), is checked row by row by
+the operations' own checks (new_client, sale_errors) but written with its
+chunk, set-based (app.audit.bulk.PendingInserts: one INSERT per table, the
+versions, one change-log transaction and the LOG entries a flush of each
+would have written, tests/imports/test_set_based.py); what a chunk's rows
+look up is read once at its start (read_ahead). The other rows (changed
+ones, addresses, a MAC, a suspended or terminated status, a login to make
+up, an advance the activation would spend, balances and payments) go
+through the operations as before. When the chunk's write collides with
+another process's (a key, a number, a username), its rows are taken again
+one at a time through the operations.
 """
 import ipaddress
 import re
