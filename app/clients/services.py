@@ -67,11 +67,22 @@ def create_client(actor, **fields):
     A `client_number` given (an import keeps the old system's) is refused
     when another client has it; else the next free number is given.
     """
+    client = new_client(actor, **fields)
+    db.session.add(client)
+    db.session.flush()
+    return client
+
+
+def new_client(actor, number_taken=None, **fields):
+    """create_client's checked and numbered client, not yet added to the session (an import writes a chunk's
+    new clients set-based: app.audit.bulk.PendingInserts). `number_taken(number)`: whether a number is taken, in
+    place of asking the database (the import's, which knows its chunk's numbers too). Raises FieldErrors."""
     if not may_access(actor, "can_add", "Client"):
         raise FieldErrors({"name": [gettext("You do not have the right to add clients.")]})
+    taken = number_taken or _number_taken
     fields.setdefault("kind", INDIVIDUAL)
     number = str(fields.pop("client_number", None) or "").strip()
-    if number and _number_taken(number):
+    if number and taken(number):
         raise FieldErrors({"client_number": [gettext("The client number %(number)s belongs to another client.",
                                                      number=number)]})
     with db.session.no_autoflush:
@@ -81,11 +92,9 @@ def create_client(actor, **fields):
     if not number:
         # Numbers kept from an old system may stand where the counter goes: those are skipped.
         number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
-        while _number_taken(number):
+        while taken(number):
             number = str(next_number("client_number", FIRST_CLIENT_NUMBER))
     client.client_number = number
-    db.session.add(client)
-    db.session.flush()
     return client
 
 

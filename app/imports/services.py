@@ -13,25 +13,42 @@ system (ImportKey) with the values imported, so the same file again changes
 nothing and a corrected file changes what was corrected; the LOG says
 "внос от <file>, ред N". The report is a plain dict (kept as JSON with the
 uploaded file): rows, totals, unknown columns.
+
+A new client, and a new subscription sold pending or active without
+addresses or MAC (the common rows of a move-in), is checked row by row by
+the operations' own checks (new_client, sale_errors) but written with its
+chunk, set-based (app.audit.bulk.PendingInserts: one INSERT per table, the
+versions, one change-log transaction and the LOG entries a flush of each
+would have written, tests/imports/test_set_based.py); what a chunk's rows
+look up is read once at its start (read_ahead). The other rows (changed
+ones, addresses, a MAC, a suspended or terminated status, a login to make
+up, an advance the activation would spend, balances and payments) go
+through the operations as before. When the chunk's write collides with
+another process's (a key, a number, a username), its rows are taken again
+one at a time through the operations.
 """
 import ipaddress
 import re
-from datetime import date
+import secrets
+from datetime import date, timedelta
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.bulk import PendingInserts
 from app.audit.models import LogEntry
 from app.audit.services import record_event
 from app.catalog.models import Service
 from app.clients.models import ACTIVE, COMPANY, INDIVIDUAL, PENDING, SUSPENDED, TERMINATED, Client, Subscription
-from app.clients.services import create_client, update_client
-from app.clients.subscriptions import CarriedOver, change_status, change_technical_parameters, sell_subscription
+from app.billing.advance import advance_holders
+from app.clients.services import create_client, new_client, update_client
+from app.clients.subscriptions import (CarriedOver, change_status, change_technical_parameters, sale_errors,
+                                      sell_subscription)
 from app.core.errors import FieldErrors
 from app.core.exports import neutralise
-from app.core.formatting import office_language
+from app.core.formatting import local_today, office_language, utcnow
 from app.core.money import check_amount, format_money, quantize
 from app.core.transaction import discard, finish, writes_so_far
 from app.core.validators import IDENTIFIER_CHECKS, InvalidValue, parse_day
@@ -41,6 +58,7 @@ from app.imports.columns import COLUMNS, HEADERS, REASON_HEADER, map_header, wri
 from app.imports.models import BALANCES, CLIENTS, KINDS, PAYMENTS, SUBSCRIPTIONS, ImportKey
 from app.imports.money import MoneyRows, Refused
 from app.imports.reading import UnreadableFile, read_table
+from app.networks.ipv6 import wanted
 from app.networks.services import AddressRefused, allocate_address, normalize_mac, release
 from app.security import permissions
 from app.security.rights import may
@@ -160,6 +178,8 @@ def _take_chunk(importer, chunk, dry_run):
     known = {}  # row index → its refusal, found by an earlier pass
     for _attempt in range(CHUNK_PASSES):
         results, late = [], None
+        importer.start_chunk()
+        importer.read_ahead(chunk)
         before_chunk = {id(obj) for obj in db.session.identity_map.values()}
         for index, (number, values) in enumerate(chunk):
             if index in known:
@@ -177,13 +197,28 @@ def _take_chunk(importer, chunk, dry_run):
             _forget_row(before_chunk)
         if late is None:
             if dry_run:
+                importer.end_chunk()
                 discard()
-            else:
-                finish()
+                return results
+            try:
+                importer.write_chunk()
+            except IntegrityError:
+                # Another process wrote a key, a number or a username meanwhile: the chunk again, a row at a
+                # time, each judged against what is there now.
+                importer.end_chunk()
+                discard()
+                break
+            finish()
             return results
+        importer.end_chunk()
         discard()
         known[late] = results[late]
     return [_take_alone(importer, number, values, dry_run) for number, values in chunk]
+
+
+def _parts(items, size=500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _forget_row(before_chunk):
@@ -200,7 +235,11 @@ def _forget_row(before_chunk):
 
 
 def _take_alone(importer, number, values, dry_run):
-    """One row as its own unit of work (kept in a run, undone in a dry run or when refused)."""
+    """One row as its own unit of work (kept in a run, undone in a dry run or when refused), through the
+    operations themselves (no set-based write)."""
+    importer.end_chunk()
+    importer.known_keys = importer.known_clients = importer.services = None
+    importer.taken_numbers, importer.taken_usernames = {}, {}
     importer.unmatched_address = None
     outcome, label, details = judge(importer, number, values)
     if dry_run or outcome == REFUSED:
@@ -276,6 +315,71 @@ class RowImporter(MoneyRows):
         self.seen = {}  # (what, value) → row number
         self.blocks = None  # the neighbourhoods' blocks, read once (app.imports.addresses)
         self.unmatched_address = None  # the row's address when no block matched it (the report lists them)
+        # The chunk's new records, checked row by row and written at its end set-based (app.audit.bulk); None:
+        # each row writes through the operations (a row taken alone).
+        self.pending = None
+        self.pending_keys = []  # (ImportKey row, record)
+        self.pending_numbers, self.pending_usernames = set(), set()
+        self.advances = {}  # client id → holds an advance (read once a client)
+        # The chunk's keys read at its start, one query each (None: each row reads its own): {key: ImportKey or
+        # None}, {client key: Client or None}.
+        self.known_keys = self.known_clients = self.services = None
+        # Of the chunk's client numbers and usernames, those taken in the database: {value: taken}.
+        self.taken_numbers, self.taken_usernames = {}, {}
+
+    def read_ahead(self, chunk):
+        """What the chunk's rows look up, a query or two each instead of one a row: their import keys (and, for
+        subscriptions, their clients, the catalog's services and their usernames taken; for clients, their
+        numbers taken)."""
+        self.known_keys = self.known_clients = self.services = None
+        self.taken_numbers, self.taken_usernames = {}, {}
+        if self.kind not in (CLIENTS, SUBSCRIPTIONS):
+            return
+        keys = {str(values.get("source_key") or "").strip() for _number, values in chunk} - {""}
+        self.known_keys = dict.fromkeys(keys)
+        if self.kind == CLIENTS:
+            self.taken_numbers = dict.fromkeys(keys, False)
+            for part in _parts(sorted(keys)):
+                for number in db.session.scalars(select(Client.client_number).where(Client.client_number.in_(part))):
+                    self.taken_numbers[number] = True
+        else:
+            self.services = db.session.scalars(select(Service).order_by(Service.id)).all()
+            usernames = {str(values.get("username") or "").strip() for _number, values in chunk} - {""}
+            self.taken_usernames = dict.fromkeys(usernames, False)
+            for part in _parts(sorted(usernames)):
+                for username in db.session.scalars(select(Subscription.username).where(
+                        Subscription.username.in_(part))):
+                    self.taken_usernames[username] = True
+        for part in _parts(sorted(keys)):
+            for link in db.session.scalars(select(ImportKey).where(
+                    ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key.in_(part))):
+                self.known_keys[link.source_key] = link
+        if self.kind == SUBSCRIPTIONS:
+            client_keys = {str(values.get("client_key") or "").strip() for _number, values in chunk} - {""}
+            self.known_clients = dict.fromkeys(client_keys)
+            for part in _parts(sorted(client_keys)):
+                links = {record_id: source_key for record_id, source_key in db.session.execute(
+                    select(ImportKey.record_id, ImportKey.source_key).where(
+                        ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key.in_(part)))}
+                for client in db.session.scalars(select(Client).where(Client.id.in_(list(links)))):
+                    self.known_clients[links[client.id]] = client
+
+    def start_chunk(self):
+        self.pending, self.pending_keys = PendingInserts(), []
+        self.pending_numbers, self.pending_usernames = set(), set()
+
+    def end_chunk(self):
+        self.pending, self.pending_keys = None, []
+        self.pending_numbers, self.pending_usernames = set(), set()
+
+    def write_chunk(self):
+        """The chunk's new records, their versions and LOG, and their import keys: an INSERT per table."""
+        if self.pending is not None and len(self.pending):
+            self.pending.write()
+            now = utcnow()
+            db.session.execute(insert(ImportKey.__table__), [
+                {**row, "record_id": record.id, "imported_at": now} for row, record in self.pending_keys])
+        self.end_chunk()
 
     def note(self, number):
         return f"внос от {self.file_name}, ред {number}"
@@ -296,8 +400,11 @@ class RowImporter(MoneyRows):
             raise Refused(gettext("The row has no %(column)s.", column=HEADERS[self.kind]["source_key"]))
         self.once("key", key, number, gettext("%(column)s %(key)s is repeated in the file",
                                               column=HEADERS[self.kind]["source_key"], key=key))
-        existing = db.session.scalar(select(ImportKey).where(
-            ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key == key))
+        if self.known_keys is not None and key in self.known_keys:
+            existing = self.known_keys[key]
+        else:
+            existing = db.session.scalar(select(ImportKey).where(
+                ImportKey.kind == self.kind, ImportKey.origin == self.origin, ImportKey.source_key == key))
         if self.kind == CLIENTS:
             return self.client_row(number, key, values, existing)
         if self.kind == BALANCES:
@@ -308,9 +415,12 @@ class RowImporter(MoneyRows):
 
     def client_by_key(self, client_key):
         """The client imported with this number (by this file's origin); refused when there is none."""
-        client_link = db.session.scalar(select(ImportKey).where(
-            ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
-        client = db.session.get(Client, client_link.record_id) if client_link is not None else None
+        if self.known_clients is not None and client_key in self.known_clients:
+            client = self.known_clients[client_key]
+        else:
+            client_link = db.session.scalar(select(ImportKey).where(
+                ImportKey.kind == CLIENTS, ImportKey.origin == self.origin, ImportKey.source_key == client_key))
+            client = db.session.get(Client, client_link.record_id) if client_link is not None else None
         if client is None:
             raise Refused(gettext("No client with the number %(key)s has been imported (import the clients first).",
                                   key=client_key))
@@ -326,6 +436,29 @@ class RowImporter(MoneyRows):
         existing.imported_values, existing.file_name, existing.row_number = imported, self.file_name[:200], number
         record_event(LogEntry.IMPORT, user=self.actor, entity=record, note=self.note(number))
         db.session.flush()
+
+    def number_taken(self, number):
+        """A client number taken in the database or by the chunk's clients not written yet."""
+        if number in self.pending_numbers:
+            return True
+        if number in self.taken_numbers:
+            return self.taken_numbers[number]
+        return db.session.scalar(select(Client.id).where(Client.client_number == number).limit(1)) is not None
+
+    def username_taken(self, username):
+        if username in self.pending_usernames:
+            return True
+        if username in self.taken_usernames:
+            return self.taken_usernames[username]
+        return db.session.scalar(select(Subscription.id).where(Subscription.username == username).limit(1)) \
+            is not None
+
+    def keep_pending(self, key, record, number, fields):
+        """keep() for a record written at the chunk's end."""
+        self.pending_keys.append(({"kind": self.kind, "origin": self.origin, "source_key": key,
+                                   "imported_values": {field: _jsonable(value) for field, value in fields.items()},
+                                   "file_name": self.file_name[:200], "row_number": number}, record))
+        self.pending.event(LogEntry.IMPORT, record, user=self.actor, note=self.note(number))
 
     @staticmethod
     def earlier(model, existing, deleted):
@@ -351,6 +484,12 @@ class RowImporter(MoneyRows):
             # The old system's number stays the client's (on the contracts, the bank transfers' reason) when it
             # fits and no other client has it; refused when taken. A database's keys (Ubilling's logins) don't.
             number_kept = key if self.file_format in ("CSV", "XLSX") and len(key) <= CLIENT_NUMBER_LENGTH else None
+            if self.pending is not None:
+                client = new_client(self.actor, dealer=self.dealer, client_number=number_kept,
+                                    number_taken=self.number_taken, **fields)
+                self.pending_numbers.add(client.client_number)
+                self.keep_pending(key, self.pending.add(client), number, fields)
+                return CREATED, client.name, ""
             client = create_client(self.actor, dealer=self.dealer, client_number=number_kept, **fields)
             self.keep(None, key, client, number, fields)
             return CREATED, client.name, ""
@@ -423,6 +562,8 @@ class RowImporter(MoneyRows):
 
     def new_subscription(self, number, key, fields, client, service):
         status = fields["status"]
+        if self.set_based(fields, client, service):
+            return self.new_subscription_set_based(number, key, fields, client, service)
         carried = CarriedOver(reason=self.note(number), activation_date=fields["activation_date"],
                               paid_until=fields["paid_until"], active=status != PENDING)
         subscription = sell_subscription(
@@ -434,6 +575,56 @@ class RowImporter(MoneyRows):
             change_status(self.actor, subscription, status, self.note(number))
         self.keep(None, key, subscription, number, fields)
         return CREATED, str(subscription), ""
+
+    def set_based(self, fields, client, service):
+        """Whether the sale is written with the chunk (a sale that stays pending or is activated, no addresses,
+        no MAC, a login given, nothing the activation would pay from an advance); else through the operations."""
+        if self.pending is None or fields["status"] not in (ACTIVE, PENDING):
+            return False
+        if fields["mac_address"] or fields["ip_addresses"] or service.ip_count or list(wanted(service)):
+            return False
+        if service.username_type != "none" and not fields["username"]:
+            return False
+        if fields["status"] == ACTIVE:
+            today = local_today()
+            first_unpaid = (fields["paid_until"] + timedelta(days=1) if fields["paid_until"]
+                            else fields["activation_date"] or today)
+            if first_unpaid <= today:
+                if client.id not in self.advances:
+                    self.advances[client.id] = bool(advance_holders([client.id]))
+                if self.advances[client.id]:
+                    return False
+        return True
+
+    def new_subscription_set_based(self, number, key, fields, client, service):
+        """sell_subscription's carried-over sale (and its activation), checked as it checks, written with the
+        chunk: the same record, version and LOG (tests/imports/test_set_based.py)."""
+        username = fields["username"]
+        errors = sale_errors(self.actor, client, service, None)  # the username checked here, read ahead
+        if username and self.username_taken(username):
+            errors["username"] = [gettext("The username %(username)s is taken.", username=username)]
+        if errors:
+            raise FieldErrors(errors)
+        subscription = Subscription(client_id=client.id, service_id=service.id, status=PENDING,
+                                    username=username or None, password=fields["password"] or None,
+                                    delivery_address=fields["delivery_address"] or None, technology_override=False,
+                                    activation_date=fields["activation_date"], paid_until=fields["paid_until"])
+        if service.username_type != "none":
+            subscription.password = subscription.password or secrets.token_urlsafe(9)
+        label = f"{service.name} — {client.name}"
+        self.pending.add(subscription, label=label)
+        if fields["status"] == ACTIVE:
+            # change_status_as_consequence's activation, in the same unit of work.
+            after = {"status": (PENDING, ACTIVE), "status_reason": (None, self.note(number))}
+            if subscription.activation_date is None:
+                after["activation_date"] = (None, local_today())
+            for field, (_old, new) in after.items():
+                setattr(subscription, field, new)
+            self.pending.changed(subscription, after)
+        if username:
+            self.pending_usernames.add(username)
+        self.keep_pending(key, subscription, number, fields)
+        return CREATED, label, ""
 
     def change_subscription(self, number, subscription, changed):
         """A corrected row: each change through its operation (the days, which no operation sets, directly)."""
@@ -506,12 +697,13 @@ class RowImporter(MoneyRows):
     def service(self, text):
         if not text:
             raise Refused(gettext("The row has no %(column)s.", column=HEADERS[SUBSCRIPTIONS]["service"]))
-        # Compared in Python: SQLite's lower() leaves Cyrillic as it is. A catalog has tens of services.
-        service = db.session.scalar(select(Service).where(Service.name == text)) or next(
-            (service for service in db.session.scalars(select(Service)) if service.name.casefold() == text.casefold()),
-            None)
+        # Compared in Python: SQLite's lower() leaves Cyrillic as it is. A catalog has tens of services (read
+        # once a chunk: read_ahead).
+        services = self.services if self.services is not None else db.session.scalars(select(Service)).all()
+        service = next((service for service in services if service.name == text), None) or next(
+            (service for service in services if service.name.casefold() == text.casefold()), None)
         if service is None and text.isdigit() and len(text) < 10:
-            service = db.session.get(Service, int(text))
+            service = next((service for service in services if service.id == int(text)), None)
         if service is None:
             raise Refused(gettext("Unknown service \"%(service)s\".", service=text))
         return service

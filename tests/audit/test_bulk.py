@@ -134,3 +134,34 @@ def test_no_module_sets_orm_state_by_hand():
                      if "set_committed_value" in path.read_text(encoding="utf-8")
                      and path.relative_to(root).parts[0] not in ("core", "audit"))
     assert callers == []
+
+
+def test_a_set_based_insert_logs_what_a_flush_of_the_same_records_logs(app):
+    from app.audit.bulk import insert_rows
+    from app.clients.models import Client
+
+    def history(client_id):
+        Version = version_class(Client)
+        versions = [(version.operation_type, version.name, version.phone, version.kind, version.vat_registered,
+                     version.end_transaction_id) for version in db.session.scalars(
+                         select(Version).where(Version.id == client_id))]
+        entries = [(entry.operation, entry.username, entry.user_id,
+                    {key: value for key, value in entry.changes.items() if key not in ("client_number", "created_at")})
+                   for entry in db.session.scalars(select(LogEntry).where(
+                       LogEntry.entity_type == "Client", LogEntry.entity_id == str(client_id)))]
+        return versions, entries
+
+    with app.app_context(), acting_as(SystemActor("внос")):
+        flushed = Client(name="Иван Петров", client_number="A1", phone="0888 123 456")
+        db.session.add(flushed)
+        db.session.commit()
+        bulk = Client(name="Иван Петров", client_number="A2", phone="0888 123 456")
+        transaction_id = insert_rows([bulk])
+        db.session.commit()
+        assert bulk.id is not None and bulk not in db.session
+        stored = db.session.get(Client, bulk.id)
+        assert (stored.search_name, stored.phone_digits, stored.created_at is not None) == (
+            flushed.search_name, flushed.phone_digits, True)
+        assert history(bulk.id) == history(flushed.id)
+        assert db.session.scalar(select(LogEntry.transaction_id).where(
+            LogEntry.entity_type == "Client", LogEntry.entity_id == str(bulk.id))) == transaction_id

@@ -119,6 +119,7 @@ WRITERS = {
     "app.cashdesk.services.close_day": lambda w, a: w.fn(a, a, _today(w) - timedelta(days=1)),
     "app.catalog.services.update_service": lambda w, a: w.fn(a, w.service, name="Интернет 200"),
     "app.clients.services.create_client": lambda w, a: w.fn(a, name="Нов Клиент", kind="individual"),
+    "app.clients.services.new_client": lambda w, a: w.fn(a, name="Нов Клиент", kind="individual"),
     "app.clients.services.update_client": lambda w, a: w.fn(a, w.client, name="Друго Име"),
     "app.clients.subscriptions.sell_subscription": lambda w, a: w.fn(a, w.client, w.service),
     "app.clients.subscriptions.activate_on_chosen_day": lambda w, a: w.fn(a, _today(w)),
