@@ -27,8 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import event, select, update
-from sqlalchemy.orm import relationship, validates
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import object_session, relationship, validates
 
 from app.clients.models import OfAClient
 from app.core.formatting import format_date, local_time, utcnow
@@ -465,5 +464,6 @@ def _moved_payment_office_day(mapper, connection, payment):
         allocations = PaymentAllocation.__table__
         connection.execute(update(allocations).where(allocations.c.payment_id == payment.id)
                            .values(paid_on=payment.paid_on))
-        for allocation in payment.__dict__.get("allocations", ()):  # those loaded: as stored
-            set_committed_value(allocation, "paid_on", payment.paid_on)
+        session = object_session(payment)
+        for allocation in payment.__dict__.get("allocations", ()):  # those loaded read it again when asked
+            session.expire(allocation, ["paid_on"])
