@@ -111,13 +111,7 @@ def log_updates(changed):
     model = type(changed[0][0])
     version_table = version_class(model).__table__
     parent_table = model.__table__
-    transaction_table = versioning_manager.transaction_cls.__table__
-    issued_at = utcnow()
-    transaction_id = db.session.execute(
-        sa.insert(transaction_table).values(issued_at=issued_at, user_id=current_actor_id(),
-                                            remote_addr=current_remote_addr())
-        .returning(transaction_table.c.id)
-    ).scalar_one()
+    transaction_id, issued_at = _new_transaction()
     ids = [obj.id for obj, _fields in changed]
     columns = [prop.columns[0].name for prop in versioned_column_properties(model)]
     for part in _parts(ids):
