@@ -48,14 +48,17 @@ class ConfigurationError(RuntimeError):
     """Raised when the environment cannot run the product safely."""
 
 
-def load_config():
-    """Build the configuration dictionary from the environment."""
+def load_config(checking=False):
+    """Build the configuration dictionary from the environment.
+
+    `checking`: for `flask check-config` (app.check_config), which reports a missing SECRET_KEY instead of
+    refusing to start."""
     production = os.environ.get("BILLING_ENV", "development") == "production"
     secret_key = os.environ.get("SECRET_KEY")
     if not secret_key:
-        if production:
+        if production and not checking:
             raise ConfigurationError("SECRET_KEY must be set when BILLING_ENV=production")
-        secret_key = _development_secret_key()
+        secret_key = None if production else _development_secret_key()
     redis_url = os.environ.get("REDIS_URL") or None
 
     return {

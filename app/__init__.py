@@ -1,5 +1,6 @@
 """Billing: the back office of a Bulgarian internet provider or cable-TV operator."""
 import os
+import sys
 from importlib import import_module
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from app.extensions import csrf, db, migrate
 from app import models  # noqa: F401  every module's models, before mappers are configured
 from flask_appbuilder import AppBuilder  # noqa: I001  after versioning is on
 from sqlalchemy.orm import configure_mappers
+from app import check_config
 from app.billing import wiring as billing_wiring
 from app.clients import wiring as clients_wiring
 from app.core import (api_language, errors, formatting, forms, headers, health, metrics, openapi, pages, queue,
@@ -57,7 +59,7 @@ def create_app(overrides=None, views=True):
     """
     # INSTANCE_PATH: this machine's own folder (nothing in it is shared: the files are in the database).
     app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("INSTANCE_PATH") or None)
-    app.config.update(load_config())
+    app.config.update(load_config(checking=_checking_config()))
     if overrides:
         app.config.update(overrides)
         if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
@@ -104,7 +106,13 @@ def create_app(overrides=None, views=True):
         app.cli.add_command(import_module(f"app.{name}.cli").commands)
     app.cli.add_command(core_cli.backup)
     app.cli.add_command(core_cli.stored_files)
+    app.cli.add_command(check_config.command)
     return app
+
+
+def _checking_config():
+    """Whether this process is `flask … check-config`, which reports a configuration the others refuse."""
+    return "check-config" in sys.argv[1:]
 
 
 def _register_modules(appbuilder):

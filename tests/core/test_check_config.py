@@ -1,0 +1,111 @@
+"""`flask --app app check-config`: each unsafe setting is named on a line of its own and the exit status is 1;
+a production configuration exits 0 saying all is well. Passwords are never printed."""
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.core.transaction import unit_of_work
+from app.extensions import db
+from app.protection.models import AllowedAddress
+from tests.conftest import POSTGRES_URL, REDIS_URL, app_config, migrate_and_prepare, unavailable
+from tests.core.test_migrations import fresh_postgres_database
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = str(Path(sys.executable).with_name("flask"))
+
+
+def run_check(tmp_path, **environment):
+    """The command as an administrator types it, in a process of its own with only these variables."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "INSTANCE_PATH": str(tmp_path / "instance"), **environment}
+    return subprocess.run([FLASK, "--app", "app", "check-config"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_an_unsafe_environment_is_named_line_by_line_and_exits_1(tmp_path):
+    # Production without SECRET_KEY: the processes refuse to start, the check still runs and says why.
+    result = run_check(tmp_path, BILLING_ENV="production", PUBLIC_BASE_URL="https://billing.example.bg",
+                       DATABASE_URL=f"sqlite:///{tmp_path / 'missing.db'}", RATELIMIT_ENABLED="false",
+                       METRICS_TOKEN="change-me-too")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    expected = ["SECRET_KEY не е зададен", "DATABASE_URL е SQLite", "REDIS_URL не е зададен",
+                "TRUSTED_PROXIES е 0", "RATELIMIT_ENABLED е изключен", "METRICS_TOKEN е стойността от примера",
+                "Базата данни", "MAIL_SERVER (SMTP) не е зададен"]
+    for words in expected:
+        assert sum(words in line for line in lines) == 1, f"{words!r} not on exactly one line:\n{result.stdout}"
+    assert lines[-1].startswith("7 опасни"), result.stdout
+    assert not (tmp_path / "missing.db").exists()  # the check made no database of its own
+
+    # Development defaults: no DATABASE_URL at all, http on loopback, the example's key.
+    result = run_check(tmp_path, SECRET_KEY="change-me-to-64-hex-characters")
+    assert result.returncode == 1
+    for words in ("BILLING_ENV не е „production“", "SECRET_KEY е стойността от примера",
+                  "DATABASE_URL не е зададен", "PUBLIC_BASE_URL (http://127.0.0.1:5000)"):
+        assert words in result.stdout, result.stdout
+    assert "TRUSTED_PROXIES" not in result.stdout  # no proxy in front of http://127.0.0.1:5000
+
+    result = run_check(tmp_path, BILLING_ENV="production", SECRET_KEY="short-key")
+    assert "SECRET_KEY е твърде къс (9 знака, поне 32)" in result.stdout
+
+
+def test_demo_data_default_passwords_and_an_open_protection_list_are_found(app):
+    with app.app_context():
+        from app.demo import services as demo
+
+        demo.seed_everything("demo12345")
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    weak = [line for line in lines if "парола по подразбиране" in line]
+    assert len(weak) == 1 and "m.ivanova" in weak[0] and "t.stoyanov" in weak[0] and "admin," not in weak[0]
+    assert any("Списъкът за защита е празен" in line for line in lines)
+    demo_line = [line for line in lines if "Демо данни" in line]
+    assert len(demo_line) == 1 and "NAS с демо тайната" in demo_line[0] and "FREEFTP" in demo_line[0]
+    assert "demo12345" not in result.output and "demo-radius-secret" not in result.output
+
+    with app.app_context():
+        with unit_of_work():
+            db.session.add(AllowedAddress(network="0.0.0.0/0", comment="всички"))
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    assert "пуска всеки адрес (0.0.0.0/0)" in result.output
+
+
+@pytest.fixture
+def production_app(database_url, app, monkeypatch):
+    """The application as production runs it: PostgreSQL (the run's, else a new one), Redis, a long key."""
+    for name in ("BILLING_ADMIN_PASSWORD", "BILLING_DEMO_PASSWORD", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    url = database_url if database_url.startswith("postgresql") else None
+    if url is None:
+        url = fresh_postgres_database("billing_check_config")
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).ping()
+    except Exception as error:  # noqa: BLE001
+        unavailable("Redis", error)
+    production = create_app(app_config(
+        url, BILLING_ENV="production", SECRET_KEY=secrets.token_hex(32), REDIS_URL=REDIS_URL,
+        PUBLIC_BASE_URL="https://billing.example.bg", TRUSTED_PROXIES=1, MAIL_SERVER="smtp.example.bg",
+        RATELIMIT_ENABLED=True, METRICS_TOKEN=secrets.token_hex(16)))
+    if url != database_url:
+        migrate_and_prepare(production)
+    with production.app_context():
+        with unit_of_work():
+            db.session.add(AllowedAddress(network="192.0.2.0/24", comment="офисът"))
+        db.session.remove()
+    return production
+
+
+def test_a_production_configuration_exits_0_saying_all_is_well(production_app):
+    assert POSTGRES_URL  # the check ran against PostgreSQL and Redis
+    result = production_app.test_cli_runner().invoke(args=["check-config"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Всичко е наред: нищо не липсва и нищо не е опасно за работа в производство."
