@@ -161,6 +161,10 @@ def load_config(checking=False):
         # Health and metrics (app.core.health, app.core.metrics). /readyz gives the database and Redis this many
         # seconds. /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (unset: no /metrics on
         # the panel); the RADIUS and FTP servers serve theirs on a side port ("host:port", empty: none).
+        # Logs (app.core.logs): "json" (one object per line) or "text" on stderr, every process; unset: as
+        # the development server and the tests leave them. Every request's line and its jobs' carry its id.
+        "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "").strip().lower() or None,
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "READY_TIMEOUT": float(os.environ.get("READY_TIMEOUT", "2")),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "RADIUS_METRICS_ADDRESS": os.environ.get("RADIUS_METRICS_ADDRESS", "127.0.0.1:9812" if production else ""),

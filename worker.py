@@ -31,6 +31,7 @@ from rq.exceptions import AbandonedJobError, InvalidJobOperation
 from rq.registry import FailedJobRegistry
 
 from app import create_app
+from app.core import logs
 from app.core.queue import redis_connection, register_periodic_jobs
 
 
@@ -80,7 +81,9 @@ class Worker(SimpleWorker):
         beat = threading.Thread(target=self._beat, args=(job, stop), name="job-heartbeat", daemon=True)
         beat.start()
         try:
-            super().execute_job(job, queue)
+            # Every line logged for the job names it, and the panel request that enqueued it (app.core.logs).
+            with logs.in_context(job.meta.get("request_id"), job.id):
+                super().execute_job(job, queue)
         finally:
             stop.set()
             beat.join()

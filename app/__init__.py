@@ -15,8 +15,8 @@ from sqlalchemy.orm import configure_mappers
 from app import check_config
 from app.billing import wiring as billing_wiring
 from app.clients import wiring as clients_wiring
-from app.core import (api_language, errors, formatting, forms, headers, health, metrics, openapi, pages, queue,
-                      transaction)
+from app.core import (api_language, errors, formatting, forms, headers, health, logs, metrics, openapi, pages,
+                      queue, transaction)
 from app.core import cli as core_cli
 from app.epay import wiring as epay_wiring
 from app.invoices import wiring as invoices_wiring
@@ -69,7 +69,8 @@ def create_app(overrides=None, views=True):
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
-    formatting.init_app(app)  # first: it sets Jinja options
+    logs.init_app(app)  # first: the request id exists for every other hook, and is in the response of each
+    formatting.init_app(app)  # it sets Jinja options
     forms.init_app(app)  # before the views: FAB builds their forms' date fields and choices from it
     db.init_app(app)
     metrics.init_app(app)  # before the unit of work's hooks: counts each request once it has committed

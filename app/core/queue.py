@@ -16,7 +16,7 @@ import threading
 
 from flask import current_app
 
-from app.core import duties
+from app.core import duties, logs
 from app.core.actors import SystemActor, acting_as
 from app.core.transaction import unit_has_written, unit_of_work
 from app.extensions import db
@@ -126,11 +126,13 @@ def enqueue(func, actor, *args, retries=0, on_failure=None, background=False, jo
     queue = get_queue()
     if queue is None:
         if background:
-            BackgroundJobs.of(current_app._get_current_object()).put(entry)
+            BackgroundJobs.of(current_app._get_current_object()).put(entry, logs.current_request_id())
         else:
             entry[0](*entry[1:])
         return None
     options = {"at_front": True} if first else {}
+    if logs.current_request_id():  # the worker's log lines for this job name the request that asked for it
+        options["meta"] = {"request_id": logs.current_request_id()}
     if job_timeout:
         options["job_timeout"] = job_timeout
     return queue.enqueue(*entry, **options)
@@ -152,14 +154,14 @@ class BackgroundJobs(threading.Thread):
                 jobs.start()
             return jobs
 
-    def put(self, entry):
-        self.waiting.put(entry)
+    def put(self, entry, request_id=None):
+        self.waiting.put((entry, request_id))
 
     def run(self):
         while True:
-            entry = self.waiting.get()
+            entry, request_id = self.waiting.get()
             try:
-                with self.app.app_context():
+                with self.app.app_context(), logs.in_context(request_id):
                     try:
                         entry[0](*entry[1:])
                     finally:

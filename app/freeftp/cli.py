@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.core.logs import announce
 from app.core.metrics import serve_side_port
 from app.extensions import db
 from app.freeftp.indexer import index_tree
@@ -27,7 +28,7 @@ def serve(host, port, metrics_address):
     server = FreeFtpServer(app, host or config["FREEFTP_HOST"], port if port is not None else config["FREEFTP_PORT"])
     serve_side_port(app, config["FREEFTP_METRICS_ADDRESS"] if metrics_address is None else metrics_address,
                     name="freeftp")
-    click.echo(f"FTP on {server.address[0]}:{server.address[1]}, passive ports {config['FREEFTP_PASSIVE_PORTS']}")
+    announce(f"FTP on {server.address[0]}:{server.address[1]}, passive ports {config['FREEFTP_PASSIVE_PORTS']}")
     signal.signal(signal.SIGTERM, _stop)
     server.serve()  # ends, closing every session, on SystemExit or Ctrl-C
 

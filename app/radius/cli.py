@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.core.logs import announce
 from app.core.metrics import serve_side_port
 from app.extensions import db
 from app.radius.server import RadiusServer, open_socket
@@ -36,7 +37,7 @@ def serve(host, auth_port, acct_port, processes, metrics_address):
         server = RadiusServer(app, host, auth_port, acct_port)
         serve_side_port(app, metrics_address, name="radius")
         cached = f"; {len(server.cache.by_username)} logins in memory" if server.cache is not None else ""
-        click.echo(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}{cached}")
+        announce(f"RADIUS on {host}: authentication {server.ports[0]}, accounting {server.ports[1]}{cached}")
         server.serve()
         exit_promptly(0)
     # Every process's sockets are bound before any starts, so the ports answer as soon as this says so.
@@ -64,7 +65,7 @@ def serve(host, auth_port, acct_port, processes, metrics_address):
     for pair in sockets:
         for sock in pair:
             sock.close()
-    click.echo(f"RADIUS on {host}: authentication {auth_port}, accounting {acct_port}, {processes} processes")
+    announce(f"RADIUS on {host}: authentication {auth_port}, accounting {acct_port}, {processes} processes")
 
     def stop(*_signal):
         for pid in children:
