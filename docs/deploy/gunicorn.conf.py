@@ -6,6 +6,11 @@ Read from the environment (systemd's EnvironmentFile, compose's env_file):
 GUNICORN_BIND (127.0.0.1:8000, nginx in front), GUNICORN_WORKERS (2 × cores
 + 1), GUNICORN_TIMEOUT (60 s: long work is a job, never a request).
 
+LOG_FORMAT=json (or text): gunicorn's own lines go through the application's
+formatter (app.core.logs), one JSON object per line like every other line
+of the panel, and gunicorn's access log is off: the application logs each
+request itself (logger "app.request", with its request id).
+
 PROMETHEUS_MULTIPROC_DIR, when set, is where prometheus_client keeps each
 worker's counts so that /metrics sums them whichever worker answers: a
 folder of this machine, for the panel alone, emptied here at each start
@@ -25,6 +30,25 @@ preload_app = False
 forwarded_allow_ips = "127.0.0.1"
 accesslog = "-"
 errorlog = "-"
+
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "").strip().lower()
+if LOG_FORMAT in ("json", "text"):
+    accesslog = None
+    logconfig_dict = {
+        "root": {"level": os.environ.get("LOG_LEVEL", "INFO").upper(), "handlers": ["billing"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            # Each request is the application's line (with its id): none of gunicorn's beside it.
+            "gunicorn.access": {"level": "INFO", "handlers": ["null"], "propagate": False},
+        },
+        "handlers": {
+            "billing": {"class": "logging.StreamHandler", "formatter": "billing", "stream": "ext://sys.stderr"},
+            "null": {"class": "logging.NullHandler"},
+        },
+        "formatters": {
+            "billing": {"()": "app.core.logs.JsonFormatter" if LOG_FORMAT == "json" else "app.core.logs.TextFormatter"},
+        },
+    }
 
 
 def on_starting(server):
