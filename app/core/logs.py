@@ -133,6 +133,14 @@ def configure(log_format, level="INFO"):
     handler.setFormatter(formatter_class())
     handler.billing_logs = True
     root.addHandler(handler)
+    sys.excepthook = _log_uncaught  # a process that dies of an exception says so in a line of its log too
+
+
+def _log_uncaught(kind, error, traceback):
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("app").critical("uncaught exception: %s", error, exc_info=(kind, error, traceback))
 
 
 def configured():
