@@ -4,7 +4,6 @@ Docker does not run here: compose.yaml is read as data and held to the systemd u
 runs is a compose service with the same command, the same environment file and the unit's own variables,
 and the same working directory (the image's). nginx does run when it is installed (Debian's nginx-light, .ci/run):
 the site, templated into a temporary folder with a certificate made here, in front of a gunicorn panel."""
-import configparser
 import json
 import os
 import shlex
@@ -36,8 +35,6 @@ def compose():
 
 def unit(path):
     """A systemd unit's [Service]: every ExecStart (in order), EnvironmentFile, Environment, WorkingDirectory."""
-    parser = configparser.ConfigParser(strict=False, interpolation=None, empty_lines_in_values=False)
-    parser.optionxform = str
     lines = {}
     for raw in path.read_text().splitlines():
         if "=" in raw and not raw.lstrip().startswith(("#", "[")):
@@ -153,7 +150,8 @@ def test_nginx_serves_the_panel_over_https_and_the_static_files_itself(tmp_path)
     site = (DEPLOY / "nginx" / "billing.conf").read_text()
     site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)  # IPv6 may be off here
     site = (site.replace("/etc/nginx/billing/", f"{conf}/").replace("/opt/billing/public", str(tmp_path / "public"))
-            .replace("listen 443 ", f"listen 127.0.0.1:{https_port} ").replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+            .replace("listen 443 ", f"listen 127.0.0.1:{https_port} ")
+            .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
             .replace("listen 9800;", f"listen 127.0.0.1:{internal_port};"))
     (conf / "billing.conf").write_text(site)
     (conf / "tls.conf").write_text((DEPLOY / "nginx" / "tls.conf").read_text().replace("/etc/ssl/billing", str(certs)))
@@ -167,7 +165,8 @@ def test_nginx_serves_the_panel_over_https_and_the_static_files_itself(tmp_path)
         f"{user}worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{\n include /etc/nginx/mime.types;\n log_format ids '$request_id $uri';\n"
         f" access_log {tmp_path}/access.log ids;\n"
-        + "".join(f" {kind}_temp_path {temp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + "".join(f" {kind}_temp_path {temp}/{kind};\n"
+                  for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         + f" include {conf}/billing.conf;\n}}\n")
     checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
                               "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
@@ -180,8 +179,9 @@ def test_nginx_serves_the_panel_over_https_and_the_static_files_itself(tmp_path)
                GUNICORN_WORKERS="1", PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     panel_log = open(tmp_path / "panel.log", "w")
-    panel = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py", "app:create_app()"],
-                             cwd=ROOT, env=env, stdout=panel_log, stderr=subprocess.STDOUT, start_new_session=True)
+    panel = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py",
+                              "app:create_app()"], cwd=ROOT, env=env, stdout=panel_log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
     server = subprocess.Popen([nginx, "-g", "daemon off;", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
                                "-c", str(tmp_path / "nginx.conf")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
