@@ -39,7 +39,7 @@ def test_an_unsafe_environment_is_named_line_by_line_and_exits_1(tmp_path):
                 "Базата данни", "MAIL_SERVER (SMTP) не е зададен"]
     for words in expected:
         assert sum(words in line for line in lines) == 1, f"{words!r} not on exactly one line:\n{result.stdout}"
-    assert lines[-1].startswith("7 опасни"), result.stdout
+    assert lines[-1] == "Опасни: 7, предупреждения: 1 — не е готово за производство.", result.stdout
     assert not (tmp_path / "missing.db").exists()  # the check made no database of its own
 
     # Development defaults: no DATABASE_URL at all, http on loopback, the example's key.
@@ -114,3 +114,12 @@ def test_a_production_configuration_exits_0_saying_all_is_well(production_app):
     result = production_app.test_cli_runner().invoke(args=["check-config"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "Всичко е наред: нищо не липсва и нищо не е опасно за работа в производство."
+
+    # Without SMTP, an outbox folder of one machine while workers run on several: a warning, not a refusal.
+    production_app.config.update(MAIL_SERVER=None, MAIL_OUTBOX="/var/spool/billing-outbox")
+    result = production_app.test_cli_runner().invoke(args=["check-config"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("ВНИМАНИЕ: MAIL_SERVER не е зададен")
+    assert "/var/spool/billing-outbox" in lines[0] and "обща" in lines[0]
+    assert lines[1] == "Нищо опасно; предупреждения: 1."
