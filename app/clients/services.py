@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext
 from sqlalchemy import and_, any_, func, or_, select, union
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.addresses.models import Block
 from app.audit.models import LogEntry
@@ -315,7 +315,7 @@ def client_card(client, actor, day=None):
     subscriptions with their services and IP addresses."""
     subscriptions = db.session.scalars(
         select(Subscription).where(Subscription.client_id == client.id)
-        .options(selectinload(Subscription.service), selectinload(Subscription.ip_allocations),
+        .options(joinedload(Subscription.service), selectinload(Subscription.ip_allocations),
                  selectinload(Subscription.ipv6_allocations))
         .order_by(Subscription.id)
     ).all()
