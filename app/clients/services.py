@@ -311,8 +311,8 @@ def record_personal_data_read(actor, client):
 
 
 def client_card(client, actor, day=None):
-    """The card of `client` (already found in the actor's scope) for `actor`; two statements: its
-    subscriptions with their services and IP addresses."""
+    """The card of `client` (already found in the actor's scope) for `actor`; three statements: its
+    subscriptions with their services joined, their IPv4 and their IPv6 addresses."""
     subscriptions = db.session.scalars(
         select(Subscription).where(Subscription.client_id == client.id)
         .options(joinedload(Subscription.service), selectinload(Subscription.ip_allocations),
