@@ -29,3 +29,8 @@ def test_the_card_opens_each_tab_when_clicked(live_server, browser, app):  # noq
     page.reload()
     page.wait_for_selector("#tab-documents .card-tab-body")
     assert page.locator("#tab-documents").is_visible()
+    # Print: the card with every tab in it (the print style shows every pane), the address left without print=1.
+    page.goto(live_server + page.get_attribute("#card-print", "href"))
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".card-tab-later").count() == 0 and page.locator(".card-tab-body").count() == 4
+    assert "print=1" not in page.url and "tab=all" in page.url
