@@ -9,10 +9,11 @@
    page (its figures cached), the client list's first page, the one search
    box (?q=) by phone, ЕГН, IP address, name fragment (rare, medium, common),
    client number and username (one match answers with a redirect to the
-   card: timed to that answer), and the card of a client with 2
-   subscriptions; in rounds of one request of every page in turn (the
-   machine is shared: the floor and the pages over it see the same load),
-   with each page's ratio to the floor and the load average.
+   card: timed to that answer), the card of a client with 2 subscriptions
+   (its first view) and each of its tabs read when opened; in rounds of one
+   request of every page in turn (the machine is shared: the floor and the
+   pages over it see the same load), with each page's ratio to the floor
+   and the load average.
 3. The slowest statement of each page, run again under EXPLAIN ANALYZE, with
    the plan's key lines.
 4. What-if, in the bench database only (the application is not changed):
@@ -297,6 +298,10 @@ def main():
         expect = "/clients/show/" if matches[label] == 1 else None
         shown = f"{label} → card" if matches[label] == 1 else label
         pages.append((f"/clients/list/?q={quote(text)}", f"search: {shown} ({text})", matches[label], expect))
+    # Since issue 33 the card's tabs behind the first are read when opened (ClientView.card_tab): each one's
+    # request is a page of its own. The card stays last (its statements are reported in the summary).
+    for tab in ("payments", "documents", "tasks", "history"):
+        pages.append((f"/clients/show/{card_id}/tab/{tab}", f"card: {tab} tab, opened", None, None))
     pages.append((f"/clients/show/{card_id}", "card, 2 subscriptions", None, None))
 
     print(f"\n2. {WARM_UP} warm-up requests each, then {TIMED} rounds of one request of every page in turn, as the "

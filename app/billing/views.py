@@ -260,9 +260,28 @@ def create_manual_charge(actor, client=None, **values):
     return add_manual_charge(actor, client, **values)
 
 
+def card_money(client, actor, subscriptions=None, **_known):
+    """The client card's money, the strip under its header: what is due today and next, the advance, the last
+    payment. Shown with the card's first view: the client's charges and advance, and its last payment."""
+    can_see_payments = may_access(actor, "can_list", "Payment")
+    last_payment = None
+    if can_see_payments:
+        # The latest payment that is not a reversal (its method joined).
+        last_payment = db.session.scalars(
+            db.select(Payment).where(Payment.client_id == client.id, Payment.reversal_of_id.is_(None))
+            .order_by(Payment.paid_at.desc(), Payment.id.desc()).limit(1)
+        ).first()
+    return {
+        "money": due_today(client, subscriptions=subscriptions),
+        "last_payment": last_payment,
+        "can_see_payments": can_see_payments,
+        "can_record_payment": may(actor, permissions.RECORD_PAYMENT),
+        "format_money": format_money,
+    }
+
+
 def card_payments(client, actor, subscriptions=None, **_known):
-    """The client card's money (the strip under its header) and its payments tab: what is due today and
-    next, the advance, the latest payments, freezes."""
+    """The client card's payments tab (loaded when opened): what is owed, the latest payments, freezes."""
     can_see_payments = may_access(actor, "can_list", "Payment")
     payments = []
     if can_see_payments:
@@ -277,7 +296,6 @@ def card_payments(client, actor, subscriptions=None, **_known):
     return {
         "money": due_today(client, subscriptions=subscriptions),
         "payments": payments,
-        "last_payment": next((payment for payment in payments if not payment.is_reversal), None),
         "freezes": freezes,
         "can_freeze": may_access(actor, "can_add", "SubscriptionFreeze"),
         "can_see_payments": can_see_payments,
@@ -440,5 +458,6 @@ def register(appbuilder):
                         **in_menu("Payments"))
     appbuilder.add_view(FreezeView, "Freezes", label=_l("Freezes"), icon="fa-snowflake-o", **in_menu("Clients"))
     appbuilder.add_api(PaymentApi)
-    CLIENT_CARD.add("billing/_card_money.html", card_payments, order=10, place="summary")
-    CLIENT_CARD.add("billing/_card_payments.html", None, order=10, place="payments", count=card_payment_count)
+    CLIENT_CARD.add("billing/_card_money.html", card_money, order=10, place="summary")
+    CLIENT_CARD.add("billing/_card_payments.html", card_payments, order=10, place="payments",
+                    count=card_payment_count)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext
 from sqlalchemy import and_, any_, func, or_, select, union
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.addresses.models import Block
 from app.audit.models import LogEntry
@@ -311,11 +311,11 @@ def record_personal_data_read(actor, client):
 
 
 def client_card(client, actor, day=None):
-    """The card of `client` (already found in the actor's scope) for `actor`; two statements: its
-    subscriptions with their services and IP addresses."""
+    """The card of `client` (already found in the actor's scope) for `actor`; three statements: its
+    subscriptions with their services joined, their IPv4 and their IPv6 addresses."""
     subscriptions = db.session.scalars(
         select(Subscription).where(Subscription.client_id == client.id)
-        .options(selectinload(Subscription.service), selectinload(Subscription.ip_allocations),
+        .options(joinedload(Subscription.service), selectinload(Subscription.ip_allocations),
                  selectinload(Subscription.ipv6_allocations))
         .order_by(Subscription.id)
     ).all()

@@ -1,13 +1,14 @@
 """Clients at /clients/ (the client card) and subscriptions at /subscriptions/."""
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import joinedload, undefer
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -173,7 +174,10 @@ class ClientListInterface(ClientInterface):
         query = super().apply_all(*args, **kwargs)
         # FAB builds the interfaces of related models (the dealer filter) from this class too.
         if self.obj is Client:
-            query = query.options(undefer(Client.standing), undefer(Client.nearest_paid_until))
+            # The dealer and the block (its neighbourhood and city) each row and the card show: joined to the
+            # client's own statement (many-to-one, the order and LIMIT stay the client's) instead of one more each.
+            query = query.options(undefer(Client.standing), undefer(Client.nearest_paid_until),
+                                  joinedload(Client.dealer), joinedload(Client.block))
         return query
 
 
@@ -298,26 +302,72 @@ class ClientView(DealerScopedView, BillingModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and "pk" in kwargs:
-            kwargs.update(self._card(kwargs["pk"]))
+            kwargs.update(self._card(kwargs["pk"], shown_tabs(request.args.get("tab"))))
         return super().render_template(template, **kwargs)
 
-    def _card(self, pk):
-        """The card: its own view model (app.clients.services.client_card), then the other modules' parts."""
+    def _card(self, pk, tabs=()):
+        """The card: its own view model (app.clients.services.client_card), then the other modules' parts — those
+        of the header and of the first tab; of the tabs behind it (LATER_TABS) only `tabs`, the others are loaded
+        when opened (card_tab)."""
         client = g.get("card_client") or self.datamodel.get(pk, self._base_filters)
         if client is None:
             abort(404)
         actor = current_operator()
         record_personal_data_read(actor, client)
         card = client_card(client, actor)
-        # The History tab: the client's business (sales, status changes, payments, charges, tasks, documents),
-        # each row linked to its record; who viewed the personal data folded apart.
-        history = owned_history(Client, client.id)
-        return {"card": card, "client": client, "status_label": status_label, "history": history.entries,
-                "history_links": record_links(history.entries, lambda view: may_access(actor, "can_show", view)),
-                "personal_views": history.personal_views,
-                "personal_view_count": history.personal_view_count,
-                "may_read_log": may_access(actor, "can_list", "LogEntry"),
-                **CLIENT_CARD.context(client, actor, subscriptions=card.subscriptions)}
+        # history: the History tab's when it is shown, None keeps BillingModelView from reading the record's own.
+        values = {"card": card, "client": client, "status_label": status_label, "shown_tabs": tabs, "history": None,
+                  "later_tabs": LATER_TABS,
+                  "tabs_available": ("services", "profile", "history") + tuple(
+                      tab for tab in LATER_TABS if CLIENT_CARD.has_place(tab)),
+                  **CLIENT_CARD.context(client, actor, places=FIRST_PLACES + tuple(tabs),
+                                        subscriptions=card.subscriptions)}
+        if "history" in tabs:
+            values.update(_card_history(client, actor))
+        return values
+
+    @expose("/show/<int:pk>/tab/<string:tab>")
+    @has_access
+    @permission_name("show")
+    def card_tab(self, pk, tab):
+        """One tab of the card behind its first (LATER_TABS), as the card loads it when the tab is opened: the
+        client found in the operator's scope as the card finds it (else 404), the tab's parts only."""
+        if tab not in LATER_TABS:
+            abort(404)
+        client = self.datamodel.get(pk, self._base_filters)
+        if client is None:
+            abort(404)
+        actor = current_operator()
+        values = {"client": client, "key": tab, **CLIENT_CARD.context(client, actor, places=(tab,), counts=False)}
+        if tab == "history":
+            values.update(_card_history(client, actor))
+        return render_template("clients/_card_tab.html", **values)
+
+
+# The card's tabs after its first (Services; the Profile is the client's own fields, read with it): loaded when
+# opened (ClientView.card_tab), or shown at once when the card is asked with ?tab=<name> (a link without
+# JavaScript) or ?tab=all (everything, for printing).
+LATER_TABS = ("payments", "documents", "tasks", "history")
+# The places of the card shown with its first view: the header's strip, the Services tab, the page's end.
+FIRST_PLACES = ("summary", "services", None)
+
+
+def shown_tabs(asked):
+    """The later tabs the card shows at once for ?tab=`asked`."""
+    if asked == "all":
+        return LATER_TABS
+    return (asked,) if asked in LATER_TABS else ()
+
+
+def _card_history(client, actor):
+    """The History tab: the client's business (sales, status changes, payments, charges, tasks, documents),
+    each row linked to its record; who viewed the personal data folded apart."""
+    history = owned_history(Client, client.id)
+    return {"history": history.entries,
+            "history_links": record_links(history.entries, lambda view: may_access(actor, "can_show", view)),
+            "personal_views": history.personal_views,
+            "personal_view_count": history.personal_view_count,
+            "may_read_log": may_access(actor, "can_list", "LogEntry")}
 
 
 def _warned_without_block(client):

@@ -36,26 +36,35 @@ class PageSections:
         if count is not None and (place, count) not in self._counters:
             self._counters.append((place, count))
 
-    def context(self, record, actor, **known):
+    def has_place(self, place):
+        """Whether any part goes in `place`."""
+        return any(part[3] == place for part in self._parts)
+
+    def context(self, record, actor, places=None, counts=True, **known):
         """The values of every part for this record; `section_templates`: what to include, in order;
         `section_places`: the same per place ({place: [template, …]}); `section_counts`: the records each
         place holds ({place: n}, only places with a counter the actor may read).
 
-        `known` is what the page has read already (the card's subscriptions), so that no part reads it again.
+        `places`: only the parts of these places (their templates and providers; None: all) — a page that
+        shows some places at first and loads the others when opened (the card's tabs); `counts=False`: no
+        counters (a place loaded on its own). `known` is what the page has read already (the card's
+        subscriptions), so that no part reads it again.
         """
-        places = {}
-        for _order, template, _provider, place in self._parts:
-            places.setdefault(place, []).append(template)
-        counts = {}
-        queries = [(place, query) for place, query in ((place, count(record, actor, **known))
-                                                       for place, count in self._counters) if query is not None]
+        parts = [part for part in self._parts if places is None or part[3] in places]
+        by_place = {}
+        for _order, template, _provider, place in parts:
+            by_place.setdefault(place, []).append(template)
+        numbers_of = {}
+        queries = [] if not counts else [
+            (place, query) for place, query in ((place, count(record, actor, **known))
+                                                for place, count in self._counters) if query is not None]
         if queries:
             numbers = db.session.execute(select(*(query.scalar_subquery() for _place, query in queries))).one()
             for (place, _query), number in zip(queries, numbers):
-                counts[place] = counts.get(place, 0) + (number or 0)
-        values = {"section_templates": [template for _order, template, _provider, _place in self._parts],
-                  "section_places": places, "section_counts": counts}
-        for _order, _template, provider, _place in self._parts:
+                numbers_of[place] = numbers_of.get(place, 0) + (number or 0)
+        values = {"section_templates": [template for _order, template, _provider, _place in parts],
+                  "section_places": by_place, "section_counts": numbers_of}
+        for _order, _template, provider, _place in parts:
             if provider is not None:
                 values.update(provider(record, actor, **known))
         return values

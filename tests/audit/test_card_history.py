@@ -34,7 +34,7 @@ def test_the_card_history_shows_the_sale_the_payment_and_the_task_and_folds_the_
         payment_id = db.session.scalar(select(Payment.id).where(Payment.client_id == client_id))
         other_payment = db.session.scalar(select(Payment.id).where(Payment.client_id == other_id))
     for _ in range(3):
-        html = admin.get(f"/clients/show/{client_id}").text
+        html = admin.get(f"/clients/show/{client_id}?tab=all").text
     tab = _history_tab(html)
     main = tab[:tab.index("personal-views")]
     text = visible_text(main)

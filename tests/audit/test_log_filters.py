@@ -24,7 +24,7 @@ def test_the_log_lists_one_clients_business_by_number_or_name(app, admin):
         assert "Мария Друга" not in page and "Телевизия ЛОГ" not in page, typed
     nobody = visible_text(admin.get("/log/list/?client=Никой Такъв").text)
     assert "Няма намерени записи" in nobody
-    card = admin.get(f"/clients/show/{ivan.id}").text
+    card = admin.get(f"/clients/show/{ivan.id}?tab=all").text
     assert f"/log/list/?client={number}" in card  # the card's История links to it
 
 

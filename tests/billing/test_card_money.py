@@ -76,7 +76,7 @@ def test_a_client_paid_ahead_owes_nothing_today_and_sees_the_next_payment(app, a
         money = due_today(client)
         assert (money.due_eur, money.next_day, money.next_eur) == (Decimal("0.00"), paid_until + timedelta(days=1),
                                                                   Decimal(FEE))
-    card = admin.get(f"/clients/show/{client_id}").text
+    card = admin.get(f"/clients/show/{client_id}?tab=all").text
     assert card_figure(card, "due-today") == "0,00 EUR"
     assert card_figure(card, "next-payment") == "20,00 EUR"
     assert f"на {format_date(paid_until + timedelta(days=1))}" in visible_text(card)
@@ -92,7 +92,7 @@ def test_a_client_two_months_behind_owes_both_and_the_form_asks_for_them(app, ad
         money = due_today(client)
         assert money.due_eur == Decimal("40.00") and money.overdue[0].periods == 2
         assert money.next_day == month_end(local_today()) + timedelta(days=1) and money.next_eur == Decimal(FEE)
-    card = admin.get(f"/clients/show/{client_id}").text
+    card = admin.get(f"/clients/show/{client_id}?tab=all").text
     assert card_figure(card, "due-today") == "40,00 EUR"
     form_page = admin.get(f"/payments/record/{client_id}").text
     assert PaymentForm(form_page).total == Decimal("40.00")
@@ -112,7 +112,7 @@ def test_the_advance_is_subtracted_on_the_card_and_spent_by_the_payment_the_form
         client_id, subscription_id = client.id, subscription.id
         assert advance_total(client_id) == Decimal("15.00")
         assert due_today(db.session.get(Client, client_id)).due_eur == Decimal("25.00")
-    card = admin.get(f"/clients/show/{client_id}").text
+    card = admin.get(f"/clients/show/{client_id}?tab=all").text
     assert card_figure(card, "due-today") == "25,00 EUR" and card_figure(card, "advance") == "15,00 EUR"
     form = PaymentForm(admin.get(f"/payments/record/{client_id}").text)
     assert form.total == Decimal("25.00")
@@ -150,7 +150,7 @@ def test_open_charges_are_due_today_for_a_client_paid_ahead(app, admin):
         db.session.commit()
         client_id = client.id
         assert due_today(client).due_eur == Decimal("12.50")
-    card = admin.get(f"/clients/show/{client_id}").text
+    card = admin.get(f"/clients/show/{client_id}?tab=all").text
     assert card_figure(card, "due-today") == "12,50 EUR" and "Смяна на рутер" in visible_text(card)
     assert PaymentForm(admin.get(f"/payments/record/{client_id}").text).total == Decimal("12.50")
 

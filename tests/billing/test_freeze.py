@@ -112,7 +112,7 @@ def test_the_desk_freezes_from_the_client_card_and_a_technician_cannot(app):
         db.session.commit()
     cashier = Browser(app)
     cashier.login("cashier-freeze", "operator-pass-123")
-    assert "Ваканция" in visible_text(cashier.get(f"/clients/show/{client_id}").text)
+    assert "Ваканция" in visible_text(cashier.get(f"/clients/show/{client_id}?tab=all").text)
     form = f"/freezes/add?client={client_id}"
     too_late = paid_until + timedelta(days=5)
     response = cashier.submit(form, {"subscription": str(subscription_id), "starts_on": f"{too_late:%d.%m.%Y}",
@@ -123,7 +123,7 @@ def test_the_desk_freezes_from_the_client_card_and_a_technician_cannot(app):
     response = cashier.submit(form, {"subscription": str(subscription_id), "starts_on": f"{starts:%d.%m.%Y}",
                                      "ends_on": f"{ends:%d.%m.%Y}", "reason": "На море"})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/clients/show/{client_id}")
-    card = visible_text(cashier.get(f"/clients/show/{client_id}").text)
+    card = visible_text(cashier.get(f"/clients/show/{client_id}?tab=all").text)
     assert f"{starts:%d.%m.%Y}–{ends:%d.%m.%Y} (На море)" in card
     assert status_of(app, subscription_id)[1] == paid_until + timedelta(days=10)
 

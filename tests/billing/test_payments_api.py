@@ -60,7 +60,7 @@ def test_a_payment_by_client_id_and_method_id_pays_what_it_names_and_shows_on_th
     assert response.json["result"]["payment_type"]["name"] == "Месечна такса"
     assert response.json["result"]["amount"] == "30.00" and response.json["warnings"] == []
     assert state(app, subscription_id) == (1, date(2027, 2, 28))
-    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    card = visible_text(admin.get(f"/clients/show/{client_id}?tab=all").text)
     assert "Банков превод" in card and "по извлечение" in card and "28.02.2027" in card
 
 

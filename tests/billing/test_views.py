@@ -34,7 +34,7 @@ def operator_browser(app, role, username):
 def test_pay_a_subscription_from_the_card_in_two_clicks(app):
     client_id, subscription_id = client_with_subscription(app, paid_until=date(2026, 10, 31))
     cashier = operator_browser(app, p.CASHIER, "kasa1")
-    card = cashier.get(f"/clients/show/{client_id}")
+    card = cashier.get(f"/clients/show/{client_id}?tab=all")
     pay_link = f"/payments/record/{client_id}?subscription={subscription_id}"
     assert pay_link in card.text.replace("&amp;", "&")
     form = cashier.get(pay_link)
@@ -84,7 +84,7 @@ def test_technical_support_cannot_record_payments(app):
     support = operator_browser(app, p.TECHNICAL_SUPPORT, "tech1")
     assert support.get(f"/payments/record/{client_id}").status_code == 403
     assert support.get("/payments/list/").status_code == 403
-    card = support.get(f"/clients/show/{client_id}").text
+    card = support.get(f"/clients/show/{client_id}?tab=all").text
     assert f"/payments/record/{client_id}" not in card
 
 
@@ -185,7 +185,7 @@ def test_installation_fee_becomes_a_charge_on_the_card(app, admin):
     with app.app_context():
         charge = db.session.query(Charge).one()
         assert (charge.amount, charge.paid_by_id, charge.payment_type.code) == (Decimal("30.00"), None, "installation")
-    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    card = visible_text(admin.get(f"/clients/show/{client_id}?tab=all").text)
     assert "Инсталация: Интернет с инсталация" in card and "30,00 EUR" in card
 
 

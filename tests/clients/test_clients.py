@@ -182,5 +182,5 @@ def test_card_lists_the_clients_contracts(app, admin):
         client = make_client(None, "Иван Иванов")
         contract = make_contract(client)
         client_id, number = client.id, contract.number
-    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    card = visible_text(admin.get(f"/clients/show/{client_id}?tab=all").text)
     assert "Договори" in card and f"{number} Договор за интернет" in card and "Нов договор" in card

@@ -128,7 +128,7 @@ def test_opening_balances_a_debt_on_the_card_and_the_debtors_a_credit_spent_by_t
         ivan_id, maria_id = ivan.id, maria.id
 
     # The debt is on the card and in the debtors report, dated as the old system dated it.
-    card = admin.get(f"/clients/show/{ivan_id}").text
+    card = admin.get(f"/clients/show/{ivan_id}?tab=all").text
     assert card_figure(card, "due-today") == "25,80 EUR"
     assert "Задължение от предишната система" in visible_text(card)
     with app.app_context():
@@ -137,7 +137,7 @@ def test_opening_balances_a_debt_on_the_card_and_the_debtors_a_credit_spent_by_t
         assert (row[5], row[10], row[12]) == (date(2026, 9, 30), Decimal("25.80"), Decimal("25.80"))
         assert "Мария Георгиева" not in [row[1] for row in debtors.rows]  # her advance covers her month
     # The credit shows as an imported payment in her payments.
-    card = admin.get(f"/clients/show/{maria_id}").text
+    card = admin.get(f"/clients/show/{maria_id}?tab=all").text
     assert card_figure(card, "advance") == "25,00 EUR" and "внесено" in visible_text(card)
 
     # The next cycle spends the credit like any advance, and leaves the client paid 14 months ahead alone.
@@ -224,7 +224,7 @@ def test_the_payment_history_comes_in_as_history(app, moved_in, admin):
         maria_id, payment_id = maria.id, payments[0].id
 
     # Shown among her payments, marked as imported, without a receipt.
-    card = visible_text(admin.get(f"/clients/show/{maria_id}").text)
+    card = visible_text(admin.get(f"/clients/show/{maria_id}?tab=all").text)
     assert "внесено" in card and "октомври" in card
     listing = visible_text(admin.get(f"/payments/list/?client={maria_id}").text)
     assert "Внесено от предишната система" in listing

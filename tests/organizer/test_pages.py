@@ -147,7 +147,7 @@ def test_a_fault_opens_from_the_client_card_in_two_clicks_and_shows_on_the_card_
         make_fault_type()
         client = client_in("Младост 1", "105", "Стефан Повредов")
         client_id = client.id
-    card = admin.get(f"/clients/show/{client_id}").text
+    card = admin.get(f"/clients/show/{client_id}?tab=all").text
     link = re.search(r'href="([^"]*purpose=fault[^"]*)"', card).group(1).replace("&amp;", "&")
     form = admin.get(link).text  # click 1
     assert "ж.к. Младост 1, бл. 105, вх. Б, ет. 3, ап. 12" in form
@@ -158,7 +158,7 @@ def test_a_fault_opens_from_the_client_card_in_two_clicks_and_shows_on_the_card_
         assert task.task_type.name == "Повреда" and task.priority == "high"
         assert task.scheduled_on == local_today() and [s.name for s in task.steps] == ["Диагностика",
                                                                                         "Подмяна на кабел"]
-    card = visible_text(admin.get(f"/clients/show/{client_id}").text)
+    card = visible_text(admin.get(f"/clients/show/{client_id}?tab=all").text)
     assert "Задачи" in card and "Повреда" in card and "Отворена" in card
     home = visible_text(admin.get("/").text)
     assert "Задачи днес (1)" in home and "Стефан Повредов" in home

@@ -87,6 +87,7 @@ def test_a_technician_ticks_every_step_on_a_phone_and_the_subscription_is_active
             assert "Интернет 1000 Mbps" in services and "Активна" in services
             assert "AA:BB:CC:DD:EE:01" in office.content()  # the MAC typed on the phone, bound to the service
             office.click("#card-tabs a[href='#tab-tasks']")
+            office.wait_for_selector("#tab-tasks .card-tab-body")  # the tab is read when opened
             assert "Приключена" in office.inner_text("#tab-tasks")
         finally:
             chromium.close()

@@ -53,7 +53,7 @@ def test_a_sale_s_task_is_unplanned_until_planned_and_then_on_the_day_s_plan(app
     assert "Планирай" in page and "Непланирана" in page
     with app.app_context():
         client_id = db.session.get(Task, task_id).client_id
-    card = admin.get(f"/clients/show/{client_id}").text
+    card = admin.get(f"/clients/show/{client_id}?tab=all").text
     assert f"/tasks/plan/{task_id}" in card and "Непланирана" in visible_text(card)
 
     form = admin.get(f"/tasks/plan/{task_id}").text
@@ -76,7 +76,7 @@ def test_a_sale_s_task_is_unplanned_until_planned_and_then_on_the_day_s_plan(app
     plan = visible_text(admin.get(f"/tasks/day/?day={day.strftime('%d.%m.%Y')}").text)
     assert "Анна Стоянова" in plan and "09:30–11:00" in plan and "Оператор-наш" in plan
     assert "Непланирани задачи: 1" in visible_text(admin.get("/").text)
-    assert f"/tasks/plan/{task_id}" not in admin.get(f"/clients/show/{client_id}").text
+    assert f"/tasks/plan/{task_id}" not in admin.get(f"/clients/show/{client_id}?tab=all").text
     history = visible_text(admin.get(f"/tasks/show/{task_id}").text)
     assert "Планирана за" in history and "09:30" in history and "09:30:00" not in history  # times as typed
     with app.app_context():

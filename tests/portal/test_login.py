@@ -53,7 +53,7 @@ def test_a_client_logs_in_with_the_client_number_or_a_username_and_the_log_has_i
     office.login()
     entries = visible_text(office.get("/log/list/?logins=1").text)  # logins are shown when asked for
     assert f"192.0.2.10 Достъп до портала № {a.number} Вход портал" in entries
-    card = visible_text(office.get(f"/clients/show/{a.client_id}").text)
+    card = visible_text(office.get(f"/clients/show/{a.client_id}?tab=all").text)
     assert f"абонат {a.number} Вход Достъп до портала: № {a.number} портал" in card
 
 
