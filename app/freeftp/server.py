@@ -429,9 +429,11 @@ class FreeFtpServer:
         self.address = self.server.address
 
     def serve(self):
-        beating = self.server.ioloop.call_every(beat_seconds(self.app), self._beat)
+        beat = beat_seconds(self.app)
+        beating = self.server.ioloop.call_every(beat, self._beat)
         try:
-            self.server.serve_forever(handle_exit=True)
+            # The IOLoop looks at its schedule after each poll: polls short enough for the beat to keep time.
+            self.server.serve_forever(timeout=min(1.0, beat / 2), handle_exit=True)
         finally:
             beating.cancel()
             with self.app.app_context():
