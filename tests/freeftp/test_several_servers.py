@@ -230,3 +230,23 @@ def test_a_server_whose_homes_are_not_a_folder_does_not_start(app, folders, tmp_
     assert f"Папката с личните папки на абонаментите {not_a_folder} не е достъпна от тази машина: не е папка." \
         in stderr
     assert "FTP папката" not in stderr
+
+
+def test_the_embedded_server_does_not_start_without_its_folders(app, folders, monkeypatch, caplog):
+    from app.freeftp.server import start_embedded
+
+    public, homes = folders
+    monkeypatch.setitem(app.config, "FREEFTP_EMBEDDED", True)
+    monkeypatch.setitem(app.config, "FREEFTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "FREEFTP_PORT", 0)
+    missing = homes.parent / "няма-ги"
+    configure(app, ftp_root=str(public), homes_root=str(missing))
+    assert start_embedded(app) is None
+    assert f"Папката с личните папки на абонаментите {missing} не е достъпна от тази машина: не съществува." \
+        in caplog.text
+    configure(app, ftp_root=str(public), homes_root=str(homes))
+    server = start_embedded(app)
+    assert server is not None
+    with ftplib.FTP(timeout=10) as ftp:
+        assert ftp.connect("127.0.0.1", server.address[1]).startswith("220")
+    server.close()
