@@ -233,8 +233,13 @@ def test_a_server_whose_homes_are_not_a_folder_does_not_start(app, folders, tmp_
 
 
 def test_the_embedded_server_does_not_start_without_its_folders(app, folders, monkeypatch, caplog):
+    import logging
+
     from app.freeftp.server import start_embedded
 
+    # The run's migrations (alembic's fileConfig, in this process) switched the module's logger off; run.py's
+    # process never migrates (`make run` upgrades first, in a process of its own).
+    monkeypatch.setattr(logging.getLogger("app.freeftp.server"), "disabled", False)
     public, homes = folders
     monkeypatch.setitem(app.config, "FREEFTP_EMBEDDED", True)
     monkeypatch.setitem(app.config, "FREEFTP_HOST", "127.0.0.1")
