@@ -123,6 +123,9 @@ def load_config(checking=False):
         # Registrations and password resets per address (the public pages).
         "FREEFTP_RATE_LIMIT": os.environ.get("FREEFTP_RATE_LIMIT", "5 per 1 hour"),
         "FREEFTP_EMBEDDED": _bool("FREEFTP_EMBEDDED", True),  # run.py starts the server in a thread
+        # Seconds between an FTP process's refreshes of its sessions' rows; a process unseen for 3 beats is dead
+        # and its sessions stop counting against the accounts' max_sessions (app.freeftp.sessions).
+        "FREEFTP_SESSION_BEAT": float(os.environ.get("FREEFTP_SESSION_BEAT", "30")),
         # Head office as the seller on its own clients' contracts, receipts and invoices (a dealer's
         # clients get the dealer's company data) until an administrator saves
         # it at /head-office/. An empty VAT number means not VAT-registered:

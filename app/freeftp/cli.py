@@ -1,5 +1,6 @@
 """`flask --app app freeftp …`: the FTP server and the indexer."""
 import signal
+import sys
 
 import click
 from flask import current_app
@@ -10,7 +11,7 @@ from app.core.metrics import serve_side_port
 from app.extensions import db
 from app.freeftp.indexer import index_tree
 from app.freeftp.models import FreeFtpIndexRun
-from app.freeftp.server import FreeFtpServer
+from app.freeftp.server import FreeFtpServer, not_started_message, unreachable_folders
 from app.freeftp.services import current_settings
 
 commands = AppGroup("freeftp", help="FREEFTP: the FTP server and the index of its files.")
@@ -22,9 +23,15 @@ commands = AppGroup("freeftp", help="FREEFTP: the FTP server and the index of it
 @click.option("--metrics", "metrics_address", default=None,
               help="host:port of /metrics, /healthz and /readyz (default FREEFTP_METRICS_ADDRESS; \"\": none)")
 def serve(host, port, metrics_address):
-    """Serve FTP until SIGTERM or Ctrl-C."""
+    """Serve FTP until SIGTERM or Ctrl-C; first checks that the settings' folders are reachable here."""
     config = current_app.config
     app = current_app._get_current_object()
+    problems = unreachable_folders(app)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo(not_started_message(app), err=True)
+        sys.exit(1)
     server = FreeFtpServer(app, host or config["FREEFTP_HOST"], port if port is not None else config["FREEFTP_PORT"])
     serve_side_port(app, config["FREEFTP_METRICS_ADDRESS"] if metrics_address is None else metrics_address,
                     name="freeftp")

@@ -187,3 +187,32 @@ class FreeFtpIndexRun(Model):
 
     def __str__(self):
         return f"№ {self.id} {format_datetime(self.started_at)}".strip()
+
+
+class FreeFtpSession(Model):
+    """An open FTP session of a registered account, in whichever FTP process serves it (app.freeftp.sessions).
+
+    At most settings.max_sessions per account across every process: a session holds one of its account's
+    slots 1…max_sessions, and the unique (account_id, slot) lets two processes racing for the last slot
+    both try and only one win. `server` is the process (host:pid:start); it refreshes `seen_at` of its
+    rows every FREEFTP_SESSION_BEAT seconds, so the rows of a process that died stop counting after a
+    few beats and are purged.
+    """
+
+    __tablename__ = "freeftp_session"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("freeftp_account.id", ondelete="CASCADE"), nullable=False)
+    slot = Column(Integer, nullable=False)
+    server = Column(String(200), nullable=False, index=True)
+    remote_addr = Column(String(45))
+    opened_at = Column(DateTime, nullable=False, default=utcnow)
+    seen_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "slot", name="uq_freeftp_session_account_slot"),
+        {"extend_existing": True},
+    )
+
+    def __str__(self):
+        return f"{self.account_id}/{self.slot} @ {self.server}"

@@ -8,14 +8,19 @@ login is checked again: a disabled account or a suspended subscription is
 answered 530 and disconnected at its next command.
 
 Registered accounts download at most settings.download_kbps per session
-and have at most settings.max_sessions sessions at once (counted in this
-process). A subscription's upload stops with 552 when its home would
+and have at most settings.max_sessions sessions at once, counted in the
+database across every FTP process (app.freeftp.sessions). A subscription's upload stops with 552 when its home would
 exceed the quota. FTPS (AUTH TLS) when FREEFTP_TLS_CERT and _KEY are set.
+
+At start (`flask freeftp serve`, the embedded server) the settings' folders
+are checked: a folder this machine cannot reach (a share not mounted) stops
+the server with a message naming it, instead of every login failing later.
 """
 import errno
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 
@@ -24,12 +29,14 @@ from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 from pyftpdlib.log import logger as pyftpdlib_log
 from pyftpdlib.servers import ThreadedFTPServer
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from app.core.transaction import unit_of_work
 from app.extensions import db
 from app.freeftp import access
-from app.freeftp.services import note_download, note_login
+from app.freeftp.services import current_settings, note_download, note_login
+from app.freeftp.sessions import SessionCounter, beat_seconds
 
 log = logging.getLogger(__name__)
 
@@ -229,30 +236,31 @@ class DatabaseAuthorizer(DummyAuthorizer):
         super().__init__()
         self.app = app
         self.replies = replies(app)
-        self.sessions = {}  # username → open sessions in this process
-        self.lock = threading.Lock()
+        self.counter = SessionCounter(app)  # sessions per account, in the database (every FTP process)
 
     def validate_authentication(self, username, password, handler):
         with self.app.app_context():
             try:
                 login = access.authenticate(username, password)
+                if login is not None and login.max_sessions and login.kind == access.ACCOUNT:
+                    handler.session_row = self.counter.claim(login.record_id, login.max_sessions, handler.remote_ip)
+                    if handler.session_row is None:
+                        raise AuthenticationFailed(self.replies["sessions"])
             finally:
                 db.session.rollback()
         if login is None:
             raise AuthenticationFailed(self.replies["failed"])
-        with self.lock:
-            if login.max_sessions and self.sessions.get(login.username, 0) >= login.max_sessions:
-                raise AuthenticationFailed(self.replies["sessions"])
-            self.sessions[login.username] = self.sessions.get(login.username, 0) + 1
         handler.login = login
 
-    def session_ended(self, login):
-        with self.lock:
-            left = self.sessions.get(login.username, 1) - 1
-            if left > 0:
-                self.sessions[login.username] = left
-            else:
-                self.sessions.pop(login.username, None)
+    def session_ended(self, handler):
+        session_row, handler.session_row = handler.session_row, None
+        if session_row is None:
+            return
+        with self.app.app_context():
+            try:
+                self.counter.release(session_row)
+            except Exception:  # the database away: the row goes stale and stops counting after a few beats
+                log.exception("FTP session %s not released", session_row)
 
     def has_perm(self, username, perm, path=None):
         return False  # before a login: nothing
@@ -269,6 +277,7 @@ class FreeFtpHandler(FTPHandler):
     upload_room = None
     upload_over_quota = False
     _session_counted = False
+    session_row = None  # its freeftp_session row, when its account's sessions are limited
     protocol_replies = ()  # protocol_replies(app), set by handler_class
 
     def respond(self, resp, logfun=pyftpdlib_log.debug):
@@ -361,7 +370,7 @@ class FreeFtpHandler(FTPHandler):
     def on_disconnect(self):
         if self._session_counted and self.login is not None:
             self._session_counted = False
-            type(self).authorizer.session_ended(self.login)
+            type(self).authorizer.session_ended(self)
 
     def flush_account(self):
         self.on_disconnect()
@@ -405,23 +414,117 @@ def handler_class(app):
 
 
 class FreeFtpServer:
-    """The server on (host, port); `serve()` until `close()`."""
+    """The server on (host, port); `serve()` until `close()`.
+
+    While it serves, its IOLoop beats every FREEFTP_SESSION_BEAT seconds: the
+    sessions' rows of this process are seen (app.freeftp.sessions); when it
+    stops, they are deleted.
+    """
 
     def __init__(self, app, host, port):
         self.app = app
-        self.server = ThreadedFTPServer((host, port), handler_class(app))
+        handler = handler_class(app)
+        self.counter = handler.authorizer.counter
+        self.server = ThreadedFTPServer((host, port), handler)
         self.address = self.server.address
 
     def serve(self):
-        self.server.serve_forever(handle_exit=True)
+        beat = beat_seconds(self.app)
+        beating = self.server.ioloop.call_every(beat, self._beat)
+        try:
+            # The IOLoop looks at its schedule after each poll: polls short enough for the beat to keep time.
+            self.server.serve_forever(timeout=min(1.0, beat / 2), handle_exit=True)
+        finally:
+            beating.cancel()
+            with self.app.app_context():
+                try:
+                    self.counter.release_all()
+                except Exception:
+                    log.exception("FTP sessions of %s not released", self.counter.server)
+
+    def _beat(self):
+        with self.app.app_context():
+            try:
+                self.counter.beat()
+            except Exception:  # the database away for a moment: the next beat tries again
+                log.exception("FTP sessions' beat failed")
 
     def close(self):
         self.server.close_all()
 
 
+# The settings' folders as the start check names them, and why one is not reachable.
+FOLDERS = (("ftp_root", _l("The FTP folder")), ("homes_root", _l("The folder of the subscriptions' homes")))
+MISSING = _l("it does not exist")
+NOT_A_FOLDER = _l("it is not a folder")
+UNREADABLE = _l("it cannot be read")
+UNWRITABLE = _l("nothing can be written in it")
+
+
+def _why_unreachable(folder, writable):
+    """None when this machine reaches `folder` (and can write in it when `writable`), else why not."""
+    if not os.path.exists(folder):
+        return MISSING
+    if not os.path.isdir(folder):
+        return NOT_A_FOLDER
+    try:
+        with os.scandir(folder) as entries:  # a share gone stale answers here, not at exists()
+            next(entries, None)
+    except OSError:
+        return UNREADABLE
+    if writable:
+        try:
+            probe, path = tempfile.mkstemp(prefix=".freeftp-check-", dir=folder)
+            os.close(probe)
+            os.remove(path)
+        except OSError:
+            return UNWRITABLE
+    return None
+
+
+def unreachable_folders(app):
+    """What the FTP server cannot reach of the settings' folders, one Bulgarian sentence each (empty: all well).
+
+    The served tree must be readable, the homes readable and writable; a
+    folder not set in the settings is not checked (FREEFTP refuses those
+    logins anyway).
+    """
+    with app.app_context():
+        try:
+            settings = current_settings()
+            problems = []
+            for field, name in FOLDERS:
+                folder = getattr(settings, field)
+                if not folder:
+                    continue
+                why = _why_unreachable(folder, writable=field == "homes_root")
+                if why is not None:
+                    problems.append(gettext("%(what)s %(folder)s is not reachable from this machine: %(reason)s.",
+                                            what=name, folder=folder, reason=why))
+            return problems
+        finally:
+            db.session.rollback()
+
+
+def not_started_message(app):
+    with app.app_context():
+        return gettext("The FTP server does not start: the folders it serves must be reachable on this machine "
+                       "(shared between the FTP machines: README, Production).")
+
+
 def start_embedded(app):
     """The embedded default (`make run`): the server in a thread of the panel's process; None when off."""
     if not app.config.get("FREEFTP_EMBEDDED"):
+        return None
+    try:
+        problems = unreachable_folders(app)
+    except Exception as error:  # no schema yet (`make run` before `flask db upgrade`): nothing to check
+        log.warning("FTP folders not checked: %s", error)
+        problems = []
+    if problems:
+        for problem in problems:
+            log.error("%s", problem)
+        log.error("%s", not_started_message(app))
         return None
     try:
         server = FreeFtpServer(app, app.config["FREEFTP_HOST"], app.config["FREEFTP_PORT"])
