@@ -414,13 +414,14 @@ def password_matches(request, password):
     hidden = request.user_password
     if not hidden or len(hidden) % 16:
         return False
-    secret, last, typed = request.nas.secret, request.authenticator, bytearray()
+    secret, last, typed = request.nas.secret, request.authenticator, b""
     for start in range(0, len(hidden), 16):
         block = hidden[start:start + 16]
         mask = hashlib.md5(secret + last).digest()
-        typed += bytes(a ^ b for a, b in zip(block, mask))
+        # The XOR of the 16 bytes as two numbers: one operation, not a generator over the bytes.
+        typed += (int.from_bytes(block, "big") ^ int.from_bytes(mask, "big")).to_bytes(16, "big")
         last = block
-    return hmac.compare_digest(bytes(typed).rstrip(b"\0"), password.encode())
+    return hmac.compare_digest(typed.rstrip(b"\0"), password.encode())
 
 
 def mschap_matches(login, username, data):
