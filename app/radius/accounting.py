@@ -101,11 +101,13 @@ class Refused(Exception):
         self.reason = reason
 
 
-def record(requests, drops):
+def record(requests, drops, known_subscriptions=None):
     """Stores a batch of Accounting-Requests; returns the replies [(bytes, destination)] of those committed.
 
     A packet not stored is counted in `drops` (app.radius.drops.Drops) with
     its NAS and why, and gets no reply: the NAS sends it again.
+    `known_subscriptions(usernames)`: {username: subscription id} of those it knows (the server's login cache,
+    kept current by the database's notifications); the others are read from the database.
     """
     taken, events = [], []
     for request in requests:
@@ -121,7 +123,7 @@ def record(requests, drops):
         taken.append(request)
         events.append(event)
     try:
-        store(events)
+        store(events, known_subscriptions)
         return [_reply(request) for request in taken]
     except OperationalError:
         return _unavailable(drops, taken)
@@ -135,7 +137,7 @@ def record(requests, drops):
     replies = []
     for position, (request, event) in enumerate(zip(taken, events)):
         try:
-            store([event])
+            store([event], known_subscriptions)
         except OperationalError:
             return replies + _unavailable(drops, taken[position:])
         except Exception as error:  # noqa: BLE001
@@ -145,12 +147,12 @@ def record(requests, drops):
     return replies
 
 
-def store(events):
+def store(events, known_subscriptions=None):
     """Applies the events in one transaction and commits it, again when another server process created one of
     these sessions meanwhile; raises (rolled back) when it cannot."""
     for attempt in range(ATTEMPTS):
         try:
-            apply(events)
+            apply(events, known_subscriptions)
             db.session.commit()
             return
         except IntegrityError:
@@ -275,7 +277,7 @@ def _counter(packet, gigawords, octets):
     return _integer(packet, gigawords) * GIGAWORD + _integer(packet, octets)
 
 
-def apply(events):
+def apply(events, known_subscriptions=None):
     """Brings the sessions and the daily traffic up to date with the events, in order, in the current transaction."""
     storage = _storage()
     events = [event for event in events if event is not None]
@@ -283,7 +285,10 @@ def apply(events):
     sessions = load_sessions(storage, keys)
     fresh = {}  # key -> values of sessions first seen in this batch
     usernames = {event.username for event in events if event.username}
-    subscriptions = storage.subscription_ids(usernames) if usernames else {}
+    subscriptions = known_subscriptions(usernames) if known_subscriptions is not None and usernames else {}
+    unknown = usernames - subscriptions.keys()
+    if unknown:
+        subscriptions.update(storage.subscription_ids(unknown))
     traffic = {}
     for event in events:
         if not event.session_id:

@@ -351,7 +351,8 @@ class RadiusServer:
 
     def _account(self, requests):
         # A packet not stored is counted with the dropped ones, so it reaches the LOG.
-        return accounting.record(requests, self.acct_drops)
+        known = self.cache.subscription_ids if self.cache is not None else None
+        return accounting.record(requests, self.acct_drops, known)
 
     @staticmethod
     def _safely(handle, requests, port):
