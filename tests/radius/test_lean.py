@@ -388,3 +388,23 @@ def test_an_accepts_attributes_are_the_bytes_pyrad_writes_whatever_the_subscript
     assert auth.accept_bytes(dictionary, one, "mikrotik", 600)[6:] == auth.accept_bytes(
         dictionary, other, "mikrotik", 600)[6:]
     assert auth.accept_bytes(dictionary, one, "mikrotik", 600)[:6] == bytes((8, 6, 10, 0, 0, 1))
+
+
+def test_an_accounting_response_is_the_bytes_pyrad_writes():
+    """app.radius.accounting._reply writes the Accounting-Response itself: the same bytes as pyrad's
+    CreateReply().ReplyPacket(), with the request's Proxy-States in order, or none."""
+    from app.radius.accounting import _reply
+
+    dictionary = load_dictionary()
+    for states in ((), (b"first",), (b"a" * 40, b"\x00\x01second")):
+        request = radius_packet.AcctPacket(code=radius_packet.AccountingRequest, id=77, secret=SECRET,
+                                           dict=dictionary)
+        request["User-Name"] = "ivan"
+        request["Acct-Status-Type"] = "Start"
+        for state in states:
+            request.AddAttribute("Proxy-State", state)
+        received = radius_packet.AcctPacket(packet=request.RequestPacket(), secret=SECRET, dict=dictionary)
+        made, destination = _reply(types.SimpleNamespace(packet=received, source=("127.0.0.1", 1813)))
+        assert made == received.CreateReply().ReplyPacket() and destination == ("127.0.0.1", 1813)
+        assert received.VerifyReply(radius_packet.AcctPacket(packet=made, secret=SECRET, dict=dictionary), made)
+        assert made.count(b"second") == (1 if len(states) == 2 else 0)
