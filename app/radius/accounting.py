@@ -213,8 +213,20 @@ def _unavailable(drops, requests):
     return []
 
 
+_KEYS = {}  # (dictionary, attribute name): the attribute's key among a decoded packet's raw values
+
+
 def _first(packet, name, default=None):
     """The attribute's first value; `default` when absent or when it does not decode (a 3-octet address)."""
+    dictionary = packet.dict
+    key = _KEYS.get((dictionary, name))
+    if key is None:
+        try:
+            key = _KEYS[(dictionary, name)] = packet._EncodeKey(name)
+        except KeyError:  # not in the dictionary
+            return default
+    if not OrderedDict.__contains__(packet, key):  # absent: no lookup by name, no KeyError raised and caught
+        return default
     try:
         values = packet[name]
     except (KeyError, UnicodeDecodeError, ValueError):
