@@ -64,8 +64,9 @@ def answer(requests, cache=None, dictionary=None, send=None, connection=None):
     """The encoded replies to a batch of Access-Requests (app.radius.lean.AccessRequest, whichever decoder read
     them): [(bytes, destination)]. With `cache` (an AuthCache) nothing is read from the database; the
     `dictionary` encodes the attributes (once per subscription and make, see `reply`). `send((bytes,
-    destination))`, when given, is called with each reply as soon as it is made: the NAS (and a client
-    keeping N requests in flight) gets the first answers while the batch's others are being computed.
+    destination))`, when given, is called with each reply as soon as it is made (the server sends them a group
+    at a time, app.radius.server.LOGIN_SEND_EVERY): the NAS (and a client keeping N requests in flight) gets
+    the first answers while the batch's others are being computed.
     `connection`: where `load` reads without the cache (the server's own, see `load`)."""
     usernames = {request.username for request in requests} - {None}
     subscriptions = cache.get_many(usernames) if cache is not None else load(usernames, connection=connection)
