@@ -4,7 +4,7 @@ from app.core.money import check_amount, check_currency
 from app.core.views import BillingInterface, BillingModelApi, RecordOperations
 
 # New services are stored under ServiceView's and ServiceApi's record rules; changes go through update_service.
-SERVICE_OPERATIONS = RecordOperations(update=update_service)
+SERVICE_OPERATIONS = RecordOperations(update=update_service, tells=True)
 COLUMNS = [
     "name", "group", "description", "installation_fee", "monthly_fee", "currency", "extra_traffic_fee",
     "included_traffic_gb", "month_type", "warning_days", "tolerance_days", "max_freeze_days", "ip_count",

@@ -72,7 +72,7 @@ def update_service(actor, service, notices=None, **fields):
     prefixes).
     """
     old_speed = stored_speed(service)  # before anything here may flush the record
-    old_ipv6 = stored_values(service, "ipv6", "ipv6_delegated_length")
+    old_ipv6 = _ipv6_in_effect(*stored_values(service, "ipv6", "ipv6_delegated_length"))
     if not may_access(actor, "can_edit", "Service"):
         raise FieldErrors({"name": [gettext("You do not have the right to change services.")]})
     with db.session.no_autoflush:
@@ -86,12 +86,17 @@ def update_service(actor, service, notices=None, **fields):
     if new_speed != old_speed:
         # Subscribers online keep their old speed until RADIUS tells their NAS (CoA).
         send(speed_changed, actor, service=service, old=old_speed, new=new_speed)
-    if (bool(service.ipv6), service.ipv6_delegated_length if service.ipv6 else None) != \
-            (bool(old_ipv6[0]), old_ipv6[1] if old_ipv6[0] else None):
+    if _ipv6_in_effect(service.ipv6, service.ipv6_delegated_length) != old_ipv6:
         told = send(service_ipv6_changed, actor, service=service)
         if notices is not None:
             notices.extend(told)
     return service
+
+
+def _ipv6_in_effect(ipv6, delegated_length):
+    """A service's IPv6 as it takes effect: (given, the delegated prefix's size or None). A size kept while IPv6
+    is off delegates nothing, so it is no change."""
+    return (bool(ipv6), delegated_length if ipv6 else None)
 
 
 def stored_speed(service):

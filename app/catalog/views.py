@@ -8,7 +8,7 @@ from app.core.menu import in_menu
 from app.audit.formatting import register_entity
 from app.catalog.api import SERVICE_OPERATIONS, ServiceApi
 from app.catalog.models import Service, ServiceGroup, ServiceParameter
-from app.catalog.services import PARAMETER_MAKES, parameter_errors, service_errors, update_service
+from app.catalog.services import PARAMETER_MAKES, parameter_errors, service_errors
 from app.core.formatting import format_yes_no
 from app.core.money import CURRENCY_CHOICES, check_amount, format_money
 from app.core.validators import FieldCheck
@@ -178,10 +178,10 @@ class ServiceView(BillingModelView):
     record_errors = staticmethod(service_errors)
     operations = SERVICE_OPERATIONS
 
-    def update_record(self, actor, item, values):
+    def update_record(self, actor, item, values, notices=None):
         """update_service, and what it tells the operator (the subscriptions that got IPv6 prefixes) shown."""
-        notices = []
-        record = update_service(actor, item, notices=notices, **values)
+        notices = [] if notices is None else notices
+        record = super().update_record(actor, item, values, notices=notices)
         for notice in notices:
             flash(notice, "info")
         return record

@@ -280,8 +280,8 @@ class ClientView(DealerScopedView, BillingModelView):
     def create_record(self, actor, values):
         return _warned_without_block(super().create_record(actor, with_company_name(values)))
 
-    def update_record(self, actor, item, values):
-        return _warned_without_block(super().update_record(actor, item, with_company_name(values)))
+    def update_record(self, actor, item, values, notices=None):
+        return _warned_without_block(super().update_record(actor, item, with_company_name(values), notices=notices))
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -285,6 +285,9 @@ class RecordOperations:
     create: Callable = None
     update: Callable = None
     delete: Callable = None
+    # update takes `notices`, a list receiving what the operator is to be told of the change (the panel flashes
+    # it, the API answers it as `messages`).
+    tells: bool = False
 
 
 class RecordAdapter:
@@ -303,8 +306,11 @@ class RecordAdapter:
         self.post_add(item)
         return item
 
-    def update_record(self, actor, item, values):
+    def update_record(self, actor, item, values, notices=None):
+        """The update; `notices`, a list, receives what the operation tells the operator (RecordOperations.tells)."""
         if self.operations.update is not None:
+            if self.operations.tells:
+                return self.operations.update(actor, item, notices=notices, **values)
             return self.operations.update(actor, item, **values)
         for name, value in values.items():
             setattr(item, name, value)
@@ -695,7 +701,18 @@ LIST_OPERATORS = {"in", "not_in"}
 WHOLE_NUMBER = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 
 
-def _on_record_ids(method):
+# The PUT's answer beside the record: what the operator is told of the change, as the panel flashes it.
+PUT_MESSAGES = """\
+                      messages:
+                        description: What the operator is told of the change, as the panel shows it after saving
+                          (e.g. how many subscriptions of a service got their IPv6 prefixes); empty when nothing.
+                        type: array
+                        items:
+                          type: string
+"""
+
+
+def _on_record_ids(method, answer_also=None):
     """FAB's route of `method` with its record id typed as a whole number, as its GET's already is.
 
     FAB routes PUT and DELETE at "/<pk>" (any text): "/-1" then matched
@@ -710,6 +727,10 @@ def _on_record_ids(method):
         return method(self, pk)
 
     on_record_ids._urls = [(url.replace("<pk>", "<int:pk>"), methods) for url, methods in method._urls]
+    if answer_also:  # more properties of the 200 answer's object, in the spec (the docstring FAB reads)
+        result = "                      result:\n"
+        assert on_record_ids.__doc__.count(result) == 1, "FAB's PUT docstring changed"
+        on_record_ids.__doc__ = on_record_ids.__doc__.replace(result, answer_also + result)
     return on_record_ids
 
 
@@ -731,7 +752,7 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         "info": "list",
     }
 
-    put = _on_record_ids(ModelRestApi.put)
+    put = _on_record_ids(ModelRestApi.put, answer_also=PUT_MESSAGES)
     delete = _on_record_ids(ModelRestApi.delete)
 
     def json_body(self):
@@ -949,11 +970,15 @@ class BillingModelApi(RecordAdapter, RecordRules, ModelRestApi):
         item = self.found(self.datamodel.get(pk, self._base_filters))
         self._judged(self.edit_model_schema, body, self.edit_columns, pk=item.id)
         item = self.loaded(self.edit_model_schema, self._merge_update_item(item, body), instance=item)
+        notices = []
         try:
-            record = self.update_record(current_operator(), item, sent_values(item, body, self.edit_columns))
+            record = self.update_record(current_operator(), item, sent_values(item, body, self.edit_columns),
+                                        notices=notices)
         except IntegrityError:
             return self._refused(FieldErrors({"_schema": [gettext("Already exists.")]}))
-        return self.response(200, result=self.edit_model_schema.dump(record, many=False))
+        # What the panel would flash after the same change (e.g. how many subscriptions got IPv6 prefixes).
+        return self.response(200, result=self.edit_model_schema.dump(record, many=False),
+                             messages=[str(notice) for notice in notices])
 
     def _merge_update_item(self, model_item, data):
         """FAB's PUT-as-PATCH merge, without the write-only secrets: a PUT that leaves out a password keeps

@@ -23,8 +23,11 @@ one by one, so that only the one the database refuses goes unacknowledged.
 Every packet not stored is counted with its NAS and the reason, and so
 reaches the LOG (app.radius.drops), not stderr alone.
 """
+import hashlib
 import logging
 import re
+import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -101,11 +104,13 @@ class Refused(Exception):
         self.reason = reason
 
 
-def record(requests, drops):
+def record(requests, drops, known_subscriptions=None):
     """Stores a batch of Accounting-Requests; returns the replies [(bytes, destination)] of those committed.
 
     A packet not stored is counted in `drops` (app.radius.drops.Drops) with
     its NAS and why, and gets no reply: the NAS sends it again.
+    `known_subscriptions(usernames)`: {username: subscription id} of those it knows (the server's login cache,
+    kept current by the database's notifications); the others are read from the database.
     """
     taken, events = [], []
     for request in requests:
@@ -121,7 +126,7 @@ def record(requests, drops):
         taken.append(request)
         events.append(event)
     try:
-        store(events)
+        store(events, known_subscriptions)
         return [_reply(request) for request in taken]
     except OperationalError:
         return _unavailable(drops, taken)
@@ -135,7 +140,7 @@ def record(requests, drops):
     replies = []
     for position, (request, event) in enumerate(zip(taken, events)):
         try:
-            store([event])
+            store([event], known_subscriptions)
         except OperationalError:
             return replies + _unavailable(drops, taken[position:])
         except Exception as error:  # noqa: BLE001
@@ -145,12 +150,12 @@ def record(requests, drops):
     return replies
 
 
-def store(events):
+def store(events, known_subscriptions=None):
     """Applies the events in one transaction and commits it, again when another server process created one of
     these sessions meanwhile; raises (rolled back) when it cannot."""
     for attempt in range(ATTEMPTS):
         try:
-            apply(events)
+            apply(events, known_subscriptions)
             db.session.commit()
             return
         except IntegrityError:
@@ -162,8 +167,19 @@ def store(events):
             raise
 
 
+ACCOUNTING_RESPONSE, PROXY_STATE = 5, 33
+_HEADER = struct.Struct("!BBH")
+
+
 def _reply(request):
-    return request.packet.CreateReply().ReplyPacket(), request.source
+    """The Accounting-Response's bytes, as pyrad's CreateReply().ReplyPacket() writes them (the request's
+    Proxy-States in order, the Response Authenticator) without building a packet object for each."""
+    packet = request.packet
+    states = OrderedDict.get(packet, PROXY_STATE)  # the raw values, as received
+    attributes = b"".join(bytes((PROXY_STATE, len(state) + 2)) + state for state in states) if states else b""
+    header = _HEADER.pack(ACCOUNTING_RESPONSE, packet.id, 20 + len(attributes))
+    return (header + hashlib.md5(header + packet.authenticator + attributes + packet.secret).digest() + attributes,
+            request.source)
 
 
 def _fault(error):
@@ -197,8 +213,20 @@ def _unavailable(drops, requests):
     return []
 
 
+_KEYS = {}  # (dictionary, attribute name): the attribute's key among a decoded packet's raw values
+
+
 def _first(packet, name, default=None):
     """The attribute's first value; `default` when absent or when it does not decode (a 3-octet address)."""
+    dictionary = packet.dict
+    key = _KEYS.get((dictionary, name))
+    if key is None:
+        try:
+            key = _KEYS[(dictionary, name)] = packet._EncodeKey(name)
+        except KeyError:  # not in the dictionary
+            return default
+    if not OrderedDict.__contains__(packet, key):  # absent: no lookup by name, no KeyError raised and caught
+        return default
     try:
         values = packet[name]
     except (KeyError, UnicodeDecodeError, ValueError):
@@ -275,7 +303,7 @@ def _counter(packet, gigawords, octets):
     return _integer(packet, gigawords) * GIGAWORD + _integer(packet, octets)
 
 
-def apply(events):
+def apply(events, known_subscriptions=None):
     """Brings the sessions and the daily traffic up to date with the events, in order, in the current transaction."""
     storage = _storage()
     events = [event for event in events if event is not None]
@@ -283,7 +311,10 @@ def apply(events):
     sessions = load_sessions(storage, keys)
     fresh = {}  # key -> values of sessions first seen in this batch
     usernames = {event.username for event in events if event.username}
-    subscriptions = storage.subscription_ids(usernames) if usernames else {}
+    subscriptions = known_subscriptions(usernames) if known_subscriptions is not None and usernames else {}
+    unknown = usernames - subscriptions.keys()
+    if unknown:
+        subscriptions.update(storage.subscription_ids(unknown))
     traffic = {}
     for event in events:
         if not event.session_id:

@@ -64,8 +64,9 @@ def answer(requests, cache=None, dictionary=None, send=None, connection=None):
     """The encoded replies to a batch of Access-Requests (app.radius.lean.AccessRequest, whichever decoder read
     them): [(bytes, destination)]. With `cache` (an AuthCache) nothing is read from the database; the
     `dictionary` encodes the attributes (once per subscription and make, see `reply`). `send((bytes,
-    destination))`, when given, is called with each reply as soon as it is made: the NAS (and a client
-    keeping N requests in flight) gets the first answers while the batch's others are being computed.
+    destination))`, when given, is called with each reply as soon as it is made (the server sends them a group
+    at a time, app.radius.server.LOGIN_SEND_EVERY): the NAS (and a client keeping N requests in flight) gets
+    the first answers while the batch's others are being computed.
     `connection`: where `load` reads without the cache (the server's own, see `load`)."""
     usernames = {request.username for request in requests} - {None}
     subscriptions = cache.get_many(usernames) if cache is not None else load(usernames, connection=connection)
@@ -363,6 +364,12 @@ class AuthCache:
             self.listen()
             self.reload_all()
             return
+        while self.listener.notifies:
+            self._apply_notifications()
+        db.session.rollback()
+
+    def _apply_notifications(self):
+        """Reloads what the notifications read so far name (reading may bring more: `receive` comes again)."""
         subscriptions, services, sessions = set(), set(), set()
         while self.listener.notifies:
             kind, _, number = self.listener.notifies.pop().payload.partition(":")
@@ -378,12 +385,12 @@ class AuthCache:
         if sessions:
             # A session opened or ended: only the open sessions are read again, the login data stay (and so
             # their encoded Accept and MS-CHAP keys).
-            found = simultaneous.open_sessions(sessions)
+            # Read on the listening connection (autocommit, open already): no pool check-out, ping or rollback.
+            found = simultaneous.open_sessions_on(self.listener, sessions)
             for subscription_id in sessions:
                 data = self.by_username.get(self.username_of.get(subscription_id))
                 if data is not None:
                     data.sessions = found.get(subscription_id, [])
-        db.session.rollback()
 
     def _replace(self, found, ids=(), everything=False):
         if everything:
@@ -395,6 +402,17 @@ class AuthCache:
         for username, data in found.items():
             self.by_username[username] = data
             self.username_of[data.subscription_id] = username
+
+    def subscription_ids(self, usernames):
+        """{username: subscription id} of these usernames' RADIUS-type subscriptions held in memory (the
+        accounting's sessions are tied to them without asking the database)."""
+        found = {}
+        by_username = self.by_username
+        for username in usernames:
+            data = by_username.get(username)
+            if data is not None:
+                found[username] = data.subscription_id
+        return found
 
     def get_many(self, usernames):
         return {username: self.by_username[username] for username in usernames if username in self.by_username}
@@ -414,13 +432,14 @@ def password_matches(request, password):
     hidden = request.user_password
     if not hidden or len(hidden) % 16:
         return False
-    secret, last, typed = request.nas.secret, request.authenticator, bytearray()
+    secret, last, typed = request.nas.secret, request.authenticator, b""
     for start in range(0, len(hidden), 16):
         block = hidden[start:start + 16]
         mask = hashlib.md5(secret + last).digest()
-        typed += bytes(a ^ b for a, b in zip(block, mask))
+        # The XOR of the 16 bytes as two numbers: one operation, not a generator over the bytes.
+        typed += (int.from_bytes(block, "big") ^ int.from_bytes(mask, "big")).to_bytes(16, "big")
         last = block
-    return hmac.compare_digest(bytes(typed).rstrip(b"\0"), password.encode())
+    return hmac.compare_digest(typed.rstrip(b"\0"), password.encode())
 
 
 def mschap_matches(login, username, data):
@@ -509,16 +528,34 @@ def reply(request, data, today, interim, dictionary):
     key = (request.nas.vendor, interim)
     attributes = data.encoded.get(key)
     if attributes is None:
-        def encode():
-            return _encoded(dictionary, lambda reply: accept_attributes(reply, data, request.nas.vendor, interim))
-
-        if data.transient:
-            content = (key, tuple(data.addresses), data.ipv6_prefix, data.delegated_prefix, data.download_kbps,
-                       data.upload_kbps, tuple(data.parameters))
-            attributes = data.encoded[key] = _by_content(_ACCEPTS_BY_CONTENT, content, encode)
-        else:
-            attributes = data.encoded[key] = encode()
+        attributes = data.encoded[key] = accept_bytes(dictionary, data, request.nas.vendor, interim)
     return lean.encode_reply(request, radius_packet.AccessAccept, attributes + own)
+
+
+FRAMED_IP_ADDRESS, FRAMED_ROUTE = 8, 22
+_ADDRESS_ATTRIBUTES = {"Framed-IP-Address", "Framed-Route"}
+
+
+def accept_bytes(dictionary, data, vendor, interim):
+    """The attribute bytes of an Accept (`accept_attributes`), as pyrad writes them: the subscription's IPv4
+    addresses written here (Framed-IP-Address, Framed-Routes: fixed formats), the rest — IPv6, speed, interim,
+    parameters — encoded by pyrad once per content and shared by every subscription with the same
+    (`_ACCEPTS_BY_CONTENT`): a first login costs no pyrad packet of its own (100,000 subscribers' first logins)."""
+    if any(parameter[0] in _ADDRESS_ATTRIBUTES for parameter in data.parameters):
+        # pyrad would write such a parameter beside the addresses (one attribute, one place): all by pyrad.
+        return _encoded(dictionary, lambda reply: accept_attributes(reply, data, vendor, interim))
+    content = ("accept", vendor, interim, data.ipv6_prefix, data.delegated_prefix, data.download_kbps,
+               data.upload_kbps, tuple(data.parameters))
+    rest = _by_content(_ACCEPTS_BY_CONTENT, content, lambda: _encoded(
+        dictionary, lambda reply: accept_attributes(reply, data, vendor, interim, with_addresses=False)))
+    addresses = data.addresses
+    if not addresses:
+        return rest
+    own = bytes((FRAMED_IP_ADDRESS, 6)) + ipaddress.IPv4Address(addresses[0]).packed
+    for address in addresses[1:]:
+        route = f"{address}/32 0.0.0.0 1".encode()
+        own += bytes((FRAMED_ROUTE, len(route) + 2)) + route
+    return own + rest
 
 
 # Without the AuthCache: an Accept's attributes by everything they are made of, an MS-CHAP password's keys by
@@ -537,10 +574,10 @@ def _by_content(kept, key, make):
     return found
 
 
-def accept_attributes(reply, data, vendor, interim):
-    """An accepted login's attributes: its addresses and IPv6 prefixes, speed, interim interval and the service's
-    parameters."""
-    if data.addresses:
+def accept_attributes(reply, data, vendor, interim, with_addresses=True):
+    """An accepted login's attributes: its addresses (unless not `with_addresses`: `accept_bytes` writes them)
+    and IPv6 prefixes, speed, interim interval and the service's parameters."""
+    if with_addresses and data.addresses:
         reply["Framed-IP-Address"] = data.addresses[0]
         if len(data.addresses) > 1:
             reply["Framed-Route"] = [f"{address}/32 0.0.0.0 1" for address in data.addresses[1:]]

@@ -1,5 +1,6 @@
 """RADIUS: the access servers (NAS) that ask, and the sessions their accounting reports."""
 from flask_appbuilder import Model
+from flask_appbuilder.models.decorators import renders
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -151,6 +152,13 @@ class RadiusSession(Model):
     @property
     def is_open(self):
         return self.stopped_at is None
+
+    @renders("framed_ip")
+    def ip_address(self):
+        """The address the online page shows: the IPv4 one, else what the NAS reported of IPv6 — the link's address,
+        else its prefix (the /64), else the delegated prefix. Sorted by the IPv4 address (renders)."""
+        return (self.framed_ip or self.framed_ipv6_address or self.framed_ipv6_prefix or self.delegated_ipv6_prefix
+                or "")
 
     @property
     def client_name(self):

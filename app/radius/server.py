@@ -83,6 +83,9 @@ DROP_KEYS = {
     accounting.UNREADABLE: "unreadable", accounting.REFUSED_BY_DATABASE: "refused_by_database",
     accounting.DATABASE_UNAVAILABLE: "database_unavailable",
 }
+# A batch's login replies leave this many at a time as they are made (the rest when it is done): early
+# answers for a NAS waiting on a long batch, with the sending and counting of a group at once.
+LOGIN_SEND_EVERY = 32
 FAILED = "failed"  # a batch (or one login) that could not be answered: the log says why
 
 
@@ -170,6 +173,9 @@ class RadiusServer:
         # The LOG's counts and Prometheus's, per port (app.radius.metrics).
         self.auth_drops = metrics.CountingDrops(self.drops, metrics.AUTH, self.nas_name, _drop_key)
         self.acct_drops = metrics.CountingDrops(self.drops, metrics.ACCT, self.nas_name, _drop_key)
+        # Replies counted by their labelled counters, kept while the NAS list is the same (`_count`).
+        self.replies, self.replies_named_by = metrics.Replies(self.nas_name), None
+        self.pending_logins = []  # the logins' replies made and not sent yet (`_send_login_reply`)
         self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request decoded without pyrad
         self.cache = None
         self.next_housekeeping, self.purged_on = 0.0, None
@@ -291,15 +297,26 @@ class RadiusServer:
         if acct_requests:
             replies = self._safely(self._account, acct_requests, metrics.ACCT)
             # Counted before they are sent: whoever has the answer finds it in the metrics already.
-            metrics.replied(metrics.ACCT, replies, self.nas_name)
+            self._count(metrics.ACCT, replies)
             self._answer(self.acct_socket, replies)
             metrics.BATCH_SECONDS.labels(metrics.ACCT).observe(time.monotonic() - started)
 
     def _answer_logins(self, requests, started):
-        # Each reply leaves as soon as it is made (auth.answer's `send`), not once the batch is done.
-        # Each is counted just before it leaves (_send_login_reply): whoever has an answer finds it counted.
-        self._safely(self._authorise, requests, metrics.AUTH)
+        # The replies leave LOGIN_SEND_EVERY at a time as they are made (auth.answer's `send`), the rest once the
+        # batch is done: a NAS gets its first answers while the batch's others are computed (MS-CHAP's cost),
+        # and the sending and counting are done per group, not per login. Each is counted once, just before it
+        # leaves (_send_logins): whoever has an answer finds it counted.
+        try:
+            self._safely(self._authorise, requests, metrics.AUTH)
+        finally:
+            self._send_logins()  # what was made before a failure is answered all the same
         metrics.BATCH_SECONDS.labels(metrics.AUTH).observe(time.monotonic() - started)
+
+    def _count(self, port, replies):
+        if self.replies_named_by is not self.nas_list.by_address:  # reloaded: a NAS's name may have changed
+            self.replies.forget()
+            self.replies_named_by = self.nas_list.by_address
+        self.replies.count(port, replies)
 
     def _receive_changes(self):
         try:
@@ -334,7 +351,8 @@ class RadiusServer:
 
     def _account(self, requests):
         # A packet not stored is counted with the dropped ones, so it reaches the LOG.
-        return accounting.record(requests, self.acct_drops)
+        known = self.cache.subscription_ids if self.cache is not None else None
+        return accounting.record(requests, self.acct_drops, known)
 
     @staticmethod
     def _safely(handle, requests, port):
@@ -409,18 +427,25 @@ class RadiusServer:
             self.reader = None
 
     def _send_login_reply(self, made):
-        raw, destination = made
-        metrics.replied(metrics.AUTH, (made,), self.nas_name)
-        try:
-            self.auth_socket.sendto(raw, destination)
-        except OSError as error:
-            log.warning("radius reply to %s: %s", destination, error)
+        pending = self.pending_logins
+        pending.append(made)
+        if len(pending) >= LOGIN_SEND_EVERY:
+            self._send_logins()
+
+    def _send_logins(self):
+        """Counts and sends the logins' replies made since the last sending, each once."""
+        pending = self.pending_logins
+        if pending:
+            self.pending_logins = []
+            self._count(metrics.AUTH, pending)
+            self._answer(self.auth_socket, pending)
 
     @staticmethod
     def _answer(sock, replies):
+        sendto = sock.sendto
         for raw, destination in replies:
             try:
-                sock.sendto(raw, destination)
+                sendto(raw, destination)
             except OSError as error:
                 log.warning("radius reply to %s: %s", destination, error)
 

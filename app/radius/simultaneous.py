@@ -48,6 +48,24 @@ def device(calling_station_id):
     return normalize_mac(calling_station_id) or calling_station_id.strip() or None
 
 
+OPEN_SESSIONS_SQL = (
+    "SELECT s.id, s.subscription_id, s.nas_id, s.calling_station_id, s.nas_port, s.updated_at, n.interim_interval "
+    "FROM radius_session s JOIN nas n ON n.id = s.nas_id "
+    "WHERE s.stopped_at IS NULL AND s.subscription_id = ANY(%s)")
+
+
+def open_sessions_on(connection, subscription_ids):
+    """`open_sessions` of these subscriptions read on a psycopg2 connection of its own (the login cache's
+    listening one, in autocommit): one round trip, outside the session's transaction."""
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(OPEN_SESSIONS_SQL, (list(subscription_ids),))
+        for session_id, subscription_id, nas_id, calling, port, updated_at, interim in cursor.fetchall():
+            found.setdefault(subscription_id, []).append(
+                OpenSession(session_id, nas_id, device(calling), port, updated_at, interim))
+    return found
+
+
 def open_sessions(subscription_ids=None):
     """{subscription id: [OpenSession]} of these subscriptions (all when None)."""
     table = RadiusSession.__table__

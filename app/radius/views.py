@@ -153,7 +153,7 @@ class Ipv6Search:
 
 
 SESSION_LABELS = {
-    "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"), "nas": _l("NAS"),
+    "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"), "ip_address": _l("IP address"), "nas": _l("NAS"),
     "started_at": _l("Since"), "updated_at": _l("Last report"), "traffic": _l("Traffic ↓ / ↑"),
     "calling_station_id": _l("MAC / Calling-Station-Id"), "acct_session_id": _l("Session"),
     "service": _l("Service"), "dealer": _l("Dealer"), "subscription_id": _l("Subscription No."),
@@ -182,14 +182,15 @@ class OnlineView(Ipv6Search, DealerScopedView, ReadOnlyModelView):
     show_title = _l("Session")
     base_filters = [["stopped_at", OpenSessions, None]]
     label_columns = SESSION_LABELS
-    list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "updated_at", "traffic"]
+    list_columns = ["username", "client_name", "ip_address", "nas", "started_at", "updated_at", "traffic"]
     show_columns = ["username", "client_name", "framed_ip", *IPV6_COLUMNS, "calling_station_id", "nas",
                     "acct_session_id", "started_at", "updated_at", "traffic"]
     # framed_ipv6_address: any IPv6 address inside the subscriber's prefixes (Ipv6Search).
     search_columns = ["username", "framed_ip", "framed_ipv6_address", "nas", "service", "dealer",
                       "calling_station_id"]
     ipv6_filter = HoldsIpv6OpenFilter
-    order_columns = ["username", "framed_ip", "started_at", "updated_at"]
+    # ip_address: an IPv6-only session shows what its NAS reported (RadiusSession.ip_address), sorted by IPv4.
+    order_columns = ["username", "ip_address", "started_at", "updated_at"]
     base_order = ("started_at", "desc")
     formatters_columns = SESSION_FORMATTERS
 
@@ -203,7 +204,7 @@ class SessionsView(Ipv6Search, DealerScopedView, ReadOnlyModelView):
     list_title = _l("Sessions")
     show_title = _l("Session")
     label_columns = SESSION_LABELS
-    list_columns = ["username", "client_name", "framed_ip", "nas", "started_at", "stopped_at", "duration",
+    list_columns = ["username", "client_name", "ip_address", "nas", "started_at", "stopped_at", "duration",
                     "stop_cause", "traffic"]
     show_columns = ["username", "client_name", "framed_ip", *IPV6_COLUMNS, "calling_station_id", "nas",
                     "acct_session_id", "started_at", "updated_at", "stopped_at", "stop_cause", "duration", "traffic"]

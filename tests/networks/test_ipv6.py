@@ -141,25 +141,35 @@ def test_the_client_search_finds_a_subscriber_by_any_address_inside_their_prefix
     assert found("2001:db8:9999::1") == set()
 
 
-def _sell_in_thread(app, client_id, service_id, start, outcomes):
-    with app.app_context():
-        try:
-            from app.catalog.models import Service
-            from app.clients.models import Client
+def run_together(app, works, timeout=120):
+    """Runs each of `works` in its own thread and session, all let go at once (a barrier), each committed; returns
+    their outcomes in the order they ended: what a work returned (called, after the commit, when it is a function),
+    a refusal's messages, or "ERROR …" for anything else. The concurrency tests of IPv6 on PostgreSQL share it."""
+    start, outcomes = threading.Barrier(len(works)), []
 
-            client, service = db.session.get(Client, client_id), db.session.get(Service, service_id)
-            start.wait(timeout=30)
-            subscription = sell_subscription(head_office_cashier(), client, service)
-            db.session.commit()
-            outcomes.append(subscription.ipv6_prefixes)
-        except FieldErrors as refusal:
-            db.session.rollback()
-            outcomes.append(str(refusal.errors["service"][0]))
-        except Exception as error:  # noqa: BLE001 — reported by the test
-            db.session.rollback()
-            outcomes.append(f"ERROR {type(error).__name__}: {error}")
-        finally:
-            db.session.remove()
+    def run(work):
+        with app.app_context():
+            try:
+                start.wait(timeout=30)
+                outcome = work()
+                db.session.commit()
+                outcomes.append(outcome() if callable(outcome) else outcome)
+            except FieldErrors as refusal:
+                db.session.rollback()
+                outcomes.append("; ".join(str(message) for messages in refusal.errors.values()
+                                          for message in messages))
+            except Exception as error:  # noqa: BLE001 — reported by the test
+                db.session.rollback()
+                outcomes.append(f"ERROR {type(error).__name__}: {error}")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return outcomes
 
 
 @pytest.mark.once
@@ -178,13 +188,18 @@ def test_concurrent_sales_on_postgresql_never_share_a_prefix():
         service_id = ipv6_service(delegated=60).id
         client_ids = [make_client(None, f"Абонат {number}").id for number in range(sellers)]
         db.session.remove()
-    start, outcomes = threading.Barrier(sellers), []
-    threads = [threading.Thread(target=_sell_in_thread, args=(pg_app, client_id, service_id, start, outcomes))
-               for client_id in client_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+
+    def sale(client_id):
+        def work():
+            from app.catalog.models import Service
+            from app.clients.models import Client
+
+            subscription = sell_subscription(head_office_cashier(), db.session.get(Client, client_id),
+                                             db.session.get(Service, service_id))
+            return lambda: subscription.ipv6_prefixes
+        return work
+
+    outcomes = run_together(pg_app, [sale(client_id) for client_id in client_ids])
     given = [outcome for outcome in outcomes if outcome.startswith("2001:")]
     refused = [outcome for outcome in outcomes if not outcome.startswith("2001:")]
     assert len(given) == 8 and len(refused) == 2, outcomes

@@ -1,8 +1,6 @@
 """IPv6 for subscriptions sold before their service gave it: the service's edit (given, the delegated size changed,
 taken away) gives its subscriptions not terminated their prefixes in the same transaction — all or none, said in
 the panel —, with the same safety as a sale (PostgreSQL: concurrent edits and sales never share a prefix)."""
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -16,7 +14,7 @@ from app.networks.models import DELEGATED, Ipv6Allocation
 from tests.catalog.test_services import service_form
 from tests.conftest import app_config, visible_text
 from tests.factories import head_office_cashier, make_client, make_service
-from tests.networks.test_ipv6 import make_pool
+from tests.networks.test_ipv6 import make_pool, run_together
 
 
 def prefixes(subscription_id):
@@ -81,6 +79,37 @@ def test_a_service_edited_to_give_ipv6_gives_its_subscriptions_their_prefixes(ap
         assert prefixes(first) == prefixes(third) == "" and allocation_count() == 1  # the other service's
 
 
+def test_the_api_answers_what_the_panel_says_of_the_prefixes_given(app, api):
+    """The REST API's edit of a service answers `messages` with the sentence the panel flashes (and an empty list
+    when the edit leaves IPv6 alone); the published spec lists it in the PUT's answer."""
+    with app.app_context():
+        make_pool("Линкове", "2001:db8:100::/62")
+        make_pool("Делегирани /60", "2001:db8:fe00::/58", kind=DELEGATED, assign_length=60)
+        service = make_service("Интернет без IPv6", username_type="radius")
+        actor = head_office_cashier()
+        first = sell_subscription(actor, make_client(None, "Първи Абонат"), service).id
+        sell_subscription(actor, make_client(None, "Втори Абонат"), service)
+        db.session.commit()
+        service_id = service.id
+    response = api.put(f"/api/v1/services/{service_id}", json={"ipv6": True, "ipv6_delegated_length": 60})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["messages"] == [
+        "2 абонамента на услугата получиха IPv6 префиксите си; ще ги ползват от следващото си влизане."]
+    assert response.get_json()["result"]["ipv6_delegated_length"] == 60
+    with app.app_context():
+        assert prefixes(first) == "2001:db8:100::/64, 2001:db8:fe00::/60"
+    response = api.put(f"/api/v1/services/{service_id}", json={"monthly_fee": 16.5})
+    assert response.status_code == 200 and response.get_json()["messages"] == []
+    response = api.put(f"/api/v1/services/{service_id}", json={"ipv6": False, "ipv6_delegated_length": None})
+    assert response.get_json()["messages"] == ["2 абонамента върнаха IPv6 префикси, които услугата вече не дава."]
+    spec = api.get("/api/v1/_openapi").get_json()
+    answer = spec["paths"]["/api/v1/services/{pk}"]["put"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["properties"]["messages"] == {
+        "description": answer["properties"]["messages"]["description"], "type": "array",
+        "items": {"type": "string"}}
+    assert "result" in answer["properties"]
+
+
 def test_an_edit_the_pools_cannot_serve_is_refused_in_bulgarian_and_keeps_nothing(app, admin):
     with app.app_context():
         make_pool("Линкове", "2001:db8:100::/63")  # two /64s for three subscriptions
@@ -101,19 +130,6 @@ def test_an_edit_the_pools_cannot_serve_is_refused_in_bulgarian_and_keeps_nothin
             update_service(head_office_cashier(), db.session.get(Service, service_id), ipv6=True)
         db.session.rollback()
         assert "ipv6" in refused.value.errors and allocation_count() == 0
-
-
-def _in_thread(app, work, start, outcomes):
-    with app.app_context():
-        try:
-            start.wait(timeout=30)
-            outcomes.append(work())
-            db.session.commit()
-        except Exception as error:  # noqa: BLE001 — reported by the test
-            db.session.rollback()
-            outcomes.append(f"ERROR {type(error).__name__}: {error}")
-        finally:
-            db.session.remove()
 
 
 @pytest.mark.once
@@ -159,12 +175,7 @@ def test_concurrent_service_edits_and_sales_on_postgresql_never_share_a_prefix_n
 
     works = [edit(service_id) for service_id in service_ids] + [
         sale(client_id, service_ids[number % 2]) for number, client_id in enumerate(client_ids)]
-    start, outcomes = threading.Barrier(len(works)), []
-    threads = [threading.Thread(target=_in_thread, args=(pg_app, work, start, outcomes)) for work in works]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    outcomes = run_together(pg_app, works)
     assert sorted(outcomes) == ["edited"] * 2 + ["sold"] * 12, outcomes
     with pg_app.app_context():
         stored = db.session.execute(select(Ipv6Allocation.pool_id, Ipv6Allocation.slot)).all()

@@ -105,3 +105,38 @@ def test_online_and_the_client_search_find_a_subscriber_by_any_address_inside_th
     # The online page offers the search under its column, in Bulgarian.
     page = admin.get("/online/list/").text  # the filters' names as JSON for FAB's script
     assert json.dumps("Съдържа адреса (в префикса)")[1:-1] in page or "Съдържа адреса (в префикса)" in page
+
+
+def test_the_ip_column_shows_what_an_ipv6_only_session_reported(app, admin):
+    """"В мрежата сега" and the sessions list: a session with no IPv4 address shows its IPv6 address, else its link
+    prefix, else its delegated prefix, in the IP column (not an empty cell); an IPv4 one shows its IPv4 address."""
+    now = datetime.utcnow().replace(microsecond=0)
+    with app.app_context():
+        server = nas()
+        for name in ("ana", "boris", "vera", "gosho"):
+            make_subscription(make_client(None, f"Абонат {name}"),
+                              make_service(f"Интернет {name}", username_type="radius"),
+                              username=name, password="parola-123")
+        apply([
+            event(START, server.id, "s-ana", "ana", now, None, None, "2001:db8:5:6::77"),
+            event(START, server.id, "s-boris", "boris", now, "2001:db8:5:7::/64", "2001:db8:aa00::/56"),
+            event(START, server.id, "s-vera", "vera", now, None, "2001:db8:bb00::/56"),
+            Event(START, server.id, "s-gosho", "gosho", now, 0, 0, 0, "10.20.30.40", None, None, None,
+                  "2001:db8:5:8::/64"),
+        ])
+        db.session.commit()
+
+    def rows(url):
+        html = admin.get(url).text
+        return {name: visible_text(row) for row in html.split("<tr")[1:]
+                for name in ("ana", "boris", "vera", "gosho") if f">{name}<" in row.replace(" ", "")
+                or f"> {name} <" in row or f"\n{name}\n" in row}
+
+    for url in ("/online/list/", "/sessions/list/"):
+        found = rows(url)
+        assert "2001:db8:5:6::77" in found["ana"], (url, found)
+        assert "2001:db8:5:7::/64" in found["boris"], (url, found)
+        assert "2001:db8:bb00::/56" in found["vera"], (url, found)
+        assert "10.20.30.40" in found["gosho"] and "2001:db8:5:8" not in found["gosho"], (url, found)
+    # Sorting by the column still works (by the IPv4 address).
+    assert admin.get("/online/list/?_oc_OnlineView=ip_address&_od_OnlineView=asc").status_code == 200

@@ -359,3 +359,52 @@ def test_both_decoders_read_any_request_alike(data, message_authenticator):
     lean_request = lean.parse(raw, nas(), source)
     if lean_request is not None:
         read_alike(lean_request, fallback)
+
+
+def test_an_accepts_attributes_are_the_bytes_pyrad_writes_whatever_the_subscription_holds():
+    """accept_bytes writes the addresses itself and shares the rest by content: the bytes are pyrad's for the
+    whole Accept (one address, several, none, IPv6, each make, parameters — one of them an address attribute),
+    and two subscriptions of one service differ only in their addresses."""
+    dictionary = load_dictionary()
+    shapes = [
+        dict(addresses=["10.0.0.7"]),
+        dict(addresses=["10.64.0.%d" % number for number in range(2, 18)]),
+        dict(addresses=[]),
+        dict(addresses=["192.168.1.1"], ipv6_prefix="2001:db8:100::/64", delegated_prefix="2001:db8:ff00::/56"),
+        dict(addresses=["10.0.0.8"], download_kbps=None, upload_kbps=None),
+        dict(addresses=["10.0.0.9", "10.0.0.10"], parameters=[("Session-Timeout", "3600", None),
+                                                              ("Framed-Pool", "pool-a", None)]),
+        dict(addresses=["10.0.0.11", "10.0.0.12"], parameters=[("Framed-Route", "10.9.0.0/24 0.0.0.0 1", None)]),
+    ]
+    for vendor in ("mikrotik", "cisco", "juniper"):
+        for shape in shapes:
+            data = subscription(addresses=tuple(shape["addresses"]))
+            for name, value in shape.items():
+                setattr(data, name, value)
+            expected = auth._encoded(dictionary, lambda reply: auth.accept_attributes(reply, data, vendor, 300))
+            assert auth.accept_bytes(dictionary, data, vendor, 300) == expected, (vendor, shape)
+            assert auth.accept_bytes(dictionary, data, vendor, 300) == expected  # from what is shared
+    one, other = subscription(addresses=("10.0.0.1",)), subscription(addresses=("10.0.0.2",))
+    assert auth.accept_bytes(dictionary, one, "mikrotik", 600)[6:] == auth.accept_bytes(
+        dictionary, other, "mikrotik", 600)[6:]
+    assert auth.accept_bytes(dictionary, one, "mikrotik", 600)[:6] == bytes((8, 6, 10, 0, 0, 1))
+
+
+def test_an_accounting_response_is_the_bytes_pyrad_writes():
+    """app.radius.accounting._reply writes the Accounting-Response itself: the same bytes as pyrad's
+    CreateReply().ReplyPacket(), with the request's Proxy-States in order, or none."""
+    from app.radius.accounting import _reply
+
+    dictionary = load_dictionary()
+    for states in ((), (b"first",), (b"a" * 40, b"\x00\x01second")):
+        request = radius_packet.AcctPacket(code=radius_packet.AccountingRequest, id=77, secret=SECRET,
+                                           dict=dictionary)
+        request["User-Name"] = "ivan"
+        request["Acct-Status-Type"] = "Start"
+        for state in states:
+            request.AddAttribute("Proxy-State", state)
+        received = radius_packet.AcctPacket(packet=request.RequestPacket(), secret=SECRET, dict=dictionary)
+        made, destination = _reply(types.SimpleNamespace(packet=received, source=("127.0.0.1", 1813)))
+        assert made == received.CreateReply().ReplyPacket() and destination == ("127.0.0.1", 1813)
+        assert received.VerifyReply(radius_packet.AcctPacket(packet=made, secret=SECRET, dict=dictionary), made)
+        assert made.count(b"second") == (1 if len(states) == 2 else 0)
