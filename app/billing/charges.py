@@ -298,7 +298,8 @@ def due_today(client, day=None, *, subscriptions=None, charges=None, advance_eur
 
 
 def advances(*keys):
-    """SQL: the advance summed per `keys` (Payment's columns: client_id; client_id, id…), labelled "advance".
+    """SQL: the advance summed per `keys` (PaymentAllocation.client_id; with its payment's columns too:
+    Payment.id, Payment.paid_at…), labelled "advance".
 
     The advance is the money paid beyond whole charges and periods: the
     allocations of kind ADVANCE of payments not reversed (a payment at the
@@ -306,14 +307,23 @@ def advances(*keys):
     client's advance is this query — the card and the desk (advance_total),
     the cycle's clients with one, the payments holding it
     (app.billing.advance.advance_holders), the debtors report.
+
+    The allocations carry their payment's client (PaymentAllocation.client_id), so the advance is read from
+    them alone (ix_payment_allocation_advance, an index of the advance allocations by client); the payment
+    is joined only when a key is one of its columns.
     """
-    return (db.select(*keys, func.sum(PaymentAllocation.amount_eur).label("advance"))
-            .select_from(Payment).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(PaymentAllocation.kind == ADVANCE, not_reversed())
-            .group_by(*keys))
+    reversal = aliased(Payment)
+    query = (db.select(*keys, func.sum(PaymentAllocation.amount_eur).label("advance"))
+             .select_from(PaymentAllocation)
+             .where(PaymentAllocation.kind == ADVANCE,
+                    ~db.select(reversal.id).where(reversal.reversal_of_id == PaymentAllocation.payment_id).exists()))
+    if any(getattr(key, "class_", None) is Payment for key in keys):
+        query = query.join(Payment, Payment.id == PaymentAllocation.payment_id)
+    return query.group_by(*keys)
 
 
 def advance_total(client_id):
     """The client's advance (see `advances`), 0 when none."""
-    row = db.session.execute(advances(Payment.client_id).where(Payment.client_id == client_id)).first()
+    row = db.session.execute(advances(PaymentAllocation.client_id)
+                             .where(PaymentAllocation.client_id == client_id)).first()
     return Decimal(row.advance if row is not None else 0).quantize(Decimal("0.01"))

@@ -382,7 +382,7 @@ def _debts_page(debts, page):
     blank = {name: cast(null(), typed.get(name, String())).label(name) for name in DEBTOR_COLUMNS}
     figures = {"age": func.count().label("age"), "fees": func.sum(debts.c.fees).label("fees"),
                "charges": func.sum(debts.c.charges).label("charges"),
-               "advance": func.sum(debts.c.advance).label("advance")}
+               "advance": func.sum(debts.c.advance).label("advance"), "due": func.sum(debts.c.due).label("due")}
     totals = (select(literal(1).label("part"), debts.c.age_group,
                      *(figures.get(name, blank[name]) for name in DEBTOR_COLUMNS))
               .group_by(debts.c.age_group))
@@ -392,17 +392,16 @@ def _debts_page(debts, page):
             for index in range(len(AGES))}
     found = []
     exact = db.session.get_bind().dialect.name == "postgresql"  # numeric and date, rounded in SQL, as shown
-    for part, group, *row in db.session.connection().execute(query):
-        if part:
-            fees, charges, advance = _cents(row[9]), _cents(row[10]), _cents(row[11])
-            sums[group] = {"count": int(row[6]), "fees": fees, "charges": charges, "advance": advance,
-                           "due": fees + charges - advance}
+    for row in db.session.connection().execute(query):
+        if row.part:  # a total: the group's count in "age", its sums in the amounts' columns
+            sums[row.age_group] = {"count": int(row.age), **{name: _cents(getattr(row, name))
+                                                              for name in ("fees", "charges", "advance", "due")}}
         elif exact:
-            found.append(row)
+            found.append([getattr(row, name) for name in DEBTOR_COLUMNS])
         else:  # SQLite: dates as text, amounts as floats
-            fees, open_charges, advance = _cents(row[9]), _cents(row[10]), _cents(row[11])
-            found.append(row[:5] + [_as_date(row[5]), int(row[6]), row[7], int(row[8]),
-                                    fees, open_charges, advance, fees + open_charges - advance])
+            found.append([*(getattr(row, name) for name in DEBTOR_COLUMNS[:5]), _as_date(row.since), int(row.age),
+                          row.age_label, int(row.months),
+                          *(_cents(getattr(row, name)) for name in ("fees", "charges", "advance", "due"))])
     return sums, found
 
 
@@ -441,7 +440,7 @@ def _debts(actor, filters, today):
                .where(Charge.open_condition()).group_by(Charge.client_id).subquery())
     # Who may owe: clients with periods due, and (unless a service filter asks for subscriptions) clients
     # who owe open charges only — each list computed once (a union of the two computed the periods twice).
-    advances = billing_advances(Payment.client_id).subquery()
+    advances = billing_advances(PaymentAllocation.client_id).subquery()
     since = case((overdue.c.since.is_(None), charges.c.since), (charges.c.since.is_(None), overdue.c.since),
                  (charges.c.since < overdue.c.since, charges.c.since), else_=overdue.c.since)
     age = days_since(since, today) + 1
