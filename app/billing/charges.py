@@ -192,10 +192,11 @@ def due_lines(due):
     return lines
 
 
-def not_reversed(payment=Payment):
-    """The condition that `payment` (Payment or an alias of it) has no reversal."""
+def not_reversed(payment_id=Payment.id):
+    """The condition that the payment `payment_id` names (Payment.id, an alias's id, an allocation's
+    payment_id) has no reversal."""
     reversal = aliased(Payment)
-    return ~db.select(reversal.id).where(reversal.reversal_of_id == payment.id).exists()
+    return ~db.select(reversal.id).where(reversal.reversal_of_id == payment_id).exists()
 
 
 def subscription_due(subscription, day=None):
@@ -312,11 +313,9 @@ def advances(*keys):
     them alone (ix_payment_allocation_advance, an index of the advance allocations by client); the payment
     is joined only when a key is one of its columns.
     """
-    reversal = aliased(Payment)
     query = (db.select(*keys, func.sum(PaymentAllocation.amount_eur).label("advance"))
              .select_from(PaymentAllocation)
-             .where(PaymentAllocation.kind == ADVANCE,
-                    ~db.select(reversal.id).where(reversal.reversal_of_id == PaymentAllocation.payment_id).exists()))
+             .where(PaymentAllocation.kind == ADVANCE, not_reversed(PaymentAllocation.payment_id)))
     if any(getattr(key, "class_", None) is Payment for key in keys):
         query = query.join(Payment, Payment.id == PaymentAllocation.payment_id)
     return query.group_by(*keys)

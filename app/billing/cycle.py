@@ -55,7 +55,6 @@ from app.billing.models import (
     Charge,
     CycleEffect,
     DailyTraffic,
-    Payment,
     PaymentAllocation,
 )
 from app.catalog.models import Service
