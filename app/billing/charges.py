@@ -196,7 +196,10 @@ def not_reversed(payment_id=Payment.id):
     """The condition that the payment `payment_id` names (Payment.id, an alias's id, an allocation's
     payment_id) has no reversal."""
     reversal = aliased(Payment)
-    return ~db.select(reversal.id).where(reversal.reversal_of_id == payment_id).exists()
+    # "IS NOT NULL" is implied; said, the planner hashes the reversals (1 %) read by their index, where it
+    # merged the advances with all 3,000,000 entries of that index, nulls included.
+    return ~db.select(reversal.id).where(reversal.reversal_of_id == payment_id,
+                                         reversal.reversal_of_id.isnot(None)).exists()
 
 
 def subscription_due(subscription, day=None):
