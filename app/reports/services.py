@@ -383,10 +383,21 @@ DEBTOR_COLUMNS = ("client_number", "name", "phone", "address", "dealer", "since"
 
 def _debts_page(debts, page):
     """({age group: totals}, the rows of `page`, or every row) from one statement over the debts."""
-    rows = select(literal(0).label("part"), debts.c.age_group, *(debts.c[name] for name in DEBTOR_COLUMNS))
+    # The debts hold the amounts and the age; the client's name, phone, address and dealer are joined to
+    # the rows shown only (a page of 100, or every row), not to every debt the totals sum.
+    shown_debts = debts
     if page is not None:
-        rows = rows.order_by(debts.c.since, debts.c.client_number).limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE)
-        rows = select(rows.subquery("page"))
+        shown_debts = (select(debts).order_by(debts.c.since, debts.c.client_number)
+                       .limit(DEBTORS_PAGE).offset(page * DEBTORS_PAGE).subquery("page"))
+    described = {"name": Client.name, "phone": func.coalesce(Client.phone, literal("")).label("phone"),
+                 "address": _address_sql().label("address"),
+                 "dealer": func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer")}
+    rows = (select(literal(0).label("part"), shown_debts.c.age_group,
+                   *(described[name] if name in described else shown_debts.c[name] for name in DEBTOR_COLUMNS))
+            .select_from(shown_debts).join(Client, Client.id == shown_debts.c.client_id)
+            .outerjoin(Dealer, Dealer.id == Client.dealer_id)
+            .outerjoin(Block, Block.id == Client.block_id)
+            .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id))
     typed = {"since": Date(), "age": Integer(), "months": Integer(), "fees": Numeric(12, 2),
              "charges": Numeric(12, 2), "advance": Numeric(12, 2), "due": Numeric(12, 2)}
     blank = {name: cast(null(), typed.get(name, String())).label(name) for name in DEBTOR_COLUMNS}
@@ -462,10 +473,7 @@ def _debts(actor, filters, today):
                      else_=len(AGES) - 1)
     label = case(*((age_group == index, literal(age_label(*bounds))) for index, bounds in enumerate(AGES)))
     query = (
-        select(Client.client_number, Client.name, func.coalesce(Client.phone, literal("")).label("phone"),
-               _address_sql().label("address"),
-               func.coalesce(Dealer.name, literal(str(HEAD_OFFICE))).label("dealer"),
-               type_coerce(since, Date).label("since"),
+        select(Client.id.label("client_id"), Client.client_number, type_coerce(since, Date).label("since"),
                cast(func.coalesce(overdue.c.months, 0), Integer).label("months"),
                fees.label("fees"), open_charges.label("charges"), advance.label("advance"),
                (fees + open_charges - advance).label("due"),
@@ -480,9 +488,6 @@ def _debts(actor, filters, today):
                  .where(or_(overdue.c.client_id.isnot(None), charges.c.client_id.isnot(None))))
     query = (
         query.outerjoin(advances, advances.c.client_id == Client.id)
-        .outerjoin(Dealer, Dealer.id == Client.dealer_id)
-        .outerjoin(Block, Block.id == Client.block_id)
-        .outerjoin(Neighbourhood, Neighbourhood.id == Block.neighbourhood_id)
         .where(fees + open_charges - advance > 0)
     )
     query = _dealer_filter(query, filters, Client.dealer_id)
