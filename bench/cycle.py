@@ -75,8 +75,8 @@ SELECT DISTINCT s.client_id, c.dealer_id, (SELECT id FROM payment_method WHERE c
        DATE '2026-12-15'
   FROM subscription s JOIN client c ON c.id = s.client_id
  WHERE s.id % 10 = 4 AND s.status = 'active';
-INSERT INTO payment_allocation (payment_id, kind, amount_eur, paid_on)
-SELECT p.id, 'advance', p.amount_eur, p.paid_on FROM payment p
+INSERT INTO payment_allocation (payment_id, kind, amount_eur, paid_on, client_id)
+SELECT p.id, 'advance', p.amount_eur, p.paid_on, p.client_id FROM payment p
  WHERE NOT EXISTS (SELECT 1 FROM payment_allocation a WHERE a.payment_id = p.id);
 """
 RESET = """

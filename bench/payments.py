@@ -125,11 +125,12 @@ def seed_payments(app):
         # One allocation per payment (not per reversal): 1 period of the client's
         # first subscription, or every 50th an advance.
         db.session.execute(sa.text("""
-            INSERT INTO payment_allocation (payment_id, kind, subscription_id, periods, amount_eur, paid_on)
+            INSERT INTO payment_allocation (payment_id, kind, subscription_id, periods, amount_eur, paid_on,
+                                            client_id)
             SELECT p.id, CASE WHEN p.id % 50 = 0 THEN 'advance' ELSE 'periods' END,
                    CASE WHEN p.id % 50 = 0 THEN NULL ELSE s.subscription_id END,
                    CASE WHEN p.id % 50 = 0 THEN NULL ELSE 1 END,
-                   p.amount_eur, p.paid_on
+                   p.amount_eur, p.paid_on, p.client_id
             FROM payment p
             JOIN (SELECT client_id, min(id) AS subscription_id FROM subscription GROUP BY client_id) s
               ON s.client_id = p.client_id

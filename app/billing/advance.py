@@ -47,8 +47,8 @@ def advance_holders(client_ids):
         return holders
     # Ids and sums only: a Payment row drags its eagerly joined relations into a GROUP BY.
     for client_id, payment_id, _paid_at, available in db.session.execute(
-            advances(Payment.client_id, Payment.id, Payment.paid_at)
-            .where(Payment.client_id.in_(client_ids))
+            advances(PaymentAllocation.client_id, Payment.id, Payment.paid_at)
+            .where(PaymentAllocation.client_id.in_(client_ids))
             # A payment at the desk that spent some of the advance holds a negative amount: counted, so
             # that advance_left is what is really left.
             .having(func.sum(PaymentAllocation.amount_eur) != 0)

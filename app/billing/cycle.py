@@ -55,7 +55,6 @@ from app.billing.models import (
     Charge,
     CycleEffect,
     DailyTraffic,
-    Payment,
     PaymentAllocation,
 )
 from app.catalog.models import Service
@@ -189,8 +188,8 @@ def candidates(day):
 
 
 def _clients_with_advance():
-    return advances(Payment.client_id).having(func.sum(PaymentAllocation.amount_eur) > 0) \
-        .with_only_columns(Payment.client_id)
+    return advances(PaymentAllocation.client_id).having(func.sum(PaymentAllocation.amount_eur) > 0) \
+        .with_only_columns(PaymentAllocation.client_id)
 
 
 def run_chunk(actor, run_id, day, subscription_ids):

@@ -1,14 +1,15 @@
-"""Every allocation carries its payment's office day (PaymentAllocation.paid_on, which revenue by service
-filters by instead of joining the payment): whoever writes it — the desk (periods, a charge, the advance spent
-at the desk, the rest kept as an advance), a reversal, the cycle's and an activation's advance use (bulk
-inserts), an import's carried credit — and when a payment's moment is moved, its allocations' day follows."""
+"""Every allocation carries its payment's office day and client (PaymentAllocation.paid_on, which revenue by
+service filters by instead of joining the payment; PaymentAllocation.client_id, by which a client's advance is
+summed): whoever writes it — the desk (periods, a charge, the advance spent at the desk, the rest kept as an
+advance), a reversal, the cycle's and an activation's advance use (bulk inserts), an import's carried credit —
+and when a payment's moment or client is moved, its allocations' copies follow."""
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select
 
 from app.billing.advance import spend_advance
-from app.billing.charges import add_charge
+from app.billing.charges import add_charge, advance_total
 from app.billing.models import ADVANCE, PAID_CHARGE, PAID_PERIODS, Payment, PaymentAllocation
 from app.billing.opening import carry_credit
 from app.billing.services import record_payment, reverse_payment
@@ -25,10 +26,11 @@ def moved(payment_id, moment):
 
 
 def mismatched():
-    """Allocations whose day is not their payment's (or missing)."""
+    """Allocations whose day or client is not their payment's (or missing)."""
     return db.session.scalar(
         select(func.count()).select_from(PaymentAllocation).join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where((PaymentAllocation.paid_on.is_(None)) | (PaymentAllocation.paid_on != Payment.paid_on)))
+        .where(PaymentAllocation.paid_on.is_(None) | (PaymentAllocation.paid_on != Payment.paid_on)
+               | PaymentAllocation.client_id.is_(None) | (PaymentAllocation.client_id != Payment.client_id)))
 
 
 def days_of(payment_id):
@@ -107,4 +109,30 @@ def test_an_insert_of_many_rows_without_the_day_gets_each_payments(app):
         db.session.commit()
         assert {day for _kind, day in days_of(first.id)} == {date(2026, 6, 1)}
         assert {day for _kind, day in days_of(second.id)} == {date(2026, 7, 1)}
+        assert mismatched() == 0
+
+
+def test_a_payment_moved_to_another_client_takes_its_allocations_and_its_advance(app):
+    """No operation moves a payment today; if one is (a correction, an import), the allocations' client follows
+    it — and with it the advance the card, the desk and the debtors read (`advances`)."""
+    with app.app_context():
+        first_id, _ = subscriber("Първи Платец", fee="10.00", paid_until=date(2026, 10, 31))
+        second_id, _ = subscriber("Втори Платец", fee="10.00", paid_until=date(2026, 10, 31))
+        first, second = db.session.get(Client, first_id), db.session.get(Client, second_id)
+        paid = make_payment(first, amount="25.00")  # two months and 5,00 kept as an advance
+        kept = make_payment(first, amount="3.00")  # an advance that stays with the first client
+        assert {kind for kind, _day in days_of(paid.id)} == {PAID_PERIODS, ADVANCE}
+        assert (advance_total(first_id), advance_total(second_id)) == (Decimal("8.00"), Decimal("0.00"))
+
+        payment = db.session.get(Payment, paid.id)
+        loaded = list(payment.allocations)  # loaded before the move: they read their client again
+        payment.client = second  # by the relationship
+        db.session.commit()
+        assert {allocation.client_id for allocation in loaded} == {second_id}
+        assert (advance_total(first_id), advance_total(second_id)) == (Decimal("3.00"), Decimal("5.00"))
+        assert mismatched() == 0
+
+        db.session.get(Payment, kept.id).client_id = second_id  # by the column
+        db.session.commit()
+        assert (advance_total(first_id), advance_total(second_id)) == (Decimal("0.00"), Decimal("8.00"))
         assert mismatched() == 0

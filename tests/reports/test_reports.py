@@ -154,6 +154,67 @@ def test_debtors_by_age_with_charges_less_the_advance(app):
                              ("> 90", 0, D("0.00"))]
 
 
+def test_the_debtors_advances_for_a_mix_of_advances_are_those_of_the_payments_clients(app):
+    """The debtors' advance is summed from the allocations' own client (PaymentAllocation.client_id): for a
+    small advance, a reversed one, one larger than the debt, one spent in part at the desk and one whose
+    payment was moved to another client, it is what the payments' clients hold — the same figures as summing
+    through the payments (the query before the allocations carried their client)."""
+    from app.billing.models import PaymentAllocation
+    from app.billing.opening import carry_credit
+    from app.billing.services import record_payment
+    from sqlalchemy.orm import aliased
+
+    with app.app_context():
+        cashier = head_office_cashier()
+        service = make_service("Интернет 20", monthly_fee="20.00")
+
+        def behind(name, paid_until=date(2026, 11, 30)):
+            client = make_client(None, name)
+            return client, make_subscription(client, service, activation_date=date(2026, 1, 1),
+                                             paid_until=paid_until)
+
+        small, _ = behind("Малък Аванс")
+        make_payment(small, amount="5.00")
+        reversed_, _ = behind("Сторниран Аванс")
+        reverse_payment(cashier, make_payment(reversed_, amount="6.00"), "грешка")
+        db.session.commit()
+        large, _ = behind("Голям Аванс")
+        carry_credit(cashier, large, Decimal("30.00"), date(2026, 9, 15), "стар.csv, ред 2")
+        db.session.commit()
+        spent, spent_subscription = behind("Похарчен Аванс", paid_until=date(2026, 10, 31))
+        carry_credit(cashier, spent, Decimal("12.00"), date(2026, 9, 15), "стар.csv, ред 3")
+        db.session.commit()
+        record_payment(cashier, spent, periods={spent_subscription.id: 1})  # November: 12,00 of the advance
+        db.session.commit()
+        moved_from, _ = behind("Преместен От")
+        moved_to, _ = behind("Преместен При")
+        moved = make_payment(moved_from, amount="7.00")
+        db.session.get(Payment, moved.id).client_id = moved_to.id
+        db.session.commit()
+        report = reports.debtors(head_office_cashier(), {}, today=date(2026, 12, 10))
+        reversal = aliased(Payment)
+        through_payments = dict(db.session.execute(
+            select(Payment.client_id, func.sum(PaymentAllocation.amount_eur))
+            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+            .where(PaymentAllocation.kind == "advance",
+                   ~select(reversal.id).where(reversal.reversal_of_id == PaymentAllocation.payment_id).exists())
+            .group_by(Payment.client_id)).all())
+        names = {client.name: client.id for client in (small, reversed_, large, spent, moved_from, moved_to)}
+    # name, unpaid since, months, fees, charges, advance, due
+    assert [[row[1], row[5], *row[8:]] for row in report.rows] == [
+        ["Малък Аванс", date(2026, 12, 1), 1, D("20.00"), D("0.00"), D("5.00"), D("15.00")],
+        ["Сторниран Аванс", date(2026, 12, 1), 1, D("20.00"), D("0.00"), D("0.00"), D("20.00")],
+        ["Похарчен Аванс", date(2026, 12, 1), 1, D("20.00"), D("0.00"), D("0.00"), D("20.00")],
+        ["Преместен От", date(2026, 12, 1), 1, D("20.00"), D("0.00"), D("0.00"), D("20.00")],
+        ["Преместен При", date(2026, 12, 1), 1, D("20.00"), D("0.00"), D("7.00"), D("13.00")],
+    ]
+    for row in report.rows:
+        assert row[11] == D(str(through_payments.get(names[row[1]], 0))).quantize(D("0.01"))
+    assert D(str(through_payments[names["Голям Аванс"]])) == D("30.00")  # more than owed: no debtor
+    assert report.total[-4:] == [D("100.00"), D("0.00"), D("12.00"), D("88.00")]
+    assert report.by_age[0] == ("1–30", 5, D("88.00"))
+
+
 def test_the_debtors_screen_shows_a_page_and_the_totals_of_all_while_the_export_writes_every_row(
         app, admin, monkeypatch):
     monkeypatch.setattr(reports, "DEBTORS_PAGE", 2)
