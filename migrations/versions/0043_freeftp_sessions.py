@@ -9,7 +9,7 @@ Nothing to carry over: sessions open during the upgrade were counted in
 memory and end with the old process.
 
 Revision ID: 0043
-Revises: 0041
+Revises: 0042
 Create Date: 2026-12-07 19:30:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0043'
-down_revision = '0041'
+down_revision = '0042'
 branch_labels = None
 depends_on = None
 
