@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.networks import SERVER_URL, build_app, fresh_database, logged_in_client, ms, p95  # noqa: E402
+from bench.networks import SERVER_URL, build_app, fresh_database, logged_in_client, ms, p95, seed_office  # noqa: E402
 
 BENCH_CLIENTS_DB = os.environ.get("BENCH_CLIENTS_DB", "billing_bench_clients")
 # BENCH_CLIENTS_REUSE=1: the database of an earlier run, already seeded, is measured again (no seeding).
@@ -102,17 +102,12 @@ def run_sql(app, sql):
 
 def seed(app):
     """The demo seeds, then CLIENTS bulk clients (timed), then VACUUM ANALYZE."""
-    from app.demo import services
     from app.demo.scale import seed_clients
     from app.extensions import db
 
     with app.app_context():
         started = time.perf_counter()
-        services.seed_dealers()
-        services.seed_operators(DEMO_PASSWORD)
-        services.seed_catalog()
-        services.seed_neighbourhoods()
-        services.seed_networks()
+        seed_office(DEMO_PASSWORD)
         demo_seconds = time.perf_counter() - started
         started = time.perf_counter()
         clients, subscriptions = seed_clients(CLIENTS)

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
-from bench.networks import SERVER_URL, build_app, fresh_database  # noqa: E402
+from bench.networks import SERVER_URL, build_app, fresh_database, seed_office  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_CYCLE_DB = os.environ.get("BENCH_CYCLE_DB", "billing_bench_cycle")
@@ -96,16 +96,11 @@ def execute(app, script):
 
 
 def seed_step(app, clients, first):
-    from app.demo import services
     from app.demo.scale import seed_clients
 
     with app.app_context():
         if first:
-            services.seed_dealers()
-            services.seed_operators(DEMO_PASSWORD)
-            services.seed_catalog()
-            services.seed_neighbourhoods()
-            services.seed_networks()
+            seed_office(DEMO_PASSWORD)
         started = time.perf_counter()
         seed_clients(clients, seed=2026 + clients + int(first))
         return time.perf_counter() - started

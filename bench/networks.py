@@ -85,6 +85,18 @@ class StatementCounter:
         self.count = 0
 
 
+def seed_office(password):
+    """What every bench seeds before its bulk clients (inside an application context): the demo's dealers,
+    operators (with `password`), catalog, neighbourhoods and networks."""
+    from app.demo import services
+
+    services.seed_dealers()
+    services.seed_operators(password)
+    services.seed_catalog()
+    services.seed_neighbourhoods()
+    services.seed_networks()
+
+
 def add_network(cidr, name, gateway):
     from app.extensions import db
     from app.networks.models import Network

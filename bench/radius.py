@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
-from bench.networks import SERVER_URL, build_app, fresh_database  # noqa: E402
+from bench.networks import SERVER_URL, build_app, fresh_database, seed_office  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 YARDSTICK = ROOT.parent / "shared" / "yardsticks" / "freeradius"
@@ -111,16 +111,11 @@ def psql(database, script, user="postgres", password=None):
 def seed_ours():
     database_url = fresh_database(BENCH_DB)
     app = build_app(database_url)
-    from app.demo import services
     from app.demo.scale import seed_clients
     from app.extensions import db
 
     with app.app_context():
-        services.seed_dealers()
-        services.seed_operators(DEMO_PASSWORD)
-        services.seed_catalog()
-        services.seed_neighbourhoods()
-        services.seed_networks()
+        seed_office(DEMO_PASSWORD)
         started = time.perf_counter()
         seed_clients(67_000, seed=2026)
         seconds = time.perf_counter() - started

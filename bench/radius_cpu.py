@@ -35,21 +35,16 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def seed():
     from bench.clients import DEMO_PASSWORD
-    from bench.networks import build_app, fresh_database
+    from bench.networks import build_app, fresh_database, seed_office
     from bench.radius import SETUP_RADIUS_SUBSCRIPTIONS
 
     url = fresh_database(DATABASE)
     app = build_app(url)
-    from app.demo import services
     from app.demo.scale import seed_clients
     from app.extensions import db
 
     with app.app_context():
-        services.seed_dealers()
-        services.seed_operators(DEMO_PASSWORD)
-        services.seed_catalog()
-        services.seed_neighbourhoods()
-        services.seed_networks()
+        seed_office(DEMO_PASSWORD)
         seed_clients(2_000, seed=2026)
         with db.engine.begin() as connection:
             for statement in filter(str.strip, SETUP_RADIUS_SUBSCRIPTIONS.split(";")):

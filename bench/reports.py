@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.networks import SERVER_URL, build_app, fresh_database, ms  # noqa: E402
+from bench.networks import SERVER_URL, build_app, fresh_database, ms, seed_office  # noqa: E402
 
 BENCH_DB = "billing_bench_reports"
 CLIENTS = 100_000  # ~1.5 subscriptions each: ~150,000 subscriptions
@@ -102,17 +102,12 @@ def run_sql(app, sql, **params):
 
 
 def seed(app):
-    from app.demo import services
     from app.demo.scale import seed_clients
     from app.extensions import db
 
     started = time.perf_counter()
     with app.app_context():
-        services.seed_dealers()
-        services.seed_operators(DEMO_PASSWORD)
-        services.seed_catalog()
-        services.seed_neighbourhoods()
-        services.seed_networks()
+        seed_office(DEMO_PASSWORD)
         db.session.commit()
         clients, subscriptions = seed_clients(CLIENTS)
     # A third behind by 1 to 5 months, the rest paid to the end of this month or later.
