@@ -170,14 +170,20 @@ class ClientListInterface(ClientInterface):
         g.client_search_found = found
         return found
 
+    @property
+    def joined_relations(self):
+        """The many-to-one relations `apply_all` loads with the row itself (an export adds no loader of its own
+        for these: SQLAlchemy refuses two strategies for one relation)."""
+        # FAB builds the interfaces of related models (the dealer filter) from this class too.
+        return ("dealer", "block") if self.obj is Client else ()
+
     def apply_all(self, *args, **kwargs):
         query = super().apply_all(*args, **kwargs)
-        # FAB builds the interfaces of related models (the dealer filter) from this class too.
         if self.obj is Client:
             # The dealer and the block (its neighbourhood and city) each row and the card show: joined to the
             # client's own statement (many-to-one, the order and LIMIT stay the client's) instead of one more each.
             query = query.options(undefer(Client.standing), undefer(Client.nearest_paid_until),
-                                  joinedload(Client.dealer), joinedload(Client.block))
+                                  *(joinedload(getattr(Client, name)) for name in self.joined_relations))
         return query
 
 

@@ -241,8 +241,10 @@ def _write_list(actor, export, writer, view_class):
         order_column, order_direction = list_order(view, actor)
         query = view.datamodel.apply_all(view.datamodel.session.query(model), joined, order_column, order_direction)
         total = view.datamodel.query_count(view.datamodel.session.query(model), joined)
+    loaded_with_row = getattr(view.datamodel, "joined_relations", ())  # by the list's own query already
     relations = [getattr(model, column) for column in columns
-                 if view.datamodel.is_relation_many_to_one(column) and hasattr(model, column)]
+                 if view.datamodel.is_relation_many_to_one(column) and hasattr(model, column)
+                 and column not in loaded_with_row]
     if relations:
         query = query.options(*(selectinload(relation) for relation in relations))
     set_progress(progress_key(export), 0, total)
