@@ -34,7 +34,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.transaction import unit_of_work
 from app.extensions import db
-from app.freeftp import access
+from app.freeftp import access, metrics
 from app.freeftp.services import current_settings, note_download, note_login
 from app.freeftp.sessions import SessionCounter, beat_seconds
 
@@ -245,10 +245,12 @@ class DatabaseAuthorizer(DummyAuthorizer):
                 if login is not None and login.max_sessions and login.kind == access.ACCOUNT:
                     handler.session_row = self.counter.claim(login.record_id, login.max_sessions, handler.remote_ip)
                     if handler.session_row is None:
+                        metrics.LOGINS.labels(metrics.LIMITED).inc()
                         raise AuthenticationFailed(self.replies["sessions"])
             finally:
                 db.session.rollback()
         if login is None:
+            metrics.LOGINS.labels(metrics.REFUSED).inc()
             raise AuthenticationFailed(self.replies["failed"])
         handler.login = login
 
@@ -299,6 +301,8 @@ class FreeFtpHandler(FTPHandler):
             self.handle_auth_failed(str(error), line)
             return
         self._session_counted = True
+        metrics.LOGINS.labels(metrics.ACCEPTED).inc()
+        metrics.SESSIONS.inc()
         login = self.login
         replies = type(self).authorizer.replies
         self.authorizer = SessionAuthorizer(login, replies)
@@ -370,6 +374,7 @@ class FreeFtpHandler(FTPHandler):
     def on_disconnect(self):
         if self._session_counted and self.login is not None:
             self._session_counted = False
+            metrics.SESSIONS.dec()
             type(self).authorizer.session_ended(self)
 
     def flush_account(self):

@@ -255,3 +255,49 @@ def test_the_embedded_server_does_not_start_without_its_folders(app, folders, mo
     with ftplib.FTP(timeout=10) as ftp:
         assert ftp.connect("127.0.0.1", server.address[1]).startswith("220")
     server.close()
+
+
+def test_the_metrics_count_each_servers_sessions_and_logins(app, settings):
+    """What Prometheus reads on an FTP process's side port: its open sessions, and its logins accepted, refused
+    (wrong password) and limited (the account's sessions all taken)."""
+    from tests.ops.test_radius_metrics import get
+
+    configure(app, ftp_root=str(settings[0]), homes_root=str(settings[1]), max_sessions=2)
+    _account(app)
+    port, metrics_port = free_tcp_port(), free_tcp_port()
+    env = dict(_environment(app), FREEFTP_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}", METRICS_TOKEN="ftp-scrape")
+    process = subprocess.Popen(_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+
+    def scraped():
+        code, text = get(metrics_port, "/metrics", token="ftp-scrape")
+        assert code == 200
+        values = {}
+        for line in text.splitlines():
+            if line.startswith(("billing_ftp_sessions ", "billing_ftp_logins_total{")):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    try:
+        assert "FTP on 127.0.0.1" in process.stdout.readline(), process.stderr.read()
+        first, second = _login(port), _login(port)
+        assert _refused(port) == TOO_MANY
+        with pytest.raises(ftplib.error_perm):
+            ftp = ftplib.FTP(timeout=20, encoding="utf-8")
+            ftp.connect("127.0.0.1", port)
+            ftp.login("gosho", "не-е-паролата")
+        assert scraped() == {"billing_ftp_sessions": 2.0, 'billing_ftp_logins_total{outcome="accepted"}': 2.0,
+                             'billing_ftp_logins_total{outcome="limited"}': 1.0,
+                             'billing_ftp_logins_total{outcome="refused"}': 1.0}
+        first.quit()
+        deadline = time.monotonic() + 10
+        while scraped()["billing_ftp_sessions"] != 1.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scraped()["billing_ftp_sessions"] == 1.0
+        second.quit()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        process.stdout.close()
+        process.stderr.close()
