@@ -23,9 +23,11 @@ silent, or the same device redials, the database is read (the sessions'
 last reports) and the sessions that give way are closed.
 """
 from collections import namedtuple
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
 
 from app.core.formatting import utcnow
 from app.extensions import db
@@ -48,39 +50,43 @@ def device(calling_station_id):
     return normalize_mac(calling_station_id) or calling_station_id.strip() or None
 
 
-OPEN_SESSIONS_SQL = (
-    "SELECT s.id, s.subscription_id, s.nas_id, s.calling_station_id, s.nas_port, s.updated_at, n.interim_interval "
-    "FROM radius_session s JOIN nas n ON n.id = s.nas_id "
-    "WHERE s.stopped_at IS NULL AND s.subscription_id = ANY(%s)")
+def _open_sessions_query():
+    table = RadiusSession.__table__
+    return (select(table.c.id, table.c.subscription_id, table.c.nas_id, table.c.calling_station_id,
+                   table.c.nas_port, table.c.updated_at, Nas.interim_interval)
+            .join(Nas, Nas.id == table.c.nas_id)
+            .where(table.c.stopped_at.is_(None), table.c.subscription_id.is_not(None)))
+
+
+def _by_subscription(rows):
+    found = {}
+    for session_id, subscription_id, nas_id, calling, port, updated_at, interim in rows:
+        found.setdefault(subscription_id, []).append(
+            OpenSession(session_id, nas_id, device(calling), port, updated_at, interim))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _open_sessions_psycopg2():
+    """The same query as a psycopg2 statement, compiled once (the login cache's hot path)."""
+    query = _open_sessions_query().where(RadiusSession.__table__.c.subscription_id == any_(bindparam("ids")))
+    return str(query.compile(dialect=psycopg2_dialect()))
 
 
 def open_sessions_on(connection, subscription_ids):
     """`open_sessions` of these subscriptions read on a psycopg2 connection of its own (the login cache's
     listening one, in autocommit): one round trip, outside the session's transaction."""
-    found = {}
     with connection.cursor() as cursor:
-        cursor.execute(OPEN_SESSIONS_SQL, (list(subscription_ids),))
-        for session_id, subscription_id, nas_id, calling, port, updated_at, interim in cursor.fetchall():
-            found.setdefault(subscription_id, []).append(
-                OpenSession(session_id, nas_id, device(calling), port, updated_at, interim))
-    return found
+        cursor.execute(_open_sessions_psycopg2(), {"ids": list(subscription_ids)})
+        return _by_subscription(cursor.fetchall())
 
 
 def open_sessions(subscription_ids=None):
     """{subscription id: [OpenSession]} of these subscriptions (all when None)."""
-    table = RadiusSession.__table__
-    query = (select(table.c.id, table.c.subscription_id, table.c.nas_id, table.c.calling_station_id,
-                    table.c.nas_port, table.c.updated_at, Nas.interim_interval)
-             .join(Nas, Nas.id == table.c.nas_id)
-             .where(table.c.stopped_at.is_(None), table.c.subscription_id.is_not(None)))
+    query = _open_sessions_query()
     if subscription_ids is not None:
-        query = query.where(table.c.subscription_id.in_(list(subscription_ids)))
-    found = {}
-    for row in db.session.execute(query):
-        found.setdefault(row.subscription_id, []).append(
-            OpenSession(row.id, row.nas_id, device(row.calling_station_id), row.nas_port, row.updated_at,
-                        row.interim_interval))
-    return found
+        query = query.where(RadiusSession.__table__.c.subscription_id.in_(list(subscription_ids)))
+    return _by_subscription(db.session.execute(query))
 
 
 def admits(data, nas_id, calling_station_id, nas_port):
