@@ -153,7 +153,8 @@ class Ipv6Search:
 
 
 SESSION_LABELS = {
-    "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"), "ip_address": _l("IP address"), "nas": _l("NAS"),
+    "username": _l("Username"), "client_name": _l("Client"), "framed_ip": _l("IP address"),
+    "ip_address": _l("IP address"), "nas": _l("NAS"),
     "started_at": _l("Since"), "updated_at": _l("Last report"), "traffic": _l("Traffic ↓ / ↑"),
     "calling_station_id": _l("MAC / Calling-Station-Id"), "acct_session_id": _l("Session"),
     "service": _l("Service"), "dealer": _l("Dealer"), "subscription_id": _l("Subscription No."),
