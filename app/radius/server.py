@@ -177,6 +177,8 @@ class RadiusServer:
         self.replies, self.replies_named_by = metrics.Replies(self.nas_name), None
         self.pending_logins = []  # the logins' replies made and not sent yet (`_send_login_reply`)
         self.lean = bool(app.config.get("RADIUS_LEAN", True))  # the usual Access-Request decoded without pyrad
+        # …and the usual Accounting-Request (app.radius.lean.parse_accounting): what the accounting reads of it.
+        self.accounting_reader = lean.AccountingReader(self.dictionary, accounting.READ) if self.lean else None
         self.cache = None
         self.next_housekeeping, self.purged_on = 0.0, None
         # Without the cache on PostgreSQL, a batch of logins is read in one statement on a connection of the
@@ -400,8 +402,11 @@ class RadiusServer:
         if nas is None:
             drops.count(UNKNOWN_NAS, source[0])
             return None
-        if packet_class is radius_packet.AuthPacket and self.lean:
-            request = lean.parse(data, nas, source)
+        if self.lean:
+            if packet_class is radius_packet.AuthPacket:
+                request = lean.parse(data, nas, source)
+            else:
+                request = lean.parse_accounting(data, nas, source, self.accounting_reader)
             if request is not None:
                 return request
         try:
