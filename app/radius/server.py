@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 256
 GROUP_WINDOW = 0.002  # seconds a batch waits for more packets once one arrived
+# …but no longer than this after the last one: when the NASes have sent all they have in flight (the socket
+# stays empty), the rest of the window was idle (2 ms of each ~8 ms batch at 32 in flight); a flood arrives
+# closer than this and fills its batch as before.
+GROUP_GAP = 0.001  # epoll waits whole milliseconds
 RECEIVE_BUFFER = 4 * 1024 * 1024  # a NAS reboots: thousands of Accounting-On/Start at once
 MAX_PACKET = 4096  # RFC 2865: 4096 octets at most
 CACHE = "auth cache"  # the selector's mark of the cache's notification connection
@@ -217,6 +221,11 @@ class RadiusServer:
         selector.register(self.acct_socket, selectors.EVENT_READ)
         if self.cache is not None:
             selector.register(self.cache, selectors.EVENT_READ, data=CACHE)
+        # A batch's window waits on the two ports alone: a notification for the cache (an accounting commit
+        # brings some) would wake it at once, again and again until the window's end; it is read between batches.
+        packets = selectors.DefaultSelector()
+        packets.register(self.auth_socket, selectors.EVENT_READ)
+        packets.register(self.acct_socket, selectors.EVENT_READ)
         with self.app.app_context():
             try:
                 while self.running:
@@ -225,7 +234,7 @@ class RadiusServer:
                     if self.cache is not None and any(key.data == CACHE for key, _events in ready):
                         self._receive_changes()
                     if any(key.data != CACHE for key, _events in ready):
-                        self.serve_batch(selector)
+                        self.serve_batch(packets)
                     try:
                         self.drops.flush()
                     except DBAPIError:
@@ -236,6 +245,7 @@ class RadiusServer:
                     self.cache.close()
                 self.drops.flush(force=True)
                 selector.close()
+                packets.close()
                 self.auth_socket.close()
                 self.acct_socket.close()
                 db.session.remove()
@@ -292,7 +302,7 @@ class RadiusServer:
                 if not acct_requests:
                     break
                 left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(timeout=left):
+                if left <= 0 or not selector.select(timeout=min(left, GROUP_GAP)):
                     break
         if auth_requests:
             self._answer_logins(auth_requests, started)
