@@ -11,7 +11,8 @@ hand, waiting up to GROUP_WINDOW seconds for more), then
   the usual Access-Request is read without pyrad (app.radius.lean.parse),
   the rest is decoded by pyrad, and either way decided and answered by
   the same code (app.radius.auth.reply);
-- writes the batch's Accounting-Requests in one transaction and sends
+- writes the batch's Accounting-Requests (the usual one read without
+  pyrad too: app.radius.lean.parse_accounting) in one transaction and sends
   their Accounting-Responses only after it has committed (group commit):
   an acknowledged packet is durable, and a process killed before the
   commit acknowledged nothing — the NAS sends it again. A packet the
