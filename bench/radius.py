@@ -8,8 +8,8 @@
 2. FreeRADIUS 3.2 (Debian freeradius, freeradius-postgresql) configured by the yardstick's configure_fr.sh
    (sql module on PostgreSQL, auth 18120, accounting 18130); ours `flask radius serve` with 1 process reading
    the database per batch (RADIUS_AUTH_CACHE=0, 18220/18230), with 1 process answering from its cache
-   (18320/18330), the same with pyrad reading every Access-Request (RADIUS_LEAN=0, 18420/18430: what the lean
-   path of app/radius/lean.py gains), and with 2 processes sharing the ports (SO_REUSEPORT, 18520/18530).
+   (18320/18330), the same with pyrad reading every Access- and Accounting-Request (RADIUS_LEAN=0,
+   18420/18430: what the lean path of app/radius/lean.py gains), and with 2 processes sharing the ports (SO_REUSEPORT, 18520/18530).
 3. Loads (the yardstick's gen_loads.py and split_loads.py, run in a scratch folder): 20,000 Access-Requests
    for random users, 10,000 Accounting Start + 10,000 Interim-Update, in files of 2,000 packets; and 20,000
    MS-CHAPv2 Access-Requests for random users, precomputed here (MS-CHAP-Challenge and MS-CHAP2-Response as

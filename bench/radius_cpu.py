@@ -1,6 +1,7 @@
 """The RADIUS server's CPU per request, not its wall-clock ratio: what a shared, loaded machine can still measure.
 
-    .venv/bin/python bench/radius_cpu.py [TREE:LABEL ...]      (default: this tree, "here")
+    .venv/bin/python bench/radius_cpu.py [TREE:LABEL[:SETTING=VALUE…] ...]      (default: this tree, "here")
+    e.g. freeradius:FR /work/main:main .:branch .:nocache:RADIUS_AUTH_CACHE=0
 
 Seeds `billing_bench_radius_cpu` on the server of BENCH_DATABASE_URL (the demo catalog, ~3,000 subscriptions
 user<N>/pw<N> with a RADIUS service, a NAS 127.0.0.1 with the secret testing123), then, for each TREE (a
@@ -11,9 +12,17 @@ Accounting-Request files (Start, then Interim-Update of the same sessions). The 
 (utime + stime of it and its children, /proc/<pid>/stat) before and after each load gives µs per request.
 The trees alternate ROUNDS times; the lowest and the median are printed with the load average. The
 database's server is not counted (PostgreSQL's own CPU): accounting's figure is our process's share.
+
+radclient's own CPU time per request (RUSAGE_CHILDREN) and the load's rate (requests per second of wall
+time) are printed beside it: when radclient spends as much CPU per request as the server, the client, not
+the server, sets the rate (2 cores: the two run side by side). RADIUS_AUTH_CACHE=0 measures the path without
+the login cache (every login read from the database; also per target, as a SETTING); BENCH_RADIUS_CPU_REUSE=1
+reuses the seeded database. The target `freeradius` is bench/radius.py's FreeRADIUS + sql (its `radius`
+database, seeded by that bench, holds these users too), measured alike (its process's CPU): side by side.
 """
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -118,16 +127,29 @@ def cpu_seconds(pids):
     return total / TICK
 
 
+def children_cpu():
+    """CPU seconds of the children waited for so far (radclient's, as each file ends)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def radclient(path, port, kind, in_flight):
-    done = subprocess.run(["radclient", "-q", "-s", "-r", "3", "-t", "3", "-p", str(in_flight), "-f", str(path),
-                           f"127.0.0.1:{port}", kind, SECRET], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"radclient failed on {path}: {done.stdout[-500:]}{done.stderr[-500:]}")
+    """radclient's CPU seconds and wall seconds for one file."""
+    started = time.monotonic()
+    process = subprocess.Popen(["radclient", "-q", "-s", "-r", "3", "-t", "3", "-p", str(in_flight), "-f",
+                                str(path), f"127.0.0.1:{port}", kind, SECRET],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"radclient failed on {path}: {stdout[-500:]}{stderr[-500:]}")
+    return time.monotonic() - started
 
 
-def measure(tree, label, url, users, folder, round_number, logins):
+def start_ours(tree, label, url, settings):
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench", PYTHONUNBUFFERED="1", CYCLE_SCHEDULE="0",
-               RADIUS_AUTH_CACHE="1", RADIUS_LEAN="1", RADIUS_METRICS_ADDRESS=f"127.0.0.1:{PORT + 1000}")
+               RADIUS_AUTH_CACHE=os.environ.get("RADIUS_AUTH_CACHE", "1"), RADIUS_LEAN="1",
+               RADIUS_METRICS_ADDRESS=f"127.0.0.1:{PORT + 1000}")
+    env.update(settings)
     env.pop("REDIS_URL", None)
     server = subprocess.Popen(
         [f"{tree}/.venv/bin/python", "-m", "flask", "--app", "app", "radius", "serve", "--host", "127.0.0.1",
@@ -135,41 +157,78 @@ def measure(tree, label, url, users, folder, round_number, logins):
         cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     if "RADIUS on" not in server.stdout.readline():
         raise SystemExit(f"{label}: the server did not start: {server.stderr.read()[-2000:]}")
+    return server, PORT, PORT + 1
+
+
+def start_freeradius(folder):
+    """bench/radius.py's FreeRADIUS + sql (its database `radius` seeded by that bench: users user1…user100000)."""
+    from bench.radius import start_freeradius as start
+
+    (folder / "freeradius").mkdir(exist_ok=True)
+    server = start(folder / "freeradius")
+    return server, 18120, 18130
+
+
+def measure(tree, label, url, users, folder, round_number, logins, settings):
+    if tree == "freeradius":
+        server, auth_port, acct_port = start_freeradius(folder)
+    else:
+        # Each target's accounting opens 4,000+ sessions: emptied first, so that none pays for the ones before
+        # (a session opened or ended makes the login cache re-read that subscription's open sessions).
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM radius_session"))
+        engine.dispose()
+        server, auth_port, acct_port = start_ours(tree, label, url, settings)
     results = {}
     try:
         time.sleep(1)
         pids = process_tree(server.pid)
-        radclient(logins[0], PORT, "auth", 32)  # warm: every user's Accept encoded once, as in a long run
+        radclient(logins[0], auth_port, "auth", 32)  # warm: every user's Accept encoded once, as in a long run
         for in_flight in (32, 200):
-            for kind, port, files in (("auth", PORT, logins),
-                                      ("acct", PORT + 1, acct_files(folder, f"{label}{round_number}p{in_flight}",
+            for kind, port, files in (("auth", auth_port, logins),
+                                      ("acct", acct_port, acct_files(folder, f"{label}{round_number}p{in_flight}",
                                                                     users))):
-                before = cpu_seconds(pids)
+                before, client_before = cpu_seconds(pids), children_cpu()
+                wall = 0
                 for path in files:
-                    radclient(path, port, kind, in_flight)
-                results[(kind, in_flight)] = (cpu_seconds(pids) - before) / (PER_FILE * len(files)) * 1e6
+                    wall += radclient(path, port, kind, in_flight)
+                count = PER_FILE * len(files)
+                results[(kind, in_flight)] = ((cpu_seconds(pids) - before) / count * 1e6,
+                                              (children_cpu() - client_before) / count * 1e6, count / wall)
     finally:
-        os.killpg(server.pid, 15)
+        if tree == "freeradius":
+            server.terminate()
+        else:
+            os.killpg(server.pid, 15)
         server.wait(timeout=30)
     return results
 
 
 def main():
-    trees = [argument.rsplit(":", 1) for argument in sys.argv[1:]] or [(str(ROOT), "here")]
-    url, users = seed()
+    trees = [argument.split(":") for argument in sys.argv[1:]] or [(str(ROOT), "here")]
+    if os.environ.get("BENCH_RADIUS_CPU_REUSE") == "1":
+        from bench.networks import SERVER_URL
+        url, users = str(sa.engine.make_url(SERVER_URL).set(database=DATABASE)), USERS
+    else:
+        url, users = seed()
     folder = Path(os.environ.get("BENCH_RADIUS_CPU_FOLDER", "/tmp/bench_radius_cpu"))
     folder.mkdir(parents=True, exist_ok=True)
     logins = auth_files(folder, users)
     found = {}
     for round_number in range(ROUNDS):
-        for tree, label in trees:
-            for key, value in measure(tree, label, url, users, folder, round_number, logins).items():
+        for tree, label, *settings in trees:
+            settings = dict(setting.split("=", 1) for setting in settings)
+            for key, value in measure(tree, label, url, users, folder, round_number, logins, settings).items():
                 found.setdefault((label, *key), []).append(value)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(f"CPU µs per request of the server process ({users} users, {ROUNDS} rounds, load average {load}):")
+    print(f"CPU µs per request of the server process, of radclient, and the rate ({users} users, {ROUNDS} rounds, "
+          f"load average {load}):")
     for (label, kind, in_flight), values in sorted(found.items(), key=lambda item: (item[0][1], item[0][2])):
-        print(f"  {kind:4} {in_flight:3} in flight  {label:10} lowest {min(values):6.1f}  "
-              f"median {statistics.median(values):6.1f}")
+        server, client, rate = zip(*values)
+        print(f"  {kind:4} {in_flight:3} in flight  {label:10} server lowest {min(server):6.1f} "
+              f"median {statistics.median(server):6.1f}  radclient median {statistics.median(client):6.1f}  "
+              f"rate median {statistics.median(rate):8.0f}/s")
 
 
 if __name__ == "__main__":

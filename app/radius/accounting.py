@@ -47,6 +47,7 @@ from app.core.api_language import N_
 from app.core.formatting import format_date, local_time
 from app.extensions import db
 from app.networks.ipv6 import prefix_keys
+from app.radius import lean
 from app.radius.models import Nas, RadiusSession
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ _COLUMNS = RadiusSession.__table__.c
 SESSION_ID_LENGTH, USERNAME_LENGTH = _COLUMNS.acct_session_id.type.length, _COLUMNS.username.type.length
 FRAMED_IP_LENGTH, CALLING_STATION_LENGTH = _COLUMNS.framed_ip.type.length, _COLUMNS.calling_station_id.type.length
 CAUSE_LENGTH, NAS_PORT_LENGTH = _COLUMNS.stop_cause.type.length, _COLUMNS.nas_port.type.length
+# Every attribute `event_of` reads (app.radius.lean.parse_accounting reads these and nothing else of a packet).
+READ = ("Acct-Status-Type", "Event-Timestamp", "Acct-Delay-Time", "Acct-Session-Id", "User-Name",
+        "Acct-Input-Gigawords", "Acct-Input-Octets", "Acct-Output-Gigawords", "Acct-Output-Octets",
+        "Acct-Session-Time", "Framed-IP-Address", "Calling-Station-Id", "Acct-Terminate-Cause", "NAS-Port-Id",
+        "NAS-Port", "Framed-IPv6-Prefix", "Delegated-IPv6-Prefix", "Framed-IPv6-Address")
 IPV6_COLUMNS = {"Framed-IPv6-Prefix": "framed_ipv6_prefix", "Delegated-IPv6-Prefix": "delegated_ipv6_prefix",
                 "Framed-IPv6-Address": "framed_ipv6_address"}
 # The same as ranges of keys, which the search finds an address inside by (app.networks.ipv6.inside_condition).
@@ -174,12 +180,26 @@ _HEADER = struct.Struct("!BBH")
 def _reply(request):
     """The Accounting-Response's bytes, as pyrad's CreateReply().ReplyPacket() writes them (the request's
     Proxy-States in order, the Response Authenticator) without building a packet object for each."""
-    packet = request.packet
-    states = OrderedDict.get(packet, PROXY_STATE)  # the raw values, as received
+    if isinstance(request, lean.AccountingRequest):
+        states, identifier, authenticator, secret = (request.proxy_states, request.identifier,
+                                                     request.authenticator, request.nas.secret)
+    else:
+        packet = request.packet
+        states = OrderedDict.get(packet, PROXY_STATE)  # the raw values, as received
+        identifier, authenticator, secret = packet.id, packet.authenticator, packet.secret
     attributes = b"".join(bytes((PROXY_STATE, len(state) + 2)) + state for state in states) if states else b""
-    header = _HEADER.pack(ACCOUNTING_RESPONSE, packet.id, 20 + len(attributes))
-    return (header + hashlib.md5(header + packet.authenticator + attributes + packet.secret).digest() + attributes,
+    header = _HEADER.pack(ACCOUNTING_RESPONSE, identifier, 20 + len(attributes))
+    return (header + hashlib.md5(header + authenticator + attributes + secret).digest() + attributes,
             request.source)
+
+
+def reader_of(request):
+    """`first(name, default=None)` of a request: its attribute's first value as pyrad decodes it, `default` when
+    absent or undecodable — from app.radius.lean's reading (`parse_accounting`) or from pyrad's packet."""
+    if isinstance(request, lean.AccountingRequest):
+        return request.first
+    packet = request.packet
+    return lambda name, default=None: _first(packet, name, default)
 
 
 def _fault(error):
@@ -192,8 +212,9 @@ def _not_stored(drops, request, reason, error=None):
     """Counts a packet not stored with what tells it apart in the LOG: its NAS, user and session (and the
     database's words); the same packet sent again is counted under the same entry."""
     try:
-        username = _text(request.packet, "User-Name", USERNAME_LENGTH) or ""
-        session_id = _text(request.packet, "Acct-Session-Id", SESSION_ID_LENGTH) or ""
+        first = reader_of(request)
+        username = _text(first, "User-Name", USERNAME_LENGTH) or ""
+        session_id = _text(first, "Acct-Session-Id", SESSION_ID_LENGTH) or ""
     except Exception:  # noqa: BLE001 — a packet that cannot be read at all is still counted
         username = session_id = ""
     detail = gettext("NAS %(nas)s, user %(username)s, session %(session)s",
@@ -234,10 +255,11 @@ def _first(packet, name, default=None):
     return values[0] if values else default
 
 
-def _text(packet, name, length):
-    """A string attribute as its column takes it: pyrad gives bytes that are not UTF-8, which are decoded with
-    replacement; NUL, which PostgreSQL refuses in text, is left out; cut to the column's `length`."""
-    value = _first(packet, name)
+def _text(first, name, length):
+    """A string attribute as its column takes it (`first`: `reader_of` a request): pyrad gives bytes that are not
+    UTF-8, which are decoded with replacement; NUL, which PostgreSQL refuses in text, is left out; cut to the
+    column's `length`."""
+    value = first(name)
     if value is None:
         return None
     value = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
@@ -246,8 +268,8 @@ def _text(packet, name, length):
     return value[:length] or None
 
 
-def _integer(packet, name):
-    value = _first(packet, name, 0)
+def _integer(first, name):
+    value = first(name, 0)
     return value if isinstance(value, int) and value > 0 else 0
 
 
@@ -259,48 +281,48 @@ def event_of(request):
     (Acct-*-Gigawords ≥ 2³¹, over 8 EiB in one session) is a NAS's fault,
     and clamped it would be billed as extra traffic, so it is not stored.
     """
-    packet = request.packet
-    status = _first(packet, "Acct-Status-Type")
+    first = reader_of(request)
+    status = first("Acct-Status-Type")
     status = STATUS_NAMES.get(status, status)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    stamp = _first(packet, "Event-Timestamp")
+    stamp = first("Event-Timestamp")
     if isinstance(stamp, int) and abs(stamp - now.timestamp()) < 366 * 86400:
         at = datetime.fromtimestamp(stamp, timezone.utc).replace(tzinfo=None)
     else:
-        delay = _first(packet, "Acct-Delay-Time", 0)
+        delay = first("Acct-Delay-Time", 0)
         at = now - timedelta(seconds=delay if isinstance(delay, int) and 0 <= delay < 86400 else 0)
     if status in (ACCOUNTING_ON, ACCOUNTING_OFF):
         return Event(status, request.nas.id, "", "", at, 0, 0, 0, None, None, None)
-    session_id, username = _text(packet, "Acct-Session-Id", SESSION_ID_LENGTH), _text(packet, "User-Name", USERNAME_LENGTH)
+    session_id, username = _text(first, "Acct-Session-Id", SESSION_ID_LENGTH), _text(first, "User-Name", USERNAME_LENGTH)
     if status not in (START, STOP, INTERIM) or not session_id or not username:
         return None
-    input_bytes = _counter(packet, "Acct-Input-Gigawords", "Acct-Input-Octets")
-    output_bytes = _counter(packet, "Acct-Output-Gigawords", "Acct-Output-Octets")
+    input_bytes = _counter(first, "Acct-Input-Gigawords", "Acct-Input-Octets")
+    output_bytes = _counter(first, "Acct-Output-Gigawords", "Acct-Output-Octets")
     if input_bytes > BIGINT_MAX or output_bytes > BIGINT_MAX:
         raise Refused(IMPOSSIBLE_COUNTER)
     return Event(
         status, request.nas.id, session_id, username, at, input_bytes, output_bytes,
         # Only the longest is kept, and shown: clamped, it does no harm (2³¹ seconds are 68 years).
-        min(_integer(packet, "Acct-Session-Time"), INTEGER_MAX),
-        _text(packet, "Framed-IP-Address", FRAMED_IP_LENGTH), _text(packet, "Calling-Station-Id", CALLING_STATION_LENGTH),
-        _text(packet, "Acct-Terminate-Cause", CAUSE_LENGTH), nas_port(packet),
+        min(_integer(first, "Acct-Session-Time"), INTEGER_MAX),
+        _text(first, "Framed-IP-Address", FRAMED_IP_LENGTH), _text(first, "Calling-Station-Id", CALLING_STATION_LENGTH),
+        _text(first, "Acct-Terminate-Cause", CAUSE_LENGTH), nas_port(first),
         # An address or prefix that does not decode (a wrong length) is left out, as a 3-octet IPv4 address is.
-        *(_text(packet, name, _COLUMNS[column].type.length) for name, column in IPV6_COLUMNS.items()),
+        *(_text(first, name, _COLUMNS[column].type.length) for name, column in IPV6_COLUMNS.items()),
     )
 
 
-def nas_port(packet):
+def nas_port(first):
     """The port a session came on, as its NAS names it: NAS-Port-Id, else NAS-Port's number (both the login and
     the accounting read it here, so that they compare alike)."""
-    port = _text(packet, "NAS-Port-Id", NAS_PORT_LENGTH)
+    port = _text(first, "NAS-Port-Id", NAS_PORT_LENGTH)
     if port is None:
-        number = _first(packet, "NAS-Port")
+        number = first("NAS-Port")
         port = str(number) if isinstance(number, int) else None
     return port
 
 
-def _counter(packet, gigawords, octets):
-    return _integer(packet, gigawords) * GIGAWORD + _integer(packet, octets)
+def _counter(first, gigawords, octets):
+    return _integer(first, gigawords) * GIGAWORD + _integer(first, octets)
 
 
 def apply(events, known_subscriptions=None):

@@ -36,10 +36,16 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
+from collections import namedtuple
+from functools import lru_cache
 
 from flask import current_app
 from pyrad import packet as radius_packet
-from sqlalchemy import BigInteger, Date, Integer, bindparam, cast, literal_column, null, select, true, union_all
+from sqlalchemy import (BigInteger, Date, Integer, any_, bindparam, cast, literal_column, null, select, true,
+                        union_all)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
 
 from app.billing import usable
 from app.billing.models import SubscriptionFreeze
@@ -224,14 +230,19 @@ def _batch_columns():
     }
 
 
-def batch_statement():
+def batch_statement(array=False):
     """One SELECT of everything a batch of logins needs (what `load` reads table by table): the
     subscriptions of the usernames (the expanding parameter `usernames`), their freezes not over by `today`
     (a parameter), IPv4 addresses, IPv6 prefixes, their services' parameters and their open sessions, as a
     UNION ALL of rows tagged by `part`. Built once (`_load_batch`): its building and compiling cost more
-    than the database's answer."""
+    than the database's answer. `array`: the usernames as one array parameter (`= ANY`), the statement's text
+    the same for any number of them (PostgreSQL's prepared statement, `_execute_prepared`)."""
     columns = _batch_columns()
-    usernames, today = bindparam("usernames", expanding=True), bindparam("today", type_=Date())
+    today = bindparam("today", type_=Date())
+    if array:
+        by_username = Subscription.username == any_(bindparam("usernames", type_=ARRAY(Subscription.username.type)))
+    else:
+        by_username = Subscription.username.in_(bindparam("usernames", expanding=True))
 
     def part(number, **values):
         values["part"] = literal_column(str(number))
@@ -242,7 +253,7 @@ def batch_statement():
                      Subscription.mac_address, Subscription.service_id, Service.download_kbps, Service.upload_kbps,
                      Subscription.simultaneous_use, Service.simultaneous_use.label("service_simultaneous_use"))
               .join(Service, Service.id == Subscription.service_id)
-              .where(Service.username_type == RADIUS_TYPE, Subscription.username.in_(usernames))
+              .where(Service.username_type == RADIUS_TYPE, by_username)
               .cte("logins"))
     ids = select(logins.c.id)
     session = RadiusSession.__table__.c
@@ -267,15 +278,56 @@ def batch_statement():
 
 
 _BATCH_STATEMENT = []
+PREPARED = "radius_logins"  # the name of `batch_statement` prepared on a PostgreSQL connection
+
+
+@lru_cache(maxsize=1)
+def _prepared():
+    """PREPARE of `batch_statement(array=True)` for psycopg2 (planned once per connection, not per batch), and
+    the values of its constant parameters (the username type…), passed at each EXECUTE after the two of a batch."""
+    compiled = batch_statement(array=True).compile(dialect=psycopg2_dialect())
+    text, constants = str(compiled), []
+    numbers = {"usernames": 1, "today": 2}
+    for name in re.findall(r"%\((\w+)\)s", text):
+        if name not in numbers:
+            numbers[name] = len(numbers) + 1
+            constants.append(compiled.params[name])
+    text = re.sub(r"%\((\w+)\)s", lambda found: f"${numbers[found.group(1)]}", text)
+    types = ", ".join(["varchar[]", "date"] + ["unknown"] * len(constants))
+    return f"PREPARE {PREPARED}({types}) AS {text}", tuple(constants)
+
+
+@lru_cache(maxsize=1)
+def _row_class():
+    return namedtuple("BatchRow", list(_batch_columns()))
+
+
+def _execute_prepared(connection, usernames, today):
+    """The rows of `batch_statement` on the server's own PostgreSQL connection (autocommit), through a statement
+    prepared once on it: the batch costs an EXECUTE (no parsing and planning of the six-part UNION each time,
+    no SQLAlchemy expanding of the IN list); its columns need no result processing (plain psycopg2 values)."""
+    pooled = connection.connection
+    with pooled.dbapi_connection.cursor() as cursor:
+        prepare, constants = _prepared()
+        if PREPARED not in pooled.info:  # the pool's info of this DBAPI connection: a new one prepares again
+            cursor.execute(prepare)
+            pooled.info[PREPARED] = True
+        cursor.execute(f"EXECUTE {PREPARED}({', '.join(['%s'] * (2 + len(constants)))})",
+                       (usernames, today, *constants))
+        row = _row_class()
+        return [row._make(found) for found in cursor.fetchall()]
 
 
 def _load_batch(usernames, connection=None):
-    if not _BATCH_STATEMENT:
-        _BATCH_STATEMENT.append(batch_statement())
-    rows = (connection or db.session).execute(
-        _BATCH_STATEMENT[0], {"usernames": sorted(usernames), "today": local_today()}).all()
-    if connection is None:
-        db.session.rollback()  # a read-only transaction ends here: no snapshot held between batches
+    if connection is not None and connection.dialect.name == "postgresql":
+        rows = _execute_prepared(connection, sorted(usernames), local_today())
+    else:
+        if not _BATCH_STATEMENT:
+            _BATCH_STATEMENT.append(batch_statement())
+        rows = (connection or db.session).execute(
+            _BATCH_STATEMENT[0], {"usernames": sorted(usernames), "today": local_today()}).all()
+        if connection is None:
+            db.session.rollback()  # a read-only transaction ends here: no snapshot held between batches
     by_id = {row.id: AuthData(row) for row in rows if row.part == _SUBSCRIPTION}
     for data in by_id.values():
         data.transient = True

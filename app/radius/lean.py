@@ -25,6 +25,7 @@ import hmac
 import struct
 
 from pyrad import packet as radius_packet
+from pyrad import tools
 
 from app.radius import mschap
 
@@ -226,3 +227,102 @@ def encode_reply(request, code, attributes):
     signature = hmac.new(secret, header + request.authenticator + body, hashlib.md5).digest()
     body = bytes((MESSAGE_AUTHENTICATOR, 18)) + signature + proxy + attributes
     return header + hashlib.md5(header + request.authenticator + body + secret).digest() + body
+
+
+ACCOUNTING_REQUEST = radius_packet.AccountingRequest
+
+
+class AccountingReader:
+    """What `parse_accounting` reads of an Accounting-Request, from a dictionary: the attributes `names` (those
+    app.radius.accounting reads) by code, with their type and named values, to decode them as pyrad does."""
+
+    def __init__(self, dictionary, names):
+        self.by_name, self.by_code = {}, {}
+        for name in names:
+            attribute = dictionary.attributes[name]
+            if attribute.vendor or attribute.has_tag or attribute.encrypt or attribute.type == "tlv":
+                raise ValueError(f"{name}: not read by the lean accounting decoder")
+            self.by_name[name] = (attribute.code, attribute.type, attribute.values)
+            self.by_code[attribute.code] = name
+        # pyrad refuses a malformed TLV (a whole packet): a packet with one, or with a Vendor-Specific when any
+        # vendor has TLVs, is left to it. None in the project's dictionary: a Vendor-Specific is skipped here.
+        tlvs = [attribute for attribute in dictionary.attributes.values() if attribute.type == "tlv"]
+        self.left_to_pyrad = {attribute.code for attribute in tlvs if not attribute.vendor}
+        if any(attribute.vendor for attribute in tlvs):
+            self.left_to_pyrad.add(VENDOR_SPECIFIC)
+
+
+class AccountingRequest:
+    """An Accounting-Request read by `parse_accounting`: its header, Proxy-States and the raw value of each
+    attribute the accounting reads, decoded on demand (`first`) as pyrad decodes it."""
+
+    __slots__ = ("nas", "source", "identifier", "authenticator", "proxy_states", "raw", "reader")
+
+    def __init__(self, nas, source, identifier, authenticator, reader):
+        self.nas, self.source, self.identifier, self.authenticator = nas, source, identifier, authenticator
+        self.proxy_states, self.raw, self.reader = [], {}, reader
+
+    @property
+    def secret(self):
+        return self.nas.secret
+
+    def first(self, name, default=None):
+        """The attribute's value as pyrad's packet[name][0] gives it (a named value's name, else its type's
+        decoding); `default` when absent or when it does not decode (app.radius.accounting's `_first`)."""
+        code, kind, values = self.reader.by_name[name]
+        value = self.raw.get(code)
+        if value is None:
+            return default
+        if values.HasBackward(value):
+            return values.GetBackward(value)
+        try:
+            return decode_attribute(kind, value)
+        except ValueError:
+            return default
+
+
+def parse_accounting(data, nas, source, reader):
+    """The AccountingRequest of an Accounting-Request whose Request Authenticator verifies, in one pass over its
+    bytes (pyrad's packet object, its decoding and checks cost ~17 µs a packet); None for pyrad to read — and
+    to drop, counted, what must be dropped: a wrong length or authenticator, a malformed attribute, a second
+    value of an attribute the accounting reads (pyrad reads the first of several and fails on any bad one)."""
+    length = len(data)
+    if length < 20 or data[0] != ACCOUNTING_REQUEST or HEADER.unpack_from(data)[2] != length:
+        return None
+    authenticator = data[4:20]
+    expected = hashlib.md5(data[:4] + ZERO_AUTHENTICATOR + data[20:] + nas.secret).digest()
+    if not hmac.compare_digest(expected, authenticator):
+        return None
+    request = AccountingRequest(nas, source, data[1], authenticator, reader)
+    raw, wanted, refused = request.raw, reader.by_code, reader.left_to_pyrad
+    position = 20
+    while position < length:
+        if position + 2 > length:
+            return None
+        kind, size = data[position], data[position + 1]
+        if size < 2 or position + size > length:
+            return None
+        if kind in wanted:
+            if kind in raw:
+                return None
+            raw[kind] = data[position + 2:position + size]
+        elif kind == PROXY_STATE:
+            request.proxy_states.append(data[position + 2:position + size])
+        elif kind in refused:
+            return None
+        position += size
+    return request
+
+
+def decode_attribute(kind, value):
+    """pyrad.tools.DecodeAttr, the usual types first (the same values, the same ValueError on a wrong length)."""
+    if kind == "integer" or kind == "date":
+        if len(value) != 4:
+            raise ValueError(f"Invalid {kind} value: expected 4 bytes, got {len(value)}")
+        return int.from_bytes(value, "big")
+    if kind == "string":
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return tools.DecodeAttr(kind, value)

@@ -88,3 +88,49 @@ def test_the_server_outlives_its_database_connections(app):
         assert server.process.poll() is None
     finally:
         stop_server(server)
+
+
+def test_without_the_cache_each_batch_executes_a_statement_prepared_on_its_connection(app):
+    """RADIUS_AUTH_CACHE=0 on PostgreSQL: every login reads the database (a change is in effect at the next
+    login), through a statement prepared once on the server's connection — prepared again on a new one."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("a prepared statement of PostgreSQL's")
+    with app.app_context():
+        nas()
+        subscription_id = subscriber()
+    server = start_server(app, RADIUS_AUTH_CACHE="0")
+
+    def executing():
+        with app.app_context():
+            found = db.session.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query LIKE 'EXECUTE radius_logins(%'")).scalars().all()
+            db.session.commit()
+        return found
+
+    try:
+        assert access(server, "ivan", "parola-123").code == radius_packet.AccessAccept
+        first = executing()
+        assert len(first) == 1
+        with app.app_context():
+            db.session.get(Subscription, subscription_id).password = "nova-parola-9"
+            db.session.commit()
+        assert access(server, "ivan", "nova-parola-9").code == radius_packet.AccessAccept  # no cache to wait for
+        assert access(server, "ivan", "parola-123").code == radius_packet.AccessReject
+        with app.app_context():
+            db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first[0]})
+            db.session.commit()
+        # The batch on the killed connection goes unanswered (the NAS resends); the next prepares on a new one.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if access(server, "ivan", "nova-parola-9").code == radius_packet.AccessAccept:
+                    break
+            except Timeout:
+                pass
+            assert time.monotonic() < deadline, "no login answered after the connection was killed"
+        again = executing()
+        assert len(again) == 1 and again != first
+        assert server.process.poll() is None
+    finally:
+        stop_server(server)

@@ -408,3 +408,137 @@ def test_an_accounting_response_is_the_bytes_pyrad_writes():
         assert made == received.CreateReply().ReplyPacket() and destination == ("127.0.0.1", 1813)
         assert received.VerifyReply(radius_packet.AcctPacket(packet=made, secret=SECRET, dict=dictionary), made)
         assert made.count(b"second") == (1 if len(states) == 2 else 0)
+
+
+# The Accounting-Request: app.radius.lean.parse_accounting against pyrad's decoding, checks and reading.
+from app.radius import accounting  # noqa: E402
+from app.radius.server import Request  # noqa: E402
+
+ACCT_NAS = nas()
+SOURCE = ("192.0.2.1", 1812)
+READER = lean.AccountingReader(DICTIONARY, accounting.READ)
+CODES = {name: DICTIONARY.attributes[name].code for name in accounting.READ}
+
+
+def acct_bytes(attributes, code=radius_packet.AccountingRequest, secret=SECRET, wrong_authenticator=False,
+               length_delta=0, tail=b"", identifier=9):
+    """An Accounting-Request's bytes written by hand (so that malformed ones can be): `attributes` (code, value)."""
+    body = b"".join(bytes((kind, len(value) + 2)) + value for kind, value in attributes) + tail
+    header = HEADER_STRUCT.pack(code, identifier, 20 + len(body) + length_delta)
+    authenticator = hashlib.md5(header + bytes(16) + body + secret).digest()
+    if wrong_authenticator:
+        authenticator = bytes(16)
+    return header + authenticator + body
+
+
+HEADER_STRUCT = lean.HEADER
+NOW = int(__import__("time").time())
+
+
+def read(request):
+    """What app.radius.accounting.record makes of a decoded request: its event (or why refused) and its reply."""
+    try:
+        event = accounting.event_of(request)
+    except accounting.Refused as refused:
+        return ("refused", refused.reason, accounting._reply(request)[0])
+    except Exception as error:  # noqa: BLE001 — record() counts it unreadable
+        return ("unreadable", type(error).__name__)
+    return ("event", event, accounting._reply(request)[0])
+
+
+def by_pyrad(data):
+    """The server's pyrad path (app.radius.server._decode): decoded, checked, read."""
+    try:
+        packet = radius_packet.AcctPacket(packet=data, secret=SECRET, dict=DICTIONARY)
+    except Exception:  # noqa: BLE001
+        return ("dropped", "malformed")
+    problem = check_request(packet, ACCT_NAS)
+    if problem:
+        return ("dropped", problem)
+    return read(Request(packet, ACCT_NAS, SOURCE))
+
+
+def by_lean(data):
+    request = lean.parse_accounting(data, ACCT_NAS, SOURCE, READER)
+    return None if request is None else read(request)
+
+
+def same(lean_outcome, pyrad_outcome):
+    """Equal, the event's time compared within a second where it is "now" (no Event-Timestamp)."""
+    if lean_outcome[0] == pyrad_outcome[0] == "event" and lean_outcome[1] and pyrad_outcome[1]:
+        first, second = lean_outcome[1], pyrad_outcome[1]
+        assert abs((first.at - second.at).total_seconds()) < 2
+        second = type(second)(**{**second.__dict__, "at": first.at})
+        return (lean_outcome[0], first, lean_outcome[2]) == (pyrad_outcome[0], second, pyrad_outcome[2])
+    return lean_outcome == pyrad_outcome
+
+
+def integer(number):
+    return number.to_bytes(4, "big")
+
+
+def usual(status=1, **extra):
+    attributes = [(CODES["User-Name"], b"user17"), (CODES["Acct-Status-Type"], integer(status)),
+                  (CODES["Acct-Session-Id"], b"s-000017"), (4, bytes((127, 0, 0, 1))),
+                  (CODES["Framed-IP-Address"], bytes((10, 0, 0, 17))), (85, integer(300))]
+    if status == 3:
+        attributes += [(CODES["Acct-Input-Octets"], integer(123456789)), (CODES["Acct-Output-Octets"], integer(5)),
+                       (CODES["Acct-Input-Gigawords"], integer(1)), (CODES["Acct-Output-Gigawords"], integer(0)),
+                       (CODES["Acct-Session-Time"], integer(600))]
+    return attributes + list(extra.get("more", ()))
+
+
+def test_the_usual_accounting_requests_are_read_without_pyrad_and_alike():
+    now = int(__import__("time").time())
+    for attributes in (usual(1), usual(3), usual(2, more=[(CODES["Acct-Terminate-Cause"], integer(1)),
+                                                          (CODES["Event-Timestamp"], integer(now - 30))]),
+                       usual(3, more=[(33, b"proxy-1"), (33, b"proxy-2"), (26, b"\x00\x00\x3a\x8c\x01\x05abc")]),
+                       usual(1, more=[(CODES["Framed-IPv6-Prefix"], b"\x00\x40" + bytes.fromhex("20010db800010002")),
+                                      (CODES["Delegated-IPv6-Prefix"], b"\x00\x38" + bytes.fromhex("20010db8ff0001")),
+                                      (CODES["NAS-Port-Id"], b"ether1\x00"), (CODES["NAS-Port"], integer(7))])):
+        data = acct_bytes(attributes)
+        outcome = by_lean(data)
+        assert outcome is not None and outcome[0] == "event"
+        assert same(outcome, by_pyrad(data))
+    assert by_lean(acct_bytes(usual(1)))[1].status == accounting.START
+    assert by_lean(acct_bytes(usual(3)))[1].input_bytes == 2 ** 32 + 123456789
+
+
+def test_what_pyrad_drops_or_reads_otherwise_is_left_to_pyrad():
+    for data in (acct_bytes(usual(1), wrong_authenticator=True),  # wrong secret
+                 acct_bytes(usual(1), length_delta=-3),  # the length field says less
+                 acct_bytes(usual(1), tail=b"\x2c"),  # an attribute cut short
+                 acct_bytes(usual(1), tail=b"\x2c\x01"),  # a length below 2
+                 acct_bytes(usual(1), tail=b"\x2c\x09abc"),  # beyond the packet
+                 acct_bytes(usual(1), code=radius_packet.StatusServer),
+                 acct_bytes(usual(1, more=[(CODES["User-Name"], b"user18")])),  # a second value
+                 acct_bytes(usual(1), secret=b"another")):
+        assert by_lean(data) is None
+    assert by_pyrad(acct_bytes(usual(1), wrong_authenticator=True))[0] == "dropped"
+
+
+def values(code):
+    if code in (CODES["User-Name"], CODES["Acct-Session-Id"], CODES["Calling-Station-Id"], CODES["NAS-Port-Id"]):
+        return st.one_of(st.text(max_size=30).map(str.encode), st.binary(max_size=30))
+    if code == CODES["Acct-Status-Type"]:
+        return st.one_of(st.sampled_from([1, 2, 3, 7, 8, 0, 15]).map(integer), st.binary(max_size=6))
+    if code == CODES["Event-Timestamp"]:
+        return st.one_of(st.integers(NOW - 400 * 86400, NOW + 400 * 86400).map(integer), st.binary(max_size=6))
+    if code in (CODES["Framed-IPv6-Prefix"], CODES["Delegated-IPv6-Prefix"], CODES["Framed-IPv6-Address"],
+                CODES["Framed-IP-Address"]):
+        return st.binary(max_size=20)
+    return st.one_of(st.integers(0, 2 ** 32 - 1).map(integer), st.binary(max_size=6))
+
+
+attribute = st.sampled_from(sorted(CODES.values()) + [4, 26, 33, 80, 85, 200]).flatmap(
+    lambda code: st.tuples(st.just(code), values(code)))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(attribute, max_size=14), st.sampled_from([b"", b"\x2c", b"\x2c\x01", b"\x01\x09ab"]),
+       st.sampled_from([0, 0, 0, -2, 3]), st.booleans())
+def test_any_accounting_request_is_read_alike_or_left_to_pyrad(attributes, tail, length_delta, wrong):
+    data = acct_bytes(attributes, tail=tail, length_delta=length_delta, wrong_authenticator=wrong and not tail)
+    lean_outcome = by_lean(data)
+    if lean_outcome is not None:
+        assert same(lean_outcome, by_pyrad(data))

@@ -50,7 +50,7 @@ def start_server(app, processes=1, **settings):
     line = process.stdout.readline()
     assert "RADIUS on 127.0.0.1" in line, process.stderr.read()
     # On PostgreSQL the logins are answered from memory (app.radius.auth.AuthCache); SQLite reads per batch.
-    if processes == 1:
+    if processes == 1 and settings.get("RADIUS_AUTH_CACHE") != "0":
         assert ("logins in memory" in line) == app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"), line
     return type("Server", (), {"auth_port": auth_port, "acct_port": acct_port, "process": process})
 
@@ -387,3 +387,46 @@ def test_silent_sessions_are_closed_and_old_ones_purged_with_a_log_entry(app):
         assert sessions["fresh"].stopped_at is None
         note = db.session.scalar(select(LogEntry.note).where(LogEntry.operation == "job"))
         assert note.startswith("1 RADIUS сесии") and "6 месеца" in note
+
+
+def test_an_accounting_batch_waits_for_more_only_while_packets_keep_coming(app, monkeypatch):
+    """Group commit: a batch waits up to GROUP_WINDOW for company, but not once the NASes stopped sending (the
+    socket empty for GROUP_GAP): a lone Accounting-Request is not held for the whole window."""
+    import selectors
+
+    from app.radius import server as radius_server
+
+    monkeypatch.setattr(radius_server, "GROUP_WINDOW", 1.0)
+    with app.app_context():
+        nas(require_ma=False)
+        subscriber()
+    server = radius_server.RadiusServer(app, "127.0.0.1", 0, 0)
+    ports = type("Ports", (), {"auth_port": server.auth_socket.getsockname()[1],
+                               "acct_port": server.acct_socket.getsockname()[1]})
+    selector = selectors.DefaultSelector()
+    selector.register(server.acct_socket, selectors.EVENT_READ)
+    radius_client = client(ports)
+    request = radius_client.CreateAcctPacket(User_Name="ivan")
+    request["Acct-Status-Type"] = "Start"
+    request["Acct-Session-Id"] = "alone-1"
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sender.sendto(request.RequestPacket(), ("127.0.0.1", ports.acct_port))
+        selector.select(timeout=2)
+        started = time.monotonic()
+        with app.app_context():
+            server.serve_batch(selector)
+        waited = time.monotonic() - started
+        sender.settimeout(2)
+        reply = radius_packet.Packet(packet=sender.recv(4096), secret=SECRET, dict=load_dictionary())
+    finally:
+        sender.close()
+        selector.close()
+        server.auth_socket.close()
+        server.acct_socket.close()
+        if server.cache is not None:
+            server.cache.close()
+    assert reply.code == radius_packet.AccountingResponse
+    assert waited < 0.5, waited  # not the window's whole second
+    with app.app_context():
+        assert db.session.query(RadiusSession).filter_by(acct_session_id="alone-1").count() == 1
