@@ -33,6 +33,12 @@
    — more only by a retransmit whose first reply the kernel dropped at the client; any other difference ends
    the bench.
 
+6. BENCH_RADIUS_NEIGHBOUR=N: N neighbour processes load the machine for the whole measurement, each a busy
+   Python loop at normal priority (`while True: pass`: one core's worth each, of this machine's 2) — the
+   "second bench process" beside which accounting must hold; both servers share the machine with them alike.
+   BENCH_RADIUS_TARGETS=freeradius,ours,… measures only those targets (keys: freeradius, nocache, pyrad, ours,
+   ours2) and BENCH_RADIUS_ROUNDS the rounds (3).
+
 Needs root (apt packages, FreeRADIUS as its own user) and the yardstick folder; takes about 10 minutes.
 """
 import os
@@ -60,7 +66,9 @@ BENCH_DB = os.environ.get("BENCH_RADIUS_DB", "billing_bench_radius")
 REUSE = os.environ.get("BENCH_RADIUS_REUSE") == "1"  # the seeded databases of an earlier run (reuse_seeded)
 SECRET = "testing123"
 USERS = 100_000
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_RADIUS_ROUNDS", "3"))
+NEIGHBOURS = int(os.environ.get("BENCH_RADIUS_NEIGHBOUR", "0"))
+TARGETS = os.environ.get("BENCH_RADIUS_TARGETS")
 IN_FLIGHT = (32, 200)
 PROBES = 300
 
@@ -472,17 +480,24 @@ def main():
     os.chmod(scratch, 0o755)
     auth_files, acct_files = make_loads(scratch)
     mschap_files = make_mschap_loads(scratch)
-    # (name, auth port, accounting port, processes, auth cache, lean Access-Request path)
-    targets = [("FreeRADIUS + sql", 18120, 18130, None, None, None),
-               ("ours, 1 process, no cache", 18220, 18230, 1, False, True),
-               ("ours, 1 process, pyrad only", 18420, 18430, 1, True, False),
-               ("ours, 1 process", 18320, 18330, 1, True, True),
-               ("ours, 2 processes", 18520, 18530, 2, True, True)]
+    # key: (name, auth port, accounting port, processes, auth cache, lean Access-Request path)
+    every_target = {"freeradius": ("FreeRADIUS + sql", 18120, 18130, None, None, None),
+                    "nocache": ("ours, 1 process, no cache", 18220, 18230, 1, False, True),
+                    "pyrad": ("ours, 1 process, pyrad only", 18420, 18430, 1, True, False),
+                    "ours": ("ours, 1 process", 18320, 18330, 1, True, True),
+                    "ours2": ("ours, 2 processes", 18520, 18530, 2, True, True)}
+    # FreeRADIUS first, always: the ratios are to it.
+    chosen = ["freeradius"] + [key for key in (TARGETS.split(",") if TARGETS else every_target)
+                               if key != "freeradius"]
+    targets = [every_target[key] for key in chosen]
     results = []
     freeradius = start_freeradius(scratch)
     answers(18120)
     ours = [start_ours(database_url, auth, acct, processes, cache, lean)
             for _name, auth, acct, processes, cache, lean in targets if processes]
+    neighbours = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(NEIGHBOURS)]
+    if neighbours:
+        print(f"{NEIGHBOURS} neighbour process(es) loading the machine: a busy Python loop each", flush=True)
     try:
         for round_number in range(ROUNDS):
             for in_flight in IN_FLIGHT:
@@ -496,6 +511,8 @@ def main():
                           f"(dropped {result['mschap_lost']}), "
                           f"auth p99 {result['p99_ms']:.1f} ms", flush=True)
     finally:
+        for neighbour in neighbours:
+            neighbour.kill()
         freeradius.terminate()
         for process in ours:
             os.killpg(process.pid, 15)
