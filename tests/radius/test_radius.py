@@ -415,7 +415,7 @@ def test_an_accounting_batch_waits_for_more_only_while_packets_keep_coming(app, 
         selector.select(timeout=2)
         started = time.monotonic()
         with app.app_context():
-            server.serve_batch(selector)
+            server.serve_batch()
         waited = time.monotonic() - started
         sender.settimeout(2)
         reply = radius_packet.Packet(packet=sender.recv(4096), secret=SECRET, dict=load_dictionary())
