@@ -28,6 +28,7 @@ from app.dealers.models import Dealer
 from app.demo import services as demo
 from app.extensions import db
 from app.freeftp.models import FreeFtpAccount
+from app.freeftp.server import unreachable_folders
 from app.freeftp.services import current_settings
 from app.protection.services import allowed_networks
 from app.radius.models import Nas
@@ -217,13 +218,12 @@ def _check_demo(unsafe):
 
 
 def _check_ftp(warning):
-    settings = current_settings()
-    if not settings.enabled:
+    """The FTP server's own start check (app.freeftp.server.unreachable_folders: exists, a folder, listable, the
+    homes writable), its sentences as warnings: one rule for both, said in the same words."""
+    if not current_settings().enabled:
         return
-    for folder in (settings.ftp_root, settings.homes_root):
-        if folder and not os.path.isdir(folder):
-            warning(gettext("The FREEFTP folder %(folder)s is not reachable from this machine: the FTP server and "
-                            "the workers (its index runs) need it; share it with them.", folder=folder))
+    for problem in unreachable_folders(current_app._get_current_object()):
+        warning(problem)
 
 
 @click.command("check-config")

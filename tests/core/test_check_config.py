@@ -123,3 +123,25 @@ def test_a_production_configuration_exits_0_saying_all_is_well(production_app):
     assert len(lines) == 2 and lines[0].startswith("ВНИМАНИЕ: MAIL_SERVER не е зададен")
     assert "/var/spool/billing-outbox" in lines[0] and "обща" in lines[0]
     assert lines[1] == "Нищо опасно; предупреждения: 1."
+
+
+def test_the_ftp_folders_are_checked_as_the_ftp_server_checks_them_at_start(app, tmp_path):
+    """The check names what `flask freeftp serve` would refuse to start on, in its words: a folder missing, and
+    homes this machine cannot write in (/proc: a folder, listable, nothing can be created in it)."""
+    from tests.freeftp.conftest import configure
+
+    missing = tmp_path / "не-е-монтирана"
+    configure(app, ftp_root=str(missing), homes_root="/proc")
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    lines = result.output.splitlines()
+    assert f"ВНИМАНИЕ: FTP папката {missing} не е достъпна от тази машина: не съществува." in lines, result.output
+    assert ("ВНИМАНИЕ: Папката с личните папки на абонаментите /proc не е достъпна от тази машина: в нея не може "
+            "да се пише.") in lines, result.output
+
+    # Reachable folders: no FTP line at all.
+    public, homes = tmp_path / "pub", tmp_path / "homes"
+    public.mkdir()
+    homes.mkdir()
+    configure(app, ftp_root=str(public), homes_root=str(homes))
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    assert "FTP" not in result.output and "папките" not in result.output, result.output
