@@ -170,21 +170,17 @@ class ClientListInterface(ClientInterface):
         g.client_search_found = found
         return found
 
-    @property
-    def joined_relations(self):
-        """The many-to-one relations `apply_all` loads with the row itself (an export adds no loader of its own
-        for these: SQLAlchemy refuses two strategies for one relation)."""
+    def eager_loads(self, related=()):
         # FAB builds the interfaces of related models (the dealer filter) from this class too.
-        return ("dealer", "block") if self.obj is Client else ()
-
-    def apply_all(self, *args, **kwargs):
-        query = super().apply_all(*args, **kwargs)
-        if self.obj is Client:
-            # The dealer and the block (its neighbourhood and city) each row and the card show: joined to the
-            # client's own statement (many-to-one, the order and LIMIT stay the client's) instead of one more each.
-            query = query.options(undefer(Client.standing), undefer(Client.nearest_paid_until),
-                                  *(joinedload(getattr(Client, name)) for name in self.joined_relations))
-        return query
+        if self.obj is not Client:
+            return super().eager_loads(related)
+        # The dealer and the block (its neighbourhood and city) each row and the card show: joined to the
+        # client's own statement (many-to-one, the order and LIMIT stay the client's) instead of one more each;
+        # what else a caller reads (an export's columns) as BillingInterface loads it.
+        joined = ("dealer", "block")
+        return [undefer(Client.standing), undefer(Client.nearest_paid_until),
+                *(joinedload(getattr(Client, name)) for name in joined),
+                *super().eager_loads([name for name in related if name not in joined])]
 
 
 class ClientListWidget(ListWidget):

@@ -32,12 +32,26 @@ def serve(host, auth_port, acct_port, processes, metrics_address):
     host = host or config["RADIUS_HOST"]
     auth_port = auth_port if auth_port is not None else config["RADIUS_AUTH_PORT"]
     acct_port = acct_port if acct_port is not None else config["RADIUS_ACCT_PORT"]
-    app = current_app._get_current_object()
-    # A process of RADIUS's own: no ping before each batch's connection (a round trip every batch, 10 % of an
-    # accounting flood's time). A connection lost meanwhile fails one batch, unanswered (the NAS sends it
-    # again, app.radius.accounting counts it), and SQLAlchemy renews the pool; the children's pools (dispose)
-    # keep the setting.
-    db.engine.pool._pre_ping = False
+    db.engine.dispose()  # the application `flask` built for the command keeps no connection: RADIUS has its own
+    app = radius_application(current_app._get_current_object())
+    with app.app_context():  # the RADIUS application's engine for all below (the children's, exit_promptly's)
+        _serve(app, host, auth_port, acct_port, processes, metrics_address)
+
+
+def radius_application(app):
+    """The RADIUS process's application: `app`'s database with an engine of its own whose pool pings no connection
+    before each batch (a round trip every batch, 10 % of an accounting flood's time). A connection lost meanwhile
+    fails one batch, unanswered (the NAS sends it again, app.radius.accounting counts it), and SQLAlchemy renews
+    the pool; the children's pools (dispose) keep the setting. The panel, the workers and an embedded RADIUS
+    keep the ping (config.engine_options). No views: a RADIUS process serves no page (as worker.py's)."""
+    from app import create_app
+
+    options = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+    return create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                       "SQLALCHEMY_ENGINE_OPTIONS": options}, views=False)
+
+
+def _serve(app, host, auth_port, acct_port, processes, metrics_address):
     if processes == 1:
         server = RadiusServer(app, host, auth_port, acct_port)
         serve_side_port(app, metrics_address, name="radius")

@@ -11,9 +11,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    func,
     select,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 from app.clients.models import Client, Subscription
@@ -153,12 +155,24 @@ class RadiusSession(Model):
     def is_open(self):
         return self.stopped_at is None
 
-    @renders("framed_ip")
-    def ip_address(self):
+    @hybrid_property
+    def shown_address(self):
         """The address the online page shows: the IPv4 one, else what the NAS reported of IPv6 — the link's address,
-        else its prefix (the /64), else the delegated prefix. Sorted by the IPv4 address (renders)."""
+        else its prefix (the /64), else the delegated prefix. In SQL the same, which the list sorts by."""
         return (self.framed_ip or self.framed_ipv6_address or self.framed_ipv6_prefix or self.delegated_ipv6_prefix
                 or "")
+
+    @shown_address.inplace.expression
+    @classmethod
+    def _shown_address_expression(cls):
+        return func.coalesce(cls.framed_ip, cls.framed_ipv6_address, cls.framed_ipv6_prefix,
+                             cls.delegated_ipv6_prefix, "")
+
+    @renders("shown_address")
+    def ip_address(self):
+        """The list's column (`shown_address`), sorted by what it shows: an IPv6-only session by its IPv6 address
+        or prefix among the others, not all of them at one end."""
+        return self.shown_address
 
     @property
     def client_name(self):

@@ -190,7 +190,7 @@ class OnlineView(Ipv6Search, DealerScopedView, ReadOnlyModelView):
     search_columns = ["username", "framed_ip", "framed_ipv6_address", "nas", "service", "dealer",
                       "calling_station_id"]
     ipv6_filter = HoldsIpv6OpenFilter
-    # ip_address: an IPv6-only session shows what its NAS reported (RadiusSession.ip_address), sorted by IPv4.
+    # ip_address: an IPv6-only session shows what its NAS reported (RadiusSession.shown_address), sorted by it.
     order_columns = ["username", "ip_address", "started_at", "updated_at"]
     base_order = ("started_at", "desc")
     formatters_columns = SESSION_FORMATTERS

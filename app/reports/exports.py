@@ -28,7 +28,6 @@ from urllib.parse import parse_qs
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import delete, select
-from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from app.audit.models import LogEntry
@@ -239,14 +238,12 @@ def _write_list(actor, export, writer, view_class):
     with current_app.test_request_context("/?" + export.query_string):
         joined = read_list_filters(view, actor).get_joined_filters(view._base_filters)
         order_column, order_direction = list_order(view, actor)
-        query = view.datamodel.apply_all(view.datamodel.session.query(model), joined, order_column, order_direction)
+        # The relations the file's columns read of every row: the list's interface loads them as it decides.
+        related = [column for column in columns
+                   if view.datamodel.is_relation_many_to_one(column) and hasattr(model, column)]
+        query = view.datamodel.apply_all(view.datamodel.session.query(model), joined, order_column, order_direction,
+                                         related=related)
         total = view.datamodel.query_count(view.datamodel.session.query(model), joined)
-    loaded_with_row = getattr(view.datamodel, "joined_relations", ())  # by the list's own query already
-    relations = [getattr(model, column) for column in columns
-                 if view.datamodel.is_relation_many_to_one(column) and hasattr(model, column)
-                 and column not in loaded_with_row]
-    if relations:
-        query = query.options(*(selectinload(relation) for relation in relations))
     set_progress(progress_key(export), 0, total)
     count = 0
     for item in query.yield_per(EXPORT_PAGE):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
 from app.core.transaction import unit_of_work
@@ -123,3 +124,74 @@ def test_a_production_configuration_exits_0_saying_all_is_well(production_app):
     assert len(lines) == 2 and lines[0].startswith("ВНИМАНИЕ: MAIL_SERVER не е зададен")
     assert "/var/spool/billing-outbox" in lines[0] and "обща" in lines[0]
     assert lines[1] == "Нищо опасно; предупреждения: 1."
+
+
+def test_the_ftp_folders_are_checked_as_the_ftp_server_checks_them_at_start(app, tmp_path):
+    """The check names what `flask freeftp serve` would refuse to start on, in its words: a folder missing, and
+    homes this machine cannot write in (/proc: a folder, listable, nothing can be created in it)."""
+    from tests.freeftp.conftest import configure
+
+    missing = tmp_path / "не-е-монтирана"
+    configure(app, ftp_root=str(missing), homes_root="/proc")
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    lines = result.output.splitlines()
+    assert f"ВНИМАНИЕ: FTP папката {missing} не е достъпна от тази машина: не съществува." in lines, result.output
+    assert ("ВНИМАНИЕ: Папката с личните папки на абонаментите /proc не е достъпна от тази машина: в нея не може "
+            "да се пише.") in lines, result.output
+
+    # Reachable folders: no FTP line at all.
+    public, homes = tmp_path / "pub", tmp_path / "homes"
+    public.mkdir()
+    homes.mkdir()
+    configure(app, ftp_root=str(public), homes_root=str(homes))
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    assert "FTP" not in result.output and "папките" not in result.output, result.output
+
+
+def test_the_password_check_runs_on_every_core_and_still_finds_each_weak_operator(app, monkeypatch):
+    """Hundreds of operators × the candidates are a minute of KDF runs on one core: the checks run at once (the
+    stand-in below sleeps, releasing the GIL as hashlib's scrypt does), every operator still checked."""
+    import threading
+    import time
+
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from app import check_config
+    from app.security.models import Operator
+
+    threads = check_config._check_threads()
+    if threads < 2:
+        pytest.skip("one core: nothing to run at once")
+    with app.app_context():
+        weak = {"op05", "op11"}
+        for number in range(16):
+            username = f"op{number:02d}"
+            password = "admin123" if username in weak else secrets.token_hex(8)
+            db.session.add(Operator(username=username, first_name="Оператор", last_name=str(number),
+                                    email=f"{username}@billing.local", active=True,
+                                    password=generate_password_hash(password, method="pbkdf2:sha256:1000")))
+        db.session.commit()
+        operators = db.session.scalar(sa.select(sa.func.count()).select_from(Operator).where(Operator.active))
+    calls, running, peak, lock = [], [0], [0], threading.Lock()
+
+    def a_slow_kdf(password_hash, password):
+        started = time.monotonic()
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.03)
+        matches = check_password_hash(password_hash, password)
+        with lock:
+            running[0] -= 1
+            calls.append((started, time.monotonic()))
+        return matches
+
+    monkeypatch.setattr(check_config, "check_password_hash", a_slow_kdf)
+    result = app.test_cli_runner().invoke(args=["check-config"])
+    elapsed = max(end for _start, end in calls) - min(start for start, _end in calls)
+    lines = [line for line in result.output.splitlines() if "парола по подразбиране" in line]
+    assert len(lines) == 1 and "op05, op11" in lines[0] and "op04" not in lines[0], result.output
+    # Every operator against every candidate: the check is not weakened.
+    assert len(calls) == operators * len(check_config.DEFAULT_PASSWORDS)
+    one_after_another = sum(end - start for start, end in calls)
+    assert peak[0] == threads and elapsed < one_after_another * 0.75, (peak, elapsed, one_after_another)

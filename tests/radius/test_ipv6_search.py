@@ -140,3 +140,34 @@ def test_the_ip_column_shows_what_an_ipv6_only_session_reported(app, admin):
         assert "10.20.30.40" in found["gosho"] and "2001:db8:5:8" not in found["gosho"], (url, found)
     # Sorting by the column still works (by the IPv4 address).
     assert admin.get("/online/list/?_oc_OnlineView=ip_address&_od_OnlineView=asc").status_code == 200
+
+
+def test_sorting_by_the_ip_column_orders_by_what_it_shows(app, admin):
+    """"В мрежата сега" sorted by its IP column: an IPv6-only session takes its place by the IPv6 address or prefix
+    it shows, among the IPv4 ones by theirs (not all of them together at one end)."""
+    now = datetime.utcnow().replace(microsecond=0)
+    shown = {"boris": "fd00::9", "ana": "10.0.0.5", "gosho": "2001:db8:5:8::/64", "vera": "30.0.0.1",
+             "dana": "2001:db8:cc00::/56"}
+    with app.app_context():
+        server = nas()
+        for name in shown:
+            make_subscription(make_client(None, f"Абонат {name}"),
+                              make_service(f"Интернет {name}", username_type="radius"),
+                              username=name, password="parola-123")
+        apply([
+            event(START, server.id, "s-boris", "boris", now, None, None, "fd00::9"),
+            Event(START, server.id, "s-ana", "ana", now, 0, 0, 0, "10.0.0.5", None, None, None, None, None, None),
+            event(START, server.id, "s-gosho", "gosho", now, "2001:db8:5:8::/64"),
+            Event(START, server.id, "s-vera", "vera", now, 0, 0, 0, "30.0.0.1", None, None, None, None, None, None),
+            event(START, server.id, "s-dana", "dana", now, None, "2001:db8:cc00::/56"),
+        ])
+        db.session.commit()
+
+    def order(direction):
+        html = admin.get(f"/online/list/?_oc_OnlineView=ip_address&_od_OnlineView={direction}").text
+        rows = [visible_text(row) for row in html.split("<tr")[1:]]
+        return [name for row in rows for name in shown if shown[name] in row]
+
+    ascending = ["ana", "gosho", "dana", "vera", "boris"]  # 10.0.0.5, 2001:db8:5:8::/64, 2001:db8:cc00::/56, …
+    assert order("asc") == ascending
+    assert order("desc") == ascending[::-1]

@@ -54,3 +54,32 @@ def test_the_download_keeps_its_cyrillic_name(app, admin):
     disposition = admin.get(status["download"]).headers["Content-Disposition"]
     assert "filename*=UTF-8''%D0%9A%D0%BB%D0%B8%D0%B5%D0%BD%D1%82%D0%B8" in disposition  # Клиенти
     assert 'filename="Klienti ' in disposition
+
+
+def test_the_lists_interface_alone_chooses_how_the_exported_rows_load_their_relations(app, admin, monkeypatch):
+    """The export names the relations its columns read of every row (the operators' dealer); the list's interface
+    decides how each is loaded, in one place (BillingInterface.eager_loads): here it joins the dealer to the rows,
+    so the export adds no loader of its own (SQLAlchemy refused two) and no statement for the dealers."""
+    from sqlalchemy.orm import joinedload
+
+    from app.security.models import Operator
+    from tests.conftest import Statements
+    from tests.factories import make_operator
+
+    with app.app_context():
+        make_operator(make_dealer("Юг"), "export", "Admin")
+    view = next(view for view in app.appbuilder.baseviews if type(view).__name__ == "OperatorView")
+    asked = []
+
+    def joins_the_dealer(related=()):
+        asked.append(list(related))
+        return [joinedload(Operator.dealer)]
+
+    monkeypatch.setattr(view.datamodel, "eager_loads", joins_the_dealer)
+    with Statements(app, keep=lambda statement: "FROM dealer WHERE dealer.id IN" in " ".join(statement.split())) \
+            as dealers_read_apart:
+        sheet = load_workbook(io.BytesIO(export(admin, "list:OperatorView", "xlsx"))).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    dealer = rows[0].index("Дилър")
+    assert "Дилър Юг" in [row[dealer] for row in rows[1:]], rows
+    assert asked == [["dealer"]] and dealers_read_apart == []
