@@ -34,7 +34,7 @@ from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, insert, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.billing import periods as period_rules
 from app.billing import usable, warning_mail
@@ -66,7 +66,7 @@ from app.clients.subscriptions import (
     announce_status_change,
 )
 from app.core.actors import SystemActor
-from app.core.formatting import format_date, local_today, utcnow
+from app.core.formatting import Texts, format_date, local_today, utcnow
 from app.core.money import format_money
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
@@ -258,6 +258,7 @@ class Chunk:
         self.effects, self.allocations, self.mails = [], [], []
         self.companies = {}
         self.mail_sources = None
+        self.gettext = Texts()  # the rules' sentences, looked up once per chunk rather than once per row
 
     # --- reading -------------------------------------------------------------------
 
@@ -268,6 +269,8 @@ class Chunk:
             select(Subscription).where(Subscription.id.in_(subscription_ids)).order_by(Subscription.id)
             .with_for_update(of=Subscription)
             .options(selectinload(Subscription.service),
+                     # Not the client's address (its block, with the neighbourhood and city joined): no rule reads it.
+                     selectinload(Subscription.client).lazyload(Client.block),
                      selectinload(Subscription.client).selectinload(Client.subscriptions)
                      .selectinload(Subscription.service))
         ).all()
@@ -398,7 +401,7 @@ def charge_extra_traffic(chunk, subscription, done):
     over_gb = math.ceil(max(int(used) - service.included_traffic_gb * GB, 0) / GB)
     if over_gb == 0:
         return
-    description = gettext("Extra traffic %(from)s–%(to)s: %(gb)s GB over %(included)s GB",
+    description = chunk.gettext("Extra traffic %(from)s–%(to)s: %(gb)s GB over %(included)s GB",
                           **{"from": format_date(first_day), "to": format_date(last_day), "gb": over_gb,
                              "included": service.included_traffic_gb})
     charge = add_charge(subscription.client, description, service.extra_traffic_fee * over_gb, service.currency,
@@ -426,13 +429,13 @@ def warn(chunk, subscription, done):
         return
     if client.email:
         subject, body = warning_mail.message(client, subscription, due, chunk.company(client.dealer),
-                                             chunk.warning_templates())
+                                             chunk.warning_templates(), gettext=chunk.gettext)
         chunk.mails.append({"key": f"warning:{subscription.id}:{paid_until.isoformat()}",
                             "recipient": client.email, "subject": subject, "body": body, "client_id": client.id})
-        detail = gettext("Warning sent to %(email)s: %(amount)s", email=client.email,
+        detail = chunk.gettext("Warning sent to %(email)s: %(amount)s", email=client.email,
                          amount=format_money(to_pay, "EUR"))
     else:
-        detail = gettext("No e-mail address to warn: %(amount)s due", amount=format_money(to_pay, "EUR"))
+        detail = chunk.gettext("No e-mail address to warn: %(amount)s due", amount=format_money(to_pay, "EUR"))
     chunk.record(subscription, WARNING, paid_until, detail, done)
 
 
@@ -447,9 +450,9 @@ def suspend(chunk, subscription, done):
     if (SUSPENSION, paid) in done:
         return
     if subscription.paid_until is None:
-        reason = gettext("Unpaid: not paid since the activation on %(day)s",
+        reason = chunk.gettext("Unpaid: not paid since the activation on %(day)s",
                          day=format_date(subscription.activation_date))
     else:
-        reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
+        reason = chunk.gettext("Unpaid: paid until %(day)s", day=format_date(paid))
     chunk.change_status(subscription, SUSPENDED, reason)
     chunk.record(subscription, SUSPENSION, paid, reason, done)
