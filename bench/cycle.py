@@ -34,6 +34,8 @@ allocations, charges, notifications, the outbox's messages (less Date and Messag
 ids and the run's number left out — so that two runs on the same seeded database compare: the same digest, the
 same results. BENCH_CYCLE_ROOT runs the application of another checkout (e.g. /work/main, from its folder:
 `cd /work/main && BENCH_CYCLE_ROOT=/work/main python /work/wt-x/bench/cycle.py`), in the bench and its workers.
+BENCH_CYCLE_PROFILE=<folder> runs each worker under cProfile (worker-<day>-<n>.prof there; the CPU figures then include
+the profiler's cost).
 """
 import os
 import re
@@ -175,9 +177,12 @@ def run_day(app, database_url, day, outbox, smtp=False):
     if smtp:
         controller, mailbox, port = smtp_server()
         env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
-    workers = [subprocess.Popen([sys.executable, "worker.py", "--burst"], cwd=WORKERS_ROOT, env=env,
+    profile = os.environ.get("BENCH_CYCLE_PROFILE")  # a folder: each worker under cProfile, its profile there
+    workers = [subprocess.Popen([sys.executable, *(("-m", "cProfile", "-o", f"{profile}/worker-{day:%Y%m%d}-{number}.prof")
+                                                   if profile else ()), "worker.py", "--burst"],
+                                cwd=WORKERS_ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for _ in range(WORKERS)]
+               for number in range(WORKERS)]
     run_done, backends = None, {}
     while any(worker.poll() is None for worker in workers):
         if run_done is None and count(app, f"SELECT count(*) FROM billing_run WHERE id = {run_id} "
@@ -227,7 +232,8 @@ DIGESTED = {
                "client_id, description",
     "notifications": "SELECT key, client_id, recipient, subject, body, status, attempts, error FROM notification "
                      "ORDER BY key",
-    "log": "SELECT replace(username, :number, '#'), user_id, entity_type, entity_id, entity_label, operation, "
+    "log": "SELECT replace(username, :number, '#'), user_id, entity_type, CASE WHEN entity_type = 'BillingRun' "
+           "THEN '#' ELSE entity_id::text END, replace(entity_label, :number, '#'), operation, "
            "changes::text, replace(coalesce(note, ''), :number, '#') FROM log_entry WHERE id > :log "
            "ORDER BY entity_type, entity_id, operation, changes::text",
 }

@@ -236,7 +236,12 @@ def test_a_message_written_directly_is_the_generators_message(app, monkeypatch, 
     monkeypatch.setitem(app.config, "MAIL_FROM", sender)
     notification = SimpleNamespace(id=17, recipient=recipient, subject=subject, body=body)
     with app.app_context():
-        message = sending.as_email(notification)
+        try:
+            message = sending.as_email(notification)
+        except UnicodeError:  # an address the email package refuses ("x <\x80>") is refused alike
+            with pytest.raises(UnicodeError):
+                sending.as_bytes(notification)
+            return
         assert sending.as_bytes(notification) == bytes(message)
         assert sending.as_bytes(notification, "\r\n") == generator_bytes(message, "\r\n")
 
