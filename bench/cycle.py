@@ -28,6 +28,14 @@ both together, from the kernel's accounting of this process's children) and of
 this process (the selection, and aiosmtpd when it receives the mail) — the
 figures a neighbour's load changes least — and of the PostgreSQL backends serving the
 workers (read from /proc every 0.2 s: a lower bound; the server must be on this machine).
+
+BENCH_CYCLE_DIGEST=1 prints, after each worst day, a digest of what it did — subscriptions' states, effects,
+allocations, charges, notifications, the outbox's messages (less Date and Message-ID) and the run's LOG entries,
+ids and the run's number left out — so that two runs on the same seeded database compare: the same digest, the
+same results. BENCH_CYCLE_ROOT runs the application of another checkout (e.g. /work/main, from its folder:
+`cd /work/main && BENCH_CYCLE_ROOT=/work/main python /work/wt-x/bench/cycle.py`), in the bench and its workers.
+BENCH_CYCLE_PROFILE=<folder> runs each worker under cProfile (worker-<day>-<n>.prof there; the CPU figures then include
+the profiler's cost).
 """
 import os
 import re
@@ -41,7 +49,9 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# BENCH_CYCLE_ROOT: the checkout whose application (and bench helpers) the bench and its workers run; run it
+# from that folder (the migrations are read from the working directory).
+sys.path.insert(0, str(Path(os.environ.get("BENCH_CYCLE_ROOT") or Path(__file__).resolve().parents[1])))
 
 import sqlalchemy as sa  # noqa: E402
 
@@ -49,6 +59,8 @@ from bench.clients import DEMO_PASSWORD, run_sql  # noqa: E402
 from bench.networks import SERVER_URL, build_app, fresh_database, seed_office  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKERS_ROOT = Path(os.environ.get("BENCH_CYCLE_ROOT") or ROOT)
+DIGEST = os.environ.get("BENCH_CYCLE_DIGEST") == "1"
 BENCH_CYCLE_DB = os.environ.get("BENCH_CYCLE_DB", "billing_bench_cycle")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 STEPS = tuple(int(step) for step in os.environ.get("BENCH_CYCLE_STEPS", "33334,33333,33333").split(","))
@@ -150,6 +162,7 @@ def run_day(app, database_url, day, outbox, smtp=False):
     app.extensions["billing_queue"] = None
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     own_before = resource.getrusage(resource.RUSAGE_SELF)
+    log_before = count(app, "SELECT coalesce(max(id), 0) FROM log_entry")
     started, started_wall = time.perf_counter(), time.time()
     with app.app_context():
         with unit_of_work():
@@ -164,9 +177,12 @@ def run_day(app, database_url, day, outbox, smtp=False):
     if smtp:
         controller, mailbox, port = smtp_server()
         env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
-    workers = [subprocess.Popen([sys.executable, "worker.py", "--burst"], cwd=ROOT, env=env,
+    profile = os.environ.get("BENCH_CYCLE_PROFILE")  # a folder: each worker under cProfile, its profile there
+    workers = [subprocess.Popen([sys.executable, *(("-m", "cProfile", "-o", f"{profile}/worker-{day:%Y%m%d}-{number}.prof")
+                                                   if profile else ()), "worker.py", "--burst"],
+                                cwd=WORKERS_ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for _ in range(WORKERS)]
+               for number in range(WORKERS)]
     run_done, backends = None, {}
     while any(worker.poll() is None for worker in workers):
         if run_done is None and count(app, f"SELECT count(*) FROM billing_run WHERE id = {run_id} "
@@ -196,12 +212,55 @@ def run_day(app, database_url, day, outbox, smtp=False):
         mails = len(written)
         # A file's st_mtime is wall-clock time: carried over to the perf_counter's scale.
         last_mail = max((path.stat().st_mtime - started_wall + started for path in written), default=None)
-    return {"selected": selected, "select_s": selected_at - started, "run_s": run_done - started,
+    digest = results_digest(app, run_id, log_before, outbox) if DIGEST else None
+    return {"digest": digest, "selected": selected, "select_s": selected_at - started, "run_s": run_done - started,
             "drained_s": drained - started, "effects": effects, "status": status, "mails": mails,
             "last_mail_s": (last_mail - started) if last_mail else None,
             "workers_cpu_s": _cpu(children_after) - _cpu(children_before),
             "postgres_cpu_s": sum(backends.values()),
             "bench_cpu_s": _cpu(own_after) - _cpu(own_before)}
+
+
+DIGESTED = {
+    "subscriptions": "SELECT id, status, status_reason, paid_until FROM subscription ORDER BY id",
+    "effects": "SELECT subscription_id, client_id, kind, period_end, detail FROM cycle_effect WHERE run_id = :run "
+               "ORDER BY subscription_id, kind, period_end",
+    "allocations": "SELECT p.client_id, a.kind, a.subscription_id, a.periods, a.paid_until_before, "
+                   "a.paid_until_after, a.amount_eur, a.paid_on, a.client_id FROM payment_allocation a "
+                   "JOIN payment p ON p.id = a.payment_id ORDER BY 1, 2, 3, 5, 7",
+    "charges": "SELECT client_id, subscription_id, description, amount, billing_key FROM charge ORDER BY billing_key, "
+               "client_id, description",
+    "notifications": "SELECT key, client_id, recipient, subject, body, status, attempts, error FROM notification "
+                     "ORDER BY key",
+    "log": "SELECT replace(username, :number, '#'), user_id, entity_type, CASE WHEN entity_type = 'BillingRun' "
+           "THEN '#' ELSE entity_id::text END, replace(entity_label, :number, '#'), operation, "
+           "changes::text, replace(coalesce(note, ''), :number, '#') FROM log_entry WHERE id > :log "
+           "ORDER BY entity_type, entity_id, operation, changes::text",
+}
+HEADERS_OF_THE_MOMENT = re.compile(rb"^(Date|Message-ID): .*\r?\n", re.M | re.I)
+
+
+def results_digest(app, run_id, log_before, outbox):
+    """A digest per kind of result of the run (see the module's docstring), and of them all."""
+    import hashlib
+
+    digests = {}
+    with app.app_context():
+        from app.extensions import db
+
+        parameters = {"run": run_id, "log": log_before, "number": f"№ {run_id}"}
+        for name, sql in DIGESTED.items():
+            rows = db.session.execute(sa.text(sql), parameters).all()
+            digests[name] = (len(rows), hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()[:12])
+        keys = dict(db.session.execute(sa.text("SELECT id, key FROM notification")).all())
+        db.session.remove()
+    mails = hashlib.sha256()
+    written = sorted((keys.get(int(path.stem), path.stem), path) for path in Path(outbox).glob("*.eml"))
+    for key, path in written:
+        mails.update(key.encode() + b"\0" + HEADERS_OF_THE_MOMENT.sub(b"", path.read_bytes()) + b"\0")
+    digests["outbox"] = (len(written), mails.hexdigest()[:12])
+    digests["all"] = hashlib.sha256(repr(sorted(digests.items())).encode()).hexdigest()[:12]
+    return digests
 
 
 def _cpu(usage):
@@ -266,6 +325,8 @@ def main():
             print(f"  effects {total_effects}: {worst['effects']}; {worst['mails']} e-mails; "
                   f"{1000 * worst['run_s'] / max(total_effects, 1):.2f} ms per effect (run), "
                   f"{1000 * worst['drained_s'] / max(total_effects, 1):.2f} ms per effect (with mail)")
+            if worst["digest"]:
+                print(f"  digest {worst['digest']}")
         execute(app, RESET)
         execute(app, SETUP_QUIET)
         run_sql(app, "ANALYZE")

@@ -12,8 +12,8 @@ agree from the activation on, not from the next night.
 The rule works on a ledger: `day`, `advances` ({client id: [[payment id,
 advance left], ...]}, oldest first), `advance_left(client_id)`,
 `allocations` (rows for payment_allocation), `change(subscription, field,
-value)`, `change_status(subscription, status, reason)` and
-`record(subscription, kind, period end, detail, done)`.
+value)`, `change_status(subscription, status, reason)`,
+`record(subscription, kind, period end, detail, done)` and `gettext`.
 """
 from decimal import Decimal
 
@@ -94,17 +94,19 @@ def use_advance(ledger, subscription, done):
             left -= part
         ledger.change(subscription, "paid_until", end)
         ledger.record(subscription, ADVANCE_USE, end,
-                      gettext("Paid until %(day)s from the advance (%(amount)s)", day=format_date(end),
+                      ledger.gettext("Paid until %(day)s from the advance (%(amount)s)", day=format_date(end),
                               amount=format_money(price, "EUR")), done)
         used += 1
     if used and subscription.status == SUSPENDED and subscription.paid_until >= day:
         ledger.change_status(subscription, ACTIVE,
-                             gettext("Paid until %(day)s", day=format_date(subscription.paid_until)))
+                             ledger.gettext("Paid until %(day)s", day=format_date(subscription.paid_until)))
 
 
 class AtOnce:
     """The ledger of one subscription's advance spent now, through the ORM (its change and the LOG entry go
     with the operation's unit of work), under the acting operator or system actor."""
+
+    gettext = staticmethod(gettext)
 
     def __init__(self, actor, day):
         self.actor, self.day = actor, day

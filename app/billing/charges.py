@@ -181,8 +181,10 @@ class ClientDue:
         return max(self.total_eur - self.advance_eur, ZERO)
 
 
-def due_lines(due):
-    """What a ClientDue consists of, one line per charge, subscription and the advance (collectors, warnings)."""
+def due_lines(due, gettext=gettext):
+    """What a ClientDue consists of, one line per charge, subscription and the advance (collectors, warnings).
+
+    `gettext`: the billing cycle's chunk passes its own (app.core.formatting.Texts)."""
     lines = [f"{charge.description}: {format_money(charge.amount, 'EUR')}" for charge in due.charges]
     lines += [gettext("%(service)s to %(day)s: %(amount)s", service=item.subscription.service.name,
                       day=format_date(item.paid_until_after), amount=format_money(item.amount_eur, "EUR"))

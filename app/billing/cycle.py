@@ -34,7 +34,7 @@ from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, insert, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.billing import periods as period_rules
 from app.billing import usable, warning_mail
@@ -66,7 +66,7 @@ from app.clients.subscriptions import (
     announce_status_change,
 )
 from app.core.actors import SystemActor
-from app.core.formatting import format_date, local_today, utcnow
+from app.core.formatting import Texts, format_date, local_today, utcnow
 from app.core.money import format_money
 from app.core.queue import enqueue
 from app.core.transaction import after_commit
@@ -258,6 +258,7 @@ class Chunk:
         self.effects, self.allocations, self.mails = [], [], []
         self.companies = {}
         self.mail_sources = None
+        self.gettext = Texts()  # the rules' sentences, looked up once per chunk rather than once per row
 
     # --- reading -------------------------------------------------------------------
 
@@ -268,8 +269,8 @@ class Chunk:
             select(Subscription).where(Subscription.id.in_(subscription_ids)).order_by(Subscription.id)
             .with_for_update(of=Subscription)
             .options(selectinload(Subscription.service),
-                     selectinload(Subscription.client).selectinload(Client.subscriptions)
-                     .selectinload(Subscription.service))
+                     # Not the client's address (its block, with the neighbourhood and city joined): no rule reads it.
+                     selectinload(Subscription.client).lazyload(Client.block))
         ).all()
         ids = [subscription.id for subscription in subscriptions]
         for subscription_id, kind, period_end in db.session.execute(
@@ -279,6 +280,16 @@ class Chunk:
         self.frozen = usable.frozen_ids(ids, self.day)
         client_ids = sorted({subscription.client_id for subscription in subscriptions})
         self._load_advances(subscriptions)
+        # A client's other subscriptions count only in a warning (what the client owes): read at once for the
+        # clients that may be warned — a subscription inside its warning window, or a client whose advance may
+        # move "paid until" into it —, about a third of a worst day's chunk. Any other client's would be read
+        # when asked for (never, by the rules as they are).
+        warned = sorted({subscription.client_id for subscription in subscriptions
+                         if subscription.client_id in self.advances or self.may_warn(subscription)})
+        if warned:
+            db.session.scalars(select(Client).where(Client.id.in_(warned))
+                               .options(lazyload(Client.block),
+                                        selectinload(Client.subscriptions).selectinload(Subscription.service))).all()
         for charge in db.session.scalars(select(Charge).where(Charge.client_id.in_(client_ids),
                                                               Charge.open_condition()).order_by(Charge.id)):
             self.charges.setdefault(charge.client_id, []).append(charge)
@@ -293,6 +304,12 @@ class Chunk:
         if using:
             db.session.execute(select(Client.id).where(Client.id.in_(using)).order_by(Client.id).with_for_update())
         self.advances = advance_holders(sorted({subscription.client_id for subscription in subscriptions}))
+
+    def may_warn(self, subscription):
+        """Inside its service's warning window as read (`warn` decides)."""
+        paid_until, warning_days = subscription.paid_until, subscription.service.warning_days
+        return paid_until is not None and warning_days > 0 and \
+            self.day <= paid_until <= self.day + timedelta(days=warning_days)
 
     def advance_left(self, client_id):
         return sum((left for _payment, left in self.advances.get(client_id, ())), ZERO)
@@ -398,7 +415,7 @@ def charge_extra_traffic(chunk, subscription, done):
     over_gb = math.ceil(max(int(used) - service.included_traffic_gb * GB, 0) / GB)
     if over_gb == 0:
         return
-    description = gettext("Extra traffic %(from)s–%(to)s: %(gb)s GB over %(included)s GB",
+    description = chunk.gettext("Extra traffic %(from)s–%(to)s: %(gb)s GB over %(included)s GB",
                           **{"from": format_date(first_day), "to": format_date(last_day), "gb": over_gb,
                              "included": service.included_traffic_gb})
     charge = add_charge(subscription.client, description, service.extra_traffic_fee * over_gb, service.currency,
@@ -426,13 +443,13 @@ def warn(chunk, subscription, done):
         return
     if client.email:
         subject, body = warning_mail.message(client, subscription, due, chunk.company(client.dealer),
-                                             chunk.warning_templates())
+                                             chunk.warning_templates(), gettext=chunk.gettext)
         chunk.mails.append({"key": f"warning:{subscription.id}:{paid_until.isoformat()}",
                             "recipient": client.email, "subject": subject, "body": body, "client_id": client.id})
-        detail = gettext("Warning sent to %(email)s: %(amount)s", email=client.email,
+        detail = chunk.gettext("Warning sent to %(email)s: %(amount)s", email=client.email,
                          amount=format_money(to_pay, "EUR"))
     else:
-        detail = gettext("No e-mail address to warn: %(amount)s due", amount=format_money(to_pay, "EUR"))
+        detail = chunk.gettext("No e-mail address to warn: %(amount)s due", amount=format_money(to_pay, "EUR"))
     chunk.record(subscription, WARNING, paid_until, detail, done)
 
 
@@ -447,9 +464,9 @@ def suspend(chunk, subscription, done):
     if (SUSPENSION, paid) in done:
         return
     if subscription.paid_until is None:
-        reason = gettext("Unpaid: not paid since the activation on %(day)s",
+        reason = chunk.gettext("Unpaid: not paid since the activation on %(day)s",
                          day=format_date(subscription.activation_date))
     else:
-        reason = gettext("Unpaid: paid until %(day)s", day=format_date(paid))
+        reason = chunk.gettext("Unpaid: paid until %(day)s", day=format_date(paid))
     chunk.change_status(subscription, SUSPENDED, reason)
     chunk.record(subscription, SUSPENSION, paid, reason, done)

@@ -41,6 +41,24 @@ def format_clock(value):
     return local_time(value).strftime("%H:%M")
 
 
+class Texts:
+    """gettext for a job that writes the same few sentences thousands of times (the billing cycle's chunk):
+    the translations and the language are looked up once, at creation, and each message's translation at its
+    first use; the same text as flask_babel's gettext in the context it was created in."""
+
+    def __init__(self):
+        from flask_babel import get_domain
+
+        self._translate = get_domain().get_translations().ugettext
+        self._known = {}
+
+    def __call__(self, string, **variables):
+        translated = self._known.get(string)
+        if translated is None:
+            translated = self._known[string] = self._translate(string)
+        return translated % variables if variables else translated
+
+
 @contextmanager
 def office_language():
     """gettext in the office's language (BABEL_DEFAULT_LOCALE) within the block, whoever asks.

@@ -23,6 +23,7 @@ their own: they may or may not have gone out, and the notifications page
 shows them.
 """
 import logging
+import re
 import smtplib
 import ssl
 from collections import defaultdict
@@ -30,7 +31,8 @@ from functools import lru_cache
 from email.charset import Charset
 from email.header import Header
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.policy import compat32
+from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 from flask import current_app
@@ -105,6 +107,54 @@ def as_email(notification):
 
 
 _UTF8 = Charset("utf-8")  # one for every message: building it is a good part of MIMEText's cost
+# A header value the compat32 policy writes as it is: printable ASCII words, single spaces between them.
+_AS_IS = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
+def as_bytes(notification, linesep="\n"):
+    """The message as sent: what `as_email` gives, flattened as the outbox file (`bytes(message)`, "\n") or
+    smtplib's send_message ("\r\n") writes it, byte for byte (tests/notifications/test_sending.py compares
+    them), without the email package's generator: the headers the messages share are folded once per
+    process, the others only when they need folding; the body is the same base64 (the cycle's worst day
+    writes tens of thousands of messages)."""
+    policy = _policy(linesep)
+    headers = [
+        _folded(policy, "Content-Type", 'text/plain; charset="utf-8"'), _folded(policy, "MIME-Version", "1.0"),
+        _folded(policy, "Content-Transfer-Encoding", "base64"),
+        _folded(policy, "From", _address(current_app.config["MAIL_FROM"])),
+        _fold(policy, "To", _address(notification.recipient)),
+        _folded_subject(policy, notification.subject) if not notification.subject.isascii()
+        else _fold(policy, "Subject", notification.subject),
+        _fold(policy, "Date", formatdate(localtime=False)),
+        _fold(policy, "Message-ID", make_msgid(idstring=f"n{notification.id}", domain="billing")),
+    ]
+    body = _UTF8.body_encode(notification.body.encode("utf-8")) if notification.body else ""
+    if linesep != "\n":
+        body = body.replace("\n", linesep)
+    return "".join(headers).encode("ascii", "surrogateescape") + linesep.encode() + body.encode("ascii")
+
+
+@lru_cache(maxsize=4)
+def _policy(linesep):
+    return compat32.clone(linesep=linesep)
+
+
+def _fold(policy, name, value):
+    if isinstance(value, str) and _AS_IS.fullmatch(value) and len(name) + 2 + len(value) <= 78:
+        return f"{name}: {value}{policy.linesep}"
+    return policy.fold_binary(name, value).decode("ascii", "surrogateescape")
+
+
+@lru_cache(maxsize=64)
+def _folded(policy, name, value):
+    """A header every message has."""
+    return _fold(policy, name, value)
+
+
+@lru_cache(maxsize=256)
+def _folded_subject(policy, text):
+    """A subject in Cyrillic, encoded (RFC 2047) and folded once: the cycle's warnings share a handful."""
+    return _fold(policy, "Subject", _subject(text))
 
 
 class _Subject(Header):
@@ -122,6 +172,13 @@ class _Subject(Header):
 @lru_cache(maxsize=256)
 def _subject(text):
     return _Subject(text, _UTF8)
+
+
+@lru_cache(maxsize=4096)
+def _envelope(sender, recipient):
+    """The SMTP envelope's sender and recipients of a message, as smtplib's send_message reads them from its
+    From and To headers."""
+    return getaddresses([_address(sender)])[0][1], [address for _name, address in getaddresses([_address(recipient)])]
 
 
 @lru_cache(maxsize=256)  # the sender's, above all: the same on every message
@@ -151,9 +208,8 @@ class Postman:
         self._close(quit=True)
 
     def deliver(self, notification):
-        message = as_email(notification)
         if not self.config.get("MAIL_SERVER"):
-            self._write(notification, message)
+            self._write(notification, as_bytes(notification))
             return
         if self.unreachable is not None:
             raise self.unreachable
@@ -164,7 +220,12 @@ class Postman:
                 self.unreachable = error
                 raise
         try:
-            self.smtp.send_message(message)
+            sender, recipients = _envelope(self.config["MAIL_FROM"], notification.recipient)
+            if "".join([sender, *recipients]).isascii():
+                # What send_message would send (it flattens the message with the generator: as_bytes).
+                self.smtp.sendmail(sender, recipients, as_bytes(notification, "\r\n"))
+            else:
+                self.smtp.send_message(as_email(notification))  # SMTPUTF8, when the server offers it
         except OSError as error:  # smtplib's errors are OSErrors too
             refused = isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
             if not refused or self.smtp.sock is None:
@@ -204,8 +265,8 @@ class Postman:
             if self.outbox is None:
                 self.outbox = Path(self.config["MAIL_OUTBOX"])
                 self.outbox.mkdir(parents=True, exist_ok=True)
-            (self.outbox / name).write_bytes(bytes(message))
+            (self.outbox / name).write_bytes(message)
         else:
             files.remove([f"outbox-{name}"])  # a message sent again after a failure replaces its copy
-            files.save_bytes(bytes(message), f"outbox-{name}", files.OUTBOX)
+            files.save_bytes(message, f"outbox-{name}", files.OUTBOX)
         log.info("mail to %s kept as %s: %s", notification.recipient, name, notification.subject)

@@ -2,7 +2,12 @@
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
+
+from app.billing import warning_mail
+from app.notifications.templates import render
 
 from app.audit.models import LogEntry
 from app.extensions import db
@@ -83,3 +88,32 @@ def test_only_who_may_edit_templates_opens_them(app):
     assert refused.status_code in (302, 403)
     with app.app_context():
         assert db.session.scalar(select(MailTemplate)) is None
+
+
+# The default text is filled in plain Python on the cycle's way (warning_mail.default_message): it must be what
+# the sandbox makes of SUBJECT and BODY, character for character, whatever the client's data.
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_text, number=_text, service=_text, paid_until=_text, amount=_text, lines=st.lists(_text, max_size=4),
+       seller=st.fixed_dictionaries({key: st.one_of(st.none(), _text)  # a head office without an IBAN: None
+                                     for key in ("name", "iban", "bank_name", "bic", "phone", "email", "address")}))
+def test_the_default_warning_in_plain_python_is_the_sandboxs_text(app, name, number, service, paid_until, amount,
+                                                                  lines, seller):
+    filled = {"client": {"name": name, "number": number, "email": "x@example.bg"}, "service": {"name": service},
+              "paid_until": paid_until, "amount": amount, "lines": lines, "seller": seller}
+    with app.app_context():
+        assert warning_mail.default_message(filled) == render(warning_mail.KIND, filled,
+                                                              (warning_mail.SUBJECT, warning_mail.BODY))
+
+
+def test_the_cycle_fills_the_default_warning_as_the_sandbox_does(app):
+    sample = warning_mail._sample()
+    for iban in ("BG80BNBG96611020345678", ""):
+        filled = {**sample, "seller": {**sample["seller"], "iban": iban}}
+        with app.app_context():
+            subject, body = warning_mail.default_message(filled)
+            assert (subject, body) == render(warning_mail.KIND, filled, (warning_mail.SUBJECT, warning_mail.BODY))
+        assert subject == "Мрежа ЕООД: услугата Интернет 100 е платена до 31.01.2027"
+        assert body.endswith("Мрежа ЕООД\n02 123 4567") and ("IBAN BG80" in body) == bool(iban)

@@ -1,18 +1,23 @@
 """Sending queued e-mail in batches: one claim, one SMTP connection and a few UPDATEs per batch, never twice."""
 import email
+import email.generator
 import email.policy
+import io
 import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.core.actors import SystemActor
 from app.core.transaction import unit_of_work
 from app.extensions import db
-from app.notifications import jobs
+from app.notifications import jobs, sending
 from app.notifications.models import FAILED, MAX_ATTEMPTS, Notification
 from app.notifications.sending import BATCH
 from tests.conftest import Statements
@@ -206,3 +211,49 @@ def test_an_unreachable_server_fails_the_batch_at_once_and_a_later_try_sends_it(
         assert jobs.retry_failed(ACTOR) == 5
     assert statuses(app) == {"sent": 5}
     assert len(list(outbox.glob("*.eml"))) == 5
+
+
+# as_bytes writes the message without the email package's generator: it must be the generator's bytes — the
+# outbox file (bytes(message), "\n") and what smtplib's send_message sends ("\r\n") — for any subject, address
+# and text. Date and Message-ID are the moment's: both ways get the same.
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)
+_address = st.one_of(st.emails(), st.builds(lambda name, mail: f"{name} <{mail}>", _text, st.emails()),
+                     st.from_regex(r"[!-~]{1,90}( [!-~]{1,20}){0,3}", fullmatch=True))
+
+
+def generator_bytes(message, linesep):
+    with io.BytesIO() as flat:
+        email.generator.BytesGenerator(flat, mangle_from_=linesep == "\r\n").flatten(message, linesep=linesep)
+        return flat.getvalue()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recipient=_address, subject=st.one_of(_text, st.from_regex(r"[ -~]{0,200}", fullmatch=True)), body=_text,
+       sender=st.sampled_from(["billing@example.bg", "Мрежа ЕООД <office@example.bg>", "Net Ltd <o@example.bg>"]))
+def test_a_message_written_directly_is_the_generators_message(app, monkeypatch, recipient, subject, body, sender):
+    monkeypatch.setattr(sending, "formatdate", lambda localtime=False: "Mon, 07 Dec 2026 22:34:23 -0000")
+    monkeypatch.setattr(sending, "make_msgid", lambda idstring, domain: f"<1765.{idstring}@{domain}>")
+    monkeypatch.setitem(app.config, "MAIL_FROM", sender)
+    notification = SimpleNamespace(id=17, recipient=recipient, subject=subject, body=body)
+    with app.app_context():
+        try:
+            message = sending.as_email(notification)
+        except UnicodeError:  # an address the email package refuses ("x <\x80>") is refused alike
+            with pytest.raises(UnicodeError):
+                sending.as_bytes(notification)
+            return
+        assert sending.as_bytes(notification) == bytes(message)
+        assert sending.as_bytes(notification, "\r\n") == generator_bytes(message, "\r\n")
+
+
+def test_smtp_gets_the_message_as_send_message_sent_it(app, smtp):
+    ids = queued(app, 2)
+    with app.app_context():
+        db.session.execute(sa.update(Notification).where(Notification.id == ids[1])
+                           .values(recipient="Иван Петров <ivan@example.bg>", subject="Платено до 31.01.2027"))
+        db.session.commit()
+        jobs.send_many(ACTOR, ids)
+    received = sorted(smtp.messages, key=lambda message: message["To"])
+    assert [message["To"] for message in received] == ["client000@example.bg", "Иван Петров <ivan@example.bg>"]
+    assert received[1]["Subject"] == "Платено до 31.01.2027"
+    assert received[1].get_content() == "Текст на писмо 1."
