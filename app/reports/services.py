@@ -488,38 +488,38 @@ def _debts(actor, filters, today):
     advances = ClientAdvance.__table__
     since = case((overdue.c.since.is_(None), charges.c.since), (charges.c.since.is_(None), overdue.c.since),
                  (charges.c.since < overdue.c.since, charges.c.since), else_=overdue.c.since)
-    age = days_since(since, today) + 1
     fees = func.round(func.coalesce(overdue.c.owed, 0), 2)
     open_charges = func.round(func.coalesce(charges.c.charges, 0), 2)
     advance = func.round(func.coalesce(advances.c.advance_eur, 0), 2)
-    age_group = case(*((age <= high, index) for index, (_low, high) in enumerate(AGES) if high),
-                     else_=len(AGES) - 1)
-    label = case(*((age_group == index, literal(age_label(*bounds))) for index, bounds in enumerate(AGES)))
-    query = (
-        select(Client.id.label("client_id"), Client.client_number, type_coerce(since, Date).label("since"),
-               cast(func.coalesce(overdue.c.months, 0), Integer).label("months"),
-               fees.label("fees"), open_charges.label("charges"), advance.label("advance"),
-               (fees + open_charges - advance).label("due"),
-               cast(age, Integer).label("age"), age_group.label("age_group"), cast(label, String).label("age_label"))
-    )
+    # The debtors with their amounts and the oldest unpaid day, a subquery of its own (`OFFSET 0`) so that
+    # the day is computed once a row: its age, age group and the group's name are written over it below,
+    # where PostgreSQL wrote `since` into each of them again (a dozen times a row).
+    owed = select(Client.id.label("client_id"), Client.client_number, type_coerce(since, Date).label("since"),
+                  cast(func.coalesce(overdue.c.months, 0), Integer).label("months"),
+                  fees.label("fees"), open_charges.label("charges"), advance.label("advance"))
     # Who may owe: clients with periods due, and (unless a service filter asks for subscriptions) clients
     # who owe open charges only — each list computed once (a union of the two computed the periods twice).
     if subscription_filters:
-        query = (query.select_from(overdue).join(Client, Client.id == overdue.c.client_id)
-                 .outerjoin(charges, charges.c.client_id == Client.id))
+        owed = (owed.select_from(overdue).join(Client, Client.id == overdue.c.client_id)
+                .outerjoin(charges, charges.c.client_id == Client.id))
     else:
-        query = (query.select_from(Client).outerjoin(overdue, overdue.c.client_id == Client.id)
-                 .outerjoin(charges, charges.c.client_id == Client.id)
-                 .where(or_(overdue.c.client_id.isnot(None), charges.c.client_id.isnot(None))))
-    query = (
-        query.outerjoin(advances, advances.c.client_id == Client.id)
-        .where(fees + open_charges - advance > 0)
-    )
-    query = _dealer_filter(query, filters, Client.dealer_id)
+        owed = (owed.select_from(Client).outerjoin(overdue, overdue.c.client_id == Client.id)
+                .outerjoin(charges, charges.c.client_id == Client.id)
+                .where(or_(overdue.c.client_id.isnot(None), charges.c.client_id.isnot(None))))
+    owed = owed.outerjoin(advances, advances.c.client_id == Client.id).where(fees + open_charges - advance > 0)
+    owed = _scoped(_dealer_filter(owed, filters, Client.dealer_id), actor, Client.dealer_id).offset(0).subquery("owed")
+    age = cast(days_since(owed.c.since, today) + 1, Integer)
+    age_group = case(*((age <= high, index) for index, (_low, high) in enumerate(AGES) if high),
+                     else_=len(AGES) - 1)
+    label = case(*((age <= high, literal(age_label(low, high))) for low, high in AGES if high),
+                 else_=literal(age_label(*AGES[-1])))
+    query = select(owed.c.client_id, owed.c.client_number, owed.c.since, owed.c.months, owed.c.fees,
+                   owed.c.charges, owed.c.advance, (owed.c.fees + owed.c.charges - owed.c.advance).label("due"),
+                   age.label("age"), age_group.label("age_group"), cast(label, String).label("age_label"))
     if filters.get("age"):
         low, high = AGES[filters["age"] - 1]
         query = query.where(age >= low) if high is None else query.where(and_(age >= low, age <= high))
-    return _scoped(query, actor, Client.dealer_id)
+    return query
 
 
 def _address_sql():
