@@ -2,10 +2,11 @@
 code of the folder this runs from, without migrating: run from two worktrees (main's and a branch's) on the
 same database, alternated, to compare their results (a hash of each case's rows and totals) and times.
 
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/reports_compare.py [hash|time]
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/reports_compare.py [hash|time|alternate]
 
 `hash`: every case's hash; `time`: the timed cases (medians of 7 after 2 warm-ups), the report beside its
-bare SQL, with the load average before and after.
+bare SQL, with the load average before and after; `alternate`: the debtors' screen (7 pairs) and every row
+(11 pairs), the report and its bare SQL one after the other.
 """
 import hashlib
 import json
@@ -24,6 +25,43 @@ from bench.networks import SERVER_URL  # noqa: E402
 
 def load():
     return open("/proc/loadavg").read().split()[0]
+
+
+def alternated(app, build, pairs):
+    """The report and its bare SQL (the statements it sends, on one connection), one after the other `pairs`
+    times after a warm-up: their medians in ms, side by side at the same moments."""
+    import statistics
+    import time
+
+    from app.extensions import db
+
+    statements = []
+    listener = lambda conn, cursor, statement, parameters, context, executemany: statements.append(  # noqa: E731
+        (statement, parameters))
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    build()
+    db.session.rollback()
+    sa.event.remove(db.engine, "before_cursor_execute", listener)
+    statements = [(statement, parameters) for statement, parameters in statements
+                  if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
+
+    def bare():
+        with db.engine.connect() as connection:
+            for statement, parameters in statements:
+                connection.exec_driver_sql(statement, parameters).fetchall()
+
+    report, sql = [], []
+    bare()
+    for _ in range(pairs):
+        started = time.perf_counter()
+        build()
+        db.session.rollback()
+        report.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        bare()
+        sql.append(time.perf_counter() - started)
+    report_ms, sql_ms = statistics.median(report) * 1000, statistics.median(sql) * 1000
+    return {"report_ms": round(report_ms), "bare_sql_ms": round(sql_ms), "ratio": round(report_ms / sql_ms, 2)}
 
 
 def main():
@@ -71,6 +109,11 @@ def main():
                              report.count, report.page))
                 print(f"{hashlib.sha256(text.encode()).hexdigest()[:16]}  {len(report.rows):>6} rows  {name}",
                       flush=True)
+            return
+        if mode == "alternate":  # the debtors' screen and every row, each alternated with its bare SQL
+            for name, pairs in (("debtors, page 0", 7), ("debtors, every row", 11)):
+                print(json.dumps({"code": os.path.basename(os.getcwd()), "case": name,
+                                  **alternated(app, cases[name], pairs), "load": load()}), flush=True)
             return
         timed = ["revenue by month, a year", "revenue by method, three years", "revenue by day, a year",
                  "revenue by service, a year", "debtors, page 0", "debtors, every row"]

@@ -440,23 +440,27 @@ def _debts_page(debts, page):
     query = select(both).order_by(both.c.part, both.c.since, both.c.client_number)
     sums = {index: {"count": 0, "fees": ZERO, "charges": ZERO, "advance": ZERO, "due": ZERO}
             for index in range(len(AGES))}
-    found = []
     exact = db.session.get_bind().dialect.name == "postgresql"  # numeric and date, rounded in SQL, as shown
     result = db.session.connection().execute(query)
     # A row's columns by name, in the report's order: their places looked up once, then one C call a row
     # (40,568 debtors: a Row's attribute per column cost a quarter of the SQL's time).
     place = {name: index for index, name in enumerate(result.keys())}
     shown, is_total = itemgetter(*(place[name] for name in DEBTOR_COLUMNS)), itemgetter(place["part"])
-    for row in result.all():  # fetched at once, not row by row
-        if is_total(row):  # a total: the group's count in "age", its sums in the amounts' columns
-            sums[row.age_group] = {"count": int(row.age), **{name: _cents(getattr(row, name))
-                                                              for name in ("fees", "charges", "advance", "due")}}
-        elif exact:
-            found.append(list(shown(row)))
-        else:  # SQLite: dates as text, amounts as floats
-            found.append([*(getattr(row, name) for name in DEBTOR_COLUMNS[:5]), _as_date(row.since), int(row.age),
-                          row.age_label, int(row.months),
-                          *(_cents(getattr(row, name)) for name in ("fees", "charges", "advance", "due"))])
+    fetched = result.all()  # fetched at once, not row by row
+    # The rows come first (part 0), then the totals (part 1, at most one per age group).
+    shown_count = len(fetched)
+    while shown_count and is_total(fetched[shown_count - 1]):
+        shown_count -= 1
+    for row in fetched[shown_count:]:  # a total: the group's count in "age", its sums in the amounts' columns
+        sums[row.age_group] = {"count": int(row.age), **{name: _cents(getattr(row, name))
+                                                          for name in ("fees", "charges", "advance", "due")}}
+    del fetched[shown_count:]
+    if exact:  # in C, no Python a row: 40,568 debtors, a loop here was a tenth of the SQL's time
+        found = list(map(list, map(shown, fetched)))
+    else:  # SQLite: dates as text, amounts as floats
+        found = [[*(getattr(row, name) for name in DEBTOR_COLUMNS[:5]), _as_date(row.since), int(row.age),
+                  row.age_label, int(row.months),
+                  *(_cents(getattr(row, name)) for name in ("fees", "charges", "advance", "due"))] for row in fetched]
     return sums, found
 
 
