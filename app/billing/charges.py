@@ -312,7 +312,9 @@ def advances(*keys):
     desk that spent some of it holds a negative one). Every reading of a
     client's advance is this query — the card and the desk (advance_total),
     the cycle's clients with one, the payments holding it
-    (app.billing.advance.advance_holders), the debtors report.
+    (app.billing.advance.advance_holders). The debtors report reads every
+    client's as the database keeps it (ClientAdvance: triggers count it again
+    with this same rule whenever it changes; migration 0044).
 
     The allocations carry their payment's client (PaymentAllocation.client_id), so the advance is read from
     them alone (ix_payment_allocation_advance, an index of the advance allocations by client); the payment

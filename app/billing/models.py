@@ -299,6 +299,19 @@ class PaymentAllocation(Model):
         return f"№ {self.payment_id}: {format_money(self.amount_eur, 'EUR')}"
 
 
+class ClientAdvance(Model):
+    """A client's advance (app.billing.charges.advances), kept by the database: triggers count it again, with
+    that same rule, whenever one of its advance allocations or a reversal of their payment is written,
+    changed or deleted, in that transaction (migration 0044). Nothing in the application writes it; the
+    debtors' report reads it instead of summing every client's advance allocations. No row: no advance."""
+
+    __tablename__ = "client_advance"
+
+    client_id = Column(Integer, ForeignKey("client.id", ondelete="CASCADE"), primary_key=True,
+                       autoincrement=False)
+    advance_eur = Column(Numeric(12, 2), nullable=False)
+
+
 # --- the daily billing cycle (app/billing/cycle.py) ----------------------------
 
 RUN_RUNNING = "running"

@@ -12,7 +12,7 @@ and count days and months between dates; each database spells them its
 own way.
 """
 from flask import current_app
-from sqlalchemy import Date, Integer, cast, func, literal, literal_column
+from sqlalchemy import Date, DateTime, Integer, cast, func, literal, literal_column
 
 from app.extensions import db
 
@@ -55,17 +55,25 @@ def days_since(day, today):
     return literal(today) - day
 
 
+# On PostgreSQL the fields are read with date_part of the day as a timestamp without time zone: EXTRACT
+# gives a numeric (slower to compute and to cast), and a date given to date_trunc becomes a timestamp with
+# time zone, converted in the session's zone. The same integers (checked for every day of 2000–2136), at half
+# the cost (the debtors compute a few of them for each of 50,000 subscriptions).
+def _field(name, day):
+    return cast(func.date_part(name, cast(day, DateTime)), Integer)
+
+
 def month_number(day):
     """year × 12 + month of a date expression: months between two days are a subtraction."""
     if is_sqlite():
         return cast(func.strftime("%Y", day), Integer) * 12 + cast(func.strftime("%m", day), Integer)
-    return cast(func.extract("year", day), Integer) * 12 + cast(func.extract("month", day), Integer)
+    return _field("year", day) * 12 + _field("month", day)
 
 
 def day_of_month(day):
     if is_sqlite():
         return cast(func.strftime("%d", day), Integer)
-    return cast(func.extract("day", day), Integer)
+    return _field("day", day)
 
 
 def next_day(day):
@@ -79,5 +87,4 @@ def days_in_month(day):
     """How many days the month of a date expression has."""
     if is_sqlite():
         return cast(func.strftime("%d", func.date(day, "start of month", "+1 month", "-1 day")), Integer)
-    return cast(func.extract("day", func.date_trunc("month", day) + literal_column("interval '1 month - 1 day'")),
-                Integer)
+    return _field("day", func.date_trunc("month", cast(day, DateTime)) + literal_column("interval '1 month - 1 day'"))
