@@ -11,14 +11,14 @@ the same notifications (PostgreSQL folds a transaction's identical ones, so
 the servers hear the same set), one trigger call per statement.
 
 Revision ID: 0045
-Revises: 0043
+Revises: 0044
 Create Date: 2026-12-07 23:00:00
 
 """
 from alembic import op
 
 revision = '0045'
-down_revision = '0043'
+down_revision = '0044'
 branch_labels = None
 depends_on = None
 
