@@ -143,3 +143,22 @@ def test_the_office_sets_the_sessions_allowed_on_the_service_and_on_a_subscripti
     with app.app_context():
         subscription = db.session.get(Subscription, subscription_id)
         assert subscription.simultaneous_use is None and subscription.service.simultaneous_use == 3
+
+
+def test_without_the_cache_each_login_reads_the_open_sessions(app):
+    """RADIUS_AUTH_CACHE=0: the batch's statement reads the subscriber's open sessions (on PostgreSQL login by
+    login through the open sessions' index): a second device is refused while the first session is open, and
+    accepted once it stopped."""
+    with app.app_context():
+        nas()
+        subscriber()
+    server = start_server(app, RADIUS_AUTH_CACHE="0")
+    try:
+        assert login(server, MAC_A).code == radius_packet.AccessAccept
+        account(server, "Start", "n1", MAC_A)
+        rejected = login(server, MAC_B)
+        assert rejected.code == radius_packet.AccessReject and reply_message(rejected).startswith(REFUSAL)
+        account(server, "Stop", "n1", MAC_A)
+        assert login(server, MAC_B).code == radius_packet.AccessAccept
+    finally:
+        stop_server(server)
