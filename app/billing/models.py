@@ -311,6 +311,9 @@ class ClientAdvance(Model):
                        autoincrement=False)
     advance_eur = Column(Numeric(12, 2), nullable=False)
 
+    def __str__(self):
+        return format_money(self.advance_eur, "EUR")
+
 
 # --- the daily billing cycle (app/billing/cycle.py) ----------------------------
 
