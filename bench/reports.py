@@ -134,27 +134,35 @@ def add_payments(app, count):
     return time.perf_counter() - started
 
 
-def bare_sql_ms(app, build):
-    """The report's statements (the debtors send two: the totals and the rows), compiled as they are sent,
-    timed on their own (rows fetched, nothing else)."""
+def bare_sql(build):
+    """A callable sending the report's statements (the debtors send two: the totals and the rows), captured
+    from one `build()` as they were sent, on their own (rows fetched, nothing else). In an app context."""
     from app.extensions import db
 
     statements = []
-    with app.app_context():
-        listener = lambda conn, cursor, statement, parameters, context, executemany: statements.append(  # noqa: E731
-            (statement, parameters))
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
+    listener = lambda conn, cursor, statement, parameters, context, executemany: statements.append(  # noqa: E731
+        (statement, parameters))
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
         build()
+        db.session.rollback()
+    finally:
         sa.event.remove(db.engine, "before_cursor_execute", listener)
-        statements = [(statement, parameters) for statement, parameters in statements
-                      if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
+    statements = [(statement, parameters) for statement, parameters in statements
+                  if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
 
-        def bare():
-            with db.engine.connect() as connection:
-                for statement, parameters in statements:
-                    connection.exec_driver_sql(statement, parameters).fetchall()
+    def bare():
+        with db.engine.connect() as connection:
+            for statement, parameters in statements:
+                connection.exec_driver_sql(statement, parameters).fetchall()
 
-        return median_ms(bare)
+    return bare
+
+
+def bare_sql_ms(app, build):
+    """The median ms of the report's statements on their own (`bare_sql`)."""
+    with app.app_context():
+        return median_ms(bare_sql(build))
 
 
 def report_figures(app, label):

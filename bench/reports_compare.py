@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path.cwd()))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.reports import BENCH_DB, THREE_YEARS, TODAY, YEAR, bare_sql_ms, median_ms  # noqa: E402
+from bench.reports import BENCH_DB, THREE_YEARS, TODAY, YEAR, bare_sql, bare_sql_ms, median_ms  # noqa: E402
 from bench.networks import SERVER_URL  # noqa: E402
 
 
@@ -35,21 +35,7 @@ def alternated(app, build, pairs):
 
     from app.extensions import db
 
-    statements = []
-    listener = lambda conn, cursor, statement, parameters, context, executemany: statements.append(  # noqa: E731
-        (statement, parameters))
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    build()
-    db.session.rollback()
-    sa.event.remove(db.engine, "before_cursor_execute", listener)
-    statements = [(statement, parameters) for statement, parameters in statements
-                  if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
-
-    def bare():
-        with db.engine.connect() as connection:
-            for statement, parameters in statements:
-                connection.exec_driver_sql(statement, parameters).fetchall()
-
+    bare = bare_sql(build)
     report, sql = [], []
     bare()
     for _ in range(pairs):
